@@ -1,0 +1,269 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// Files a node keeps in its data dir for the API.
+const (
+	TokenFile = "api.token"
+	AddrFile  = "api.addr"
+)
+
+// MaxSubmitBody bounds a submit request: a module of 64 MiB, base64-encoded, plus the spec.
+const MaxSubmitBody = 90 << 20
+
+// SubmitRequest is the body of POST /v1/jobs.
+type SubmitRequest struct {
+	Spec        job.Spec `json:"spec"`
+	Module      []byte   `json:"module"`
+	BidWindowMS int64    `json:"bid_window_ms,omitempty"`
+}
+
+// Line is one line of the NDJSON answer to a submit.
+type Line struct {
+	Event   *job.Event   `json:"event,omitempty"`
+	Outcome *job.Outcome `json:"outcome,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	// BadRequest marks an Error about the submission itself (nothing sent).
+	BadRequest bool `json:"bad_request,omitempty"`
+}
+
+// Backend is what the API serves.
+type Backend interface {
+	Info() any
+	Submit(ctx context.Context, r SubmitRequest, progress func(job.Event)) (*job.Outcome, error)
+	// BadRequest reports whether a Submit error is about the submission.
+	BadRequest(err error) bool
+}
+
+// Server is a running API server.
+type Server struct {
+	srv     *http.Server
+	ln      net.Listener
+	dataDir string
+	token   string
+	wg      sync.WaitGroup
+}
+
+// Listen starts the API on addr, which must be a loopback address, and
+// writes the token and the address into dataDir. metrics, if not nil,
+// serves /metrics.
+func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("api address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("api address %q: the API only binds to loopback (127.0.0.1, ::1)", addr)
+	}
+	tok := make([]byte, 32)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, fmt.Errorf("api token: %w", err)
+	}
+	s := &Server{dataDir: dataDir, token: hex.EncodeToString(tok)}
+	if err := writeFile(filepath.Join(dataDir, TokenFile), s.token+"\n"); err != nil {
+		return nil, err
+	}
+	s.ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("api: listening on %s: %w", addr, err)
+	}
+	if err := writeFile(filepath.Join(dataDir, AddrFile), s.ln.Addr().String()+"\n"); err != nil {
+		s.ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(b.Info())
+	})
+	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, b) })
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
+	s.srv = &http.Server{Handler: s.auth(mux), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.srv.Serve(s.ln)
+	}()
+	return s, nil
+}
+
+// Addr returns the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server and removes the address file.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	s.wg.Wait()
+	_ = os.Remove(filepath.Join(s.dataDir, AddrFile))
+	return err
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			http.Error(w, "missing or wrong API token (see api.token in the node's data dir)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, b Backend) {
+	var req SubmitRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxSubmitBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(Line{Error: "decoding the submission: " + err.Error(), BadRequest: true})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	flusher, _ := w.(http.Flusher)
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	write := func(l Line) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(l)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	out, err := b.Submit(r.Context(), req, func(e job.Event) { write(Line{Event: &e}) })
+	if err != nil {
+		write(Line{Error: err.Error(), BadRequest: b.BadRequest(err)})
+		return
+	}
+	write(Line{Outcome: out})
+}
+
+func writeFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("api: writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("api: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Client talks to a running node's API.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// ErrNoNode means no node is running with the data dir.
+var ErrNoNode = errors.New("no running node")
+
+// Dial finds the node running with dataDir from its address and token files.
+func Dial(dataDir string) (*Client, error) {
+	addr, err := os.ReadFile(filepath.Join(dataDir, AddrFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w with data dir %s: %v (start one with: meshnode start --data-dir %s)", ErrNoNode, dataDir, err, dataDir)
+	}
+	tok, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading the API token: %w", err)
+	}
+	return &Client{
+		base:  "http://" + strings.TrimSpace(string(addr)),
+		token: strings.TrimSpace(string(tok)),
+		http:  &http.Client{},
+	}, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoNode, c.base, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		return nil, fmt.Errorf("api %s: %s", c.base, strings.TrimSpace(string(msg)))
+	}
+	return resp, nil
+}
+
+// Info returns the node's info, decoded into v.
+func (c *Client) Info(ctx context.Context, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/info", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+}
+
+// BadRequestError is a submission the node refused before sending anything.
+type BadRequestError struct{ Msg string }
+
+func (e *BadRequestError) Error() string { return e.Msg }
+
+// Submit submits a job through the node and streams its events to progress.
+func (c *Client) Submit(ctx context.Context, r SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/jobs", job.Encode(r))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 32<<20)
+	for sc.Scan() {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, fmt.Errorf("api: decoding a response line: %w", err)
+		}
+		switch {
+		case l.Error != "" && l.BadRequest:
+			return nil, &BadRequestError{Msg: l.Error}
+		case l.Error != "":
+			return nil, fmt.Errorf("node: %s", l.Error)
+		case l.Outcome != nil:
+			return l.Outcome, nil
+		case l.Event != nil && progress != nil:
+			progress(*l.Event)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("api: reading the response: %w", err)
+	}
+	return nil, fmt.Errorf("api: the node ended the response without an outcome")
+}

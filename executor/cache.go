@@ -1,0 +1,232 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// runtimeEntry is the wazero Runtime of one memory-limit class and the
+// modules compiled for it. Its fields are guarded by WASM.mu, except rt, which
+// is set once.
+type runtimeEntry struct {
+	pages   uint32
+	rt      wazero.Runtime
+	users   int  // runs holding it
+	evicted bool // out of WASM.runtimes; closed once users drops to 0
+	lastUse uint64
+	modules map[string]*moduleEntry
+}
+
+// moduleEntry is one compiled module in a runtimeEntry. Its fields are
+// guarded by WASM.mu; cm and err are written once, before ready is closed, and
+// may be read without the lock after ready is closed.
+type moduleEntry struct {
+	ready   chan struct{}
+	cm      wazero.CompiledModule
+	err     error
+	users   int  // runs holding it
+	evicted bool // out of runtimeEntry.modules; closed once users drops to 0
+	lastUse uint64
+}
+
+// lease is what a run holds while it runs: released by WASM.release.
+type lease struct {
+	re       *runtimeEntry
+	me       *moduleEntry
+	compiled bool // this run compiled the module
+}
+
+// memoryRefusedError reports a module whose declared memory is over the
+// task's limit: a Result with MemoryExceeded, not an error of Run.
+type memoryRefusedError struct{ err error }
+
+func (e *memoryRefusedError) Error() string { return e.err.Error() }
+func (e *memoryRefusedError) Unwrap() error { return e.err }
+
+// acquire returns a lease on the runtime for pages and on module compiled
+// in it under key, compiling the module if no run has done so yet. Callers
+// must call release on success.
+func (w *WASM) acquire(ctx context.Context, pages uint32, key string, module []byte) (*lease, error) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil, ErrClosed
+	}
+	re, err := w.runtimeLocked(ctx, pages)
+	if err != nil {
+		w.mu.Unlock()
+		return nil, err
+	}
+	w.tick++
+	me, owner := re.modules[key], false
+	if me == nil {
+		me, owner = &moduleEntry{ready: make(chan struct{})}, true
+		re.modules[key] = me
+	}
+	re.users++
+	me.users++
+	re.lastUse, me.lastUse = w.tick, w.tick
+	w.wg.Add(1)
+	w.mu.Unlock()
+
+	l := &lease{re: re, me: me, compiled: owner}
+	if owner {
+		cm, err := compile(ctx, re.rt, module)
+		w.mu.Lock()
+		me.cm, me.err = cm, err
+		close(me.ready)
+		if me.err != nil && re.modules[key] == me { // don't cache failures
+			delete(re.modules, key)
+			me.evicted = true
+		}
+		closers := w.evictModulesLocked(re)
+		w.mu.Unlock()
+		closeAll(closers)
+	} else {
+		select {
+		case <-me.ready:
+		case <-ctx.Done():
+			w.release(l)
+			return nil, fmt.Errorf("waiting for the module to compile: %w", context.Cause(ctx))
+		}
+	}
+	if me.err != nil {
+		w.release(l)
+		return nil, me.err
+	}
+	return l, nil
+}
+
+// release gives back what acquire leased, closing what was evicted meanwhile.
+func (w *WASM) release(l *lease) {
+	var closers []func() error
+	w.mu.Lock()
+	l.me.users--
+	if l.me.evicted && l.me.users == 0 && l.me.cm != nil {
+		closers = append(closers, func() error { return l.me.cm.Close(context.Background()) })
+	}
+	l.re.users--
+	if l.re.evicted && l.re.users == 0 {
+		closers = append(closers, func() error { return l.re.rt.Close(context.Background()) })
+	}
+	w.mu.Unlock()
+	closeAll(closers)
+	w.wg.Done()
+}
+
+// runtimeLocked returns the runtime for pages, creating it (and evicting the
+// least recently used idle runtime beyond the bound) if needed.
+func (w *WASM) runtimeLocked(ctx context.Context, pages uint32) (*runtimeEntry, error) {
+	if re := w.runtimes[pages]; re != nil {
+		return re, nil
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(pages).
+		WithCompilationCache(w.cache)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate WASI for memory limit %d pages: %w", pages, err)
+	}
+	re := &runtimeEntry{pages: pages, rt: rt, modules: make(map[string]*moduleEntry)}
+	w.runtimes[pages] = re
+	for len(w.runtimes) > w.cfg.maxRuntimes {
+		var lru *runtimeEntry
+		for _, c := range w.runtimes {
+			if c != re && c.users == 0 && (lru == nil || c.lastUse < lru.lastUse) {
+				lru = c
+			}
+		}
+		if lru == nil {
+			break // all busy: over the bound until runs end
+		}
+		delete(w.runtimes, lru.pages)
+		lru.evicted = true
+		// Idle, so closing is quick enough to do under the lock.
+		_ = lru.rt.Close(ctx)
+	}
+	return re, nil
+}
+
+// evictModulesLocked drops the least recently used modules of re beyond the
+// bound and returns the closers of those no run holds.
+func (w *WASM) evictModulesLocked(re *runtimeEntry) []func() error {
+	var closers []func() error
+	for len(re.modules) > w.cfg.maxModules {
+		var lruKey string
+		var lru *moduleEntry
+		for k, m := range re.modules {
+			if lru == nil || m.lastUse < lru.lastUse {
+				lruKey, lru = k, m
+			}
+		}
+		delete(re.modules, lruKey)
+		lru.evicted = true
+		if lru.users == 0 && lru.cm != nil {
+			cm := lru.cm
+			closers = append(closers, func() error { return cm.Close(context.Background()) })
+		}
+	}
+	return closers
+}
+
+// compile compiles module in rt and checks that it is a WASI preview 1
+// command that imports nothing else.
+func compile(ctx context.Context, rt wazero.Runtime, module []byte) (wazero.CompiledModule, error) {
+	cm, err := rt.CompileModule(ctx, module)
+	if err != nil {
+		// wazero refuses a declared memory over the runtime's limit with
+		// "... over limit of N pages ..." when decoding.
+		if msg := err.Error(); strings.Contains(msg, "over limit of") && strings.Contains(msg, "pages") {
+			return nil, &memoryRefusedError{err: err}
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	if err := checkCommand(cm); err != nil {
+		_ = cm.Close(ctx)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	}
+	return cm, nil
+}
+
+// checkCommand refuses a module that is not a WASI command or that imports
+// what the executor does not provide.
+func checkCommand(cm wazero.CompiledModule) error {
+	for _, f := range cm.ImportedFunctions() {
+		if mod, name, _ := f.Import(); mod != wasi_snapshot_preview1.ModuleName {
+			return fmt.Errorf("imports function %s.%s: only %s is provided",
+				mod, name, wasi_snapshot_preview1.ModuleName)
+		}
+	}
+	for _, m := range cm.ImportedMemories() {
+		mod, name, _ := m.Import()
+		return fmt.Errorf("imports memory %s.%s: a module must define its own memory", mod, name)
+	}
+	exports := cm.ExportedFunctions()
+	start, ok := exports[startFunction]
+	if !ok {
+		if _, reactor := exports["_initialize"]; reactor {
+			return errors.New("not a WASI command: it is a reactor (exports _initialize, not _start)")
+		}
+		return errors.New("not a WASI command: no exported _start function")
+	}
+	if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
+		return fmt.Errorf("not a WASI command: _start takes %d parameters and returns %d results, want none",
+			len(start.ParamTypes()), len(start.ResultTypes()))
+	}
+	return nil
+}
+
+// closeAll runs closers, ignoring their errors: what they close is already
+// out of use.
+func closeAll(closers []func() error) {
+	for _, c := range closers {
+		_ = c()
+	}
+}

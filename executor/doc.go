@@ -1,0 +1,39 @@
+// Package executor runs computemesh jobs in sandboxes.
+//
+// An Executor runs one kind of workload. The only kind implemented here is
+// WebAssembly (WASM, created with NewWASM): a WASI preview 1 command module
+// runs under wazero with no file system, no network and no host access beyond
+// its arguments, environment, stdin, stdout, stderr, clocks and randomness.
+//
+// # Limits
+//
+// Every run is bounded:
+//   - wall-clock time (Task.Timeout): the guest is stopped when it runs out,
+//     even inside an infinite loop or a sleep, and Result.TimedOut is set;
+//   - linear memory (Task.MemoryBytes): enforced by wazero's page limit, one
+//     wazero Runtime per distinct limit, all sharing one compilation cache;
+//   - output (Task.MaxOutput): each of stdout and stderr keeps its first
+//     MaxOutput bytes and drops the rest, setting the Truncated flags. The
+//     guest never sees an error for dropped output.
+//
+// # Results and errors
+//
+// Run returns an error only for problems that are not the job's own doing:
+// an invalid module, an invalid task, a cancelled context or a closed
+// executor. A job that exits non-zero, traps, times out or hits its memory
+// limit yields a Result describing what happened (see ExitCodeAbnormal).
+//
+// # Determinism
+//
+// By default a guest sees the host's real clocks, real sleeps and
+// crypto/rand. Task.Deterministic gives it wazero's deterministic defaults
+// instead: a clock fixed at 2022-01-01, sleeps that return at once and a
+// fixed random stream, so that replicas of a job can be compared byte for
+// byte.
+//
+// # Caching
+//
+// Compiled modules are cached per memory-limit class by Task.ModuleKey (the
+// module's CID), in a bounded LRU. Compilation results are also shared across
+// runtimes and, with WithCacheDir, across process restarts.
+package executor

@@ -1,0 +1,94 @@
+//go:build wasip1
+
+// Command guest is the executor's test module: argv[1] chooses what it does.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: guest COMMAND [ARG]")
+	}
+	arg := ""
+	if len(os.Args) > 2 {
+		arg = os.Args[2]
+	}
+	switch os.Args[1] {
+	case "hello":
+		fmt.Println("hello")
+	case "args":
+		fmt.Print(strings.Join(os.Args, "|"))
+	case "env":
+		fmt.Print(os.Getenv("X"))
+	case "envlist":
+		fmt.Print(strings.Join(os.Environ(), "\n"))
+	case "stdin":
+		if _, err := io.Copy(os.Stdout, os.Stdin); err != nil {
+			fail(err.Error())
+		}
+	case "exit":
+		os.Exit(atoi(arg))
+	case "loop":
+		for n := 0; ; n++ {
+			_ = n
+		}
+	case "sleep":
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			fail(err.Error())
+		}
+		time.Sleep(d)
+	case "alloc":
+		hold := make([][]byte, 0, atoi(arg))
+		for range atoi(arg) {
+			b := make([]byte, 1<<20)
+			for i := range b {
+				b[i] = 1
+			}
+			hold = append(hold, b)
+		}
+		fmt.Println("allocated", len(hold), "MiB")
+	case "spam":
+		buf := make([]byte, 4096)
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		for n := atoi(arg); n > 0; n -= len(buf) {
+			if _, err := os.Stdout.Write(buf[:min(n, len(buf))]); err != nil {
+				fail(err.Error())
+			}
+		}
+	case "rand":
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			fail(err.Error())
+		}
+		fmt.Print(hex.EncodeToString(b))
+	case "time":
+		fmt.Print(time.Now().Year())
+	default:
+		fail("unknown command " + os.Args[1])
+	}
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		fail(err.Error())
+	}
+	return n
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(100)
+}

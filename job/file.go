@@ -1,0 +1,215 @@
+package job
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxSpecFile bounds the size of a YAML job spec file.
+const MaxSpecFile = 1 << 20
+
+// File is a job spec as a person writes it in YAML. Module is a path
+// (relative to the spec file) or empty when the module is given otherwise;
+// sizes, durations and prices are already parsed.
+type File struct {
+	Executor      string
+	Module        string // path of the module file, as written
+	ModuleCID     string // optional: the module's expected CID
+	Name          string
+	Args          []string
+	Env           map[string]string
+	Stdin         string
+	Resources     Resources
+	Timeout       time.Duration
+	Policy        string
+	MaxPrice      Credits
+	Region        string
+	BidWindow     time.Duration
+	Deterministic bool
+
+	// Set records which fields the file set, so that command-line flags can
+	// override only what they are given.
+	Set map[string]bool
+}
+
+// ParseFile parses a YAML job spec. name is the file's name, used in errors,
+// which have the form "NAME:LINE: field: problem". Unknown fields are errors.
+func ParseFile(name string, data []byte) (*File, error) {
+	if len(data) > MaxSpecFile {
+		return nil, fmt.Errorf("%s: %d bytes, limit %d", name, len(data), MaxSpecFile)
+	}
+	f := &File{Set: map[string]bool{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if doc.Kind == 0 {
+		return nil, fmt.Errorf("%s: empty job spec", name)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: a job spec is a mapping of fields (executor, module, args, ...)", name, root.Line)
+	}
+	errf := func(n *yaml.Node, field, format string, a ...any) error {
+		return fmt.Errorf("%s:%d: %s: %s", name, n.Line, field, fmt.Sprintf(format, a...))
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		field := k.Value
+		if f.Set[field] {
+			return nil, errf(k, field, "set twice")
+		}
+		f.Set[field] = true
+		var err error
+		switch field {
+		case "executor":
+			err = scalar(v, &f.Executor)
+		case "module":
+			err = scalar(v, &f.Module)
+		case "module_cid":
+			err = scalar(v, &f.ModuleCID)
+		case "name":
+			err = scalar(v, &f.Name)
+		case "args":
+			err = v.Decode(&f.Args)
+		case "env":
+			err = v.Decode(&f.Env)
+		case "stdin":
+			err = scalar(v, &f.Stdin)
+		case "policy":
+			err = scalar(v, &f.Policy)
+		case "region":
+			err = scalar(v, &f.Region)
+		case "deterministic":
+			err = v.Decode(&f.Deterministic)
+		case "timeout", "bid_window":
+			var s string
+			if err = scalar(v, &s); err == nil {
+				var d time.Duration
+				d, err = time.ParseDuration(s)
+				if err == nil && d <= 0 {
+					err = fmt.Errorf("must be positive")
+				}
+				if field == "timeout" {
+					f.Timeout = d
+				} else {
+					f.BidWindow = d
+				}
+			}
+		case "max_price":
+			var s string
+			if err = scalar(v, &s); err == nil {
+				f.MaxPrice, err = ParseCredits(s)
+			}
+		case "resources":
+			err = parseResources(v, f, errf)
+			if err != nil {
+				return nil, err
+			}
+		default:
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic)")
+		}
+		if err != nil {
+			return nil, errf(v, field, "%s", cleanYAMLError(err))
+		}
+	}
+	return f, nil
+}
+
+func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string, ...any) error) error {
+	if n.Kind != yaml.MappingNode {
+		return errf(n, "resources", "want a mapping with cpus and memory")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		field := "resources." + k.Value
+		var s string
+		if err := scalar(v, &s); err != nil {
+			return errf(v, field, "%s", cleanYAMLError(err))
+		}
+		switch k.Value {
+		case "cpus":
+			c, err := ParseCPUs(s)
+			if err != nil {
+				return errf(v, field, "%v", err)
+			}
+			f.Resources.CPUMillis = c
+		case "memory":
+			m, err := ParseSize(s)
+			if err != nil {
+				return errf(v, field, "%v", err)
+			}
+			f.Resources.MemoryBytes = m
+		default:
+			return errf(k, field, "unknown field (known: cpus, memory)")
+		}
+		f.Set[field] = true
+	}
+	return nil
+}
+
+// ParseCPUs parses a number of cores such as "1", "0.5" or "2.25" into
+// thousandths of a core.
+func ParseCPUs(s string) (int64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || v <= 0 || v > MaxCPUMillis/1000 {
+		return 0, fmt.Errorf("invalid number of cpus %q: want a number from 0.001 to %d", s, MaxCPUMillis/1000)
+	}
+	return int64(v*1000 + 0.5), nil
+}
+
+func scalar(n *yaml.Node, out *string) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a single value, not a list or mapping")
+	}
+	*out = n.Value
+	return nil
+}
+
+func cleanYAMLError(err error) string {
+	s := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+	return strings.TrimSpace(s)
+}
+
+// Spec turns the file into a canonical Spec for a module whose CID is
+// moduleCID, filling defaults (executor wasm, 1 cpu, 64MiB, 30s, policy cost)
+// and validating the result.
+func (f *File) Spec(moduleCID string) (*Spec, error) {
+	s := &Spec{
+		Executor: f.Executor, Module: moduleCID, Name: f.Name, Args: f.Args, Env: f.Env,
+		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
+		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
+	}
+	if s.Executor == "" {
+		s.Executor = ExecutorWASM
+	}
+	if s.Resources.CPUMillis == 0 {
+		s.Resources.CPUMillis = DefaultCPUMillis
+	}
+	if s.Resources.MemoryBytes == 0 {
+		s.Resources.MemoryBytes = DefaultMemory
+	}
+	if f.Timeout == 0 {
+		s.TimeoutMS = DefaultTimeout.Milliseconds()
+	}
+	if s.Policy == "" {
+		s.Policy = PolicyCost
+	}
+	if len(s.Stdin) == 0 {
+		s.Stdin = nil
+	}
+	if f.ModuleCID != "" && f.ModuleCID != moduleCID {
+		return nil, fmt.Errorf("module_cid: the module's CID is %s, the spec says %s", moduleCID, f.ModuleCID)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

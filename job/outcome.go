@@ -1,0 +1,66 @@
+package job
+
+import "time"
+
+// Job states a client reports.
+const (
+	StateCompleted   = "completed"
+	StateFailed      = "failed"
+	StateTimeout     = "timeout"
+	StateUnscheduled = "unscheduled"
+)
+
+// Event kinds of a job's progress, as the client sees it.
+const (
+	EventCandidates = "candidates" // Count candidates found
+	EventRequest    = "request"    // the request is gossiped
+	EventBid        = "bid"        // a bid arrived
+	EventDecline    = "decline"    // a provider declined (Message says why)
+	EventClosed     = "closed"     // the bid window closed (Message says why)
+	EventRejected   = "rejected"   // a bid failed a feasibility check
+	EventWinner     = "winner"     // the auction chose Provider (Message says why)
+	EventFailover   = "failover"   // the winner declined or died: trying the next bid
+	EventRunning    = "running"    // the winner accepted and runs the job
+	EventDone       = "done"
+)
+
+// Event is one step of a job's progress.
+type Event struct {
+	Kind     string        `json:"kind"`
+	Job      string        `json:"job"`
+	Provider string        `json:"provider,omitempty"`
+	Region   string        `json:"region,omitempty"`
+	Price    Credits       `json:"price_nano,omitempty"`
+	RTT      time.Duration `json:"rtt_ns,omitempty"`
+	Count    int           `json:"count,omitempty"`
+	Message  string        `json:"message,omitempty"`
+	Elapsed  time.Duration `json:"elapsed_ns"` // since the job was submitted
+}
+
+// Timings are the phases of a job, in milliseconds.
+type Timings struct {
+	Discover float64 `json:"discover"`
+	Auction  float64 `json:"auction"`
+	Run      float64 `json:"run"`
+	Total    float64 `json:"total"`
+}
+
+// Outcome is the end of a job as the client reports it.
+type Outcome struct {
+	Job        string  `json:"job"`
+	State      string  `json:"state"`
+	Provider   string  `json:"provider,omitempty"`
+	Region     string  `json:"region,omitempty"`
+	Price      Credits `json:"price_nano"`
+	Charge     Credits `json:"charge_nano"`
+	Bids       int     `json:"bids"`
+	Declines   int     `json:"declines"`
+	Candidates int     `json:"candidates"`
+	Attempts   int     `json:"attempts"`
+	Reason     string  `json:"reason,omitempty"` // why the winner won
+	ExitCode   int     `json:"exit_code"`
+	Stdout     []byte  `json:"stdout,omitempty"`
+	Stderr     []byte  `json:"stderr,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	Timings    Timings `json:"timings_ms"`
+}

@@ -1,0 +1,176 @@
+package job
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on a job spec. They bound what a client may ask and what a provider
+// will decode; errors name the field and the limit.
+const (
+	MaxArgs          = 256
+	MaxArgBytes      = 64 << 10 // all args together
+	MaxEnv           = 256
+	MaxEnvBytes      = 64 << 10 // all env keys and values together
+	MaxStdin         = 1 << 20  // stdin bytes sent to the winner
+	MaxNameLen       = 256      // argv[0]
+	MaxRegionLen     = 128      // region or region glob
+	MaxTimeout       = 24 * time.Hour
+	MaxCPUMillis     = 1024 * 1000 // 1024 cores
+	MaxMemoryBytes   = 1 << 40     // 1 TiB
+	DefaultTimeout   = 30 * time.Second
+	DefaultCPUMillis = 1000
+	DefaultMemory    = 64 << 20
+)
+
+// Executors known to this version.
+const (
+	ExecutorWASM = "wasm"
+)
+
+// Policies by which a client ranks bids.
+const (
+	PolicyCost    = "cost"
+	PolicyLatency = "latency"
+)
+
+// Resources are what a job asks a provider to reserve for it.
+type Resources struct {
+	// CPUMillis is CPU in thousandths of a core (1000 = one core).
+	CPUMillis int64 `json:"cpu_millis"`
+	// MemoryBytes bounds the job's memory (for WASM, its linear memory).
+	MemoryBytes uint64 `json:"memory_bytes"`
+}
+
+// String formats r for people, e.g. "1 cpu, 64MiB".
+func (r Resources) String() string {
+	cpu := fmt.Sprintf("%g", float64(r.CPUMillis)/1000)
+	return cpu + " cpu, " + FormatSize(r.MemoryBytes)
+}
+
+// Spec is the canonical description of a job: everything the winner needs to
+// run it, with the module named by CID. Its canonical encoding (see
+// Canonical) is hashed into the job ID. Args, env and stdin travel only to
+// the winner, inside the Award, never in gossip.
+type Spec struct {
+	Executor      string            `json:"executor"`
+	Module        string            `json:"module"` // CID of the module bytes
+	Name          string            `json:"name"`   // argv[0]
+	Args          []string          `json:"args,omitempty"`
+	Env           map[string]string `json:"env,omitempty"`
+	Stdin         []byte            `json:"stdin,omitempty"`
+	Resources     Resources         `json:"resources"`
+	TimeoutMS     int64             `json:"timeout_ms"`
+	MaxPrice      Credits           `json:"max_price,omitempty"` // 0: no limit
+	Region        string            `json:"region,omitempty"`    // glob, e.g. "eu-*"; empty: anywhere
+	Policy        string            `json:"policy"`
+	Deterministic bool              `json:"deterministic,omitempty"`
+}
+
+// Timeout returns the spec's wall-clock limit.
+func (s *Spec) Timeout() time.Duration { return time.Duration(s.TimeoutMS) * time.Millisecond }
+
+// Validate checks every field of s against the limits of this package and
+// names the first field that is wrong.
+func (s *Spec) Validate() error {
+	if s.Executor != ExecutorWASM {
+		return fmt.Errorf("executor: %q is not supported (supported: %s)", s.Executor, ExecutorWASM)
+	}
+	if _, err := ParseCID(s.Module); err != nil {
+		return fmt.Errorf("module: %w", err)
+	}
+	if s.Name == "" || len(s.Name) > MaxNameLen || !utf8.ValidString(s.Name) {
+		return fmt.Errorf("name: must be 1 to %d bytes of UTF-8", MaxNameLen)
+	}
+	if len(s.Args) > MaxArgs {
+		return fmt.Errorf("args: %d arguments, limit %d", len(s.Args), MaxArgs)
+	}
+	n := 0
+	for _, a := range s.Args {
+		n += len(a)
+	}
+	if n > MaxArgBytes {
+		return fmt.Errorf("args: %d bytes, limit %d", n, MaxArgBytes)
+	}
+	if len(s.Env) > MaxEnv {
+		return fmt.Errorf("env: %d variables, limit %d", len(s.Env), MaxEnv)
+	}
+	n = 0
+	for k, v := range s.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fmt.Errorf("env: invalid variable name %q", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return fmt.Errorf("env: value of %s contains a NUL byte", k)
+		}
+		n += len(k) + len(v)
+	}
+	if n > MaxEnvBytes {
+		return fmt.Errorf("env: %d bytes, limit %d", n, MaxEnvBytes)
+	}
+	if len(s.Stdin) > MaxStdin {
+		return fmt.Errorf("stdin: %d bytes, limit %d", len(s.Stdin), MaxStdin)
+	}
+	if err := s.Resources.Validate(); err != nil {
+		return err
+	}
+	if s.TimeoutMS <= 0 || s.Timeout() > MaxTimeout {
+		return fmt.Errorf("timeout: %v is out of range (1ms to %v)", s.Timeout(), MaxTimeout)
+	}
+	if s.MaxPrice < 0 {
+		return fmt.Errorf("max_price: must not be negative")
+	}
+	if err := ValidateRegionGlob(s.Region); err != nil {
+		return fmt.Errorf("region: %w", err)
+	}
+	if s.Policy != PolicyCost && s.Policy != PolicyLatency {
+		return fmt.Errorf("policy: %q is not one of %s, %s", s.Policy, PolicyCost, PolicyLatency)
+	}
+	return nil
+}
+
+// Validate checks r's bounds.
+func (r Resources) Validate() error {
+	if r.CPUMillis <= 0 || r.CPUMillis > MaxCPUMillis {
+		return fmt.Errorf("resources.cpus: %g is out of range (0.001 to %d)", float64(r.CPUMillis)/1000, MaxCPUMillis/1000)
+	}
+	if r.MemoryBytes == 0 || r.MemoryBytes > MaxMemoryBytes {
+		return fmt.Errorf("resources.memory: %s is out of range (1B to %s)", FormatSize(r.MemoryBytes), FormatSize(MaxMemoryBytes))
+	}
+	return nil
+}
+
+// ValidateRegionGlob checks a region or region glob ("eu-west", "eu-*").
+func ValidateRegionGlob(g string) error {
+	if len(g) > MaxRegionLen {
+		return fmt.Errorf("%d bytes, limit %d", len(g), MaxRegionLen)
+	}
+	if _, err := path.Match(g, ""); err != nil {
+		return fmt.Errorf("invalid glob %q: %w", g, err)
+	}
+	return nil
+}
+
+// RegionMatches reports whether a provider's region satisfies a job's region
+// glob. An empty glob matches every region.
+func RegionMatches(glob, region string) bool {
+	if glob == "" {
+		return true
+	}
+	ok, err := path.Match(glob, region)
+	return err == nil && ok
+}
+
+// SortedEnv returns env as KEY=VALUE strings sorted by key.
+func SortedEnv(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,223 @@
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Wire format version of every message in this package.
+const Version = 1
+
+// Size limits of decoded messages.
+const (
+	MaxGossipSize = 16 << 10 // a Request or a Bid on a topic
+	MaxAwardSize  = 4 << 20  // an Award: spec with args, env, stdin
+	MaxReplySize  = 8 << 20  // a Reply: result with captured output
+)
+
+// Request is what a client gossips on the jobs topic: the requirements and
+// the CIDs of spec and module — never args, env or inputs. The mesh checks
+// that Client is the message's signing peer.
+type Request struct {
+	V         int       `json:"v"`
+	Job       string    `json:"job"`    // job ID (CID)
+	Client    string    `json:"client"` // peer ID of the client
+	SpecCID   string    `json:"spec"`
+	Module    string    `json:"module"`
+	Executor  string    `json:"executor"`
+	Resources Resources `json:"resources"`
+	TimeoutMS int64     `json:"timeout_ms"`
+	MaxPrice  Credits   `json:"max_price,omitempty"`
+	Region    string    `json:"region,omitempty"`
+	BidByMS   int64     `json:"bid_by_ms"` // unix ms: bids after this are ignored
+}
+
+// NewRequest returns the gossiped form of a job.
+func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
+	return &Request{
+		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module,
+		Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
+		MaxPrice: s.MaxPrice, Region: s.Region, BidByMS: bidByMS,
+	}
+}
+
+// Validate checks every field of r.
+func (r *Request) Validate() error {
+	if r.V != Version {
+		return fmt.Errorf("v: version %d, want %d", r.V, Version)
+	}
+	for _, f := range []struct{ name, v string }{{"job", r.Job}, {"spec", r.SpecCID}, {"module", r.Module}} {
+		if _, err := ParseCID(f.v); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	if r.Client == "" || len(r.Client) > 128 {
+		return fmt.Errorf("client: missing or longer than 128 bytes")
+	}
+	if r.Executor != ExecutorWASM {
+		return fmt.Errorf("executor: %q is not supported", r.Executor)
+	}
+	if err := r.Resources.Validate(); err != nil {
+		return err
+	}
+	if r.TimeoutMS <= 0 || r.TimeoutMS > MaxTimeout.Milliseconds() {
+		return fmt.Errorf("timeout_ms: %d is out of range (1 to %d)", r.TimeoutMS, MaxTimeout.Milliseconds())
+	}
+	if r.MaxPrice < 0 {
+		return fmt.Errorf("max_price: negative")
+	}
+	if err := ValidateRegionGlob(r.Region); err != nil {
+		return fmt.Errorf("region: %w", err)
+	}
+	return nil
+}
+
+// Rates are a provider's unit prices.
+type Rates struct {
+	CPUHour Credits `json:"cpu_hour"` // per core-hour
+}
+
+// Decline reason codes a provider gives instead of a bid.
+const (
+	DeclineRegion    = "region"
+	DeclinePrice     = "price"
+	DeclineResources = "resources"
+	DeclineExecutor  = "executor"
+	DeclineBusy      = "busy"
+)
+
+// Bid is a provider's offer for a job, gossiped on the bids topic; with
+// Decline set it is a refusal with a reason code instead. The mesh checks
+// that Provider is the message's signing peer.
+type Bid struct {
+	V         int     `json:"v"`
+	Job       string  `json:"job"`
+	Provider  string  `json:"provider"`
+	Decline   string  `json:"decline,omitempty"` // reason code; empty for a bid
+	Detail    string  `json:"detail,omitempty"`  // human detail of a decline
+	Price     Credits `json:"price"`             // the most the job can cost there
+	Rates     Rates   `json:"rates"`
+	Region    string  `json:"region"`
+	ExpiresMS int64   `json:"expires_ms"` // unix ms
+}
+
+// Validate checks every field of b.
+func (b *Bid) Validate() error {
+	if b.V != Version {
+		return fmt.Errorf("v: version %d, want %d", b.V, Version)
+	}
+	if _, err := ParseCID(b.Job); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if b.Provider == "" || len(b.Provider) > 128 {
+		return fmt.Errorf("provider: missing or longer than 128 bytes")
+	}
+	if len(b.Decline) > 32 || len(b.Detail) > 512 || len(b.Region) > MaxRegionLen {
+		return fmt.Errorf("decline, detail or region: too long (32, 512, %d bytes)", MaxRegionLen)
+	}
+	if b.Price < 0 || b.Rates.CPUHour < 0 {
+		return fmt.Errorf("price: negative")
+	}
+	return nil
+}
+
+// Award is what a client sends the winner over a direct stream: the whole
+// spec with args, env and stdin, the nonce that proves the job ID, and the bid
+// it accepts.
+type Award struct {
+	V      int    `json:"v"`
+	Job    string `json:"job"`
+	Client string `json:"client"`
+	Nonce  []byte `json:"nonce"`
+	Spec   Spec   `json:"spec"`
+	Bid    Bid    `json:"bid"`
+	// Attempt counts awards of this job, from 1; a failover is a new attempt.
+	Attempt int `json:"attempt"`
+}
+
+// Validate checks a and that its job ID is the one its spec, client and nonce
+// hash to.
+func (a *Award) Validate() error {
+	if a.V != Version {
+		return fmt.Errorf("v: version %d, want %d", a.V, Version)
+	}
+	if err := a.Spec.Validate(); err != nil {
+		return fmt.Errorf("spec.%w", err)
+	}
+	if len(a.Nonce) == 0 || len(a.Nonce) > 64 {
+		return fmt.Errorf("nonce: must be 1 to 64 bytes")
+	}
+	if id := NewID(&a.Spec, a.Client, a.Nonce).String(); id != a.Job {
+		return fmt.Errorf("job: %s does not match its spec, client and nonce (%s)", a.Job, id)
+	}
+	return a.Bid.Validate()
+}
+
+// Reply types a provider sends on the award stream.
+const (
+	ReplyAccepted = "accepted"
+	ReplyDeclined = "declined"
+	ReplyResult   = "result"
+)
+
+// Reply is one message from the winner on the award stream: accepted or
+// declined (with a reason), then the result.
+type Reply struct {
+	Type   string  `json:"type"`
+	Reason string  `json:"reason,omitempty"`
+	Result *Result `json:"result,omitempty"`
+}
+
+// Result is what a provider returns after running a job.
+type Result struct {
+	Job             string  `json:"job"`
+	Provider        string  `json:"provider"`
+	ExitCode        int     `json:"exit_code"`
+	Stdout          []byte  `json:"stdout,omitempty"`
+	Stderr          []byte  `json:"stderr,omitempty"`
+	StdoutTruncated bool    `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool    `json:"stderr_truncated,omitempty"`
+	TimedOut        bool    `json:"timed_out,omitempty"`
+	MemoryExceeded  bool    `json:"memory_exceeded,omitempty"`
+	RunMS           float64 `json:"run_ms"`
+	Charge          Credits `json:"charge"`          // metered cost, at most the bid's price
+	Error           string  `json:"error,omitempty"` // the provider could not run it
+}
+
+// Decode decodes one JSON message of at most limit bytes into v and validates
+// it when v has a Validate method. Unknown fields are refused so that a
+// message is either understood whole or not at all.
+func Decode(b []byte, limit int, v any) error {
+	if len(b) > limit {
+		return fmt.Errorf("message of %d bytes exceeds the limit of %d", len(b), limit)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decoding %T: %w", v, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("decoding %T: trailing data after the message", v)
+	}
+	if val, ok := v.(interface{ Validate() error }); ok {
+		if err := val.Validate(); err != nil {
+			return fmt.Errorf("invalid %T: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// Encode encodes v as JSON.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("job: encoding %T: %v", v, err))
+	}
+	return b
+}
+
+// Timeout returns the request's wall-clock limit.
+func (r *Request) Timeout() time.Duration { return time.Duration(r.TimeoutMS) * time.Millisecond }

@@ -1,0 +1,55 @@
+package market
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// Price is the most a job can cost under rates: rates × requested resources
+// × timeout, rounded up to the nano-credit. It is the bid's price, the figure
+// --max-price limits and the cost policy ranks.
+func Price(r job.Rates, res job.Resources, timeout time.Duration) (job.Credits, error) {
+	return cpuCost(r.CPUHour, res.CPUMillis, timeout)
+}
+
+// Charge is what a finished run costs: the same rates applied to the
+// requested resources for the time the run really took, capped at the
+// price.
+func Charge(r job.Rates, res job.Resources, timeout, ran time.Duration) (job.Credits, error) {
+	if ran > timeout {
+		ran = timeout
+	}
+	if ran < 0 {
+		ran = 0
+	}
+	return cpuCost(r.CPUHour, res.CPUMillis, ran)
+}
+
+// cpuCost = rate[nano/core-hour] × millis/1000 × d/hour, rounded up.
+func cpuCost(rate job.Credits, cpuMillis int64, d time.Duration) (job.Credits, error) {
+	if rate < 0 || cpuMillis < 0 || d < 0 {
+		return 0, fmt.Errorf("negative rate, cpus or duration")
+	}
+	// numerator = rate × cpuMillis × d(ns); denominator = 1000 × 3600e9.
+	hi1, lo1 := bits.Mul64(uint64(rate), uint64(cpuMillis))
+	if hi1 != 0 {
+		return 0, fmt.Errorf("price overflow: rate %s × %d millicores", rate, cpuMillis)
+	}
+	hi, lo := bits.Mul64(lo1, uint64(d))
+	const den = 1000 * 3600 * uint64(time.Second)
+	if hi >= den {
+		return 0, fmt.Errorf("price overflow: rate %s × %d millicores × %v", rate, cpuMillis, d)
+	}
+	q, rem := bits.Div64(hi, lo, den)
+	if rem != 0 {
+		q++
+	}
+	if q > math.MaxInt64 {
+		return 0, fmt.Errorf("price overflow: %d nano-credits", q)
+	}
+	return job.Credits(q), nil
+}

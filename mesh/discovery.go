@@ -1,0 +1,110 @@
+package mesh
+
+import (
+	"context"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// CapabilityCID returns the DHT key of a capability, e.g. "cpu",
+// "executor=wasm" or "region=eu-west": the CID (v1, raw, sha2-256) of
+// "computemesh/<network>/cap/<capability>".
+func (m *Mesh) CapabilityCID(capability string) cid.Cid {
+	h, _ := mh.Sum([]byte("computemesh/"+m.cfg.network+"/cap/"+capability), mh.SHA2_256, -1)
+	return cid.NewCidV1(cid.Raw, h)
+}
+
+// reprovideInterval is how often announced capabilities are provided again,
+// well inside the DHT's 48 h provider-record lifetime.
+const reprovideInterval = 12 * time.Hour
+
+// Announce provides the given capabilities on the DHT in the background,
+// retrying until the routing table has peers, and again every 12 hours,
+// until the Mesh is closed. ready, if not nil, is closed after the first
+// round in which every capability was provided.
+func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		backoff := 100 * time.Millisecond
+		for {
+			ok := true
+			for _, c := range capabilities {
+				ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
+				err := m.dht.Provide(ctx, m.CapabilityCID(c), true)
+				cancel()
+				if err != nil {
+					ok = false
+					log.Debugf("announcing %s: %v (retrying)", c, err)
+				}
+			}
+			wait := reprovideInterval
+			if ok {
+				if ready != nil {
+					close(ready)
+					ready = nil
+				}
+				backoff = 100 * time.Millisecond
+			} else {
+				wait = backoff
+				backoff = min(backoff*2, 10*time.Second)
+			}
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}()
+}
+
+// FindProviders asks the DHT for the peers that provide a capability and
+// returns them when the lookup ends or ctx is done.
+func (m *Mesh) FindProviders(ctx context.Context, capability string) []peer.AddrInfo {
+	var out []peer.AddrInfo
+	for ai := range m.dht.FindProvidersAsync(ctx, m.CapabilityCID(capability), 0) {
+		if ai.ID != m.host.ID() {
+			out = append(out, ai)
+		}
+	}
+	return out
+}
+
+// RTT returns the smoothed round-trip time to p measured so far, 0 when
+// unknown.
+func (m *Mesh) RTT(p peer.ID) time.Duration {
+	return m.host.Peerstore().LatencyEWMA(p)
+}
+
+// Ping measures the round-trip time to p once (recording it in the
+// peerstore's moving average).
+func (m *Mesh) Ping(ctx context.Context, p peer.ID) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	select {
+	case r := <-ping.Ping(ctx, m.host, p):
+		if r.Error != nil {
+			return 0, errorf("ping %s: %w", p, r.Error)
+		}
+		return r.RTT, nil
+	case <-ctx.Done():
+		return 0, errorf("ping %s: %w", p, ctx.Err())
+	}
+}
+
+// Capabilities returns the capability keys a provider with this offer
+// announces.
+func Capabilities(region string, executors []string) []string {
+	caps := []string{"cpu"}
+	for _, e := range executors {
+		caps = append(caps, "executor="+e)
+	}
+	if region != "" {
+		caps = append(caps, "region="+region)
+	}
+	return caps
+}

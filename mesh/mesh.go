@@ -1,0 +1,249 @@
+package mesh
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	logging "github.com/ipfs/go-log/v2"
+	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+var log = logging.Logger("computemesh/mesh")
+
+func errorf(format string, a ...any) error { return fmt.Errorf("mesh: "+format, a...) }
+
+// Mesh is one node's membership of a computemesh network. It owns its host,
+// DHT and pubsub and their goroutines; Close releases them all.
+type Mesh struct {
+	cfg    config
+	host   host.Host
+	dht    *dht.IpfsDHT
+	ps     *pubsub.PubSub
+	topics *topics
+	mdns   mdns.Service
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+// New starts a node: host, DHT, pubsub and the network's topics, and dials
+// the bootstrap peers (without failing when none answers: the node keeps
+// trying in the background).
+func New(ctx context.Context, opts ...Option) (*Mesh, error) {
+	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.key == nil {
+		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return nil, errorf("generating key: %w", err)
+		}
+		cfg.key = k
+	}
+	cm, err := connmgr.NewConnManager(64, 256, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, errorf("connection manager: %w", err)
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(cfg.key),
+		libp2p.ListenAddrStrings(cfg.listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.DefaultResourceManager,
+		libp2p.ConnectionManager(cm),
+		libp2p.EnableRelay(),
+		libp2p.EnableHolePunching(),
+		libp2p.EnableNATService(),
+		libp2p.Ping(true),
+		libp2p.UserAgent("computemesh/meshnode"),
+	)
+	if err != nil {
+		return nil, errorf("starting libp2p host on %v: %w", cfg.listen, err)
+	}
+	m := &Mesh{cfg: cfg, host: h}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	fail := func(err error) (*Mesh, error) {
+		m.Close()
+		return nil, err
+	}
+	mode := dht.ModeServer
+	if !cfg.server {
+		mode = dht.ModeClient
+	}
+	m.dht, err = dht.New(h,
+		dht.Mode(mode),
+		dht.ProtocolPrefix(protocol.ID("/computemesh/"+cfg.network)),
+		dht.BootstrapPeers(cfg.bootstrap...),
+	)
+	if err != nil {
+		return fail(errorf("starting DHT: %w", err))
+	}
+	m.ps, err = pubsub.NewGossipSub(m.ctx, h,
+		pubsub.WithMessageSigning(true),
+		pubsub.WithStrictSignatureVerification(true),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithPeerExchange(true),
+		pubsub.WithMaxMessageSize(1<<20),
+	)
+	if err != nil {
+		return fail(errorf("starting GossipSub: %w", err))
+	}
+	if m.topics, err = joinTopics(m); err != nil {
+		return fail(err)
+	}
+	if cfg.mdns {
+		m.mdns = mdns.NewMdnsService(h, "computemesh-"+cfg.network, mdnsNotifee{m})
+		if err := m.mdns.Start(); err != nil {
+			return fail(errorf("starting mDNS: %w", err))
+		}
+	}
+	if len(cfg.bootstrap) > 0 {
+		if err := m.connectBootstrap(ctx); err != nil {
+			log.Warnf("%v (will keep trying)", err)
+		}
+	}
+	if err := m.dht.Bootstrap(m.ctx); err != nil {
+		return fail(errorf("bootstrapping DHT: %w", err))
+	}
+	m.wg.Add(1)
+	go m.keepBootstrapped()
+	return m, nil
+}
+
+// connectBootstrap dials every bootstrap peer in parallel and succeeds when
+// at least one answers.
+func (m *Mesh) connectBootstrap(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.cfg.bootstrap))
+	for i, ai := range m.cfg.bootstrap {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.host.Connect(ctx, ai); err != nil {
+				errs[i] = fmt.Errorf("bootstrap peer %s: %w", ai.ID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) == len(m.cfg.bootstrap) {
+		return errorf("no bootstrap peer answered: %w", errors.Join(failed...))
+	}
+	return nil
+}
+
+// keepBootstrapped redials the bootstrap peers while the node has no peers.
+func (m *Mesh) keepBootstrapped() {
+	defer m.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+			if len(m.host.Network().Peers()) == 0 && len(m.cfg.bootstrap) > 0 {
+				if err := m.connectBootstrap(m.ctx); err != nil {
+					log.Debugf("%v", err)
+				}
+			}
+		}
+	}
+}
+
+// Close stops the node and waits for its goroutines.
+func (m *Mesh) Close() error {
+	var errs []error
+	m.closeOnce.Do(func() {
+		m.cancel()
+		if m.mdns != nil {
+			errs = append(errs, m.mdns.Close())
+		}
+		if m.topics != nil {
+			m.topics.close()
+		}
+		if m.dht != nil {
+			errs = append(errs, m.dht.Close())
+		}
+		errs = append(errs, m.host.Close())
+		m.wg.Wait()
+	})
+	return errors.Join(errs...)
+}
+
+// Host returns the libp2p host.
+func (m *Mesh) Host() host.Host { return m.host }
+
+// DHT returns the Kademlia DHT.
+func (m *Mesh) DHT() *dht.IpfsDHT { return m.dht }
+
+// ID returns the node's peer ID.
+func (m *Mesh) ID() peer.ID { return m.host.ID() }
+
+// NetworkName returns the network this node belongs to.
+func (m *Mesh) NetworkName() string { return m.cfg.network }
+
+// Addrs returns the node's listen multiaddrs with /p2p/<peer ID>.
+func (m *Mesh) Addrs() []ma.Multiaddr {
+	ai := peer.AddrInfo{ID: m.host.ID(), Addrs: m.host.Addrs()}
+	out, err := peer.AddrInfoToP2pAddrs(&ai)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// Protocol returns the ID of one of the network's stream protocols.
+func (m *Mesh) Protocol(name string) protocol.ID {
+	return protocol.ID("/computemesh/" + m.cfg.network + "/" + name + "/1.0.0")
+}
+
+// Connect dials a peer.
+func (m *Mesh) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if ai.ID == m.host.ID() {
+		return nil
+	}
+	return m.host.Connect(ctx, ai)
+}
+
+type mdnsNotifee struct{ m *Mesh }
+
+func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	ctx, cancel := context.WithTimeout(n.m.ctx, 10*time.Second)
+	defer cancel()
+	if err := n.m.Connect(ctx, ai); err != nil {
+		log.Debugf("mDNS peer %s: %v", ai.ID, err)
+	}
+}

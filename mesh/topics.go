@@ -1,0 +1,235 @@
+package mesh
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Drop reasons counted by the topic validators.
+const (
+	DropOversize = "oversize"
+	DropUnsigned = "unsigned"
+	DropDecode   = "decode"
+	DropForged   = "forged" // the claimed client or provider is not the signer
+)
+
+// Drops counts the gossip messages the validators refused, by reason.
+type Drops struct {
+	Oversize, Unsigned, Decode, Forged atomic.Int64
+}
+
+func (d *Drops) add(reason string) {
+	switch reason {
+	case DropOversize:
+		d.Oversize.Add(1)
+	case DropUnsigned:
+		d.Unsigned.Add(1)
+	case DropDecode:
+		d.Decode.Add(1)
+	case DropForged:
+		d.Forged.Add(1)
+	}
+}
+
+// Total returns the number of dropped messages.
+func (d *Drops) Total() int64 {
+	return d.Oversize.Load() + d.Unsigned.Load() + d.Decode.Load() + d.Forged.Load()
+}
+
+// RequestHandler receives each valid job request; BidHandler each valid bid
+// or decline. Handlers run on the topic's reader goroutine: keep them short.
+type (
+	RequestHandler func(r *job.Request, from peer.ID)
+	BidHandler     func(b *job.Bid, from peer.ID)
+)
+
+type topics struct {
+	m          *Mesh
+	jobs, bids *pubsub.Topic
+	jobsSub    *pubsub.Subscription
+	bidsSub    *pubsub.Subscription
+	drops      Drops
+
+	mu        sync.RWMutex
+	onRequest RequestHandler
+	onBid     BidHandler
+}
+
+// TopicName returns the name of one of the network's topics.
+func (m *Mesh) TopicName(name string) string {
+	return "computemesh/" + m.cfg.network + "/" + name
+}
+
+func joinTopics(m *Mesh) (*topics, error) {
+	t := &topics{m: m}
+	var err error
+	jobsName, bidsName := m.TopicName("jobs"), m.TopicName("bids")
+	if err = m.ps.RegisterTopicValidator(jobsName, t.validator(func(b []byte, from peer.ID) (any, string) {
+		var r job.Request
+		if err := job.Decode(b, job.MaxGossipSize, &r); err != nil {
+			log.Debugf("dropping job request from %s: %v", from, err)
+			return nil, DropDecode
+		}
+		if r.Client != from.String() {
+			log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
+			return nil, DropForged
+		}
+		return &r, ""
+	}), pubsub.WithValidatorInline(true)); err != nil {
+		return nil, errorf("registering jobs validator: %w", err)
+	}
+	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(func(b []byte, from peer.ID) (any, string) {
+		var bid job.Bid
+		if err := job.Decode(b, job.MaxGossipSize, &bid); err != nil {
+			log.Debugf("dropping bid from %s: %v", from, err)
+			return nil, DropDecode
+		}
+		if bid.Provider != from.String() {
+			log.Debugf("dropping bid signed by %s claiming provider %s", from, bid.Provider)
+			return nil, DropForged
+		}
+		return &bid, ""
+	}), pubsub.WithValidatorInline(true)); err != nil {
+		return nil, errorf("registering bids validator: %w", err)
+	}
+	if t.jobs, err = m.ps.Join(jobsName); err != nil {
+		return nil, errorf("joining %s: %w", jobsName, err)
+	}
+	if t.bids, err = m.ps.Join(bidsName); err != nil {
+		return nil, errorf("joining %s: %w", bidsName, err)
+	}
+	if t.jobsSub, err = t.jobs.Subscribe(pubsub.WithBufferSize(1024)); err != nil {
+		return nil, errorf("subscribing to %s: %w", jobsName, err)
+	}
+	if t.bidsSub, err = t.bids.Subscribe(pubsub.WithBufferSize(1024)); err != nil {
+		return nil, errorf("subscribing to %s: %w", bidsName, err)
+	}
+	m.wg.Add(2)
+	go t.read(t.jobsSub, func(msg *pubsub.Message) {
+		t.mu.RLock()
+		h := t.onRequest
+		t.mu.RUnlock()
+		if r, ok := msg.ValidatorData.(*job.Request); ok && h != nil {
+			h(r, msg.GetFrom())
+		}
+	})
+	go t.read(t.bidsSub, func(msg *pubsub.Message) {
+		t.mu.RLock()
+		h := t.onBid
+		t.mu.RUnlock()
+		if b, ok := msg.ValidatorData.(*job.Bid); ok && h != nil {
+			h(b, msg.GetFrom())
+		}
+	})
+	return t, nil
+}
+
+// validator wraps a decoder with the checks every topic makes: size limit
+// and a signature from the author.
+func (t *topics) validator(decode func([]byte, peer.ID) (any, string)) pubsub.ValidatorEx {
+	return func(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+		if len(msg.Data) > job.MaxGossipSize {
+			t.drops.add(DropOversize)
+			log.Debugf("dropping %d-byte message on %s: over %d bytes", len(msg.Data), msg.GetTopic(), job.MaxGossipSize)
+			return pubsub.ValidationReject
+		}
+		if len(msg.Signature) == 0 || len(msg.From) == 0 {
+			t.drops.add(DropUnsigned)
+			log.Debugf("dropping unsigned message on %s", msg.GetTopic())
+			return pubsub.ValidationReject
+		}
+		v, reason := decode(msg.Data, msg.GetFrom())
+		if reason != "" {
+			t.drops.add(reason)
+			return pubsub.ValidationReject
+		}
+		msg.ValidatorData = v
+		return pubsub.ValidationAccept
+	}
+}
+
+func (t *topics) read(sub *pubsub.Subscription, handle func(*pubsub.Message)) {
+	defer t.m.wg.Done()
+	self := t.m.host.ID()
+	for {
+		msg, err := sub.Next(t.m.ctx)
+		if err != nil {
+			return
+		}
+		if msg.ReceivedFrom == self {
+			continue
+		}
+		handle(msg)
+	}
+}
+
+func (t *topics) close() {
+	if t.jobsSub != nil {
+		t.jobsSub.Cancel()
+	}
+	if t.bidsSub != nil {
+		t.bidsSub.Cancel()
+	}
+}
+
+// OnRequest sets the handler of job requests.
+func (m *Mesh) OnRequest(h RequestHandler) {
+	m.topics.mu.Lock()
+	m.topics.onRequest = h
+	m.topics.mu.Unlock()
+}
+
+// OnBid sets the handler of bids and declines.
+func (m *Mesh) OnBid(h BidHandler) {
+	m.topics.mu.Lock()
+	m.topics.onBid = h
+	m.topics.mu.Unlock()
+}
+
+// PublishRequest gossips a job request.
+func (m *Mesh) PublishRequest(ctx context.Context, r *job.Request) error {
+	if err := m.topics.jobs.Publish(ctx, job.Encode(r)); err != nil {
+		return errorf("publishing job request %s: %w", r.Job, err)
+	}
+	return nil
+}
+
+// PublishBid gossips a bid or decline.
+func (m *Mesh) PublishBid(ctx context.Context, b *job.Bid) error {
+	if err := m.topics.bids.Publish(ctx, job.Encode(b)); err != nil {
+		return errorf("publishing bid for %s: %w", b.Job, err)
+	}
+	return nil
+}
+
+// Drops returns the validators' counters of refused messages.
+func (m *Mesh) Drops() *Drops { return &m.topics.drops }
+
+// TopicPeers returns the peers known to be subscribed to the jobs and the
+// bids topics.
+func (m *Mesh) TopicPeers() (jobs, bids []peer.ID) {
+	return m.topics.jobs.ListPeers(), m.topics.bids.ListPeers()
+}
+
+// WaitTopicPeers waits until both topics have at least n peers.
+func (m *Mesh) WaitTopicPeers(ctx context.Context, n int) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		j, b := m.TopicPeers()
+		if len(j) >= n && len(b) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errorf("no peers on the jobs topic (%d) and bids topic (%d) after waiting: %w", len(j), len(b), ctx.Err())
+		case <-t.C:
+		}
+	}
+}

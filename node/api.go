@@ -1,0 +1,37 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/job"
+)
+
+type apiServer struct {
+	srv  *api.Server
+	addr string
+}
+
+func startAPI(n *Node, addr, dataDir string) (*apiServer, error) {
+	srv, err := api.Listen(addr, dataDir, backend{n}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &apiServer{srv: srv, addr: srv.Addr()}, nil
+}
+
+func (a *apiServer) close() error { return a.srv.Close() }
+
+// backend adapts a Node to the API.
+type backend struct{ n *Node }
+
+func (b backend) Info() any { return b.n.Info() }
+
+func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
+	spec := r.Spec
+	return b.n.Submit(ctx, Submission{Spec: &spec, Module: r.Module, BidWindow: time.Duration(r.BidWindowMS) * time.Millisecond}, progress)
+}
+
+func (b backend) BadRequest(err error) bool { return errors.Is(err, ErrBadSubmission) }

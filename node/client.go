@@ -1,0 +1,351 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/scheduler"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Submission is one job a client asks the mesh to run.
+type Submission struct {
+	Spec   *job.Spec
+	Module []byte
+	// BidWindow is the auction's deadline (default: the node's).
+	BidWindow time.Duration
+}
+
+// Progress receives a job's events as they happen. It must not block.
+type Progress func(job.Event)
+
+// pending is an auction in flight.
+type pending struct {
+	auction *scheduler.Auction
+	emit    func(job.Event)
+}
+
+// ErrBadSubmission wraps what is wrong with a submission before anything is
+// sent.
+var ErrBadSubmission = errors.New("bad submission")
+
+// Submit runs one job through the mesh: discover candidates, gossip the
+// request, collect bids until every candidate has answered or the window
+// closes, rank them, award the winner over a direct stream and fail over to
+// the next bid when it declines or dies. It returns the outcome; an error
+// only when the submission is invalid (wrapping ErrBadSubmission) or the
+// node is closing.
+func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
+	start := time.Now()
+	if progress == nil {
+		progress = func(job.Event) {}
+	}
+	s := sub.Spec
+	if s == nil {
+		return nil, fmt.Errorf("%w: no spec", ErrBadSubmission)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSubmission, err)
+	}
+	if err := executor.ValidateWASM(sub.Module); err != nil {
+		return nil, fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
+	}
+	if c := job.ModuleCID(sub.Module).String(); c != s.Module {
+		return nil, fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, c, s.Module)
+	}
+	window := sub.BidWindow
+	if window <= 0 {
+		window = n.cfg.BidWindow
+	}
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	self := n.ID().String()
+	id := job.NewID(s, self, nonce).String()
+	out := &job.Outcome{Job: id}
+	emit := func(e job.Event) {
+		e.Job, e.Elapsed = id, time.Since(start)
+		progress(e)
+	}
+	finish := func() *job.Outcome {
+		out.Timings.Total = ms(time.Since(start))
+		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: out.State})
+		return out
+	}
+
+	n.blobs.Put(s.Module, sub.Module, true)
+	defer n.blobs.Unpin(s.Module)
+
+	// Discover.
+	cands := n.candidates(ctx)
+	out.Candidates = len(cands)
+	out.Timings.Discover = ms(time.Since(start))
+	emit(job.Event{Kind: job.EventCandidates, Count: len(cands)})
+
+	// Auction.
+	auctionStart := time.Now()
+	expected := make([]string, len(cands))
+	for i, c := range cands {
+		expected[i] = c.String()
+	}
+	p := &pending{auction: scheduler.NewAuction(id, expected), emit: emit}
+	n.mu.Lock()
+	n.auctions[id] = p
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.auctions, id)
+		n.mu.Unlock()
+	}()
+	deadline := time.Now().Add(window)
+	req := job.NewRequest(id, self, s, deadline.UnixMilli())
+	if err := n.mesh.PublishRequest(ctx, req); err != nil {
+		out.State, out.Error, out.ExitCode = job.StateUnscheduled, err.Error(), -1
+		return finish(), nil
+	}
+	emit(job.Event{Kind: job.EventRequest, Message: fmt.Sprintf("window %v", window)})
+	timer := time.NewTimer(window)
+	closedBy := "deadline"
+	select {
+	case <-p.auction.Done():
+		closedBy = "every candidate answered"
+	case <-timer.C:
+	case <-ctx.Done():
+		timer.Stop()
+		return nil, ctx.Err()
+	case <-n.ctx.Done():
+		timer.Stop()
+		return nil, errors.New("node closing")
+	}
+	timer.Stop()
+	answers := p.auction.Close()
+	emit(job.Event{Kind: job.EventClosed, Count: len(answers), Message: closedBy})
+	if s.Policy == job.PolicyLatency {
+		n.measureRTT(ctx, answers)
+	}
+	ev := scheduler.Evaluate(answers, scheduler.Checks(id, s, time.Now()), scheduler.RankerFor(s.Policy), n.rttOf)
+	for _, b := range answers {
+		if b.Decline != "" {
+			out.Declines++
+		} else {
+			out.Bids++
+		}
+	}
+	for _, r := range ev.Rejected {
+		if r.Bid.Decline == "" {
+			emit(job.Event{Kind: job.EventRejected, Provider: r.Bid.Provider, Price: r.Bid.Price, Message: r.Reason})
+		}
+	}
+	out.Timings.Auction = ms(time.Since(auctionStart))
+	if len(ev.Ranked) == 0 {
+		out.State, out.ExitCode = job.StateUnscheduled, -1
+		out.Error = noBids(s, len(cands), answers, ev.Rejected)
+		return finish(), nil
+	}
+
+	// Award, with failover down the ranking.
+	runStart := time.Now()
+	var failures []string
+	for i := range ev.Ranked {
+		o := ev.Ranked[i]
+		why := scheduler.Why(s.Policy, ev.Ranked, i)
+		emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why})
+		out.Attempts++
+		res, err := n.award(ctx, &job.Award{
+			V: job.Version, Job: id, Client: self, Nonce: nonce, Spec: *s, Bid: o.Bid, Attempt: out.Attempts,
+		}, emit)
+		if err == nil && res.Error != "" {
+			err = fmt.Errorf("provider error: %s", res.Error)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			failures = append(failures, fmt.Sprintf("%s: %v", short(o.Bid.Provider), err))
+			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error()})
+			continue
+		}
+		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
+		out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
+		switch {
+		case res.TimedOut:
+			out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
+		case res.ExitCode != 0:
+			out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
+			if res.MemoryExceeded {
+				out.Error += fmt.Sprintf(" (memory limit %s exceeded)", job.FormatSize(s.Resources.MemoryBytes))
+			}
+		default:
+			out.State = job.StateCompleted
+		}
+		n.ledger.Spend(res.Charge)
+		out.Timings.Run = ms(time.Since(runStart))
+		return finish(), nil
+	}
+	out.State, out.ExitCode = job.StateFailed, -1
+	out.Error = fmt.Sprintf("every bidder failed: %s", strings.Join(failures, "; "))
+	out.Timings.Run = ms(time.Since(runStart))
+	return finish(), nil
+}
+
+// award sends an award to its bidder and waits for the result.
+func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*job.Result, error) {
+	p, err := peer.Decode(a.Bid.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("bidder ID %q: %w", a.Bid.Provider, err)
+	}
+	n.grant(a.Spec.Module, p, 1)
+	defer n.grant(a.Spec.Module, p, -1)
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("opening award stream: %w", err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	_ = st.SetDeadline(time.Now().Add(a.Spec.Timeout() + 2*time.Minute))
+	if err := mesh.WriteMsg(st, a); err != nil {
+		return nil, fmt.Errorf("sending award: %w", err)
+	}
+	r := bufio.NewReader(st)
+	var reply job.Reply
+	if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
+		return nil, fmt.Errorf("waiting for acceptance: %w", err)
+	}
+	switch reply.Type {
+	case job.ReplyAccepted:
+	case job.ReplyDeclined:
+		return nil, fmt.Errorf("declined: %s", reply.Reason)
+	default:
+		return nil, fmt.Errorf("unexpected reply %q", reply.Type)
+	}
+	emit(job.Event{Kind: job.EventRunning, Provider: a.Bid.Provider})
+	if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
+		return nil, fmt.Errorf("waiting for the result: %w", err)
+	}
+	if reply.Type != job.ReplyResult || reply.Result == nil {
+		return nil, fmt.Errorf("unexpected reply %q instead of a result", reply.Type)
+	}
+	res := reply.Result
+	if res.Job != a.Job || res.Provider != a.Bid.Provider {
+		return nil, fmt.Errorf("result for job %s from %s does not match the award", res.Job, res.Provider)
+	}
+	if res.Charge > a.Bid.Price {
+		res.Charge = a.Bid.Price // never pay more than the bid
+	}
+	return res, nil
+}
+
+// grant lets p fetch the module c (delta +1) or withdraws that (-1).
+func (n *Node) grant(c string, p peer.ID, delta int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	g := n.grants[c]
+	if g == nil {
+		g = map[peer.ID]int{}
+		n.grants[c] = g
+	}
+	g[p] += delta
+	if g[p] <= 0 {
+		delete(g, p)
+	}
+	if len(g) == 0 {
+		delete(n.grants, c)
+	}
+}
+
+// granted says whether p may fetch the blob c: only a provider awarded a job
+// that uses it.
+func (n *Node) granted(p peer.ID, c string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.grants[c][p] > 0
+}
+
+// onBid routes a gossiped bid or decline to its auction.
+func (n *Node) onBid(b *job.Bid, _ peer.ID) {
+	n.mu.Lock()
+	p := n.auctions[b.Job]
+	n.mu.Unlock()
+	if p == nil || !p.auction.Offer(*b) {
+		return
+	}
+	kind, msg := job.EventBid, ""
+	if b.Decline != "" {
+		kind, msg = job.EventDecline, b.Decline+": "+b.Detail
+	}
+	p.emit(job.Event{Kind: kind, Provider: b.Provider, Region: b.Region, Price: b.Price, Message: msg})
+}
+
+// measureRTT pings the bidders whose RTT is not known yet.
+func (n *Node) measureRTT(ctx context.Context, answers []job.Bid) {
+	var wg sync.WaitGroup
+	for _, b := range answers {
+		if b.Decline != "" {
+			continue
+		}
+		p, err := peer.Decode(b.Provider)
+		if err != nil || n.mesh.RTT(p) > 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_, _ = n.mesh.Ping(pctx, p)
+		}()
+	}
+	wg.Wait()
+}
+
+// noBids explains an auction without a feasible bid, e.g.
+// "no bids: 4 candidates, 0 matched (region eu-*, max price 0.1)".
+func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Rejection) string {
+	var cons []string
+	if s.Region != "" {
+		cons = append(cons, "region "+s.Region)
+	}
+	if s.MaxPrice > 0 {
+		cons = append(cons, "max price "+s.MaxPrice.String())
+	}
+	cons = append(cons, s.Resources.String())
+	msg := fmt.Sprintf("no bids: %d candidates, %d answered, 0 matched (%s)", cands, len(answers), strings.Join(cons, ", "))
+	reasons := map[string]int{}
+	for _, r := range rejected {
+		key := r.Reason
+		if r.Bid.Decline != "" {
+			key = "declined: " + r.Bid.Decline
+		}
+		reasons[key]++
+	}
+	if len(reasons) > 0 {
+		var parts []string
+		for k, v := range reasons {
+			parts = append(parts, fmt.Sprintf("%d %s", v, k))
+		}
+		sort.Strings(parts)
+		msg += "; " + strings.Join(parts, ", ")
+	}
+	return msg
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:4] + "…" + id[len(id)-6:]
+	}
+	return id
+}

@@ -1,0 +1,73 @@
+package node
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// Modes a node runs in.
+const (
+	ModeProvider = "provider"
+	ModeClient   = "client"
+)
+
+// Config is everything a node is started from.
+type Config struct {
+	// DataDir keeps the identity key, the API token and address. Empty for
+	// an ephemeral node (a fresh identity, no API).
+	DataDir   string
+	Listen    []string
+	Bootstrap []string
+	Network   string
+	Mode      string
+	MDNS      bool
+	// Ephemeral nodes query the DHT without serving it (short-lived clients).
+	Ephemeral bool
+
+	// Provider settings.
+	Region   string
+	Rates    job.Rates
+	Capacity job.Resources // what the provider offers at once; zero: what the machine has
+
+	// API is the loopback address of the local HTTP API ("" for none;
+	// "127.0.0.1:0" picks a free port).
+	API string
+
+	// BidWindow is the default deadline of an auction (250ms).
+	BidWindow time.Duration
+}
+
+// DefaultBidWindow is how long a client waits for bids unless every
+// candidate has answered sooner.
+const DefaultBidWindow = 250 * time.Millisecond
+
+func (c *Config) check() error {
+	switch c.Mode {
+	case ModeProvider, ModeClient:
+	case "":
+		c.Mode = ModeProvider
+	default:
+		return fmt.Errorf("mode: %q is not %s or %s", c.Mode, ModeProvider, ModeClient)
+	}
+	if c.BidWindow <= 0 {
+		c.BidWindow = DefaultBidWindow
+	}
+	if c.Mode == ModeProvider {
+		if c.Region == "" {
+			return fmt.Errorf("region: a provider must name its region (e.g. --region eu-west)")
+		}
+		if err := job.ValidateRegionGlob(c.Region); err != nil {
+			return fmt.Errorf("region: %w", err)
+		}
+		if c.Rates.CPUHour <= 0 {
+			return fmt.Errorf("price-cpu-hour: a provider must set a positive rate")
+		}
+		if c.Capacity.CPUMillis == 0 {
+			c.Capacity.CPUMillis = int64(runtime.NumCPU()) * 1000
+		}
+	}
+	return nil
+}

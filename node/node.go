@@ -1,0 +1,216 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/hwprobe"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/market"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/scheduler"
+	logging "github.com/ipfs/go-log/v2"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+var log = logging.Logger("computemesh/node")
+
+// Node is a running computemesh node. It owns its mesh, executor, API server
+// and goroutines; Close stops them all.
+type Node struct {
+	cfg    Config
+	mesh   *mesh.Mesh
+	ledger market.Ledger
+
+	// provider role
+	exec     *executor.WASM
+	offer    scheduler.Offer
+	reserved *scheduler.Reservations
+	modules  *mesh.BlobCache
+	bidsMu   sync.Mutex
+	myBids   map[string]job.Bid // job ID → the bid this provider made
+	announce chan struct{}      // closed once capabilities are on the DHT
+
+	// client role
+	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
+	mu       sync.Mutex
+	auctions map[string]*pending
+	grants   map[string]map[peer.ID]int // module CID → peers awarded it
+	cands    candidates
+
+	api *apiServer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// New starts a node from cfg.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:      cfg,
+		myBids:   map[string]job.Bid{},
+		auctions: map[string]*pending{},
+		grants:   map[string]map[peer.ID]int{},
+		blobs:    mesh.NewBlobCache(256 << 20),
+		announce: make(chan struct{}),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	opts := []mesh.Option{mesh.DHTServer(!cfg.Ephemeral), mesh.MDNS(cfg.MDNS)}
+	if cfg.Network != "" {
+		opts = append(opts, mesh.Network(cfg.Network))
+	}
+	if len(cfg.Listen) > 0 {
+		opts = append(opts, mesh.Listen(cfg.Listen...))
+	}
+	if len(cfg.Bootstrap) > 0 {
+		opts = append(opts, mesh.Bootstrap(cfg.Bootstrap...))
+	}
+	if cfg.DataDir != "" {
+		k, err := mesh.LoadOrCreateKey(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, mesh.Identity(k))
+	}
+	if cfg.Mode == ModeProvider {
+		if err := n.setupProvider(); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	n.mesh, err = mesh.New(ctx, opts...)
+	if err != nil {
+		n.closeExec()
+		return nil, err
+	}
+	n.mesh.ServeBlobs(n.blobs.Get, n.granted)
+	n.mesh.OnBid(n.onBid)
+	if cfg.Mode == ModeProvider {
+		n.startProvider()
+	} else {
+		close(n.announce)
+	}
+	if cfg.API != "" {
+		if cfg.DataDir == "" {
+			n.Close()
+			return nil, fmt.Errorf("api: a node with an API needs a data dir for its token")
+		}
+		if n.api, err = startAPI(n, cfg.API, cfg.DataDir); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) setupProvider() error {
+	capacity := n.cfg.Capacity
+	if capacity.MemoryBytes == 0 {
+		m, err := hwprobe.UsableMemory()
+		if err != nil {
+			return fmt.Errorf("probing memory: %w (set the capacity explicitly)", err)
+		}
+		capacity.MemoryBytes = m
+	}
+	n.offer = scheduler.Offer{
+		Region: n.cfg.Region, Rates: n.cfg.Rates,
+		Executors: []string{job.ExecutorWASM}, Capacity: capacity,
+	}
+	n.reserved = scheduler.NewReservations(capacity)
+	n.modules = mesh.NewBlobCache(512 << 20)
+	var opts []executor.WASMOption
+	if n.cfg.DataDir != "" {
+		opts = append(opts, executor.WithCacheDir(n.cfg.DataDir+"/wasm-cache"))
+	}
+	exec, err := executor.NewWASM(opts...)
+	if err != nil {
+		return fmt.Errorf("starting the WASM executor: %w", err)
+	}
+	n.exec = exec
+	return nil
+}
+
+func (n *Node) closeExec() {
+	if n.exec != nil {
+		_ = n.exec.Close()
+	}
+}
+
+// Close stops the node: API first, then the network, then the executor.
+func (n *Node) Close() error {
+	var errs []error
+	n.once.Do(func() {
+		n.cancel()
+		if n.api != nil {
+			errs = append(errs, n.api.close())
+		}
+		if n.mesh != nil {
+			errs = append(errs, n.mesh.Close())
+		}
+		n.wg.Wait()
+		n.closeExec()
+	})
+	return errors.Join(errs...)
+}
+
+// Mesh returns the node's mesh.
+func (n *Node) Mesh() *mesh.Mesh { return n.mesh }
+
+// ID returns the node's peer ID.
+func (n *Node) ID() peer.ID { return n.mesh.ID() }
+
+// Config returns the node's configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// Announced is closed once a provider's capabilities are on the DHT (at once
+// for a client).
+func (n *Node) Announced() <-chan struct{} { return n.announce }
+
+// Balance returns the node's credits earned and spent.
+func (n *Node) Balance() market.Balance { return n.ledger.Balance() }
+
+// Info describes a running node.
+type Info struct {
+	PeerID    string         `json:"peer_id"`
+	Addrs     []string       `json:"addrs"`
+	Mode      string         `json:"mode"`
+	Network   string         `json:"network"`
+	Region    string         `json:"region,omitempty"`
+	Rates     job.Rates      `json:"rates"`
+	Capacity  job.Resources  `json:"capacity"`
+	Free      job.Resources  `json:"free"`
+	API       string         `json:"api,omitempty"`
+	Peers     int            `json:"peers"`
+	Balance   market.Balance `json:"balance"`
+	Dropped   int64          `json:"dropped_messages"`
+	StartedAt time.Time      `json:"-"`
+}
+
+// Info returns a snapshot of the node's state.
+func (n *Node) Info() Info {
+	in := Info{
+		PeerID: n.ID().String(), Mode: n.cfg.Mode, Network: n.mesh.NetworkName(),
+		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
+		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.ledger.Balance(),
+		Dropped: n.mesh.Drops().Total(),
+	}
+	for _, a := range n.mesh.Addrs() {
+		in.Addrs = append(in.Addrs, a.String())
+	}
+	if n.reserved != nil {
+		in.Free = n.reserved.Free()
+	}
+	if n.api != nil {
+		in.API = n.api.addr
+	}
+	return in
+}

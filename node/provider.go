@@ -1,0 +1,161 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/market"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/scheduler"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// bidTTL is how long a provider's bid stands.
+const bidTTL = 30 * time.Second
+
+func (n *Node) startProvider() {
+	n.mesh.OnRequest(n.onRequest)
+	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("award"), n.handleAward)
+	n.mesh.Announce(mesh.Capabilities(n.cfg.Region, n.offer.Executors), n.announce)
+	n.wg.Add(1)
+	go n.expireBids()
+}
+
+// onRequest answers a gossiped job request with a bid or a decline.
+func (n *Node) onRequest(r *job.Request, from peer.ID) {
+	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS {
+		return // the window has closed: answering would only add traffic
+	}
+	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
+	b.Provider = n.ID().String()
+	b.ExpiresMS = time.Now().Add(bidTTL).UnixMilli()
+	if b.Decline == "" {
+		n.bidsMu.Lock()
+		n.myBids[r.Job] = b
+		n.bidsMu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	if err := n.mesh.PublishBid(ctx, &b); err != nil {
+		log.Debugf("answering job %s from %s: %v", r.Job, from, err)
+	}
+}
+
+// expireBids forgets bids that were never awarded.
+func (n *Node) expireBids() {
+	defer n.wg.Done()
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case now := <-t.C:
+			n.bidsMu.Lock()
+			for id, b := range n.myBids {
+				if now.UnixMilli() > b.ExpiresMS {
+					delete(n.myBids, id)
+				}
+			}
+			n.bidsMu.Unlock()
+		}
+	}
+}
+
+// handleAward runs an awarded job: check the award against the bid this
+// provider made, reserve (late binding) or decline, fetch the module by CID
+// from the client, run it, and return the result with the charge.
+func (n *Node) handleAward(s network.Stream) {
+	defer s.Close()
+	client := s.Conn().RemotePeer()
+	_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var a job.Award
+	if err := mesh.ReadMsg(bufio.NewReader(s), job.MaxAwardSize, &a); err != nil {
+		log.Debugf("award from %s: %v", client, err)
+		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: "invalid award: " + err.Error()})
+		return
+	}
+	decline := func(format string, args ...any) {
+		reason := fmt.Sprintf(format, args...)
+		log.Infof("declining award of job %s from %s: %s", a.Job, client, reason)
+		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: reason})
+	}
+	if a.Client != client.String() {
+		decline("award sent by %s for client %s", client, a.Client)
+		return
+	}
+	n.bidsMu.Lock()
+	mine, ok := n.myBids[a.Job]
+	if ok {
+		delete(n.myBids, a.Job) // one award per bid
+	}
+	n.bidsMu.Unlock()
+	switch {
+	case !ok:
+		decline("no standing bid for job %s", a.Job)
+		return
+	case a.Bid.Price != mine.Price || a.Bid.Rates != mine.Rates:
+		decline("the award's price %s is not my bid's %s", a.Bid.Price, mine.Price)
+		return
+	}
+	if err := n.reserved.Reserve(a.Job, a.Spec.Resources); err != nil {
+		decline("%v", err)
+		return
+	}
+	defer n.reserved.Release(a.Job)
+	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyAccepted}); err != nil {
+		return
+	}
+	res := n.run(&a, client, mine)
+	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
+		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
+		return
+	}
+	if res.Error == "" {
+		n.ledger.Earn(res.Charge)
+	}
+}
+
+func (n *Node) run(a *job.Award, client peer.ID, bid job.Bid) *job.Result {
+	res := &job.Result{Job: a.Job, Provider: n.ID().String(), ExitCode: -1}
+	ctx, cancel := context.WithTimeout(n.ctx, a.Spec.Timeout()+time.Minute)
+	defer cancel()
+	module, ok := n.modules.Get(a.Spec.Module)
+	if !ok {
+		var err error
+		module, err = n.mesh.FetchBlob(ctx, client, a.Spec.Module)
+		if err != nil {
+			res.Error = "fetching module: " + err.Error()
+			return res
+		}
+		n.modules.Put(a.Spec.Module, module, false)
+	}
+	r, err := n.exec.Run(ctx, executor.Task{
+		Name: a.Spec.Name, Module: module, ModuleKey: a.Spec.Module, Args: a.Spec.Args,
+		Env: a.Spec.Env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
+		MemoryBytes: a.Spec.Resources.MemoryBytes, Deterministic: a.Spec.Deterministic,
+	})
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.ExitCode = r.ExitCode
+	res.Stdout, res.Stderr = r.Stdout, r.Stderr
+	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
+	res.TimedOut, res.MemoryExceeded = r.TimedOut, r.MemoryExceeded
+	res.RunMS = float64(r.Duration) / float64(time.Millisecond)
+	charge, err := market.Charge(bid.Rates, a.Spec.Resources, a.Spec.Timeout(), r.Duration)
+	if err != nil {
+		res.Error = "metering: " + err.Error()
+		return res
+	}
+	res.Charge = charge
+	log.Infof("ran job %s for %s: exit %d in %.1fms, charge %s credits", a.Job, client, r.ExitCode, res.RunMS, charge)
+	return res
+}

@@ -1,0 +1,100 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/market"
+)
+
+// Offer is what a provider offers the mesh.
+type Offer struct {
+	Region    string
+	Rates     job.Rates
+	Executors []string
+	Capacity  job.Resources // the most it runs at once
+}
+
+// Admit decides a provider's answer to a request given what is free now: a
+// bid with its price, or a decline with a reason code and detail.
+func Admit(o *Offer, r *job.Request, free job.Resources) job.Bid {
+	b := job.Bid{V: job.Version, Job: r.Job, Rates: o.Rates, Region: o.Region}
+	decline := func(code, format string, a ...any) job.Bid {
+		b.Decline, b.Detail = code, fmt.Sprintf(format, a...)
+		return b
+	}
+	if !slices.Contains(o.Executors, r.Executor) {
+		return decline(job.DeclineExecutor, "executor %s not offered", r.Executor)
+	}
+	if !job.RegionMatches(r.Region, o.Region) {
+		return decline(job.DeclineRegion, "region %s does not match %s", o.Region, r.Region)
+	}
+	if r.Resources.CPUMillis > o.Capacity.CPUMillis || r.Resources.MemoryBytes > o.Capacity.MemoryBytes {
+		return decline(job.DeclineResources, "wants %s, offers at most %s", r.Resources, o.Capacity)
+	}
+	if r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes {
+		return decline(job.DeclineBusy, "wants %s, free %s", r.Resources, free)
+	}
+	p, err := market.Price(o.Rates, r.Resources, r.Timeout())
+	if err != nil {
+		return decline(job.DeclinePrice, "%v", err)
+	}
+	if r.MaxPrice > 0 && p > r.MaxPrice {
+		return decline(job.DeclinePrice, "price %s over max %s", p, r.MaxPrice)
+	}
+	b.Price = p
+	return b
+}
+
+// Reservations tracks the resources a provider has promised to running jobs.
+// Safe for concurrent use.
+type Reservations struct {
+	mu    sync.Mutex
+	total job.Resources
+	used  job.Resources
+	held  map[string]job.Resources
+}
+
+// NewReservations tracks reservations against a total capacity.
+func NewReservations(total job.Resources) *Reservations {
+	return &Reservations{total: total, held: map[string]job.Resources{}}
+}
+
+// Free returns what is not reserved.
+func (r *Reservations) Free() job.Resources {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return job.Resources{CPUMillis: r.total.CPUMillis - r.used.CPUMillis, MemoryBytes: r.total.MemoryBytes - r.used.MemoryBytes}
+}
+
+// Reserve holds res for a job, or says why it cannot.
+func (r *Reservations) Reserve(id string, res job.Resources) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.held[id]; dup {
+		return fmt.Errorf("job %s already holds a reservation", id)
+	}
+	if r.used.CPUMillis+res.CPUMillis > r.total.CPUMillis || r.used.MemoryBytes+res.MemoryBytes > r.total.MemoryBytes {
+		return fmt.Errorf("not enough free capacity: wants %s, free %g cpu, %s", res,
+			float64(r.total.CPUMillis-r.used.CPUMillis)/1000, job.FormatSize(r.total.MemoryBytes-r.used.MemoryBytes))
+	}
+	r.used.CPUMillis += res.CPUMillis
+	r.used.MemoryBytes += res.MemoryBytes
+	r.held[id] = res
+	return nil
+}
+
+// Release returns a job's reservation.
+func (r *Reservations) Release(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, ok := r.held[id]
+	if !ok {
+		return
+	}
+	delete(r.held, id)
+	r.used.CPUMillis -= res.CPUMillis
+	r.used.MemoryBytes -= res.MemoryBytes
+}
