@@ -14,8 +14,8 @@ import (
 // Summary is what a provider needs to know of its machine to offer it.
 type Summary struct {
 	CPUModel            string `json:"cpu_model"`
-	Cores               int    `json:"cores"`   // physical cores
-	Threads             int    `json:"threads"` // hardware threads
+	Cores               int    `json:"cores"`                 // physical cores
+	Threads             int    `json:"threads"`               // hardware threads
 	UsableMemoryBytes   uint64 `json:"usable_memory_bytes"`   // the kernel's MemTotal
 	PhysicalMemoryBytes uint64 `json:"physical_memory_bytes"` // installed, as ghw reads it
 	OS                  string `json:"os"`

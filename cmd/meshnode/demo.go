@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/computemesh/computemesh/examples/hello"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/node"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/spf13/cobra"
+)
+
+func newDemo() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "Run a 5-node mesh on loopback and route jobs through its auction",
+		Long: `Start 1 client and 4 providers in this process, real libp2p hosts on
+127.0.0.1 with different prices and regions, and run the bundled hello WASM
+job three times: with policy cost, with policy latency, and with a region
+constraint. Shows the bids, the winner and why, and the result.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, cmd.OutOrStdout())
+		},
+	}
+}
+
+var demoProviders = []struct{ region, rate string }{
+	{"us-east", "1.20"},
+	{"eu-west", "0.90"},
+	{"eu-central", "0.70"},
+	{"ap-south", "0.50"},
+}
+
+func runDemo(ctx context.Context, w io.Writer) error {
+	start := time.Now()
+	fmt.Fprintf(w, "computemesh demo: 4 providers and 1 client on 127.0.0.1 (TCP and QUIC), network \"demo\"\n\n")
+	var (
+		boot  []string
+		provs []*node.Node
+		names = map[string]string{}
+	)
+	defer func() {
+		for _, p := range provs {
+			p.Close()
+		}
+	}()
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tADDRESS")
+	for i, p := range demoProviders {
+		rate, _ := job.ParseCredits(p.rate)
+		n, err := node.New(ctx, node.Config{
+			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate},
+			Network: "demo", Listen: mesh.LoopbackListen, Bootstrap: boot,
+			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30},
+		})
+		if err != nil {
+			return netErr(fmt.Errorf("starting provider %d: %w", i+1, err))
+		}
+		provs = append(provs, n)
+		addr := n.Mesh().Addrs()[0].String()
+		if i == 0 {
+			boot = []string{addr}
+		}
+		name := fmt.Sprintf("p%d", i+1)
+		names[n.ID().String()] = name
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, short(n.ID().String()), p.region, rate, strings.Split(addr, "/p2p/")[0])
+	}
+	tw.Flush()
+	for i, p := range provs {
+		select {
+		case <-p.Announced():
+		case <-time.After(30 * time.Second):
+			return netErr(fmt.Errorf("provider p%d did not announce its capabilities on the DHT within 30s", i+1))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	client, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Network: "demo", Listen: mesh.LoopbackListen, Bootstrap: boot})
+	if err != nil {
+		return netErr(fmt.Errorf("starting the client: %w", err))
+	}
+	defer client.Close()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := client.Mesh().WaitTopicPeers(wctx, 1); err != nil {
+		return netErr(err)
+	}
+	fmt.Fprintf(w, "\nclient %s joined; mesh up in %.0fms\n", short(client.ID().String()), ms(time.Since(start)))
+
+	module := hello.Module()
+	runs := []struct {
+		title  string
+		policy string
+		region string
+	}{
+		{"policy cost: the cheapest provider wins", job.PolicyCost, ""},
+		{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, ""},
+		{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*"},
+	}
+	for i, r := range runs {
+		spec := &job.Spec{
+			Executor: job.ExecutorWASM, Module: job.ModuleCID(module).String(), Name: "hello.wasm",
+			Args: []string{fmt.Sprintf("job %d", i+1)}, Env: map[string]string{"HELLO_NAME": "demo"},
+			Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20},
+			TimeoutMS: 10_000, Policy: r.policy, Region: r.region,
+		}
+		fmt.Fprintf(w, "\n== job %d: %s\n", i+1, r.title)
+		var mu sync.Mutex
+		var answers []job.Event
+		out, err := client.Submit(ctx, node.Submission{Spec: spec, Module: module, BidWindow: 2 * time.Second}, func(e job.Event) {
+			if e.Kind == job.EventBid || e.Kind == job.EventDecline {
+				mu.Lock()
+				answers = append(answers, e)
+				mu.Unlock()
+			}
+		})
+		if err != nil {
+			return netErr(err)
+		}
+		mu.Lock()
+		printAnswers(w, client, names, answers, out)
+		mu.Unlock()
+		if out.State != job.StateCompleted {
+			return &exitError{code: exitJobFailed, err: fmt.Errorf("demo job %d %s: %s", i+1, out.State, out.Error)}
+		}
+		fmt.Fprintf(w, "winner: %s (%s) — %s\n", names[out.Provider], out.Region, out.Reason)
+		fmt.Fprintf(w, "result: exit %d, charged %s credits, %.1fms total (discover %.1f, auction %.1f, run %.1f)\n",
+			out.ExitCode, out.Charge, out.Timings.Total, out.Timings.Discover, out.Timings.Auction, out.Timings.Run)
+		for _, line := range strings.Split(strings.TrimRight(string(out.Stdout), "\n"), "\n") {
+			fmt.Fprintf(w, "  | %s\n", line)
+		}
+	}
+	fmt.Fprintf(w, "\nearned by providers:")
+	for _, p := range provs {
+		fmt.Fprintf(w, " %s %s", names[p.ID().String()], p.Balance().Earned)
+	}
+	fmt.Fprintf(w, " credits; spent by the client: %s credits\n", client.Balance().Spent)
+	fmt.Fprintf(w, "demo done in %.1fs\n", time.Since(start).Seconds())
+	return nil
+}
+
+func printAnswers(w io.Writer, client *node.Node, names map[string]string, answers []job.Event, out *job.Outcome) {
+	sort.Slice(answers, func(i, j int) bool { return names[answers[i].Provider] < names[answers[j].Provider] })
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  \tPROVIDER\tREGION\tANSWER\tPRICE (credits)\tRTT")
+	for _, a := range answers {
+		mark := ""
+		if a.Provider == out.Provider {
+			mark = "→"
+		}
+		rtt := "-"
+		if p, err := peer.Decode(a.Provider); err == nil {
+			if d := client.Mesh().RTT(p); d > 0 {
+				rtt = fmt.Sprintf("%.3fms", ms(d))
+			}
+		}
+		answer, price := "bid", a.Price.String()
+		if a.Kind == job.EventDecline {
+			answer, price = "declined ("+a.Message+")", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, names[a.Provider], a.Region, answer, price, rtt)
+	}
+	tw.Flush()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/node"
+	"github.com/spf13/cobra"
+)
+
+func newStart() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run a node in the foreground (provider or client)",
+		Long: `Run a node in the foreground until SIGINT or SIGTERM.
+
+A provider announces its capabilities on the DHT, bids on the jobs it can run
+and runs those it wins. A client finds providers and submits jobs. Either can
+be a bootstrap node: one whose address others dial first.
+
+Settings come from flags, then MESHNODE_<FLAG> environment variables, then the
+YAML file given by --config.`,
+		Args: cobra.NoArgs,
+		RunE: runStart,
+	}
+	f := cmd.Flags()
+	f.String("data-dir", defaultDataDir(), "directory of the node's identity key, API token and caches")
+	f.StringSlice("listen", []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}, "listen multiaddrs (comma-separated)")
+	f.StringSlice("bootstrap", nil, "multiaddrs of peers to dial first, ending in /p2p/<peer ID> (comma-separated)")
+	f.String("network", "devnet", "network name: nodes of different networks never mix")
+	f.String("mode", node.ModeProvider, "provider (sells compute) or client (buys it)")
+	f.String("region", "local", "region of this provider, e.g. eu-west (jobs may require a region glob)")
+	f.String("price-cpu-hour", "1", "provider's price in credits per core-hour")
+	f.String("cpus", "", "cores offered at once (default: all)")
+	f.String("memory", "", "memory offered at once, e.g. 8GiB (default: the machine's usable memory)")
+	f.String("api", "127.0.0.1:5080", "loopback address of the local HTTP API (127.0.0.1:0 picks a free port; empty: none)")
+	f.Bool("mdns", false, "discover peers on the local network by multicast DNS (off by default)")
+	f.Bool("json", false, "print the node's info as one JSON line once started")
+	return cmd
+}
+
+func runStart(cmd *cobra.Command, _ []string) error {
+	if err := applyConfig(cmd); err != nil {
+		return err
+	}
+	f := cmd.Flags()
+	cfg := node.Config{}
+	cfg.DataDir, _ = f.GetString("data-dir")
+	listen, _ := f.GetStringSlice("listen")
+	cfg.Listen = splitList(listen)
+	boot, _ := f.GetStringSlice("bootstrap")
+	cfg.Bootstrap = splitList(boot)
+	cfg.Network, _ = f.GetString("network")
+	cfg.Mode, _ = f.GetString("mode")
+	cfg.API, _ = f.GetString("api")
+	cfg.MDNS, _ = f.GetBool("mdns")
+	if cfg.Mode == node.ModeProvider {
+		cfg.Region, _ = f.GetString("region")
+		price, _ := f.GetString("price-cpu-hour")
+		rate, err := job.ParseCredits(price)
+		if err != nil {
+			return usageErr("--price-cpu-hour: %v", err)
+		}
+		cfg.Rates.CPUHour = rate
+		if s, _ := f.GetString("cpus"); s != "" {
+			if cfg.Capacity.CPUMillis, err = job.ParseCPUs(s); err != nil {
+				return usageErr("--cpus: %v", err)
+			}
+		}
+		if s, _ := f.GetString("memory"); s != "" {
+			if cfg.Capacity.MemoryBytes, err = job.ParseSize(s); err != nil {
+				return usageErr("--memory: %v", err)
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return netErr(fmt.Errorf("starting the node: %w", err))
+	}
+	defer n.Close()
+	info := n.Info()
+	out := cmd.OutOrStdout()
+	if asJSON, _ := f.GetBool("json"); asJSON {
+		_ = json.NewEncoder(out).Encode(info)
+	} else {
+		fmt.Fprintf(out, "meshnode %s on network %s\n", info.Mode, info.Network)
+		fmt.Fprintf(out, "peer ID:  %s\n", info.PeerID)
+		for i, a := range info.Addrs {
+			label := "listen:  "
+			if i > 0 {
+				label = "         "
+			}
+			fmt.Fprintf(out, "%s %s\n", label, a)
+		}
+		if info.API != "" {
+			fmt.Fprintf(out, "api:      http://%s (token in %s/%s)\n", info.API, cfg.DataDir, api.TokenFile)
+		}
+		if info.Mode == node.ModeProvider {
+			fmt.Fprintf(out, "offer:    region %s, %s credits/core-hour, %s\n", info.Region, info.Rates.CPUHour, info.Capacity)
+		}
+	}
+	<-ctx.Done()
+	fmt.Fprintln(cmd.ErrOrStderr(), "meshnode: shutting down")
+	if err := n.Close(); err != nil {
+		return netErr(fmt.Errorf("shutting down: %w", err))
+	}
+	return nil
+}

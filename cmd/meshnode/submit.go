@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/node"
+	"github.com/spf13/cobra"
+)
+
+func newSubmit() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "submit [SPEC.yaml] [--wasm MODULE] [-- ARGS...]",
+		Short: "Dispatch one job to the mesh and wait for its result",
+		Long: `Dispatch one job and wait for its result.
+
+The job comes from a YAML spec file, or inline: meshnode submit --wasm hello.wasm -- a b
+Flags override what the spec file says.
+
+With --data-dir of a running node, the job goes through that node's API;
+otherwise an ephemeral client node joins the mesh from --bootstrap, runs the
+job and leaves.
+
+Exit codes: 0 completed (job exit 0); 1 the job ran and failed (non-zero exit,
+timeout, limit); 2 bad usage or spec, nothing sent; 3 not scheduled (no bids
+matched by the deadline); 4 node, API or network error.`,
+		RunE: runSubmit,
+	}
+	f := cmd.Flags()
+	f.String("wasm", "", "WASM module to run (instead of, or overriding, the spec's module)")
+	f.String("name", "", "argv[0] of the job (default: the module's file name)")
+	f.String("policy", "", "how to choose among bids: cost (lowest price) or latency (lowest RTT); default cost")
+	f.String("max-price", "", "the most the job may cost, in credits (e.g. 0.10)")
+	f.String("region", "", "region glob the provider must be in, e.g. 'eu-*'")
+	f.String("cpus", "", "cores to reserve (default 1)")
+	f.String("memory", "", "memory limit, e.g. 64MiB (default 64MiB)")
+	f.Duration("timeout", 0, "wall-clock limit of the job, e.g. 30s (default 30s)")
+	f.Duration("bid-window", 0, "how long to wait for bids unless every candidate answers sooner (default 250ms)")
+	f.StringArray("env", nil, "environment variable KEY=VALUE for the job (repeatable)")
+	f.String("stdin", "", "file whose content is the job's stdin")
+	f.Bool("json", false, "print one JSON object with the outcome instead of text")
+	f.String("data-dir", "", "data dir of a running node to submit through")
+	f.StringSlice("bootstrap", nil, "multiaddrs to join the mesh from with an ephemeral client node")
+	f.String("network", "devnet", "network name (ephemeral client)")
+	return cmd
+}
+
+// submitOutput is the --json form of an outcome.
+type submitOutput struct {
+	Job        string      `json:"job"`
+	State      string      `json:"state"`
+	Provider   string      `json:"provider"`
+	Region     string      `json:"region,omitempty"`
+	Price      float64     `json:"price"`
+	Charge     float64     `json:"charge"`
+	Bids       int         `json:"bids"`
+	Declines   int         `json:"declines"`
+	Candidates int         `json:"candidates"`
+	Attempts   int         `json:"attempts"`
+	Reason     string      `json:"reason,omitempty"`
+	ExitCode   int         `json:"exit_code"`
+	Stdout     string      `json:"stdout"`
+	Stderr     string      `json:"stderr"`
+	Error      string      `json:"error,omitempty"`
+	Timings    job.Timings `json:"timings_ms"`
+}
+
+func runSubmit(cmd *cobra.Command, args []string) error {
+	if err := applyConfig(cmd); err != nil {
+		return err
+	}
+	sub, err := buildSubmission(cmd, args)
+	if err != nil {
+		return err
+	}
+	f := cmd.Flags()
+	asJSON, _ := f.GetBool("json")
+	dataDir, _ := f.GetString("data-dir")
+	boot, _ := f.GetStringSlice("bootstrap")
+	boot = splitList(boot)
+	network, _ := f.GetString("network")
+	if dataDir == "" && len(boot) == 0 {
+		if _, err := os.Stat(filepath.Join(defaultDataDir(), api.AddrFile)); err == nil {
+			dataDir = defaultDataDir()
+		} else {
+			return usageErr("no mesh to submit to: give --data-dir of a running node or --bootstrap addresses")
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	errOut := cmd.ErrOrStderr()
+	var progress func(job.Event)
+	if !asJSON && isTerminal(errOut) {
+		progress = progressPrinter(errOut)
+	}
+	var out *job.Outcome
+	if dataDir != "" {
+		c, err := api.Dial(dataDir)
+		if err != nil {
+			return netErr(err)
+		}
+		out, err = c.Submit(ctx, api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds()}, progress)
+		var bad *api.BadRequestError
+		if errors.As(err, &bad) {
+			return usageErr("%s", bad.Msg)
+		}
+		if err != nil {
+			return netErr(err)
+		}
+	} else {
+		out, err = submitEphemeral(ctx, boot, network, sub, progress)
+		if err != nil {
+			return err
+		}
+	}
+	return report(cmd.OutOrStdout(), errOut, out, asJSON)
+}
+
+// submitEphemeral joins the mesh with a short-lived client node on loopback,
+// submits the job and leaves.
+func submitEphemeral(ctx context.Context, boot []string, network string, sub node.Submission, progress func(job.Event)) (*job.Outcome, error) {
+	if _, err := mesh.ParseAddrInfos(boot); err != nil {
+		return nil, usageErr("--bootstrap: %v", err)
+	}
+	n, err := node.New(ctx, node.Config{
+		Mode: node.ModeClient, Ephemeral: true, Bootstrap: boot, Network: network,
+		Listen: mesh.LoopbackListen,
+	})
+	if err != nil {
+		return nil, netErr(fmt.Errorf("starting a client node: %w", err))
+	}
+	defer n.Close()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := n.Mesh().WaitTopicPeers(wctx, 1); err != nil {
+		return nil, netErr(fmt.Errorf("joining the mesh from %s: %w", strings.Join(boot, ","), err))
+	}
+	out, err := n.Submit(ctx, sub, progress)
+	if errors.Is(err, node.ErrBadSubmission) {
+		return nil, usageErr("%v", err)
+	}
+	if err != nil {
+		return nil, netErr(err)
+	}
+	return out, nil
+}
+
+// buildSubmission reads the spec file (if any), applies the flags, reads
+// and checks the module, and returns a validated submission. Every error is
+// a usage error: nothing has been sent.
+func buildSubmission(cmd *cobra.Command, args []string) (node.Submission, error) {
+	f := cmd.Flags()
+	var file *job.File
+	dir := "."
+	jobArgs := args
+	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+		if dash > 1 {
+			return node.Submission{}, usageErr("at most one spec file before --, got %d", dash)
+		}
+		jobArgs = args[dash:]
+		args = args[:dash]
+	} else {
+		if len(args) > 1 {
+			return node.Submission{}, usageErr("at most one spec file; put the job's arguments after --")
+		}
+		jobArgs = nil
+	}
+	if len(args) == 1 {
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			return node.Submission{}, usageErr("spec: %v", err)
+		}
+		if file, err = job.ParseFile(args[0], b); err != nil {
+			return node.Submission{}, usageErr("%v", err)
+		}
+		dir = filepath.Dir(args[0])
+	} else {
+		file = &job.File{Set: map[string]bool{}}
+	}
+	if jobArgs != nil {
+		file.Args = jobArgs
+	}
+	modulePath := ""
+	if file.Module != "" {
+		modulePath = file.Module
+		if !filepath.IsAbs(modulePath) {
+			modulePath = filepath.Join(dir, modulePath)
+		}
+	}
+	if w, _ := f.GetString("wasm"); w != "" {
+		modulePath = w
+		file.Executor = job.ExecutorWASM
+	}
+	if modulePath == "" {
+		return node.Submission{}, usageErr("no module: give a spec file with module: or --wasm FILE")
+	}
+	var err error
+	str := func(name string, set func(string) error) {
+		if err == nil && f.Changed(name) {
+			v, _ := f.GetString(name)
+			if e := set(v); e != nil {
+				err = usageErr("--%s: %v", name, e)
+			}
+		}
+	}
+	str("name", func(v string) error { file.Name = v; return nil })
+	str("policy", func(v string) error { file.Policy = v; return nil })
+	str("region", func(v string) error { file.Region = v; return nil })
+	str("max-price", func(v string) (e error) { file.MaxPrice, e = job.ParseCredits(v); return })
+	str("cpus", func(v string) (e error) { file.Resources.CPUMillis, e = job.ParseCPUs(v); return })
+	str("memory", func(v string) (e error) { file.Resources.MemoryBytes, e = job.ParseSize(v); return })
+	str("stdin", func(v string) error {
+		b, e := os.ReadFile(v)
+		file.Stdin = string(b)
+		return e
+	})
+	if err != nil {
+		return node.Submission{}, err
+	}
+	if f.Changed("timeout") {
+		file.Timeout, _ = f.GetDuration("timeout")
+		if file.Timeout <= 0 {
+			return node.Submission{}, usageErr("--timeout: must be positive")
+		}
+	}
+	if f.Changed("bid-window") {
+		file.BidWindow, _ = f.GetDuration("bid-window")
+		if file.BidWindow <= 0 {
+			return node.Submission{}, usageErr("--bid-window: must be positive")
+		}
+	}
+	envs, _ := f.GetStringArray("env")
+	for _, kv := range envs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return node.Submission{}, usageErr("--env %q: want KEY=VALUE", kv)
+		}
+		if file.Env == nil {
+			file.Env = map[string]string{}
+		}
+		file.Env[k] = v
+	}
+	st, err := os.Stat(modulePath)
+	if err != nil {
+		return node.Submission{}, usageErr("module: %v", err)
+	}
+	if st.Size() > mesh.MaxBlob {
+		return node.Submission{}, usageErr("module %s: %d bytes, limit %d", modulePath, st.Size(), mesh.MaxBlob)
+	}
+	module, err := os.ReadFile(modulePath)
+	if err != nil {
+		return node.Submission{}, usageErr("module: %v", err)
+	}
+	if err := executor.ValidateWASM(module); err != nil {
+		return node.Submission{}, usageErr("module %s: %v", modulePath, err)
+	}
+	if file.Name == "" {
+		file.Name = filepath.Base(modulePath)
+	}
+	spec, err := file.Spec(job.ModuleCID(module).String())
+	if err != nil {
+		if len(args) == 1 {
+			return node.Submission{}, usageErr("%s: %v", args[0], err)
+		}
+		return node.Submission{}, usageErr("%v", err)
+	}
+	return node.Submission{Spec: spec, Module: module, BidWindow: file.BidWindow}, nil
+}
+
+// report prints the outcome and returns the exit status it calls for.
+func report(stdout, stderr io.Writer, out *job.Outcome, asJSON bool) error {
+	if asJSON {
+		_ = json.NewEncoder(stdout).Encode(submitOutput{
+			Job: out.Job, State: out.State, Provider: out.Provider, Region: out.Region,
+			Price: out.Price.Float(), Charge: out.Charge.Float(), Bids: out.Bids, Declines: out.Declines,
+			Candidates: out.Candidates, Attempts: out.Attempts, Reason: out.Reason, ExitCode: out.ExitCode,
+			Stdout: string(out.Stdout), Stderr: string(out.Stderr), Error: out.Error, Timings: out.Timings,
+		})
+	} else {
+		_, _ = stdout.Write(out.Stdout)
+		_, _ = stderr.Write(out.Stderr)
+		switch out.State {
+		case job.StateCompleted:
+			fmt.Fprintf(stderr, "job %s completed on %s (%s) in %.1fms: exit %d, charged %s credits (bid %s)\n",
+				short(out.Job), short(out.Provider), out.Region, out.Timings.Total, out.ExitCode, out.Charge, out.Price)
+		default:
+			fmt.Fprintf(stderr, "job %s %s: %s\n", short(out.Job), out.State, out.Error)
+		}
+	}
+	switch {
+	case out.State == job.StateCompleted && out.ExitCode == 0:
+		return nil
+	case out.State == job.StateUnscheduled:
+		return silentExit(exitUnscheduled)
+	case out.State == job.StateFailed && out.Provider == "":
+		return silentExit(exitNetwork) // no provider could run it
+	default:
+		return silentExit(exitJobFailed)
+	}
+}
