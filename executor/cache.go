@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,57 +50,74 @@ func (e *memoryRefusedError) Error() string { return e.err.Error() }
 func (e *memoryRefusedError) Unwrap() error { return e.err }
 
 // acquire returns a lease on the runtime for pages and on module compiled
-// in it under key, compiling the module if no run has done so yet. Callers
-// must call release on success.
+// in it under key. The first run to need a module starts its compilation in
+// the background, so that a run whose ctx ends while it waits returns at once
+// and the compilation still serves later runs. Callers must call release on
+// success.
 func (w *WASM) acquire(ctx context.Context, pages uint32, key string, module []byte) (*lease, error) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return nil, ErrClosed
 	}
-	re, err := w.runtimeLocked(ctx, pages)
+	re, err := w.runtimeLocked(pages)
 	if err != nil {
 		w.mu.Unlock()
 		return nil, err
 	}
-	w.tick++
-	me, owner := re.modules[key], false
+	me := re.modules[key]
+	l := &lease{re: re, me: me}
 	if me == nil {
-		me, owner = &moduleEntry{ready: make(chan struct{})}, true
+		me = &moduleEntry{ready: make(chan struct{})}
 		re.modules[key] = me
+		l.me, l.compiled = me, true
+		bg := w.leaseLocked(re, me)
+		// The caller owns module and may reuse it once Run returns.
+		go w.compile(context.WithoutCancel(ctx), bg, key, bytes.Clone(module))
 	}
-	re.users++
-	me.users++
-	re.lastUse, me.lastUse = w.tick, w.tick
-	w.wg.Add(1)
+	w.leaseLocked(re, me)
 	w.mu.Unlock()
 
-	l := &lease{re: re, me: me, compiled: owner}
-	if owner {
-		cm, err := compile(ctx, re.rt, module)
-		w.mu.Lock()
-		me.cm, me.err = cm, err
-		close(me.ready)
-		if me.err != nil && re.modules[key] == me { // don't cache failures
-			delete(re.modules, key)
-			me.evicted = true
-		}
-		closers := w.evictModulesLocked(re)
-		w.mu.Unlock()
-		closeAll(closers)
-	} else {
-		select {
-		case <-me.ready:
-		case <-ctx.Done():
-			w.release(l)
-			return nil, fmt.Errorf("waiting for the module to compile: %w", context.Cause(ctx))
-		}
+	select {
+	case <-me.ready:
+	case <-ctx.Done():
+		w.release(l)
+		return nil, fmt.Errorf("waiting for the module to compile: %w", context.Cause(ctx))
+	case <-w.base.Done():
+		w.release(l)
+		return nil, ErrClosed
 	}
 	if me.err != nil {
 		w.release(l)
 		return nil, me.err
 	}
 	return l, nil
+}
+
+// leaseLocked counts a new holder of re and me.
+func (w *WASM) leaseLocked(re *runtimeEntry, me *moduleEntry) *lease {
+	w.tick++
+	re.users++
+	me.users++
+	re.lastUse, me.lastUse = w.tick, w.tick
+	w.wg.Add(1)
+	return &lease{re: re, me: me}
+}
+
+// compile fills l.me with module compiled in l.re, then releases l.
+func (w *WASM) compile(ctx context.Context, l *lease, key string, module []byte) {
+	cm, err := compileCommand(ctx, l.re.rt, module)
+	w.mu.Lock()
+	l.me.cm, l.me.err = cm, err
+	close(l.me.ready)
+	if err != nil && l.re.modules[key] == l.me { // don't cache failures
+		delete(l.re.modules, key)
+		l.me.evicted = true
+	}
+	closers := w.evictModulesLocked(l.re)
+	w.mu.Unlock()
+	closeAll(closers)
+	w.release(l)
 }
 
 // release gives back what acquire leased, closing what was evicted meanwhile.
@@ -121,10 +139,11 @@ func (w *WASM) release(l *lease) {
 
 // runtimeLocked returns the runtime for pages, creating it (and evicting the
 // least recently used idle runtime beyond the bound) if needed.
-func (w *WASM) runtimeLocked(ctx context.Context, pages uint32) (*runtimeEntry, error) {
+func (w *WASM) runtimeLocked(pages uint32) (*runtimeEntry, error) {
 	if re := w.runtimes[pages]; re != nil {
 		return re, nil
 	}
+	ctx := context.Background() // the runtime outlives the run that creates it
 	cfg := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(pages).
@@ -176,9 +195,9 @@ func (w *WASM) evictModulesLocked(re *runtimeEntry) []func() error {
 	return closers
 }
 
-// compile compiles module in rt and checks that it is a WASI preview 1
+// compileCommand compiles module in rt and checks that it is a WASI preview 1
 // command that imports nothing else.
-func compile(ctx context.Context, rt wazero.Runtime, module []byte) (wazero.CompiledModule, error) {
+func compileCommand(ctx context.Context, rt wazero.Runtime, module []byte) (wazero.CompiledModule, error) {
 	cm, err := rt.CompileModule(ctx, module)
 	if err != nil {
 		// wazero refuses a declared memory over the runtime's limit with

@@ -196,7 +196,7 @@ func (w *WASM) Run(ctx context.Context, t Task) (Result, error) {
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
 	w.applyDefaults(&t)
-	pages := uint32((t.MemoryBytes + PageSize - 1) / PageSize)
+	pages := uint32(t.MemoryBytes / PageSize)
 
 	l, err := w.acquire(ctx, pages, t.ModuleKey, t.Module)
 	var refused *memoryRefusedError
@@ -218,7 +218,7 @@ func (w *WASM) Run(ctx context.Context, t Task) (Result, error) {
 	return res, err
 }
 
-// applyDefaults fills t's zero fields.
+// applyDefaults fills t's zero fields and rounds its memory up to whole pages.
 func (w *WASM) applyDefaults(t *Task) {
 	if t.Name == "" {
 		t.Name = DefaultName
@@ -233,6 +233,7 @@ func (w *WASM) applyDefaults(t *Task) {
 	if t.MemoryBytes == 0 {
 		t.MemoryBytes = w.cfg.defaultMemory
 	}
+	t.MemoryBytes = (t.MemoryBytes + PageSize - 1) / PageSize * PageSize // whole pages
 	if t.MaxOutput == 0 {
 		t.MaxOutput = w.cfg.defaultOutput
 	}

@@ -114,19 +114,31 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	}
 	emit(job.Event{Kind: job.EventRequest, Message: fmt.Sprintf("window %v", window)})
 	timer := time.NewTimer(window)
+	defer timer.Stop()
+	// A peer that joined the topic a moment ago may miss the first gossip:
+	// if candidates are silent at a third of the window, gossip once more
+	// (a new message; providers answer each job once).
+	regossip := time.NewTimer(window / 3)
+	defer regossip.Stop()
 	closedBy := "deadline"
-	select {
-	case <-p.auction.Done():
-		closedBy = "every candidate answered"
-	case <-timer.C:
-	case <-ctx.Done():
-		timer.Stop()
-		return nil, ctx.Err()
-	case <-n.ctx.Done():
-		timer.Stop()
-		return nil, errors.New("node closing")
+wait:
+	for {
+		select {
+		case <-p.auction.Done():
+			closedBy = "every candidate answered"
+			break wait
+		case <-timer.C:
+			break wait
+		case <-regossip.C:
+			if err := n.mesh.PublishRequest(ctx, req); err != nil {
+				log.Debugf("re-gossiping job %s: %v", id, err)
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-n.ctx.Done():
+			return nil, errors.New("node closing")
+		}
 	}
-	timer.Stop()
 	answers := p.auction.Close()
 	emit(job.Event{Kind: job.EventClosed, Count: len(answers), Message: closedBy})
 	if s.Policy == job.PolicyLatency {

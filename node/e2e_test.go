@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +94,123 @@ func TestEndToEndCheapestWins(t *testing.T) {
 		t.Fatalf("no stdout")
 	}
 	fmt.Printf("%s", out.Stdout)
+}
+
+func submit(t *testing.T, client *Node, sub Submission, onEvent func(job.Event)) *job.Outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := client.Submit(ctx, sub, func(e job.Event) {
+		t.Logf("%8.2fms %-10s %s %s %s", float64(e.Elapsed)/1e6, e.Kind, short(e.Provider), e.Region, e.Message)
+		if onEvent != nil {
+			onEvent(e)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestEndToEndRegionConstraint(t *testing.T) {
+	client, provs := testMesh(t, []provSpec{
+		{"us-east", "0.5"}, {"eu-west", "0.9"}, {"eu-central", "0.7"}, {"ap-south", "0.6"},
+	})
+	out := submit(t, client, helloSpec(t, func(s *job.Spec) { s.Region = "eu-*" }), nil)
+	if out.State != job.StateCompleted {
+		t.Fatalf("state %s: %s", out.State, out.Error)
+	}
+	if want := provs[2].ID().String(); out.Provider != want {
+		t.Fatalf("winner %s (%s), want the cheapest EU provider %s", out.Provider, out.Region, want)
+	}
+	if out.Bids != 2 || out.Declines != 2 {
+		t.Fatalf("bids %d declines %d, want 2 and 2", out.Bids, out.Declines)
+	}
+}
+
+func TestEndToEndUnscheduled(t *testing.T) {
+	client, _ := testMesh(t, []provSpec{{"us-east", "0.5"}, {"eu-west", "0.9"}})
+	sub := helloSpec(t, func(s *job.Spec) { s.Region = "mars-*"; s.MaxPrice = job.Nano / 10 })
+	sub.BidWindow = 5 * time.Second
+	start := time.Now()
+	out := submit(t, client, sub, nil)
+	if out.State != job.StateUnscheduled {
+		t.Fatalf("state %s, want unscheduled", out.State)
+	}
+	for _, want := range []string{"no bids", "2 candidates", "0 matched", "region mars-*", "max price 0.1", "declined: region"} {
+		if !strings.Contains(out.Error, want) {
+			t.Errorf("error %q does not mention %q", out.Error, want)
+		}
+	}
+	// Every candidate declined: the window must close early, not at its deadline.
+	if d := time.Since(start); d >= sub.BidWindow {
+		t.Errorf("took %v: the window should close as soon as every candidate declined", d)
+	}
+}
+
+func TestEndToEndFailoverWhenWinnerDies(t *testing.T) {
+	client, provs := testMesh(t, []provSpec{
+		{"us-east", "2.0"}, {"eu-west", "0.9"}, {"eu-central", "0.5"}, {"ap-south", "0.7"},
+	})
+	byID := map[string]*Node{}
+	for _, p := range provs {
+		byID[p.ID().String()] = p
+	}
+	killed := ""
+	out := submit(t, client, helloSpec(t, nil), func(e job.Event) {
+		if e.Kind == job.EventWinner && killed == "" {
+			killed = e.Provider
+			byID[e.Provider].Close() // the winner dies before the award reaches it
+		}
+	})
+	if killed != provs[2].ID().String() {
+		t.Fatalf("first winner %s, want the cheapest %s", killed, provs[2].ID())
+	}
+	if out.State != job.StateCompleted {
+		t.Fatalf("state %s: %s", out.State, out.Error)
+	}
+	if want := provs[3].ID().String(); out.Provider != want {
+		t.Fatalf("ran on %s, want the next cheapest %s", out.Provider, want)
+	}
+	if out.Attempts != 2 {
+		t.Fatalf("attempts %d, want 2", out.Attempts)
+	}
+	if !strings.Contains(string(out.Stdout), "hello from computemesh") {
+		t.Fatalf("stdout %q", out.Stdout)
+	}
+}
+
+func TestEndToEndGarbageOnTopics(t *testing.T) {
+	client, provs := testMesh(t, []provSpec{{"us-east", "0.5"}, {"eu-west", "0.9"}})
+	atk := newAttacker(t, "test", provs)
+	valid := job.Encode(job.NewRequest(job.ModuleCID([]byte("x")).String(), provs[0].ID().String(),
+		helloSpec(t, nil).Spec, time.Now().Add(time.Minute).UnixMilli())) // claims another peer as client
+	garbage := [][]byte{
+		[]byte("not json at all"),
+		[]byte(`{"v":1,"job":"nope"}`),
+		[]byte(`{"v":99}`),
+		make([]byte, job.MaxGossipSize+1),
+		valid,
+	}
+	// A fresh GossipSub peer may not be wired up for a moment: publish until
+	// the validators have seen every kind of garbage.
+	d := provs[0].Mesh().Drops()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		for _, msg := range garbage {
+			atk.publish(t, "jobs", msg)
+			atk.publish(t, "bids", msg)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if d.Decode.Load() >= 3 && d.Oversize.Load() >= 1 && d.Forged.Load() >= 1 {
+			break
+		}
+	}
+	if d.Decode.Load() < 3 || d.Oversize.Load() < 1 || d.Forged.Load() < 1 {
+		t.Fatalf("drops: decode %d oversize %d forged %d; want at least 3, 1, 1",
+			d.Decode.Load(), d.Oversize.Load(), d.Forged.Load())
+	}
+	out := submit(t, client, helloSpec(t, nil), nil)
+	if out.State != job.StateCompleted || out.Provider != provs[0].ID().String() {
+		t.Fatalf("after garbage: state %s on %s (%s)", out.State, out.Provider, out.Error)
+	}
 }

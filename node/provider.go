@@ -31,6 +31,12 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS {
 		return // the window has closed: answering would only add traffic
 	}
+	n.bidsMu.Lock()
+	_, answered := n.myBids[r.Job]
+	n.bidsMu.Unlock()
+	if answered {
+		return // a re-gossiped request: the bid stands
+	}
 	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
 	b.Provider = n.ID().String()
 	b.ExpiresMS = time.Now().Add(bidTTL).UnixMilli()
