@@ -67,7 +67,12 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	if err != nil {
 		return nil, errorf("connection manager: %w", err)
 	}
+	metricsOpt := libp2p.DisableMetrics()
+	if cfg.metrics != nil {
+		metricsOpt = libp2p.PrometheusRegisterer(cfg.metrics)
+	}
 	h, err := libp2p.New(
+		metricsOpt,
 		libp2p.Identity(cfg.key),
 		libp2p.ListenAddrStrings(cfg.listen...),
 		libp2p.Transport(tcp.NewTCPTransport),

@@ -4,6 +4,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultNetwork is the network a node joins unless told otherwise.
@@ -20,6 +21,7 @@ type config struct {
 	network   string
 	server    bool
 	mdns      bool
+	metrics   prometheus.Registerer
 }
 
 // Option configures a Mesh.
@@ -81,6 +83,11 @@ func DHTServer(on bool) Option {
 // it multicasts on every interface.
 func MDNS(on bool) Option {
 	return func(c *config) error { c.mdns = on; return nil }
+}
+
+// Metrics registers libp2p's metrics with reg (default: none are kept).
+func Metrics(reg prometheus.Registerer) Option {
+	return func(c *config) error { c.metrics = reg; return nil }
 }
 
 // ParseAddrInfos parses multiaddrs with /p2p/<id> into peer infos, merging

@@ -15,7 +15,7 @@ type apiServer struct {
 }
 
 func startAPI(n *Node, addr, dataDir string) (*apiServer, error) {
-	srv, err := api.Listen(addr, dataDir, backend{n}, nil)
+	srv, err := api.Listen(addr, dataDir, backend{n}, n.metrics.handler())
 	if err != nil {
 		return nil, err
 	}

@@ -78,6 +78,8 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	}
 	finish := func() *job.Outcome {
 		out.Timings.Total = ms(time.Since(start))
+		n.metrics.jobs.WithLabelValues(out.State).Inc()
+		n.metrics.duration.Observe(time.Since(start).Seconds())
 		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: out.State})
 		return out
 	}
@@ -200,6 +202,7 @@ wait:
 			out.State = job.StateCompleted
 		}
 		n.ledger.Spend(res.Charge)
+		n.metrics.spent.Add(float64(res.Charge))
 		out.Timings.Run = ms(time.Since(runStart))
 		return finish(), nil
 	}

@@ -20,6 +20,11 @@ type provSpec struct {
 // long-lived client on 127.0.0.1, all real libp2p hosts.
 func testMesh(t *testing.T, provs []provSpec) (client *Node, providers []*Node) {
 	t.Helper()
+	return testMeshTB(t, provs)
+}
+
+func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node) {
+	t.Helper()
 	ctx := context.Background()
 	var boot []string
 	for i, p := range provs {

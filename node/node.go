@@ -42,7 +42,8 @@ type Node struct {
 	grants   map[string]map[peer.ID]int // module CID → peers awarded it
 	cands    candidates
 
-	api *apiServer
+	api     *apiServer
+	metrics *metrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,7 +65,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		announce: make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.metrics = newMetrics(n)
 	opts := []mesh.Option{mesh.DHTServer(!cfg.Ephemeral), mesh.MDNS(cfg.MDNS)}
+	if !cfg.Ephemeral {
+		opts = append(opts, mesh.Metrics(n.metrics.reg))
+	}
 	if cfg.Network != "" {
 		opts = append(opts, mesh.Network(cfg.Network))
 	}

@@ -40,7 +40,10 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
 	b.Provider = n.ID().String()
 	b.ExpiresMS = time.Now().Add(bidTTL).UnixMilli()
-	if b.Decline == "" {
+	if b.Decline != "" {
+		n.metrics.answers.WithLabelValues(b.Decline).Inc()
+	} else {
+		n.metrics.answers.WithLabelValues("bid").Inc()
 		n.bidsMu.Lock()
 		n.myBids[r.Job] = b
 		n.bidsMu.Unlock()
@@ -123,8 +126,19 @@ func (n *Node) handleAward(s network.Stream) {
 		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
 		return
 	}
+	switch {
+	case res.Error != "":
+		n.metrics.runs.WithLabelValues("error").Inc()
+	case res.TimedOut:
+		n.metrics.runs.WithLabelValues("timeout").Inc()
+	case res.ExitCode != 0:
+		n.metrics.runs.WithLabelValues("nonzero_exit").Inc()
+	default:
+		n.metrics.runs.WithLabelValues("ok").Inc()
+	}
 	if res.Error == "" {
 		n.ledger.Earn(res.Charge)
+		n.metrics.earned.Add(float64(res.Charge))
 	}
 }
 

@@ -1,0 +1,175 @@
+package archtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/computemesh/computemesh"
+
+// pkg is what `go list -json` says of one package.
+type pkg struct {
+	ImportPath   string
+	Imports      []string
+	Deps         []string // transitive imports of the non-test code
+	TestImports  []string
+	XTestImports []string
+	Error        *struct{ Err string }
+}
+
+// allImports is what p imports directly, its tests included.
+func (p *pkg) allImports() []string {
+	return uniq(p.Imports, p.TestImports, p.XTestImports)
+}
+
+// uniq returns the sorted union of lists.
+func uniq(lists ...[]string) []string {
+	all := slices.Concat(lists...)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// listModule runs `go list` over every package of the module.
+func listModule(t *testing.T) map[string]*pkg {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("the go command is not in PATH: %v", err)
+	}
+	cmd := exec.Command(goTool, "list", "-e",
+		"-json=ImportPath,Imports,Deps,TestImports,XTestImports,Error", module+"/...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	pkgs := map[string]*pkg{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		p := new(pkg)
+		if err := dec.Decode(p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("decoding go list output: %v", err)
+		}
+		if p.Error != nil {
+			t.Logf("go list: %s: %s", p.ImportPath, p.Error.Err)
+		}
+		pkgs[p.ImportPath] = p
+	}
+	// Guard against passing vacuously on a listing that lost packages.
+	for _, rel := range []string{"job", "market", "scheduler", "mesh", "node", "cmd/meshnode"} {
+		if pkgs[module+"/"+rel] == nil {
+			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
+		}
+	}
+	return pkgs
+}
+
+func short(path string) string { return strings.TrimPrefix(path, module+"/") }
+
+func isModulePkg(path string) bool { return path == module || strings.HasPrefix(path, module+"/") }
+
+func under(path, dir string) bool {
+	p := module + "/" + dir
+	return path == p || strings.HasPrefix(path, p+"/")
+}
+
+func TestImportGraph(t *testing.T) {
+	pkgs := listModule(t)
+	leaves := []string{"job", "market", "scheduler"}
+
+	t.Run("leaf packages do not depend on libp2p", func(t *testing.T) {
+		for _, leaf := range leaves {
+			p := pkgs[module+"/"+leaf]
+			var bad []string
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, "github.com/libp2p/") {
+					bad = append(bad, d)
+				}
+			}
+			if len(bad) > 0 {
+				t.Errorf("%s depends (transitively) on %d libp2p packages, first %s; its direct imports are %v: the leaf packages must build without libp2p",
+					leaf, len(bad), bad[0], p.Imports)
+			}
+		}
+	})
+
+	t.Run("job imports no other computemesh package", func(t *testing.T) {
+		p := pkgs[module+"/job"]
+		for _, d := range p.Deps {
+			if isModulePkg(d) {
+				t.Errorf("job depends on %s: job is the leaf of the import graph and imports no computemesh package", d)
+			}
+		}
+		for _, d := range p.allImports() {
+			if isModulePkg(d) && d != p.ImportPath {
+				t.Errorf("job's tests import %s: job is tested on its own", d)
+			}
+		}
+	})
+
+	t.Run("scheduler and market stay off the network layers", func(t *testing.T) {
+		forbidden := []string{"node", "mesh", "api", "executor"}
+		for _, leaf := range []string{"scheduler", "market"} {
+			p := pkgs[module+"/"+leaf]
+			for _, d := range uniq(p.Deps, p.allImports()) {
+				for _, f := range forbidden {
+					if under(d, f) {
+						t.Errorf("%s imports %s (directly, transitively or in its tests): %s must not depend on %s", leaf, d, leaf, f)
+					}
+				}
+			}
+		}
+	})
+
+	t.Run("nothing but cmd imports cmd", func(t *testing.T) {
+		for path, p := range pkgs {
+			if under(path, "cmd") {
+				continue
+			}
+			for _, d := range uniq(p.Deps, p.allImports()) {
+				if under(d, "cmd") {
+					t.Errorf("%s imports %s: only packages under cmd/ may import cmd/...", short(path), d)
+				}
+			}
+		}
+	})
+}
+
+// TestChecksSeeViolations makes sure the predicates above flag what they
+// should, so a broken predicate cannot pass the real graph vacuously.
+func TestChecksSeeViolations(t *testing.T) {
+	tests := []struct {
+		path, dir string
+		want      bool
+	}{
+		{module + "/mesh", "mesh", true},
+		{module + "/mesh/sub", "mesh", true},
+		{module + "/meshutil", "mesh", false},
+		{module + "/cmd/meshnode", "cmd", true},
+		{module + "/cmdline", "cmd", false},
+		{"example.com/x/mesh", "mesh", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if got := under(tt.path, tt.dir); got != tt.want {
+				t.Fatalf("under(%q, %q) = %v, want %v", tt.path, tt.dir, got, tt.want)
+			}
+		})
+	}
+	for path, want := range map[string]bool{
+		module: true, module + "/job": true, module + "x/job": false, "github.com/libp2p/go-libp2p": false,
+	} {
+		if got := isModulePkg(path); got != want {
+			t.Errorf("isModulePkg(%q) = %v, want %v", path, got, want)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/examples/hello"
+	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// The benchmarks below measure submit → result for the hello job on a
+// 5-node loopback mesh, beside two floors measured in the same run: wazero
+// alone running the module, and one direct libp2p stream request/response
+// to a provider that runs it without any auction. See docs/BENCHMARKS.md.
+
+// reportPercentiles adds p50 and p99 in milliseconds to the benchmark output.
+func reportPercentiles(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(d[len(d)*99/100])/1e6, "p99-ms")
+}
+
+func benchMesh(b *testing.B) (*Node, []*Node) {
+	client, provs := testMeshTB(b, []provSpec{
+		{"us-east", "2.0"}, {"eu-west", "0.9"}, {"eu-central", "0.5"}, {"ap-south", "0.7"},
+	})
+	return client, provs
+}
+
+func BenchmarkSubmitHello(b *testing.B) {
+	client, _ := benchMesh(b)
+	mod := hello.Module()
+	spec := &job.Spec{
+		Executor: job.ExecutorWASM, Module: job.ModuleCID(mod).String(), Name: "hello.wasm",
+		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}, TimeoutMS: 10_000, Policy: job.PolicyCost,
+	}
+	sub := Submission{Spec: spec, Module: mod}
+	ctx := context.Background()
+	// Warm up: the winner compiles and caches the module.
+	for range 3 {
+		if out, err := client.Submit(ctx, sub, nil); err != nil || out.State != job.StateCompleted {
+			b.Fatalf("warm-up: %v %+v", err, out)
+		}
+	}
+	var d, auction, run []time.Duration
+	var bids int
+	for b.Loop() {
+		start := time.Now()
+		out, err := client.Submit(ctx, sub, nil)
+		if err != nil || out.State != job.StateCompleted {
+			b.Fatalf("submit: %v %+v", err, out)
+		}
+		d = append(d, time.Since(start))
+		auction = append(auction, time.Duration(out.Timings.Auction*1e6))
+		run = append(run, time.Duration(out.Timings.Run*1e6))
+		bids += out.Bids
+	}
+	reportPercentiles(b, d)
+	slices.Sort(auction)
+	slices.Sort(run)
+	b.ReportMetric(float64(auction[len(auction)/2])/1e6, "auction-p50-ms")
+	b.ReportMetric(float64(run[len(run)/2])/1e6, "run-p50-ms")
+	b.ReportMetric(float64(bids)/float64(len(d)), "bids/op")
+}
+
+func BenchmarkFloorWazero(b *testing.B) {
+	ex, err := executor.NewWASM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ex.Close() })
+	mod := hello.Module()
+	task := executor.Task{Name: "hello.wasm", Module: mod, ModuleKey: job.ModuleCID(mod).String(), MemoryBytes: 64 << 20, Timeout: 10 * time.Second}
+	if _, err := ex.Run(context.Background(), task); err != nil {
+		b.Fatal(err)
+	}
+	var d []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		r, err := ex.Run(context.Background(), task)
+		if err != nil || r.ExitCode != 0 {
+			b.Fatalf("run: %v %+v", err, r)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportPercentiles(b, d)
+}
+
+func BenchmarkFloorDirectStream(b *testing.B) {
+	ctx := context.Background()
+	server, err := mesh.New(ctx, mesh.Network("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { server.Close() })
+	client, err := mesh.New(ctx, mesh.Network("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+	ex, err := executor.NewWASM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ex.Close() })
+	mod := hello.Module()
+	key := job.ModuleCID(mod).String()
+	proto := server.Protocol("bench-run")
+	server.Host().SetStreamHandler(proto, func(s network.Stream) {
+		defer s.Close()
+		var spec job.Spec
+		if err := mesh.ReadMsg(bufio.NewReader(s), job.MaxAwardSize, &spec); err != nil {
+			s.Reset()
+			return
+		}
+		r, err := ex.Run(ctx, executor.Task{Name: spec.Name, Module: mod, ModuleKey: key, MemoryBytes: spec.Resources.MemoryBytes, Timeout: spec.Timeout()})
+		res := job.Result{ExitCode: r.ExitCode, Stdout: r.Stdout}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: &res})
+	})
+	if err := client.Connect(ctx, server.Host().Peerstore().PeerInfo(server.ID())); err != nil {
+		b.Fatal(err)
+	}
+	spec := job.Spec{
+		Executor: job.ExecutorWASM, Module: key, Name: "hello.wasm",
+		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}, TimeoutMS: 10_000, Policy: job.PolicyCost,
+	}
+	call := func() {
+		s, err := client.Host().NewStream(ctx, server.ID(), proto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		if err := mesh.WriteMsg(s, &spec); err != nil {
+			b.Fatal(err)
+		}
+		var reply job.Reply
+		if err := mesh.ReadMsg(bufio.NewReader(s), job.MaxReplySize, &reply); err != nil {
+			b.Fatal(err)
+		}
+		if reply.Result == nil || reply.Result.ExitCode != 0 {
+			b.Fatalf("reply %+v", reply)
+		}
+	}
+	call() // warm: compile
+	var d []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		call()
+		d = append(d, time.Since(start))
+	}
+	reportPercentiles(b, d)
+}

@@ -1,0 +1,58 @@
+package node
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are a node's Prometheus metrics, in a registry of its own (many
+// nodes may share a process).
+type metrics struct {
+	reg      *prometheus.Registry
+	jobs     *prometheus.CounterVec // client: jobs by final state
+	answers  *prometheus.CounterVec // provider: bids and declines by reason
+	runs     *prometheus.CounterVec // provider: awarded runs by result
+	earned   prometheus.Counter
+	spent    prometheus.Counter
+	duration prometheus.Histogram
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "computemesh", Name: "client_jobs_total", Help: "Jobs submitted by this node, by final state.",
+		}, []string{"state"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "computemesh", Name: "provider_answers_total", Help: "Answers to job requests: bid, or the decline reason.",
+		}, []string{"answer"}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "computemesh", Name: "provider_runs_total", Help: "Awarded jobs run by this provider, by result.",
+		}, []string{"result"}),
+		earned: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "computemesh", Name: "earned_nanocredits_total", Help: "Nano-credits earned running jobs.",
+		}),
+		spent: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "computemesh", Name: "spent_nanocredits_total", Help: "Nano-credits paid for jobs.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "computemesh", Name: "client_job_seconds", Help: "Submit to result, seconds.",
+			Buckets: prometheus.ExponentialBuckets(0.002, 2, 14),
+		}),
+	}
+	m.reg.MustRegister(m.jobs, m.answers, m.runs, m.earned, m.spent, m.duration,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "computemesh", Name: "peers", Help: "Connected peers.",
+		}, func() float64 { return float64(len(n.mesh.Host().Network().Peers())) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "computemesh", Name: "gossip_dropped_total", Help: "Gossip messages refused by the topic validators.",
+		}, func() float64 { return float64(n.mesh.Drops().Total()) }),
+	)
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
