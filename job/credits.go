@@ -69,5 +69,9 @@ func ParseCredits(s string) (Credits, error) {
 	if frac != "" {
 		f, _ = strconv.ParseUint(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
 	}
-	return Credits(w*uint64(Nano) + f), nil
+	total := w*uint64(Nano) + f
+	if total > math.MaxInt64 {
+		return 0, fmt.Errorf("invalid amount of credits %q: too large", s)
+	}
+	return Credits(total), nil
 }

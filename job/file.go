@@ -94,8 +94,8 @@ func ParseFile(name string, data []byte) (*File, error) {
 			if err = scalar(v, &s); err == nil {
 				var d time.Duration
 				d, err = time.ParseDuration(s)
-				if err == nil && d <= 0 {
-					err = fmt.Errorf("must be positive")
+				if err == nil && d < time.Millisecond {
+					err = fmt.Errorf("%v is less than the smallest duration, 1ms", d)
 				}
 				if field == "timeout" {
 					f.Timeout = d
@@ -130,6 +130,9 @@ func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string,
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		field := "resources." + k.Value
+		if f.Set[field] {
+			return errf(k, field, "set twice")
+		}
 		var s string
 		if err := scalar(v, &s); err != nil {
 			return errf(v, field, "%s", cleanYAMLError(err))
@@ -159,7 +162,7 @@ func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string,
 // thousandths of a core.
 func ParseCPUs(s string) (int64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || v <= 0 || v > MaxCPUMillis/1000 {
+	if err != nil || !(v > 0 && v <= MaxCPUMillis/1000) || int64(v*1000+0.5) < 1 {
 		return 0, fmt.Errorf("invalid number of cpus %q: want a number from 0.001 to %d", s, MaxCPUMillis/1000)
 	}
 	return int64(v*1000 + 0.5), nil

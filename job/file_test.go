@@ -140,12 +140,17 @@ func TestParseFileErrors(t *testing.T) {
 		{
 			name:       "zero duration",
 			src:        "name: x\ntimeout: 0s\n",
-			wantPrefix: "spec.yaml:2: timeout: must be positive",
+			wantPrefix: "spec.yaml:2: timeout: 0s is less than the smallest duration, 1ms",
 		},
 		{
 			name:       "negative duration",
 			src:        "timeout: -5s\n",
-			wantPrefix: "spec.yaml:1: timeout: must be positive",
+			wantPrefix: "spec.yaml:1: timeout: -5s is less than the smallest duration, 1ms",
+		},
+		{
+			name:       "sub-millisecond duration",
+			src:        "timeout: 500us\n",
+			wantPrefix: "spec.yaml:1: timeout: 500µs is less than the smallest duration, 1ms",
 		},
 		{
 			name:       "bad bid window",

@@ -153,6 +153,12 @@ func (a *Award) Validate() error {
 	if id := NewID(&a.Spec, a.Client, a.Nonce).String(); id != a.Job {
 		return fmt.Errorf("job: %s does not match its spec, client and nonce (%s)", a.Job, id)
 	}
+	if a.Bid.Job != a.Job {
+		return fmt.Errorf("bid.job: %s is not the award's job %s", a.Bid.Job, a.Job)
+	}
+	if a.Bid.Decline != "" {
+		return fmt.Errorf("bid.decline: an award cannot accept a decline")
+	}
 	return a.Bid.Validate()
 }
 
@@ -169,6 +175,45 @@ type Reply struct {
 	Type   string  `json:"type"`
 	Reason string  `json:"reason,omitempty"`
 	Result *Result `json:"result,omitempty"`
+}
+
+// Validate checks r: a known type, a result exactly when the type is
+// result, and a valid result.
+func (r *Reply) Validate() error {
+	if len(r.Reason) > 4096 {
+		return fmt.Errorf("reason: %d bytes, limit 4096", len(r.Reason))
+	}
+	switch r.Type {
+	case ReplyAccepted, ReplyDeclined:
+		if r.Result != nil {
+			return fmt.Errorf("result: not allowed in a %q reply", r.Type)
+		}
+		return nil
+	case ReplyResult:
+		if r.Result == nil {
+			return fmt.Errorf("result: missing")
+		}
+		return r.Result.Validate()
+	default:
+		return fmt.Errorf("type: %q is not %s, %s or %s", r.Type, ReplyAccepted, ReplyDeclined, ReplyResult)
+	}
+}
+
+// Validate checks a result's fields.
+func (r *Result) Validate() error {
+	if _, err := ParseCID(r.Job); err != nil {
+		return fmt.Errorf("result.job: %w", err)
+	}
+	if r.Charge < 0 {
+		return fmt.Errorf("result.charge: negative")
+	}
+	if r.RunMS < 0 {
+		return fmt.Errorf("result.run_ms: negative")
+	}
+	if len(r.Error) > 4096 {
+		return fmt.Errorf("result.error: %d bytes, limit 4096", len(r.Error))
+	}
+	return nil
 }
 
 // Result is what a provider returns after running a job.

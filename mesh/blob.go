@@ -111,7 +111,9 @@ type blobItem struct {
 	pins int
 }
 
-// NewBlobCache holds up to max bytes of unpinned blobs.
+// NewBlobCache holds up to max bytes of blobs. Pinned blobs count towards
+// max but are never evicted; when pinned blobs alone exceed it, the cache
+// holds only them (and the newest blob until the next Put).
 func NewBlobCache(max int) *BlobCache {
 	return &BlobCache{max: max, items: map[string]*blobItem{}}
 }

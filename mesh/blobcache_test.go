@@ -108,7 +108,14 @@ func TestBlobCache(t *testing.T) {
 			absent:  []string{"a"},
 		},
 		{
-			name:    "Unpin of an unpinned blob does not go negative",
+			name:    "Unpin of an unpinned blob leaves it evictable",
+			max:     30,
+			ops:     []string{"put a", "unpin a", "unpin a", "put b", "put c", "put d"},
+			present: []string{"b", "c", "d"},
+			absent:  []string{"a"},
+		},
+		{
+			name:    "extra Unpins do not cancel a later pin",
 			max:     30,
 			ops:     []string{"put a", "unpin a", "unpin a", "pin a", "put b", "put c", "get b", "get c", "put d"},
 			present: []string{"a", "c", "d"},

@@ -104,21 +104,10 @@ func joinTopics(m *Mesh) (*topics, error) {
 	if t.bids, err = m.ps.Join(bidsName); err != nil {
 		return nil, errorf("joining %s: %w", bidsName, err)
 	}
-	if t.jobsSub, err = t.jobs.Subscribe(pubsub.WithBufferSize(1024)); err != nil {
-		return nil, errorf("subscribing to %s: %w", jobsName, err)
-	}
 	if t.bidsSub, err = t.bids.Subscribe(pubsub.WithBufferSize(1024)); err != nil {
 		return nil, errorf("subscribing to %s: %w", bidsName, err)
 	}
-	m.wg.Add(2)
-	go t.read(t.jobsSub, func(msg *pubsub.Message) {
-		t.mu.RLock()
-		h := t.onRequest
-		t.mu.RUnlock()
-		if r, ok := msg.ValidatorData.(*job.Request); ok && h != nil {
-			h(r, msg.GetFrom())
-		}
-	})
+	m.wg.Add(1)
 	go t.read(t.bidsSub, func(msg *pubsub.Message) {
 		t.mu.RLock()
 		h := t.onBid
@@ -170,6 +159,8 @@ func (t *topics) read(sub *pubsub.Subscription, handle func(*pubsub.Message)) {
 }
 
 func (t *topics) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.jobsSub != nil {
 		t.jobsSub.Cancel()
 	}
@@ -178,11 +169,32 @@ func (t *topics) close() {
 	}
 }
 
-// OnRequest sets the handler of job requests.
-func (m *Mesh) OnRequest(h RequestHandler) {
-	m.topics.mu.Lock()
-	m.topics.onRequest = h
-	m.topics.mu.Unlock()
+// OnRequest subscribes to the jobs topic and hands each valid job request
+// to h. Only providers subscribe: a client publishes requests without
+// subscribing, so the jobs topic's peers are the network's providers.
+func (m *Mesh) OnRequest(h RequestHandler) error {
+	t := m.topics
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onRequest = h
+	if t.jobsSub != nil {
+		return nil
+	}
+	sub, err := t.jobs.Subscribe(pubsub.WithBufferSize(1024))
+	if err != nil {
+		return errorf("subscribing to %s: %w", t.jobs, err)
+	}
+	t.jobsSub = sub
+	m.wg.Add(1)
+	go t.read(sub, func(msg *pubsub.Message) {
+		t.mu.RLock()
+		h := t.onRequest
+		t.mu.RUnlock()
+		if r, ok := msg.ValidatorData.(*job.Request); ok && h != nil {
+			h(r, msg.GetFrom())
+		}
+	})
+	return nil
 }
 
 // OnBid sets the handler of bids and declines.
@@ -211,8 +223,8 @@ func (m *Mesh) PublishBid(ctx context.Context, b *job.Bid) error {
 // Drops returns the validators' counters of refused messages.
 func (m *Mesh) Drops() *Drops { return &m.topics.drops }
 
-// TopicPeers returns the peers known to be subscribed to the jobs and the
-// bids topics.
+// TopicPeers returns the peers known to be subscribed to the jobs topic
+// (providers) and to the bids topic.
 func (m *Mesh) TopicPeers() (jobs, bids []peer.ID) {
 	return m.topics.jobs.ListPeers(), m.topics.bids.ListPeers()
 }

@@ -32,6 +32,14 @@ func (n *Node) candidates(ctx context.Context) []peer.ID {
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	found := n.mesh.FindProviders(lctx, "executor="+job.ExecutorWASM)
 	cancel()
+	// Providers subscribe to the jobs topic (clients do not): those this node
+	// hears of there are candidates too, even before the DHT lists them.
+	jobsPeers, _ := n.mesh.TopicPeers()
+	for _, p := range jobsPeers {
+		if !slices.ContainsFunc(found, func(ai peer.AddrInfo) bool { return ai.ID == p }) {
+			found = append(found, peer.AddrInfo{ID: p})
+		}
+	}
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex

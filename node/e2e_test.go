@@ -46,6 +46,9 @@ func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node
 		providers = append(providers, n)
 	}
 	for i, p := range providers {
+		if len(providers) == 1 {
+			break // a lone DHT server has nobody to announce to; the client hears of it on the jobs topic
+		}
 		select {
 		case <-p.Announced():
 		case <-time.After(60 * time.Second):

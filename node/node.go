@@ -32,8 +32,8 @@ type Node struct {
 	reserved *scheduler.Reservations
 	modules  *mesh.BlobCache
 	bidsMu   sync.Mutex
-	myBids   map[string]job.Bid // job ID → the bid this provider made
-	announce chan struct{}      // closed once capabilities are on the DHT
+	myBids   map[string]standing // job ID → the bid this provider made
+	announce chan struct{}       // closed once capabilities are on the DHT
 
 	// client role
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
@@ -58,7 +58,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg:      cfg,
-		myBids:   map[string]job.Bid{},
+		myBids:   map[string]standing{},
 		auctions: map[string]*pending{},
 		grants:   map[string]map[peer.ID]int{},
 		blobs:    mesh.NewBlobCache(256 << 20),
@@ -100,7 +100,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.mesh.ServeBlobs(n.blobs.Get, n.granted)
 	n.mesh.OnBid(n.onBid)
 	if cfg.Mode == ModeProvider {
-		n.startProvider()
+		if err := n.startProvider(); err != nil {
+			n.Close()
+			return nil, err
+		}
 	} else {
 		close(n.announce)
 	}

@@ -18,17 +18,30 @@ import (
 // bidTTL is how long a provider's bid stands.
 const bidTTL = 30 * time.Second
 
-func (n *Node) startProvider() {
-	n.mesh.OnRequest(n.onRequest)
+// clockSkew is how far a request's bid deadline may lie in the past, by this
+// node's clock, before the provider stops answering it.
+const clockSkew = 2 * time.Second
+
+func (n *Node) startProvider() error {
+	if err := n.mesh.OnRequest(n.onRequest); err != nil {
+		return err
+	}
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("award"), n.handleAward)
 	n.mesh.Announce(mesh.Capabilities(n.cfg.Region, n.offer.Executors), n.announce)
 	n.wg.Add(1)
 	go n.expireBids()
+	return nil
+}
+
+// standing is a bid this provider made and the request it answered.
+type standing struct {
+	bid job.Bid
+	req job.Request
 }
 
 // onRequest answers a gossiped job request with a bid or a decline.
 func (n *Node) onRequest(r *job.Request, from peer.ID) {
-	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS {
+	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS+clockSkew.Milliseconds() {
 		return // the window has closed: answering would only add traffic
 	}
 	n.bidsMu.Lock()
@@ -45,7 +58,7 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	} else {
 		n.metrics.answers.WithLabelValues("bid").Inc()
 		n.bidsMu.Lock()
-		n.myBids[r.Job] = b
+		n.myBids[r.Job] = standing{bid: b, req: *r}
 		n.bidsMu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
@@ -67,7 +80,7 @@ func (n *Node) expireBids() {
 		case now := <-t.C:
 			n.bidsMu.Lock()
 			for id, b := range n.myBids {
-				if now.UnixMilli() > b.ExpiresMS {
+				if now.UnixMilli() > b.bid.ExpiresMS {
 					delete(n.myBids, id)
 				}
 			}
@@ -99,14 +112,24 @@ func (n *Node) handleAward(s network.Stream) {
 		return
 	}
 	n.bidsMu.Lock()
-	mine, ok := n.myBids[a.Job]
+	st, ok := n.myBids[a.Job]
 	if ok {
 		delete(n.myBids, a.Job) // one award per bid
 	}
 	n.bidsMu.Unlock()
+	mine := st.bid
 	switch {
 	case !ok:
 		decline("no standing bid for job %s", a.Job)
+		return
+	case time.Now().UnixMilli() > mine.ExpiresMS:
+		decline("my bid for job %s has expired", a.Job)
+		return
+	case *job.NewRequest(a.Job, a.Client, &a.Spec, st.req.BidByMS) != st.req:
+		// The gossiped request is not bound to the spec by the job ID: a
+		// client could ask for little and award much. What was bid on must
+		// be what is awarded.
+		decline("the awarded spec does not match the request I bid on (resources, timeout, module, region or price differ)")
 		return
 	case a.Bid.Price != mine.Price || a.Bid.Rates != mine.Rates:
 		decline("the award's price %s is not my bid's %s", a.Bid.Price, mine.Price)

@@ -70,6 +70,10 @@ func (a *Auction) Expect(peers ...string) {
 	for _, p := range peers {
 		a.expected[p] = true
 	}
+	if !a.closed && len(a.expected) > 0 && a.completeLocked() {
+		a.closed = true
+		close(a.done)
+	}
 }
 
 func (a *Auction) completeLocked() bool {
