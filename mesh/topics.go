@@ -104,18 +104,6 @@ func joinTopics(m *Mesh) (*topics, error) {
 	if t.bids, err = m.ps.Join(bidsName); err != nil {
 		return nil, errorf("joining %s: %w", bidsName, err)
 	}
-	if t.bidsSub, err = t.bids.Subscribe(pubsub.WithBufferSize(1024)); err != nil {
-		return nil, errorf("subscribing to %s: %w", bidsName, err)
-	}
-	m.wg.Add(1)
-	go t.read(t.bidsSub, func(msg *pubsub.Message) {
-		t.mu.RLock()
-		h := t.onBid
-		t.mu.RUnlock()
-		if b, ok := msg.ValidatorData.(*job.Bid); ok && h != nil {
-			h(b, msg.GetFrom())
-		}
-	})
 	return t, nil
 }
 
@@ -197,11 +185,32 @@ func (m *Mesh) OnRequest(h RequestHandler) error {
 	return nil
 }
 
-// OnBid sets the handler of bids and declines.
-func (m *Mesh) OnBid(h BidHandler) {
-	m.topics.mu.Lock()
-	m.topics.onBid = h
-	m.topics.mu.Unlock()
+// OnBid subscribes to the bids topic and hands each valid bid or decline to
+// h. Only nodes that submit jobs subscribe: providers publish bids without
+// subscribing, so they neither receive nor verify each other's bids.
+func (m *Mesh) OnBid(h BidHandler) error {
+	t := m.topics
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onBid = h
+	if t.bidsSub != nil {
+		return nil
+	}
+	sub, err := t.bids.Subscribe(pubsub.WithBufferSize(1024))
+	if err != nil {
+		return errorf("subscribing to %s: %w", t.bids, err)
+	}
+	t.bidsSub = sub
+	m.wg.Add(1)
+	go t.read(sub, func(msg *pubsub.Message) {
+		t.mu.RLock()
+		h := t.onBid
+		t.mu.RUnlock()
+		if b, ok := msg.ValidatorData.(*job.Bid); ok && h != nil {
+			h(b, msg.GetFrom())
+		}
+	})
+	return nil
 }
 
 // PublishRequest gossips a job request.
@@ -224,23 +233,24 @@ func (m *Mesh) PublishBid(ctx context.Context, b *job.Bid) error {
 func (m *Mesh) Drops() *Drops { return &m.topics.drops }
 
 // TopicPeers returns the peers known to be subscribed to the jobs topic
-// (providers) and to the bids topic.
+// (providers) and to the bids topic (nodes that submit jobs).
 func (m *Mesh) TopicPeers() (jobs, bids []peer.ID) {
 	return m.topics.jobs.ListPeers(), m.topics.bids.ListPeers()
 }
 
-// WaitTopicPeers waits until both topics have at least n peers.
-func (m *Mesh) WaitTopicPeers(ctx context.Context, n int) error {
+// WaitProviders waits until the jobs topic has at least n peers: providers
+// that will hear this node's job requests.
+func (m *Mesh) WaitProviders(ctx context.Context, n int) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		j, b := m.TopicPeers()
-		if len(j) >= n && len(b) >= n {
+		j, _ := m.TopicPeers()
+		if len(j) >= n {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return errorf("no peers on the jobs topic (%d) and bids topic (%d) after waiting: %w", len(j), len(b), ctx.Err())
+			return errorf("%d providers on the jobs topic after waiting (want %d): %w", len(j), n, ctx.Err())
 		case <-t.C:
 		}
 	}

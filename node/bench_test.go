@@ -3,11 +3,14 @@ package node
 import (
 	"bufio"
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/computemesh/computemesh/examples/hello"
+	"github.com/computemesh/computemesh/examples/tiny"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
@@ -161,4 +164,81 @@ func BenchmarkFloorDirectStream(b *testing.B) {
 		d = append(d, time.Since(start))
 	}
 	reportPercentiles(b, d)
+}
+
+// BenchmarkSubmitParallel measures throughput: tiny jobs (examples/tiny, a
+// 142-byte module) in flight 16 at a time through one client node (jobs/s).
+func BenchmarkSubmitParallel(b *testing.B) {
+	client, _ := benchMesh(b)
+	mod := tiny.Module()
+	spec := &job.Spec{
+		Executor: job.ExecutorWASM, Module: job.ModuleCID(mod).String(), Name: "tiny.wasm",
+		Resources: job.Resources{CPUMillis: 1, MemoryBytes: 64 << 20}, TimeoutMS: 30_000, Policy: job.PolicyCost,
+	}
+	sub := Submission{Spec: spec, Module: mod, BidWindow: time.Second}
+	ctx := context.Background()
+	for range 3 {
+		if out, err := client.Submit(ctx, sub, nil); err != nil || out.State != job.StateCompleted {
+			b.Fatalf("warm-up: %v %+v", err, out)
+		}
+	}
+	b.SetParallelism(8) // × GOMAXPROCS goroutines
+	var mu sync.Mutex
+	var auction, run []time.Duration
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			out, err := client.Submit(ctx, sub, nil)
+			if err != nil || out.State != job.StateCompleted {
+				b.Errorf("submit: %v %+v", err, out)
+				return
+			}
+			mu.Lock()
+			auction = append(auction, time.Duration(out.Timings.Auction*1e6))
+			run = append(run, time.Duration(out.Timings.Run*1e6))
+			mu.Unlock()
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+	slices.Sort(auction)
+	slices.Sort(run)
+	b.ReportMetric(float64(auction[len(auction)/2])/1e6, "auction-p50-ms")
+	b.ReportMetric(float64(run[len(run)/2])/1e6, "run-p50-ms")
+}
+
+// BenchmarkMemoryFlat runs b.N jobs and reports how much the live heap of the
+// whole process (client and four providers) grew: flat memory means this
+// stays near zero however large b.N is.
+func BenchmarkMemoryFlat(b *testing.B) {
+	client, _ := benchMesh(b)
+	mod := hello.Module()
+	spec := &job.Spec{
+		Executor: job.ExecutorWASM, Module: job.ModuleCID(mod).String(), Name: "hello.wasm",
+		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}, TimeoutMS: 10_000, Policy: job.PolicyCost,
+	}
+	sub := Submission{Spec: spec, Module: mod}
+	ctx := context.Background()
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for range 50 { // warm-up: caches, connections, pubsub state
+		if _, err := client.Submit(ctx, sub, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := heap()
+	b.ResetTimer()
+	for range b.N {
+		if out, err := client.Submit(ctx, sub, nil); err != nil || out.State != job.StateCompleted {
+			b.Fatalf("submit: %v %+v", err, out)
+		}
+	}
+	b.StopTimer()
+	after := heap()
+	b.ReportMetric(float64(int64(after)-int64(before))/1024, "heap-growth-KiB")
+	b.ReportMetric(float64(after)/(1<<20), "heap-MiB")
 }

@@ -84,15 +84,15 @@ func (n *Node) candidates(ctx context.Context) []peer.ID {
 }
 
 // waitSubscribed waits, at most max, until every peer in ps is known to be
-// on both the jobs and the bids topic, so that the request reaches them and
-// their bids reach this node directly.
+// on the jobs topic, so that the request reaches them directly. (They learn
+// of this node's bids subscription on the same stream before the request.)
 func (n *Node) waitSubscribed(ctx context.Context, ps []peer.ID, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		jobs, bids := n.mesh.TopicPeers()
+		jobs, _ := n.mesh.TopicPeers()
 		all := true
 		for _, p := range ps {
-			if !slices.Contains(jobs, p) || !slices.Contains(bids, p) {
+			if !slices.Contains(jobs, p) {
 				all = false
 				break
 			}

@@ -98,7 +98,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mesh.ServeBlobs(n.blobs.Get, n.granted)
-	n.mesh.OnBid(n.onBid)
+	if cfg.Mode == ModeClient {
+		if err := n.mesh.OnBid(n.onBid); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	if cfg.Mode == ModeProvider {
 		if err := n.startProvider(); err != nil {
 			n.Close()

@@ -15,8 +15,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// bidTTL is how long a provider's bid stands.
-const bidTTL = 30 * time.Second
+// bidGrace is how long a provider's bid stands beyond the job's timeout:
+// long enough for a client to fall back on it when the winner dies at the
+// end of its run.
+const bidGrace = 30 * time.Second
 
 // clockSkew is how far a request's bid deadline may lie in the past, by this
 // node's clock, before the provider stops answering it.
@@ -52,7 +54,7 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	}
 	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
 	b.Provider = n.ID().String()
-	b.ExpiresMS = time.Now().Add(bidTTL).UnixMilli()
+	b.ExpiresMS = time.Now().Add(r.Timeout() + bidGrace).UnixMilli()
 	if b.Decline != "" {
 		n.metrics.answers.WithLabelValues(b.Decline).Inc()
 	} else {

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -190,9 +191,7 @@ func submit(t *testing.T, home string, args ...string) (result, submitJSON) {
 	if strings.Count(r.stdout, "\n") != 1 || !strings.HasSuffix(r.stdout, "\n") {
 		t.Fatalf("submit --json: want one line of JSON on stdout\n%s", r)
 	}
-	dec := json.NewDecoder(strings.NewReader(r.stdout))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&out); err != nil {
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("submit --json: decoding stdout: %v\n%s", err, r)
 	}
 	return r, out
@@ -443,6 +442,9 @@ func TestCLIMesh(t *testing.T) {
 			in := p.info
 			if in.PeerID == "" || in.Mode != "provider" || in.Network != network || in.Region != p.region {
 				t.Errorf("%s: info %+v, want a provider in region %s on network %s", p.name, in, p.region, network)
+			}
+			if rate, err := job.ParseCredits(p.price); err != nil || in.Rates.CPUHour != int64(rate) {
+				t.Errorf("%s: rates.cpu_hour %d, want %s credits (%d nano)", p.name, in.Rates.CPUHour, p.price, rate)
 			}
 			if len(in.Addrs) < 2 {
 				t.Errorf("%s: addrs %v, want a TCP and a QUIC address", p.name, in.Addrs)

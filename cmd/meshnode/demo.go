@@ -99,7 +99,7 @@ func runDemo(ctx context.Context, w io.Writer) error {
 	defer client.Close()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := client.Mesh().WaitTopicPeers(wctx, 1); err != nil {
+	if err := client.Mesh().WaitProviders(wctx, 1); err != nil {
 		return netErr(err)
 	}
 	fmt.Fprintf(w, "\nclient %s joined; mesh up in %.0fms\n", short(client.ID().String()), ms(time.Since(start)))

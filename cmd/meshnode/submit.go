@@ -146,7 +146,7 @@ func submitEphemeral(ctx context.Context, boot []string, network string, sub nod
 	defer n.Close()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := n.Mesh().WaitTopicPeers(wctx, 1); err != nil {
+	if err := n.Mesh().WaitProviders(wctx, 1); err != nil {
 		return nil, netErr(fmt.Errorf("joining the mesh from %s: %w", strings.Join(boot, ","), err))
 	}
 	out, err := n.Submit(ctx, sub, progress)
