@@ -73,7 +73,7 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		return nil, fmt.Errorf("api address %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("api address %q: the API only binds to loopback (127.0.0.1, ::1)", addr)
+		return nil, fmt.Errorf("api address %q: %w", addr, ErrNotLoopback)
 	}
 	tok := make([]byte, 32)
 	if _, err := rand.Read(tok); err != nil {
@@ -183,6 +183,9 @@ type Client struct {
 	token string
 	http  *http.Client
 }
+
+// ErrNotLoopback refuses an API address that is not a loopback address.
+var ErrNotLoopback = errors.New("the API only binds to loopback (127.0.0.1, ::1)")
 
 // ErrNoNode means no node is running with the data dir.
 var ErrNoNode = errors.New("no running node")

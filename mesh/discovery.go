@@ -63,8 +63,17 @@ func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
 }
 
 // FindProviders asks the DHT for the peers that provide a capability and
-// returns them when the lookup ends or ctx is done.
+// returns them when the lookup ends or ctx is done. A node that has just
+// connected may not have its first DHT peer in the routing table yet (that
+// follows identify): it waits for one, within ctx, before looking up.
 func (m *Mesh) FindProviders(ctx context.Context, capability string) []peer.AddrInfo {
+	for m.dht.RoutingTable().Size() == 0 && len(m.host.Network().Peers()) > 0 {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	var out []peer.AddrInfo
 	for ai := range m.dht.FindProvidersAsync(ctx, m.CapabilityCID(capability), 0) {
 		if ai.ID != m.host.ID() {

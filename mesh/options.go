@@ -90,6 +90,18 @@ func Metrics(reg prometheus.Registerer) Option {
 	return func(c *config) error { c.metrics = reg; return nil }
 }
 
+// CheckOptions applies opts to a scratch configuration and returns the first
+// error, so that a caller can tell bad settings from failures to start.
+func CheckOptions(opts ...Option) error {
+	var c config
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ParseAddrInfos parses multiaddrs with /p2p/<id> into peer infos, merging
 // addresses of one peer.
 func ParseAddrInfos(addrs []string) ([]peer.AddrInfo, error) {

@@ -3,7 +3,9 @@ package node
 import (
 	"bufio"
 	"context"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"testing"
@@ -239,6 +241,15 @@ func BenchmarkMemoryFlat(b *testing.B) {
 	}
 	b.StopTimer()
 	after := heap()
+	if path := os.Getenv("COMPUTEMESH_HEAP_PROFILE"); path != "" {
+		// What the nodes retain, before they are closed.
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = pprof.WriteHeapProfile(f)
+		f.Close()
+	}
 	b.ReportMetric(float64(int64(after)-int64(before))/1024, "heap-growth-KiB")
 	b.ReportMetric(float64(after)/(1<<20), "heap-MiB")
 }

@@ -70,7 +70,11 @@ func (n *Node) candidates(ctx context.Context) []peer.ID {
 		return 0
 	})
 	n.waitSubscribed(ctx, reachable, 2*time.Second)
-	n.cands.peers, n.cands.at = reachable, time.Now()
+	// An empty list is not cached: the next job looks again.
+	n.cands.peers, n.cands.at = reachable, time.Time{}
+	if len(reachable) > 0 {
+		n.cands.at = time.Now()
+	}
 	for _, p := range reachable {
 		if n.mesh.RTT(p) == 0 {
 			go func() {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -44,7 +45,17 @@ type Config struct {
 // candidate has answered sooner.
 const DefaultBidWindow = 250 * time.Millisecond
 
+// ErrConfig wraps what is wrong with a node's configuration.
+var ErrConfig = errors.New("invalid configuration")
+
 func (c *Config) check() error {
+	if err := c.checkFields(); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return nil
+}
+
+func (c *Config) checkFields() error {
 	switch c.Mode {
 	case ModeProvider, ModeClient:
 	case "":

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
@@ -86,6 +87,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		opts = append(opts, mesh.Identity(k))
 	}
+	if err := mesh.CheckOptions(opts...); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
 	if cfg.Mode == ModeProvider {
 		if err := n.setupProvider(); err != nil {
 			return nil, err
@@ -119,6 +123,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		if n.api, err = startAPI(n, cfg.API, cfg.DataDir); err != nil {
 			n.Close()
+			if errors.Is(err, api.ErrNotLoopback) {
+				err = fmt.Errorf("%w: %v", ErrConfig, err)
+			}
 			return nil, err
 		}
 	}

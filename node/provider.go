@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -35,11 +36,17 @@ func (n *Node) startProvider() error {
 	return nil
 }
 
-// standing is a bid this provider made and the request it answered.
+// standing is what a provider remembers of a bid it made, kept small: a
+// busy provider holds one for every job it bid on until the bid expires.
 type standing struct {
-	bid job.Bid
-	req job.Request
+	price   job.Credits
+	rates   job.Rates
+	expires int64    // unix ms
+	bidBy   int64    // the request's bid deadline, part of what it signed
+	req     [32]byte // digest of the request it answered
 }
+
+func requestDigest(r *job.Request) [32]byte { return sha256.Sum256(job.Encode(r)) }
 
 // onRequest answers a gossiped job request with a bid or a decline.
 func (n *Node) onRequest(r *job.Request, from peer.ID) {
@@ -60,7 +67,7 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	} else {
 		n.metrics.answers.WithLabelValues("bid").Inc()
 		n.bidsMu.Lock()
-		n.myBids[r.Job] = standing{bid: b, req: *r}
+		n.myBids[r.Job] = standing{price: b.Price, rates: b.Rates, expires: b.ExpiresMS, bidBy: r.BidByMS, req: requestDigest(r)}
 		n.bidsMu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
@@ -82,7 +89,7 @@ func (n *Node) expireBids() {
 		case now := <-t.C:
 			n.bidsMu.Lock()
 			for id, b := range n.myBids {
-				if now.UnixMilli() > b.bid.ExpiresMS {
+				if now.UnixMilli() > b.expires {
 					delete(n.myBids, id)
 				}
 			}
@@ -119,22 +126,21 @@ func (n *Node) handleAward(s network.Stream) {
 		delete(n.myBids, a.Job) // one award per bid
 	}
 	n.bidsMu.Unlock()
-	mine := st.bid
 	switch {
 	case !ok:
 		decline("no standing bid for job %s", a.Job)
 		return
-	case time.Now().UnixMilli() > mine.ExpiresMS:
+	case time.Now().UnixMilli() > st.expires:
 		decline("my bid for job %s has expired", a.Job)
 		return
-	case *job.NewRequest(a.Job, a.Client, &a.Spec, st.req.BidByMS) != st.req:
+	case requestDigest(job.NewRequest(a.Job, a.Client, &a.Spec, st.bidBy)) != st.req:
 		// The gossiped request is not bound to the spec by the job ID: a
 		// client could ask for little and award much. What was bid on must
 		// be what is awarded.
 		decline("the awarded spec does not match the request I bid on (resources, timeout, module, region or price differ)")
 		return
-	case a.Bid.Price != mine.Price || a.Bid.Rates != mine.Rates:
-		decline("the award's price %s is not my bid's %s", a.Bid.Price, mine.Price)
+	case a.Bid.Price != st.price || a.Bid.Rates != st.rates:
+		decline("the award's price %s is not my bid's %s", a.Bid.Price, st.price)
 		return
 	}
 	if err := n.reserved.Reserve(a.Job, a.Spec.Resources); err != nil {
@@ -145,7 +151,7 @@ func (n *Node) handleAward(s network.Stream) {
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyAccepted}); err != nil {
 		return
 	}
-	res := n.run(&a, client, mine)
+	res := n.run(&a, client, st.rates)
 	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
 		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
@@ -167,7 +173,7 @@ func (n *Node) handleAward(s network.Stream) {
 	}
 }
 
-func (n *Node) run(a *job.Award, client peer.ID, bid job.Bid) *job.Result {
+func (n *Node) run(a *job.Award, client peer.ID, rates job.Rates) *job.Result {
 	res := &job.Result{Job: a.Job, Provider: n.ID().String(), ExitCode: -1}
 	ctx, cancel := context.WithTimeout(n.ctx, a.Spec.Timeout()+time.Minute)
 	defer cancel()
@@ -195,7 +201,7 @@ func (n *Node) run(a *job.Award, client peer.ID, bid job.Bid) *job.Result {
 	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
 	res.TimedOut, res.MemoryExceeded = r.TimedOut, r.MemoryExceeded
 	res.RunMS = float64(r.Duration) / float64(time.Millisecond)
-	charge, err := market.Charge(bid.Rates, a.Spec.Resources, a.Spec.Timeout(), r.Duration)
+	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), r.Duration)
 	if err != nil {
 		res.Error = "metering: " + err.Error()
 		return res

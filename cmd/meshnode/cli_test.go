@@ -197,32 +197,18 @@ func submit(t *testing.T, home string, args ...string) (result, submitJSON) {
 	return r, out
 }
 
-// meshSubmit is submit for an ephemeral client of a mesh of want providers.
-// It works around a discovery race of fresh clients (see below): a submit
-// whose client found fewer than want candidates is run again, at most
-// discoveryTries times in all, so that the assertions on who wins and on
-// the counts of bids are about the auction and not about the race.
-//
-// The race: a client that has just joined may look providers up on the DHT
-// before its routing table holds the peer it connected to; the look-up then
-// ends at once with nothing found (or only the jobs-topic peers it already
-// knows), the auction expects too few candidates and closes when those have
-// answered, or waits its whole bid window when it expects none. Remove the
-// retry once mesh.FindProviders (or node.candidates) waits for a non-empty
-// routing table.
+// meshSubmit is submit for an ephemeral client of a mesh of want
+// providers: the client must have found every one of them as a candidate
+// (through the DHT and the jobs topic), so that the assertions on who wins
+// and on the counts of bids are about the auction.
 func meshSubmit(t *testing.T, home string, want int, args ...string) (result, submitJSON) {
 	t.Helper()
-	for try := 1; ; try++ {
-		r, out := submit(t, home, args...)
-		if out.Candidates >= want || try == discoveryTries {
-			return r, out
-		}
-		t.Logf("try %d: the client found %d of %d candidates (discovery race); submitting again", try, out.Candidates, want)
+	r, out := submit(t, home, args...)
+	if out.Candidates < want {
+		t.Fatalf("the client found %d of %d providers as candidates\n%s", out.Candidates, want, r)
 	}
+	return r, out
 }
-
-// discoveryTries bounds meshSubmit's retries.
-const discoveryTries = 5
 
 // nodeInfo is the --json line of meshnode start.
 type nodeInfo struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -82,6 +83,9 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, err := node.New(ctx, cfg)
+	if errors.Is(err, node.ErrConfig) {
+		return usageErr("%v", err)
+	}
 	if err != nil {
 		return netErr(fmt.Errorf("starting the node: %w", err))
 	}

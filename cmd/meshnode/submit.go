@@ -144,6 +144,9 @@ func submitEphemeral(ctx context.Context, boot []string, network string, sub nod
 		return nil, netErr(fmt.Errorf("starting a client node: %w", err))
 	}
 	defer n.Close()
+	if len(n.Mesh().Host().Network().Peers()) == 0 {
+		return nil, netErr(fmt.Errorf("no bootstrap peer answered (%s): is a node running there?", strings.Join(boot, ", ")))
+	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := n.Mesh().WaitProviders(wctx, 1); err != nil {
