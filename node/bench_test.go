@@ -128,7 +128,7 @@ func BenchmarkFloorDirectStream(b *testing.B) {
 			return
 		}
 		r, err := ex.Run(ctx, executor.Task{Name: spec.Name, Module: mod, ModuleKey: key, MemoryBytes: spec.Resources.MemoryBytes, Timeout: spec.Timeout()})
-		res := job.Result{ExitCode: r.ExitCode, Stdout: r.Stdout}
+		res := job.Result{Job: key, ExitCode: r.ExitCode, Stdout: r.Stdout}
 		if err != nil {
 			res.Error = err.Error()
 		}
