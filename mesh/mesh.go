@@ -114,9 +114,10 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		pubsub.WithFloodPublish(true),
 		pubsub.WithPeerExchange(true),
 		pubsub.WithMaxMessageSize(1<<20),
-		// Requests and bids matter for a second or two: remembering their IDs
-		// for 30 s (not the default 2 min) keeps a busy node's memory small.
-		pubsub.WithSeenMessagesTTL(30*time.Second),
+		// Requests and bids matter for a second or two and GossipSub's gossip
+		// reaches back 3 s: remembering their IDs for 15 s (not the default
+		// 2 min) keeps a busy node's memory small.
+		pubsub.WithSeenMessagesTTL(15*time.Second),
 	)
 	if err != nil {
 		return fail(errorf("starting GossipSub: %w", err))
