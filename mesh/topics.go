@@ -165,24 +165,14 @@ func (m *Mesh) OnRequest(h RequestHandler) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onRequest = h
-	if t.jobsSub != nil {
-		return nil
-	}
-	sub, err := t.jobs.Subscribe(pubsub.WithBufferSize(1024))
-	if err != nil {
-		return errorf("subscribing to %s: %w", t.jobs, err)
-	}
-	t.jobsSub = sub
-	m.wg.Add(1)
-	go t.read(sub, func(msg *pubsub.Message) {
+	return t.subscribeLocked(t.jobs, &t.jobsSub, func(v any, from peer.ID) {
 		t.mu.RLock()
 		h := t.onRequest
 		t.mu.RUnlock()
-		if r, ok := msg.ValidatorData.(*job.Request); ok && h != nil {
-			h(r, msg.GetFrom())
+		if r, ok := v.(*job.Request); ok && h != nil {
+			h(r, from)
 		}
 	})
-	return nil
 }
 
 // OnBid subscribes to the bids topic and hands each valid bid or decline to
@@ -193,23 +183,30 @@ func (m *Mesh) OnBid(h BidHandler) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onBid = h
-	if t.bidsSub != nil {
-		return nil
-	}
-	sub, err := t.bids.Subscribe(pubsub.WithBufferSize(1024))
-	if err != nil {
-		return errorf("subscribing to %s: %w", t.bids, err)
-	}
-	t.bidsSub = sub
-	m.wg.Add(1)
-	go t.read(sub, func(msg *pubsub.Message) {
+	return t.subscribeLocked(t.bids, &t.bidsSub, func(v any, from peer.ID) {
 		t.mu.RLock()
 		h := t.onBid
 		t.mu.RUnlock()
-		if b, ok := msg.ValidatorData.(*job.Bid); ok && h != nil {
-			h(b, msg.GetFrom())
+		if b, ok := v.(*job.Bid); ok && h != nil {
+			h(b, from)
 		}
 	})
+}
+
+// subscribeLocked subscribes to topic once, storing the subscription in
+// *sub, and hands the validator's decoded value of every message to
+// deliver on a reader goroutine. t.mu must be held.
+func (t *topics) subscribeLocked(topic *pubsub.Topic, sub **pubsub.Subscription, deliver func(v any, from peer.ID)) error {
+	if *sub != nil {
+		return nil
+	}
+	s, err := topic.Subscribe(pubsub.WithBufferSize(1024))
+	if err != nil {
+		return errorf("subscribing to %s: %w", topic, err)
+	}
+	*sub = s
+	t.m.wg.Add(1)
+	go t.read(s, func(msg *pubsub.Message) { deliver(msg.ValidatorData, msg.GetFrom()) })
 	return nil
 }
 

@@ -41,21 +41,28 @@ func benchMesh(b *testing.B) (*Node, []*Node) {
 	return client, provs
 }
 
-func BenchmarkSubmitHello(b *testing.B) {
-	client, _ := benchMesh(b)
-	mod := hello.Module()
-	spec := &job.Spec{
-		Executor: job.ExecutorWASM, Module: job.ModuleCID(mod).String(), Name: "hello.wasm",
-		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}, TimeoutMS: 10_000, Policy: job.PolicyCost,
-	}
-	sub := Submission{Spec: spec, Module: mod}
-	ctx := context.Background()
-	// Warm up: the winner compiles and caches the module.
-	for range 3 {
-		if out, err := client.Submit(ctx, sub, nil); err != nil || out.State != job.StateCompleted {
+// benchJob is a submission of module with a 10 s timeout and 64 MiB.
+func benchJob(mod []byte, name string, cpuMillis int64) Submission {
+	return Submission{Module: mod, Spec: &job.Spec{
+		Executor: job.ExecutorWASM, Module: job.ModuleCID(mod).String(), Name: name,
+		Resources: job.Resources{CPUMillis: cpuMillis, MemoryBytes: 64 << 20}, TimeoutMS: 10_000, Policy: job.PolicyCost,
+	}}
+}
+
+// warmUp runs sub n times so that the winner has compiled and cached it.
+func warmUp(b *testing.B, client *Node, sub Submission, n int) {
+	for range n {
+		if out, err := client.Submit(context.Background(), sub, nil); err != nil || out.State != job.StateCompleted {
 			b.Fatalf("warm-up: %v %+v", err, out)
 		}
 	}
+}
+
+func BenchmarkSubmitHello(b *testing.B) {
+	client, _ := benchMesh(b)
+	sub := benchJob(hello.Module(), "hello.wasm", 1000)
+	ctx := context.Background()
+	warmUp(b, client, sub, 3)
 	var d, auction, run []time.Duration
 	var bids int
 	for b.Loop() {
@@ -172,18 +179,10 @@ func BenchmarkFloorDirectStream(b *testing.B) {
 // 142-byte module) in flight 16 at a time through one client node (jobs/s).
 func BenchmarkSubmitParallel(b *testing.B) {
 	client, _ := benchMesh(b)
-	mod := tiny.Module()
-	spec := &job.Spec{
-		Executor: job.ExecutorWASM, Module: job.ModuleCID(mod).String(), Name: "tiny.wasm",
-		Resources: job.Resources{CPUMillis: 1, MemoryBytes: 64 << 20}, TimeoutMS: 30_000, Policy: job.PolicyCost,
-	}
-	sub := Submission{Spec: spec, Module: mod, BidWindow: time.Second}
+	sub := benchJob(tiny.Module(), "tiny.wasm", 1)
+	sub.BidWindow = time.Second
 	ctx := context.Background()
-	for range 3 {
-		if out, err := client.Submit(ctx, sub, nil); err != nil || out.State != job.StateCompleted {
-			b.Fatalf("warm-up: %v %+v", err, out)
-		}
-	}
+	warmUp(b, client, sub, 3)
 	b.SetParallelism(8) // × GOMAXPROCS goroutines
 	var mu sync.Mutex
 	var auction, run []time.Duration
@@ -217,12 +216,7 @@ func BenchmarkSubmitParallel(b *testing.B) {
 // flat in the number of jobs.
 func BenchmarkMemoryFlat(b *testing.B) {
 	client, _ := benchMesh(b)
-	mod := hello.Module()
-	spec := &job.Spec{
-		Executor: job.ExecutorWASM, Module: job.ModuleCID(mod).String(), Name: "hello.wasm",
-		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}, TimeoutMS: 10_000, Policy: job.PolicyCost,
-	}
-	sub := Submission{Spec: spec, Module: mod}
+	sub := benchJob(hello.Module(), "hello.wasm", 1000)
 	ctx := context.Background()
 	heap := func() uint64 {
 		runtime.GC()
@@ -231,11 +225,7 @@ func BenchmarkMemoryFlat(b *testing.B) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
-	for range 50 { // warm-up: caches, connections, pubsub state
-		if _, err := client.Submit(ctx, sub, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	warmUp(b, client, sub, 50) // caches, connections, pubsub state
 	before := heap()
 	var half uint64
 	b.ResetTimer()
