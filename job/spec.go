@@ -44,12 +44,32 @@ type Resources struct {
 	CPUMillis int64 `json:"cpu_millis"`
 	// MemoryBytes bounds the job's memory (for WASM, its linear memory).
 	MemoryBytes uint64 `json:"memory_bytes"`
+	// GPUs is the number of GPUs the job needs, of GPUModel (a model key
+	// such as "h100", empty for any) with at least GPUVRAMBytes each.
+	GPUs         int    `json:"gpus,omitempty"`
+	GPUModel     string `json:"gpu_model,omitempty"`
+	GPUVRAMBytes uint64 `json:"gpu_vram_bytes,omitempty"`
 }
 
-// String formats r for people, e.g. "1 cpu, 64MiB".
+// Need returns what r asks of a provider's capacity.
+func (r Resources) Need() Need {
+	return Need{CPUMillis: r.CPUMillis, MemoryBytes: r.MemoryBytes, GPUs: r.GPUs, GPUModel: r.GPUModel, MinVRAM: r.GPUVRAMBytes}
+}
+
+// String formats r for people, e.g. "1 cpu, 64MiB" or
+// "4 cpu, 32GiB, 2 gpu h100 >= 80GiB".
 func (r Resources) String() string {
-	cpu := fmt.Sprintf("%g", float64(r.CPUMillis)/1000)
-	return cpu + " cpu, " + FormatSize(r.MemoryBytes)
+	s := fmt.Sprintf("%g cpu, %s", float64(r.CPUMillis)/1000, FormatSize(r.MemoryBytes))
+	if r.GPUs > 0 || r.GPUModel != "" || r.GPUVRAMBytes > 0 {
+		s += fmt.Sprintf(", %d gpu", max(r.GPUs, 1))
+		if r.GPUModel != "" {
+			s += " " + r.GPUModel
+		}
+		if r.GPUVRAMBytes > 0 {
+			s += " >= " + FormatSize(r.GPUVRAMBytes)
+		}
+	}
+	return s
 }
 
 // Spec is the canonical description of a job: everything the winner needs to
@@ -140,6 +160,12 @@ func (r Resources) Validate() error {
 	}
 	if r.MemoryBytes == 0 || r.MemoryBytes > MaxMemoryBytes {
 		return fmt.Errorf("resources.memory: %s is out of range (1B to %s)", FormatSize(r.MemoryBytes), FormatSize(MaxMemoryBytes))
+	}
+	if r.GPUs < 0 || r.GPUs > MaxGPUs {
+		return fmt.Errorf("resources.gpus: %d is out of range (0 to %d)", r.GPUs, MaxGPUs)
+	}
+	if len(r.GPUModel) > 64 {
+		return fmt.Errorf("resources.gpu_model: %d bytes, limit 64", len(r.GPUModel))
 	}
 	return nil
 }

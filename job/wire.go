@@ -77,7 +77,8 @@ func (r *Request) Validate() error {
 
 // Rates are a provider's unit prices.
 type Rates struct {
-	CPUHour Credits `json:"cpu_hour"` // per core-hour
+	CPUHour Credits `json:"cpu_hour"`           // per core-hour
+	GPUHour Credits `json:"gpu_hour,omitempty"` // per GPU-hour
 }
 
 // Decline reason codes a provider gives instead of a bid.

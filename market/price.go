@@ -13,7 +13,23 @@ import (
 // × timeout, rounded up to the nano-credit. It is the bid's price, the figure
 // --max-price limits and the cost policy ranks.
 func Price(r job.Rates, res job.Resources, timeout time.Duration) (job.Credits, error) {
-	return cpuCost(r.CPUHour, res.CPUMillis, timeout)
+	return cost(r, res, timeout)
+}
+
+// cost = CPU rate × cores × d + GPU rate × GPUs × d.
+func cost(r job.Rates, res job.Resources, d time.Duration) (job.Credits, error) {
+	c, err := cpuCost(r.CPUHour, res.CPUMillis, d)
+	if err != nil || res.GPUs == 0 {
+		return c, err
+	}
+	g, err := cpuCost(r.GPUHour, int64(res.GPUs)*1000, d)
+	if err != nil {
+		return 0, err
+	}
+	if c > math.MaxInt64-g {
+		return 0, fmt.Errorf("price overflow")
+	}
+	return c + g, nil
 }
 
 // Charge is what a finished run costs: the same rates applied to the
@@ -26,7 +42,7 @@ func Charge(r job.Rates, res job.Resources, timeout, ran time.Duration) (job.Cre
 	if ran < 0 {
 		ran = 0
 	}
-	return cpuCost(r.CPUHour, res.CPUMillis, ran)
+	return cost(r, res, ran)
 }
 
 // cpuCost = rate[nano/core-hour] × millis/1000 × d/hour, rounded up.

@@ -14,7 +14,8 @@ type Offer struct {
 	Region    string
 	Rates     job.Rates
 	Executors []string
-	Capacity  job.Resources // the most it runs at once
+	Capacity  job.Resources // the most it runs at once (GPUs: how many)
+	GPUs      []job.GPU     // the GPUs it has (real or simulated)
 }
 
 // Admit decides a provider's answer to a request given what is free now: a
@@ -31,10 +32,11 @@ func Admit(o *Offer, r *job.Request, free job.Resources) job.Bid {
 	if !job.RegionMatches(r.Region, o.Region) {
 		return decline(job.DeclineRegion, "region %s does not match %s", o.Region, r.Region)
 	}
-	if r.Resources.CPUMillis > o.Capacity.CPUMillis || r.Resources.MemoryBytes > o.Capacity.MemoryBytes {
-		return decline(job.DeclineResources, "wants %s, offers at most %s", r.Resources, o.Capacity)
+	offered := job.Capacity{Region: o.Region, Executors: o.Executors, Total: o.Capacity, GPUs: o.GPUs}
+	if why := offered.Mismatch(r.Resources.Need()); why != "" {
+		return decline(job.DeclineResources, "wants %s, offers at most %s: %s", r.Resources, o.Capacity, why)
 	}
-	if r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes {
+	if r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes || r.Resources.GPUs > free.GPUs {
 		return decline(job.DeclineBusy, "wants %s, free %s", r.Resources, free)
 	}
 	p, err := market.Price(o.Rates, r.Resources, r.Timeout())
@@ -66,7 +68,11 @@ func NewReservations(total job.Resources) *Reservations {
 func (r *Reservations) Free() job.Resources {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return job.Resources{CPUMillis: r.total.CPUMillis - r.used.CPUMillis, MemoryBytes: r.total.MemoryBytes - r.used.MemoryBytes}
+	return job.Resources{
+		CPUMillis:   r.total.CPUMillis - r.used.CPUMillis,
+		MemoryBytes: r.total.MemoryBytes - r.used.MemoryBytes,
+		GPUs:        r.total.GPUs - r.used.GPUs,
+	}
 }
 
 // Reserve holds res for a job, or says why it cannot.
@@ -76,12 +82,14 @@ func (r *Reservations) Reserve(id string, res job.Resources) error {
 	if _, dup := r.held[id]; dup {
 		return fmt.Errorf("job %s already holds a reservation", id)
 	}
-	if r.used.CPUMillis+res.CPUMillis > r.total.CPUMillis || r.used.MemoryBytes+res.MemoryBytes > r.total.MemoryBytes {
+	if r.used.CPUMillis+res.CPUMillis > r.total.CPUMillis || r.used.MemoryBytes+res.MemoryBytes > r.total.MemoryBytes ||
+		r.used.GPUs+res.GPUs > r.total.GPUs {
 		return fmt.Errorf("not enough free capacity: wants %s, free %g cpu, %s", res,
 			float64(r.total.CPUMillis-r.used.CPUMillis)/1000, job.FormatSize(r.total.MemoryBytes-r.used.MemoryBytes))
 	}
 	r.used.CPUMillis += res.CPUMillis
 	r.used.MemoryBytes += res.MemoryBytes
+	r.used.GPUs += res.GPUs
 	r.held[id] = res
 	return nil
 }
@@ -97,4 +105,5 @@ func (r *Reservations) Release(id string) {
 	delete(r.held, id)
 	r.used.CPUMillis -= res.CPUMillis
 	r.used.MemoryBytes -= res.MemoryBytes
+	r.used.GPUs -= res.GPUs
 }

@@ -1,0 +1,192 @@
+package job
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Limits of a capacity record.
+const (
+	MaxCapacityRecord = 8 << 10 // signed and encoded
+	MaxGPUs           = 64
+)
+
+// GPU is one graphics accelerator a provider offers.
+type GPU struct {
+	Vendor    string `json:"vendor"`     // "nvidia", "amd", "intel"
+	Model     string `json:"model"`      // as the vendor names it, e.g. "NVIDIA H100 80GB HBM3"
+	VRAMBytes uint64 `json:"vram_bytes"` // 0 when unknown
+	Driver    string `json:"driver,omitempty"`
+	PCI       string `json:"pci,omitempty"`
+}
+
+// CPUInfo describes a provider's processor.
+type CPUInfo struct {
+	Vendor  string   `json:"vendor,omitempty"`
+	Model   string   `json:"model,omitempty"`
+	Cores   int      `json:"cores"`
+	Threads int      `json:"threads"`
+	Flags   []string `json:"flags,omitempty"`
+}
+
+// Score is a provider's benchmark result.
+type Score struct {
+	HashMBps float64 `json:"hash_mb_s_per_core"`
+	GFLOPS   float64 `json:"matmul_gflops"`
+}
+
+// Capacity is what a provider advertises: its hardware, what is free, its
+// region, executors and prices, its benchmark score. It travels signed by
+// the provider's key (see mesh) with a sequence number and an expiry: a
+// provider whose record has expired is gone.
+type Capacity struct {
+	V         int       `json:"v"`
+	Peer      string    `json:"peer"`
+	Network   string    `json:"network"`
+	Seq       uint64    `json:"seq"`
+	ExpiresMS int64     `json:"expires_ms"` // unix ms
+	Region    string    `json:"region"`
+	Executors []string  `json:"executors"`
+	Rates     Rates     `json:"rates"`
+	CPU       CPUInfo   `json:"cpu"`
+	Memory    uint64    `json:"memory_bytes"`       // usable
+	Storage   uint64    `json:"storage_free_bytes"` // under the data dir
+	GPUs      []GPU     `json:"gpus,omitempty"`
+	Total     Resources `json:"total"` // what it offers at once
+	Free      Resources `json:"free"`
+	Score     Score     `json:"score"`
+	// Simulated capacity is declared, not probed: test networks only.
+	Simulated bool   `json:"simulated,omitempty"`
+	OS        string `json:"os,omitempty"`
+	Arch      string `json:"arch,omitempty"`
+}
+
+// Validate checks the record's fields (not its signature or expiry).
+func (c *Capacity) Validate() error {
+	if c.V != Version {
+		return fmt.Errorf("v: version %d, want %d", c.V, Version)
+	}
+	if c.Peer == "" || len(c.Peer) > 128 {
+		return fmt.Errorf("peer: missing or longer than 128 bytes")
+	}
+	if c.Network == "" || len(c.Network) > 64 {
+		return fmt.Errorf("network: missing or longer than 64 bytes")
+	}
+	if len(c.Region) > MaxRegionLen || strings.ContainsAny(c.Region, "*?[]\\") {
+		return fmt.Errorf("region: %q is not a region name", c.Region)
+	}
+	if len(c.GPUs) > MaxGPUs {
+		return fmt.Errorf("gpus: %d, limit %d", len(c.GPUs), MaxGPUs)
+	}
+	if len(c.Executors) > 16 || len(c.CPU.Flags) > 64 {
+		return fmt.Errorf("executors or cpu.flags: too many (16, 64)")
+	}
+	if c.Rates.CPUHour < 0 || c.Rates.GPUHour < 0 {
+		return fmt.Errorf("rates: negative")
+	}
+	return nil
+}
+
+// GPUClass names a VRAM size class for capability keys: "vram>=8g",
+// "vram>=16g", ... "vram>=80g".
+func GPUClass(vram uint64) string {
+	classes := []uint64{80, 48, 40, 24, 16, 8}
+	for _, g := range classes {
+		if vram >= g<<30*95/100 { // cards report a little under their nominal size
+			return fmt.Sprintf("vram>=%dg", g)
+		}
+	}
+	return ""
+}
+
+// ModelKey normalises a GPU model for matching and capability keys:
+// lower case, vendor prefix and punctuation dropped, e.g.
+// "NVIDIA H100 80GB HBM3" → "h100-80gb-hbm3".
+func ModelKey(model string) string {
+	m := strings.ToLower(model)
+	for _, p := range []string{"nvidia ", "amd ", "intel ", "geforce ", "radeon "} {
+		m = strings.TrimPrefix(m, p)
+	}
+	var b strings.Builder
+	dash := false
+	for _, r := range m {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// ModelMatches reports whether a GPU model satisfies a wanted model such as
+// "h100" or "a100-80gb": the wanted key must be a dash-separated prefix
+// of the model's key, or match it as a glob.
+func ModelMatches(want, model string) bool {
+	w, m := ModelKey(want), ModelKey(model)
+	if w == "" {
+		return true
+	}
+	if ok, _ := path.Match(w, m); ok {
+		return true
+	}
+	return m == w || strings.HasPrefix(m, w+"-")
+}
+
+// Need is what a job or a search asks of a provider's capacity.
+type Need struct {
+	CPUMillis   int64
+	MemoryBytes uint64
+	GPUs        int
+	GPUModel    string
+	MinVRAM     uint64
+	Region      string // glob
+	Executor    string
+}
+
+// Mismatch returns why capacity c cannot serve n ("" when it can). The
+// reasons are short and countable: "no GPU", "VRAM < 40GiB", ...
+func (c *Capacity) Mismatch(n Need) string {
+	if n.Executor != "" && !slices.Contains(c.Executors, n.Executor) {
+		return "no " + n.Executor + " executor"
+	}
+	if !RegionMatches(n.Region, c.Region) {
+		return "region not " + n.Region
+	}
+	if n.CPUMillis > c.Total.CPUMillis {
+		return fmt.Sprintf("cpus < %g", float64(n.CPUMillis)/1000)
+	}
+	if n.MemoryBytes > c.Total.MemoryBytes {
+		return "memory < " + FormatSize(n.MemoryBytes)
+	}
+	if n.GPUs == 0 && n.GPUModel == "" && n.MinVRAM == 0 {
+		return ""
+	}
+	if len(c.GPUs) == 0 {
+		return "no GPU"
+	}
+	match := 0
+	reason := ""
+	for _, g := range c.GPUs {
+		switch {
+		case !ModelMatches(n.GPUModel, g.Model):
+			reason = "GPU not " + n.GPUModel
+		case n.MinVRAM > 0 && g.VRAMBytes < n.MinVRAM:
+			reason = "VRAM < " + FormatSize(n.MinVRAM)
+		default:
+			match++
+		}
+	}
+	want := max(n.GPUs, 1)
+	if match >= want {
+		return ""
+	}
+	if match > 0 || reason == "" {
+		return fmt.Sprintf("fewer than %d matching GPUs", want)
+	}
+	return reason
+}
