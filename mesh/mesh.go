@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -44,6 +45,9 @@ type Mesh struct {
 	wg     sync.WaitGroup
 
 	closeOnce sync.Once
+
+	capMu  sync.Mutex
+	capRec []byte // this node's own signed capacity record
 }
 
 // New starts a node: host, DHT, pubsub and the network's topics, and dials
@@ -104,6 +108,9 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		dht.Mode(mode),
 		dht.ProtocolPrefix(protocol.ID("/computemesh/"+cfg.network)),
 		dht.BootstrapPeers(cfg.bootstrap...),
+		dht.Validator(record.NamespacedValidator{
+			CapacityNamespace: capacityValidator{network: cfg.network, now: time.Now},
+		}),
 	)
 	if err != nil {
 		return fail(errorf("starting DHT: %w", err))

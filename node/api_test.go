@@ -20,6 +20,7 @@ func startAPINode(t *testing.T, dir string) *Node {
 	n, err := New(context.Background(), Config{
 		DataDir: dir, Mode: ModeProvider, Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano},
 		Network: "apitest", API: "127.0.0.1:0", Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30},
+		Hardware: testHardware(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,84 +7,150 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// candidateTTL is how long a client trusts its last DHT look-up of
-// providers before it asks again.
-const candidateTTL = 10 * time.Second
+// Cache lifetimes of what a client learns through the DHT.
+const (
+	lookupTTL = 10 * time.Second // providers of a capability key
+	recordTTL = 30 * time.Second // a provider's verified capacity record (at most until it expires)
+)
 
 type candidates struct {
-	mu    sync.Mutex
-	peers []peer.ID
+	mu      sync.Mutex
+	lookups map[string]lookup
+	records map[peer.ID]recordEntry
+}
+
+type lookup struct {
+	peers []peer.AddrInfo
 	at    time.Time
 }
 
-// candidates returns the providers this client expects to answer: those the
-// DHT lists for the WASM executor and that it could reach. The list is
-// cached for candidateTTL.
-func (n *Node) candidates(ctx context.Context) []peer.ID {
-	n.cands.mu.Lock()
-	defer n.cands.mu.Unlock()
-	if !n.cands.at.IsZero() && time.Since(n.cands.at) < candidateTTL {
-		return n.cands.peers
-	}
-	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	found := n.mesh.FindProviders(lctx, "executor="+job.ExecutorWASM)
-	cancel()
-	// Providers subscribe to the jobs topic (clients do not): those this node
-	// hears of there are candidates too, even before the DHT lists them.
+type recordEntry struct {
+	rec *job.Capacity
+	err string
+	at  time.Time
+}
+
+// candidates returns the providers this client expects to answer a job
+// with need: those the DHT lists under the most specific capability key for
+// it, plus those it hears of on the jobs topic (only providers subscribe
+// there), that it can reach. Their capacity records, fetched and verified,
+// come along for ranking and for explaining a mismatch. Look-ups and records
+// are cached (lookupTTL, recordTTL).
+func (n *Node) candidates(ctx context.Context, need job.Need) (expected []peer.ID, records map[peer.ID]*job.Capacity) {
+	key := capabilityFor(need)
+	found := n.lookup(ctx, key)
 	jobsPeers, _ := n.mesh.TopicPeers()
 	for _, p := range jobsPeers {
 		if !slices.ContainsFunc(found, func(ai peer.AddrInfo) bool { return ai.ID == p }) {
 			found = append(found, peer.AddrInfo{ID: p})
 		}
 	}
+	records = map[peer.ID]*job.Capacity{}
 	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		reachable []peer.ID
+		wg sync.WaitGroup
+		mu sync.Mutex
 	)
 	for _, ai := range found {
+		if ai.ID == n.ID() {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			defer cancel()
-			if err := n.mesh.Connect(cctx, ai); err != nil {
-				log.Debugf("candidate %s unreachable: %v", ai.ID, err)
-				return
+			rec := n.capacityOf(ctx, ai.ID)
+			if n.mesh.Host().Network().Connectedness(ai.ID) != network.Connected {
+				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				err := n.mesh.Connect(cctx, ai)
+				cancel()
+				if err != nil {
+					log.Debugf("candidate %s unreachable: %v", ai.ID, err)
+					return
+				}
+				go n.pingOnce(ai.ID)
 			}
 			mu.Lock()
-			reachable = append(reachable, ai.ID)
+			expected = append(expected, ai.ID)
+			if rec != nil {
+				records[ai.ID] = rec
+			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	slices.SortFunc(reachable, func(a, b peer.ID) int {
-		if a < b {
-			return -1
-		} else if a > b {
-			return 1
-		}
-		return 0
-	})
-	n.waitSubscribed(ctx, reachable, 2*time.Second)
-	// An empty list is not cached: the next job looks again.
-	n.cands.peers, n.cands.at = reachable, time.Time{}
-	if len(reachable) > 0 {
-		n.cands.at = time.Now()
+	slices.Sort(expected)
+	n.waitSubscribed(ctx, expected, 2*time.Second)
+	return expected, records
+}
+
+// lookup returns the providers of a capability key, from the cache when it
+// is fresh. An empty result is not cached: the next job looks again.
+func (n *Node) lookup(ctx context.Context, key string) []peer.AddrInfo {
+	n.cands.mu.Lock()
+	l, ok := n.cands.lookups[key]
+	n.cands.mu.Unlock()
+	if ok && time.Since(l.at) < lookupTTL {
+		return slices.Clone(l.peers)
 	}
-	for _, p := range reachable {
-		if n.mesh.RTT(p) == 0 {
-			go func() {
-				pctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-				defer cancel()
-				_, _ = n.mesh.Ping(pctx, p)
-			}()
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	found := n.mesh.FindProviders(lctx, key)
+	cancel()
+	if len(found) > 0 {
+		n.cands.mu.Lock()
+		if n.cands.lookups == nil {
+			n.cands.lookups = map[string]lookup{}
+		}
+		n.cands.lookups[key] = lookup{peers: found, at: time.Now()}
+		n.cands.mu.Unlock()
+	}
+	return found
+}
+
+// capacityOf returns a provider's verified capacity record, from the cache while
+// it is fresh and unexpired; nil when it has none that verifies.
+func (n *Node) capacityOf(ctx context.Context, p peer.ID) *job.Capacity {
+	now := time.Now()
+	n.cands.mu.Lock()
+	e, ok := n.cands.records[p]
+	n.cands.mu.Unlock()
+	if ok && now.Sub(e.at) < recordTTL && (e.rec == nil || now.UnixMilli() < e.rec.ExpiresMS) {
+		return e.rec
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	rec, err := n.mesh.GetCapacity(rctx, p)
+	cancel()
+	e = recordEntry{rec: rec, at: now}
+	if err != nil {
+		e.err = err.Error()
+		log.Debugf("capacity record of %s: %v", p, err)
+	}
+	n.cands.mu.Lock()
+	if n.cands.records == nil {
+		n.cands.records = map[peer.ID]recordEntry{}
+	}
+	// Bound the cache: forget the oldest half when it grows large.
+	if len(n.cands.records) > 4096 {
+		for k, v := range n.cands.records {
+			if now.Sub(v.at) > recordTTL/2 {
+				delete(n.cands.records, k)
+			}
 		}
 	}
-	return reachable
+	n.cands.records[p] = e
+	n.cands.mu.Unlock()
+	return rec
+}
+
+func (n *Node) pingOnce(p peer.ID) {
+	if n.mesh.RTT(p) > 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	_, _ = n.mesh.Ping(ctx, p)
 }
 
 // waitSubscribed waits, at most max, until every peer in ps is known to be

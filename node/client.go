@@ -98,7 +98,9 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	defer n.blobs.Unpin(s.Module)
 
 	// Discover.
-	cands := n.candidates(ctx)
+	need := s.Resources.Need()
+	need.Region, need.Executor = s.Region, s.Executor
+	cands, records := n.candidates(ctx, need)
 	out.Candidates = len(cands)
 	out.Timings.Discover = ms(time.Since(start))
 	emit(job.Event{Kind: job.EventCandidates, Count: len(cands)})
@@ -156,7 +158,19 @@ wait:
 	if s.Policy == job.PolicyLatency {
 		n.measureRTT(ctx, answers)
 	}
-	ev := scheduler.Evaluate(answers, scheduler.Checks(id, s, time.Now()), scheduler.RankerFor(s.Policy), n.rttOf)
+	checks := append(scheduler.Checks(id, s, time.Now()), func(b *job.Bid) string {
+		// A bidder whose signed record says it cannot serve the job does
+		// not win, whatever its bid claims.
+		if p, err := peer.Decode(b.Provider); err == nil {
+			if rec := records[p]; rec != nil {
+				if why := rec.Mismatch(need); why != "" {
+					return "its capacity record says: " + why
+				}
+			}
+		}
+		return ""
+	})
+	ev := scheduler.Evaluate(answers, checks, scheduler.RankerFor(s.Policy), n.rttOf)
 	for _, b := range answers {
 		if b.Decline != "" {
 			out.Declines++
@@ -173,6 +187,17 @@ wait:
 	if len(ev.Ranked) == 0 {
 		out.State, out.ExitCode = job.StateUnscheduled, -1
 		out.Error = noBids(s, len(cands), answers, ev.Rejected)
+		if need.GPUs > 0 || need.GPUModel != "" || need.MinVRAM > 0 {
+			// Explain from every provider's record, not only those the
+			// specific look-up found: "0 of 6 providers match: 4 no GPU, ...".
+			all := n.FindProviders(ctx, job.Need{Executor: need.Executor})
+			for i := range all {
+				if all[i].Record != nil {
+					all[i].Mismatch = all[i].Record.Mismatch(need)
+				}
+			}
+			out.Error += "; " + Mismatches(all)
+		}
 		return finish(), nil
 	}
 

@@ -3,9 +3,9 @@ package node
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
+	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -39,6 +39,14 @@ type Config struct {
 
 	// BidWindow is the default deadline of an auction (250ms).
 	BidWindow time.Duration
+
+	// Hardware is what the machine has; nil: probe it at start.
+	Hardware *hwprobe.Report
+	// Simulated declares capacity the machine does not have (test networks).
+	Simulated *Simulated
+	// RecordTTL is the lifetime of the provider's capacity record
+	// (default DefaultRecordTTL).
+	RecordTTL time.Duration
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every
@@ -75,9 +83,6 @@ func (c *Config) checkFields() error {
 		}
 		if c.Rates.CPUHour <= 0 {
 			return fmt.Errorf("price-cpu-hour: a provider must set a positive rate")
-		}
-		if c.Capacity.CPUMillis == 0 {
-			c.Capacity.CPUMillis = int64(runtime.NumCPU()) * 1000
 		}
 	}
 	return nil

@@ -4,12 +4,27 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/computemesh/computemesh/examples/hello"
+	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
 )
+
+var hardware struct {
+	once sync.Once
+	rep  hwprobe.Report
+}
+
+// testHardware probes this machine once per test binary (the benchmark
+// takes about half a second) for the providers the tests start.
+func testHardware(t testing.TB) *hwprobe.Report {
+	hardware.once.Do(func() { hardware.rep = hwprobe.Probe(context.Background()) })
+	rep := hardware.rep
+	return &rep
+}
 
 type provSpec struct {
 	region string
@@ -35,6 +50,7 @@ func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node
 		n, err := New(ctx, Config{
 			Mode: ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate},
 			Bootstrap: boot, Network: "test", Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30},
+			Hardware: testHardware(t),
 		})
 		if err != nil {
 			t.Fatalf("provider %d: %v", i, err)

@@ -45,6 +45,8 @@ type Node struct {
 
 	api     *apiServer
 	metrics *metrics
+	record  job.Capacity // a provider's capacity as probed and configured
+	pub     *publisher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,7 +93,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if cfg.Mode == ModeProvider {
-		if err := n.setupProvider(); err != nil {
+		if err := n.setupProvider(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -132,20 +134,32 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) setupProvider() error {
-	capacity := n.cfg.Capacity
-	if capacity.MemoryBytes == 0 {
-		m, err := hwprobe.UsableMemory()
-		if err != nil {
-			return fmt.Errorf("probing memory: %w (set the capacity explicitly)", err)
+func (n *Node) setupProvider(ctx context.Context) error {
+	rep := n.cfg.Hardware
+	if rep == nil {
+		var opts []hwprobe.Option
+		if n.cfg.DataDir != "" {
+			opts = append(opts, hwprobe.WithDataDir(n.cfg.DataDir))
 		}
-		capacity.MemoryBytes = m
+		r := hwprobe.Probe(ctx, opts...)
+		rep = &r
+		for _, note := range r.Notes {
+			log.Infof("probe: %s", note)
+		}
 	}
+	c, err := n.buildCapacity(rep)
+	if err != nil {
+		return err
+	}
+	if c.Total.MemoryBytes == 0 {
+		return fmt.Errorf("%w: the machine's memory could not be read: set --memory", ErrConfig)
+	}
+	n.record = c
 	n.offer = scheduler.Offer{
 		Region: n.cfg.Region, Rates: n.cfg.Rates,
-		Executors: []string{job.ExecutorWASM}, Capacity: capacity,
+		Executors: c.Executors, Capacity: c.Total, GPUs: c.GPUs,
 	}
-	n.reserved = scheduler.NewReservations(capacity)
+	n.reserved = scheduler.NewReservations(c.Total)
 	n.modules = mesh.NewBlobCache(512 << 20)
 	var opts []executor.WASMOption
 	if n.cfg.DataDir != "" {

@@ -30,7 +30,13 @@ func (n *Node) startProvider() error {
 		return err
 	}
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("award"), n.handleAward)
-	n.mesh.Announce(mesh.Capabilities(n.cfg.Region, n.offer.Executors), n.announce)
+	n.record.Peer = n.ID().String()
+	if err := n.record.Validate(); err != nil {
+		return fmt.Errorf("capacity record: %w", err)
+	}
+	n.serveChallenges()
+	n.mesh.Announce(capabilities(&n.record), n.announce)
+	n.startPublisher(n.record)
 	n.wg.Add(1)
 	go n.expireBids()
 	return nil
@@ -147,7 +153,11 @@ func (n *Node) handleAward(s network.Stream) {
 		decline("%v", err)
 		return
 	}
-	defer n.reserved.Release(a.Job)
+	n.capacityChanged()
+	defer func() {
+		n.reserved.Release(a.Job)
+		n.capacityChanged()
+	}()
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyAccepted}); err != nil {
 		return
 	}

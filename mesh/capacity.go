@@ -1,0 +1,187 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	record "github.com/libp2p/go-libp2p-record"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	lprecord "github.com/libp2p/go-libp2p/core/record"
+)
+
+// CapacityNamespace is the DHT namespace of capacity records: a provider's
+// record lives under /cmcap/<peer ID bytes>.
+const CapacityNamespace = "cmcap"
+
+// capacityDomain separates signatures over capacity records from every
+// other use of a node's key.
+const capacityDomain = "computemesh-capacity"
+
+// capacityCodec is the envelope's payload type (a private multicodec-range
+// tag followed by the name).
+var capacityCodec = []byte("/computemesh/capacity/1")
+
+// capacityRecord adapts job.Capacity to a libp2p signed-envelope record.
+type capacityRecord struct{ job.Capacity }
+
+func (r *capacityRecord) Domain() string                 { return capacityDomain }
+func (r *capacityRecord) Codec() []byte                  { return capacityCodec }
+func (r *capacityRecord) MarshalRecord() ([]byte, error) { return json.Marshal(&r.Capacity) }
+func (r *capacityRecord) UnmarshalRecord(b []byte) error {
+	return job.Decode(b, job.MaxCapacityRecord, &r.Capacity)
+}
+
+// SealCapacity signs a capacity record with the provider's key.
+func SealCapacity(c *job.Capacity, key crypto.PrivKey) ([]byte, error) {
+	env, err := lprecord.Seal(&capacityRecord{*c}, key)
+	if err != nil {
+		return nil, fmt.Errorf("signing capacity record: %w", err)
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encoding capacity record: %w", err)
+	}
+	if len(b) > job.MaxCapacityRecord {
+		return nil, fmt.Errorf("capacity record of %d bytes exceeds the limit of %d", len(b), job.MaxCapacityRecord)
+	}
+	return b, nil
+}
+
+// OpenCapacity verifies a signed capacity record and returns it: the
+// signature must be by the key of the peer the record names, the record
+// within the size limit, well formed and not expired at now.
+func OpenCapacity(b []byte, now time.Time) (*job.Capacity, error) {
+	if len(b) > job.MaxCapacityRecord {
+		return nil, fmt.Errorf("capacity record of %d bytes exceeds the limit of %d", len(b), job.MaxCapacityRecord)
+	}
+	var r capacityRecord
+	env, err := lprecord.ConsumeTypedEnvelope(b, &r)
+	if err != nil {
+		return nil, fmt.Errorf("capacity record: %w", err)
+	}
+	signer, err := peer.IDFromPublicKey(env.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("capacity record: signer: %w", err)
+	}
+	if signer.String() != r.Peer {
+		return nil, fmt.Errorf("capacity record for %s is signed by %s", r.Peer, signer)
+	}
+	if now.UnixMilli() > r.ExpiresMS {
+		return nil, fmt.Errorf("capacity record of %s (seq %d) expired at %s", r.Peer, r.Seq, time.UnixMilli(r.ExpiresMS).UTC().Format(time.RFC3339))
+	}
+	return &r.Capacity, nil
+}
+
+// CapacityKey is the DHT key of a provider's capacity record.
+func CapacityKey(p peer.ID) string { return "/" + CapacityNamespace + "/" + string(p) }
+
+// capacityValidator is the DHT's validator of the capacity namespace:
+// signature by the peer the key names, size, expiry, network, and the
+// highest sequence number wins.
+type capacityValidator struct {
+	network string
+	now     func() time.Time
+}
+
+var errNotCapacityKey = errors.New("not a capacity record key")
+
+func (v capacityValidator) open(key string, value []byte) (*job.Capacity, error) {
+	ns, id, err := record.SplitKey(key)
+	if err != nil || ns != CapacityNamespace {
+		return nil, errNotCapacityKey
+	}
+	p, err := peer.IDFromBytes([]byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("capacity key: %w", err)
+	}
+	c, err := OpenCapacity(value, v.now())
+	if err != nil {
+		return nil, err
+	}
+	if c.Peer != p.String() {
+		return nil, fmt.Errorf("capacity record of %s stored under the key of %s", c.Peer, p)
+	}
+	if c.Network != v.network {
+		return nil, fmt.Errorf("capacity record of %s is for network %q, not %q", c.Peer, c.Network, v.network)
+	}
+	return c, nil
+}
+
+// Validate implements record.Validator.
+func (v capacityValidator) Validate(key string, value []byte) error {
+	_, err := v.open(key, value)
+	if err != nil {
+		log.Debugf("refusing capacity record under %q: %v", key, err)
+	}
+	return err
+}
+
+// Select implements record.Validator: the valid record with the highest
+// sequence number (the first of equals).
+func (v capacityValidator) Select(key string, values [][]byte) (int, error) {
+	best, bestSeq := -1, uint64(0)
+	for i, val := range values {
+		c, err := v.open(key, val)
+		if err != nil {
+			continue
+		}
+		if best < 0 || c.Seq > bestSeq {
+			best, bestSeq = i, c.Seq
+		}
+	}
+	if best < 0 {
+		return 0, errors.New("no valid capacity record")
+	}
+	return best, nil
+}
+
+// PutCapacity signs c with the node's key and stores it on the DHT under
+// the node's capacity key.
+func (m *Mesh) PutCapacity(ctx context.Context, c *job.Capacity) (int, error) {
+	b, err := SealCapacity(c, m.cfg.key)
+	if err != nil {
+		return 0, err
+	}
+	if err := m.dht.PutValue(ctx, CapacityKey(m.host.ID()), b); err != nil {
+		return len(b), errorf("storing capacity record seq %d: %w", c.Seq, err)
+	}
+	m.setOwnCapacity(b)
+	return len(b), nil
+}
+
+// GetCapacity fetches a provider's capacity record from the DHT and verifies
+// it (signature, size, expiry, network).
+func (m *Mesh) GetCapacity(ctx context.Context, p peer.ID) (*job.Capacity, error) {
+	if p == m.host.ID() {
+		if b := m.ownCapacity(); b != nil {
+			return capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(p), b)
+		}
+	}
+	b, err := m.dht.GetValue(ctx, CapacityKey(p))
+	if err != nil {
+		return nil, errorf("capacity record of %s: %w", p, err)
+	}
+	c, err := capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(p), b)
+	if err != nil {
+		return nil, errorf("capacity record of %s: %w", p, err)
+	}
+	return c, nil
+}
+
+func (m *Mesh) setOwnCapacity(b []byte) {
+	m.capMu.Lock()
+	m.capRec = bytes.Clone(b)
+	m.capMu.Unlock()
+}
+
+func (m *Mesh) ownCapacity() []byte {
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	return m.capRec
+}

@@ -1,0 +1,282 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/hwprobe"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// DefaultRecordTTL is how long a provider's capacity record is valid; it is
+// re-signed and stored again at a third of that, and when what is free
+// changes.
+const DefaultRecordTTL = 10 * time.Minute
+
+// Simulated declares capacity a provider does not have: test networks only
+// (network names starting with "test", and "devnet"). The record says so.
+type Simulated struct {
+	CPUMillis   int64      `yaml:"cpus"`
+	MemoryBytes uint64     `yaml:"memory"`
+	GPUs        []job.GPU  `yaml:"gpus"`
+	Score       *job.Score `yaml:"score"`
+}
+
+// SimulationAllowed reports whether a network may carry simulated capacity.
+func SimulationAllowed(network string) bool {
+	return network == "devnet" || strings.HasPrefix(network, "test")
+}
+
+// buildCapacity turns what the machine has (and what the configuration
+// declares or limits) into the provider's offer and record.
+func (n *Node) buildCapacity(rep *hwprobe.Report) (job.Capacity, error) {
+	c := job.Capacity{
+		V: job.Version, Network: n.cfg.Network, Region: n.cfg.Region,
+		Executors: slices.Clone(rep.Executors), Rates: n.cfg.Rates,
+		CPU:    job.CPUInfo{Vendor: rep.CPU.Vendor, Model: rep.CPU.Model, Cores: rep.CPU.Cores, Threads: rep.CPU.Threads, Flags: rep.CPU.Flags},
+		Memory: rep.Memory.UsableBytes, OS: rep.OS, Arch: rep.Arch,
+	}
+	if c.Network == "" {
+		c.Network = mesh.DefaultNetwork
+	}
+	// Only the WASM executor runs jobs in this version, whatever else answers.
+	c.Executors = []string{job.ExecutorWASM}
+	if rep.Storage != nil {
+		c.Storage = rep.Storage.FreeBytes
+	}
+	for _, g := range rep.GPUs {
+		c.GPUs = append(c.GPUs, job.GPU{Vendor: strings.ToLower(g.Vendor), Model: g.Model, VRAMBytes: g.VRAMBytes, Driver: g.DriverVersion, PCI: g.PCIAddress})
+	}
+	if rep.Benchmark != nil {
+		c.Score = job.Score{HashMBps: rep.Benchmark.HashMBPerSecPerCore, GFLOPS: rep.Benchmark.MatmulGFLOPS}
+	}
+	threads := int64(max(rep.CPU.Threads, 1))
+	c.Total = job.Resources{CPUMillis: threads * 1000, MemoryBytes: c.Memory}
+	if n.cfg.Capacity.CPUMillis > 0 {
+		c.Total.CPUMillis = n.cfg.Capacity.CPUMillis
+	}
+	if n.cfg.Capacity.MemoryBytes > 0 {
+		c.Total.MemoryBytes = n.cfg.Capacity.MemoryBytes
+	}
+	if s := n.cfg.Simulated; s != nil {
+		if !SimulationAllowed(c.Network) {
+			return c, fmt.Errorf("%w: simulated capacity on network %q: only on test networks (names starting with \"test\", and \"devnet\")", ErrConfig, c.Network)
+		}
+		c.Simulated = true
+		if s.CPUMillis > 0 {
+			c.Total.CPUMillis = s.CPUMillis
+		}
+		if s.MemoryBytes > 0 {
+			c.Total.MemoryBytes, c.Memory = s.MemoryBytes, s.MemoryBytes
+		}
+		if s.GPUs != nil {
+			c.GPUs = slices.Clone(s.GPUs)
+		}
+		if s.Score != nil {
+			c.Score = *s.Score
+		}
+	}
+	c.Total.GPUs = len(c.GPUs)
+	c.Free = c.Total
+	return c, nil
+}
+
+// capabilities are the DHT keys a provider with capacity c announces.
+func capabilities(c *job.Capacity) []string {
+	caps := mesh.Capabilities(c.Region, c.Executors)
+	if len(c.GPUs) > 0 {
+		caps = append(caps, "gpu")
+	}
+	for _, g := range c.GPUs {
+		for _, k := range []string{"gpu-vendor=" + g.Vendor, "gpu-model=" + job.ModelKey(g.Model), job.GPUClass(g.VRAMBytes)} {
+			if k != "" && !strings.HasSuffix(k, "=") && !slices.Contains(caps, k) {
+				caps = append(caps, k)
+			}
+		}
+	}
+	return caps
+}
+
+// publisher keeps a provider's signed capacity record on the DHT: at
+// start, at a third of its lifetime, and (at most every 2 s) when what is
+// free changes.
+type publisher struct {
+	mu      sync.Mutex
+	record  job.Capacity
+	changed chan struct{}
+	size    int // bytes of the last signed record
+}
+
+func (n *Node) startPublisher(c job.Capacity) {
+	n.pub = &publisher{record: c, changed: make(chan struct{}, 1)}
+	// A restarted provider must outrank its old records: start from the clock.
+	n.pub.record.Seq = uint64(time.Now().UnixNano())
+	n.wg.Add(1)
+	go n.publish()
+}
+
+// capacityChanged asks the publisher to store a fresh record.
+func (n *Node) capacityChanged() {
+	if n.pub == nil {
+		return
+	}
+	select {
+	case n.pub.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (n *Node) publish() {
+	defer n.wg.Done()
+	ttl := n.cfg.RecordTTL
+	if ttl <= 0 {
+		ttl = DefaultRecordTTL
+	}
+	const minGap = 2 * time.Second
+	retry := 100 * time.Millisecond
+	for {
+		n.pub.mu.Lock()
+		n.pub.record.Seq++
+		n.pub.record.ExpiresMS = time.Now().Add(ttl).UnixMilli()
+		n.pub.record.Free = n.reserved.Free()
+		rec := n.pub.record
+		n.pub.mu.Unlock()
+		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+		size, err := n.mesh.PutCapacity(ctx, &rec)
+		cancel()
+		next := ttl / 3
+		if err != nil {
+			log.Debugf("publishing capacity: %v (retrying)", err)
+			next, retry = retry, min(retry*2, 10*time.Second)
+		} else {
+			retry = 100 * time.Millisecond
+			n.pub.mu.Lock()
+			n.pub.size = size
+			n.pub.mu.Unlock()
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-time.After(next):
+		case <-n.pub.changed:
+			select { // rate limit
+			case <-n.ctx.Done():
+				return
+			case <-time.After(minGap):
+			}
+		}
+	}
+}
+
+// Capacity returns the provider's current record (zero for a client).
+func (n *Node) Capacity() job.Capacity {
+	if n.pub == nil {
+		return job.Capacity{}
+	}
+	n.pub.mu.Lock()
+	defer n.pub.mu.Unlock()
+	c := n.pub.record
+	c.Free = n.reserved.Free()
+	return c
+}
+
+// ProviderInfo is a provider as a search finds it.
+type ProviderInfo struct {
+	Record   *job.Capacity `json:"record,omitempty"`
+	Peer     string        `json:"peer"`
+	RTT      time.Duration `json:"rtt_ns"`
+	Mismatch string        `json:"mismatch,omitempty"` // why it does not match ("" when it does)
+	Error    string        `json:"error,omitempty"`    // why its record could not be had
+}
+
+// capabilityFor picks the most specific DHT key for a need.
+func capabilityFor(need job.Need) string {
+	switch {
+	case need.GPUModel != "" && !strings.ContainsAny(need.GPUModel, "*?["):
+		return "gpu-model=" + job.ModelKey(need.GPUModel)
+	case need.GPUs > 0 || need.MinVRAM > 0 || need.GPUModel != "":
+		return "gpu"
+	case need.Region != "" && !strings.ContainsAny(need.Region, "*?["):
+		return "region=" + need.Region
+	case need.Executor != "":
+		return "executor=" + need.Executor
+	default:
+		return "cpu"
+	}
+}
+
+// FindProviders finds providers through the DHT (the most specific
+// capability key for need), fetches and verifies their signed capacity
+// records, measures RTT, and reports for each whether it matches need.
+func (n *Node) FindProviders(ctx context.Context, need job.Need) []ProviderInfo {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	found := n.mesh.FindProviders(lctx, capabilityFor(need))
+	cancel()
+	out := make([]ProviderInfo, len(found))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, ai := range found {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = n.providerInfo(ctx, ai, need)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (n *Node) providerInfo(ctx context.Context, ai peer.AddrInfo, need job.Need) ProviderInfo {
+	pi := ProviderInfo{Peer: ai.ID.String()}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rec, err := n.mesh.GetCapacity(rctx, ai.ID)
+	if err != nil {
+		pi.Error = err.Error()
+		return pi
+	}
+	pi.Record = rec
+	pi.Mismatch = rec.Mismatch(need)
+	if len(ai.Addrs) > 0 {
+		n.mesh.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Minute)
+	}
+	if rtt, err := n.mesh.Ping(rctx, ai.ID); err == nil {
+		pi.RTT = rtt
+	}
+	return pi
+}
+
+// Mismatches counts why providers do not match, e.g.
+// "0 of 6 providers match: 4 no GPU, 2 VRAM < 40GiB".
+func Mismatches(ps []ProviderInfo) string {
+	reasons := map[string]int{}
+	match := 0
+	for _, p := range ps {
+		switch {
+		case p.Error != "":
+			reasons["no valid record"]++
+		case p.Mismatch != "":
+			reasons[p.Mismatch]++
+		default:
+			match++
+		}
+	}
+	s := fmt.Sprintf("%d of %d providers match", match, len(ps))
+	if len(reasons) > 0 {
+		var parts []string
+		for r, k := range reasons {
+			parts = append(parts, fmt.Sprintf("%d %s", k, r))
+		}
+		slices.Sort(parts)
+		s += ": " + strings.Join(parts, ", ")
+	}
+	return s
+}

@@ -1,0 +1,128 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/computemesh/computemesh/hwprobe"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// challengeSlack is how many times slower than its claimed score a
+// provider may answer a challenge before it is reported: the chain of small
+// hashes runs some 2 to 4 times slower than the bulk hashing the score
+// measures, and a loaded machine slower still.
+const challengeSlack = 10
+
+type challengeReq struct {
+	Seed []byte `json:"seed"`
+}
+
+// Validate checks the request.
+func (r *challengeReq) Validate() error {
+	if len(r.Seed) < 16 || len(r.Seed) > 64 {
+		return fmt.Errorf("seed: %d bytes, want 16 to 64", len(r.Seed))
+	}
+	return nil
+}
+
+type challengeResp struct {
+	Answer    []byte `json:"answer"`
+	ElapsedNS int64  `json:"elapsed_ns"`
+	Error     string `json:"error,omitempty"`
+}
+
+// serveChallenges answers benchmark challenges, one at a time: each costs
+// about 0.1 s of one core.
+func (n *Node) serveChallenges() {
+	busy := make(chan struct{}, 1)
+	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("challenge"), func(s network.Stream) {
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(30 * time.Second))
+		var req challengeReq
+		if err := mesh.ReadMsg(bufio.NewReader(s), 256, &req); err != nil {
+			_ = mesh.WriteMsg(s, challengeResp{Error: "invalid challenge: " + err.Error()})
+			return
+		}
+		select {
+		case busy <- struct{}{}:
+			defer func() { <-busy }()
+		default:
+			_ = mesh.WriteMsg(s, challengeResp{Error: "busy with another challenge"})
+			return
+		}
+		answer, elapsed := hwprobe.Challenge(req.Seed)
+		_ = mesh.WriteMsg(s, challengeResp{Answer: answer[:], ElapsedNS: int64(elapsed)})
+	})
+}
+
+// ChallengeResult is the verdict on a provider's claimed benchmark score.
+type ChallengeResult struct {
+	Peer        string        `json:"peer"`
+	Passed      bool          `json:"passed"`
+	Reason      string        `json:"reason"`
+	ClaimedMBps float64       `json:"claimed_hash_mb_s"`
+	Expected    time.Duration `json:"expected_ns"` // from the claimed score
+	Measured    time.Duration `json:"measured_ns"` // round trip, as this node saw it
+}
+
+// Challenge asks provider p to run the benchmark chain on a fresh random
+// seed, checks the answer by recomputing it, and compares the time the
+// round trip took with what p's claimed score promises. A wrong answer or a
+// time more than challengeSlack times the promise fails.
+func (n *Node) Challenge(ctx context.Context, p peer.ID) (ChallengeResult, error) {
+	res := ChallengeResult{Peer: p.String()}
+	rec, err := n.mesh.GetCapacity(ctx, p)
+	if err != nil {
+		return res, err
+	}
+	res.ClaimedMBps = rec.Score.HashMBps
+	if res.ClaimedMBps <= 0 {
+		res.Reason = "its record claims no score"
+		return res, nil
+	}
+	// The chain hashes one 64-byte block per link.
+	res.Expected = time.Duration(float64(hwprobe.ChallengeIterations*64) / (res.ClaimedMBps * 1e6) * float64(time.Second))
+	seed := make([]byte, 32)
+	_, _ = rand.Read(seed)
+	rtt := n.mesh.RTT(p)
+	s, err := n.mesh.Host().NewStream(ctx, p, n.mesh.Protocol("challenge"))
+	if err != nil {
+		return res, fmt.Errorf("challenging %s: %w", p, err)
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(30 * time.Second))
+	start := time.Now()
+	if err := mesh.WriteMsg(s, challengeReq{Seed: seed}); err != nil {
+		return res, fmt.Errorf("challenging %s: %w", p, err)
+	}
+	var resp challengeResp
+	if err := mesh.ReadMsg(bufio.NewReader(s), 1024, &resp); err != nil {
+		return res, fmt.Errorf("challenging %s: %w", p, err)
+	}
+	res.Measured = max(time.Since(start)-rtt, 0)
+	if resp.Error != "" {
+		return res, fmt.Errorf("challenging %s: %s", p, resp.Error)
+	}
+	var answer [32]byte
+	copy(answer[:], resp.Answer)
+	switch {
+	case len(resp.Answer) != 32 || !hwprobe.VerifyChallenge(seed, answer):
+		res.Reason = "wrong answer"
+	case res.Measured > challengeSlack*res.Expected:
+		res.Reason = fmt.Sprintf("answered in %v, its claimed score (%.0f MB/s) promises %v: over %dx slower than claimed",
+			res.Measured.Round(time.Millisecond), res.ClaimedMBps, res.Expected.Round(time.Millisecond), challengeSlack)
+	default:
+		res.Passed = true
+		res.Reason = fmt.Sprintf("answered correctly in %v (claimed score promises %v)", res.Measured.Round(time.Millisecond), res.Expected.Round(time.Millisecond))
+	}
+	if !res.Passed {
+		log.Warnf("provider %s failed a benchmark challenge: %s", p, res.Reason)
+	}
+	return res, nil
+}
