@@ -125,7 +125,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 
 func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string, ...any) error) error {
 	if n.Kind != yaml.MappingNode {
-		return errf(n, "resources", "want a mapping with cpus and memory")
+		return errf(n, "resources", "want a mapping of cpus, memory, gpus, gpu_model, min_vram")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -150,8 +150,22 @@ func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string,
 				return errf(v, field, "%v", err)
 			}
 			f.Resources.MemoryBytes = m
+		case "gpus":
+			g, err := strconv.Atoi(s)
+			if err != nil || g < 0 || g > MaxGPUs {
+				return errf(v, field, "want a whole number from 0 to %d", MaxGPUs)
+			}
+			f.Resources.GPUs = g
+		case "gpu_model":
+			f.Resources.GPUModel = s
+		case "min_vram":
+			m, err := ParseSize(s)
+			if err != nil {
+				return errf(v, field, "%v", err)
+			}
+			f.Resources.GPUVRAMBytes = m
 		default:
-			return errf(k, field, "unknown field (known: cpus, memory)")
+			return errf(k, field, "unknown field (known: cpus, memory, gpus, gpu_model, min_vram)")
 		}
 		f.Set[field] = true
 	}

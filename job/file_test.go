@@ -127,8 +127,8 @@ func TestParseFileErrors(t *testing.T) {
 		},
 		{
 			name:       "unknown resources field",
-			src:        "name: x\nresources:\n  cpus: 1\n  gpus: 2\n",
-			wantPrefix: "spec.yaml:4: resources.gpus: unknown field",
+			src:        "name: x\nresources:\n  cpus: 1\n  disks: 2\n",
+			wantPrefix: "spec.yaml:4: resources.disks: unknown field",
 			wantSub:    "known: cpus, memory",
 		},
 		{
@@ -356,7 +356,7 @@ func TestFileSpec(t *testing.T) {
 var knownFileFields = map[string]bool{
 	"executor": true, "module": true, "module_cid": true, "name": true, "args": true,
 	"env": true, "stdin": true, "resources": true, "resources.cpus": true,
-	"resources.memory": true, "timeout": true, "policy": true, "max_price": true,
+	"resources.memory": true, "resources.gpus": true, "resources.gpu_model": true, "resources.min_vram": true, "timeout": true, "policy": true, "max_price": true,
 	"region": true, "bid_window": true, "deterministic": true,
 }
 
@@ -370,7 +370,7 @@ func FuzzParseFile(f *testing.F) {
 	for _, s := range []string{
 		"",
 		"executor: wasm\nname: x\ncolour: red\n",
-		"resources:\n  cpus: 1\n  gpus: 2\n",
+		"resources:\n  cpus: 1\n  disks: 2\n",
 		"resources: {cpus: 0.5, memory: 1GiB}\ntimeout: 1m\n",
 		"name: a\nname: b\n",
 		"args: &a [x, y]\nenv: *a\n",

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +48,9 @@ matched by the deadline); 4 node, API or network error.`,
 	f.String("region", "", "region glob the provider must be in, e.g. 'eu-*'")
 	f.String("cpus", "", "cores to reserve (default 1)")
 	f.String("memory", "", "memory limit, e.g. 64MiB (default 64MiB)")
+	f.String("gpus", "", "GPUs the job needs (default 0)")
+	f.String("gpu-model", "", "GPU model the job needs, e.g. h100 (a model key or glob)")
+	f.String("min-vram", "", "VRAM each GPU must have, e.g. 40GiB")
 	f.Duration("timeout", 0, "wall-clock limit of the job, e.g. 30s (default 30s)")
 	f.Duration("bid-window", 0, "how long to wait for bids unless every candidate answers sooner (default 250ms)")
 	f.StringArray("env", nil, "environment variable KEY=VALUE for the job (repeatable)")
@@ -226,6 +230,15 @@ func buildSubmission(cmd *cobra.Command, args []string) (node.Submission, error)
 	str("max-price", func(v string) (e error) { file.MaxPrice, e = job.ParseCredits(v); return })
 	str("cpus", func(v string) (e error) { file.Resources.CPUMillis, e = job.ParseCPUs(v); return })
 	str("memory", func(v string) (e error) { file.Resources.MemoryBytes, e = job.ParseSize(v); return })
+	str("gpus", func(v string) (e error) {
+		file.Resources.GPUs, e = strconv.Atoi(v)
+		if e == nil && (file.Resources.GPUs < 0 || file.Resources.GPUs > job.MaxGPUs) {
+			e = fmt.Errorf("want 0 to %d", job.MaxGPUs)
+		}
+		return
+	})
+	str("gpu-model", func(v string) error { file.Resources.GPUModel = v; return nil })
+	str("min-vram", func(v string) (e error) { file.Resources.GPUVRAMBytes, e = job.ParseSize(v); return })
 	str("stdin", func(v string) error {
 		b, e := os.ReadFile(v)
 		file.Stdin = string(b)
