@@ -53,6 +53,15 @@ type Backend interface {
 	Submit(ctx context.Context, r SubmitRequest, progress func(job.Event)) (*job.Outcome, error)
 	// BadRequest reports whether a Submit error is about the submission.
 	BadRequest(err error) bool
+	// Providers searches the mesh for providers and reports on each.
+	Providers(ctx context.Context, need job.Need) (any, error)
+	// Challenge checks a provider's claimed benchmark score.
+	Challenge(ctx context.Context, peer string) (any, error)
+}
+
+// ChallengeRequest is the body of POST /v1/challenge.
+type ChallengeRequest struct {
+	Peer string `json:"peer"`
 }
 
 // Server is a running API server.
@@ -97,6 +106,20 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		_ = json.NewEncoder(w).Encode(b.Info())
 	})
 	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, b) })
+	mux.HandleFunc("POST /v1/providers", func(w http.ResponseWriter, r *http.Request) {
+		var need job.Need
+		if !decodeBody(w, r, &need) {
+			return
+		}
+		reply(w, func() (any, error) { return b.Providers(r.Context(), need) })
+	})
+	mux.HandleFunc("POST /v1/challenge", func(w http.ResponseWriter, r *http.Request) {
+		var req ChallengeRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		reply(w, func() (any, error) { return b.Challenge(r.Context(), req.Peer) })
+	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
@@ -161,6 +184,28 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b Backend) {
 		return
 	}
 	write(Line{Outcome: out})
+}
+
+// decodeBody decodes a small JSON body, answering 400 when it cannot.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		http.Error(w, "decoding the request: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+// reply writes f's result as JSON, or its error as 502 (the mesh failed).
+func reply(w http.ResponseWriter, f func() (any, error)) {
+	v, err := f()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeFile(path, content string) error {
@@ -233,6 +278,32 @@ func (c *Client) Info(ctx context.Context, v any) error {
 	}
 	defer resp.Body.Close()
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+}
+
+// call POSTs body to path and decodes the JSON answer into v.
+func (c *Client) call(ctx context.Context, path string, body, v any) error {
+	resp, err := c.do(ctx, http.MethodPost, path, job.Encode(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(v)
+}
+
+// Providers asks the node to search for providers; the answer is decoded
+// into v.
+func (c *Client) Providers(ctx context.Context, need job.Need, v any) error {
+	return c.call(ctx, "/v1/providers", need, v)
+}
+
+// Challenge asks the node to challenge a provider's claimed score; the
+// answer is decoded into v.
+func (c *Client) Challenge(ctx context.Context, peer string, v any) error {
+	return c.call(ctx, "/v1/challenge", ChallengeRequest{Peer: peer}, v)
 }
 
 // BadRequestError is a submission the node refused before sending anything.

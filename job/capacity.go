@@ -94,17 +94,25 @@ func (c *Capacity) Validate() error {
 func GPUClass(vram uint64) string {
 	classes := []uint64{80, 48, 40, 24, 16, 8}
 	for _, g := range classes {
-		if vram >= g<<30*95/100 { // cards report a little under their nominal size
+		if vramAtLeast(vram, g<<30) {
 			return fmt.Sprintf("vram>=%dg", g)
 		}
 	}
 	return ""
 }
 
+// vramAtLeast reports whether a card with vram bytes counts as having want:
+// cards report some 5 to 7% under their nominal size (an "80GB" H100 shows
+// 81559 MiB, a "24GB" L4 23034 MiB), so 90% of want is enough.
+func vramAtLeast(vram, want uint64) bool { return vram >= want/10*9 }
+
 // ModelKey normalises a GPU model for matching and capability keys:
 // lower case, vendor prefix and punctuation dropped, e.g.
 // "NVIDIA H100 80GB HBM3" → "h100-80gb-hbm3".
-func ModelKey(model string) string {
+func ModelKey(model string) string { return modelKey(model, false) }
+
+// modelKey is ModelKey, keeping glob characters (* ? [ ]) when glob is set.
+func modelKey(model string, glob bool) string {
 	m := strings.ToLower(model)
 	for _, p := range []string{"nvidia ", "amd ", "intel ", "geforce ", "radeon "} {
 		m = strings.TrimPrefix(m, p)
@@ -112,7 +120,7 @@ func ModelKey(model string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range m {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || glob && strings.ContainsRune("*?[]", r) {
 			b.WriteRune(r)
 			dash = false
 		} else if !dash && b.Len() > 0 {
@@ -127,14 +135,13 @@ func ModelKey(model string) string {
 // "h100" or "a100-80gb": the wanted key must be a dash-separated prefix
 // of the model's key, or match it as a glob.
 func ModelMatches(want, model string) bool {
-	w, m := ModelKey(want), ModelKey(model)
-	if w == "" {
-		return true
+	m := ModelKey(model)
+	if strings.ContainsAny(want, "*?[") {
+		ok, _ := path.Match(modelKey(want, true), m)
+		return ok
 	}
-	if ok, _ := path.Match(w, m); ok {
-		return true
-	}
-	return m == w || strings.HasPrefix(m, w+"-")
+	w := ModelKey(want)
+	return w == "" || m == w || strings.HasPrefix(m, w+"-")
 }
 
 // Need is what a job or a search asks of a provider's capacity.
@@ -169,24 +176,25 @@ func (c *Capacity) Mismatch(n Need) string {
 	if len(c.GPUs) == 0 {
 		return "no GPU"
 	}
-	match := 0
-	reason := ""
+	models, match := 0, 0
 	for _, g := range c.GPUs {
-		switch {
-		case !ModelMatches(n.GPUModel, g.Model):
-			reason = "GPU not " + n.GPUModel
-		case n.MinVRAM > 0 && g.VRAMBytes < n.MinVRAM:
-			reason = "VRAM < " + FormatSize(n.MinVRAM)
-		default:
+		if !ModelMatches(n.GPUModel, g.Model) {
+			continue
+		}
+		models++
+		if n.MinVRAM == 0 || vramAtLeast(g.VRAMBytes, n.MinVRAM) {
 			match++
 		}
 	}
 	want := max(n.GPUs, 1)
-	if match >= want {
+	switch {
+	case match >= want:
 		return ""
-	}
-	if match > 0 || reason == "" {
+	case models == 0:
+		return "GPU not " + n.GPUModel
+	case match == 0:
+		return "VRAM < " + FormatSize(n.MinVRAM)
+	default:
 		return fmt.Sprintf("fewer than %d matching GPUs", want)
 	}
-	return reason
 }

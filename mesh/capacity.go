@@ -65,6 +65,9 @@ func OpenCapacity(b []byte, now time.Time) (*job.Capacity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capacity record: %w", err)
 	}
+	if !bytes.Equal(env.PayloadType, capacityCodec) {
+		return nil, fmt.Errorf("capacity record: payload type %q, want %q", env.PayloadType, capacityCodec)
+	}
 	signer, err := peer.IDFromPublicKey(env.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("capacity record: signer: %w", err)

@@ -3,10 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 type apiServer struct {
@@ -35,3 +37,15 @@ func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(
 }
 
 func (b backend) BadRequest(err error) bool { return errors.Is(err, ErrBadSubmission) }
+
+func (b backend) Providers(ctx context.Context, need job.Need) (any, error) {
+	return b.n.FindProviders(ctx, need), nil
+}
+
+func (b backend) Challenge(ctx context.Context, p string) (any, error) {
+	id, err := peer.Decode(p)
+	if err != nil {
+		return nil, fmt.Errorf("peer %q: %w", p, err)
+	}
+	return b.n.Challenge(ctx, id)
+}

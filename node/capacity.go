@@ -94,7 +94,17 @@ func capabilities(c *job.Capacity) []string {
 		caps = append(caps, "gpu")
 	}
 	for _, g := range c.GPUs {
-		for _, k := range []string{"gpu-vendor=" + g.Vendor, "gpu-model=" + job.ModelKey(g.Model), job.GPUClass(g.VRAMBytes)} {
+		keys := []string{"gpu-vendor=" + g.Vendor, job.GPUClass(g.VRAMBytes)}
+		// Every dash-prefix of the model key, so that a search for "h100"
+		// finds an "h100-80gb-hbm3".
+		model := job.ModelKey(g.Model)
+		for i := range len(model) {
+			if model[i] == '-' {
+				keys = append(keys, "gpu-model="+model[:i])
+			}
+		}
+		keys = append(keys, "gpu-model="+model)
+		for _, k := range keys {
 			if k != "" && !strings.HasSuffix(k, "=") && !slices.Contains(caps, k) {
 				caps = append(caps, k)
 			}

@@ -116,7 +116,7 @@ func (n *Node) Challenge(ctx context.Context, p peer.ID) (ChallengeResult, error
 		res.Reason = "wrong answer"
 	case res.Measured > challengeSlack*res.Expected:
 		res.Reason = fmt.Sprintf("answered in %v, its claimed score (%.0f MB/s) promises %v: over %dx slower than claimed",
-			res.Measured.Round(time.Millisecond), res.ClaimedMBps, res.Expected.Round(time.Millisecond), challengeSlack)
+			res.Measured.Round(time.Millisecond), res.ClaimedMBps, res.Expected.Round(time.Microsecond), challengeSlack)
 	default:
 		res.Passed = true
 		res.Reason = fmt.Sprintf("answered correctly in %v (claimed score promises %v)", res.Measured.Round(time.Millisecond), res.Expected.Round(time.Millisecond))

@@ -226,6 +226,7 @@ type Info struct {
 	Peers     int            `json:"peers"`
 	Balance   market.Balance `json:"balance"`
 	Dropped   int64          `json:"dropped_messages"`
+	Record    *job.Capacity  `json:"record,omitempty"` // a provider's advertised capacity
 	StartedAt time.Time      `json:"-"`
 }
 
@@ -242,6 +243,8 @@ func (n *Node) Info() Info {
 	}
 	if n.reserved != nil {
 		in.Free = n.reserved.Free()
+		rec := n.Capacity()
+		in.Record = &rec
 	}
 	if n.api != nil {
 		in.API = n.api.addr

@@ -26,6 +26,9 @@ func applyConfig(cmd *cobra.Command) error {
 			return usageErr("config %s: %v", path, err)
 		}
 		for k := range file {
+			if k == "simulated" && cmd.Flags().Lookup("simulate-gpu") != nil {
+				continue // start's simulated-capacity section, read by readSimulated
+			}
 			if cmd.Flags().Lookup(k) == nil {
 				return usageErr("config %s: unknown setting %q (settings are the flags of meshnode %s)", path, k, cmd.Name())
 			}

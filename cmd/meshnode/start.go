@@ -38,11 +38,15 @@ YAML file given by --config.`,
 	f.String("mode", node.ModeProvider, "provider (sells compute) or client (buys it)")
 	f.String("region", "local", "region of this provider, e.g. eu-west (jobs may require a region glob)")
 	f.String("price-cpu-hour", "1", "provider's price in credits per core-hour")
+	f.String("price-gpu-hour", "0", "provider's price in credits per GPU-hour")
 	f.String("cpus", "", "cores offered at once (default: all)")
 	f.String("memory", "", "memory offered at once, e.g. 8GiB (default: the machine's usable memory)")
 	f.String("api", "127.0.0.1:5080", "loopback address of the local HTTP API (127.0.0.1:0 picks a free port; empty: none)")
 	f.Bool("mdns", false, "discover peers on the local network by multicast DNS (off by default)")
 	f.Bool("json", false, "print the node's info as one JSON line once started")
+	f.StringArray("simulate-gpu", nil, "test networks only: declare a GPU this provider does not have, MODEL:VRAM[:COUNT[:VENDOR]] (repeatable; also the config file's simulated: section)")
+	f.Float64("simulate-score", 0, "test networks only: declare a benchmark score (SHA-256 MB/s per core) instead of the measured one")
+	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
 	return cmd
 }
 
@@ -69,6 +73,10 @@ func runStart(cmd *cobra.Command, _ []string) error {
 			return usageErr("--price-cpu-hour: %v", err)
 		}
 		cfg.Rates.CPUHour = rate
+		gprice, _ := f.GetString("price-gpu-hour")
+		if cfg.Rates.GPUHour, err = job.ParseCredits(gprice); err != nil {
+			return usageErr("--price-gpu-hour: %v", err)
+		}
 		if s, _ := f.GetString("cpus"); s != "" {
 			if cfg.Capacity.CPUMillis, err = job.ParseCPUs(s); err != nil {
 				return usageErr("--cpus: %v", err)
@@ -77,6 +85,28 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		if s, _ := f.GetString("memory"); s != "" {
 			if cfg.Capacity.MemoryBytes, err = job.ParseSize(s); err != nil {
 				return usageErr("--memory: %v", err)
+			}
+		}
+		cfg.RecordTTL, _ = f.GetDuration("record-ttl")
+		path, _ := f.GetString("config")
+		if cfg.Simulated, err = readSimulated(path); err != nil {
+			return err
+		}
+		gpus, _ := f.GetStringArray("simulate-gpu")
+		score, _ := f.GetFloat64("simulate-score")
+		if len(gpus) > 0 || score > 0 {
+			if cfg.Simulated == nil {
+				cfg.Simulated = &node.Simulated{}
+			}
+			for _, g := range gpus {
+				parsed, err := parseSimulatedGPU(g)
+				if err != nil {
+					return usageErr("--simulate-gpu: %v", err)
+				}
+				cfg.Simulated.GPUs = append(cfg.Simulated.GPUs, parsed...)
+			}
+			if score > 0 {
+				cfg.Simulated.Score = &job.Score{HashMBps: score}
 			}
 		}
 	}
@@ -109,6 +139,13 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		}
 		if info.Mode == node.ModeProvider {
 			fmt.Fprintf(out, "offer:    region %s, %s credits/core-hour, %s\n", info.Region, info.Rates.CPUHour, info.Capacity)
+			if r := info.Record; r != nil && len(r.GPUs) > 0 {
+				sim := ""
+				if r.Simulated {
+					sim = " (simulated)"
+				}
+				fmt.Fprintf(out, "gpus:     %s%s\n", gpuSummary(r.GPUs), sim)
+			}
 		}
 	}
 	<-ctx.Done()

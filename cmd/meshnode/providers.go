@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/node"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/spf13/cobra"
+)
+
+// meshFlags adds the flags of commands that reach the mesh either through a
+// running node's API (--data-dir) or through an ephemeral client node
+// (--bootstrap).
+func meshFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("data-dir", "", "data dir of a running node to go through")
+	f.StringSlice("bootstrap", nil, "multiaddrs to join the mesh from with an ephemeral client node")
+	f.String("network", "devnet", "network name (ephemeral client)")
+	f.Bool("json", false, "print JSON instead of a table")
+}
+
+// meshAccess is a running node's API or an ephemeral client node.
+type meshAccess struct {
+	api  *api.Client
+	node *node.Node
+}
+
+func (a *meshAccess) Close() {
+	if a.node != nil {
+		a.node.Close()
+	}
+}
+
+// reachMesh opens the way to the mesh the flags name.
+func reachMesh(ctx context.Context, cmd *cobra.Command) (*meshAccess, error) {
+	f := cmd.Flags()
+	dataDir, _ := f.GetString("data-dir")
+	boot, _ := f.GetStringSlice("bootstrap")
+	boot = splitList(boot)
+	network, _ := f.GetString("network")
+	if dataDir == "" && len(boot) == 0 {
+		if _, err := os.Stat(filepath.Join(defaultDataDir(), api.AddrFile)); err != nil {
+			return nil, usageErr("no mesh to reach: give --data-dir of a running node or --bootstrap addresses")
+		}
+		dataDir = defaultDataDir()
+	}
+	if dataDir != "" {
+		c, err := api.Dial(dataDir)
+		if err != nil {
+			return nil, netErr(err)
+		}
+		return &meshAccess{api: c}, nil
+	}
+	if _, err := mesh.ParseAddrInfos(boot); err != nil {
+		return nil, usageErr("--bootstrap: %v", err)
+	}
+	n, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Bootstrap: boot, Network: network, Listen: mesh.LoopbackListen})
+	if err != nil {
+		return nil, netErr(fmt.Errorf("starting a client node: %w", err))
+	}
+	if len(n.Mesh().Host().Network().Peers()) == 0 {
+		n.Close()
+		return nil, netErr(fmt.Errorf("no bootstrap peer answered (%s): is a node running there?", strings.Join(boot, ", ")))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := n.Mesh().WaitProviders(wctx, 1); err != nil {
+		n.Close()
+		return nil, netErr(err)
+	}
+	return &meshAccess{node: n}, nil
+}
+
+func newProviders() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "providers",
+		Short: "Find providers through the DHT, with their verified capacity, price, score and RTT",
+		Long: `Find providers through the DHT (the most specific capability key for the
+filters), fetch and verify their signed capacity records, measure RTT, and list
+them with price and score. Without --all only those that match are listed;
+with it, the others too, with the reason they do not match.`,
+		Args: cobra.NoArgs,
+		RunE: runProviders,
+	}
+	f := cmd.Flags()
+	f.Int("gpus", 0, "GPUs needed")
+	f.String("gpu-model", "", "GPU model, e.g. h100 (a model key or glob)")
+	f.String("min-vram", "", "VRAM each GPU must have, e.g. 24GiB")
+	f.String("cpus", "", "cores needed")
+	f.String("memory", "", "memory needed, e.g. 8GiB")
+	f.String("region", "", "region glob, e.g. 'eu-*'")
+	f.String("executor", "", "executor, e.g. wasm")
+	f.Bool("all", false, "also list providers that do not match, with the reason")
+	meshFlags(cmd)
+	return cmd
+}
+
+func runProviders(cmd *cobra.Command, _ []string) error {
+	if err := applyConfig(cmd); err != nil {
+		return err
+	}
+	f := cmd.Flags()
+	var need job.Need
+	var err error
+	need.GPUs, _ = f.GetInt("gpus")
+	need.GPUModel, _ = f.GetString("gpu-model")
+	need.Region, _ = f.GetString("region")
+	need.Executor, _ = f.GetString("executor")
+	if s, _ := f.GetString("min-vram"); s != "" {
+		if need.MinVRAM, err = job.ParseSize(s); err != nil {
+			return usageErr("--min-vram: %v", err)
+		}
+	}
+	if s, _ := f.GetString("cpus"); s != "" {
+		if need.CPUMillis, err = job.ParseCPUs(s); err != nil {
+			return usageErr("--cpus: %v", err)
+		}
+	}
+	if s, _ := f.GetString("memory"); s != "" {
+		if need.MemoryBytes, err = job.ParseSize(s); err != nil {
+			return usageErr("--memory: %v", err)
+		}
+	}
+	if need.GPUs < 0 || need.GPUs > job.MaxGPUs {
+		return usageErr("--gpus: want 0 to %d", job.MaxGPUs)
+	}
+	if err := job.ValidateRegionGlob(need.Region); err != nil {
+		return usageErr("--region: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	access, err := reachMesh(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	defer access.Close()
+	var found []node.ProviderInfo
+	if access.api != nil {
+		if err := access.api.Providers(ctx, need, &found); err != nil {
+			return netErr(err)
+		}
+	} else {
+		found = access.node.FindProviders(ctx, need)
+	}
+	all, _ := f.GetBool("all")
+	shown := found[:0:0]
+	for _, p := range found {
+		if all || (p.Error == "" && p.Mismatch == "") {
+			shown = append(shown, p)
+		}
+	}
+	slices.SortFunc(shown, func(a, b node.ProviderInfo) int { return strings.Compare(a.Peer, b.Peer) })
+	if asJSON, _ := f.GetBool("json"); asJSON {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
+			Providers []node.ProviderInfo `json:"providers"`
+			Summary   string              `json:"summary"`
+		}{shown, node.Mismatches(found)})
+	}
+	printProviders(cmd.OutOrStdout(), shown)
+	fmt.Fprintln(cmd.ErrOrStderr(), node.Mismatches(found))
+	return nil
+}
+
+func printProviders(w io.Writer, ps []node.ProviderInfo) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tREGION\tCPU\tMEMORY\tGPUS\tCREDITS/CORE-H\tSCORE (MB/s)\tRTT\tNOTE")
+	for _, p := range ps {
+		if p.Record == nil {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t%s\n", short(p.Peer), p.Error)
+			continue
+		}
+		r := p.Record
+		note := p.Mismatch
+		if r.Simulated {
+			note = strings.TrimPrefix(note+"; simulated", "; ")
+		}
+		rtt := "-"
+		if p.RTT > 0 {
+			rtt = fmt.Sprintf("%.2fms", float64(p.RTT)/1e6)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%g\t%s\t%s\t%s\t%s\t%s\t%s\n", short(p.Peer), r.Region,
+			float64(r.Total.CPUMillis)/1000, job.FormatSize(r.Total.MemoryBytes), gpuSummary(r.GPUs),
+			r.Rates.CPUHour, strconv.FormatFloat(r.Score.HashMBps, 'f', 0, 64), rtt, note)
+	}
+	tw.Flush()
+}
+
+// gpuSummary formats GPUs as "8x H100 80GB HBM3 (80GiB)".
+func gpuSummary(gpus []job.GPU) string {
+	if len(gpus) == 0 {
+		return "-"
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, g := range gpus {
+		k := g.Model + " (" + job.FormatSize(g.VRAMBytes) + ")"
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	var parts []string
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%dx %s", counts[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func newChallenge() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "challenge PEER_ID",
+		Short: "Check a provider's claimed benchmark score on a fresh random seed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			p, err := peer.Decode(args[0])
+			if err != nil {
+				return usageErr("peer ID %q: %v", args[0], err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			access, err := reachMesh(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer access.Close()
+			var res node.ChallengeResult
+			if access.api != nil {
+				err = access.api.Challenge(ctx, p.String(), &res)
+			} else {
+				res, err = access.node.Challenge(ctx, p)
+			}
+			if err != nil {
+				return netErr(err)
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			} else {
+				verdict := "PASSED"
+				if !res.Passed {
+					verdict = "FAILED"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", short(res.Peer), verdict, res.Reason)
+			}
+			if !res.Passed {
+				return silentExit(exitJobFailed)
+			}
+			return nil
+		},
+	}
+	meshFlags(cmd)
+	return cmd
+}

@@ -1,0 +1,148 @@
+package node
+
+import (
+	"context"
+
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// A 20-node mesh of real hosts on 127.0.0.1: some providers declare
+// (simulated) H100s, some A100s, the rest no GPU.
+func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20 nodes: skipped with -short")
+	}
+	ctx := context.Background()
+	h100 := job.GPU{Vendor: "nvidia", Model: "NVIDIA H100 80GB HBM3", VRAMBytes: 80 << 30}
+	a100 := job.GPU{Vendor: "nvidia", Model: "NVIDIA A100-SXM4-40GB", VRAMBytes: 40 << 30}
+	var (
+		boot  []string
+		provs []*Node
+		want  []string // peers with an H100
+		liar  *Node
+	)
+	for i := range 19 {
+		cfg := Config{
+			Mode: ModeProvider, Region: []string{"eu-west", "us-east", "ap-south"}[i%3],
+			Rates: job.Rates{CPUHour: job.Nano, GPUHour: 2 * job.Nano}, Bootstrap: boot, Network: "test-cap",
+			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}, Hardware: testHardware(t),
+			RecordTTL: 15 * time.Second,
+		}
+		switch {
+		case i%5 == 1:
+			cfg.Simulated = &Simulated{GPUs: []job.GPU{h100, h100}}
+		case i%5 == 2:
+			cfg.Simulated = &Simulated{GPUs: []job.GPU{a100}}
+		case i == 3:
+			cfg.Simulated = &Simulated{Score: &job.Score{HashMBps: 1e6}} // claims a machine 500 times faster
+		}
+		n, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatalf("provider %d: %v", i, err)
+		}
+		t.Cleanup(func() { n.Close() })
+		if i == 0 {
+			boot = []string{n.Mesh().Addrs()[0].String()}
+		}
+		if i%5 == 1 {
+			want = append(want, n.ID().String())
+		}
+		if i == 3 {
+			liar = n
+		}
+		provs = append(provs, n)
+	}
+	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: "test-cap", Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	slices.Sort(want)
+
+	// Every provider's record reaches the DHT (generous bound: 60 s).
+	h100s := func() []string {
+		var got []string
+		for _, p := range client.FindProviders(ctx, job.Need{GPUModel: "h100"}) {
+			if p.Error == "" && p.Mismatch == "" {
+				got = append(got, p.Peer)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	var got []string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if got = h100s(); slices.Equal(got, want) {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("providers --gpu-model h100 found %v, want exactly %v", got, want)
+	}
+
+	// The explanation counts why the others do not match.
+	all := client.FindProviders(ctx, job.Need{Executor: job.ExecutorWASM})
+	for i := range all {
+		if all[i].Record != nil {
+			all[i].Mismatch = all[i].Record.Mismatch(job.Need{GPUs: 1, MinVRAM: 48 << 30})
+		}
+	}
+	summary := Mismatches(all)
+	for _, part := range []string{"of 19 providers match", "no GPU", "VRAM < 48GiB"} {
+		if !strings.Contains(summary, part) {
+			t.Errorf("summary %q lacks %q", summary, part)
+		}
+	}
+
+	// A job that needs an H100 goes only to a provider that has one.
+	sub := helloSpec(t, func(s *job.Spec) { s.Resources.GPUs = 1; s.Resources.GPUModel = "h100" })
+	out := submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || !slices.Contains(want, out.Provider) {
+		t.Fatalf("GPU job: state %s on %s (%s); want it on one of %v", out.State, out.Provider, out.Error, want)
+	}
+
+	// The provider that claims a score it does not have fails the challenge;
+	// an honest one passes.
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	res, err := client.Challenge(cctx, liar.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Passed || !strings.Contains(res.Reason, "slower than claimed") {
+		t.Fatalf("liar's challenge: %+v; want a failure for being slower than claimed", res)
+	}
+	res, err = client.Challenge(cctx, provs[4].ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Passed {
+		t.Fatalf("honest provider's challenge: %+v", res)
+	}
+
+	// A stopped provider is gone once its signed record expires (15 s TTL),
+	// whatever the DHT's provider records say.
+	gone := provs[1]
+	gone.Close()
+	var still bool
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		still = slices.Contains(h100s(), gone.ID().String())
+		if !still {
+			break
+		}
+	}
+	if still {
+		t.Fatalf("stopped provider %s is still listed after its record's lifetime", gone.ID())
+	}
+	for _, p := range client.FindProviders(ctx, job.Need{GPUModel: "h100"}) {
+		t.Logf("after stop: %s err=%q mismatch=%q", p.Peer, p.Error, p.Mismatch)
+	}
+	if got := h100s(); len(got) != len(want)-1 {
+		t.Fatalf("after stopping one H100 provider: %d listed, want %d (%v)", len(got), len(want)-1, got)
+	}
+}
