@@ -34,7 +34,7 @@ func Admit(o *Offer, r *job.Request, free job.Resources) job.Bid {
 	}
 	offered := job.Capacity{Region: o.Region, Executors: o.Executors, Total: o.Capacity, GPUs: o.GPUs}
 	if why := offered.Mismatch(r.Resources.Need()); why != "" {
-		return decline(job.DeclineResources, "wants %s, offers at most %s: %s", r.Resources, o.Capacity, why)
+		return decline(job.DeclineResources, "%s (offers at most %s)", why, o.Capacity)
 	}
 	if r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes || r.Resources.GPUs > free.GPUs {
 		return decline(job.DeclineBusy, "wants %s, free %s", r.Resources, free)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/examples/hello"
+	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
@@ -41,16 +42,28 @@ constraint. Shows the bids, the winner and why, and the result.`,
 	}
 }
 
-var demoProviders = []struct{ region, rate string }{
-	{"us-east", "1.20"},
-	{"eu-west", "0.90"},
-	{"eu-central", "0.70"},
-	{"ap-south", "0.50"},
+// demoNetwork is a test network: its providers may declare (simulated) GPUs.
+const demoNetwork = "test-demo"
+
+var demoProviders = []struct {
+	region, rate string
+	gpus         []job.GPU // simulated
+}{
+	{"us-east", "1.20", []job.GPU{demoGPU("NVIDIA H100 80GB HBM3", 80), demoGPU("NVIDIA H100 80GB HBM3", 80)}},
+	{"eu-west", "0.90", []job.GPU{demoGPU("NVIDIA A100-SXM4-40GB", 40)}},
+	{"eu-central", "0.70", nil},
+	{"ap-south", "0.50", nil},
+}
+
+func demoGPU(model string, gib uint64) job.GPU {
+	return job.GPU{Vendor: "nvidia", Model: model, VRAMBytes: gib << 30}
 }
 
 func runDemo(ctx context.Context, w io.Writer) error {
 	start := time.Now()
-	fmt.Fprintf(w, "computemesh demo: 4 providers and 1 client on 127.0.0.1 (TCP and QUIC), network \"demo\"\n\n")
+	fmt.Fprintf(w, "computemesh demo: 4 providers and 1 client on 127.0.0.1 (TCP and QUIC), network %q\n", demoNetwork)
+	fmt.Fprintf(w, "(the GPUs are simulated: declared on a test network, marked so in the providers' signed records)\n\n")
+	rep := hwprobe.Probe(ctx, hwprobe.WithoutBenchmark())
 	var (
 		boot  []string
 		provs []*node.Node
@@ -62,14 +75,18 @@ func runDemo(ctx context.Context, w io.Writer) error {
 		}
 	}()
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tADDRESS")
+	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tGPUS\tADDRESS")
 	for i, p := range demoProviders {
 		rate, _ := job.ParseCredits(p.rate)
-		n, err := node.New(ctx, node.Config{
-			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate},
-			Network: "demo", Listen: mesh.LoopbackListen, Bootstrap: boot,
-			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30},
-		})
+		cfg := node.Config{
+			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate, GPUHour: 4 * rate},
+			Network: demoNetwork, Listen: mesh.LoopbackListen, Bootstrap: boot,
+			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}, Hardware: &rep,
+		}
+		if p.gpus != nil {
+			cfg.Simulated = &node.Simulated{GPUs: p.gpus}
+		}
+		n, err := node.New(ctx, cfg)
 		if err != nil {
 			return netErr(fmt.Errorf("starting provider %d: %w", i+1, err))
 		}
@@ -80,7 +97,7 @@ func runDemo(ctx context.Context, w io.Writer) error {
 		}
 		name := fmt.Sprintf("p%d", i+1)
 		names[n.ID().String()] = name
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, short(n.ID().String()), p.region, rate, strings.Split(addr, "/p2p/")[0])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, short(n.ID().String()), p.region, rate, gpuSummary(p.gpus), strings.Split(addr, "/p2p/")[0])
 	}
 	tw.Flush()
 	for i, p := range provs {
@@ -92,7 +109,7 @@ func runDemo(ctx context.Context, w io.Writer) error {
 			return ctx.Err()
 		}
 	}
-	client, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Network: "demo", Listen: mesh.LoopbackListen, Bootstrap: boot})
+	client, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Network: demoNetwork, Listen: mesh.LoopbackListen, Bootstrap: boot})
 	if err != nil {
 		return netErr(fmt.Errorf("starting the client: %w", err))
 	}
@@ -109,16 +126,19 @@ func runDemo(ctx context.Context, w io.Writer) error {
 		title  string
 		policy string
 		region string
+		gpus   int
+		model  string
 	}{
-		{"policy cost: the cheapest provider wins", job.PolicyCost, ""},
-		{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, ""},
-		{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*"},
+		{"policy cost: the cheapest provider wins", job.PolicyCost, "", 0, ""},
+		{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, "", 0, ""},
+		{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*", 0, ""},
+		{"policy cost, 1 GPU of model h100: only a provider with one may win", job.PolicyCost, "", 1, "h100"},
 	}
 	for i, r := range runs {
 		spec := &job.Spec{
 			Executor: job.ExecutorWASM, Module: job.ModuleCID(module).String(), Name: "hello.wasm",
 			Args: []string{fmt.Sprintf("job %d", i+1)}, Env: map[string]string{"HELLO_NAME": "demo"},
-			Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20},
+			Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20, GPUs: r.gpus, GPUModel: r.model},
 			TimeoutMS: 10_000, Policy: r.policy, Region: r.region,
 		}
 		fmt.Fprintf(w, "\n== job %d: %s\n", i+1, r.title)
