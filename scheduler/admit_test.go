@@ -61,7 +61,7 @@ func TestAdmit(t *testing.T) {
 		{name: "more cpus than capacity", req: func(r *job.Request) { r.Resources.CPUMillis = 4001 }, free: allFree,
 			wantCode: job.DeclineResources, wantDetail: "offers at most 4 cpu, 8GiB"},
 		{name: "more memory than capacity", req: func(r *job.Request) { r.Resources.MemoryBytes = 16 << 30 }, free: allFree,
-			wantCode: job.DeclineResources, wantDetail: "wants 1 cpu, 16GiB"},
+			wantCode: job.DeclineResources, wantDetail: "memory < 16GiB (offers at most 4 cpu, 8GiB)"},
 		{name: "capacity checked before what is free", req: func(r *job.Request) { r.Resources.CPUMillis = 5000 },
 			free: job.Resources{}, wantCode: job.DeclineResources},
 		{name: "busy: cpus taken", free: job.Resources{CPUMillis: 999, MemoryBytes: 8 << 30},
