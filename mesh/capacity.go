@@ -144,17 +144,21 @@ func (v capacityValidator) Select(key string, values [][]byte) (int, error) {
 	return best, nil
 }
 
-// PutCapacity signs c with the node's key and stores it on the DHT under
-// the node's capacity key.
+// PutCapacity signs c with the node's key, gossips it on the capacity
+// topic and stores it on the DHT under the node's capacity key. It returns
+// the signed record's size.
 func (m *Mesh) PutCapacity(ctx context.Context, c *job.Capacity) (int, error) {
 	b, err := SealCapacity(c, m.cfg.key)
 	if err != nil {
 		return 0, err
 	}
+	m.setOwnCapacity(b)
+	if err := m.topics.capacity.Publish(ctx, b); err != nil {
+		log.Debugf("gossiping capacity record seq %d: %v", c.Seq, err)
+	}
 	if err := m.dht.PutValue(ctx, CapacityKey(m.host.ID()), b); err != nil {
 		return len(b), errorf("storing capacity record seq %d: %w", c.Seq, err)
 	}
-	m.setOwnCapacity(b)
 	return len(b), nil
 }
 

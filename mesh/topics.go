@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,9 @@ type (
 type topics struct {
 	m          *Mesh
 	jobs, bids *pubsub.Topic
+	capacity   *pubsub.Topic
+	capSub     *pubsub.Subscription
+	onCapacity CapacityHandler
 	jobsSub    *pubsub.Subscription
 	bidsSub    *pubsub.Subscription
 	drops      Drops
@@ -104,6 +108,23 @@ func joinTopics(m *Mesh) (*topics, error) {
 	if t.bids, err = m.ps.Join(bidsName); err != nil {
 		return nil, errorf("joining %s: %w", bidsName, err)
 	}
+	capName := m.TopicName("capacity")
+	if err = m.ps.RegisterTopicValidator(capName, t.validator(func(b []byte, from peer.ID) (any, string) {
+		c, err := capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(from), b)
+		if err != nil {
+			log.Debugf("dropping capacity record from %s: %v", from, err)
+			if strings.Contains(err.Error(), "signed by") || strings.Contains(err.Error(), "under the key of") {
+				return nil, DropForged
+			}
+			return nil, DropDecode
+		}
+		return c, ""
+	}), pubsub.WithValidatorInline(true)); err != nil {
+		return nil, errorf("registering capacity validator: %w", err)
+	}
+	if t.capacity, err = m.ps.Join(capName); err != nil {
+		return nil, errorf("joining %s: %w", capName, err)
+	}
 	return t, nil
 }
 
@@ -155,6 +176,9 @@ func (t *topics) close() {
 	if t.bidsSub != nil {
 		t.bidsSub.Cancel()
 	}
+	if t.capSub != nil {
+		t.capSub.Cancel()
+	}
 }
 
 // OnRequest subscribes to the jobs topic and hands each valid job request
@@ -189,6 +213,28 @@ func (m *Mesh) OnBid(h BidHandler) error {
 		t.mu.RUnlock()
 		if b, ok := v.(*job.Bid); ok && h != nil {
 			h(b, from)
+		}
+	})
+}
+
+// CapacityHandler receives each valid capacity record gossiped by a
+// provider whose free capacity changed.
+type CapacityHandler func(c *job.Capacity)
+
+// OnCapacity subscribes to the capacity topic, where providers gossip their
+// signed record when what they have free changes, and hands each verified
+// record to h.
+func (m *Mesh) OnCapacity(h CapacityHandler) error {
+	t := m.topics
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onCapacity = h
+	return t.subscribeLocked(t.capacity, &t.capSub, func(v any, _ peer.ID) {
+		t.mu.RLock()
+		h := t.onCapacity
+		t.mu.RUnlock()
+		if c, ok := v.(*job.Capacity); ok && h != nil {
+			h(c)
 		}
 	})
 }

@@ -144,6 +144,27 @@ func (n *Node) capacityOf(ctx context.Context, p peer.ID) *job.Capacity {
 	return rec
 }
 
+// onCapacity keeps the record cache current with gossiped records (already
+// verified by the topic's validator): a newer sequence number replaces.
+func (n *Node) onCapacity(c *job.Capacity) {
+	p, err := peer.Decode(c.Peer)
+	if err != nil {
+		return
+	}
+	n.cands.mu.Lock()
+	defer n.cands.mu.Unlock()
+	if n.cands.records == nil {
+		n.cands.records = map[peer.ID]recordEntry{}
+	}
+	if e, ok := n.cands.records[p]; ok && e.rec != nil && e.rec.Seq >= c.Seq {
+		return
+	}
+	if _, ok := n.cands.records[p]; !ok && len(n.cands.records) > 4096 {
+		return // the cache is full: records the client looks up take precedence
+	}
+	n.cands.records[p] = recordEntry{rec: c, at: time.Now()}
+}
+
 func (n *Node) pingOnce(p peer.ID) {
 	if n.mesh.RTT(p) > 0 {
 		return

@@ -146,3 +146,34 @@ func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
 		t.Fatalf("after stopping one H100 provider: %d listed, want %d (%v)", len(got), len(want)-1, got)
 	}
 }
+
+// A provider whose free capacity changes gossips its re-signed record; a
+// client's cache picks it up without asking the DHT.
+func TestCapacityChangesAreGossiped(t *testing.T) {
+	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}, {"us-east", "0.9"}})
+	out := submit(t, client, helloSpec(t, nil), nil)
+	if out.State != job.StateCompleted {
+		t.Fatalf("state %s: %s", out.State, out.Error)
+	}
+	client.cands.mu.Lock()
+	before := client.cands.records[provs[0].ID()].rec
+	client.cands.mu.Unlock()
+	if before == nil {
+		t.Fatal("the client has no record of the winner after the job")
+	}
+	// The run reserved and released capacity: within the rate limit (2 s)
+	// plus slack, a newer record arrives by gossip.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		client.cands.mu.Lock()
+		now := client.cands.records[provs[0].ID()].rec
+		client.cands.mu.Unlock()
+		if now != nil && now.Seq > before.Seq {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no newer record of %s arrived by gossip (seq still %d)", provs[0].ID(), before.Seq)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -109,6 +109,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			n.Close()
 			return nil, err
 		}
+		if err := n.mesh.OnCapacity(n.onCapacity); err != nil {
+			n.Close()
+			return nil, err
+		}
 	}
 	if cfg.Mode == ModeProvider {
 		if err := n.startProvider(); err != nil {
