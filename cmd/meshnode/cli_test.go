@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -249,7 +251,7 @@ type providerProc struct {
 
 // startProvider starts a provider on loopback and waits for its info line.
 // t.Cleanup stops it (SIGTERM, then SIGKILL if it hangs).
-func startProvider(t *testing.T, home, network, name, region, price string, boot []string) *providerProc {
+func startProvider(t *testing.T, home, network, name, region, price string, boot []string, extra ...string) *providerProc {
 	t.Helper()
 	p := &providerProc{
 		name: name, region: region, price: price, dataDir: t.TempDir(),
@@ -268,6 +270,7 @@ func startProvider(t *testing.T, home, network, name, region, price string, boot
 	if len(boot) > 0 {
 		args = append(args, "--bootstrap", strings.Join(boot, ","))
 	}
+	args = append(args, extra...)
 	p.cmd = exec.Command(meshnodeBin, args...)
 	p.cmd.Env = testEnv(home)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -332,7 +335,7 @@ func randomNetwork(t *testing.T) string {
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("clitest-%x", b)
+	return fmt.Sprintf("test-cli-%x", b) // a test network: simulated GPUs allowed
 }
 
 // randomPeerID returns the peer ID of a fresh key: a peer nobody runs.
@@ -372,10 +375,13 @@ func helloDir() string { return filepath.Join("..", "..", "examples", "hello") }
 //	p0        us-east     0.5                cost, no constraint
 //	p1        eu-west     0.9                never (dearest)
 //	p2        eu-central  0.6                cost with region eu-*
-var meshProviders = []struct{ name, region, price string }{
-	{"p0", "us-east", "0.5"},
-	{"p1", "eu-west", "0.9"},
-	{"p2", "eu-central", "0.6"},
+var meshProviders = []struct {
+	name, region, price string
+	extra               []string
+}{
+	{"p0", "us-east", "0.5", nil},
+	{"p1", "eu-west", "0.9", []string{"--simulate-gpu", "NVIDIA H100 80GB HBM3:80GiB:2", "--price-gpu-hour", "2"}},
+	{"p2", "eu-central", "0.6", nil},
 }
 
 // bidWindow is long: an auction still closes as soon as every candidate has
@@ -399,7 +405,7 @@ func TestCLIMesh(t *testing.T) {
 	var provs []*providerProc
 	var boot []string
 	for _, p := range meshProviders {
-		pp := startProvider(t, home, network, p.name, p.region, p.price, boot)
+		pp := startProvider(t, home, network, p.name, p.region, p.price, boot, p.extra...)
 		if boot == nil {
 			boot = []string{pp.info.addr(t, "tcp")}
 		}
@@ -660,6 +666,53 @@ func TestCLIMesh(t *testing.T) {
 		}
 	})
 
+	t.Run("providers by GPU model", func(t *testing.T) {
+		for _, via := range [][]string{{"--bootstrap", bootTCP, "--network", network}, {"--data-dir", p0.dataDir}} {
+			var found struct {
+				Providers []struct {
+					Peer   string `json:"peer"`
+					Record struct {
+						Region    string `json:"region"`
+						Simulated bool   `json:"simulated"`
+						GPUs      []struct {
+							Model string `json:"model"`
+						} `json:"gpus"`
+					} `json:"record"`
+				} `json:"providers"`
+				Summary string `json:"summary"`
+			}
+			var r result
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+				r = meshnode(t, home, append([]string{"providers", "--gpu-model", "h100", "--json"}, via...)...)
+				if r.code != 0 {
+					t.Fatalf("providers %v: want exit 0\n%s", via, r)
+				}
+				if err := json.Unmarshal([]byte(r.stdout), &found); err != nil {
+					t.Fatalf("providers --json: %v\n%s", err, r)
+				}
+				if len(found.Providers) > 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if len(found.Providers) != 1 || found.Providers[0].Peer != p1.info.PeerID ||
+				!found.Providers[0].Record.Simulated || len(found.Providers[0].Record.GPUs) != 2 {
+				t.Fatalf("providers --gpu-model h100 %v: want exactly p1 with 2 simulated GPUs\n%s", via, r)
+			}
+		}
+		// A GPU job goes to p1, the only provider with an H100, though dearer.
+		r, out := meshSubmit(t, home, 1, eph(hello, "--gpus", "1", "--gpu-model", "h100")...)
+		if r.code != 0 || out.Provider != p1.info.PeerID {
+			t.Fatalf("GPU job: want exit 0 on p1\n%s", r)
+		}
+	})
+
+	t.Run("challenge an honest provider", func(t *testing.T) {
+		r := meshnode(t, home, "challenge", p2.info.PeerID, "--data-dir", p0.dataDir)
+		if r.code != 0 || !strings.Contains(r.stdout, "PASSED") {
+			t.Fatalf("challenge: want exit 0 and PASSED\n%s", r)
+		}
+	})
+
 	t.Run("clean shutdown", func(t *testing.T) {
 		for _, p := range provs {
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -861,5 +914,32 @@ func TestCLIVersion(t *testing.T) {
 	r = meshnode(t, home, "version", "extra")
 	if r.code != 2 {
 		t.Errorf("meshnode version extra: want exit 2\n%s", r)
+	}
+}
+
+func TestCLIProbe(t *testing.T) {
+	dir := t.TempDir()
+	r := meshnode(t, t.TempDir(), "probe", "--json", "--data-dir", dir)
+	if r.code != 0 {
+		t.Fatalf("probe --json: want exit 0\n%s", r)
+	}
+	var rep hwprobe.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("probe --json: %v\n%s", err, r)
+	}
+	if rep.CPU.Threads < 1 || rep.Memory.UsableBytes == 0 || rep.Benchmark == nil || rep.Benchmark.HashMBPerSecPerCore <= 0 ||
+		!slices.Contains(rep.Executors, "wasm") {
+		t.Fatalf("probe --json: implausible report\n%s", r)
+	}
+	// The benchmark is cached in the data dir for the next start.
+	r = meshnode(t, t.TempDir(), "probe", "--json", "--data-dir", dir)
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Benchmark == nil || !rep.Benchmark.Cached {
+		t.Fatalf("second probe: want the cached benchmark\n%s", r)
+	}
+	r = meshnode(t, t.TempDir(), "probe", "--data-dir", dir)
+	for _, want := range []string{"CPU", "Memory", "GPUs", "Benchmark"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("probe table lacks %q\n%s", want, r)
+		}
 	}
 }
