@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 
 	"slices"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 // A 20-node mesh of real hosts on 127.0.0.1: some providers declare
@@ -97,6 +100,31 @@ func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
 		if !strings.Contains(summary, part) {
 			t.Errorf("summary %q lacks %q", summary, part)
 		}
+	}
+
+	// A record forged by another key for a provider is refused, and the
+	// provider's own record still stands.
+	victim := provs[2]
+	real, err := client.Mesh().GetCapacity(ctx, victim.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *real
+	forged.Seq++
+	forged.GPUs = []job.GPU{h100, h100, h100, h100}
+	attackerKey, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mesh.SealCapacity(&forged, attackerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Mesh().DHT().PutValue(ctx, mesh.CapacityKey(victim.ID()), b); err == nil || !strings.Contains(err.Error(), "signed by") {
+		t.Fatalf("storing a forged record: %v; want a refusal naming the signer", err)
+	}
+	if got, err := client.Mesh().GetCapacity(ctx, victim.ID()); err != nil || len(got.GPUs) != len(real.GPUs) {
+		t.Fatalf("after the forgery: %v, %d GPUs; want the provider's own record with %d", err, len(got.GPUs), len(real.GPUs))
 	}
 
 	// A job that needs an H100 goes only to a provider that has one.
