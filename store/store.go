@@ -1,0 +1,258 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/ipfs/go-cid"
+)
+
+// Limits of what a store accepts.
+const (
+	MaxBlob     = 64 << 20 // one file
+	MaxEntries  = 4096     // files in one manifest
+	MaxManifest = 1 << 20  // encoded manifest
+)
+
+// ErrNotFound means the store does not hold a CID.
+var ErrNotFound = errors.New("not in the store")
+
+// Store keeps blobs under a directory. Safe for concurrent use (every write
+// is an atomic rename of a complete, synced file).
+type Store struct {
+	dir string
+}
+
+// Open opens (creating) the store under dir.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) path(c cid.Cid) string { return filepath.Join(s.dir, c.String()) }
+
+// Put stores b and returns its CID (raw codec for data; pass
+// job.CodecJSON for a manifest).
+func (s *Store) Put(b []byte, codec uint64) (cid.Cid, error) {
+	if len(b) > MaxBlob {
+		return cid.Undef, fmt.Errorf("store: blob of %d bytes exceeds the limit of %d", len(b), MaxBlob)
+	}
+	c := job.ModuleCID(b)
+	if codec != cid.Raw {
+		c = cid.NewCidV1(codec, c.Hash())
+	}
+	p := s.path(c)
+	if _, err := os.Stat(p); err == nil {
+		return c, nil
+	}
+	f, err := os.CreateTemp(s.dir, ".put-*")
+	if err != nil {
+		return cid.Undef, fmt.Errorf("store: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return cid.Undef, fmt.Errorf("store: writing %s: %w", c, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return cid.Undef, fmt.Errorf("store: syncing %s: %w", c, err)
+	}
+	if err := f.Close(); err != nil {
+		return cid.Undef, fmt.Errorf("store: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return cid.Undef, fmt.Errorf("store: %w", err)
+	}
+	return c, nil
+}
+
+// Get returns the bytes of c, verified against it.
+func (s *Store) Get(c cid.Cid) ([]byte, error) {
+	b, err := os.ReadFile(s.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", c, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := Verify(c, b); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return b, nil
+}
+
+// Has reports whether the store holds c.
+func (s *Store) Has(c cid.Cid) bool {
+	_, err := os.Stat(s.path(c))
+	return err == nil
+}
+
+// Verify checks that b hashes to c's multihash.
+func Verify(c cid.Cid, b []byte) error {
+	got, err := c.Prefix().Sum(b)
+	if err != nil {
+		return fmt.Errorf("hashing for %s: %w", c, err)
+	}
+	if !got.Equals(c) {
+		return fmt.Errorf("bytes do not match %s (they hash to %s)", c, got)
+	}
+	return nil
+}
+
+// Entry is one file of a manifest.
+type Entry struct {
+	Path string `json:"path"` // slash-separated, relative, clean
+	CID  string `json:"cid"`
+	Size int64  `json:"size"`
+}
+
+// Manifest names a directory tree of blobs.
+type Manifest struct {
+	V       int     `json:"v"`
+	Entries []Entry `json:"entries"` // sorted by path
+}
+
+// Validate checks every entry's path and CID.
+func (m *Manifest) Validate() error {
+	if m.V != job.Version {
+		return fmt.Errorf("v: version %d, want %d", m.V, job.Version)
+	}
+	if len(m.Entries) > MaxEntries {
+		return fmt.Errorf("entries: %d files, limit %d", len(m.Entries), MaxEntries)
+	}
+	for i, e := range m.Entries {
+		if err := CheckPath(e.Path); err != nil {
+			return fmt.Errorf("entries[%d].path: %w", i, err)
+		}
+		if _, err := job.ParseCID(e.CID); err != nil {
+			return fmt.Errorf("entries[%d].cid: %w", i, err)
+		}
+		if e.Size < 0 || e.Size > MaxBlob {
+			return fmt.Errorf("entries[%d].size: %d out of range", i, e.Size)
+		}
+		if i > 0 && m.Entries[i-1].Path >= e.Path {
+			return fmt.Errorf("entries: not sorted or duplicate at %q", e.Path)
+		}
+	}
+	return nil
+}
+
+// CheckPath refuses absolute paths, "..", empty and unclean paths: a
+// manifest can only name files inside the directory it describes.
+func CheckPath(p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.ContainsRune(p, 0) {
+		return fmt.Errorf("%q is not a relative slash-separated path", p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("%q has an empty, '.' or '..' element", p)
+		}
+	}
+	return nil
+}
+
+// AddFile stores one file and returns its CID and size.
+func (s *Store) AddFile(path string) (cid.Cid, int64, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("store: %w", err)
+	}
+	if st.Size() > MaxBlob {
+		return cid.Undef, 0, fmt.Errorf("store: %s is %d bytes, limit %d", path, st.Size(), MaxBlob)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("store: %w", err)
+	}
+	c, err := s.Put(b, cid.Raw)
+	return c, int64(len(b)), err
+}
+
+// AddDir stores every regular file under dir and a manifest naming them,
+// and returns the manifest's CID. Symbolic links and special files are
+// refused (they could point outside the tree).
+func (s *Store) AddDir(dir string) (cid.Cid, *Manifest, error) {
+	m := &Manifest{V: job.Version}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file (links and devices are refused)", p)
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		c, size, err := s.AddFile(p)
+		if err != nil {
+			return err
+		}
+		m.Entries = append(m.Entries, Entry{Path: filepath.ToSlash(rel), CID: c.String(), Size: size})
+		if len(m.Entries) > MaxEntries {
+			return fmt.Errorf("more than %d files", MaxEntries)
+		}
+		return nil
+	})
+	if err != nil {
+		return cid.Undef, nil, fmt.Errorf("store: adding %s: %w", dir, err)
+	}
+	sort.Slice(m.Entries, func(i, j int) bool { return m.Entries[i].Path < m.Entries[j].Path })
+	c, err := s.Put(job.Encode(m), job.CodecJSON)
+	return c, m, err
+}
+
+// Manifest reads and validates the manifest c.
+func (s *Store) Manifest(c cid.Cid) (*Manifest, error) {
+	if c.Type() != job.CodecJSON {
+		return nil, fmt.Errorf("store: %s is not a manifest (codec 0x%x)", c, c.Type())
+	}
+	b, err := s.Get(c)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := job.Decode(b, MaxManifest, &m); err != nil {
+		return nil, fmt.Errorf("store: manifest %s: %w", c, err)
+	}
+	return &m, nil
+}
+
+// Export writes the tree of manifest m (its blobs must be in the store)
+// under dir, which must not escape: every path was checked.
+func (s *Store) Export(m *Manifest, dir string) error {
+	for _, e := range m.Entries {
+		c, err := job.ParseCID(e.CID)
+		if err != nil {
+			return err
+		}
+		b, err := s.Get(c)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, filepath.FromSlash(e.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
+}
