@@ -53,7 +53,18 @@ type Task struct {
 	// Deterministic gives the guest a fixed clock, sleeps that return at
 	// once and a fixed random stream instead of the host's real ones.
 	Deterministic bool
+	// InputsDir, when set, is a host directory the guest sees read-only at
+	// /inputs; OutputsDir one it may write at /outputs. The guest sees no
+	// other part of the host's file system.
+	InputsDir  string
+	OutputsDir string
 }
+
+// Where a guest finds its inputs and leaves its outputs.
+const (
+	InputsPath  = "/inputs"
+	OutputsPath = "/outputs"
+)
 
 // Result is what a run produced.
 type Result struct {

@@ -258,6 +258,16 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		cfg = cfg.WithEnv(k, t.Env[k])
 	}
+	if t.InputsDir != "" || t.OutputsDir != "" {
+		fsc := wazero.NewFSConfig()
+		if t.InputsDir != "" {
+			fsc = fsc.WithReadOnlyDirMount(t.InputsDir, InputsPath)
+		}
+		if t.OutputsDir != "" {
+			fsc = fsc.WithDirMount(t.OutputsDir, OutputsPath)
+		}
+		cfg = cfg.WithFSConfig(fsc)
+	}
 	if !t.Deterministic {
 		cfg = cfg.WithSysWalltime().
 			WithSysNanotime().

@@ -75,6 +75,24 @@ func main() {
 		fmt.Print(hex.EncodeToString(b))
 	case "time":
 		fmt.Print(time.Now().Year())
+	case "cat": // cat PATH: print a file (inputs, or an attempt to escape)
+		b, err := os.ReadFile(arg)
+		if err != nil {
+			fail(err.Error())
+		}
+		os.Stdout.Write(b)
+	case "write": // write PATH: write "written by guest" to a file
+		if err := os.WriteFile(arg, []byte("written by guest"), 0o644); err != nil {
+			fail(err.Error())
+		}
+	case "upper": // upper: /outputs/upper.txt = upper-cased /inputs/in.txt
+		b, err := os.ReadFile("/inputs/in.txt")
+		if err != nil {
+			fail(err.Error())
+		}
+		if err := os.WriteFile("/outputs/upper.txt", []byte(strings.ToUpper(string(b))), 0o644); err != nil {
+			fail(err.Error())
+		}
 	default:
 		fail("unknown command " + os.Args[1])
 	}
