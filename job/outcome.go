@@ -62,5 +62,6 @@ type Outcome struct {
 	Stdout     []byte  `json:"stdout,omitempty"`
 	Stderr     []byte  `json:"stderr,omitempty"`
 	Error      string  `json:"error,omitempty"`
+	Outputs    string  `json:"outputs,omitempty"` // manifest CID, held by the client
 	Timings    Timings `json:"timings_ms"`
 }

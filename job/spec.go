@@ -89,7 +89,19 @@ type Spec struct {
 	Region        string            `json:"region,omitempty"`    // glob, e.g. "eu-*"; empty: anywhere
 	Policy        string            `json:"policy"`
 	Deterministic bool              `json:"deterministic,omitempty"`
+	// Inputs are mounted read-only under /inputs/<name>: a file (raw CID)
+	// or a directory tree (a manifest CID). They travel only to the winner.
+	Inputs []Input `json:"inputs,omitempty"`
 }
+
+// Input is one piece of a job's data, by CID.
+type Input struct {
+	Name string `json:"name"` // file or directory name under /inputs
+	CID  string `json:"cid"`
+}
+
+// MaxInputs bounds the inputs of one job.
+const MaxInputs = 64
 
 // Timeout returns the spec's wall-clock limit.
 func (s *Spec) Timeout() time.Duration { return time.Duration(s.TimeoutMS) * time.Millisecond }
@@ -146,6 +158,22 @@ func (s *Spec) Validate() error {
 	}
 	if err := ValidateRegionGlob(s.Region); err != nil {
 		return fmt.Errorf("region: %w", err)
+	}
+	if len(s.Inputs) > MaxInputs {
+		return fmt.Errorf("inputs: %d, limit %d", len(s.Inputs), MaxInputs)
+	}
+	seen := map[string]bool{}
+	for i, in := range s.Inputs {
+		if in.Name == "" || len(in.Name) > 255 || in.Name == "." || in.Name == ".." || strings.ContainsAny(in.Name, "/\\\x00") {
+			return fmt.Errorf("inputs[%d].name: %q is not a plain file name", i, in.Name)
+		}
+		if seen[in.Name] {
+			return fmt.Errorf("inputs[%d].name: %q given twice", i, in.Name)
+		}
+		seen[in.Name] = true
+		if _, err := ParseCID(in.CID); err != nil {
+			return fmt.Errorf("inputs[%d].cid: %w", i, err)
+		}
 	}
 	if s.Policy != PolicyCost && s.Policy != PolicyLatency {
 		return fmt.Errorf("policy: %q is not one of %s, %s", s.Policy, PolicyCost, PolicyLatency)

@@ -231,6 +231,9 @@ type Result struct {
 	RunMS           float64 `json:"run_ms"`
 	Charge          Credits `json:"charge"`          // metered cost, at most the bid's price
 	Error           string  `json:"error,omitempty"` // the provider could not run it
+	// Outputs is the manifest CID of what the job left in /outputs; the
+	// client fetches it (and only it may) from the provider.
+	Outputs string `json:"outputs,omitempty"`
 }
 
 // Decode decodes one JSON message of at most limit bytes into v and validates

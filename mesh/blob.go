@@ -89,8 +89,8 @@ func (m *Mesh) FetchBlob(ctx context.Context, p peer.ID, c string) ([]byte, erro
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, errorf("fetching %s from %s: %w", c, p, err)
 	}
-	if got := job.ModuleCID(b); !got.Equals(want) {
-		return nil, errorf("fetching %s from %s: the bytes hash to %s", c, p, got)
+	if got, err := want.Prefix().Sum(b); err != nil || !got.Equals(want) {
+		return nil, errorf("fetching %s from %s: the bytes do not match the CID (they hash to %s)", c, p, got)
 	}
 	return b, nil
 }

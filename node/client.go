@@ -68,6 +68,9 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 			return nil, fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, c, s.Module)
 		}
 	}
+	if _, err := n.inputBlobs(s.Inputs); err != nil {
+		return nil, err
+	}
 	window := sub.BidWindow
 	if window <= 0 {
 		window = n.cfg.BidWindow
@@ -225,6 +228,14 @@ wait:
 		}
 		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
 		out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
+		if res.Outputs != "" {
+			if _, err := n.fetchTree(ctx, mustPeer(o.Bid.Provider), res.Outputs); err != nil {
+				out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
+				out.Timings.Run = ms(time.Since(runStart))
+				return finish(), nil
+			}
+			out.Outputs = res.Outputs
+		}
 		switch {
 		case res.TimedOut:
 			out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
@@ -253,8 +264,12 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	if err != nil {
 		return nil, fmt.Errorf("bidder ID %q: %w", a.Bid.Provider, err)
 	}
-	n.grant(a.Spec.Module, p, 1)
-	defer n.grant(a.Spec.Module, p, -1)
+	blobs, err := n.inputBlobs(a.Spec.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	n.grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), append(blobs, a.Spec.Module)...)
+	defer n.grant(p, time.Time{}, append(blobs, a.Spec.Module)...)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
 	cancel()
@@ -297,30 +312,37 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	return res, nil
 }
 
-// grant lets p fetch the module c (delta +1) or withdraws that (-1).
-func (n *Node) grant(c string, p peer.ID, delta int) {
+// grant lets p fetch the blobs cs until the deadline (or withdraws that,
+// with a deadline in the past). Expired grants are dropped as they are met.
+func (n *Node) grant(p peer.ID, until time.Time, cs ...string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	g := n.grants[c]
-	if g == nil {
-		g = map[peer.ID]int{}
-		n.grants[c] = g
-	}
-	g[p] += delta
-	if g[p] <= 0 {
-		delete(g, p)
-	}
-	if len(g) == 0 {
-		delete(n.grants, c)
+	now := time.Now()
+	for _, c := range cs {
+		g := n.grants[c]
+		if g == nil {
+			g = map[peer.ID]time.Time{}
+			n.grants[c] = g
+		}
+		g[p] = until
+		for q, t := range g {
+			if !t.After(now) {
+				delete(g, q)
+			}
+		}
+		if len(g) == 0 {
+			delete(n.grants, c)
+		}
 	}
 }
 
-// granted says whether p may fetch the blob c: only a provider awarded a job
-// that uses it.
+// granted says whether p may fetch the blob c: a provider awarded a job that
+// uses it (module, inputs), or the client of a job that produced it
+// (outputs).
 func (n *Node) granted(p peer.ID, c string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.grants[c][p] > 0
+	return n.grants[c][p].After(time.Now())
 }
 
 // onBid routes a gossiped bid or decline to its auction.
@@ -392,6 +414,12 @@ func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Reje
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// mustPeer decodes a peer ID that has already been validated.
+func mustPeer(s string) peer.ID {
+	p, _ := peer.Decode(s)
+	return p
+}
 
 func short(id string) string {
 	if len(id) > 12 {

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/computemesh/computemesh/market"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/scheduler"
+	"github.com/computemesh/computemesh/store"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -40,7 +43,9 @@ type Node struct {
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
 	mu       sync.Mutex
 	auctions map[string]*pending
-	grants   map[string]map[peer.ID]int // module CID → peers awarded it
+	grants   map[string]map[peer.ID]time.Time // blob CID → peers that may fetch it, until when
+	store    *store.Store                     // content by CID: inputs, outputs
+	tmpStore string                           // the store's temporary directory (nodes without a data dir)
 	cands    candidates
 
 	api     *apiServer
@@ -63,7 +68,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		cfg:      cfg,
 		myBids:   map[string]standing{},
 		auctions: map[string]*pending{},
-		grants:   map[string]map[peer.ID]int{},
+		grants:   map[string]map[peer.ID]time.Time{},
 		blobs:    mesh.NewBlobCache(256 << 20),
 		announce: make(chan struct{}),
 	}
@@ -92,6 +97,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := mesh.CheckOptions(opts...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
+	if err := n.openStore(); err != nil {
+		return nil, err
+	}
 	if cfg.Mode == ModeProvider {
 		if err := n.setupProvider(ctx); err != nil {
 			return nil, err
@@ -103,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeExec()
 		return nil, err
 	}
-	n.mesh.ServeBlobs(n.blobs.Get, n.granted)
+	n.mesh.ServeBlobs(n.blob, n.granted)
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {
 			n.Close()
@@ -196,8 +204,48 @@ func (n *Node) Close() error {
 		}
 		n.wg.Wait()
 		n.closeExec()
+		if n.tmpStore != "" {
+			_ = os.RemoveAll(n.tmpStore)
+		}
 	})
 	return errors.Join(errs...)
+}
+
+// openStore opens the node's content store: <data-dir>/blobs, or a
+// temporary directory removed at Close.
+func (n *Node) openStore() error {
+	dir := ""
+	if n.cfg.DataDir != "" {
+		dir = filepath.Join(n.cfg.DataDir, "blobs")
+	} else {
+		tmp, err := os.MkdirTemp("", "computemesh-store-")
+		if err != nil {
+			return fmt.Errorf("creating a temporary store: %w", err)
+		}
+		n.tmpStore, dir = tmp, tmp
+	}
+	s, err := store.Open(dir)
+	if err != nil {
+		return err
+	}
+	n.store = s
+	return nil
+}
+
+// Store returns the node's content store.
+func (n *Node) Store() *store.Store { return n.store }
+
+// blob serves a blob by CID string from the module cache or the store.
+func (n *Node) blob(c string) ([]byte, bool) {
+	if b, ok := n.blobs.Get(c); ok {
+		return b, true
+	}
+	id, err := job.ParseCID(c)
+	if err != nil {
+		return nil, false
+	}
+	b, err := n.store.Get(id)
+	return b, err == nil
 }
 
 // Mesh returns the node's mesh.

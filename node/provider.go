@@ -197,14 +197,34 @@ func (n *Node) run(a *job.Award, client peer.ID, rates job.Rates) *job.Result {
 		}
 		n.modules.Put(a.Spec.Module, module, false)
 	}
+	inDir, outDir, cleanup, err := n.workDirs()
+	if err != nil {
+		res.Error = "work directory: " + err.Error()
+		return res
+	}
+	defer cleanup()
+	if err := n.stageInputs(ctx, client, a.Spec.Inputs, inDir); err != nil {
+		res.Error = "fetching inputs: " + err.Error()
+		return res
+	}
 	r, err := n.exec.Run(ctx, executor.Task{
 		Name: a.Spec.Name, Module: module, ModuleKey: a.Spec.Module, Args: a.Spec.Args,
 		Env: a.Spec.Env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
 		MemoryBytes: a.Spec.Resources.MemoryBytes, Deterministic: a.Spec.Deterministic,
+		InputsDir: inDir, OutputsDir: outDir,
 	})
 	if err != nil {
 		res.Error = err.Error()
 		return res
+	}
+	outputs, blobs, err := n.collectOutputs(outDir)
+	if err != nil {
+		res.Error = "collecting outputs: " + err.Error()
+		return res
+	}
+	if outputs != "" {
+		res.Outputs = outputs
+		n.grant(client, time.Now().Add(10*time.Minute), blobs...) // the client alone may fetch them
 	}
 	res.ExitCode = r.ExitCode
 	res.Stdout, res.Stderr = r.Stdout, r.Stderr

@@ -1,0 +1,419 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// Bounds on the daemon's own work, so that a wedged daemon cannot hold a run
+// for ever.
+const (
+	dockerCleanupTimeout = 30 * time.Second // stop, kill, inspect, remove
+	dockerStopSlack      = 10 * time.Second // beyond the grace, for the exit to be seen
+	dockerDrainTimeout   = 5 * time.Second  // output still in flight after the exit
+)
+
+// Run runs t in a new container and removes the container afterwards,
+// whatever happens. It returns an error only for an invalid task (matching
+// ErrInvalidTask), a daemon problem, a done ctx (the container is stopped
+// first; the error wraps ctx's cause) or a closed executor (ErrClosed). A job
+// that exits non-zero, times out or is killed for memory is a DockerResult.
+// If the container cannot be removed the error says so, next to the result.
+func (d *Docker) Run(ctx context.Context, t DockerTask) (res DockerResult, err error) {
+	if err := d.enter(); err != nil {
+		return DockerResult{}, err
+	}
+	defer d.wg.Done()
+	if err := d.checkTask(&t); err != nil {
+		return DockerResult{}, err
+	}
+	applyDockerDefaults(&t)
+
+	// opCtx is done when ctx is or when Close is called.
+	opCtx, opCancel := context.WithCancel(ctx)
+	defer opCancel()
+	stopOnClose := context.AfterFunc(d.base, opCancel)
+	defer stopOnClose()
+
+	if err := d.ensureImage(opCtx, t.Image); err != nil {
+		return DockerResult{}, d.ctxErr(ctx, err)
+	}
+
+	runID := newRunID()
+	name := "computemesh-" + runID
+	cfg, hostCfg := d.containerConfig(&t, runID)
+	created, err := d.cli.ContainerCreate(opCtx, cfg, hostCfg, nil, nil, name)
+	id := created.ID
+	if id == "" {
+		id = name // a create cut short may still have made it: remove by name
+	}
+	defer func() {
+		if rmErr := d.remove(id); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+	}()
+	if err != nil {
+		return DockerResult{}, d.ctxErr(ctx, fmt.Errorf("docker: create container for %s: %w", t.Image, err))
+	}
+	return d.run(ctx, opCtx, id, &t)
+}
+
+// run attaches to, starts and waits for the created container id.
+func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (DockerResult, error) {
+	hasStdin := len(t.Stdin) > 0
+	att, err := d.cli.ContainerAttach(opCtx, id, container.AttachOptions{
+		Stream: true, Stdin: hasStdin, Stdout: true, Stderr: true,
+	})
+	if err != nil {
+		return DockerResult{}, d.ctxErr(ctx, fmt.Errorf("docker: attach: %w", err))
+	}
+	stdout, stderr := newCappedWriter(t.MaxOutput), newCappedWriter(t.MaxOutput)
+	copyDone, stdinDone := d.pump(&att, t, stdout, stderr)
+	var closeOnce atomic.Bool
+	closeAttach := func() {
+		if closeOnce.CompareAndSwap(false, true) {
+			att.Close()
+		}
+		<-copyDone
+		<-stdinDone
+	}
+	defer closeAttach() // Logs is never written after Run returns
+
+	// The wait must not end with ctx: after a stop, the exit is still wanted.
+	waitCtx, waitCancel := context.WithCancel(context.Background())
+	defer waitCancel()
+	waitC, waitErrC := d.cli.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
+
+	start := time.Now()
+	if err := d.cli.ContainerStart(opCtx, id, container.StartOptions{}); err != nil {
+		return DockerResult{}, d.ctxErr(ctx, fmt.Errorf("docker: start: %w", err))
+	}
+	var cpuNanos atomic.Uint64
+	statsCtx, statsCancel := context.WithCancel(context.Background())
+	statsDone := d.sampleCPU(statsCtx, id, &cpuNanos)
+	defer func() { statsCancel(); <-statsDone }()
+
+	timer := time.NewTimer(t.Timeout)
+	defer timer.Stop()
+	var (
+		exit    container.WaitResponse
+		stopped string // why the executor stopped the container, if it did
+	)
+	select {
+	case exit = <-waitC:
+	case err := <-waitErrC:
+		return DockerResult{}, fmt.Errorf("docker: wait: %w", err)
+	case <-timer.C:
+		stopped = "timeout"
+	case <-opCtx.Done():
+		stopped = "cancelled"
+		if d.base.Err() != nil {
+			stopped = "closed"
+		}
+	}
+	if stopped != "" {
+		exit, err = d.stop(id, waitC, waitErrC)
+		if err != nil {
+			return DockerResult{}, err
+		}
+	}
+	duration := time.Since(start)
+	if exit.Error != nil && exit.Error.Message != "" {
+		return DockerResult{}, fmt.Errorf("docker: wait: %s", exit.Error.Message)
+	}
+
+	// The attach stream ends once the daemon has sent all output.
+	select {
+	case <-copyDone:
+	case <-time.After(dockerDrainTimeout):
+	}
+	closeAttach()
+
+	res := DockerResult{
+		ExitCode:        int(exit.StatusCode),
+		Stdout:          stdout.Bytes(),
+		Stderr:          stderr.Bytes(),
+		StdoutTruncated: stdout.Truncated(),
+		StderrTruncated: stderr.Truncated(),
+		Duration:        duration,
+		GPUSeconds:      float64(t.GPUs) * duration.Seconds(),
+	}
+	res.OOMKilled = d.oomKilled(id, exit.StatusCode, stopped != "")
+	statsCancel()
+	<-statsDone
+	res.CPUSeconds = float64(cpuNanos.Load()) / 1e9
+
+	switch stopped {
+	case "timeout":
+		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true
+		res.Reason = fmt.Sprintf("timed out after %v", t.Timeout)
+	case "cancelled":
+		res.ExitCode, res.Reason = ExitCodeAbnormal, "cancelled"
+		return res, fmt.Errorf("docker run: %w", context.Cause(ctx))
+	case "closed":
+		res.ExitCode, res.Reason = ExitCodeAbnormal, "executor closed"
+		return res, fmt.Errorf("docker run: %w", ErrClosed)
+	}
+	if res.OOMKilled {
+		res.ExitCode = ExitCodeAbnormal
+		if res.Reason == "" {
+			res.Reason = "memory limit exceeded"
+		}
+	}
+	return res, nil
+}
+
+// applyDockerDefaults fills t's zero fields.
+func applyDockerDefaults(t *DockerTask) {
+	if t.Timeout == 0 {
+		t.Timeout = DefaultTimeout
+	}
+	if t.CPUMillis == 0 {
+		t.CPUMillis = DefaultDockerCPUMillis
+	}
+	if t.MemoryBytes == 0 {
+		t.MemoryBytes = DefaultMemoryBytes
+	}
+	if t.MaxOutput == 0 {
+		t.MaxOutput = DefaultMaxOutput
+	}
+}
+
+// graceSeconds is the stop grace in whole seconds, rounded up.
+func (d *Docker) graceSeconds() int {
+	return int((d.cfg.stopGrace + time.Second - 1) / time.Second)
+}
+
+// containerConfig is the locked-down container for t.
+func (d *Docker) containerConfig(t *DockerTask, runID string) (*container.Config, *container.HostConfig) {
+	labels := map[string]string{DockerJobLabel: "1", DockerRunLabel: runID}
+	if d.cfg.owner != "" {
+		labels[DockerOwnerLabel] = d.cfg.owner
+	}
+	env := make([]string, 0, len(t.Env))
+	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
+		env = append(env, k+"="+t.Env[k])
+	}
+	hasStdin := len(t.Stdin) > 0
+	network := t.Network && d.cfg.allowNetwork
+	grace := d.graceSeconds()
+	cfg := &container.Config{
+		Image:           t.Image,
+		Cmd:             t.Cmd,
+		Env:             env,
+		User:            d.cfg.user,
+		Labels:          labels,
+		AttachStdin:     hasStdin,
+		AttachStdout:    true,
+		AttachStderr:    true,
+		OpenStdin:       hasStdin,
+		StdinOnce:       hasStdin,
+		NetworkDisabled: !network,
+		StopTimeout:     &grace,
+	}
+	if len(t.Entrypoint) > 0 {
+		cfg.Entrypoint = t.Entrypoint
+	}
+	pids := int64(DockerPidsLimit)
+	hostCfg := &container.HostConfig{
+		NetworkMode:    "none",
+		ReadonlyRootfs: true,
+		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=" + strconv.Itoa(DockerTmpfsBytes)},
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		IpcMode:        "private",
+		LogConfig:      container.LogConfig{Type: "none"},
+		Resources: container.Resources{
+			NanoCPUs:   t.CPUMillis * 1e6,
+			Memory:     int64(t.MemoryBytes),
+			MemorySwap: int64(t.MemoryBytes), // equal to Memory: no swap, a real limit
+			PidsLimit:  &pids,
+			Ulimits: []*container.Ulimit{
+				{Name: "nofile", Soft: 1024, Hard: 1024},
+				{Name: "core", Soft: 0, Hard: 0},
+			},
+		},
+	}
+	if network {
+		hostCfg.NetworkMode = "default"
+	}
+	if t.GPUs > 0 {
+		hostCfg.DeviceRequests = []container.DeviceRequest{{
+			Driver:       "nvidia",
+			Count:        t.GPUs,
+			Capabilities: [][]string{{"gpu"}},
+		}}
+	}
+	if t.InputsDir != "" {
+		hostCfg.Mounts = append(hostCfg.Mounts, mount.Mount{
+			Type: mount.TypeBind, Source: t.InputsDir, Target: DockerInputsPath, ReadOnly: true,
+		})
+	}
+	if t.OutputsDir != "" {
+		hostCfg.Mounts = append(hostCfg.Mounts, mount.Mount{
+			Type: mount.TypeBind, Source: t.OutputsDir, Target: DockerOutputsPath,
+		})
+	}
+	return cfg, hostCfg
+}
+
+// pump copies the attach stream's output into stdout, stderr and t.Logs, and
+// t.Stdin into it. The channels close when each copy ends; both end once the
+// attach connection is closed.
+func (d *Docker) pump(att *types.HijackedResponse, t *DockerTask, stdout, stderr *cappedWriter) (copyDone, stdinDone chan struct{}) {
+	copyDone, stdinDone = make(chan struct{}), make(chan struct{})
+	var outW, errW io.Writer = stdout, stderr
+	if t.Logs != nil {
+		logs := &liveLogs{w: t.Logs}
+		outW, errW = io.MultiWriter(stdout, logs), io.MultiWriter(stderr, logs)
+	}
+	go func() {
+		defer close(copyDone)
+		_, _ = stdcopy.StdCopy(outW, errW, att.Reader)
+	}()
+	go func() {
+		defer close(stdinDone)
+		if len(t.Stdin) == 0 {
+			return
+		}
+		if _, err := att.Conn.Write(t.Stdin); err != nil {
+			return
+		}
+		_ = att.CloseWrite() // EOF for the job (StdinOnce)
+	}()
+	return copyDone, stdinDone
+}
+
+// liveLogs forwards to the caller's Logs writer until its first error; it
+// never fails, so the job's output is not disturbed. It is written from one
+// goroutine (stdcopy's).
+type liveLogs struct {
+	w      io.Writer
+	failed bool
+}
+
+func (l *liveLogs) Write(p []byte) (int, error) {
+	if !l.failed {
+		if _, err := l.w.Write(p); err != nil {
+			l.failed = true
+		}
+	}
+	return len(p), nil
+}
+
+// sampleCPU follows the container's stats stream, keeping the last cgroup
+// CPU usage seen (nanoseconds). The returned channel closes when it stops:
+// at the end of the stream or when ctx is done.
+func (d *Docker) sampleCPU(ctx context.Context, id string, cpuNanos *atomic.Uint64) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sr, err := d.cli.ContainerStats(ctx, id, true)
+		if err != nil {
+			return
+		}
+		defer sr.Body.Close()
+		stop := context.AfterFunc(ctx, func() { sr.Body.Close() })
+		defer stop()
+		dec := json.NewDecoder(sr.Body)
+		for {
+			var s container.StatsResponse
+			if dec.Decode(&s) != nil {
+				return
+			}
+			if u := s.CPUStats.CPUUsage.TotalUsage; u > cpuNanos.Load() {
+				cpuNanos.Store(u)
+			}
+		}
+	}()
+	return done
+}
+
+// stop stops the container (SIGTERM, then SIGKILL after the grace) and
+// returns its exit as seen by the wait.
+func (d *Docker) stop(id string, waitC <-chan container.WaitResponse, waitErrC <-chan error) (container.WaitResponse, error) {
+	grace := d.graceSeconds()
+	ctx, cancel := context.WithTimeout(context.Background(), dockerCleanupTimeout)
+	defer cancel()
+	stopErr := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &grace})
+	bound := time.Duration(grace)*time.Second + dockerStopSlack
+	select {
+	case exit := <-waitC:
+		return exit, nil
+	case err := <-waitErrC:
+		return container.WaitResponse{}, fmt.Errorf("docker: wait after stop: %w", err)
+	case <-time.After(bound):
+	}
+	// The stop did not take: kill, and wait a little more.
+	killErr := d.cli.ContainerKill(ctx, id, "SIGKILL")
+	select {
+	case exit := <-waitC:
+		return exit, nil
+	case err := <-waitErrC:
+		return container.WaitResponse{}, fmt.Errorf("docker: wait after kill: %w", err)
+	case <-time.After(dockerStopSlack):
+		return container.WaitResponse{}, fmt.Errorf("docker: container %.12s did not stop (stop: %v, kill: %v)", id, stopErr, killErr)
+	}
+}
+
+// oomKilled reports the daemon's State.OOMKilled for the exited container.
+// The kernel's OOM event can reach the daemon just after the exit, so a
+// SIGKILL status (137) the executor did not cause is inspected again after a
+// moment.
+func (d *Docker) oomKilled(id string, status int64, stoppedByUs bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), dockerCleanupTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		info, err := d.cli.ContainerInspect(ctx, id)
+		if err == nil && info.State != nil && info.State.OOMKilled {
+			return true
+		}
+		if err != nil || stoppedByUs || status != 137 || attempt == 4 {
+			return false
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// remove force-removes the container and its anonymous volumes, with a fresh
+// context: it runs whatever happened to the run's. A container already gone
+// is not an error.
+func (d *Docker) remove(id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), dockerCleanupTimeout)
+	defer cancel()
+	err := d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: remove container %.12s: %w", id, err)
+	}
+	return nil
+}
+
+// ctxErr prefers the reason the run was cut short, when it was, to err.
+func (d *Docker) ctxErr(ctx context.Context, err error) error {
+	switch {
+	case d.base.Err() != nil:
+		return fmt.Errorf("docker run: %w", ErrClosed)
+	case ctx.Err() != nil:
+		return fmt.Errorf("docker run: %w (%v)", context.Cause(ctx), err)
+	default:
+		return err
+	}
+}

@@ -1,0 +1,171 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/store"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// MaxOutputs bounds what a job may leave in /outputs (files, total bytes).
+const (
+	MaxOutputFiles = 1024
+	MaxOutputBytes = 256 << 20
+)
+
+// inputBlobs returns every blob CID the inputs consist of (manifests and
+// their entries), all of which this node must hold.
+func (n *Node) inputBlobs(inputs []job.Input) ([]string, error) {
+	var out []string
+	for _, in := range inputs {
+		c, err := job.ParseCID(in.CID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: input %s: %v", ErrBadSubmission, in.Name, err)
+		}
+		if !n.store.Has(c) {
+			return nil, fmt.Errorf("%w: input %s: %s is not in this node's store (meshnode add it first)", ErrBadSubmission, in.Name, c)
+		}
+		out = append(out, c.String())
+		if c.Type() == job.CodecJSON {
+			m, err := n.store.Manifest(c)
+			if err != nil {
+				return nil, fmt.Errorf("%w: input %s: %v", ErrBadSubmission, in.Name, err)
+			}
+			for _, e := range m.Entries {
+				ec, err := job.ParseCID(e.CID)
+				if err != nil || !n.store.Has(ec) {
+					return nil, fmt.Errorf("%w: input %s: %s (%s) is not in this node's store", ErrBadSubmission, in.Name, e.CID, e.Path)
+				}
+				out = append(out, e.CID)
+			}
+		}
+	}
+	return out, nil
+}
+
+// fetchTree fetches the blob c (and, for a manifest, every blob it names)
+// from p into the store, verifying each against its CID. It returns the
+// manifest (nil for a single file).
+func (n *Node) fetchTree(ctx context.Context, p peer.ID, c string) (*store.Manifest, error) {
+	id, err := job.ParseCID(c)
+	if err != nil {
+		return nil, err
+	}
+	fetch := func(cs string, codec uint64) error {
+		want, err := job.ParseCID(cs)
+		if err != nil {
+			return err
+		}
+		if n.store.Has(want) {
+			return nil
+		}
+		b, err := n.mesh.FetchBlob(ctx, p, cs)
+		if err != nil {
+			return err
+		}
+		_, err = n.store.Put(b, codec)
+		return err
+	}
+	if err := fetch(c, id.Type()); err != nil {
+		return nil, err
+	}
+	if id.Type() != job.CodecJSON {
+		return nil, nil
+	}
+	m, err := n.store.Manifest(id)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range m.Entries {
+		if err := fetch(e.CID, 0x55); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Path, err)
+		}
+	}
+	return m, nil
+}
+
+// stageInputs fetches a job's inputs from its client and lays them out
+// under dir as the guest will see them at /inputs.
+func (n *Node) stageInputs(ctx context.Context, client peer.ID, inputs []job.Input, dir string) error {
+	for _, in := range inputs {
+		m, err := n.fetchTree(ctx, client, in.CID)
+		if err != nil {
+			return fmt.Errorf("input %s: %w", in.Name, err)
+		}
+		if m != nil {
+			if err := n.store.Export(m, filepath.Join(dir, in.Name)); err != nil {
+				return fmt.Errorf("input %s: %w", in.Name, err)
+			}
+			continue
+		}
+		id, _ := job.ParseCID(in.CID)
+		b, err := n.store.Get(id)
+		if err != nil {
+			return fmt.Errorf("input %s: %w", in.Name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, in.Name), b, 0o444); err != nil {
+			return fmt.Errorf("input %s: %w", in.Name, err)
+		}
+	}
+	return nil
+}
+
+// collectOutputs stores what the job left in dir and returns the manifest's
+// CID and every blob CID of it ("" when the job left nothing).
+func (n *Node) collectOutputs(dir string) (string, []string, error) {
+	var files int
+	var size int64
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		if info, err := d.Info(); err == nil {
+			size += info.Size()
+		}
+		if files > MaxOutputFiles || size > MaxOutputBytes {
+			return fmt.Errorf("outputs over the limit of %d files or %d bytes", MaxOutputFiles, MaxOutputBytes)
+		}
+		return nil
+	})
+	if err != nil || files == 0 {
+		return "", nil, err
+	}
+	c, m, err := n.store.AddDir(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	blobs := []string{c.String()}
+	for _, e := range m.Entries {
+		blobs = append(blobs, e.CID)
+	}
+	return c.String(), blobs, nil
+}
+
+// workDirs creates a run's inputs and outputs directories; cleanup removes
+// them.
+func (n *Node) workDirs() (in, out string, cleanup func(), err error) {
+	base := ""
+	if n.cfg.DataDir != "" {
+		base = filepath.Join(n.cfg.DataDir, "runs")
+		if err := os.MkdirAll(base, 0o700); err != nil {
+			return "", "", nil, err
+		}
+	}
+	root, err := os.MkdirTemp(base, "run-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	in, out = filepath.Join(root, "inputs"), filepath.Join(root, "outputs")
+	for _, d := range []string{in, out} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			os.RemoveAll(root)
+			return "", "", nil, err
+		}
+	}
+	return in, out, func() { os.RemoveAll(root) }, nil
+}
