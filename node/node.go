@@ -2,10 +2,10 @@ package node
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
