@@ -30,6 +30,9 @@ type File struct {
 	Region        string
 	BidWindow     time.Duration
 	Deterministic bool
+	// Inputs are as written: NAME=PATH (relative to the spec file) or
+	// NAME=CID; the command that submits resolves them.
+	Inputs []string
 
 	// Set records which fields the file set, so that command-line flags can
 	// override only what they are given.
@@ -89,6 +92,24 @@ func ParseFile(name string, data []byte) (*File, error) {
 			err = scalar(v, &f.Region)
 		case "deterministic":
 			err = v.Decode(&f.Deterministic)
+		case "inputs":
+			var ins []struct {
+				Name string `yaml:"name"`
+				Path string `yaml:"path"`
+				CID  string `yaml:"cid"`
+			}
+			if err = v.Decode(&ins); err == nil {
+				for i, in := range ins {
+					switch {
+					case in.Name == "" || (in.Path == "") == (in.CID == ""):
+						err = fmt.Errorf("inputs[%d]: want a name and either a path or a cid", i)
+					case in.Path != "":
+						f.Inputs = append(f.Inputs, in.Name+"="+in.Path)
+					default:
+						f.Inputs = append(f.Inputs, in.Name+"="+in.CID)
+					}
+				}
+			}
 		case "timeout", "bid_window":
 			var s string
 			if err = scalar(v, &s); err == nil {
@@ -114,7 +135,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 				return nil, err
 			}
 		default:
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic, inputs)")
 		}
 		if err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))

@@ -161,6 +161,7 @@ func meshnode(t *testing.T, home string, args ...string) result {
 // submitJSON is the --json output of meshnode submit, decoded independently
 // of the command's own type so that the wire names are tested too.
 type submitJSON struct {
+	Outputs    string  `json:"outputs"`
 	Job        string  `json:"job"`
 	State      string  `json:"state"`
 	Provider   string  `json:"provider"`
@@ -663,6 +664,48 @@ func TestCLIMesh(t *testing.T) {
 		r = meshnode(t, home, "submit", "--data-dir", p0.dataDir, "--wasm", helloWasm, "--timeout", "-1s")
 		if r.code != 2 {
 			t.Errorf("bad --timeout through the API: want exit 2\n%s", r)
+		}
+	})
+
+	t.Run("inputs and outputs by CID", func(t *testing.T) {
+		guest, err := guestModule()
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := filepath.Join(t.TempDir(), "in.txt")
+		if err := os.WriteFile(in, []byte("shout"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Ephemeral client: a local path is added and sent to the winner only.
+		outDir := t.TempDir()
+		r, out := meshSubmit(t, home, 3, eph("--wasm", guest, "--input", "in.txt="+in, "-o", outDir, "--", "upper")...)
+		if r.code != 0 || out.Outputs == "" {
+			t.Fatalf("want exit 0 with outputs\n%s", r)
+		}
+		if b, err := os.ReadFile(filepath.Join(outDir, "upper.txt")); err != nil || string(b) != "SHOUT" {
+			t.Fatalf("output upper.txt: %q, %v\n%s", b, err, r)
+		}
+		// Through a node: add, submit by CID, get the outputs by CID.
+		add := meshnode(t, home, "add", in, "--data-dir", p0.dataDir)
+		cid := strings.TrimSpace(add.stdout)
+		if add.code != 0 || !strings.HasPrefix(cid, "bafk") {
+			t.Fatalf("add: want exit 0 and a raw CID\n%s", add)
+		}
+		r, out = submit(t, home, "--wasm", guest, "--input", "in.txt="+cid, "--data-dir", p0.dataDir, "--bid-window", bidWindow, "--", "upper")
+		if r.code != 0 || out.Outputs == "" {
+			t.Fatalf("via the API: want exit 0 with outputs\n%s", r)
+		}
+		got := filepath.Join(t.TempDir(), "got")
+		if g := meshnode(t, home, "get", out.Outputs, "-o", got, "--data-dir", p0.dataDir); g.code != 0 {
+			t.Fatalf("get: want exit 0\n%s", g)
+		}
+		if b, err := os.ReadFile(filepath.Join(got, "upper.txt")); err != nil || string(b) != "SHOUT" {
+			t.Fatalf("get upper.txt: %q, %v", b, err)
+		}
+		// An input that nobody has is refused before anything is sent.
+		missing := meshnode(t, home, "submit", "--wasm", guest, "--input", "x=bafkreidfug74naidp5lpzfwwe6yzvhzzomtpfm6g6siu656f2squgk5aaa", "--bootstrap", bootTCP, "--network", network)
+		if missing.code != 2 {
+			t.Fatalf("missing input: want exit 2\n%s", missing)
 		}
 	})
 

@@ -19,6 +19,8 @@ import (
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
+	"github.com/computemesh/computemesh/store"
+	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 )
 
@@ -56,6 +58,8 @@ matched by the deadline); 4 node, API or network error.`,
 	f.StringArray("env", nil, "environment variable KEY=VALUE for the job (repeatable)")
 	f.String("stdin", "", "file whose content is the job's stdin")
 	f.Bool("json", false, "print one JSON object with the outcome instead of text")
+	f.StringArray("input", nil, "input NAME=PATH (a file or directory, added to the store) or NAME=CID, seen by the job under /inputs/NAME (repeatable)")
+	f.StringP("output", "o", "", "directory to write the job's outputs (/outputs) into")
 	f.String("data-dir", "", "data dir of a running node to submit through")
 	f.StringSlice("bootstrap", nil, "multiaddrs to join the mesh from with an ephemeral client node")
 	f.String("network", "devnet", "network name (ephemeral client)")
@@ -79,6 +83,7 @@ type submitOutput struct {
 	Stdout     string      `json:"stdout"`
 	Stderr     string      `json:"stderr"`
 	Error      string      `json:"error,omitempty"`
+	Outputs    string      `json:"outputs,omitempty"`
 	Timings    job.Timings `json:"timings_ms"`
 }
 
@@ -86,10 +91,11 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 	if err := applyConfig(cmd); err != nil {
 		return err
 	}
-	sub, err := buildSubmission(cmd, args)
+	sub, inputs, err := buildSubmission(cmd, args)
 	if err != nil {
 		return err
 	}
+	outDir, _ := cmd.Flags().GetString("output")
 	f := cmd.Flags()
 	asJSON, _ := f.GetBool("json")
 	dataDir, _ := f.GetString("data-dir")
@@ -117,6 +123,13 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		if err != nil {
 			return netErr(err)
 		}
+		s, err := openDataStore(dataDir)
+		if err != nil {
+			return err
+		}
+		if err := resolveInputs(s, &sub, inputs); err != nil {
+			return err
+		}
 		out, err = c.Submit(ctx, api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds()}, progress)
 		var bad *api.BadRequestError
 		if errors.As(err, &bad) {
@@ -125,8 +138,11 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		if err != nil {
 			return netErr(err)
 		}
+		if err := writeOutputs(s, out, outDir); err != nil {
+			return err
+		}
 	} else {
-		out, err = submitEphemeral(ctx, boot, network, sub, progress)
+		out, err = submitEphemeral(ctx, boot, network, sub, inputs, outDir, progress)
 		if err != nil {
 			return err
 		}
@@ -136,7 +152,7 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 
 // submitEphemeral joins the mesh with a short-lived client node on loopback,
 // submits the job and leaves.
-func submitEphemeral(ctx context.Context, boot []string, network string, sub node.Submission, progress func(job.Event)) (*job.Outcome, error) {
+func submitEphemeral(ctx context.Context, boot []string, network string, sub node.Submission, inputs []string, outDir string, progress func(job.Event)) (*job.Outcome, error) {
 	if _, err := mesh.ParseAddrInfos(boot); err != nil {
 		return nil, usageErr("--bootstrap: %v", err)
 	}
@@ -148,6 +164,9 @@ func submitEphemeral(ctx context.Context, boot []string, network string, sub nod
 		return nil, netErr(fmt.Errorf("starting a client node: %w", err))
 	}
 	defer n.Close()
+	if err := resolveInputs(n.Store(), &sub, inputs); err != nil {
+		return nil, err
+	}
 	if len(n.Mesh().Host().Network().Peers()) == 0 {
 		return nil, netErr(fmt.Errorf("no bootstrap peer answered (%s): is a node running there?", strings.Join(boot, ", ")))
 	}
@@ -163,13 +182,54 @@ func submitEphemeral(ctx context.Context, boot []string, network string, sub nod
 	if err != nil {
 		return nil, netErr(err)
 	}
-	return out, nil
+	return out, writeOutputs(n.Store(), out, outDir)
+}
+
+// resolveInputs adds the inputs (NAME=PATH or NAME=CID) to s and to the
+// submission's spec, validating it again.
+func resolveInputs(s *store.Store, sub *node.Submission, inputs []string) error {
+	if len(inputs) == 0 {
+		return nil
+	}
+	var fallback *store.Store
+	if def := filepath.Join(defaultDataDir(), "blobs"); def != s.Dir() {
+		if _, err := os.Stat(def); err == nil {
+			fallback, _ = store.Open(def)
+		}
+	}
+	ins, err := parseInputs(s, fallback, inputs)
+	if err != nil {
+		return err
+	}
+	sub.Spec.Inputs = ins
+	if err := sub.Spec.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	return nil
+}
+
+// writeOutputs exports a completed job's outputs to dir, when asked.
+func writeOutputs(s *store.Store, out *job.Outcome, dir string) error {
+	if dir == "" || out.Outputs == "" {
+		return nil
+	}
+	c, err := job.ParseCID(out.Outputs)
+	if err != nil {
+		return netErr(err)
+	}
+	return exportCID(s, c, dir)
 }
 
 // buildSubmission reads the spec file (if any), applies the flags, reads
-// and checks the module, and returns a validated submission. Every error is
-// a usage error: nothing has been sent.
-func buildSubmission(cmd *cobra.Command, args []string) (node.Submission, error) {
+// and checks the module, and returns a validated submission and the inputs
+// still to resolve (NAME=PATH|CID). Every error is a usage error: nothing
+// has been sent.
+func buildSubmission(cmd *cobra.Command, args []string) (sub node.Submission, inputs []string, err error) {
+	sub, err = buildSpec(cmd, args, &inputs)
+	return sub, inputs, err
+}
+
+func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submission, error) {
 	f := cmd.Flags()
 	var file *job.File
 	dir := "."
@@ -259,6 +319,15 @@ func buildSubmission(cmd *cobra.Command, args []string) (node.Submission, error)
 			return node.Submission{}, usageErr("--bid-window: must be positive")
 		}
 	}
+	for _, in := range file.Inputs {
+		name, src, _ := strings.Cut(in, "=")
+		if _, err := cid.Decode(src); err != nil && !filepath.IsAbs(src) {
+			src = filepath.Join(dir, src) // a path relative to the spec file
+		}
+		*inputs = append(*inputs, name+"="+src)
+	}
+	flagInputs, _ := f.GetStringArray("input")
+	*inputs = append(*inputs, flagInputs...)
 	envs, _ := f.GetStringArray("env")
 	for _, kv := range envs {
 		k, v, ok := strings.Cut(kv, "=")
@@ -304,7 +373,7 @@ func report(stdout, stderr io.Writer, out *job.Outcome, asJSON bool) error {
 			Job: out.Job, State: out.State, Provider: out.Provider, Region: out.Region,
 			Price: out.Price.Float(), Charge: out.Charge.Float(), Bids: out.Bids, Declines: out.Declines,
 			Candidates: out.Candidates, Attempts: out.Attempts, Reason: out.Reason, ExitCode: out.ExitCode,
-			Stdout: string(out.Stdout), Stderr: string(out.Stderr), Error: out.Error, Timings: out.Timings,
+			Stdout: string(out.Stdout), Stderr: string(out.Stderr), Error: out.Error, Timings: out.Timings, Outputs: out.Outputs,
 		})
 	} else {
 		_, _ = stdout.Write(out.Stdout)
