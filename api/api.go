@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,9 +34,10 @@ const MaxSubmitBody = 90 << 20
 
 // SubmitRequest is the body of POST /v1/jobs.
 type SubmitRequest struct {
-	Spec        job.Spec `json:"spec"`
-	Module      []byte   `json:"module"`
-	BidWindowMS int64    `json:"bid_window_ms,omitempty"`
+	Spec        job.Spec          `json:"spec"`
+	Module      []byte            `json:"module"`
+	BidWindowMS int64             `json:"bid_window_ms,omitempty"`
+	Secrets     map[string]string `json:"secrets,omitempty"`
 }
 
 // Line is one line of the NDJSON answer to a submit.
@@ -57,6 +59,11 @@ type Backend interface {
 	Providers(ctx context.Context, need job.Need) (any, error)
 	// Challenge checks a provider's claimed benchmark score.
 	Challenge(ctx context.Context, peer string) (any, error)
+	// Cancel stops a job the node submitted.
+	Cancel(id string) error
+	// Events hands a job's events so far, and with follow those to come
+	// until it ends, to each.
+	Events(ctx context.Context, id string, follow bool, each func(job.Event)) error
 }
 
 // ChallengeRequest is the body of POST /v1/challenge.
@@ -106,6 +113,29 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		_ = json.NewEncoder(w).Encode(b.Info())
 	})
 	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, b) })
+	mux.HandleFunc("POST /v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.Cancel(r.PathValue("id")); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /v1/jobs/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		flusher, _ := w.(http.Flusher)
+		enc := json.NewEncoder(w)
+		wrote := false
+		err := b.Events(r.Context(), r.PathValue("id"), r.URL.Query().Get("follow") == "1", func(e job.Event) {
+			wrote = true
+			_ = enc.Encode(Line{Event: &e})
+			if flusher != nil {
+				flusher.Flush()
+			}
+		})
+		if err != nil && !wrote {
+			http.Error(w, err.Error(), http.StatusNotFound)
+		}
+	})
 	mux.HandleFunc("POST /v1/providers", func(w http.ResponseWriter, r *http.Request) {
 		var need job.Need
 		if !decodeBody(w, r, &need) {
@@ -304,6 +334,49 @@ func (c *Client) Providers(ctx context.Context, need job.Need, v any) error {
 // answer is decoded into v.
 func (c *Client) Challenge(ctx context.Context, peer string, v any) error {
 	return c.call(ctx, "/v1/challenge", ChallengeRequest{Peer: peer}, v)
+}
+
+// Cancel asks the node to cancel one of its jobs.
+func (c *Client) Cancel(ctx context.Context, id string) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// Events streams a job's events to each (until it ends, with follow).
+func (c *Client) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
+	path := "/v1/jobs/" + url.PathEscape(id) + "/events"
+	if follow {
+		path += "?follow=1"
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("api: decoding an event: %w", err)
+		}
+		if l.Event != nil {
+			each(*l.Event)
+		}
+	}
+	return sc.Err()
 }
 
 // BadRequestError is a submission the node refused before sending anything.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -58,6 +59,10 @@ type Task struct {
 	// other part of the host's file system.
 	InputsDir  string
 	OutputsDir string
+	// Logs, when set, receives stdout and stderr as the guest writes them
+	// (whatever the caps on what Result keeps). Writes to it must not block
+	// for long: the guest waits on them.
+	Logs io.Writer
 }
 
 // Where a guest finds its inputs and leaves its outputs.

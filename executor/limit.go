@@ -1,6 +1,9 @@
 package executor
 
-import "bytes"
+import (
+	"bytes"
+	"io"
+)
 
 // cappedWriter keeps the first limit bytes written to it and counts, then drops,
 // the rest. Write never fails, so a guest is not disturbed by the cap.
@@ -22,6 +25,22 @@ type cappedWriter struct {
 
 // newCappedWriter returns a writer that keeps at most limit bytes and watches
 // for markers.
+// tee writes to w and, when set, to logs; an error of logs is ignored (a
+// slow or gone log reader must not fail the run).
+func tee(w io.Writer, logs io.Writer) io.Writer {
+	if logs == nil {
+		return w
+	}
+	return teeWriter{w: w, logs: logs}
+}
+
+type teeWriter struct{ w, logs io.Writer }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	_, _ = t.logs.Write(p)
+	return t.w.Write(p)
+}
+
 func newCappedWriter(limit int, markers ...string) *cappedWriter {
 	w := &cappedWriter{limit: limit, markers: markers}
 	for _, m := range markers {

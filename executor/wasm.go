@@ -253,8 +253,8 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 		WithStartFunctions(). // _start is called below, to tell its errors apart
 		WithArgs(append([]string{t.Name}, t.Args...)...).
 		WithStdin(bytes.NewReader(t.Stdin)).
-		WithStdout(stdout).
-		WithStderr(stderr)
+		WithStdout(tee(stdout, t.Logs)).
+		WithStderr(tee(stderr, t.Logs))
 	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		cfg = cfg.WithEnv(k, t.Env[k])
 	}

@@ -8,6 +8,7 @@ const (
 	StateFailed      = "failed"
 	StateTimeout     = "timeout"
 	StateUnscheduled = "unscheduled"
+	StateCancelled   = "cancelled"
 )
 
 // Event kinds of a job's progress, as the client sees it.
@@ -21,6 +22,7 @@ const (
 	EventWinner     = "winner"     // the auction chose Provider (Message says why)
 	EventFailover   = "failover"   // the winner declined or died: trying the next bid
 	EventRunning    = "running"    // the winner accepted and runs the job
+	EventLog        = "log"        // Message is a chunk of the job's stdout and stderr, as it runs
 	EventDone       = "done"
 )
 

@@ -219,6 +219,25 @@ func RegionMatches(glob, region string) bool {
 	return err == nil && ok
 }
 
+// ValidateSecrets checks secret environment variables: names as for env, at
+// most 64 of them and 64 KiB in all.
+func ValidateSecrets(secrets map[string]string) error {
+	if len(secrets) > 64 {
+		return fmt.Errorf("secrets: %d, limit 64", len(secrets))
+	}
+	n := 0
+	for k, v := range secrets {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("secrets: invalid variable %q", k)
+		}
+		n += len(k) + len(v)
+	}
+	if n > MaxEnvBytes {
+		return fmt.Errorf("secrets: %d bytes, limit %d", n, MaxEnvBytes)
+	}
+	return nil
+}
+
 // SortedEnv returns env as KEY=VALUE strings sorted by key.
 func SortedEnv(env map[string]string) []string {
 	out := make([]string, 0, len(env))

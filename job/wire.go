@@ -137,6 +137,9 @@ type Award struct {
 	Bid    Bid    `json:"bid"`
 	// Attempt counts awards of this job, from 1; a failover is a new attempt.
 	Attempt int `json:"attempt"`
+	// Secrets are environment variables for the winner alone: outside the
+	// spec, so not hashed into the job ID, never gossiped, logged or kept.
+	Secrets map[string]string `json:"secrets,omitempty"`
 }
 
 // Validate checks a and that its job ID is the one its spec, client and nonce
@@ -160,6 +163,9 @@ func (a *Award) Validate() error {
 	if a.Bid.Decline != "" {
 		return fmt.Errorf("bid.decline: an award cannot accept a decline")
 	}
+	if err := ValidateSecrets(a.Secrets); err != nil {
+		return err
+	}
 	return a.Bid.Validate()
 }
 
@@ -168,7 +174,11 @@ const (
 	ReplyAccepted = "accepted"
 	ReplyDeclined = "declined"
 	ReplyResult   = "result"
+	ReplyLog      = "log"
 )
+
+// MaxLogChunk bounds one streamed chunk of a job's output.
+const MaxLogChunk = 64 << 10
 
 // Reply is one message from the winner on the award stream: accepted or
 // declined (with a reason), then the result.
@@ -176,6 +186,7 @@ type Reply struct {
 	Type   string  `json:"type"`
 	Reason string  `json:"reason,omitempty"`
 	Result *Result `json:"result,omitempty"`
+	Log    []byte  `json:"log,omitempty"` // a chunk of stdout and stderr as the job writes them
 }
 
 // Validate checks r: a known type, a result exactly when the type is
@@ -184,7 +195,15 @@ func (r *Reply) Validate() error {
 	if len(r.Reason) > 4096 {
 		return fmt.Errorf("reason: %d bytes, limit 4096", len(r.Reason))
 	}
+	if len(r.Log) > MaxLogChunk || (len(r.Log) > 0 && r.Type != ReplyLog) {
+		return fmt.Errorf("log: %d bytes in a %q reply (only log replies carry up to %d)", len(r.Log), r.Type, MaxLogChunk)
+	}
 	switch r.Type {
+	case ReplyLog:
+		if r.Result != nil {
+			return fmt.Errorf("result: not allowed in a log reply")
+		}
+		return nil
 	case ReplyAccepted, ReplyDeclined:
 		if r.Result != nil {
 			return fmt.Errorf("result: not allowed in a %q reply", r.Type)

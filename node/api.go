@@ -33,10 +33,35 @@ func (b backend) Info() any { return b.n.Info() }
 
 func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
 	spec := r.Spec
-	return b.n.Submit(ctx, Submission{Spec: &spec, Module: r.Module, BidWindow: time.Duration(r.BidWindowMS) * time.Millisecond}, progress)
+	return b.n.Submit(ctx, Submission{Spec: &spec, Module: r.Module, Secrets: r.Secrets, BidWindow: time.Duration(r.BidWindowMS) * time.Millisecond}, progress)
 }
 
 func (b backend) BadRequest(err error) bool { return errors.Is(err, ErrBadSubmission) }
+
+func (b backend) Cancel(id string) error { return b.n.Cancel(id) }
+
+func (b backend) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
+	past, ch, stop, err := b.n.Events(id, follow)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	for _, e := range past {
+		each(e)
+	}
+	for ch != nil {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			each(e)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
 
 func (b backend) Providers(ctx context.Context, need job.Need) (any, error) {
 	return b.n.FindProviders(ctx, need), nil

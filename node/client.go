@@ -23,6 +23,9 @@ import (
 type Submission struct {
 	Spec   *job.Spec
 	Module []byte
+	// Secrets are environment variables for the winner alone (see
+	// job.Award.Secrets).
+	Secrets map[string]string
 	// BidWindow is the auction's deadline (default: the node's).
 	BidWindow time.Duration
 }
@@ -71,6 +74,9 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	if _, err := n.inputBlobs(s.Inputs); err != nil {
 		return nil, err
 	}
+	if err := job.ValidateSecrets(sub.Secrets); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSubmission, err)
+	}
 	window := sub.BidWindow
 	if window <= 0 {
 		window = n.cfg.BidWindow
@@ -80,8 +86,17 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	self := n.ID().String()
 	id := job.NewID(s, self, nonce).String()
 	out := &job.Outcome{Job: id}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reg := n.jobs.add(id, cancel)
+	defer func() {
+		reg.mu.Lock()
+		reg.finish()
+		reg.mu.Unlock()
+	}()
 	emit := func(e job.Event) {
 		e.Job, e.Elapsed = id, time.Since(start)
+		reg.record(e)
 		progress(e)
 	}
 	finish := func() *job.Outcome {
@@ -151,7 +166,8 @@ wait:
 				log.Debugf("re-gossiping job %s: %v", id, err)
 			}
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled during the auction"
+			return finish(), nil
 		case <-n.ctx.Done():
 			return nil, errors.New("node closing")
 		}
@@ -213,14 +229,17 @@ wait:
 		emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why})
 		out.Attempts++
 		res, err := n.award(ctx, &job.Award{
-			V: job.Version, Job: id, Client: self, Nonce: nonce, Spec: *s, Bid: o.Bid, Attempt: out.Attempts,
+			V: job.Version, Job: id, Client: self, Nonce: nonce, Spec: *s, Bid: o.Bid, Attempt: out.Attempts, Secrets: sub.Secrets,
 		}, emit)
 		if err == nil && res.Error != "" {
 			err = fmt.Errorf("provider error: %s", res.Error)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				out.State, out.ExitCode, out.Provider, out.Region = job.StateCancelled, -1, o.Bid.Provider, o.Bid.Region
+				out.Error = "cancelled while running on " + o.Bid.Provider
+				out.Timings.Run = ms(time.Since(runStart))
+				return finish(), nil
 			}
 			failures = append(failures, fmt.Sprintf("%s: %v", short(o.Bid.Provider), err))
 			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error()})
@@ -296,8 +315,15 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 		return nil, fmt.Errorf("unexpected reply %q", reply.Type)
 	}
 	emit(job.Event{Kind: job.EventRunning, Provider: a.Bid.Provider})
-	if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
-		return nil, fmt.Errorf("waiting for the result: %w", err)
+	for {
+		reply = job.Reply{}
+		if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
+			return nil, fmt.Errorf("waiting for the result: %w", err)
+		}
+		if reply.Type != job.ReplyLog {
+			break
+		}
+		emit(job.Event{Kind: job.EventLog, Provider: a.Bid.Provider, Message: string(reply.Log)})
 	}
 	if reply.Type != job.ReplyResult || reply.Result == nil {
 		return nil, fmt.Errorf("unexpected reply %q instead of a result", reply.Type)

@@ -47,6 +47,7 @@ type Node struct {
 	store    *store.Store                     // content by CID: inputs, outputs
 	tmpStore string                           // the store's temporary directory (nodes without a data dir)
 	cands    candidates
+	jobs     jobRegistry
 
 	api     *apiServer
 	metrics *metrics

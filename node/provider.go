@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"maps"
 	"time"
 
 	"github.com/computemesh/computemesh/executor"
@@ -161,7 +163,17 @@ func (n *Node) handleAward(s network.Stream) {
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyAccepted}); err != nil {
 		return
 	}
-	res := n.run(&a, client, st.rates)
+	// The client going away (a reset or closed stream) cancels the run.
+	runCtx, cancelRun := context.WithCancel(n.ctx)
+	defer cancelRun()
+	go func() {
+		var b [1]byte
+		_, _ = s.Read(b[:])
+		cancelRun()
+	}()
+	logs := newLogStream(s)
+	res := n.run(runCtx, &a, client, st.rates, logs)
+	logs.Close()
 	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
 		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
@@ -183,9 +195,9 @@ func (n *Node) handleAward(s network.Stream) {
 	}
 }
 
-func (n *Node) run(a *job.Award, client peer.ID, rates job.Rates) *job.Result {
+func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.Rates, logs io.Writer) *job.Result {
 	res := &job.Result{Job: a.Job, Provider: n.ID().String(), ExitCode: -1}
-	ctx, cancel := context.WithTimeout(n.ctx, a.Spec.Timeout()+time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, a.Spec.Timeout()+time.Minute)
 	defer cancel()
 	module, ok := n.modules.Get(a.Spec.Module)
 	if !ok {
@@ -207,14 +219,26 @@ func (n *Node) run(a *job.Award, client peer.ID, rates job.Rates) *job.Result {
 		res.Error = "fetching inputs: " + err.Error()
 		return res
 	}
+	env := a.Spec.Env
+	if len(a.Secrets) > 0 {
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		maps.Copy(env, a.Secrets)
+	}
 	r, err := n.exec.Run(ctx, executor.Task{
 		Name: a.Spec.Name, Module: module, ModuleKey: a.Spec.Module, Args: a.Spec.Args,
-		Env: a.Spec.Env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
+		Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
 		MemoryBytes: a.Spec.Resources.MemoryBytes, Deterministic: a.Spec.Deterministic,
-		InputsDir: inDir, OutputsDir: outDir,
+		InputsDir: inDir, OutputsDir: outDir, Logs: logs,
 	})
 	if err != nil {
-		res.Error = err.Error()
+		if ctx.Err() != nil {
+			res.Error = "cancelled: the client went away"
+		} else {
+			res.Error = err.Error()
+		}
 		return res
 	}
 	outputs, blobs, err := n.collectOutputs(outDir)

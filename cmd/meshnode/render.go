@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
@@ -53,6 +54,15 @@ func progressPrinter(w io.Writer) func(job.Event) {
 			fmt.Fprintf(w, "%s  failover %-14s %s\n", t, short(e.Provider), e.Message)
 		case job.EventRunning:
 			fmt.Fprintf(w, "%s  running on %s\n", t, short(e.Provider))
+		case job.EventLog:
+			for _, line := range strings.SplitAfter(e.Message, "\n") {
+				if line != "" {
+					fmt.Fprintf(w, "%s  │ %s", t, line)
+					if !strings.HasSuffix(line, "\n") {
+						fmt.Fprintln(w)
+					}
+				}
+			}
 		case job.EventDone:
 			fmt.Fprintf(w, "%s  done: %s\n", t, e.Message)
 		}

@@ -58,6 +58,8 @@ matched by the deadline); 4 node, API or network error.`,
 	f.StringArray("env", nil, "environment variable KEY=VALUE for the job (repeatable)")
 	f.String("stdin", "", "file whose content is the job's stdin")
 	f.Bool("json", false, "print one JSON object with the outcome instead of text")
+	f.StringArray("secret", nil, "secret environment variable KEY=VALUE: sent to the winner alone, never gossiped or logged (repeatable)")
+	f.StringArray("secret-env", nil, "secret environment variable KEY taken from this environment (repeatable)")
 	f.StringArray("input", nil, "input NAME=PATH (a file or directory, added to the store) or NAME=CID, seen by the job under /inputs/NAME (repeatable)")
 	f.StringP("output", "o", "", "directory to write the job's outputs (/outputs) into")
 	f.String("data-dir", "", "data dir of a running node to submit through")
@@ -96,6 +98,9 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	outDir, _ := cmd.Flags().GetString("output")
+	if sub.Secrets, err = secretFlags(cmd); err != nil {
+		return err
+	}
 	f := cmd.Flags()
 	asJSON, _ := f.GetBool("json")
 	dataDir, _ := f.GetString("data-dir")
@@ -130,7 +135,7 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		if err := resolveInputs(s, &sub, inputs); err != nil {
 			return err
 		}
-		out, err = c.Submit(ctx, api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds()}, progress)
+		out, err = c.Submit(ctx, api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets}, progress)
 		var bad *api.BadRequestError
 		if errors.As(err, &bad) {
 			return usageErr("%s", bad.Msg)
@@ -183,6 +188,35 @@ func submitEphemeral(ctx context.Context, boot []string, network string, sub nod
 		return nil, netErr(err)
 	}
 	return out, writeOutputs(n.Store(), out, outDir)
+}
+
+// secretFlags collects --secret KEY=VALUE and --secret-env KEY.
+func secretFlags(cmd *cobra.Command) (map[string]string, error) {
+	f := cmd.Flags()
+	kvs, _ := f.GetStringArray("secret")
+	names, _ := f.GetStringArray("secret-env")
+	if len(kvs) == 0 && len(names) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErr("--secret: want KEY=VALUE")
+		}
+		out[k] = v
+	}
+	for _, k := range names {
+		v, ok := os.LookupEnv(k)
+		if !ok {
+			return nil, usageErr("--secret-env %s: not set in this environment", k)
+		}
+		out[k] = v
+	}
+	if err := job.ValidateSecrets(out); err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return out, nil
 }
 
 // resolveInputs adds the inputs (NAME=PATH or NAME=CID) to s and to the

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/job"
+	"github.com/spf13/cobra"
+)
+
+func newCancel() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cancel JOB",
+		Short: "Cancel a job submitted through a running node (the provider stops it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			dataDir, _ := cmd.Flags().GetString("data-dir")
+			c, err := api.Dial(dataDir)
+			if err != nil {
+				return netErr(err)
+			}
+			if err := c.Cancel(cmd.Context(), args[0]); err != nil {
+				return netErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "job %s cancelled\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().String("data-dir", defaultDataDir(), "data dir of the running node that submitted the job")
+	return cmd
+}
+
+func newLogs() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "logs [-f] JOB",
+		Short: "Show a job's output and progress (with -f, follow it until it ends)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			dataDir, _ := f.GetString("data-dir")
+			follow, _ := f.GetBool("follow")
+			asJSON, _ := f.GetBool("json")
+			c, err := api.Dial(dataDir)
+			if err != nil {
+				return netErr(err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			enc := json.NewEncoder(out)
+			show := logPrinter(out, errOut)
+			err = c.Events(ctx, args[0], follow, func(e job.Event) {
+				if asJSON {
+					_ = enc.Encode(e)
+					return
+				}
+				show(e)
+			})
+			if err != nil && ctx.Err() == nil {
+				return netErr(err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.String("data-dir", defaultDataDir(), "data dir of the running node that submitted the job")
+	f.BoolP("follow", "f", false, "follow the job until it ends")
+	f.Bool("json", false, "print the events as JSON lines")
+	return cmd
+}
+
+// logPrinter prints a job's output chunks to out and its other events as
+// progress lines to errOut.
+func logPrinter(out, errOut io.Writer) func(job.Event) {
+	progress := progressPrinter(errOut)
+	return func(e job.Event) {
+		if e.Kind == job.EventLog {
+			_, _ = io.WriteString(out, e.Message)
+			return
+		}
+		progress(e)
+	}
+}

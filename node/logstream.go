@@ -1,0 +1,97 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// Limits of a job's live log stream to its client.
+const (
+	logFlushEvery = 100 * time.Millisecond
+	logMaxPending = 256 << 10 // bytes waiting to be sent; beyond, output is dropped (the result still keeps its capped copy)
+	logMaxTotal   = 8 << 20   // bytes streamed per job
+)
+
+// logStream sends what a running job writes to its client as log replies on
+// the award stream, in chunks, every logFlushEvery or when a chunk fills.
+// It never blocks the job: what the stream cannot take in time is dropped
+// and a marker says so.
+type logStream struct {
+	mu      sync.Mutex
+	s       network.Stream
+	pending []byte
+	sent    int
+	dropped int
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newLogStream(s network.Stream) *logStream {
+	l := &logStream{s: s, done: make(chan struct{})}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		t := time.NewTicker(logFlushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.done:
+				return
+			case <-t.C:
+				l.flush()
+			}
+		}
+	}()
+	return l
+}
+
+// Write implements io.Writer for the executor.
+func (l *logStream) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	room := min(logMaxPending-len(l.pending), logMaxTotal-l.sent-len(l.pending))
+	if room < len(p) {
+		l.dropped += len(p) - max(room, 0)
+		p = p[:max(room, 0)]
+	}
+	l.pending = append(l.pending, p...)
+	return len(p), nil
+}
+
+func (l *logStream) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+}
+
+func (l *logStream) flushLocked() {
+	for len(l.pending) > 0 {
+		n := min(len(l.pending), job.MaxLogChunk)
+		_ = l.s.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := mesh.WriteMsg(l.s, job.Reply{Type: job.ReplyLog, Log: l.pending[:n]}); err != nil {
+			l.dropped += len(l.pending)
+			l.pending = nil
+			return
+		}
+		l.sent += n
+		l.pending = l.pending[n:]
+	}
+	l.pending = nil
+}
+
+// Close sends what is pending (and a marker when output was dropped) and
+// stops the flusher. The stream stays open for the result.
+func (l *logStream) Close() {
+	close(l.done)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dropped > 0 {
+		l.pending = append(l.pending, []byte("\n[computemesh: live log truncated; the result keeps the job's capped output]\n")...)
+	}
+	l.flushLocked()
+}
