@@ -19,6 +19,7 @@ type File struct {
 	Executor      string
 	Module        string // path of the module file, as written
 	ModuleCID     string // optional: the module's expected CID
+	Image         string // docker: the container image
 	Name          string
 	Args          []string
 	Env           map[string]string
@@ -78,6 +79,8 @@ func ParseFile(name string, data []byte) (*File, error) {
 			err = scalar(v, &f.Module)
 		case "module_cid":
 			err = scalar(v, &f.ModuleCID)
+		case "image":
+			err = scalar(v, &f.Image)
 		case "name":
 			err = scalar(v, &f.Name)
 		case "args":
@@ -135,7 +138,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 				return nil, err
 			}
 		default:
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic, inputs)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic, inputs)")
 		}
 		if err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))
@@ -221,12 +224,15 @@ func cleanYAMLError(err error) string {
 // and validating the result.
 func (f *File) Spec(moduleCID string) (*Spec, error) {
 	s := &Spec{
-		Executor: f.Executor, Module: moduleCID, Name: f.Name, Args: f.Args, Env: f.Env,
+		Executor: f.Executor, Module: moduleCID, Image: f.Image, Name: f.Name, Args: f.Args, Env: f.Env,
 		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
 		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
 	}
 	if s.Executor == "" {
 		s.Executor = ExecutorWASM
+		if f.Image != "" {
+			s.Executor = ExecutorDocker
+		}
 	}
 	if s.Resources.CPUMillis == 0 {
 		s.Resources.CPUMillis = DefaultCPUMillis

@@ -333,7 +333,7 @@ func TestFileSpec(t *testing.T) {
 		wantPrefix string
 	}{
 		{"no name", job.File{}, mod, "name:"},
-		{"bad executor", job.File{Name: "p", Executor: "docker"}, mod, "executor:"},
+		{"bad executor", job.File{Name: "p", Executor: "vm"}, mod, "executor:"},
 		{"bad module CID", job.File{Name: "p"}, "not-a-cid", "module:"},
 		{"bad policy", job.File{Name: "p", Policy: "fastest"}, mod, "policy:"},
 		{"bad region", job.File{Name: "p", Region: "eu-["}, mod, "region:"},
@@ -356,7 +356,7 @@ func TestFileSpec(t *testing.T) {
 var knownFileFields = map[string]bool{
 	"executor": true, "module": true, "module_cid": true, "name": true, "args": true,
 	"env": true, "stdin": true, "resources": true, "resources.cpus": true,
-	"resources.memory": true, "resources.gpus": true, "resources.gpu_model": true, "resources.min_vram": true, "inputs": true, "timeout": true, "policy": true, "max_price": true,
+	"resources.memory": true, "resources.gpus": true, "resources.gpu_model": true, "resources.min_vram": true, "inputs": true, "image": true, "timeout": true, "policy": true, "max_price": true,
 	"region": true, "bid_window": true, "deterministic": true,
 }
 

@@ -29,8 +29,25 @@ const (
 
 // Executors known to this version.
 const (
-	ExecutorWASM = "wasm"
+	ExecutorWASM   = "wasm"
+	ExecutorDocker = "docker"
 )
+
+// MaxImageRef bounds a container image reference.
+const MaxImageRef = 256
+
+// ValidateImage checks a container image reference (name[:tag][@digest]).
+func ValidateImage(ref string) error {
+	if ref == "" || len(ref) > MaxImageRef {
+		return fmt.Errorf("must be 1 to %d bytes", MaxImageRef)
+	}
+	for _, r := range ref {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/:@", r)) {
+			return fmt.Errorf("%q: only letters, digits and . _ - / : @ are allowed", ref)
+		}
+	}
+	return nil
+}
 
 // Policies by which a client ranks bids.
 const (
@@ -78,7 +95,8 @@ func (r Resources) String() string {
 // the winner, inside the Award, never in gossip.
 type Spec struct {
 	Executor      string            `json:"executor"`
-	Module        string            `json:"module"` // CID of the module bytes
+	Module        string            `json:"module,omitempty"` // wasm: CID of the module bytes
+	Image         string            `json:"image,omitempty"`  // docker: image reference or digest
 	Name          string            `json:"name"`   // argv[0]
 	Args          []string          `json:"args,omitempty"`
 	Env           map[string]string `json:"env,omitempty"`
@@ -109,11 +127,23 @@ func (s *Spec) Timeout() time.Duration { return time.Duration(s.TimeoutMS) * tim
 // Validate checks every field of s against the limits of this package and
 // names the first field that is wrong.
 func (s *Spec) Validate() error {
-	if s.Executor != ExecutorWASM {
-		return fmt.Errorf("executor: %q is not supported (supported: %s)", s.Executor, ExecutorWASM)
-	}
-	if _, err := ParseCID(s.Module); err != nil {
-		return fmt.Errorf("module: %w", err)
+	switch s.Executor {
+	case ExecutorWASM:
+		if _, err := ParseCID(s.Module); err != nil {
+			return fmt.Errorf("module: %w", err)
+		}
+		if s.Image != "" {
+			return fmt.Errorf("image: a wasm job has a module, not an image")
+		}
+	case ExecutorDocker:
+		if err := ValidateImage(s.Image); err != nil {
+			return fmt.Errorf("image: %w", err)
+		}
+		if s.Module != "" {
+			return fmt.Errorf("module: a docker job has an image, not a module")
+		}
+	default:
+		return fmt.Errorf("executor: %q is not supported (supported: %s, %s)", s.Executor, ExecutorWASM, ExecutorDocker)
 	}
 	if s.Name == "" || len(s.Name) > MaxNameLen || !utf8.ValidString(s.Name) {
 		return fmt.Errorf("name: must be 1 to %d bytes of UTF-8", MaxNameLen)

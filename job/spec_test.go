@@ -56,7 +56,7 @@ func TestSpecValidate(t *testing.T) {
 		}, ""},
 		{"min cpus and memory", func(s *job.Spec) { s.Resources = job.Resources{CPUMillis: 1, MemoryBytes: 1} }, ""},
 
-		{"unknown executor", func(s *job.Spec) { s.Executor = "docker" }, "executor:"},
+		{"unknown executor", func(s *job.Spec) { s.Executor = "vm" }, "executor:"},
 		{"empty executor", func(s *job.Spec) { s.Executor = "" }, "executor:"},
 		{"missing module", func(s *job.Spec) { s.Module = "" }, "module:"},
 		{"garbage module", func(s *job.Spec) { s.Module = "not-a-cid" }, "module:"},
@@ -198,6 +198,31 @@ func TestSortedEnv(t *testing.T) {
 			got := job.SortedEnv(tt.env)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) || len(got) != len(tt.want) {
 				t.Fatalf("SortedEnv(%v) = %q, want %q", tt.env, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSpecValidateDocker(t *testing.T) {
+	s := job.Spec{Executor: job.ExecutorDocker, Image: "computemesh-test/dockerjob:1", Name: "job",
+		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}, TimeoutMS: 1000, Policy: job.PolicyCost}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		mut  func(*job.Spec)
+		want string
+	}{
+		{"no image", func(s *job.Spec) { s.Image = "" }, "image:"},
+		{"bad image", func(s *job.Spec) { s.Image = "a b" }, "image:"},
+		{"module too", func(s *job.Spec) { s.Module = job.ModuleCID([]byte("m")).String() }, "module:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := s
+			tt.mut(&c)
+			if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("Validate: %v, want prefix %q", err, tt.want)
 			}
 		})
 	}

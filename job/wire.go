@@ -26,7 +26,8 @@ type Request struct {
 	Job       string    `json:"job"`    // job ID (CID)
 	Client    string    `json:"client"` // peer ID of the client
 	SpecCID   string    `json:"spec"`
-	Module    string    `json:"module"`
+	Module    string    `json:"module,omitempty"` // wasm
+	Image     string    `json:"image,omitempty"`  // docker: providers without it decline
 	Executor  string    `json:"executor"`
 	Resources Resources `json:"resources"`
 	TimeoutMS int64     `json:"timeout_ms"`
@@ -38,7 +39,7 @@ type Request struct {
 // NewRequest returns the gossiped form of a job.
 func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 	return &Request{
-		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module,
+		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
 		Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
 		MaxPrice: s.MaxPrice, Region: s.Region, BidByMS: bidByMS,
 	}
@@ -49,7 +50,7 @@ func (r *Request) Validate() error {
 	if r.V != Version {
 		return fmt.Errorf("v: version %d, want %d", r.V, Version)
 	}
-	for _, f := range []struct{ name, v string }{{"job", r.Job}, {"spec", r.SpecCID}, {"module", r.Module}} {
+	for _, f := range []struct{ name, v string }{{"job", r.Job}, {"spec", r.SpecCID}} {
 		if _, err := ParseCID(f.v); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
@@ -57,7 +58,16 @@ func (r *Request) Validate() error {
 	if r.Client == "" || len(r.Client) > 128 {
 		return fmt.Errorf("client: missing or longer than 128 bytes")
 	}
-	if r.Executor != ExecutorWASM {
+	switch r.Executor {
+	case ExecutorWASM:
+		if _, err := ParseCID(r.Module); err != nil {
+			return fmt.Errorf("module: %w", err)
+		}
+	case ExecutorDocker:
+		if err := ValidateImage(r.Image); err != nil {
+			return fmt.Errorf("image: %w", err)
+		}
+	default:
 		return fmt.Errorf("executor: %q is not supported", r.Executor)
 	}
 	if err := r.Resources.Validate(); err != nil {
@@ -88,6 +98,7 @@ const (
 	DeclineResources = "resources"
 	DeclineExecutor  = "executor"
 	DeclineBusy      = "busy"
+	DeclineImage     = "image"
 )
 
 // Bid is a provider's offer for a job, gossiped on the bids topic; with

@@ -61,15 +61,19 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSubmission, err)
 	}
-	if err := executor.ValidateWASM(sub.Module); err != nil {
-		return nil, fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
-	}
-	// Hashing a module costs about 1 ms per 2.5 MB: skip it when the same
-	// bytes are already held under this CID (resubmissions of one module).
-	if held, ok := n.blobs.Get(s.Module); !ok || !bytes.Equal(held, sub.Module) {
-		if c := job.ModuleCID(sub.Module).String(); c != s.Module {
-			return nil, fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, c, s.Module)
+	if s.Executor == job.ExecutorWASM {
+		if err := executor.ValidateWASM(sub.Module); err != nil {
+			return nil, fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
 		}
+		// Hashing a module costs about 1 ms per 2.5 MB: skip it when the same
+		// bytes are already held under this CID (resubmissions of one module).
+		if held, ok := n.blobs.Get(s.Module); !ok || !bytes.Equal(held, sub.Module) {
+			if c := job.ModuleCID(sub.Module).String(); c != s.Module {
+				return nil, fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, c, s.Module)
+			}
+		}
+	} else if len(sub.Module) > 0 {
+		return nil, fmt.Errorf("%w: module: a %s job has no module", ErrBadSubmission, s.Executor)
 	}
 	if _, err := n.inputBlobs(s.Inputs); err != nil {
 		return nil, err
@@ -112,8 +116,10 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 		return nil, err
 	}
 
-	n.blobs.Put(s.Module, sub.Module, true)
-	defer n.blobs.Unpin(s.Module)
+	if s.Module != "" {
+		n.blobs.Put(s.Module, sub.Module, true)
+		defer n.blobs.Unpin(s.Module)
+	}
 
 	// Discover.
 	need := s.Resources.Need()
@@ -258,11 +264,10 @@ wait:
 		switch {
 		case res.TimedOut:
 			out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
+		case res.MemoryExceeded:
+			out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
 		case res.ExitCode != 0:
 			out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
-			if res.MemoryExceeded {
-				out.Error += fmt.Sprintf(" (memory limit %s exceeded)", job.FormatSize(s.Resources.MemoryBytes))
-			}
 		default:
 			out.State = job.StateCompleted
 		}
@@ -287,8 +292,11 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	if err != nil {
 		return nil, err
 	}
-	n.grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), append(blobs, a.Spec.Module)...)
-	defer n.grant(p, time.Time{}, append(blobs, a.Spec.Module)...)
+	if a.Spec.Module != "" {
+		blobs = append(blobs, a.Spec.Module)
+	}
+	n.grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
+	defer n.grant(p, time.Time{}, blobs...)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
 	cancel()

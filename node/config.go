@@ -47,6 +47,9 @@ type Config struct {
 	// RecordTTL is the lifetime of the provider's capacity record
 	// (default DefaultRecordTTL).
 	RecordTTL time.Duration
+	// Executors the owner lets this provider run: "wasm" (default) and
+	// "docker" (offered only when the Docker daemon answers).
+	Executors []string
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every
@@ -83,6 +86,14 @@ func (c *Config) checkFields() error {
 		}
 		if c.Rates.CPUHour <= 0 {
 			return fmt.Errorf("price-cpu-hour: a provider must set a positive rate")
+		}
+		if len(c.Executors) == 0 {
+			c.Executors = []string{job.ExecutorWASM}
+		}
+		for _, e := range c.Executors {
+			if e != job.ExecutorWASM && e != job.ExecutorDocker {
+				return fmt.Errorf("executors: %q is not one of %s, %s", e, job.ExecutorWASM, job.ExecutorDocker)
+			}
 		}
 	}
 	return nil

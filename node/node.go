@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +33,9 @@ type Node struct {
 
 	// provider role
 	exec     *executor.WASM
+	docker   *executor.Docker // nil unless the owner enabled docker and its daemon answers
+	imagesMu sync.Mutex
+	images   map[string]imageSeen
 	offer    scheduler.Offer
 	reserved *scheduler.Reservations
 	modules  *mesh.BlobCache
@@ -183,6 +187,11 @@ func (n *Node) setupProvider(ctx context.Context) error {
 		return fmt.Errorf("starting the WASM executor: %w", err)
 	}
 	n.exec = exec
+	if slices.Contains(n.cfg.Executors, job.ExecutorDocker) {
+		n.startDocker(ctx)
+	}
+	n.record.Executors = n.executors()
+	n.offer.Executors = n.record.Executors
 	return nil
 }
 
@@ -190,6 +199,48 @@ func (n *Node) closeExec() {
 	if n.exec != nil {
 		_ = n.exec.Close()
 	}
+	if n.docker != nil {
+		_ = n.docker.Close()
+	}
+}
+
+// startDocker enables the Docker executor when its daemon answers, after
+// removing containers a previous run of this node left behind.
+func (n *Node) startDocker(ctx context.Context) {
+	owner := "computemesh"
+	if n.cfg.DataDir != "" {
+		owner = n.cfg.DataDir
+	}
+	d, err := executor.NewDocker(executor.WithDockerOwner(owner))
+	if err != nil {
+		log.Warnf("docker executor: %v (not offered)", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := d.Available(pctx); err != nil {
+		log.Warnf("docker executor: the daemon does not answer: %v (not offered)", err)
+		_ = d.Close()
+		return
+	}
+	if n.cfg.DataDir != "" {
+		if removed, err := d.Janitor(pctx); err != nil {
+			log.Warnf("docker executor: removing leftovers: %v", err)
+		} else if removed > 0 {
+			log.Infof("docker executor: removed %d containers left by an earlier run", removed)
+		}
+	}
+	n.docker = d
+}
+
+// executors are the executors this provider offers: those the owner
+// enabled that work.
+func (n *Node) executors() []string {
+	out := []string{job.ExecutorWASM}
+	if n.docker != nil {
+		out = append(out, job.ExecutorDocker)
+	}
+	return out
 }
 
 // Close stops the node: API first, then the network, then the executor.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"time"
 
 	"github.com/computemesh/computemesh/executor"
@@ -56,6 +57,35 @@ type standing struct {
 
 func requestDigest(r *job.Request) [32]byte { return sha256.Sum256(job.Encode(r)) }
 
+// hasImage says whether the Docker daemon holds an image (cached for a
+// while: a request must be answered in milliseconds).
+func (n *Node) hasImage(ref string) bool {
+	if n.docker == nil {
+		return false
+	}
+	n.imagesMu.Lock()
+	e, ok := n.images[ref]
+	n.imagesMu.Unlock()
+	if ok && time.Since(e.at) < 30*time.Second {
+		return e.ok
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	present := n.docker.Validate(ctx, executor.DockerTask{Image: ref, Timeout: time.Second, CPUMillis: 1000, MemoryBytes: 64 << 20}) == nil
+	n.imagesMu.Lock()
+	if n.images == nil || len(n.images) > 1024 {
+		n.images = map[string]imageSeen{}
+	}
+	n.images[ref] = imageSeen{ok: present, at: time.Now()}
+	n.imagesMu.Unlock()
+	return present
+}
+
+type imageSeen struct {
+	ok bool
+	at time.Time
+}
+
 // onRequest answers a gossiped job request with a bid or a decline.
 func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS+clockSkew.Milliseconds() {
@@ -68,6 +98,9 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 		return // a re-gossiped request: the bid stands
 	}
 	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
+	if b.Decline == "" && r.Executor == job.ExecutorDocker && !n.hasImage(r.Image) {
+		b.Decline, b.Detail, b.Price = job.DeclineImage, "image "+r.Image+" is not present here", 0
+	}
 	b.Provider = n.ID().String()
 	b.ExpiresMS = time.Now().Add(r.Timeout() + bidGrace).UnixMilli()
 	if b.Decline != "" {
@@ -199,16 +232,6 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 	res := &job.Result{Job: a.Job, Provider: n.ID().String(), ExitCode: -1}
 	ctx, cancel := context.WithTimeout(ctx, a.Spec.Timeout()+time.Minute)
 	defer cancel()
-	module, ok := n.modules.Get(a.Spec.Module)
-	if !ok {
-		var err error
-		module, err = n.mesh.FetchBlob(ctx, client, a.Spec.Module)
-		if err != nil {
-			res.Error = "fetching module: " + err.Error()
-			return res
-		}
-		n.modules.Put(a.Spec.Module, module, false)
-	}
 	inDir, outDir, cleanup, err := n.workDirs()
 	if err != nil {
 		res.Error = "work directory: " + err.Error()
@@ -227,12 +250,13 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		}
 		maps.Copy(env, a.Secrets)
 	}
-	r, err := n.exec.Run(ctx, executor.Task{
-		Name: a.Spec.Name, Module: module, ModuleKey: a.Spec.Module, Args: a.Spec.Args,
-		Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
-		MemoryBytes: a.Spec.Resources.MemoryBytes, Deterministic: a.Spec.Deterministic,
-		InputsDir: inDir, OutputsDir: outDir, Logs: logs,
-	})
+	var r ranJob
+	switch a.Spec.Executor {
+	case job.ExecutorDocker:
+		r, err = n.runDocker(ctx, a, env, inDir, outDir, logs)
+	default:
+		r, err = n.runWASM(ctx, a, client, env, inDir, outDir, logs)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			res.Error = "cancelled: the client went away"
@@ -250,17 +274,79 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		res.Outputs = outputs
 		n.grant(client, time.Now().Add(10*time.Minute), blobs...) // the client alone may fetch them
 	}
-	res.ExitCode = r.ExitCode
-	res.Stdout, res.Stderr = r.Stdout, r.Stderr
-	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
-	res.TimedOut, res.MemoryExceeded = r.TimedOut, r.MemoryExceeded
-	res.RunMS = float64(r.Duration) / float64(time.Millisecond)
-	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), r.Duration)
+	res.ExitCode = r.exitCode
+	res.Stdout, res.Stderr = truncated(r.stdout, r.stdoutCut), truncated(r.stderr, r.stderrCut)
+	res.StdoutTruncated, res.StderrTruncated = r.stdoutCut, r.stderrCut
+	res.TimedOut, res.MemoryExceeded = r.timedOut, r.memoryExceeded
+	res.RunMS = float64(r.duration) / float64(time.Millisecond)
+	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), r.duration)
 	if err != nil {
 		res.Error = "metering: " + err.Error()
 		return res
 	}
 	res.Charge = charge
-	log.Infof("ran job %s for %s: exit %d in %.1fms, charge %s credits", a.Job, client, r.ExitCode, res.RunMS, charge)
+	log.Infof("ran %s job %s for %s: exit %d in %.1fms, charge %s credits", a.Spec.Executor, a.Job, client, r.exitCode, res.RunMS, charge)
 	return res
+}
+
+// ranJob is what an executor's run came to.
+type ranJob struct {
+	exitCode             int
+	stdout, stderr       []byte
+	stdoutCut, stderrCut bool
+	timedOut             bool
+	memoryExceeded       bool
+	duration             time.Duration
+}
+
+// truncated appends a marker to output that was cut at its cap.
+func truncated(b []byte, cut bool) []byte {
+	if !cut {
+		return b
+	}
+	return append(b, fmt.Sprintf("\n[computemesh: output truncated at %d bytes]\n", len(b))...)
+}
+
+func (n *Node) runWASM(ctx context.Context, a *job.Award, client peer.ID, env map[string]string, inDir, outDir string, logs io.Writer) (ranJob, error) {
+	module, ok := n.modules.Get(a.Spec.Module)
+	if !ok {
+		var err error
+		module, err = n.mesh.FetchBlob(ctx, client, a.Spec.Module)
+		if err != nil {
+			return ranJob{}, fmt.Errorf("fetching module: %w", err)
+		}
+		n.modules.Put(a.Spec.Module, module, false)
+	}
+	r, err := n.exec.Run(ctx, executor.Task{
+		Name: a.Spec.Name, Module: module, ModuleKey: a.Spec.Module, Args: a.Spec.Args,
+		Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
+		MemoryBytes: a.Spec.Resources.MemoryBytes, Deterministic: a.Spec.Deterministic,
+		InputsDir: inDir, OutputsDir: outDir, Logs: logs,
+	})
+	return ranJob{
+		exitCode: r.ExitCode, stdout: r.Stdout, stderr: r.Stderr, stdoutCut: r.StdoutTruncated, stderrCut: r.StderrTruncated,
+		timedOut: r.TimedOut, memoryExceeded: r.MemoryExceeded, duration: r.Duration,
+	}, err
+}
+
+func (n *Node) runDocker(ctx context.Context, a *job.Award, env map[string]string, inDir, outDir string, logs io.Writer) (ranJob, error) {
+	if n.docker == nil {
+		return ranJob{}, fmt.Errorf("this provider does not run docker jobs")
+	}
+	gpus := a.Spec.Resources.GPUs
+	if n.record.Simulated {
+		gpus = 0 // simulated GPUs: the job runs without a device
+	}
+	// The container runs as nobody: let it write the outputs directory.
+	_ = os.Chmod(outDir, 0o777)
+	_ = os.Chmod(inDir, 0o755)
+	r, err := n.docker.Run(ctx, executor.DockerTask{
+		Image: a.Spec.Image, Cmd: a.Spec.Args, Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
+		CPUMillis: a.Spec.Resources.CPUMillis, MemoryBytes: a.Spec.Resources.MemoryBytes, GPUs: gpus,
+		InputsDir: inDir, OutputsDir: outDir, Logs: logs,
+	})
+	return ranJob{
+		exitCode: r.ExitCode, stdout: r.Stdout, stderr: r.Stderr, stdoutCut: r.StdoutTruncated, stderrCut: r.StderrTruncated,
+		timedOut: r.TimedOut, memoryExceeded: r.OOMKilled, duration: r.Duration,
+	}, err
 }

@@ -44,6 +44,7 @@ matched by the deadline); 4 node, API or network error.`,
 	}
 	f := cmd.Flags()
 	f.String("wasm", "", "WASM module to run (instead of, or overriding, the spec's module)")
+	f.String("image", "", "container image to run with the docker executor (present on the provider; instead of a module)")
 	f.String("name", "", "argv[0] of the job (default: the module's file name)")
 	f.String("policy", "", "how to choose among bids: cost (lowest price) or latency (lowest RTT); default cost")
 	f.String("max-price", "", "the most the job may cost, in credits (e.g. 0.10)")
@@ -304,10 +305,13 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 	}
 	if w, _ := f.GetString("wasm"); w != "" {
 		modulePath = w
-		file.Executor = job.ExecutorWASM
+		file.Executor, file.Image = job.ExecutorWASM, ""
 	}
-	if modulePath == "" {
-		return node.Submission{}, usageErr("no module: give a spec file with module: or --wasm FILE")
+	if img, _ := f.GetString("image"); img != "" {
+		file.Image, file.Executor, modulePath = img, job.ExecutorDocker, ""
+	}
+	if modulePath == "" && file.Image == "" {
+		return node.Submission{}, usageErr("no module or image: give a spec file with module: or image:, or --wasm FILE, or --image REF")
 	}
 	var err error
 	str := func(name string, set func(string) error) {
@@ -372,6 +376,16 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 			file.Env = map[string]string{}
 		}
 		file.Env[k] = v
+	}
+	if file.Image != "" {
+		if file.Name == "" {
+			file.Name = file.Image
+		}
+		spec, err := file.Spec("")
+		if err != nil {
+			return node.Submission{}, usageErr("%v", err)
+		}
+		return node.Submission{Spec: spec, BidWindow: file.BidWindow}, nil
 	}
 	st, err := os.Stat(modulePath)
 	if err != nil {
