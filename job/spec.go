@@ -97,7 +97,7 @@ type Spec struct {
 	Executor      string            `json:"executor"`
 	Module        string            `json:"module,omitempty"` // wasm: CID of the module bytes
 	Image         string            `json:"image,omitempty"`  // docker: image reference or digest
-	Name          string            `json:"name"`   // argv[0]
+	Name          string            `json:"name"`             // argv[0]
 	Args          []string          `json:"args,omitempty"`
 	Env           map[string]string `json:"env,omitempty"`
 	Stdin         []byte            `json:"stdin,omitempty"`

@@ -2,11 +2,11 @@ package node
 
 import (
 	"context"
-	"slices"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
