@@ -1,9 +1,18 @@
 // Package executor runs computemesh jobs in sandboxes.
 //
-// An Executor runs one kind of workload. The only kind implemented here is
-// WebAssembly (WASM, created with NewWASM): a WASI preview 1 command module
-// runs under wazero with no file system, no network and no host access beyond
-// its arguments, environment, stdin, stdout, stderr, clocks and randomness.
+// Two kinds of workload run here, wired explicitly by the node:
+//
+//   - WebAssembly (NewWASM, the Executor interface): a WASI preview 1
+//     command module runs under wazero with no network and no host access
+//     beyond its arguments, environment, stdin, stdout, stderr, clocks,
+//     randomness and, when given, an inputs directory mounted read-only at
+//     /inputs and an outputs directory at /outputs;
+//   - containers (NewDocker, DockerTask): through the Docker Engine API, with
+//     a read-only root file system, no network unless the owner allows it,
+//     all capabilities dropped, no new privileges, CPU, memory (swap
+//     included) and PID limits, GPUs by device request, inputs read-only and
+//     outputs read-write; the container is removed whatever happens, and
+//     Janitor removes what a crashed node left.
 //
 // # Limits
 //
