@@ -21,6 +21,11 @@ type candidates struct {
 	mu      sync.Mutex
 	lookups map[string]lookup
 	records map[peer.ID]recordEntry
+	// own is this node's SHA-256 score, the yardstick of challenges.
+	own struct {
+		once  sync.Once
+		score float64
+	}
 }
 
 type lookup struct {
