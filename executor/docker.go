@@ -24,12 +24,7 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// The Docker executor does not implement Executor: that interface is shaped
-// for WebAssembly (Validate takes a module's bytes, Run takes a Task with a
-// Module), while a container job is named by an image reference and carries
-// mounts, CPU, GPU and network settings. Forcing DockerTask into Task would
-// lose those or overload Task's fields, so the node wires each executor
-// explicitly: WASM through Executor, Docker through *Docker's own methods.
+var _ Executor = (*Docker)(nil)
 
 // Labels set on every container the Docker executor creates.
 const (
@@ -82,93 +77,8 @@ var (
 	ErrNetworkNotAllowed = errors.New("network access not allowed")
 )
 
-// DockerTask is one container job.
-type DockerTask struct {
-	// Image is the image reference or digest. It must be present locally:
-	// it is pulled only when the executor was created WithAllowPull(true).
-	Image string
-	// Cmd is argv after the image's entrypoint, or the whole command's
-	// arguments after Entrypoint when Entrypoint is set. Empty means the
-	// image's CMD (only when Entrypoint is not set).
-	Cmd []string
-	// Entrypoint replaces the image's entrypoint when not empty.
-	Entrypoint []string
-	// Env is the job's environment, on top of the image's.
-	Env map[string]string
-	// Stdin is the job's standard input; it reads EOF after it. Empty
-	// means no stdin (it reads EOF at once).
-	Stdin []byte
-	// Timeout bounds the run's wall-clock time, from start to exit; 0 means
-	// DefaultTimeout. At the timeout the container gets SIGTERM, then
-	// SIGKILL after the stop grace.
-	Timeout time.Duration
-	// CPUMillis is the CPU quota in thousandths of a core (NanoCPUs =
-	// CPUMillis×10⁶); 0 means DefaultDockerCPUMillis, else at least
-	// MinDockerCPUMillis.
-	CPUMillis int64
-	// MemoryBytes is the memory limit, with swap limited to the same value
-	// (no swap); 0 means DefaultMemoryBytes, else at least
-	// MinDockerMemoryBytes.
-	MemoryBytes uint64
-	// GPUs is how many GPUs to request from the "nvidia" device driver
-	// (capability "gpu"); 0 means none.
-	GPUs int
-	// Network asks for network access (the daemon's default network).
-	// False means NetworkMode "none". Refused unless WithAllowNetwork(true).
-	Network bool
-	// InputsDir is a host directory mounted read-only at /inputs; empty
-	// means none. It must be an absolute path to a directory.
-	InputsDir string
-	// OutputsDir is a host directory mounted read-write at /outputs; empty
-	// means none. It must be an absolute path to a directory writable by
-	// the job's user (DockerUser unless configured); the caller collects
-	// what the job leaves there.
-	OutputsDir string
-	// MaxOutput is how many bytes are kept of each of stdout and stderr;
-	// 0 means DefaultMaxOutput.
-	MaxOutput int
-	// Logs, when set, receives stdout and stderr combined, as the container
-	// writes them, uncapped. It is written from one goroutine and never
-	// after Run returns; it must not block for long (it slows the job's
-	// output). Its first error stops the copy to it, not the job.
-	Logs io.Writer
-}
-
-// DockerResult is what a container run produced.
-type DockerResult struct {
-	// ExitCode is the container's exit status, or ExitCodeAbnormal when it
-	// was stopped (timeout, cancellation, Close) or killed for memory.
-	ExitCode int
-	// Stdout and Stderr hold the first MaxOutput bytes of each stream.
-	Stdout, Stderr []byte
-	// StdoutTruncated and StderrTruncated report output dropped at MaxOutput.
-	StdoutTruncated, StderrTruncated bool
-	// TimedOut reports that the container was stopped at Task.Timeout.
-	TimedOut bool
-	// OOMKilled reports that the kernel killed the job at its memory limit
-	// (the daemon's State.OOMKilled).
-	OOMKilled bool
-	// Duration is the wall time from the start request to the exit seen by
-	// ContainerWait (not counting image checks, creation and removal).
-	Duration time.Duration
-	// CPUSeconds is, best effort, the CPU time the container's cgroup used
-	// (cpuacct total usage, user+system, all processes), as last sampled by
-	// the daemon's stats stream while the container ran. The daemon samples
-	// about once a second and the cgroup is gone at exit, so it is a lower
-	// bound: 0 for a run shorter than the first sample, and short by up to
-	// one sampling interval otherwise.
-	CPUSeconds float64
-	// GPUSeconds is GPUs × Duration: allocation-time metering (the GPUs were
-	// the job's for the whole run, used or not).
-	GPUSeconds float64
-	// Reason says why a run ended abnormally, for people: "timed out after
-	// 1s", "memory limit exceeded", "cancelled", "executor closed". Empty
-	// when the job exited by itself.
-	Reason string
-}
-
-// Docker is the container executor: it runs DockerTasks on a Docker daemon
-// through the Engine API, each in a fresh, locked-down container that is
+// Docker is the container Executor: it runs Tasks with an Image on a Docker
+// daemon through the Engine API, each in a fresh, locked-down container that is
 // always removed afterwards. It is safe for concurrent use. Create it with
 // NewDocker and Close it when done.
 //
@@ -333,7 +243,7 @@ func (d *Docker) enter() error {
 // present locally (ErrImageNotPresent) unless pulling is allowed. Errors
 // about the task match ErrInvalidTask; an error talking to the daemon does
 // not.
-func (d *Docker) Validate(ctx context.Context, t DockerTask) error {
+func (d *Docker) Validate(ctx context.Context, t Task) error {
 	if err := d.checkTask(&t); err != nil {
 		return err
 	}
@@ -341,77 +251,63 @@ func (d *Docker) Validate(ctx context.Context, t DockerTask) error {
 	return err
 }
 
-// taskError is an invalid task: it matches ErrInvalidTask and, when set, a
-// more specific sentinel.
-type taskError struct {
-	msg  string
-	kind error
-}
-
-func (e *taskError) Error() string { return "invalid task: " + e.msg }
-
-func (e *taskError) Is(target error) bool {
-	return target == ErrInvalidTask || (e.kind != nil && target == e.kind)
-}
-
-func invalidDockerTask(kind error, format string, args ...any) error {
-	return &taskError{msg: fmt.Sprintf(format, args...), kind: kind}
-}
-
 // checkTask refuses what cannot run, naming the field.
-func (d *Docker) checkTask(t *DockerTask) error {
+func (d *Docker) checkTask(t *Task) error {
 	if t.Image == "" {
-		return invalidDockerTask(nil, "image: empty")
+		return invalidTaskKind(nil, "image: empty")
 	}
 	if strings.ContainsFunc(t.Image, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return invalidDockerTask(nil, "image: %q contains white space or control characters", t.Image)
+		return invalidTaskKind(nil, "image: %q contains white space or control characters", t.Image)
 	}
-	for name, args := range map[string][]string{"cmd": t.Cmd, "entrypoint": t.Entrypoint} {
+	if err := refuseFields("docker", t, "module", "module key", "name", "deterministic", "command"); err != nil {
+		return err
+	}
+	for name, args := range map[string][]string{"args": t.Args, "entrypoint": t.Entrypoint} {
 		for i, a := range args {
 			if strings.ContainsRune(a, 0) {
-				return invalidDockerTask(nil, "%s[%d]: contains a NUL byte", name, i)
+				return invalidTaskKind(nil, "%s[%d]: contains a NUL byte", name, i)
 			}
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return invalidDockerTask(nil, "env: invalid variable name %q", k)
+			return invalidTaskKind(nil, "env: invalid variable name %q", k)
 		}
 		if strings.ContainsRune(t.Env[k], 0) {
-			return invalidDockerTask(nil, "env: value of %s contains a NUL byte", k)
+			return invalidTaskKind(nil, "env: value of %s contains a NUL byte", k)
 		}
 	}
 	switch {
 	case t.Timeout < 0:
-		return invalidDockerTask(nil, "timeout: %v is negative", t.Timeout)
+		return invalidTaskKind(nil, "timeout: %v is negative", t.Timeout)
 	case t.CPUMillis < 0 || (t.CPUMillis > 0 && t.CPUMillis < MinDockerCPUMillis):
-		return invalidDockerTask(nil, "cpu: %d millicores, must be 0 (default) or at least %d", t.CPUMillis, MinDockerCPUMillis)
+		return invalidTaskKind(nil, "cpu: %d millicores, must be 0 (default) or at least %d", t.CPUMillis, MinDockerCPUMillis)
 	case t.CPUMillis > math.MaxInt64/1_000_000:
-		return invalidDockerTask(nil, "cpu: %d millicores is too many", t.CPUMillis)
+		return invalidTaskKind(nil, "cpu: %d millicores is too many", t.CPUMillis)
 	case t.MemoryBytes > 0 && t.MemoryBytes < MinDockerMemoryBytes:
-		return invalidDockerTask(nil, "memory: %d bytes, must be 0 (default) or at least %d (6 MiB)", t.MemoryBytes, MinDockerMemoryBytes)
+		return invalidTaskKind(nil, "memory: %d bytes, must be 0 (default) or at least %d (6 MiB)", t.MemoryBytes, MinDockerMemoryBytes)
 	case t.MemoryBytes > math.MaxInt64:
-		return invalidDockerTask(nil, "memory: %d bytes is too many", t.MemoryBytes)
+		return invalidTaskKind(nil, "memory: %d bytes is too many", t.MemoryBytes)
 	case t.GPUs < 0:
-		return invalidDockerTask(nil, "gpus: %d is negative", t.GPUs)
+		return invalidTaskKind(nil, "gpus: %d is negative", t.GPUs)
 	case t.MaxOutput < 0:
-		return invalidDockerTask(nil, "max output: %d is negative", t.MaxOutput)
+		return invalidTaskKind(nil, "max output: %d is negative", t.MaxOutput)
 	case t.Network && !d.cfg.allowNetwork:
-		return invalidDockerTask(ErrNetworkNotAllowed, "network: the task asks for network access and this provider does not allow it")
+		return invalidTaskKind(ErrNetworkNotAllowed, "network: the task asks for network access and this provider does not allow it")
 	}
 	for name, dir := range map[string]string{"inputs dir": t.InputsDir, "outputs dir": t.OutputsDir} {
 		if dir == "" {
 			continue
 		}
 		if !filepath.IsAbs(dir) || strings.ContainsAny(dir, ",\x00") {
-			return invalidDockerTask(nil, "%s: %q must be an absolute path without ',' or NUL", name, dir)
+			return invalidTaskKind(nil, "%s: %q must be an absolute path without ',' or NUL", name, dir)
 		}
 		fi, err := os.Stat(dir)
 		if err != nil {
-			return invalidDockerTask(nil, "%s: %v", name, err)
+			return invalidTaskKind(nil, "%s: %v", name, err)
 		}
 		if !fi.IsDir() {
-			return invalidDockerTask(nil, "%s: %s is not a directory", name, dir)
+			return invalidTaskKind(nil, "%s: %s is not a directory", name, dir)
 		}
 	}
 	return nil
@@ -427,7 +323,7 @@ func (d *Docker) imagePresent(ctx context.Context, ref string) (bool, error) {
 	case cerrdefs.IsNotFound(err) && d.cfg.allowPull:
 		return false, nil
 	case cerrdefs.IsNotFound(err):
-		return false, invalidDockerTask(ErrImageNotPresent, "image %s is not present and pulling is off", ref)
+		return false, invalidTaskKind(ErrImageNotPresent, "image %s is not present and pulling is off", ref)
 	default:
 		return false, fmt.Errorf("docker: inspect image %s: %w", ref, err)
 	}

@@ -31,15 +31,16 @@ const (
 // whatever happens. It returns an error only for an invalid task (matching
 // ErrInvalidTask), a daemon problem, a done ctx (the container is stopped
 // first; the error wraps ctx's cause) or a closed executor (ErrClosed). A job
-// that exits non-zero, times out or is killed for memory is a DockerResult.
+// that exits non-zero, times out or is killed for memory (MemoryExceeded) is
+// a Result.
 // If the container cannot be removed the error says so, next to the result.
-func (d *Docker) Run(ctx context.Context, t DockerTask) (res DockerResult, err error) {
+func (d *Docker) Run(ctx context.Context, t Task) (res Result, err error) {
 	if err := d.enter(); err != nil {
-		return DockerResult{}, err
+		return Result{}, err
 	}
 	defer d.wg.Done()
 	if err := d.checkTask(&t); err != nil {
-		return DockerResult{}, err
+		return Result{}, err
 	}
 	applyDockerDefaults(&t)
 
@@ -50,7 +51,7 @@ func (d *Docker) Run(ctx context.Context, t DockerTask) (res DockerResult, err e
 	defer stopOnClose()
 
 	if err := d.ensureImage(opCtx, t.Image); err != nil {
-		return DockerResult{}, d.ctxErr(ctx, err)
+		return Result{}, d.ctxErr(ctx, err)
 	}
 
 	runID := newRunID()
@@ -67,19 +68,19 @@ func (d *Docker) Run(ctx context.Context, t DockerTask) (res DockerResult, err e
 		}
 	}()
 	if err != nil {
-		return DockerResult{}, d.ctxErr(ctx, fmt.Errorf("docker: create container for %s: %w", t.Image, err))
+		return Result{}, d.ctxErr(ctx, fmt.Errorf("docker: create container for %s: %w", t.Image, err))
 	}
 	return d.run(ctx, opCtx, id, &t)
 }
 
 // run attaches to, starts and waits for the created container id.
-func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (DockerResult, error) {
+func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, error) {
 	hasStdin := len(t.Stdin) > 0
 	att, err := d.cli.ContainerAttach(opCtx, id, container.AttachOptions{
 		Stream: true, Stdin: hasStdin, Stdout: true, Stderr: true,
 	})
 	if err != nil {
-		return DockerResult{}, d.ctxErr(ctx, fmt.Errorf("docker: attach: %w", err))
+		return Result{}, d.ctxErr(ctx, fmt.Errorf("docker: attach: %w", err))
 	}
 	stdout, stderr := newCappedWriter(t.MaxOutput), newCappedWriter(t.MaxOutput)
 	copyDone, stdinDone := d.pump(&att, t, stdout, stderr)
@@ -100,7 +101,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (Dock
 
 	start := time.Now()
 	if err := d.cli.ContainerStart(opCtx, id, container.StartOptions{}); err != nil {
-		return DockerResult{}, d.ctxErr(ctx, fmt.Errorf("docker: start: %w", err))
+		return Result{}, d.ctxErr(ctx, fmt.Errorf("docker: start: %w", err))
 	}
 	var cpuNanos atomic.Uint64
 	statsCtx, statsCancel := context.WithCancel(context.Background())
@@ -116,7 +117,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (Dock
 	select {
 	case exit = <-waitC:
 	case err := <-waitErrC:
-		return DockerResult{}, fmt.Errorf("docker: wait: %w", err)
+		return Result{}, fmt.Errorf("docker: wait: %w", err)
 	case <-timer.C:
 		stopped = "timeout"
 	case <-opCtx.Done():
@@ -128,12 +129,12 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (Dock
 	if stopped != "" {
 		exit, err = d.stop(id, waitC, waitErrC)
 		if err != nil {
-			return DockerResult{}, err
+			return Result{}, err
 		}
 	}
 	duration := time.Since(start)
 	if exit.Error != nil && exit.Error.Message != "" {
-		return DockerResult{}, fmt.Errorf("docker: wait: %s", exit.Error.Message)
+		return Result{}, fmt.Errorf("docker: wait: %s", exit.Error.Message)
 	}
 
 	// The attach stream ends once the daemon has sent all output.
@@ -143,7 +144,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (Dock
 	}
 	closeAttach()
 
-	res := DockerResult{
+	res := Result{
 		ExitCode:        int(exit.StatusCode),
 		Stdout:          stdout.Bytes(),
 		Stderr:          stderr.Bytes(),
@@ -152,7 +153,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (Dock
 		Duration:        duration,
 		GPUSeconds:      float64(t.GPUs) * duration.Seconds(),
 	}
-	res.OOMKilled = d.oomKilled(id, exit.StatusCode, stopped != "")
+	res.MemoryExceeded = d.oomKilled(id, exit.StatusCode, stopped != "")
 	statsCancel()
 	<-statsDone
 	res.CPUSeconds = float64(cpuNanos.Load()) / 1e9
@@ -168,7 +169,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (Dock
 		res.ExitCode, res.Reason = ExitCodeAbnormal, "executor closed"
 		return res, fmt.Errorf("docker run: %w", ErrClosed)
 	}
-	if res.OOMKilled {
+	if res.MemoryExceeded {
 		res.ExitCode = ExitCodeAbnormal
 		if res.Reason == "" {
 			res.Reason = "memory limit exceeded"
@@ -178,7 +179,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *DockerTask) (Dock
 }
 
 // applyDockerDefaults fills t's zero fields.
-func applyDockerDefaults(t *DockerTask) {
+func applyDockerDefaults(t *Task) {
 	if t.Timeout == 0 {
 		t.Timeout = DefaultTimeout
 	}
@@ -199,7 +200,7 @@ func (d *Docker) graceSeconds() int {
 }
 
 // containerConfig is the locked-down container for t.
-func (d *Docker) containerConfig(t *DockerTask, runID string) (*container.Config, *container.HostConfig) {
+func (d *Docker) containerConfig(t *Task, runID string) (*container.Config, *container.HostConfig) {
 	labels := map[string]string{DockerJobLabel: "1", DockerRunLabel: runID}
 	if d.cfg.owner != "" {
 		labels[DockerOwnerLabel] = d.cfg.owner
@@ -213,7 +214,7 @@ func (d *Docker) containerConfig(t *DockerTask, runID string) (*container.Config
 	grace := d.graceSeconds()
 	cfg := &container.Config{
 		Image:           t.Image,
-		Cmd:             t.Cmd,
+		Cmd:             t.Args,
 		Env:             env,
 		User:            d.cfg.user,
 		Labels:          labels,
@@ -274,7 +275,7 @@ func (d *Docker) containerConfig(t *DockerTask, runID string) (*container.Config
 // pump copies the attach stream's output into stdout, stderr and t.Logs, and
 // t.Stdin into it. The channels close when each copy ends; both end once the
 // attach connection is closed.
-func (d *Docker) pump(att *types.HijackedResponse, t *DockerTask, stdout, stderr *cappedWriter) (copyDone, stdinDone chan struct{}) {
+func (d *Docker) pump(att *types.HijackedResponse, t *Task, stdout, stderr *cappedWriter) (copyDone, stdinDone chan struct{}) {
 	copyDone, stdinDone = make(chan struct{}), make(chan struct{})
 	var outW, errW io.Writer = stdout, stderr
 	if t.Logs != nil {

@@ -217,20 +217,20 @@ func (b *dockerLogBuffer) First() time.Time {
 }
 
 // run runs task, failing tb on an error.
-func dockerRun(tb testing.TB, d *executor.Docker, task executor.DockerTask) executor.DockerResult {
+func dockerRun(tb testing.TB, d *executor.Docker, task executor.Task) executor.Result {
 	tb.Helper()
 	res, err := d.Run(context.Background(), task)
 	if err != nil {
-		tb.Fatalf("Run %v: %v", task.Cmd, err)
+		tb.Fatalf("Run %v: %v", task.Args, err)
 	}
 	return res
 }
 
-func dockerWantExit(tb testing.TB, res executor.DockerResult, code int) {
+func dockerWantExit(tb testing.TB, res executor.Result, code int) {
 	tb.Helper()
-	if res.ExitCode != code || res.TimedOut || res.OOMKilled {
+	if res.ExitCode != code || res.TimedOut || res.MemoryExceeded {
 		tb.Fatalf("exit %d, timed out %v, OOM %v, reason %q; want exit %d\nstdout: %q\nstderr: %q",
-			res.ExitCode, res.TimedOut, res.OOMKilled, res.Reason, code, res.Stdout, res.Stderr)
+			res.ExitCode, res.TimedOut, res.MemoryExceeded, res.Reason, code, res.Stdout, res.Stderr)
 	}
 }
 
@@ -244,8 +244,8 @@ func TestDocker(t *testing.T) {
 	if d.Name() != "docker" {
 		t.Errorf("Name() = %q", d.Name())
 	}
-	task := func(args ...string) executor.DockerTask {
-		return executor.DockerTask{Image: img, Cmd: args, Timeout: 30 * time.Second}
+	task := func(args ...string) executor.Task {
+		return executor.Task{Image: img, Args: args, Timeout: 30 * time.Second}
 	}
 
 	t.Run("jobs", func(t *testing.T) {
@@ -371,8 +371,8 @@ func TestDocker(t *testing.T) {
 			tk := task("alloc", "256")
 			tk.MemoryBytes = 64 << 20
 			res := dockerRun(t, d, tk)
-			if !res.OOMKilled || res.Reason != "memory limit exceeded" || res.ExitCode != executor.ExitCodeAbnormal {
-				t.Fatalf("OOM %v, reason %q, exit %d\nstdout %q\nstderr %q", res.OOMKilled, res.Reason, res.ExitCode, res.Stdout, res.Stderr)
+			if !res.MemoryExceeded || res.Reason != "memory limit exceeded" || res.ExitCode != executor.ExitCodeAbnormal {
+				t.Fatalf("OOM %v, reason %q, exit %d\nstdout %q\nstderr %q", res.MemoryExceeded, res.Reason, res.ExitCode, res.Stdout, res.Stderr)
 			}
 			if res.TimedOut {
 				t.Errorf("timed out")
@@ -612,10 +612,10 @@ func TestDockerCheckTask(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for name, tk := range map[string]executor.DockerTask{
+	for name, tk := range map[string]executor.Task{
 		"image":        {},
 		"image space":  {Image: "a b"},
-		"cmd NUL":      {Image: "x", Cmd: []string{"a\x00"}},
+		"args NUL":     {Image: "x", Args: []string{"a\x00"}},
 		"entry NUL":    {Image: "x", Entrypoint: []string{"a\x00"}},
 		"env name":     {Image: "x", Env: map[string]string{"A=B": "1"}},
 		"env value":    {Image: "x", Env: map[string]string{"A": "\x00"}},
@@ -646,7 +646,7 @@ func BenchmarkDockerTrivial(b *testing.B) {
 	cli := dockerClient(b)
 	img := buildDockerJobImage(b, cli)
 	d := newDocker(b)
-	tk := executor.DockerTask{Image: img, Cmd: []string{"hello"}, Timeout: 30 * time.Second}
+	tk := executor.Task{Image: img, Args: []string{"hello"}, Timeout: 30 * time.Second}
 	for b.Loop() {
 		res, err := d.Run(context.Background(), tk)
 		if err != nil || res.ExitCode != 0 {

@@ -54,7 +54,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := w.Validate(tt.module)
+			err := w.Validate(t.Context(), executor.Task{Module: tt.module})
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("Validate = %v, want nil", err)

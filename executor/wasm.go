@@ -154,8 +154,35 @@ func NewWASM(opts ...WASMOption) (*WASM, error) {
 // Name returns "wasm".
 func (w *WASM) Name() string { return "wasm" }
 
-// Validate checks the WebAssembly header of module (see ValidateWASM).
-func (w *WASM) Validate(module []byte) error { return ValidateWASM(module) }
+// Available returns nil until Close has been called: the WASM executor is
+// built in and needs nothing of the host.
+func (w *WASM) Available(context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Validate checks t without compiling or running it: the WebAssembly header
+// of its module (see ValidateWASM; the error matches ErrNotWASM and
+// ErrInvalidModule and reads "not a WebAssembly module: …"), then its
+// fields (ErrInvalidTask, naming the field). A module that passes may still
+// fail to compile when run.
+func (w *WASM) Validate(_ context.Context, t Task) error {
+	if err := ValidateWASM(t.Module); err != nil {
+		return moduleError{err}
+	}
+	return checkTask(&t)
+}
+
+// moduleError is an error of ValidateWASM that also matches ErrInvalidModule,
+// with ValidateWASM's message.
+type moduleError struct{ err error }
+
+func (e moduleError) Error() string   { return e.err.Error() }
+func (e moduleError) Unwrap() []error { return []error{ErrInvalidModule, e.err} }
 
 // Close stops the runs in flight (they return ErrClosed), waits for them and
 // releases every runtime, compiled module and the compilation cache. It is
@@ -281,8 +308,10 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 	if err == nil {
 		_, err = mod.ExportedFunction(startFunction).Call(runCtx)
 	}
+	duration := time.Since(start)
 	res := Result{
-		Duration:        time.Since(start),
+		Duration:        duration,
+		CPUSeconds:      duration.Seconds(), // one thread, busy from start to end (see Result.CPUSeconds)
 		Stdout:          stdout.Bytes(),
 		Stderr:          stderr.Bytes(),
 		StdoutTruncated: stdout.Truncated(),

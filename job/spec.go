@@ -31,7 +31,27 @@ const (
 const (
 	ExecutorWASM   = "wasm"
 	ExecutorDocker = "docker"
+	// ExecutorExec runs a program of the provider's host that its owner
+	// allowed, named by absolute path (Spec.Command).
+	ExecutorExec = "exec"
 )
+
+// MaxCommandLen bounds an exec job's command path.
+const MaxCommandLen = 1024
+
+// ValidateCommand checks an exec job's command: an absolute, clean path
+// (e.g. "/usr/bin/python3"), which providers compare with their allowlist.
+func ValidateCommand(cmd string) error {
+	switch {
+	case cmd == "" || len(cmd) > MaxCommandLen:
+		return fmt.Errorf("must be 1 to %d bytes", MaxCommandLen)
+	case !utf8.ValidString(cmd) || strings.ContainsRune(cmd, 0):
+		return fmt.Errorf("%q: not UTF-8 without NUL", cmd)
+	case !path.IsAbs(cmd) || path.Clean(cmd) != cmd:
+		return fmt.Errorf("%q: must be an absolute, clean path", cmd)
+	}
+	return nil
+}
 
 // MaxImageRef bounds a container image reference.
 const MaxImageRef = 256
@@ -95,9 +115,10 @@ func (r Resources) String() string {
 // the winner, inside the Award, never in gossip.
 type Spec struct {
 	Executor      string            `json:"executor"`
-	Module        string            `json:"module,omitempty"` // wasm: CID of the module bytes
-	Image         string            `json:"image,omitempty"`  // docker: image reference or digest
-	Name          string            `json:"name"`             // argv[0]
+	Module        string            `json:"module,omitempty"`  // wasm: CID of the module bytes
+	Image         string            `json:"image,omitempty"`   // docker: image reference or digest
+	Command       string            `json:"command,omitempty"` // exec: absolute path of the program
+	Name          string            `json:"name"`              // argv[0]
 	Args          []string          `json:"args,omitempty"`
 	Env           map[string]string `json:"env,omitempty"`
 	Stdin         []byte            `json:"stdin,omitempty"`
@@ -135,6 +156,9 @@ func (s *Spec) Validate() error {
 		if s.Image != "" {
 			return fmt.Errorf("image: a wasm job has a module, not an image")
 		}
+		if s.Command != "" {
+			return fmt.Errorf("command: a wasm job has a module, not a command")
+		}
 	case ExecutorDocker:
 		if err := ValidateImage(s.Image); err != nil {
 			return fmt.Errorf("image: %w", err)
@@ -142,8 +166,18 @@ func (s *Spec) Validate() error {
 		if s.Module != "" {
 			return fmt.Errorf("module: a docker job has an image, not a module")
 		}
+		if s.Command != "" {
+			return fmt.Errorf("command: a docker job has an image, not a command (use args)")
+		}
+	case ExecutorExec:
+		if err := ValidateCommand(s.Command); err != nil {
+			return fmt.Errorf("command: %w", err)
+		}
+		if s.Module != "" || s.Image != "" {
+			return fmt.Errorf("module, image: an exec job has a command, not a module or an image")
+		}
 	default:
-		return fmt.Errorf("executor: %q is not supported (supported: %s, %s)", s.Executor, ExecutorWASM, ExecutorDocker)
+		return fmt.Errorf("executor: %q is not supported (supported: %s, %s, %s)", s.Executor, ExecutorWASM, ExecutorDocker, ExecutorExec)
 	}
 	if s.Name == "" || len(s.Name) > MaxNameLen || !utf8.ValidString(s.Name) {
 		return fmt.Errorf("name: must be 1 to %d bytes of UTF-8", MaxNameLen)

@@ -26,8 +26,9 @@ type Request struct {
 	Job       string    `json:"job"`    // job ID (CID)
 	Client    string    `json:"client"` // peer ID of the client
 	SpecCID   string    `json:"spec"`
-	Module    string    `json:"module,omitempty"` // wasm
-	Image     string    `json:"image,omitempty"`  // docker: providers without it decline
+	Module    string    `json:"module,omitempty"`  // wasm
+	Image     string    `json:"image,omitempty"`   // docker: providers without it decline
+	Command   string    `json:"command,omitempty"` // exec: providers that do not allow it decline
 	Executor  string    `json:"executor"`
 	Resources Resources `json:"resources"`
 	TimeoutMS int64     `json:"timeout_ms"`
@@ -40,7 +41,7 @@ type Request struct {
 func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 	return &Request{
 		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
-		Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
+		Command: s.Command, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
 		MaxPrice: s.MaxPrice, Region: s.Region, BidByMS: bidByMS,
 	}
 }
@@ -66,6 +67,10 @@ func (r *Request) Validate() error {
 	case ExecutorDocker:
 		if err := ValidateImage(r.Image); err != nil {
 			return fmt.Errorf("image: %w", err)
+		}
+	case ExecutorExec:
+		if err := ValidateCommand(r.Command); err != nil {
+			return fmt.Errorf("command: %w", err)
 		}
 	default:
 		return fmt.Errorf("executor: %q is not supported", r.Executor)
@@ -99,6 +104,7 @@ const (
 	DeclineExecutor  = "executor"
 	DeclineBusy      = "busy"
 	DeclineImage     = "image"
+	DeclineCommand   = "command" // exec: the command is not in the provider's allowlist
 )
 
 // Bid is a provider's offer for a job, gossiped on the bids topic; with

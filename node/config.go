@@ -3,6 +3,9 @@ package node
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/hwprobe"
@@ -47,9 +50,19 @@ type Config struct {
 	// RecordTTL is the lifetime of the provider's capacity record
 	// (default DefaultRecordTTL).
 	RecordTTL time.Duration
-	// Executors the owner lets this provider run: "wasm" (default) and
-	// "docker" (offered only when the Docker daemon answers).
+	// Executors the owner lets this provider run: "wasm" (default, always
+	// offered), "docker" (offered only when the Docker daemon answers) and
+	// "exec" (programs of this host, named in ExecAllow; offered only when
+	// their limits can be enforced). Each must be enabled here explicitly.
 	Executors []string
+	// ExecAllow is the owner's allowlist for the "exec" executor: absolute
+	// paths of programs, or bare names resolved through PATH at start. Exec
+	// jobs name their command by absolute path; a provider declines
+	// (job.DeclineCommand) any other. Required, non-empty, when Executors
+	// has "exec"; refused otherwise. Only programs the owner trusts with
+	// the node's user, files and network belong here: exec is not a sandbox
+	// (see executor.Exec).
+	ExecAllow []string
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every
@@ -91,9 +104,35 @@ func (c *Config) checkFields() error {
 			c.Executors = []string{job.ExecutorWASM}
 		}
 		for _, e := range c.Executors {
-			if e != job.ExecutorWASM && e != job.ExecutorDocker {
-				return fmt.Errorf("executors: %q is not one of %s, %s", e, job.ExecutorWASM, job.ExecutorDocker)
+			if e != job.ExecutorWASM && e != job.ExecutorDocker && e != job.ExecutorExec {
+				return fmt.Errorf("executors: %q is not one of %s, %s, %s", e, job.ExecutorWASM, job.ExecutorDocker, job.ExecutorExec)
 			}
+		}
+		if err := c.checkExecAllow(); err != nil {
+			return err
+		}
+	} else if len(c.ExecAllow) > 0 {
+		return fmt.Errorf("exec-allow: only a provider runs exec jobs")
+	}
+	return nil
+}
+
+// checkExecAllow checks the exec allowlist against the enabled executors:
+// exec needs one, and one without exec is a mistake worth saying.
+func (c *Config) checkExecAllow() error {
+	exec := slices.Contains(c.Executors, job.ExecutorExec)
+	switch {
+	case exec && len(c.ExecAllow) == 0:
+		return fmt.Errorf("exec-allow: the exec executor needs an allowlist of commands (absolute paths or program names)")
+	case !exec && len(c.ExecAllow) > 0:
+		return fmt.Errorf("exec-allow: an allowlist is given but the exec executor is not enabled (add exec to executors)")
+	}
+	for i, a := range c.ExecAllow {
+		switch {
+		case a == "" || strings.ContainsRune(a, 0):
+			return fmt.Errorf("exec-allow[%d]: %q is not a command", i, a)
+		case !filepath.IsAbs(a) && strings.ContainsRune(a, filepath.Separator):
+			return fmt.Errorf("exec-allow[%d]: %q is a relative path: give an absolute path or a program name", i, a)
 		}
 	}
 	return nil

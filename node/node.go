@@ -32,8 +32,12 @@ type Node struct {
 	ledger market.Ledger
 
 	// provider role
-	exec     *executor.WASM
-	docker   *executor.Docker // nil unless the owner enabled docker and its daemon answers
+	// exec holds the executors this provider offers, by name (job.Executor*):
+	// "wasm" always, the others only when the owner enabled them and they
+	// work (see setupProvider). A job runs on exec[spec.Executor].
+	exec     map[string]executor.Executor
+	docker   *executor.Docker // exec["docker"], for image checks; nil unless offered
+	cmds     *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
 	imagesMu sync.Mutex
 	images   map[string]imageSeen
 	offer    scheduler.Offer
@@ -178,29 +182,48 @@ func (n *Node) setupProvider(ctx context.Context) error {
 	}
 	n.reserved = scheduler.NewReservations(c.Total)
 	n.modules = mesh.NewBlobCache(512 << 20)
+	n.exec = map[string]executor.Executor{}
 	var opts []executor.WASMOption
 	if n.cfg.DataDir != "" {
 		opts = append(opts, executor.WithCacheDir(n.cfg.DataDir+"/wasm-cache"))
 	}
-	exec, err := executor.NewWASM(opts...)
+	wasm, err := executor.NewWASM(opts...)
 	if err != nil {
 		return fmt.Errorf("starting the WASM executor: %w", err)
 	}
-	n.exec = exec
+	n.exec[job.ExecutorWASM] = wasm
 	if slices.Contains(n.cfg.Executors, job.ExecutorDocker) {
 		n.startDocker(ctx)
+	}
+	if slices.Contains(n.cfg.Executors, job.ExecutorExec) {
+		// Enabled with an allowlist (Config.check): a command that cannot
+		// be resolved is the owner's mistake, worth failing the start for.
+		var opts []executor.ExecOption
+		if n.cfg.DataDir != "" {
+			opts = append(opts, executor.WithExecWorkRoot(filepath.Join(n.cfg.DataDir, "exec")))
+		}
+		e, err := executor.NewExec(n.cfg.ExecAllow, opts...)
+		if err != nil {
+			n.closeExec()
+			return fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		if err := e.Available(ctx); err != nil {
+			log.Warnf("exec executor: %v (not offered)", err)
+			_ = e.Close()
+		} else {
+			log.Infof("exec executor: allowed commands %v", e.Commands())
+			n.exec[job.ExecutorExec], n.cmds = e, e
+		}
 	}
 	n.record.Executors = n.executors()
 	n.offer.Executors = n.record.Executors
 	return nil
 }
 
+// closeExec closes every executor the provider started.
 func (n *Node) closeExec() {
-	if n.exec != nil {
-		_ = n.exec.Close()
-	}
-	if n.docker != nil {
-		_ = n.docker.Close()
+	for _, e := range n.exec {
+		_ = e.Close()
 	}
 }
 
@@ -230,15 +253,17 @@ func (n *Node) startDocker(ctx context.Context) {
 			log.Infof("docker executor: removed %d containers left by an earlier run", removed)
 		}
 	}
-	n.docker = d
+	n.exec[job.ExecutorDocker], n.docker = d, d
 }
 
 // executors are the executors this provider offers: those the owner
-// enabled that work.
+// enabled that work, in a fixed order.
 func (n *Node) executors() []string {
-	out := []string{job.ExecutorWASM}
-	if n.docker != nil {
-		out = append(out, job.ExecutorDocker)
+	var out []string
+	for _, name := range []string{job.ExecutorWASM, job.ExecutorDocker, job.ExecutorExec} {
+		if n.exec[name] != nil {
+			out = append(out, name)
+		}
 	}
 	return out
 }

@@ -71,7 +71,7 @@ func (n *Node) hasImage(ref string) bool {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 	defer cancel()
-	present := n.docker.Validate(ctx, executor.DockerTask{Image: ref, Timeout: time.Second, CPUMillis: 1000, MemoryBytes: 64 << 20}) == nil
+	present := n.docker.Validate(ctx, executor.Task{Image: ref, Timeout: time.Second, CPUMillis: 1000, MemoryBytes: 64 << 20}) == nil
 	n.imagesMu.Lock()
 	if n.images == nil || len(n.images) > 1024 {
 		n.images = map[string]imageSeen{}
@@ -100,6 +100,9 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
 	if b.Decline == "" && r.Executor == job.ExecutorDocker && !n.hasImage(r.Image) {
 		b.Decline, b.Detail, b.Price = job.DeclineImage, "image "+r.Image+" is not present here", 0
+	}
+	if b.Decline == "" && r.Executor == job.ExecutorExec && (n.cmds == nil || !n.cmds.Allowed(r.Command)) {
+		b.Decline, b.Detail, b.Price = job.DeclineCommand, "command "+r.Command+" is not allowed here", 0
 	}
 	b.Provider = n.ID().String()
 	b.ExpiresMS = time.Now().Add(r.Timeout() + bidGrace).UnixMilli()
@@ -230,6 +233,11 @@ func (n *Node) handleAward(s network.Stream) {
 
 func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.Rates, logs io.Writer) *job.Result {
 	res := &job.Result{Job: a.Job, Provider: n.ID().String(), ExitCode: -1}
+	ex := n.exec[a.Spec.Executor]
+	if ex == nil {
+		res.Error = fmt.Sprintf("this provider does not run %s jobs", a.Spec.Executor)
+		return res
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.Spec.Timeout()+time.Minute)
 	defer cancel()
 	inDir, outDir, cleanup, err := n.workDirs()
@@ -250,13 +258,7 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		}
 		maps.Copy(env, a.Secrets)
 	}
-	var r ranJob
-	switch a.Spec.Executor {
-	case job.ExecutorDocker:
-		r, err = n.runDocker(ctx, a, env, inDir, outDir, logs)
-	default:
-		r, err = n.runWASM(ctx, a, client, env, inDir, outDir, logs)
-	}
+	r, err := n.runTask(ctx, ex, a, client, env, inDir, outDir, logs)
 	if err != nil {
 		if ctx.Err() != nil {
 			res.Error = "cancelled: the client went away"
@@ -274,29 +276,20 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		res.Outputs = outputs
 		n.grant(client, time.Now().Add(10*time.Minute), blobs...) // the client alone may fetch them
 	}
-	res.ExitCode = r.exitCode
-	res.Stdout, res.Stderr = truncated(r.stdout, r.stdoutCut), truncated(r.stderr, r.stderrCut)
-	res.StdoutTruncated, res.StderrTruncated = r.stdoutCut, r.stderrCut
-	res.TimedOut, res.MemoryExceeded = r.timedOut, r.memoryExceeded
-	res.RunMS = float64(r.duration) / float64(time.Millisecond)
-	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), r.duration)
+	res.ExitCode = r.ExitCode
+	res.Stdout, res.Stderr = truncated(r.Stdout, r.StdoutTruncated), truncated(r.Stderr, r.StderrTruncated)
+	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
+	res.TimedOut, res.MemoryExceeded = r.TimedOut, r.MemoryExceeded
+	res.RunMS = float64(r.Duration) / float64(time.Millisecond)
+	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), r.Duration)
 	if err != nil {
 		res.Error = "metering: " + err.Error()
 		return res
 	}
 	res.Charge = charge
-	log.Infof("ran %s job %s for %s: exit %d in %.1fms, charge %s credits", a.Spec.Executor, a.Job, client, r.exitCode, res.RunMS, charge)
+	log.Infof("ran %s job %s for %s: exit %d in %.1fms (%.3f CPU s, %.3f GPU s), charge %s credits",
+		a.Spec.Executor, a.Job, client, r.ExitCode, res.RunMS, r.CPUSeconds, r.GPUSeconds, charge)
 	return res
-}
-
-// ranJob is what an executor's run came to.
-type ranJob struct {
-	exitCode             int
-	stdout, stderr       []byte
-	stdoutCut, stderrCut bool
-	timedOut             bool
-	memoryExceeded       bool
-	duration             time.Duration
 }
 
 // truncated appends a marker to output that was cut at its cap.
@@ -307,46 +300,44 @@ func truncated(b []byte, cut bool) []byte {
 	return append(b, fmt.Sprintf("\n[computemesh: output truncated at %d bytes]\n", len(b))...)
 }
 
-func (n *Node) runWASM(ctx context.Context, a *job.Award, client peer.ID, env map[string]string, inDir, outDir string, logs io.Writer) (ranJob, error) {
-	module, ok := n.modules.Get(a.Spec.Module)
-	if !ok {
-		var err error
-		module, err = n.mesh.FetchBlob(ctx, client, a.Spec.Module)
-		if err != nil {
-			return ranJob{}, fmt.Errorf("fetching module: %w", err)
-		}
-		n.modules.Put(a.Spec.Module, module, false)
-	}
-	r, err := n.exec.Run(ctx, executor.Task{
-		Name: a.Spec.Name, Module: module, ModuleKey: a.Spec.Module, Args: a.Spec.Args,
-		Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
-		MemoryBytes: a.Spec.Resources.MemoryBytes, Deterministic: a.Spec.Deterministic,
-		InputsDir: inDir, OutputsDir: outDir, Logs: logs,
-	})
-	return ranJob{
-		exitCode: r.ExitCode, stdout: r.Stdout, stderr: r.Stderr, stdoutCut: r.StdoutTruncated, stderrCut: r.StderrTruncated,
-		timedOut: r.TimedOut, memoryExceeded: r.MemoryExceeded, duration: r.Duration,
-	}, err
-}
-
-func (n *Node) runDocker(ctx context.Context, a *job.Award, env map[string]string, inDir, outDir string, logs io.Writer) (ranJob, error) {
-	if n.docker == nil {
-		return ranJob{}, fmt.Errorf("this provider does not run docker jobs")
+// runTask runs an awarded job on ex: it builds the executor's Task from the
+// spec (fetching a wasm module by CID from the client unless cached),
+// validates it, and runs it.
+func (n *Node) runTask(ctx context.Context, ex executor.Executor, a *job.Award, client peer.ID, env map[string]string, inDir, outDir string, logs io.Writer) (executor.Result, error) {
+	t := executor.Task{
+		Args: a.Spec.Args, Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
+		MemoryBytes: a.Spec.Resources.MemoryBytes, InputsDir: inDir, OutputsDir: outDir, Logs: logs,
 	}
 	gpus := a.Spec.Resources.GPUs
 	if n.record.Simulated {
 		gpus = 0 // simulated GPUs: the job runs without a device
 	}
-	// The container runs as nobody: let it write the outputs directory.
-	_ = os.Chmod(outDir, 0o777)
-	_ = os.Chmod(inDir, 0o755)
-	r, err := n.docker.Run(ctx, executor.DockerTask{
-		Image: a.Spec.Image, Cmd: a.Spec.Args, Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
-		CPUMillis: a.Spec.Resources.CPUMillis, MemoryBytes: a.Spec.Resources.MemoryBytes, GPUs: gpus,
-		InputsDir: inDir, OutputsDir: outDir, Logs: logs,
-	})
-	return ranJob{
-		exitCode: r.ExitCode, stdout: r.Stdout, stderr: r.Stderr, stdoutCut: r.StdoutTruncated, stderrCut: r.StderrTruncated,
-		timedOut: r.TimedOut, memoryExceeded: r.OOMKilled, duration: r.Duration,
-	}, err
+	switch a.Spec.Executor {
+	case job.ExecutorWASM:
+		module, ok := n.modules.Get(a.Spec.Module)
+		if !ok {
+			var err error
+			module, err = n.mesh.FetchBlob(ctx, client, a.Spec.Module)
+			if err != nil {
+				return executor.Result{}, fmt.Errorf("fetching module: %w", err)
+			}
+			n.modules.Put(a.Spec.Module, module, false)
+		}
+		t.Name, t.Module, t.ModuleKey, t.Deterministic = a.Spec.Name, module, a.Spec.Module, a.Spec.Deterministic
+	case job.ExecutorDocker:
+		t.Image, t.CPUMillis, t.GPUs = a.Spec.Image, a.Spec.Resources.CPUMillis, gpus
+		// The container runs as nobody: let it write the outputs directory.
+		_ = os.Chmod(outDir, 0o777)
+		_ = os.Chmod(inDir, 0o755)
+	case job.ExecutorExec:
+		// The command runs as this node's user: the directories need no
+		// other permissions.
+		t.Command, t.CPUMillis, t.GPUs = a.Spec.Command, a.Spec.Resources.CPUMillis, gpus
+	default:
+		return executor.Result{}, fmt.Errorf("this provider does not run %s jobs", a.Spec.Executor)
+	}
+	if err := ex.Validate(ctx, t); err != nil {
+		return executor.Result{}, err
+	}
+	return ex.Run(ctx, t)
 }

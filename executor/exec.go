@@ -1,0 +1,640 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+var _ Executor = (*Exec)(nil)
+
+// Settings of the exec executor.
+const (
+	// ExecInputsEnv and ExecOutputsEnv name, in a command's environment,
+	// Task.InputsDir and Task.OutputsDir (absent when not set).
+	ExecInputsEnv  = "COMPUTEMESH_INPUTS"
+	ExecOutputsEnv = "COMPUTEMESH_OUTPUTS"
+	// ExecPath is a command's PATH unless its task's Env sets one.
+	ExecPath = "/usr/bin:/bin"
+	// DefaultExecStopGrace is how long a stopped command's process group
+	// has between SIGTERM and SIGKILL.
+	DefaultExecStopGrace = 2 * time.Second
+	// execDrainTimeout bounds the wait for output still in flight after the
+	// process group is gone (a process that left the group may hold the
+	// pipes).
+	execDrainTimeout = 5 * time.Second
+)
+
+// ErrCommandNotAllowed is returned by Exec's Validate and Run for a command
+// that is not in the owner's allowlist; it also matches ErrInvalidTask.
+var ErrCommandNotAllowed = errors.New("command not allowed")
+
+// What commands print to stderr when an allocation fails (Result.MemoryExceeded).
+var execOOMMarkers = []string{
+	oomMarkerGo, oomMarkerRust,
+	"Out of memory",                 // C programs, glibc's malloc messages
+	"Cannot allocate memory",        // strerror(ENOMEM)
+	"MemoryError",                   // Python
+	"std::bad_alloc",                // C++
+	"OutOfMemoryError",              // Java
+	"JavaScript heap out of memory", // Node.js
+	"failed to map segment",         // the dynamic loader, under a tight address-space limit
+}
+
+// Exec is the command Executor: it runs programs of the host that the
+// provider's owner allowed by absolute path (see NewExec). It is off unless
+// the owner gives an allowlist. It is safe for concurrent use; Close it when
+// done.
+//
+// Exec is not a sandbox against the command: a command runs as the node's
+// own user and sees the host's file system, devices and network, so only
+// commands the owner trusts with that belong in the allowlist. What Exec
+// does enforce, for each run:
+//   - a fresh work directory (a private temporary directory) as the
+//     command's working directory, HOME and TMPDIR, removed afterwards;
+//   - an environment of the task's Env alone, with PATH (ExecPath) and
+//     HOME defaults and COMPUTEMESH_INPUTS / COMPUTEMESH_OUTPUTS naming the
+//     task's directories — nothing of the node's environment;
+//   - its own process group: at the timeout (or cancellation, or Close) the
+//     group gets SIGTERM, then SIGKILL after the stop grace, and whatever
+//     the command left running in its group is killed when it exits (a
+//     process that moves to another group or session escapes this);
+//   - through prlimit(1) (util-linux), which execs the command once it has
+//     set them: an address-space limit of Task.MemoryBytes (RLIMIT_AS: the
+//     virtual memory of each process, which runtimes that reserve much
+//     address space, such as Go's or the JVM, count against it), a CPU-time
+//     limit of CPUMillis × Timeout per process (RLIMIT_CPU) and no core
+//     dumps. There is no CPU rate limit, no PID limit and no memory limit on
+//     the group as a whole (that needs cgroups: use docker). Without
+//     prlimit, Available fails and every task is refused;
+//   - stdout and stderr capped at MaxOutput each and teed to Task.Logs.
+//
+// The executor is Linux only: NewExec fails elsewhere.
+type Exec struct {
+	cfg     execConfig
+	allow   map[string]bool // absolute, clean paths
+	prlimit string          // path of prlimit(1); "" when not found
+
+	// base is cancelled by Close, which stops the runs in flight.
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+}
+
+type execConfig struct {
+	workRoot       string
+	stopGrace      time.Duration
+	prlimit        string
+	prlimitSet     bool
+	defaultTimeout time.Duration
+	defaultMemory  uint64
+	defaultOutput  int
+}
+
+// ExecOption configures NewExec.
+type ExecOption func(*execConfig) error
+
+// WithExecWorkRoot makes the work directories of runs in dir (created if
+// missing, mode 0700) rather than in the system's temporary directory.
+func WithExecWorkRoot(dir string) ExecOption {
+	return func(c *execConfig) error {
+		if dir == "" || strings.ContainsRune(dir, 0) {
+			return fmt.Errorf("work root: %q is not a directory name", dir)
+		}
+		c.workRoot = dir
+		return nil
+	}
+}
+
+// WithExecStopGrace sets how long a stopped command's process group has
+// between SIGTERM and SIGKILL (default DefaultExecStopGrace); 0 kills at
+// once.
+func WithExecStopGrace(d time.Duration) ExecOption {
+	return func(c *execConfig) error {
+		if d < 0 {
+			return fmt.Errorf("stop grace: %v is negative", d)
+		}
+		c.stopGrace = d
+		return nil
+	}
+}
+
+// WithExecPrlimit sets the path of prlimit(1), which applies a run's limits;
+// by default it is looked up in PATH, then in /usr/bin and /bin. An empty
+// path means none: Available then fails and every task is refused, since
+// its memory limit could not be enforced.
+func WithExecPrlimit(path string) ExecOption {
+	return func(c *execConfig) error {
+		if path != "" && !filepath.IsAbs(path) {
+			return fmt.Errorf("prlimit: %q is not an absolute path", path)
+		}
+		c.prlimit, c.prlimitSet = path, true
+		return nil
+	}
+}
+
+// WithExecDefaults sets what a Task's zero Timeout, MemoryBytes and
+// MaxOutput mean (DefaultTimeout, DefaultMemoryBytes and DefaultMaxOutput
+// unless set).
+func WithExecDefaults(timeout time.Duration, memoryBytes uint64, maxOutput int) ExecOption {
+	return func(c *execConfig) error {
+		switch {
+		case timeout <= 0:
+			return fmt.Errorf("default timeout: %v, must be positive", timeout)
+		case memoryBytes == 0 || memoryBytes > math.MaxInt64:
+			return fmt.Errorf("default memory: %d bytes, must be positive", memoryBytes)
+		case maxOutput <= 0:
+			return fmt.Errorf("default max output: %d bytes, must be positive", maxOutput)
+		}
+		c.defaultTimeout, c.defaultMemory, c.defaultOutput = timeout, memoryBytes, maxOutput
+		return nil
+	}
+}
+
+// NewExec returns an exec executor that runs the commands in allow and no
+// other. Each entry is an absolute path or a bare program name, resolved
+// now through PATH (exec.LookPath); either way it must name an executable
+// regular file. Tasks name commands by the resolved, cleaned absolute path
+// (see Commands). An empty allowlist is an error: exec is off unless the
+// owner allows commands.
+func NewExec(allow []string, opts ...ExecOption) (*Exec, error) {
+	if !execSupported {
+		return nil, errors.New("exec executor: only supported on Linux")
+	}
+	cfg := execConfig{
+		stopGrace:      DefaultExecStopGrace,
+		defaultTimeout: DefaultTimeout,
+		defaultMemory:  DefaultMemoryBytes,
+		defaultOutput:  DefaultMaxOutput,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("exec executor: %w", err)
+		}
+	}
+	if len(allow) == 0 {
+		return nil, errors.New("exec executor: no allowed commands (exec is off unless the owner allows commands)")
+	}
+	e := &Exec{cfg: cfg, allow: make(map[string]bool, len(allow))}
+	for _, a := range allow {
+		p, err := resolveCommand(a)
+		if err != nil {
+			return nil, fmt.Errorf("exec executor: allowed command %q: %w", a, err)
+		}
+		e.allow[p] = true
+	}
+	e.prlimit = cfg.prlimit
+	if !cfg.prlimitSet {
+		e.prlimit = findPrlimit()
+	}
+	if cfg.workRoot != "" {
+		if err := os.MkdirAll(cfg.workRoot, 0o700); err != nil {
+			return nil, fmt.Errorf("exec executor: work root: %w", err)
+		}
+	}
+	e.base, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// resolveCommand turns an allowlist entry into the absolute path of an
+// executable regular file.
+func resolveCommand(a string) (string, error) {
+	switch {
+	case a == "" || strings.ContainsRune(a, 0):
+		return "", errors.New("not a program name or path")
+	case filepath.IsAbs(a):
+		a = filepath.Clean(a)
+	case strings.ContainsRune(a, filepath.Separator):
+		return "", errors.New("a relative path: give an absolute path or a bare program name")
+	default:
+		p, err := exec.LookPath(a)
+		if err != nil {
+			return "", err
+		}
+		if p, err = filepath.Abs(p); err != nil {
+			return "", err
+		}
+		a = p
+	}
+	fi, err := os.Stat(a)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%s is not an executable file", a)
+	}
+	return a, nil
+}
+
+// findPrlimit returns the path of prlimit(1), or "".
+func findPrlimit() string {
+	if p, err := exec.LookPath("prlimit"); err == nil && filepath.IsAbs(p) {
+		return p
+	}
+	for _, p := range []string{"/usr/bin/prlimit", "/bin/prlimit"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+// Name returns "exec".
+func (e *Exec) Name() string { return "exec" }
+
+// Commands returns the allowed commands: absolute paths, sorted.
+func (e *Exec) Commands() []string { return slices.Sorted(maps.Keys(e.allow)) }
+
+// Allowed reports whether command (an absolute path, as in Task.Command) is
+// in the allowlist.
+func (e *Exec) Allowed(command string) bool { return e.allow[command] }
+
+// Available returns nil when commands can run with their limits enforced:
+// prlimit was found and Close has not been called.
+func (e *Exec) Available(context.Context) error {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case e.prlimit == "":
+		return errors.New("exec: prlimit (util-linux) not found: memory limits cannot be enforced")
+	}
+	return nil
+}
+
+// Close stops the runs in flight (they return ErrClosed once their process
+// group is gone) and waits for them. It is safe to call more than once.
+func (e *Exec) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.cancel()
+	e.mu.Unlock()
+	e.wg.Wait()
+	return nil
+}
+
+// enter registers a run; it fails once Close has been called.
+func (e *Exec) enter() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.wg.Add(1)
+	return nil
+}
+
+// Validate checks t without running it: its fields (naming the field), that
+// its command is allowed (ErrCommandNotAllowed, naming the command), that
+// its memory limit can be enforced, and that its directories exist.
+func (e *Exec) Validate(_ context.Context, t Task) error {
+	return e.checkTask(&t)
+}
+
+// checkTask refuses what cannot run, naming the field.
+func (e *Exec) checkTask(t *Task) error {
+	if err := refuseFields("exec", t, "module", "module key", "name", "deterministic", "image", "entrypoint"); err != nil {
+		return err
+	}
+	switch {
+	case t.Command == "":
+		return invalidTask("command: empty")
+	case strings.ContainsRune(t.Command, 0):
+		return invalidTask("command: contains a NUL byte")
+	case !e.allow[t.Command]:
+		return invalidTaskKind(ErrCommandNotAllowed, "command: %s is not allowed by this provider's owner", t.Command)
+	}
+	if err := checkCommon(t); err != nil {
+		return err
+	}
+	switch {
+	case e.prlimit == "":
+		return invalidTask("memory: the limit cannot be enforced here (prlimit from util-linux not found)")
+	case t.MemoryBytes > math.MaxInt64:
+		return invalidTask("memory: %d bytes is too many", t.MemoryBytes)
+	case t.CPUMillis > math.MaxInt64/1000:
+		return invalidTask("cpu: %d millicores is too many", t.CPUMillis)
+	}
+	for name, dir := range map[string]string{"inputs dir": t.InputsDir, "outputs dir": t.OutputsDir} {
+		if dir == "" {
+			continue
+		}
+		if !filepath.IsAbs(dir) || strings.ContainsRune(dir, 0) {
+			return invalidTask("%s: %q must be an absolute path", name, dir)
+		}
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return invalidTask("%s: %v", name, err)
+		}
+		if !fi.IsDir() {
+			return invalidTask("%s: %s is not a directory", name, dir)
+		}
+	}
+	return nil
+}
+
+// applyDefaults fills t's zero fields.
+func (e *Exec) applyDefaults(t *Task) {
+	if t.Timeout == 0 {
+		t.Timeout = e.cfg.defaultTimeout
+	}
+	if t.MemoryBytes == 0 {
+		t.MemoryBytes = e.cfg.defaultMemory
+	}
+	if t.CPUMillis == 0 {
+		t.CPUMillis = DefaultDockerCPUMillis
+	}
+	if t.MaxOutput == 0 {
+		t.MaxOutput = e.cfg.defaultOutput
+	}
+}
+
+// Run runs t's command in a fresh work directory under t's limits and
+// removes the directory afterwards, whatever happens. It returns an error
+// only for an invalid task (matching ErrInvalidTask; ErrCommandNotAllowed
+// for a command not in the allowlist), a command that cannot be started, a
+// done ctx (the process group is stopped first; the error wraps ctx's
+// cause) or a closed executor (ErrClosed). A command that exits non-zero,
+// is killed by a signal or times out is a Result. If the work directory
+// cannot be removed the error says so, next to the result.
+func (e *Exec) Run(ctx context.Context, t Task) (res Result, err error) {
+	if err := e.enter(); err != nil {
+		return Result{}, err
+	}
+	defer e.wg.Done()
+	if err := e.checkTask(&t); err != nil {
+		return Result{}, err
+	}
+	e.applyDefaults(&t)
+
+	// opCtx is done when ctx is or when Close is called.
+	opCtx, opCancel := context.WithCancel(ctx)
+	defer opCancel()
+	stopOnClose := context.AfterFunc(e.base, opCancel)
+	defer stopOnClose()
+
+	work, err := os.MkdirTemp(e.cfg.workRoot, "computemesh-exec-")
+	if err != nil {
+		return Result{}, fmt.Errorf("exec: work directory: %w", err)
+	}
+	defer func() {
+		if rmErr := removeWorkDir(work); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("exec: remove work directory: %w", rmErr))
+		}
+	}()
+	tmp := filepath.Join(work, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return Result{}, fmt.Errorf("exec: work directory: %w", err)
+	}
+	return e.run(ctx, opCtx, work, &t)
+}
+
+// environ is the command's environment, sorted: the task's Env over the PATH,
+// HOME and TMPDIR defaults, and the COMPUTEMESH_* variables.
+func environ(t *Task, work string) []string {
+	env := map[string]string{"PATH": ExecPath, "HOME": work, "TMPDIR": filepath.Join(work, "tmp")}
+	maps.Copy(env, t.Env)
+	delete(env, ExecInputsEnv)
+	delete(env, ExecOutputsEnv)
+	if t.InputsDir != "" {
+		env[ExecInputsEnv] = t.InputsDir
+	}
+	if t.OutputsDir != "" {
+		env[ExecOutputsEnv] = t.OutputsDir
+	}
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// run starts t's command in work and waits for it.
+func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, error) {
+	args, cpuLimit := limits(t)
+	argv := append([]string{e.prlimit}, args...)
+	argv = append(append(argv, "--", t.Command), t.Args...)
+	cmd := &exec.Cmd{
+		Path:        e.prlimit,
+		Args:        argv,
+		Dir:         work,
+		Env:         environ(t, work),
+		SysProcAttr: sysProcAttr(),
+	}
+
+	// Pipes of our own: the process's exit, not the end of its output,
+	// ends the run, and what it left running cannot hold Wait.
+	var files []*os.File // the parent's ends, closed at the end
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("exec: %w", err)
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("exec: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	var inW *os.File
+	if len(t.Stdin) > 0 {
+		var inR *os.File
+		if inR, inW, err = pipe(); err != nil {
+			return Result{}, fmt.Errorf("exec: %w", err)
+		}
+		cmd.Stdin = inR
+	}
+
+	stdout := newCappedWriter(t.MaxOutput)
+	stderr := newCappedWriter(t.MaxOutput, execOOMMarkers...)
+	var logs io.Writer
+	if t.Logs != nil {
+		logs = &syncLogs{w: t.Logs}
+	}
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return Result{}, fmt.Errorf("exec: start %s: %w", t.Command, err)
+	}
+	pid := cmd.Process.Pid
+	// The child holds its ends now.
+	outW.Close()
+	errW.Close()
+	if r, ok := cmd.Stdin.(*os.File); ok {
+		r.Close()
+	}
+
+	var copies sync.WaitGroup
+	copies.Go(func() { _, _ = io.Copy(tee(stdout, logs), outR) })
+	copies.Go(func() { _, _ = io.Copy(tee(stderr, logs), errR) })
+	stdinDone := make(chan struct{})
+	if inW != nil {
+		go func() {
+			defer close(stdinDone)
+			_, _ = inW.Write(t.Stdin)
+			_ = inW.Close() // EOF for the command
+		}()
+	} else {
+		close(stdinDone)
+	}
+
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		waitExited(pid)
+	}()
+	timer := time.NewTimer(t.Timeout)
+	defer timer.Stop()
+	stopped := "" // why the executor stopped the command, if it did
+	select {
+	case <-exited:
+	case <-timer.C:
+		stopped = "timeout"
+	case <-opCtx.Done():
+		stopped = "cancelled"
+		if e.base.Err() != nil {
+			stopped = "closed"
+		}
+	}
+	if stopped != "" {
+		signalGroup(pid, false)
+		grace := time.NewTimer(e.cfg.stopGrace)
+		select {
+		case <-exited:
+		case <-grace.C:
+			signalGroup(pid, true)
+			<-exited
+		}
+		grace.Stop()
+	}
+	duration := time.Since(start)
+	// The exited leader is not reaped yet, so its process group ID cannot
+	// have been reused: kill what it left running in its group.
+	signalGroup(pid, true)
+	waitErr := cmd.Wait()
+
+	// The pipes close once every process holding them is gone; one that
+	// left the group may keep them open, so the wait is bounded.
+	drained := make(chan struct{})
+	go func() { copies.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(execDrainTimeout):
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
+	if inW != nil {
+		inW.Close() // a write nobody reads (a process that left the group) ends
+	}
+	<-stdinDone // t.Stdin is not read after Run returns
+
+	ps := cmd.ProcessState
+	var exitErr *exec.ExitError
+	if ps == nil || (waitErr != nil && !errors.As(waitErr, &exitErr)) {
+		return Result{}, fmt.Errorf("exec: wait for %s: %v", t.Command, waitErr)
+	}
+	res := Result{
+		ExitCode:        ps.ExitCode(),
+		Stdout:          stdout.Bytes(),
+		Stderr:          stderr.Bytes(),
+		StdoutTruncated: stdout.Truncated(),
+		StderrTruncated: stderr.Truncated(),
+		Duration:        duration,
+		CPUSeconds:      cpuSeconds(ps),
+		GPUSeconds:      float64(t.GPUs) * duration.Seconds(),
+	}
+	if sig, cpuKill, ok := signaled(ps); ok {
+		res.ExitCode = ExitCodeAbnormal
+		res.Reason = "killed by signal: " + sig
+		if cpuKill && res.CPUSeconds >= float64(cpuLimit)-0.5 {
+			res.Reason = fmt.Sprintf("CPU time limit exceeded (%d s: %g cores for %v)",
+				cpuLimit, float64(t.CPUMillis)/1000, t.Timeout)
+		}
+	}
+
+	switch stopped {
+	case "timeout":
+		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true
+		res.Reason = fmt.Sprintf("timed out after %v", t.Timeout)
+		return res, nil
+	case "cancelled":
+		res.ExitCode, res.Reason = ExitCodeAbnormal, "cancelled"
+		return res, fmt.Errorf("exec run: %w", context.Cause(ctx))
+	case "closed":
+		res.ExitCode, res.Reason = ExitCodeAbnormal, "executor closed"
+		return res, fmt.Errorf("exec run: %w", ErrClosed)
+	}
+	if res.ExitCode != 0 && stderr.Seen() {
+		res.MemoryExceeded = true
+		if res.Reason == "" {
+			res.Reason = fmt.Sprintf("out of memory (address-space limit %d bytes)", t.MemoryBytes)
+		}
+	}
+	return res, nil
+}
+
+// syncLogs forwards to a task's Logs writer, one write at a time (stdout and
+// stderr are copied by two goroutines), until its first error; it never
+// fails, so the command's output is not disturbed.
+type syncLogs struct {
+	mu     sync.Mutex
+	w      io.Writer
+	failed bool
+}
+
+func (l *syncLogs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.failed {
+		if _, err := l.w.Write(p); err != nil {
+			l.failed = true
+		}
+	}
+	return len(p), nil
+}
+
+// removeWorkDir removes a run's work directory, first giving back the
+// permissions a command may have taken from its directories. It never
+// follows a symbolic link.
+func removeWorkDir(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
