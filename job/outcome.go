@@ -65,5 +65,7 @@ type Outcome struct {
 	Stderr     []byte  `json:"stderr,omitempty"`
 	Error      string  `json:"error,omitempty"`
 	Outputs    string  `json:"outputs,omitempty"` // manifest CID, held by the client
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	GPUSeconds float64 `json:"gpu_seconds,omitempty"`
 	Timings    Timings `json:"timings_ms"`
 }

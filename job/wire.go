@@ -244,8 +244,8 @@ func (r *Result) Validate() error {
 	if r.Charge < 0 {
 		return fmt.Errorf("result.charge: negative")
 	}
-	if r.RunMS < 0 {
-		return fmt.Errorf("result.run_ms: negative")
+	if r.RunMS < 0 || r.CPUSeconds < 0 || r.GPUSeconds < 0 {
+		return fmt.Errorf("result.run_ms, cpu_seconds or gpu_seconds: negative")
 	}
 	if len(r.Error) > 4096 {
 		return fmt.Errorf("result.error: %d bytes, limit 4096", len(r.Error))
@@ -270,6 +270,10 @@ type Result struct {
 	// Outputs is the manifest CID of what the job left in /outputs; the
 	// client fetches it (and only it may) from the provider.
 	Outputs string `json:"outputs,omitempty"`
+	// Metered usage: CPU seconds (cgroup, rusage, or wall time for a
+	// single-threaded WASM guest) and GPU seconds (GPUs × run time).
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	GPUSeconds float64 `json:"gpu_seconds,omitempty"`
 }
 
 // Decode decodes one JSON message of at most limit bytes into v and validates

@@ -45,6 +45,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f := cmd.Flags()
 	f.String("wasm", "", "WASM module to run (instead of, or overriding, the spec's module)")
 	f.String("image", "", "container image to run with the docker executor (present on the provider; instead of a module)")
+	f.String("command", "", "absolute path of a program to run with the exec executor (one the provider's owner allows)")
 	f.String("name", "", "argv[0] of the job (default: the module's file name)")
 	f.String("policy", "", "how to choose among bids: cost (lowest price) or latency (lowest RTT); default cost")
 	f.String("max-price", "", "the most the job may cost, in credits (e.g. 0.10)")
@@ -87,6 +88,8 @@ type submitOutput struct {
 	Stderr     string      `json:"stderr"`
 	Error      string      `json:"error,omitempty"`
 	Outputs    string      `json:"outputs,omitempty"`
+	CPUSeconds float64     `json:"cpu_seconds,omitempty"`
+	GPUSeconds float64     `json:"gpu_seconds,omitempty"`
 	Timings    job.Timings `json:"timings_ms"`
 }
 
@@ -310,8 +313,11 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 	if img, _ := f.GetString("image"); img != "" {
 		file.Image, file.Executor, modulePath = img, job.ExecutorDocker, ""
 	}
-	if modulePath == "" && file.Image == "" {
-		return node.Submission{}, usageErr("no module or image: give a spec file with module: or image:, or --wasm FILE, or --image REF")
+	if c, _ := f.GetString("command"); c != "" {
+		file.Command, file.Executor, modulePath = c, job.ExecutorExec, ""
+	}
+	if modulePath == "" && file.Image == "" && file.Command == "" {
+		return node.Submission{}, usageErr("nothing to run: give a spec file with module:, image: or command:, or --wasm FILE, --image REF or --command PATH")
 	}
 	var err error
 	str := func(name string, set func(string) error) {
@@ -377,9 +383,9 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 		}
 		file.Env[k] = v
 	}
-	if file.Image != "" {
+	if file.Image != "" || file.Command != "" {
 		if file.Name == "" {
-			file.Name = file.Image
+			file.Name = file.Image + file.Command
 		}
 		spec, err := file.Spec("")
 		if err != nil {
@@ -422,6 +428,7 @@ func report(stdout, stderr io.Writer, out *job.Outcome, asJSON bool) error {
 			Price: out.Price.Float(), Charge: out.Charge.Float(), Bids: out.Bids, Declines: out.Declines,
 			Candidates: out.Candidates, Attempts: out.Attempts, Reason: out.Reason, ExitCode: out.ExitCode,
 			Stdout: string(out.Stdout), Stderr: string(out.Stderr), Error: out.Error, Timings: out.Timings, Outputs: out.Outputs,
+			CPUSeconds: out.CPUSeconds, GPUSeconds: out.GPUSeconds,
 		})
 	} else {
 		_, _ = stdout.Write(out.Stdout)
