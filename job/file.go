@@ -21,6 +21,7 @@ type File struct {
 	ModuleCID     string // optional: the module's expected CID
 	Image         string // docker: the container image
 	Command       string // exec: absolute path of a program the provider allows
+	Network       bool   // docker: ask for network access
 	Name          string
 	Args          []string
 	Env           map[string]string
@@ -84,6 +85,8 @@ func ParseFile(name string, data []byte) (*File, error) {
 			err = scalar(v, &f.Image)
 		case "command":
 			err = scalar(v, &f.Command)
+		case "network":
+			err = v.Decode(&f.Network)
 		case "name":
 			err = scalar(v, &f.Name)
 		case "args":
@@ -141,7 +144,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 				return nil, err
 			}
 		default:
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic, inputs)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic, inputs)")
 		}
 		if err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))
@@ -227,7 +230,7 @@ func cleanYAMLError(err error) string {
 // and validating the result.
 func (f *File) Spec(moduleCID string) (*Spec, error) {
 	s := &Spec{
-		Executor: f.Executor, Module: moduleCID, Image: f.Image, Command: f.Command, Name: f.Name, Args: f.Args, Env: f.Env,
+		Executor: f.Executor, Module: moduleCID, Image: f.Image, Command: f.Command, Network: f.Network, Name: f.Name, Args: f.Args, Env: f.Env,
 		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
 		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
 	}

@@ -356,7 +356,7 @@ func TestFileSpec(t *testing.T) {
 var knownFileFields = map[string]bool{
 	"executor": true, "module": true, "module_cid": true, "name": true, "args": true,
 	"env": true, "stdin": true, "resources": true, "resources.cpus": true,
-	"resources.memory": true, "resources.gpus": true, "resources.gpu_model": true, "resources.min_vram": true, "inputs": true, "image": true, "command": true, "timeout": true, "policy": true, "max_price": true,
+	"resources.memory": true, "resources.gpus": true, "resources.gpu_model": true, "resources.min_vram": true, "inputs": true, "image": true, "command": true, "network": true, "timeout": true, "policy": true, "max_price": true,
 	"region": true, "bid_window": true, "deterministic": true,
 }
 

@@ -114,11 +114,14 @@ func (r Resources) String() string {
 // Canonical) is hashed into the job ID. Args, env and stdin travel only to
 // the winner, inside the Award, never in gossip.
 type Spec struct {
-	Executor      string            `json:"executor"`
-	Module        string            `json:"module,omitempty"`  // wasm: CID of the module bytes
-	Image         string            `json:"image,omitempty"`   // docker: image reference or digest
-	Command       string            `json:"command,omitempty"` // exec: absolute path of the program
-	Name          string            `json:"name"`              // argv[0]
+	Executor string `json:"executor"`
+	Module   string `json:"module,omitempty"`  // wasm: CID of the module bytes
+	Image    string `json:"image,omitempty"`   // docker: image reference or digest
+	Command  string `json:"command,omitempty"` // exec: absolute path of the program
+	// Network asks for network access (docker jobs only, and only from a
+	// provider whose owner allows it); off by default.
+	Network       bool              `json:"network,omitempty"`
+	Name          string            `json:"name"` // argv[0]
 	Args          []string          `json:"args,omitempty"`
 	Env           map[string]string `json:"env,omitempty"`
 	Stdin         []byte            `json:"stdin,omitempty"`
@@ -222,6 +225,9 @@ func (s *Spec) Validate() error {
 	}
 	if err := ValidateRegionGlob(s.Region); err != nil {
 		return fmt.Errorf("region: %w", err)
+	}
+	if s.Network && s.Executor != ExecutorDocker {
+		return fmt.Errorf("network: only docker jobs may ask for network access")
 	}
 	if len(s.Inputs) > MaxInputs {
 		return fmt.Errorf("inputs: %d, limit %d", len(s.Inputs), MaxInputs)

@@ -30,6 +30,7 @@ type Request struct {
 	Image     string    `json:"image,omitempty"`   // docker: providers without it decline
 	Command   string    `json:"command,omitempty"` // exec: providers that do not allow it decline
 	Executor  string    `json:"executor"`
+	Network   bool      `json:"network,omitempty"` // the job asks for network access
 	Resources Resources `json:"resources"`
 	TimeoutMS int64     `json:"timeout_ms"`
 	MaxPrice  Credits   `json:"max_price,omitempty"`
@@ -41,7 +42,7 @@ type Request struct {
 func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 	return &Request{
 		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
-		Command: s.Command, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
+		Command: s.Command, Network: s.Network, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
 		MaxPrice: s.MaxPrice, Region: s.Region, BidByMS: bidByMS,
 	}
 }
@@ -104,6 +105,7 @@ const (
 	DeclineExecutor  = "executor"
 	DeclineBusy      = "busy"
 	DeclineImage     = "image"
+	DeclineNetwork   = "network"
 	DeclineCommand   = "command" // exec: the command is not in the provider's allowlist
 )
 

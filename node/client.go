@@ -253,6 +253,7 @@ wait:
 		}
 		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
 		out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
+		out.CPUSeconds, out.GPUSeconds = res.CPUSeconds, res.GPUSeconds
 		if res.Outputs != "" {
 			if _, err := n.fetchTree(ctx, mustPeer(o.Bid.Provider), res.Outputs); err != nil {
 				out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()

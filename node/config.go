@@ -63,6 +63,9 @@ type Config struct {
 	// the node's user, files and network belong here: exec is not a sandbox
 	// (see executor.Exec).
 	ExecAllow []string
+	// AllowJobNetwork lets docker jobs that ask for it have network access
+	// (off: every job runs without a network).
+	AllowJobNetwork bool
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/routing"
 )
 
 // The benchmarks below measure discovery (issue #3) on real libp2p hosts and
@@ -36,6 +39,7 @@ type discoveryMesh struct {
 	provs  []*Node
 	h100   map[peer.ID]bool
 	rng    *mrand.Rand
+	cold   time.Duration // the client's first look-up
 }
 
 // bootstrap is node 0 and, after the first few, a random earlier provider,
@@ -102,12 +106,11 @@ func startDiscoveryMesh(b *testing.B, n int) *discoveryMesh {
 	// The client's first look-ups (routing table filling, connections being
 	// dialled): logged, not measured.
 	var found int
-	var first time.Duration
 	for tries, until := 0, time.Now().Add(60*time.Second); ; tries++ {
 		t := time.Now()
 		found = m.countH100(b, m.lookup(ctx))
 		if tries == 0 {
-			first = time.Since(t)
+			m.cold = time.Since(t)
 		}
 		if found == len(m.h100) || time.Now().After(until) {
 			break
@@ -115,7 +118,7 @@ func startDiscoveryMesh(b *testing.B, n int) *discoveryMesh {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.Logf("%d nodes: started in %v, all announced after %v; the client's first look-up took %v; it finds %d of %d H100 providers",
-		n, started.Round(time.Millisecond), announced.Round(time.Millisecond), first.Round(time.Millisecond), found, len(m.h100))
+		n, started.Round(time.Millisecond), announced.Round(time.Millisecond), m.cold.Round(time.Millisecond), found, len(m.h100))
 	if found == 0 {
 		b.Fatalf("%d nodes: the client finds none of the %d H100 providers", n, len(m.h100))
 	}
@@ -129,6 +132,26 @@ func (m *discoveryMesh) lookup(ctx context.Context) []peer.AddrInfo {
 	return m.client.Mesh().FindProviders(ctx, "gpu-model=h100")
 }
 
+// queried counts the queries (RPCs) a look-up of "gpu-model=h100" sends,
+// follow-ups included (routing query events: not in the timed look-ups).
+func (m *discoveryMesh) queried(ctx context.Context) int {
+	ctx, cancel := context.WithCancel(ctx)
+	ectx, events := routing.RegisterForQueryEvents(ctx)
+	n := make(chan int)
+	go func() {
+		k := 0
+		for e := range events {
+			if e.Type == routing.SendingQuery {
+				k++
+			}
+		}
+		n <- k
+	}()
+	m.lookup(ectx)
+	cancel()
+	return <-n
+}
+
 // countH100 counts found providers, failing on any that has no H100.
 func (m *discoveryMesh) countH100(b *testing.B, found []peer.AddrInfo) int {
 	for _, ai := range found {
@@ -137,6 +160,38 @@ func (m *discoveryMesh) countH100(b *testing.B, found []peer.AddrInfo) int {
 		}
 	}
 	return len(found)
+}
+
+// explainMisses logs, for each H100 provider that some look-ups missed,
+// when it started and which nodes hold its provider record for key, ranked
+// by XOR distance to the key (a look-up ends after asking about the 20
+// closest it hears of).
+func (m *discoveryMesh) explainMisses(b *testing.B, key []byte, hits map[peer.ID]int, ops int) {
+	target := sha256.Sum256(key)
+	dist := func(p peer.ID) []byte {
+		h := sha256.Sum256([]byte(p))
+		for i := range h {
+			h[i] ^= target[i]
+		}
+		return h[:]
+	}
+	byDist := make([]*Node, len(m.provs))
+	copy(byDist, m.provs)
+	slices.SortFunc(byDist, func(x, y *Node) int { return bytes.Compare(dist(x.ID()), dist(y.ID())) })
+	for i, p := range m.provs {
+		if !m.h100[p.ID()] || hits[p.ID()] == ops {
+			continue
+		}
+		var ranks []int
+		for r, q := range byDist {
+			provs, err := q.Mesh().DHT().ProviderStore().GetProviders(context.Background(), key)
+			if err == nil && slices.ContainsFunc(provs, func(ai peer.AddrInfo) bool { return ai.ID == p.ID() }) {
+				ranks = append(ranks, r+1)
+			}
+		}
+		b.Logf("H100 provider %d (started %d of %d) found by %d of %d look-ups; its record is held by the nodes ranked %v of %d by distance to the key",
+			i, i+1, len(m.provs), hits[p.ID()], ops, ranks, len(m.provs))
+	}
 }
 
 // close closes every node at once (one after another takes long at 100).
@@ -151,27 +206,36 @@ func (m *discoveryMesh) close() {
 }
 
 // rttP50 is the median of three pings from the client to every provider.
+// A provider's resource manager lets a peer hold two inbound ping streams at
+// once, and a ping cut short may not have been released there yet: the
+// pings are spaced, and one that is refused is tried again.
 func (m *discoveryMesh) rttP50(b *testing.B) time.Duration {
 	ctx := context.Background()
+	ping := func(p peer.ID) time.Duration {
+		var err error
+		for range 5 {
+			var rtt time.Duration
+			if rtt, err = m.client.Mesh().Ping(ctx, p); err == nil {
+				return rtt
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		b.Fatalf("pinging provider %s: %v", p, err)
+		return 0
+	}
 	var rtts []time.Duration
 	for _, p := range m.provs {
 		ai := peer.AddrInfo{ID: p.ID(), Addrs: p.Mesh().Host().Addrs()}
 		if err := m.client.Mesh().Connect(ctx, ai); err != nil {
 			b.Fatalf("connecting to provider %s: %v", p.ID(), err)
 		}
-		if _, err := m.client.Mesh().Ping(ctx, p.ID()); err != nil { // warm
-			b.Fatal(err)
-		}
+		ping(p.ID()) // warm
 		for range 3 {
-			rtt, err := m.client.Mesh().Ping(ctx, p.ID())
-			if err != nil {
-				b.Fatal(err)
-			}
-			rtts = append(rtts, rtt)
+			time.Sleep(5 * time.Millisecond)
+			rtts = append(rtts, ping(p.ID()))
 		}
 	}
-	slices.Sort(rtts)
-	return rtts[len(rtts)/2]
+	return discP50(rtts)
 }
 
 func discP50(d []time.Duration) time.Duration {
@@ -196,10 +260,15 @@ func BenchmarkDHTLookup(b *testing.B) {
 			var full, first []time.Duration
 			var found, least int
 			least = len(m.h100)
+			hits := map[peer.ID]int{}
 			for b.Loop() {
 				t := time.Now()
-				got := m.countH100(b, m.lookup(ctx))
+				res := m.lookup(ctx)
 				full = append(full, time.Since(t))
+				got := m.countH100(b, res)
+				for _, ai := range res {
+					hits[ai.ID]++
+				}
 				if got == 0 {
 					b.Fatalf("a look-up found none of the %d H100 providers", len(m.h100))
 				}
@@ -222,6 +291,11 @@ func BenchmarkDHTLookup(b *testing.B) {
 				}
 				first = append(first, d)
 			}
+			m.explainMisses(b, key.Hash(), hits, len(full))
+			var queried int
+			for range 5 {
+				queried += m.queried(ctx)
+			}
 			lookup := discP50(full)
 			b.ReportMetric(discMS(lookup), "p50-ms")
 			b.ReportMetric(discMS(discP50(first)), "first-ms")
@@ -230,6 +304,8 @@ func BenchmarkDHTLookup(b *testing.B) {
 			b.ReportMetric(float64(found)/float64(len(full)), "found")
 			b.ReportMetric(float64(least), "found-min")
 			b.ReportMetric(float64(len(m.h100)), "h100-providers")
+			b.ReportMetric(float64(queried)/5, "rpcs")
+			b.ReportMetric(discMS(m.cold), "cold-ms")
 		})
 	}
 }
@@ -237,17 +313,38 @@ func BenchmarkDHTLookup(b *testing.B) {
 var benchGPUSeq atomic.Int64
 
 // BenchmarkNewProviderFound starts, per op, a new provider with a GPU model
-// of its own on a 20-node mesh and measures the time from node.New returning
-// until the client's raw look-up of its model key returns it (found-ms),
-// until Node.FindProviders returns it with a verified record that matches
-// (verified-ms), and until the provider's own first round of announcements
-// ended (announced-ms). Goal (issue #3): found within 2 s.
+// of its own (one DHT key only it provides) on a 20-node mesh and measures
+// from node.New returning until
+//
+//   - seen-ms: a streaming look-up (FindProvidersAsync) of its model key
+//     yields it, the look-up abandoned there;
+//   - found-ms: Mesh.FindProviders (the look-up run to its end) returns it,
+//     polled every 20 ms;
+//   - verified-ms: Node.FindProviders returns it with a verified record that
+//     matches the need;
+//   - announced-ms: its own first round of announcements has ended (every
+//     capability provided, the model key last).
+//
+// kept: the new providers stay up (the mesh grows by one node per op).
+// closed: each is closed after its op, as providers come and go: the
+// peers that left linger in the others' routing tables and peerstores.
+// Goal (issue #3): a new provider is found within 2 s in a 20-node mesh.
 func BenchmarkNewProviderFound(b *testing.B) {
+	for _, closeAfter := range []bool{false, true} {
+		name := "kept"
+		if closeAfter {
+			name = "closed"
+		}
+		b.Run(name, func(b *testing.B) { benchNewProvider(b, closeAfter) })
+	}
+}
+
+func benchNewProvider(b *testing.B, closeAfter bool) {
 	m := startDiscoveryMesh(b, 20)
 	ctx := context.Background()
 	const poll = 20 * time.Millisecond
-	const limit = 60 * time.Second
-	var start, found, verified, announced []time.Duration
+	const limit = 2 * time.Minute
+	var start, seen, found, verified, announced []time.Duration
 	var peers int
 	for b.Loop() {
 		i := benchGPUSeq.Add(1)
@@ -261,6 +358,12 @@ func BenchmarkNewProviderFound(b *testing.B) {
 		if err != nil {
 			b.Fatalf("new provider %d: %v", i, err)
 		}
+		if closeAfter {
+			// Closed below; this covers a failed op.
+			b.Cleanup(func() { p.Close() })
+		} else {
+			m.provs = append(m.provs, p) // closed with the mesh
+		}
 		ready := time.Now()
 		start = append(start, ready.Sub(t))
 		stop := make(chan struct{})
@@ -273,7 +376,30 @@ func BenchmarkNewProviderFound(b *testing.B) {
 				ann <- -1
 			}
 		}()
+		overdue := func(what string) {
+			if time.Since(ready) > limit {
+				b.Fatalf("op %d: %s did not return the new provider within %v", i, what, limit)
+			}
+			time.Sleep(poll)
+		}
 
+		key := m.client.Mesh().CapabilityCID("gpu-model=" + modelKey)
+		for {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			ok := false
+			for ai := range m.client.Mesh().DHT().FindProvidersAsync(sctx, key, 0) {
+				if ai.ID == p.ID() {
+					ok = true
+					cancel()
+				}
+			}
+			cancel()
+			if ok {
+				seen = append(seen, time.Since(ready))
+				break
+			}
+			overdue("FindProvidersAsync")
+		}
 		for {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			got := m.client.Mesh().FindProviders(lctx, "gpu-model="+modelKey)
@@ -282,10 +408,7 @@ func BenchmarkNewProviderFound(b *testing.B) {
 				found = append(found, time.Since(ready))
 				break
 			}
-			if time.Since(ready) > limit {
-				b.Fatalf("the look-up of gpu-model=%s did not find the new provider within %v", modelKey, limit)
-			}
-			time.Sleep(poll)
+			overdue("Mesh.FindProviders")
 		}
 		for {
 			ok := false
@@ -298,23 +421,32 @@ func BenchmarkNewProviderFound(b *testing.B) {
 				verified = append(verified, time.Since(ready))
 				break
 			}
-			if time.Since(ready) > limit {
-				b.Fatalf("FindProviders(gpu-model %s) did not return the new provider with a valid record within %v", modelKey, limit)
-			}
-			time.Sleep(poll)
+			overdue("Node.FindProviders")
 		}
 
 		b.StopTimer()
 		close(stop)
-		if d := <-ann; d >= 0 {
-			announced = append(announced, d)
+		a := <-ann
+		if a >= 0 {
+			announced = append(announced, a)
+		}
+		if f := found[len(found)-1]; f > 2*time.Second {
+			ann := "not yet"
+			if a >= 0 {
+				ann = a.Round(time.Millisecond).String()
+			}
+			b.Logf("op %d: found after %v (goal 2 s): seen %v, verified %v; its announcements ended: %s",
+				i, f.Round(time.Millisecond), seen[len(seen)-1].Round(time.Millisecond), verified[len(verified)-1].Round(time.Millisecond), ann)
 		}
 		peers += len(p.Mesh().Host().Network().Peers())
-		if err := p.Close(); err != nil {
-			b.Logf("closing provider %d: %v", i, err)
+		if closeAfter {
+			if err := p.Close(); err != nil {
+				b.Logf("closing provider %d: %v", i, err)
+			}
 		}
 		b.StartTimer()
 	}
+	b.ReportMetric(discMS(discP50(seen)), "seen-p50-ms")
 	b.ReportMetric(discMS(discP50(found)), "found-p50-ms")
 	b.ReportMetric(discMS(slices.Max(found)), "found-max-ms")
 	b.ReportMetric(discMS(discP50(verified)), "verified-p50-ms")

@@ -109,6 +109,14 @@ func TestEndToEndDockerJob(t *testing.T) {
 	if out.State != job.StateFailed || !strings.HasPrefix(out.Error, "memory limit exceeded") {
 		t.Fatalf("memory bomb: state %s, error %q", out.State, out.Error)
 	}
+	// A job that asks for network access finds no provider whose owner
+	// allows it.
+	spec.Network, spec.Args, spec.Resources.MemoryBytes = true, []string{"hello"}, 128<<20
+	out = submit(t, client, Submission{Spec: spec, BidWindow: 5 * time.Second}, nil)
+	if out.State != job.StateUnscheduled || !strings.Contains(out.Error, "declined: network") {
+		t.Fatalf("network asked: state %s, error %q", out.State, out.Error)
+	}
+	spec.Network = false
 	// A provider without the image declines it.
 	spec.Image, spec.Args = "computemesh-test/absent:1", []string{"hello"}
 	out = submit(t, client, Submission{Spec: spec, BidWindow: 5 * time.Second}, nil)

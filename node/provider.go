@@ -98,6 +98,9 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 		return // a re-gossiped request: the bid stands
 	}
 	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
+	if b.Decline == "" && r.Network && !n.cfg.AllowJobNetwork {
+		b.Decline, b.Detail, b.Price = job.DeclineNetwork, "this provider's owner does not allow jobs network access", 0
+	}
 	if b.Decline == "" && r.Executor == job.ExecutorDocker && !n.hasImage(r.Image) {
 		b.Decline, b.Detail, b.Price = job.DeclineImage, "image "+r.Image+" is not present here", 0
 	}
@@ -326,7 +329,7 @@ func (n *Node) runTask(ctx context.Context, ex executor.Executor, a *job.Award, 
 		}
 		t.Name, t.Module, t.ModuleKey, t.Deterministic = a.Spec.Name, module, a.Spec.Module, a.Spec.Deterministic
 	case job.ExecutorDocker:
-		t.Image, t.CPUMillis, t.GPUs = a.Spec.Image, a.Spec.Resources.CPUMillis, gpus
+		t.Image, t.CPUMillis, t.GPUs, t.Network = a.Spec.Image, a.Spec.Resources.CPUMillis, gpus, a.Spec.Network
 		// The container runs as nobody: let it write the outputs directory.
 		_ = os.Chmod(outDir, 0o777)
 		_ = os.Chmod(inDir, 0o755)

@@ -45,6 +45,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f := cmd.Flags()
 	f.String("wasm", "", "WASM module to run (instead of, or overriding, the spec's module)")
 	f.String("image", "", "container image to run with the docker executor (present on the provider; instead of a module)")
+	f.Bool("net", false, "ask for network access (docker jobs; only providers whose owner allows it bid)")
 	f.String("command", "", "absolute path of a program to run with the exec executor (one the provider's owner allows)")
 	f.String("name", "", "argv[0] of the job (default: the module's file name)")
 	f.String("policy", "", "how to choose among bids: cost (lowest price) or latency (lowest RTT); default cost")
@@ -312,6 +313,9 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 	}
 	if img, _ := f.GetString("image"); img != "" {
 		file.Image, file.Executor, modulePath = img, job.ExecutorDocker, ""
+	}
+	if f.Changed("net") {
+		file.Network, _ = f.GetBool("net")
 	}
 	if c, _ := f.GetString("command"); c != "" {
 		file.Command, file.Executor, modulePath = c, job.ExecutorExec, ""
