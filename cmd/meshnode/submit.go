@@ -321,7 +321,7 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 		file.Command, file.Executor, modulePath = c, job.ExecutorExec, ""
 	}
 	if modulePath == "" && file.Image == "" && file.Command == "" {
-		return node.Submission{}, usageErr("nothing to run: give a spec file with module:, image: or command:, or --wasm FILE, --image REF or --command PATH")
+		return node.Submission{}, usageErr("no module, image or command: give a spec file with module:, image: or command:, or --wasm FILE, --image REF or --command PATH")
 	}
 	var err error
 	str := func(name string, set func(string) error) {
