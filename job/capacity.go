@@ -9,7 +9,7 @@ import (
 
 // Limits of a capacity record.
 const (
-	MaxCapacityRecord = 8 << 10 // signed and encoded
+	MaxCapacityRecord = 12 << 10 // signed and encoded: room for MaxGPUs GPUs (~125 bytes each)
 	MaxGPUs           = 64
 )
 

@@ -23,14 +23,17 @@ func (m *Mesh) CapabilityCID(capability string) cid.Cid {
 const reprovideInterval = 12 * time.Hour
 
 // Announce provides the given capabilities on the DHT in the background,
-// retrying until the routing table has peers, and again every 12 hours,
-// until the Mesh is closed. ready, if not nil, is closed after the first
-// round in which every capability was provided.
+// retrying until the routing table has peers; again after 10 s, 1 min and
+// 10 min, because a young mesh grows and the peers closest to a key change
+// (records stored only on the first few nodes are missed by later look-ups);
+// then every 12 hours, until the Mesh is closed. ready, if not nil, is
+// closed after the first round in which every capability was provided.
 func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		backoff := 100 * time.Millisecond
+		early := []time.Duration{10 * time.Second, time.Minute, 10 * time.Minute}
 		for {
 			ok := true
 			for _, c := range capabilities {
@@ -43,6 +46,9 @@ func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
 				}
 			}
 			wait := reprovideInterval
+			if ok && len(early) > 0 {
+				wait, early = early[0], early[1:]
+			}
 			if ok {
 				if ready != nil {
 					close(ready)
