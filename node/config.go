@@ -66,6 +66,9 @@ type Config struct {
 	// AllowJobNetwork lets docker jobs that ask for it have network access
 	// (off: every job runs without a network).
 	AllowJobNetwork bool
+	// DockerPull lets the provider pull a job's image it lacks (where a
+	// registry is reachable); off: it declines such jobs.
+	DockerPull bool
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every

@@ -234,7 +234,7 @@ func (n *Node) startDocker(ctx context.Context) {
 	if n.cfg.DataDir != "" {
 		owner = n.cfg.DataDir
 	}
-	d, err := executor.NewDocker(executor.WithDockerOwner(owner), executor.WithAllowNetwork(n.cfg.AllowJobNetwork))
+	d, err := executor.NewDocker(executor.WithDockerOwner(owner), executor.WithAllowNetwork(n.cfg.AllowJobNetwork), executor.WithAllowPull(n.cfg.DockerPull))
 	if err != nil {
 		log.Warnf("docker executor: %v (not offered)", err)
 		return

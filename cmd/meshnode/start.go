@@ -43,6 +43,7 @@ YAML file given by --config.`,
 	f.String("memory", "", "memory offered at once, e.g. 8GiB (default: the machine's usable memory)")
 	f.String("api", "127.0.0.1:5080", "loopback address of the local HTTP API (127.0.0.1:0 picks a free port; empty: none)")
 	f.StringSlice("executors", []string{"wasm"}, "executors this provider may run: wasm, docker (offered only when its daemon answers), exec (with --exec-allow)")
+	f.Bool("docker-pull", false, "pull images docker jobs ask for and this host lacks (needs a reachable registry; off: such jobs are declined)")
 	f.Bool("allow-job-network", false, "let docker jobs that ask for it have network access (off by default)")
 	f.StringSlice("exec-allow", nil, "absolute paths of the programs exec jobs may run (the owner's allowlist; exec is off without it)")
 	f.Bool("mdns", false, "discover peers on the local network by multicast DNS (off by default)")
@@ -96,6 +97,7 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		allow, _ := f.GetStringSlice("exec-allow")
 		cfg.ExecAllow = splitList(allow)
 		cfg.AllowJobNetwork, _ = f.GetBool("allow-job-network")
+		cfg.DockerPull, _ = f.GetBool("docker-pull")
 		path, _ := f.GetString("config")
 		if cfg.Simulated, err = readSimulated(path); err != nil {
 			return err
