@@ -310,6 +310,15 @@ func (c *Client) Info(ctx context.Context, v any) error {
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
 }
 
+// expect returns the node's message as an error unless resp has status.
+func expect(resp *http.Response, status int) error {
+	if resp.StatusCode == status {
+		return nil
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+}
+
 // call POSTs body to path and decodes the JSON answer into v.
 func (c *Client) call(ctx context.Context, path string, body, v any) error {
 	resp, err := c.do(ctx, http.MethodPost, path, job.Encode(body))
@@ -317,9 +326,8 @@ func (c *Client) call(ctx context.Context, path string, body, v any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+	if err := expect(resp, http.StatusOK); err != nil {
+		return err
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(v)
 }
@@ -343,11 +351,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
-	}
-	return nil
+	return expect(resp, http.StatusNoContent)
 }
 
 // Events streams a job's events to each (until it ends, with follow).
@@ -361,9 +365,8 @@ func (c *Client) Events(ctx context.Context, id string, follow bool, each func(j
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+	if err := expect(resp, http.StatusOK); err != nil {
+		return err
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -51,36 +50,13 @@ func dockerImage(t *testing.T) string {
 // without the image declines; inputs and outputs are mounted.
 func TestEndToEndDockerJob(t *testing.T) {
 	image := dockerImage(t)
-	ctx := context.Background()
-	var boot []string
-	var provs []*Node
-	for i, e := range [][]string{{job.ExecutorWASM}, {job.ExecutorWASM, job.ExecutorDocker}} {
-		n, err := New(ctx, Config{
-			Mode: ModeProvider, Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano * job.Credits(1+i)},
-			Bootstrap: boot, Network: "test-docker", Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30},
-			Hardware: testHardware(t), Executors: e,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		if i == 0 {
-			boot = []string{n.Mesh().Addrs()[0].String()}
-		}
-		provs = append(provs, n)
-	}
+	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
+	client, provs := meshOf(t, "test-docker",
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small},
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: 2 * job.Nano}, Capacity: small,
+			Executors: []string{job.ExecutorWASM, job.ExecutorDocker}})
 	if got := provs[1].Capacity().Executors; len(got) != 2 {
 		t.Fatalf("the docker provider offers %v", got)
-	}
-	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: "test-docker", Ephemeral: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := client.Mesh().WaitProviders(wctx, 2); err != nil {
-		t.Fatal(err)
 	}
 	in, err := client.Store().Put([]byte("from the client"), 0x55)
 	if err != nil {

@@ -26,6 +26,38 @@ func testHardware(t testing.TB) *hwprobe.Report {
 	return &rep
 }
 
+// meshOf starts providers from cfgs on network (the first is the bootstrap
+// node; Mode, Network, Bootstrap and Hardware are filled in), then an
+// ephemeral client that waits until every provider is on the jobs topic.
+func meshOf(t *testing.T, network string, cfgs ...Config) (client *Node, provs []*Node) {
+	t.Helper()
+	ctx := context.Background()
+	var boot []string
+	for i, cfg := range cfgs {
+		cfg.Mode, cfg.Network, cfg.Bootstrap, cfg.Hardware = ModeProvider, network, boot, testHardware(t)
+		n, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatalf("provider %d: %v", i, err)
+		}
+		t.Cleanup(func() { n.Close() })
+		if i == 0 {
+			boot = []string{n.Mesh().Addrs()[0].String()}
+		}
+		provs = append(provs, n)
+	}
+	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: network, Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := client.Mesh().WaitProviders(wctx, len(cfgs)); err != nil {
+		t.Fatal(err)
+	}
+	return client, provs
+}
+
 type provSpec struct {
 	region string
 	rate   string // credits per core-hour

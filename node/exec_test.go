@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,38 +15,11 @@ func TestEndToEndExecJob(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		t.Skip("prlimit (util-linux) is not installed: the exec executor is not offered")
 	}
-	ctx := context.Background()
-	var boot []string
-	var provs []*Node
-	for i := range 2 {
-		cfg := Config{
-			Mode: ModeProvider, Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano},
-			Bootstrap: boot, Network: "test-exec", Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30},
-			Hardware: testHardware(t),
-		}
-		if i == 1 {
-			cfg.Executors, cfg.ExecAllow = []string{job.ExecutorWASM, job.ExecutorExec}, []string{"/bin/sh"}
-		}
-		n, err := New(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		if i == 0 {
-			boot = []string{n.Mesh().Addrs()[0].String()}
-		}
-		provs = append(provs, n)
-	}
-	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: "test-exec", Ephemeral: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := client.Mesh().WaitProviders(wctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
+	client, provs := meshOf(t, "test-exec",
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small},
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small,
+			Executors: []string{job.ExecutorWASM, job.ExecutorExec}, ExecAllow: []string{"/bin/sh"}})
 	in, err := client.Store().Put([]byte("via exec"), 0x55)
 	if err != nil {
 		t.Fatal(err)
