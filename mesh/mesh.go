@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -138,7 +139,16 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 			return fail(errorf("starting mDNS: %w", err))
 		}
 	}
-	if len(cfg.bootstrap) > 0 {
+	if cfg.peersFile != "" {
+		// Peers of an earlier run: dialled like bootstrap peers, so a node
+		// rejoins a formed mesh even when every bootstrap node is gone.
+		for _, ai := range loadKnownPeers(cfg.peersFile) {
+			if ai.ID != h.ID() && !slices.ContainsFunc(m.cfg.bootstrap, func(b peer.AddrInfo) bool { return b.ID == ai.ID }) {
+				m.cfg.bootstrap = append(m.cfg.bootstrap, ai)
+			}
+		}
+	}
+	if len(m.cfg.bootstrap) > 0 {
 		if err := m.connectBootstrap(ctx); err != nil {
 			log.Warnf("%v (will keep trying)", err)
 		}
@@ -185,10 +195,16 @@ func (m *Mesh) keepBootstrapped() {
 	defer m.wg.Done()
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	save := time.NewTicker(time.Minute)
+	defer save.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
+		case <-save.C:
+			if err := m.saveKnownPeers(); err != nil {
+				log.Debugf("%v", err)
+			}
 		case <-t.C:
 			if len(m.host.Network().Peers()) == 0 && len(m.cfg.bootstrap) > 0 {
 				if err := m.connectBootstrap(m.ctx); err != nil {
@@ -203,6 +219,9 @@ func (m *Mesh) keepBootstrapped() {
 func (m *Mesh) Close() error {
 	var errs []error
 	m.closeOnce.Do(func() {
+		if err := m.saveKnownPeers(); err != nil {
+			log.Warnf("%v", err)
+		}
 		m.cancel()
 		if m.mdns != nil {
 			errs = append(errs, m.mdns.Close())

@@ -22,6 +22,7 @@ type config struct {
 	server    bool
 	mdns      bool
 	metrics   prometheus.Registerer
+	peersFile string
 }
 
 // Option configures a Mesh.

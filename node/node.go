@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, mesh.Identity(k))
+		opts = append(opts, mesh.Identity(k), mesh.PeersFile(filepath.Join(cfg.DataDir, "peers.json")))
 	}
 	if err := mesh.CheckOptions(opts...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
