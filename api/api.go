@@ -61,6 +61,9 @@ type Backend interface {
 	Challenge(ctx context.Context, peer string) (any, error)
 	// Cancel stops a job the node submitted.
 	Cancel(id string) error
+	// Drain makes a provider take no new jobs and stop once its running
+	// jobs have finished.
+	Drain()
 	// Events hands a job's events so far, and with follow those to come
 	// until it ends, to each.
 	Events(ctx context.Context, id string, follow bool, each func(job.Event)) error
@@ -135,6 +138,10 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		if err != nil && !wrote {
 			http.Error(w, err.Error(), http.StatusNotFound)
 		}
+	})
+	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {
+		b.Drain()
+		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.HandleFunc("POST /v1/providers", func(w http.ResponseWriter, r *http.Request) {
 		var need job.Need
@@ -342,6 +349,17 @@ func (c *Client) Providers(ctx context.Context, need job.Need, v any) error {
 // answer is decoded into v.
 func (c *Client) Challenge(ctx context.Context, peer string, v any) error {
 	return c.call(ctx, "/v1/challenge", ChallengeRequest{Peer: peer}, v)
+}
+
+// Drain asks the node to take no new jobs and stop once its running jobs
+// have finished.
+func (c *Client) Drain(ctx context.Context) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/drain", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return expect(resp, http.StatusAccepted)
 }
 
 // Cancel asks the node to cancel one of its jobs.

@@ -95,6 +95,7 @@ func (r *Request) Validate() error {
 type Rates struct {
 	CPUHour Credits `json:"cpu_hour"`           // per core-hour
 	GPUHour Credits `json:"gpu_hour,omitempty"` // per GPU-hour
+	Floor   Credits `json:"floor,omitempty"`    // the least a job costs there
 }
 
 // Decline reason codes a provider gives instead of a bid.
@@ -106,6 +107,7 @@ const (
 	DeclineBusy      = "busy"
 	DeclineImage     = "image"
 	DeclineNetwork   = "network"
+	DeclineClient    = "client"  // the owner does not serve this client
 	DeclineCommand   = "command" // exec: the command is not in the provider's allowlist
 )
 
@@ -138,7 +140,7 @@ func (b *Bid) Validate() error {
 	if len(b.Decline) > 32 || len(b.Detail) > 512 || len(b.Region) > MaxRegionLen {
 		return fmt.Errorf("decline, detail or region: too long (32, 512, %d bytes)", MaxRegionLen)
 	}
-	if b.Price < 0 || b.Rates.CPUHour < 0 {
+	if b.Price < 0 || b.Rates.CPUHour < 0 || b.Rates.GPUHour < 0 || b.Rates.Floor < 0 {
 		return fmt.Errorf("price: negative")
 	}
 	return nil

@@ -13,7 +13,8 @@ import (
 // × timeout, rounded up to the nano-credit. It is the bid's price, the figure
 // --max-price limits and the cost policy ranks.
 func Price(r job.Rates, res job.Resources, timeout time.Duration) (job.Credits, error) {
-	return cost(r, res, timeout)
+	c, err := cost(r, res, timeout)
+	return max(c, r.Floor), err
 }
 
 // cost = CPU rate × cores × d + GPU rate × GPUs × d.
@@ -42,7 +43,8 @@ func Charge(r job.Rates, res job.Resources, timeout, ran time.Duration) (job.Cre
 	if ran < 0 {
 		ran = 0
 	}
-	return cost(r, res, ran)
+	c, err := cost(r, res, ran)
+	return max(c, r.Floor), err
 }
 
 // cpuCost = rate[nano/core-hour] × millis/1000 × d/hour, rounded up.

@@ -40,6 +40,8 @@ func (b backend) BadRequest(err error) bool { return errors.Is(err, ErrBadSubmis
 
 func (b backend) Cancel(id string) error { return b.n.Cancel(id) }
 
+func (b backend) Drain() { b.n.Drain() }
+
 func (b backend) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
 	past, ch, stop, err := b.n.Events(id, follow)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // challengeSlack is how many times slower than its claimed score promises
 // a provider may answer a challenge before it is reported (networks and
 // loaded machines vary; a lie that matters is larger).
-const challengeSlack = 4
+const challengeSlack = 8
 
 type challengeReq struct {
 	Seed []byte `json:"seed"`

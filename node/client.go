@@ -39,6 +39,9 @@ type pending struct {
 	emit    func(job.Event)
 }
 
+// errDeclined marks a bidder that declined its award.
+var errDeclined = errors.New("declined")
+
 // ErrBadSubmission wraps what is wrong with a submission before anything is
 // sent.
 var ErrBadSubmission = errors.New("bad submission")
@@ -229,6 +232,7 @@ wait:
 	// Award, with failover down the ranking.
 	runStart := time.Now()
 	var failures []string
+	declines := 0
 	for i := range ev.Ranked {
 		o := ev.Ranked[i]
 		why := scheduler.Why(s.Policy, ev.Ranked, i)
@@ -248,6 +252,9 @@ wait:
 				return finish(), nil
 			}
 			failures = append(failures, fmt.Sprintf("%s: %v", short(o.Bid.Provider), err))
+			if errors.Is(err, errDeclined) {
+				declines++
+			}
 			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error()})
 			continue
 		}
@@ -278,6 +285,10 @@ wait:
 		return finish(), nil
 	}
 	out.State, out.ExitCode = job.StateFailed, -1
+	if declines == len(failures) {
+		// Nobody ran it: every bidder declined at award time (late binding).
+		out.State = job.StateUnscheduled
+	}
 	out.Error = fmt.Sprintf("every bidder failed: %s", strings.Join(failures, "; "))
 	out.Timings.Run = ms(time.Since(runStart))
 	return finish(), nil
@@ -296,8 +307,9 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	if a.Spec.Module != "" {
 		blobs = append(blobs, a.Spec.Module)
 	}
+	// The grant is not withdrawn when this award ends: another job of this
+	// client may use the same blobs with the same provider; it expires.
 	n.grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
-	defer n.grant(p, time.Time{}, blobs...)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
 	cancel()
@@ -319,7 +331,7 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	switch reply.Type {
 	case job.ReplyAccepted:
 	case job.ReplyDeclined:
-		return nil, fmt.Errorf("declined: %s", reply.Reason)
+		return nil, fmt.Errorf("%w: %s", errDeclined, reply.Reason)
 	default:
 		return nil, fmt.Errorf("unexpected reply %q", reply.Type)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Modes a node runs in.
@@ -69,6 +70,14 @@ type Config struct {
 	// DockerPull lets the provider pull a job's image it lacks (where a
 	// registry is reachable); off: it declines such jobs.
 	DockerPull bool
+
+	// Operator controls: at most MaxJobs jobs at once (0: the capacity is
+	// the only limit), serve only AllowClients when set, never DenyClients
+	// (peer IDs); PriceFloor is the least a job costs here.
+	MaxJobs      int
+	AllowClients []string
+	DenyClients  []string
+	PriceFloor   job.Credits
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every
@@ -116,6 +125,19 @@ func (c *Config) checkFields() error {
 		}
 		if err := c.checkExecAllow(); err != nil {
 			return err
+		}
+		if c.MaxJobs < 0 {
+			return fmt.Errorf("max-jobs: %d is negative", c.MaxJobs)
+		}
+		if c.PriceFloor < 0 {
+			return fmt.Errorf("price-floor: negative")
+		}
+		for _, list := range [][]string{c.AllowClients, c.DenyClients} {
+			for _, p := range list {
+				if _, err := peer.Decode(p); err != nil {
+					return fmt.Errorf("allow-clients/deny-clients: %q is not a peer ID: %v", p, err)
+				}
+			}
 		}
 	} else if len(c.ExecAllow) > 0 {
 		return fmt.Errorf("exec-allow: only a provider runs exec jobs")

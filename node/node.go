@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
@@ -57,6 +58,10 @@ type Node struct {
 	cands    candidates
 	jobs     jobRegistry
 
+	draining  atomic.Bool
+	drainOnce sync.Once
+	drained   chan struct{}
+
 	api     *apiServer
 	metrics *metrics
 	record  job.Capacity // a provider's capacity as probed and configured
@@ -80,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		grants:   map[string]map[peer.ID]time.Time{},
 		blobs:    mesh.NewBlobCache(256 << 20),
 		announce: make(chan struct{}),
+		drained:  make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
@@ -181,6 +187,10 @@ func (n *Node) setupProvider(ctx context.Context) error {
 		Executors: c.Executors, Capacity: c.Total, GPUs: c.GPUs,
 	}
 	n.reserved = scheduler.NewReservations(c.Total)
+	n.reserved.LimitJobs(n.cfg.MaxJobs)
+	n.offer.MaxJobs, n.offer.Allow, n.offer.Deny = n.cfg.MaxJobs, n.cfg.AllowClients, n.cfg.DenyClients
+	n.offer.Rates.Floor = n.cfg.PriceFloor
+	n.record.Rates.Floor = n.cfg.PriceFloor
 	n.modules = mesh.NewBlobCache(512 << 20)
 	n.exec = map[string]executor.Executor{}
 	var opts []executor.WASMOption

@@ -97,7 +97,10 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if answered {
 		return // a re-gossiped request: the bid stands
 	}
-	b := scheduler.Admit(&n.offer, r, n.reserved.Free())
+	b := scheduler.Admit(&n.offer, r, n.reserved.Free(), n.reserved.Running())
+	if n.draining.Load() {
+		b.Decline, b.Detail, b.Price = job.DeclineBusy, "draining: taking no new jobs", 0
+	}
 	if b.Decline == "" && r.Network && !n.cfg.AllowJobNetwork {
 		b.Decline, b.Detail, b.Price = job.DeclineNetwork, "this provider's owner does not allow jobs network access", 0
 	}
@@ -188,6 +191,10 @@ func (n *Node) handleAward(s network.Stream) {
 		return
 	case a.Bid.Price != st.price || a.Bid.Rates != st.rates:
 		decline("the award's price %s is not my bid's %s", a.Bid.Price, st.price)
+		return
+	}
+	if n.draining.Load() {
+		decline("draining: taking no new jobs")
 		return
 	}
 	if err := n.reserved.Reserve(a.Job, a.Spec.Resources); err != nil {

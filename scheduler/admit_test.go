@@ -82,7 +82,7 @@ func TestAdmit(t *testing.T) {
 			if tt.req != nil {
 				tt.req(r)
 			}
-			b := scheduler.Admit(o, r, tt.free)
+			b := scheduler.Admit(o, r, tt.free, 0)
 			if b.V != job.Version || b.Job != r.Job || b.Region != o.Region || b.Rates != o.Rates {
 				t.Fatalf("answer %+v does not carry version, job, region and rates of the offer", b)
 			}

@@ -39,6 +39,31 @@ func newCancel() *cobra.Command {
 	return cmd
 }
 
+func newDrain() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drain",
+		Short: "Make a running provider take no new jobs, finish its running ones, then stop",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			dataDir, _ := cmd.Flags().GetString("data-dir")
+			c, err := api.Dial(dataDir)
+			if err != nil {
+				return netErr(err)
+			}
+			if err := c.Drain(cmd.Context()); err != nil {
+				return netErr(err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "draining: the node takes no new jobs and stops once its running jobs have finished")
+			return nil
+		},
+	}
+	cmd.Flags().String("data-dir", defaultDataDir(), "data dir of the running node")
+	return cmd
+}
+
 func newLogs() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs [-f] JOB",

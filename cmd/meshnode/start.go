@@ -43,6 +43,10 @@ YAML file given by --config.`,
 	f.String("memory", "", "memory offered at once, e.g. 8GiB (default: the machine's usable memory)")
 	f.String("api", "127.0.0.1:5080", "loopback address of the local HTTP API (127.0.0.1:0 picks a free port; empty: none)")
 	f.StringSlice("executors", []string{"wasm"}, "executors this provider may run: wasm, docker (offered only when its daemon answers), exec (with --exec-allow)")
+	f.Int("max-jobs", 0, "the most jobs this provider runs at once (0: only its capacity limits it)")
+	f.StringSlice("allow-clients", nil, "serve only these client peer IDs (comma-separated; empty: everyone not denied)")
+	f.StringSlice("deny-clients", nil, "never serve these client peer IDs (comma-separated)")
+	f.String("price-floor", "0", "the least a job costs here, in credits, whatever its size")
 	f.Bool("docker-pull", false, "pull images docker jobs ask for and this host lacks (needs a reachable registry; off: such jobs are declined)")
 	f.Bool("allow-job-network", false, "let docker jobs that ask for it have network access (off by default)")
 	f.StringSlice("exec-allow", nil, "absolute paths of the programs exec jobs may run (the owner's allowlist; exec is off without it)")
@@ -98,6 +102,14 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		cfg.ExecAllow = splitList(allow)
 		cfg.AllowJobNetwork, _ = f.GetBool("allow-job-network")
 		cfg.DockerPull, _ = f.GetBool("docker-pull")
+		cfg.MaxJobs, _ = f.GetInt("max-jobs")
+		al, _ := f.GetStringSlice("allow-clients")
+		dl, _ := f.GetStringSlice("deny-clients")
+		cfg.AllowClients, cfg.DenyClients = splitList(al), splitList(dl)
+		floor, _ := f.GetString("price-floor")
+		if cfg.PriceFloor, err = job.ParseCredits(floor); err != nil {
+			return usageErr("--price-floor: %v", err)
+		}
 		path, _ := f.GetString("config")
 		if cfg.Simulated, err = readSimulated(path); err != nil {
 			return err
@@ -158,8 +170,12 @@ func runStart(cmd *cobra.Command, _ []string) error {
 			}
 		}
 	}
-	<-ctx.Done()
-	fmt.Fprintln(cmd.ErrOrStderr(), "meshnode: shutting down")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(cmd.ErrOrStderr(), "meshnode: shutting down")
+	case <-n.Drained():
+		fmt.Fprintln(cmd.ErrOrStderr(), "meshnode: drained: the running jobs have finished; shutting down")
+	}
 	if err := n.Close(); err != nil {
 		return netErr(fmt.Errorf("shutting down: %w", err))
 	}
