@@ -76,12 +76,15 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	if cfg.metrics != nil {
 		metricsOpt = libp2p.PrometheusRegisterer(cfg.metrics)
 	}
+	transports := libp2p.ChainOptions(libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(libp2pquic.NewTransport))
+	if cfg.delay > 0 {
+		transports = libp2p.Transport(delayedTCP(cfg.delay))
+	}
 	h, err := libp2p.New(
 		metricsOpt,
 		libp2p.Identity(cfg.key),
 		libp2p.ListenAddrStrings(cfg.listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(libp2pquic.NewTransport),
+		transports,
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.DefaultResourceManager,

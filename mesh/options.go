@@ -1,6 +1,8 @@
 package mesh
 
 import (
+	"time"
+
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -23,6 +25,7 @@ type config struct {
 	mdns      bool
 	metrics   prometheus.Registerer
 	peersFile string
+	delay     time.Duration
 }
 
 // Option configures a Mesh.

@@ -78,6 +78,10 @@ type Config struct {
 	AllowClients []string
 	DenyClients  []string
 	PriceFloor   job.Credits
+
+	// Delay adds this much to every round trip with the node (test
+	// networks only): latency that ping, gossip and streams all see.
+	Delay time.Duration
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every

@@ -109,6 +109,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		opts = append(opts, mesh.Identity(k), mesh.PeersFile(filepath.Join(cfg.DataDir, "peers.json")))
 	}
+	if cfg.Delay > 0 {
+		if !SimulationAllowed(cfg.Network) {
+			return nil, fmt.Errorf("%w: delay: only on test networks (names starting with \"test\", and \"devnet\")", ErrConfig)
+		}
+		opts = append(opts, mesh.Delay(cfg.Delay))
+	}
 	if err := mesh.CheckOptions(opts...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}

@@ -47,12 +47,13 @@ const demoNetwork = "test-demo"
 
 var demoProviders = []struct {
 	region, rate string
-	gpus         []job.GPU // simulated
+	gpus         []job.GPU     // simulated
+	delay        time.Duration // injected at the connection level
 }{
-	{"us-east", "1.20", []job.GPU{demoGPU("NVIDIA H100 80GB HBM3", 80), demoGPU("NVIDIA H100 80GB HBM3", 80)}},
-	{"eu-west", "0.90", []job.GPU{demoGPU("NVIDIA A100-SXM4-40GB", 40)}},
-	{"eu-central", "0.70", nil},
-	{"ap-south", "0.50", nil},
+	{"us-east", "1.20", []job.GPU{demoGPU("NVIDIA H100 80GB HBM3", 80), demoGPU("NVIDIA H100 80GB HBM3", 80)}, 12 * time.Millisecond},
+	{"eu-west", "0.90", []job.GPU{demoGPU("NVIDIA A100-SXM4-40GB", 40)}, 2 * time.Millisecond},
+	{"eu-central", "0.70", nil, 5 * time.Millisecond},
+	{"ap-south", "0.50", nil, 25 * time.Millisecond},
 }
 
 func demoGPU(model string, gib uint64) job.GPU {
@@ -61,8 +62,9 @@ func demoGPU(model string, gib uint64) job.GPU {
 
 func runDemo(ctx context.Context, w io.Writer) error {
 	start := time.Now()
-	fmt.Fprintf(w, "computemesh demo: 4 providers and 1 client on 127.0.0.1 (TCP and QUIC), network %q\n", demoNetwork)
-	fmt.Fprintf(w, "(the GPUs are simulated: declared on a test network, marked so in the providers' signed records)\n\n")
+	fmt.Fprintf(w, "computemesh demo: 4 providers and 1 client, real libp2p hosts on 127.0.0.1, network %q\n", demoNetwork)
+	fmt.Fprintf(w, "(the GPUs are simulated, declared on a test network and marked so in the providers' signed records;\n")
+	fmt.Fprintf(w, " each provider has a delay injected on its connections, so the latency policy has real RTTs to rank)\n\n")
 	rep := hwprobe.Probe(ctx, hwprobe.WithoutBenchmark())
 	var (
 		boot  []string
@@ -75,13 +77,14 @@ func runDemo(ctx context.Context, w io.Writer) error {
 		}
 	}()
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tGPUS\tADDRESS")
+	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tGPUS\tDELAY\tADDRESS")
 	for i, p := range demoProviders {
 		rate, _ := job.ParseCredits(p.rate)
 		cfg := node.Config{
 			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate, GPUHour: 4 * rate},
-			Network: demoNetwork, Listen: mesh.LoopbackListen, Bootstrap: boot,
+			Network: demoNetwork, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
 			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}, Hardware: &rep,
+			Delay: p.delay,
 		}
 		if p.gpus != nil {
 			cfg.Simulated = &node.Simulated{GPUs: p.gpus}
@@ -97,7 +100,7 @@ func runDemo(ctx context.Context, w io.Writer) error {
 		}
 		name := fmt.Sprintf("p%d", i+1)
 		names[n.ID().String()] = name
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, short(n.ID().String()), p.region, rate, gpuSummary(p.gpus), strings.Split(addr, "/p2p/")[0])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", name, short(n.ID().String()), p.region, rate, gpuSummary(p.gpus), p.delay, strings.Split(addr, "/p2p/")[0])
 	}
 	tw.Flush()
 	for i, p := range provs {

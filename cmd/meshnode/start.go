@@ -54,6 +54,7 @@ YAML file given by --config.`,
 	f.Bool("json", false, "print the node's info as one JSON line once started")
 	f.StringArray("simulate-gpu", nil, "test networks only: declare a GPU this provider does not have, MODEL:VRAM[:COUNT[:VENDOR]] (repeatable; also the config file's simulated: section)")
 	f.Float64("simulate-score", 0, "test networks only: declare a benchmark score (SHA-256 MB/s per core) instead of the measured one")
+	f.Duration("delay", 0, "test networks only: add this much to every round trip with this node (connection-level latency; TCP only)")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
 	return cmd
 }
@@ -73,6 +74,7 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	cfg.Mode, _ = f.GetString("mode")
 	cfg.API, _ = f.GetString("api")
 	cfg.MDNS, _ = f.GetBool("mdns")
+	cfg.Delay, _ = f.GetDuration("delay")
 	if cfg.Mode == node.ModeProvider {
 		cfg.Region, _ = f.GetString("region")
 		price, _ := f.GetString("price-cpu-hour")
