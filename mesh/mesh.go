@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +79,18 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	}
 	transports := libp2p.ChainOptions(libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(libp2pquic.NewTransport))
 	if cfg.delay > 0 {
+		// A delayed node speaks TCP only: listen on the TCP addresses.
 		transports = libp2p.Transport(delayedTCP(cfg.delay))
+		var tcpOnly []string
+		for _, a := range cfg.listen {
+			if strings.Contains(a, "/tcp/") {
+				tcpOnly = append(tcpOnly, a)
+			}
+		}
+		if len(tcpOnly) == 0 {
+			return nil, errorf("delay: a delayed node speaks TCP only, and no listen address is TCP")
+		}
+		cfg.listen = tcpOnly
 	}
 	h, err := libp2p.New(
 		metricsOpt,
