@@ -47,7 +47,9 @@ func TestOperatorControls(t *testing.T) {
 				sub := guestSpec(t, "sleep", "300ms")
 				sub.BidWindow = 2 * time.Second
 				var out *job.Outcome
-				for try := 0; try < 20; try++ { // busy providers decline: try again, as a waiting client would
+				// Busy providers decline: try again, as a waiting client would,
+				// for as long as a slow (instrumented, loaded) machine needs.
+				for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); {
 					ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 					o, err := client.Submit(ctx, sub, nil)
 					cancel()
