@@ -167,8 +167,11 @@ func TestProbeBenchmarkTime(t *testing.T) {
 	if err != nil || b.HashMBPerSecPerCore <= 0 || b.MatmulGFLOPS <= 0 {
 		t.Fatalf("measure: %+v, %v", b, err)
 	}
-	if elapsed > 500*time.Millisecond {
-		t.Errorf("benchmark took %v, want under 0.5 s", elapsed)
+	// The benchmark stops at its time budget (about 0.35 s here; the figure
+	// belongs in BenchmarkProbe): the bound only catches a runaway, with
+	// room for instrumented builds on loaded machines.
+	if elapsed > 10*time.Second {
+		t.Errorf("benchmark took %v: it does not stop at its budget", elapsed)
 	}
 	t.Logf("%v: sha256 %.1f MB/s, matmul %.1f GFLOPS", elapsed, b.HashMBPerSecPerCore, b.MatmulGFLOPS)
 
