@@ -218,8 +218,11 @@ func wantTimeout(timeout time.Duration) func(*testing.T, executor.Result) {
 		if !r.TimedOut || r.ExitCode != executor.ExitCodeAbnormal {
 			t.Errorf("TimedOut = %v, ExitCode = %d; want true, %d", r.TimedOut, r.ExitCode, executor.ExitCodeAbnormal)
 		}
-		if r.Duration < timeout || r.Duration > timeout+5*time.Second {
-			t.Errorf("Duration = %v, want between %v and %v", r.Duration, timeout, timeout+5*time.Second)
+		// The timeout's clock starts before the run's own (set-up comes
+		// first), so Duration may fall a little short of it; the upper bound
+		// leaves room for loaded machines.
+		if r.Duration < timeout/2 || r.Duration > timeout+20*time.Second {
+			t.Errorf("Duration = %v, want between %v and %v", r.Duration, timeout/2, timeout+20*time.Second)
 		}
 	}
 }
@@ -370,7 +373,7 @@ func TestCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("run %d = %v, want context.Canceled", i, err)
 		}
-		if d := time.Since(start); d > 5*time.Second {
+		if d := time.Since(start); d > 20*time.Second { // the sleep is 1h: a generous bound
 			t.Errorf("run %d returned after %v", i, d)
 		}
 	}
