@@ -14,19 +14,29 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// dialNode applies the settings and reaches the running node of --data-dir
+// through its API.
+func dialNode(cmd *cobra.Command) (*api.Client, error) {
+	if err := applyConfig(cmd); err != nil {
+		return nil, err
+	}
+	dataDir, _ := cmd.Flags().GetString("data-dir")
+	c, err := api.Dial(dataDir)
+	if err != nil {
+		return nil, netErr(err)
+	}
+	return c, nil
+}
+
 func newCancel() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel JOB",
 		Short: "Cancel a job submitted through a running node (the provider stops it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyConfig(cmd); err != nil {
-				return err
-			}
-			dataDir, _ := cmd.Flags().GetString("data-dir")
-			c, err := api.Dial(dataDir)
+			c, err := dialNode(cmd)
 			if err != nil {
-				return netErr(err)
+				return err
 			}
 			if err := c.Cancel(cmd.Context(), args[0]); err != nil {
 				return netErr(err)
@@ -45,13 +55,9 @@ func newDrain() *cobra.Command {
 		Short: "Make a running provider take no new jobs, finish its running ones, then stop",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyConfig(cmd); err != nil {
-				return err
-			}
-			dataDir, _ := cmd.Flags().GetString("data-dir")
-			c, err := api.Dial(dataDir)
+			c, err := dialNode(cmd)
 			if err != nil {
-				return netErr(err)
+				return err
 			}
 			if err := c.Drain(cmd.Context()); err != nil {
 				return netErr(err)
@@ -70,17 +76,13 @@ func newLogs() *cobra.Command {
 		Short: "Show a job's output and progress (with -f, follow it until it ends)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyConfig(cmd); err != nil {
+			c, err := dialNode(cmd)
+			if err != nil {
 				return err
 			}
 			f := cmd.Flags()
-			dataDir, _ := f.GetString("data-dir")
 			follow, _ := f.GetBool("follow")
 			asJSON, _ := f.GetBool("json")
-			c, err := api.Dial(dataDir)
-			if err != nil {
-				return netErr(err)
-			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
