@@ -73,7 +73,47 @@ func ValidateImage(ref string) error {
 const (
 	PolicyCost    = "cost"
 	PolicyLatency = "latency"
+	// PolicyBalanced ranks by a weighted sum of price and latency, each as
+	// a ratio to the best bid's (see Weights).
+	PolicyBalanced = "balanced"
 )
+
+// Auction rules: what the winner is paid.
+const (
+	// AuctionFirstPrice pays the winner its own bid (the default).
+	AuctionFirstPrice = "first-price"
+	// AuctionSecondPrice pays the winner the runner-up's price (Vickrey):
+	// bidding one's true cost is then the best strategy.
+	AuctionSecondPrice = "second-price"
+)
+
+// MaxReplicas bounds Spec.Replicas.
+const MaxReplicas = 9
+
+// MaxNotRegions bounds Spec.NotRegions.
+const MaxNotRegions = 32
+
+// ReferenceHashMBps is the hash score per core of the reference machine on
+// which Spec.ExpectedMS is measured: a provider with twice the score is
+// expected to run a job in half the time.
+const ReferenceHashMBps = 1000
+
+// Weights weigh price against latency under PolicyBalanced. Zero weights
+// mean equal weights.
+type Weights struct {
+	Cost    float64 `json:"cost,omitempty"`
+	Latency float64 `json:"latency,omitempty"`
+}
+
+// Normalized returns w with its weights summing to 1 (equal when both are
+// zero).
+func (w Weights) Normalized() Weights {
+	if w.Cost <= 0 && w.Latency <= 0 {
+		return Weights{Cost: 0.5, Latency: 0.5}
+	}
+	sum := max(w.Cost, 0) + max(w.Latency, 0)
+	return Weights{Cost: max(w.Cost, 0) / sum, Latency: max(w.Latency, 0) / sum}
+}
 
 // Resources are what a job asks a provider to reserve for it.
 type Resources struct {
@@ -131,6 +171,21 @@ type Spec struct {
 	Region        string            `json:"region,omitempty"`    // glob, e.g. "eu-*"; empty: anywhere
 	Policy        string            `json:"policy"`
 	Deterministic bool              `json:"deterministic,omitempty"`
+	// NotRegions are region globs the job must not run in (data
+	// residency: "us-*" keeps it out of every us- region).
+	NotRegions []string `json:"not_regions,omitempty"`
+	// Weights weigh price against latency under policy balanced.
+	Weights Weights `json:"weights,omitzero"`
+	// Auction is the auction rule: first-price (default, "") or
+	// second-price.
+	Auction string `json:"auction,omitempty"`
+	// Replicas runs the job on that many distinct providers and keeps the
+	// majority's result (0 or 1: one run).
+	Replicas int `json:"replicas,omitempty"`
+	// ExpectedMS is the job's expected run time on the reference machine
+	// (ReferenceHashMBps per core); the latency policy scales it by each
+	// provider's benchmark score. 0: unknown.
+	ExpectedMS int64 `json:"expected_ms,omitempty"`
 	// Inputs are mounted read-only under /inputs/<name>: a file (raw CID)
 	// or a directory tree (a manifest CID). They travel only to the winner.
 	Inputs []Input `json:"inputs,omitempty"`
@@ -245,10 +300,52 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("inputs[%d].cid: %w", i, err)
 		}
 	}
-	if s.Policy != PolicyCost && s.Policy != PolicyLatency {
-		return fmt.Errorf("policy: %q is not one of %s, %s", s.Policy, PolicyCost, PolicyLatency)
+	if s.Policy != PolicyCost && s.Policy != PolicyLatency && s.Policy != PolicyBalanced {
+		return fmt.Errorf("policy: %q is not one of %s, %s, %s", s.Policy, PolicyCost, PolicyLatency, PolicyBalanced)
+	}
+	if len(s.NotRegions) > MaxNotRegions {
+		return fmt.Errorf("not_regions: %d globs, limit %d", len(s.NotRegions), MaxNotRegions)
+	}
+	for i, g := range s.NotRegions {
+		if g == "" {
+			return fmt.Errorf("not_regions[%d]: empty", i)
+		}
+		if err := ValidateRegionGlob(g); err != nil {
+			return fmt.Errorf("not_regions[%d]: %w", i, err)
+		}
+	}
+	if s.Weights.Cost < 0 || s.Weights.Latency < 0 || s.Weights.Cost > 1000 || s.Weights.Latency > 1000 {
+		return fmt.Errorf("weights: cost %g, latency %g: each must be 0 to 1000", s.Weights.Cost, s.Weights.Latency)
+	}
+	if s.Weights != (Weights{}) && s.Policy != PolicyBalanced {
+		return fmt.Errorf("weights: only policy %s takes weights (policy is %s)", PolicyBalanced, s.Policy)
+	}
+	switch s.Auction {
+	case "", AuctionFirstPrice, AuctionSecondPrice:
+	default:
+		return fmt.Errorf("auction: %q is not one of %s, %s", s.Auction, AuctionFirstPrice, AuctionSecondPrice)
+	}
+	if s.Replicas < 0 || s.Replicas > MaxReplicas {
+		return fmt.Errorf("replicas: %d is out of range (1 to %d)", s.Replicas, MaxReplicas)
+	}
+	if s.ExpectedMS < 0 || s.ExpectedMS > MaxTimeout.Milliseconds() {
+		return fmt.Errorf("expected_ms: %d is out of range (0 to %d)", s.ExpectedMS, MaxTimeout.Milliseconds())
 	}
 	return nil
+}
+
+// RegionAllowed reports whether a provider's region passes both the job's
+// region glob and its not-regions.
+func (s *Spec) RegionAllowed(region string) bool {
+	if !RegionMatches(s.Region, region) {
+		return false
+	}
+	for _, g := range s.NotRegions {
+		if RegionMatches(g, region) {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate checks r's bounds.

@@ -35,7 +35,9 @@ type Request struct {
 	TimeoutMS int64     `json:"timeout_ms"`
 	MaxPrice  Credits   `json:"max_price,omitempty"`
 	Region    string    `json:"region,omitempty"`
-	BidByMS   int64     `json:"bid_by_ms"` // unix ms: bids after this are ignored
+	// NotRegions: providers in these regions decline (data residency).
+	NotRegions []string `json:"not_regions,omitempty"`
+	BidByMS    int64    `json:"bid_by_ms"` // unix ms: bids after this are ignored
 }
 
 // NewRequest returns the gossiped form of a job.
@@ -43,7 +45,7 @@ func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 	return &Request{
 		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
 		Command: s.Command, Network: s.Network, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
-		MaxPrice: s.MaxPrice, Region: s.Region, BidByMS: bidByMS,
+		MaxPrice: s.MaxPrice, Region: s.Region, NotRegions: s.NotRegions, BidByMS: bidByMS,
 	}
 }
 
@@ -88,7 +90,22 @@ func (r *Request) Validate() error {
 	if err := ValidateRegionGlob(r.Region); err != nil {
 		return fmt.Errorf("region: %w", err)
 	}
+	if len(r.NotRegions) > MaxNotRegions {
+		return fmt.Errorf("not_regions: %d globs, limit %d", len(r.NotRegions), MaxNotRegions)
+	}
+	for i, g := range r.NotRegions {
+		if err := ValidateRegionGlob(g); err != nil {
+			return fmt.Errorf("not_regions[%d]: %w", i, err)
+		}
+	}
 	return nil
+}
+
+// RegionAllowed reports whether a provider's region passes the request's
+// region glob and not-regions.
+func (r *Request) RegionAllowed(region string) bool {
+	s := Spec{Region: r.Region, NotRegions: r.NotRegions}
+	return s.RegionAllowed(region)
 }
 
 // Rates are a provider's unit prices.
@@ -124,6 +141,11 @@ type Bid struct {
 	Rates     Rates   `json:"rates"`
 	Region    string  `json:"region"`
 	ExpiresMS int64   `json:"expires_ms"` // unix ms
+	// Queue is how many awarded jobs wait ahead of this one when the
+	// provider is full now (0: it starts at once); WaitMS the provider's
+	// estimate of how long until it starts.
+	Queue  int   `json:"queue,omitempty"`
+	WaitMS int64 `json:"wait_ms,omitempty"`
 }
 
 // Validate checks every field of b.
@@ -143,6 +165,9 @@ func (b *Bid) Validate() error {
 	if b.Price < 0 || b.Rates.CPUHour < 0 || b.Rates.GPUHour < 0 || b.Rates.Floor < 0 {
 		return fmt.Errorf("price: negative")
 	}
+	if b.Queue < 0 || b.Queue > 1<<16 || b.WaitMS < 0 || b.WaitMS > MaxTimeout.Milliseconds()*64 {
+		return fmt.Errorf("queue, wait_ms: %d, %d out of range", b.Queue, b.WaitMS)
+	}
 	return nil
 }
 
@@ -158,6 +183,10 @@ type Award struct {
 	Bid    Bid    `json:"bid"`
 	// Attempt counts awards of this job, from 1; a failover is a new attempt.
 	Attempt int `json:"attempt"`
+	// Pay is the price the winner is paid at most: its bid's price under a
+	// first-price auction, the runner-up's (never less than its own) under
+	// second-price. The charge scales by Pay/Bid.Price. 0: Bid.Price.
+	Pay Credits `json:"pay,omitempty"`
 	// Secrets are environment variables for the winner alone: outside the
 	// spec, so not hashed into the job ID, never gossiped, logged or kept.
 	Secrets map[string]string `json:"secrets,omitempty"`
@@ -183,6 +212,9 @@ func (a *Award) Validate() error {
 	}
 	if a.Bid.Decline != "" {
 		return fmt.Errorf("bid.decline: an award cannot accept a decline")
+	}
+	if a.Pay != 0 && a.Pay < a.Bid.Price {
+		return fmt.Errorf("pay: %s is below the bid's price %s", a.Pay, a.Bid.Price)
 	}
 	if err := ValidateSecrets(a.Secrets); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func TestNewRequest(t *testing.T) {
 		Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS, MaxPrice: s.MaxPrice,
 		Region: s.Region, BidByMS: 42,
 	}
-	if *r != want {
+	if !reflect.DeepEqual(*r, want) {
 		t.Fatalf("NewRequest =\n%+v\nwant\n%+v", *r, want)
 	}
 	if err := r.Validate(); err != nil {

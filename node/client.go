@@ -183,22 +183,26 @@ wait:
 	}
 	answers := p.auction.Close()
 	emit(job.Event{Kind: job.EventClosed, Count: len(answers), Message: closedBy})
-	if s.Policy == job.PolicyLatency {
+	if s.Policy != job.PolicyCost {
 		n.measureRTT(ctx, answers)
 	}
-	checks := append(scheduler.Checks(id, s, time.Now()), func(b *job.Bid) string {
-		// A bidder whose signed record says it cannot serve the job does
-		// not win, whatever its bid claims.
-		if p, err := peer.Decode(b.Provider); err == nil {
-			if rec := records[p]; rec != nil {
-				if why := rec.Mismatch(need); why != "" {
-					return "its capacity record says: " + why
-				}
-			}
+	recordOf := func(provider string) *job.Capacity {
+		if p, err := peer.Decode(provider); err == nil {
+			return records[p]
 		}
-		return ""
-	})
-	ev := scheduler.Evaluate(answers, checks, scheduler.RankerFor(s.Policy), n.rttOf)
+		return nil
+	}
+	checks := append(scheduler.Checks(id, s, time.Now()), scheduler.Fits(need, recordOf))
+	est := func(b *job.Bid) scheduler.Option {
+		o := scheduler.Option{RTT: n.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
+		if rec := recordOf(b.Provider); rec != nil {
+			o.Run = scheduler.RunEstimate(s, rec.Score)
+		} else {
+			o.Run = scheduler.RunEstimate(s, job.Score{})
+		}
+		return o
+	}
+	ev := scheduler.Evaluate(answers, checks, scheduler.PolicyOf(s), est)
 	for _, b := range answers {
 		if b.Decline != "" {
 			out.Declines++

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/computemesh/computemesh/job"
@@ -40,8 +41,11 @@ func Admit(o *Offer, r *job.Request, free job.Resources, running int) job.Bid {
 	if !slices.Contains(o.Executors, r.Executor) {
 		return decline(job.DeclineExecutor, "executor %s not offered", r.Executor)
 	}
-	if !job.RegionMatches(r.Region, o.Region) {
-		return decline(job.DeclineRegion, "region %s does not match %s", o.Region, r.Region)
+	if !r.RegionAllowed(o.Region) {
+		if !job.RegionMatches(r.Region, o.Region) {
+			return decline(job.DeclineRegion, "region %s does not match %s", o.Region, r.Region)
+		}
+		return decline(job.DeclineRegion, "region %s is excluded (not %s)", o.Region, strings.Join(r.NotRegions, ", "))
 	}
 	offered := job.Capacity{Region: o.Region, Executors: o.Executors, Total: o.Capacity, GPUs: o.GPUs}
 	if why := offered.Mismatch(r.Resources.Need()); why != "" {

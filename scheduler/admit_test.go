@@ -114,7 +114,7 @@ func TestAdmit(t *testing.T) {
 			// The bid passes the client's own checks.
 			s := &job.Spec{Resources: r.Resources, TimeoutMS: r.TimeoutMS, Region: r.Region, MaxPrice: r.MaxPrice}
 			b.Provider = "p"
-			ev := scheduler.Evaluate([]job.Bid{b}, scheduler.Checks(r.Job, s, testNow), scheduler.RankerFor(job.PolicyCost), nil)
+			ev := scheduler.Evaluate([]job.Bid{b}, scheduler.Checks(r.Job, s, testNow), scheduler.Policy{Name: job.PolicyCost}, nil)
 			if len(ev.Rejected) != 0 {
 				t.Fatalf("the client rejects the bid Admit made: %s", ev.Rejected[0].Reason)
 			}

@@ -12,12 +12,43 @@ import (
 )
 
 // Option is a bid that has passed every feasibility check, with what the
-// client measured of its provider.
+// client measured and estimated of its provider.
 type Option struct {
 	Bid job.Bid
 	// RTT is the round-trip time to the provider; 0 when unknown (ranked
 	// last under the latency policy).
 	RTT time.Duration
+	// Wait is how long the job would wait in the provider's queue (from
+	// its bid); Run the job's estimated run time on its hardware.
+	Wait, Run time.Duration
+	// Score is the policy's score (lower wins), set by Policy.Score.
+	Score float64
+}
+
+// Latency is the option's expected time to a result: RTT + queue wait +
+// estimated run time; -1 when the RTT is unknown.
+func (o *Option) Latency() time.Duration {
+	if o.RTT <= 0 {
+		return -1
+	}
+	return o.RTT + o.Wait + o.Run
+}
+
+// Estimator fills in what the client knows of a bidder: RTT, queue wait and
+// estimated run time.
+type Estimator func(b *job.Bid) Option
+
+// RunEstimate scales a job's expected run time on the reference machine by
+// a provider's benchmark score (0 when either is unknown).
+func RunEstimate(s *job.Spec, score job.Score) time.Duration {
+	if s.ExpectedMS <= 0 {
+		return 0
+	}
+	d := time.Duration(s.ExpectedMS) * time.Millisecond
+	if score.HashMBps > 0 {
+		d = time.Duration(float64(d) * job.ReferenceHashMBps / score.HashMBps)
+	}
+	return d
 }
 
 // Rejection is a bid or decline that did not pass, with the reason.
@@ -28,9 +59,6 @@ type Rejection struct {
 
 // Check is one feasibility check: it returns why the bid cannot win, or "".
 type Check func(b *job.Bid) string
-
-// Ranker orders feasible options: it returns <0 when a should win over b.
-type Ranker func(a, b *Option) int
 
 // Checks returns the standard feasibility pipeline for a job: the answer
 // must be a bid (not a decline) for this job, unexpired at now, in the
@@ -63,6 +91,11 @@ func Checks(jobID string, s *job.Spec, now time.Time) []Check {
 			if !job.RegionMatches(s.Region, b.Region) {
 				return fmt.Sprintf("region %s is not %s", b.Region, s.Region)
 			}
+			for _, g := range s.NotRegions {
+				if job.RegionMatches(g, b.Region) {
+					return fmt.Sprintf("region %s is excluded by %s", b.Region, g)
+				}
+			}
 			return ""
 		},
 		func(b *job.Bid) string {
@@ -84,37 +117,114 @@ func Checks(jobID string, s *job.Spec, now time.Time) []Check {
 	}
 }
 
-// ByCost ranks the lowest price first.
-func ByCost(a, b *Option) int { return cmp.Compare(a.Bid.Price, b.Bid.Price) }
-
-// ByLatency ranks the lowest known RTT first; unknown RTTs come last.
-func ByLatency(a, b *Option) int {
-	ra, rb := a.RTT, b.RTT
-	if ra <= 0 {
-		ra = time.Duration(1<<63 - 1)
+// Fits is the feasibility check against bidders' signed capacity records:
+// a bidder whose record says it cannot serve need does not win, whatever
+// its bid claims. record returns nil for a bidder without a known record.
+func Fits(need job.Need, record func(provider string) *job.Capacity) Check {
+	return func(b *job.Bid) string {
+		if rec := record(b.Provider); rec != nil {
+			if why := rec.Mismatch(need); why != "" {
+				return "its capacity record says: " + why
+			}
+		}
+		return ""
 	}
-	if rb <= 0 {
-		rb = time.Duration(1<<63 - 1)
-	}
-	return cmp.Compare(ra, rb)
 }
 
-// RankerFor returns the ranker of a policy, then the other criterion, then
-// the provider ID so that ties are always broken the same way.
-func RankerFor(policy string) Ranker {
-	first, second := ByCost, ByLatency
-	if policy == job.PolicyLatency {
-		first, second = ByLatency, ByCost
-	}
-	return func(a, b *Option) int {
-		if c := first(a, b); c != 0 {
-			return c
+// MinReputation is the reputation filter: a bidder whose reputation (0 to
+// 1) is known and below min does not win. rep reports false for a bidder
+// it knows nothing of (which passes: every provider starts somewhere).
+func MinReputation(min float64, rep func(provider string) (float64, bool)) Check {
+	return func(b *job.Bid) string {
+		if min <= 0 || rep == nil {
+			return ""
 		}
-		if c := second(a, b); c != 0 {
-			return c
+		if r, ok := rep(b.Provider); ok && r < min {
+			return fmt.Sprintf("reputation %.2f is below %.2f", r, min)
 		}
-		return strings.Compare(a.Bid.Provider, b.Bid.Provider)
+		return ""
 	}
+}
+
+// Policy is how feasible options are ranked: by price (cost), by expected
+// time to a result (latency), or by a weighted sum of both, each as a ratio
+// to the best option's (balanced).
+type Policy struct {
+	Name    string
+	Weights job.Weights
+}
+
+// PolicyOf returns the policy a spec asks for.
+func PolicyOf(s *job.Spec) Policy { return Policy{Name: s.Policy, Weights: s.Weights} }
+
+// unknownLatency ranks an option whose RTT is unknown after every known one.
+const unknownLatency = float64(1 << 62)
+
+// Score sets each option's Score under p (lower wins).
+func (p Policy) Score(opts []Option) {
+	lat := func(o *Option) float64 {
+		if l := o.Latency(); l >= 0 {
+			return float64(l)
+		}
+		return unknownLatency
+	}
+	switch p.Name {
+	case job.PolicyLatency:
+		for i := range opts {
+			opts[i].Score = lat(&opts[i])
+		}
+	case job.PolicyBalanced:
+		w := p.Weights.Normalized()
+		minPrice, minLat := unknownLatency, unknownLatency
+		for i := range opts {
+			minPrice = min(minPrice, float64(opts[i].Bid.Price))
+			minLat = min(minLat, lat(&opts[i]))
+		}
+		ratio := func(v, best float64) float64 {
+			if best <= 0 {
+				best = 1 // a free bid or a zero latency: compare in units
+			}
+			return v / best
+		}
+		for i := range opts {
+			// A bidder of unknown RTT counts as four times the best known
+			// latency; with none known, latency does not tell them apart.
+			latTerm := 1.0
+			if minLat < unknownLatency {
+				latTerm = 4
+				if l := lat(&opts[i]); l < unknownLatency {
+					latTerm = ratio(l, minLat)
+				}
+			}
+			opts[i].Score = w.Cost*ratio(float64(opts[i].Bid.Price), minPrice) + w.Latency*latTerm
+		}
+	default:
+		for i := range opts {
+			opts[i].Score = float64(opts[i].Bid.Price)
+		}
+	}
+}
+
+// compare orders two scored options: score, then price, then latency, then
+// the provider ID, so that ties are always broken the same way.
+func compare(a, b *Option) int {
+	if c := cmp.Compare(a.Score, b.Score); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Bid.Price, b.Bid.Price); c != 0 {
+		return c
+	}
+	la, lb := a.Latency(), b.Latency()
+	if la < 0 {
+		la = 1<<63 - 1
+	}
+	if lb < 0 {
+		lb = 1<<63 - 1
+	}
+	if c := cmp.Compare(la, lb); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Bid.Provider, b.Bid.Provider)
 }
 
 // Evaluation is the outcome of Evaluate: the feasible options, best first,
@@ -124,9 +234,11 @@ type Evaluation struct {
 	Rejected []Rejection
 }
 
-// Evaluate runs answers through checks, then ranks the survivors. rtt gives
-// the measured RTT of a provider (0 when unknown).
-func Evaluate(answers []job.Bid, checks []Check, rank Ranker, rtt func(provider string) time.Duration) Evaluation {
+// Evaluate runs answers through checks (feasibility), scores the survivors
+// under the policy (ranking) and orders them best first (selection: the
+// first wins, the rest are its ordered backups). est fills in what the
+// client knows of each bidder; nil leaves it unknown.
+func Evaluate(answers []job.Bid, checks []Check, p Policy, est Estimator) Evaluation {
 	var ev Evaluation
 next:
 	for _, b := range answers {
@@ -137,13 +249,26 @@ next:
 			}
 		}
 		o := Option{Bid: b}
-		if rtt != nil {
-			o.RTT = rtt(b.Provider)
+		if est != nil {
+			o = est(&b)
+			o.Bid = b
 		}
 		ev.Ranked = append(ev.Ranked, o)
 	}
-	slices.SortStableFunc(ev.Ranked, func(a, b Option) int { return rank(&a, &b) })
+	p.Score(ev.Ranked)
+	slices.SortStableFunc(ev.Ranked, func(a, b Option) int { return compare(&a, &b) })
 	return ev
+}
+
+// Pay is what the option ranked[i] is paid at most under an auction rule:
+// its own price under first-price; under second-price the price of the
+// next option in the ranking (the runner-up's), never less than its own.
+func Pay(rule string, ranked []Option, i int) job.Credits {
+	own := ranked[i].Bid.Price
+	if rule != job.AuctionSecondPrice || i+1 >= len(ranked) {
+		return own
+	}
+	return max(own, ranked[i+1].Bid.Price)
 }
 
 // Why explains in words why ranked[i] is placed where it is under policy.
@@ -152,9 +277,14 @@ func Why(policy string, ranked []Option, i int) string {
 	var s string
 	switch policy {
 	case job.PolicyLatency:
-		s = fmt.Sprintf("lowest RTT %s", fmtRTT(o.RTT))
+		s = "lowest expected latency " + fmtLatency(&o)
 		if i+1 < len(ranked) {
-			s += fmt.Sprintf(" (next %s)", fmtRTT(ranked[i+1].RTT))
+			s += " (next " + fmtLatency(&ranked[i+1]) + ")"
+		}
+	case job.PolicyBalanced:
+		s = fmt.Sprintf("best balanced score %.3f: price %s, latency %s", o.Score, o.Bid.Price, fmtLatency(&o))
+		if i+1 < len(ranked) {
+			s += fmt.Sprintf(" (next %.3f)", ranked[i+1].Score)
 		}
 	default:
 		s = fmt.Sprintf("lowest price %s credits", o.Bid.Price)
@@ -166,6 +296,26 @@ func Why(policy string, ranked []Option, i int) string {
 		s = "backup #" + fmt.Sprint(i) + ": " + s
 	}
 	return s + fmt.Sprintf(" among %d bids", len(ranked))
+}
+
+// fmtLatency formats an option's expected latency with its parts, e.g.
+// "3.10ms (RTT 1.10ms + wait 2s)".
+func fmtLatency(o *Option) string {
+	if o.Latency() < 0 {
+		return "unknown"
+	}
+	s := fmtRTT(o.Latency())
+	if o.Wait > 0 || o.Run > 0 {
+		s += " (RTT " + fmtRTT(o.RTT)
+		if o.Wait > 0 {
+			s += fmt.Sprintf(" + wait %v", o.Wait.Round(time.Millisecond))
+		}
+		if o.Run > 0 {
+			s += fmt.Sprintf(" + run %v", o.Run.Round(time.Millisecond))
+		}
+		s += ")"
+	}
+	return s
 }
 
 func fmtRTT(d time.Duration) string {

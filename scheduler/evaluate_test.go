@@ -120,7 +120,7 @@ func TestChecks(t *testing.T) {
 			s := evalSpec()
 			s.MaxPrice = tt.maxPrice
 			b := tt.bid()
-			ev := scheduler.Evaluate([]job.Bid{b}, scheduler.Checks(evalJob, s, now), scheduler.RankerFor(s.Policy), nil)
+			ev := scheduler.Evaluate([]job.Bid{b}, scheduler.Checks(evalJob, s, now), scheduler.Policy{Name: s.Policy}, nil)
 			if tt.wantReason == "" {
 				if len(ev.Rejected) != 0 || len(ev.Ranked) != 1 {
 					t.Fatalf("bid %+v rejected: %+v", b, ev.Rejected)
@@ -150,9 +150,12 @@ func TestEvaluateSplitsAndRanks(t *testing.T) {
 	answers := []job.Bid{goodBid("c", rate3), declined, goodBid("a", rate2), foreign, goodBid("b", rate1)}
 	rtts := map[string]time.Duration{"a": time.Millisecond, "b": 2 * time.Millisecond}
 	var asked []string
-	rtt := func(p string) time.Duration { asked = append(asked, p); return rtts[p] }
+	est := func(b *job.Bid) scheduler.Option {
+		asked = append(asked, b.Provider)
+		return scheduler.Option{RTT: rtts[b.Provider]}
+	}
 
-	ev := scheduler.Evaluate(answers, scheduler.Checks(evalJob, s, now), scheduler.RankerFor(job.PolicyCost), rtt)
+	ev := scheduler.Evaluate(answers, scheduler.Checks(evalJob, s, now), scheduler.Policy{Name: job.PolicyCost}, est)
 
 	var ranked []string
 	for _, o := range ev.Ranked {
@@ -177,7 +180,7 @@ func TestEvaluateSplitsAndRanks(t *testing.T) {
 	}
 }
 
-func TestRankerFor(t *testing.T) {
+func TestPolicyRanking(t *testing.T) {
 	opt := func(p string, price job.Credits, rtt time.Duration) scheduler.Option {
 		return scheduler.Option{Bid: job.Bid{Provider: p, Price: price}, RTT: rtt}
 	}
@@ -218,19 +221,41 @@ func TestRankerFor(t *testing.T) {
 		{"unknown policy ranks by cost", "fastest", []scheduler.Option{
 			opt("a", 30, ms), opt("b", 10, 9*ms),
 		}, []string{"b", "a"}},
+		{"latency: queue wait counts", job.PolicyLatency, []scheduler.Option{
+			opt("near-busy", 10, ms), opt("far-idle", 10, 40*ms),
+		}, []string{"far-idle", "near-busy"}},
+		{"balanced: half the price at twice the RTT ties on score, then price", job.PolicyBalanced, []scheduler.Option{
+			opt("cheap-far", 10, 20*ms), opt("dear-near", 20, 10*ms),
+		}, []string{"cheap-far", "dear-near"}},
+		{"balanced: a tenth of the price at twice the RTT wins", job.PolicyBalanced, []scheduler.Option{
+			opt("dear-near", 100, 10*ms), opt("cheap-far", 10, 20*ms),
+		}, []string{"cheap-far", "dear-near"}},
+		{"balanced: a tenth of the RTT at twice the price wins", job.PolicyBalanced, []scheduler.Option{
+			opt("cheap-far", 10, 100*ms), opt("dear-near", 20, 10*ms),
+		}, []string{"dear-near", "cheap-far"}},
+		{"balanced: unknown RTT counts as four times the best", job.PolicyBalanced, []scheduler.Option{
+			opt("unknown", 10, 0), opt("known", 30, ms),
+		}, []string{"known", "unknown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rank := scheduler.RankerFor(tt.policy)
+			byProvider := map[string]scheduler.Option{}
+			for _, o := range tt.options {
+				if o.Bid.Provider == "near-busy" {
+					o.Wait = 50 * ms // queued behind other jobs
+				}
+				byProvider[o.Bid.Provider] = o
+			}
+			est := func(b *job.Bid) scheduler.Option { return byProvider[b.Provider] }
 			// Every input order gives the same ranking.
 			for _, perm := range permutations(len(tt.options)) {
-				in := make([]scheduler.Option, len(perm))
+				in := make([]job.Bid, len(perm))
 				for i, j := range perm {
-					in[i] = tt.options[j]
+					in[i] = tt.options[j].Bid
 				}
-				slices.SortStableFunc(in, func(a, b scheduler.Option) int { return rank(&a, &b) })
+				ev := scheduler.Evaluate(in, nil, scheduler.Policy{Name: tt.policy}, est)
 				var got []string
-				for _, o := range in {
+				for _, o := range ev.Ranked {
 					got = append(got, o.Bid.Provider)
 				}
 				if !slices.Equal(got, tt.want) {
@@ -258,7 +283,8 @@ func permutations(n int) [][]int {
 func TestEvaluateUsesRTTForLatency(t *testing.T) {
 	answers := []job.Bid{goodBid("far", rate1), goodBid("near", rate3), goodBid("unknown", rate1)}
 	rtts := map[string]time.Duration{"far": 80 * time.Millisecond, "near": 2 * time.Millisecond}
-	ev := scheduler.Evaluate(answers, nil, scheduler.RankerFor(job.PolicyLatency), func(p string) time.Duration { return rtts[p] })
+	est := func(b *job.Bid) scheduler.Option { return scheduler.Option{RTT: rtts[b.Provider]} }
+	ev := scheduler.Evaluate(answers, nil, scheduler.Policy{Name: job.PolicyLatency}, est)
 	var got []string
 	for _, o := range ev.Ranked {
 		got = append(got, o.Bid.Provider)
@@ -279,6 +305,7 @@ func TestWhy(t *testing.T) {
 		{Bid: job.Bid{Provider: "b", Price: 10}, RTT: 12346 * time.Microsecond},
 		{Bid: job.Bid{Provider: "c", Price: 20}},
 	}
+	waited := []scheduler.Option{{Bid: job.Bid{Provider: "a", Price: 30}, RTT: 1500 * time.Microsecond, Wait: 2 * time.Second}}
 	tests := []struct {
 		policy string
 		ranked []scheduler.Option
@@ -290,9 +317,10 @@ func TestWhy(t *testing.T) {
 		{job.PolicyCost, cost, 2, "backup #2: lowest price 1.5 credits among 3 bids"},
 		{job.PolicyCost, cost[:1], 0, "lowest price 0.01 credits among 1 bids"},
 		{"", cost[:2], 0, "lowest price 0.01 credits (next 0.02) among 2 bids"},
-		{job.PolicyLatency, latency, 0, "lowest RTT 1.50ms (next 12.35ms) among 3 bids"},
-		{job.PolicyLatency, latency, 1, "backup #1: lowest RTT 12.35ms (next unknown) among 3 bids"},
-		{job.PolicyLatency, latency, 2, "backup #2: lowest RTT unknown among 3 bids"},
+		{job.PolicyLatency, latency, 0, "lowest expected latency 1.50ms (next 12.35ms) among 3 bids"},
+		{job.PolicyLatency, latency, 1, "backup #1: lowest expected latency 12.35ms (next unknown) among 3 bids"},
+		{job.PolicyLatency, latency, 2, "backup #2: lowest expected latency unknown among 3 bids"},
+		{job.PolicyLatency, waited, 0, "lowest expected latency 2001.50ms (RTT 1.50ms + wait 2s) among 1 bids"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%d-of-%d", tt.policy, tt.i, len(tt.ranked)), func(t *testing.T) {
@@ -300,5 +328,34 @@ func TestWhy(t *testing.T) {
 				t.Fatalf("Why = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestNotRegionsAndPay(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	s := evalSpec()
+	s.Region, s.NotRegions = "", []string{"us-*"}
+	us, eu := goodBid("us", rate1), goodBid("eu", rate2)
+	us.Region, eu.Region = "us-east", "eu-west"
+	ev := scheduler.Evaluate([]job.Bid{us, eu}, scheduler.Checks(evalJob, s, now), scheduler.Policy{Name: job.PolicyCost}, nil)
+	if len(ev.Ranked) != 1 || ev.Ranked[0].Bid.Provider != "eu" {
+		t.Fatalf("ranked %+v, want only eu", ev.Ranked)
+	}
+	if len(ev.Rejected) != 1 || ev.Rejected[0].Reason != "region us-east is excluded by us-*" {
+		t.Fatalf("rejected %+v, want us with its reason", ev.Rejected)
+	}
+
+	ranked := []scheduler.Option{{Bid: job.Bid{Price: 10}}, {Bid: job.Bid{Price: 25}}, {Bid: job.Bid{Price: 40}}}
+	for _, tt := range []struct {
+		rule string
+		i    int
+		want job.Credits
+	}{
+		{"", 0, 10}, {job.AuctionFirstPrice, 1, 25}, {job.AuctionSecondPrice, 0, 25},
+		{job.AuctionSecondPrice, 1, 40}, {job.AuctionSecondPrice, 2, 40},
+	} {
+		if got := scheduler.Pay(tt.rule, ranked, tt.i); got != tt.want {
+			t.Errorf("Pay(%q, %d) = %d, want %d", tt.rule, tt.i, got, tt.want)
+		}
 	}
 }
