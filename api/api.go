@@ -38,6 +38,8 @@ type SubmitRequest struct {
 	Module      []byte            `json:"module"`
 	BidWindowMS int64             `json:"bid_window_ms,omitempty"`
 	Secrets     map[string]string `json:"secrets,omitempty"`
+	// DeadlineMS (unix ms): the job may wait for a provider until then.
+	DeadlineMS int64 `json:"deadline_ms,omitempty"`
 }
 
 // Line is one line of the NDJSON answer to a submit.

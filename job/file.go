@@ -33,6 +33,14 @@ type File struct {
 	Region        string
 	BidWindow     time.Duration
 	Deterministic bool
+	NotRegions    []string
+	Weights       Weights
+	Auction       string
+	Replicas      int
+	Expected      time.Duration
+	// Deadline is how long the job may wait for a provider (client-side,
+	// not part of the spec).
+	Deadline time.Duration
 	// Inputs are as written: NAME=PATH (relative to the spec file) or
 	// NAME=CID; the command that submits resolves them.
 	Inputs []string
@@ -101,6 +109,32 @@ func ParseFile(name string, data []byte) (*File, error) {
 			err = scalar(v, &f.Region)
 		case "deterministic":
 			err = v.Decode(&f.Deterministic)
+		case "not_regions":
+			err = v.Decode(&f.NotRegions)
+		case "weights":
+			var w struct {
+				Cost    *float64 `yaml:"cost"`
+				Latency *float64 `yaml:"latency"`
+			}
+			if v.Kind != yaml.MappingNode {
+				err = fmt.Errorf("want a mapping of cost and latency")
+			} else if err = v.Decode(&w); err == nil {
+				for i := 0; i+1 < len(v.Content); i += 2 {
+					if kk := v.Content[i].Value; kk != "cost" && kk != "latency" {
+						err = fmt.Errorf("unknown weight %q (known: cost, latency)", kk)
+					}
+				}
+				if w.Cost != nil {
+					f.Weights.Cost = *w.Cost
+				}
+				if w.Latency != nil {
+					f.Weights.Latency = *w.Latency
+				}
+			}
+		case "auction":
+			err = scalar(v, &f.Auction)
+		case "replicas":
+			err = v.Decode(&f.Replicas)
 		case "inputs":
 			var ins []struct {
 				Name string `yaml:"name"`
@@ -119,7 +153,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 					}
 				}
 			}
-		case "timeout", "bid_window":
+		case "timeout", "bid_window", "expected", "deadline":
 			var s string
 			if err = scalar(v, &s); err == nil {
 				var d time.Duration
@@ -127,10 +161,15 @@ func ParseFile(name string, data []byte) (*File, error) {
 				if err == nil && d < time.Millisecond {
 					err = fmt.Errorf("%v is less than the smallest duration, 1ms", d)
 				}
-				if field == "timeout" {
+				switch field {
+				case "timeout":
 					f.Timeout = d
-				} else {
+				case "bid_window":
 					f.BidWindow = d
+				case "expected":
+					f.Expected = d
+				default:
+					f.Deadline = d
 				}
 			}
 		case "max_price":
@@ -144,7 +183,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 				return nil, err
 			}
 		default:
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, bid_window, deterministic, inputs)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, bid_window, deterministic, inputs)")
 		}
 		if err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))
@@ -233,6 +272,8 @@ func (f *File) Spec(moduleCID string) (*Spec, error) {
 		Executor: f.Executor, Module: moduleCID, Image: f.Image, Command: f.Command, Network: f.Network, Name: f.Name, Args: f.Args, Env: f.Env,
 		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
 		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
+		NotRegions: f.NotRegions, Weights: f.Weights, Auction: f.Auction, Replicas: f.Replicas,
+		ExpectedMS: f.Expected.Milliseconds(),
 	}
 	if s.Executor == "" {
 		s.Executor = ExecutorWASM

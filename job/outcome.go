@@ -23,6 +23,9 @@ const (
 	EventFailover   = "failover"   // the winner declined or died: trying the next bid
 	EventRunning    = "running"    // the winner accepted and runs the job
 	EventLog        = "log"        // Message is a chunk of the job's stdout and stderr, as it runs
+	EventQueued     = "queued"     // the winner queued the job (Count is its position)
+	EventWaiting    = "waiting"    // no provider now: the client waits and auctions again (Message says why)
+	EventReplica    = "replica"    // a replica's result (Message: its output key, majority or minority)
 	EventDone       = "done"
 )
 
@@ -68,4 +71,17 @@ type Outcome struct {
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 	GPUSeconds float64 `json:"gpu_seconds,omitempty"`
 	Timings    Timings `json:"timings_ms"`
+	// Replicas are the runs of a replicated job; Minority the providers
+	// whose output disagreed with the majority's.
+	Replicas []Replica `json:"replicas,omitempty"`
+	Minority []string  `json:"minority,omitempty"`
+}
+
+// Replica is one run of a replicated job.
+type Replica struct {
+	Provider string  `json:"provider"`
+	Output   string  `json:"output,omitempty"` // outputs CID, or a digest of exit code and stdout
+	Charge   Credits `json:"charge_nano"`
+	Majority bool    `json:"majority"`
+	Error    string  `json:"error,omitempty"`
 }

@@ -228,6 +228,13 @@ const (
 	ReplyDeclined = "declined"
 	ReplyResult   = "result"
 	ReplyLog      = "log"
+	// ReplyHeartbeat says the provider is alive: it sends one whenever the
+	// stream has been quiet for a second, so a client notices a dead or
+	// silent provider within a few seconds.
+	ReplyHeartbeat = "heartbeat"
+	// ReplyQueued says the award is accepted into the provider's queue at
+	// Position; ReplyAccepted follows when the job starts.
+	ReplyQueued = "queued"
 )
 
 // MaxLogChunk bounds one streamed chunk of a job's output.
@@ -240,6 +247,8 @@ type Reply struct {
 	Reason string  `json:"reason,omitempty"`
 	Result *Result `json:"result,omitempty"`
 	Log    []byte  `json:"log,omitempty"` // a chunk of stdout and stderr as the job writes them
+	// Position in the provider's queue (queued replies).
+	Position int `json:"position,omitempty"`
 }
 
 // Validate checks r: a known type, a result exactly when the type is
@@ -257,7 +266,10 @@ func (r *Reply) Validate() error {
 			return fmt.Errorf("result: not allowed in a log reply")
 		}
 		return nil
-	case ReplyAccepted, ReplyDeclined:
+	case ReplyAccepted, ReplyDeclined, ReplyHeartbeat, ReplyQueued:
+		if r.Position < 0 || r.Position > 1<<16 {
+			return fmt.Errorf("position: %d out of range", r.Position)
+		}
 		if r.Result != nil {
 			return fmt.Errorf("result: not allowed in a %q reply", r.Type)
 		}
@@ -268,7 +280,7 @@ func (r *Reply) Validate() error {
 		}
 		return r.Result.Validate()
 	default:
-		return fmt.Errorf("type: %q is not %s, %s or %s", r.Type, ReplyAccepted, ReplyDeclined, ReplyResult)
+		return fmt.Errorf("type: %q is not one of %s, %s, %s, %s, %s, %s", r.Type, ReplyAccepted, ReplyDeclined, ReplyQueued, ReplyHeartbeat, ReplyLog, ReplyResult)
 	}
 }
 

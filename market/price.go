@@ -71,3 +71,18 @@ func cpuCost(rate job.Credits, cpuMillis int64, d time.Duration) (job.Credits, e
 	}
 	return job.Credits(q), nil
 }
+
+// Scale is a charge under a second-price auction: the metered charge at the
+// winner's rates scaled by pay/price (the runner-up's price over the
+// winner's), capped at pay. With pay <= price it returns charge.
+func Scale(charge, price, pay job.Credits) job.Credits {
+	if pay <= price || price <= 0 {
+		return charge
+	}
+	hi, lo := bits.Mul64(uint64(charge), uint64(pay))
+	if hi >= uint64(price) {
+		return pay // cannot overflow past the cap: the charge never exceeds the price
+	}
+	q, _ := bits.Div64(hi, lo, uint64(price))
+	return min(job.Credits(q), pay)
+}

@@ -33,7 +33,11 @@ func (b backend) Info() any { return b.n.Info() }
 
 func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
 	spec := r.Spec
-	return b.n.Submit(ctx, Submission{Spec: &spec, Module: r.Module, Secrets: r.Secrets, BidWindow: time.Duration(r.BidWindowMS) * time.Millisecond}, progress)
+	sub := Submission{Spec: &spec, Module: r.Module, Secrets: r.Secrets, BidWindow: time.Duration(r.BidWindowMS) * time.Millisecond}
+	if r.DeadlineMS > 0 {
+		sub.Deadline = time.UnixMilli(r.DeadlineMS)
+	}
+	return b.n.Submit(ctx, sub, progress)
 }
 
 func (b backend) BadRequest(err error) bool { return errors.Is(err, ErrBadSubmission) }

@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/scheduler"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -28,6 +31,11 @@ type Submission struct {
 	Secrets map[string]string
 	// BidWindow is the auction's deadline (default: the node's).
 	BidWindow time.Duration
+	// Deadline is how long the job may wait to be placed: while no bid
+	// is feasible, or every bidder fails, the client waits and
+	// re-auctions with backoff until then, saying why it waits. Zero: one
+	// auction, then the job ends unscheduled.
+	Deadline time.Time
 }
 
 // Progress receives a job's events as they happen. It must not block.
@@ -46,53 +54,92 @@ var errDeclined = errors.New("declined")
 // sent.
 var ErrBadSubmission = errors.New("bad submission")
 
+// Backoff between auctions of a job that waits for a provider.
+const (
+	waitBackoffMin = 500 * time.Millisecond
+	waitBackoffMax = 10 * time.Second
+)
+
 // Submit runs one job through the mesh: discover candidates, gossip the
 // request, collect bids until every candidate has answered or the window
 // closes, rank them, award the winner over a direct stream and fail over to
-// the next bid when it declines or dies. It returns the outcome; an error
-// only when the submission is invalid (wrapping ErrBadSubmission) or the
-// node is closing.
+// the next bid when it declines, dies or falls silent; with no feasible bid
+// it waits and re-auctions until the submission's deadline. It returns the
+// outcome; an error only when the submission is invalid (wrapping
+// ErrBadSubmission) or the node is closing.
 func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
-	start := time.Now()
-	if progress == nil {
-		progress = func(job.Event) {}
+	if err := n.checkSubmission(&sub); err != nil {
+		return nil, err
 	}
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	id := job.NewID(sub.Spec, n.ID().String(), nonce).String()
+	return n.dispatch(ctx, &ticket{id: id, nonce: nonce, sub: sub, start: time.Now()}, progress)
+}
+
+// checkSubmission validates a submission before anything is sent.
+func (n *Node) checkSubmission(sub *Submission) error {
 	s := sub.Spec
 	if s == nil {
-		return nil, fmt.Errorf("%w: no spec", ErrBadSubmission)
+		return fmt.Errorf("%w: no spec", ErrBadSubmission)
 	}
 	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSubmission, err)
+		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
 	}
 	if s.Executor == job.ExecutorWASM {
 		if err := executor.ValidateWASM(sub.Module); err != nil {
-			return nil, fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
+			return fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
 		}
 		// Hashing a module costs about 1 ms per 2.5 MB: skip it when the same
 		// bytes are already held under this CID (resubmissions of one module).
 		if held, ok := n.blobs.Get(s.Module); !ok || !bytes.Equal(held, sub.Module) {
 			if c := job.ModuleCID(sub.Module).String(); c != s.Module {
-				return nil, fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, c, s.Module)
+				return fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, c, s.Module)
 			}
 		}
 	} else if len(sub.Module) > 0 {
-		return nil, fmt.Errorf("%w: module: a %s job has no module", ErrBadSubmission, s.Executor)
+		return fmt.Errorf("%w: module: a %s job has no module", ErrBadSubmission, s.Executor)
 	}
 	if _, err := n.inputBlobs(s.Inputs); err != nil {
-		return nil, err
+		return err
 	}
 	if err := job.ValidateSecrets(sub.Secrets); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSubmission, err)
+		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
 	}
-	window := sub.BidWindow
-	if window <= 0 {
-		window = n.cfg.BidWindow
+	if s.Replicas > 1 && !s.Deterministic && s.Executor == job.ExecutorWASM {
+		return fmt.Errorf("%w: replicas: %d replicas of a wasm job compare outputs, so the job must be deterministic (set deterministic: true)", ErrBadSubmission, s.Replicas)
 	}
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	self := n.ID().String()
-	id := job.NewID(s, self, nonce).String()
-	out := &job.Outcome{Job: id}
+	return nil
+}
+
+// ticket is what identifies a job across its auctions and attempts (and,
+// persisted, across restarts of its client).
+type ticket struct {
+	id    string
+	nonce []byte
+	sub   Submission
+	start time.Time
+	// attempts made before this dispatch (a resumed job goes on counting).
+	attempts int
+}
+
+// round is one auction of a job and what came of it.
+type round struct {
+	cands   int
+	answers []job.Bid
+	ev      scheduler.Evaluation
+	need    job.Need
+}
+
+// dispatch places and runs a job: auctions until a bid is feasible (or the
+// deadline passes), then awards, with failover, on one provider or on the
+// job's replicas.
+func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job.Outcome, error) {
+	if progress == nil {
+		progress = func(job.Event) {}
+	}
+	s, id := t.sub.Spec, t.id
+	out := &job.Outcome{Job: id, Attempts: t.attempts}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reg := n.jobs.add(id, cancel)
@@ -101,15 +148,18 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 		reg.finish()
 		reg.mu.Unlock()
 	}()
+	var emitMu sync.Mutex // replicas emit from several goroutines
 	emit := func(e job.Event) {
-		e.Job, e.Elapsed = id, time.Since(start)
+		emitMu.Lock()
+		defer emitMu.Unlock()
+		e.Job, e.Elapsed = id, time.Since(t.start)
 		reg.record(e)
 		progress(e)
 	}
 	finish := func() *job.Outcome {
-		out.Timings.Total = ms(time.Since(start))
+		out.Timings.Total = ms(time.Since(t.start))
 		n.metrics.jobs.WithLabelValues(out.State).Inc()
-		n.metrics.duration.Observe(time.Since(start).Seconds())
+		n.metrics.duration.Observe(time.Since(t.start).Seconds())
 		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: out.State})
 		return out
 	}
@@ -118,22 +168,90 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	if err := n.mesh.OnBid(n.onBid); err != nil {
 		return nil, err
 	}
-
 	if s.Module != "" {
-		n.blobs.Put(s.Module, sub.Module, true)
+		n.blobs.Put(s.Module, t.sub.Module, true)
 		defer n.blobs.Unpin(s.Module)
 	}
 
-	// Discover.
+	backoff := waitBackoffMin
+	for {
+		r, err := n.auction(ctx, t, out, emit)
+		if err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled during the auction"
+			return finish(), nil
+		}
+		var why string
+		if len(r.ev.Ranked) == 0 {
+			out.State, out.ExitCode = job.StateUnscheduled, -1
+			why = noBids(s, r.cands, r.answers, r.ev.Rejected)
+			if r.need.GPUs > 0 || r.need.GPUModel != "" || r.need.MinVRAM > 0 {
+				// Explain from every provider's record, not only those the
+				// specific look-up found: "0 of 6 providers match: 4 no GPU, ...".
+				all := n.FindProviders(ctx, job.Need{Executor: r.need.Executor})
+				for i := range all {
+					if all[i].Record != nil {
+						all[i].Mismatch = all[i].Record.Mismatch(r.need)
+					}
+				}
+				why += "; " + Mismatches(all)
+			}
+		} else {
+			runStart := time.Now()
+			var placed bool
+			if s.Replicas > 1 {
+				placed = n.runReplicas(ctx, t, r.ev.Ranked, out, emit)
+			} else {
+				placed = n.runOne(ctx, t, r.ev.Ranked, out, emit)
+			}
+			out.Timings.Run = ms(time.Since(runStart))
+			if placed || ctx.Err() != nil {
+				return finish(), nil
+			}
+			why = out.Error
+		}
+		out.Error = why
+		if t.sub.Deadline.IsZero() || time.Now().Add(backoff).After(t.sub.Deadline) {
+			if !t.sub.Deadline.IsZero() {
+				out.Error += fmt.Sprintf(" (waited until the deadline, %s)", t.sub.Deadline.Format(time.RFC3339))
+			}
+			return finish(), nil
+		}
+		emit(job.Event{Kind: job.EventWaiting, Message: fmt.Sprintf("%s; next auction in %v", why, backoff)})
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled while waiting for a provider"
+			return finish(), nil
+		case <-n.ctx.Done():
+			return nil, errors.New("node closing")
+		}
+		backoff = min(2*backoff, waitBackoffMax)
+	}
+}
+
+// auction runs one auction round of a job: discover candidates, gossip the
+// request, collect answers until every candidate has answered or the window
+// closes, then check and rank them. An error only when the node is closing.
+func (n *Node) auction(ctx context.Context, t *ticket, out *job.Outcome, emit func(job.Event)) (*round, error) {
+	s, id := t.sub.Spec, t.id
+	discoverStart := time.Now()
 	need := s.Resources.Need()
 	need.Region, need.Executor = s.Region, s.Executor
 	cands, records := n.candidates(ctx, need)
+	r := &round{cands: len(cands), need: need}
 	out.Candidates = len(cands)
-	out.Timings.Discover = ms(time.Since(start))
+	out.Timings.Discover += ms(time.Since(discoverStart))
 	emit(job.Event{Kind: job.EventCandidates, Count: len(cands)})
 
-	// Auction.
 	auctionStart := time.Now()
+	defer func() { out.Timings.Auction += ms(time.Since(auctionStart)) }()
+	window := t.sub.BidWindow
+	if window <= 0 {
+		window = n.cfg.BidWindow
+	}
 	expected := make([]string, len(cands))
 	for i, c := range cands {
 		expected[i] = c.String()
@@ -144,21 +262,24 @@ func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*
 	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
-		delete(n.auctions, id)
+		if n.auctions[id] == p {
+			delete(n.auctions, id)
+		}
 		n.mu.Unlock()
 	}()
 	deadline := time.Now().Add(window)
-	req := job.NewRequest(id, self, s, deadline.UnixMilli())
+	req := job.NewRequest(id, n.ID().String(), s, deadline.UnixMilli())
 	if err := n.mesh.PublishRequest(ctx, req); err != nil {
-		out.State, out.Error, out.ExitCode = job.StateUnscheduled, err.Error(), -1
-		return finish(), nil
+		r.ev.Rejected = nil
+		emit(job.Event{Kind: job.EventClosed, Message: "gossip failed: " + err.Error()})
+		return r, nil
 	}
 	emit(job.Event{Kind: job.EventRequest, Message: fmt.Sprintf("window %v", window)})
 	timer := time.NewTimer(window)
 	defer timer.Stop()
 	// A peer that joined the topic a moment ago may miss the first gossip:
 	// if candidates are silent at a third of the window, gossip once more
-	// (a new message; providers answer each job once).
+	// (a new message; providers answer each request once).
 	regossip := time.NewTimer(window / 3)
 	defer regossip.Stop()
 	closedBy := "deadline"
@@ -175,16 +296,15 @@ wait:
 				log.Debugf("re-gossiping job %s: %v", id, err)
 			}
 		case <-ctx.Done():
-			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled during the auction"
-			return finish(), nil
+			return r, nil
 		case <-n.ctx.Done():
 			return nil, errors.New("node closing")
 		}
 	}
-	answers := p.auction.Close()
-	emit(job.Event{Kind: job.EventClosed, Count: len(answers), Message: closedBy})
+	r.answers = p.auction.Close()
+	emit(job.Event{Kind: job.EventClosed, Count: len(r.answers), Message: closedBy})
 	if s.Policy != job.PolicyCost {
-		n.measureRTT(ctx, answers)
+		n.measureRTT(ctx, r.answers)
 	}
 	recordOf := func(provider string) *job.Capacity {
 		if p, err := peer.Decode(provider); err == nil {
@@ -195,65 +315,44 @@ wait:
 	checks := append(scheduler.Checks(id, s, time.Now()), scheduler.Fits(need, recordOf))
 	est := func(b *job.Bid) scheduler.Option {
 		o := scheduler.Option{RTT: n.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
+		var score job.Score
 		if rec := recordOf(b.Provider); rec != nil {
-			o.Run = scheduler.RunEstimate(s, rec.Score)
-		} else {
-			o.Run = scheduler.RunEstimate(s, job.Score{})
+			score = rec.Score
 		}
+		o.Run = scheduler.RunEstimate(s, score)
 		return o
 	}
-	ev := scheduler.Evaluate(answers, checks, scheduler.PolicyOf(s), est)
-	for _, b := range answers {
+	r.ev = scheduler.Evaluate(r.answers, checks, scheduler.PolicyOf(s), est)
+	for _, b := range r.answers {
 		if b.Decline != "" {
 			out.Declines++
 		} else {
 			out.Bids++
 		}
 	}
-	for _, r := range ev.Rejected {
-		if r.Bid.Decline == "" {
-			emit(job.Event{Kind: job.EventRejected, Provider: r.Bid.Provider, Price: r.Bid.Price, Message: r.Reason})
+	for _, rj := range r.ev.Rejected {
+		if rj.Bid.Decline == "" {
+			emit(job.Event{Kind: job.EventRejected, Provider: rj.Bid.Provider, Price: rj.Bid.Price, Message: rj.Reason})
 		}
 	}
-	out.Timings.Auction = ms(time.Since(auctionStart))
-	if len(ev.Ranked) == 0 {
-		out.State, out.ExitCode = job.StateUnscheduled, -1
-		out.Error = noBids(s, len(cands), answers, ev.Rejected)
-		if need.GPUs > 0 || need.GPUModel != "" || need.MinVRAM > 0 {
-			// Explain from every provider's record, not only those the
-			// specific look-up found: "0 of 6 providers match: 4 no GPU, ...".
-			all := n.FindProviders(ctx, job.Need{Executor: need.Executor})
-			for i := range all {
-				if all[i].Record != nil {
-					all[i].Mismatch = all[i].Record.Mismatch(need)
-				}
-			}
-			out.Error += "; " + Mismatches(all)
-		}
-		return finish(), nil
-	}
+	return r, nil
+}
 
-	// Award, with failover down the ranking.
-	runStart := time.Now()
+// runOne awards the job down the ranking until one bidder returns a
+// result: the runner-up takes over at its own bid when the winner declines,
+// dies or falls silent. It reports whether the job was placed (out is then
+// final); when every bidder failed, out.Error says how.
+func (n *Node) runOne(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) bool {
 	var failures []string
 	declines := 0
-	for i := range ev.Ranked {
-		o := ev.Ranked[i]
-		why := scheduler.Why(s.Policy, ev.Ranked, i)
-		emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why})
-		out.Attempts++
-		res, err := n.award(ctx, &job.Award{
-			V: job.Version, Job: id, Client: self, Nonce: nonce, Spec: *s, Bid: o.Bid, Attempt: out.Attempts, Secrets: sub.Secrets,
-		}, emit)
-		if err == nil && res.Error != "" {
-			err = fmt.Errorf("provider error: %s", res.Error)
-		}
+	for i := range ranked {
+		o := ranked[i]
+		res, why, err := n.attempt(ctx, t, ranked, i, out, emit)
 		if err != nil {
 			if ctx.Err() != nil {
 				out.State, out.ExitCode, out.Provider, out.Region = job.StateCancelled, -1, o.Bid.Provider, o.Bid.Region
 				out.Error = "cancelled while running on " + o.Bid.Provider
-				out.Timings.Run = ms(time.Since(runStart))
-				return finish(), nil
+				return true
 			}
 			failures = append(failures, fmt.Sprintf("%s: %v", short(o.Bid.Provider), err))
 			if errors.Is(err, errDeclined) {
@@ -263,30 +362,10 @@ wait:
 			continue
 		}
 		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
-		out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
-		out.CPUSeconds, out.GPUSeconds = res.CPUSeconds, res.GPUSeconds
-		if res.Outputs != "" {
-			if _, err := n.fetchTree(ctx, mustPeer(o.Bid.Provider), res.Outputs); err != nil {
-				out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
-				out.Timings.Run = ms(time.Since(runStart))
-				return finish(), nil
-			}
-			out.Outputs = res.Outputs
-		}
-		switch {
-		case res.TimedOut:
-			out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
-		case res.MemoryExceeded:
-			out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
-		case res.ExitCode != 0:
-			out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
-		default:
-			out.State = job.StateCompleted
-		}
+		n.settle(ctx, t.sub.Spec, o.Bid.Provider, res, out)
 		n.ledger.Spend(res.Charge)
 		n.metrics.spent.Add(float64(res.Charge))
-		out.Timings.Run = ms(time.Since(runStart))
-		return finish(), nil
+		return true
 	}
 	out.State, out.ExitCode = job.StateFailed, -1
 	if declines == len(failures) {
@@ -294,8 +373,59 @@ wait:
 		out.State = job.StateUnscheduled
 	}
 	out.Error = fmt.Sprintf("every bidder failed: %s", strings.Join(failures, "; "))
-	out.Timings.Run = ms(time.Since(runStart))
-	return finish(), nil
+	return false
+}
+
+// attempt awards the job to ranked[i] and waits for its result.
+func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option, i int, out *job.Outcome, emit func(job.Event)) (*job.Result, string, error) {
+	s := t.sub.Spec
+	o := ranked[i]
+	why := scheduler.Why(s.Policy, ranked, i)
+	pay := scheduler.Pay(s.Auction, ranked, i)
+	if pay != o.Bid.Price {
+		why += fmt.Sprintf("; second-price: paid up to the runner-up's %s", pay)
+	}
+	emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why})
+	n.mu.Lock()
+	out.Attempts++
+	attempt := out.Attempts
+	n.mu.Unlock()
+	a := &job.Award{
+		V: job.Version, Job: t.id, Client: n.ID().String(), Nonce: t.nonce, Spec: *s, Bid: o.Bid, Attempt: attempt,
+		Secrets: t.sub.Secrets,
+	}
+	if pay != o.Bid.Price {
+		a.Pay = pay
+	}
+	res, err := n.award(ctx, a, emit)
+	if err == nil && res.Error != "" {
+		err = fmt.Errorf("provider error: %s", res.Error)
+	}
+	return res, why, err
+}
+
+// settle turns a provider's result into the job's outcome: the charge, the
+// output, the outputs fetched to this node, and the state.
+func (n *Node) settle(ctx context.Context, s *job.Spec, provider string, res *job.Result, out *job.Outcome) {
+	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
+	out.CPUSeconds, out.GPUSeconds = res.CPUSeconds, res.GPUSeconds
+	if res.Outputs != "" {
+		if _, err := n.fetchTree(ctx, mustPeer(provider), res.Outputs); err != nil {
+			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
+			return
+		}
+		out.Outputs = res.Outputs
+	}
+	switch {
+	case res.TimedOut:
+		out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
+	case res.MemoryExceeded:
+		out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
+	case res.ExitCode != 0:
+		out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
+	default:
+		out.State, out.Error = job.StateCompleted, ""
+	}
 }
 
 // award sends an award to its bidder and waits for the result.
@@ -323,14 +453,30 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	defer st.Close()
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()
-	_ = st.SetDeadline(time.Now().Add(a.Spec.Timeout() + 2*time.Minute))
+	// The whole job has its timeout and some slack; within it, a stream
+	// silent for the heartbeat timeout means a dead provider.
+	end := time.Now().Add(a.Spec.Timeout() + 2*time.Minute)
+	_ = st.SetWriteDeadline(end)
 	if err := mesh.WriteMsg(st, a); err != nil {
 		return nil, fmt.Errorf("sending award: %w", err)
 	}
 	r := bufio.NewReader(st)
 	var reply job.Reply
-	if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
-		return nil, fmt.Errorf("waiting for acceptance: %w", err)
+	for {
+		// Before acceptance the provider is either queueing the job (with
+		// heartbeats) or answering at once.
+		reply = job.Reply{}
+		if err := n.readReply(st, r, end, &reply); err != nil {
+			return nil, fmt.Errorf("waiting for acceptance: %w", err)
+		}
+		if reply.Type == job.ReplyQueued {
+			emit(job.Event{Kind: job.EventQueued, Provider: a.Bid.Provider, Count: reply.Position,
+				Message: fmt.Sprintf("queued at position %d", reply.Position)})
+			continue
+		}
+		if reply.Type != job.ReplyHeartbeat {
+			break
+		}
 	}
 	switch reply.Type {
 	case job.ReplyAccepted:
@@ -342,13 +488,17 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	emit(job.Event{Kind: job.EventRunning, Provider: a.Bid.Provider})
 	for {
 		reply = job.Reply{}
-		if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
+		if err := n.readReply(st, r, end, &reply); err != nil {
 			return nil, fmt.Errorf("waiting for the result: %w", err)
 		}
-		if reply.Type != job.ReplyLog {
-			break
+		switch reply.Type {
+		case job.ReplyHeartbeat:
+			continue
+		case job.ReplyLog:
+			emit(job.Event{Kind: job.EventLog, Provider: a.Bid.Provider, Message: string(reply.Log)})
+			continue
 		}
-		emit(job.Event{Kind: job.EventLog, Provider: a.Bid.Provider, Message: string(reply.Log)})
+		break
 	}
 	if reply.Type != job.ReplyResult || reply.Result == nil {
 		return nil, fmt.Errorf("unexpected reply %q instead of a result", reply.Type)
@@ -357,10 +507,30 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	if res.Job != a.Job || res.Provider != a.Bid.Provider {
 		return nil, fmt.Errorf("result for job %s from %s does not match the award", res.Job, res.Provider)
 	}
-	if res.Charge > a.Bid.Price {
-		res.Charge = a.Bid.Price // never pay more than the bid
+	limit := a.Bid.Price
+	if a.Pay > limit {
+		limit = a.Pay
+	}
+	if res.Charge > limit {
+		res.Charge = limit // never pay more than the bid (or the second price)
 	}
 	return res, nil
+}
+
+// readReply reads one reply from an award stream, allowing the heartbeat
+// timeout of silence (and never past end).
+func (n *Node) readReply(st network.Stream, r *bufio.Reader, end time.Time, reply *job.Reply) error {
+	d := time.Now().Add(n.cfg.HeartbeatTimeout)
+	if d.After(end) {
+		d = end
+	}
+	_ = st.SetReadDeadline(d)
+	err := mesh.ReadMsg(r, job.MaxReplySize, reply)
+	var ne net.Error
+	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) && time.Now().Before(end) {
+		return fmt.Errorf("provider silent for %v (no heartbeat): taken for dead", n.cfg.HeartbeatTimeout)
+	}
+	return err
 }
 
 // grant lets p fetch the blobs cs until the deadline (or withdraws that,

@@ -78,6 +78,15 @@ type Config struct {
 	AllowClients []string
 	DenyClients  []string
 	PriceFloor   job.Credits
+	// Queue is how many awarded jobs may wait for capacity when the
+	// provider is full (0: none; it declines busy). A full provider with
+	// room in its queue bids with the queue position and an estimated wait.
+	Queue int
+
+	// HeartbeatTimeout is how long a client waits on a silent award stream
+	// before it takes the provider for dead and fails over (default 3s;
+	// providers send a heartbeat every second of quiet).
+	HeartbeatTimeout time.Duration
 
 	// Delay adds this much to every round trip with the node (test
 	// networks only): latency that ping, gossip and streams all see.
@@ -87,6 +96,9 @@ type Config struct {
 // DefaultBidWindow is how long a client waits for bids unless every
 // candidate has answered sooner.
 const DefaultBidWindow = 250 * time.Millisecond
+
+// DefaultHeartbeatTimeout is how long a silent award stream is trusted.
+const DefaultHeartbeatTimeout = 3 * time.Second
 
 // ErrConfig wraps what is wrong with a node's configuration.
 var ErrConfig = errors.New("invalid configuration")
@@ -108,6 +120,12 @@ func (c *Config) checkFields() error {
 	}
 	if c.BidWindow <= 0 {
 		c.BidWindow = DefaultBidWindow
+	}
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if c.HeartbeatTimeout < 2*heartbeatEvery {
+		return fmt.Errorf("heartbeat-timeout: %v is under twice the heartbeat interval %v", c.HeartbeatTimeout, heartbeatEvery)
 	}
 	if c.Mode == ModeProvider {
 		if c.Region == "" {
@@ -132,6 +150,9 @@ func (c *Config) checkFields() error {
 		}
 		if c.MaxJobs < 0 {
 			return fmt.Errorf("max-jobs: %d is negative", c.MaxJobs)
+		}
+		if c.Queue < 0 || c.Queue > 1<<16 {
+			return fmt.Errorf("queue: %d is out of range (0 to %d)", c.Queue, 1<<16)
 		}
 		if c.PriceFloor < 0 {
 			return fmt.Errorf("price-floor: negative")

@@ -14,24 +14,29 @@ const (
 	logFlushEvery = 100 * time.Millisecond
 	logMaxPending = 256 << 10 // bytes waiting to be sent; beyond, output is dropped (the result still keeps its capped copy)
 	logMaxTotal   = 8 << 20   // bytes streamed per job
+	// heartbeatEvery: a stream quiet this long gets a heartbeat, so the
+	// client tells a slow job from a dead provider.
+	heartbeatEvery = time.Second
 )
 
-// logStream sends what a running job writes to its client as log replies on
-// the award stream, in chunks, every logFlushEvery or when a chunk fills.
-// It never blocks the job: what the stream cannot take in time is dropped
-// and a marker says so.
+// logStream owns the writing side of an award stream while a job waits and
+// runs: it sends what the job writes to its client as log replies, in
+// chunks, every logFlushEvery or when a chunk fills, and a heartbeat when
+// the stream has been quiet for heartbeatEvery. It never blocks the job:
+// what the stream cannot take in time is dropped and a marker says so.
 type logStream struct {
-	mu      sync.Mutex
-	s       network.Stream
-	pending []byte
-	sent    int
-	dropped int
-	done    chan struct{}
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	s        network.Stream
+	pending  []byte
+	sent     int
+	dropped  int
+	lastSent time.Time
+	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
 func newLogStream(s network.Stream) *logStream {
-	l := &logStream{s: s, done: make(chan struct{})}
+	l := &logStream{s: s, done: make(chan struct{}), lastSent: time.Now()}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -43,6 +48,7 @@ func newLogStream(s network.Stream) *logStream {
 				return
 			case <-t.C:
 				l.flush()
+				l.heartbeat()
 			}
 		}
 	}()
@@ -62,6 +68,31 @@ func (l *logStream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Send writes one reply (queued, accepted) in order with the logs.
+func (l *logStream) Send(r job.Reply) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+	return l.writeLocked(r)
+}
+
+func (l *logStream) writeLocked(r job.Reply) error {
+	_ = l.s.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	err := mesh.WriteMsg(l.s, r)
+	if err == nil {
+		l.lastSent = time.Now()
+	}
+	return err
+}
+
+func (l *logStream) heartbeat() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.lastSent) >= heartbeatEvery {
+		_ = l.writeLocked(job.Reply{Type: job.ReplyHeartbeat})
+	}
+}
+
 func (l *logStream) flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -71,8 +102,7 @@ func (l *logStream) flush() {
 func (l *logStream) flushLocked() {
 	for len(l.pending) > 0 {
 		n := min(len(l.pending), job.MaxLogChunk)
-		_ = l.s.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if err := mesh.WriteMsg(l.s, job.Reply{Type: job.ReplyLog, Log: l.pending[:n]}); err != nil {
+		if err := l.writeLocked(job.Reply{Type: job.ReplyLog, Log: l.pending[:n]}); err != nil {
 			l.dropped += len(l.pending)
 			l.pending = nil
 			return

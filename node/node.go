@@ -46,6 +46,7 @@ type Node struct {
 	modules  *mesh.BlobCache
 	bidsMu   sync.Mutex
 	myBids   map[string]standing // job ID → the bid this provider made
+	runTimes runTimes            // recent run times, for queued bids' wait estimates
 	announce chan struct{}       // closed once capabilities are on the DHT
 
 	// client role
@@ -195,6 +196,7 @@ func (n *Node) setupProvider(ctx context.Context) error {
 	n.reserved = scheduler.NewReservations(c.Total)
 	n.reserved.LimitJobs(n.cfg.MaxJobs)
 	n.offer.MaxJobs, n.offer.Allow, n.offer.Deny = n.cfg.MaxJobs, n.cfg.AllowClients, n.cfg.DenyClients
+	n.offer.QueueLimit = n.cfg.Queue
 	n.offer.Rates.Floor = n.cfg.PriceFloor
 	n.record.Rates.Floor = n.cfg.PriceFloor
 	n.modules = mesh.NewBlobCache(512 << 20)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/computemesh/computemesh/executor"
@@ -92,12 +93,14 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 		return // the window has closed: answering would only add traffic
 	}
 	n.bidsMu.Lock()
-	_, answered := n.myBids[r.Job]
+	prev, answered := n.myBids[r.Job]
 	n.bidsMu.Unlock()
-	if answered {
+	if answered && prev.bidBy == r.BidByMS {
 		return // a re-gossiped request: the bid stands
 	}
-	b := scheduler.Admit(&n.offer, r, n.reserved.Free(), n.reserved.Running())
+	b := scheduler.AdmitState(&n.offer, r, scheduler.State{
+		Free: n.reserved.Free(), Running: n.reserved.Running(), Queued: n.reserved.Queued(), AvgRun: n.runTimes.mean(),
+	})
 	if n.draining.Load() {
 		b.Decline, b.Detail, b.Price = job.DeclineBusy, "draining: taking no new jobs", 0
 	}
@@ -197,8 +200,28 @@ func (n *Node) handleAward(s network.Stream) {
 		decline("draining: taking no new jobs")
 		return
 	}
-	if err := n.reserved.Reserve(a.Job, a.Spec.Resources); err != nil {
-		decline("%v", err)
+	// The client going away (a reset or closed stream) cancels the wait or
+	// the run.
+	runCtx, cancelRun := context.WithCancel(n.ctx)
+	defer cancelRun()
+	_ = s.SetReadDeadline(time.Time{})
+	go func() {
+		var b [1]byte
+		_, _ = s.Read(b[:])
+		cancelRun()
+	}()
+	// From here the stream carries heartbeats: the client tells a queued or
+	// slow job from a dead provider.
+	logs := newLogStream(s)
+	err := n.reserved.Wait(runCtx, a.Job, a.Spec.Resources, n.cfg.Queue, func(pos int) {
+		log.Infof("job %s from %s queued at position %d", a.Job, client, pos)
+		_ = logs.Send(job.Reply{Type: job.ReplyQueued, Position: pos})
+	})
+	if err != nil {
+		logs.Close()
+		if runCtx.Err() == nil {
+			decline("%v", err)
+		}
 		return
 	}
 	n.capacityChanged()
@@ -206,20 +229,14 @@ func (n *Node) handleAward(s network.Stream) {
 		n.reserved.Release(a.Job)
 		n.capacityChanged()
 	}()
-	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyAccepted}); err != nil {
+	if err := logs.Send(job.Reply{Type: job.ReplyAccepted}); err != nil {
+		logs.Close()
 		return
 	}
-	// The client going away (a reset or closed stream) cancels the run.
-	runCtx, cancelRun := context.WithCancel(n.ctx)
-	defer cancelRun()
-	go func() {
-		var b [1]byte
-		_, _ = s.Read(b[:])
-		cancelRun()
-	}()
-	logs := newLogStream(s)
+	started := time.Now()
 	res := n.run(runCtx, &a, client, st.rates, logs)
 	logs.Close()
+	n.runTimes.add(time.Since(started))
 	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
 		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
@@ -297,7 +314,7 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		res.Error = "metering: " + err.Error()
 		return res
 	}
-	res.Charge = charge
+	res.Charge = market.Scale(charge, a.Bid.Price, a.Pay)
 	log.Infof("ran %s job %s for %s: exit %d in %.1fms (%.3f CPU s, %.3f GPU s), charge %s credits",
 		a.Spec.Executor, a.Job, client, r.ExitCode, res.RunMS, r.CPUSeconds, r.GPUSeconds, charge)
 	return res
@@ -351,4 +368,27 @@ func (n *Node) runTask(ctx context.Context, ex executor.Executor, a *job.Award, 
 		return executor.Result{}, err
 	}
 	return ex.Run(ctx, t)
+}
+
+// runTimes is a moving mean of recent run times: a queued bid's wait
+// estimate.
+type runTimes struct {
+	mu  sync.Mutex
+	avg time.Duration
+}
+
+func (r *runTimes) add(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.avg == 0 {
+		r.avg = d
+		return
+	}
+	r.avg += (d - r.avg) / 8
+}
+
+func (r *runTimes) mean() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.avg
 }

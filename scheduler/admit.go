@@ -1,10 +1,12 @@
 package scheduler
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/market"
@@ -22,21 +24,44 @@ type Offer struct {
 	MaxJobs int
 	Allow   []string
 	Deny    []string
+	// QueueLimit is how many awarded jobs may wait for capacity when it is
+	// full (0: none; a full provider declines busy).
+	QueueLimit int
+}
+
+// State is what a provider has free and queued when a request arrives.
+type State struct {
+	Free    job.Resources
+	Running int
+	Queued  int
+	// AvgRun is the mean run time of its recent jobs (for the wait
+	// estimate of a queued bid).
+	AvgRun time.Duration
 }
 
 // Admit decides a provider's answer to a request given what is free now: a
 // bid with its price, or a decline with a reason code and detail.
 func Admit(o *Offer, r *job.Request, free job.Resources, running int) job.Bid {
+	return AdmitState(o, r, State{Free: free, Running: running})
+}
+
+// AdmitState is Admit with the provider's queue: when it is full now but its
+// queue has room, it bids with the job's queue position and an estimate of
+// the wait (position × mean run time / jobs running).
+func AdmitState(o *Offer, r *job.Request, st State) job.Bid {
+	free, running := st.Free, st.Running
 	b := job.Bid{V: job.Version, Job: r.Job, Rates: o.Rates, Region: o.Region}
 	decline := func(code, format string, a ...any) job.Bid {
 		b.Decline, b.Detail = code, fmt.Sprintf(format, a...)
+		b.Queue, b.WaitMS = 0, 0
 		return b
 	}
 	if slices.Contains(o.Deny, r.Client) || (len(o.Allow) > 0 && !slices.Contains(o.Allow, r.Client)) {
 		return decline(job.DeclineClient, "this provider does not serve client %s", r.Client)
 	}
+	full := ""
 	if o.MaxJobs > 0 && running >= o.MaxJobs {
-		return decline(job.DeclineBusy, "%d jobs running, the most it runs at once", running)
+		full = fmt.Sprintf("%d jobs running, the most it runs at once", running)
 	}
 	if !slices.Contains(o.Executors, r.Executor) {
 		return decline(job.DeclineExecutor, "executor %s not offered", r.Executor)
@@ -51,8 +76,25 @@ func Admit(o *Offer, r *job.Request, free job.Resources, running int) job.Bid {
 	if why := offered.Mismatch(r.Resources.Need()); why != "" {
 		return decline(job.DeclineResources, "%s (offers at most %s)", why, o.Capacity)
 	}
-	if r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes || r.Resources.GPUs > free.GPUs {
-		return decline(job.DeclineBusy, "wants %s, free %s", r.Resources, free)
+	if full == "" && (r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes || r.Resources.GPUs > free.GPUs) {
+		full = fmt.Sprintf("wants %s, free %s", r.Resources, free)
+	}
+	if full == "" && st.Queued > 0 {
+		full = fmt.Sprintf("%d jobs queued", st.Queued) // nobody jumps the queue
+	}
+	if full != "" {
+		if st.Queued >= o.QueueLimit {
+			if o.QueueLimit > 0 {
+				full += fmt.Sprintf(", queue full (%d)", st.Queued)
+			}
+			return decline(job.DeclineBusy, "%s", full)
+		}
+		b.Queue = st.Queued + 1
+		per := st.AvgRun
+		if per <= 0 {
+			per = r.Timeout() / 2 // nothing measured yet: half the timeout
+		}
+		b.WaitMS = (time.Duration(b.Queue) * per / time.Duration(max(running, 1))).Milliseconds()
 	}
 	p, err := market.Price(o.Rates, r.Resources, r.Timeout())
 	if err != nil {
@@ -76,6 +118,8 @@ type Reservations struct {
 	used    job.Resources
 	held    map[string]job.Resources
 	maxJobs int
+	queue   []string      // jobs waiting for capacity, first in first out
+	changed chan struct{} // closed and replaced when a reservation is released or the queue moves
 }
 
 // LimitJobs caps how many jobs may hold a reservation at once (0: no cap).
@@ -87,7 +131,7 @@ func (r *Reservations) LimitJobs(n int) {
 
 // NewReservations tracks reservations against a total capacity.
 func NewReservations(total job.Resources) *Reservations {
-	return &Reservations{total: total, held: map[string]job.Resources{}}
+	return &Reservations{total: total, held: map[string]job.Resources{}, changed: make(chan struct{})}
 }
 
 // Running returns how many jobs hold a reservation.
@@ -112,6 +156,13 @@ func (r *Reservations) Free() job.Resources {
 func (r *Reservations) Reserve(id string, res job.Resources) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.queue) > 0 {
+		return fmt.Errorf("%d jobs are queued for capacity", len(r.queue))
+	}
+	return r.reserveLocked(id, res)
+}
+
+func (r *Reservations) reserveLocked(id string, res job.Resources) error {
 	if _, dup := r.held[id]; dup {
 		return fmt.Errorf("job %s already holds a reservation", id)
 	}
@@ -142,4 +193,74 @@ func (r *Reservations) Release(id string) {
 	r.used.CPUMillis -= res.CPUMillis
 	r.used.MemoryBytes -= res.MemoryBytes
 	r.used.GPUs -= res.GPUs
+	r.signalLocked()
+}
+
+func (r *Reservations) signalLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// Queued returns how many jobs wait for capacity.
+func (r *Reservations) Queued() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.queue)
+}
+
+// Wait reserves res for a job, waiting in a first-in-first-out queue of at
+// most limit jobs when it does not fit now. queued is called with the job's
+// position when it has to wait. It returns an error, without waiting, when
+// the job can never fit, the queue is full or the job holds a reservation
+// already; ctx's error when ctx ends first (the job leaves the queue).
+func (r *Reservations) Wait(ctx context.Context, id string, res job.Resources, limit int, queued func(position int)) error {
+	r.mu.Lock()
+	if len(r.queue) == 0 {
+		err := r.reserveLocked(id, res)
+		if err == nil {
+			r.mu.Unlock()
+			return nil
+		}
+		if _, dup := r.held[id]; dup {
+			r.mu.Unlock()
+			return err
+		}
+	}
+	if res.CPUMillis > r.total.CPUMillis || res.MemoryBytes > r.total.MemoryBytes || res.GPUs > r.total.GPUs {
+		r.mu.Unlock()
+		return fmt.Errorf("wants %s, more than this provider's whole capacity", res)
+	}
+	if len(r.queue) >= limit || slices.Contains(r.queue, id) {
+		n := len(r.queue)
+		r.mu.Unlock()
+		return fmt.Errorf("full: %d jobs running, %d queued (queue limit %d)", r.Running(), n, limit)
+	}
+	r.queue = append(r.queue, id)
+	pos := len(r.queue)
+	r.mu.Unlock()
+	if queued != nil {
+		queued(pos)
+	}
+	for {
+		r.mu.Lock()
+		if r.queue[0] == id && r.reserveLocked(id, res) == nil {
+			r.queue = r.queue[1:]
+			r.signalLocked() // the next in line may fit too
+			r.mu.Unlock()
+			return nil
+		}
+		ch := r.changed
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			r.mu.Lock()
+			if i := slices.Index(r.queue, id); i >= 0 {
+				r.queue = slices.Delete(r.queue, i, i+1)
+				r.signalLocked()
+			}
+			r.mu.Unlock()
+			return ctx.Err()
+		}
+	}
 }

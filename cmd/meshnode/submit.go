@@ -48,7 +48,13 @@ matched by the deadline); 4 node, API or network error.`,
 	f.Bool("net", false, "ask for network access (docker jobs; only providers whose owner allows it bid)")
 	f.String("command", "", "absolute path of a program to run with the exec executor (one the provider's owner allows)")
 	f.String("name", "", "argv[0] of the job (default: the module's file name)")
-	f.String("policy", "", "how to choose among bids: cost (lowest price) or latency (lowest RTT); default cost")
+	f.String("policy", "", "how to choose among bids: cost (lowest price), latency (lowest RTT + queue wait + estimated run time) or balanced (see --weights); default cost")
+	f.String("weights", "", "policy balanced: weights of price and latency, e.g. cost=0.7,latency=0.3 (default equal)")
+	f.StringArray("not-region", nil, "region glob the provider must not be in, e.g. 'us-*' (repeatable)")
+	f.String("auction", "", "auction rule: first-price (default: the winner is paid its bid) or second-price (the runner-up's price)")
+	f.Int("replicas", 0, "run the job on this many distinct providers and keep the majority's output")
+	f.Duration("expected", 0, "the job's expected run time on the reference machine (lets policy latency weigh providers' speed)")
+	f.Duration("deadline", 0, "how long the job may wait for a provider: with no bid it waits and auctions again until then (default: one auction)")
 	f.String("max-price", "", "the most the job may cost, in credits (e.g. 0.10)")
 	f.String("region", "", "region glob the provider must be in, e.g. 'eu-*'")
 	f.String("cpus", "", "cores to reserve (default 1)")
@@ -140,7 +146,11 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		if err := resolveInputs(s, &sub, inputs); err != nil {
 			return err
 		}
-		out, err = c.Submit(ctx, api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets}, progress)
+		req := api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets}
+		if !sub.Deadline.IsZero() {
+			req.DeadlineMS = sub.Deadline.UnixMilli()
+		}
+		out, err = c.Submit(ctx, req, progress)
 		var bad *api.BadRequestError
 		if errors.As(err, &bad) {
 			return usageErr("%s", bad.Msg)
@@ -335,6 +345,26 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 	str("name", func(v string) error { file.Name = v; return nil })
 	str("policy", func(v string) error { file.Policy = v; return nil })
 	str("region", func(v string) error { file.Region = v; return nil })
+	str("auction", func(v string) error { file.Auction = v; return nil })
+	str("weights", func(v string) error {
+		file.Weights = job.Weights{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			x, err := strconv.ParseFloat(val, 64)
+			if !ok || err != nil {
+				return fmt.Errorf("%q: want cost=W,latency=W", kv)
+			}
+			switch k {
+			case "cost":
+				file.Weights.Cost = x
+			case "latency":
+				file.Weights.Latency = x
+			default:
+				return fmt.Errorf("%q: unknown weight (known: cost, latency)", k)
+			}
+		}
+		return nil
+	})
 	str("max-price", func(v string) (e error) { file.MaxPrice, e = job.ParseCredits(v); return })
 	str("cpus", func(v string) (e error) { file.Resources.CPUMillis, e = job.ParseCPUs(v); return })
 	str("memory", func(v string) (e error) { file.Resources.MemoryBytes, e = job.ParseSize(v); return })
@@ -359,6 +389,21 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 		file.Timeout, _ = f.GetDuration("timeout")
 		if file.Timeout <= 0 {
 			return node.Submission{}, usageErr("--timeout: must be positive")
+		}
+	}
+	if f.Changed("not-region") {
+		file.NotRegions, _ = f.GetStringArray("not-region")
+	}
+	if f.Changed("replicas") {
+		file.Replicas, _ = f.GetInt("replicas")
+	}
+	if f.Changed("expected") {
+		file.Expected, _ = f.GetDuration("expected")
+	}
+	if f.Changed("deadline") {
+		file.Deadline, _ = f.GetDuration("deadline")
+		if file.Deadline <= 0 {
+			return node.Submission{}, usageErr("--deadline: must be positive")
 		}
 	}
 	if f.Changed("bid-window") {
@@ -395,7 +440,7 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 		if err != nil {
 			return node.Submission{}, usageErr("%v", err)
 		}
-		return node.Submission{Spec: spec, BidWindow: file.BidWindow}, nil
+		return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline)}, nil
 	}
 	st, err := os.Stat(modulePath)
 	if err != nil {
@@ -421,7 +466,7 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 		}
 		return node.Submission{}, usageErr("%v", err)
 	}
-	return node.Submission{Spec: spec, Module: module, BidWindow: file.BidWindow}, nil
+	return node.Submission{Spec: spec, Module: module, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline)}, nil
 }
 
 // report prints the outcome and returns the exit status it calls for.
@@ -455,4 +500,12 @@ func report(stdout, stderr io.Writer, out *job.Outcome, asJSON bool) error {
 	default:
 		return silentExit(exitJobFailed)
 	}
+}
+
+// deadline turns a wait into a deadline (zero: none).
+func deadline(wait time.Duration) time.Time {
+	if wait <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(wait)
 }
