@@ -369,6 +369,8 @@ type Info struct {
 	Rates     job.Rates      `json:"rates"`
 	Capacity  job.Resources  `json:"capacity"`
 	Free      job.Resources  `json:"free"`
+	Running   int            `json:"running"` // jobs holding a reservation
+	Queued    int            `json:"queued"`  // awarded jobs waiting for capacity
 	API       string         `json:"api,omitempty"`
 	Peers     int            `json:"peers"`
 	Balance   market.Balance `json:"balance"`
@@ -389,7 +391,7 @@ func (n *Node) Info() Info {
 		in.Addrs = append(in.Addrs, a.String())
 	}
 	if n.reserved != nil {
-		in.Free = n.reserved.Free()
+		in.Free, in.Running, in.Queued = n.reserved.Free(), n.reserved.Running(), n.reserved.Queued()
 		rec := n.Capacity()
 		in.Record = &rec
 	}
