@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,9 +51,35 @@ type (
 	BidHandler     func(b *job.Bid, from peer.ID)
 )
 
+// Job classes: each has its own jobs topic, so that a provider hears only
+// the jobs it could serve (a CPU-only provider never receives, verifies or
+// answers a GPU job).
+const (
+	ClassCPU = "cpu" // jobs that need no GPU: every provider
+	ClassGPU = "gpu" // jobs that need a GPU: providers with one
+)
+
+// ClassOf returns the class of a job request.
+func ClassOf(r *job.Request) string {
+	if r.Resources.GPUs > 0 || r.Resources.GPUModel != "" || r.Resources.GPUVRAMBytes > 0 {
+		return ClassGPU
+	}
+	return ClassCPU
+}
+
+// jobsTopic is the topic name of a class ("jobs" for CPU jobs, "jobs-gpu").
+func jobsTopic(class string) string {
+	if class == ClassGPU {
+		return "jobs-gpu"
+	}
+	return "jobs"
+}
+
 type topics struct {
 	m          *Mesh
 	jobs, bids *pubsub.Topic
+	jobsGPU    *pubsub.Topic
+	jobsGPUSub *pubsub.Subscription
 	capacity   *pubsub.Topic
 	capSub     *pubsub.Subscription
 	onCapacity CapacityHandler
@@ -73,20 +100,36 @@ func (m *Mesh) TopicName(name string) string {
 func joinTopics(m *Mesh) (*topics, error) {
 	t := &topics{m: m}
 	var err error
-	jobsName, bidsName := m.TopicName("jobs"), m.TopicName("bids")
-	if err = m.ps.RegisterTopicValidator(jobsName, t.validator(func(b []byte, from peer.ID) (any, string) {
-		var r job.Request
-		if err := job.Decode(b, job.MaxGossipSize, &r); err != nil {
-			log.Debugf("dropping job request from %s: %v", from, err)
-			return nil, DropDecode
+	bidsName := m.TopicName("bids")
+	for _, class := range []string{ClassCPU, ClassGPU} {
+		name := m.TopicName(jobsTopic(class))
+		if err = m.ps.RegisterTopicValidator(name, t.validator(func(b []byte, from peer.ID) (any, string) {
+			var r job.Request
+			if err := job.Decode(b, job.MaxGossipSize, &r); err != nil {
+				log.Debugf("dropping job request from %s: %v", from, err)
+				return nil, DropDecode
+			}
+			if r.Client != from.String() {
+				log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
+				return nil, DropForged
+			}
+			if c := ClassOf(&r); c != class {
+				log.Debugf("dropping %s job request from %s on the %s topic", c, from, class)
+				return nil, DropDecode
+			}
+			return &r, ""
+		}), pubsub.WithValidatorInline(true)); err != nil {
+			return nil, errorf("registering %s validator: %w", name, err)
 		}
-		if r.Client != from.String() {
-			log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
-			return nil, DropForged
+		tp, err := m.ps.Join(name)
+		if err != nil {
+			return nil, errorf("joining %s: %w", name, err)
 		}
-		return &r, ""
-	}), pubsub.WithValidatorInline(true)); err != nil {
-		return nil, errorf("registering jobs validator: %w", err)
+		if class == ClassGPU {
+			t.jobsGPU = tp
+		} else {
+			t.jobs = tp
+		}
 	}
 	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(func(b []byte, from peer.ID) (any, string) {
 		var bid job.Bid
@@ -101,9 +144,6 @@ func joinTopics(m *Mesh) (*topics, error) {
 		return &bid, ""
 	}), pubsub.WithValidatorInline(true)); err != nil {
 		return nil, errorf("registering bids validator: %w", err)
-	}
-	if t.jobs, err = m.ps.Join(jobsName); err != nil {
-		return nil, errorf("joining %s: %w", jobsName, err)
 	}
 	if t.bids, err = m.ps.Join(bidsName); err != nil {
 		return nil, errorf("joining %s: %w", bidsName, err)
@@ -173,6 +213,9 @@ func (t *topics) close() {
 	if t.jobsSub != nil {
 		t.jobsSub.Cancel()
 	}
+	if t.jobsGPUSub != nil {
+		t.jobsGPUSub.Cancel()
+	}
 	if t.bidsSub != nil {
 		t.bidsSub.Cancel()
 	}
@@ -181,22 +224,36 @@ func (t *topics) close() {
 	}
 }
 
-// OnRequest subscribes to the jobs topic and hands each valid job request
-// to h. Only providers subscribe: a client publishes requests without
-// subscribing, so the jobs topic's peers are the network's providers.
-func (m *Mesh) OnRequest(h RequestHandler) error {
+// OnRequest subscribes to the jobs topics of classes (ClassCPU when none is
+// given) and hands each valid job request to h. Only providers subscribe: a
+// client publishes requests without subscribing, so the jobs topics' peers
+// are the network's providers.
+func (m *Mesh) OnRequest(h RequestHandler, classes ...string) error {
 	t := m.topics
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onRequest = h
-	return t.subscribeLocked(t.jobs, &t.jobsSub, func(v any, from peer.ID) {
+	if len(classes) == 0 {
+		classes = []string{ClassCPU}
+	}
+	deliver := func(v any, from peer.ID) {
 		t.mu.RLock()
 		h := t.onRequest
 		t.mu.RUnlock()
 		if r, ok := v.(*job.Request); ok && h != nil {
 			h(r, from)
 		}
-	})
+	}
+	for _, c := range classes {
+		topic, sub := t.jobs, &t.jobsSub
+		if c == ClassGPU {
+			topic, sub = t.jobsGPU, &t.jobsGPUSub
+		}
+		if err := t.subscribeLocked(topic, sub, deliver); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OnBid subscribes to the bids topic and hands each valid bid or decline to
@@ -256,9 +313,13 @@ func (t *topics) subscribeLocked(topic *pubsub.Topic, sub **pubsub.Subscription,
 	return nil
 }
 
-// PublishRequest gossips a job request.
+// PublishRequest gossips a job request on its class's topic.
 func (m *Mesh) PublishRequest(ctx context.Context, r *job.Request) error {
-	if err := m.topics.jobs.Publish(ctx, job.Encode(r)); err != nil {
+	topic := m.topics.jobs
+	if ClassOf(r) == ClassGPU {
+		topic = m.topics.jobsGPU
+	}
+	if err := topic.Publish(ctx, job.Encode(r)); err != nil {
 		return errorf("publishing job request %s: %w", r.Job, err)
 	}
 	return nil
@@ -275,10 +336,24 @@ func (m *Mesh) PublishBid(ctx context.Context, b *job.Bid) error {
 // Drops returns the validators' counters of refused messages.
 func (m *Mesh) Drops() *Drops { return &m.topics.drops }
 
-// TopicPeers returns the peers known to be subscribed to the jobs topic
+// TopicPeers returns the peers known to be subscribed to a jobs topic
 // (providers) and to the bids topic (nodes that submit jobs).
 func (m *Mesh) TopicPeers() (jobs, bids []peer.ID) {
-	return m.topics.jobs.ListPeers(), m.topics.bids.ListPeers()
+	jobs = m.topics.jobs.ListPeers()
+	for _, p := range m.topics.jobsGPU.ListPeers() {
+		if !slices.Contains(jobs, p) {
+			jobs = append(jobs, p)
+		}
+	}
+	return jobs, m.topics.bids.ListPeers()
+}
+
+// ClassPeers returns the providers known to hear jobs of a class.
+func (m *Mesh) ClassPeers(class string) []peer.ID {
+	if class == ClassGPU {
+		return m.topics.jobsGPU.ListPeers()
+	}
+	return m.topics.jobs.ListPeers()
 }
 
 // WaitProviders waits until the jobs topic has at least n peers: providers

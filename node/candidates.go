@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -48,8 +49,11 @@ type recordEntry struct {
 func (n *Node) candidates(ctx context.Context, need job.Need) (expected []peer.ID, records map[peer.ID]*job.Capacity) {
 	key := capabilityFor(need)
 	found := n.lookup(ctx, key)
-	jobsPeers, _ := n.mesh.TopicPeers()
-	for _, p := range jobsPeers {
+	class := mesh.ClassCPU
+	if need.GPUs > 0 || need.GPUModel != "" || need.MinVRAM > 0 {
+		class = mesh.ClassGPU
+	}
+	for _, p := range n.mesh.ClassPeers(class) {
 		if !slices.ContainsFunc(found, func(ai peer.AddrInfo) bool { return ai.ID == p }) {
 			found = append(found, peer.AddrInfo{ID: p})
 		}

@@ -30,7 +30,11 @@ const bidGrace = 30 * time.Second
 const clockSkew = 2 * time.Second
 
 func (n *Node) startProvider() error {
-	if err := n.mesh.OnRequest(n.onRequest); err != nil {
+	classes := []string{mesh.ClassCPU}
+	if len(n.record.GPUs) > 0 {
+		classes = append(classes, mesh.ClassGPU) // a CPU-only provider never hears GPU jobs
+	}
+	if err := n.mesh.OnRequest(n.onRequest, classes...); err != nil {
 		return err
 	}
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("award"), n.handleAward)

@@ -202,3 +202,22 @@ func TestSecondPriceAndNotRegions(t *testing.T) {
 		t.Fatalf("the us-east provider should have declined (region): %d declines", out.Declines)
 	}
 }
+
+// GPU jobs gossip on their own topic: a CPU-only provider never hears them
+// (no decline from it), a GPU provider does, and both hear CPU jobs.
+func TestJobClassesSplitTopics(t *testing.T) {
+	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
+	h100 := job.GPU{Vendor: "nvidia", Model: "NVIDIA H100 80GB HBM3", VRAMBytes: 80 << 30}
+	client, provs := meshOf(t, "test-classes",
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small},
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: 2 * job.Nano, GPUHour: job.Nano}, Capacity: small,
+			Simulated: &Simulated{GPUs: []job.GPU{h100}}})
+	gpu := submit(t, client, helloSpec(t, func(s *job.Spec) { s.Resources.GPUs, s.Resources.GPUModel = 1, "h100" }), nil)
+	if gpu.State != job.StateCompleted || gpu.Provider != provs[1].ID().String() || gpu.Bids != 1 || gpu.Declines != 0 {
+		t.Fatalf("GPU job: state %s on %s, %d bids, %d declines (%s); want the GPU provider's bid alone", gpu.State, gpu.Provider, gpu.Bids, gpu.Declines, gpu.Error)
+	}
+	cpu := submit(t, client, helloSpec(t, nil), nil)
+	if cpu.State != job.StateCompleted || cpu.Provider != provs[0].ID().String() || cpu.Bids != 2 {
+		t.Fatalf("CPU job: state %s on %s, %d bids (%s); want both bidding, the cheaper winning", cpu.State, cpu.Provider, cpu.Bids, cpu.Error)
+	}
+}
