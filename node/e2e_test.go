@@ -116,7 +116,7 @@ func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node
 	return client, providers
 }
 
-func helloSpec(t *testing.T, mut func(*job.Spec)) Submission {
+func helloSpec(t testing.TB, mut func(*job.Spec)) Submission {
 	t.Helper()
 	mod := hello.Module()
 	s := &job.Spec{

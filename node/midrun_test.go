@@ -21,7 +21,7 @@ var guest struct {
 
 // guestModule builds the executor's test guest (argv[1] picks what it does:
 // sleep, exit, loop, ...) once per test binary.
-func guestModule(t *testing.T) []byte {
+func guestModule(t testing.TB) []byte {
 	t.Helper()
 	guest.once.Do(func() {
 		dir, err := os.MkdirTemp("", "computemesh-guest")
@@ -46,7 +46,7 @@ func guestModule(t *testing.T) []byte {
 	return guest.mod
 }
 
-func guestSpec(t *testing.T, args ...string) Submission {
+func guestSpec(t testing.TB, args ...string) Submission {
 	mod := guestModule(t)
 	sub := helloSpec(t, nil)
 	sub.Module = mod
