@@ -229,5 +229,13 @@ func matmul(c, a, b []float64, n int) {
 	}
 }
 
-// round1 rounds to one decimal: the benchmark is not more precise than that.
-func round1(x float64) float64 { return math.Round(x*10) / 10 }
+// round1 rounds to one decimal, or to three significant digits for rates
+// under 10 (a machine loaded or instrumented enough to measure 0.04 GFLOPS
+// must not report 0).
+func round1(x float64) float64 {
+	if x <= 0 || x >= 10 {
+		return math.Round(x*10) / 10
+	}
+	scale := math.Pow(10, 2-math.Floor(math.Log10(x)))
+	return math.Round(x*scale) / scale
+}
