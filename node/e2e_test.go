@@ -45,7 +45,7 @@ func meshOf(t *testing.T, network string, cfgs ...Config) (client *Node, provs [
 		}
 		provs = append(provs, n)
 	}
-	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: network, Ephemeral: true})
+	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: network, Ephemeral: true, HeartbeatTimeout: testHeartbeatTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +57,12 @@ func meshOf(t *testing.T, network string, cfgs ...Config) (client *Node, provs [
 	}
 	return client, provs
 }
+
+// testHeartbeatTimeout is the test clients' patience with a silent
+// provider: generous, because a loaded machine running the race detector can
+// starve a provider's heartbeat goroutine for seconds. The default (3 s) is
+// exercised by the CLI test that freezes a provider process.
+const testHeartbeatTimeout = 30 * time.Second
 
 type provSpec struct {
 	region string
@@ -103,7 +109,7 @@ func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node
 			t.Fatalf("provider %d did not announce its capabilities within 60s", i)
 		}
 	}
-	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: "test", Ephemeral: true})
+	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: "test", Ephemeral: true, HeartbeatTimeout: testHeartbeatTimeout})
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
