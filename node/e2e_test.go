@@ -116,7 +116,7 @@ func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node
 	t.Cleanup(func() { client.Close() })
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := client.Mesh().WaitProviders(wctx, 1); err != nil {
+	if err := client.Mesh().WaitProviders(wctx, len(providers)); err != nil {
 		t.Fatal(err)
 	}
 	return client, providers

@@ -291,9 +291,12 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 	}
 	r, err := n.runTask(ctx, ex, a, client, env, inDir, outDir, logs)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case n.ctx.Err() != nil:
+			res.Error = "cancelled: the provider is shutting down"
+		case ctx.Err() != nil:
 			res.Error = "cancelled: the client went away"
-		} else {
+		default:
 			res.Error = err.Error()
 		}
 		return res
