@@ -50,8 +50,12 @@ func (n *Node) reopen(r *JobRecord) bool {
 	n.journal.update(r.ID, func(r *JobRecord) bool {
 		for i := range r.Attempts {
 			if a := &r.Attempts[i]; a.End.IsZero() {
-				a.End, a.Result, a.Error = r.Updated, "interrupted", "the client node stopped during the attempt"
-				a.Duration = a.End.Sub(a.Start)
+				// The attempt ended at the record's last write, or later.
+				at := r.Updated
+				if at.Before(a.Start) {
+					at = a.Start
+				}
+				a.end(at, "interrupted", "the client node stopped during the attempt")
 			}
 		}
 		r.Resumes++
