@@ -228,7 +228,12 @@ func describeJob(w io.Writer, r *node.JobRecord, now time.Time) {
 		fmt.Fprintln(w, title)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		for i, rd := range r.Rounds {
-			fmt.Fprintf(tw, "  #%d\t%s\t%d candidates\t%s\n", i+1+r.RoundsDropped, clock(rd.Started), rd.Candidates, rd.Closed)
+			closed := ""
+			if rd.Closed != "" {
+				closed = "; bidding closed: " + rd.Closed
+			}
+			// No tabs: the header ends the previous round's columns.
+			fmt.Fprintf(tw, "  #%d  %s  %d candidates%s\n", i+1+r.RoundsDropped, clock(rd.Started), rd.Candidates, closed)
 			for _, b := range rd.Answers {
 				if b.Decline != "" {
 					fmt.Fprintf(tw, "    decline\t%s\t%s\t%s\n", short(b.Provider), b.Region, b.Decline)

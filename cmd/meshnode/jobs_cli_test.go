@@ -83,6 +83,7 @@ func TestCLIJobsOffline(t *testing.T) {
 		}
 	}
 
+	t.Logf("jobs:\n%s", r.stdout)
 	r = meshnode(t, t.TempDir(), "job", "describe", id[:12], "--data-dir", dataDir)
 	for _, want := range []string{id, "resumed after 1", "Auction rounds", "queue position 2", "busy: full", "price above the max",
 		"interrupted", "Winner", "cheapest of 1 feasible bids", "Charge", "hello world"} {
@@ -90,6 +91,7 @@ func TestCLIJobsOffline(t *testing.T) {
 			t.Fatalf("job describe lacks %q\n%s", want, r)
 		}
 	}
+	t.Logf("job describe:\n%s", r.stdout)
 	r = meshnode(t, t.TempDir(), "job", "describe", id, "--json", "--data-dir", dataDir)
 	var got node.JobRecord
 	if err := json.Unmarshal([]byte(r.stdout), &got); r.code != 0 || err != nil || got.ID != id || got.Outcome == nil {
