@@ -69,7 +69,15 @@ type Backend interface {
 	// Events hands a job's events so far, and with follow those to come
 	// until it ends, to each.
 	Events(ctx context.Context, id string, follow bool, each func(job.Event)) error
+	// Jobs lists the jobs the node submitted that it keeps records of.
+	Jobs() (any, error)
+	// Job returns one job's record (an error wrapping ErrNotFound when the
+	// node has none by that ID).
+	Job(id string) (any, error)
 }
+
+// ErrNotFound means the node has no such thing (a job record).
+var ErrNotFound = errors.New("not found")
 
 // ChallengeRequest is the body of POST /v1/challenge.
 type ChallengeRequest struct {
@@ -118,6 +126,17 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		_ = json.NewEncoder(w).Encode(b.Info())
 	})
 	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, b) })
+	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, b.Jobs)
+	})
+	mux.HandleFunc("GET /v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		v, err := b.Job(r.PathValue("id"))
+		if errors.Is(err, ErrNotFound) {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		reply(w, func() (any, error) { return v, err })
+	})
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		if err := b.Cancel(r.PathValue("id")); err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
@@ -339,6 +358,36 @@ func (c *Client) call(ctx context.Context, path string, body, v any) error {
 		return err
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(v)
+}
+
+// get GETs path and decodes the JSON answer into v; a 404 is an error
+// wrapping ErrNotFound.
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%w: %s", ErrNotFound, strings.TrimSpace(string(msg)))
+	}
+	if err := expect(resp, http.StatusOK); err != nil {
+		return err
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v)
+}
+
+// Jobs lists the jobs the node submitted (node.JobSummary values), decoded
+// into v.
+func (c *Client) Jobs(ctx context.Context, v any) error {
+	return c.get(ctx, "/v1/jobs", v)
+}
+
+// Job returns one job's record (a node.JobRecord) by ID, unique ID prefix
+// or short form, decoded into v.
+func (c *Client) Job(ctx context.Context, id string, v any) error {
+	return c.get(ctx, "/v1/jobs/"+url.PathEscape(id), v)
 }
 
 // Providers asks the node to search for providers; the answer is decoded

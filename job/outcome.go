@@ -15,7 +15,7 @@ const (
 const (
 	EventCandidates = "candidates" // Count candidates found
 	EventRequest    = "request"    // the request is gossiped
-	EventBid        = "bid"        // a bid arrived
+	EventBid        = "bid"        // a bid arrived (Count: jobs queued ahead of it at the provider)
 	EventDecline    = "decline"    // a provider declined (Message says why)
 	EventClosed     = "closed"     // the bid window closed (Message says why)
 	EventRejected   = "rejected"   // a bid failed a feasibility check

@@ -80,3 +80,13 @@ func (b backend) Challenge(ctx context.Context, p string) (any, error) {
 	}
 	return b.n.Challenge(ctx, id)
 }
+
+func (b backend) Jobs() (any, error) { return b.n.Jobs(), nil }
+
+func (b backend) Job(id string) (any, error) {
+	r, err := b.n.Job(id)
+	if errors.Is(err, ErrUnknownJob) {
+		return nil, fmt.Errorf("%w: %v", api.ErrNotFound, err)
+	}
+	return r, err
+}

@@ -148,18 +148,21 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 		reg.finish()
 		reg.mu.Unlock()
 	}()
+	jt := n.track(t)      // the job's record in the data dir (resume.go)
 	var emitMu sync.Mutex // replicas emit from several goroutines
 	emit := func(e job.Event) {
 		emitMu.Lock()
 		defer emitMu.Unlock()
 		e.Job, e.Elapsed = id, time.Since(t.start)
 		reg.record(e)
+		jt.observe(e)
 		progress(e)
 	}
 	finish := func() *job.Outcome {
 		out.Timings.Total = ms(time.Since(t.start))
 		n.metrics.jobs.WithLabelValues(out.State).Inc()
 		n.metrics.duration.Observe(time.Since(t.start).Seconds())
+		jt.finish(out)
 		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: out.State})
 		return out
 	}
@@ -578,7 +581,7 @@ func (n *Node) onBid(b *job.Bid, _ peer.ID) {
 	if b.Decline != "" {
 		kind, msg = job.EventDecline, b.Decline+": "+b.Detail
 	}
-	p.emit(job.Event{Kind: kind, Provider: b.Provider, Region: b.Region, Price: b.Price, Message: msg})
+	p.emit(job.Event{Kind: kind, Provider: b.Provider, Region: b.Region, Price: b.Price, Count: b.Queue, Message: msg})
 }
 
 // measureRTT pings the bidders whose RTT is not known yet.

@@ -58,6 +58,10 @@ type Node struct {
 	tmpStore string                           // the store's temporary directory (nodes without a data dir)
 	cands    candidates
 	jobs     jobRegistry
+	// journal keeps the records of this client's jobs under the data dir
+	// (nil without one); resumable are the unfinished jobs found at start.
+	journal   *journal
+	resumable []string
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -122,6 +126,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.openStore(); err != nil {
 		return nil, err
 	}
+	if err := n.openJournal(); err != nil {
+		return nil, err
+	}
 	if cfg.Mode == ModeProvider {
 		if err := n.setupProvider(ctx); err != nil {
 			return nil, err
@@ -165,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.startResumes()
 	return n, nil
 }
 
@@ -298,6 +306,9 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mesh.Close())
 		}
 		n.wg.Wait()
+		if n.journal != nil {
+			n.journal.close()
+		}
 		n.closeExec()
 		if n.tmpStore != "" {
 			_ = os.RemoveAll(n.tmpStore)

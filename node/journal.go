@@ -1,0 +1,558 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// A client node with a data dir keeps a record of every job it submits in
+// <data-dir>/jobs/<job-id>.json: one small JSON document per job, replaced
+// atomically (temporary file, fsync, rename, fsync of the directory) at
+// each state change that matters. One file per job rather than one
+// append-only journal: a torn or corrupt write can only ever damage the
+// record being written (and then only its temporary file), pruning is
+// deleting a file, and no compaction is needed.
+
+// JobsDir is the directory of a data dir that holds the job records.
+const JobsDir = "jobs"
+
+// Bounds of the job records.
+const (
+	FinishedJobsKept = 1000     // finished records kept; the oldest are pruned
+	recordVersion    = 1        // JobRecord.V
+	recordMaxSize    = 16 << 20 // a record file larger than this is corrupt
+	recordOutputKept = 64 << 10 // bytes of stdout and of stderr kept in a record
+	recordRoundsKept = 50       // auction rounds kept (the oldest dropped first)
+	recordBidsKept   = 256      // answers kept per round
+	recordTriesKept  = 100      // attempts kept (the oldest dropped first)
+	recordTmpPrefix  = ".tmp-"
+	recordCorrupt    = ".corrupt"
+)
+
+// Job states of a record while its job is unfinished (finished records
+// carry the outcome's state, job.State*).
+const (
+	JobSubmitted = "submitted"
+	JobAuction   = "auction"
+	JobWaiting   = "waiting"
+	JobAwarded   = "awarded"
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobResumed   = "resumed" // reloaded after a restart, not yet placed again
+)
+
+// JobRecord is what a client node keeps of one job it submitted. Secrets
+// are never kept: only whether the submission had any.
+type JobRecord struct {
+	V     int      `json:"v"`
+	ID    string   `json:"id"`
+	Nonce []byte   `json:"nonce"`
+	Spec  job.Spec `json:"spec"`
+	// State is the job's state now (JobSubmitted, ... or the outcome's).
+	State     string    `json:"state"`
+	Submitted time.Time `json:"submitted"`
+	Updated   time.Time `json:"updated"`
+	Finished  time.Time `json:"finished,omitzero"`
+	// Submission options.
+	BidWindowMS int64 `json:"bid_window_ms,omitempty"`
+	DeadlineMS  int64 `json:"deadline_ms,omitempty"` // unix ms
+	Secrets     bool  `json:"secrets,omitempty"`     // the submission had secrets (their values are never stored)
+	// ModuleStored says the module's bytes are in the node's content store
+	// under Spec.Module (needed to resume the job).
+	ModuleStored bool `json:"module_stored,omitempty"`
+	// Resumes counts the restarts of the client the job went through.
+	Resumes int `json:"resumes,omitempty"`
+
+	Rounds        []Round `json:"rounds,omitempty"`
+	RoundsDropped int     `json:"rounds_dropped,omitempty"`
+	// Attempted is how many awards were made (attempt numbers go on from
+	// it after a restart); Attempts are the last recordTriesKept of them.
+	Attempted int       `json:"attempted"`
+	Attempts  []Attempt `json:"attempts,omitempty"`
+
+	// Outcome is the job's end, set exactly once. Its stdout and stderr
+	// are cut to recordOutputKept bytes each (OutputCut says so).
+	Outcome   *job.Outcome `json:"outcome,omitempty"`
+	OutputCut bool         `json:"output_cut,omitempty"`
+}
+
+// Round is one auction of a job.
+type Round struct {
+	Started    time.Time   `json:"started"`
+	Candidates int         `json:"candidates"`
+	Closed     string      `json:"closed,omitempty"` // why bidding closed
+	Answers    []RoundBid  `json:"answers,omitempty"`
+	Rejected   []Rejection `json:"rejected,omitempty"`
+	Awarded    []string    `json:"awarded,omitempty"` // providers awarded, in order
+	Waiting    string      `json:"waiting,omitempty"` // no provider: why the job waited for another round
+}
+
+// RoundBid is a bid or a decline.
+type RoundBid struct {
+	Provider string      `json:"provider"`
+	Region   string      `json:"region,omitempty"`
+	Price    job.Credits `json:"price_nano,omitempty"`
+	Queue    int         `json:"queue,omitempty"`   // jobs queued ahead at the provider
+	Decline  string      `json:"decline,omitempty"` // why it declined (a decline)
+}
+
+// Rejection is a bid that failed the client's checks.
+type Rejection struct {
+	Provider string      `json:"provider"`
+	Price    job.Credits `json:"price_nano,omitempty"`
+	Reason   string      `json:"reason"`
+}
+
+// Attempt is one award of a job to a provider.
+type Attempt struct {
+	N        int           `json:"n"`
+	Provider string        `json:"provider"`
+	Region   string        `json:"region,omitempty"`
+	Price    job.Credits   `json:"price_nano,omitempty"`
+	Why      string        `json:"why,omitempty"` // why it was chosen
+	Queue    int           `json:"queue,omitempty"`
+	Start    time.Time     `json:"start"`
+	Running  time.Time     `json:"running,omitzero"` // when the provider accepted
+	End      time.Time     `json:"end,omitzero"`
+	Result   string        `json:"result,omitempty"` // completed, failed, declined, interrupted, majority, ...
+	Error    string        `json:"error,omitempty"`
+	Charge   job.Credits   `json:"charge_nano,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+}
+
+// JobSummary is one line of the job list.
+type JobSummary struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name,omitempty"`
+	State     string      `json:"state"`
+	Submitted time.Time   `json:"submitted"`
+	Finished  time.Time   `json:"finished,omitzero"`
+	Provider  string      `json:"provider,omitempty"`
+	Region    string      `json:"region,omitempty"`
+	Charge    job.Credits `json:"charge_nano"`
+	Attempts  int         `json:"attempts"`
+}
+
+// Summary returns the record's line of the job list.
+func (r *JobRecord) Summary() JobSummary {
+	s := JobSummary{ID: r.ID, Name: r.Spec.Name, State: r.State, Submitted: r.Submitted, Finished: r.Finished, Attempts: r.Attempted}
+	if r.Outcome != nil {
+		s.Provider, s.Region, s.Charge = r.Outcome.Provider, r.Outcome.Region, r.Outcome.Charge
+		s.Attempts = max(s.Attempts, r.Outcome.Attempts)
+	} else if n := len(r.Attempts); n > 0 {
+		s.Provider, s.Region = r.Attempts[n-1].Provider, r.Attempts[n-1].Region
+	}
+	return s
+}
+
+// done reports whether the record has its final outcome.
+func (r *JobRecord) done() bool { return r.Outcome != nil }
+
+// validJobID accepts the IDs job.NewID makes (base32 CIDs): lower-case
+// letters and digits only, so that an ID is always a safe file name.
+func validJobID(id string) bool {
+	if len(id) < 8 || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeRecord decodes and checks one record file's contents.
+func decodeRecord(b []byte) (*JobRecord, error) {
+	if len(b) == 0 {
+		return nil, errors.New("empty file")
+	}
+	if len(b) > recordMaxSize {
+		return nil, fmt.Errorf("%d bytes, limit %d", len(b), recordMaxSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var r JobRecord
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decoding: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("decoding: data after the record")
+	}
+	switch {
+	case r.V != recordVersion:
+		return nil, fmt.Errorf("v: version %d, want %d", r.V, recordVersion)
+	case !validJobID(r.ID):
+		return nil, fmt.Errorf("id: %q is not a job ID", r.ID)
+	case r.Submitted.IsZero():
+		return nil, errors.New("submitted: missing")
+	case r.State == "":
+		return nil, errors.New("state: missing")
+	case r.Attempted < 0 || r.Resumes < 0 || r.RoundsDropped < 0:
+		return nil, errors.New("negative count")
+	case r.Outcome != nil && r.Outcome.Job != r.ID:
+		return nil, fmt.Errorf("outcome: for job %q, not %q", r.Outcome.Job, r.ID)
+	}
+	return &r, nil
+}
+
+func encodeRecord(r *JobRecord) []byte {
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil { // a record has no types json cannot encode
+		panic(fmt.Sprintf("node: encoding job record: %v", err))
+	}
+	return append(b, '\n')
+}
+
+// RecordError is a record file that could not be read.
+type RecordError struct {
+	File string
+	Err  error
+}
+
+func (e *RecordError) Error() string { return fmt.Sprintf("job record %s: %v", e.File, e.Err) }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// loadRecords reads every record in dir (a missing dir holds none). A
+// record that cannot be read is reported as a *RecordError naming its file
+// and skipped; the others are returned, oldest submission first.
+func loadRecords(dir string) ([]*JobRecord, []error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, []error{fmt.Errorf("job records: %w", err)}
+	}
+	var recs []*JobRecord
+	var errs []error
+	for _, e := range ents {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		r, err := readRecord(path)
+		if err == nil && r.ID+".json" != name {
+			err = fmt.Errorf("holds job %s", r.ID)
+		}
+		if err != nil {
+			errs = append(errs, &RecordError{File: path, Err: err})
+			continue
+		}
+		recs = append(recs, r)
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Submitted.Before(recs[j].Submitted) })
+	return recs, errs
+}
+
+func readRecord(path string) (*JobRecord, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, recordMaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecord(b)
+}
+
+// writeAtomic replaces path with b: a temporary file in the same directory,
+// synced, renamed over path, then the directory synced, so that a crash
+// leaves either the old record or the new one, never a mix.
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, recordTmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// journal keeps a client node's job records under its data dir. Records of
+// unfinished jobs are held in memory; finished ones only as summaries (their
+// files are read when described).
+type journal struct {
+	dir  string
+	keep int // finished records kept
+
+	mu     sync.Mutex
+	closed bool
+	active map[string]*JobRecord
+	done   map[string]JobSummary
+}
+
+// openJournal opens (creating) the records in dir: stale temporary files
+// of interrupted writes are removed, a record that cannot be read is logged
+// with its file name, renamed *.corrupt and skipped, and finished records
+// beyond keep are pruned. It returns the unfinished records.
+func openJournal(dir string, keep int) (*journal, []*JobRecord, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("job records: %w", err)
+	}
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), recordTmpPrefix) {
+				_ = os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	j := &journal{dir: dir, keep: keep, active: map[string]*JobRecord{}, done: map[string]JobSummary{}}
+	recs, errs := loadRecords(dir)
+	for _, err := range errs {
+		log.Errorf("%v: skipped", err)
+		var re *RecordError
+		if errors.As(err, &re) {
+			if rerr := os.Rename(re.File, re.File+recordCorrupt); rerr != nil {
+				log.Warnf("job record %s: setting it aside: %v", re.File, rerr)
+			}
+		}
+	}
+	var unfinished []*JobRecord
+	for _, r := range recs {
+		if r.done() {
+			j.done[r.ID] = r.Summary()
+		} else {
+			j.active[r.ID] = r
+			unfinished = append(unfinished, r)
+		}
+	}
+	j.mu.Lock()
+	j.pruneLocked()
+	j.mu.Unlock()
+	return j, unfinished, nil
+}
+
+func (j *journal) path(id string) string { return filepath.Join(j.dir, id+".json") }
+
+// writeLocked writes r's file; a failure (disk full, ...) is logged and the
+// record kept in memory for the next write. Nothing is written once the
+// journal is closed.
+func (j *journal) writeLocked(r *JobRecord) {
+	if j.closed {
+		return
+	}
+	r.Updated = time.Now()
+	if err := writeAtomic(j.path(r.ID), encodeRecord(r)); err != nil {
+		log.Errorf("job record %s: %v", j.path(r.ID), err)
+	}
+}
+
+// pruneLocked removes the oldest finished records beyond j.keep.
+func (j *journal) pruneLocked() {
+	if len(j.done) <= j.keep {
+		return
+	}
+	list := make([]JobSummary, 0, len(j.done))
+	for _, s := range j.done {
+		list = append(list, s)
+	}
+	sort.Slice(list, func(a, b int) bool {
+		if !list[a].Finished.Equal(list[b].Finished) {
+			return list[a].Finished.Before(list[b].Finished)
+		}
+		return list[a].Submitted.Before(list[b].Submitted)
+	})
+	for _, s := range list[:len(list)-j.keep] {
+		if err := os.Remove(j.path(s.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warnf("pruning job record %s: %v", j.path(s.ID), err)
+		}
+		delete(j.done, s.ID)
+	}
+}
+
+// close stops every write (those in flight have finished when it returns).
+func (j *journal) close() {
+	j.mu.Lock()
+	j.closed = true
+	j.mu.Unlock()
+}
+
+// create records a new job and writes it.
+func (j *journal) create(r *JobRecord) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.active[r.ID] = r
+	j.writeLocked(r)
+}
+
+// update changes an unfinished record under the journal's lock, and writes
+// it when f says so.
+func (j *journal) update(id string, f func(r *JobRecord) (write bool)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	r := j.active[id]
+	if r == nil {
+		return
+	}
+	if f(r) {
+		j.writeLocked(r)
+	}
+	if r.done() {
+		delete(j.active, id)
+		j.done[id] = r.Summary()
+		j.pruneLocked()
+	}
+}
+
+// list returns every job's summary, newest submission first.
+func (j *journal) list() []JobSummary {
+	j.mu.Lock()
+	out := make([]JobSummary, 0, len(j.active)+len(j.done))
+	for _, r := range j.active {
+		out = append(out, r.Summary())
+	}
+	for _, s := range j.done {
+		out = append(out, s)
+	}
+	j.mu.Unlock()
+	sortSummaries(out)
+	return out
+}
+
+func sortSummaries(out []JobSummary) {
+	sort.SliceStable(out, func(a, b int) bool {
+		if !out[a].Submitted.Equal(out[b].Submitted) {
+			return out[a].Submitted.After(out[b].Submitted)
+		}
+		return out[a].ID < out[b].ID
+	})
+}
+
+// get returns a copy of a job's record by ID or unique ID prefix (or the
+// "prefix…suffix" short form the CLI prints).
+func (j *journal) get(ref string) (*JobRecord, error) {
+	j.mu.Lock()
+	ids := make([]string, 0, len(j.active)+len(j.done))
+	for id := range j.active {
+		ids = append(ids, id)
+	}
+	for id := range j.done {
+		ids = append(ids, id)
+	}
+	j.mu.Unlock()
+	id, err := resolveJob(ref, ids)
+	if err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	if r := j.active[id]; r != nil {
+		b := encodeRecord(r)
+		j.mu.Unlock()
+		return decodeRecord(b)
+	}
+	j.mu.Unlock()
+	r, err := readRecord(j.path(id))
+	if err != nil {
+		return nil, &RecordError{File: j.path(id), Err: err}
+	}
+	return r, nil
+}
+
+// resolveJob finds the one ID among ids that ref names: the whole ID, a
+// prefix of it, or "prefix…suffix".
+func resolveJob(ref string, ids []string) (string, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return "", fmt.Errorf("%w: empty job ID", ErrUnknownJob)
+	}
+	pre, suf, _ := strings.Cut(ref, "…")
+	var found []string
+	for _, id := range ids {
+		if id == ref {
+			return id, nil
+		}
+		if strings.HasPrefix(id, pre) && strings.HasSuffix(id, suf) && len(id) >= len(pre)+len(suf) {
+			found = append(found, id)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("%w: %s", ErrUnknownJob, ref)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("job %s is ambiguous: %d jobs match", ref, len(found))
+}
+
+// ReadJobs reads the job records of a data dir directly (for a node that is
+// not running): the summaries, newest first, and the records that could not
+// be read. It changes nothing on disk.
+func ReadJobs(dataDir string) ([]JobSummary, []error) {
+	recs, errs := loadRecords(filepath.Join(dataDir, JobsDir))
+	out := make([]JobSummary, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.Summary())
+	}
+	sortSummaries(out)
+	return out, errs
+}
+
+// ReadJob reads one job's record from a data dir directly (see ReadJobs).
+func ReadJob(dataDir, ref string) (*JobRecord, error) {
+	dir := filepath.Join(dataDir, JobsDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("job records: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && validJobID(id) {
+			ids = append(ids, id)
+		}
+	}
+	id, err := resolveJob(ref, ids)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, id+".json")
+	r, err := readRecord(path)
+	if err != nil {
+		return nil, &RecordError{File: path, Err: err}
+	}
+	return r, nil
+}
