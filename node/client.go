@@ -129,6 +129,7 @@ type round struct {
 	answers []job.Bid
 	ev      scheduler.Evaluation
 	need    job.Need
+	err     error // the request could not be gossiped
 }
 
 // dispatch places and runs a job: auctions until a bid is feasible (or the
@@ -190,6 +191,9 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 		if len(r.ev.Ranked) == 0 {
 			out.State, out.ExitCode = job.StateUnscheduled, -1
 			why = noBids(s, r.cands, r.answers, r.ev.Rejected)
+			if r.err != nil {
+				why = "the request could not be gossiped: " + r.err.Error()
+			}
 			if r.need.GPUs > 0 || r.need.GPUModel != "" || r.need.MinVRAM > 0 {
 				// Explain from every provider's record, not only those the
 				// specific look-up found: "0 of 6 providers match: 4 no GPU, ...".
@@ -273,7 +277,7 @@ func (n *Node) auction(ctx context.Context, t *ticket, out *job.Outcome, emit fu
 	deadline := time.Now().Add(window)
 	req := job.NewRequest(id, n.ID().String(), s, deadline.UnixMilli())
 	if err := n.mesh.PublishRequest(ctx, req); err != nil {
-		r.ev.Rejected = nil
+		r.err = err
 		emit(job.Event{Kind: job.EventClosed, Message: "gossip failed: " + err.Error()})
 		return r, nil
 	}

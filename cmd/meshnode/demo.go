@@ -126,23 +126,25 @@ func runDemo(ctx context.Context, w io.Writer) error {
 
 	module := hello.Module()
 	runs := []struct {
-		title  string
-		policy string
-		region string
-		gpus   int
-		model  string
+		title   string
+		policy  string
+		region  string
+		gpus    int
+		model   string
+		auction string
 	}{
-		{"policy cost: the cheapest provider wins", job.PolicyCost, "", 0, ""},
-		{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, "", 0, ""},
-		{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*", 0, ""},
-		{"policy cost, 1 GPU of model h100: only a provider with one may win", job.PolicyCost, "", 1, "h100"},
+		{"policy cost: the cheapest provider wins", job.PolicyCost, "", 0, "", ""},
+		{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, "", 0, "", ""},
+		{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*", 0, "", ""},
+		{"policy cost, 1 GPU of model h100: only a provider with one may win (GPU jobs gossip on their own topic)", job.PolicyCost, "", 1, "h100", ""},
+		{"policy balanced, second-price auction: price and latency weighed equally; the winner is paid the runner-up's price", job.PolicyBalanced, "", 0, "", job.AuctionSecondPrice},
 	}
 	for i, r := range runs {
 		spec := &job.Spec{
 			Executor: job.ExecutorWASM, Module: job.ModuleCID(module).String(), Name: "hello.wasm",
 			Args: []string{fmt.Sprintf("job %d", i+1)}, Env: map[string]string{"HELLO_NAME": "demo"},
 			Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20, GPUs: r.gpus, GPUModel: r.model},
-			TimeoutMS: 10_000, Policy: r.policy, Region: r.region,
+			TimeoutMS: 10_000, Policy: r.policy, Region: r.region, Auction: r.auction,
 		}
 		fmt.Fprintf(w, "\n== job %d: %s\n", i+1, r.title)
 		var mu sync.Mutex
