@@ -29,6 +29,14 @@ type provState struct {
 	running  []*task
 	queue    []*task
 	maxQueue int
+	// freed, when set, is called after a job finished here.
+	freed func(p int)
+}
+
+// hasRoom reports whether an award of res would be held now: it starts at
+// once, or the queue has room.
+func (s *provState) hasRoom(res job.Resources) bool {
+	return len(s.queue) < s.maxQueue || len(s.queue) == 0 && fits(res, s.reserved.Free())
 }
 
 func newProvState(p *Provider, idx, maxQueue int) *provState {
@@ -136,7 +144,7 @@ func add(a, b job.Resources, sign int) job.Resources {
 // it would start later than promised: the late-binding check.
 func (s *provState) accept(l *Loop, t *task, promise time.Duration) bool {
 	now := l.Now()
-	if len(s.queue) >= s.maxQueue && !(len(s.queue) == 0 && fits(t.res, s.reserved.Free())) {
+	if !s.hasRoom(t.res) {
 		return false
 	}
 	if promise > 0 && s.startTime(now, t.res, false) > promise {
@@ -167,4 +175,7 @@ func (s *provState) finish(l *Loop, t *task) {
 	s.running = slices.DeleteFunc(s.running, func(x *task) bool { return x == t })
 	t.done(l.Now())
 	s.startQueued(l)
+	if s.freed != nil {
+		s.freed(s.idx)
+	}
 }

@@ -41,8 +41,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Providers: 200, Clients: 100, Jobs: 20000, Loads: []float64{0.5, 0.8, 0.95}, Policy: PolicyMixed, Seed: 1,
-		Window: 250 * time.Millisecond, MaxQueue: 4, Slack: 5 * time.Second, Backoff: time.Second,
-		Warmup: 0.1, Cooldown: 0.05,
+		Window: 250 * time.Millisecond, MaxQueue: 8, Slack: 5 * time.Second, Backoff: time.Second,
+		Warmup: 0.2, Cooldown: 0.05,
 	}
 }
 
@@ -85,6 +85,8 @@ type Result struct {
 	Scheduler string  `json:"scheduler"`
 	Load      float64 `json:"load"`
 	Jobs      int     `json:"jobs"`
+	// Failed counts the measured jobs that no round placed (given up).
+	Failed int `json:"failed"`
 	// CostMean is the mean charge per job in credits.
 	CostMean float64 `json:"cost_mean"`
 	// RTTMeanMS is the mean RTT from client to the provider that ran the
@@ -99,8 +101,12 @@ type Result struct {
 	// Awards is the mean number of awards sent per job (1: no decline);
 	// Rounds the mean number of auctions or placement rounds.
 	Awards float64 `json:"awards_mean"`
-	Rounds float64 `json:"rounds_mean"`
-	Ratio  Ratios  `json:"vs_omniscient"`
+	// CPUBusy is the share of all providers' cores that ran jobs while the
+	// measured jobs arrived (the load as it turned out: jobs on slower
+	// providers hold cores longer).
+	CPUBusy float64 `json:"cpu_busy"`
+	Rounds  float64 `json:"rounds_mean"`
+	Ratio   Ratios  `json:"vs_omniscient"`
 	// ByPolicy is the mean completion (s) and cost of each policy's jobs.
 	ByPolicy map[string]PolicyResult `json:"by_policy"`
 }
@@ -191,6 +197,7 @@ func summarise(w *world, kind string, load float64) Result {
 	for i := from; i < to; i++ {
 		o := &w.out[i]
 		if !o.done {
+			r.Failed++
 			continue
 		}
 		c := (o.result - w.jobs[i].At).Seconds()
@@ -211,6 +218,7 @@ func summarise(w *world, kind string, load float64) Result {
 	if n == 0 {
 		return r
 	}
+	r.CPUBusy = busy(w, w.jobs[from].At, w.jobs[to-1].At)
 	r.Jobs = len(done)
 	sum := 0.0
 	for _, c := range done {
@@ -226,4 +234,26 @@ func summarise(w *world, kind string, load float64) Result {
 		r.ByPolicy[p] = pr
 	}
 	return r
+}
+
+// busy is the share of the mesh's cores that ran jobs between from and to.
+func busy(w *world, from, to time.Duration) float64 {
+	if to <= from {
+		return 0
+	}
+	var used, total float64
+	for i := range w.out {
+		o := &w.out[i]
+		if !o.done {
+			continue
+		}
+		start, end := max(o.started, from), min(o.started+o.run, to)
+		if end > start {
+			used += float64(w.jobs[i].Spec.Resources.CPUMillis) / 1000 * (end - start).Seconds()
+		}
+	}
+	for i := range w.mesh.Providers {
+		total += float64(w.mesh.Providers[i].Offer.Capacity.CPUMillis) / 1000
+	}
+	return used / (total * (to - from).Seconds())
 }

@@ -12,11 +12,11 @@ import (
 // each figure with its ratio to the omniscient scheduler's.
 func WriteTable(out io.Writer, rep *Report) error {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "load\tscheduler\tjobs\tcost/job (credits)\tRTT (ms)\tmean completion (s)\tp99 completion (s)\twait (s)\trun (s)\tawards/job\t")
+	fmt.Fprintln(w, "load\tscheduler\tjobs\tcost/job (credits)\tRTT (ms)\tmean completion (s)\tp99 completion (s)\twait (s)\trun (s)\tawards/job\tcores busy\t")
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%.0f%%\t%s\t%d\t%.4f ×%.3f\t%.1f ×%.2f\t%.1f ×%.3f\t%.0f ×%.2f\t%.1f\t%.1f\t%.2f\t\n",
+		fmt.Fprintf(w, "%.0f%%\t%s\t%d\t%.4f ×%.3f\t%.1f ×%.2f\t%.1f ×%.3f\t%.0f ×%.2f\t%.1f\t%.1f\t%.2f\t%.0f%%\t\n",
 			r.Load*100, r.Scheduler, r.Jobs, r.CostMean, r.Ratio.Cost, r.RTTMeanMS, r.Ratio.RTT,
-			r.CompletionMean, r.Ratio.CompletionMean, r.CompletionP99, r.Ratio.CompletionP99, r.WaitMean, r.RunMean, r.Awards)
+			r.CompletionMean, r.Ratio.CompletionMean, r.CompletionP99, r.Ratio.CompletionP99, r.WaitMean, r.RunMean, r.Awards, r.CPUBusy*100)
 	}
 	return w.Flush()
 }

@@ -59,7 +59,7 @@ const (
 	devSigma  = 0.3 // of the deviation's log
 	gpuCores  = 4   // CPU cores a GPU job asks for
 	minRun    = 5 * time.Second
-	maxRun    = time.Hour
+	maxRun    = 30 * time.Minute
 )
 
 // meanWork estimates the mean reference work of one CPU job (core-seconds),

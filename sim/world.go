@@ -24,6 +24,7 @@ type outcome struct {
 	rtt      time.Duration // client to the provider that ran it
 	result   time.Duration // when the result reached the client
 	wait     time.Duration // from arriving at the provider to starting
+	started  time.Duration // when it started running
 	run      time.Duration
 	awards   int // awards sent (a declined award counts)
 	rounds   int // auctions (or placement rounds) it took
@@ -40,6 +41,8 @@ type world struct {
 	cands [][]int
 	out   []outcome
 	rng   *rand.Rand
+	// parked are the jobs the omniscient scheduler holds, oldest first.
+	parked []parked
 }
 
 func newWorld(m *Mesh, cfg *Config, jobs []Job, seed uint64) *world {
@@ -84,6 +87,7 @@ func (w *world) newTask(j *Job, p int, hold time.Duration, pay job.Credits) *tas
 		o := &w.out[j.Index]
 		o.done, o.provider, o.rtt, o.run = true, p, w.rtt(j, p), run
 		o.wait = t.start - (arrived - hold) // the hold is not waiting
+		o.started = t.start + hold
 		if o.wait < 0 {
 			o.wait = 0
 		}
@@ -111,16 +115,18 @@ func (w *world) award(j *Job, p int, promise time.Duration, pay job.Credits, dec
 }
 
 // maxRounds is how many rounds a client tries before giving a job up.
-const maxRounds = 100
+const maxRounds = 1000
 
-// retry starts another round after the back-off.
-// A job that no round placed in maxRounds is given up (and counted).
+// retry starts another round after the back-off, which doubles each round
+// up to 8 times Config.Backoff. A job that no round placed in maxRounds
+// is given up (and counted as failed).
 func (w *world) retry(j *Job, round func(*Job)) {
-	if w.out[j.Index].rounds >= maxRounds {
+	n := w.out[j.Index].rounds
+	if n >= maxRounds {
 		w.out[j.Index].failed = true
 		return
 	}
-	w.loop.After(w.cfg.Backoff, func() { round(j) })
+	w.loop.After(w.cfg.Backoff<<min(n-1, 3), func() { round(j) })
 }
 
 // run submits every job at its time under the scheduler and runs the loop
@@ -136,6 +142,13 @@ func (w *world) run(kind string) {
 		round = func(j *Job) { w.twoChoices(j, map[int]bool{}) }
 	case Omniscient:
 		round = w.omniscient
+	case OmniscientFastest:
+		round = w.fastest
+	}
+	if kind == Omniscient || kind == OmniscientFastest {
+		for _, s := range w.provs {
+			s.freed = w.unpark
+		}
 	}
 	for i := range w.jobs {
 		j := &w.jobs[i]
