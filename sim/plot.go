@@ -54,7 +54,7 @@ func Plot(w io.Writer, rep *Report) error {
 	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 	black := color.RGBA{0, 0, 0, 0xff}
 	c := rep.Config
-	title := fmt.Sprintf("computemesh schedule quality: ratio to the omniscient scheduler (%d providers, %d jobs/load, policy %s, seed %d)",
+	title := fmt.Sprintf("schedule quality, ratio to the omniscient scheduler (%d providers, %d jobs/load, %s, seed %d)",
 		c.Providers, c.Jobs, c.Policy, c.Seed)
 	drawText(img, (width-textWidth(title, 2))/2, 14, title, 2, black)
 	panels := []struct {
