@@ -167,3 +167,28 @@ func offer(cores int64) scheduler.Offer {
 	return scheduler.Offer{Region: "eu-west", Executors: []string{job.ExecutorWASM},
 		Capacity: job.Resources{CPUMillis: cores * 1000, MemoryBytes: uint64(cores) << 30 * 4}, Rates: job.Rates{CPUHour: job.Nano}}
 }
+
+func TestStreamSmallMesh(t *testing.T) {
+	tests := []struct {
+		name      string
+		providers int
+		load      float64
+	}{
+		{"tiny mesh, few GPUs", 5, 0.9},
+		{"small mesh", 20, 0.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMesh(SyntheticTopology(), tt.providers, 3, 11)
+			jobs, err := Stream(m, Workload{Jobs: 2000, Load: tt.load, Policy: PolicyMixed, Seed: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range jobs {
+				if len(m.Candidates(&jobs[i].Spec)) == 0 || jobs[i].At <= 0 || (i > 0 && jobs[i].At < jobs[i-1].At) {
+					t.Fatalf("job %d: %d candidates, submitted at %v", i, len(m.Candidates(&jobs[i].Spec)), jobs[i].At)
+				}
+			}
+		})
+	}
+}

@@ -147,6 +147,14 @@ func Stream(m *Mesh, w Workload) ([]Job, error) {
 		if (s.Region != "" || s.NotRegions != nil) && len(m.Candidates(s)) == 0 {
 			s.Region, s.NotRegions = "", nil
 		}
+		// A small mesh may have no provider for a GPU job as drawn: ask for
+		// any model, then for one GPU.
+		if len(m.Candidates(s)) == 0 && s.Resources.GPUs > 0 {
+			s.Resources.GPUModel, s.Resources.GPUVRAMBytes = "", 0
+			if len(m.Candidates(s)) == 0 {
+				s.Resources.GPUs = 1
+			}
+		}
 		if len(m.Candidates(s)) == 0 {
 			return nil, fmt.Errorf("job %d: no provider of the mesh can serve %s", i, s.Resources)
 		}
