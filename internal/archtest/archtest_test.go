@@ -84,7 +84,7 @@ func under(path, dir string) bool {
 
 func TestImportGraph(t *testing.T) {
 	pkgs := listModule(t)
-	leaves := []string{"job", "market", "scheduler"}
+	leaves := []string{"job", "market", "scheduler", "sim"}
 
 	t.Run("leaf packages do not depend on libp2p", func(t *testing.T) {
 		for _, leaf := range leaves {
@@ -126,6 +126,22 @@ func TestImportGraph(t *testing.T) {
 						t.Errorf("%s imports %s (directly, transitively or in its tests): %s must not depend on %s", leaf, d, leaf, f)
 					}
 				}
+			}
+		}
+	})
+
+	t.Run("sim imports only job, scheduler, market and the standard library", func(t *testing.T) {
+		p := pkgs[module+"/sim"]
+		if p == nil {
+			t.Fatalf("go list did not list %s/sim", module)
+		}
+		allowed := []string{module + "/job", module + "/scheduler", module + "/market"}
+		for _, d := range p.allImports() {
+			if d == p.ImportPath || slices.Contains(allowed, d) {
+				continue
+			}
+			if isModulePkg(d) || strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+				t.Errorf("sim imports %s: the simulator drives the pure packages only (job, scheduler, market, the standard library)", d)
 			}
 		}
 	})

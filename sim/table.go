@@ -1,0 +1,49 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+)
+
+// WriteTable prints a report for people: one row per load and scheduler,
+// each figure with its ratio to the omniscient scheduler's.
+func WriteTable(out io.Writer, rep *Report) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "load\tscheduler\tjobs\tcost/job (credits)\tRTT (ms)\tmean completion (s)\tp99 completion (s)\twait (s)\trun (s)\tawards/job\tcores busy\t")
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%.0f%%\t%s\t%d\t%.4f ×%.3f\t%.1f ×%.2f\t%.1f ×%.3f\t%.0f ×%.2f\t%.1f\t%.1f\t%.2f\t%.0f%%\t\n",
+			r.Load*100, r.Scheduler, r.Jobs, r.CostMean, r.Ratio.Cost, r.RTTMeanMS, r.Ratio.RTT,
+			r.CompletionMean, r.Ratio.CompletionMean, r.CompletionP99, r.Ratio.CompletionP99, r.WaitMean, r.RunMean, r.Awards, r.CPUBusy*100)
+	}
+	return w.Flush()
+}
+
+// FindData looks for the shared RTT data set in dir/shared/data for dir and
+// each of its parents (a checkout's sibling shared/ folder), and returns
+// the first folder that holds it, or "".
+func FindData(dir string) string {
+	for {
+		d := filepath.Join(dir, "shared", "data")
+		if HasData(d) {
+			return d
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// HasData reports whether dir holds the two CSV files of the data set.
+func HasData(dir string) bool {
+	for _, f := range []string{PingsFile, ServersFile} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || !st.Mode().IsRegular() {
+			return false
+		}
+	}
+	return true
+}
