@@ -19,7 +19,8 @@ import (
 // → ranked; reported as auction-p50-ms and auction-p99-ms), the time from
 // Submit to the winner event (winner-p50-ms, winner-p99-ms: discovery,
 // which is cached, plus the auction), bids and candidates per op, and how
-// many windows closed at their deadline instead of on the last answer.
+// many windows closed at their deadline instead of on the last answer and
+// how many jobs did not complete (counted, not fatal).
 // ns/op is the whole submit → result. See docs/BENCHMARKS.md.
 func BenchmarkAuction(b *testing.B) {
 	for _, n := range []int{5, 20, 100} {
@@ -84,9 +85,12 @@ func auctionMesh(b *testing.B, n int) (*Node, []*Node) {
 }
 
 func benchAuction(b *testing.B, n int) {
-	client, _ := auctionMesh(b, n)
+	client, provs := auctionMesh(b, n)
 	sub := benchJob(tiny.Module(), "tiny.wasm", 1)
-	sub.BidWindow = 2 * time.Second // an upper bound: the window closes on the last answer
+	// The window is an upper bound: it closes on the last answer. Generous,
+	// so that on a loaded machine a hundred answers are not cut off (a
+	// close at the deadline is counted).
+	sub.BidWindow = 10 * time.Second
 	ctx := context.Background()
 
 	// Warm up until a job's auction expects every provider (the DHT look-up
@@ -108,24 +112,52 @@ func benchAuction(b *testing.B, n int) {
 	b.Logf("%d providers: warm after %v: %d candidates, %d bids", n, time.Since(start).Round(time.Millisecond), out.Candidates, out.Bids)
 
 	var auction, winner []time.Duration
-	var bids, cands, deadlines int
+	var bids, cands, deadlines, failed int
 	for b.Loop() {
 		var won time.Duration
+		closedAtDeadline := false
 		out, err := client.Submit(ctx, sub, func(e job.Event) {
+			// Winner and closed are emitted by Submit's own goroutine.
 			switch {
 			case e.Kind == job.EventWinner && won == 0:
 				won = e.Elapsed
 			case e.Kind == job.EventClosed && e.Message == "deadline":
 				deadlines++
+				closedAtDeadline = true
 			}
 		})
-		if err != nil || out.State != job.StateCompleted {
-			b.Fatalf("submit: %v %+v", err, out)
+		if err != nil {
+			b.Fatalf("submit: %v", err)
+		}
+		if closedAtDeadline {
+			// Which side lost the answers: providers that hold a standing
+			// bid for the job did get the request and answered.
+			standing := 0
+			for _, p := range provs {
+				p.bidsMu.Lock()
+				if _, ok := p.myBids[out.Job]; ok {
+					standing++
+				}
+				p.bidsMu.Unlock()
+			}
+			jobsPeers, _ := client.Mesh().TopicPeers()
+			b.Logf("job %d: window closed at its deadline with %d bids; %d providers hold a standing bid for it (+1 if the winner's was awarded); the client has %d jobs-topic peers, %d connections",
+				len(auction), out.Bids, standing, len(jobsPeers), len(client.Mesh().Host().Network().Conns()))
+		}
+		if out.State != job.StateCompleted {
+			// Counted, not fatal: on an overloaded machine a job may find
+			// no bid in time; its auction time still counts.
+			failed++
+			b.Logf("job %d: %s: %s (discover %.0f ms, auction %.0f ms)", len(auction), out.State, out.Error, out.Timings.Discover, out.Timings.Auction)
+		} else {
+			winner = append(winner, won)
 		}
 		auction = append(auction, time.Duration(out.Timings.Auction*1e6))
-		winner = append(winner, won)
 		bids += out.Bids
 		cands += out.Candidates
+	}
+	if len(winner) == 0 {
+		b.Fatalf("no job of %d completed", len(auction))
 	}
 	ops := float64(len(auction))
 	pct := func(d []time.Duration, name string) {
@@ -138,4 +170,5 @@ func benchAuction(b *testing.B, n int) {
 	b.ReportMetric(float64(bids)/ops, "bids/op")
 	b.ReportMetric(float64(cands)/ops, "candidates/op")
 	b.ReportMetric(float64(deadlines)/ops, "deadline-closes/op")
+	b.ReportMetric(float64(failed)/ops, "not-completed/op")
 }
