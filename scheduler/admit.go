@@ -118,6 +118,7 @@ type Reservations struct {
 	used    job.Resources
 	held    map[string]job.Resources
 	maxJobs int
+	peak    int           // the most reservations held at once
 	queue   []string      // jobs waiting for capacity, first in first out
 	changed chan struct{} // closed and replaced when a reservation is released or the queue moves
 }
@@ -178,7 +179,16 @@ func (r *Reservations) reserveLocked(id string, res job.Resources) error {
 	r.used.MemoryBytes += res.MemoryBytes
 	r.used.GPUs += res.GPUs
 	r.held[id] = res
+	r.peak = max(r.peak, len(r.held))
 	return nil
+}
+
+// Peak returns the most jobs that have held a reservation at once since the
+// book was made: its high-water mark.
+func (r *Reservations) Peak() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.peak
 }
 
 // Release returns a job's reservation.
