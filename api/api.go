@@ -74,6 +74,8 @@ type Backend interface {
 	// Job returns one job's record (an error wrapping ErrNotFound when the
 	// node has none by that ID).
 	Job(id string) (any, error)
+	// Reputations lists what the node has seen of each provider.
+	Reputations() (any, error)
 }
 
 // ErrNotFound means the node has no such thing (a job record).
@@ -126,6 +128,9 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		_ = json.NewEncoder(w).Encode(b.Info())
 	})
 	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, b) })
+	mux.HandleFunc("GET /v1/reputation", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, b.Reputations)
+	})
 	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, b.Jobs)
 	})
@@ -388,6 +393,12 @@ func (c *Client) Jobs(ctx context.Context, v any) error {
 // or short form, decoded into v.
 func (c *Client) Job(ctx context.Context, id string, v any) error {
 	return c.get(ctx, "/v1/jobs/"+url.PathEscape(id), v)
+}
+
+// Reputations lists the node's view of each provider (node.Reputation
+// values), decoded into v.
+func (c *Client) Reputations(ctx context.Context, v any) error {
+	return c.get(ctx, "/v1/reputation", v)
 }
 
 // Providers asks the node to search for providers; the answer is decoded

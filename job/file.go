@@ -38,6 +38,7 @@ type File struct {
 	Auction       string
 	Replicas      int
 	Expected      time.Duration
+	MinReputation float64
 	// Deadline is how long the job may wait for a provider (client-side,
 	// not part of the spec).
 	Deadline time.Duration
@@ -135,6 +136,8 @@ func ParseFile(name string, data []byte) (*File, error) {
 			err = scalar(v, &f.Auction)
 		case "replicas":
 			err = v.Decode(&f.Replicas)
+		case "min_reputation":
+			err = v.Decode(&f.MinReputation)
 		case "inputs":
 			var ins []struct {
 				Name string `yaml:"name"`
@@ -183,7 +186,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 				return nil, err
 			}
 		default:
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, bid_window, deterministic, inputs)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, min_reputation, bid_window, deterministic, inputs)")
 		}
 		if err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))
@@ -273,7 +276,7 @@ func (f *File) Spec(moduleCID string) (*Spec, error) {
 		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
 		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
 		NotRegions: f.NotRegions, Weights: f.Weights, Auction: f.Auction, Replicas: f.Replicas,
-		ExpectedMS: f.Expected.Milliseconds(),
+		ExpectedMS: f.Expected.Milliseconds(), MinReputation: f.MinReputation,
 	}
 	if s.Executor == "" {
 		s.Executor = ExecutorWASM

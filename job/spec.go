@@ -186,6 +186,9 @@ type Spec struct {
 	// (ReferenceHashMBps per core); the latency policy scales it by each
 	// provider's benchmark score. 0: unknown.
 	ExpectedMS int64 `json:"expected_ms,omitempty"`
+	// MinReputation filters out providers whose reputation in the client's
+	// own view is known and below it (0 to 1; 0: no filter).
+	MinReputation float64 `json:"min_reputation,omitempty"`
 	// Inputs are mounted read-only under /inputs/<name>: a file (raw CID)
 	// or a directory tree (a manifest CID). They travel only to the winner.
 	Inputs []Input `json:"inputs,omitempty"`
@@ -327,6 +330,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Replicas < 0 || s.Replicas > MaxReplicas {
 		return fmt.Errorf("replicas: %d is out of range (1 to %d)", s.Replicas, MaxReplicas)
+	}
+	if s.MinReputation < 0 || s.MinReputation > 1 {
+		return fmt.Errorf("min_reputation: %g is out of range (0 to 1)", s.MinReputation)
 	}
 	if s.ExpectedMS < 0 || s.ExpectedMS > MaxTimeout.Milliseconds() {
 		return fmt.Errorf("expected_ms: %d is out of range (0 to %d)", s.ExpectedMS, MaxTimeout.Milliseconds())

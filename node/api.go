@@ -46,6 +46,8 @@ func (b backend) Cancel(id string) error { return b.n.Cancel(id) }
 
 func (b backend) Drain() { b.n.Drain() }
 
+func (b backend) Reputations() (any, error) { return b.n.Reputations(), nil }
+
 func (b backend) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
 	past, ch, stop, err := b.n.Events(id, follow)
 	if err != nil {

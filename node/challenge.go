@@ -145,6 +145,9 @@ func (n *Node) Challenge(ctx context.Context, p peer.ID) (ChallengeResult, error
 	}
 	if !res.Passed {
 		log.Warnf("provider %s failed a benchmark challenge: %s", p, res.Reason)
+		n.reps.update(p.String(), func(r *Reputation) { r.ChallengeFails++ })
+	} else {
+		n.reps.update(p.String(), func(r *Reputation) { r.ChallengePass++ })
 	}
 	return res, nil
 }

@@ -319,7 +319,7 @@ wait:
 		}
 		return nil
 	}
-	checks := append(scheduler.Checks(id, s, time.Now()), scheduler.Fits(need, recordOf))
+	checks := append(scheduler.Checks(id, s, time.Now()), scheduler.Fits(need, recordOf), scheduler.MinReputation(s.MinReputation, n.reps.Score))
 	est := func(b *job.Bid) scheduler.Option {
 		o := scheduler.Option{RTT: n.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
 		var score job.Score
@@ -408,6 +408,17 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("provider error: %s", res.Error)
 	}
+	switch {
+	case ctx.Err() != nil, errors.Is(err, errDeclined):
+		// Cancelled by the client, or declined before accepting: neither
+		// says anything of the provider.
+	case err != nil:
+		n.reps.update(o.Bid.Provider, func(r *Reputation) { r.Failed++ })
+	case res.TimedOut:
+		n.reps.update(o.Bid.Provider, func(r *Reputation) { r.TimedOut++ })
+	default:
+		n.reps.update(o.Bid.Provider, func(r *Reputation) { r.Completed++ })
+	}
 	return res, why, err
 }
 
@@ -467,6 +478,7 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	if err := mesh.WriteMsg(st, a); err != nil {
 		return nil, fmt.Errorf("sending award: %w", err)
 	}
+	awarded := time.Now()
 	r := bufio.NewReader(st)
 	var reply job.Reply
 	for {
@@ -487,6 +499,7 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	}
 	switch reply.Type {
 	case job.ReplyAccepted:
+		n.reps.started(a.Bid.Provider, time.Since(awarded))
 	case job.ReplyDeclined:
 		return nil, fmt.Errorf("%w: %s", errDeclined, reply.Reason)
 	default:

@@ -61,6 +61,7 @@ type Node struct {
 	// journal keeps the records of this client's jobs under the data dir
 	// (nil without one); resumable are the unfinished jobs found at start.
 	journal   *journal
+	reps      *reputations // what this node has seen of providers, as a client
 	resumable []string
 
 	draining  atomic.Bool
@@ -126,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.openStore(); err != nil {
 		return nil, err
 	}
+	n.reps = newReputations(cfg.DataDir)
 	if err := n.openJournal(); err != nil {
 		return nil, err
 	}
@@ -308,6 +310,9 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		if n.journal != nil {
 			n.journal.close()
+		}
+		if err := n.reps.save(); err != nil {
+			log.Warnf("%v", err)
 		}
 		n.closeExec()
 		if n.tmpStore != "" {

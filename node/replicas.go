@@ -125,6 +125,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 			}
 		} else {
 			out.Minority = append(out.Minority, r.opt.Bid.Provider)
+			n.reps.update(r.opt.Bid.Provider, func(rep *Reputation) { rep.Mismatches++ })
 		}
 		emit(job.Event{Kind: job.EventReplica, Provider: r.opt.Bid.Provider, Price: r.res.Charge, Message: verdict + ": " + r.key})
 	}

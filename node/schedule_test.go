@@ -168,6 +168,23 @@ func TestReplicasMajority(t *testing.T) {
 			t.Errorf("replica %+v: majority flag wrong", r)
 		}
 	}
+
+	// The mismatch costs the faulty provider reputation in the client's
+	// view, and --min-reputation then leaves it out, saying why.
+	faulty, _ := client.reps.Score(provs[1].ID().String())
+	honest, _ := client.reps.Score(provs[0].ID().String())
+	if !(faulty < 0.5 && honest > 0.6) {
+		t.Fatalf("scores: faulty %.2f, honest %.2f; want the faulty one below a newcomer's 0.5, the honest above 0.6", faulty, honest)
+	}
+	var rejected string
+	out = submit(t, client, helloSpec(t, func(s *job.Spec) { s.MinReputation = 0.6 }), func(e job.Event) {
+		if e.Kind == job.EventRejected && e.Provider == provs[1].ID().String() {
+			rejected = e.Message
+		}
+	})
+	if out.State != job.StateCompleted || out.Provider == provs[1].ID().String() || !strings.Contains(rejected, "reputation") {
+		t.Fatalf("min reputation 0.6: state %s on %s; the faulty provider's rejection: %q", out.State, out.Provider, rejected)
+	}
 }
 
 // Second-price: the cheapest wins and is paid up to the runner-up's price;

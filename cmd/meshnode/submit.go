@@ -52,6 +52,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f.String("weights", "", "policy balanced: weights of price and latency, e.g. cost=0.7,latency=0.3 (default equal)")
 	f.StringArray("not-region", nil, "region glob the provider must not be in, e.g. 'us-*' (repeatable)")
 	f.String("auction", "", "auction rule: first-price (default: the winner is paid its bid) or second-price (the runner-up's price)")
+	f.Float64("min-reputation", 0, "leave out providers whose reputation in this node's own history is below this (0 to 1; a newcomer starts at 0.5)")
 	f.Int("replicas", 0, "run the job on this many distinct providers and keep the majority's output")
 	f.Duration("expected", 0, "the job's expected run time on the reference machine (lets policy latency weigh providers' speed)")
 	f.Duration("deadline", 0, "how long the job may wait for a provider: with no bid it waits and auctions again until then (default: one auction)")
@@ -393,6 +394,9 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 	}
 	if f.Changed("not-region") {
 		file.NotRegions, _ = f.GetStringArray("not-region")
+	}
+	if f.Changed("min-reputation") {
+		file.MinReputation, _ = f.GetFloat64("min-reputation")
 	}
 	if f.Changed("replicas") {
 		file.Replicas, _ = f.GetInt("replicas")

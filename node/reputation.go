@@ -1,0 +1,177 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Reputation is what this node has seen of one provider as a client: how its
+// awards ended, whether its outputs agreed with its replicas' majority, how
+// it did in hardware challenges, and how long it took to start jobs. It is
+// this node's own history, not a claim anyone made; signed receipts
+// gossiped by others join it once the ledger does (issue #6).
+type Reputation struct {
+	Provider       string  `json:"provider"`
+	Completed      int     `json:"completed"`       // ran and returned a result
+	Failed         int     `json:"failed"`          // died, fell silent or could not run it after accepting
+	TimedOut       int     `json:"timed_out"`       // ran past the job's timeout
+	Mismatches     int     `json:"mismatches"`      // in a replicated job's minority
+	ChallengeFails int     `json:"challenge_fails"` // failed a hardware challenge
+	ChallengePass  int     `json:"challenge_passes"`
+	MeanStartMS    float64 `json:"mean_start_ms"` // award → running
+	Score          float64 `json:"score"`         // 0 to 1 (see score)
+	starts         int
+}
+
+// score is the share of good outcomes, with one good and one bad outcome
+// assumed before any is seen (a newcomer starts at 0.5 and moves with
+// evidence). Failures weigh 2, mismatches and failed challenges 3, timeouts
+// 1/2 (the job may simply be slow).
+func (r *Reputation) score() float64 {
+	good := float64(r.Completed+r.ChallengePass) + 1
+	bad := 2*float64(r.Failed) + 0.5*float64(r.TimedOut) + 3*float64(r.Mismatches+r.ChallengeFails) + 1
+	return good / (good + bad)
+}
+
+// reputationFile keeps a node's reputations across restarts.
+const reputationFile = "reputation.json"
+
+// maxReputations bounds what a node remembers (the least recently seen
+// are forgotten first).
+const maxReputations = 10_000
+
+type reputations struct {
+	mu   sync.Mutex
+	m    map[string]*Reputation
+	seen map[string]time.Time
+	path string // "" for an ephemeral node
+}
+
+func newReputations(dataDir string) *reputations {
+	r := &reputations{m: map[string]*Reputation{}, seen: map[string]time.Time{}}
+	if dataDir == "" {
+		return r
+	}
+	r.path = filepath.Join(dataDir, reputationFile)
+	b, err := os.ReadFile(r.path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			log.Warnf("reading %s: %v (starting without reputations)", r.path, err)
+		}
+		return r
+	}
+	var list []*Reputation
+	if err := json.Unmarshal(b, &list); err != nil {
+		log.Warnf("%s is not a list of reputations: %v (starting without them)", r.path, err)
+		return r
+	}
+	now := time.Now()
+	for _, rep := range list {
+		if rep != nil && rep.Provider != "" {
+			rep.starts = rep.Completed + rep.Failed + rep.TimedOut
+			r.m[rep.Provider], r.seen[rep.Provider] = rep, now
+		}
+	}
+	return r
+}
+
+// update applies f to a provider's record.
+func (r *reputations) update(provider string, f func(*Reputation)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := r.m[provider]
+	if rep == nil {
+		if len(r.m) >= maxReputations {
+			oldest, at := "", time.Now()
+			for p, t := range r.seen {
+				if t.Before(at) {
+					oldest, at = p, t
+				}
+			}
+			delete(r.m, oldest)
+			delete(r.seen, oldest)
+		}
+		rep = &Reputation{Provider: provider}
+		r.m[provider] = rep
+	}
+	r.seen[provider] = time.Now()
+	f(rep)
+	rep.Score = rep.score()
+}
+
+// started records how long a provider took from award to running.
+func (r *reputations) started(provider string, d time.Duration) {
+	r.update(provider, func(rep *Reputation) {
+		rep.starts++
+		rep.MeanStartMS += (ms(d) - rep.MeanStartMS) / float64(rep.starts)
+	})
+}
+
+// Score returns a provider's score and whether this node has any history
+// of it.
+func (r *reputations) Score(provider string) (float64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := r.m[provider]
+	if rep == nil {
+		return 0, false
+	}
+	return rep.Score, true
+}
+
+// list returns every reputation, best first.
+func (r *reputations) list() []Reputation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Reputation, 0, len(r.m))
+	for _, rep := range r.m {
+		out = append(out, *rep)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		return out[i].Provider < out[j].Provider
+	})
+	return out
+}
+
+// save writes the reputations (temporary file, fsync, rename).
+func (r *reputations) save() error {
+	if r == nil || r.path == "" {
+		return nil
+	}
+	b, err := json.Marshal(r.list())
+	if err != nil {
+		return err
+	}
+	tmp := r.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("saving reputations: %w", err)
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving reputations: %w", err)
+	}
+	if err := os.Rename(tmp, r.path); err != nil {
+		return fmt.Errorf("saving reputations: %w", err)
+	}
+	return nil
+}
+
+// Reputations returns what this node has seen of each provider, best first.
+func (n *Node) Reputations() []Reputation { return n.reps.list() }
