@@ -76,6 +76,8 @@ type Backend interface {
 	Job(id string) (any, error)
 	// Reputations lists what the node has seen of each provider.
 	Reputations() (any, error)
+	// Market returns the going rates in the bids heard over window.
+	Market(window time.Duration) (any, error)
 }
 
 // ErrNotFound means the node has no such thing (a job record).
@@ -128,6 +130,18 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		_ = json.NewEncoder(w).Encode(b.Info())
 	})
 	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, b) })
+	mux.HandleFunc("GET /v1/market", func(w http.ResponseWriter, r *http.Request) {
+		window := time.Hour
+		if v := r.URL.Query().Get("window"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 || d > 30*24*time.Hour {
+				http.Error(w, fmt.Sprintf("window: %q is not a duration of up to 30 days", v), http.StatusBadRequest)
+				return
+			}
+			window = d
+		}
+		reply(w, func() (any, error) { return b.Market(window) })
+	})
 	mux.HandleFunc("GET /v1/reputation", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, b.Reputations)
 	})
@@ -393,6 +407,12 @@ func (c *Client) Jobs(ctx context.Context, v any) error {
 // or short form, decoded into v.
 func (c *Client) Job(ctx context.Context, id string, v any) error {
 	return c.get(ctx, "/v1/jobs/"+url.PathEscape(id), v)
+}
+
+// Market returns the going rates (node.Rate values) in the bids the node
+// heard over window, decoded into v.
+func (c *Client) Market(ctx context.Context, window time.Duration, v any) error {
+	return c.get(ctx, "/v1/market?window="+url.QueryEscape(window.String()), v)
 }
 
 // Reputations lists the node's view of each provider (node.Reputation

@@ -48,6 +48,8 @@ func (b backend) Drain() { b.n.Drain() }
 
 func (b backend) Reputations() (any, error) { return b.n.Reputations(), nil }
 
+func (b backend) Market(window time.Duration) (any, error) { return b.n.Market(window), nil }
+
 func (b backend) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
 	past, ch, stop, err := b.n.Events(id, follow)
 	if err != nil {

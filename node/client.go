@@ -43,8 +43,10 @@ type Progress func(job.Event)
 
 // pending is an auction in flight.
 type pending struct {
-	auction *scheduler.Auction
-	emit    func(job.Event)
+	auction  *scheduler.Auction
+	emit     func(job.Event)
+	gpuJob   bool   // the job needs a GPU (for the market view)
+	gpuModel string // of this model
 }
 
 // errDeclined marks a bidder that declined its award.
@@ -263,7 +265,8 @@ func (n *Node) auction(ctx context.Context, t *ticket, out *job.Outcome, emit fu
 	for i, c := range cands {
 		expected[i] = c.String()
 	}
-	p := &pending{auction: scheduler.NewAuction(id, expected), emit: emit}
+	p := &pending{auction: scheduler.NewAuction(id, expected), emit: emit, gpuModel: s.Resources.GPUModel,
+		gpuJob: s.Resources.GPUs > 0 || s.Resources.GPUModel != ""}
 	n.mu.Lock()
 	n.auctions[id] = p
 	n.mu.Unlock()
@@ -591,7 +594,15 @@ func (n *Node) onBid(b *job.Bid, _ peer.ID) {
 	n.mu.Lock()
 	p := n.auctions[b.Job]
 	n.mu.Unlock()
-	if p == nil || !p.auction.Offer(*b) {
+	if p == nil {
+		// Another node's auction: its rates still tell the going rate.
+		// (A GPU job's bid quotes a GPU rate; without the job, the model
+		// is unknown.)
+		n.observeBid(b, "", false)
+		return
+	}
+	n.observeBid(b, p.gpuModel, p.gpuJob)
+	if !p.auction.Offer(*b) {
 		return
 	}
 	kind, msg := job.EventBid, ""

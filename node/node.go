@@ -62,6 +62,7 @@ type Node struct {
 	// (nil without one); resumable are the unfinished jobs found at start.
 	journal   *journal
 	reps      *reputations // what this node has seen of providers, as a client
+	market    marketWatch  // rates in the bids this node has heard
 	resumable []string
 
 	draining  atomic.Bool

@@ -221,6 +221,13 @@ func TestSecondPriceAndNotRegions(t *testing.T) {
 	if out.Declines == 0 {
 		t.Fatalf("the us-east provider should have declined (region): %d declines", out.Declines)
 	}
+
+	// The bids heard give the going CPU rate: 1, 3 and 5 credits per
+	// core-hour.
+	rates := client.Market(time.Hour)
+	if len(rates) != 1 || rates[0].Class != MarketCPU || rates[0].Providers != 3 || rates[0].Median != 3*job.Nano {
+		t.Fatalf("market %+v: want the CPU class, 3 providers, median 3 credits/h", rates)
+	}
 }
 
 // GPU jobs gossip on their own topic: a CPU-only provider never hears them
