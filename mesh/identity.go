@@ -2,13 +2,16 @@ package mesh
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // KeyFile is the name of the node's identity key inside its data directory.
@@ -48,4 +51,74 @@ func LoadOrCreateKey(dir string) (crypto.PrivKey, error) {
 		return nil, fmt.Errorf("writing identity key: %w", err)
 	}
 	return k, nil
+}
+
+// keyExportHeader starts an exported identity: the format's name, then the
+// key (libp2p's protobuf encoding) in base64 on one line.
+const keyExportHeader = "computemesh-identity-v1"
+
+// ExportKey returns the identity key of dir in its export format, and its
+// peer ID. It never creates a key.
+func ExportKey(dir string) ([]byte, peer.ID, error) {
+	path := filepath.Join(dir, KeyFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading identity key: %w", err)
+	}
+	k, err := crypto.UnmarshalPrivateKey(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("identity key %s: %w", path, err)
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		return nil, "", fmt.Errorf("identity key %s: %w", path, err)
+	}
+	return []byte(keyExportHeader + "\n" + base64.StdEncoding.EncodeToString(b) + "\n"), id, nil
+}
+
+// ImportKey installs an exported identity as dir's key. It refuses to
+// overwrite an existing key (the key holds the node's credits), and checks
+// the key before writing it (mode 0600).
+func ImportKey(dir string, exported []byte) (peer.ID, error) {
+	header, body, ok := strings.Cut(strings.TrimSpace(string(exported)), "\n")
+	if !ok || strings.TrimSpace(header) != keyExportHeader {
+		return "", fmt.Errorf("not an exported identity: the first line must be %q", keyExportHeader)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(body))
+	if err != nil {
+		return "", fmt.Errorf("exported identity: the key is not base64: %w", err)
+	}
+	k, err := crypto.UnmarshalPrivateKey(b)
+	if err != nil {
+		return "", fmt.Errorf("exported identity: %w", err)
+	}
+	if k.Type() != crypto.Ed25519 {
+		return "", fmt.Errorf("exported identity: a %s key; nodes use Ed25519", k.Type())
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		return "", fmt.Errorf("exported identity: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating data dir: %w", err)
+	}
+	path := filepath.Join(dir, KeyFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("%s already holds an identity key: it is never overwritten (move it away first, after exporting it)", path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing identity key: %w", err)
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("writing identity key: %w", err)
+	}
+	return id, nil
 }
