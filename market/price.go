@@ -17,20 +17,48 @@ func Price(r job.Rates, res job.Resources, timeout time.Duration) (job.Credits, 
 	return max(c, r.Floor), err
 }
 
-// cost = CPU rate × cores × d + GPU rate × GPUs × d.
+// cost = CPU rate × cores × d + GPU rate × GPUs × d + memory rate × GiB × d
+// (memory in thousandths of a GiB, rounded up).
 func cost(r job.Rates, res job.Resources, d time.Duration) (job.Credits, error) {
 	c, err := cpuCost(r.CPUHour, res.CPUMillis, d)
-	if err != nil || res.GPUs == 0 {
-		return c, err
-	}
-	g, err := cpuCost(r.GPUHour, int64(res.GPUs)*1000, d)
 	if err != nil {
 		return 0, err
 	}
-	if c > math.MaxInt64-g {
-		return 0, fmt.Errorf("price overflow")
+	if res.GPUs > 0 {
+		g, err := cpuCost(r.GPUHour, int64(res.GPUs)*1000, d)
+		if err != nil {
+			return 0, err
+		}
+		if c > math.MaxInt64-g {
+			return 0, fmt.Errorf("price overflow")
+		}
+		c += g
 	}
-	return c + g, nil
+	if r.MemGiBHour > 0 {
+		milliGiB := int64((res.MemoryBytes*1000 + 1<<30 - 1) >> 30)
+		m, err := cpuCost(r.MemGiBHour, milliGiB, d)
+		if err != nil {
+			return 0, err
+		}
+		if c > math.MaxInt64-m {
+			return 0, fmt.Errorf("price overflow")
+		}
+		c += m
+	}
+	return c, nil
+}
+
+// Surged returns rates raised for utilisation u (0 to 1, the share of the
+// provider's CPU already reserved) by surge: each rate × (1 + surge × u),
+// rounded up; the floor stays.
+func Surged(r job.Rates, surge, u float64) job.Rates {
+	if surge <= 0 || u <= 0 {
+		return r
+	}
+	f := 1 + surge*min(u, 1)
+	up := func(c job.Credits) job.Credits { return job.Credits(math.Ceil(float64(c) * f)) }
+	r.CPUHour, r.GPUHour, r.MemGiBHour = up(r.CPUHour), up(r.GPUHour), up(r.MemGiBHour)
+	return r
 }
 
 // Charge is what a finished run costs: the same rates applied to the

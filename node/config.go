@@ -78,6 +78,12 @@ type Config struct {
 	AllowClients []string
 	DenyClients  []string
 	PriceFloor   job.Credits
+	// GPURates price GPUs by model key ("h100"); models not listed cost
+	// Rates.GPUHour. Surge raises every rate by Surge × the share of CPU
+	// already reserved when a request arrives (0: none; 1: double at full
+	// use).
+	GPURates map[string]job.Credits
+	Surge    float64
 	// Queue is how many awarded jobs may wait for capacity when the
 	// provider is full (0: none; it declines busy). A full provider with
 	// room in its queue bids with the queue position and an estimated wait.
@@ -150,6 +156,17 @@ func (c *Config) checkFields() error {
 		}
 		if c.MaxJobs < 0 {
 			return fmt.Errorf("max-jobs: %d is negative", c.MaxJobs)
+		}
+		if c.Surge < 0 || c.Surge > 100 {
+			return fmt.Errorf("surge: %g is out of range (0 to 100)", c.Surge)
+		}
+		if c.Rates.MemGiBHour < 0 {
+			return fmt.Errorf("price-mem-gib-hour: negative")
+		}
+		for m, r := range c.GPURates {
+			if m == "" || r < 0 {
+				return fmt.Errorf("price-gpu-model: %q=%s: want a model key and a rate of 0 or more", m, r)
+			}
 		}
 		if c.Queue < 0 || c.Queue > 1<<16 {
 			return fmt.Errorf("queue: %d is out of range (0 to %d)", c.Queue, 1<<16)

@@ -27,6 +27,13 @@ type Offer struct {
 	// QueueLimit is how many awarded jobs may wait for capacity when it is
 	// full (0: none; a full provider declines busy).
 	QueueLimit int
+	// GPURates price GPUs by model key ("h100": a rate per GPU-hour); a
+	// GPU job is quoted the rate of the model it would get (Rates.GPUHour
+	// for models not listed).
+	GPURates map[string]job.Credits
+	// Surge raises every rate by Surge × the share of CPU already reserved
+	// (0: no surge; 1: double at full use).
+	Surge float64
 }
 
 // State is what a provider has free and queued when a request arrives.
@@ -96,18 +103,46 @@ func AdmitState(o *Offer, r *job.Request, st State) job.Bid {
 		}
 		b.WaitMS = (time.Duration(b.Queue) * per / time.Duration(max(running, 1))).Milliseconds()
 	}
-	p, err := market.Price(o.Rates, r.Resources, r.Timeout())
+	b.Rates = o.quote(r, free)
+	p, err := market.Price(b.Rates, r.Resources, r.Timeout())
 	if err != nil {
 		return decline(job.DeclinePrice, "%v", err)
 	}
 	if r.MaxPrice > 0 && p > r.MaxPrice {
-		if p == o.Rates.Floor {
+		if p == b.Rates.Floor {
 			return decline(job.DeclinePrice, "price floor %s over max %s", p, r.MaxPrice)
 		}
 		return decline(job.DeclinePrice, "price %s over max %s", p, r.MaxPrice)
 	}
 	b.Price = p
 	return b
+}
+
+// quote returns the rates a request is quoted: the GPU rate of the model it
+// would get, and every rate raised by the surge for what is reserved now.
+func (o *Offer) quote(r *job.Request, free job.Resources) job.Rates {
+	rates := o.Rates
+	if r.Resources.GPUs > 0 || r.Resources.GPUModel != "" {
+		for _, g := range o.GPUs {
+			if !job.ModelMatches(r.Resources.GPUModel, g.Model) || g.VRAMBytes < r.Resources.GPUVRAMBytes {
+				continue
+			}
+			// The most specific listed key that names this model wins
+			// ("h100-80gb" over "h100").
+			best := ""
+			for key, rate := range o.GPURates {
+				if job.ModelMatches(key, g.Model) && (len(key) > len(best) || len(key) == len(best) && key < best) {
+					best, rates.GPUHour = key, rate
+				}
+			}
+			break
+		}
+	}
+	if o.Surge > 0 && o.Capacity.CPUMillis > 0 {
+		used := float64(o.Capacity.CPUMillis-free.CPUMillis) / float64(o.Capacity.CPUMillis)
+		rates = market.Surged(rates, o.Surge, used)
+	}
+	return rates
 }
 
 // Reservations tracks the resources a provider has promised to running jobs.

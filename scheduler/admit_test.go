@@ -49,6 +49,16 @@ func TestAdmit(t *testing.T) {
 		{name: "bid at exactly the max price", req: func(r *job.Request) { r.MaxPrice = 10_000_000 }, free: allFree, wantPrice: 10_000_000},
 		{name: "bid using the whole capacity", req: func(r *job.Request) { r.Resources = allFree }, free: allFree, wantPrice: 40_000_000},
 		{name: "free providers bid 0", offer: func(o *scheduler.Offer) { o.Rates.CPUHour = 0 }, free: allFree, wantPrice: 0},
+		{name: "memory priced per GiB-hour (64 MiB = 0.063 GiB, rounded up)", offer: func(o *scheduler.Offer) { o.Rates.MemGiBHour = rate1 },
+			free: allFree, wantPrice: 10_000_000 + 630_000},
+		{name: "surge at half use: rates × 1.5", offer: func(o *scheduler.Offer) { o.Surge = 1 },
+			free: job.Resources{CPUMillis: 2000, MemoryBytes: 8 << 30}, wantPrice: 15_000_000},
+		{name: "no surge when idle", offer: func(o *scheduler.Offer) { o.Surge = 1 }, free: allFree, wantPrice: 10_000_000},
+		{name: "GPU priced by its model", offer: func(o *scheduler.Offer) {
+			o.GPUs = []job.GPU{{Vendor: "nvidia", Model: "NVIDIA H100 80GB HBM3", VRAMBytes: 80 << 30}}
+			o.Capacity.GPUs, o.Rates.GPUHour, o.GPURates = 1, 100*rate1, map[string]job.Credits{"h100": rate1}
+		}, req: func(r *job.Request) { r.Resources.GPUs, r.Resources.GPUModel = 1, "h100" },
+			free: job.Resources{CPUMillis: 4000, MemoryBytes: 8 << 30, GPUs: 1}, wantPrice: 20_000_000},
 
 		{name: "executor not offered", offer: func(o *scheduler.Offer) { o.Executors = nil }, free: allFree,
 			wantCode: job.DeclineExecutor, wantDetail: "executor wasm not offered"},
@@ -83,7 +93,8 @@ func TestAdmit(t *testing.T) {
 				tt.req(r)
 			}
 			b := scheduler.Admit(o, r, tt.free, 0)
-			if b.V != job.Version || b.Job != r.Job || b.Region != o.Region || b.Rates != o.Rates {
+			quoted := o.Surge > 0 || o.GPURates != nil // rates quoted for this request, not the list's
+			if b.V != job.Version || b.Job != r.Job || b.Region != o.Region || (!quoted && b.Rates != o.Rates) {
 				t.Fatalf("answer %+v does not carry version, job, region and rates of the offer", b)
 			}
 			if b.Provider != "" || b.ExpiresMS != 0 {
@@ -107,7 +118,7 @@ func TestAdmit(t *testing.T) {
 			if b.Price != tt.wantPrice {
 				t.Fatalf("bid price = %d, want %d", b.Price, tt.wantPrice)
 			}
-			p, err := market.Price(o.Rates, r.Resources, r.Timeout())
+			p, err := market.Price(b.Rates, r.Resources, r.Timeout()) // the rates it quoted
 			if err != nil || b.Price != p {
 				t.Fatalf("bid price %d is not market.Price = %d (%v)", b.Price, p, err)
 			}

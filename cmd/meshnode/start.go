@@ -39,6 +39,9 @@ YAML file given by --config.`,
 	f.String("region", "local", "region of this provider, e.g. eu-west (jobs may require a region glob)")
 	f.String("price-cpu-hour", "1", "provider's price in credits per core-hour")
 	f.String("price-gpu-hour", "0", "provider's price in credits per GPU-hour")
+	f.String("price-mem-gib-hour", "0", "provider's price in credits per GiB-hour of reserved memory")
+	f.StringToString("price-gpu-model", nil, "GPU-hour price per model key, e.g. h100=3.5,a100=2 (others: --price-gpu-hour)")
+	f.Float64("surge", 0, "raise prices by this × the share of CPU already reserved (0: none; 1: double when full)")
 	f.String("cpus", "", "cores offered at once (default: all)")
 	f.String("memory", "", "memory offered at once, e.g. 8GiB (default: the machine's usable memory)")
 	f.String("api", "127.0.0.1:5080", "loopback address of the local HTTP API (127.0.0.1:0 picks a free port; empty: none)")
@@ -90,6 +93,22 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		if cfg.Rates.GPUHour, err = job.ParseCredits(gprice); err != nil {
 			return usageErr("--price-gpu-hour: %v", err)
 		}
+		mprice, _ := f.GetString("price-mem-gib-hour")
+		if cfg.Rates.MemGiBHour, err = job.ParseCredits(mprice); err != nil {
+			return usageErr("--price-mem-gib-hour: %v", err)
+		}
+		models, _ := f.GetStringToString("price-gpu-model")
+		for m, v := range models {
+			r, err := job.ParseCredits(v)
+			if err != nil {
+				return usageErr("--price-gpu-model %s: %v", m, err)
+			}
+			if cfg.GPURates == nil {
+				cfg.GPURates = map[string]job.Credits{}
+			}
+			cfg.GPURates[job.ModelKey(m)] = r
+		}
+		cfg.Surge, _ = f.GetFloat64("surge")
 		if s, _ := f.GetString("cpus"); s != "" {
 			if cfg.Capacity.CPUMillis, err = job.ParseCPUs(s); err != nil {
 				return usageErr("--cpus: %v", err)
