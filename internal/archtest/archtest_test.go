@@ -65,7 +65,7 @@ func listModule(t *testing.T) map[string]*pkg {
 		pkgs[p.ImportPath] = p
 	}
 	// Guard against passing vacuously on a listing that lost packages.
-	for _, rel := range []string{"job", "market", "scheduler", "mesh", "node", "cmd/meshnode"} {
+	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "node", "cmd/meshnode"} {
 		if pkgs[module+"/"+rel] == nil {
 			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
 		}
@@ -84,7 +84,7 @@ func under(path, dir string) bool {
 
 func TestImportGraph(t *testing.T) {
 	pkgs := listModule(t)
-	leaves := []string{"job", "market", "scheduler", "sim"}
+	leaves := []string{"job", "market", "scheduler", "sim", "ledger"}
 
 	t.Run("leaf packages do not depend on libp2p", func(t *testing.T) {
 		for _, leaf := range leaves {
@@ -142,6 +142,22 @@ func TestImportGraph(t *testing.T) {
 			}
 			if isModulePkg(d) || strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
 				t.Errorf("sim imports %s: the simulator drives the pure packages only (job, scheduler, market, the standard library)", d)
+			}
+		}
+	})
+
+	t.Run("ledger imports only job, market and the standard library", func(t *testing.T) {
+		p := pkgs[module+"/ledger"]
+		allowed := []string{module + "/job", module + "/market"}
+		for _, d := range p.allImports() {
+			if d == p.ImportPath || slices.Contains(allowed, d) {
+				continue
+			}
+			if isModulePkg(d) || strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+				if d == "pgregory.net/rapid" && slices.Contains(uniq(p.TestImports, p.XTestImports), d) && !slices.Contains(p.Imports, d) {
+					continue // property tests
+				}
+				t.Errorf("ledger imports %s: the ledger is pure (job, market, the standard library); the node injects signature checks", d)
 			}
 		}
 	})

@@ -1,0 +1,436 @@
+package ledger
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+var (
+	// ErrDuplicate: the record is already in the book (an exact replay);
+	// nothing changed. Gossip may deliver a record many times: not an attack.
+	ErrDuplicate = errors.New("ledger: already recorded")
+	// ErrRejected wraps every refusal of a record for what it is (invalid,
+	// forged, another network, not the faucet), as opposed to a failure of
+	// the node (a full disk).
+	ErrRejected = errors.New("ledger: rejected")
+)
+
+// MaxTotal bounds a peer's granted, earned and spent totals and the
+// network's total granted (2^61 nano-credits, about 2.3 billion credits), so
+// that no sum or balance overflows an int64. A record that would pass it is
+// refused.
+const MaxTotal job.Credits = 1 << 61
+
+func reject(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrRejected, fmt.Sprintf(format, args...))
+}
+
+// Balance is what a Book derives for one peer.
+type Balance struct {
+	Granted  job.Credits `json:"granted_nano"`
+	Earned   job.Credits `json:"earned_nano"`
+	Spent    job.Credits `json:"spent_nano"`
+	Balance  job.Credits `json:"balance_nano"` // Granted + Earned − Spent; may be negative
+	Receipts int         `json:"receipts"`     // as payer or payee
+}
+
+// Stats counts what a Book holds.
+type Stats struct {
+	Receipts         int         `json:"receipts"`
+	Grants           int         `json:"grants"`
+	Peers            int         `json:"peers"`
+	FraudulentPayers int         `json:"fraudulent_payers"`
+	Granted          job.Credits `json:"granted_nano"` // credits created, the sum of all balances
+}
+
+type account struct {
+	granted, earned, spent job.Credits
+	receipts               []*job.Receipt // as payer or payee, in arrival order
+}
+
+type seqKey struct {
+	payer string
+	seq   uint64
+}
+
+// Book is the state derived from the receipts and grants a node has seen
+// and verified: balances, sequence numbers, double spenders. It depends only
+// on the set of records added, never on their order. It is safe for
+// concurrent use.
+type Book struct {
+	cfg *config
+
+	mu       sync.RWMutex
+	receipts map[[32]byte]*job.Receipt
+	bySeq    map[seqKey][]*job.Receipt
+	maxSeq   map[string]uint64
+	grants   map[[32]byte]struct{}
+	accounts map[string]*account
+	fraud    map[string]*job.FraudProof // payer → the first conflict seen
+	granted  job.Credits
+	strs     map[string]string // interned peer IDs and network names
+}
+
+// NewBook returns an empty book; WithNetwork (or WithFaucet) and
+// WithVerifier are required.
+func NewBook(opts ...Option) (*Book, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newBook(c), nil
+}
+
+func newBook(c *config) *Book {
+	return &Book{
+		cfg: c, receipts: map[[32]byte]*job.Receipt{}, bySeq: map[seqKey][]*job.Receipt{},
+		maxSeq: map[string]uint64{}, grants: map[[32]byte]struct{}{}, accounts: map[string]*account{},
+		fraud: map[string]*job.FraudProof{}, strs: map[string]string{},
+	}
+}
+
+// AddReceipt verifies r and adds it. An exact replay returns ErrDuplicate. A
+// receipt whose payer already signed another with the same sequence number
+// is added all the same (both count) and its FraudProof is returned with a
+// nil error: the caller gossips it and stops serving the payer.
+func (b *Book) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id, err := b.checkReceipt(r, true)
+	if err != nil {
+		return nil, err
+	}
+	return b.applyReceipt(cloneReceipt(r), id), nil
+}
+
+// AddGrant verifies g and adds it: only the configured faucet of this
+// network may sign a grant. A grant seen before returns ErrDuplicate.
+func (b *Book) AddGrant(g *job.Grant) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id, err := b.checkGrant(g, true)
+	if err != nil {
+		return err
+	}
+	b.applyGrant(g, id)
+	return nil
+}
+
+// AddFraud verifies both receipts of a fraud proof and that they conflict,
+// adds whichever the book lacked (both count) and marks the payer. A proof
+// of two receipts already in the book returns ErrDuplicate.
+func (b *Book) AddFraud(p *job.FraudProof) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	add, err := b.checkFraud(p, true)
+	if err != nil {
+		return err
+	}
+	b.applyFraud(add)
+	return nil
+}
+
+// VerifyAuthorization checks a spending authorisation: valid, of this
+// network, signed by its payer.
+func (b *Book) VerifyAuthorization(a *job.Authorization) error {
+	if err := a.Validate(); err != nil {
+		return reject("authorization: %v", err)
+	}
+	if a.Network != b.cfg.network {
+		return reject("authorization: network: %q is not this network %q", a.Network, b.cfg.network)
+	}
+	if err := b.cfg.verify(a.Payer, a.SigningBytes(), a.Sig); err != nil {
+		return reject("authorization for job %s: sig: not payer %s's signature: %v", a.Job, a.Payer, err)
+	}
+	return nil
+}
+
+// Balance returns what the book says of peer (zero for a peer it never saw).
+func (b *Book) Balance(peer string) Balance {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a := b.accounts[peer]
+	if a == nil {
+		return Balance{}
+	}
+	return Balance{Granted: a.granted, Earned: a.earned, Spent: a.spent,
+		Balance: a.granted + a.earned - a.spent, Receipts: len(a.receipts)}
+}
+
+// Fraudulent reports whether payer signed two receipts with one sequence
+// number.
+func (b *Book) Fraudulent(payer string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.fraud[payer] != nil
+}
+
+// FraudProof returns a proof against payer, or nil if the book has none.
+func (b *Book) FraudProof(payer string) *job.FraudProof {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	p := b.fraud[payer]
+	if p == nil {
+		return nil
+	}
+	return &job.FraudProof{V: p.V, A: *cloneReceipt(&p.A), B: *cloneReceipt(&p.B)}
+}
+
+// FraudulentPayers returns the payers with a fraud proof, sorted.
+func (b *Book) FraudulentPayers() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]string, 0, len(b.fraud))
+	for p := range b.fraud {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NextSeq returns the sequence number payer's next receipt should carry:
+// the highest seen plus one.
+func (b *Book) NextSeq(payer string) uint64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.maxSeq[payer] + 1
+}
+
+// Receipts returns up to n of peer's receipts (as payer or payee), the most
+// recent (by TimeMS, then sequence number) first.
+func (b *Book) Receipts(peer string, n int) []job.Receipt {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a := b.accounts[peer]
+	if a == nil || n <= 0 {
+		return nil
+	}
+	rs := slices.Clone(a.receipts)
+	slices.SortFunc(rs, func(x, y *job.Receipt) int {
+		if c := cmp.Compare(y.TimeMS, x.TimeMS); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.Seq, x.Seq); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.SigningBytes(), y.SigningBytes())
+	})
+	out := make([]job.Receipt, 0, min(n, len(rs)))
+	for _, r := range rs[:min(n, len(rs))] {
+		out = append(out, *cloneReceipt(r))
+	}
+	return out
+}
+
+// Peers returns every peer the book has an account for, sorted.
+func (b *Book) Peers() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]string, 0, len(b.accounts))
+	for p := range b.accounts {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Stats counts what the book holds.
+func (b *Book) Stats() Stats {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return Stats{Receipts: len(b.receipts), Grants: len(b.grants), Peers: len(b.accounts),
+		FraudulentPayers: len(b.fraud), Granted: b.granted}
+}
+
+// ---- check, then apply (b.mu held) ----
+
+// checkReceipt returns r's ID if r may be added; verify=false skips the
+// signatures (a replay of the node's own checksummed log).
+func (b *Book) checkReceipt(r *job.Receipt, verify bool) ([32]byte, error) {
+	if err := r.Validate(); err != nil {
+		return [32]byte{}, reject("receipt: %v", err)
+	}
+	if r.Network != b.cfg.network {
+		return [32]byte{}, reject("receipt: network: %q is not this network %q", r.Network, b.cfg.network)
+	}
+	id := r.ID()
+	if _, ok := b.receipts[id]; ok {
+		return id, fmt.Errorf("receipt %d of payer %s: %w", r.Seq, r.Payer, ErrDuplicate)
+	}
+	if b.total(r.Payer, func(a *account) job.Credits { return a.spent })+r.Amount > MaxTotal ||
+		b.total(r.Payee, func(a *account) job.Credits { return a.earned })+r.Amount > MaxTotal {
+		return id, reject("receipt %d of payer %s: amount: the payer's spent or the payee's earned total would pass %d", r.Seq, r.Payer, int64(MaxTotal))
+	}
+	if verify {
+		sb := r.SigningBytes()
+		if err := b.cfg.verify(r.Payer, sb, r.PayerSig); err != nil {
+			return id, reject("receipt %d of payer %s: payer_sig: not the payer's signature: %v", r.Seq, r.Payer, err)
+		}
+		if err := b.cfg.verify(r.Payee, sb, r.PayeeSig); err != nil {
+			return id, reject("receipt %d of payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+		}
+	}
+	return id, nil
+}
+
+func (b *Book) total(peer string, f func(*account) job.Credits) job.Credits {
+	if a := b.accounts[peer]; a != nil {
+		return f(a)
+	}
+	return 0
+}
+
+func (b *Book) intern(s string) string {
+	if v, ok := b.strs[s]; ok {
+		return v
+	}
+	b.strs[s] = s
+	return s
+}
+
+func (b *Book) account(peer string) *account {
+	a := b.accounts[peer]
+	if a == nil {
+		a = &account{}
+		b.accounts[peer] = a
+	}
+	return a
+}
+
+// applyReceipt adds a checked receipt, which it keeps (the caller passes a
+// copy), and returns a fraud proof if it conflicts with one already there.
+func (b *Book) applyReceipt(r *job.Receipt, id [32]byte) *job.FraudProof {
+	r.Network, r.Payer, r.Payee = b.intern(r.Network), b.intern(r.Payer), b.intern(r.Payee)
+	b.receipts[id] = r
+	payer, payee := b.account(r.Payer), b.account(r.Payee)
+	payer.spent += r.Amount
+	payer.receipts = append(payer.receipts, r)
+	payee.earned += r.Amount
+	payee.receipts = append(payee.receipts, r)
+	if r.Seq > b.maxSeq[r.Payer] {
+		b.maxSeq[r.Payer] = r.Seq
+	}
+	k := seqKey{r.Payer, r.Seq}
+	b.bySeq[k] = append(b.bySeq[k], r)
+	if others := b.bySeq[k]; len(others) > 1 {
+		p := &job.FraudProof{V: job.Version, A: *others[0], B: *r}
+		if b.fraud[r.Payer] == nil {
+			b.fraud[r.Payer] = p
+		}
+		return &job.FraudProof{V: job.Version, A: *cloneReceipt(others[0]), B: *cloneReceipt(r)}
+	}
+	return nil
+}
+
+func (b *Book) checkGrant(g *job.Grant, verify bool) ([32]byte, error) {
+	if err := g.Validate(); err != nil {
+		return [32]byte{}, reject("grant: %v", err)
+	}
+	if g.Network != b.cfg.network {
+		return [32]byte{}, reject("grant %s: network: %q is not this network %q", g.Nonce, g.Network, b.cfg.network)
+	}
+	if b.cfg.faucet == "" {
+		return [32]byte{}, reject("grant %s to %s: network %q has no faucet: no grants are accepted", g.Nonce, g.To, b.cfg.network)
+	}
+	if g.Faucet != b.cfg.faucet {
+		self := ""
+		if g.Faucet == g.To {
+			self = " (a self-signed grant: a node cannot grant itself credits)"
+		}
+		return [32]byte{}, reject("grant %s to %s: faucet: %s is not network %q's faucet %s%s", g.Nonce, g.To, g.Faucet, b.cfg.network, b.cfg.faucet, self)
+	}
+	id := g.ID()
+	if _, ok := b.grants[id]; ok {
+		return id, fmt.Errorf("grant %s to %s: %w", g.Nonce, g.To, ErrDuplicate)
+	}
+	if b.granted+g.Amount > MaxTotal {
+		return id, reject("grant %s to %s: amount: the network's total granted would pass %d", g.Nonce, g.To, int64(MaxTotal))
+	}
+	if verify {
+		if err := b.cfg.verify(g.Faucet, g.SigningBytes(), g.Sig); err != nil {
+			return id, reject("grant %s to %s: sig: not the faucet's signature: %v", g.Nonce, g.To, err)
+		}
+	}
+	return id, nil
+}
+
+func (b *Book) applyGrant(g *job.Grant, id [32]byte) {
+	b.grants[id] = struct{}{}
+	b.account(b.intern(g.To)).granted += g.Amount
+	b.granted += g.Amount
+}
+
+// fraudAdd is what a checked fraud proof adds: the receipts the book lacked.
+type fraudAdd struct {
+	rs  []*job.Receipt
+	ids [][32]byte
+}
+
+func (b *Book) checkFraud(p *job.FraudProof, verify bool) (fraudAdd, error) {
+	var add fraudAdd
+	if err := p.Validate(); err != nil {
+		return add, reject("fraud proof: %v", err)
+	}
+	for i, r := range []*job.Receipt{&p.A, &p.B} {
+		id, err := b.checkReceipt(r, verify)
+		if errors.Is(err, ErrDuplicate) {
+			continue
+		}
+		if err != nil {
+			return add, fmt.Errorf("fraud proof against %s, receipt %c: %w", p.A.Payer, "ab"[i], err)
+		}
+		add.rs, add.ids = append(add.rs, cloneReceipt(r)), append(add.ids, id)
+	}
+	if len(add.rs) == 0 {
+		return add, fmt.Errorf("fraud proof against %s, seq %d: %w", p.A.Payer, p.A.Seq, ErrDuplicate)
+	}
+	return add, nil
+}
+
+func (b *Book) applyFraud(add fraudAdd) {
+	for i, r := range add.rs {
+		b.applyReceipt(r, add.ids[i])
+	}
+}
+
+func cloneReceipt(r *job.Receipt) *job.Receipt {
+	c := *r
+	c.PayerSig, c.PayeeSig = slices.Clone(r.PayerSig), slices.Clone(r.PayeeSig)
+	return &c
+}
+
+// DecodeReceipt decodes a receipt from the wire or a peer: strictly, at most
+// job.MaxReceiptSize bytes, validated. Its signatures are checked by Add.
+func DecodeReceipt(b []byte) (*job.Receipt, error) {
+	r := new(job.Receipt)
+	if err := job.Decode(b, job.MaxReceiptSize, r); err != nil {
+		return nil, reject("%v", err)
+	}
+	return r, nil
+}
+
+// DecodeGrant decodes a grant strictly (at most job.MaxGrantSize bytes).
+func DecodeGrant(b []byte) (*job.Grant, error) {
+	g := new(job.Grant)
+	if err := job.Decode(b, job.MaxGrantSize, g); err != nil {
+		return nil, reject("%v", err)
+	}
+	return g, nil
+}
+
+// DecodeFraudProof decodes a fraud proof strictly (at most
+// job.MaxFraudProofSize bytes).
+func DecodeFraudProof(b []byte) (*job.FraudProof, error) {
+	p := new(job.FraudProof)
+	if err := job.Decode(b, job.MaxFraudProofSize, p); err != nil {
+		return nil, reject("%v", err)
+	}
+	return p, nil
+}

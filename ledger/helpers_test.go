@@ -1,0 +1,85 @@
+package ledger_test
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
+)
+
+const (
+	testNet    = "testnet"
+	testFaucet = "faucet"
+	testJob    = "bafkreigbq32h2ndothmrbtrps5nfxzddy6jtsilkqtqeynhusawjofijra"
+)
+
+// keys maps test "peer IDs" to Ed25519 keys derived from their names.
+type keys map[string]ed25519.PrivateKey
+
+func (k keys) key(peer string) ed25519.PrivateKey {
+	if p, ok := k[peer]; ok {
+		return p
+	}
+	seed := sha256.Sum256([]byte("computemesh test key " + peer))
+	p := ed25519.NewKeyFromSeed(seed[:])
+	k[peer] = p
+	return p
+}
+
+// verifier checks signatures with the keys derived from peer names. It only
+// reads k: derive every key before concurrent use.
+func verifier() ledger.Verifier {
+	return func(signer string, data, sig []byte) error {
+		seed := sha256.Sum256([]byte("computemesh test key " + signer))
+		pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+		if !ed25519.Verify(pub, data, sig) {
+			return fmt.Errorf("ed25519: bad signature of %s", signer)
+		}
+		return nil
+	}
+}
+
+func (k keys) receipt(payer, payee string, amount job.Credits, seq uint64) *job.Receipt {
+	r := &job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: 1, Payer: payer, Payee: payee,
+		Amount: amount, Seq: seq, TimeMS: 1_700_000_000_000 + int64(seq)}
+	k.sign(r)
+	return r
+}
+
+func (k keys) sign(r *job.Receipt) {
+	sb := r.SigningBytes()
+	r.PayerSig = ed25519.Sign(k.key(r.Payer), sb)
+	r.PayeeSig = ed25519.Sign(k.key(r.Payee), sb)
+}
+
+func (k keys) grant(signer, to string, amount job.Credits, nonce string) *job.Grant {
+	g := &job.Grant{V: job.Version, Network: testNet, To: to, Amount: amount, Nonce: nonce, TimeMS: 1_700_000_000_000, Faucet: signer}
+	g.Sig = ed25519.Sign(k.key(signer), g.SigningBytes())
+	return g
+}
+
+func opts() []ledger.Option {
+	return []ledger.Option{ledger.WithFaucet(testNet, testFaucet), ledger.WithVerifier(verifier())}
+}
+
+func newBook(t testing.TB) *ledger.Book {
+	t.Helper()
+	b, err := ledger.NewBook(opts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func openLedger(t testing.TB, dir string, extra ...ledger.Option) *ledger.Ledger {
+	t.Helper()
+	l, err := ledger.Open(dir, append(opts(), extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}

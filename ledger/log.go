@@ -1,0 +1,557 @@
+package ledger
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// The log file, <dir>/ledger.log, is a sequence of records:
+//
+//	length  uint32, big-endian: bytes of type and payload
+//	crc     uint32, big-endian: CRC-32C (Castagnoli) of type and payload
+//	type    1 byte: 'H' header, 'R' receipt, 'G' grant, 'F' fraud proof
+//	payload the record's JSON (job.Encode), decoded strictly (job.Decode)
+//
+// The first record is the header, {"v":1,"network":...}; a log of another
+// network is refused. The file is created whole (temporary file, fsync,
+// rename, fsync of the directory) and only ever appended to, one write and
+// one fsync per record.
+
+// LogFile is the name of the log in a ledger's directory.
+const LogFile = "ledger.log"
+
+// Record types of the log.
+const (
+	recHeader  = 'H'
+	recReceipt = 'R'
+	recGrant   = 'G'
+	recFraud   = 'F'
+)
+
+const (
+	recHeaderLen = 8
+	maxRecordLen = job.MaxFraudProofSize + 1
+	logVersion   = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type logHeader struct {
+	V       int    `json:"v"`
+	Network string `json:"network"`
+}
+
+// logFile is what a Ledger needs of its open file (tests wrap it to fail).
+type logFile interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// Ledger is a Book kept in a durable log. Add* check a record, write and
+// fsync it, and only then apply it, so what they acknowledge survives a
+// crash; a failed write leaves the book (and the file) as they were. It is
+// safe for concurrent use.
+type Ledger struct {
+	cfg  *config
+	path string
+	book *Book
+
+	mu     sync.Mutex // serialises writers
+	f      logFile
+	size   int64 // bytes of complete records in the file
+	broken error // a failed write could not be undone: no more writes
+	closed bool
+}
+
+// encodeRecord returns the log's framing of one record.
+func encodeRecord(typ byte, payload []byte) []byte {
+	buf := make([]byte, recHeaderLen+1+len(payload))
+	binary.BigEndian.PutUint32(buf[0:4], uint32(1+len(payload)))
+	buf[8] = typ
+	copy(buf[9:], payload)
+	binary.BigEndian.PutUint32(buf[4:8], crc32.Checksum(buf[8:], castagnoli))
+	return buf
+}
+
+// Open opens the ledger in dir (creating dir and the log if needed) and
+// replays its log into a Book.
+//
+// Open trusts its own log: every record in it was checked, signatures
+// included, before it was written, the file is written only by this node
+// and fsynced, and each record carries a CRC-32C. Replay therefore checks
+// framing, checksums, strict decoding, the network and the faucet, but not
+// the signatures (about 10× faster for a large log; see
+// docs/BENCHMARKS.md); WithVerifyOnOpen(true) verifies them too, and
+// Verify re-checks everything on demand (meshnode ledger verify).
+//
+// A torn last record (a crash in the middle of an append) is truncated away
+// with a warning; damage before the last record is an error naming the file
+// and the offset.
+func Open(dir string, opts ...Option) (*Ledger, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	l := &Ledger{cfg: cfg, path: filepath.Join(dir, LogFile), book: newBook(cfg)}
+	if err := l.create(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	end, err := l.replay(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l.f, l.size = f, end
+	return l, nil
+}
+
+// create writes a log holding only the header unless one exists (or one
+// exists that is empty: a crash before its header, impossible by rename,
+// but harmless to repair).
+func (l *Ledger) create() error {
+	if st, err := os.Stat(l.path); err == nil && st.Size() > 0 {
+		return nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	dir := filepath.Dir(l.path)
+	tmp, err := os.CreateTemp(dir, ".tmp-"+LogFile+"-")
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	rec := encodeRecord(recHeader, job.Encode(&logHeader{V: logVersion, Network: l.cfg.network}))
+	if _, err := tmp.Write(rec); err != nil {
+		tmp.Close()
+		return fmt.Errorf("ledger: writing %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("ledger: syncing %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), l.path); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("ledger: syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// scanner reads the log's records one by one.
+type scanner struct {
+	path string
+	r    *bufio.Reader
+	src  io.ReaderAt
+	size int64
+	off  int64 // offset of the next record
+	buf  []byte
+}
+
+// errTorn marks the end of the complete records: what follows is a torn
+// last record.
+var errTorn = errors.New("torn last record")
+
+// next returns the next record, io.EOF at the end of the file, an error
+// wrapping errTorn for a torn tail, or another error for damage.
+func (s *scanner) next() (typ byte, payload []byte, err error) {
+	rest := s.size - s.off
+	if rest == 0 {
+		return 0, nil, io.EOF
+	}
+	if rest < recHeaderLen {
+		return 0, nil, fmt.Errorf("%w: %d bytes of a record header", errTorn, rest)
+	}
+	var h [recHeaderLen]byte
+	if _, err := io.ReadFull(s.r, h[:]); err != nil {
+		return 0, nil, fmt.Errorf("ledger %s: offset %d: %w", s.path, s.off, err)
+	}
+	n, sum := int64(binary.BigEndian.Uint32(h[0:4])), binary.BigEndian.Uint32(h[4:8])
+	if n == 0 || n > maxRecordLen {
+		if s.zeroFrom(s.off) {
+			return 0, nil, fmt.Errorf("%w: zeros from offset %d", errTorn, s.off)
+		}
+		return 0, nil, fmt.Errorf("ledger %s: offset %d: record length %d is out of range (1 to %d): the log is damaged", s.path, s.off, n, maxRecordLen)
+	}
+	if s.off+recHeaderLen+n > s.size {
+		return 0, nil, fmt.Errorf("%w: a record of %d bytes, %d in the file", errTorn, n, rest-recHeaderLen)
+	}
+	if int64(cap(s.buf)) < n {
+		s.buf = make([]byte, n)
+	}
+	s.buf = s.buf[:n]
+	if _, err := io.ReadFull(s.r, s.buf); err != nil {
+		return 0, nil, fmt.Errorf("ledger %s: offset %d: %w", s.path, s.off, err)
+	}
+	if crc32.Checksum(s.buf, castagnoli) != sum {
+		if s.off+recHeaderLen+n == s.size {
+			return 0, nil, fmt.Errorf("%w: checksum mismatch in the last record", errTorn)
+		}
+		return 0, nil, fmt.Errorf("ledger %s: offset %d: checksum mismatch: the log is damaged", s.path, s.off)
+	}
+	return s.buf[0], s.buf[1:], nil
+}
+
+// zeroFrom reports whether the file holds only zero bytes from off (a file
+// extended by a crash but never written).
+func (s *scanner) zeroFrom(off int64) bool {
+	r := io.NewSectionReader(s.src, off, s.size-off)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false
+			}
+		}
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+func newScanner(path string, f *os.File, size int64) *scanner {
+	return &scanner{path: path, r: bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20), src: f, size: size}
+}
+
+// decodeRecord decodes one record's payload.
+func decodeRecord(typ byte, payload []byte) (any, error) {
+	switch typ {
+	case recReceipt:
+		r := new(job.Receipt)
+		return r, job.Decode(payload, job.MaxReceiptSize, r)
+	case recGrant:
+		g := new(job.Grant)
+		return g, job.Decode(payload, job.MaxGrantSize, g)
+	case recFraud:
+		p := new(job.FraudProof)
+		return p, job.Decode(payload, job.MaxFraudProofSize, p)
+	case recHeader:
+		h := new(logHeader)
+		return h, job.Decode(payload, 1024, h)
+	default:
+		return nil, fmt.Errorf("unknown record type %q", typ)
+	}
+}
+
+// replay reads the log into l.book and returns the end of its complete
+// records, truncating a torn tail.
+func (l *Ledger) replay(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("ledger %s: %w", l.path, err)
+	}
+	s := newScanner(l.path, f, st.Size())
+	for {
+		typ, payload, err := s.next()
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, errTorn) {
+			if s.off == 0 {
+				return 0, fmt.Errorf("ledger %s: the header record is torn: %v", l.path, err)
+			}
+			l.cfg.log.Warn("ledger: truncating a torn last record (a crash in the middle of a write)",
+				"file", l.path, "offset", s.off, "bytes_dropped", s.size-s.off, "reason", err.Error())
+			if err := f.Truncate(s.off); err != nil {
+				return 0, fmt.Errorf("ledger %s: truncating a torn last record at offset %d: %w", l.path, s.off, err)
+			}
+			if err := f.Sync(); err != nil {
+				return 0, fmt.Errorf("ledger %s: %w", l.path, err)
+			}
+			return s.off, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if dup, err := applyRecord(l.book, s.off, typ, payload, l.cfg.verifyOnOpen); err != nil && !dup {
+			return 0, fmt.Errorf("ledger %s: record at offset %d: %w", l.path, s.off, err)
+		}
+		s.off += recHeaderLen + int64(len(payload)) + 1
+	}
+	if s.off == 0 {
+		return 0, fmt.Errorf("ledger %s: empty log: no header", l.path)
+	}
+	return s.off, nil
+}
+
+// applyRecord decodes one record and adds it to b (verify: signatures
+// too); dup reports a record b already held.
+func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup bool, err error) {
+	v, err := decodeRecord(typ, payload)
+	if err != nil {
+		return false, err
+	}
+	if (off == 0) != (typ == recHeader) {
+		return false, fmt.Errorf("the header must be the first record and only it")
+	}
+	switch v := v.(type) {
+	case *logHeader:
+		if v.V != logVersion {
+			return false, fmt.Errorf("log version %d, want %d", v.V, logVersion)
+		}
+		if v.Network != b.cfg.network {
+			return false, fmt.Errorf("this ledger belongs to network %q, opened for network %q", v.Network, b.cfg.network)
+		}
+	case *job.Receipt:
+		id, err := b.checkReceipt(v, verify)
+		if err != nil {
+			return errors.Is(err, ErrDuplicate), err
+		}
+		b.applyReceipt(v, id)
+	case *job.Grant:
+		id, err := b.checkGrant(v, verify)
+		if err != nil {
+			return errors.Is(err, ErrDuplicate), err
+		}
+		b.applyGrant(v, id)
+	case *job.FraudProof:
+		add, err := b.checkFraud(v, verify)
+		if err != nil {
+			return errors.Is(err, ErrDuplicate), err
+		}
+		b.applyFraud(add)
+	}
+	return false, nil
+}
+
+// append writes and fsyncs one record; on failure it cuts the file back so
+// that no partial record stays in it. l.mu held.
+func (l *Ledger) append(typ byte, v any) error {
+	if l.closed {
+		return fmt.Errorf("ledger %s: closed", l.path)
+	}
+	if l.broken != nil {
+		return fmt.Errorf("ledger %s: unusable after an earlier write failure: %w", l.path, l.broken)
+	}
+	rec := encodeRecord(typ, job.Encode(v))
+	_, err := l.f.Write(rec)
+	if err == nil {
+		err = l.f.Sync()
+	}
+	if err == nil {
+		l.size += int64(len(rec))
+		return nil
+	}
+	werr := fmt.Errorf("ledger %s: writing a record at offset %d: %w", l.path, l.size, err)
+	if terr := l.f.Truncate(l.size); terr != nil {
+		l.broken = fmt.Errorf("%v; truncating it back: %v", werr, terr)
+	} else if serr := l.f.Sync(); serr != nil {
+		l.broken = fmt.Errorf("%v; syncing the truncation: %v", werr, serr)
+	}
+	return werr
+}
+
+// AddReceipt is Book.AddReceipt, durably: the receipt is in the log before
+// it returns.
+func (l *Ledger) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.book.mu.RLock()
+	id, err := l.book.checkReceipt(r, true)
+	l.book.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := l.append(recReceipt, r); err != nil {
+		return nil, err
+	}
+	l.book.mu.Lock()
+	defer l.book.mu.Unlock()
+	return l.book.applyReceipt(cloneReceipt(r), id), nil
+}
+
+// AddGrant is Book.AddGrant, durably.
+func (l *Ledger) AddGrant(g *job.Grant) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.book.mu.RLock()
+	id, err := l.book.checkGrant(g, true)
+	l.book.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := l.append(recGrant, g); err != nil {
+		return err
+	}
+	l.book.mu.Lock()
+	defer l.book.mu.Unlock()
+	l.book.applyGrant(g, id)
+	return nil
+}
+
+// AddFraud is Book.AddFraud, durably.
+func (l *Ledger) AddFraud(p *job.FraudProof) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.book.mu.RLock()
+	add, err := l.book.checkFraud(p, true)
+	l.book.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := l.append(recFraud, p); err != nil {
+		return err
+	}
+	l.book.mu.Lock()
+	defer l.book.mu.Unlock()
+	l.book.applyFraud(add)
+	return nil
+}
+
+// Path returns the log file's path.
+func (l *Ledger) Path() string { return l.path }
+
+// Balance is Book.Balance.
+func (l *Ledger) Balance(peer string) Balance { return l.book.Balance(peer) }
+
+// Fraudulent is Book.Fraudulent.
+func (l *Ledger) Fraudulent(payer string) bool { return l.book.Fraudulent(payer) }
+
+// FraudProof is Book.FraudProof.
+func (l *Ledger) FraudProof(payer string) *job.FraudProof { return l.book.FraudProof(payer) }
+
+// FraudulentPayers is Book.FraudulentPayers.
+func (l *Ledger) FraudulentPayers() []string { return l.book.FraudulentPayers() }
+
+// NextSeq is Book.NextSeq.
+func (l *Ledger) NextSeq(payer string) uint64 { return l.book.NextSeq(payer) }
+
+// Receipts is Book.Receipts.
+func (l *Ledger) Receipts(peer string, n int) []job.Receipt { return l.book.Receipts(peer, n) }
+
+// Peers is Book.Peers.
+func (l *Ledger) Peers() []string { return l.book.Peers() }
+
+// Stats is Book.Stats.
+func (l *Ledger) Stats() Stats { return l.book.Stats() }
+
+// VerifyAuthorization is Book.VerifyAuthorization.
+func (l *Ledger) VerifyAuthorization(a *job.Authorization) error {
+	return l.book.VerifyAuthorization(a)
+}
+
+// Close releases the file; later Adds fail.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	return l.f.Close()
+}
+
+// Problem is one record Verify found wrong.
+type Problem struct {
+	Offset int64  `json:"offset"`
+	Err    string `json:"error"`
+}
+
+// Report is what Verify found.
+type Report struct {
+	Records          int       `json:"records"` // header included
+	Receipts         int       `json:"receipts"`
+	Grants           int       `json:"grants"`
+	FraudProofs      int       `json:"fraud_proofs"`
+	Duplicates       int       `json:"duplicates"`
+	FraudulentPayers []string  `json:"fraudulent_payers"`
+	Problems         []Problem `json:"problems"`
+	Bytes            int64     `json:"bytes"`
+}
+
+// Verify re-reads the log and re-checks every record as if it came from the
+// network, signatures and conflicts included, into a fresh book that must
+// agree with the live one. Bad records are listed in the report's Problems;
+// the error is for a log that cannot be read at all.
+func (l *Ledger) Verify() (Report, error) {
+	l.mu.Lock()
+	size := l.size
+	l.mu.Unlock()
+	var rep Report
+	f, err := os.Open(l.path)
+	if err != nil {
+		return rep, fmt.Errorf("ledger: %w", err)
+	}
+	defer f.Close()
+	fresh := newBook(l.cfg)
+	s := newScanner(l.path, f, size)
+	for {
+		typ, payload, err := s.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rep.Problems = append(rep.Problems, Problem{Offset: s.off, Err: err.Error()})
+			break
+		}
+		rep.Records++
+		switch dup, err := applyRecord(fresh, s.off, typ, payload, true); {
+		case dup:
+			rep.Duplicates++
+		case err != nil:
+			rep.Problems = append(rep.Problems, Problem{Offset: s.off, Err: err.Error()})
+		case typ == recReceipt:
+			rep.Receipts++
+		case typ == recGrant:
+			rep.Grants++
+		case typ == recFraud:
+			rep.FraudProofs++
+		}
+		s.off += recHeaderLen + int64(len(payload)) + 1
+	}
+	rep.Bytes = s.off
+	rep.FraudulentPayers = fresh.FraudulentPayers()
+	for _, p := range uniqPeers(fresh.Peers(), l.book.Peers()) {
+		if got, want := fresh.Balance(p), l.book.Balance(p); got != want {
+			rep.Problems = append(rep.Problems, Problem{Offset: -1,
+				Err: fmt.Sprintf("peer %s: the log gives %+v, the live book %+v", p, got, want)})
+		}
+	}
+	return rep, nil
+}
+
+func uniqPeers(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range append(a, b...) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}

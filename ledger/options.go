@@ -1,0 +1,104 @@
+package ledger
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// Verifier checks that sig is signer's signature of data; signer is a peer
+// ID string. The node implements it with libp2p keys.
+type Verifier func(signer string, data, sig []byte) error
+
+// Option configures a Book or a Ledger.
+type Option func(*config) error
+
+type config struct {
+	network      string
+	faucet       string // "": this network has no faucet
+	verify       Verifier
+	log          *slog.Logger
+	verifyOnOpen bool
+}
+
+// WithNetwork names the network whose records the book accepts.
+func WithNetwork(network string) Option {
+	return func(c *config) error {
+		if err := job.ValidateNetwork(network); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		if c.network != "" && c.network != network {
+			return fmt.Errorf("ledger: network %q given, but %q was given before", network, c.network)
+		}
+		c.network = network
+		return nil
+	}
+}
+
+// WithFaucet names the network and the peer ID of its faucet key: the only
+// signer whose grants create credits there. Without it the network has no
+// grants.
+func WithFaucet(network, faucet string) Option {
+	return func(c *config) error {
+		if err := WithNetwork(network)(c); err != nil {
+			return err
+		}
+		if err := job.ValidatePeer(faucet); err != nil {
+			return fmt.Errorf("ledger: faucet: %w", err)
+		}
+		c.faucet = faucet
+		return nil
+	}
+}
+
+// WithVerifier sets the signature check (required).
+func WithVerifier(v Verifier) Option {
+	return func(c *config) error {
+		if v == nil {
+			return fmt.Errorf("ledger: nil verifier")
+		}
+		c.verify = v
+		return nil
+	}
+}
+
+// WithLogger sets where warnings go (a torn last record truncated at
+// Open); the default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("ledger: nil logger")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// WithVerifyOnOpen makes Open re-verify every stored signature while it
+// replays the log, instead of trusting the log's own checksums (see Open).
+func WithVerifyOnOpen(on bool) Option {
+	return func(c *config) error {
+		c.verifyOnOpen = on
+		return nil
+	}
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.network == "" {
+		return nil, fmt.Errorf("ledger: no network (WithNetwork or WithFaucet)")
+	}
+	if c.verify == nil {
+		return nil, fmt.Errorf("ledger: no verifier (WithVerifier)")
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	return c, nil
+}
