@@ -237,6 +237,9 @@ const (
 	// ReplyQueued says the award is accepted into the provider's queue at
 	// Position; ReplyAccepted follows when the job starts.
 	ReplyQueued = "queued"
+	// ReplyReceipt returns the client's receipt counter-signed by the
+	// provider, after the result.
+	ReplyReceipt = "receipt"
 )
 
 // MaxLogChunk bounds one streamed chunk of a job's output.
@@ -251,6 +254,8 @@ type Reply struct {
 	Log    []byte  `json:"log,omitempty"` // a chunk of stdout and stderr as the job writes them
 	// Position in the provider's queue (queued replies).
 	Position int `json:"position,omitempty"`
+	// Receipt is the counter-signed receipt (receipt replies).
+	Receipt *Receipt `json:"receipt,omitempty"`
 }
 
 // Validate checks r: a known type, a result exactly when the type is
@@ -262,7 +267,15 @@ func (r *Reply) Validate() error {
 	if len(r.Log) > MaxLogChunk || (len(r.Log) > 0 && r.Type != ReplyLog) {
 		return fmt.Errorf("log: %d bytes in a %q reply (only log replies carry up to %d)", len(r.Log), r.Type, MaxLogChunk)
 	}
+	if r.Receipt != nil && r.Type != ReplyReceipt {
+		return fmt.Errorf("receipt: only in a %q reply", ReplyReceipt)
+	}
 	switch r.Type {
+	case ReplyReceipt:
+		if r.Receipt == nil {
+			return fmt.Errorf("receipt: missing")
+		}
+		return r.Receipt.Validate()
 	case ReplyLog:
 		if r.Result != nil {
 			return fmt.Errorf("result: not allowed in a log reply")
@@ -282,7 +295,7 @@ func (r *Reply) Validate() error {
 		}
 		return r.Result.Validate()
 	default:
-		return fmt.Errorf("type: %q is not one of %s, %s, %s, %s, %s, %s", r.Type, ReplyAccepted, ReplyDeclined, ReplyQueued, ReplyHeartbeat, ReplyLog, ReplyResult)
+		return fmt.Errorf("type: %q is not one of %s, %s, %s, %s, %s, %s, %s", r.Type, ReplyAccepted, ReplyDeclined, ReplyQueued, ReplyHeartbeat, ReplyLog, ReplyResult, ReplyReceipt)
 	}
 }
 

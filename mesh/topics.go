@@ -80,6 +80,8 @@ type topics struct {
 	jobs, bids *pubsub.Topic
 	jobsGPU    *pubsub.Topic
 	jobsGPUSub *pubsub.Subscription
+	ledger     *pubsub.Topic
+	ledgerSub  *pubsub.Subscription
 	capacity   *pubsub.Topic
 	capSub     *pubsub.Subscription
 	onCapacity CapacityHandler
@@ -165,6 +167,9 @@ func joinTopics(m *Mesh) (*topics, error) {
 	if t.capacity, err = m.ps.Join(capName); err != nil {
 		return nil, errorf("joining %s: %w", capName, err)
 	}
+	if err := t.joinLedger(m); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -215,6 +220,9 @@ func (t *topics) close() {
 	}
 	if t.jobsGPUSub != nil {
 		t.jobsGPUSub.Cancel()
+	}
+	if t.ledgerSub != nil {
+		t.ledgerSub.Cancel()
 	}
 	if t.bidsSub != nil {
 		t.bidsSub.Cancel()

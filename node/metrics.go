@@ -17,6 +17,10 @@ type metrics struct {
 	earned   prometheus.Counter
 	spent    prometheus.Counter
 	duration prometheus.Histogram
+	// ledger: records refused (bad signature, wrong network, ...) and
+	// attempts settled without a receipt.
+	ledgerRejected prometheus.Counter
+	unreceipted    prometheus.Counter
 }
 
 func newMetrics(n *Node) *metrics {
@@ -42,7 +46,13 @@ func newMetrics(n *Node) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.002, 2, 14),
 		}),
 	}
-	m.reg.MustRegister(m.jobs, m.answers, m.runs, m.earned, m.spent, m.duration,
+	m.ledgerRejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "computemesh", Name: "ledger_rejected_total", Help: "Gossiped ledger records refused (signatures, network, conflicts).",
+	})
+	m.unreceipted = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "computemesh", Name: "unreceipted_runs_total", Help: "Attempts that ended without a signed receipt.",
+	})
+	m.reg.MustRegister(m.jobs, m.answers, m.runs, m.earned, m.spent, m.duration, m.ledgerRejected, m.unreceipted,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "computemesh", Name: "peers", Help: "Connected peers.",
 		}, func() float64 { return float64(len(n.mesh.Host().Network().Peers())) }),

@@ -15,6 +15,7 @@ import (
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
 	"github.com/computemesh/computemesh/market"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/scheduler"
@@ -63,6 +64,9 @@ type Node struct {
 	journal   *journal
 	reps      *reputations // what this node has seen of providers, as a client
 	market    marketWatch  // rates in the bids this node has heard
+	book      *ledger.Ledger
+	seqMu     sync.Mutex
+	seq       uint64 // this node's next receipt sequence number, as a payer
 	resumable []string
 
 	draining  atomic.Bool
@@ -144,6 +148,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mesh.ServeBlobs(n.blob, n.granted)
+	if err := n.openLedger(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {
 			n.Close()
@@ -315,6 +323,9 @@ func (n *Node) Close() error {
 		}
 		if err := n.reps.save(); err != nil {
 			log.Warnf("%v", err)
+		}
+		if n.book != nil {
+			errs = append(errs, n.book.Close())
 		}
 		n.closeExec()
 		if n.tmpStore != "" {

@@ -163,7 +163,8 @@ func (n *Node) handleAward(s network.Stream) {
 	client := s.Conn().RemotePeer()
 	_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var a job.Award
-	if err := mesh.ReadMsg(bufio.NewReader(s), job.MaxAwardSize, &a); err != nil {
+	br := bufio.NewReader(s)
+	if err := mesh.ReadMsg(br, job.MaxAwardSize, &a); err != nil {
 		log.Debugf("award from %s: %v", client, err)
 		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: "invalid award: " + err.Error()})
 		return
@@ -209,9 +210,12 @@ func (n *Node) handleAward(s network.Stream) {
 	runCtx, cancelRun := context.WithCancel(n.ctx)
 	defer cancelRun()
 	_ = s.SetReadDeadline(time.Time{})
+	// The client sends nothing more until the result, then its receipt:
+	// any byte, or the stream ending, before then means it went away.
+	watched := make(chan struct{})
 	go func() {
-		var b [1]byte
-		_, _ = s.Read(b[:])
+		defer close(watched)
+		_, _ = br.Peek(1)
 		cancelRun()
 	}()
 	// From here the stream carries heartbeats: the client tells a queued or
@@ -229,10 +233,11 @@ func (n *Node) handleAward(s network.Stream) {
 		return
 	}
 	n.capacityChanged()
-	defer func() {
+	release := sync.OnceFunc(func() {
 		n.reserved.Release(a.Job)
 		n.capacityChanged()
-	}()
+	})
+	defer release()
 	if err := logs.Send(job.Reply{Type: job.ReplyAccepted}); err != nil {
 		logs.Close()
 		return
@@ -240,6 +245,7 @@ func (n *Node) handleAward(s network.Stream) {
 	started := time.Now()
 	res := n.run(runCtx, &a, client, st.rates, logs)
 	logs.Close()
+	release() // the capacity is free while the result and receipt travel
 	n.runTimes.add(time.Since(started))
 	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
@@ -259,6 +265,11 @@ func (n *Node) handleAward(s network.Stream) {
 	if res.Error == "" {
 		n.ledger.Earn(res.Charge)
 		n.metrics.earned.Add(float64(res.Charge))
+		<-watched // the receipt's first byte woke the watcher, or the client left
+		if err := n.takeReceipt(s, br, &a, client, res.Charge); err != nil {
+			n.metrics.unreceipted.Inc()
+			log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
+		}
 	}
 }
 

@@ -1,0 +1,251 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// receiptWait is how long a provider waits for its client's receipt after
+// the result, and a client for the counter-signature.
+const receiptWait = 30 * time.Second
+
+// verifyPeerSig checks sig over data against the public key in a peer ID.
+func verifyPeerSig(signer string, data, sig []byte) error {
+	p, err := peer.Decode(signer)
+	if err != nil {
+		return fmt.Errorf("signer %q: %w", signer, err)
+	}
+	pk, err := p.ExtractPublicKey()
+	if err != nil {
+		return fmt.Errorf("signer %s: no public key in its ID: %w", signer, err)
+	}
+	ok, err := pk.Verify(data, sig)
+	if err != nil {
+		return fmt.Errorf("signature of %s: %w", signer, err)
+	}
+	if !ok {
+		return fmt.Errorf("signature of %s does not verify", signer)
+	}
+	return nil
+}
+
+// sign signs data with this node's identity key.
+func (n *Node) sign(data []byte) ([]byte, error) {
+	k := n.mesh.Host().Peerstore().PrivKey(n.ID())
+	if k == nil {
+		return nil, errors.New("no private key for this node's identity")
+	}
+	return k.Sign(data)
+}
+
+// openLedger opens the node's ledger (<data-dir>/ledger, or under the
+// temporary store of a node without a data dir) and follows the ledger
+// topic.
+func (n *Node) openLedger() error {
+	base := n.cfg.DataDir
+	if base == "" {
+		base = n.tmpStore
+	}
+	var err error
+	n.book, err = ledger.Open(filepath.Join(base, "ledger"),
+		ledger.WithNetwork(n.mesh.NetworkName()), ledger.WithVerifier(verifyPeerSig),
+		ledger.WithLogger(slog.New(ledgerLogHandler{})))
+	if err != nil {
+		return err
+	}
+	n.seq = n.book.NextSeq(n.ID().String())
+	return n.mesh.OnLedger(n.onLedger)
+}
+
+// onLedger adds a gossiped record to the ledger; a double spend it reveals
+// is gossiped in turn.
+func (n *Node) onLedger(m *mesh.LedgerMsg, from peer.ID) {
+	var err error
+	var fraud *job.FraudProof
+	switch {
+	case m.Receipt != nil:
+		fraud, err = n.book.AddReceipt(m.Receipt)
+	case m.Fraud != nil:
+		err = n.book.AddFraud(m.Fraud)
+	case m.Grant != nil:
+		err = n.book.AddGrant(m.Grant)
+	}
+	switch {
+	case errors.Is(err, ledger.ErrDuplicate):
+	case err != nil:
+		n.metrics.ledgerRejected.Inc()
+		log.Infof("ledger: refusing a record gossiped by %s: %v", from, err)
+	}
+	if fraud != nil {
+		n.reportFraud(fraud)
+	}
+}
+
+// reportFraud gossips a double spend this node found.
+func (n *Node) reportFraud(p *job.FraudProof) {
+	log.Warnf("ledger: payer %s signed two receipts with sequence number %d: refusing its awards from now on", p.A.Payer, p.A.Seq)
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	if err := n.mesh.PublishLedger(ctx, &mesh.LedgerMsg{Fraud: p}); err != nil {
+		log.Debugf("gossiping a fraud proof: %v", err)
+	}
+}
+
+// gossipReceipt publishes a receipt this node is party to.
+func (n *Node) gossipReceipt(r *job.Receipt) {
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	if err := n.mesh.PublishLedger(ctx, &mesh.LedgerMsg{Receipt: r}); err != nil {
+		log.Debugf("gossiping receipt %d of %s: %v", r.Seq, r.Payer, err)
+	}
+}
+
+// receiptOffer is the client's receipt, signed by it alone, as it sends it
+// to the provider after the result.
+type receiptOffer struct {
+	Receipt job.Receipt `json:"receipt"`
+}
+
+// Validate checks the offer: every field, and the payer's signature present.
+func (o *receiptOffer) Validate() error {
+	if err := o.Receipt.ValidateUnsigned(); err != nil {
+		return err
+	}
+	if len(o.Receipt.PayerSig) == 0 {
+		return fmt.Errorf("payer_sig: missing")
+	}
+	if len(o.Receipt.PayeeSig) != 0 {
+		return fmt.Errorf("payee_sig: the payee signs, not the payer")
+	}
+	return nil
+}
+
+// payReceipt is the client's side of settling an attempt: sign a receipt
+// for the charge with the next sequence number, send it on the award
+// stream, check the provider's counter-signature, keep the receipt in the
+// ledger (durably) and gossip it.
+func (n *Node) payReceipt(st network.Stream, r *bufio.Reader, a *job.Award, charge job.Credits) error {
+	n.seqMu.Lock()
+	seq := n.seq
+	n.seq++
+	n.seqMu.Unlock()
+	rc := job.Receipt{
+		V: job.Version, Network: n.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: n.ID().String(),
+		Payee: a.Bid.Provider, Amount: charge, Seq: seq, TimeMS: time.Now().UnixMilli(),
+	}
+	sig, err := n.sign(rc.SigningBytes())
+	if err != nil {
+		return err
+	}
+	rc.PayerSig = sig
+	_ = st.SetDeadline(time.Now().Add(receiptWait))
+	if err := mesh.WriteMsg(st, receiptOffer{Receipt: rc}); err != nil {
+		return fmt.Errorf("sending the receipt: %w", err)
+	}
+	var reply job.Reply
+	if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
+		return fmt.Errorf("waiting for the counter-signed receipt: %w", err)
+	}
+	if reply.Type != job.ReplyReceipt {
+		return fmt.Errorf("a %q reply instead of the counter-signed receipt", reply.Type)
+	}
+	back := *reply.Receipt
+	signed := back
+	signed.PayeeSig = nil
+	if string(signed.SigningBytes()) != string(rc.SigningBytes()) || string(back.PayerSig) != string(rc.PayerSig) {
+		return errors.New("the counter-signed receipt is not the one sent")
+	}
+	if fraud, err := n.book.AddReceipt(&back); err != nil {
+		return fmt.Errorf("keeping the receipt: %w", err)
+	} else if fraud != nil {
+		n.reportFraud(fraud)
+	}
+	go n.gossipReceipt(&back)
+	return nil
+}
+
+// takeReceipt is the provider's side: read the client's receipt for this
+// attempt, check it against the result, counter-sign it, keep it in the
+// ledger (durably) before acknowledging it, answer and gossip it.
+func (n *Node) takeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, client peer.ID, charge job.Credits) error {
+	_ = s.SetDeadline(time.Now().Add(receiptWait))
+	var o receiptOffer
+	if err := mesh.ReadMsg(br, MaxReceiptOffer, &o); err != nil {
+		return fmt.Errorf("reading the receipt: %w", err)
+	}
+	rc := o.Receipt
+	switch {
+	case rc.Network != n.mesh.NetworkName():
+		return fmt.Errorf("receipt for network %q, not %q", rc.Network, n.mesh.NetworkName())
+	case rc.Job != a.Job || rc.Attempt != a.Attempt:
+		return fmt.Errorf("receipt for job %s attempt %d, not %s attempt %d", rc.Job, rc.Attempt, a.Job, a.Attempt)
+	case rc.Payer != client.String() || rc.Payee != n.ID().String():
+		return fmt.Errorf("receipt from %s to %s, not from the client %s to this provider", rc.Payer, rc.Payee, client)
+	case rc.Amount != charge:
+		return fmt.Errorf("receipt for %s credits, the charge is %s", rc.Amount, charge)
+	}
+	if err := verifyPeerSig(rc.Payer, rc.SigningBytes(), rc.PayerSig); err != nil {
+		return fmt.Errorf("receipt: %w", err)
+	}
+	sig, err := n.sign(rc.SigningBytes())
+	if err != nil {
+		return err
+	}
+	rc.PayeeSig = sig
+	fraud, err := n.book.AddReceipt(&rc)
+	if err != nil {
+		return fmt.Errorf("keeping the receipt: %w", err)
+	}
+	if fraud != nil {
+		n.reportFraud(fraud)
+	}
+	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyReceipt, Receipt: &rc}); err != nil {
+		return fmt.Errorf("returning the counter-signed receipt: %w", err)
+	}
+	go n.gossipReceipt(&rc)
+	return nil
+}
+
+// MaxReceiptOffer bounds the client's receipt message.
+const MaxReceiptOffer = 4 << 10
+
+// Credits is this node's account in its own ledger's view.
+type Credits struct {
+	Peer     string         `json:"peer"`
+	Balance  ledger.Balance `json:"balance"`
+	Receipts []job.Receipt  `json:"receipts"` // the most recent, as payer or payee
+	Ledger   ledger.Stats   `json:"ledger"`
+}
+
+// Credits returns this node's balance and recent receipts.
+func (n *Node) Credits(recent int) Credits {
+	self := n.ID().String()
+	return Credits{Peer: self, Balance: n.book.Balance(self), Receipts: n.book.Receipts(self, recent), Ledger: n.book.Stats()}
+}
+
+// Ledger returns the node's ledger.
+func (n *Node) Ledger() *ledger.Ledger { return n.book }
+
+// ledgerLogHandler sends the ledger's slog warnings to the node's log.
+type ledgerLogHandler struct{}
+
+func (ledgerLogHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (ledgerLogHandler) Handle(_ context.Context, r slog.Record) error {
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool { msg += " " + a.String(); return true })
+	log.Warnf("ledger: %s", msg)
+	return nil
+}
+func (h ledgerLogHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h ledgerLogHandler) WithGroup(string) slog.Handler      { return h }
