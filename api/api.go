@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,10 @@ type Backend interface {
 	Reputations() (any, error)
 	// Market returns the going rates in the bids heard over window.
 	Market(window time.Duration) (any, error)
+	// Credits returns the node's balance and its recent receipts.
+	Credits(recent int) (any, error)
+	// VerifyLedger re-checks every record of the node's ledger.
+	VerifyLedger() (any, error)
 }
 
 // ErrNotFound means the node has no such thing (a job record).
@@ -141,6 +146,21 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 			window = d
 		}
 		reply(w, func() (any, error) { return b.Market(window) })
+	})
+	mux.HandleFunc("GET /v1/credits", func(w http.ResponseWriter, r *http.Request) {
+		recent := 20
+		if v := r.URL.Query().Get("recent"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 10_000 {
+				http.Error(w, fmt.Sprintf("recent: %q is not a count of 0 to 10000", v), http.StatusBadRequest)
+				return
+			}
+			recent = n
+		}
+		reply(w, func() (any, error) { return b.Credits(recent) })
+	})
+	mux.HandleFunc("POST /v1/ledger/verify", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, b.VerifyLedger)
 	})
 	mux.HandleFunc("GET /v1/reputation", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, b.Reputations)
@@ -413,6 +433,18 @@ func (c *Client) Job(ctx context.Context, id string, v any) error {
 // heard over window, decoded into v.
 func (c *Client) Market(ctx context.Context, window time.Duration, v any) error {
 	return c.get(ctx, "/v1/market?window="+url.QueryEscape(window.String()), v)
+}
+
+// Credits returns the node's balance and its recent receipts
+// (node.Credits), decoded into v.
+func (c *Client) Credits(ctx context.Context, recent int, v any) error {
+	return c.get(ctx, "/v1/credits?recent="+strconv.Itoa(recent), v)
+}
+
+// VerifyLedger has the node re-check its ledger (a ledger.Report), decoded
+// into v.
+func (c *Client) VerifyLedger(ctx context.Context, v any) error {
+	return c.call(ctx, "/v1/ledger/verify", struct{}{}, v)
 }
 
 // Reputations lists the node's view of each provider (node.Reputation

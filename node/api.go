@@ -50,6 +50,10 @@ func (b backend) Reputations() (any, error) { return b.n.Reputations(), nil }
 
 func (b backend) Market(window time.Duration) (any, error) { return b.n.Market(window), nil }
 
+func (b backend) Credits(recent int) (any, error) { return b.n.Credits(recent), nil }
+
+func (b backend) VerifyLedger() (any, error) { return b.n.book.Verify() }
+
 func (b backend) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
 	past, ch, stop, err := b.n.Events(id, follow)
 	if err != nil {

@@ -20,6 +20,10 @@ import (
 // the result, and a client for the counter-signature.
 const receiptWait = 30 * time.Second
 
+// VerifySignature checks sig over data against the public key in the peer
+// ID signer (the ledger's Verifier).
+func VerifySignature(signer string, data, sig []byte) error { return verifyPeerSig(signer, data, sig) }
+
 // verifyPeerSig checks sig over data against the public key in a peer ID.
 func verifyPeerSig(signer string, data, sig []byte) error {
 	p, err := peer.Decode(signer)

@@ -756,6 +756,28 @@ func TestCLIMesh(t *testing.T) {
 		}
 	})
 
+	t.Run("credits, ledger verify, reputation, market", func(t *testing.T) {
+		// p0, the cheapest, ran jobs above: each left a receipt signed by
+		// both sides in its ledger.
+		r := meshnode(t, home, "credits", "--json", "--data-dir", p0.dataDir)
+		var cr struct {
+			Earned   string            `json:"earned"`
+			Receipts []json.RawMessage `json:"receipts"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &cr); r.code != 0 || err != nil || len(cr.Receipts) == 0 || cr.Earned == "0" {
+			t.Fatalf("credits --json: want exit 0, receipts and earnings (%v)\n%s", err, r)
+		}
+		if r := meshnode(t, home, "ledger", "verify", "--data-dir", p0.dataDir); r.code != 0 || !strings.Contains(r.stdout, "every record verifies") {
+			t.Fatalf("ledger verify: want exit 0\n%s", r)
+		}
+		if r := meshnode(t, home, "reputation", "--json", "--data-dir", p0.dataDir); r.code != 0 || !strings.HasPrefix(r.stdout, "[") {
+			t.Fatalf("reputation --json: want exit 0 and an array\n%s", r)
+		}
+		if r := meshnode(t, home, "market", "--data-dir", p0.dataDir); r.code != 0 {
+			t.Fatalf("market: want exit 0\n%s", r)
+		}
+	})
+
 	t.Run("clean shutdown", func(t *testing.T) {
 		for _, p := range provs {
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
