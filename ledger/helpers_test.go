@@ -65,7 +65,13 @@ func opts() []ledger.Option {
 	return []ledger.Option{ledger.WithFaucet(testNet, testFaucet), ledger.WithVerifier(verifier())}
 }
 
-func newBook(t testing.TB) *ledger.Book {
+// tb is what the helpers need of a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func newBook(t tb) *ledger.Book {
 	t.Helper()
 	b, err := ledger.NewBook(opts()...)
 	if err != nil {

@@ -214,7 +214,7 @@ func (s *scanner) next() (typ byte, payload []byte, err error) {
 		return 0, nil, fmt.Errorf("ledger %s: offset %d: %w", s.path, s.off, err)
 	}
 	if crc32.Checksum(s.buf, castagnoli) != sum {
-		if s.off+recHeaderLen+n == s.size {
+		if end := s.off + recHeaderLen + n; end == s.size || s.zeroFrom(end) {
 			return 0, nil, fmt.Errorf("%w: checksum mismatch in the last record", errTorn)
 		}
 		return 0, nil, fmt.Errorf("ledger %s: offset %d: checksum mismatch: the log is damaged", s.path, s.off)

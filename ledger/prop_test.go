@@ -1,0 +1,271 @@
+package ledger_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
+	"pgregory.net/rapid"
+)
+
+// Property tests (pgregory.net/rapid): random sets of signed grants and
+// receipts, double spends and replays included, added in random orders.
+// Rerun a failure with the -rapid.seed it prints.
+
+var propPeers = []string{"p0", "p1", "p2", "p3", "p4"}
+
+// record is one thing to add: a grant, a receipt or a fraud proof.
+type record struct {
+	g *job.Grant
+	r *job.Receipt
+	f *job.FraudProof
+}
+
+func (rec record) String() string {
+	switch {
+	case rec.g != nil:
+		return fmt.Sprintf("grant %s %v→%s", rec.g.Nonce, rec.g.Amount, rec.g.To)
+	case rec.r != nil:
+		return fmt.Sprintf("receipt %s#%d %v→%s", rec.r.Payer, rec.r.Seq, rec.r.Amount, rec.r.Payee)
+	default:
+		return fmt.Sprintf("fraud %s#%d", rec.f.A.Payer, rec.f.A.Seq)
+	}
+}
+
+// drawRecords draws grants and receipts whose sequence numbers are drawn
+// from a small range, so that double spends are common; some records are
+// drawn twice (gossip replays) and some conflicts also come as proofs.
+func drawRecords(t *rapid.T, k keys) []record {
+	var recs []record
+	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "grants"); i < n; i++ {
+		to := rapid.SampledFrom(propPeers).Draw(t, "grant.to")
+		amt := job.Credits(rapid.Int64Range(1, 1000).Draw(t, "grant.amount"))
+		recs = append(recs, record{g: k.grant(testFaucet, to, amt, fmt.Sprintf("n%d", i))})
+	}
+	for i, n := 0, rapid.IntRange(0, 20).Draw(t, "receipts"); i < n; i++ {
+		payer := rapid.SampledFrom(propPeers).Draw(t, "payer")
+		payee := rapid.SampledFrom(propPeers).Filter(func(p string) bool { return p != payer }).Draw(t, "payee")
+		amt := job.Credits(rapid.Int64Range(0, 500).Draw(t, "amount"))
+		seq := rapid.Uint64Range(1, 4).Draw(t, "seq")
+		recs = append(recs, record{r: k.receipt(payer, payee, amt, seq)})
+	}
+	// Replays of records already drawn.
+	for i, n := 0, rapid.IntRange(0, 3).Draw(t, "replays"); i < n && len(recs) > 0; i++ {
+		recs = append(recs, recs[rapid.IntRange(0, len(recs)-1).Draw(t, "replay")])
+	}
+	// Fraud proofs for some conflicting pairs.
+	for i := range recs {
+		for j := i + 1; j < len(recs); j++ {
+			a, b := recs[i].r, recs[j].r
+			if a != nil && b != nil && a.Payer == b.Payer && a.Seq == b.Seq && a.ID() != b.ID() && rapid.Bool().Draw(t, "proof") {
+				recs = append(recs, record{f: &job.FraudProof{V: job.Version, A: *a, B: *b}})
+			}
+		}
+	}
+	return recs
+}
+
+type adder interface {
+	AddReceipt(*job.Receipt) (*job.FraudProof, error)
+	AddGrant(*job.Grant) error
+	AddFraud(*job.FraudProof) error
+}
+
+func add(t *rapid.T, b adder, rec record) {
+	var err error
+	switch {
+	case rec.g != nil:
+		err = b.AddGrant(rec.g)
+	case rec.r != nil:
+		_, err = b.AddReceipt(rec.r)
+	default:
+		err = b.AddFraud(rec.f)
+	}
+	if err != nil && !strings.Contains(err.Error(), "already recorded") {
+		t.Fatalf("adding %v: %v", rec, err)
+	}
+}
+
+// model computes what any book must say of a set of records: the sum of
+// distinct grants, each distinct receipt counted once, and the payers with
+// two distinct receipts under one sequence number.
+func model(recs []record) (granted job.Credits, balances map[string]job.Credits, fraud []string) {
+	balances = map[string]job.Credits{}
+	grants, receipts := map[[32]byte]bool{}, map[[32]byte]bool{}
+	bySeq := map[string]map[[32]byte]bool{}
+	countReceipt := func(r *job.Receipt) {
+		id := r.ID()
+		if receipts[id] {
+			return
+		}
+		receipts[id] = true
+		balances[r.Payer] -= r.Amount
+		balances[r.Payee] += r.Amount
+		k := fmt.Sprintf("%s#%d", r.Payer, r.Seq)
+		if bySeq[k] == nil {
+			bySeq[k] = map[[32]byte]bool{}
+		}
+		bySeq[k][id] = true
+		if len(bySeq[k]) == 2 && !slices.Contains(fraud, r.Payer) {
+			fraud = append(fraud, r.Payer)
+		}
+	}
+	for _, rec := range recs {
+		switch {
+		case rec.g != nil:
+			if id := rec.g.ID(); !grants[id] {
+				grants[id] = true
+				granted += rec.g.Amount
+				balances[rec.g.To] += rec.g.Amount
+			}
+		case rec.r != nil:
+			countReceipt(rec.r)
+		default:
+			countReceipt(&rec.f.A)
+			countReceipt(&rec.f.B)
+		}
+	}
+	slices.Sort(fraud)
+	return granted, balances, fraud
+}
+
+func bookState(b *ledger.Book) (map[string]job.Credits, []string, ledger.Stats) {
+	m := map[string]job.Credits{}
+	for _, p := range b.Peers() {
+		if bal := b.Balance(p); bal.Granted+bal.Earned-bal.Spent != bal.Balance {
+			panic(fmt.Sprintf("%s: %+v: balance is not granted + earned − spent", p, bal))
+		} else {
+			m[p] = bal.Balance
+		}
+	}
+	return m, b.FraudulentPayers(), b.Stats()
+}
+
+func nonZero(m map[string]job.Credits) map[string]job.Credits {
+	out := map[string]job.Credits{}
+	for p, c := range m {
+		if c != 0 {
+			out[p] = c
+		}
+	}
+	return out
+}
+
+// TestPropConservation: whatever the records, the balances of all peers
+// sum to the credits granted, and every balance is the model's.
+func TestPropConservation(t *testing.T) {
+	k := keys{}
+	rapid.Check(t, func(t *rapid.T) {
+		recs := drawRecords(t, k)
+		b := newBook(t)
+		for _, rec := range recs {
+			add(t, b, rec)
+		}
+		balances, _, st := bookState(b)
+		var sum job.Credits
+		for _, c := range balances {
+			sum += c
+		}
+		granted, want, _ := model(recs)
+		if sum != st.Granted || st.Granted != granted {
+			t.Fatalf("balances sum to %d, the book says %d were granted, the model %d", sum, st.Granted, granted)
+		}
+		if fmt.Sprint(nonZero(balances)) != fmt.Sprint(nonZero(want)) {
+			t.Fatalf("balances %v, model %v", balances, want)
+		}
+	})
+}
+
+// TestPropOrderIndependence: any permutation of the same records gives the
+// same balances, the same fraudulent payers and the same counts.
+func TestPropOrderIndependence(t *testing.T) {
+	k := keys{}
+	rapid.Check(t, func(t *rapid.T) {
+		recs := drawRecords(t, k)
+		perm := rapid.Permutation(recs).Draw(t, "order")
+		b1, b2 := newBook(t), newBook(t)
+		for i := range recs {
+			add(t, b1, recs[i])
+			add(t, b2, perm[i])
+		}
+		m1, f1, s1 := bookState(b1)
+		m2, f2, s2 := bookState(b2)
+		if fmt.Sprint(m1) != fmt.Sprint(m2) || !slices.Equal(f1, f2) || s1 != s2 {
+			t.Fatalf("order changed the result:\n%v %v %+v\n%v %v %+v", m1, f1, s1, m2, f2, s2)
+		}
+		for _, p := range propPeers {
+			if b1.NextSeq(p) != b2.NextSeq(p) {
+				t.Fatalf("NextSeq(%s): %d and %d", p, b1.NextSeq(p), b2.NextSeq(p))
+			}
+		}
+	})
+}
+
+// TestPropDoubleSpendDetected: a payer that signed two receipts with one
+// sequence number is marked, whatever the order the receipts arrive in,
+// the receipt that completes the pair returns a proof that other books
+// accept, and no honest payer is ever marked.
+func TestPropDoubleSpendDetected(t *testing.T) {
+	k := keys{}
+	rapid.Check(t, func(t *rapid.T) {
+		recs := rapid.Permutation(drawRecords(t, k)).Draw(t, "order")
+		_, _, wantFraud := model(recs)
+		b := newBook(t)
+		for _, rec := range recs {
+			if rec.r == nil {
+				add(t, b, rec)
+				continue
+			}
+			was := b.Fraudulent(rec.r.Payer)
+			p, err := b.AddReceipt(rec.r)
+			if err != nil && !strings.Contains(err.Error(), "already recorded") {
+				t.Fatalf("adding %v: %v", rec, err)
+			}
+			if err == nil && !was && b.Fraudulent(rec.r.Payer) && p == nil {
+				t.Fatalf("%v made its payer fraudulent without returning a proof", rec)
+			}
+			if p != nil {
+				if err := newBook(t).AddFraud(p); err != nil {
+					t.Fatalf("the proof returned for %v is refused by a fresh book: %v", rec, err)
+				}
+			}
+		}
+		if got := b.FraudulentPayers(); !slices.Equal(got, wantFraud) {
+			t.Fatalf("fraudulent payers %v, want %v", got, wantFraud)
+		}
+	})
+}
+
+// TestPropLedgerReopen: a Ledger reopened from its log says what it said.
+func TestPropLedgerReopen(t *testing.T) {
+	k := keys{}
+	base := t.TempDir()
+	n := 0
+	rapid.Check(t, func(t *rapid.T) {
+		n++
+		dir := filepath.Join(base, fmt.Sprint(n))
+		l, err := ledger.Open(dir, opts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range drawRecords(t, k) {
+			add(t, l, rec)
+		}
+		want := stateOf(l)
+		l.Close()
+		l2, err := ledger.Open(dir, opts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		defer l2.Close()
+		if got := stateOf(l2); got.String() != want.String() {
+			t.Fatalf("reopened\n%v\nwant\n%v", got, want)
+		}
+	})
+}
