@@ -128,6 +128,7 @@ const (
 	DeclineNetwork   = "network"
 	DeclineClient    = "client"  // the owner does not serve this client
 	DeclineCommand   = "command" // exec: the command is not in the provider's allowlist
+	DeclineFunds     = "funds"   // the client's balance (in the provider's ledger) is below the price, or it double-spent
 )
 
 // Bid is a provider's offer for a job, gossiped on the bids topic; with
@@ -192,6 +193,10 @@ type Award struct {
 	// Secrets are environment variables for the winner alone: outside the
 	// spec, so not hashed into the job ID, never gossiped, logged or kept.
 	Secrets map[string]string `json:"secrets,omitempty"`
+	// Auth is the client's signed promise to pay at most the pay (or the
+	// bid's price) for this attempt; providers on networks with credits
+	// require it.
+	Auth *Authorization `json:"auth,omitempty"`
 }
 
 // Validate checks a and that its job ID is the one its spec, client and nonce
@@ -217,6 +222,11 @@ func (a *Award) Validate() error {
 	}
 	if a.Pay != 0 && a.Pay < a.Bid.Price {
 		return fmt.Errorf("pay: %s is below the bid's price %s", a.Pay, a.Bid.Price)
+	}
+	if a.Auth != nil {
+		if err := a.Auth.Validate(); err != nil {
+			return fmt.Errorf("auth.%w", err)
+		}
 	}
 	if err := ValidateSecrets(a.Secrets); err != nil {
 		return err

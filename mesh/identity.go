@@ -76,26 +76,39 @@ func ExportKey(dir string) ([]byte, peer.ID, error) {
 	return []byte(keyExportHeader + "\n" + base64.StdEncoding.EncodeToString(b) + "\n"), id, nil
 }
 
+// ParseExportedKey reads an identity in export format (an Ed25519 key).
+func ParseExportedKey(exported []byte) (crypto.PrivKey, peer.ID, error) {
+	header, body, ok := strings.Cut(strings.TrimSpace(string(exported)), "\n")
+	if !ok || strings.TrimSpace(header) != keyExportHeader {
+		return nil, "", fmt.Errorf("not an exported identity: the first line must be %q", keyExportHeader)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(body))
+	if err != nil {
+		return nil, "", fmt.Errorf("exported identity: the key is not base64: %w", err)
+	}
+	k, err := crypto.UnmarshalPrivateKey(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("exported identity: %w", err)
+	}
+	if k.Type() != crypto.Ed25519 {
+		return nil, "", fmt.Errorf("exported identity: a %s key; nodes use Ed25519", k.Type())
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		return nil, "", fmt.Errorf("exported identity: %w", err)
+	}
+	return k, id, nil
+}
+
 // ImportKey installs an exported identity as dir's key. It refuses to
 // overwrite an existing key (the key holds the node's credits), and checks
 // the key before writing it (mode 0600).
 func ImportKey(dir string, exported []byte) (peer.ID, error) {
-	header, body, ok := strings.Cut(strings.TrimSpace(string(exported)), "\n")
-	if !ok || strings.TrimSpace(header) != keyExportHeader {
-		return "", fmt.Errorf("not an exported identity: the first line must be %q", keyExportHeader)
-	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(body))
+	k, id, err := ParseExportedKey(exported)
 	if err != nil {
-		return "", fmt.Errorf("exported identity: the key is not base64: %w", err)
+		return "", err
 	}
-	k, err := crypto.UnmarshalPrivateKey(b)
-	if err != nil {
-		return "", fmt.Errorf("exported identity: %w", err)
-	}
-	if k.Type() != crypto.Ed25519 {
-		return "", fmt.Errorf("exported identity: a %s key; nodes use Ed25519", k.Type())
-	}
-	id, err := peer.IDFromPrivateKey(k)
+	b, err := crypto.MarshalPrivateKey(k)
 	if err != nil {
 		return "", fmt.Errorf("exported identity: %w", err)
 	}

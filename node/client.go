@@ -407,6 +407,11 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 	if pay != o.Bid.Price {
 		a.Pay = pay
 	}
+	auth, err := n.authorize(a, pay)
+	if err != nil {
+		return nil, why, err
+	}
+	a.Auth = auth
 	res, err := n.award(ctx, a, emit)
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("provider error: %s", res.Error)

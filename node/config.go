@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/hwprobe"
+	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -89,6 +90,14 @@ type Config struct {
 	// room in its queue bids with the queue position and an estimated wait.
 	Queue int
 
+	// Faucet is the peer ID of the network's faucet key: the only signer of
+	// credit grants. With a faucet the network has credits: providers
+	// refuse clients whose balance, in their own ledger, is below the
+	// price, or who double-spent. Empty: no grants, no balance checks
+	// (receipts are still signed and kept). The test faucet
+	// (internal/testfaucet) is refused outside test networks.
+	Faucet string
+
 	// HeartbeatTimeout is how long a client waits on a silent award stream
 	// before it takes the provider for dead and fails over (default 3s;
 	// providers send a heartbeat every second of quiet).
@@ -126,6 +135,14 @@ func (c *Config) checkFields() error {
 	}
 	if c.BidWindow <= 0 {
 		c.BidWindow = DefaultBidWindow
+	}
+	if c.Faucet != "" {
+		if _, err := peer.Decode(c.Faucet); err != nil {
+			return fmt.Errorf("faucet: %q is not a peer ID: %v", c.Faucet, err)
+		}
+		if c.Faucet == testfaucet.ID && !SimulationAllowed(c.Network) {
+			return fmt.Errorf("faucet: the test faucet's key is public: it is refused on network %q (only on test networks)", c.Network)
+		}
 	}
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = DefaultHeartbeatTimeout

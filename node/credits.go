@@ -3,10 +3,13 @@ package node
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
@@ -61,10 +64,13 @@ func (n *Node) openLedger() error {
 	if base == "" {
 		base = n.tmpStore
 	}
+	opts := []ledger.Option{ledger.WithNetwork(n.mesh.NetworkName()), ledger.WithVerifier(verifyPeerSig),
+		ledger.WithLogger(slog.New(ledgerLogHandler{}))}
+	if n.cfg.Faucet != "" {
+		opts = append(opts, ledger.WithFaucet(n.mesh.NetworkName(), n.cfg.Faucet))
+	}
 	var err error
-	n.book, err = ledger.Open(filepath.Join(base, "ledger"),
-		ledger.WithNetwork(n.mesh.NetworkName()), ledger.WithVerifier(verifyPeerSig),
-		ledger.WithLogger(slog.New(ledgerLogHandler{})))
+	n.book, err = ledger.Open(filepath.Join(base, "ledger"), opts...)
 	if err != nil {
 		return err
 	}
@@ -253,3 +259,83 @@ func (ledgerLogHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h ledgerLogHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h ledgerLogHandler) WithGroup(string) slog.Handler      { return h }
+
+// funded says why a client may not be served on this network (its
+// balance in this node's ledger below price, or a double spend on record),
+// or "" when it may. Networks without a faucet have no balances to check.
+func (n *Node) funded(client string, price job.Credits) string {
+	if n.cfg.Faucet == "" {
+		return ""
+	}
+	if n.book.Fraudulent(client) {
+		return fmt.Sprintf("client %s signed two receipts with one sequence number (fraud proof held): refused", client)
+	}
+	if b := n.book.Balance(client); b.Balance < price {
+		return fmt.Sprintf("client %s has %s credits in this provider's ledger, the price is %s", client, b.Balance, price)
+	}
+	return ""
+}
+
+// authorize signs the client's promise to pay at most max for an attempt.
+func (n *Node) authorize(a *job.Award, max job.Credits) (*job.Authorization, error) {
+	auth := &job.Authorization{
+		V: job.Version, Network: n.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: n.ID().String(),
+		Payee: a.Bid.Provider, Max: max, ExpiresMS: time.Now().Add(a.Spec.Timeout() + 10*time.Minute).UnixMilli(),
+	}
+	sig, err := n.sign(auth.SigningBytes())
+	if err != nil {
+		return nil, err
+	}
+	auth.Sig = sig
+	return auth, nil
+}
+
+// checkAuthorization checks an award's spending authorisation: signed by
+// the client, for this attempt, to this provider, covering pay, unexpired.
+func (n *Node) checkAuthorization(a *job.Award, client peer.ID, pay job.Credits) string {
+	auth := a.Auth
+	switch {
+	case auth == nil:
+		return "no spending authorisation: this network has credits, and its providers require one"
+	case auth.Payer != client.String() || auth.Payee != n.ID().String():
+		return fmt.Sprintf("the authorisation is from %s to %s, not from the client to this provider", auth.Payer, auth.Payee)
+	case auth.Job != a.Job || auth.Attempt != a.Attempt || auth.Network != n.mesh.NetworkName():
+		return "the authorisation is for another job, attempt or network"
+	case auth.Max < pay:
+		return fmt.Sprintf("the authorisation covers %s credits, the pay is %s", auth.Max, pay)
+	case time.Now().UnixMilli() > auth.ExpiresMS:
+		return "the authorisation has expired"
+	}
+	if err := n.book.VerifyAuthorization(auth); err != nil {
+		return "the authorisation: " + err.Error()
+	}
+	return ""
+}
+
+// AddGrant adds a faucet's grant to this node's ledger and gossips it.
+func (n *Node) AddGrant(ctx context.Context, g *job.Grant) error {
+	if err := n.book.AddGrant(g); err != nil && !errors.Is(err, ledger.ErrDuplicate) {
+		return err
+	}
+	return n.mesh.PublishLedger(ctx, &mesh.LedgerMsg{Grant: g})
+}
+
+// SignGrant makes a grant of amount to peer to, signed by the faucet key
+// (in export format), for network.
+func SignGrant(faucetKey []byte, network, to string, amount job.Credits) (*job.Grant, error) {
+	k, id, err := mesh.ParseExportedKey(faucetKey)
+	if err != nil {
+		return nil, fmt.Errorf("faucet key: %w", err)
+	}
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	g := &job.Grant{V: job.Version, Network: network, To: to, Amount: amount, Nonce: hex.EncodeToString(nonce),
+		TimeMS: time.Now().UnixMilli(), Faucet: id.String()}
+	if err := g.Validate(); err != nil && !strings.Contains(err.Error(), "sig") {
+		return nil, err
+	}
+	if g.Sig, err = k.Sign(g.SigningBytes()); err != nil {
+		return nil, fmt.Errorf("signing the grant: %w", err)
+	}
+	return g, g.Validate()
+}

@@ -117,6 +117,11 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if b.Decline == "" && r.Executor == job.ExecutorExec && (n.cmds == nil || !n.cmds.Allowed(r.Command)) {
 		b.Decline, b.Detail, b.Price = job.DeclineCommand, "command "+r.Command+" is not allowed here", 0
 	}
+	if b.Decline == "" {
+		if why := n.funded(r.Client, b.Price); why != "" {
+			b.Decline, b.Detail, b.Price = job.DeclineFunds, why, 0
+		}
+	}
 	b.Provider = n.ID().String()
 	b.ExpiresMS = time.Now().Add(r.Timeout() + bidGrace).UnixMilli()
 	if b.Decline != "" {
@@ -200,6 +205,17 @@ func (n *Node) handleAward(s network.Stream) {
 	case a.Bid.Price != st.price || a.Bid.Rates != st.rates:
 		decline("the award's price %s is not my bid's %s", a.Bid.Price, st.price)
 		return
+	}
+	if n.cfg.Faucet != "" {
+		pay := max(a.Pay, a.Bid.Price)
+		if why := n.funded(client.String(), pay); why != "" {
+			decline("%s", why)
+			return
+		}
+		if why := n.checkAuthorization(&a, client, pay); why != "" {
+			decline("%s", why)
+			return
+		}
 	}
 	if n.draining.Load() {
 		decline("draining: taking no new jobs")
