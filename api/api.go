@@ -83,6 +83,8 @@ type Backend interface {
 	Credits(recent int) (any, error)
 	// VerifyLedger re-checks every record of the node's ledger.
 	VerifyLedger() (any, error)
+	// AddGrant adds a faucet-signed grant to the node's ledger and gossips it.
+	AddGrant(ctx context.Context, g *job.Grant) error
 }
 
 // ErrNotFound means the node has no such thing (a job record).
@@ -158,6 +160,17 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 			recent = n
 		}
 		reply(w, func() (any, error) { return b.Credits(recent) })
+	})
+	mux.HandleFunc("POST /v1/grants", func(w http.ResponseWriter, r *http.Request) {
+		var g job.Grant
+		if !decodeBody(w, r, &g) {
+			return
+		}
+		if err := b.AddGrant(r.Context(), &g); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /v1/ledger/verify", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, b.VerifyLedger)
@@ -439,6 +452,16 @@ func (c *Client) Market(ctx context.Context, window time.Duration, v any) error 
 // (node.Credits), decoded into v.
 func (c *Client) Credits(ctx context.Context, recent int, v any) error {
 	return c.get(ctx, "/v1/credits?recent="+strconv.Itoa(recent), v)
+}
+
+// AddGrant hands the node a faucet-signed grant to keep and gossip.
+func (c *Client) AddGrant(ctx context.Context, g *job.Grant) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/grants", job.Encode(g))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return expect(resp, http.StatusNoContent)
 }
 
 // VerifyLedger has the node re-check its ledger (a ledger.Report), decoded

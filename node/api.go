@@ -54,6 +54,8 @@ func (b backend) Credits(recent int) (any, error) { return b.n.Credits(recent), 
 
 func (b backend) VerifyLedger() (any, error) { return b.n.book.Verify() }
 
+func (b backend) AddGrant(ctx context.Context, g *job.Grant) error { return b.n.AddGrant(ctx, g) }
+
 func (b backend) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
 	past, ch, stop, err := b.n.Events(id, follow)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/node"
 	"github.com/spf13/cobra"
@@ -48,6 +49,8 @@ YAML file given by --config.`,
 	f.StringSlice("executors", []string{"wasm"}, "executors this provider may run: wasm, docker (offered only when its daemon answers), exec (with --exec-allow)")
 	f.Int("max-jobs", 0, "the most jobs this provider runs at once (0: only its capacity limits it)")
 	f.Int("queue", 0, "awarded jobs that may wait here when the provider is full: it then bids with a queue position and an estimated wait (0: it declines busy)")
+	f.String("faucet", "", "peer ID of the network's faucet key: the network has credits (grants by that key alone; providers refuse clients short of the price)")
+	f.Bool("test-faucet", false, "use the test networks' public faucet (test networks only)")
 	f.Duration("heartbeat-timeout", node.DefaultHeartbeatTimeout, "client: a provider silent this long on a running job is taken for dead and the job fails over")
 	f.StringSlice("allow-clients", nil, "serve only these client peer IDs (comma-separated; empty: everyone not denied)")
 	f.StringSlice("deny-clients", nil, "never serve these client peer IDs (comma-separated)")
@@ -81,6 +84,13 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	cfg.MDNS, _ = f.GetBool("mdns")
 	cfg.Delay, _ = f.GetDuration("delay")
 	cfg.HeartbeatTimeout, _ = f.GetDuration("heartbeat-timeout")
+	cfg.Faucet, _ = f.GetString("faucet")
+	if test, _ := f.GetBool("test-faucet"); test {
+		if cfg.Faucet != "" && cfg.Faucet != testfaucet.ID {
+			return usageErr("--faucet and --test-faucet: give one")
+		}
+		cfg.Faucet = testfaucet.ID
+	}
 	if cfg.Mode == node.ModeProvider {
 		cfg.Region, _ = f.GetString("region")
 		price, _ := f.GetString("price-cpu-hour")
