@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -371,4 +372,47 @@ func kill9Child() {
 	}
 	time.Sleep(time.Minute) // killed before
 	os.Exit(0)
+}
+
+// TestLedgerConcurrent: writers and readers at once (run with -race); every
+// acknowledged receipt is in the reopened ledger.
+func TestLedgerConcurrent(t *testing.T) {
+	k, dir := keys{}, t.TempDir()
+	l := openLedger(t, dir)
+	payers := []string{"w0", "w1", "w2", "w3"}
+	rs := map[string][]*job.Receipt{}
+	for _, p := range payers { // sign before the goroutines: keys is a plain map
+		for seq := uint64(1); seq <= 20; seq++ {
+			rs[p] = append(rs[p], k.receipt(p, "bob", job.Nano, seq))
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range payers {
+		wg.Go(func() {
+			for _, r := range rs[p] {
+				if _, err := l.AddReceipt(r); err != nil {
+					t.Error(err)
+				}
+				_ = l.Balance("bob")
+				_ = l.Receipts(p, 3)
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			_ = l.Stats()
+			_ = l.NextSeq("w0")
+		}
+	})
+	wg.Wait()
+	if got := l.Balance("bob").Earned; got != 80*job.Nano {
+		t.Fatalf("bob earned %v, want 80", got)
+	}
+	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 || rep.Receipts != 80 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+	l.Close()
+	if got := openLedger(t, dir).Balance("bob").Earned; got != 80*job.Nano {
+		t.Fatalf("reopened: bob earned %v, want 80", got)
+	}
 }
