@@ -416,3 +416,33 @@ func TestLedgerConcurrent(t *testing.T) {
 		t.Fatalf("reopened: bob earned %v, want 80", got)
 	}
 }
+
+// TestReserveSeq: a reserved sequence number is never handed out again,
+// across a restart, whether or not a receipt with it was stored.
+func TestReserveSeq(t *testing.T) {
+	k, dir := keys{}, t.TempDir()
+	l := openLedger(t, dir)
+	for want := uint64(1); want <= 3; want++ {
+		got, err := l.ReserveSeq("alice")
+		if err != nil || got != want {
+			t.Fatalf("ReserveSeq = %d, %v; want %d", got, err, want)
+		}
+	}
+	if _, err := l.AddReceipt(k.receipt("alice", "bob", job.Nano, 2)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // "crash" with 1 and 3 reserved, never stored
+	l = openLedger(t, dir)
+	if got, err := l.ReserveSeq("alice"); err != nil || got != 4 {
+		t.Fatalf("ReserveSeq after a restart = %d, %v; want 4", got, err)
+	}
+	if got := l.Balance("alice"); got.Spent != job.Nano || got.Receipts != 1 {
+		t.Fatalf("a reservation moved credits: %+v", got)
+	}
+	if _, err := l.ReserveSeq("not a peer"); err == nil {
+		t.Fatal("ReserveSeq accepted an invalid peer ID")
+	}
+	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 || rep.Records != 6 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+}
