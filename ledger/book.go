@@ -103,7 +103,7 @@ func newBook(c *config) *Book {
 func (b *Book) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	id, err := b.checkReceipt(r, true)
+	id, err := b.checkReceipt(r, true, false)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (b *Book) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 func (b *Book) AddGrant(g *job.Grant) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	id, err := b.checkGrant(g, true)
+	id, err := b.checkGrant(g, true, false)
 	if err != nil {
 		return err
 	}
@@ -196,11 +196,19 @@ func (b *Book) FraudulentPayers() []string {
 }
 
 // NextSeq returns the sequence number payer's next receipt should carry:
-// the highest seen plus one.
+// the highest seen (or reserved, see Ledger.ReserveSeq) plus one.
 func (b *Book) NextSeq(payer string) uint64 {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.maxSeq[payer] + 1
+}
+
+// reserve records that seq is taken for payer (a node's own reservation,
+// not a receipt: no balance moves).
+func (b *Book) reserve(payer string, seq uint64) {
+	if seq > b.maxSeq[payer] {
+		b.maxSeq[b.intern(payer)] = seq
+	}
 }
 
 // Receipts returns up to n of peer's receipts (as payer or payee), the most
@@ -253,9 +261,12 @@ func (b *Book) Stats() Stats {
 
 // checkReceipt returns r's ID if r may be added; verify=false skips the
 // signatures (a replay of the node's own checksummed log).
-func (b *Book) checkReceipt(r *job.Receipt, verify bool) ([32]byte, error) {
-	if err := r.Validate(); err != nil {
-		return [32]byte{}, reject("receipt: %v", err)
+// validated=true skips r.Validate (job.Decode has just run it).
+func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool) ([32]byte, error) {
+	if !validated {
+		if err := r.Validate(); err != nil {
+			return [32]byte{}, reject("receipt: %v", err)
+		}
 	}
 	if r.Network != b.cfg.network {
 		return [32]byte{}, reject("receipt: network: %q is not this network %q", r.Network, b.cfg.network)
@@ -329,9 +340,11 @@ func (b *Book) applyReceipt(r *job.Receipt, id [32]byte) *job.FraudProof {
 	return nil
 }
 
-func (b *Book) checkGrant(g *job.Grant, verify bool) ([32]byte, error) {
-	if err := g.Validate(); err != nil {
-		return [32]byte{}, reject("grant: %v", err)
+func (b *Book) checkGrant(g *job.Grant, verify, validated bool) ([32]byte, error) {
+	if !validated {
+		if err := g.Validate(); err != nil {
+			return [32]byte{}, reject("grant: %v", err)
+		}
 	}
 	if g.Network != b.cfg.network {
 		return [32]byte{}, reject("grant %s: network: %q is not this network %q", g.Nonce, g.Network, b.cfg.network)
@@ -379,7 +392,7 @@ func (b *Book) checkFraud(p *job.FraudProof, verify bool) (fraudAdd, error) {
 		return add, reject("fraud proof: %v", err)
 	}
 	for i, r := range []*job.Receipt{&p.A, &p.B} {
-		id, err := b.checkReceipt(r, verify)
+		id, err := b.checkReceipt(r, verify, true) // p.Validate checked both
 		if errors.Is(err, ErrDuplicate) {
 			continue
 		}

@@ -27,6 +27,8 @@ func FuzzOpenLog(f *testing.F) {
 	f.Add(ledger.EncodeRecord('X', []byte(`{}`)))
 	f.Add(ledger.EncodeRecord('H', []byte(`{"v":1,"network":"testnet"}`)))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add(ledger.EncodeRecord('S', []byte(`{"payer":"alice","seq":7}`)))
+	f.Add(ledger.EncodeRecord('S', []byte(`{"payer":"alice","seq":0}`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, ledger.LogFile)

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/computemesh/computemesh/job"
@@ -29,13 +30,19 @@ func (k keys) key(peer string) ed25519.PrivateKey {
 	return p
 }
 
-// verifier checks signatures with the keys derived from peer names. It only
-// reads k: derive every key before concurrent use.
+// pubKeys caches the public keys derived from peer names, as the node
+// caches the keys of peer IDs.
+var pubKeys sync.Map // string → ed25519.PublicKey
+
+// verifier checks signatures with the keys derived from peer names.
 func verifier() ledger.Verifier {
 	return func(signer string, data, sig []byte) error {
-		seed := sha256.Sum256([]byte("computemesh test key " + signer))
-		pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
-		if !ed25519.Verify(pub, data, sig) {
+		pub, ok := pubKeys.Load(signer)
+		if !ok {
+			seed := sha256.Sum256([]byte("computemesh test key " + signer))
+			pub, _ = pubKeys.LoadOrStore(signer, ed25519.NewKeyFromSeed(seed[:]).Public())
+		}
+		if !ed25519.Verify(pub.(ed25519.PublicKey), data, sig) {
 			return fmt.Errorf("ed25519: bad signature of %s", signer)
 		}
 		return nil

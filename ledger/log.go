@@ -18,7 +18,8 @@ import (
 //
 //	length  uint32, big-endian: bytes of type and payload
 //	crc     uint32, big-endian: CRC-32C (Castagnoli) of type and payload
-//	type    1 byte: 'H' header, 'R' receipt, 'G' grant, 'F' fraud proof
+//	type    1 byte: 'H' header, 'R' receipt, 'G' grant, 'F' fraud proof,
+//	        'S' a sequence number this node reserved for itself as a payer
 //	payload the record's JSON (job.Encode), decoded strictly (job.Decode)
 //
 // The first record is the header, {"v":1,"network":...}; a log of another
@@ -35,6 +36,7 @@ const (
 	recReceipt = 'R'
 	recGrant   = 'G'
 	recFraud   = 'F'
+	recSeq     = 'S'
 )
 
 const (
@@ -44,6 +46,24 @@ const (
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// seqReservation is a sequence number a payer took before signing a
+// receipt with it.
+type seqReservation struct {
+	Payer string `json:"payer"`
+	Seq   uint64 `json:"seq"`
+}
+
+// Validate checks the reservation's fields.
+func (s *seqReservation) Validate() error {
+	if err := job.ValidatePeer(s.Payer); err != nil {
+		return fmt.Errorf("payer: %w", err)
+	}
+	if s.Seq == 0 || s.Seq > 1<<62 {
+		return fmt.Errorf("seq: %d is out of range (1 to 2^62)", s.Seq)
+	}
+	return nil
+}
 
 type logHeader struct {
 	V       int    `json:"v"`
@@ -259,6 +279,9 @@ func decodeRecord(typ byte, payload []byte) (any, error) {
 	case recFraud:
 		p := new(job.FraudProof)
 		return p, job.Decode(payload, job.MaxFraudProofSize, p)
+	case recSeq:
+		r := new(seqReservation)
+		return r, job.Decode(payload, 1024, r)
 	case recHeader:
 		h := new(logHeader)
 		return h, job.Decode(payload, 1024, h)
@@ -327,13 +350,13 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 			return false, fmt.Errorf("this ledger belongs to network %q, opened for network %q", v.Network, b.cfg.network)
 		}
 	case *job.Receipt:
-		id, err := b.checkReceipt(v, verify)
+		id, err := b.checkReceipt(v, verify, true) // decodeRecord validated it
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
 		b.applyReceipt(v, id)
 	case *job.Grant:
-		id, err := b.checkGrant(v, verify)
+		id, err := b.checkGrant(v, verify, true)
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
@@ -344,6 +367,8 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 			return errors.Is(err, ErrDuplicate), err
 		}
 		b.applyFraud(add)
+	case *seqReservation:
+		b.reserve(v.Payer, v.Seq)
 	}
 	return false, nil
 }
@@ -381,7 +406,7 @@ func (l *Ledger) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.book.mu.RLock()
-	id, err := l.book.checkReceipt(r, true)
+	id, err := l.book.checkReceipt(r, true, false)
 	l.book.mu.RUnlock()
 	if err != nil {
 		return nil, err
@@ -399,7 +424,7 @@ func (l *Ledger) AddGrant(g *job.Grant) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.book.mu.RLock()
-	id, err := l.book.checkGrant(g, true)
+	id, err := l.book.checkGrant(g, true, false)
 	l.book.mu.RUnlock()
 	if err != nil {
 		return err
@@ -430,6 +455,28 @@ func (l *Ledger) AddFraud(p *job.FraudProof) error {
 	defer l.book.mu.Unlock()
 	l.book.applyFraud(add)
 	return nil
+}
+
+// ReserveSeq returns the sequence number payer (this node, as a client)
+// should put in its next receipt, and records durably that it is taken
+// before returning it. A client must sign with a reserved number only:
+// otherwise a crash between signing and storing the receipt would let it
+// sign another receipt with the same number after the restart, and its
+// providers would hold a fraud proof against it.
+func (l *Ledger) ReserveSeq(payer string) (uint64, error) {
+	if err := job.ValidatePeer(payer); err != nil {
+		return 0, reject("reserve: payer: %v", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seq := l.book.NextSeq(payer)
+	if err := l.append(recSeq, &seqReservation{Payer: payer, Seq: seq}); err != nil {
+		return 0, err
+	}
+	l.book.mu.Lock()
+	defer l.book.mu.Unlock()
+	l.book.reserve(payer, seq)
+	return seq, nil
 }
 
 // Path returns the log file's path.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -371,4 +372,77 @@ func kill9Child() {
 	}
 	time.Sleep(time.Minute) // killed before
 	os.Exit(0)
+}
+
+// TestLedgerConcurrent: writers and readers at once (run with -race); every
+// acknowledged receipt is in the reopened ledger.
+func TestLedgerConcurrent(t *testing.T) {
+	k, dir := keys{}, t.TempDir()
+	l := openLedger(t, dir)
+	payers := []string{"w0", "w1", "w2", "w3"}
+	rs := map[string][]*job.Receipt{}
+	for _, p := range payers { // sign before the goroutines: keys is a plain map
+		for seq := uint64(1); seq <= 20; seq++ {
+			rs[p] = append(rs[p], k.receipt(p, "bob", job.Nano, seq))
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range payers {
+		wg.Go(func() {
+			for _, r := range rs[p] {
+				if _, err := l.AddReceipt(r); err != nil {
+					t.Error(err)
+				}
+				_ = l.Balance("bob")
+				_ = l.Receipts(p, 3)
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			_ = l.Stats()
+			_ = l.NextSeq("w0")
+		}
+	})
+	wg.Wait()
+	if got := l.Balance("bob").Earned; got != 80*job.Nano {
+		t.Fatalf("bob earned %v, want 80", got)
+	}
+	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 || rep.Receipts != 80 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+	l.Close()
+	if got := openLedger(t, dir).Balance("bob").Earned; got != 80*job.Nano {
+		t.Fatalf("reopened: bob earned %v, want 80", got)
+	}
+}
+
+// TestReserveSeq: a reserved sequence number is never handed out again,
+// across a restart, whether or not a receipt with it was stored.
+func TestReserveSeq(t *testing.T) {
+	k, dir := keys{}, t.TempDir()
+	l := openLedger(t, dir)
+	for want := uint64(1); want <= 3; want++ {
+		got, err := l.ReserveSeq("alice")
+		if err != nil || got != want {
+			t.Fatalf("ReserveSeq = %d, %v; want %d", got, err, want)
+		}
+	}
+	if _, err := l.AddReceipt(k.receipt("alice", "bob", job.Nano, 2)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // "crash" with 1 and 3 reserved, never stored
+	l = openLedger(t, dir)
+	if got, err := l.ReserveSeq("alice"); err != nil || got != 4 {
+		t.Fatalf("ReserveSeq after a restart = %d, %v; want 4", got, err)
+	}
+	if got := l.Balance("alice"); got.Spent != job.Nano || got.Receipts != 1 {
+		t.Fatalf("a reservation moved credits: %+v", got)
+	}
+	if _, err := l.ReserveSeq("not a peer"); err == nil {
+		t.Fatal("ReserveSeq accepted an invalid peer ID")
+	}
+	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 || rep.Records != 6 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
 }
