@@ -74,7 +74,6 @@ func (n *Node) openLedger() error {
 	if err != nil {
 		return err
 	}
-	n.seq = n.book.NextSeq(n.ID().String())
 	return n.mesh.OnLedger(n.onLedger)
 }
 
@@ -146,10 +145,13 @@ func (o *receiptOffer) Validate() error {
 // stream, check the provider's counter-signature, keep the receipt in the
 // ledger (durably) and gossip it.
 func (n *Node) payReceipt(st network.Stream, r *bufio.Reader, a *job.Award, charge job.Credits) error {
-	n.seqMu.Lock()
-	seq := n.seq
-	n.seq++
-	n.seqMu.Unlock()
+	// The number is taken durably before it is signed: a crash between
+	// signing and keeping the receipt must not make this client reuse it
+	// (its providers would hold a fraud proof against it).
+	seq, err := n.book.ReserveSeq(n.ID().String())
+	if err != nil {
+		return fmt.Errorf("reserving a receipt number: %w", err)
+	}
 	rc := job.Receipt{
 		V: job.Version, Network: n.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: n.ID().String(),
 		Payee: a.Bid.Provider, Amount: charge, Seq: seq, TimeMS: time.Now().UnixMilli(),

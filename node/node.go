@@ -65,8 +65,6 @@ type Node struct {
 	reps      *reputations // what this node has seen of providers, as a client
 	market    marketWatch  // rates in the bids this node has heard
 	book      *ledger.Ledger
-	seqMu     sync.Mutex
-	seq       uint64 // this node's next receipt sequence number, as a payer
 	resumable []string
 
 	draining  atomic.Bool
