@@ -26,6 +26,9 @@ type Reputation struct {
 	ChallengeFails int     `json:"challenge_fails"` // failed a hardware challenge
 	ChallengePass  int     `json:"challenge_passes"`
 	MeanStartMS    float64 `json:"mean_start_ms"` // award → running
+	// Receipts are the signed receipts of this provider in this node's
+	// ledger (its paid runs for anyone, as gossiped).
+	Receipts int `json:"receipts"`
 	Score          float64 `json:"score"`         // 0 to 1 (see score)
 	starts         int
 }
@@ -173,5 +176,12 @@ func (r *reputations) save() error {
 	return nil
 }
 
-// Reputations returns what this node has seen of each provider, best first.
-func (n *Node) Reputations() []Reputation { return n.reps.list() }
+// Reputations returns what this node has seen of each provider, best first,
+// with the receipts its ledger holds for each.
+func (n *Node) Reputations() []Reputation {
+	list := n.reps.list()
+	for i := range list {
+		list[i].Receipts = n.book.Balance(list[i].Provider).Receipts
+	}
+	return list
+}

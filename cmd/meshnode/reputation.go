@@ -41,10 +41,10 @@ on.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PROVIDER\tSCORE\tCOMPLETED\tFAILED\tTIMED OUT\tMISMATCHES\tCHALLENGES (PASS/FAIL)\tMEAN START")
+			fmt.Fprintln(tw, "PROVIDER\tSCORE\tCOMPLETED\tFAILED\tTIMED OUT\tMISMATCHES\tCHALLENGES (PASS/FAIL)\tMEAN START\tRECEIPTS")
 			for _, r := range list {
-				fmt.Fprintf(tw, "%s\t%.2f\t%d\t%d\t%d\t%d\t%d/%d\t%.1fms\n", short(r.Provider), r.Score, r.Completed, r.Failed,
-					r.TimedOut, r.Mismatches, r.ChallengePass, r.ChallengeFails, r.MeanStartMS)
+				fmt.Fprintf(tw, "%s\t%.2f\t%d\t%d\t%d\t%d\t%d/%d\t%.1fms\t%d\n", short(r.Provider), r.Score, r.Completed, r.Failed,
+					r.TimedOut, r.Mismatches, r.ChallengePass, r.ChallengeFails, r.MeanStartMS, r.Receipts)
 			}
 			return tw.Flush()
 		},
