@@ -28,9 +28,9 @@ type Reputation struct {
 	MeanStartMS    float64 `json:"mean_start_ms"` // award → running
 	// Receipts are the signed receipts of this provider in this node's
 	// ledger (its paid runs for anyone, as gossiped).
-	Receipts int `json:"receipts"`
-	Score          float64 `json:"score"`         // 0 to 1 (see score)
-	starts         int
+	Receipts int     `json:"receipts"`
+	Score    float64 `json:"score"` // 0 to 1 (see score)
+	starts   int
 }
 
 // score is the share of good outcomes, with one good and one bad outcome
