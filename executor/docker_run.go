@@ -103,9 +103,9 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 	if err := d.cli.ContainerStart(opCtx, id, container.StartOptions{}); err != nil {
 		return Result{}, d.ctxErr(ctx, fmt.Errorf("docker: start: %w", err))
 	}
-	var cpuNanos atomic.Uint64
+	var cpuNanos, peakMem atomic.Uint64
 	statsCtx, statsCancel := context.WithCancel(context.Background())
-	statsDone := d.sampleCPU(statsCtx, id, &cpuNanos)
+	statsDone := d.sampleCPU(statsCtx, id, &cpuNanos, &peakMem)
 	defer func() { statsCancel(); <-statsDone }()
 
 	timer := time.NewTimer(t.Timeout)
@@ -157,6 +157,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 	statsCancel()
 	<-statsDone
 	res.CPUSeconds = float64(cpuNanos.Load()) / 1e9
+	res.PeakMemoryBytes = peakMem.Load()
 
 	switch stopped {
 	case "timeout":
@@ -317,9 +318,10 @@ func (l *liveLogs) Write(p []byte) (int, error) {
 }
 
 // sampleCPU follows the container's stats stream, keeping the last cgroup
-// CPU usage seen (nanoseconds). The returned channel closes when it stops:
-// at the end of the stream or when ctx is done.
-func (d *Docker) sampleCPU(ctx context.Context, id string, cpuNanos *atomic.Uint64) chan struct{} {
+// CPU usage seen (nanoseconds) and the largest memory usage (bytes; the
+// daemon's max_usage where the cgroup reports one). The returned channel
+// closes when it stops: at the end of the stream or when ctx is done.
+func (d *Docker) sampleCPU(ctx context.Context, id string, cpuNanos, peakMem *atomic.Uint64) chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -338,6 +340,9 @@ func (d *Docker) sampleCPU(ctx context.Context, id string, cpuNanos *atomic.Uint
 			}
 			if u := s.CPUStats.CPUUsage.TotalUsage; u > cpuNanos.Load() {
 				cpuNanos.Store(u)
+			}
+			if m := max(s.MemoryStats.Usage, s.MemoryStats.MaxUsage); m > peakMem.Load() {
+				peakMem.Store(m)
 			}
 		}
 	}()

@@ -571,6 +571,7 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 		StderrTruncated: stderr.Truncated(),
 		Duration:        duration,
 		CPUSeconds:      cpuSeconds(ps),
+		PeakMemoryBytes: peakRSS(ps),
 		GPUSeconds:      float64(t.GPUs) * duration.Seconds(),
 	}
 	if sig, cpuKill, ok := signaled(ps); ok {

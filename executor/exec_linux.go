@@ -50,6 +50,15 @@ func signalGroup(pid int, kill bool) {
 
 // cpuSeconds is the user+system time of an exited process and of the
 // children it waited for.
+// peakRSS is the largest resident set of the process or of a child it
+// waited for (Linux reports maxrss in KiB).
+func peakRSS(ps *os.ProcessState) uint64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 0 {
+		return uint64(ru.Maxrss) * 1024
+	}
+	return 0
+}
+
 func cpuSeconds(ps *os.ProcessState) float64 {
 	return (ps.UserTime() + ps.SystemTime()).Seconds()
 }

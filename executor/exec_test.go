@@ -171,6 +171,19 @@ func TestExec(t *testing.T) {
 		}
 	})
 
+	t.Run("peak memory", func(t *testing.T) {
+		t.Parallel()
+		e := newExec(t, []string{"/bin/sh"})
+		// The shell holds a 32 MB string.
+		task := executor.Task{Command: "/bin/sh", Args: []string{"-c", `x=$(head -c 32000000 /dev/zero | tr '\0' a); echo ${#x}`},
+			MemoryBytes: 512 << 20}
+		res := execRun(t, e, task)
+		execWantExit(t, res, 0)
+		if res.PeakMemoryBytes < 32_000_000 {
+			t.Errorf("PeakMemoryBytes = %d for a shell holding 32 MB", res.PeakMemoryBytes)
+		}
+	})
+
 	t.Run("not allowed", func(t *testing.T) {
 		t.Parallel()
 		e := newExec(t, []string{"/bin/echo"})

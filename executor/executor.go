@@ -191,6 +191,14 @@ type Result struct {
 	// GPUSeconds is GPUs × Duration: allocation-time metering (the GPUs
 	// were the job's for the whole run, used or not). Always 0 for wasm.
 	GPUSeconds float64
+	// PeakMemoryBytes is the most memory the job held, metered:
+	//   - wasm: the size its linear memory reached (it only grows);
+	//   - exec: the largest resident set of the process or of a child it
+	//     waited for (rusage maxrss);
+	//   - docker: best effort, the largest cgroup memory usage the daemon's
+	//     stats stream reported while it ran (sampled about once a second:
+	//     a lower bound, 0 for a run shorter than the first sample).
+	PeakMemoryBytes uint64
 	// Compiled reports, for wasm, that this run had to compile the module
 	// because it was not in the executor's cache of compiled modules.
 	Compiled bool

@@ -324,6 +324,7 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 		}
 		_ = mod.Close(context.Background())
 	}
+	res.PeakMemoryBytes = memBytes
 
 	var exit *sys.ExitError
 	switch {

@@ -143,6 +143,9 @@ func TestRun(t *testing.T) {
 			if r.MemoryExceeded {
 				t.Error("MemoryExceeded = true")
 			}
+			if r.PeakMemoryBytes < 8*mib || r.PeakMemoryBytes > 64*mib {
+				t.Errorf("PeakMemoryBytes = %d, want the 8 MiB it held and no more than the 64 MiB limit", r.PeakMemoryBytes)
+			}
 		}},
 		{name: "alloc over the memory limit", task: guestTask(t, "alloc", "200"), modify: func(task *executor.Task) {
 			task.MemoryBytes = 64 * mib

@@ -70,7 +70,9 @@ type Outcome struct {
 	Outputs    string  `json:"outputs,omitempty"` // manifest CID, held by the client
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 	GPUSeconds float64 `json:"gpu_seconds,omitempty"`
-	Timings    Timings `json:"timings_ms"`
+	// PeakMemoryBytes is the most memory the job held (see the executors).
+	PeakMemoryBytes uint64  `json:"peak_memory_bytes,omitempty"`
+	Timings         Timings `json:"timings_ms"`
 	// Replicas are the runs of a replicated job; Minority the providers
 	// whose output disagreed with the majority's.
 	Replicas []Replica `json:"replicas,omitempty"`

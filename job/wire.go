@@ -347,6 +347,8 @@ type Result struct {
 	// single-threaded WASM guest) and GPU seconds (GPUs × run time).
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 	GPUSeconds float64 `json:"gpu_seconds,omitempty"`
+	// PeakMemoryBytes is the most memory the job held (see the executors).
+	PeakMemoryBytes uint64 `json:"peak_memory_bytes,omitempty"`
 }
 
 // Decode decodes one JSON message of at most limit bytes into v and validates

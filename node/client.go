@@ -434,7 +434,7 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 // output, the outputs fetched to this node, and the state.
 func (n *Node) settle(ctx context.Context, s *job.Spec, provider string, res *job.Result, out *job.Outcome) {
 	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
-	out.CPUSeconds, out.GPUSeconds = res.CPUSeconds, res.GPUSeconds
+	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
 	if res.Outputs != "" {
 		if _, err := n.fetchTree(ctx, mustPeer(provider), res.Outputs); err != nil {
 			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()

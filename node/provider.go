@@ -342,7 +342,7 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
 	res.TimedOut, res.MemoryExceeded = r.TimedOut, r.MemoryExceeded
 	res.RunMS = float64(r.Duration) / float64(time.Millisecond)
-	res.CPUSeconds, res.GPUSeconds = r.CPUSeconds, r.GPUSeconds
+	res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes = r.CPUSeconds, r.GPUSeconds, r.PeakMemoryBytes
 	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), r.Duration)
 	if err != nil {
 		res.Error = "metering: " + err.Error()
