@@ -114,15 +114,16 @@ func ParseFile(name string, data []byte) (*File, error) {
 			err = v.Decode(&f.NotRegions)
 		case "weights":
 			var w struct {
-				Cost    *float64 `yaml:"cost"`
-				Latency *float64 `yaml:"latency"`
+				Cost       *float64 `yaml:"cost"`
+				Latency    *float64 `yaml:"latency"`
+				Reputation *float64 `yaml:"reputation"`
 			}
 			if v.Kind != yaml.MappingNode {
 				err = fmt.Errorf("want a mapping of cost and latency")
 			} else if err = v.Decode(&w); err == nil {
 				for i := 0; i+1 < len(v.Content); i += 2 {
-					if kk := v.Content[i].Value; kk != "cost" && kk != "latency" {
-						err = fmt.Errorf("unknown weight %q (known: cost, latency)", kk)
+					if kk := v.Content[i].Value; kk != "cost" && kk != "latency" && kk != "reputation" {
+						err = fmt.Errorf("unknown weight %q (known: cost, latency, reputation)", kk)
 					}
 				}
 				if w.Cost != nil {
@@ -130,6 +131,9 @@ func ParseFile(name string, data []byte) (*File, error) {
 				}
 				if w.Latency != nil {
 					f.Weights.Latency = *w.Latency
+				}
+				if w.Reputation != nil {
+					f.Weights.Reputation = *w.Reputation
 				}
 			}
 		case "auction":

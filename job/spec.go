@@ -98,21 +98,25 @@ const MaxNotRegions = 32
 // expected to run a job in half the time.
 const ReferenceHashMBps = 1000
 
-// Weights weigh price against latency under PolicyBalanced. Zero weights
-// mean equal weights.
+// Weights weigh price against latency (and, optionally, reputation) under
+// PolicyBalanced. Zero cost and latency weights mean equal ones.
 type Weights struct {
 	Cost    float64 `json:"cost,omitempty"`
 	Latency float64 `json:"latency,omitempty"`
+	// Reputation weighs the best reputation over the bidder's (a bidder
+	// the client knows nothing of counts as 0.5).
+	Reputation float64 `json:"reputation,omitempty"`
 }
 
-// Normalized returns w with its weights summing to 1 (equal when both are
-// zero).
+// Normalized returns w with its weights summing to 1 (cost and latency
+// equal when both are zero).
 func (w Weights) Normalized() Weights {
-	if w.Cost <= 0 && w.Latency <= 0 {
-		return Weights{Cost: 0.5, Latency: 0.5}
+	c, l, r := max(w.Cost, 0), max(w.Latency, 0), max(w.Reputation, 0)
+	if c == 0 && l == 0 {
+		c, l = 0.5, 0.5
 	}
-	sum := max(w.Cost, 0) + max(w.Latency, 0)
-	return Weights{Cost: max(w.Cost, 0) / sum, Latency: max(w.Latency, 0) / sum}
+	sum := c + l + r
+	return Weights{Cost: c / sum, Latency: l / sum, Reputation: r / sum}
 }
 
 // Resources are what a job asks a provider to reserve for it.
@@ -317,8 +321,8 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("not_regions[%d]: %w", i, err)
 		}
 	}
-	if s.Weights.Cost < 0 || s.Weights.Latency < 0 || s.Weights.Cost > 1000 || s.Weights.Latency > 1000 {
-		return fmt.Errorf("weights: cost %g, latency %g: each must be 0 to 1000", s.Weights.Cost, s.Weights.Latency)
+	if w := s.Weights; w.Cost < 0 || w.Latency < 0 || w.Reputation < 0 || w.Cost > 1000 || w.Latency > 1000 || w.Reputation > 1000 {
+		return fmt.Errorf("weights: cost %g, latency %g, reputation %g: each must be 0 to 1000", w.Cost, w.Latency, w.Reputation)
 	}
 	if s.Weights != (Weights{}) && s.Policy != PolicyBalanced {
 		return fmt.Errorf("weights: only policy %s takes weights (policy is %s)", PolicyBalanced, s.Policy)

@@ -330,6 +330,7 @@ wait:
 			score = rec.Score
 		}
 		o.Run = scheduler.RunEstimate(s, score)
+		o.Reputation, _ = n.reps.Score(b.Provider)
 		return o
 	}
 	r.ev = scheduler.Evaluate(r.answers, checks, scheduler.PolicyOf(s), est)

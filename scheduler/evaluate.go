@@ -21,6 +21,9 @@ type Option struct {
 	// Wait is how long the job would wait in the provider's queue (from
 	// its bid); Run the job's estimated run time on its hardware.
 	Wait, Run time.Duration
+	// Reputation is the client's view of the provider (0 to 1; 0 when
+	// unknown, which counts as a newcomer's 0.5).
+	Reputation float64
 	// Score is the policy's score (lower wins), set by Policy.Score.
 	Score float64
 }
@@ -175,10 +178,17 @@ func (p Policy) Score(opts []Option) {
 		}
 	case job.PolicyBalanced:
 		w := p.Weights.Normalized()
-		minPrice, minLat := unknownLatency, unknownLatency
+		minPrice, minLat, bestRep := unknownLatency, unknownLatency, 0.0
+		rep := func(o *Option) float64 {
+			if o.Reputation <= 0 {
+				return 0.5
+			}
+			return o.Reputation
+		}
 		for i := range opts {
 			minPrice = min(minPrice, float64(opts[i].Bid.Price))
 			minLat = min(minLat, lat(&opts[i]))
+			bestRep = max(bestRep, rep(&opts[i]))
 		}
 		ratio := func(v, best float64) float64 {
 			if best <= 0 {
@@ -197,6 +207,9 @@ func (p Policy) Score(opts []Option) {
 				}
 			}
 			opts[i].Score = w.Cost*ratio(float64(opts[i].Bid.Price), minPrice) + w.Latency*latTerm
+			if w.Reputation > 0 {
+				opts[i].Score += w.Reputation * bestRep / max(rep(&opts[i]), 0.01)
+			}
 		}
 	default:
 		for i := range opts {

@@ -359,3 +359,29 @@ func TestNotRegionsAndPay(t *testing.T) {
 		}
 	}
 }
+
+func TestBalancedRanksByReputation(t *testing.T) {
+	opts := map[string]scheduler.Option{
+		"trusted": {RTT: time.Millisecond, Reputation: 0.9},
+		"shaky":   {RTT: time.Millisecond, Reputation: 0.3},
+		"new":     {RTT: time.Millisecond}, // unknown: a newcomer's 0.5
+	}
+	est := func(b *job.Bid) scheduler.Option { return opts[b.Provider] }
+	bids := []job.Bid{{Provider: "shaky", Price: 10}, {Provider: "new", Price: 10}, {Provider: "trusted", Price: 10}}
+	for _, tt := range []struct {
+		w    job.Weights
+		want []string
+	}{
+		{job.Weights{}, []string{"new", "shaky", "trusted"}}, // price and latency tie: by peer ID
+		{job.Weights{Cost: 1, Latency: 1, Reputation: 1}, []string{"trusted", "new", "shaky"}},
+	} {
+		ev := scheduler.Evaluate(bids, nil, scheduler.Policy{Name: job.PolicyBalanced, Weights: tt.w}, est)
+		var got []string
+		for _, o := range ev.Ranked {
+			got = append(got, o.Bid.Provider)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("weights %+v: ranked %v, want %v", tt.w, got, tt.want)
+		}
+	}
+}

@@ -49,7 +49,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f.String("command", "", "absolute path of a program to run with the exec executor (one the provider's owner allows)")
 	f.String("name", "", "argv[0] of the job (default: the module's file name)")
 	f.String("policy", "", "how to choose among bids: cost (lowest price), latency (lowest RTT + queue wait + estimated run time) or balanced (see --weights); default cost")
-	f.String("weights", "", "policy balanced: weights of price and latency, e.g. cost=0.7,latency=0.3 (default equal)")
+	f.String("weights", "", "policy balanced: weights of price, latency and reputation, e.g. cost=0.6,latency=0.3,reputation=0.1 (default: price and latency equal)")
 	f.StringArray("not-region", nil, "region glob the provider must not be in, e.g. 'us-*' (repeatable)")
 	f.String("auction", "", "auction rule: first-price (default: the winner is paid its bid) or second-price (the runner-up's price)")
 	f.Float64("min-reputation", 0, "leave out providers whose reputation in this node's own history is below this (0 to 1; a newcomer starts at 0.5)")
@@ -360,8 +360,10 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 				file.Weights.Cost = x
 			case "latency":
 				file.Weights.Latency = x
+			case "reputation":
+				file.Weights.Reputation = x
 			default:
-				return fmt.Errorf("%q: unknown weight (known: cost, latency)", k)
+				return fmt.Errorf("%q: unknown weight (known: cost, latency, reputation)", k)
 			}
 		}
 		return nil
