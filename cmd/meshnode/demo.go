@@ -15,6 +15,7 @@ import (
 
 	"github.com/computemesh/computemesh/examples/hello"
 	"github.com/computemesh/computemesh/hwprobe"
+	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
@@ -84,7 +85,7 @@ func runDemo(ctx context.Context, w io.Writer) error {
 			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate, GPUHour: 4 * rate},
 			Network: demoNetwork, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
 			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}, Hardware: &rep,
-			Delay: p.delay,
+			Delay: p.delay, Faucet: testfaucet.ID,
 		}
 		if p.gpus != nil {
 			cfg.Simulated = &node.Simulated{GPUs: p.gpus}
@@ -112,7 +113,8 @@ func runDemo(ctx context.Context, w io.Writer) error {
 			return ctx.Err()
 		}
 	}
-	client, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Network: demoNetwork, Listen: mesh.LoopbackListen, Bootstrap: boot})
+	client, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Network: demoNetwork, Listen: mesh.LoopbackListen,
+		Bootstrap: boot, Faucet: testfaucet.ID})
 	if err != nil {
 		return netErr(fmt.Errorf("starting the client: %w", err))
 	}
@@ -121,6 +123,25 @@ func runDemo(ctx context.Context, w io.Writer) error {
 	defer cancel()
 	if err := client.Mesh().WaitProviders(wctx, 1); err != nil {
 		return netErr(err)
+	}
+	// The network has credits: providers refuse a client short of the
+	// price. The test faucet grants the client 1 credit; every node hears
+	// of the grant on the ledger topic.
+	grant, err := node.SignGrant(testfaucet.Key(), demoNetwork, client.ID().String(), job.Nano)
+	if err != nil {
+		return err
+	}
+	if err := client.AddGrant(ctx, grant); err != nil {
+		return netErr(fmt.Errorf("granting the client credits: %w", err))
+	}
+	for _, p := range provs {
+		for p.Ledger().Balance(client.ID().String()).Granted == 0 {
+			select {
+			case <-wctx.Done():
+				return netErr(fmt.Errorf("provider %s did not hear of the grant within 30s", names[p.ID().String()]))
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 	}
 	fmt.Fprintf(w, "\nclient %s joined; mesh up in %.0fms\n", short(client.ID().String()), ms(time.Since(start)))
 
@@ -172,11 +193,17 @@ func runDemo(ctx context.Context, w io.Writer) error {
 			fmt.Fprintf(w, "  | %s\n", line)
 		}
 	}
-	fmt.Fprintf(w, "\nearned by providers:")
+	// Every run was settled by a receipt both sides signed and gossiped:
+	// each node's ledger gives the same balances.
+	self := client.ID().String()
+	cb := client.Ledger().Balance(self)
+	fmt.Fprintf(w, "\nledger (signed receipts, as the client's node sees them): client granted %s, spent %s, balance %s credits in %d receipts\n",
+		cb.Granted, cb.Spent, cb.Balance, cb.Receipts)
+	fmt.Fprintf(w, "earned by providers:")
 	for _, p := range provs {
-		fmt.Fprintf(w, " %s %s", names[p.ID().String()], p.Balance().Earned)
+		fmt.Fprintf(w, " %s %s", names[p.ID().String()], client.Ledger().Balance(p.ID().String()).Earned)
 	}
-	fmt.Fprintf(w, " credits; spent by the client: %s credits\n", client.Balance().Spent)
+	fmt.Fprintln(w, " credits")
 	fmt.Fprintf(w, "demo done in %.1fs\n", time.Since(start).Seconds())
 	return nil
 }
