@@ -119,7 +119,11 @@ func (n *Node) Challenge(ctx context.Context, p peer.ID) (ChallengeResult, error
 	if err := mesh.ReadMsg(bufio.NewReader(s), 1024, &resp); err != nil {
 		return res, fmt.Errorf("challenging %s: %w", p, err)
 	}
-	res.Measured = max(time.Since(start)-rtt, 0)
+	// The round trip's network part is the peer's measured RTT, but never
+	// more than half the whole: an RTT estimate inflated on a loaded
+	// machine must not make a slow answer look instant.
+	elapsed := time.Since(start)
+	res.Measured = elapsed - min(rtt, elapsed/2)
 	if resp.Error != "" {
 		return res, fmt.Errorf("challenging %s: %s", p, resp.Error)
 	}
