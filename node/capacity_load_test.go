@@ -203,11 +203,5 @@ func sleeperModule(d time.Duration) []byte {
 // sleeperSpec is a submission of sleeperModule(d), as helloSpec's: 1 core,
 // 64 MiB, a 20 s timeout.
 func sleeperSpec(t *testing.T, d time.Duration) Submission {
-	mod := sleeperModule(d)
-	sub := helloSpec(t, nil)
-	sub.Module = mod
-	sub.Spec.Module = job.ModuleCID(mod).String()
-	sub.Spec.Name = "sleep.wasm"
-	sub.Spec.Args = nil
-	return sub
+	return moduleSpec(t, sleeperModule(d), "sleep.wasm")
 }

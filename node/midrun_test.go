@@ -47,12 +47,18 @@ func guestModule(t testing.TB) []byte {
 }
 
 func guestSpec(t testing.TB, args ...string) Submission {
-	mod := guestModule(t)
+	sub := moduleSpec(t, guestModule(t), "guest.wasm")
+	sub.Spec.Args = args
+	return sub
+}
+
+// moduleSpec is helloSpec's submission with another module (no args).
+func moduleSpec(t testing.TB, mod []byte, name string) Submission {
 	sub := helloSpec(t, nil)
 	sub.Module = mod
 	sub.Spec.Module = job.ModuleCID(mod).String()
-	sub.Spec.Name = "guest.wasm"
-	sub.Spec.Args = args
+	sub.Spec.Name = name
+	sub.Spec.Args = nil
 	return sub
 }
 

@@ -155,22 +155,7 @@ func (r *reputations) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := r.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("saving reputations: %w", err)
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("saving reputations: %w", err)
-	}
-	if err := os.Rename(tmp, r.path); err != nil {
+	if err := writeAtomic(r.path, b); err != nil {
 		return fmt.Errorf("saving reputations: %w", err)
 	}
 	return nil
