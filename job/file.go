@@ -201,7 +201,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 
 func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string, ...any) error) error {
 	if n.Kind != yaml.MappingNode {
-		return errf(n, "resources", "want a mapping of cpus, memory, gpus, gpu_model, min_vram")
+		return errf(n, "resources", "want a mapping of cpus, memory, gpus, gpu_model, min_vram, disk")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -240,8 +240,14 @@ func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string,
 				return errf(v, field, "%v", err)
 			}
 			f.Resources.GPUVRAMBytes = m
+		case "disk":
+			m, err := ParseSize(s)
+			if err != nil {
+				return errf(v, field, "%v", err)
+			}
+			f.Resources.DiskBytes = m
 		default:
-			return errf(k, field, "unknown field (known: cpus, memory, gpus, gpu_model, min_vram)")
+			return errf(k, field, "unknown field (known: cpus, memory, gpus, gpu_model, min_vram, disk)")
 		}
 		f.Set[field] = true
 	}

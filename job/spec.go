@@ -22,6 +22,7 @@ const (
 	MaxTimeout       = 24 * time.Hour
 	MaxCPUMillis     = 1024 * 1000 // 1024 cores
 	MaxMemoryBytes   = 1 << 40     // 1 TiB
+	MaxDiskBytes     = 1 << 40     // 1 TiB of outputs
 	DefaultTimeout   = 30 * time.Second
 	DefaultCPUMillis = 1000
 	DefaultMemory    = 64 << 20
@@ -130,6 +131,10 @@ type Resources struct {
 	GPUs         int    `json:"gpus,omitempty"`
 	GPUModel     string `json:"gpu_model,omitempty"`
 	GPUVRAMBytes uint64 `json:"gpu_vram_bytes,omitempty"`
+	// DiskBytes is the storage the job reserves for what it leaves in
+	// /outputs: the provider refuses more, and prices it per GiB-hour
+	// (0: the provider's default output limit, not priced).
+	DiskBytes uint64 `json:"disk_bytes,omitempty"`
 }
 
 // Need returns what r asks of a provider's capacity.
@@ -149,6 +154,9 @@ func (r Resources) String() string {
 		if r.GPUVRAMBytes > 0 {
 			s += " >= " + FormatSize(r.GPUVRAMBytes)
 		}
+	}
+	if r.DiskBytes > 0 {
+		s += ", " + FormatSize(r.DiskBytes) + " disk"
 	}
 	return s
 }
@@ -371,6 +379,9 @@ func (r Resources) Validate() error {
 	}
 	if len(r.GPUModel) > 64 {
 		return fmt.Errorf("resources.gpu_model: %d bytes, limit 64", len(r.GPUModel))
+	}
+	if r.DiskBytes > MaxDiskBytes {
+		return fmt.Errorf("resources.disk: %s is over the limit of %s", FormatSize(r.DiskBytes), FormatSize(MaxDiskBytes))
 	}
 	return nil
 }

@@ -112,9 +112,11 @@ func (r *Request) RegionAllowed(region string) bool {
 type Rates struct {
 	CPUHour Credits `json:"cpu_hour"`           // per core-hour
 	GPUHour Credits `json:"gpu_hour,omitempty"` // per GPU-hour
-	// MemGiBHour is per GiB-hour of reserved memory.
-	MemGiBHour Credits `json:"mem_gib_hour,omitempty"`
-	Floor      Credits `json:"floor,omitempty"` // the least a job costs there
+	// MemGiBHour is per GiB-hour of reserved memory; StorageGiBHour per
+	// GiB-hour of reserved disk (Resources.DiskBytes).
+	MemGiBHour     Credits `json:"mem_gib_hour,omitempty"`
+	StorageGiBHour Credits `json:"storage_gib_hour,omitempty"`
+	Floor          Credits `json:"floor,omitempty"` // the least a job costs there
 }
 
 // Decline reason codes a provider gives instead of a bid.
@@ -165,7 +167,7 @@ func (b *Bid) Validate() error {
 	if len(b.Decline) > 32 || len(b.Detail) > 512 || len(b.Region) > MaxRegionLen {
 		return fmt.Errorf("decline, detail or region: too long (32, 512, %d bytes)", MaxRegionLen)
 	}
-	if b.Price < 0 || b.Rates.CPUHour < 0 || b.Rates.GPUHour < 0 || b.Rates.Floor < 0 || b.Rates.MemGiBHour < 0 {
+	if b.Price < 0 || b.Rates.CPUHour < 0 || b.Rates.GPUHour < 0 || b.Rates.Floor < 0 || b.Rates.MemGiBHour < 0 || b.Rates.StorageGiBHour < 0 {
 		return fmt.Errorf("price: negative")
 	}
 	if b.Queue < 0 || b.Queue > 1<<16 || b.WaitMS < 0 || b.WaitMS > MaxTimeout.Milliseconds()*64 {

@@ -18,7 +18,7 @@ func Price(r job.Rates, res job.Resources, timeout time.Duration) (job.Credits, 
 }
 
 // cost = CPU rate × cores × d + GPU rate × GPUs × d + memory rate × GiB × d
-// (memory in thousandths of a GiB, rounded up).
+// + storage rate × disk GiB × d (GiB in thousandths, rounded up).
 func cost(r job.Rates, res job.Resources, d time.Duration) (job.Credits, error) {
 	c, err := cpuCost(r.CPUHour, res.CPUMillis, d)
 	if err != nil {
@@ -34,9 +34,15 @@ func cost(r job.Rates, res job.Resources, d time.Duration) (job.Credits, error) 
 		}
 		c += g
 	}
-	if r.MemGiBHour > 0 {
-		milliGiB := int64((res.MemoryBytes*1000 + 1<<30 - 1) >> 30)
-		m, err := cpuCost(r.MemGiBHour, milliGiB, d)
+	for _, per := range []struct {
+		rate  job.Credits
+		bytes uint64
+	}{{r.MemGiBHour, res.MemoryBytes}, {r.StorageGiBHour, res.DiskBytes}} {
+		if per.rate <= 0 || per.bytes == 0 {
+			continue
+		}
+		milliGiB := int64((per.bytes*1000 + 1<<30 - 1) >> 30)
+		m, err := cpuCost(per.rate, milliGiB, d)
 		if err != nil {
 			return 0, err
 		}
@@ -57,7 +63,7 @@ func Surged(r job.Rates, surge, u float64) job.Rates {
 	}
 	f := 1 + surge*min(u, 1)
 	up := func(c job.Credits) job.Credits { return job.Credits(math.Ceil(float64(c) * f)) }
-	r.CPUHour, r.GPUHour, r.MemGiBHour = up(r.CPUHour), up(r.GPUHour), up(r.MemGiBHour)
+	r.CPUHour, r.GPUHour, r.MemGiBHour, r.StorageGiBHour = up(r.CPUHour), up(r.GPUHour), up(r.MemGiBHour), up(r.StorageGiBHour)
 	return r
 }
 

@@ -322,7 +322,7 @@ wait:
 		}
 		return nil
 	}
-	checks := append(scheduler.Checks(id, s, time.Now()), scheduler.Fits(need, recordOf), scheduler.MinReputation(s.MinReputation, n.reps.Score))
+	checks := append(scheduler.Checks(id, s, time.Now()), scheduler.Fits(need, recordOf), scheduler.MinReputation(s.MinReputation, n.reputation))
 	est := func(b *job.Bid) scheduler.Option {
 		o := scheduler.Option{RTT: n.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
 		var score job.Score
@@ -330,7 +330,7 @@ wait:
 			score = rec.Score
 		}
 		o.Run = scheduler.RunEstimate(s, score)
-		o.Reputation, _ = n.reps.Score(b.Provider)
+		o.Reputation, _ = n.reputation(b.Provider)
 		return o
 	}
 	r.ev = scheduler.Evaluate(r.answers, checks, scheduler.PolicyOf(s), est)

@@ -177,8 +177,8 @@ func (c *Config) checkFields() error {
 		if c.Surge < 0 || c.Surge > 100 {
 			return fmt.Errorf("surge: %g is out of range (0 to 100)", c.Surge)
 		}
-		if c.Rates.MemGiBHour < 0 {
-			return fmt.Errorf("price-mem-gib-hour: negative")
+		if c.Rates.MemGiBHour < 0 || c.Rates.StorageGiBHour < 0 {
+			return fmt.Errorf("price-mem-gib-hour, price-storage-gib-hour: negative")
 		}
 		for m, r := range c.GPURates {
 			if m == "" || r < 0 {

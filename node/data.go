@@ -115,8 +115,13 @@ func (n *Node) stageInputs(ctx context.Context, client peer.ID, inputs []job.Inp
 }
 
 // collectOutputs stores what the job left in dir and returns the manifest's
-// CID and every blob CID of it ("" when the job left nothing).
-func (n *Node) collectOutputs(dir string) (string, []string, error) {
+// CID and every blob CID of it ("" when the job left nothing). disk is the
+// storage the job reserved (0: the default limit).
+func (n *Node) collectOutputs(dir string, disk uint64) (string, []string, error) {
+	limit := int64(MaxOutputBytes)
+	if disk > 0 && disk < uint64(limit) {
+		limit = int64(disk)
+	}
 	var files int
 	var size int64
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -127,8 +132,8 @@ func (n *Node) collectOutputs(dir string) (string, []string, error) {
 		if info, err := d.Info(); err == nil {
 			size += info.Size()
 		}
-		if files > MaxOutputFiles || size > MaxOutputBytes {
-			return fmt.Errorf("outputs over the limit of %d files or %d bytes", MaxOutputFiles, MaxOutputBytes)
+		if files > MaxOutputFiles || size > limit {
+			return fmt.Errorf("outputs over the limit of %d files or %d bytes (resources.disk or the provider's limit)", MaxOutputFiles, limit)
 		}
 		return nil
 	})

@@ -215,6 +215,7 @@ func (n *Node) setupProvider(ctx context.Context) error {
 	n.offer.MaxJobs, n.offer.Allow, n.offer.Deny = n.cfg.MaxJobs, n.cfg.AllowClients, n.cfg.DenyClients
 	n.offer.QueueLimit = n.cfg.Queue
 	n.offer.GPURates, n.offer.Surge = n.cfg.GPURates, n.cfg.Surge
+	n.offer.MaxDiskBytes = MaxOutputBytes
 	n.offer.Rates.Floor = n.cfg.PriceFloor
 	n.record.Rates.Floor = n.cfg.PriceFloor
 	n.modules = mesh.NewBlobCache(512 << 20)

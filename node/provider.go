@@ -328,7 +328,7 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		}
 		return res
 	}
-	outputs, blobs, err := n.collectOutputs(outDir)
+	outputs, blobs, err := n.collectOutputs(outDir, a.Spec.Resources.DiskBytes)
 	if err != nil {
 		res.Error = "collecting outputs: " + err.Error()
 		return res

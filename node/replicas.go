@@ -37,9 +37,11 @@ func outputKey(r *job.Result) string {
 
 // runReplicas runs the job on Spec.Replicas distinct providers at once, each
 // replica failing over down the ranking on its own, then keeps the
-// majority's result. Providers whose output disagrees are reported in
-// out.Minority and not paid. It reports whether the job was placed (out is
-// final): false when too few replicas could run for a majority.
+// majority's result. Every replica that ran is paid (its receipt is signed
+// on its award stream as it returns); providers whose output disagrees are
+// reported in out.Minority and lose reputation. It reports whether the job
+// was placed (out is final): false when too few replicas could run for a
+// majority.
 func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) bool {
 	k := t.sub.Spec.Replicas
 	need := k/2 + 1
@@ -117,9 +119,9 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 		rep := job.Replica{Provider: r.opt.Bid.Provider, Output: r.key, Charge: r.res.Charge, Majority: maj}
 		out.Replicas = append(out.Replicas, rep)
 		verdict := "minority"
+		charge += r.res.Charge
 		if maj {
 			verdict = "majority"
-			charge += r.res.Charge
 			if winner == nil {
 				winner = r
 			}

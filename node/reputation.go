@@ -36,9 +36,10 @@ type Reputation struct {
 // score is the share of good outcomes, with one good and one bad outcome
 // assumed before any is seen (a newcomer starts at 0.5 and moves with
 // evidence). Failures weigh 2, mismatches and failed challenges 3, timeouts
-// 1/2 (the job may simply be slow).
+// 1/2 (the job may simply be slow); each signed receipt of the provider in
+// the ledger (paid runs for anyone) counts a quarter of a completed run.
 func (r *Reputation) score() float64 {
-	good := float64(r.Completed+r.ChallengePass) + 1
+	good := float64(r.Completed+r.ChallengePass) + 0.25*float64(r.Receipts) + 1
 	bad := 2*float64(r.Failed) + 0.5*float64(r.TimedOut) + 3*float64(r.Mismatches+r.ChallengeFails) + 1
 	return good / (good + bad)
 }
@@ -129,6 +130,16 @@ func (r *reputations) Score(provider string) (float64, bool) {
 	return rep.Score, true
 }
 
+// get returns a copy of a provider's record and whether there is one.
+func (r *reputations) get(provider string) (Reputation, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rep := r.m[provider]; rep != nil {
+		return *rep, true
+	}
+	return Reputation{Provider: provider}, false
+}
+
 // list returns every reputation, best first.
 func (r *reputations) list() []Reputation {
 	r.mu.Lock()
@@ -161,12 +172,25 @@ func (r *reputations) save() error {
 	return nil
 }
 
-// Reputations returns what this node has seen of each provider, best first,
-// with the receipts its ledger holds for each.
+// Reputations returns what this node has seen of each provider, with the
+// receipts its ledger holds for each, best first.
 func (n *Node) Reputations() []Reputation {
 	list := n.reps.list()
 	for i := range list {
 		list[i].Receipts = n.book.Balance(list[i].Provider).Receipts
+		list[i].Score = list[i].score()
 	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Score > list[j].Score })
 	return list
+}
+
+// reputation is a provider's score from this node's history and the
+// receipts in its ledger, and whether there is any evidence at all.
+func (n *Node) reputation(provider string) (float64, bool) {
+	rep, seen := n.reps.get(provider)
+	rep.Receipts = n.book.Balance(provider).Receipts
+	if !seen && rep.Receipts == 0 {
+		return 0, false
+	}
+	return rep.score(), true
 }

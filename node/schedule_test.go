@@ -121,7 +121,7 @@ func TestQueuedBidsRunInTurn(t *testing.T) {
 }
 
 // Replicas: a deterministic job on 3 providers agrees and pays all three;
-// a provider whose output differs is reported in the minority, unpaid.
+// a provider whose output differs is reported in the minority and loses reputation.
 func TestReplicasMajority(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		t.Skip("prlimit (util-linux) is not installed: the exec executor is not offered")
@@ -246,5 +246,26 @@ func TestJobClassesSplitTopics(t *testing.T) {
 	cpu := submit(t, client, helloSpec(t, nil), nil)
 	if cpu.State != job.StateCompleted || cpu.Provider != provs[0].ID().String() || cpu.Bids != 2 {
 		t.Fatalf("CPU job: state %s on %s, %d bids (%s); want both bidding, the cheaper winning", cpu.State, cpu.Provider, cpu.Bids, cpu.Error)
+	}
+}
+
+// A job's reserved disk bounds its outputs (and is priced by the storage
+// rate): within it the outputs come back, beyond it the provider refuses
+// them.
+func TestDiskBoundsOutputs(t *testing.T) {
+	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
+	client, _ := meshOf(t, "test-disk",
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano, StorageGiBHour: job.Nano}, Capacity: small})
+	fits := guestSpec(t, "write", "/outputs/out.txt")
+	fits.Spec.Resources.DiskBytes = 1 << 20
+	out := submit(t, client, fits, nil)
+	if out.State != job.StateCompleted || out.Outputs == "" {
+		t.Fatalf("outputs within the disk: state %s, outputs %q: %s", out.State, out.Outputs, out.Error)
+	}
+	over := guestSpec(t, "write", "/outputs/out.txt")
+	over.Spec.Resources.DiskBytes = 8 // "written by guest" is 16 bytes
+	out = submit(t, client, over, nil)
+	if out.State != job.StateFailed || !strings.Contains(out.Error, "outputs over the limit") {
+		t.Fatalf("outputs over the disk: state %s: %q; want failed, outputs over the limit", out.State, out.Error)
 	}
 }

@@ -34,6 +34,9 @@ type Offer struct {
 	// Surge raises every rate by Surge × the share of CPU already reserved
 	// (0: no surge; 1: double at full use).
 	Surge float64
+	// MaxDiskBytes is the most outputs a job may leave here (0: no limit
+	// checked at bidding).
+	MaxDiskBytes uint64
 }
 
 // State is what a provider has free and queued when a request arrives.
@@ -82,6 +85,9 @@ func AdmitState(o *Offer, r *job.Request, st State) job.Bid {
 	offered := job.Capacity{Region: o.Region, Executors: o.Executors, Total: o.Capacity, GPUs: o.GPUs}
 	if why := offered.Mismatch(r.Resources.Need()); why != "" {
 		return decline(job.DeclineResources, "%s (offers at most %s)", why, o.Capacity)
+	}
+	if o.MaxDiskBytes > 0 && r.Resources.DiskBytes > o.MaxDiskBytes {
+		return decline(job.DeclineResources, "disk %s is over the %s of outputs it keeps", job.FormatSize(r.Resources.DiskBytes), job.FormatSize(o.MaxDiskBytes))
 	}
 	if full == "" && (r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes || r.Resources.GPUs > free.GPUs) {
 		full = fmt.Sprintf("wants %s, free %s", r.Resources, free)

@@ -41,6 +41,7 @@ YAML file given by --config.`,
 	f.String("price-cpu-hour", "1", "provider's price in credits per core-hour")
 	f.String("price-gpu-hour", "0", "provider's price in credits per GPU-hour")
 	f.String("price-mem-gib-hour", "0", "provider's price in credits per GiB-hour of reserved memory")
+	f.String("price-storage-gib-hour", "0", "provider's price in credits per GiB-hour of reserved disk (a job's resources.disk for its outputs)")
 	f.StringToString("price-gpu-model", nil, "GPU-hour price per model key, e.g. h100=3.5,a100=2 (others: --price-gpu-hour)")
 	f.Float64("surge", 0, "raise prices by this × the share of CPU already reserved (0: none; 1: double when full)")
 	f.String("cpus", "", "cores offered at once (default: all)")
@@ -106,6 +107,10 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		mprice, _ := f.GetString("price-mem-gib-hour")
 		if cfg.Rates.MemGiBHour, err = job.ParseCredits(mprice); err != nil {
 			return usageErr("--price-mem-gib-hour: %v", err)
+		}
+		sprice, _ := f.GetString("price-storage-gib-hour")
+		if cfg.Rates.StorageGiBHour, err = job.ParseCredits(sprice); err != nil {
+			return usageErr("--price-storage-gib-hour: %v", err)
 		}
 		models, _ := f.GetStringToString("price-gpu-model")
 		for m, v := range models {

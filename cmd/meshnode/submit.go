@@ -63,6 +63,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f.String("gpus", "", "GPUs the job needs (default 0)")
 	f.String("gpu-model", "", "GPU model the job needs, e.g. h100 (a model key or glob)")
 	f.String("min-vram", "", "VRAM each GPU must have, e.g. 40GiB")
+	f.String("disk", "", "storage to reserve for the job's outputs, e.g. 1GiB (priced per GiB-hour; default: the provider's output limit, unpriced)")
 	f.Duration("timeout", 0, "wall-clock limit of the job, e.g. 30s (default 30s)")
 	f.Duration("bid-window", 0, "how long to wait for bids unless every candidate answers sooner (default 250ms)")
 	f.StringArray("env", nil, "environment variable KEY=VALUE for the job (repeatable)")
@@ -380,6 +381,7 @@ func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submis
 	})
 	str("gpu-model", func(v string) error { file.Resources.GPUModel = v; return nil })
 	str("min-vram", func(v string) (e error) { file.Resources.GPUVRAMBytes, e = job.ParseSize(v); return })
+	str("disk", func(v string) (e error) { file.Resources.DiskBytes, e = job.ParseSize(v); return })
 	str("stdin", func(v string) error {
 		b, e := os.ReadFile(v)
 		file.Stdin = string(b)
