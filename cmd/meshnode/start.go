@@ -94,23 +94,19 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	}
 	if cfg.Mode == node.ModeProvider {
 		cfg.Region, _ = f.GetString("region")
-		price, _ := f.GetString("price-cpu-hour")
-		rate, err := job.ParseCredits(price)
-		if err != nil {
-			return usageErr("--price-cpu-hour: %v", err)
-		}
-		cfg.Rates.CPUHour = rate
-		gprice, _ := f.GetString("price-gpu-hour")
-		if cfg.Rates.GPUHour, err = job.ParseCredits(gprice); err != nil {
-			return usageErr("--price-gpu-hour: %v", err)
-		}
-		mprice, _ := f.GetString("price-mem-gib-hour")
-		if cfg.Rates.MemGiBHour, err = job.ParseCredits(mprice); err != nil {
-			return usageErr("--price-mem-gib-hour: %v", err)
-		}
-		sprice, _ := f.GetString("price-storage-gib-hour")
-		if cfg.Rates.StorageGiBHour, err = job.ParseCredits(sprice); err != nil {
-			return usageErr("--price-storage-gib-hour: %v", err)
+		var err error
+		for _, p := range []struct {
+			flag string
+			to   *job.Credits
+		}{
+			{"price-cpu-hour", &cfg.Rates.CPUHour}, {"price-gpu-hour", &cfg.Rates.GPUHour},
+			{"price-mem-gib-hour", &cfg.Rates.MemGiBHour}, {"price-storage-gib-hour", &cfg.Rates.StorageGiBHour},
+			{"price-floor", &cfg.PriceFloor},
+		} {
+			v, _ := f.GetString(p.flag)
+			if *p.to, err = job.ParseCredits(v); err != nil {
+				return usageErr("--%s: %v", p.flag, err)
+			}
 		}
 		models, _ := f.GetStringToString("price-gpu-model")
 		for m, v := range models {
@@ -146,10 +142,6 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		al, _ := f.GetStringSlice("allow-clients")
 		dl, _ := f.GetStringSlice("deny-clients")
 		cfg.AllowClients, cfg.DenyClients = splitList(al), splitList(dl)
-		floor, _ := f.GetString("price-floor")
-		if cfg.PriceFloor, err = job.ParseCredits(floor); err != nil {
-			return usageErr("--price-floor: %v", err)
-		}
 		path, _ := f.GetString("config")
 		if cfg.Simulated, err = readSimulated(path); err != nil {
 			return err
