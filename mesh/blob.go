@@ -63,7 +63,7 @@ func (m *Mesh) FetchBlob(ctx context.Context, p peer.ID, c string) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	s, err := m.host.NewStream(ctx, p, m.Protocol("blob"))
+	s, err := m.host.NewStream(AllowRelayed(ctx), p, m.Protocol("blob"))
 	if err != nil {
 		return nil, errorf("fetching %s from %s: %w", c, p, err)
 	}

@@ -1,7 +1,9 @@
 package mesh
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -134,4 +136,16 @@ func ImportKey(dir string, exported []byte) (peer.ID, error) {
 		return "", fmt.Errorf("writing identity key: %w", err)
 	}
 	return id, nil
+}
+
+// TestKey derives an Ed25519 key from seed: fixed peer IDs for a test
+// network's bootstrap nodes. Anyone can derive it, so it identifies nothing
+// outside test networks (callers refuse it there).
+func TestKey(seed string) crypto.PrivKey {
+	sum := sha256.Sum256([]byte("computemesh test identity\x00" + seed))
+	k, _, err := crypto.GenerateEd25519Key(bytes.NewReader(sum[:]))
+	if err != nil {
+		panic(fmt.Sprintf("mesh: deriving a test key: %v", err)) // reading 32 bytes from a slice cannot fail
+	}
+	return k
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	logging "github.com/ipfs/go-log/v2"
@@ -41,6 +42,7 @@ type Mesh struct {
 	ps     *pubsub.PubSub
 	topics *topics
 	mdns   mdns.Service
+	punch  *punchTracer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -92,17 +94,24 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		}
 		cfg.listen = tcpOnly
 	}
+	punch := &punchTracer{}
+	var made atomic.Pointer[host.Host]
+	hostOf := func() host.Host {
+		if p := made.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}
 	h, err := libp2p.New(
 		metricsOpt,
 		libp2p.Identity(cfg.key),
-		libp2p.ListenAddrStrings(cfg.listen...),
+		listenOpt(cfg.listen),
 		transports,
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.DefaultResourceManager,
 		libp2p.ConnectionManager(cm),
-		libp2p.EnableRelay(),
-		libp2p.EnableHolePunching(),
+		libp2p.ChainOptions(natOptions(&cfg, punch, hostOf)...),
 		libp2p.EnableNATService(),
 		libp2p.Ping(true),
 		libp2p.UserAgent("computemesh/meshnode"),
@@ -110,7 +119,8 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	if err != nil {
 		return nil, errorf("starting libp2p host on %v: %w", cfg.listen, err)
 	}
-	m := &Mesh{cfg: cfg, host: h}
+	made.Store(&h)
+	m := &Mesh{cfg: cfg, host: h, punch: punch}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Mesh, error) {
 		m.Close()
@@ -178,6 +188,15 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	m.wg.Add(1)
 	go m.keepBootstrapped()
 	return m, nil
+}
+
+// listenOpt listens on addrs; none means none (a node reachable only
+// through relays), never libp2p's default of every interface.
+func listenOpt(addrs []string) libp2p.Option {
+	if len(addrs) == 0 {
+		return libp2p.NoListenAddrs
+	}
+	return libp2p.ListenAddrStrings(addrs...)
 }
 
 // connectBootstrap dials every bootstrap peer in parallel and succeeds when

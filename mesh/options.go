@@ -26,6 +26,10 @@ type config struct {
 	metrics   prometheus.Registerer
 	peersFile string
 	delay     time.Duration
+
+	relayService *RelayLimit
+	relays       []peer.AddrInfo
+	reachability string
 }
 
 // Option configures a Mesh.
@@ -36,7 +40,9 @@ func Identity(k crypto.PrivKey) Option {
 	return func(c *config) error { c.key = k; return nil }
 }
 
-// Listen sets the listen multiaddrs (default: LoopbackListen).
+// Listen sets the listen multiaddrs (default: LoopbackListen). With none,
+// the node listens nowhere: it dials out and is reachable only through its
+// Relays.
 func Listen(addrs ...string) Option {
 	return func(c *config) error {
 		for _, a := range addrs {

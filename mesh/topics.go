@@ -10,6 +10,7 @@ import (
 
 	"github.com/computemesh/computemesh/job"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -244,24 +245,80 @@ func (m *Mesh) OnRequest(h RequestHandler, classes ...string) error {
 	if len(classes) == 0 {
 		classes = []string{ClassCPU}
 	}
-	deliver := func(v any, from peer.ID) {
-		t.mu.RLock()
-		h := t.onRequest
-		t.mu.RUnlock()
-		if r, ok := v.(*job.Request); ok && h != nil {
-			h(r, from)
-		}
-	}
 	for _, c := range classes {
 		topic, sub := t.jobs, &t.jobsSub
 		if c == ClassGPU {
 			topic, sub = t.jobsGPU, &t.jobsGPUSub
 		}
-		if err := t.subscribeLocked(topic, sub, deliver); err != nil {
+		if err := t.subscribeLocked(topic, sub, t.deliverRequest); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (t *topics) deliverRequest(v any, from peer.ID) {
+	t.mu.RLock()
+	h := t.onRequest
+	t.mu.RUnlock()
+	if r, ok := v.(*job.Request); ok && h != nil {
+		h(r, from)
+	}
+}
+
+func (t *topics) deliverBid(v any, from peer.ID) {
+	t.mu.RLock()
+	h := t.onBid
+	t.mu.RUnlock()
+	if b, ok := v.(*job.Bid); ok && h != nil {
+		h(b, from)
+	}
+}
+
+func (t *topics) deliverCapacity(v any, _ peer.ID) {
+	t.mu.RLock()
+	h := t.onCapacity
+	t.mu.RUnlock()
+	if c, ok := v.(*job.Capacity); ok && h != nil {
+		h(c)
+	}
+}
+
+// RelayGossip makes the node a member of every job, bid and capacity topic
+// so that it forwards their messages (it validates them like any member)
+// even where it has no use for them: the role of a bootstrap node with a
+// relay service, through which peers behind NAT, whose relayed connections
+// carry no gossip, hear and are heard. Such a node says so (a protocol of
+// its own) and is never counted as a provider on the jobs topics.
+func (m *Mesh) RelayGossip() error {
+	t := m.topics
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m.host.SetStreamHandler(m.Protocol(gossipRelayProto), func(s network.Stream) { _ = s.Reset() })
+	for _, s := range []struct {
+		topic   *pubsub.Topic
+		sub     **pubsub.Subscription
+		deliver func(any, peer.ID)
+	}{
+		{t.jobs, &t.jobsSub, t.deliverRequest}, {t.jobsGPU, &t.jobsGPUSub, t.deliverRequest},
+		{t.bids, &t.bidsSub, t.deliverBid}, {t.capacity, &t.capSub, t.deliverCapacity},
+	} {
+		if err := t.subscribeLocked(s.topic, s.sub, s.deliver); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const gossipRelayProto = "gossip-relay"
+
+// providersOf leaves out of a jobs topic's peers the gossip relays, which
+// subscribe without bidding.
+func (m *Mesh) providersOf(ps []peer.ID) []peer.ID {
+	return slices.DeleteFunc(ps, func(p peer.ID) bool {
+		got, _ := m.host.Peerstore().SupportsProtocols(p, m.Protocol(gossipRelayProto))
+		return len(got) > 0
+	})
 }
 
 // OnBid subscribes to the bids topic and hands each valid bid or decline to
@@ -272,14 +329,7 @@ func (m *Mesh) OnBid(h BidHandler) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onBid = h
-	return t.subscribeLocked(t.bids, &t.bidsSub, func(v any, from peer.ID) {
-		t.mu.RLock()
-		h := t.onBid
-		t.mu.RUnlock()
-		if b, ok := v.(*job.Bid); ok && h != nil {
-			h(b, from)
-		}
-	})
+	return t.subscribeLocked(t.bids, &t.bidsSub, t.deliverBid)
 }
 
 // CapacityHandler receives each valid capacity record gossiped by a
@@ -294,14 +344,7 @@ func (m *Mesh) OnCapacity(h CapacityHandler) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onCapacity = h
-	return t.subscribeLocked(t.capacity, &t.capSub, func(v any, _ peer.ID) {
-		t.mu.RLock()
-		h := t.onCapacity
-		t.mu.RUnlock()
-		if c, ok := v.(*job.Capacity); ok && h != nil {
-			h(c)
-		}
-	})
+	return t.subscribeLocked(t.capacity, &t.capSub, t.deliverCapacity)
 }
 
 // subscribeLocked subscribes to topic once, storing the subscription in
@@ -353,15 +396,15 @@ func (m *Mesh) TopicPeers() (jobs, bids []peer.ID) {
 			jobs = append(jobs, p)
 		}
 	}
-	return jobs, m.topics.bids.ListPeers()
+	return m.providersOf(jobs), m.topics.bids.ListPeers()
 }
 
 // ClassPeers returns the providers known to hear jobs of a class.
 func (m *Mesh) ClassPeers(class string) []peer.ID {
 	if class == ClassGPU {
-		return m.topics.jobsGPU.ListPeers()
+		return m.providersOf(m.topics.jobsGPU.ListPeers())
 	}
-	return m.topics.jobs.ListPeers()
+	return m.providersOf(m.topics.jobs.ListPeers())
 }
 
 // WaitProviders waits until the jobs topic has at least n peers: providers

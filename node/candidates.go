@@ -192,7 +192,10 @@ func (n *Node) waitSubscribed(ctx context.Context, ps []peer.ID, max time.Durati
 		jobs, _ := n.mesh.TopicPeers()
 		all := true
 		for _, p := range ps {
-			if !slices.Contains(jobs, p) {
+			// A peer reached only through a relay never joins this node's
+			// topics (relayed connections carry no gossip): the request
+			// reaches it through the relay nodes' gossip.
+			if !slices.Contains(jobs, p) && n.mesh.ConnsTo(p).Direct > 0 {
 				all = false
 				break
 			}

@@ -471,7 +471,9 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	// The grant is not withdrawn when this award ends: another job of this
 	// client may use the same blobs with the same provider; it expires.
 	n.grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// A provider behind NAT is reached through its relay when no direct
+	// connection exists (the relay's limits bound such a job's data).
+	sctx, cancel := context.WithTimeout(mesh.AllowRelayed(ctx), 10*time.Second)
 	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
 	cancel()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -24,7 +25,10 @@ const (
 type Config struct {
 	// DataDir keeps the identity key, the API token and address. Empty for
 	// an ephemeral node (a fresh identity, no API).
-	DataDir   string
+	DataDir string
+	// Listen are the listen multiaddrs. nil: loopback on free ports; an
+	// empty non-nil slice: none (the node dials out and is reachable only
+	// through Relays).
 	Listen    []string
 	Bootstrap []string
 	Network   string
@@ -106,6 +110,24 @@ type Config struct {
 	// Delay adds this much to every round trip with the node (test
 	// networks only): latency that ping, gossip and streams all see.
 	Delay time.Duration
+
+	// RelayService makes the node a circuit relay v2 for peers behind NAT
+	// (bootstrap nodes), each relayed connection bounded by RelayLimit
+	// (zero fields: mesh.DefaultRelayDuration and mesh.DefaultRelayData).
+	RelayService bool
+	RelayLimit   mesh.RelayLimit
+	// Relays are the relays a node behind NAT reserves slots on; its
+	// relayed addresses are advertised once reserved.
+	Relays []string
+	// Reachability overrides AutoNAT: mesh.ReachabilityPrivate ("private")
+	// for a node known to be behind NAT, "public" for one known to be
+	// dialable, "" to let AutoNAT decide.
+	Reachability string
+
+	// TestIdentity derives the node's key from this seed instead of the
+	// data dir's key (test networks only): fixed peer IDs for a testnet's
+	// bootstrap nodes. Anyone can derive the same key.
+	TestIdentity string
 }
 
 // DefaultBidWindow is how long a client waits for bids unless every

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
@@ -98,25 +99,60 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
-	opts := []mesh.Option{mesh.DHTServer(!cfg.Ephemeral), mesh.MDNS(cfg.MDNS)}
+	// A node behind NAT cannot be dialled: it queries the DHT without
+	// serving it, or it would stall everyone's look-ups.
+	dhtServer := !cfg.Ephemeral && cfg.Reachability != mesh.ReachabilityPrivate
+	opts := []mesh.Option{mesh.DHTServer(dhtServer), mesh.MDNS(cfg.MDNS)}
 	if !cfg.Ephemeral {
 		opts = append(opts, mesh.Metrics(n.metrics.reg))
 	}
 	if cfg.Network != "" {
 		opts = append(opts, mesh.Network(cfg.Network))
 	}
-	if len(cfg.Listen) > 0 {
+	if cfg.Listen != nil {
 		opts = append(opts, mesh.Listen(cfg.Listen...))
 	}
 	if len(cfg.Bootstrap) > 0 {
 		opts = append(opts, mesh.Bootstrap(cfg.Bootstrap...))
 	}
-	if cfg.DataDir != "" {
+	switch {
+	case cfg.TestIdentity != "":
+		if !SimulationAllowed(cfg.Network) {
+			return nil, fmt.Errorf("%w: test identity: only on test networks (names starting with \"test\", and \"devnet\")", ErrConfig)
+		}
+		opts = append(opts, mesh.Identity(mesh.TestKey(cfg.TestIdentity)))
+	case cfg.DataDir != "":
 		k, err := mesh.LoadOrCreateKey(cfg.DataDir)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, mesh.Identity(k), mesh.PeersFile(filepath.Join(cfg.DataDir, "peers.json")))
+		opts = append(opts, mesh.Identity(k))
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, mesh.PeersFile(filepath.Join(cfg.DataDir, "peers.json")))
+	}
+	if cfg.RelayService {
+		lim := cfg.RelayLimit
+		if lim.Duration == 0 {
+			lim.Duration = mesh.DefaultRelayDuration
+		}
+		if lim.Data == 0 {
+			lim.Data = mesh.DefaultRelayData
+		}
+		opts = append(opts, mesh.RelayService(lim))
+	}
+	if len(cfg.Relays) > 0 {
+		opts = append(opts, mesh.Relays(cfg.Relays...))
+	}
+	reach := cfg.Reachability
+	if cfg.RelayService && reach == "" {
+		// go-libp2p runs a relay service only on a host it deems public;
+		// AutoNAT cannot tell on private addresses, and a relay is meant to
+		// be dialable by definition.
+		reach = mesh.ReachabilityPublic
+	}
+	if reach != "" {
+		opts = append(opts, mesh.Reachability(reach))
 	}
 	if cfg.Delay > 0 {
 		if !SimulationAllowed(cfg.Network) {
@@ -156,6 +192,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 		if err := n.mesh.OnCapacity(n.onCapacity); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	if cfg.RelayService {
+		// Peers behind NAT reach the rest through this node: their relayed
+		// connections carry no gossip, so it forwards every topic.
+		if err := n.mesh.RelayGossip(); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -404,7 +448,15 @@ type Info struct {
 	Balance   market.Balance `json:"balance"`
 	Dropped   int64          `json:"dropped_messages"`
 	Record    *job.Capacity  `json:"record,omitempty"` // a provider's advertised capacity
-	StartedAt time.Time      `json:"-"`
+	// Conns counts open connections, direct and through a relay.
+	Conns mesh.ConnStats `json:"conns"`
+	// Relayed are the node's addresses through a relay (a node behind NAT).
+	Relayed []string `json:"relayed_addrs,omitempty"`
+	// HolePunch reports the node's direct-connection upgrades (DCUtR).
+	HolePunch mesh.HolePunchStats `json:"hole_punch"`
+	// RelayService says the node relays for peers behind NAT.
+	RelayService bool      `json:"relay_service,omitempty"`
+	StartedAt    time.Time `json:"-"`
 }
 
 // Info returns a snapshot of the node's state.
@@ -414,9 +466,13 @@ func (n *Node) Info() Info {
 		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
 		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.ledger.Balance(),
 		Dropped: n.mesh.Drops().Total(),
+		Conns:   n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {
 		in.Addrs = append(in.Addrs, a.String())
+		if strings.Contains(a.String(), "/p2p-circuit") {
+			in.Relayed = append(in.Relayed, a.String())
+		}
 	}
 	if n.reserved != nil {
 		in.Free, in.Running, in.Queued = n.reserved.Free(), n.reserved.Running(), n.reserved.Queued()

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 )
 
@@ -80,5 +81,18 @@ func newIdentity() *cobra.Command {
 		c.Flags().String("data-dir", defaultDataDir(), "the node's data dir")
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "test SEED",
+		Short: "Print the peer ID that start --test-identity SEED gives (test networks only; anyone can derive its key)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := peer.IDFromPrivateKey(mesh.TestKey(args[0]))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), id)
+			return nil
+		},
+	})
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
 	"github.com/spf13/cobra"
 )
@@ -64,6 +65,12 @@ YAML file given by --config.`,
 	f.StringArray("simulate-gpu", nil, "test networks only: declare a GPU this provider does not have, MODEL:VRAM[:COUNT[:VENDOR]] (repeatable; also the config file's simulated: section)")
 	f.Float64("simulate-score", 0, "test networks only: declare a benchmark score (SHA-256 MB/s per core) instead of the measured one")
 	f.Duration("delay", 0, "test networks only: add this much to every round trip with this node (connection-level latency; TCP only)")
+	f.Bool("relay-service", false, "relay (circuit v2) for peers behind NAT, e.g. on bootstrap nodes")
+	f.Duration("relay-max-duration", mesh.DefaultRelayDuration, "relay service: reset a relayed connection after this long")
+	f.String("relay-max-data", job.FormatSize(mesh.DefaultRelayData), "relay service: reset a relayed connection after this much data in one direction")
+	f.StringSlice("relay", nil, "behind NAT: relays to reserve a slot on, multiaddrs ending in /p2p/<peer ID> (comma-separated; bootstrap nodes with --relay-service)")
+	f.String("reachability", "", "override AutoNAT: private (behind NAT: use --relay) or public (dialable); empty: AutoNAT decides")
+	f.String("test-identity", "", "test networks only: derive the node's key from this seed (fixed peer IDs for a testnet's bootstrap nodes; see 'meshnode identity test')")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
 	return cmd
 }
@@ -85,6 +92,22 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	cfg.MDNS, _ = f.GetBool("mdns")
 	cfg.Delay, _ = f.GetDuration("delay")
 	cfg.HeartbeatTimeout, _ = f.GetDuration("heartbeat-timeout")
+	cfg.RelayService, _ = f.GetBool("relay-service")
+	cfg.RelayLimit.Duration, _ = f.GetDuration("relay-max-duration")
+	if v, _ := f.GetString("relay-max-data"); v != "" {
+		n, err := job.ParseSize(v)
+		if err != nil {
+			return usageErr("--relay-max-data: %v", err)
+		}
+		if n > 1<<40 {
+			return usageErr("--relay-max-data: %s is over 1TiB", v)
+		}
+		cfg.RelayLimit.Data = int64(n)
+	}
+	relays, _ := f.GetStringSlice("relay")
+	cfg.Relays = splitList(relays)
+	cfg.Reachability, _ = f.GetString("reachability")
+	cfg.TestIdentity, _ = f.GetString("test-identity")
 	cfg.Faucet, _ = f.GetString("faucet")
 	if test, _ := f.GetBool("test-faucet"); test {
 		if cfg.Faucet != "" && cfg.Faucet != testfaucet.ID {
