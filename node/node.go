@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
@@ -433,21 +433,21 @@ func (n *Node) Balance() market.Balance { return n.ledger.Balance() }
 
 // Info describes a running node.
 type Info struct {
-	PeerID    string         `json:"peer_id"`
-	Addrs     []string       `json:"addrs"`
-	Mode      string         `json:"mode"`
-	Network   string         `json:"network"`
-	Region    string         `json:"region,omitempty"`
-	Rates     job.Rates      `json:"rates"`
-	Capacity  job.Resources  `json:"capacity"`
-	Free      job.Resources  `json:"free"`
-	Running   int            `json:"running"` // jobs holding a reservation
-	Queued    int            `json:"queued"`  // awarded jobs waiting for capacity
-	API       string         `json:"api,omitempty"`
-	Peers     int            `json:"peers"`
-	Balance   market.Balance `json:"balance"`
-	Dropped   int64          `json:"dropped_messages"`
-	Record    *job.Capacity  `json:"record,omitempty"` // a provider's advertised capacity
+	PeerID   string         `json:"peer_id"`
+	Addrs    []string       `json:"addrs"`
+	Mode     string         `json:"mode"`
+	Network  string         `json:"network"`
+	Region   string         `json:"region,omitempty"`
+	Rates    job.Rates      `json:"rates"`
+	Capacity job.Resources  `json:"capacity"`
+	Free     job.Resources  `json:"free"`
+	Running  int            `json:"running"` // jobs holding a reservation
+	Queued   int            `json:"queued"`  // awarded jobs waiting for capacity
+	API      string         `json:"api,omitempty"`
+	Peers    int            `json:"peers"`
+	Balance  market.Balance `json:"balance"`
+	Dropped  int64          `json:"dropped_messages"`
+	Record   *job.Capacity  `json:"record,omitempty"` // a provider's advertised capacity
 	// Conns counts open connections, direct and through a relay.
 	Conns mesh.ConnStats `json:"conns"`
 	// Relayed are the node's addresses through a relay (a node behind NAT).
