@@ -452,6 +452,8 @@ type Info struct {
 	Conns mesh.ConnStats `json:"conns"`
 	// Relayed are the node's addresses through a relay (a node behind NAT).
 	Relayed []string `json:"relayed_addrs,omitempty"`
+	// RelayedPeers are the peers this node reaches only through a relay.
+	RelayedPeers []string `json:"relayed_peers,omitempty"`
 	// HolePunch reports the node's direct-connection upgrades (DCUtR).
 	HolePunch mesh.HolePunchStats `json:"hole_punch"`
 	// RelayService says the node relays for peers behind NAT.
@@ -472,6 +474,11 @@ func (n *Node) Info() Info {
 		in.Addrs = append(in.Addrs, a.String())
 		if strings.Contains(a.String(), "/p2p-circuit") {
 			in.Relayed = append(in.Relayed, a.String())
+		}
+	}
+	for _, p := range n.mesh.Host().Network().Peers() {
+		if c := n.mesh.ConnsTo(p); c.Relayed > 0 && c.Direct == 0 {
+			in.RelayedPeers = append(in.RelayedPeers, p.String())
 		}
 	}
 	if n.reserved != nil {
