@@ -49,4 +49,3 @@ func Module(d time.Duration) []byte {
 	data := append([]byte{0x01, 0x00, 0x41, 0x00, 0x0b, byte(len(sub))}, sub...)
 	return append(m, section(0x0b, data...)...)
 }
-

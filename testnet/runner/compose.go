@@ -40,7 +40,9 @@ func newCompose(root string) (*composeCluster, error) {
 	return c, nil
 }
 
-func (c *composeCluster) Nodes() []testnet.Node { return append(c.nodes[:len(c.nodes):len(c.nodes)], c.extra...) }
+func (c *composeCluster) Nodes() []testnet.Node {
+	return append(c.nodes[:len(c.nodes):len(c.nodes)], c.extra...)
+}
 
 func (c *composeCluster) JobPath(module string) string { return "/jobs/" + module }
 
