@@ -265,10 +265,14 @@ func (l *Local) signal(ctx context.Context, name string, sig os.Signal) error {
 }
 
 // Stop stops a node with SIGTERM (it saves its peers and closes).
-func (l *Local) Stop(ctx context.Context, name string) error { return l.signal(ctx, name, syscall.SIGTERM) }
+func (l *Local) Stop(ctx context.Context, name string) error {
+	return l.signal(ctx, name, syscall.SIGTERM)
+}
 
 // Kill kills a node with SIGKILL.
-func (l *Local) Kill(ctx context.Context, name string) error { return l.signal(ctx, name, syscall.SIGKILL) }
+func (l *Local) Kill(ctx context.Context, name string) error {
+	return l.signal(ctx, name, syscall.SIGKILL)
+}
 
 // RestartWithDelays restarts every provider, those named with an added
 // delay on all their connections.
