@@ -251,19 +251,20 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) 
 // Fund grants the client credits with the test faucet and waits until the
 // providers have heard of the grant: a job (with jobArgs) submitted then
 // completes, not declined for funds.
-func Fund(ctx context.Context, c Cluster, client string, jobArgs ...string) error {
+// It returns the outcome of that first job.
+func Fund(ctx context.Context, c Cluster, client string, jobArgs ...string) (*Result, error) {
 	if _, err := c.Meshnode(ctx, client, "grant", "--test-faucet", "--amount", "1000000"); err != nil {
-		return fmt.Errorf("granting the client credits: %w", err)
+		return nil, fmt.Errorf("granting the client credits: %w", err)
 	}
 	for {
 		args := append([]string{"--wasm", c.JobPath(HelloModule), "--timeout", "30s"}, jobArgs...)
-		_, err := Submit(ctx, c, client, append(args, "--", "funded")...)
+		r, err := Submit(ctx, c, client, append(args, "--", "funded")...)
 		if err == nil {
-			return nil
+			return r, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no job completed after the grant: %v", err)
+			return nil, fmt.Errorf("no job completed after the grant: %v", err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

@@ -109,7 +109,8 @@ func (l *Local) ready(ctx context.Context) error {
 	if _, err := WaitProviders(wctx, l, "client", len(Providers(l))); err != nil {
 		return err
 	}
-	return Fund(wctx, l, "client")
+	_, err := Fund(wctx, l, "client")
+	return err
 }
 
 // freePort returns a TCP port free on 127.0.0.1 now (its UDP twin is

@@ -162,6 +162,19 @@ func TestImportGraph(t *testing.T) {
 		}
 	})
 
+	t.Run("only cmd and the testnet's runner import testnet", func(t *testing.T) {
+		for path, p := range pkgs {
+			if under(path, "cmd") || under(path, "testnet") {
+				continue
+			}
+			for _, d := range uniq(p.Deps, p.allImports()) {
+				if under(d, "testnet") {
+					t.Errorf("%s imports %s: the testnet drives nodes from outside (the CLI), nothing inside depends on it", short(path), d)
+				}
+			}
+		}
+	})
+
 	t.Run("nothing but cmd imports cmd", func(t *testing.T) {
 		for path, p := range pkgs {
 			if under(path, "cmd") {

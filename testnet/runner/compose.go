@@ -168,7 +168,7 @@ func (c *composeCluster) up(ctx context.Context, delays map[string]time.Duration
 		return 0, err
 	}
 	found := time.Since(start)
-	if err := testnet.Fund(wctx, c, "client"); err != nil {
+	if _, err := testnet.Fund(wctx, c, "client"); err != nil {
 		return 0, err
 	}
 	return found, nil

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// status answers for a running node, reports health by exit code, and
+// counts the providers it finds per region (the others: a provider does
+// not find itself through the DHT).
+func TestCLIStatus(t *testing.T) {
+	home := t.TempDir()
+	network := randomNetwork(t)
+	a := startProvider(t, home, network, "a", "eu-west", "1", nil)
+	b := startProvider(t, home, network, "b", "us-east", "2", []string{a.info.addr(t, "tcp")})
+
+	r := meshnode(t, home, "status", "--data-dir", a.dataDir, "--min-peers", "5")
+	if r.code != exitNetwork || !strings.Contains(r.stderr, "unhealthy") || !strings.Contains(r.stdout, "UNHEALTHY") {
+		t.Fatalf("status with too few peers: want exit %d and UNHEALTHY\n%s", exitNetwork, r)
+	}
+	var st statusReport
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		r = meshnode(t, home, "status", "--data-dir", b.dataDir, "--json", "--min-peers", "1", "--min-providers", "1")
+		if r.code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never found the other provider:\n%s", r)
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r)
+	}
+	if !st.Healthy || st.Node.PeerID != b.info.PeerID || st.Regions["eu-west"] != 1 || len(st.Regions) != 1 {
+		t.Fatalf("status: healthy=%v peer=%s regions=%v", st.Healthy, st.Node.PeerID, st.Regions)
+	}
+	if st.Node.HolePunch.Active {
+		t.Errorf("hole punching active on loopback addresses: %+v", st.Node.HolePunch)
+	}
+
+	if r := meshnode(t, home, "status", "--data-dir", t.TempDir()); r.code != exitNetwork {
+		t.Fatalf("status of no node: want exit %d\n%s", exitNetwork, r)
+	}
+}
+
+// identity test prints the peer ID that start --test-identity gives, and
+// start refuses a test identity outside test networks.
+func TestCLITestIdentity(t *testing.T) {
+	home := t.TempDir()
+	r := meshnode(t, home, "identity", "test", "boot1")
+	want, err := peer.IDFromPrivateKey(mesh.TestKey("boot1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 0 || strings.TrimSpace(r.stdout) != want.String() {
+		t.Fatalf("identity test boot1: want %s\n%s", want, r)
+	}
+	r = meshnode(t, home, "start", "--network", "prod", "--test-identity", "boot1", "--data-dir", t.TempDir(),
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--api", "")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "test identity") {
+		t.Fatalf("start --test-identity on network prod: want a usage error naming it\n%s", r)
+	}
+}
