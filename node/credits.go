@@ -178,9 +178,15 @@ func (n *Node) payReceipt(st network.Stream, r *bufio.Reader, a *job.Award, char
 	if string(signed.SigningBytes()) != string(rc.SigningBytes()) || string(back.PayerSig) != string(rc.PayerSig) {
 		return errors.New("the counter-signed receipt is not the one sent")
 	}
-	if fraud, err := n.book.AddReceipt(&back); err != nil {
+	fraud, err := n.book.AddReceipt(&back)
+	switch {
+	case errors.Is(err, ledger.ErrDuplicate):
+		// The provider's gossip of this very receipt got here first: it is
+		// kept already.
+		return nil
+	case err != nil:
 		return fmt.Errorf("keeping the receipt: %w", err)
-	} else if fraud != nil {
+	case fraud != nil:
 		n.reportFraud(fraud)
 	}
 	go n.gossipReceipt(&back)

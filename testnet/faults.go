@@ -12,7 +12,7 @@ import (
 
 // cpuJob are the flags of a short CPU job of the hello module.
 func cpuJob(c Cluster, extra ...string) []string {
-	args := append([]string{"--wasm", c.JobPath(HelloModule)}, jobFlags...)
+	args := append([]string{"--wasm", c.JobPath(HelloModule)}, jobFlags()...)
 	return append(args, extra...)
 }
 

@@ -45,9 +45,13 @@ func smokeJobs() []jobKind {
 	}
 }
 
-// jobResources is what every smoke job reserves (given explicitly, so that
-// the expected price does not depend on defaults).
-var jobFlags = []string{"--cpus", "1", "--memory", "64MiB", "--timeout", "30s", "--policy", "cost"}
+// jobFlags are what every scenario job reserves (given explicitly, so that
+// the expected price does not depend on defaults), its policy, and a
+// deadline: a job that meets no bid in one auction (the mesh busy) waits
+// and is auctioned again, as a user's job would.
+func jobFlags() []string {
+	return []string{"--cpus", "1", "--memory", "64MiB", "--timeout", "30s", "--policy", "cost", "--deadline", "60s"}
+}
 
 func jobResources(need job.Need) job.Resources {
 	return job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20, GPUs: need.GPUs, GPUModel: need.GPUModel, GPUVRAMBytes: need.MinVRAM}
@@ -130,7 +134,7 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			args := append([]string{"--wasm", c.JobPath(HelloModule)}, jobFlags...)
+			args := append([]string{"--wasm", c.JobPath(HelloModule)}, jobFlags()...)
 			args = append(append(args, t.kind.args...), "--", fmt.Sprintf("smoke-%d", i))
 			r, err := Submit(ctx, c, client, args...)
 			results[i] = done{t, r, err}

@@ -173,6 +173,7 @@ func record(out string, ck *testnet.Check) {
 	defer f.Close()
 	_ = json.NewEncoder(f).Encode(map[string]any{
 		"time": time.Now().UTC().Format(time.RFC3339), "scenario": ck.Scenario, "pass": ck.Pass, "figure": ck.Figure, "metrics": ck.Metrics,
+		"details": ck.Details,
 	})
 }
 
