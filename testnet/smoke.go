@@ -35,7 +35,8 @@ type jobKind struct {
 // without region constraints, and GPU jobs by count, VRAM and model.
 func smokeJobs() []jobKind {
 	return []jobKind{
-		{"cpu", 14, nil, job.Need{}},
+		{"cpu", 9, nil, job.Need{}},
+		{"cpu with 3GiB", 5, []string{"--memory", "3GiB"}, job.Need{MemoryBytes: 3 << 30}},
 		{"cpu in eu-*", 6, []string{"--region", "eu-*"}, job.Need{Region: "eu-*"}},
 		{"cpu in ap-southeast", 5, []string{"--region", "ap-southeast"}, job.Need{Region: "ap-southeast"}},
 		{"cpu not in us-*", 5, []string{"--not-region", "us-*"}, job.Need{}},
@@ -54,7 +55,11 @@ func jobFlags() []string {
 }
 
 func jobResources(need job.Need) job.Resources {
-	return job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20, GPUs: need.GPUs, GPUModel: need.GPUModel, GPUVRAMBytes: need.MinVRAM}
+	mem := uint64(64 << 20)
+	if need.MemoryBytes > 0 {
+		mem = need.MemoryBytes
+	}
+	return job.Resources{CPUMillis: 1000, MemoryBytes: mem, GPUs: need.GPUs, GPUModel: need.GPUModel, GPUVRAMBytes: need.MinVRAM}
 }
 
 // cheapest returns the providers with the lowest price for a job kind

@@ -67,7 +67,7 @@ func TestComposeMatchesTopology(t *testing.T) {
 				}
 			}
 		case RoleProvider:
-			for _, w := range []string{"--region " + n.Region, "--price-cpu-hour " + n.CPUPrice} {
+			for _, w := range []string{"--region " + n.Region, "--price-cpu-hour " + n.CPUPrice, "--cpus " + n.CPUs + " --memory " + n.Memory} {
 				if !strings.Contains(cmd, w) {
 					t.Errorf("%s: command lacks %q: %s", n.Name, w, cmd)
 				}

@@ -30,21 +30,25 @@ type Node struct {
 	CPUPrice string
 	GPU      string
 	GPUPrice string
+	// CPUs and Memory are the capacity a provider offers (declared: the
+	// testnet's machines share one host).
+	CPUs, Memory string
 }
 
 // Topology is the testnet of docker-compose.yml: 2 bootstrap nodes, 6
-// providers across 4 regions (3 CPU-only, 3 with simulated GPUs), 1 client.
+// providers across 4 regions (3 CPU-only, 3 with simulated GPUs; 1 to 4
+// cores, 1 to 8 GiB), 1 client.
 // TestComposeMatchesTopology keeps the two in step.
 func Topology() []Node {
 	return []Node{
 		{Name: "boot1", Role: RoleBootstrap, Net: "ab"},
 		{Name: "boot2", Role: RoleBootstrap, Net: "ab"},
-		{Name: "prov-euw-cpu", Role: RoleProvider, Region: "eu-west", Net: "a", CPUPrice: "0.9"},
-		{Name: "prov-euw-a100", Role: RoleProvider, Region: "eu-west", Net: "a", CPUPrice: "1.3", GPU: "a100:40GiB", GPUPrice: "2.0"},
-		{Name: "prov-euc-cpu", Role: RoleProvider, Region: "eu-central", Net: "a", CPUPrice: "1.1"},
-		{Name: "prov-use-cpu", Role: RoleProvider, Region: "us-east", Net: "b", CPUPrice: "0.7"},
-		{Name: "prov-use-h100", Role: RoleProvider, Region: "us-east", Net: "b", CPUPrice: "1.2", GPU: "h100:80GiB", GPUPrice: "3.5"},
-		{Name: "prov-aps-l4", Role: RoleProvider, Region: "ap-southeast", Net: "b", CPUPrice: "0.8", GPU: "l4:24GiB", GPUPrice: "0.8"},
+		{Name: "prov-euw-cpu", Role: RoleProvider, Region: "eu-west", Net: "a", CPUPrice: "0.9", CPUs: "2", Memory: "2GiB"},
+		{Name: "prov-euw-a100", Role: RoleProvider, Region: "eu-west", Net: "a", CPUPrice: "1.3", GPU: "a100:40GiB", GPUPrice: "2.0", CPUs: "4", Memory: "4GiB"},
+		{Name: "prov-euc-cpu", Role: RoleProvider, Region: "eu-central", Net: "a", CPUPrice: "1.1", CPUs: "1", Memory: "1GiB"},
+		{Name: "prov-use-cpu", Role: RoleProvider, Region: "us-east", Net: "b", CPUPrice: "0.7", CPUs: "2", Memory: "2GiB"},
+		{Name: "prov-use-h100", Role: RoleProvider, Region: "us-east", Net: "b", CPUPrice: "1.2", GPU: "h100:80GiB", GPUPrice: "3.5", CPUs: "4", Memory: "8GiB"},
+		{Name: "prov-aps-l4", Role: RoleProvider, Region: "ap-southeast", Net: "b", CPUPrice: "0.8", GPU: "l4:24GiB", GPUPrice: "0.8", CPUs: "2", Memory: "2GiB"},
 		{Name: "client", Role: RoleClient, Net: "ab"},
 	}
 }
@@ -53,7 +57,7 @@ func Topology() []Node {
 // network, addresses and data dir.
 func (n Node) ProviderArgs() []string {
 	args := []string{"--mode", "provider", "--region", n.Region, "--price-cpu-hour", n.CPUPrice,
-		"--cpus", "2", "--memory", "2GiB", "--queue", "64", "--test-faucet"}
+		"--cpus", n.CPUs, "--memory", n.Memory, "--queue", "64", "--test-faucet"}
 	if n.GPU != "" {
 		args = append(args, "--simulate-gpu", n.GPU, "--price-gpu-hour", n.GPUPrice)
 	}
