@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,14 @@ func TestJobOverRelay(t *testing.T) {
 	}
 	if !strings.Contains(string(out.Stdout), "hello") {
 		t.Fatalf("stdout %q", out.Stdout)
+	}
+	// The relay is on the jobs topics (it forwards them) but is no provider.
+	waitFor(t, "the relay on the client's bids topic", func() bool {
+		_, bids := client.Mesh().TopicPeers()
+		return slices.Contains(bids, boot.ID())
+	})
+	if jobs, _ := client.Mesh().TopicPeers(); slices.Contains(jobs, boot.ID()) {
+		t.Fatal("the gossip relay is counted as a provider on the jobs topic")
 	}
 	c := client.Mesh().ConnsTo(prov.ID())
 	if c.Direct != 0 || c.Relayed == 0 {
