@@ -95,6 +95,25 @@ func Submit(ctx context.Context, c Cluster, name string, args ...string) (*Resul
 	return &r, nil
 }
 
+// SubmitMany runs one `meshnode submit --json` that submits several jobs
+// (--repeat) through a node's API and returns the outcome of each, in the
+// order they finished; err says what made the command fail, if it did.
+func SubmitMany(ctx context.Context, c Cluster, name string, args ...string) ([]*Result, error) {
+	out, err := c.Meshnode(ctx, name, append([]string{"submit", "--json"}, args...)...)
+	var rs []*Result
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var r Result
+		if len(line) == 0 {
+			continue
+		}
+		if jerr := json.Unmarshal(line, &r); jerr != nil {
+			return rs, fmt.Errorf("submit through %s: line %q: %w", name, line, jerr)
+		}
+		rs = append(rs, &r)
+	}
+	return rs, err
+}
+
 func lastLine(b []byte) []byte {
 	b = bytes.TrimSpace(b)
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {

@@ -105,11 +105,13 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 	for n, id := range names {
 		byID[id] = n
 	}
-	type task struct {
+	type batch struct {
 		kind   jobKind
 		expect []string
+		rs     []*Result
+		err    error
 	}
-	var tasks []task
+	var batches []*batch
 	for _, k := range smokeJobs() {
 		expect, price, err := cheapest(provs, k)
 		if err != nil || len(expect) == 0 {
@@ -120,49 +122,49 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 			en = append(en, byID[id])
 		}
 		ck.logf("%-20s ×%2d → cheapest feasible: %s at %s credits", k.name, k.count, strings.Join(en, ", "), price)
-		for range k.count {
-			tasks = append(tasks, task{k, expect})
-		}
+		batches = append(batches, &batch{kind: k, expect: expect})
 	}
-	type done struct {
-		t   task
-		r   *Result
-		err error
-	}
-	results := make([]done, len(tasks))
-	sem := make(chan struct{}, max(parallel, 1))
+	// Every kind at once, each one `submit --repeat` with its share of the
+	// jobs in flight: parallel jobs in all.
+	per := max(1, (parallel+len(batches)-1)/len(batches))
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i, t := range tasks {
+	for i, b := range batches {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
 			args := append([]string{"--wasm", c.JobPath(HelloModule)}, jobFlags()...)
-			args = append(append(args, t.kind.args...), "--", fmt.Sprintf("smoke-%d", i))
-			r, err := Submit(ctx, c, client, args...)
-			results[i] = done{t, r, err}
+			args = append(args, "--repeat", fmt.Sprint(b.kind.count), "--parallel", fmt.Sprint(per))
+			args = append(append(args, b.kind.args...), "--", fmt.Sprintf("smoke-%d", i))
+			b.rs, b.err = SubmitMany(ctx, c, client, args...)
 		}()
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	var completed, cheapestOK int
-	var totals []time.Duration
+	var completed, cheapestOK, total int
+	var totals, auctions, runs []time.Duration
 	var problems []string
 	perProvider := map[string]int{}
-	for i, d := range results {
-		if d.err != nil {
-			problems = append(problems, fmt.Sprintf("job %d (%s): %v", i, d.t.kind.name, d.err))
-			continue
+	for _, b := range batches {
+		total += b.kind.count
+		if b.err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", b.kind.name, b.err))
 		}
-		completed++
-		totals = append(totals, time.Duration(d.r.Timings.Total*float64(time.Millisecond)))
-		perProvider[byID[d.r.Provider]]++
-		if slices.Contains(d.t.expect, d.r.Provider) {
-			cheapestOK++
-		} else {
-			problems = append(problems, fmt.Sprintf("job %d (%s) went to %s at %g credits, not the cheapest feasible", i, d.t.kind.name, byID[d.r.Provider], d.r.Price))
+		for i, r := range b.rs {
+			if r.State != job.StateCompleted || r.ExitCode != 0 {
+				problems = append(problems, fmt.Sprintf("%s job %d: %s (exit %d) on %s: %s", b.kind.name, i, r.State, r.ExitCode, nameOf(names, r.Provider), r.Error))
+				continue
+			}
+			completed++
+			totals = append(totals, time.Duration(r.Timings.Total*float64(time.Millisecond)))
+			auctions = append(auctions, time.Duration(r.Timings.Auction*float64(time.Millisecond)))
+			runs = append(runs, time.Duration(r.Timings.Run*float64(time.Millisecond)))
+			perProvider[byID[r.Provider]]++
+			if slices.Contains(b.expect, r.Provider) {
+				cheapestOK++
+			} else {
+				problems = append(problems, fmt.Sprintf("%s job %d went to %s at %g credits, not the cheapest feasible", b.kind.name, i, byID[r.Provider], r.Price))
+			}
 		}
 	}
 	for _, p := range problems {
@@ -171,13 +173,14 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 	for _, n := range slices.Sorted(maps.Keys(perProvider)) {
 		ck.logf("%-14s ran %d", n, perProvider[n])
 	}
+	ck.logf("medians: auction %s, award → result %s, submit → result %s", ms(median(auctions)), ms(median(runs)), ms(median(totals)))
 	rate := float64(completed) / wall.Seconds()
-	ck.metric("jobs", float64(len(tasks)))
+	ck.metric("jobs", float64(total))
 	ck.metric("jobs_per_s", rate)
 	ck.metric("median_ms", float64(median(totals))/1e6)
 	fig := fmt.Sprintf("%d/%d completed, %d/%d at the cheapest feasible provider; %.1f jobs/s (%d at a time), median submit→result %s",
-		completed, len(tasks), cheapestOK, len(tasks), rate, parallel, ms(median(totals)))
-	if completed != len(tasks) || cheapestOK != len(tasks) {
+		completed, total, cheapestOK, total, rate, per*len(batches), ms(median(totals)))
+	if completed != total || cheapestOK != total {
 		return ck.fail("%s", fig)
 	}
 	return ck.pass("%s", fig)

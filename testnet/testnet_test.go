@@ -123,7 +123,7 @@ func TestDevnetScenarios(t *testing.T) {
 		}
 	})
 	for _, run := range []func() *Check{
-		func() *Check { return Smoke(ctx, l, "client", 8) },
+		func() *Check { return Smoke(ctx, l, "client", 16) },
 		func() *Check { return Kill(ctx, l, "client") },
 		func() *Check { return BootstrapLoss(ctx, l, "client") },
 		func() *Check { return Latency(ctx, l, l, "client") },

@@ -39,7 +39,7 @@ partition and nat need docker networks: testnet/run.sh.`,
 	f.Int("nodes", 6, "providers to start (the scenarios need the first six)")
 	f.String("dir", "", "directory of the nodes' data dirs and logs (default: a new temporary one)")
 	f.StringSlice("scenario", nil, "scenarios to run, comma-separated: "+strings.Join(devnetScenarios(), ", ")+" or all")
-	f.Int("parallel", 8, "smoke: jobs submitted at once")
+	f.Int("parallel", 16, "smoke: jobs in flight at once")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +65,25 @@ func TestCLITestIdentity(t *testing.T) {
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--api", "")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "test identity") {
 		t.Fatalf("start --test-identity on network prod: want a usage error naming it\n%s", r)
+	}
+}
+
+// submit --repeat is checked before anything is sent (its use through a
+// node's API is exercised by the testnet's smoke scenario).
+func TestCLISubmitRepeatFlags(t *testing.T) {
+	home := t.TempDir()
+	wasm := filepath.Join(helloDir(), "hello.wasm")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--repeat", "0", "--data-dir", t.TempDir()}, "--repeat"},
+		{[]string{"--repeat", "2", "--parallel", "0", "--data-dir", t.TempDir()}, "--parallel"},
+		{[]string{"--repeat", "2", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/" + randomPeerID(t).String()}, "--data-dir"},
+	} {
+		r := meshnode(t, home, append([]string{"submit", "--wasm", wasm}, tc.args...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("submit %v: want a usage error naming %s\n%s", tc.args, tc.want, r)
+		}
 	}
 }

@@ -74,6 +74,8 @@ matched by the deadline); 4 node, API or network error.`,
 	f.StringArray("input", nil, "input NAME=PATH (a file or directory, added to the store) or NAME=CID, seen by the job under /inputs/NAME (repeatable)")
 	f.StringP("output", "o", "", "directory to write the job's outputs (/outputs) into")
 	f.String("data-dir", "", "data dir of a running node to submit through")
+	f.Int("repeat", 1, "submit the job this many times, each copy its own job (through --data-dir); a summary with throughput and percentiles goes to stderr")
+	f.Int("parallel", 8, "with --repeat: how many jobs are in flight at once")
 	f.StringSlice("bootstrap", nil, "multiaddrs to join the mesh from with an ephemeral client node")
 	f.String("network", "devnet", "network name (ephemeral client)")
 	return cmd
@@ -127,6 +129,16 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 			return usageErr("no mesh to submit to: give --data-dir of a running node or --bootstrap addresses")
 		}
 	}
+	repeat, _ := f.GetInt("repeat")
+	parallel, _ := f.GetInt("parallel")
+	switch {
+	case repeat < 1 || repeat > 1_000_000:
+		return usageErr("--repeat: want 1 to 1000000 jobs, got %d", repeat)
+	case parallel < 1 || parallel > 1024:
+		return usageErr("--parallel: want 1 to 1024 jobs in flight, got %d", parallel)
+	case repeat > 1 && dataDir == "":
+		return usageErr("--repeat: give --data-dir of a running node (an ephemeral client would join the mesh for every copy)")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -151,6 +163,9 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		req := api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets}
 		if !sub.Deadline.IsZero() {
 			req.DeadlineMS = sub.Deadline.UnixMilli()
+		}
+		if repeat > 1 {
+			return repeated(ctx, cmd.OutOrStdout(), errOut, c, s, req, repeat, parallel, outDir, asJSON)
 		}
 		out, err = c.Submit(ctx, req, progress)
 		var bad *api.BadRequestError

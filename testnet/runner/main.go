@@ -133,7 +133,7 @@ func scenario(ctx context.Context, c *composeCluster, root, out, name string) in
 	var ck *testnet.Check
 	switch name {
 	case "smoke":
-		ck = testnet.Smoke(ctx, c, "client", 8)
+		ck = testnet.Smoke(ctx, c, "client", 16)
 	case "kill":
 		ck = testnet.Kill(ctx, c, "client")
 	case "partition":
