@@ -180,6 +180,7 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 	}
 
 	backoff := waitBackoffMin
+	silentRetried := false
 	for {
 		r, err := n.auction(ctx, t, out, emit)
 		if err != nil {
@@ -222,6 +223,15 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 			why = out.Error
 		}
 		out.Error = why
+		if !silentRetried && len(r.answers) == 0 && r.cands > 0 && r.err == nil && t.sub.Deadline.IsZero() {
+			// Candidates were there but none answered within the window: on
+			// a loaded mesh a request or its bids can take longer than the
+			// window. One more auction before giving up (with --deadline,
+			// the waiting below does this and more).
+			silentRetried = true
+			emit(job.Event{Kind: job.EventWaiting, Message: why + "; auctioning once more"})
+			continue
+		}
 		if t.sub.Deadline.IsZero() || time.Now().Add(backoff).After(t.sub.Deadline) {
 			if !t.sub.Deadline.IsZero() {
 				out.Error += fmt.Sprintf(" (waited until the deadline, %s)", t.sub.Deadline.Format(time.RFC3339))
