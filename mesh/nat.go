@@ -54,7 +54,7 @@ func Relays(addrs ...string) Option {
 	return func(c *config) error {
 		infos, err := ParseAddrInfos(addrs)
 		if err != nil {
-			return errorf("relays: %w", err)
+			return errorf("relay %w", err)
 		}
 		c.relays = infos
 		return nil

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -60,7 +61,7 @@ func Bootstrap(addrs ...string) Option {
 	return func(c *config) error {
 		infos, err := ParseAddrInfos(addrs)
 		if err != nil {
-			return err
+			return errorf("bootstrap %w", err)
 		}
 		c.bootstrap = infos
 		return nil
@@ -119,13 +120,13 @@ func ParseAddrInfos(addrs []string) ([]peer.AddrInfo, error) {
 	for _, a := range addrs {
 		m, err := ma.NewMultiaddr(a)
 		if err != nil {
-			return nil, errorf("bootstrap address %q: %w", a, err)
+			return nil, fmt.Errorf("address %q: %w", a, err)
 		}
 		mas = append(mas, m)
 	}
 	infos, err := peer.AddrInfosFromP2pAddrs(mas...)
 	if err != nil {
-		return nil, errorf("bootstrap addresses: %w (each must end in /p2p/<peer ID>)", err)
+		return nil, fmt.Errorf("addresses: %w (each must end in /p2p/<peer ID>)", err)
 	}
 	return infos, nil
 }

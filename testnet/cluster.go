@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -241,19 +239,6 @@ func (c *Check) metric(name string, v float64) {
 		c.Metrics = map[string]float64{}
 	}
 	c.Metrics[name] = v
-}
-
-// ErrFailed is returned by a scenario that ran and failed its check.
-var ErrFailed = errors.New("scenario failed")
-
-// exitCode returns the exit code of a Meshnode error (-1 when it is not
-// an exit).
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 func median(ds []time.Duration) time.Duration {

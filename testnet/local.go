@@ -128,9 +128,6 @@ func (l *Local) Nodes() []Node { return l.nodes }
 
 func (l *Local) JobPath(module string) string { return filepath.Join(l.dir, "jobs", module) }
 
-// Dir is the root of the nodes' data dirs and logs.
-func (l *Local) Dir() string { return l.dir }
-
 func (l *Local) node(name string) (Node, bool) {
 	for _, n := range l.nodes {
 		if n.Name == name {
