@@ -123,6 +123,15 @@ type Task struct {
 	// OutputsDir writable by the container's user.
 	InputsDir  string
 	OutputsDir string
+	// DiskBytes bounds what the job may leave in OutputsDir while it runs
+	// (bytes of regular files); 0 means no bound. WASM enforces it exactly
+	// (a write past it fails with ENOSPC); docker and exec watch the
+	// directory and stop the job once it is over (within DiskSlack and
+	// DiskCheckInterval). A run stopped for it reports Result.DiskExceeded.
+	DiskBytes uint64
+	// MaxFiles bounds how many files and directories the job may leave in
+	// OutputsDir; 0 means no bound. Enforced like DiskBytes.
+	MaxFiles int
 	// Logs, when set, receives stdout and stderr as the job writes them
 	// (whatever the caps on what Result keeps), from one goroutine at a
 	// time and never after Run returns. Writes to it must not block for
@@ -199,6 +208,10 @@ type Result struct {
 	//     stats stream reported while it ran (sampled about once a second:
 	//     a lower bound, 0 for a run shorter than the first sample).
 	PeakMemoryBytes uint64
+	// DiskExceeded reports that the job was stopped (or, for wasm, its
+	// writes refused) because its outputs reached Task.DiskBytes or
+	// Task.MaxFiles.
+	DiskExceeded bool
 	// Compiled reports, for wasm, that this run had to compile the module
 	// because it was not in the executor's cache of compiled modules.
 	Compiled bool
@@ -219,6 +232,11 @@ const (
 	MaxMemoryBytes = 1 << 32
 	// PageSize is the size of a WebAssembly memory page.
 	PageSize = 64 << 10
+	// DiskSlack is how far past Task.DiskBytes the outputs of a docker or
+	// exec job may grow before the job is stopped, and DiskCheckInterval
+	// how often they are measured.
+	DiskSlack         = 64 << 20
+	DiskCheckInterval = 250 * time.Millisecond
 )
 
 // Errors returned by Run and Validate; test with errors.Is.

@@ -339,6 +339,7 @@ type Result struct {
 	StderrTruncated bool    `json:"stderr_truncated,omitempty"`
 	TimedOut        bool    `json:"timed_out,omitempty"`
 	MemoryExceeded  bool    `json:"memory_exceeded,omitempty"`
+	DiskExceeded    bool    `json:"disk_exceeded,omitempty"`
 	RunMS           float64 `json:"run_ms"`
 	Charge          Credits `json:"charge"`          // metered cost, at most the bid's price
 	Error           string  `json:"error,omitempty"` // the provider could not run it

@@ -458,6 +458,8 @@ func (n *Node) settle(ctx context.Context, s *job.Spec, provider string, res *jo
 		out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
 	case res.MemoryExceeded:
 		out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
+	case res.DiskExceeded:
+		out.State, out.Error = job.StateFailed, fmt.Sprintf("disk limit exceeded: the job's outputs reached resources.disk (%s) or the provider's limit", job.FormatSize(uint64(outputLimit(s.Resources.DiskBytes))))
 	case res.ExitCode != 0:
 		out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
 	default:

@@ -17,6 +17,15 @@ const (
 	MaxOutputBytes = 256 << 20
 )
 
+// outputLimit is the most bytes a job that reserved disk (0: none) may leave
+// in /outputs: the reservation, at most MaxOutputBytes.
+func outputLimit(disk uint64) int64 {
+	if disk > 0 && disk < MaxOutputBytes {
+		return int64(disk)
+	}
+	return MaxOutputBytes
+}
+
 // inputBlobs returns every blob CID the inputs consist of (manifests and
 // their entries), all of which this node must hold.
 func (n *Node) inputBlobs(inputs []job.Input) ([]string, error) {
@@ -118,10 +127,7 @@ func (n *Node) stageInputs(ctx context.Context, client peer.ID, inputs []job.Inp
 // CID and every blob CID of it ("" when the job left nothing). disk is the
 // storage the job reserved (0: the default limit).
 func (n *Node) collectOutputs(dir string, disk uint64) (string, []string, error) {
-	limit := int64(MaxOutputBytes)
-	if disk > 0 && disk < uint64(limit) {
-		limit = int64(disk)
-	}
+	limit := outputLimit(disk)
 	var files int
 	var size int64
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {

@@ -340,7 +340,7 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 	res.ExitCode = r.ExitCode
 	res.Stdout, res.Stderr = truncated(r.Stdout, r.StdoutTruncated), truncated(r.Stderr, r.StderrTruncated)
 	res.StdoutTruncated, res.StderrTruncated = r.StdoutTruncated, r.StderrTruncated
-	res.TimedOut, res.MemoryExceeded = r.TimedOut, r.MemoryExceeded
+	res.TimedOut, res.MemoryExceeded, res.DiskExceeded = r.TimedOut, r.MemoryExceeded, r.DiskExceeded
 	res.RunMS = float64(r.Duration) / float64(time.Millisecond)
 	res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes = r.CPUSeconds, r.GPUSeconds, r.PeakMemoryBytes
 	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), r.Duration)
@@ -369,6 +369,7 @@ func (n *Node) runTask(ctx context.Context, ex executor.Executor, a *job.Award, 
 	t := executor.Task{
 		Args: a.Spec.Args, Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
 		MemoryBytes: a.Spec.Resources.MemoryBytes, InputsDir: inDir, OutputsDir: outDir, Logs: logs,
+		DiskBytes: uint64(outputLimit(a.Spec.Resources.DiskBytes)), MaxFiles: MaxOutputFiles,
 	}
 	gpus := a.Spec.Resources.GPUs
 	if n.record.Simulated {
