@@ -25,7 +25,9 @@ func TestAddDirRefusesLinks(t *testing.T) {
 		name, entry string
 		make        func(dir string) error
 	}{
-		{"relative symlink", "l", func(dir string) error { return os.Symlink("../"+filepath.Base(outside)+"/secret", filepath.Join(dir, "l")) }},
+		{"relative symlink", "l", func(dir string) error {
+			return os.Symlink("../"+filepath.Base(outside)+"/secret", filepath.Join(dir, "l"))
+		}},
 		{"absolute symlink", "l", func(dir string) error { return os.Symlink(secret, filepath.Join(dir, "l")) }},
 		{"symlinked dir", "d", func(dir string) error { return os.Symlink(outside, filepath.Join(dir, "d")) }},
 		{"hard link", "h", func(dir string) error { return os.Link(secret, filepath.Join(dir, "h")) }},
