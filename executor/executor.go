@@ -120,12 +120,19 @@ type Task struct {
 	// /inputs (read-only) and /outputs for wasm and docker (which see no
 	// other part of the host's file system), named by COMPUTEMESH_INPUTS
 	// and COMPUTEMESH_OUTPUTS for exec. Docker needs absolute paths, and an
-	// OutputsDir writable by the container's user.
+	// OutputsDir writable by the container's user. For wasm every guest
+	// path resolves beneath its mount (os.Root: no link or ".." leads out),
+	// and a guest may create no symbolic or hard link (EPERM). Whatever the
+	// executor, OutputsDir is the job's: read it back without following
+	// links (store.AddDir does).
 	InputsDir  string
 	OutputsDir string
 	// DiskBytes bounds what the job may leave in OutputsDir while it runs
-	// (bytes of regular files); 0 means no bound. WASM enforces it exactly
-	// (a write past it fails with ENOSPC); docker and exec watch the
+	// (bytes of regular files); 0 means no bound. WASM enforces it exactly:
+	// a file counts its size (a sparse file in full), a write that would
+	// pass the bound is cut at it and the next fails (EIO: wazero's WASI
+	// layer has no ENOSPC), space freed by a removal or truncation is
+	// given back; docker and exec watch the
 	// directory and stop the job once it is over (within DiskSlack and
 	// DiskCheckInterval). A run stopped for it reports Result.DiskExceeded.
 	DiskBytes uint64

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -285,15 +286,27 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		cfg = cfg.WithEnv(k, t.Env[k])
 	}
+	var quota *diskQuota
 	if t.InputsDir != "" || t.OutputsDir != "" {
-		fsc := wazero.NewFSConfig()
+		fsc := wazero.NewFSConfig().(sysfs.FSConfig)
 		if t.InputsDir != "" {
-			fsc = fsc.WithReadOnlyDirMount(t.InputsDir, InputsPath)
+			in, err := newRootFS(t.InputsDir, true, nil)
+			if err != nil {
+				return Result{}, fmt.Errorf("run %s: inputs dir: %w", t.Name, err)
+			}
+			defer in.Close()
+			fsc = fsc.WithSysFSMount(in, InputsPath).(sysfs.FSConfig)
 		}
 		if t.OutputsDir != "" {
-			fsc = fsc.WithDirMount(t.OutputsDir, OutputsPath)
+			quota = newDiskQuota(t.DiskBytes, t.MaxFiles)
+			out, err := newRootFS(t.OutputsDir, false, quota)
+			if err != nil {
+				return Result{}, fmt.Errorf("run %s: outputs dir: %w", t.Name, err)
+			}
+			defer out.Close()
+			fsc = fsc.WithSysFSMount(out, OutputsPath).(sysfs.FSConfig)
 		}
-		cfg = cfg.WithFSConfig(fsc)
+		cfg = cfg.WithFSConfig(fsc.(wazero.FSConfig))
 	}
 	if !t.Deterministic {
 		cfg = cfg.WithSysWalltime().
@@ -325,6 +338,9 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 		_ = mod.Close(context.Background())
 	}
 	res.PeakMemoryBytes = memBytes
+	if quota != nil {
+		res.DiskExceeded = quota.Exceeded()
+	}
 
 	var exit *sys.ExitError
 	switch {

@@ -116,7 +116,7 @@ func (n *Node) stageInputs(ctx context.Context, client peer.ID, inputs []job.Inp
 		if err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, in.Name), b, 0o444); err != nil {
+		if err := store.WriteFileIn(dir, in.Name, b, 0o444); err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
 		}
 	}
@@ -128,23 +128,17 @@ func (n *Node) stageInputs(ctx context.Context, client peer.ID, inputs []job.Inp
 // storage the job reserved (0: the default limit).
 func (n *Node) collectOutputs(dir string, disk uint64) (string, []string, error) {
 	limit := outputLimit(disk)
-	var files int
-	var size int64
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files++
-		if info, err := d.Info(); err == nil {
-			size += info.Size()
-		}
-		if files > MaxOutputFiles || size > limit {
-			return fmt.Errorf("outputs over the limit of %d files or %d bytes (resources.disk or the provider's limit)", MaxOutputFiles, limit)
-		}
-		return nil
-	})
-	if err != nil || files == 0 {
+	// No link is followed and none is collected: see store.WalkTree.
+	files, err := store.WalkTree(dir)
+	if err != nil || len(files) == 0 {
 		return "", nil, err
+	}
+	var size int64
+	for _, f := range files {
+		size += f.Size
+	}
+	if len(files) > MaxOutputFiles || size > limit {
+		return "", nil, fmt.Errorf("outputs over the limit of %d files or %d bytes (resources.disk or the provider's limit)", MaxOutputFiles, limit)
 	}
 	c, m, err := n.store.AddDir(dir)
 	if err != nil {

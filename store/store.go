@@ -182,36 +182,33 @@ func (s *Store) AddFile(path string) (cid.Cid, int64, error) {
 }
 
 // AddDir stores every regular file under dir and a manifest naming them,
-// and returns the manifest's CID. Symbolic links and special files are
-// refused (they could point outside the tree).
+// and returns the manifest's CID. It follows no link (see WalkTree): a
+// symbolic link, a special file or a file with several hard links fails it
+// with ErrNotCollectable, naming the path.
 func (s *Store) AddDir(dir string) (cid.Cid, *Manifest, error) {
-	m := &Manifest{V: job.Version}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return fmt.Errorf("%s: not a regular file (links and devices are refused)", p)
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		c, size, err := s.AddFile(p)
-		if err != nil {
-			return err
-		}
-		m.Entries = append(m.Entries, Entry{Path: filepath.ToSlash(rel), CID: c.String(), Size: size})
-		if len(m.Entries) > MaxEntries {
-			return fmt.Errorf("more than %d files", MaxEntries)
-		}
-		return nil
-	})
+	files, err := WalkTree(dir)
+	if err == nil && len(files) > MaxEntries {
+		err = fmt.Errorf("more than %d files", MaxEntries)
+	}
 	if err != nil {
 		return cid.Undef, nil, fmt.Errorf("store: adding %s: %w", dir, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return cid.Undef, nil, fmt.Errorf("store: %w", err)
+	}
+	defer root.Close()
+	m := &Manifest{V: job.Version}
+	for _, f := range files {
+		b, err := readTreeFile(root, f.Path)
+		if err != nil {
+			return cid.Undef, nil, fmt.Errorf("store: adding %s: %w", dir, err)
+		}
+		c, err := s.Put(b, cid.Raw)
+		if err != nil {
+			return cid.Undef, nil, err
+		}
+		m.Entries = append(m.Entries, Entry{Path: f.Path, CID: c.String(), Size: int64(len(b))})
 	}
 	sort.Slice(m.Entries, func(i, j int) bool { return m.Entries[i].Path < m.Entries[j].Path })
 	c, err := s.Put(job.Encode(m), job.CodecJSON)
@@ -235,9 +232,22 @@ func (s *Store) Manifest(c cid.Cid) (*Manifest, error) {
 }
 
 // Export writes the tree of manifest m (its blobs must be in the store)
-// under dir, which must not escape: every path was checked.
+// under dir. Every path was checked, resolves beneath dir (os.Root), and is
+// never written through a link: a link (or file) already at a path is
+// replaced.
 func (s *Store) Export(m *Manifest, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer root.Close()
 	for _, e := range m.Entries {
+		if err := CheckPath(e.Path); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
 		c, err := job.ParseCID(e.CID)
 		if err != nil {
 			return err
@@ -246,13 +256,23 @@ func (s *Store) Export(m *Manifest, dir string) error {
 		if err != nil {
 			return err
 		}
-		p := filepath.Join(dir, filepath.FromSlash(e.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			return fmt.Errorf("store: %w", err)
+		if err := writeTreeFile(root, e.Path, b, 0o644); err != nil {
+			return fmt.Errorf("store: exporting %s: %w", e.Path, err)
 		}
 	}
 	return nil
+}
+
+// WriteFileIn writes b to the file name directly in dir without writing
+// through a link (see Export).
+func WriteFileIn(dir, name string, b []byte, perm fs.FileMode) error {
+	if err := CheckPath(name); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return writeTreeFile(root, name, b, perm)
 }

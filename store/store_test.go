@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,7 @@ func TestAddDirManifestExport(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(src, "link")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.AddDir(src); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, _, err := s.AddDir(src); !errors.Is(err, ErrNotCollectable) || !strings.Contains(err.Error(), "link: a symbolic link") {
 		t.Fatalf("a tree with a symlink: %v, want a refusal", err)
 	}
 }

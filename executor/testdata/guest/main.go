@@ -93,6 +93,53 @@ func main() {
 		if err := os.WriteFile("/outputs/upper.txt", []byte(strings.ToUpper(string(b))), 0o644); err != nil {
 			fail(err.Error())
 		}
+	case "escape": // escape NAME REL ABS: an attack of hostile.go
+		attack, ok := attacks[arg]
+		if !ok || len(os.Args) < 5 {
+			fail("unknown attack " + arg)
+		}
+		attack(os.Args[3], os.Args[4])
+	case "fill": // fill CHUNK: write files of CHUNK bytes until refused
+		buf := make([]byte, atoi(arg))
+		for i := 0; ; i++ {
+			f, err := os.Create(fmt.Sprintf("/outputs/f%d", i))
+			if err != nil {
+				fail(err.Error())
+			}
+			if _, err := f.Write(buf); err != nil {
+				fail(err.Error())
+			}
+			f.Close()
+		}
+	case "sparse": // sparse: huge offsets and sizes
+		f, err := os.Create("/outputs/sparse")
+		if err != nil {
+			fail(err.Error())
+		}
+		_, err1 := f.WriteAt([]byte("x"), 1<<40)
+		err2 := f.Truncate(1 << 40)
+		fmt.Println(err1 != nil, err2 != nil)
+	case "files": // files: create entries until refused
+		for i := 0; ; i++ {
+			if err := os.Mkdir(fmt.Sprintf("/outputs/d%d", i), 0o755); err != nil {
+				fail(err.Error())
+			}
+			if err := os.WriteFile(fmt.Sprintf("/outputs/d%d/f", i), nil, 0o644); err != nil {
+				fail(err.Error())
+			}
+		}
+	case "churn": // churn N: write N bytes, delete, write N bytes again
+		for range 2 {
+			if err := os.WriteFile("/outputs/c", make([]byte, atoi(arg)), 0o644); err != nil {
+				fail(err.Error())
+			}
+			if err := os.Remove("/outputs/c"); err != nil {
+				fail(err.Error())
+			}
+		}
+		if err := os.WriteFile("/outputs/c", make([]byte, atoi(arg)), 0o644); err != nil {
+			fail(err.Error())
+		}
 	default:
 		fail("unknown command " + os.Args[1])
 	}
