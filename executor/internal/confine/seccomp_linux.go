@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // The seccomp filter refuses what Landlock of this kernel does not control:
@@ -23,9 +23,9 @@ import (
 func auditArch() (uint32, bool) {
 	switch runtime.GOARCH {
 	case "amd64":
-		return unix.AUDIT_ARCH_X86_64, true
+		return auditArchX86_64, true
 	case "arm64":
-		return unix.AUDIT_ARCH_AARCH64, true
+		return auditArchAArch64, true
 	}
 	return 0, false
 }
@@ -38,50 +38,40 @@ func SeccompSupported() error {
 	return nil
 }
 
-// x32SyscallBit marks the x32 ABI's system calls on amd64.
-const x32SyscallBit = 0x40000000
+func stmt(code uint16, k uint32) syscall.SockFilter { return syscall.SockFilter{Code: code, K: k} }
 
-// Offsets in struct seccomp_data.
-const (
-	offNr   = 0
-	offArch = 4
-	offArg0 = 16 // low 32 bits on little-endian machines (amd64, arm64)
-)
-
-func stmt(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
-
-func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
-	return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
+func jump(code uint16, k uint32, jt, jf uint8) syscall.SockFilter {
+	return syscall.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
 }
 
 // filter returns the BPF program.
-func filter(arch uint32) []unix.SockFilter {
+func filter(arch uint32) []syscall.SockFilter {
 	const (
-		ld    = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
-		ret   = unix.BPF_RET | unix.BPF_K
-		allow = unix.SECCOMP_RET_ALLOW
+		ld    = syscall.BPF_LD | syscall.BPF_W | syscall.BPF_ABS
+		jeq   = syscall.BPF_JMP | syscall.BPF_JEQ | syscall.BPF_K
+		jge   = syscall.BPF_JMP | syscall.BPF_JGE | syscall.BPF_K
+		ret   = syscall.BPF_RET | syscall.BPF_K
+		allow = seccompRetAllow
 	)
-	enosys := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
-	eacces := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES))
-	prog := []unix.SockFilter{
-		stmt(ld, offArch),
+	enosys := uint32(seccompRetErrno | uint32(syscall.ENOSYS))
+	eacces := uint32(seccompRetErrno | uint32(syscall.EACCES))
+	prog := []syscall.SockFilter{
+		stmt(ld, seccompDataArch),
 		jump(jeq, arch, 1, 0),
 		stmt(ret, enosys), // another architecture
-		stmt(ld, offNr),
+		stmt(ld, seccompDataNr),
 	}
-	if arch == unix.AUDIT_ARCH_X86_64 {
+	if arch == auditArchX86_64 {
 		prog = append(prog,
 			jump(jge, x32SyscallBit, 0, 1),
 			stmt(ret, enosys)) // the x32 ABI
 	}
 	prog = append(prog,
-		jump(jeq, uint32(unix.SYS_IO_URING_SETUP), 0, 1),
+		jump(jeq, sysIOURingSetup, 0, 1),
 		stmt(ret, enosys),
-		jump(jeq, uint32(unix.SYS_SOCKET), 0, 3),
-		stmt(ld, offArg0),
-		jump(jeq, unix.AF_UNIX, 0, 1),
+		jump(jeq, syscall.SYS_SOCKET, 0, 3),
+		stmt(ld, seccompDataArg0Lo),
+		jump(jeq, syscall.AF_UNIX, 0, 1),
 		stmt(ret, eacces),
 		stmt(ret, allow))
 	return prog
@@ -95,9 +85,9 @@ func installSeccomp() error {
 		return SeccompSupported()
 	}
 	f := filter(arch)
-	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
-	if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0); err != nil {
-		return errors.New("seccomp: " + err.Error())
+	prog := syscall.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+	if errno := prctl(prSetSeccomp, seccompModeFilter, uintptr(unsafe.Pointer(&prog)), 0, 0); errno != 0 {
+		return errors.New("seccomp: " + errno.Error())
 	}
 	runtime.KeepAlive(f)
 	return nil

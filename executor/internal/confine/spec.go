@@ -2,7 +2,6 @@ package confine
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -80,7 +79,7 @@ func parseArgv(argv []string) (*Spec, error) {
 		return nil, errors.New("not a helper command line")
 	}
 	if argv[1] != protocol {
-		return nil, fmt.Errorf("protocol %q, want %q (was the binary replaced while the node ran?)", argv[1], protocol)
+		return nil, errors.New("protocol " + strconv.Quote(argv[1]) + ", want " + protocol + " (was the binary replaced while the node ran?)")
 	}
 	s := &Spec{}
 	if argv[2] != "" {
@@ -95,7 +94,7 @@ func parseArgv(argv []string) (*Spec, error) {
 			case "probe":
 				s.Probe = true
 			default:
-				return nil, fmt.Errorf("unknown flag %q", f)
+				return nil, errors.New("unknown flag " + strconv.Quote(f))
 			}
 		}
 	}
@@ -105,14 +104,14 @@ func parseArgv(argv []string) (*Spec, error) {
 			res, err1 := strconv.Atoi(r)
 			val, err2 := strconv.ParseUint(v, 10, 64)
 			if !ok || err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("bad limit %q", l)
+				return nil, errors.New("bad limit " + strconv.Quote(l))
 			}
 			s.Limits = append(s.Limits, Rlimit{Resource: res, Value: val})
 		}
 	}
 	n, err := strconv.Atoi(argv[4])
 	if err != nil || n < 0 || 5+n >= len(argv) {
-		return nil, fmt.Errorf("bad environment count %q", argv[4])
+		return nil, errors.New("bad environment count " + strconv.Quote(argv[4]))
 	}
 	s.Env = argv[5 : 5+n]
 	s.Path = argv[5+n]
