@@ -41,6 +41,8 @@ type Node struct {
 	exec     map[string]executor.Executor
 	docker   *executor.Docker // exec["docker"], for image checks; nil unless offered
 	cmds     *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
+	// execConfinement describes how exec commands run; "" unless offered.
+	execConfinement string
 	imagesMu sync.Mutex
 	images   map[string]imageSeen
 	offer    scheduler.Offer
@@ -283,6 +285,8 @@ func (n *Node) setupProvider(ctx context.Context) error {
 		if n.cfg.DataDir != "" {
 			opts = append(opts, executor.WithExecWorkRoot(filepath.Join(n.cfg.DataDir, "exec")))
 		}
+		opts = append(opts, executor.WithExecUnconfined(n.cfg.ExecUnconfined),
+			executor.WithExecNetwork(n.cfg.AllowJobNetwork), executor.WithExecEnv(n.cfg.ExecEnv...))
 		e, err := executor.NewExec(n.cfg.ExecAllow, opts...)
 		if err != nil {
 			n.closeExec()
@@ -292,8 +296,9 @@ func (n *Node) setupProvider(ctx context.Context) error {
 			log.Warnf("exec executor: %v (not offered)", err)
 			_ = e.Close()
 		} else {
-			log.Infof("exec executor: allowed commands %v", e.Commands())
+			log.Infof("exec executor: allowed commands %v; %s", e.Commands(), e.Confinement())
 			n.exec[job.ExecutorExec], n.cmds = e, e
+			n.execConfinement = e.Confinement().String()
 		}
 	}
 	n.record.Executors = n.executors()
@@ -457,7 +462,10 @@ type Info struct {
 	// HolePunch reports the node's direct-connection upgrades (DCUtR).
 	HolePunch mesh.HolePunchStats `json:"hole_punch"`
 	// RelayService says the node relays for peers behind NAT.
-	RelayService bool      `json:"relay_service,omitempty"`
+	RelayService bool `json:"relay_service,omitempty"`
+	// ExecConfinement says how exec commands run (a provider offering
+	// exec): confined, and how, or unconfined and why.
+	ExecConfinement string    `json:"exec_confinement,omitempty"`
 	StartedAt    time.Time `json:"-"`
 }
 
@@ -467,7 +475,7 @@ func (n *Node) Info() Info {
 		PeerID: n.ID().String(), Mode: n.cfg.Mode, Network: n.mesh.NetworkName(),
 		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
 		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.ledger.Balance(),
-		Dropped: n.mesh.Drops().Total(),
+		Dropped: n.mesh.Drops().Total(), ExecConfinement: n.execConfinement,
 		Conns:   n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {
