@@ -38,20 +38,20 @@ type Node struct {
 	// exec holds the executors this provider offers, by name (job.Executor*):
 	// "wasm" always, the others only when the owner enabled them and they
 	// work (see setupProvider). A job runs on exec[spec.Executor].
-	exec     map[string]executor.Executor
-	docker   *executor.Docker // exec["docker"], for image checks; nil unless offered
-	cmds     *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
+	exec   map[string]executor.Executor
+	docker *executor.Docker // exec["docker"], for image checks; nil unless offered
+	cmds   *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
 	// execConfinement describes how exec commands run; "" unless offered.
 	execConfinement string
-	imagesMu sync.Mutex
-	images   map[string]imageSeen
-	offer    scheduler.Offer
-	reserved *scheduler.Reservations
-	modules  *mesh.BlobCache
-	bidsMu   sync.Mutex
-	myBids   map[string]standing // job ID → the bid this provider made
-	runTimes runTimes            // recent run times, for queued bids' wait estimates
-	announce chan struct{}       // closed once capabilities are on the DHT
+	imagesMu        sync.Mutex
+	images          map[string]imageSeen
+	offer           scheduler.Offer
+	reserved        *scheduler.Reservations
+	modules         *mesh.BlobCache
+	bidsMu          sync.Mutex
+	myBids          map[string]standing // job ID → the bid this provider made
+	runTimes        runTimes            // recent run times, for queued bids' wait estimates
+	announce        chan struct{}       // closed once capabilities are on the DHT
 
 	// client role
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
@@ -466,7 +466,7 @@ type Info struct {
 	// ExecConfinement says how exec commands run (a provider offering
 	// exec): confined, and how, or unconfined and why.
 	ExecConfinement string    `json:"exec_confinement,omitempty"`
-	StartedAt    time.Time `json:"-"`
+	StartedAt       time.Time `json:"-"`
 }
 
 // Info returns a snapshot of the node's state.
@@ -476,7 +476,7 @@ func (n *Node) Info() Info {
 		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
 		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.ledger.Balance(),
 		Dropped: n.mesh.Drops().Total(), ExecConfinement: n.execConfinement,
-		Conns:   n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
+		Conns: n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {
 		in.Addrs = append(in.Addrs, a.String())
