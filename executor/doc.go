@@ -16,9 +16,11 @@
 //     outputs read-write; the container is removed whatever happens, and
 //     Janitor removes what a crashed node left;
 //   - commands (NewExec, "exec"): off unless the owner gives an allowlist of
-//     programs; each run in a fresh work directory, with an empty
-//     environment, in its own process group, under address-space and
-//     CPU-time limits (prlimit). Not a sandbox: see Exec.
+//     programs; each run in a fresh work directory, with an environment
+//     from an allowlist of names, in its own process group, under
+//     address-space and CPU-time limits, confined (Landlock, namespaces,
+//     seccomp, no capabilities) or, where that is not available, refused
+//     unless the owner allows unconfined commands: see Exec.
 //
 // Every Result carries metered usage next to the outcome: Duration,
 // CPUSeconds and GPUSeconds (see Result for how each executor measures

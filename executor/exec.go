@@ -57,10 +57,39 @@ var execOOMMarkers = []string{
 // the owner gives an allowlist. It is safe for concurrent use; Close it when
 // done.
 //
-// Exec is not a sandbox against the command: a command runs as the node's
-// own user and sees the host's file system, devices and network, so only
-// commands the owner trusts with that belong in the allowlist. What Exec
-// does enforce, for each run:
+// Every command runs confined (where the kernel allows it: see
+// Confinement), through a helper (the node's own binary, run again) that
+// confines itself and then executes the command, which inherits it all:
+//   - Landlock: the command may read and execute the system's programs
+//     and libraries (/usr, /bin, /sbin, /lib*), read the few files of /etc
+//     the C library needs (not /etc/shadow), /dev/null, /dev/zero,
+//     /dev/urandom, the owner's extra paths (WithExecReadPaths) and the
+//     task's InputsDir, and read and write its work directory and
+//     OutputsDir (no symbolic links there, and no hard link or rename that
+//     brings a file from elsewhere). Nothing else: not the node's data
+//     directory, not /tmp, not /proc. From Landlock ABI 6 it cannot signal
+//     processes outside its sandbox (the node) nor reach their abstract
+//     Unix sockets;
+//   - a network namespace without network (not even a loopback up) unless
+//     the owner allows network (WithExecNetwork) and the task asks for it
+//     (Task.Network), and an IPC namespace; a user namespace mapping only
+//     the node's user and group too when the node is not root;
+//   - no capabilities, not even when the node runs as root, and
+//     no-new-privileges (set-user-ID programs do not raise it);
+//   - seccomp: no Unix sockets (socket(AF_UNIX) fails with EACCES;
+//     socketpair works) and no io_uring;
+//   - an environment from an allowlist of names (see WithExecEnv); names
+//     that change how programs load code (LD_*, GCONV_PATH, PYTHONPATH, …)
+//     are refused whatever the owner allows.
+//
+// Where that confinement is not available (a kernel without Landlock or
+// user namespaces, …), Available fails and every task is refused, unless the
+// owner allows unconfined commands (WithExecUnconfined): such a command runs
+// as the node's own user and sees the host's file system, devices and
+// network, so only commands the owner trusts with that belong in the
+// allowlist then.
+//
+// Confined or not, for each run Exec enforces:
 //   - a fresh work directory (a private temporary directory) as the
 //     command's working directory, HOME and TMPDIR, removed afterwards;
 //   - an environment of the task's Env alone, with PATH (ExecPath) and
@@ -70,21 +99,22 @@ var execOOMMarkers = []string{
 //     group gets SIGTERM, then SIGKILL after the stop grace, and whatever
 //     the command left running in its group is killed when it exits (a
 //     process that moves to another group or session escapes this);
-//   - through prlimit(1) (util-linux), which execs the command once it has
-//     set them: an address-space limit of Task.MemoryBytes (RLIMIT_AS: the
-//     virtual memory of each process, which runtimes that reserve much
-//     address space, such as Go's or the JVM, count against it), a CPU-time
-//     limit of CPUMillis × Timeout per process (RLIMIT_CPU) and no core
-//     dumps. There is no CPU rate limit, no PID limit and no memory limit on
-//     the group as a whole (that needs cgroups: use docker). Without
-//     prlimit, Available fails and every task is refused;
+//   - an address-space limit of Task.MemoryBytes (RLIMIT_AS: the virtual
+//     memory of each process, which runtimes that reserve much address
+//     space, such as Go's or the JVM, count against it), a CPU-time limit
+//     of CPUMillis × Timeout per process (RLIMIT_CPU) and no core dumps.
+//     There is no CPU rate limit, no PID limit and no memory limit on the
+//     group as a whole (that needs cgroups: use docker);
 //   - stdout and stderr capped at MaxOutput each and teed to Task.Logs.
 //
 // The executor is Linux only: NewExec fails elsewhere.
 type Exec struct {
-	cfg     execConfig
-	allow   map[string]bool // absolute, clean paths
-	prlimit string          // path of prlimit(1); "" when not found
+	cfg   execConfig
+	allow map[string]bool // absolute, clean paths
+	env   envPolicy
+	// confiner confines commands; nil when it cannot, and reason says why.
+	confiner *confiner
+	reason   string
 
 	// base is cancelled by Close, which stops the runs in flight.
 	base   context.Context
@@ -98,8 +128,10 @@ type Exec struct {
 type execConfig struct {
 	workRoot       string
 	stopGrace      time.Duration
-	prlimit        string
-	prlimitSet     bool
+	unconfined     bool
+	network        bool
+	envAllow       []string
+	readPaths      []string
 	defaultTimeout time.Duration
 	defaultMemory  uint64
 	defaultOutput  int
@@ -133,16 +165,55 @@ func WithExecStopGrace(d time.Duration) ExecOption {
 	}
 }
 
-// WithExecPrlimit sets the path of prlimit(1), which applies a run's limits;
-// by default it is looked up in PATH, then in /usr/bin and /bin. An empty
-// path means none: Available then fails and every task is refused, since
-// its memory limit could not be enforced.
-func WithExecPrlimit(path string) ExecOption {
+// WithExecUnconfined lets commands run unconfined where confinement is not
+// available (see Exec): as the node's own user, seeing the host's files,
+// devices and network. Off by default: exec is then refused there.
+// Where confinement is available it changes nothing.
+func WithExecUnconfined(allow bool) ExecOption {
 	return func(c *execConfig) error {
-		if path != "" && !filepath.IsAbs(path) {
-			return fmt.Errorf("prlimit: %q is not an absolute path", path)
+		c.unconfined = allow
+		return nil
+	}
+}
+
+// WithExecNetwork lets commands of tasks that ask for it (Task.Network) run
+// in the host's network namespace. Off by default: such tasks are refused.
+func WithExecNetwork(allow bool) ExecOption {
+	return func(c *execConfig) error {
+		c.network = allow
+		return nil
+	}
+}
+
+// WithExecEnv adds names (or prefixes ending in "*", e.g. "MYAPP_*") to the
+// environment variables a task may set; by default PATH, HOME, TMPDIR,
+// LANG, LANGUAGE, LC_*, TZ, TERM, COLUMNS, LINES, NO_COLOR, a few
+// thread-count and Python output settings and JOB_*. A name that changes how
+// programs load code (LD_*, GCONV_PATH, GLIBC_TUNABLES, PYTHONPATH,
+// NODE_OPTIONS, BASH_ENV, …), or a prefix covering one, is an error.
+func WithExecEnv(names ...string) ExecOption {
+	return func(c *execConfig) error {
+		for _, n := range names {
+			if err := checkEnvPattern(n); err != nil {
+				return fmt.Errorf("env: %w", err)
+			}
 		}
-		c.prlimit, c.prlimitSet = path, true
+		c.envAllow = append(c.envAllow, names...)
+		return nil
+	}
+}
+
+// WithExecReadPaths lets confined commands read and execute beneath these
+// absolute paths too (e.g. /opt/toolchain), besides the system's
+// directories. They must not hold anything secret.
+func WithExecReadPaths(paths ...string) ExecOption {
+	return func(c *execConfig) error {
+		for _, p := range paths {
+			if !filepath.IsAbs(p) || strings.ContainsRune(p, 0) {
+				return fmt.Errorf("read path: %q is not an absolute path", p)
+			}
+			c.readPaths = append(c.readPaths, filepath.Clean(p))
+		}
 		return nil
 	}
 }
@@ -190,6 +261,7 @@ func NewExec(allow []string, opts ...ExecOption) (*Exec, error) {
 		return nil, errors.New("exec executor: no allowed commands (exec is off unless the owner allows commands)")
 	}
 	e := &Exec{cfg: cfg, allow: make(map[string]bool, len(allow))}
+	e.env.allowed = append(slices.Clone(execEnvAllowed), cfg.envAllow...)
 	for _, a := range allow {
 		p, err := resolveCommand(a)
 		if err != nil {
@@ -197,9 +269,10 @@ func NewExec(allow []string, opts ...ExecOption) (*Exec, error) {
 		}
 		e.allow[p] = true
 	}
-	e.prlimit = cfg.prlimit
-	if !cfg.prlimitSet {
-		e.prlimit = findPrlimit()
+	if c, err := newConfiner(); err != nil {
+		e.reason = err.Error()
+	} else {
+		e.confiner = c
 	}
 	if cfg.workRoot != "" {
 		if err := os.MkdirAll(cfg.workRoot, 0o700); err != nil {
@@ -240,19 +313,6 @@ func resolveCommand(a string) (string, error) {
 	return a, nil
 }
 
-// findPrlimit returns the path of prlimit(1), or "".
-func findPrlimit() string {
-	if p, err := exec.LookPath("prlimit"); err == nil && filepath.IsAbs(p) {
-		return p
-	}
-	for _, p := range []string{"/usr/bin/prlimit", "/bin/prlimit"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
-
 // Name returns "exec".
 func (e *Exec) Name() string { return "exec" }
 
@@ -263,8 +323,17 @@ func (e *Exec) Commands() []string { return slices.Sorted(maps.Keys(e.allow)) }
 // in the allowlist.
 func (e *Exec) Allowed(command string) bool { return e.allow[command] }
 
-// Available returns nil when commands can run with their limits enforced:
-// prlimit was found and Close has not been called.
+// Confinement says how commands run (see Exec).
+func (e *Exec) Confinement() Confinement {
+	c := Confinement{Reason: e.reason, Unconfined: e.cfg.unconfined, Network: e.cfg.network}
+	if e.confiner != nil {
+		c.Landlock, c.UserNamespace = e.confiner.abi, e.confiner.userns
+	}
+	return c
+}
+
+// Available returns nil when commands can run: confined, or unconfined where
+// the owner allows it (WithExecUnconfined), and Close has not been called.
 func (e *Exec) Available(context.Context) error {
 	e.mu.Lock()
 	closed := e.closed
@@ -272,11 +341,15 @@ func (e *Exec) Available(context.Context) error {
 	switch {
 	case closed:
 		return ErrClosed
-	case e.prlimit == "":
-		return errors.New("exec: prlimit (util-linux) not found: memory limits cannot be enforced")
+	case e.refused():
+		return fmt.Errorf("exec: commands cannot be confined here: %s (the owner may allow unconfined commands: --exec-unconfined)", e.reason)
 	}
 	return nil
 }
+
+// refused reports whether commands cannot run: not confined, and the owner
+// does not allow unconfined ones.
+func (e *Exec) refused() bool { return e.confiner == nil && !e.cfg.unconfined }
 
 // Close stops the runs in flight (they return ErrClosed once their process
 // group is gone) and waits for them. It is safe to call more than once.
@@ -305,8 +378,10 @@ func (e *Exec) enter() error {
 }
 
 // Validate checks t without running it: its fields (naming the field), that
-// its command is allowed (ErrCommandNotAllowed, naming the command), that
-// its memory limit can be enforced, and that its directories exist.
+// its command is allowed (ErrCommandNotAllowed, naming the command), its
+// environment (ErrEnvNotAllowed, naming the variable), that it may have the
+// network if it asks, that commands can run here (confined, or unconfined
+// where the owner allows it) and that its directories exist.
 func (e *Exec) Validate(_ context.Context, t Task) error {
 	return e.checkTask(&t)
 }
@@ -327,9 +402,14 @@ func (e *Exec) checkTask(t *Task) error {
 	if err := checkCommon(t); err != nil {
 		return err
 	}
+	if err := e.env.check(t.Env); err != nil {
+		return err
+	}
 	switch {
-	case e.prlimit == "":
-		return invalidTask("memory: the limit cannot be enforced here (prlimit from util-linux not found)")
+	case e.refused():
+		return invalidTask("command: exec is refused here: commands cannot be confined (%s) and the owner does not allow unconfined ones", e.reason)
+	case t.Network && !e.cfg.network:
+		return invalidTask("network: this provider's owner does not allow exec jobs network access")
 	case t.MemoryBytes > math.MaxInt64:
 		return invalidTask("memory: %d bytes is too many", t.MemoryBytes)
 	case t.CPUMillis > math.MaxInt64/1000:
@@ -431,16 +511,12 @@ func environ(t *Task, work string) []string {
 
 // run starts t's command in work and waits for it.
 func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, error) {
-	args, cpuLimit := limits(t)
-	argv := append([]string{e.prlimit}, args...)
-	argv = append(append(argv, "--", t.Command), t.Args...)
-	cmd := &exec.Cmd{
-		Path:        e.prlimit,
-		Args:        argv,
-		Dir:         work,
-		Env:         environ(t, work),
-		SysProcAttr: sysProcAttr(),
+	lims, cpuLimit := limits(t)
+	cmd, status, err := e.command(t, work, lims)
+	if err != nil {
+		return Result{}, err
 	}
+	defer status.close()
 
 	// Pipes of our own: the process's exit, not the end of its output,
 	// ends the run, and what it left running cannot hold Wait.
@@ -486,6 +562,7 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 		return Result{}, fmt.Errorf("exec: start %s: %w", t.Command, err)
 	}
 	pid := cmd.Process.Pid
+	status.started()
 	// The child holds its ends now.
 	outW.Close()
 	errW.Close()
@@ -558,6 +635,10 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 	}
 	<-stdinDone // t.Stdin is not read after Run returns
 
+	if msg := status.wait(); msg != "" {
+		// The helper failed before the command ran.
+		return Result{}, fmt.Errorf("exec: start %s: %s", t.Command, msg)
+	}
 	ps := cmd.ProcessState
 	var exitErr *exec.ExitError
 	if ps == nil || (waitErr != nil && !errors.As(waitErr, &exitErr)) {

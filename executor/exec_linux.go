@@ -4,9 +4,10 @@ import (
 	"errors"
 	"math"
 	"os"
-	"strconv"
 	"syscall"
 	"unsafe"
+
+	"github.com/computemesh/computemesh/executor/internal/confine"
 )
 
 // execSupported reports whether the exec executor works on this system.
@@ -74,18 +75,18 @@ func signaled(ps *os.ProcessState) (sig string, cpuKill, ok bool) {
 	return s.String(), s == syscall.SIGXCPU || s == syscall.SIGKILL, true
 }
 
-// limits are the prlimit options for t — address space, CPU time (cores ×
+// limits are the resource limits for t — address space, CPU time (cores ×
 // timeout, rounded up, plus a second) and core size, each no higher than
-// this process's own hard limit, which prlimit could not raise — and the
-// CPU time limit in seconds.
-func limits(t *Task) (args []string, cpuLimit uint64) {
+// this process's own hard limit, which could not be raised — and the CPU
+// time limit in seconds.
+func limits(t *Task) (lims []confine.Rlimit, cpuLimit uint64) {
 	cpu := math.Ceil(float64(t.CPUMillis) / 1000 * t.Timeout.Seconds())
 	cpuLimit = capRlimit(syscall.RLIMIT_CPU, uint64(min(cpu, math.MaxInt32))+1)
 	as := capRlimit(syscall.RLIMIT_AS, t.MemoryBytes)
-	return []string{
-		"--as=" + strconv.FormatUint(as, 10),
-		"--cpu=" + strconv.FormatUint(cpuLimit, 10),
-		"--core=0",
+	return []confine.Rlimit{
+		{Resource: syscall.RLIMIT_AS, Value: as},
+		{Resource: syscall.RLIMIT_CPU, Value: cpuLimit},
+		{Resource: syscall.RLIMIT_CORE, Value: 0},
 	}, cpuLimit
 }
 

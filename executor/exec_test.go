@@ -119,7 +119,8 @@ func TestNewExec(t *testing.T) {
 		}
 	}
 	for _, o := range []executor.ExecOption{
-		executor.WithExecWorkRoot(""), executor.WithExecStopGrace(-1), executor.WithExecPrlimit("prlimit"),
+		executor.WithExecWorkRoot(""), executor.WithExecStopGrace(-1), executor.WithExecReadPaths("opt"),
+		executor.WithExecEnv("LD_PRELOAD"), executor.WithExecEnv("L*"), executor.WithExecEnv("A=B"), executor.WithExecEnv("*"),
 		executor.WithExecDefaults(0, 1, 1), executor.WithExecDefaults(1, 0, 1), executor.WithExecDefaults(1, 1, 0),
 	} {
 		if e, err := executor.NewExec([]string{"/bin/sh"}, o); err == nil {
@@ -350,7 +351,7 @@ func TestExec(t *testing.T) {
 		e := newExec(t, []string{"/usr/bin/env"}, executor.WithExecWorkRoot(root))
 		in, out := t.TempDir(), t.TempDir()
 		res := execRun(t, e, executor.Task{Command: "/usr/bin/env", Env: map[string]string{
-			"X": "forty two", executor.ExecInputsEnv: "/etc",
+			"JOB_X": "forty two", executor.ExecInputsEnv: "/etc",
 		}, InputsDir: in, OutputsDir: out})
 		execWantExit(t, res, 0)
 		lines := strings.Split(strings.TrimSuffix(string(res.Stdout), "\n"), "\n")
@@ -361,7 +362,7 @@ func TestExec(t *testing.T) {
 		home := strings.TrimPrefix(lines[2], "HOME=")
 		want := []string{
 			executor.ExecInputsEnv + "=" + in, executor.ExecOutputsEnv + "=" + out, "HOME=" + home,
-			"PATH=" + executor.ExecPath, "TMPDIR=" + filepath.Join(home, "tmp"), "X=forty two",
+			"JOB_X=forty two", "PATH=" + executor.ExecPath, "TMPDIR=" + filepath.Join(home, "tmp"),
 		}
 		if !slices.Equal(lines, want) || filepath.Dir(home) != root {
 			t.Errorf("environment\n%q\nwant\n%q\n(HOME under %s)", lines, want, root)
@@ -498,25 +499,6 @@ func TestExec(t *testing.T) {
 		}
 		if err := e.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
-		}
-	})
-
-	t.Run("no prlimit", func(t *testing.T) {
-		t.Parallel()
-		e, err := executor.NewExec([]string{"/bin/echo"}, executor.WithExecPrlimit(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		if err := e.Available(t.Context()); err == nil || !strings.Contains(err.Error(), "prlimit") {
-			t.Errorf("Available without prlimit: %v", err)
-		}
-		task := executor.Task{Command: "/bin/echo"}
-		if err := e.Validate(t.Context(), task); !errors.Is(err, executor.ErrInvalidTask) || !strings.Contains(err.Error(), "memory:") {
-			t.Errorf("Validate without prlimit: %v", err)
-		}
-		if _, err := e.Run(t.Context(), task); !errors.Is(err, executor.ErrInvalidTask) {
-			t.Errorf("Run without prlimit: %v", err)
 		}
 	})
 }

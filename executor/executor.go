@@ -68,8 +68,9 @@ type Task struct {
 	Entrypoint []string
 	// Network asks for network access (the daemon's default network).
 	// False means NetworkMode "none". Refused unless WithAllowNetwork(true).
-	// Refused by wasm, which has no network; ignored by exec, which does
-	// not isolate the network (see Exec).
+	// Refused by wasm, which has no network; for exec, refused unless
+	// WithExecNetwork(true), and otherwise the command runs in a network
+	// namespace without network (see Exec).
 	Network bool
 
 	// Commands (exec).
@@ -87,7 +88,7 @@ type Task struct {
 	// Env is the job's environment: the guest's, applied in sorted key
 	// order (wasm); on top of the image's (docker); all of the command's
 	// but for PATH and HOME defaults and the COMPUTEMESH_* variables
-	// (exec).
+	// (exec, which accepts only names in its allowlist: see WithExecEnv).
 	Env map[string]string
 	// Stdin is the job's standard input; it reads EOF after it.
 	Stdin []byte
@@ -109,8 +110,8 @@ type Task struct {
 	// runs on one thread).
 	CPUMillis int64
 	// GPUs is how many GPUs the job gets: docker requests them from the
-	// "nvidia" device driver (capability "gpu"); exec does not isolate
-	// devices and only meters them; wasm refuses any.
+	// "nvidia" device driver (capability "gpu"); exec only meters them
+	// (a confined command reaches no GPU device); wasm refuses any.
 	GPUs int
 	// MaxOutput is how many bytes are kept of each of stdout and stderr;
 	// 0 means the executor's default (DefaultMaxOutput unless configured).

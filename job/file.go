@@ -21,7 +21,7 @@ type File struct {
 	ModuleCID     string // optional: the module's expected CID
 	Image         string // docker: the container image
 	Command       string // exec: absolute path of a program the provider allows
-	Network       bool   // docker: ask for network access
+	Network       bool   // docker, exec: ask for network access
 	Name          string
 	Args          []string
 	Env           map[string]string

@@ -170,8 +170,8 @@ type Spec struct {
 	Module   string `json:"module,omitempty"`  // wasm: CID of the module bytes
 	Image    string `json:"image,omitempty"`   // docker: image reference or digest
 	Command  string `json:"command,omitempty"` // exec: absolute path of the program
-	// Network asks for network access (docker jobs only, and only from a
-	// provider whose owner allows it); off by default.
+	// Network asks for network access (docker and exec jobs only, and only
+	// from a provider whose owner allows it); off by default.
 	Network       bool              `json:"network,omitempty"`
 	Name          string            `json:"name"` // argv[0]
 	Args          []string          `json:"args,omitempty"`
@@ -296,8 +296,8 @@ func (s *Spec) Validate() error {
 	if err := ValidateRegionGlob(s.Region); err != nil {
 		return fmt.Errorf("region: %w", err)
 	}
-	if s.Network && s.Executor != ExecutorDocker {
-		return fmt.Errorf("network: only docker jobs may ask for network access")
+	if s.Network && s.Executor != ExecutorDocker && s.Executor != ExecutorExec {
+		return fmt.Errorf("network: only docker and exec jobs may ask for network access")
 	}
 	if len(s.Inputs) > MaxInputs {
 		return fmt.Errorf("inputs: %d, limit %d", len(s.Inputs), MaxInputs)

@@ -65,12 +65,21 @@ type Config struct {
 	// paths of programs, or bare names resolved through PATH at start. Exec
 	// jobs name their command by absolute path; a provider declines
 	// (job.DeclineCommand) any other. Required, non-empty, when Executors
-	// has "exec"; refused otherwise. Only programs the owner trusts with
-	// the node's user, files and network belong here: exec is not a sandbox
-	// (see executor.Exec).
+	// has "exec"; refused otherwise. Commands run confined (Landlock,
+	// namespaces, seccomp: see executor.Exec) to their own directories;
+	// where that is not available exec is not offered unless
+	// ExecUnconfined.
 	ExecAllow []string
-	// AllowJobNetwork lets docker jobs that ask for it have network access
-	// (off: every job runs without a network).
+	// ExecUnconfined lets exec run commands unconfined where confinement
+	// is not available: as the node's user, seeing its files (the
+	// identity key included) and network. Only for commands the owner
+	// trusts with all of that.
+	ExecUnconfined bool
+	// ExecEnv adds names (or "PREFIX_*") to the environment variables exec
+	// jobs may set (see executor.WithExecEnv).
+	ExecEnv []string
+	// AllowJobNetwork lets docker and exec jobs that ask for it have
+	// network access (off: every job runs without a network).
 	AllowJobNetwork bool
 	// DockerPull lets the provider pull a job's image it lacks (where a
 	// registry is reachable); off: it declines such jobs.

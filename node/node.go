@@ -38,18 +38,20 @@ type Node struct {
 	// exec holds the executors this provider offers, by name (job.Executor*):
 	// "wasm" always, the others only when the owner enabled them and they
 	// work (see setupProvider). A job runs on exec[spec.Executor].
-	exec     map[string]executor.Executor
-	docker   *executor.Docker // exec["docker"], for image checks; nil unless offered
-	cmds     *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
-	imagesMu sync.Mutex
-	images   map[string]imageSeen
-	offer    scheduler.Offer
-	reserved *scheduler.Reservations
-	modules  *mesh.BlobCache
-	bidsMu   sync.Mutex
-	myBids   map[string]standing // job ID → the bid this provider made
-	runTimes runTimes            // recent run times, for queued bids' wait estimates
-	announce chan struct{}       // closed once capabilities are on the DHT
+	exec   map[string]executor.Executor
+	docker *executor.Docker // exec["docker"], for image checks; nil unless offered
+	cmds   *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
+	// execConfinement describes how exec commands run; "" unless offered.
+	execConfinement string
+	imagesMu        sync.Mutex
+	images          map[string]imageSeen
+	offer           scheduler.Offer
+	reserved        *scheduler.Reservations
+	modules         *mesh.BlobCache
+	bidsMu          sync.Mutex
+	myBids          map[string]standing // job ID → the bid this provider made
+	runTimes        runTimes            // recent run times, for queued bids' wait estimates
+	announce        chan struct{}       // closed once capabilities are on the DHT
 
 	// client role
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
@@ -283,6 +285,8 @@ func (n *Node) setupProvider(ctx context.Context) error {
 		if n.cfg.DataDir != "" {
 			opts = append(opts, executor.WithExecWorkRoot(filepath.Join(n.cfg.DataDir, "exec")))
 		}
+		opts = append(opts, executor.WithExecUnconfined(n.cfg.ExecUnconfined),
+			executor.WithExecNetwork(n.cfg.AllowJobNetwork), executor.WithExecEnv(n.cfg.ExecEnv...))
 		e, err := executor.NewExec(n.cfg.ExecAllow, opts...)
 		if err != nil {
 			n.closeExec()
@@ -292,8 +296,9 @@ func (n *Node) setupProvider(ctx context.Context) error {
 			log.Warnf("exec executor: %v (not offered)", err)
 			_ = e.Close()
 		} else {
-			log.Infof("exec executor: allowed commands %v", e.Commands())
+			log.Infof("exec executor: allowed commands %v; %s", e.Commands(), e.Confinement())
 			n.exec[job.ExecutorExec], n.cmds = e, e
+			n.execConfinement = e.Confinement().String()
 		}
 	}
 	n.record.Executors = n.executors()
@@ -457,8 +462,11 @@ type Info struct {
 	// HolePunch reports the node's direct-connection upgrades (DCUtR).
 	HolePunch mesh.HolePunchStats `json:"hole_punch"`
 	// RelayService says the node relays for peers behind NAT.
-	RelayService bool      `json:"relay_service,omitempty"`
-	StartedAt    time.Time `json:"-"`
+	RelayService bool `json:"relay_service,omitempty"`
+	// ExecConfinement says how exec commands run (a provider offering
+	// exec): confined, and how, or unconfined and why.
+	ExecConfinement string    `json:"exec_confinement,omitempty"`
+	StartedAt       time.Time `json:"-"`
 }
 
 // Info returns a snapshot of the node's state.
@@ -467,8 +475,8 @@ func (n *Node) Info() Info {
 		PeerID: n.ID().String(), Mode: n.cfg.Mode, Network: n.mesh.NetworkName(),
 		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
 		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.ledger.Balance(),
-		Dropped: n.mesh.Drops().Total(),
-		Conns:   n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
+		Dropped: n.mesh.Drops().Total(), ExecConfinement: n.execConfinement,
+		Conns: n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {
 		in.Addrs = append(in.Addrs, a.String())

@@ -393,9 +393,9 @@ func (n *Node) runTask(ctx context.Context, ex executor.Executor, a *job.Award, 
 		_ = os.Chmod(outDir, 0o777)
 		_ = os.Chmod(inDir, 0o755)
 	case job.ExecutorExec:
-		// The command runs as this node's user: the directories need no
-		// other permissions.
-		t.Command, t.CPUMillis, t.GPUs = a.Spec.Command, a.Spec.Resources.CPUMillis, gpus
+		// The command runs as this node's user (confined to these
+		// directories): they need no other permissions.
+		t.Command, t.CPUMillis, t.GPUs, t.Network = a.Spec.Command, a.Spec.Resources.CPUMillis, gpus, a.Spec.Network
 	default:
 		return executor.Result{}, fmt.Errorf("this provider does not run %s jobs", a.Spec.Executor)
 	}

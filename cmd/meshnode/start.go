@@ -58,8 +58,10 @@ YAML file given by --config.`,
 	f.StringSlice("deny-clients", nil, "never serve these client peer IDs (comma-separated)")
 	f.String("price-floor", "0", "the least a job costs here, in credits, whatever its size")
 	f.Bool("docker-pull", false, "pull images docker jobs ask for and this host lacks (needs a reachable registry; off: such jobs are declined)")
-	f.Bool("allow-job-network", false, "let docker jobs that ask for it have network access (off by default)")
+	f.Bool("allow-job-network", false, "let docker and exec jobs that ask for it have network access (off by default)")
 	f.StringSlice("exec-allow", nil, "absolute paths of the programs exec jobs may run (the owner's allowlist; exec is off without it)")
+	f.Bool("exec-unconfined", false, "where exec cannot be confined (no Landlock or user namespaces), run commands anyway, as this node's user with its files (identity key included) and network (off: exec is not offered there)")
+	f.StringSlice("exec-env", nil, "environment variables exec jobs may set besides the defaults (names, or prefixes ending in *; LD_* and the like are never allowed)")
 	f.Bool("mdns", false, "discover peers on the local network by multicast DNS (off by default)")
 	f.Bool("json", false, "print the node's info as one JSON line once started")
 	f.StringArray("simulate-gpu", nil, "test networks only: declare a GPU this provider does not have, MODEL:VRAM[:COUNT[:VENDOR]] (repeatable; also the config file's simulated: section)")
@@ -158,6 +160,9 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		cfg.Executors = splitList(execs)
 		allow, _ := f.GetStringSlice("exec-allow")
 		cfg.ExecAllow = splitList(allow)
+		cfg.ExecUnconfined, _ = f.GetBool("exec-unconfined")
+		envs, _ := f.GetStringSlice("exec-env")
+		cfg.ExecEnv = splitList(envs)
 		cfg.AllowJobNetwork, _ = f.GetBool("allow-job-network")
 		cfg.DockerPull, _ = f.GetBool("docker-pull")
 		cfg.MaxJobs, _ = f.GetInt("max-jobs")
@@ -216,6 +221,9 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		}
 		if info.Mode == node.ModeProvider {
 			fmt.Fprintf(out, "offer:    region %s, %s credits/core-hour, %s\n", info.Region, info.Rates.CPUHour, info.Capacity)
+			if info.ExecConfinement != "" {
+				fmt.Fprintf(out, "exec:     %s\n", info.ExecConfinement)
+			}
 			if r := info.Record; r != nil && len(r.GPUs) > 0 {
 				sim := ""
 				if r.Simulated {
