@@ -100,6 +100,18 @@ func (s *Store) Has(c cid.Cid) bool {
 	return err == nil
 }
 
+// Size returns the size of the blob c as stored (not verified).
+func (s *Store) Size(c cid.Cid) (int64, error) {
+	fi, err := os.Stat(s.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%s: %w", c, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	return fi.Size(), nil
+}
+
 // Verify checks that b hashes to c's multihash.
 func Verify(c cid.Cid, b []byte) error {
 	got, err := c.Prefix().Sum(b)
@@ -123,6 +135,15 @@ type Entry struct {
 type Manifest struct {
 	V       int     `json:"v"`
 	Entries []Entry `json:"entries"` // sorted by path
+}
+
+// Size is the total of the sizes its entries declare.
+func (m *Manifest) Size() int64 {
+	var n int64
+	for _, e := range m.Entries {
+		n += e.Size // each at most MaxBlob, at most MaxEntries of them
+	}
+	return n
 }
 
 // Validate checks every entry's path and CID.
