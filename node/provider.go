@@ -345,7 +345,9 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 	}
 	if outputs != "" {
 		res.Outputs = outputs
-		n.grant(client, time.Now().Add(10*time.Minute), blobs...) // the client alone may fetch them
+		until := time.Now().Add(outputsGrant)
+		n.grant(client, until, blobs...) // the client alone may fetch them
+		n.holdOutputs(until, blobs...)   // and then they go
 	}
 	res.ExitCode = r.ExitCode
 	res.Stdout, res.Stderr = truncated(r.Stdout, r.StdoutTruncated), truncated(r.Stderr, r.StderrTruncated)
