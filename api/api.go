@@ -85,6 +85,14 @@ type Backend interface {
 	VerifyLedger() (any, error)
 	// AddGrant adds a faucet-signed grant to the node's ledger and gossips it.
 	AddGrant(ctx context.Context, g *job.Grant) error
+	// GC collects the node's content store (with dryRun, only reports what
+	// it would free).
+	GC(dryRun bool) (any, error)
+}
+
+// GCRequest is the body of POST /v1/gc.
+type GCRequest struct {
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // ErrNotFound means the node has no such thing (a job record).
@@ -229,6 +237,13 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 			return
 		}
 		reply(w, func() (any, error) { return b.Challenge(r.Context(), req.Peer) })
+	})
+	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
+		var req GCRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		reply(w, func() (any, error) { return b.GC(req.DryRun) })
 	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
@@ -486,6 +501,12 @@ func (c *Client) Providers(ctx context.Context, need job.Need, v any) error {
 // answer is decoded into v.
 func (c *Client) Challenge(ctx context.Context, peer string, v any) error {
 	return c.call(ctx, "/v1/challenge", ChallengeRequest{Peer: peer}, v)
+}
+
+// GC asks the node to collect its content store (with dryRun, to report
+// what it would free) and decodes its report (a store.Report) into v.
+func (c *Client) GC(ctx context.Context, dryRun bool, v any) error {
+	return c.call(ctx, "/v1/gc", GCRequest{DryRun: dryRun}, v)
 }
 
 // Drain asks the node to take no new jobs and stop once its running jobs

@@ -110,6 +110,8 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 
 	timer := time.NewTimer(t.Timeout)
 	defer timer.Stop()
+	disk := watchDisk(t)
+	defer disk.Stop()
 	var (
 		exit    container.WaitResponse
 		stopped string // why the executor stopped the container, if it did
@@ -120,6 +122,9 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 		return Result{}, fmt.Errorf("docker: wait: %w", err)
 	case <-timer.C:
 		stopped = "timeout"
+	case <-disk.Over():
+		stopped = "disk"
+		d.kill(id) // no grace: it would write on
 	case <-opCtx.Done():
 		stopped = "cancelled"
 		if d.base.Err() != nil {
@@ -163,6 +168,9 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 	case "timeout":
 		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true
 		res.Reason = fmt.Sprintf("timed out after %v", t.Timeout)
+	case "disk":
+		res.ExitCode, res.DiskExceeded, res.Reason = ExitCodeAbnormal, true, disk.Reason()
+		return res, nil
 	case "cancelled":
 		res.ExitCode, res.Reason = ExitCodeAbnormal, "cancelled"
 		return res, fmt.Errorf("docker run: %w", context.Cause(ctx))
@@ -374,6 +382,14 @@ func (d *Docker) stop(id string, waitC <-chan container.WaitResponse, waitErrC <
 	case <-time.After(dockerStopSlack):
 		return container.WaitResponse{}, fmt.Errorf("docker: container %.12s did not stop (stop: %v, kill: %v)", id, stopErr, killErr)
 	}
+}
+
+// kill sends SIGKILL to the container at once; the wait that follows sees
+// its exit.
+func (d *Docker) kill(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), dockerCleanupTimeout)
+	defer cancel()
+	_ = d.cli.ContainerKill(ctx, id, "SIGKILL")
 }
 
 // oomKilled reports the daemon's State.OOMKilled for the exited container.

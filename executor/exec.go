@@ -591,11 +591,16 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 	}()
 	timer := time.NewTimer(t.Timeout)
 	defer timer.Stop()
+	disk := watchDisk(t)
+	defer disk.Stop()
 	stopped := "" // why the executor stopped the command, if it did
 	select {
 	case <-exited:
 	case <-timer.C:
 		stopped = "timeout"
+	case <-disk.Over():
+		stopped = "disk"
+		signalGroup(pid, true) // no grace: it would write on
 	case <-opCtx.Done():
 		stopped = "cancelled"
 		if e.base.Err() != nil {
@@ -668,6 +673,9 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 	case "timeout":
 		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true
 		res.Reason = fmt.Sprintf("timed out after %v", t.Timeout)
+		return res, nil
+	case "disk":
+		res.ExitCode, res.DiskExceeded, res.Reason = ExitCodeAbnormal, true, disk.Reason()
 		return res, nil
 	case "cancelled":
 		res.ExitCode, res.Reason = ExitCodeAbnormal, "cancelled"

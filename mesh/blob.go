@@ -3,6 +3,7 @@ package mesh
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -18,6 +19,9 @@ const MaxBlob = 64 << 20
 
 // BlobAccess decides whether a peer may fetch a blob from this node.
 type BlobAccess func(p peer.ID, c string) bool
+
+// ErrBlobTooLarge means a peer announced a blob larger than the fetch allows.
+var ErrBlobTooLarge = errors.New("blob over its size limit")
 
 type blobReq struct {
 	CID string `json:"cid"`
@@ -57,11 +61,18 @@ func (m *Mesh) ServeBlobs(get func(c string) ([]byte, bool), allow BlobAccess) {
 	})
 }
 
-// FetchBlob fetches a blob by CID from p and checks it against the CID.
-func (m *Mesh) FetchBlob(ctx context.Context, p peer.ID, c string) ([]byte, error) {
+// FetchBlob fetches a blob by CID from p and checks it against the CID. max
+// bounds its size (0 or more than MaxBlob: MaxBlob): give the size a
+// manifest declares for it, or the most the caller will hold. A size over it
+// is refused before any byte of the blob is read, and nothing past the size
+// the peer announced is read.
+func (m *Mesh) FetchBlob(ctx context.Context, p peer.ID, c string, max int64) ([]byte, error) {
 	want, err := job.ParseCID(c)
 	if err != nil {
 		return nil, err
+	}
+	if max <= 0 || max > MaxBlob {
+		max = MaxBlob
 	}
 	s, err := m.host.NewStream(AllowRelayed(ctx), p, m.Protocol("blob"))
 	if err != nil {
@@ -82,8 +93,9 @@ func (m *Mesh) FetchBlob(ctx context.Context, p peer.ID, c string) ([]byte, erro
 	if resp.Error != "" {
 		return nil, errorf("fetching %s from %s: %s", c, p, resp.Error)
 	}
-	if resp.Size < 0 || resp.Size > MaxBlob {
-		return nil, errorf("fetching %s from %s: size %d over the limit of %d", c, p, resp.Size, MaxBlob)
+	if resp.Size < 0 || resp.Size > max {
+		_ = s.Reset()
+		return nil, errorf("fetching %s from %s: %w: it announced %d bytes, over the limit of %d", c, p, ErrBlobTooLarge, resp.Size, max)
 	}
 	b := make([]byte, resp.Size)
 	if _, err := io.ReadFull(r, b); err != nil {

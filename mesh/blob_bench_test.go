@@ -38,7 +38,7 @@ func BenchmarkBlobTransfer(b *testing.B) {
 		}
 		b.SetBytes(size)
 		for b.Loop() {
-			got, err := client.FetchBlob(ctx, server.ID(), c)
+			got, err := client.FetchBlob(ctx, server.ID(), c, 0)
 			if err != nil || len(got) != size {
 				b.Fatalf("fetch: %d bytes, %v", len(got), err)
 			}

@@ -93,6 +93,8 @@ func (b backend) Challenge(ctx context.Context, p string) (any, error) {
 
 func (b backend) Jobs() (any, error) { return b.n.Jobs(), nil }
 
+func (b backend) GC(dryRun bool) (any, error) { return b.n.GC(dryRun) }
+
 func (b backend) Job(id string) (any, error) {
 	r, err := b.n.Job(id)
 	if errors.Is(err, ErrUnknownJob) {

@@ -447,7 +447,7 @@ func (n *Node) settle(ctx context.Context, s *job.Spec, provider string, res *jo
 	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
 	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
 	if res.Outputs != "" {
-		if _, err := n.fetchTree(ctx, mustPeer(provider), res.Outputs); err != nil {
+		if _, err := n.fetchTree(ctx, mustPeer(provider), res.Outputs, outputsBudget(s.Resources.DiskBytes)); err != nil {
 			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
 			return
 		}

@@ -133,6 +133,15 @@ type Config struct {
 	// dialable, "" to let AutoNAT decide.
 	Reachability string
 
+	// StoreMaxBytes and StoreRetention bound the node's content store (0:
+	// store.DefaultMaxBytes, store.DefaultMaxAge): what nothing protects is
+	// dropped once unused for StoreRetention, then the least recently used
+	// while the store is over StoreMaxBytes (see Node.GC). GCInterval is how
+	// often it is collected (0: DefaultGCInterval; negative: only on demand).
+	StoreMaxBytes  int64
+	StoreRetention time.Duration
+	GCInterval     time.Duration
+
 	// TestIdentity derives the node's key from this seed instead of the
 	// data dir's key (test networks only): fixed peer IDs for a testnet's
 	// bootstrap nodes. Anyone can derive the same key.
@@ -177,6 +186,9 @@ func (c *Config) checkFields() error {
 	}
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if c.StoreMaxBytes < 0 || c.StoreRetention < 0 {
+		return fmt.Errorf("store-max, store-retention: negative")
 	}
 	if c.HeartbeatTimeout < 2*heartbeatEvery {
 		return fmt.Errorf("heartbeat-timeout: %v is under twice the heartbeat interval %v", c.HeartbeatTimeout, heartbeatEvery)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,55 +54,22 @@ func (n *Node) inputBlobs(inputs []job.Input) ([]string, error) {
 			}
 		}
 	}
+	bytes, files, err := n.inputsSize(inputs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: inputs: %v", ErrBadSubmission, err)
+	}
+	if err := inputsBudget().take(bytes, files); err != nil {
+		return nil, fmt.Errorf("%w: inputs: %v", ErrBadSubmission, err)
+	}
 	return out, nil
-}
-
-// fetchTree fetches the blob c (and, for a manifest, every blob it names)
-// from p into the store, verifying each against its CID. It returns the
-// manifest (nil for a single file).
-func (n *Node) fetchTree(ctx context.Context, p peer.ID, c string) (*store.Manifest, error) {
-	id, err := job.ParseCID(c)
-	if err != nil {
-		return nil, err
-	}
-	fetch := func(cs string, codec uint64) error {
-		want, err := job.ParseCID(cs)
-		if err != nil {
-			return err
-		}
-		if n.store.Has(want) {
-			return nil
-		}
-		b, err := n.mesh.FetchBlob(ctx, p, cs)
-		if err != nil {
-			return err
-		}
-		_, err = n.store.Put(b, codec)
-		return err
-	}
-	if err := fetch(c, id.Type()); err != nil {
-		return nil, err
-	}
-	if id.Type() != job.CodecJSON {
-		return nil, nil
-	}
-	m, err := n.store.Manifest(id)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range m.Entries {
-		if err := fetch(e.CID, 0x55); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Path, err)
-		}
-	}
-	return m, nil
 }
 
 // stageInputs fetches a job's inputs from its client and lays them out
 // under dir as the guest will see them at /inputs.
 func (n *Node) stageInputs(ctx context.Context, client peer.ID, inputs []job.Input, dir string) error {
+	budget := inputsBudget()
 	for _, in := range inputs {
-		m, err := n.fetchTree(ctx, client, in.CID)
+		m, err := n.fetchTree(ctx, client, in.CID, budget)
 		if err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
 		}
@@ -123,9 +91,15 @@ func (n *Node) stageInputs(ctx context.Context, client peer.ID, inputs []job.Inp
 	return nil
 }
 
+// errOutputsOverLimit means a job left more in /outputs than it may: the
+// run is charged, its outputs are not kept.
+var errOutputsOverLimit = errors.New("outputs over the limit")
+
 // collectOutputs stores what the job left in dir and returns the manifest's
 // CID and every blob CID of it ("" when the job left nothing). disk is the
-// storage the job reserved (0: the default limit).
+// storage the job reserved (0: the default limit). Outputs over it, or over
+// MaxOutputFiles files and directories, are refused (errOutputsOverLimit)
+// before anything is stored; the walk never follows a link.
 func (n *Node) collectOutputs(dir string, disk uint64) (string, []string, error) {
 	limit := outputLimit(disk)
 	// No link is followed and none is collected: see store.WalkTree.
@@ -138,7 +112,7 @@ func (n *Node) collectOutputs(dir string, disk uint64) (string, []string, error)
 		size += f.Size
 	}
 	if len(files) > MaxOutputFiles || size > limit {
-		return "", nil, fmt.Errorf("outputs over the limit of %d files or %d bytes (resources.disk or the provider's limit)", MaxOutputFiles, limit)
+		return "", nil, fmt.Errorf("%w: more than %d files or %d bytes (resources.disk or the provider's limit)", errOutputsOverLimit, MaxOutputFiles, limit)
 	}
 	c, m, err := n.store.AddDir(dir)
 	if err != nil {

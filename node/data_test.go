@@ -47,10 +47,10 @@ func TestEndToEndInputsAndOutputs(t *testing.T) {
 	// from the client nor the output from the winner.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := provs[1].Mesh().FetchBlob(ctx, client.ID(), in.String()); err == nil || !strings.Contains(err.Error(), "not found") {
+	if _, err := provs[1].Mesh().FetchBlob(ctx, client.ID(), in.String(), 0); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("a provider that did not win fetched the input: %v", err)
 	}
-	if _, err := provs[1].Mesh().FetchBlob(ctx, provs[0].ID(), out.Outputs); err == nil {
+	if _, err := provs[1].Mesh().FetchBlob(ctx, provs[0].ID(), out.Outputs, 0); err == nil {
 		t.Fatal("another provider fetched the job's outputs from the winner")
 	}
 

@@ -143,13 +143,14 @@ type JobSummary struct {
 	Region    string      `json:"region,omitempty"`
 	Charge    job.Credits `json:"charge_nano"`
 	Attempts  int         `json:"attempts"`
+	Outputs   string      `json:"outputs,omitempty"` // the outputs' CID, in this node's store
 }
 
 // Summary returns the record's line of the job list.
 func (r *JobRecord) Summary() JobSummary {
 	s := JobSummary{ID: r.ID, Name: r.Spec.Name, State: r.State, Submitted: r.Submitted, Finished: r.Finished, Attempts: r.Attempted}
 	if r.Outcome != nil {
-		s.Provider, s.Region, s.Charge = r.Outcome.Provider, r.Outcome.Region, r.Outcome.Charge
+		s.Provider, s.Region, s.Charge, s.Outputs = r.Outcome.Provider, r.Outcome.Region, r.Outcome.Charge, r.Outcome.Outputs
 		s.Attempts = max(s.Attempts, r.Outcome.Attempts)
 	} else if n := len(r.Attempts); n > 0 {
 		s.Provider, s.Region = r.Attempts[n-1].Provider, r.Attempts[n-1].Region

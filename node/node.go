@@ -58,10 +58,13 @@ type Node struct {
 	mu       sync.Mutex
 	auctions map[string]*pending
 	grants   map[string]map[peer.ID]time.Time // blob CID → peers that may fetch it, until when
-	store    *store.Store                     // content by CID: inputs, outputs
-	tmpStore string                           // the store's temporary directory (nodes without a data dir)
-	cands    candidates
-	jobs     jobRegistry
+	// outputsHeld are a provider's outputs blobs kept for their client,
+	// until when (then collected: see GC).
+	outputsHeld map[string]time.Time
+	store       *store.Store // content by CID: inputs, outputs
+	tmpStore    string       // the store's temporary directory (nodes without a data dir)
+	cands       candidates
+	jobs        jobRegistry
 	// journal keeps the records of this client's jobs under the data dir
 	// (nil without one); resumable are the unfinished jobs found at start.
 	journal   *journal
@@ -184,6 +187,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mesh.ServeBlobs(n.blob, n.granted)
+	if n.cfg.GCInterval >= 0 {
+		n.wg.Add(1)
+		go n.collectGarbage()
+	}
 	if err := n.openLedger(); err != nil {
 		n.Close()
 		return nil, err

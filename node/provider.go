@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -273,6 +274,8 @@ func (n *Node) handleAward(s network.Stream) {
 		n.metrics.runs.WithLabelValues("error").Inc()
 	case res.TimedOut:
 		n.metrics.runs.WithLabelValues("timeout").Inc()
+	case res.DiskExceeded:
+		n.metrics.runs.WithLabelValues("disk_exceeded").Inc()
 	case res.ExitCode != 0:
 		n.metrics.runs.WithLabelValues("nonzero_exit").Inc()
 	default:
@@ -328,14 +331,23 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		}
 		return res
 	}
-	outputs, blobs, err := n.collectOutputs(outDir, a.Spec.Resources.DiskBytes)
-	if err != nil {
+	var outputs string
+	var blobs []string
+	if !r.DiskExceeded { // stopped for its outputs: they are not kept
+		outputs, blobs, err = n.collectOutputs(outDir, a.Spec.Resources.DiskBytes)
+	}
+	switch {
+	case errors.Is(err, errOutputsOverLimit):
+		r.DiskExceeded, r.Reason = true, err.Error() // charged for its time, outputs dropped
+	case err != nil:
 		res.Error = "collecting outputs: " + err.Error()
 		return res
 	}
 	if outputs != "" {
 		res.Outputs = outputs
-		n.grant(client, time.Now().Add(10*time.Minute), blobs...) // the client alone may fetch them
+		until := time.Now().Add(outputsGrant)
+		n.grant(client, until, blobs...) // the client alone may fetch them
+		n.holdOutputs(until, blobs...)   // and then they go
 	}
 	res.ExitCode = r.ExitCode
 	res.Stdout, res.Stderr = truncated(r.Stdout, r.StdoutTruncated), truncated(r.Stderr, r.StderrTruncated)
@@ -380,7 +392,7 @@ func (n *Node) runTask(ctx context.Context, ex executor.Executor, a *job.Award, 
 		module, ok := n.modules.Get(a.Spec.Module)
 		if !ok {
 			var err error
-			module, err = n.mesh.FetchBlob(ctx, client, a.Spec.Module)
+			module, err = n.mesh.FetchBlob(ctx, client, a.Spec.Module, 0)
 			if err != nil {
 				return executor.Result{}, fmt.Errorf("fetching module: %w", err)
 			}

@@ -250,8 +250,8 @@ func TestJobClassesSplitTopics(t *testing.T) {
 }
 
 // A job's reserved disk bounds its outputs (and is priced by the storage
-// rate): within it the outputs come back, beyond it the provider refuses
-// them.
+// rate): within it the outputs come back, beyond it the provider drops
+// them and charges the run for its time.
 func TestDiskBoundsOutputs(t *testing.T) {
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	client, _ := meshOf(t, "test-disk",
@@ -265,7 +265,8 @@ func TestDiskBoundsOutputs(t *testing.T) {
 	over := guestSpec(t, "write", "/outputs/out.txt")
 	over.Spec.Resources.DiskBytes = 8 // "written by guest" is 16 bytes
 	out = submit(t, client, over, nil)
-	if out.State != job.StateFailed || !strings.Contains(out.Error, "outputs over the limit") {
-		t.Fatalf("outputs over the disk: state %s: %q; want failed, outputs over the limit", out.State, out.Error)
+	if out.State != job.StateFailed || !strings.Contains(out.Error, "disk limit exceeded") || out.Outputs != "" || out.Charge <= 0 {
+		t.Fatalf("outputs over the disk: state %s: %q, outputs %q, charge %s; want failed for its disk, charged, no outputs",
+			out.State, out.Error, out.Outputs, out.Charge)
 	}
 }

@@ -54,9 +54,10 @@ func (s *Store) Put(b []byte, codec uint64) (cid.Cid, error) {
 	}
 	p := s.path(c)
 	if _, err := os.Stat(p); err == nil {
+		s.touch(c) // stored again: used now
 		return c, nil
 	}
-	f, err := os.CreateTemp(s.dir, ".put-*")
+	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
 	if err != nil {
 		return cid.Undef, fmt.Errorf("store: %w", err)
 	}
@@ -79,8 +80,18 @@ func (s *Store) Put(b []byte, codec uint64) (cid.Cid, error) {
 	return c, nil
 }
 
-// Get returns the bytes of c, verified against it.
+// Get returns the bytes of c, verified against it, and records that c was
+// used now (see Retention).
 func (s *Store) Get(c cid.Cid) ([]byte, error) {
+	b, err := s.read(c)
+	if err == nil {
+		s.touch(c)
+	}
+	return b, err
+}
+
+// read is Get without recording a use.
+func (s *Store) read(c cid.Cid) ([]byte, error) {
 	b, err := os.ReadFile(s.path(c))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", c, ErrNotFound)
@@ -98,6 +109,18 @@ func (s *Store) Get(c cid.Cid) ([]byte, error) {
 func (s *Store) Has(c cid.Cid) bool {
 	_, err := os.Stat(s.path(c))
 	return err == nil
+}
+
+// Size returns the size of the blob c as stored (not verified).
+func (s *Store) Size(c cid.Cid) (int64, error) {
+	fi, err := os.Stat(s.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%s: %w", c, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	return fi.Size(), nil
 }
 
 // Verify checks that b hashes to c's multihash.
@@ -123,6 +146,15 @@ type Entry struct {
 type Manifest struct {
 	V       int     `json:"v"`
 	Entries []Entry `json:"entries"` // sorted by path
+}
+
+// Size is the total of the sizes its entries declare.
+func (m *Manifest) Size() int64 {
+	var n int64
+	for _, e := range m.Entries {
+		n += e.Size // each at most MaxBlob, at most MaxEntries of them
+	}
+	return n
 }
 
 // Validate checks every entry's path and CID.
@@ -215,12 +247,16 @@ func (s *Store) AddDir(dir string) (cid.Cid, *Manifest, error) {
 	return c, m, err
 }
 
-// Manifest reads and validates the manifest c.
+// Manifest reads and validates the manifest c (a use of it).
 func (s *Store) Manifest(c cid.Cid) (*Manifest, error) {
+	return s.manifest(c, s.Get)
+}
+
+func (s *Store) manifest(c cid.Cid, get func(cid.Cid) ([]byte, error)) (*Manifest, error) {
 	if c.Type() != job.CodecJSON {
 		return nil, fmt.Errorf("store: %s is not a manifest (codec 0x%x)", c, c.Type())
 	}
-	b, err := s.Get(c)
+	b, err := get(c)
 	if err != nil {
 		return nil, err
 	}

@@ -25,22 +25,26 @@ func openDataStore(dataDir string) (*store.Store, error) {
 	return s, nil
 }
 
-// addPath stores a file or a directory tree and returns its CID.
-func addPath(s *store.Store, path string) (cid.Cid, error) {
+// addPath stores a file or a directory tree and returns its CID; with pin,
+// pinned: the store's collections keep it (and a tree's files).
+func addPath(s *store.Store, path string, pin bool) (cid.Cid, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return cid.Undef, usageErr("%v", err)
 	}
+	var c cid.Cid
 	if st.IsDir() {
-		c, _, err := s.AddDir(path)
-		if err != nil {
-			return cid.Undef, usageErr("%v", err)
-		}
-		return c, nil
+		c, _, err = s.AddDir(path)
+	} else {
+		c, _, err = s.AddFile(path)
 	}
-	c, _, err := s.AddFile(path)
 	if err != nil {
 		return cid.Undef, usageErr("%v", err)
+	}
+	if pin {
+		if err := s.Pin(c); err != nil {
+			return cid.Undef, netErr(err)
+		}
 	}
 	return c, nil
 }
@@ -48,7 +52,7 @@ func addPath(s *store.Store, path string) (cid.Cid, error) {
 func newAdd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add FILE|DIR",
-		Short: "Store a file or directory in the node's store and print its CID",
+		Short: "Store a file or directory in the node's store, pinned (kept by 'meshnode gc'), and print its CID",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := applyConfig(cmd); err != nil {
@@ -59,7 +63,7 @@ func newAdd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := addPath(s, args[0])
+			c, err := addPath(s, args[0], true)
 			if err != nil {
 				return err
 			}
@@ -175,7 +179,8 @@ func parseInputs(s, fallback *store.Store, flags []string) ([]job.Input, error) 
 			out = append(out, job.Input{Name: name, CID: c.String()})
 			continue
 		}
-		c, err := addPath(s, src)
+		// Not pinned: the job's record keeps it while the job runs.
+		c, err := addPath(s, src, false)
 		if err != nil {
 			return nil, err
 		}

@@ -77,7 +77,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().String("config", "", "YAML file of flag values (flag name: value); flags and MESHNODE_* env override it")
 	root.PersistentFlags().String("log-level", "", "log level (debug, info, warn, error); GOLOG_LOG_LEVEL also works")
-	root.AddCommand(newStart(), newSubmit(), newDemo(), newVersion(), newProviders(), newChallenge(), newProbe(), newAdd(), newGet(), newCancel(), newLogs(), newDrain(), newJobs(), newJob(), newReputation(), newMarket(), newIdentity(), newCredits(), newLedger(), newGrant(), newStatus(), newDevnet())
+	root.AddCommand(newStart(), newSubmit(), newDemo(), newVersion(), newProviders(), newChallenge(), newProbe(), newAdd(), newGet(), newCancel(), newLogs(), newDrain(), newJobs(), newJob(), newReputation(), newGC(), newMarket(), newIdentity(), newCredits(), newLedger(), newGrant(), newStatus(), newDevnet())
 	root.AddCommand(newSim())
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
+	"github.com/computemesh/computemesh/store"
 	"github.com/spf13/cobra"
 )
 
@@ -73,6 +74,8 @@ YAML file given by --config.`,
 	f.StringSlice("relay", nil, "behind NAT: relays to reserve a slot on, multiaddrs ending in /p2p/<peer ID> (comma-separated; bootstrap nodes with --relay-service)")
 	f.String("reachability", "", "override AutoNAT: private (behind NAT: use --relay) or public (dialable); empty: AutoNAT decides")
 	f.String("test-identity", "", "test networks only: derive the node's key from this seed (fixed peer IDs for a testnet's bootstrap nodes; see 'meshnode identity test')")
+	f.String("store-max", job.FormatSize(store.DefaultMaxBytes), "size of the content store past which the least recently used blobs nothing protects are dropped (pinned blobs, those of kept job records and those in use stay)")
+	f.Duration("store-retention", store.DefaultMaxAge, "blobs nothing protects are dropped once unused this long")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
 	return cmd
 }
@@ -105,6 +108,16 @@ func runStart(cmd *cobra.Command, _ []string) error {
 			return usageErr("--relay-max-data: %s is over 1TiB", v)
 		}
 		cfg.RelayLimit.Data = int64(n)
+	}
+	if v, _ := f.GetString("store-max"); v != "" {
+		n, err := job.ParseSize(v)
+		if err != nil || n == 0 || n > 1<<50 {
+			return usageErr("--store-max: %q is not a size between 1B and 1PiB (e.g. 10GiB)", v)
+		}
+		cfg.StoreMaxBytes = int64(n)
+	}
+	if cfg.StoreRetention, _ = f.GetDuration("store-retention"); cfg.StoreRetention <= 0 {
+		return usageErr("--store-retention: %v, must be positive (e.g. 168h)", cfg.StoreRetention)
 	}
 	relays, _ := f.GetStringSlice("relay")
 	cfg.Relays = splitList(relays)

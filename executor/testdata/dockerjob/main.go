@@ -16,6 +16,8 @@
 //	spin D         keep one CPU busy for the duration D, then print "spun"
 //	stderr         print "to stderr" on stderr
 //	whoami         print the uid and gid
+//	fill MiB       write MiB mebibytes of zeros to /outputs/fill, 1 MiB at a time
+//	files N        create N empty files in /outputs
 //
 // It must never be run with network access: "net" would then send a packet.
 package main
@@ -137,6 +139,33 @@ func main() {
 		fmt.Println("spun", x&1)
 	case "stderr":
 		fmt.Fprintln(os.Stderr, "to stderr")
+	case "fill":
+		mib, err := strconv.Atoi(arg)
+		if err != nil {
+			fail(err)
+		}
+		f, err := os.Create("/outputs/fill")
+		if err != nil {
+			fail(err)
+		}
+		chunk := make([]byte, 1<<20)
+		for range mib {
+			if _, err := f.Write(chunk); err != nil {
+				fail(err)
+			}
+		}
+		fmt.Println("filled", mib)
+	case "files":
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			fail(err)
+		}
+		for i := range n {
+			if err := os.WriteFile(fmt.Sprintf("/outputs/f%d", i), nil, 0o644); err != nil {
+				fail(err)
+			}
+		}
+		fmt.Println("created", n)
 	case "whoami":
 		fmt.Printf("%d:%d\n", os.Getuid(), os.Getgid())
 	default:

@@ -1,0 +1,146 @@
+//go:build linux
+
+package executor_test
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/executor"
+)
+
+// outputsSize is the bytes of regular files and the entries under dir.
+func outputsSize(tb testing.TB, dir string) (size int64, entries int) {
+	tb.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		entries++
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			size += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("measure outputs: %v", err)
+	}
+	return size, entries
+}
+
+// wantDiskStopped checks that res is a run stopped for its outputs, which
+// stayed within the task's bound plus slack.
+func wantDiskStopped(tb testing.TB, res executor.Result, task executor.Task, reason string, slack uint64) {
+	tb.Helper()
+	if !res.DiskExceeded || res.ExitCode != executor.ExitCodeAbnormal || !strings.Contains(res.Reason, reason) {
+		tb.Fatalf("disk exceeded %v, exit %d, reason %q: want the job stopped for its outputs (%q)\nstdout: %q\nstderr: %q",
+			res.DiskExceeded, res.ExitCode, res.Reason, reason, res.Stdout, res.Stderr)
+	}
+	size, entries := outputsSize(tb, task.OutputsDir)
+	tb.Logf("stopped after %v with %d bytes in %d entries (limit %d bytes, %d files): %s",
+		res.Duration, size, entries, task.DiskBytes, task.MaxFiles, res.Reason)
+	if task.DiskBytes > 0 && uint64(size) > task.DiskBytes+slack {
+		tb.Errorf("outputs grew to %d bytes, past the limit of %d by more than %d", size, task.DiskBytes, slack)
+	}
+}
+
+// TestExecDiskFiller runs commands that fill their outputs directory: each
+// is stopped once over its bound, well before it would have finished.
+func TestExecDiskFiller(t *testing.T) {
+	e := newExec(t, []string{"/bin/dd", "/bin/sh"})
+	t.Run("bytes", func(t *testing.T) {
+		out := t.TempDir()
+		task := executor.Task{
+			Command: "/bin/dd",
+			// 4 GiB unless stopped.
+			Args:       []string{"if=/dev/zero", "of=" + filepath.Join(out, "fill"), "bs=1M", "count=4096"},
+			Timeout:    2 * time.Minute,
+			OutputsDir: out, DiskBytes: 8 << 20, MaxFiles: 100,
+		}
+		res := execRun(t, e, task)
+		wantDiskStopped(t, res, task, "over the limit of 8388608 bytes", executor.DiskSlack)
+	})
+	t.Run("files", func(t *testing.T) {
+		out := t.TempDir()
+		task := sh(`i=0; while [ $i -lt 100000 ]; do : > "$COMPUTEMESH_OUTPUTS/f$i"; i=$((i+1)); done`)
+		task.Timeout, task.OutputsDir, task.DiskBytes, task.MaxFiles = 2*time.Minute, out, 1<<20, 50
+		res := execRun(t, e, task)
+		wantDiskStopped(t, res, task, "more than 50 files", executor.DiskSlack)
+	})
+	t.Run("within", func(t *testing.T) {
+		out := t.TempDir()
+		task := executor.Task{
+			Command:    "/bin/dd",
+			Args:       []string{"if=/dev/zero", "of=" + filepath.Join(out, "fill"), "bs=1M", "count=2"},
+			Timeout:    time.Minute,
+			OutputsDir: out, DiskBytes: 8 << 20, MaxFiles: 100,
+		}
+		res := execRun(t, e, task)
+		execWantExit(t, res, 0)
+		if res.DiskExceeded {
+			t.Errorf("a job within its bound reported DiskExceeded: %q", res.Reason)
+		}
+		if size, _ := outputsSize(t, out); size != 2<<20 {
+			t.Errorf("outputs: %d bytes, want %d", size, 2<<20)
+		}
+	})
+	t.Run("no bound", func(t *testing.T) {
+		out := t.TempDir()
+		task := sh(`echo hi > "$COMPUTEMESH_OUTPUTS/a"`)
+		task.OutputsDir = out
+		res := execRun(t, e, task)
+		execWantExit(t, res, 0)
+		if _, err := os.Stat(filepath.Join(out, "a")); err != nil || res.DiskExceeded {
+			t.Errorf("output %v, disk exceeded %v", err, res.DiskExceeded)
+		}
+	})
+}
+
+// dockerDiskSlack is the overshoot the docker filler test accepts: the
+// container does not share the watcher's CPUs and the daemon's kill takes
+// tens of milliseconds, so on a loaded machine (the race detector, other
+// tests) the bound is looser than DiskSlack: seen 40 MiB quiet, 107 MiB
+// under load. The job would write 4 GiB unstopped.
+const dockerDiskSlack = 4 * executor.DiskSlack
+
+// TestDockerDiskFiller runs containers that fill their outputs directory.
+func TestDockerDiskFiller(t *testing.T) {
+	cli := dockerClient(t)
+	img := buildDockerJobImage(t, cli)
+	d := newDocker(t)
+	task := func(out string, args ...string) executor.Task {
+		if err := os.Chmod(out, 0o777); err != nil { // the job runs as nobody
+			t.Fatal(err)
+		}
+		return executor.Task{Image: img, Args: args, Timeout: 2 * time.Minute, OutputsDir: out, DiskBytes: 8 << 20, MaxFiles: 100}
+	}
+	t.Run("bytes", func(t *testing.T) {
+		t.Parallel()
+		tk := task(t.TempDir(), "fill", "4096") // 4 GiB unless stopped
+		res := dockerRun(t, d, tk)
+		wantDiskStopped(t, res, tk, "over the limit of 8388608 bytes", dockerDiskSlack)
+	})
+	t.Run("files", func(t *testing.T) {
+		t.Parallel()
+		tk := task(t.TempDir(), "files", "100000")
+		res := dockerRun(t, d, tk)
+		wantDiskStopped(t, res, tk, "more than 100 files", dockerDiskSlack)
+	})
+	t.Run("within", func(t *testing.T) {
+		t.Parallel()
+		tk := task(t.TempDir(), "fill", "2")
+		res := dockerRun(t, d, tk)
+		dockerWantExit(t, res, 0)
+		if res.DiskExceeded || !strings.Contains(string(res.Stdout), "filled 2") {
+			t.Errorf("disk exceeded %v (%q), stdout %q", res.DiskExceeded, res.Reason, res.Stdout)
+		}
+	})
+}

@@ -1,0 +1,188 @@
+package node
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/store"
+)
+
+// Store collection.
+const (
+	// DefaultGCInterval is how often a node collects its store.
+	DefaultGCInterval = 10 * time.Minute
+	// outputsGrace is how long a provider keeps a job's outputs after the
+	// client's grant to fetch them has expired.
+	outputsGrace = 10 * time.Minute
+	// outputsGrant is how long the client may fetch a job's outputs.
+	outputsGrant = 10 * time.Minute
+)
+
+// retention is the node's store retention: its configuration over the
+// store's defaults.
+func (c *Config) retention() store.Retention {
+	r := store.DefaultRetention()
+	if c.StoreMaxBytes > 0 {
+		r.MaxBytes = c.StoreMaxBytes
+	}
+	if c.StoreRetention > 0 {
+		r.MaxAge = c.StoreRetention
+	}
+	return r
+}
+
+// GC collects the node's content store (see store.Retention). It keeps what
+// is pinned (meshnode add), what its job records name (the outputs of the
+// last FinishedJobsKept finished jobs; the inputs and stored module of the
+// unfinished ones) and, with the manifests among them, the files they
+// name; and what it has granted a peer until the grant expires. A
+// provider's outputs go once their grant has expired plus outputsGrace;
+// the rest by age (Config.StoreRetention) and by size (Config.StoreMaxBytes),
+// least recently used first. With dryRun nothing is removed.
+func (n *Node) GC(dryRun bool) (*store.Report, error) {
+	now := time.Now()
+	roots, err := n.store.Pins()
+	if err != nil {
+		return nil, err
+	}
+	if n.journal != nil {
+		roots = append(roots, n.journal.refs()...)
+	}
+	n.mu.Lock()
+	for c, peers := range n.grants {
+		for _, until := range peers {
+			if until.After(now) {
+				roots = append(roots, c)
+				break
+			}
+		}
+	}
+	held := make(map[string]time.Time, len(n.outputsHeld))
+	for c, until := range n.outputsHeld {
+		held[c] = until
+	}
+	n.mu.Unlock()
+	keep := n.store.Closure(roots)
+	expired := func(c string) bool {
+		until, ok := held[c]
+		return ok && now.After(until)
+	}
+	rep, err := n.store.Collect(func(c string) bool { return keep[c] }, expired, n.cfg.retention(), now, dryRun)
+	if err != nil || dryRun {
+		return rep, err
+	}
+	n.mu.Lock()
+	for c, until := range n.outputsHeld {
+		if id, err := job.ParseCID(c); err != nil || (now.After(until) && !n.store.Has(id)) {
+			delete(n.outputsHeld, c)
+		}
+	}
+	n.mu.Unlock()
+	if len(rep.Freed) > 0 || rep.TempFiles > 0 {
+		log.Infof("store collection: freed %d blobs (%d bytes) and %d temporary files", len(rep.Freed), rep.FreedBytes, rep.TempFiles)
+	}
+	if rep.OverMax {
+		log.Warnf("store: over its size limit of %d bytes with what is pinned, referenced or in use", n.cfg.retention().MaxBytes)
+	}
+	return rep, nil
+}
+
+// holdOutputs notes that this provider keeps blobs (a job's outputs) for a
+// client until until, plus outputsGrace.
+func (n *Node) holdOutputs(until time.Time, blobs ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.outputsHeld == nil {
+		n.outputsHeld = map[string]time.Time{}
+	}
+	for _, c := range blobs {
+		if t := until.Add(outputsGrace); t.After(n.outputsHeld[c]) {
+			n.outputsHeld[c] = t
+		}
+	}
+}
+
+// collectGarbage collects the store every Config.GCInterval until the node
+// closes.
+func (n *Node) collectGarbage() {
+	defer n.wg.Done()
+	every := n.cfg.GCInterval
+	if every == 0 {
+		every = DefaultGCInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := n.GC(false); err != nil {
+				log.Warnf("store collection: %v", err)
+			}
+		}
+	}
+}
+
+// GCDataDir collects the store of a data dir on which no node runs, as the
+// node would (see Node.GC) but for grants, which only a running node knows:
+// a provider's outputs go by age and size. r's zero fields take the store's
+// defaults.
+func GCDataDir(dataDir string, r store.Retention, dryRun bool) (*store.Report, error) {
+	s, err := store.Open(filepath.Join(dataDir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	roots, err := s.Pins()
+	if err != nil {
+		return nil, err
+	}
+	recs, errs := loadRecords(filepath.Join(dataDir, JobsDir))
+	if len(errs) > 0 {
+		// What an unreadable record names cannot be known: keep everything.
+		return nil, fmt.Errorf("not collecting: %w", errs[0])
+	}
+	for _, rec := range recs {
+		roots = append(roots, recordRefs(rec)...)
+	}
+	keep := s.Closure(roots)
+	cfg := Config{StoreMaxBytes: r.MaxBytes, StoreRetention: r.MaxAge}
+	return s.Collect(func(c string) bool { return keep[c] }, func(string) bool { return false }, cfg.retention(), time.Now(), dryRun)
+}
+
+// recordRefs are the blobs a job record needs kept: its outputs, and while
+// it is unfinished its inputs and stored module.
+func recordRefs(r *JobRecord) []string {
+	var out []string
+	if r.Outcome != nil {
+		if r.Outcome.Outputs != "" {
+			out = append(out, r.Outcome.Outputs)
+		}
+		return out
+	}
+	for _, in := range r.Spec.Inputs {
+		out = append(out, in.CID)
+	}
+	if r.ModuleStored && r.Spec.Module != "" {
+		out = append(out, r.Spec.Module)
+	}
+	return out
+}
+
+// refs are the blobs the journal's records need kept (see recordRefs).
+func (j *journal) refs() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []string
+	for _, r := range j.active {
+		out = append(out, recordRefs(r)...)
+	}
+	for _, s := range j.done {
+		if s.Outputs != "" {
+			out = append(out, s.Outputs)
+		}
+	}
+	return out
+}

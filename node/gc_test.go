@@ -1,0 +1,104 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/store"
+)
+
+// The journal keeps the outputs of finished jobs and the inputs and stored
+// module of unfinished ones, also after a restart.
+func TestJournalRefs(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := openJournal(dir, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, done := testRecord(1, false), testRecord(2, true)
+	running.Spec.Inputs = []job.Input{{Name: "in", CID: "input-cid"}}
+	running.Spec.Module, running.ModuleStored = "module-cid", true
+	done.Spec.Inputs = []job.Input{{Name: "in", CID: "old-input-cid"}}
+	done.Outcome.Outputs = "outputs-cid"
+	j.create(running)
+	j.create(done)
+	j.update(done.ID, func(*JobRecord) bool { return false })
+	want := []string{"input-cid", "module-cid", "outputs-cid"}
+	got := j.refs()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("refs %v, want %v", got, want)
+	}
+	j.close()
+	j2, _, err := openJournal(dir, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = j2.refs()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("refs after a restart %v, want %v", got, want)
+	}
+}
+
+// A provider drops a job's outputs once its client's grant has expired
+// (plus the grace), and not before.
+func TestProviderDropsExpiredOutputs(t *testing.T) {
+	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
+	client, provs := meshOf(t, "test-gc-outputs",
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, GCInterval: -1})
+	prov := provs[0]
+	out := submit(t, client, guestSpec(t, "write", "/outputs/out.txt"), nil)
+	if out.State != job.StateCompleted || out.Outputs == "" {
+		t.Fatalf("state %s, outputs %q: %s", out.State, out.Outputs, out.Error)
+	}
+	mc, _ := job.ParseCID(out.Outputs)
+	m, err := prov.Store().Manifest(mc)
+	if err != nil {
+		t.Fatalf("the provider does not hold the outputs: %v", err)
+	}
+	blobs := []string{out.Outputs}
+	for _, e := range m.Entries {
+		blobs = append(blobs, e.CID)
+	}
+	// Past the work-in-flight age, but the grant still runs.
+	hourAgo := time.Now().Add(-time.Hour)
+	for _, c := range blobs {
+		if err := os.Chtimes(filepath.Join(prov.Store().Dir(), c), hourAgo, hourAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := prov.GC(false)
+	if err != nil || len(rep.Freed) != 0 {
+		t.Fatalf("collection while the grant runs: %+v, %v; want nothing freed", rep, err)
+	}
+	// The grant and its grace are over.
+	prov.mu.Lock()
+	for _, c := range blobs {
+		delete(prov.grants, c)
+		prov.outputsHeld[c] = hourAgo
+	}
+	prov.mu.Unlock()
+	if rep, err = prov.GC(true); err != nil || len(rep.Freed) != len(blobs) || !prov.Store().Has(mc) {
+		t.Fatalf("dry run: %+v, %v; want %d blobs reported, none removed", rep, err, len(blobs))
+	}
+	rep, err = prov.GC(false)
+	if err != nil || len(rep.Freed) != len(blobs) {
+		t.Fatalf("collection after the grant: %+v, %v; want the %d outputs blobs freed", rep, err, len(blobs))
+	}
+	for _, d := range rep.Freed {
+		if d.Reason != store.DropExpired {
+			t.Errorf("%s dropped for %s, want %s", d.CID, d.Reason, store.DropExpired)
+		}
+	}
+	prov.mu.Lock()
+	left := len(prov.outputsHeld)
+	prov.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d outputs still tracked after they were dropped", left)
+	}
+}
