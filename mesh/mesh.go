@@ -43,6 +43,8 @@ type Mesh struct {
 	topics *topics
 	mdns   mdns.Service
 	punch  *punchTracer
+	limit  *authorLimiter // job requests per author
+	scores scores
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,7 +60,8 @@ type Mesh struct {
 // the bootstrap peers (without failing when none answers: the node keeps
 // trying in the background).
 func New(ctx context.Context, opts ...Option) (*Mesh, error) {
-	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true}
+	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true,
+		requestRate: DefaultRequestRate, requestBurst: DefaultRequestBurst, connsPerIP: DefaultConnsPerIP}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -94,6 +97,10 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		}
 		cfg.listen = tcpOnly
 	}
+	rm, err := resourceManager(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	punch := &punchTracer{}
 	var made atomic.Pointer[host.Host]
 	hostOf := func() host.Host {
@@ -109,7 +116,7 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		transports,
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.DefaultResourceManager,
+		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ChainOptions(natOptions(&cfg, punch, hostOf)...),
 		libp2p.EnableNATService(),
@@ -117,10 +124,11 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		libp2p.UserAgent("computemesh/meshnode"),
 	)
 	if err != nil {
+		rm.Close()
 		return nil, errorf("starting libp2p host on %v: %w", cfg.listen, err)
 	}
 	made.Store(&h)
-	m := &Mesh{cfg: cfg, host: h, punch: punch}
+	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst)}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Mesh, error) {
 		m.Close()
@@ -155,6 +163,8 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		// validation queue (32) an auction of 100 bidders lost up to half of
 		// its bids (BenchmarkAuction).
 		pubsub.WithValidateQueueSize(1024),
+		pubsub.WithPeerScore(scoreParams(&cfg, m.scoredTopics())),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(m.scores.inspect), scoreInspectPeriod),
 	)
 	if err != nil {
 		return fail(errorf("starting GossipSub: %w", err))
