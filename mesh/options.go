@@ -37,7 +37,6 @@ type config struct {
 	requestBurst     int
 	colocation       int
 	colocationExempt []*net.IPNet
-	colocationSet    bool
 	connsPerIP       int
 }
 

@@ -36,13 +36,10 @@ const (
 	scoreInspectPeriod = time.Second
 )
 
-// DefaultScoreExempt are the networks whose peers are never penalised for
-// sharing an IP: loopback (one machine's own nodes).
-var DefaultScoreExempt = []string{"127.0.0.0/8", "::1/128"}
-
 // IPColocation sets how many peers may share one IP before GossipSub's
 // score penalises them (threshold ≥ 1), and the networks (CIDRs) exempt
-// from it. Default: DefaultIPColocation, DefaultScoreExempt.
+// from it. Default: DefaultIPColocation, none exempt. Loopback peers are
+// never counted (GossipSub leaves them out: one machine's own nodes).
 func IPColocation(threshold int, exempt ...string) Option {
 	return func(c *config) error {
 		if threshold < 1 {
@@ -56,7 +53,7 @@ func IPColocation(threshold int, exempt ...string) Option {
 			}
 			nets = append(nets, n)
 		}
-		c.colocation, c.colocationExempt, c.colocationSet = threshold, nets, true
+		c.colocation, c.colocationExempt = threshold, nets
 		return nil
 	}
 }
@@ -69,6 +66,9 @@ func scoreParams(c *config, topicNames []string) (*pubsub.PeerScoreParams, *pubs
 		topics[name] = &pubsub.TopicScoreParams{
 			SkipAtomicValidation: true,
 			TopicWeight:          1,
+			// P1 is off (weight 0), but its quantum divides.
+			TimeInMeshQuantum: time.Second,
+			TimeInMeshCap:     1,
 			// P2: first deliveries of valid messages raise a peer a little
 			// (at most 5 per topic), and decay in a minute.
 			FirstMessageDeliveriesWeight: 0.5,
@@ -82,14 +82,9 @@ func scoreParams(c *config, topicNames []string) (*pubsub.PeerScoreParams, *pubs
 		// and ledger topics are quiet for long stretches, and a quiet topic
 		// must not count against the peers that carry it.
 	}
-	threshold, exempt := DefaultIPColocation, []*net.IPNet(nil)
-	if c.colocationSet {
-		threshold, exempt = c.colocation, c.colocationExempt
-	} else {
-		for _, s := range DefaultScoreExempt {
-			_, n, _ := net.ParseCIDR(s)
-			exempt = append(exempt, n)
-		}
+	threshold := c.colocation
+	if threshold == 0 {
+		threshold = DefaultIPColocation
 	}
 	params := &pubsub.PeerScoreParams{
 		SkipAtomicValidation: true,
@@ -101,7 +96,7 @@ func scoreParams(c *config, topicNames []string) (*pubsub.PeerScoreParams, *pubs
 		AppSpecificWeight:           1,
 		IPColocationFactorWeight:    colocationWeight,
 		IPColocationFactorThreshold: threshold,
-		IPColocationFactorWhitelist: exempt,
+		IPColocationFactorWhitelist: c.colocationExempt,
 		// P7: GossipSub's own protocol penalties (e.g. ignoring IWANTs).
 		BehaviourPenaltyWeight:    -1,
 		BehaviourPenaltyThreshold: 6,
