@@ -33,6 +33,9 @@ var log = logging.Logger("computemesh/mesh")
 
 func errorf(format string, a ...any) error { return fmt.Errorf("mesh: "+format, a...) }
 
+// seenTTL is how long a node remembers the IDs of the messages it has seen.
+const seenTTL = 15 * time.Second
+
 // Mesh is one node's membership of a computemesh network. It owns its host,
 // DHT and pubsub and their goroutines; Close releases them all.
 type Mesh struct {
@@ -158,7 +161,7 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		// Requests and bids matter for a second or two and GossipSub's gossip
 		// reaches back 3 s: remembering their IDs for 15 s (not the default
 		// 2 min) keeps a busy node's memory small.
-		pubsub.WithSeenMessagesTTL(15*time.Second),
+		pubsub.WithSeenMessagesTTL(seenTTL),
 		// A client hears every bidder's answer at once: with the default
 		// validation queue (32) an auction of 100 bidders lost up to half of
 		// its bids (BenchmarkAuction).

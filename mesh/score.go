@@ -104,6 +104,9 @@ func scoreParams(c *config, topicNames []string) (*pubsub.PeerScoreParams, *pubs
 		DecayInterval:             pubsub.DefaultDecayInterval,
 		DecayToZero:               pubsub.DefaultDecayToZero,
 		RetainScore:               10 * time.Minute,
+		// Delivery records live as long as seen message IDs (not the
+		// default 2 min): a flood's records go with them.
+		SeenMsgTTL: seenTTL,
 	}
 	thresholds := &pubsub.PeerScoreThresholds{
 		GossipThreshold:   GossipThreshold,

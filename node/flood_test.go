@@ -22,7 +22,7 @@ type flooder struct {
 	jobs *pubsub.Topic
 }
 
-func newFlooder(t *testing.T, network string, peers []*Node) *flooder {
+func newFlooder(t testing.TB, network string, peers []*Node) *flooder {
 	t.Helper()
 	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
 	if err != nil {
@@ -44,7 +44,11 @@ func newFlooder(t *testing.T, network string, peers []*Node) *flooder {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the flooder to see the jobs topic's peers", func() bool { return len(tp.ListPeers()) >= len(peers) })
+	for deadline := time.Now().Add(60 * time.Second); len(tp.ListPeers()) < len(peers); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the flooder sees %d of %d peers on the jobs topic", len(tp.ListPeers()), len(peers))
+		}
+	}
 	return &flooder{h: h, jobs: tp}
 }
 
@@ -56,11 +60,11 @@ func (f *flooder) request(t *testing.T, client string, s *job.Spec) {
 	}
 }
 
-func (f *flooder) try(client string, s *job.Spec) error {
+func (f *flooder) try(client string, s *job.Spec, opts ...pubsub.PubOpt) error {
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
 	r := job.NewRequest(job.NewID(s, client, nonce).String(), client, s, time.Now().Add(time.Second).UnixMilli())
-	if err := f.jobs.Publish(context.Background(), job.Encode(r)); err != nil {
+	if err := f.jobs.Publish(context.Background(), job.Encode(r), opts...); err != nil {
 		return fmt.Errorf("publishing: %w", err)
 	}
 	return nil
