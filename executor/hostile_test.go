@@ -140,26 +140,6 @@ func TestHostileGuests(t *testing.T) {
 	}
 }
 
-// outputsSize returns the bytes of regular files and the entries under dir.
-func outputsSize(t *testing.T, dir string) (size int64, entries int) {
-	t.Helper()
-	must(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		entries++
-		if d.Type().IsRegular() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			size += info.Size()
-		}
-		return nil
-	}))
-	return size, entries
-}
-
 // A guest's outputs stop exactly at Task.DiskBytes and Task.MaxFiles.
 func TestDiskBound(t *testing.T) {
 	w := newWASM(t)

@@ -33,6 +33,9 @@ var log = logging.Logger("computemesh/mesh")
 
 func errorf(format string, a ...any) error { return fmt.Errorf("mesh: "+format, a...) }
 
+// seenTTL is how long a node remembers the IDs of the messages it has seen.
+const seenTTL = 15 * time.Second
+
 // Mesh is one node's membership of a computemesh network. It owns its host,
 // DHT and pubsub and their goroutines; Close releases them all.
 type Mesh struct {
@@ -43,6 +46,8 @@ type Mesh struct {
 	topics *topics
 	mdns   mdns.Service
 	punch  *punchTracer
+	limit  *authorLimiter // job requests per author
+	scores scores
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,7 +63,8 @@ type Mesh struct {
 // the bootstrap peers (without failing when none answers: the node keeps
 // trying in the background).
 func New(ctx context.Context, opts ...Option) (*Mesh, error) {
-	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true}
+	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true,
+		requestRate: DefaultRequestRate, requestBurst: DefaultRequestBurst, connsPerIP: DefaultConnsPerIP}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -94,6 +100,10 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		}
 		cfg.listen = tcpOnly
 	}
+	rm, err := resourceManager(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	punch := &punchTracer{}
 	var made atomic.Pointer[host.Host]
 	hostOf := func() host.Host {
@@ -109,7 +119,7 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		transports,
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.DefaultResourceManager,
+		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ChainOptions(natOptions(&cfg, punch, hostOf)...),
 		libp2p.EnableNATService(),
@@ -117,10 +127,11 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		libp2p.UserAgent("computemesh/meshnode"),
 	)
 	if err != nil {
+		rm.Close()
 		return nil, errorf("starting libp2p host on %v: %w", cfg.listen, err)
 	}
 	made.Store(&h)
-	m := &Mesh{cfg: cfg, host: h, punch: punch}
+	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst)}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Mesh, error) {
 		m.Close()
@@ -150,11 +161,13 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		// Requests and bids matter for a second or two and GossipSub's gossip
 		// reaches back 3 s: remembering their IDs for 15 s (not the default
 		// 2 min) keeps a busy node's memory small.
-		pubsub.WithSeenMessagesTTL(15*time.Second),
+		pubsub.WithSeenMessagesTTL(seenTTL),
 		// A client hears every bidder's answer at once: with the default
 		// validation queue (32) an auction of 100 bidders lost up to half of
 		// its bids (BenchmarkAuction).
 		pubsub.WithValidateQueueSize(1024),
+		pubsub.WithPeerScore(scoreParams(&cfg, m.scoredTopics())),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(m.scores.inspect), scoreInspectPeriod),
 	)
 	if err != nil {
 		return fail(errorf("starting GossipSub: %w", err))

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -31,6 +32,12 @@ type config struct {
 	relayService *RelayLimit
 	relays       []peer.AddrInfo
 	reachability string
+
+	requestRate      float64
+	requestBurst     int
+	colocation       int
+	colocationExempt []*net.IPNet
+	connsPerIP       int
 }
 
 // Option configures a Mesh.

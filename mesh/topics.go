@@ -23,8 +23,13 @@ const (
 )
 
 // Drops counts the gossip messages the validators refused, by reason.
+// Oversize, Unsigned, Decode and Forged messages are rejected (held against
+// the peer that forwarded them); OverRate ones, job requests past their
+// author's rate (RequestRate), are ignored: neither handled nor forwarded,
+// and held against nobody.
 type Drops struct {
 	Oversize, Unsigned, Decode, Forged atomic.Int64
+	OverRate                           atomic.Int64
 }
 
 func (d *Drops) add(reason string) {
@@ -40,7 +45,7 @@ func (d *Drops) add(reason string) {
 	}
 }
 
-// Total returns the number of dropped messages.
+// Total returns the number of rejected messages (OverRate aside).
 func (d *Drops) Total() int64 {
 	return d.Oversize.Load() + d.Unsigned.Load() + d.Decode.Load() + d.Forged.Load()
 }
@@ -95,6 +100,16 @@ type topics struct {
 	onBid     BidHandler
 }
 
+// scoredTopics are the names of the topics whose messages count in a
+// peer's score.
+func (m *Mesh) scoredTopics() []string {
+	names := make([]string, 0, 5)
+	for _, n := range []string{jobsTopic(ClassCPU), jobsTopic(ClassGPU), "bids", "capacity", "ledger"} {
+		names = append(names, m.TopicName(n))
+	}
+	return names
+}
+
 // TopicName returns the name of one of the network's topics.
 func (m *Mesh) TopicName(name string) string {
 	return "computemesh/" + m.cfg.network + "/" + name
@@ -106,7 +121,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 	bidsName := m.TopicName("bids")
 	for _, class := range []string{ClassCPU, ClassGPU} {
 		name := m.TopicName(jobsTopic(class))
-		if err = m.ps.RegisterTopicValidator(name, t.validator(func(b []byte, from peer.ID) (any, string) {
+		if err = m.ps.RegisterTopicValidator(name, t.validator(m.limit, func(b []byte, from peer.ID) (any, string) {
 			var r job.Request
 			if err := job.Decode(b, job.MaxGossipSize, &r); err != nil {
 				log.Debugf("dropping job request from %s: %v", from, err)
@@ -134,7 +149,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 			t.jobs = tp
 		}
 	}
-	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(func(b []byte, from peer.ID) (any, string) {
+	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(nil, func(b []byte, from peer.ID) (any, string) {
 		var bid job.Bid
 		if err := job.Decode(b, job.MaxGossipSize, &bid); err != nil {
 			log.Debugf("dropping bid from %s: %v", from, err)
@@ -152,7 +167,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 		return nil, errorf("joining %s: %w", bidsName, err)
 	}
 	capName := m.TopicName("capacity")
-	if err = m.ps.RegisterTopicValidator(capName, t.validator(func(b []byte, from peer.ID) (any, string) {
+	if err = m.ps.RegisterTopicValidator(capName, t.validator(nil, func(b []byte, from peer.ID) (any, string) {
 		c, err := capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(from), b)
 		if err != nil {
 			log.Debugf("dropping capacity record from %s: %v", from, err)
@@ -175,8 +190,10 @@ func joinTopics(m *Mesh) (*topics, error) {
 }
 
 // validator wraps a decoder with the checks every topic makes: size limit
-// and a signature from the author.
-func (t *topics) validator(decode func([]byte, peer.ID) (any, string)) pubsub.ValidatorEx {
+// and a signature from the author; and, where limit is not nil, the
+// author's rate: a message over it is ignored (not rejected: whoever
+// forwarded it may have been within it by its own clock).
+func (t *topics) validator(limit *authorLimiter, decode func([]byte, peer.ID) (any, string)) pubsub.ValidatorEx {
 	return func(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if len(msg.Data) > job.MaxGossipSize {
 			t.drops.add(DropOversize)
@@ -187,6 +204,10 @@ func (t *topics) validator(decode func([]byte, peer.ID) (any, string)) pubsub.Va
 			t.drops.add(DropUnsigned)
 			log.Debugf("dropping unsigned message on %s", msg.GetTopic())
 			return pubsub.ValidationReject
+		}
+		if limit != nil && !limit.allow(msg.GetFrom(), time.Now()) {
+			t.drops.OverRate.Add(1)
+			return pubsub.ValidationIgnore
 		}
 		v, reason := decode(msg.Data, msg.GetFrom())
 		if reason != "" {

@@ -134,11 +134,9 @@ func benchAuction(b *testing.B, n int) {
 			// bid for the job did get the request and answered.
 			standing := 0
 			for _, p := range provs {
-				p.bidsMu.Lock()
-				if _, ok := p.myBids[out.Job]; ok {
+				if _, ok := p.bids.get(out.Job); ok {
 					standing++
 				}
-				p.bidsMu.Unlock()
 			}
 			jobsPeers, _ := client.Mesh().TopicPeers()
 			b.Logf("job %d: window closed at its deadline with %d bids; %d providers hold a standing bid for it (+1 if the winner's was awarded); the client has %d jobs-topic peers, %d connections",

@@ -423,7 +423,11 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 		return nil, why, err
 	}
 	a.Auth = auth
+	// Should the job outlast the losers' bids, the next bidders keep
+	// theirs: they are its failover.
+	stopHold := n.holdBackups(t.id, ranked, i)
 	res, err := n.award(ctx, a, emit)
+	stopHold()
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("provider error: %s", res.Error)
 	}

@@ -141,6 +141,20 @@ type Config struct {
 	StoreMaxBytes  int64
 	StoreRetention time.Duration
 	GCInterval     time.Duration
+	// RequestRate and RequestBurst bound the job requests this node
+	// handles and relays per author (the signing client): rate per second,
+	// burst at once; the rest are ignored (0: mesh.DefaultRequestRate and
+	// mesh.DefaultRequestBurst).
+	RequestRate  float64
+	RequestBurst int
+	// ConnsPerIP bounds the connections accepted from one IP (0:
+	// mesh.DefaultConnsPerIP; loopback is not limited).
+	ConnsPerIP int
+	// BidGrace is how long a provider's losing bid stands after its
+	// request's bid window (0: DefaultBidGrace). A client holds its
+	// backups' bids (the next awardBackups in its ranking) when a job still
+	// runs at half of it.
+	BidGrace time.Duration
 
 	// TestIdentity derives the node's key from this seed instead of the
 	// data dir's key (test networks only): fixed peer IDs for a testnet's
@@ -183,6 +197,9 @@ func (c *Config) checkFields() error {
 		if c.Faucet == testfaucet.ID && !SimulationAllowed(c.Network) {
 			return fmt.Errorf("faucet: the test faucet's key is public: it is refused on network %q (only on test networks)", c.Network)
 		}
+	}
+	if err := c.checkFlood(); err != nil {
+		return err
 	}
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = DefaultHeartbeatTimeout

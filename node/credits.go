@@ -269,16 +269,21 @@ func (h ledgerLogHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h ledgerLogHandler) WithGroup(string) slog.Handler      { return h }
 
 // funded says why a client may not be served on this network (its
-// balance in this node's ledger below price, or a double spend on record),
-// or "" when it may. Networks without a faucet have no balances to check.
-func (n *Node) funded(client string, price job.Credits) string {
+// balance in this node's ledger below price plus what its standing bids
+// here already commit, or a double spend on record), or "" when it may.
+// Networks without a faucet have no balances to check.
+func (n *Node) funded(client string, committed, price job.Credits) string {
 	if n.cfg.Faucet == "" {
 		return ""
 	}
 	if n.book.Fraudulent(client) {
 		return fmt.Sprintf("client %s signed two receipts with one sequence number (fraud proof held): refused", client)
 	}
-	if b := n.book.Balance(client); b.Balance < price {
+	b := n.book.Balance(client)
+	switch {
+	case committed > 0 && b.Balance < committed+price:
+		return fmt.Sprintf("client %s has %s credits in this provider's ledger, its standing bids here commit %s, the price is %s", client, b.Balance, committed, price)
+	case b.Balance < price:
 		return fmt.Sprintf("client %s has %s credits in this provider's ledger, the price is %s", client, b.Balance, price)
 	}
 	return ""

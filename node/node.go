@@ -48,10 +48,9 @@ type Node struct {
 	offer           scheduler.Offer
 	reserved        *scheduler.Reservations
 	modules         *mesh.BlobCache
-	bidsMu          sync.Mutex
-	myBids          map[string]standing // job ID → the bid this provider made
-	runTimes        runTimes            // recent run times, for queued bids' wait estimates
-	announce        chan struct{}       // closed once capabilities are on the DHT
+	bids            *bidBook      // job ID → the bid this provider made
+	runTimes        runTimes      // recent run times, for queued bids' wait estimates
+	announce        chan struct{} // closed once capabilities are on the DHT
 
 	// client role
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
@@ -95,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg:      cfg,
-		myBids:   map[string]standing{},
+		bids:     newBidBook(),
 		auctions: map[string]*pending{},
 		grants:   map[string]map[peer.ID]time.Time{},
 		blobs:    mesh.NewBlobCache(256 << 20),
@@ -165,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		opts = append(opts, mesh.Delay(cfg.Delay))
 	}
+	opts = append(opts, cfg.floodOptions()...)
 	if err := mesh.CheckOptions(opts...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
@@ -459,7 +459,8 @@ type Info struct {
 	Peers    int            `json:"peers"`
 	Balance  market.Balance `json:"balance"`
 	Dropped  int64          `json:"dropped_messages"`
-	Record   *job.Capacity  `json:"record,omitempty"` // a provider's advertised capacity
+	OverRate int64          `json:"over_rate_messages"` // job requests ignored: over their author's rate
+	Record   *job.Capacity  `json:"record,omitempty"`   // a provider's advertised capacity
 	// Conns counts open connections, direct and through a relay.
 	Conns mesh.ConnStats `json:"conns"`
 	// Relayed are the node's addresses through a relay (a node behind NAT).
@@ -482,7 +483,7 @@ func (n *Node) Info() Info {
 		PeerID: n.ID().String(), Mode: n.cfg.Mode, Network: n.mesh.NetworkName(),
 		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
 		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.ledger.Balance(),
-		Dropped: n.mesh.Drops().Total(), ExecConfinement: n.execConfinement,
+		Dropped: n.mesh.Drops().Total(), OverRate: n.mesh.Drops().OverRate.Load(), ExecConfinement: n.execConfinement,
 		Conns: n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {

@@ -21,11 +21,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// bidGrace is how long a provider's bid stands beyond the job's timeout:
-// long enough for a client to fall back on it when the winner dies at the
-// end of its run.
-const bidGrace = 30 * time.Second
-
 // clockSkew is how far a request's bid deadline may lie in the past, by this
 // node's clock, before the provider stops answering it.
 const clockSkew = 2 * time.Second
@@ -39,6 +34,7 @@ func (n *Node) startProvider() error {
 		return err
 	}
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("award"), n.handleAward)
+	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(holdProto), n.handleHold)
 	n.record.Peer = n.ID().String()
 	if err := n.record.Validate(); err != nil {
 		return fmt.Errorf("capacity record: %w", err)
@@ -49,16 +45,6 @@ func (n *Node) startProvider() error {
 	n.wg.Add(1)
 	go n.expireBids()
 	return nil
-}
-
-// standing is what a provider remembers of a bid it made, kept small: a
-// busy provider holds one for every job it bid on until the bid expires.
-type standing struct {
-	price   job.Credits
-	rates   job.Rates
-	expires int64    // unix ms
-	bidBy   int64    // the request's bid deadline, part of what it signed
-	req     [32]byte // digest of the request it answered
 }
 
 func requestDigest(r *job.Request) [32]byte { return sha256.Sum256(job.Encode(r)) }
@@ -97,10 +83,8 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS+clockSkew.Milliseconds() {
 		return // the window has closed: answering would only add traffic
 	}
-	n.bidsMu.Lock()
-	prev, answered := n.myBids[r.Job]
-	n.bidsMu.Unlock()
-	if answered && prev.bidBy == r.BidByMS {
+	prev, answered := n.bids.get(r.Job)
+	if answered && prev.bidBy == r.BidByMS && prev.client == r.Client {
 		return // a re-gossiped request: the bid stands
 	}
 	b := scheduler.AdmitState(&n.offer, r, scheduler.State{
@@ -118,46 +102,28 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if b.Decline == "" && r.Executor == job.ExecutorExec && (n.cmds == nil || !n.cmds.Allowed(r.Command)) {
 		b.Decline, b.Detail, b.Price = job.DeclineCommand, "command "+r.Command+" is not allowed here", 0
 	}
+	b.Provider = n.ID().String()
+	b.ExpiresMS = n.loserExpiry(r, time.Now()).UnixMilli()
 	if b.Decline == "" {
-		if why := n.funded(r.Client, b.Price); why != "" {
-			b.Decline, b.Detail, b.Price = job.DeclineFunds, why, 0
+		st := standing{client: r.Client, price: b.Price, rates: b.Rates, expires: b.ExpiresMS, bidBy: r.BidByMS,
+			timeoutMS: r.TimeoutMS, req: requestDigest(r)}
+		// On a network with credits, what the client's standing bids here
+		// commit, this one included, must be covered by its balance.
+		if decline, why := n.bids.put(r.Job, st, func(committed job.Credits) string {
+			return n.funded(r.Client, committed, b.Price)
+		}); decline != "" {
+			b.Decline, b.Detail, b.Price = decline, why, 0
 		}
 	}
-	b.Provider = n.ID().String()
-	b.ExpiresMS = time.Now().Add(r.Timeout() + bidGrace).UnixMilli()
 	if b.Decline != "" {
 		n.metrics.answers.WithLabelValues(b.Decline).Inc()
 	} else {
 		n.metrics.answers.WithLabelValues("bid").Inc()
-		n.bidsMu.Lock()
-		n.myBids[r.Job] = standing{price: b.Price, rates: b.Rates, expires: b.ExpiresMS, bidBy: r.BidByMS, req: requestDigest(r)}
-		n.bidsMu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 	defer cancel()
 	if err := n.mesh.PublishBid(ctx, &b); err != nil {
 		log.Debugf("answering job %s from %s: %v", r.Job, from, err)
-	}
-}
-
-// expireBids forgets bids that were never awarded.
-func (n *Node) expireBids() {
-	defer n.wg.Done()
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case now := <-t.C:
-			n.bidsMu.Lock()
-			for id, b := range n.myBids {
-				if now.UnixMilli() > b.expires {
-					delete(n.myBids, id)
-				}
-			}
-			n.bidsMu.Unlock()
-		}
 	}
 }
 
@@ -184,15 +150,13 @@ func (n *Node) handleAward(s network.Stream) {
 		decline("award sent by %s for client %s", client, a.Client)
 		return
 	}
-	n.bidsMu.Lock()
-	st, ok := n.myBids[a.Job]
-	if ok {
-		delete(n.myBids, a.Job) // one award per bid
-	}
-	n.bidsMu.Unlock()
+	st, ok := n.bids.take(a.Job) // one award per bid
 	switch {
 	case !ok:
 		decline("no standing bid for job %s", a.Job)
+		return
+	case st.client != a.Client:
+		decline("my bid for job %s was made to another client", a.Job)
 		return
 	case time.Now().UnixMilli() > st.expires:
 		decline("my bid for job %s has expired", a.Job)
@@ -209,7 +173,7 @@ func (n *Node) handleAward(s network.Stream) {
 	}
 	if n.cfg.Faucet != "" {
 		pay := max(a.Pay, a.Bid.Price)
-		if why := n.funded(client.String(), pay); why != "" {
+		if why := n.funded(client.String(), 0, pay); why != "" {
 			decline("%s", why)
 			return
 		}

@@ -76,6 +76,10 @@ YAML file given by --config.`,
 	f.String("test-identity", "", "test networks only: derive the node's key from this seed (fixed peer IDs for a testnet's bootstrap nodes; see 'meshnode identity test')")
 	f.String("store-max", job.FormatSize(store.DefaultMaxBytes), "size of the content store past which the least recently used blobs nothing protects are dropped (pinned blobs, those of kept job records and those in use stay)")
 	f.Duration("store-retention", store.DefaultMaxAge, "blobs nothing protects are dropped once unused this long")
+	f.Float64("request-rate", mesh.DefaultRequestRate, "job requests per second this node handles and relays from one author (the signing client); the rest are ignored")
+	f.Int("request-burst", mesh.DefaultRequestBurst, "job requests one author may send at once before --request-rate applies")
+	f.Int("conns-per-ip", mesh.DefaultConnsPerIP, "connections accepted from one IP address at once (loopback is not limited)")
+	f.Duration("bid-grace", node.DefaultBidGrace, "how long a losing bid stands after its request's bid window (backups a client holds stand until their job ends)")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
 	return cmd
 }
@@ -123,6 +127,13 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	cfg.Relays = splitList(relays)
 	cfg.Reachability, _ = f.GetString("reachability")
 	cfg.TestIdentity, _ = f.GetString("test-identity")
+	cfg.RequestRate, _ = f.GetFloat64("request-rate")
+	cfg.RequestBurst, _ = f.GetInt("request-burst")
+	cfg.ConnsPerIP, _ = f.GetInt("conns-per-ip")
+	cfg.BidGrace, _ = f.GetDuration("bid-grace")
+	if cfg.RequestRate <= 0 || cfg.RequestBurst < 1 {
+		return usageErr("--request-rate, --request-burst: must be above 0 (got %v and %d)", cfg.RequestRate, cfg.RequestBurst)
+	}
 	cfg.Faucet, _ = f.GetString("faucet")
 	if test, _ := f.GetBool("test-faucet"); test {
 		if cfg.Faucet != "" && cfg.Faucet != testfaucet.ID {

@@ -1,0 +1,106 @@
+package mesh
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Defaults of the per-author limit on job requests. An honest client
+// submitting 300 jobs/s stays well under them.
+const (
+	DefaultRequestRate  = 500.0 // job requests per second, per author
+	DefaultRequestBurst = 1000  // job requests an author may send at once
+	// maxAuthors bounds the authors whose buckets are remembered: past it,
+	// full (idle) buckets are forgotten first, then arbitrary ones.
+	maxAuthors = 16384
+)
+
+// authorLimiter is a token bucket per author (the signing peer of a
+// message) in a bounded map. A forgotten author starts again with a full
+// bucket, as a new one does.
+type authorLimiter struct {
+	rate  float64 // tokens per second
+	burst float64
+
+	mu      sync.Mutex
+	buckets map[peer.ID]*bucket
+	over    atomic.Int64 // messages refused for being over the rate
+}
+
+type bucket struct {
+	tokens float64
+	last   int64 // unix ns of the last refill
+}
+
+func newAuthorLimiter(rate float64, burst int) *authorLimiter {
+	return &authorLimiter{rate: rate, burst: float64(burst), buckets: map[peer.ID]*bucket{}}
+}
+
+// allow takes a token from author's bucket, reporting false (and counting
+// it) when there is none.
+func (l *authorLimiter) allow(author peer.ID, now time.Time) bool {
+	ns := now.UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[author]
+	if !ok {
+		if len(l.buckets) >= maxAuthors {
+			l.evictLocked(ns)
+		}
+		b = &bucket{tokens: l.burst, last: ns}
+		l.buckets[author] = b
+	} else if ns > b.last {
+		b.tokens = min(l.burst, b.tokens+float64(ns-b.last)/1e9*l.rate)
+		b.last = ns
+	}
+	if b.tokens < 1 {
+		l.over.Add(1)
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// evictLocked makes room: it forgets every bucket that has refilled (its
+// author is idle, and would start full anyway), and when none has, a
+// quarter of the map. The map is rebuilt, so that its memory goes too.
+func (l *authorLimiter) evictLocked(ns int64) {
+	kept := make(map[peer.ID]*bucket, len(l.buckets)/2)
+	drop := len(l.buckets) / 4
+	for id, b := range l.buckets {
+		if b.tokens+float64(ns-b.last)/1e9*l.rate >= l.burst {
+			continue
+		}
+		if len(kept) < len(l.buckets)-drop {
+			kept[id] = b
+		}
+	}
+	l.buckets = kept
+}
+
+// size returns the number of authors remembered.
+func (l *authorLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// RequestRate sets the per-author limit on job requests: a node relays and
+// handles at most rate requests per second (burst at once) signed by one
+// peer, and ignores the rest without penalising whoever forwarded them.
+// Default: DefaultRequestRate, DefaultRequestBurst.
+func RequestRate(rate float64, burst int) Option {
+	return func(c *config) error {
+		if !(rate > 0) || rate > 1e6 {
+			return errorf("request rate %v per author per second: must be above 0 and at most 1e6", rate)
+		}
+		if burst < 1 || burst > 1e7 {
+			return errorf("request burst %d: must be 1 to 10000000", burst)
+		}
+		c.requestRate, c.requestBurst = rate, burst
+		return nil
+	}
+}

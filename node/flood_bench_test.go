@@ -1,0 +1,157 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/examples/hello"
+	"github.com/computemesh/computemesh/job"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// rssMiB is the process's resident memory (VmRSS).
+func rssMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// settledMiB collects garbage, returns freed memory to the system and
+// reports RSS and live heap.
+func settledMiB() (rss, heap float64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return rssMiB(), float64(ms.HeapAlloc) / (1 << 20)
+}
+
+// BenchmarkRequestFlood floods a 4-provider mesh (the client, providers and
+// flooder in this one process) with 30,000 valid job requests at 600/s, from one key
+// or spread over 100 keys sent by one peer (one IP), while the client
+// submits hello jobs one after another. It reports the hello jobs' p50 when
+// quiet and during the flood, and the process's RSS and live heap before
+// the flood and once it has stopped and the losing bids' window and grace
+// (10 s by default) have passed. See docs/BENCHMARKS.md.
+func BenchmarkRequestFlood(b *testing.B) {
+	for _, keys := range []int{1, 100} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) { benchFlood(b, keys) })
+	}
+}
+
+func benchFlood(b *testing.B, nkeys int) {
+	const requests = 30_000
+	const floodRate = 600 // requests/s: over the per-author rate (500/s)
+	client, provs := benchMesh(b)
+	sub := benchJob(hello.Module(), "hello.wasm", 1000)
+	ctx := context.Background()
+	warmUp(b, client, sub, 3)
+	failed := 0
+	p50 := func(stop func() bool) (time.Duration, int) {
+		var d []time.Duration
+		for len(d) < 20 || (stop != nil && !stop()) {
+			start := time.Now()
+			out, err := client.Submit(ctx, sub, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if out.State != job.StateCompleted {
+				failed++ // counted: a job whose request was lost in the flood
+				b.Logf("honest job: %s: %s", out.State, out.Error)
+				continue
+			}
+			d = append(d, time.Since(start))
+		}
+		slices.Sort(d)
+		return d[len(d)/2], len(d)
+	}
+	f := newFlooder(b, "test", provs)
+	type key struct {
+		k  crypto.PrivKey
+		id peer.ID
+	}
+	keys := make([]key, nkeys)
+	for i := range keys {
+		k, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+		id, _ := peer.IDFromPrivateKey(k)
+		keys[i] = key{k, id}
+	}
+	spec := benchJob(hello.Module(), "hello.wasm", 1000).Spec
+	for b.Loop() {
+		quiet, _ := p50(nil)
+		rss0, heap0 := settledMiB()
+		var wg sync.WaitGroup
+		var flooding sync.Mutex
+		flooding.Lock()
+		done := false
+		wg.Add(1)
+		start := time.Now()
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Second / floodRate * 10)
+			defer tick.Stop()
+			for i := range requests {
+				if i%10 == 0 {
+					<-tick.C
+				}
+				k := keys[i%nkeys]
+				if err := f.try(k.id.String(), spec, pubsub.WithSecretKeyAndPeerId(k.k, k.id)); err != nil {
+					b.Error(err)
+					break
+				}
+			}
+			flooding.Lock()
+			done = true
+			flooding.Unlock()
+		}()
+		flooding.Unlock()
+		during, n := p50(func() bool { flooding.Lock(); defer flooding.Unlock(); return done })
+		wg.Wait()
+		floodTime := time.Since(start)
+		var peak int
+		for _, p := range provs {
+			t, _ := p.StandingBids()
+			peak = max(peak, t)
+		}
+		time.Sleep(DefaultBidGrace + clockSkew + 5*time.Second)
+		rss1, heap1 := settledMiB()
+		var over int64
+		for _, p := range provs {
+			over += p.Mesh().Drops().OverRate.Load()
+		}
+		b.ReportMetric(float64(quiet)/1e6, "quiet-p50-ms")
+		b.ReportMetric(float64(during)/1e6, "flood-p50-ms")
+		b.ReportMetric(float64(during)/float64(quiet), "p50-ratio")
+		b.ReportMetric(float64(requests)/floodTime.Seconds(), "flood-req/s")
+		b.ReportMetric(rss1-rss0, "rss-growth-MiB")
+		b.ReportMetric(heap1-heap0, "heap-growth-MiB")
+		b.ReportMetric(float64(peak), "peak-standing-bids")
+		b.ReportMetric(float64(failed), "honest-failed")
+		b.ReportMetric(float64(over)/float64(len(provs)), "ignored/provider")
+		b.Logf("%d keys: %d requests in %v; %d honest jobs during it; RSS %.1f → %.1f MiB, heap %.1f → %.1f MiB",
+			nkeys, requests, floodTime.Round(time.Millisecond), n, rss0, rss1, heap0, heap1)
+	}
+}

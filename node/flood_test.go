@@ -1,0 +1,263 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/internal/testfaucet"
+	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// flooder is a raw GossipSub peer that signs job requests with its own key.
+type flooder struct {
+	h    host.Host
+	jobs *pubsub.Topic
+}
+
+func newFlooder(t testing.TB, network string, peers []*Node) *flooder {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ps, err := pubsub.NewGossipSub(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := ps.Join("computemesh/" + network + "/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		if err := h.Connect(ctx, peer.AddrInfo{ID: p.ID(), Addrs: p.Mesh().Host().Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(60 * time.Second); len(tp.ListPeers()) < len(peers); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the flooder sees %d of %d peers on the jobs topic", len(tp.ListPeers()), len(peers))
+		}
+	}
+	return &flooder{h: h, jobs: tp}
+}
+
+// request publishes a valid request claiming client as its client.
+func (f *flooder) request(t *testing.T, client string, s *job.Spec) {
+	t.Helper()
+	if err := f.try(client, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *flooder) try(client string, s *job.Spec, opts ...pubsub.PubOpt) error {
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	r := job.NewRequest(job.NewID(s, client, nonce).String(), client, s, time.Now().Add(time.Second).UnixMilli())
+	if err := f.jobs.Publish(context.Background(), job.Encode(r), opts...); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) bidsOf(client string) int {
+	n.bids.mu.Lock()
+	defer n.bids.mu.Unlock()
+	if c := n.bids.byClient[client]; c != nil {
+		return c.count
+	}
+	return 0
+}
+
+// One peer floods valid job requests far over the per-author rate while a
+// forger publishes requests in another's name: providers answer at most
+// the bucket's share of the flood and ignore the rest, the honest client's
+// job completes, the gossip relay and the honest peers keep a score of 0 or
+// more, and the forger's falls below 0.
+func TestRequestFloodIsBounded(t *testing.T) {
+	ctx := context.Background()
+	const network = "test-flood"
+	const rate, burst = 20, 40
+	relay, err := New(ctx, Config{Mode: ModeClient, Network: network, RelayService: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	boot := relay.Mesh().Addrs()[0].String()
+	cfg := func(region string) Config {
+		return Config{Region: region, Rates: job.Rates{CPUHour: job.Nano}, RequestRate: rate, RequestBurst: burst,
+			BidGrace: 10 * time.Minute, Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}}
+	}
+	var provs []*Node
+	for _, region := range []string{"eu-west", "us-east"} {
+		c := cfg(region)
+		c.Mode, c.Network, c.Bootstrap, c.Hardware = ModeProvider, network, []string{boot}, testHardware(t)
+		p, err := New(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		provs = append(provs, p)
+	}
+	client, err := New(ctx, Config{Mode: ModeClient, Network: network, Ephemeral: true, Bootstrap: []string{boot},
+		HeartbeatTimeout: testHeartbeatTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := client.Mesh().WaitProviders(wctx, len(provs)); err != nil {
+		t.Fatal(err)
+	}
+
+	flood := newFlooder(t, network, append([]*Node{relay}, provs...))
+	forger := newFlooder(t, network, append([]*Node{relay}, provs...))
+	spec := helloSpec(t, nil).Spec
+	start := time.Now()
+	const sent = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range sent {
+			err := flood.try(flood.h.ID().String(), spec)
+			if i%100 == 0 && err == nil {
+				err = forger.try(client.ID().String(), spec) // in the honest client's name
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	out := submit(t, client, helloSpec(t, nil), nil)
+	<-done
+	if out.State != job.StateCompleted {
+		t.Fatalf("honest job during the flood: state %s: %s", out.State, out.Error)
+	}
+	for _, p := range provs {
+		waitFor(t, "requests over the rate to be ignored", func() bool { return p.Mesh().Drops().OverRate.Load() > 0 })
+	}
+	time.Sleep(time.Second) // let the last of the flood arrive
+	elapsed := time.Since(start)
+	limit := burst + int(rate*elapsed.Seconds()) + 1
+	for i, p := range provs {
+		got := p.bidsOf(flood.h.ID().String())
+		t.Logf("provider %d: %d bids for %d flooded requests in %v (limit %d), %d ignored over the rate, %d rejected",
+			i, got, sent, elapsed.Round(time.Millisecond), limit, p.Mesh().Drops().OverRate.Load(), p.Mesh().Drops().Total())
+		if got == 0 || got > limit {
+			t.Errorf("provider %d answered %d of the flood; want 1 to %d (burst %d + %d/s)", i, got, limit, burst, rate)
+		}
+	}
+	for i, p := range provs {
+		waitFor(t, "the forger's score to fall below 0", func() bool {
+			v, ok := p.Mesh().PeerScores()[forger.h.ID()]
+			return ok && v < 0
+		})
+		s := p.Mesh().PeerScores()
+		for name, id := range map[string]peer.ID{"relay": relay.ID(), "flooder (over the rate: ignored)": flood.h.ID()} {
+			if v, ok := s[id]; !ok || v < 0 {
+				t.Errorf("provider %d scores the %s %v (known %v); want 0 or more", i, name, v, ok)
+			}
+		}
+		t.Logf("provider %d scores: relay %.1f, flooder %.1f, forger %.1f", i, s[relay.ID()], s[flood.h.ID()], s[forger.h.ID()])
+	}
+}
+
+// On a network with credits, the bids a provider keeps for one client
+// never commit more than the client's balance; once they expire, the
+// credits are free again.
+func TestStandingBidsCoveredByBalance(t *testing.T) {
+	const network = "test-flood-funds"
+	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID,
+		BidGrace: 3 * time.Second, Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}})
+	p := provs[0]
+	f := newFlooder(t, network, provs)
+	who := f.h.ID().String()
+	const balance = 10 * job.Nano
+	g, err := SignGrant(testfaucet.Key(), network, who, balance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddGrant(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	// 4 cores for an hour at 1 credit per core-hour: 4 credits a bid.
+	spec := helloSpec(t, func(s *job.Spec) { s.Resources.CPUMillis = 4000; s.TimeoutMS = 3_600_000 }).Spec
+	for range 6 {
+		f.request(t, who, spec)
+	}
+	waitFor(t, "the provider to answer", func() bool { return p.bids.committed(who) > 0 })
+	time.Sleep(500 * time.Millisecond)
+	got, n := p.bids.committed(who), p.bidsOf(who)
+	t.Logf("balance %s: %d standing bids commit %s", balance, n, got)
+	if got > balance || n != 2 {
+		t.Fatalf("%d standing bids commit %s for a balance of %s; want 2 bids of 4 credits", n, got, balance)
+	}
+	waitFor(t, "the losing bids to expire", func() bool { return p.bids.committed(who) == 0 })
+	f.request(t, who, spec)
+	waitFor(t, "a bid once the credits are free", func() bool { return p.bids.committed(who) > 0 })
+}
+
+// A losing bid is dropped soon after its window; the backups the client
+// holds when it awards keep theirs until the job ends, so a winner that
+// dies late in its run is still replaced.
+func TestBackupsHeldLosersDropped(t *testing.T) {
+	const network = "test-flood-hold"
+	var cfgs []Config
+	for _, r := range []string{"0.5", "0.6", "0.7", "0.9"} {
+		rate, err := job.ParseCredits(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgs = append(cfgs, Config{Region: "eu-west", Rates: job.Rates{CPUHour: rate}, BidGrace: time.Second,
+			Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}})
+	}
+	client, provs := meshOf(t, network, cfgs...)
+	client.cfg.BidGrace = time.Second
+	sub := guestSpec(t, "sleep", "12s")
+	sub.Spec.Policy = job.PolicyCost
+	var once sync.Once
+	out := submit(t, client, sub, func(e job.Event) {
+		if e.Kind != job.EventRunning || e.Provider != provs[0].ID().String() {
+			return
+		}
+		once.Do(func() {
+			go func() {
+				// Well past the losers' window, skew and grace.
+				deadline := time.Now().Add(8 * time.Second)
+				for time.Now().Before(deadline) {
+					if n, _ := provs[3].StandingBids(); n == 0 {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				for i, p := range provs[1:] {
+					n, held := p.StandingBids()
+					t.Logf("provider %d: %d standing, %d held", i+1, n, held)
+					want := 1
+					if i == 2 {
+						want = 0 // not a backup: dropped
+					}
+					if held != want || n != want {
+						t.Errorf("provider %d keeps %d bids (%d held), want %d", i+1, n, held, want)
+					}
+				}
+				provs[0].Close()
+			}()
+		})
+	})
+	if out.State != job.StateCompleted || out.Provider != provs[1].ID().String() || out.Attempts != 2 {
+		t.Fatalf("state %s on %s after %d attempts (%s); want completed on the first backup %s after 2", out.State, out.Provider, out.Attempts, out.Error, provs[1].ID())
+	}
+}
