@@ -107,6 +107,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 	statsCtx, statsCancel := context.WithCancel(context.Background())
 	statsDone := d.sampleCPU(statsCtx, id, &cpuNanos, &peakMem)
 	defer func() { statsCancel(); <-statsDone }()
+	initPid := d.watchPid(statsCtx, id, t.DiskBytes > 0 || t.MaxFiles > 0)
 
 	timer := time.NewTimer(t.Timeout)
 	defer timer.Stop()
@@ -124,7 +125,13 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 		stopped = "timeout"
 	case <-disk.Over():
 		stopped = "disk"
-		d.kill(id) // no grace: it would write on
+		// No grace: it would write on. Killing the container's init
+		// process from here ends its PID namespace at once; the daemon's
+		// kill, a round trip later, lets a fast writer add hundreds of MiB.
+		if pid := initPid.Load(); pid > 0 {
+			killPid(int(pid))
+		}
+		d.kill(id)
 	case <-opCtx.Done():
 		stopped = "cancelled"
 		if d.base.Err() != nil {
@@ -382,6 +389,23 @@ func (d *Docker) stop(id string, waitC <-chan container.WaitResponse, waitErrC <
 	case <-time.After(dockerStopSlack):
 		return container.WaitResponse{}, fmt.Errorf("docker: container %.12s did not stop (stop: %v, kill: %v)", id, stopErr, killErr)
 	}
+}
+
+// watchPid learns the host PID of the container's init process in the
+// background (when want is set), so that a job over its disk can be killed
+// without a round trip through the daemon; 0 until known.
+func (d *Docker) watchPid(ctx context.Context, id string, want bool) *atomic.Int64 {
+	var pid atomic.Int64
+	if want {
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, dockerCleanupTimeout)
+			defer cancel()
+			if info, err := d.cli.ContainerInspect(ctx, id); err == nil && info.State != nil && info.State.Running {
+				pid.Store(int64(info.State.Pid))
+			}
+		}()
+	}
+	return &pid
 }
 
 // kill sends SIGKILL to the container at once; the wait that follows sees

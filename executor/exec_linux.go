@@ -98,3 +98,6 @@ func capRlimit(resource int, v uint64) uint64 {
 	}
 	return v
 }
+
+// killPid sends SIGKILL to process pid, if this process may signal it.
+func killPid(pid int) { _ = syscall.Kill(pid, syscall.SIGKILL) }

@@ -17,6 +17,7 @@ const execSupported = false
 
 func sysProcAttr() *syscall.SysProcAttr                        { return nil }
 func waitExited(int)                                           {}
+func killPid(int)                                              {}
 func signalGroup(int, bool)                                    {}
 func cpuSeconds(*os.ProcessState) float64                      { return 0 }
 func peakRSS(*os.ProcessState) uint64                          { return 0 }
