@@ -59,18 +59,21 @@ func StatusOf(ctx context.Context, c Cluster, name string, providers bool) (*Sta
 
 // Result is what `meshnode submit --json` says of one job.
 type Result struct {
-	Job      string      `json:"job"`
-	State    string      `json:"state"`
-	Provider string      `json:"provider"`
-	Region   string      `json:"region"`
-	Price    float64     `json:"price"`
-	Charge   float64     `json:"charge"`
-	Bids     int         `json:"bids"`
-	Attempts int         `json:"attempts"`
-	ExitCode int         `json:"exit_code"`
-	Stdout   string      `json:"stdout"`
-	Error    string      `json:"error"`
-	Timings  job.Timings `json:"timings_ms"`
+	Job      string  `json:"job"`
+	State    string  `json:"state"`
+	Provider string  `json:"provider"`
+	Region   string  `json:"region"`
+	Price    float64 `json:"price"`
+	Charge   float64 `json:"charge"`
+	Bids     int     `json:"bids"`
+	Declines int     `json:"declines"`
+	// Candidates is how many providers the auction asked.
+	Candidates int         `json:"candidates"`
+	Attempts   int         `json:"attempts"`
+	ExitCode   int         `json:"exit_code"`
+	Stdout     string      `json:"stdout"`
+	Error      string      `json:"error"`
+	Timings    job.Timings `json:"timings_ms"`
 	// Wall is the time the submit command took, as the caller saw it.
 	Wall time.Duration `json:"-"`
 }

