@@ -1,0 +1,267 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// Client talks to a running node's API.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// ErrNotLoopback refuses an API address that is not a loopback address.
+var ErrNotLoopback = errors.New("the API only binds to loopback (127.0.0.1, ::1)")
+
+// ErrNoNode means no node is running with the data dir.
+var ErrNoNode = errors.New("no running node")
+
+// Dial finds the node running with dataDir from its address and token files.
+func Dial(dataDir string) (*Client, error) {
+	addr, err := os.ReadFile(filepath.Join(dataDir, AddrFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w with data dir %s: %v (start one with: meshnode start --data-dir %s)", ErrNoNode, dataDir, err, dataDir)
+	}
+	tok, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading the API token: %w", err)
+	}
+	return &Client{
+		base:  "http://" + strings.TrimSpace(string(addr)),
+		token: strings.TrimSpace(string(tok)),
+		http:  &http.Client{},
+	}, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoNode, c.base, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		return nil, fmt.Errorf("api %s: %s", c.base, strings.TrimSpace(string(msg)))
+	}
+	return resp, nil
+}
+
+// Info returns the node's info, decoded into v.
+func (c *Client) Info(ctx context.Context, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/info", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+}
+
+// expect returns the node's message as an error unless resp has status.
+func expect(resp *http.Response, status int) error {
+	if resp.StatusCode == status {
+		return nil
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+}
+
+// call POSTs body to path and decodes the JSON answer into v.
+func (c *Client) call(ctx context.Context, path string, body, v any) error {
+	resp, err := c.do(ctx, http.MethodPost, path, job.Encode(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := expect(resp, http.StatusOK); err != nil {
+		return err
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(v)
+}
+
+// get GETs path and decodes the JSON answer into v; a 404 is an error
+// wrapping ErrNotFound.
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("%w: %s", ErrNotFound, strings.TrimSpace(string(msg)))
+	}
+	if err := expect(resp, http.StatusOK); err != nil {
+		return err
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v)
+}
+
+// Jobs lists the jobs the node submitted (node.JobSummary values), decoded
+// into v.
+func (c *Client) Jobs(ctx context.Context, v any) error {
+	return c.get(ctx, "/v1/jobs", v)
+}
+
+// Job returns one job's record (a node.JobRecord) by ID, unique ID prefix
+// or short form, decoded into v.
+func (c *Client) Job(ctx context.Context, id string, v any) error {
+	return c.get(ctx, "/v1/jobs/"+url.PathEscape(id), v)
+}
+
+// Market returns the going rates (node.Rate values) in the bids the node
+// heard over window, decoded into v.
+func (c *Client) Market(ctx context.Context, window time.Duration, v any) error {
+	return c.get(ctx, "/v1/market?window="+url.QueryEscape(window.String()), v)
+}
+
+// Credits returns the node's balance and its recent receipts
+// (node.Credits), decoded into v.
+func (c *Client) Credits(ctx context.Context, recent int, v any) error {
+	return c.get(ctx, "/v1/credits?recent="+strconv.Itoa(recent), v)
+}
+
+// AddGrant hands the node a faucet-signed grant to keep and gossip.
+func (c *Client) AddGrant(ctx context.Context, g *job.Grant) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/grants", job.Encode(g))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return expect(resp, http.StatusNoContent)
+}
+
+// VerifyLedger has the node re-check its ledger (a ledger.Report), decoded
+// into v.
+func (c *Client) VerifyLedger(ctx context.Context, v any) error {
+	return c.call(ctx, "/v1/ledger/verify", struct{}{}, v)
+}
+
+// Reputations lists the node's view of each provider (node.Reputation
+// values), decoded into v.
+func (c *Client) Reputations(ctx context.Context, v any) error {
+	return c.get(ctx, "/v1/reputation", v)
+}
+
+// Providers asks the node to search for providers; the answer is decoded
+// into v.
+func (c *Client) Providers(ctx context.Context, need job.Need, v any) error {
+	return c.call(ctx, "/v1/providers", need, v)
+}
+
+// Challenge asks the node to challenge a provider's claimed score; the
+// answer is decoded into v.
+func (c *Client) Challenge(ctx context.Context, peer string, v any) error {
+	return c.call(ctx, "/v1/challenge", ChallengeRequest{Peer: peer}, v)
+}
+
+// GC asks the node to collect its content store (with dryRun, to report
+// what it would free) and decodes its report (a store.Report) into v.
+func (c *Client) GC(ctx context.Context, dryRun bool, v any) error {
+	return c.call(ctx, "/v1/gc", GCRequest{DryRun: dryRun}, v)
+}
+
+// Drain asks the node to take no new jobs and stop once its running jobs
+// have finished.
+func (c *Client) Drain(ctx context.Context) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/drain", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return expect(resp, http.StatusAccepted)
+}
+
+// Cancel asks the node to cancel one of its jobs.
+func (c *Client) Cancel(ctx context.Context, id string) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return expect(resp, http.StatusNoContent)
+}
+
+// Events streams a job's events to each (until it ends, with follow).
+func (c *Client) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
+	path := "/v1/jobs/" + url.PathEscape(id) + "/events"
+	if follow {
+		path += "?follow=1"
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := expect(resp, http.StatusOK); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("api: decoding an event: %w", err)
+		}
+		if l.Event != nil {
+			each(*l.Event)
+		}
+	}
+	return sc.Err()
+}
+
+// BadRequestError is a submission the node refused before sending anything.
+type BadRequestError struct{ Msg string }
+
+func (e *BadRequestError) Error() string { return e.Msg }
+
+// Submit submits a job through the node and streams its events to progress.
+func (c *Client) Submit(ctx context.Context, r SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/jobs", job.Encode(r))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 32<<20)
+	for sc.Scan() {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, fmt.Errorf("api: decoding a response line: %w", err)
+		}
+		switch {
+		case l.Error != "" && l.BadRequest:
+			return nil, &BadRequestError{Msg: l.Error}
+		case l.Error != "":
+			return nil, fmt.Errorf("node: %s", l.Error)
+		case l.Outcome != nil:
+			return l.Outcome, nil
+		case l.Event != nil && progress != nil:
+			progress(*l.Event)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("api: reading the response: %w", err)
+	}
+	return nil, fmt.Errorf("api: the node ended the response without an outcome")
+}
