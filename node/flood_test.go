@@ -10,7 +10,6 @@ import (
 
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
-	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -24,26 +23,12 @@ type flooder struct {
 
 func newFlooder(t testing.TB, network string, peers []*Node) *flooder {
 	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, ps := rawGossipPeer(t)
 	tp, err := ps.Join("computemesh/" + network + "/jobs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range peers {
-		if err := h.Connect(ctx, peer.AddrInfo{ID: p.ID(), Addrs: p.Mesh().Host().Addrs()}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	connectTo(t, h, peers)
 	for deadline := time.Now().Add(60 * time.Second); len(tp.ListPeers()) < len(peers); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the flooder sees %d of %d peers on the jobs topic", len(tp.ListPeers()), len(peers))
