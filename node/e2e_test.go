@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,24 +247,29 @@ func TestEndToEndGarbageOnTopics(t *testing.T) {
 	client, provs := testMesh(t, []provSpec{{"us-east", "0.5"}, {"eu-west", "0.9"}})
 	valid := job.Encode(job.NewRequest(job.ModuleCID([]byte("x")).String(), provs[0].ID().String(),
 		helloSpec(t, nil).Spec, time.Now().Add(time.Minute).UnixMilli())) // claims another peer as client
-	garbage := [][]byte{
-		[]byte("not json at all"),
-		[]byte(`{"v":1,"job":"nope"}`),
-		[]byte(`{"v":99}`),
-		make([]byte, job.MaxGossipSize+1),
-		valid,
+	d := provs[0].Mesh().Drops()
+	garbage := []struct {
+		msg     []byte
+		counter *atomic.Int64
+	}{
+		{[]byte("not json at all"), &d.Decode},
+		{[]byte(`{"v":1,"job":"nope"}`), &d.Decode},
+		{[]byte(`{"v":99}`), &d.Decode},
+		{make([]byte, job.MaxGossipSize+1), &d.Oversize},
+		{valid, &d.Forged},
 	}
 	// Each kind of garbage comes from an attacker of its own: peer scoring
 	// graylists a peer after a few rejected messages, so one attacker's
 	// later garbage would never reach the validators. A fresh GossipSub
-	// peer may not be wired up for a moment: publish until it is refused.
-	d := provs[0].Mesh().Drops()
-	for _, msg := range garbage {
+	// peer may not be wired up for a moment: publish until the counter of
+	// this kind of garbage moves (a late drop of the previous kind must not
+	// end the wait).
+	for _, g := range garbage {
 		atk := newAttacker(t, "test", provs)
-		before := d.Total()
-		for deadline := time.Now().Add(60 * time.Second); d.Total() == before && time.Now().Before(deadline); {
-			atk.publish(t, "jobs", msg)
-			atk.publish(t, "bids", msg)
+		before := g.counter.Load()
+		for deadline := time.Now().Add(60 * time.Second); g.counter.Load() == before && time.Now().Before(deadline); {
+			atk.publish(t, "jobs", g.msg)
+			atk.publish(t, "bids", g.msg)
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
