@@ -104,37 +104,50 @@ func (w *WASM) leaseLocked(re *runtimeEntry, me *moduleEntry) *lease {
 	return &lease{re: re, me: me}
 }
 
-// compile fills l.me with module compiled in l.re, then releases l.
+// compile fills l.me with module compiled in l.re and releases l. It gives
+// its lease back before it wakes the runs waiting for the module, so that
+// once they end the runtime is idle (and can be evicted).
 func (w *WASM) compile(ctx context.Context, l *lease, key string, module []byte) {
 	cm, err := compileCommand(ctx, l.re.rt, module)
 	w.mu.Lock()
 	l.me.cm, l.me.err = cm, err
-	close(l.me.ready)
 	if err != nil && l.re.modules[key] == l.me { // don't cache failures
 		delete(l.re.modules, key)
 		l.me.evicted = true
 	}
 	closers := w.evictModulesLocked(l.re)
+	closers = append(closers, w.releaseLocked(l)...)
+	close(l.me.ready)
 	w.mu.Unlock()
 	closeAll(closers)
-	w.release(l)
+	w.wg.Done()
 }
 
 // release gives back what acquire leased, closing what was evicted meanwhile.
 func (w *WASM) release(l *lease) {
-	var closers []func() error
 	w.mu.Lock()
-	l.me.users--
-	if l.me.evicted && l.me.users == 0 && l.me.cm != nil {
-		closers = append(closers, func() error { return l.me.cm.Close(context.Background()) })
-	}
-	l.re.users--
-	if l.re.evicted && l.re.users == 0 {
-		closers = append(closers, func() error { return l.re.rt.Close(context.Background()) })
-	}
+	closers := w.releaseLocked(l)
 	w.mu.Unlock()
 	closeAll(closers)
 	w.wg.Done()
+}
+
+// releaseLocked counts l's holder out and returns the closers of what was
+// evicted and is no longer held. w.mu must be held; the caller calls
+// w.wg.Done once the closers have run.
+func (w *WASM) releaseLocked(l *lease) []func() error {
+	var closers []func() error
+	l.me.users--
+	if l.me.evicted && l.me.users == 0 && l.me.cm != nil {
+		cm := l.me.cm
+		closers = append(closers, func() error { return cm.Close(context.Background()) })
+	}
+	l.re.users--
+	if l.re.evicted && l.re.users == 0 {
+		rt := l.re.rt
+		closers = append(closers, func() error { return rt.Close(context.Background()) })
+	}
+	return closers
 }
 
 // runtimeLocked returns the runtime for pages, creating it (and evicting the
