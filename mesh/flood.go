@@ -88,6 +88,19 @@ func (l *authorLimiter) size() int {
 	return len(l.buckets)
 }
 
+// GossipBidRate sets how many bids a second a provider gossips to clients
+// it has no connection to (it sends a connected client's on a stream);
+// past it, it does not answer such requests. Default: DefaultGossipBidRate.
+func GossipBidRate(rate float64) Option {
+	return func(c *config) error {
+		if !(rate > 0) || rate > 1e6 {
+			return errorf("gossip bid rate %v per second: must be above 0 and at most 1e6", rate)
+		}
+		c.gossipBidRate = rate
+		return nil
+	}
+}
+
 // RequestRate sets the per-author limit on job requests: a node relays and
 // handles at most rate requests per second (burst at once) signed by one
 // peer, and ignores the rest without penalising whoever forwarded them.

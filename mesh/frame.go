@@ -19,6 +19,17 @@ func WriteFrame(w io.Writer, b []byte) error {
 	return err
 }
 
+// FrameTooLargeError reports a frame whose announced length is over the
+// reader's limit; nothing of it was read.
+type FrameTooLargeError struct {
+	Size  uint64
+	Limit int
+}
+
+func (e *FrameTooLargeError) Error() string {
+	return fmt.Sprintf("frame of %d bytes exceeds the limit of %d", e.Size, e.Limit)
+}
+
 // ReadFrame reads one frame of at most limit bytes.
 func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
@@ -26,7 +37,7 @@ func ReadFrame(r *bufio.Reader, limit int) ([]byte, error) {
 		return nil, err
 	}
 	if n > uint64(limit) {
-		return nil, fmt.Errorf("frame of %d bytes exceeds the limit of %d", n, limit)
+		return nil, &FrameTooLargeError{Size: n, Limit: limit}
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {

@@ -39,15 +39,16 @@ const seenTTL = 15 * time.Second
 // Mesh is one node's membership of a computemesh network. It owns its host,
 // DHT and pubsub and their goroutines; Close releases them all.
 type Mesh struct {
-	cfg    config
-	host   host.Host
-	dht    *dht.IpfsDHT
-	ps     *pubsub.PubSub
-	topics *topics
-	mdns   mdns.Service
-	punch  *punchTracer
-	limit  *authorLimiter // job requests per author
-	scores scores
+	cfg     config
+	host    host.Host
+	dht     *dht.IpfsDHT
+	ps      *pubsub.PubSub
+	topics  *topics
+	mdns    mdns.Service
+	punch   *punchTracer
+	limit   *authorLimiter // job requests per author
+	bidSend *bidSender
+	scores  scores
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,7 +65,8 @@ type Mesh struct {
 // trying in the background).
 func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true,
-		requestRate: DefaultRequestRate, requestBurst: DefaultRequestBurst, connsPerIP: DefaultConnsPerIP}
+		requestRate: DefaultRequestRate, requestBurst: DefaultRequestBurst, connsPerIP: DefaultConnsPerIP,
+		gossipBidRate: DefaultGossipBidRate}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -132,6 +134,7 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	}
 	made.Store(&h)
 	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst)}
+	m.bidSend = newBidSender(m)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Mesh, error) {
 		m.Close()

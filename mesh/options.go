@@ -38,6 +38,7 @@ type config struct {
 	colocation       int
 	colocationExempt []*net.IPNet
 	connsPerIP       int
+	gossipBidRate    float64
 }
 
 // Option configures a Mesh.

@@ -350,6 +350,7 @@ func (m *Mesh) OnBid(h BidHandler) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onBid = h
+	t.m.host.SetStreamHandler(t.m.Protocol(bidProto), t.serveBids)
 	return t.subscribeLocked(t.bids, &t.bidsSub, t.deliverBid)
 }
 

@@ -47,6 +47,7 @@ type Node struct {
 	reserved        *scheduler.Reservations
 	modules         *mesh.BlobCache
 	bids            *bidBook      // job ID → the bid this provider made
+	reqs            *requestQueue // job requests waiting for an answer
 	runTimes        runTimes      // recent run times, for queued bids' wait estimates
 	announce        chan struct{} // closed once capabilities are on the DHT
 
@@ -93,6 +94,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:      cfg,
 		bids:     newBidBook(),
+		reqs:     newRequestQueue(),
 		auctions: map[string]*pending{},
 		grants:   map[string]map[peer.ID]time.Time{},
 		blobs:    mesh.NewBlobCache(256 << 20),

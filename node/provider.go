@@ -30,8 +30,12 @@ func (n *Node) startProvider() error {
 	if len(n.record.GPUs) > 0 {
 		classes = append(classes, mesh.ClassGPU) // a CPU-only provider never hears GPU jobs
 	}
-	if err := n.mesh.OnRequest(n.onRequest, classes...); err != nil {
+	if err := n.mesh.OnRequest(n.reqs.push, classes...); err != nil {
 		return err
+	}
+	for range requestWorkers {
+		n.wg.Add(1)
+		go n.answerRequests()
 	}
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("award"), n.handleAward)
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(holdProto), n.handleHold)
@@ -78,6 +82,22 @@ type imageSeen struct {
 	at time.Time
 }
 
+// requestWorkers is how many requests a provider answers at once (an
+// answer may wait up to 2 s on the Docker daemon for an image).
+const requestWorkers = 2
+
+// answerRequests answers the queued job requests, each client in turn.
+func (n *Node) answerRequests() {
+	defer n.wg.Done()
+	for {
+		q, ok := n.reqs.pop(n.ctx)
+		if !ok {
+			return
+		}
+		n.onRequest(q.r, q.from)
+	}
+}
+
 // onRequest answers a gossiped job request with a bid or a decline.
 func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS+clockSkew.Milliseconds() {
@@ -122,7 +142,9 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
 	defer cancel()
-	if err := n.mesh.PublishBid(ctx, &b); err != nil {
+	// from is the request's author, which the jobs topic's validator
+	// checked is its client.
+	if err := n.mesh.SendBid(ctx, &b, from); err != nil {
 		log.Debugf("answering job %s from %s: %v", r.Job, from, err)
 	}
 }

@@ -1,0 +1,265 @@
+package mesh
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// A bid matters to one node, the client that asked. Gossiped, every node of
+// the network verifies it (a signature check each), so that one request
+// flooded to N providers costs every bystander N verifications. So a
+// provider connected to the client sends it the bid on a stream of the bid
+// protocol (authenticated by the connection: no signature), and gossips
+// only what it cannot send that way (a client it has no connection to,
+// within GossipBidRate) and a sample of one bid a second, from which every
+// node learns the going rates.
+const (
+	bidProto = "bids"
+	// bidQueue bounds the bids waiting for one client's stream.
+	bidQueue = 1024
+	// bidIdle is how long a client's bid stream stays open unused.
+	bidIdle = 30 * time.Second
+	// marketSample is how often a provider gossips one of its bids anyway.
+	marketSample = time.Second
+	// noDirectFor is how long a client that refused the bid protocol gets
+	// its bids by gossip.
+	noDirectFor = time.Minute
+	// DefaultGossipBidRate is how many bids a second a provider gossips to
+	// clients it has no connection to, and gossipBidBurst how many at once.
+	DefaultGossipBidRate = 200.0
+	gossipBidBurst       = 400
+)
+
+// ErrBidShed reports a bid neither sent nor gossiped: the client's stream
+// was backed up, or the provider's budget of gossiped bids was spent.
+var ErrBidShed = errors.New("mesh: bid shed")
+
+// BidCounts counts how a provider's bids went out.
+type BidCounts struct {
+	Direct   atomic.Int64 // on the client's stream
+	Gossiped atomic.Int64 // on the bids topic (samples, unconnected clients, fallbacks)
+	Shed     atomic.Int64 // not sent (see ErrBidShed)
+}
+
+// bidSender keeps one stream, and a goroutine writing it, per client.
+type bidSender struct {
+	m      *Mesh
+	counts BidCounts
+
+	mu         sync.Mutex
+	outs       map[peer.ID]*bidOut
+	gossip     bucket
+	lastSample time.Time
+}
+
+// bidOut is the queue of one client's bids; noDirectUntil is read and
+// written by its goroutine only.
+type bidOut struct {
+	q             chan *job.Bid
+	noDirectUntil time.Time
+}
+
+func newBidSender(m *Mesh) *bidSender {
+	return &bidSender{m: m, outs: map[peer.ID]*bidOut{}, gossip: bucket{tokens: gossipBidBurst, last: time.Now().UnixNano()}}
+}
+
+// SendBid sends a bid or decline to client, the author of the request it
+// answers: on the bid protocol when this node is connected to it, by gossip
+// otherwise (or as the second's market sample). It returns ErrBidShed when
+// the bid went nowhere.
+func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
+	s := m.bidSend
+	if client == m.host.ID() {
+		m.topics.deliverBid(b, client)
+		return nil
+	}
+	now := time.Now()
+	connected := m.host.Network().Connectedness(client) == network.Connected
+	s.mu.Lock()
+	sample := now.Sub(s.lastSample) >= marketSample
+	if sample {
+		s.lastSample = now
+	}
+	if sample || !connected {
+		ok := sample || s.takeGossipLocked(now)
+		s.mu.Unlock()
+		if !ok {
+			s.counts.Shed.Add(1)
+			return ErrBidShed
+		}
+		s.counts.Gossiped.Add(1)
+		return m.PublishBid(ctx, b)
+	}
+	out := s.outs[client]
+	if out == nil {
+		out = &bidOut{q: make(chan *job.Bid, bidQueue)}
+		s.outs[client] = out
+		m.wg.Add(1)
+		go s.run(client, out)
+	}
+	s.mu.Unlock()
+	select {
+	case out.q <- b:
+		return nil
+	default:
+		s.counts.Shed.Add(1)
+		return ErrBidShed
+	}
+}
+
+// takeGossipLocked takes a token of the gossiped-bid budget.
+func (s *bidSender) takeGossipLocked(now time.Time) bool {
+	ns := now.UnixNano()
+	if ns > s.gossip.last {
+		s.gossip.tokens = min(gossipBidBurst, s.gossip.tokens+float64(ns-s.gossip.last)/1e9*s.m.cfg.gossipBidRate)
+		s.gossip.last = ns
+	}
+	if s.gossip.tokens < 1 {
+		return false
+	}
+	s.gossip.tokens--
+	return true
+}
+
+// BidCounts returns the counters of this node's outgoing bids.
+func (m *Mesh) BidCounts() *BidCounts { return &m.bidSend.counts }
+
+// run writes client's bids on one stream until it has been idle for
+// bidIdle, falling back on gossip for a bid it cannot write.
+func (s *bidSender) run(client peer.ID, out *bidOut) {
+	defer s.m.wg.Done()
+	var st network.Stream
+	var w *bufio.Writer
+	closeStream := func(reset bool) {
+		if st != nil {
+			if reset {
+				_ = st.Reset()
+			} else {
+				_ = st.Close()
+			}
+			st, w = nil, nil
+		}
+	}
+	idle := time.NewTimer(bidIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case <-s.m.ctx.Done():
+			closeStream(true)
+			return
+		case <-idle.C:
+			s.mu.Lock()
+			if len(out.q) == 0 {
+				delete(s.outs, client)
+				s.mu.Unlock()
+				closeStream(false)
+				return
+			}
+			s.mu.Unlock()
+			idle.Reset(bidIdle)
+		case b := <-out.q:
+			batch := []*job.Bid{b}
+			for len(batch) < 64 && len(out.q) > 0 {
+				batch = append(batch, <-out.q)
+			}
+			if st == nil && time.Now().After(out.noDirectUntil) {
+				st, w = s.open(client, out)
+			}
+			if st != nil && s.write(st, w, batch) {
+				s.counts.Direct.Add(int64(len(batch)))
+			} else {
+				closeStream(true)
+				s.fallback(batch)
+			}
+			idle.Reset(bidIdle)
+		}
+	}
+}
+
+// open opens a bid stream to client, or marks it as one to gossip to.
+func (s *bidSender) open(client peer.ID, out *bidOut) (network.Stream, *bufio.Writer) {
+	ctx, cancel := context.WithTimeout(s.m.ctx, 5*time.Second)
+	defer cancel()
+	st, err := s.m.host.NewStream(ctx, client, s.m.Protocol(bidProto))
+	if err != nil {
+		log.Debugf("bid stream to %s: %v: gossiping its bids for %v", client, err, noDirectFor)
+		out.noDirectUntil = time.Now().Add(noDirectFor)
+		return nil, nil
+	}
+	return st, bufio.NewWriter(st)
+}
+
+// write writes a batch of bids and flushes it.
+func (s *bidSender) write(st network.Stream, w *bufio.Writer, batch []*job.Bid) bool {
+	_ = st.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	for _, b := range batch {
+		if err := WriteMsg(w, b); err != nil {
+			return false
+		}
+	}
+	if err := w.Flush(); err != nil {
+		log.Debugf("bid stream to %s: %v", st.Conn().RemotePeer(), err)
+		return false
+	}
+	return true
+}
+
+// fallback gossips bids that could not be written on a stream.
+func (s *bidSender) fallback(batch []*job.Bid) {
+	for _, b := range batch {
+		ctx, cancel := context.WithTimeout(s.m.ctx, 5*time.Second)
+		err := s.m.PublishBid(ctx, b)
+		cancel()
+		if err != nil {
+			s.counts.Shed.Add(1)
+			log.Debugf("%v", err)
+			continue
+		}
+		s.counts.Gossiped.Add(1)
+	}
+}
+
+// serveBids reads the bids a provider sends on its stream and hands them
+// to the bid handler like gossiped ones. A frame that does not decode, or
+// a bid in another provider's name, ends the stream.
+func (t *topics) serveBids(s network.Stream) {
+	from := s.Conn().RemotePeer()
+	br := bufio.NewReader(s)
+	for {
+		_ = s.SetReadDeadline(time.Now().Add(bidIdle + 10*time.Second))
+		frame, err := ReadFrame(br, job.MaxGossipSize)
+		if err != nil {
+			if tooLarge := (*FrameTooLargeError)(nil); errors.As(err, &tooLarge) {
+				t.drops.add(DropOversize)
+			}
+			if !errors.Is(err, io.EOF) {
+				log.Debugf("bid stream from %s: %v", from, err)
+			}
+			_ = s.Reset()
+			return
+		}
+		var b job.Bid
+		if err := job.Decode(frame, job.MaxGossipSize, &b); err != nil {
+			t.drops.add(DropDecode)
+			log.Debugf("dropping bid from %s: %v", from, err)
+			_ = s.Reset()
+			return
+		}
+		if b.Provider != from.String() {
+			t.drops.add(DropForged)
+			log.Debugf("dropping bid sent by %s claiming provider %s", from, b.Provider)
+			_ = s.Reset()
+			return
+		}
+		t.deliverBid(&b, from)
+	}
+}

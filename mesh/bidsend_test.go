@@ -1,0 +1,173 @@
+package mesh
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// bidLog collects the bids a node's handler receives.
+type bidLog struct {
+	mu   sync.Mutex
+	jobs map[string]int
+}
+
+func (l *bidLog) handler(b *job.Bid, _ peer.ID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.jobs[b.Job]++
+}
+
+func (l *bidLog) count(jobs []string) (n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, j := range jobs {
+		n += l.jobs[j]
+	}
+	return n
+}
+
+func listening(t *testing.T, network string) *Mesh {
+	t.Helper()
+	m, err := New(context.Background(), Network(network), Listen("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func connect(t *testing.T, a, b *Mesh) {
+	t.Helper()
+	if err := a.Connect(context.Background(), peer.AddrInfo{ID: b.ID(), Addrs: b.Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testBid(provider *Mesh, i int) *job.Bid {
+	return &job.Bid{V: job.Version, Job: job.ModuleCID(fmt.Appendf(nil, "job %d", i)).String(),
+		Provider: provider.ID().String(), Price: 1, Region: "eu-west", ExpiresMS: time.Now().Add(time.Minute).UnixMilli()}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute: %s", what)
+		}
+	}
+}
+
+// A provider's bids reach the client that asked on a stream, not every
+// node: a bystander on the bids topic hears only what was gossiped (the
+// market's sample). A client the provider has no connection to still
+// hears its bids, by gossip through a bystander.
+func TestBidsGoToTheirClient(t *testing.T) {
+	const netName = "test-bidsend"
+	prov, client, bystander, far := listening(t, netName), listening(t, netName), listening(t, netName), listening(t, netName)
+	connect(t, client, prov)
+	connect(t, bystander, prov)
+	connect(t, bystander, client)
+	connect(t, far, bystander)
+	logs := map[*Mesh]*bidLog{}
+	for _, m := range []*Mesh{client, bystander, far} {
+		l := &bidLog{jobs: map[string]int{}}
+		logs[m] = l
+		if err := m.OnBid(l.handler); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the provider sees the client and the bystander on the bids topic, the bystander the far client", func() bool {
+		p, b := prov.topics.bids.ListPeers(), bystander.topics.bids.ListPeers()
+		return slices.Contains(p, client.ID()) && slices.Contains(p, bystander.ID()) && slices.Contains(b, far.ID())
+	})
+
+	var toClient []string
+	for i := range 50 {
+		b := testBid(prov, i)
+		toClient = append(toClient, b.Job)
+		if err := prov.SendBid(t.Context(), b, client.ID()); err != nil {
+			t.Fatalf("bid %d: %v", i, err)
+		}
+	}
+	waitFor(t, "the client has every bid", func() bool { return logs[client].count(toClient) == 50 })
+	direct, gossiped := prov.BidCounts().Direct.Load(), prov.BidCounts().Gossiped.Load()
+	if direct+gossiped != 50 || direct < 25 {
+		t.Fatalf("%d bids went direct and %d by gossip; want 50 in all, most of them direct", direct, gossiped)
+	}
+	waitFor(t, "the bystander has the gossiped sample", func() bool { return logs[bystander].count(toClient) >= int(gossiped) })
+	time.Sleep(time.Second) // anything more would have arrived by now
+	if got := logs[bystander].count(toClient); got != int(gossiped) {
+		t.Fatalf("the bystander heard %d of the client's bids, want the %d gossiped", got, gossiped)
+	}
+
+	// The DHT may have connected the provider to the far client meanwhile:
+	// cut that, so that its bids must go by gossip.
+	_ = prov.Host().Network().ClosePeer(far.ID())
+	prov.Host().Peerstore().ClearAddrs(far.ID())
+	before := prov.BidCounts().Gossiped.Load()
+	var toFar []string
+	for i := range 5 {
+		b := testBid(prov, 100+i)
+		toFar = append(toFar, b.Job)
+		if err := prov.SendBid(t.Context(), b, far.ID()); err != nil {
+			t.Fatalf("bid to the far client: %v", err)
+		}
+	}
+	if n := prov.BidCounts().Gossiped.Load() - before; n != 5 {
+		t.Fatalf("%d of 5 bids to a client with no connection were gossiped", n)
+	}
+	waitFor(t, "the far client has its bids by gossip", func() bool { return logs[far].count(toFar) == 5 })
+}
+
+// What a peer writes on the bid protocol is checked: a bid in another
+// provider's name or a frame over the size limit ends the stream, is
+// counted and never reaches the handler.
+func TestHostileBidStream(t *testing.T) {
+	const netName = "test-bidsend-hostile"
+	client, prov := listening(t, netName), listening(t, netName)
+	l := &bidLog{jobs: map[string]int{}}
+	if err := client.OnBid(l.handler); err != nil {
+		t.Fatal(err)
+	}
+	atk, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { atk.Close() })
+	if err := atk.Connect(t.Context(), peer.AddrInfo{ID: client.ID(), Addrs: client.Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(frame func(w *bufio.Writer)) {
+		s, err := atk.NewStream(t.Context(), client.ID(), client.Protocol(bidProto))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		w := bufio.NewWriter(s)
+		frame(w)
+		_ = w.Flush()
+	}
+	forged := testBid(prov, 1) // in the provider's name, sent by the attacker
+	send(func(w *bufio.Writer) { _ = WriteMsg(w, forged) })
+	waitFor(t, "the forged bid is counted", func() bool { return client.Drops().Forged.Load() == 1 })
+	send(func(w *bufio.Writer) {
+		var hdr [binary.MaxVarintLen64]byte
+		_, _ = w.Write(hdr[:binary.PutUvarint(hdr[:], job.MaxGossipSize+1)])
+	})
+	waitFor(t, "the oversized frame is counted", func() bool { return client.Drops().Oversize.Load() == 1 })
+	send(func(w *bufio.Writer) { _ = WriteFrame(w, []byte("not a bid")) })
+	waitFor(t, "the garbage is counted", func() bool { return client.Drops().Decode.Load() == 1 })
+	if n := l.count([]string{forged.Job}); n != 0 {
+		t.Fatalf("the handler got the forged bid %d times", n)
+	}
+}
