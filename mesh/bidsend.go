@@ -35,8 +35,8 @@ const (
 	noDirectFor = time.Minute
 	// DefaultGossipBidRate is how many bids a second a provider gossips to
 	// clients it has no connection to, and gossipBidBurst how many at once.
-	DefaultGossipBidRate = 200.0
-	gossipBidBurst       = 400
+	DefaultGossipBidRate = 100.0
+	gossipBidBurst       = 200
 )
 
 // ErrBidShed reports a bid neither sent nor gossiped: the client's stream
@@ -57,19 +57,50 @@ type bidSender struct {
 
 	mu         sync.Mutex
 	outs       map[peer.ID]*bidOut
+	noDirect   map[peer.ID]time.Time // clients that refused the bid protocol, until when
 	gossip     bucket
 	lastSample time.Time
 }
 
-// bidOut is the queue of one client's bids; noDirectUntil is read and
-// written by its goroutine only.
+// bidOut is the queue of one client's bids.
 type bidOut struct {
-	q             chan *job.Bid
-	noDirectUntil time.Time
+	q chan *job.Bid
 }
 
+// maxNoDirect bounds the clients remembered as refusing the bid protocol.
+const maxNoDirect = 4096
+
 func newBidSender(m *Mesh) *bidSender {
-	return &bidSender{m: m, outs: map[peer.ID]*bidOut{}, gossip: bucket{tokens: gossipBidBurst, last: time.Now().UnixNano()}}
+	return &bidSender{m: m, outs: map[peer.ID]*bidOut{}, noDirect: map[peer.ID]time.Time{},
+		gossip: bucket{tokens: gossipBidBurst, last: time.Now().UnixNano()}}
+}
+
+// directLocked says whether client may get its bids on a stream: it has
+// not refused the protocol lately.
+func (s *bidSender) directLocked(client peer.ID, now time.Time) bool {
+	until, ok := s.noDirect[client]
+	if ok && now.After(until) {
+		delete(s.noDirect, client)
+		return true
+	}
+	return !ok
+}
+
+// refusedDirect remembers that client refused the bid protocol.
+func (s *bidSender) refusedDirect(client peer.ID) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.noDirect) >= maxNoDirect {
+		kept := make(map[peer.ID]time.Time, len(s.noDirect)/2)
+		for p, until := range s.noDirect {
+			if until.After(now) && len(kept) < maxNoDirect/2 {
+				kept[p] = until
+			}
+		}
+		s.noDirect = kept
+	}
+	s.noDirect[client] = now.Add(noDirectFor)
 }
 
 // SendBid sends a bid or decline to client, the author of the request it
@@ -89,7 +120,7 @@ func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 	if sample {
 		s.lastSample = now
 	}
-	if sample || !connected {
+	if sample || !connected || !s.directLocked(client, now) {
 		ok := sample || s.takeGossipLocked(now)
 		s.mu.Unlock()
 		if !ok {
@@ -171,8 +202,8 @@ func (s *bidSender) run(client peer.ID, out *bidOut) {
 			for len(batch) < 64 && len(out.q) > 0 {
 				batch = append(batch, <-out.q)
 			}
-			if st == nil && time.Now().After(out.noDirectUntil) {
-				st, w = s.open(client, out)
+			if st == nil {
+				st, w = s.open(client)
 			}
 			if st != nil && s.write(st, w, batch) {
 				s.counts.Direct.Add(int64(len(batch)))
@@ -186,13 +217,13 @@ func (s *bidSender) run(client peer.ID, out *bidOut) {
 }
 
 // open opens a bid stream to client, or marks it as one to gossip to.
-func (s *bidSender) open(client peer.ID, out *bidOut) (network.Stream, *bufio.Writer) {
+func (s *bidSender) open(client peer.ID) (network.Stream, *bufio.Writer) {
 	ctx, cancel := context.WithTimeout(s.m.ctx, 5*time.Second)
 	defer cancel()
 	st, err := s.m.host.NewStream(ctx, client, s.m.Protocol(bidProto))
 	if err != nil {
 		log.Debugf("bid stream to %s: %v: gossiping its bids for %v", client, err, noDirectFor)
-		out.noDirectUntil = time.Now().Add(noDirectFor)
+		s.refusedDirect(client)
 		return nil, nil
 	}
 	return st, bufio.NewWriter(st)
@@ -213,9 +244,17 @@ func (s *bidSender) write(st network.Stream, w *bufio.Writer, batch []*job.Bid) 
 	return true
 }
 
-// fallback gossips bids that could not be written on a stream.
+// fallback gossips bids that could not be written on a stream, within the
+// budget of gossiped bids.
 func (s *bidSender) fallback(batch []*job.Bid) {
 	for _, b := range batch {
+		s.mu.Lock()
+		ok := s.takeGossipLocked(time.Now())
+		s.mu.Unlock()
+		if !ok {
+			s.counts.Shed.Add(1)
+			continue
+		}
 		ctx, cancel := context.WithTimeout(s.m.ctx, 5*time.Second)
 		err := s.m.PublishBid(ctx, b)
 		cancel()

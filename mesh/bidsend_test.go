@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -169,5 +170,32 @@ func TestHostileBidStream(t *testing.T) {
 	waitFor(t, "the garbage is counted", func() bool { return client.Drops().Decode.Load() == 1 })
 	if n := l.count([]string{forged.Job}); n != 0 {
 		t.Fatalf("the handler got the forged bid %d times", n)
+	}
+}
+
+// A connected client that does not speak the bid protocol gets its bids by
+// gossip, within the provider's budget of gossiped bids; nothing waits on
+// it.
+func TestBidsToClientWithoutTheProtocol(t *testing.T) {
+	prov := listening(t, "test-bidsend-noproto")
+	raw, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	if err := raw.Connect(t.Context(), peer.AddrInfo{ID: prov.ID(), Addrs: prov.Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	const n = gossipBidBurst + 50
+	for i := range n {
+		if err := prov.SendBid(t.Context(), testBid(prov, i), raw.ID()); err != nil && !errors.Is(err, ErrBidShed) {
+			t.Fatalf("bid %d: %v", i, err)
+		}
+	}
+	c := prov.BidCounts()
+	waitFor(t, "every bid is gossiped or shed", func() bool { return c.Gossiped.Load()+c.Shed.Load() == n })
+	if c.Direct.Load() != 0 || c.Shed.Load() == 0 {
+		t.Fatalf("direct %d, gossiped %d, shed %d: want none direct and the budget's excess shed",
+			c.Direct.Load(), c.Gossiped.Load(), c.Shed.Load())
 	}
 }
