@@ -147,6 +147,10 @@ type Config struct {
 	// mesh.DefaultRequestBurst).
 	RequestRate  float64
 	RequestBurst int
+	// GossipBidRate bounds the answers a provider gossips, a second, to
+	// clients it has no connection to (it sends a connected client's on a
+	// stream); past it, it does not answer them (0: mesh.DefaultGossipBidRate).
+	GossipBidRate float64
 	// ConnsPerIP bounds the connections accepted from one IP (0:
 	// mesh.DefaultConnsPerIP; loopback is not limited).
 	ConnsPerIP int

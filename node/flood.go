@@ -18,6 +18,9 @@ func (c *Config) checkFlood() error {
 	if c.RequestRate < 0 || c.RequestBurst < 0 {
 		return fmt.Errorf("request-rate, request-burst: negative")
 	}
+	if c.GossipBidRate < 0 {
+		return fmt.Errorf("gossip-bid-rate: %v is negative", c.GossipBidRate)
+	}
 	if c.ConnsPerIP < 0 {
 		return fmt.Errorf("conns-per-ip: %d is negative", c.ConnsPerIP)
 	}
@@ -42,6 +45,9 @@ func (c *Config) floodOptions() []mesh.Option {
 			burst = mesh.DefaultRequestBurst
 		}
 		opts = append(opts, mesh.RequestRate(rate, burst))
+	}
+	if c.GossipBidRate > 0 {
+		opts = append(opts, mesh.GossipBidRate(c.GossipBidRate))
 	}
 	if c.ConnsPerIP > 0 {
 		opts = append(opts, mesh.ConnsPerIP(c.ConnsPerIP))

@@ -78,6 +78,7 @@ YAML file given by --config.`,
 	f.Duration("store-retention", store.DefaultMaxAge, "blobs nothing protects are dropped once unused this long")
 	f.Float64("request-rate", mesh.DefaultRequestRate, "job requests per second this node handles and relays from one author (the signing client); the rest are ignored")
 	f.Int("request-burst", mesh.DefaultRequestBurst, "job requests one author may send at once before --request-rate applies")
+	f.Float64("gossip-bid-rate", mesh.DefaultGossipBidRate, "answers a second this provider gossips to clients it has no connection to (connected clients get theirs on a stream); past it, it does not answer them")
 	f.Int("conns-per-ip", mesh.DefaultConnsPerIP, "connections accepted from one IP address at once (loopback is not limited)")
 	f.Duration("bid-grace", node.DefaultBidGrace, "how long a losing bid stands after its request's bid window (backups a client holds stand until their job ends)")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
@@ -130,6 +131,10 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	cfg.RequestRate, _ = f.GetFloat64("request-rate")
 	cfg.RequestBurst, _ = f.GetInt("request-burst")
 	cfg.ConnsPerIP, _ = f.GetInt("conns-per-ip")
+	cfg.GossipBidRate, _ = f.GetFloat64("gossip-bid-rate")
+	if cfg.GossipBidRate <= 0 {
+		return usageErr("--gossip-bid-rate: must be above 0 (got %v)", cfg.GossipBidRate)
+	}
 	cfg.BidGrace, _ = f.GetDuration("bid-grace")
 	if cfg.RequestRate <= 0 || cfg.RequestBurst < 1 {
 		return usageErr("--request-rate, --request-burst: must be above 0 (got %v and %d)", cfg.RequestRate, cfg.RequestBurst)
