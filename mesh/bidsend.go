@@ -12,6 +12,8 @@ import (
 	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 )
 
 // A bid matters to one node, the client that asked. Gossiped, every node of
@@ -19,9 +21,13 @@ import (
 // flooded to N providers costs every bystander N verifications. So a
 // provider connected to the client sends it the bid on a stream of the bid
 // protocol (authenticated by the connection: no signature), and gossips
-// only what it cannot send that way (a client it has no connection to,
-// within GossipBidRate) and a sample of one bid a second, from which every
-// node learns the going rates.
+// only what it cannot send that way (a client it has no connection to, or
+// one it cannot open a stream to, within GossipBidRate) and a sample of one
+// bid a second, from which every node learns the going rates. A connected
+// peer that does not speak the bid protocol is not waiting for bids (every
+// node that submits jobs serves it): its requests get no bids at all, so a
+// flood of requests from a bare GossipSub peer makes no node verify a
+// single answer.
 const (
 	bidProto = "bids"
 	// bidQueue bounds the bids waiting for one client's stream.
@@ -30,8 +36,9 @@ const (
 	bidIdle = 30 * time.Second
 	// marketSample is how often a provider gossips one of its bids anyway.
 	marketSample = time.Second
-	// noDirectFor is how long a client that refused the bid protocol gets
-	// its bids by gossip.
+	// noDirectFor is how long a client that a stream could not be opened
+	// to gets its bids by gossip, or one that does not speak the bid
+	// protocol gets none.
 	noDirectFor = time.Minute
 	// DefaultGossipBidRate is how many bids a second a provider gossips to
 	// clients it has no connection to, and gossipBidBurst how many at once.
@@ -40,7 +47,8 @@ const (
 )
 
 // ErrBidShed reports a bid neither sent nor gossiped: the client's stream
-// was backed up, or the provider's budget of gossiped bids was spent.
+// was backed up, the client does not speak the bid protocol, or the
+// provider's budget of gossiped bids was spent.
 var ErrBidShed = errors.New("mesh: bid shed")
 
 // BidCounts counts how a provider's bids went out.
@@ -48,6 +56,7 @@ type BidCounts struct {
 	Direct   atomic.Int64 // on the client's stream
 	Gossiped atomic.Int64 // on the bids topic (samples, unconnected clients, fallbacks)
 	Shed     atomic.Int64 // not sent (see ErrBidShed)
+	Refused  atomic.Int64 // of Shed: to clients that do not speak the bid protocol
 }
 
 // bidSender keeps one stream, and a goroutine writing it, per client.
@@ -57,7 +66,7 @@ type bidSender struct {
 
 	mu         sync.Mutex
 	outs       map[peer.ID]*bidOut
-	noDirect   map[peer.ID]time.Time // clients that refused the bid protocol, until when
+	noDirect   map[peer.ID]noDirect // clients no stream could be opened to lately
 	gossip     bucket
 	lastSample time.Time
 }
@@ -67,46 +76,55 @@ type bidOut struct {
 	q chan *job.Bid
 }
 
-// maxNoDirect bounds the clients remembered as refusing the bid protocol.
+// noDirect is why, and until when, a client gets no bids on a stream.
+type noDirect struct {
+	until   time.Time
+	refused bool // it does not speak the bid protocol: no bids at all
+}
+
+// maxNoDirect bounds the clients remembered as getting no stream.
 const maxNoDirect = 4096
 
 func newBidSender(m *Mesh) *bidSender {
-	return &bidSender{m: m, outs: map[peer.ID]*bidOut{}, noDirect: map[peer.ID]time.Time{},
+	return &bidSender{m: m, outs: map[peer.ID]*bidOut{}, noDirect: map[peer.ID]noDirect{},
 		gossip: bucket{tokens: gossipBidBurst, last: time.Now().UnixNano()}}
 }
 
-// directLocked says whether client may get its bids on a stream: it has
-// not refused the protocol lately.
-func (s *bidSender) directLocked(client peer.ID, now time.Time) bool {
-	until, ok := s.noDirect[client]
-	if ok && now.After(until) {
+// directLocked says whether client may get its bids on a stream (no
+// stream failed to open lately), and if not, whether it refused the bid
+// protocol.
+func (s *bidSender) directLocked(client peer.ID, now time.Time) (direct, refused bool) {
+	nd, ok := s.noDirect[client]
+	if ok && now.After(nd.until) {
 		delete(s.noDirect, client)
-		return true
+		return true, false
 	}
-	return !ok
+	return !ok, nd.refused
 }
 
-// refusedDirect remembers that client refused the bid protocol.
-func (s *bidSender) refusedDirect(client peer.ID) {
+// noStream remembers that no stream could be opened to client, because
+// it refused the bid protocol or otherwise.
+func (s *bidSender) noStream(client peer.ID, refused bool) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.noDirect) >= maxNoDirect {
-		kept := make(map[peer.ID]time.Time, len(s.noDirect)/2)
-		for p, until := range s.noDirect {
-			if until.After(now) && len(kept) < maxNoDirect/2 {
-				kept[p] = until
+		kept := make(map[peer.ID]noDirect, len(s.noDirect)/2)
+		for p, nd := range s.noDirect {
+			if nd.until.After(now) && len(kept) < maxNoDirect/2 {
+				kept[p] = nd
 			}
 		}
 		s.noDirect = kept
 	}
-	s.noDirect[client] = now.Add(noDirectFor)
+	s.noDirect[client] = noDirect{until: now.Add(noDirectFor), refused: refused}
 }
 
 // SendBid sends a bid or decline to client, the author of the request it
 // answers: on the bid protocol when this node is connected to it, by gossip
-// otherwise (or as the second's market sample). It returns ErrBidShed when
-// the bid went nowhere.
+// otherwise (or as the second's market sample), not at all to a connected
+// client that refused the bid protocol. It returns ErrBidShed when the bid
+// went nowhere.
 func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 	s := m.bidSend
 	if client == m.host.ID() {
@@ -120,10 +138,14 @@ func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 	if sample {
 		s.lastSample = now
 	}
-	if sample || !connected || !s.directLocked(client, now) {
-		ok := sample || s.takeGossipLocked(now)
+	direct, refused := s.directLocked(client, now)
+	if sample || !connected || !direct {
+		ok := sample || (!refused && s.takeGossipLocked(now))
 		s.mu.Unlock()
 		if !ok {
+			if refused {
+				s.counts.Refused.Add(1)
+			}
 			s.counts.Shed.Add(1)
 			return ErrBidShed
 		}
@@ -145,6 +167,22 @@ func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 		s.counts.Shed.Add(1)
 		return ErrBidShed
 	}
+}
+
+// TakesBids says whether client may be sent an answer to its request: not
+// while it is a connected peer that refused the bid protocol (for a minute
+// after the refusal), so that a provider spends nothing on its requests.
+// Each false counts as a refused bid in BidCounts.
+func (m *Mesh) TakesBids(client peer.ID) bool {
+	s := m.bidSend
+	s.mu.Lock()
+	_, refused := s.directLocked(client, time.Now())
+	s.mu.Unlock()
+	if refused {
+		s.counts.Refused.Add(1)
+		s.counts.Shed.Add(1)
+	}
+	return !refused
 }
 
 // takeGossipLocked takes a token of the gossiped-bid budget.
@@ -202,12 +240,17 @@ func (s *bidSender) run(client peer.ID, out *bidOut) {
 			for len(batch) < 64 && len(out.q) > 0 {
 				batch = append(batch, <-out.q)
 			}
+			refused := false
 			if st == nil {
-				st, w = s.open(client)
+				st, w, refused = s.open(client)
 			}
-			if st != nil && s.write(st, w, batch) {
+			switch {
+			case refused:
+				s.counts.Shed.Add(int64(len(batch)))
+				s.counts.Refused.Add(int64(len(batch)))
+			case st != nil && s.write(st, w, batch):
 				s.counts.Direct.Add(int64(len(batch)))
-			} else {
+			default:
 				closeStream(true)
 				s.fallback(batch)
 			}
@@ -216,17 +259,24 @@ func (s *bidSender) run(client peer.ID, out *bidOut) {
 	}
 }
 
-// open opens a bid stream to client, or marks it as one to gossip to.
-func (s *bidSender) open(client peer.ID) (network.Stream, *bufio.Writer) {
+// open opens a bid stream to client, or marks it as one to gossip to
+// (refused false) or to send nothing to (refused true: it does not speak
+// the bid protocol).
+func (s *bidSender) open(client peer.ID) (st network.Stream, w *bufio.Writer, refused bool) {
 	ctx, cancel := context.WithTimeout(s.m.ctx, 5*time.Second)
 	defer cancel()
 	st, err := s.m.host.NewStream(ctx, client, s.m.Protocol(bidProto))
 	if err != nil {
-		log.Debugf("bid stream to %s: %v: gossiping its bids for %v", client, err, noDirectFor)
-		s.refusedDirect(client)
-		return nil, nil
+		refused = errors.Is(err, msmux.ErrNotSupported[protocol.ID]{})
+		if refused {
+			log.Debugf("bid stream to %s: %v: sending it no bids for %v", client, err, noDirectFor)
+		} else {
+			log.Debugf("bid stream to %s: %v: gossiping its bids for %v", client, err, noDirectFor)
+		}
+		s.noStream(client, refused)
+		return nil, nil, refused
 	}
-	return st, bufio.NewWriter(st)
+	return st, bufio.NewWriter(st), false
 }
 
 // write writes a batch of bids and flushes it.

@@ -52,9 +52,9 @@ func settledMiB() (rss, heap float64) {
 
 // BenchmarkRequestFlood floods a 4-provider mesh (the client, providers and
 // flooder in this one process) with 30,000 valid job requests at 600/s, from
-// one key (the flooding peer's own: it is connected to every provider, but
-// does not take bids on a stream) or spread over 100 keys sent by one peer
-// (one IP), while the client
+// one key (the flooding peer's own: it is connected to every provider and
+// takes its bids on a stream, as a client does) or spread over 100 keys
+// sent by one peer (one IP), while the client
 // submits hello jobs one after another. It reports the hello jobs' p50 when
 // quiet and during the flood, and the process's RSS and live heap before
 // the flood and once it has stopped and the losing bids' grace and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"github.com/computemesh/computemesh/job"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
+	libp2pnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // flooder is a raw GossipSub peer that signs job requests with its own key.
@@ -21,9 +24,25 @@ type flooder struct {
 	jobs *pubsub.Topic
 }
 
+// newFlooder is a flooder that takes the bids sent to it on the bid
+// protocol, as a client does (and throws them away): providers answer it
+// as they would an honest client.
 func newFlooder(t testing.TB, network string, peers []*Node) *flooder {
 	t.Helper()
+	return gossipFlooder(t, network, peers, true)
+}
+
+// gossipFlooder is a flooder connected to peers; with takeBids false it
+// does not speak the bid protocol (a bare GossipSub peer).
+func gossipFlooder(t testing.TB, network string, peers []*Node, takeBids bool) *flooder {
+	t.Helper()
 	h, ps := rawGossipPeer(t)
+	if takeBids {
+		h.SetStreamHandler(protocol.ID("/computemesh/"+network+"/bids/1.0.0"), func(s libp2pnet.Stream) {
+			_, _ = io.Copy(io.Discard, s)
+			_ = s.Close()
+		})
+	}
 	tp, err := ps.Join("computemesh/" + network + "/jobs")
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +175,39 @@ func TestRequestFloodIsBounded(t *testing.T) {
 			}
 		}
 		t.Logf("provider %d scores: relay %.1f, flooder %.1f, forger %.1f", i, s[relay.ID()], s[flood.h.ID()], s[forger.h.ID()])
+	}
+}
+
+// A bare GossipSub peer (it does not speak the bid protocol, so it waits
+// for no bid) that floods requests costs a provider nothing once its first
+// bid's stream is refused: no bid is made, kept, sent or gossiped for it.
+func TestBareFlooderGetsNoBids(t *testing.T) {
+	const network = "test-flood-bare"
+	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano},
+		BidGrace: 10 * time.Minute, Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}})
+	p := provs[0]
+	f := gossipFlooder(t, network, provs, false)
+	who := f.h.ID().String()
+	spec := helloSpec(t, nil).Spec
+	c := p.Mesh().BidCounts()
+	// The first answer of each second is gossiped (the market's sample):
+	// requests until one goes to the bid stream and is refused.
+	waitFor(t, "a bid's stream to be refused", func() bool {
+		f.request(t, who, spec)
+		time.Sleep(50 * time.Millisecond)
+		return c.Refused.Load() > 0
+	})
+	kept, gossiped, refused := p.bidsOf(who), c.Gossiped.Load(), c.Refused.Load()
+	const more = 200
+	for range more {
+		f.request(t, who, spec)
+	}
+	waitFor(t, "every later request to be skipped", func() bool { return c.Refused.Load() >= refused+more })
+	if got := p.bidsOf(who); got != kept {
+		t.Errorf("the provider keeps %d bids for the bare peer, %d before its flood; want no more", got, kept)
+	}
+	if got := c.Gossiped.Load(); got > gossiped+1 { // at most a market sample
+		t.Errorf("%d bids gossiped during the bare peer's flood; want none", got-gossiped)
 	}
 }
 

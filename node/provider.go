@@ -103,6 +103,9 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	if r.BidByMS != 0 && time.Now().UnixMilli() > r.BidByMS+clockSkew.Milliseconds() {
 		return // the window has closed: answering would only add traffic
 	}
+	if !n.mesh.TakesBids(from) {
+		return // a peer that refused the bid protocol: it waits for no bid
+	}
 	prev, answered := n.bids.get(r.Job)
 	if answered && prev.bidBy == r.BidByMS && prev.client == r.Client {
 		return // a re-gossiped request: the bid stands

@@ -74,12 +74,12 @@ func StartLocal(ctx context.Context, bin, dir string, nodes []Node) (*Local, err
 	if err := os.WriteFile(filepath.Join(dir, "jobs", SleepModule), sleeper.Module(SleepFor), 0o644); err != nil {
 		return nil, err
 	}
-	for _, n := range nodes {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		l.ports[n.Name] = port
+	ports, err := freePorts(len(nodes))
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range nodes {
+		l.ports[n.Name] = ports[i]
 	}
 	var names []string
 	for _, n := range nodes {
@@ -113,15 +113,22 @@ func (l *Local) ready(ctx context.Context) error {
 	return err
 }
 
-// freePort returns a TCP port free on 127.0.0.1 now (its UDP twin is
-// almost always free too).
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct TCP ports free on 127.0.0.1 now (their UDP
+// twins are almost always free too). Each is held until all are chosen: a
+// port closed at once may be handed out again, and libp2p's TCP listeners
+// share a port (SO_REUSEPORT), so two nodes given one port would both
+// start and the kernel would split the dials between them.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func (l *Local) Nodes() []Node { return l.nodes }
