@@ -42,8 +42,12 @@ const (
 	noDirectFor = time.Minute
 	// DefaultGossipBidRate is how many bids a second a provider gossips to
 	// clients it has no connection to, and gossipBidBurst how many at once.
-	DefaultGossipBidRate = 100.0
-	gossipBidBurst       = 200
+	// A client finds its candidates through the DHT and is connected to
+	// them when it asks, so gossip is the exception (a client that cannot
+	// be reached directly); each gossiped bid costs every node of the
+	// network a verification.
+	DefaultGossipBidRate = 25.0
+	gossipBidBurst       = 100
 )
 
 // ErrBidShed reports a bid neither sent nor gossiped: the client's stream

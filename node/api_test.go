@@ -80,8 +80,10 @@ func TestAPIRequiresTokenAndServesInfo(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), "computemesh_peers") {
-		t.Fatalf("/metrics lacks computemesh_peers")
+	for _, want := range []string{"computemesh_peers", "go_gc_heap_live_bytes", "process_resident_memory_bytes"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
 	}
 	// Closing removes the address: commands no longer find a node.
 	n.Close()

@@ -2,8 +2,10 @@ package node
 
 import (
 	"net/http"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -52,6 +54,12 @@ func newMetrics(n *Node) *metrics {
 	m.unreceipted = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "computemesh", Name: "unreceipted_runs_total", Help: "Attempts that ended without a signed receipt.",
 	})
+	// The runtime's and the process's own (go_*, process_*), with the live
+	// heap as of the last GC (go_gc_heap_live_bytes): what a node keeps,
+	// where RSS also holds the collector's headroom.
+	m.reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(m.jobs, m.answers, m.runs, m.earned, m.spent, m.duration, m.ledgerRejected, m.unreceipted,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "computemesh", Name: "peers", Help: "Connected peers.",

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/examples/hello"
 	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p"
@@ -122,7 +124,7 @@ func devnetFlood(b *testing.B, bin string, nkeys int) {
 	}
 	quiet, _ := p50(nil)
 	quietNode := node[len(node)/2]
-	rss0 := settledRSS(b, l, provs, 150*time.Second)
+	rss0, live0 := settledRSS(b, l, provs, 150*time.Second)
 	all := make([]string, 0, len(l.Nodes()))
 	for _, n := range l.Nodes() {
 		all = append(all, n.Name)
@@ -157,13 +159,15 @@ func devnetFlood(b *testing.B, bin string, nkeys int) {
 	duringNode := node[len(node)/2]
 	cpu1 := cpuOf(b, l, all)
 	time.Sleep(30 * time.Second)
-	rss1 := settledRSS(b, l, provs, 150*time.Second)
+	rss1, live1 := settledRSS(b, l, provs, 150*time.Second)
 
-	var mean, most float64
+	var mean, most, liveMean, liveMost float64
 	for _, p := range provs {
-		g := rss1[p] - rss0[p]
+		g, lg := rss1[p]-rss0[p], live1[p]-live0[p]
 		mean += g / float64(len(provs))
 		most = max(most, g)
+		liveMean += lg / float64(len(provs))
+		liveMost = max(liveMost, lg)
 	}
 	b.ReportMetric(float64(quiet)/1e6, "quiet-p50-ms")
 	b.ReportMetric(float64(during)/1e6, "flood-p50-ms")
@@ -174,14 +178,16 @@ func devnetFlood(b *testing.B, bin string, nkeys int) {
 	b.ReportMetric(float64(failed), "honest-failed")
 	b.ReportMetric(mean, "rss-growth-mean-MiB")
 	b.ReportMetric(most, "rss-growth-max-MiB")
+	b.ReportMetric(liveMean, "live-heap-growth-mean-MiB")
+	b.ReportMetric(liveMost, "live-heap-growth-max-MiB")
 	var mem, cpu []string
 	for _, p := range provs {
-		mem = append(mem, fmt.Sprintf("%s %.1f → %.1f", p, rss0[p], rss1[p]))
+		mem = append(mem, fmt.Sprintf("%s %.1f → %.1f (live heap %.1f → %.1f)", p, rss0[p], rss1[p], live0[p], live1[p]))
 	}
 	for _, n := range all {
 		cpu = append(cpu, fmt.Sprintf("%s %.0f%%", n, 100*(cpu1[n]-cpu0[n])/floodTime.Seconds()))
 	}
-	b.Logf("settled RSS (MiB), before → after: %s", strings.Join(mem, ", "))
+	b.Logf("settled RSS and live heap (MiB), before → after: %s", strings.Join(mem, ", "))
 	b.Logf("CPU during the flood (of one core): %s", strings.Join(cpu, ", "))
 	b.Logf("%d keys: %d requests in %v; %d honest jobs during it, %d failed", nkeys, requests, floodTime.Round(time.Millisecond), n, failed)
 }
@@ -276,14 +282,50 @@ func pidOf(b *testing.B, l *Local, name string) int {
 // each one's least: a Go process's RSS swings with its garbage collector,
 // and the least over a window that holds a collection (the runtime forces
 // one every 2 minutes at most) is what it keeps.
-func settledRSS(b *testing.B, l *Local, names []string, d time.Duration) map[string]float64 {
+//
+// It also returns each node's live heap as of its last GC at the end of
+// the window (go_gc_heap_live_bytes of its /metrics, MiB): what it keeps.
+func settledRSS(b *testing.B, l *Local, names []string, d time.Duration) (rss, live map[string]float64) {
 	least := rssOf(b, l, names)
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(time.Second) {
 		for n, v := range rssOf(b, l, names) {
 			least[n] = min(least[n], v)
 		}
 	}
-	return least
+	live = map[string]float64{}
+	for _, n := range names {
+		live[n] = liveHeap(b, l, n)
+	}
+	return least, live
+}
+
+// liveHeap reads go_gc_heap_live_bytes (MiB) from a node's /metrics.
+func liveHeap(b *testing.B, l *Local, name string) float64 {
+	dir := filepath.Join(l.dir, name)
+	addr, err := os.ReadFile(filepath.Join(dir, api.AddrFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, api.TokenFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+strings.TrimSpace(string(addr))+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatalf("metrics of %s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_gc_heap_live_bytes "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f / (1 << 20)
+		}
+	}
+	b.Fatalf("metrics of %s: no go_gc_heap_live_bytes", name)
+	return 0
 }
 
 // rssOf reads the resident memory (VmRSS, MiB) of the named nodes' processes.
