@@ -141,6 +141,11 @@ type Config struct {
 	StoreMaxBytes  int64
 	StoreRetention time.Duration
 	GCInterval     time.Duration
+	// MemoryTrim is how often the node hands freed heap back to the system
+	// when it holds more than 8 MiB of it (0: never, the runtime returns
+	// it over minutes). The runtime's memory is the process's: meshnode
+	// sets it for its one node; embedders choose.
+	MemoryTrim time.Duration
 	// RequestRate and RequestBurst bound the job requests this node
 	// handles and relays per author (the signing client): rate per second,
 	// burst at once; the rest are ignored (0: mesh.DefaultRequestRate and

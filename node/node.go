@@ -187,6 +187,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mesh.ServeBlobs(n.blob, n.granted)
+	if n.cfg.MemoryTrim > 0 {
+		n.wg.Add(1)
+		go n.trimMemory(n.cfg.MemoryTrim)
+	}
 	if n.cfg.GCInterval >= 0 {
 		n.wg.Add(1)
 		go n.collectGarbage()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/internal/testfaucet"
@@ -78,6 +79,7 @@ YAML file given by --config.`,
 	f.Duration("store-retention", store.DefaultMaxAge, "blobs nothing protects are dropped once unused this long")
 	f.Float64("request-rate", mesh.DefaultRequestRate, "job requests per second this node handles and relays from one author (the signing client); the rest are ignored")
 	f.Int("request-burst", mesh.DefaultRequestBurst, "job requests one author may send at once before --request-rate applies")
+	f.Duration("memory-trim", 30*time.Second, "how often the node hands freed heap back to the system when it holds more than 8 MiB of it (after a burst of work or a flood); 0: leave it to the Go runtime, which takes minutes")
 	f.Float64("gossip-bid-rate", mesh.DefaultGossipBidRate, "answers a second this provider gossips to clients it has no connection to (connected clients get theirs on a stream); past it, it does not answer them")
 	f.Int("conns-per-ip", mesh.DefaultConnsPerIP, "connections accepted from one IP address at once (loopback is not limited)")
 	f.Duration("bid-grace", node.DefaultBidGrace, "how long a losing bid stands after its request's bid window (backups a client holds stand until their job ends)")
@@ -132,6 +134,10 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	cfg.RequestBurst, _ = f.GetInt("request-burst")
 	cfg.ConnsPerIP, _ = f.GetInt("conns-per-ip")
 	cfg.GossipBidRate, _ = f.GetFloat64("gossip-bid-rate")
+	cfg.MemoryTrim, _ = f.GetDuration("memory-trim")
+	if cfg.MemoryTrim < 0 {
+		return usageErr("--memory-trim: must be 0 (off) or more (got %v)", cfg.MemoryTrim)
+	}
 	if cfg.GossipBidRate <= 0 {
 		return usageErr("--gossip-bid-rate: must be above 0 (got %v)", cfg.GossipBidRate)
 	}
