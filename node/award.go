@@ -1,0 +1,164 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// award sends an award to its bidder and waits for the result.
+func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*job.Result, error) {
+	p, err := peer.Decode(a.Bid.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("bidder ID %q: %w", a.Bid.Provider, err)
+	}
+	blobs, err := n.inputBlobs(a.Spec.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	if a.Spec.Module != "" {
+		blobs = append(blobs, a.Spec.Module)
+	}
+	// The grant is not withdrawn when this award ends: another job of this
+	// client may use the same blobs with the same provider; it expires.
+	n.grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
+	// A provider behind NAT is reached through its relay when no direct
+	// connection exists (the relay's limits bound such a job's data).
+	sctx, cancel := context.WithTimeout(mesh.AllowRelayed(ctx), 10*time.Second)
+	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("opening award stream: %w", err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	// The whole job has its timeout and some slack; within it, a stream
+	// silent for the heartbeat timeout means a dead provider.
+	end := time.Now().Add(a.Spec.Timeout() + 2*time.Minute)
+	_ = st.SetWriteDeadline(end)
+	if err := mesh.WriteMsg(st, a); err != nil {
+		return nil, fmt.Errorf("sending award: %w", err)
+	}
+	awarded := time.Now()
+	r := bufio.NewReader(st)
+	var reply job.Reply
+	for {
+		// Before acceptance the provider is either queueing the job (with
+		// heartbeats) or answering at once.
+		reply = job.Reply{}
+		if err := n.readReply(st, r, end, &reply); err != nil {
+			return nil, fmt.Errorf("waiting for acceptance: %w", err)
+		}
+		if reply.Type == job.ReplyQueued {
+			emit(job.Event{Kind: job.EventQueued, Provider: a.Bid.Provider, Count: reply.Position,
+				Message: fmt.Sprintf("queued at position %d", reply.Position)})
+			continue
+		}
+		if reply.Type != job.ReplyHeartbeat {
+			break
+		}
+	}
+	switch reply.Type {
+	case job.ReplyAccepted:
+		n.reps.started(a.Bid.Provider, time.Since(awarded))
+	case job.ReplyDeclined:
+		return nil, fmt.Errorf("%w: %s", errDeclined, reply.Reason)
+	default:
+		return nil, fmt.Errorf("unexpected reply %q", reply.Type)
+	}
+	emit(job.Event{Kind: job.EventRunning, Provider: a.Bid.Provider})
+	for {
+		reply = job.Reply{}
+		if err := n.readReply(st, r, end, &reply); err != nil {
+			return nil, fmt.Errorf("waiting for the result: %w", err)
+		}
+		switch reply.Type {
+		case job.ReplyHeartbeat:
+			continue
+		case job.ReplyLog:
+			emit(job.Event{Kind: job.EventLog, Provider: a.Bid.Provider, Message: string(reply.Log)})
+			continue
+		}
+		break
+	}
+	if reply.Type != job.ReplyResult || reply.Result == nil {
+		return nil, fmt.Errorf("unexpected reply %q instead of a result", reply.Type)
+	}
+	res := reply.Result
+	if res.Job != a.Job || res.Provider != a.Bid.Provider {
+		return nil, fmt.Errorf("result for job %s from %s does not match the award", res.Job, res.Provider)
+	}
+	limit := a.Bid.Price
+	if a.Pay > limit {
+		limit = a.Pay
+	}
+	if res.Charge > limit {
+		res.Charge = limit // never pay more than the bid (or the second price)
+	}
+	if res.Error == "" {
+		if err := n.payReceipt(st, r, a, res.Charge); err != nil {
+			n.metrics.unreceipted.Inc()
+			log.Warnf("job %s attempt %d: no receipt with %s: %v", a.Job, a.Attempt, a.Bid.Provider, err)
+		}
+	}
+	return res, nil
+}
+
+// readReply reads one reply from an award stream, allowing the heartbeat
+// timeout of silence (and never past end).
+func (n *Node) readReply(st network.Stream, r *bufio.Reader, end time.Time, reply *job.Reply) error {
+	d := time.Now().Add(n.cfg.HeartbeatTimeout)
+	if d.After(end) {
+		d = end
+	}
+	_ = st.SetReadDeadline(d)
+	err := mesh.ReadMsg(r, job.MaxReplySize, reply)
+	var ne net.Error
+	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) && time.Now().Before(end) {
+		return fmt.Errorf("provider silent for %v (no heartbeat): taken for dead", n.cfg.HeartbeatTimeout)
+	}
+	return err
+}
+
+// grant lets p fetch the blobs cs until the deadline (or withdraws that,
+// with a deadline in the past). Expired grants are dropped as they are met.
+func (n *Node) grant(p peer.ID, until time.Time, cs ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	for _, c := range cs {
+		g := n.grants[c]
+		if g == nil {
+			g = map[peer.ID]time.Time{}
+			n.grants[c] = g
+		}
+		g[p] = until
+		for q, t := range g {
+			if !t.After(now) {
+				delete(g, q)
+			}
+		}
+		if len(g) == 0 {
+			delete(n.grants, c)
+		}
+	}
+}
+
+// granted says whether p may fetch the blob c: a provider awarded a job that
+// uses it (module, inputs), or the client of a job that produced it
+// (outputs).
+func (n *Node) granted(p peer.ID, c string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.grants[c][p].After(time.Now())
+}

@@ -1,0 +1,110 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// RecordError is a record file that could not be read.
+type RecordError struct {
+	File string
+	Err  error
+}
+
+func (e *RecordError) Error() string { return fmt.Sprintf("job record %s: %v", e.File, e.Err) }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// loadRecords reads every record in dir (a missing dir holds none). A
+// record that cannot be read is reported as a *RecordError naming its file
+// and skipped; the others are returned, oldest submission first.
+func loadRecords(dir string) ([]*JobRecord, []error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, []error{fmt.Errorf("job records: %w", err)}
+	}
+	var recs []*JobRecord
+	var errs []error
+	for _, e := range ents {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		r, err := readRecord(path)
+		if err == nil && r.ID+".json" != name {
+			err = fmt.Errorf("holds job %s", r.ID)
+		}
+		if err != nil {
+			errs = append(errs, &RecordError{File: path, Err: err})
+			continue
+		}
+		recs = append(recs, r)
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Submitted.Before(recs[j].Submitted) })
+	return recs, errs
+}
+
+func readRecord(path string) (*JobRecord, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, recordMaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecord(b)
+}
+
+// writeAtomic replaces path with b: a temporary file in the same directory,
+// synced, renamed over path, then the directory synced, so that a crash
+// leaves either the old record or the new one, never a mix.
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, recordTmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
