@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -45,12 +44,7 @@ import (
 // sweep of seen message IDs; each window holds one of the collections the
 // runtime forces every 2 minutes). A fresh devnet for each case. See docs/BENCHMARKS.md.
 func BenchmarkDevnetFlood(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "meshnode")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/meshnode")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building meshnode: %v\n%s", err, out)
-	}
+	bin := buildMeshnode(b)
 	for _, keys := range []int{1, 100} {
 		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
 			for b.Loop() {
@@ -317,15 +311,24 @@ func liveHeap(b *testing.B, l *Local, name string) float64 {
 		b.Fatalf("metrics of %s: %v", name, err)
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	v, ok := lineValue(resp.Body, "go_gc_heap_live_bytes ")
+	if !ok {
+		b.Fatalf("metrics of %s: no go_gc_heap_live_bytes", name)
+	}
+	return v / (1 << 20)
+}
+
+// lineValue is the number after prefix on the first line of r that starts
+// with it (a trailing " kB" dropped).
+func lineValue(r io.Reader, prefix string) (float64, bool) {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_gc_heap_live_bytes "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f / (1 << 20)
+		if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return v, err == nil
 		}
 	}
-	b.Fatalf("metrics of %s: no go_gc_heap_live_bytes", name)
-	return 0
+	return 0, false
 }
 
 // rssOf reads the resident memory (VmRSS, MiB) of the named nodes' processes.
@@ -336,13 +339,8 @@ func rssOf(b *testing.B, l *Local, names []string) map[string]float64 {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-				out[n] = kb / 1024
-			}
-		}
+		kb, _ := lineValue(fh, "VmRSS:")
+		out[n] = kb / 1024
 		fh.Close()
 	}
 	return out

@@ -97,15 +97,22 @@ func TestComposeMatchesTopology(t *testing.T) {
 	}
 }
 
-// The devnet (the testnet as local processes of a real meshnode binary on
-// 127.0.0.1) passes the scenarios that need no docker network.
-func TestDevnetScenarios(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "meshnode")
+// buildMeshnode builds the meshnode binary into a temporary directory.
+func buildMeshnode(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "meshnode")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/meshnode")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building meshnode: %v\n%s", err, out)
+		tb.Fatalf("building meshnode: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// The devnet (the testnet as local processes of a real meshnode binary on
+// 127.0.0.1) passes the scenarios that need no docker network.
+func TestDevnetScenarios(t *testing.T) {
+	bin := buildMeshnode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
