@@ -287,7 +287,10 @@ func Latency(ctx context.Context, c Cluster, d Delayer, client string) *Check {
 		if !delayed[r.Provider] {
 			latencyOK++
 		}
-		r, err = Submit(ctx, c, client, cpuJob(c)...)
+		// A wide window: the delayed cheapest's bid (+150 ms) must not
+		// miss the default 250 ms on a loaded machine; the auction still
+		// closes as soon as every candidate has answered.
+		r, err = Submit(ctx, c, client, cpuJob(c, "--bid-window", "2s")...)
 		if err != nil {
 			return ck.fail("cost job %d: %v", i, err)
 		}
