@@ -52,7 +52,7 @@ type LedgerHandler func(m *LedgerMsg, from peer.ID)
 
 func (t *topics) joinLedger(m *Mesh) error {
 	name := m.TopicName("ledger")
-	err := m.ps.RegisterTopicValidator(name, t.validator(nil, func(b []byte, from peer.ID) (any, string) {
+	err := m.ps.RegisterTopicValidator(name, t.validator(nil, nil, func(b []byte, from peer.ID) (any, string) {
 		var msg LedgerMsg
 		if err := job.Decode(b, MaxLedgerMsg, &msg); err != nil {
 			log.Debugf("dropping ledger message from %s: %v", from, err)

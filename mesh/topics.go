@@ -26,10 +26,12 @@ const (
 // Oversize, Unsigned, Decode and Forged messages are rejected (held against
 // the peer that forwarded them); OverRate ones, job requests past their
 // author's rate (RequestRate), are ignored: neither handled nor forwarded,
-// and held against nobody.
+// and held against nobody; so are Unfunded ones, requests relayed from an
+// author that the RelayRequestsFrom gate refuses.
 type Drops struct {
 	Oversize, Unsigned, Decode, Forged atomic.Int64
 	OverRate                           atomic.Int64
+	Unfunded                           atomic.Int64
 }
 
 func (d *Drops) add(reason string) {
@@ -95,6 +97,10 @@ type topics struct {
 	bidsSub    *pubsub.Subscription
 	drops      Drops
 
+	// relayGate, when set, is asked of each job request whose author is
+	// not the peer that delivered it (see RelayRequestsFrom).
+	relayGate atomic.Pointer[func(author peer.ID) bool]
+
 	mu        sync.RWMutex
 	onRequest RequestHandler
 	onBid     BidHandler
@@ -121,7 +127,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 	bidsName := m.TopicName("bids")
 	for _, class := range []string{ClassCPU, ClassGPU} {
 		name := m.TopicName(jobsTopic(class))
-		if err = m.ps.RegisterTopicValidator(name, t.validator(m.limit, func(b []byte, from peer.ID) (any, string) {
+		if err = m.ps.RegisterTopicValidator(name, t.validator(m.limit, t.relayed, func(b []byte, from peer.ID) (any, string) {
 			var r job.Request
 			if err := job.Decode(b, job.MaxGossipSize, &r); err != nil {
 				log.Debugf("dropping job request from %s: %v", from, err)
@@ -149,7 +155,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 			t.jobs = tp
 		}
 	}
-	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(nil, func(b []byte, from peer.ID) (any, string) {
+	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(nil, nil, func(b []byte, from peer.ID) (any, string) {
 		var bid job.Bid
 		if err := job.Decode(b, job.MaxGossipSize, &bid); err != nil {
 			log.Debugf("dropping bid from %s: %v", from, err)
@@ -167,7 +173,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 		return nil, errorf("joining %s: %w", bidsName, err)
 	}
 	capName := m.TopicName("capacity")
-	if err = m.ps.RegisterTopicValidator(capName, t.validator(nil, func(b []byte, from peer.ID) (any, string) {
+	if err = m.ps.RegisterTopicValidator(capName, t.validator(nil, nil, func(b []byte, from peer.ID) (any, string) {
 		c, err := capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(from), b)
 		if err != nil {
 			log.Debugf("dropping capacity record from %s: %v", from, err)
@@ -190,11 +196,12 @@ func joinTopics(m *Mesh) (*topics, error) {
 }
 
 // validator wraps a decoder with the checks every topic makes: size limit
-// and a signature from the author; and, where limit is not nil, the
-// author's rate: a message over it is ignored (not rejected: whoever
-// forwarded it may have been within it by its own clock).
-func (t *topics) validator(limit *authorLimiter, decode func([]byte, peer.ID) (any, string)) pubsub.ValidatorEx {
-	return func(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+// and a signature from the author; where limit is not nil, the author's
+// rate: a message over it is ignored (not rejected: whoever forwarded it
+// may have been within it by its own clock); and where gate is not nil,
+// gate(src, author): a message it refuses is ignored too.
+func (t *topics) validator(limit *authorLimiter, gate func(src, author peer.ID) bool, decode func([]byte, peer.ID) (any, string)) pubsub.ValidatorEx {
+	return func(_ context.Context, src peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if len(msg.Data) > job.MaxGossipSize {
 			t.drops.add(DropOversize)
 			log.Debugf("dropping %d-byte message on %s: over %d bytes", len(msg.Data), msg.GetTopic(), job.MaxGossipSize)
@@ -209,6 +216,10 @@ func (t *topics) validator(limit *authorLimiter, decode func([]byte, peer.ID) (a
 			t.drops.OverRate.Add(1)
 			return pubsub.ValidationIgnore
 		}
+		if gate != nil && !gate(src, msg.GetFrom()) {
+			t.drops.Unfunded.Add(1)
+			return pubsub.ValidationIgnore
+		}
 		v, reason := decode(msg.Data, msg.GetFrom())
 		if reason != "" {
 			t.drops.add(reason)
@@ -217,6 +228,32 @@ func (t *topics) validator(limit *authorLimiter, decode func([]byte, peer.ID) (a
 		msg.ValidatorData = v
 		return pubsub.ValidationAccept
 	}
+}
+
+// relayed is the jobs topics' gate: a request its author delivered itself
+// (or this node published) passes; one relayed by another peer passes
+// when the RelayRequestsFrom gate, if any, accepts its author.
+func (t *topics) relayed(src, author peer.ID) bool {
+	if src == author || src == t.m.host.ID() {
+		return true
+	}
+	g := t.relayGate.Load()
+	return g == nil || (*g)(author)
+}
+
+// RelayRequestsFrom sets which authors' job requests this node handles and
+// forwards when another peer relays them; a request its author sends
+// itself is always handled (so that a refused author still hears why, on
+// a stream). On a network with credits, a node passes only authors whose
+// balance covers something: requests of keys that cannot pay for a job —
+// a flood spread over throw-away keys — stop at the first node they reach,
+// ignored, not held against the peer that relayed them. nil relays all.
+func (m *Mesh) RelayRequestsFrom(allow func(author peer.ID) bool) {
+	if allow == nil {
+		m.topics.relayGate.Store(nil)
+		return
+	}
+	m.topics.relayGate.Store(&allow)
 }
 
 func (t *topics) read(sub *pubsub.Subscription, handle func(*pubsub.Message)) {

@@ -74,7 +74,19 @@ func (n *Node) openLedger() error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.Faucet != "" {
+		n.mesh.RelayRequestsFrom(n.canPay)
+	}
 	return n.mesh.OnLedger(n.onLedger)
+}
+
+// canPay reports whether this node's ledger says author could pay for a
+// job: a positive balance and no fraud proof against it. On a network with
+// credits, job requests relayed from authors that cannot are not handled
+// or forwarded (see mesh.RelayRequestsFrom).
+func (n *Node) canPay(author peer.ID) bool {
+	id := author.String()
+	return n.book.Balance(id).Balance > 0 && !n.book.Fraudulent(id)
 }
 
 // onLedger adds a gossiped record to the ledger; a double spend it reveals

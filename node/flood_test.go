@@ -12,6 +12,7 @@ import (
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	libp2pnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -296,5 +297,86 @@ func TestBackupsHeldLosersDropped(t *testing.T) {
 	})
 	if out.State != job.StateCompleted || out.Provider != provs[1].ID().String() || out.Attempts != 2 {
 		t.Fatalf("state %s on %s after %d attempts (%s); want completed on the first backup %s after 2", out.State, out.Provider, out.Attempts, out.Error, provs[1].ID())
+	}
+}
+
+// On a network with credits, requests signed by keys that cannot pay (a
+// flood spread over throw-away keys) stop at the first node they reach: it
+// ignores them, and the other providers never see them; a funded key's
+// requests, relayed the same way, reach every provider.
+func TestUnfundedKeysStopAtTheFirstNode(t *testing.T) {
+	const network = "test-flood-unfunded"
+	cfg := Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID,
+		Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}}
+	_, provs := meshOf(t, network, cfg, cfg, cfg)
+	first := provs[0]
+	f := gossipFlooder(t, network, provs[:1], true)
+	var broke []crypto.PrivKey
+	for range 20 {
+		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		broke = append(broke, k)
+	}
+	funded, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fundedID, _ := peer.IDFromPrivateKey(funded)
+	g, err := SignGrant(testfaucet.Key(), network, fundedID.String(), 1000*job.Nano)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.AddGrant(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every provider to learn the grant", func() bool {
+		for _, p := range provs {
+			if !p.canPay(fundedID) {
+				return false
+			}
+		}
+		return true
+	})
+	spec := helloSpec(t, nil).Spec
+	publish := func(k crypto.PrivKey) {
+		t.Helper()
+		id, _ := peer.IDFromPrivateKey(k)
+		if err := f.try(id.String(), spec, pubsub.WithSecretKeyAndPeerId(k, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range broke {
+		publish(k)
+	}
+	// The first provider forwards the funded key's requests once its
+	// GossipSub mesh has formed: they go out until every provider bids.
+	waitFor(t, "every provider to bid for the funded key's requests", func() bool {
+		publish(funded)
+		time.Sleep(100 * time.Millisecond)
+		for _, p := range provs {
+			if p.bidsOf(fundedID.String()) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, "the first provider to ignore every unfunded request", func() bool {
+		return first.mesh.Drops().Unfunded.Load() == int64(len(broke))
+	})
+	for i, p := range provs {
+		if i > 0 && p.mesh.Drops().Unfunded.Load() != 0 {
+			t.Errorf("provider %d saw %d unfunded requests: the first node forwarded them", i, p.mesh.Drops().Unfunded.Load())
+		}
+		for _, k := range broke {
+			id, _ := peer.IDFromPrivateKey(k)
+			if n := p.bidsOf(id.String()); n != 0 {
+				t.Errorf("provider %d keeps %d bids for an unfunded key", i, n)
+			}
+		}
+		if n := p.mesh.Drops().Total(); n != 0 {
+			t.Errorf("provider %d rejected %d messages: ignoring holds nothing against the relay", i, n)
+		}
 	}
 }

@@ -70,6 +70,9 @@ func newMetrics(n *Node) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: "computemesh", Name: "gossip_over_rate_total", Help: "Job requests ignored for being over their author's rate.",
 		}, func() float64 { return float64(n.mesh.Drops().OverRate.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "computemesh", Name: "gossip_unfunded_total", Help: "Job requests relayed from authors whose balance pays for nothing, ignored (networks with credits).",
+		}, func() float64 { return float64(n.mesh.Drops().Unfunded.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "computemesh", Name: "standing_bids", Help: "Bids this provider keeps (losers until their window and grace end, held backups until their job's timeout).",
 		}, func() float64 { t, _ := n.bids.size(); return float64(t) }),
