@@ -37,7 +37,9 @@ func newFlooder(t testing.TB, network string, peers []*Node) *flooder {
 // does not speak the bid protocol (a bare GossipSub peer).
 func gossipFlooder(t testing.TB, network string, peers []*Node, takeBids bool) *flooder {
 	t.Helper()
-	h, ps := rawGossipPeer(t)
+	// A queue for a whole burst: with GossipSub's default (32 messages a
+	// peer) a flood published at once loses most of itself on the way out.
+	h, ps := rawGossipPeer(t, pubsub.WithPeerOutboundQueueSize(4096))
 	if takeBids {
 		h.SetStreamHandler(protocol.ID("/computemesh/"+network+"/bids/1.0.0"), func(s libp2pnet.Stream) {
 			_, _ = io.Copy(io.Discard, s)

@@ -8,7 +8,7 @@ import (
 
 // trimFloor is how much freed heap a node keeps from the system before it
 // hands it back at once (MemoryTrim).
-const trimFloor = 8 << 20
+const trimFloor = 1 << 20
 
 // freeHeap is the heap memory the runtime holds free, not yet returned
 // to the system.

@@ -124,6 +124,10 @@ func devnetFlood(b *testing.B, bin string, nkeys int) {
 		all = append(all, n.Name)
 	}
 	cpu0 := cpuOf(b, l, all)
+	heard0 := map[string]float64{}
+	for _, p := range provs {
+		heard0[p] = heard(b, l, p)
+	}
 	var done atomic.Bool
 	start := time.Now()
 	go func() {
@@ -153,6 +157,15 @@ func devnetFlood(b *testing.B, bin string, nkeys int) {
 	duringNode := node[len(node)/2]
 	cpu1 := cpuOf(b, l, all)
 	time.Sleep(30 * time.Second)
+	var got []string
+	least := float64(requests)
+	for _, p := range provs {
+		h := heard(b, l, p) - heard0[p]
+		least = min(least, h)
+		got = append(got, fmt.Sprintf("%s %.0f", p, h))
+	}
+	b.Logf("requests each provider took off the topic (answered, over rate or unfunded): %s", strings.Join(got, ", "))
+	b.ReportMetric(least, "least-heard")
 	rss1, live1 := settledRSS(b, l, provs, 150*time.Second)
 
 	var mean, most, liveMean, liveMost float64
@@ -202,7 +215,9 @@ func newDevnetFlooder(ctx context.Context, b *testing.B, l *Local, provs []strin
 		_, _ = io.Copy(io.Discard, s)
 		_ = s.Close()
 	})
-	ps, err := pubsub.NewGossipSub(ctx, h)
+	// A queue for bursts: with GossipSub's default (32 messages a peer) a
+	// flooder on a busy machine drops part of its own flood on the way out.
+	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithPeerOutboundQueueSize(4096))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -295,6 +310,35 @@ func settledRSS(b *testing.B, l *Local, names []string, d time.Duration) (rss, l
 
 // liveHeap reads go_gc_heap_live_bytes (MiB) from a node's /metrics.
 func liveHeap(b *testing.B, l *Local, name string) float64 {
+	v, ok := lineValue(strings.NewReader(scrape(b, l, name)), "go_gc_heap_live_bytes ")
+	if !ok {
+		b.Fatalf("metrics of %s: no go_gc_heap_live_bytes", name)
+	}
+	return v / (1 << 20)
+}
+
+// heard is how many job requests a provider took off the jobs topic:
+// answered (bid or decline), ignored over their author's rate, or ignored
+// as unfunded — what the flood cost it, per its /metrics.
+func heard(b *testing.B, l *Local, name string) float64 {
+	body := scrape(b, l, name)
+	var n float64
+	for _, prefix := range []string{"computemesh_provider_answers_total{", "computemesh_gossip_over_rate_total ", "computemesh_gossip_unfunded_total "} {
+		for line := range strings.Lines(body) {
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			f := strings.Fields(line)
+			if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+				n += v
+			}
+		}
+	}
+	return n
+}
+
+// scrape returns a node's /metrics.
+func scrape(b *testing.B, l *Local, name string) string {
 	dir := filepath.Join(l.dir, name)
 	addr, err := os.ReadFile(filepath.Join(dir, api.AddrFile))
 	if err != nil {
@@ -311,11 +355,11 @@ func liveHeap(b *testing.B, l *Local, name string) float64 {
 		b.Fatalf("metrics of %s: %v", name, err)
 	}
 	defer resp.Body.Close()
-	v, ok := lineValue(resp.Body, "go_gc_heap_live_bytes ")
-	if !ok {
-		b.Fatalf("metrics of %s: no go_gc_heap_live_bytes", name)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatalf("metrics of %s: %v", name, err)
 	}
-	return v / (1 << 20)
+	return string(body)
 }
 
 // lineValue is the number after prefix on the first line of r that starts
