@@ -8,11 +8,12 @@ import (
 
 // Credits move only by signed records (issue #6):
 //
-//   - a Receipt, signed by the payer (the client) and counter-signed by the
-//     payee (the provider) after a result: it moves Amount from payer to
-//     payee. Each payer numbers its receipts 1, 2, 3, ...: two receipts of
-//     one payer with one sequence number and different content are a
-//     FraudProof of a double spend;
+//   - a Receipt, signed by the payer (the client) and, as an
+//     acknowledgement, counter-signed by the payee (the provider) after a
+//     result: it moves Amount from payer to payee. Each payer numbers its
+//     receipts 1, 2, 3, ... (a chain: see the ledger package for when one
+//     counts): two receipts of one payer with one sequence number and
+//     different content are a FraudProof of a double spend;
 //   - a Grant, signed by the network's faucet key: it creates credits (test
 //     networks);
 //   - an Authorization, signed by a payer before a job starts: it promises to
@@ -119,17 +120,17 @@ func (r *Receipt) ValidateUnsigned() error {
 	return nil
 }
 
-// Validate checks every field of r and that both signatures are present
-// (not that they verify: that needs the peers' keys).
+// Validate checks every field of r and that the payer's signature is
+// present (not that it verifies: that needs the payer's key). The payee's
+// is optional: it acknowledges the payment, which the payer's signature
+// alone makes (a client whose provider never counter-signs publishes the
+// receipt it signed, so that its chain has no gap).
 func (r *Receipt) Validate() error {
 	if err := r.ValidateUnsigned(); err != nil {
 		return err
 	}
 	if len(r.PayerSig) == 0 {
 		return fmt.Errorf("payer_sig: missing")
-	}
-	if len(r.PayeeSig) == 0 {
-		return fmt.Errorf("payee_sig: missing")
 	}
 	return nil
 }

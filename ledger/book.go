@@ -32,13 +32,22 @@ func reject(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrRejected, fmt.Sprintf(format, args...))
 }
 
-// Balance is what a Book derives for one peer.
+// Balance is what a Book derives for one peer. Earned and Spent are of the
+// receipts that count (see count.go); Pending ones are apart.
 type Balance struct {
-	Granted  job.Credits `json:"granted_nano"`
-	Earned   job.Credits `json:"earned_nano"`
-	Spent    job.Credits `json:"spent_nano"`
-	Balance  job.Credits `json:"balance_nano"` // Granted + Earned − Spent; may be negative
-	Receipts int         `json:"receipts"`     // as payer or payee
+	Granted job.Credits `json:"granted_nano"`
+	Earned  job.Credits `json:"earned_nano"`
+	Spent   job.Credits `json:"spent_nano"`
+	// Balance is Granted + Earned − Spent: never negative on a network
+	// with a faucet (a tally, which may be, without one).
+	Balance  job.Credits `json:"balance_nano"`
+	Receipts int         `json:"receipts"` // as payer or payee
+	// PendingIn and PendingOut are the amounts of the peer's receipts, as
+	// payee and as payer, that do not count (yet): a gap in their payer's
+	// chain before them, a payer that cannot cover them, or a fork.
+	PendingIn  job.Credits `json:"pending_in_nano,omitempty"`
+	PendingOut job.Credits `json:"pending_out_nano,omitempty"`
+	Pending    int         `json:"pending,omitempty"` // receipts that do not count
 }
 
 // Stats counts what a Book holds.
@@ -48,11 +57,15 @@ type Stats struct {
 	Peers            int         `json:"peers"`
 	FraudulentPayers int         `json:"fraudulent_payers"`
 	Granted          job.Credits `json:"granted_nano"` // credits created, the sum of all balances
+	Counted          int         `json:"counted"`      // receipts that count (the rest are pending)
 }
 
 type account struct {
-	granted, earned, spent job.Credits
-	receipts               []*job.Receipt // as payer or payee, in arrival order
+	granted       job.Credits
+	earned, spent job.Credits    // of the receipts that count
+	next          uint64         // as payer: receipts 1 … next−1 count
+	receipts      []*job.Receipt // as payer or payee, in arrival order
+	grants        []*job.Grant   // to this peer
 }
 
 type seqKey struct {
@@ -75,6 +88,7 @@ type Book struct {
 	accounts map[string]*account
 	fraud    map[string]*job.FraudProof // payer → the first conflict seen
 	granted  job.Credits
+	counting int               // receipts that count
 	strs     map[string]string // interned peer IDs and network names
 }
 
@@ -160,8 +174,20 @@ func (b *Book) Balance(peer string) Balance {
 	if a == nil {
 		return Balance{}
 	}
-	return Balance{Granted: a.granted, Earned: a.earned, Spent: a.spent,
-		Balance: a.granted + a.earned - a.spent, Receipts: len(a.receipts)}
+	bal := Balance{Granted: a.granted, Earned: a.earned, Spent: a.spent,
+		Balance: a.spendable(), Receipts: len(a.receipts)}
+	for _, r := range a.receipts {
+		if b.counted(r) {
+			continue
+		}
+		bal.Pending++
+		if r.Payer == peer {
+			bal.PendingOut += r.Amount
+		} else {
+			bal.PendingIn += r.Amount
+		}
+	}
+	return bal
 }
 
 // Fraudulent reports whether payer signed two receipts with one sequence
@@ -253,8 +279,12 @@ func (b *Book) Peers() []string {
 func (b *Book) Stats() Stats {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	counted := b.counting
+	if b.tally() {
+		counted = len(b.receipts)
+	}
 	return Stats{Receipts: len(b.receipts), Grants: len(b.grants), Peers: len(b.accounts),
-		FraudulentPayers: len(b.fraud), Granted: b.granted}
+		FraudulentPayers: len(b.fraud), Granted: b.granted, Counted: counted}
 }
 
 // ---- check, then apply (b.mu held) ----
@@ -284,7 +314,9 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool) ([32]byte, e
 		if err := b.cfg.verify(r.Payer, sb, r.PayerSig); err != nil {
 			return id, reject("receipt %d of payer %s: payer_sig: not the payer's signature: %v", r.Seq, r.Payer, err)
 		}
-		if err := b.cfg.verify(r.Payee, sb, r.PayeeSig); err != nil {
+		if len(r.PayeeSig) == 0 {
+			// Not counter-signed: the payer's signature pays.
+		} else if err := b.cfg.verify(r.Payee, sb, r.PayeeSig); err != nil {
 			return id, reject("receipt %d of payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
 		}
 	}
@@ -309,7 +341,7 @@ func (b *Book) intern(s string) string {
 func (b *Book) account(peer string) *account {
 	a := b.accounts[peer]
 	if a == nil {
-		a = &account{}
+		a = &account{next: 1}
 		b.accounts[peer] = a
 	}
 	return a
@@ -321,10 +353,12 @@ func (b *Book) applyReceipt(r *job.Receipt, id [32]byte) *job.FraudProof {
 	r.Network, r.Payer, r.Payee = b.intern(r.Network), b.intern(r.Payer), b.intern(r.Payee)
 	b.receipts[id] = r
 	payer, payee := b.account(r.Payer), b.account(r.Payee)
-	payer.spent += r.Amount
 	payer.receipts = append(payer.receipts, r)
-	payee.earned += r.Amount
 	payee.receipts = append(payee.receipts, r)
+	if b.tally() {
+		payer.spent += r.Amount
+		payee.earned += r.Amount
+	}
 	if r.Seq > b.maxSeq[r.Payer] {
 		b.maxSeq[r.Payer] = r.Seq
 	}
@@ -335,7 +369,13 @@ func (b *Book) applyReceipt(r *job.Receipt, id [32]byte) *job.FraudProof {
 		if b.fraud[r.Payer] == nil {
 			b.fraud[r.Payer] = p
 		}
+		if !b.tally() && r.Seq < payer.next {
+			b.recount() // the fork revokes counted receipts
+		}
 		return &job.FraudProof{V: job.Version, A: *cloneReceipt(others[0]), B: *cloneReceipt(r)}
+	}
+	if r.Seq == payer.next {
+		b.settle(r.Payer)
 	}
 	return nil
 }
@@ -376,8 +416,13 @@ func (b *Book) checkGrant(g *job.Grant, verify, validated bool) ([32]byte, error
 
 func (b *Book) applyGrant(g *job.Grant, id [32]byte) {
 	b.grants[id] = struct{}{}
-	b.account(b.intern(g.To)).granted += g.Amount
+	a := b.account(b.intern(g.To))
+	a.granted += g.Amount
+	c := *g
+	c.Sig = slices.Clone(g.Sig)
+	a.grants = append(a.grants, &c)
 	b.granted += g.Amount
+	b.settle(g.To)
 }
 
 // fraudAdd is what a checked fraud proof adds: the receipts the book lacked.

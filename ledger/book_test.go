@@ -78,11 +78,11 @@ func TestBadReceipts(t *testing.T) {
 			r.PayerSig = r.PayerSig[:10]
 			return r
 		}, "payer_sig", false},
-		{"missing payee signature", func() *job.Receipt {
+		{"missing payer signature", func() *job.Receipt {
 			r := k.receipt("alice", "bob", job.Nano, 2)
-			r.PayeeSig = nil
+			r.PayerSig = nil
 			return r
-		}, "payee_sig: missing", false},
+		}, "payer_sig: missing", false},
 		{"another network", func() *job.Receipt {
 			r := k.receipt("alice", "bob", job.Nano, 2)
 			r.Network = "mainnet"
@@ -251,12 +251,13 @@ func TestDoubleSpend(t *testing.T) {
 	if !b.Fraudulent("alice") || b.FraudProof("alice") == nil {
 		t.Fatal("alice not marked fraudulent")
 	}
-	// Both count: alice is 20 credits in debt.
-	if got := b.Balance("alice").Balance; got != -20*job.Nano {
-		t.Fatalf("alice's balance %v, want -20", got)
+	// The fork ends alice's chain: neither receipt counts (the one that
+	// did is revoked), so she is not in debt and no credit is created.
+	if got := b.Balance("alice"); got.Balance != 100*job.Nano || got.PendingOut != 120*job.Nano {
+		t.Fatalf("alice: %+v, want balance 100, 120 pending", got)
 	}
-	if b.Balance("bob").Earned != 60*job.Nano || b.Balance("carol").Earned != 60*job.Nano {
-		t.Fatalf("bob %+v, carol %+v: both receipts must count", b.Balance("bob"), b.Balance("carol"))
+	if b.Balance("bob").Earned != 0 || b.Balance("carol").Earned != 0 || b.Balance("bob").PendingIn != 60*job.Nano {
+		t.Fatalf("bob %+v, carol %+v: neither forked receipt may count", b.Balance("bob"), b.Balance("carol"))
 	}
 	if err := p.Validate(); err != nil {
 		t.Fatalf("the proof does not validate: %v", err)
@@ -267,7 +268,7 @@ func TestDoubleSpend(t *testing.T) {
 	if err := other.AddFraud(p); err != nil {
 		t.Fatal(err)
 	}
-	if !other.Fraudulent("alice") || other.Balance("carol").Earned != 60*job.Nano {
+	if !other.Fraudulent("alice") || other.Balance("carol").PendingIn != 60*job.Nano {
 		t.Fatalf("after AddFraud: fraudulent %v, carol %+v", other.Fraudulent("alice"), other.Balance("carol"))
 	}
 	if err := other.AddFraud(p); !errors.Is(err, ledger.ErrDuplicate) {
@@ -288,6 +289,99 @@ func TestDoubleSpend(t *testing.T) {
 	np := &job.FraudProof{V: job.Version, A: *r1, B: *k.receipt("alice", "bob", job.Nano, 2)}
 	if err := third.AddFraud(np); err == nil || !strings.Contains(err.Error(), "b.seq") {
 		t.Fatalf("non-conflicting proof: %v", err)
+	}
+}
+
+// A receipt counts once its payer's earlier receipts count and its payer
+// covers it: a gap holds it pending, and so does a payer without the
+// credits, until a late predecessor or an incoming payment arrives.
+func TestChainCounts(t *testing.T) {
+	k := keys{}
+	b := funded(t, k) // alice 100
+	mustAdd := func(r *job.Receipt) {
+		t.Helper()
+		if p, err := b.AddReceipt(r); err != nil || p != nil {
+			t.Fatalf("AddReceipt(%s#%d): %v, %v", r.Payer, r.Seq, p, err)
+		}
+	}
+	mustAdd(k.receipt("alice", "bob", 10*job.Nano, 2)) // before its predecessor
+	if got := b.Balance("bob"); got.Earned != 0 || got.PendingIn != 10*job.Nano {
+		t.Fatalf("a receipt after a gap counted: bob %+v", got)
+	}
+	mustAdd(k.receipt("bob", "carol", 15*job.Nano, 1)) // bob cannot cover it yet
+	mustAdd(k.receipt("alice", "bob", 20*job.Nano, 1)) // the late predecessor
+	if got, want := b.Balance("alice"), (ledger.Balance{Granted: 100 * job.Nano, Spent: 30 * job.Nano, Balance: 70 * job.Nano, Receipts: 2}); got != want {
+		t.Fatalf("alice: %+v, want %+v", got, want)
+	}
+	if got := b.Balance("bob"); got.Balance != 15*job.Nano || got.Spent != 15*job.Nano || got.Pending != 0 {
+		t.Fatalf("bob: %+v; want 30 earned, 15 paid on to carol", got)
+	}
+	if got := b.Balance("carol").Balance; got != 15*job.Nano {
+		t.Fatalf("carol: %v, want 15", got)
+	}
+	// A receipt larger than its payer's balance stays pending.
+	mustAdd(k.receipt("carol", "alice", 16*job.Nano, 1))
+	if got := b.Balance("carol"); got.Balance != 15*job.Nano || got.PendingOut != 16*job.Nano {
+		t.Fatalf("carol: %+v; want 15 and 16 pending", got)
+	}
+	if st := b.Stats(); st.Counted != 3 || st.Receipts != 4 {
+		t.Fatalf("stats %+v: want 3 of 4 receipts counted", st)
+	}
+}
+
+// Two throw-away keys that sign each other receipts (attack: "B pays A
+// 1,000,000") create nothing: neither holds a grant, so nothing counts.
+func TestReceiptsBetweenUnfundedKeys(t *testing.T) {
+	k := keys{}
+	b := funded(t, k)
+	for _, r := range []*job.Receipt{k.receipt("mallory", "trent", job.MaxAmount, 1), k.receipt("trent", "mallory", job.MaxAmount, 1)} {
+		if _, err := b.AddReceipt(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"mallory", "trent"} {
+		if got := b.Balance(p); got.Balance != 0 || got.Pending != 2 {
+			t.Fatalf("%s: %+v; want nothing spendable, both receipts pending", p, got)
+		}
+	}
+	if st := b.Stats(); st.Counted != 0 || st.Granted != 100*job.Nano {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A fork below a payer's counted chain revokes its receipts from the fork
+// on, and, in turn, what their payees paid with those credits: the payees
+// lose, no credit is created or destroyed.
+func TestForkRevokes(t *testing.T) {
+	k := keys{}
+	b := funded(t, k) // alice 100
+	for _, r := range []*job.Receipt{
+		k.receipt("alice", "bob", 10*job.Nano, 1),
+		k.receipt("alice", "bob", 60*job.Nano, 2),
+		k.receipt("bob", "carol", 50*job.Nano, 1), // needs the 60
+		k.receipt("carol", "dave", 5*job.Nano, 1),
+	} {
+		if _, err := b.AddReceipt(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.Balance("dave").Balance; got != 5*job.Nano {
+		t.Fatalf("dave %v before the fork, want 5", got)
+	}
+	p, err := b.AddReceipt(k.receipt("alice", "erin", 60*job.Nano, 2)) // alice forks at 2
+	if err != nil || p == nil {
+		t.Fatalf("fork: %v, %v", p, err)
+	}
+	want := map[string]job.Credits{"alice": 90 * job.Nano, "bob": 10 * job.Nano, "carol": 0, "dave": 0, "erin": 0}
+	var sum job.Credits
+	for peer, w := range want {
+		if got := b.Balance(peer).Balance; got != w {
+			t.Errorf("%s: %v after the fork, want %v", peer, got, w)
+		}
+		sum += b.Balance(peer).Balance
+	}
+	if sum != 100*job.Nano {
+		t.Fatalf("balances sum to %v, want the 100 granted", sum)
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 //	crc     uint32, big-endian: CRC-32C (Castagnoli) of type and payload
 //	type    1 byte: 'H' header, 'R' receipt, 'G' grant, 'F' fraud proof,
 //	        'S' a sequence number this node reserved for itself as a payer
+//	        (written by earlier versions, which reserved a number before
+//	        signing; read, never written)
 //	payload the record's JSON (job.Encode), decoded strictly (job.Decode)
 //
 // The first record is the header, {"v":1,"network":...}; a log of another
@@ -354,26 +356,36 @@ func (l *Ledger) AddFraud(p *job.FraudProof) error {
 	return nil
 }
 
-// ReserveSeq returns the sequence number payer (this node, as a client)
-// should put in its next receipt, and records durably that it is taken
-// before returning it. A client must sign with a reserved number only:
-// otherwise a crash between signing and storing the receipt would let it
-// sign another receipt with the same number after the restart, and its
-// providers would hold a fraud proof against it.
-func (l *Ledger) ReserveSeq(payer string) (uint64, error) {
-	if err := job.ValidatePeer(payer); err != nil {
-		return 0, reject("reserve: payer: %v", err)
-	}
+// Pay makes r a receipt of its payer (this node, as a client): it gives r
+// the payer's next sequence number, signs it with sign and keeps it
+// durably, all before returning it, so that the number is never used
+// twice (a crash after signing finds the receipt in the log) and never
+// skipped (the receipt counts by the payer's signature alone: if the payee
+// never counter-signs, the caller publishes it as it is). r's Seq and
+// signatures are ignored.
+func (l *Ledger) Pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Receipt, *job.FraudProof, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	seq := l.book.NextSeq(payer)
-	if err := l.append(recSeq, &seqReservation{Payer: payer, Seq: seq}); err != nil {
-		return 0, err
+	c := *r
+	c.Seq, c.PayerSig, c.PayeeSig = l.book.NextSeq(c.Payer), nil, nil
+	sig, err := sign(c.SigningBytes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing receipt %d: %w", c.Seq, err)
+	}
+	c.PayerSig = sig
+	l.book.mu.RLock()
+	id, err := l.book.checkReceipt(&c, true, false)
+	l.book.mu.RUnlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := l.append(recReceipt, &c); err != nil {
+		return nil, nil, err
 	}
 	l.book.mu.Lock()
 	defer l.book.mu.Unlock()
-	l.book.reserve(payer, seq)
-	return seq, nil
+	fraud := l.book.applyReceipt(cloneReceipt(&c), id)
+	return &c, fraud, nil
 }
 
 // Path returns the log file's path.
@@ -381,6 +393,14 @@ func (l *Ledger) Path() string { return l.path }
 
 // Balance is Book.Balance.
 func (l *Ledger) Balance(peer string) Balance { return l.book.Balance(peer) }
+
+// Records is Book.Records.
+func (l *Ledger) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
+	return l.book.Records(peer, max)
+}
+
+// Spendable is Book.Spendable.
+func (l *Ledger) Spendable(peer string) job.Credits { return l.book.Spendable(peer) }
 
 // Fraudulent is Book.Fraudulent.
 func (l *Ledger) Fraudulent(payer string) bool { return l.book.Fraudulent(payer) }

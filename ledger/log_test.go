@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,7 +76,9 @@ func TestLedgerReopen(t *testing.T) {
 	l := openLedger(t, dir)
 	fill(t, k, l)
 	want := stateOf(l)
-	if want.balances["bob"].Earned != 14*job.Nano || want.fraud != "mallory" || want.next != 4 {
+	// bob earns alice's 6; mallory's forked receipts (8 to bob, 8 to carol)
+	// do not count.
+	if want.balances["bob"].Earned != 6*job.Nano || want.balances["bob"].PendingIn != 8*job.Nano || want.fraud != "mallory" || want.next != 4 {
 		t.Fatalf("unexpected state %v", want)
 	}
 	if err := l.Close(); err != nil {
@@ -101,7 +104,7 @@ func TestLedgerReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	l3.Close()
-	if l4 := openLedger(t, dir2); !l4.Fraudulent("mallory") || l4.Balance("carol").Earned != 8*job.Nano {
+	if l4 := openLedger(t, dir2); !l4.Fraudulent("mallory") || l4.Balance("carol").PendingIn != 8*job.Nano {
 		t.Fatalf("the fraud proof did not survive a reopen: %v", stateOf(l4))
 	}
 }
@@ -276,14 +279,14 @@ func TestVerify(t *testing.T) {
 	if len(rep.Problems) != 0 || rep.Records != 8 || rep.Receipts != 5 || rep.Grants != 2 || strings.Join(rep.FraudulentPayers, ",") != "mallory" {
 		t.Fatalf("Verify of a clean log: %+v", rep)
 	}
-	forged := k.receipt("alice", "bob", 50*job.Nano, 7)
+	forged := k.receipt("alice", "bob", 50*job.Nano, 4)
 	forged.Amount = 90 * job.Nano // the signatures no longer match
 	if err := ledger.AppendRaw(l, 'R', job.Encode(forged)); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
 	trusting := openLedger(t, dir)
-	if trusting.Balance("bob").Earned != 104*job.Nano { // 1+2+3+8, and the forged 90
+	if trusting.Balance("bob").Earned != 96*job.Nano { // 1+2+3, and the forged 90
 		t.Fatalf("Open (trusting its log) gave bob %+v", trusting.Balance("bob"))
 	}
 	rep, err = trusting.Verify()
@@ -382,6 +385,9 @@ func TestLedgerConcurrent(t *testing.T) {
 	payers := []string{"w0", "w1", "w2", "w3"}
 	rs := map[string][]*job.Receipt{}
 	for _, p := range payers { // sign before the goroutines: keys is a plain map
+		if err := l.AddGrant(k.grant(testFaucet, p, 20*job.Nano, p)); err != nil {
+			t.Fatal(err)
+		}
 		for seq := uint64(1); seq <= 20; seq++ {
 			rs[p] = append(rs[p], k.receipt(p, "bob", job.Nano, seq))
 		}
@@ -417,32 +423,41 @@ func TestLedgerConcurrent(t *testing.T) {
 	}
 }
 
-// TestReserveSeq: a reserved sequence number is never handed out again,
-// across a restart, whether or not a receipt with it was stored.
-func TestReserveSeq(t *testing.T) {
+// TestPay: a payer's receipts take its next numbers, one after another,
+// are kept before Pay returns (a restart finds them, and never hands their
+// numbers out again), count once covered, and need only the payer's
+// signature.
+func TestPay(t *testing.T) {
 	k, dir := keys{}, t.TempDir()
 	l := openLedger(t, dir)
-	for want := uint64(1); want <= 3; want++ {
-		got, err := l.ReserveSeq("alice")
-		if err != nil || got != want {
-			t.Fatalf("ReserveSeq = %d, %v; want %d", got, err, want)
-		}
-	}
-	if _, err := l.AddReceipt(k.receipt("alice", "bob", job.Nano, 2)); err != nil {
+	if err := l.AddGrant(k.grant(testFaucet, "alice", 10*job.Nano, "g")); err != nil {
 		t.Fatal(err)
 	}
-	l.Close() // "crash" with 1 and 3 reserved, never stored
+	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(k.key("alice"), b), nil }
+	for want := uint64(1); want <= 3; want++ {
+		r, fraud, err := l.Pay(&job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: 1, Payer: "alice",
+			Payee: "bob", Amount: job.Nano, Seq: 99, TimeMS: 1_700_000_000_000}, sign)
+		if err != nil || fraud != nil || r.Seq != want || len(r.PayeeSig) != 0 {
+			t.Fatalf("Pay = %+v, %v, %v; want seq %d, signed by the payer alone", r, fraud, err, want)
+		}
+	}
+	l.Close() // a crash right after: the receipts are in the log
 	l = openLedger(t, dir)
-	if got, err := l.ReserveSeq("alice"); err != nil || got != 4 {
-		t.Fatalf("ReserveSeq after a restart = %d, %v; want 4", got, err)
+	if got := l.Balance("bob"); got.Earned != 3*job.Nano || got.Pending != 0 {
+		t.Fatalf("bob after a restart: %+v; want 3 earned", got)
 	}
-	if got := l.Balance("alice"); got.Spent != job.Nano || got.Receipts != 1 {
-		t.Fatalf("a reservation moved credits: %+v", got)
+	if got := l.NextSeq("alice"); got != 4 {
+		t.Fatalf("NextSeq after a restart = %d, want 4", got)
 	}
-	if _, err := l.ReserveSeq("not a peer"); err == nil {
-		t.Fatal("ReserveSeq accepted an invalid peer ID")
+	bad := func([]byte) ([]byte, error) { return ed25519.Sign(k.key("mallory"), []byte("x")), nil }
+	if _, _, err := l.Pay(&job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: 1, Payer: "alice",
+		Payee: "bob", Amount: job.Nano, TimeMS: 1_700_000_000_000}, bad); err == nil || !errors.Is(err, ledger.ErrRejected) {
+		t.Fatalf("Pay with a bad signature: %v", err)
 	}
-	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 || rep.Records != 6 {
+	if got := l.NextSeq("alice"); got != 4 {
+		t.Fatalf("a refused receipt took a number: NextSeq %d", got)
+	}
+	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 || rep.Records != 5 {
 		t.Fatalf("Verify: %+v, %v", rep, err)
 	}
 }

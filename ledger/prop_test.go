@@ -37,21 +37,37 @@ func (rec record) String() string {
 	}
 }
 
-// drawRecords draws grants and receipts whose sequence numbers are drawn
-// from a small range, so that double spends are common; some records are
-// drawn twice (gossip replays) and some conflicts also come as proofs.
+// drawRecords draws grants and receipts between a few peers: each payer's
+// receipts mostly follow its chain (the next sequence number), some skip
+// one (a gap), some reuse a number (a fork: a double spend), and payers
+// pay each other in cycles. Some records are drawn twice (gossip replays)
+// and some conflicts also come as proofs. Orders are drawn by the tests.
 func drawRecords(t *rapid.T, k keys) []record {
+	return drawRecordsOf(t, k, propPeers, propPeers)
+}
+
+// drawRecordsOf draws grants to granted (none if empty) and receipts
+// between peers.
+func drawRecordsOf(t *rapid.T, k keys, granted, peers []string) []record {
 	var recs []record
-	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "grants"); i < n; i++ {
-		to := rapid.SampledFrom(propPeers).Draw(t, "grant.to")
+	for i, n := 0, rapid.IntRange(0, 6).Draw(t, "grants"); i < n && len(granted) > 0; i++ {
+		to := rapid.SampledFrom(granted).Draw(t, "grant.to")
 		amt := job.Credits(rapid.Int64Range(1, 1000).Draw(t, "grant.amount"))
 		recs = append(recs, record{g: k.grant(testFaucet, to, amt, fmt.Sprintf("n%d", i))})
 	}
+	last := map[string]uint64{}
 	for i, n := 0, rapid.IntRange(0, 20).Draw(t, "receipts"); i < n; i++ {
-		payer := rapid.SampledFrom(propPeers).Draw(t, "payer")
-		payee := rapid.SampledFrom(propPeers).Filter(func(p string) bool { return p != payer }).Draw(t, "payee")
+		payer := rapid.SampledFrom(peers).Draw(t, "payer")
+		payee := rapid.SampledFrom(peers).Filter(func(p string) bool { return p != payer }).Draw(t, "payee")
 		amt := job.Credits(rapid.Int64Range(0, 500).Draw(t, "amount"))
-		seq := rapid.Uint64Range(1, 4).Draw(t, "seq")
+		seq := last[payer] + 1
+		switch rapid.IntRange(0, 9).Draw(t, "chain") {
+		case 0: // a gap
+			seq++
+		case 1: // a fork
+			seq = rapid.Uint64Range(1, seq).Draw(t, "fork")
+		}
+		last[payer] = max(last[payer], seq)
 		recs = append(recs, record{r: k.receipt(payer, payee, amt, seq)})
 	}
 	// Replays of records already drawn.
@@ -91,21 +107,21 @@ func add(t *rapid.T, b adder, rec record) {
 	}
 }
 
-// model computes what any book must say of a set of records: the sum of
-// distinct grants, each distinct receipt counted once, and the payers with
-// two distinct receipts under one sequence number.
-func model(recs []record) (granted job.Credits, balances map[string]job.Credits, fraud []string) {
+// model computes what any book must say of a set of records, by the rules
+// written out plainly and iterated until nothing changes (the reference
+// fixed point): grants are the only source of credit; a receipt counts
+// when every earlier number of its payer holds exactly one receipt, all
+// counted, none of them or its own number forked, and the payer's counted
+// balance covers it. It returns the credits granted, the counted balances,
+// the receipts counted and the payers with two receipts under one number.
+func model(recs []record) (granted job.Credits, balances map[string]job.Credits, counted int, fraud []string) {
 	balances = map[string]job.Credits{}
-	grants, receipts := map[[32]byte]bool{}, map[[32]byte]bool{}
+	grants := map[[32]byte]bool{}
+	receipts := map[[32]byte]*job.Receipt{}
 	bySeq := map[string]map[[32]byte]bool{}
-	countReceipt := func(r *job.Receipt) {
+	keep := func(r *job.Receipt) {
 		id := r.ID()
-		if receipts[id] {
-			return
-		}
-		receipts[id] = true
-		balances[r.Payer] -= r.Amount
-		balances[r.Payee] += r.Amount
+		receipts[id] = r
 		k := fmt.Sprintf("%s#%d", r.Payer, r.Seq)
 		if bySeq[k] == nil {
 			bySeq[k] = map[[32]byte]bool{}
@@ -124,14 +140,43 @@ func model(recs []record) (granted job.Credits, balances map[string]job.Credits,
 				balances[rec.g.To] += rec.g.Amount
 			}
 		case rec.r != nil:
-			countReceipt(rec.r)
+			keep(rec.r)
 		default:
-			countReceipt(&rec.f.A)
-			countReceipt(&rec.f.B)
+			keep(&rec.f.A)
+			keep(&rec.f.B)
+		}
+	}
+	isCounted := map[[32]byte]bool{}
+	chainCounted := func(payer string, below uint64) bool {
+		for s := uint64(1); s < below; s++ {
+			ids := bySeq[fmt.Sprintf("%s#%d", payer, s)]
+			if len(ids) != 1 {
+				return false
+			}
+			for id := range ids {
+				if !isCounted[id] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for changed := true; changed; {
+		changed = false
+		for id, r := range receipts {
+			if isCounted[id] || len(bySeq[fmt.Sprintf("%s#%d", r.Payer, r.Seq)]) != 1 ||
+				!chainCounted(r.Payer, r.Seq) || balances[r.Payer] < r.Amount {
+				continue
+			}
+			isCounted[id] = true
+			balances[r.Payer] -= r.Amount
+			balances[r.Payee] += r.Amount
+			counted++
+			changed = true
 		}
 	}
 	slices.Sort(fraud)
-	return granted, balances, fraud
+	return granted, balances, counted, fraud
 }
 
 func bookState(b *ledger.Book) (map[string]job.Credits, []string, ledger.Stats) {
@@ -156,27 +201,52 @@ func nonZero(m map[string]job.Credits) map[string]job.Credits {
 	return out
 }
 
-// TestPropConservation: whatever the records, the balances of all peers
-// sum to the credits granted, and every balance is the model's.
+// TestPropConservation: whatever the records and their order, every
+// balance is ≥ 0, the balances sum to the credits granted, and each is the
+// reference fixed point's (model).
 func TestPropConservation(t *testing.T) {
 	k := keys{}
 	rapid.Check(t, func(t *rapid.T) {
-		recs := drawRecords(t, k)
+		recs := rapid.Permutation(drawRecords(t, k)).Draw(t, "order")
 		b := newBook(t)
 		for _, rec := range recs {
 			add(t, b, rec)
 		}
 		balances, _, st := bookState(b)
 		var sum job.Credits
-		for _, c := range balances {
+		for p, c := range balances {
+			if c < 0 {
+				t.Fatalf("%s's balance is %d", p, c)
+			}
 			sum += c
 		}
-		granted, want, _ := model(recs)
+		granted, want, counted, _ := model(recs)
 		if sum != st.Granted || st.Granted != granted {
 			t.Fatalf("balances sum to %d, the book says %d were granted, the model %d", sum, st.Granted, granted)
 		}
-		if fmt.Sprint(nonZero(balances)) != fmt.Sprint(nonZero(want)) {
-			t.Fatalf("balances %v, model %v", balances, want)
+		if fmt.Sprint(nonZero(balances)) != fmt.Sprint(nonZero(want)) || st.Counted != counted {
+			t.Fatalf("balances %v (%d receipts counted), model %v (%d)", balances, st.Counted, want, counted)
+		}
+	})
+}
+
+// TestPropNoCreditFromNothing: records signed by keys that hold no grant —
+// receipts in cycles, forks, gaps, in any order, beside grants to other
+// keys — give none of them a spendable balance, and nothing they sign
+// counts.
+func TestPropNoCreditFromNothing(t *testing.T) {
+	k := keys{}
+	sybils := []string{"s0", "s1", "s2", "s3"}
+	rapid.Check(t, func(t *rapid.T) {
+		recs := append(drawRecordsOf(t, k, nil, sybils), drawRecordsOf(t, k, []string{"p0", "p1"}, []string{"p0", "p1"})...)
+		b := newBook(t)
+		for _, rec := range rapid.Permutation(recs).Draw(t, "order") {
+			add(t, b, rec)
+		}
+		for _, s := range sybils {
+			if bal := b.Balance(s); bal.Balance != 0 || bal.Earned != 0 || bal.Spent != 0 || b.Spendable(s) != 0 {
+				t.Fatalf("key %s, which holds no grant, has %+v", s, bal)
+			}
 		}
 	})
 }
@@ -214,7 +284,7 @@ func TestPropDoubleSpendDetected(t *testing.T) {
 	k := keys{}
 	rapid.Check(t, func(t *rapid.T) {
 		recs := rapid.Permutation(drawRecords(t, k)).Draw(t, "order")
-		_, _, wantFraud := model(recs)
+		_, _, _, wantFraud := model(recs)
 		b := newBook(t)
 		for _, rec := range recs {
 			if rec.r == nil {

@@ -142,10 +142,16 @@ type Config struct {
 	StoreRetention time.Duration
 	GCInterval     time.Duration
 	// MemoryTrim is how often the node hands freed heap back to the system
-	// when it holds more than 8 MiB of it (0: never, the runtime returns
+	// when it holds more than 1 MiB of it (0: never, the runtime returns
 	// it over minutes). The runtime's memory is the process's: meshnode
 	// sets it for its one node; embedders choose.
 	MemoryTrim time.Duration
+	// AssumeLedgerComplete lets a client sign receipts when no peer could
+	// tell it the receipts its identity signed before (its own ledger has
+	// none: a new data dir). Off, it refuses to pay until a peer answers,
+	// so that an identity moved without its ledger never signs a number
+	// twice (a double spend in every provider's eyes).
+	AssumeLedgerComplete bool
 	// RequestRate and RequestBurst bound the job requests this node
 	// handles and relays per author (the signing client): rate per second,
 	// burst at once; the rest are ignored (0: mesh.DefaultRequestRate and

@@ -86,7 +86,7 @@ func (n *Node) openLedger() error {
 // or forwarded (see mesh.RelayRequestsFrom).
 func (n *Node) canPay(author peer.ID) bool {
 	id := author.String()
-	return n.book.Balance(id).Balance > 0 && !n.book.Fraudulent(id)
+	return n.book.Spendable(id) > 0 && !n.book.Fraudulent(id)
 }
 
 // onLedger adds a gossiped record to the ledger; a double spend it reveals
@@ -153,56 +153,58 @@ func (o *receiptOffer) Validate() error {
 }
 
 // payReceipt is the client's side of settling an attempt: sign a receipt
-// for the charge with the next sequence number, send it on the award
-// stream, check the provider's counter-signature, keep the receipt in the
-// ledger (durably) and gossip it.
+// for the charge with the next sequence number and keep it (durably, before
+// anything else: the number is then never used twice nor skipped), send it
+// on the award stream, check the provider's counter-signature and gossip
+// the receipt. Signed, the receipt pays: if the provider does not
+// counter-sign it, the client gossips it as it is.
 func (n *Node) payReceipt(st network.Stream, r *bufio.Reader, a *job.Award, charge job.Credits) error {
-	// The number is taken durably before it is signed: a crash between
-	// signing and keeping the receipt must not make this client reuse it
-	// (its providers would hold a fraud proof against it).
-	seq, err := n.book.ReserveSeq(n.ID().String())
-	if err != nil {
-		return fmt.Errorf("reserving a receipt number: %w", err)
-	}
-	rc := job.Receipt{
-		V: job.Version, Network: n.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: n.ID().String(),
-		Payee: a.Bid.Provider, Amount: charge, Seq: seq, TimeMS: time.Now().UnixMilli(),
-	}
-	sig, err := n.sign(rc.SigningBytes())
-	if err != nil {
+	if err := n.learnOwnHistory(st.Conn().RemotePeer()); err != nil {
 		return err
 	}
-	rc.PayerSig = sig
+	rc, fraud, err := n.book.Pay(&job.Receipt{
+		V: job.Version, Network: n.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: n.ID().String(),
+		Payee: a.Bid.Provider, Amount: charge, TimeMS: time.Now().UnixMilli(),
+	}, n.sign)
+	if err != nil {
+		return fmt.Errorf("signing the receipt: %w", err)
+	}
+	if fraud != nil {
+		n.reportFraud(fraud) // this node's own history was incomplete
+	}
+	back, err := n.counterSigned(st, r, rc)
+	if err != nil {
+		go n.gossipReceipt(rc)
+		return err
+	}
+	go n.gossipReceipt(back)
+	return nil
+}
+
+// counterSigned sends the client's signed receipt to the provider and
+// returns it counter-signed.
+func (n *Node) counterSigned(st network.Stream, r *bufio.Reader, rc *job.Receipt) (*job.Receipt, error) {
 	_ = st.SetDeadline(time.Now().Add(receiptWait))
-	if err := mesh.WriteMsg(st, receiptOffer{Receipt: rc}); err != nil {
-		return fmt.Errorf("sending the receipt: %w", err)
+	if err := mesh.WriteMsg(st, receiptOffer{Receipt: *rc}); err != nil {
+		return nil, fmt.Errorf("sending the receipt: %w", err)
 	}
 	var reply job.Reply
 	if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
-		return fmt.Errorf("waiting for the counter-signed receipt: %w", err)
+		return nil, fmt.Errorf("waiting for the counter-signed receipt: %w", err)
 	}
-	if reply.Type != job.ReplyReceipt {
-		return fmt.Errorf("a %q reply instead of the counter-signed receipt", reply.Type)
+	if reply.Type != job.ReplyReceipt || reply.Receipt == nil {
+		return nil, fmt.Errorf("a %q reply instead of the counter-signed receipt", reply.Type)
 	}
 	back := *reply.Receipt
 	signed := back
 	signed.PayeeSig = nil
 	if string(signed.SigningBytes()) != string(rc.SigningBytes()) || string(back.PayerSig) != string(rc.PayerSig) {
-		return errors.New("the counter-signed receipt is not the one sent")
+		return nil, errors.New("the counter-signed receipt is not the one sent")
 	}
-	fraud, err := n.book.AddReceipt(&back)
-	switch {
-	case errors.Is(err, ledger.ErrDuplicate):
-		// The provider's gossip of this very receipt got here first: it is
-		// kept already.
-		return nil
-	case err != nil:
-		return fmt.Errorf("keeping the receipt: %w", err)
-	case fraud != nil:
-		n.reportFraud(fraud)
+	if err := verifyPeerSig(back.Payee, back.SigningBytes(), back.PayeeSig); err != nil {
+		return nil, fmt.Errorf("the counter-signature: %w", err)
 	}
-	go n.gossipReceipt(&back)
-	return nil
+	return &back, nil
 }
 
 // takeReceipt is the provider's side: read the client's receipt for this
@@ -234,7 +236,7 @@ func (n *Node) takeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, cli
 	}
 	rc.PayeeSig = sig
 	fraud, err := n.book.AddReceipt(&rc)
-	if err != nil {
+	if err != nil && !errors.Is(err, ledger.ErrDuplicate) { // the client's gossip may come first
 		return fmt.Errorf("keeping the receipt: %w", err)
 	}
 	if fraud != nil {
@@ -291,12 +293,12 @@ func (n *Node) funded(client string, committed, price job.Credits) string {
 	if n.book.Fraudulent(client) {
 		return fmt.Sprintf("client %s signed two receipts with one sequence number (fraud proof held): refused", client)
 	}
-	b := n.book.Balance(client)
+	b := n.book.Spendable(client)
 	switch {
-	case committed > 0 && b.Balance < committed+price:
-		return fmt.Sprintf("client %s has %s credits in this provider's ledger, its standing bids here commit %s, the price is %s", client, b.Balance, committed, price)
-	case b.Balance < price:
-		return fmt.Sprintf("client %s has %s credits in this provider's ledger, the price is %s", client, b.Balance, price)
+	case committed > 0 && b < committed+price:
+		return fmt.Sprintf("client %s has %s credits in this provider's ledger, its standing bids here commit %s, the price is %s", client, b, committed, price)
+	case b < price:
+		return fmt.Sprintf("client %s has %s credits in this provider's ledger, the price is %s", client, b, price)
 	}
 	return ""
 }

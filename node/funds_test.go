@@ -93,10 +93,12 @@ func TestFundsGrantsAndDoubleSpend(t *testing.T) {
 		}
 		return true
 	})
-	// Both receipts count: the balance does not depend on which came first.
+	// The fork ends the client's chain: neither receipt counts, whichever
+	// came first (the provider paid by the first loses it), and no credit
+	// is created.
 	for _, v := range provs {
-		if b := v.book.Balance(self); b.Spent != first.Charge+cheat.Amount {
-			t.Errorf("%s sees the cheat spend %s, want both receipts %s + %s", v.ID(), b.Spent, first.Charge, cheat.Amount)
+		if b := v.book.Balance(self); b.Spent != 0 || b.PendingOut != first.Charge+cheat.Amount || b.Balance != 10*job.Nano {
+			t.Errorf("%s sees the cheat %+v; want nothing spent, both receipts %s + %s pending", v.ID(), b, first.Charge, cheat.Amount)
 		}
 	}
 	out = submit(t, client, helloSpec(t, nil), nil)

@@ -69,6 +69,8 @@ type Node struct {
 	reps      *reputations // what this node has seen of providers, as a client
 	market    marketWatch  // rates in the bids this node has heard
 	book      *ledger.Ledger
+	sync      syncState // when accounts were last synced from peers
+	ownSynced atomic.Bool
 	resumable []string
 
 	draining  atomic.Bool
@@ -199,6 +201,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(syncProto), n.serveLedgerSync)
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {
 			n.Close()

@@ -127,6 +127,9 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	}
 	b.Provider = n.ID().String()
 	b.ExpiresMS = n.loserExpiry(r, time.Now()).UnixMilli()
+	if b.Decline == "" && n.cfg.Faucet != "" && n.book.Spendable(r.Client) < b.Price {
+		n.learnAccount(from) // joined after the client's grant?
+	}
 	if b.Decline == "" {
 		st := standing{client: r.Client, price: b.Price, rates: b.Rates, expires: b.ExpiresMS, bidBy: r.BidByMS,
 			timeoutMS: r.TimeoutMS, req: requestDigest(r)}

@@ -38,13 +38,20 @@ the balance, in credits, and its most recent receipts.`,
 				return json.NewEncoder(out).Encode(map[string]any{
 					"peer": cr.Peer, "balance": b.Balance.String(), "earned": b.Earned.String(), "spent": b.Spent.String(),
 					"granted": b.Granted.String(), "balance_nano": b.Balance, "receipts": cr.Receipts, "ledger": cr.Ledger,
+					"pending_in": b.PendingIn.String(), "pending_out": b.PendingOut.String(),
 				})
 			}
 			b := cr.Balance
 			fmt.Fprintf(out, "peer %s\nbalance %s credits (granted %s + earned %s − spent %s), %d receipts\n",
 				cr.Peer, b.Balance, b.Granted, b.Earned, b.Spent, b.Receipts)
-			fmt.Fprintf(out, "ledger: %d receipts, %d grants, %d peers, %d fraudulent payers\n",
-				cr.Ledger.Receipts, cr.Ledger.Grants, cr.Ledger.Peers, cr.Ledger.FraudulentPayers)
+			if b.Pending > 0 {
+				// A receipt counts once its payer's earlier ones count and
+				// its payer covers it (docs/ARCHITECTURE.md, "Credits").
+				fmt.Fprintf(out, "pending: %d receipts that do not count yet: %s credits to come in, %s to go out\n",
+					b.Pending, b.PendingIn, b.PendingOut)
+			}
+			fmt.Fprintf(out, "ledger: %d receipts (%d counted), %d grants, %d peers, %d fraudulent payers\n",
+				cr.Ledger.Receipts, cr.Ledger.Counted, cr.Ledger.Grants, cr.Ledger.Peers, cr.Ledger.FraudulentPayers)
 			if len(cr.Receipts) == 0 {
 				return nil
 			}

@@ -79,7 +79,8 @@ YAML file given by --config.`,
 	f.Duration("store-retention", store.DefaultMaxAge, "blobs nothing protects are dropped once unused this long")
 	f.Float64("request-rate", mesh.DefaultRequestRate, "job requests per second this node handles and relays from one author (the signing client); the rest are ignored")
 	f.Int("request-burst", mesh.DefaultRequestBurst, "job requests one author may send at once before --request-rate applies")
-	f.Duration("memory-trim", 30*time.Second, "how often the node hands freed heap back to the system when it holds more than 8 MiB of it (after a burst of work or a flood); 0: leave it to the Go runtime, which takes minutes")
+	f.Bool("assume-ledger-complete", false, "sign receipts even when no peer can tell which numbers this identity signed before and the ledger holds none (only for an identity that never paid, or whose ledger was moved with it: see README)")
+	f.Duration("memory-trim", 30*time.Second, "how often the node hands freed heap back to the system when it holds more than 1 MiB of it (after a burst of work or a flood); 0: leave it to the Go runtime, which takes minutes")
 	f.Float64("gossip-bid-rate", mesh.DefaultGossipBidRate, "answers a second this provider gossips to clients it has no connection to (connected clients get theirs on a stream); past it, it does not answer them")
 	f.Int("conns-per-ip", mesh.DefaultConnsPerIP, "connections accepted from one IP address at once (loopback is not limited)")
 	f.Duration("bid-grace", node.DefaultBidGrace, "how long a losing bid stands after its request's bid window (backups a client holds stand until their job ends)")
@@ -135,6 +136,7 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	cfg.ConnsPerIP, _ = f.GetInt("conns-per-ip")
 	cfg.GossipBidRate, _ = f.GetFloat64("gossip-bid-rate")
 	cfg.MemoryTrim, _ = f.GetDuration("memory-trim")
+	cfg.AssumeLedgerComplete, _ = f.GetBool("assume-ledger-complete")
 	if cfg.MemoryTrim < 0 {
 		return usageErr("--memory-trim: must be 0 (off) or more (got %v)", cfg.MemoryTrim)
 	}

@@ -1,0 +1,141 @@
+package ledger
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// What counts. On a network with a faucet, grants are the only source of
+// credit and a receipt moves credits only when it counts:
+//
+//   - each payer's receipts form a chain by sequence number (1, 2, 3, …);
+//     receipt k counts only when receipts 1 … k−1 of its payer count;
+//   - and when the payer's counted balance (granted + counted earnings −
+//     counted spending) covers its amount;
+//   - a sequence number the payer signed twice (a fork, which a fraud
+//     proof shows) ends its chain: neither receipt at that number counts,
+//     nor any after it.
+//
+// The counted receipts are the least fixed point of these rules over the
+// set of records held, so they do not depend on the order records arrive
+// in. A receipt that does not count (yet) is pending: a gap before it, a
+// payer that cannot cover it. Counting only ever adds while records arrive
+// — an arrival can only make more receipts count — except for a fork below
+// a payer's counted chain, which revokes the receipts from the fork on and,
+// through the credits their payees no longer have, any receipt of theirs
+// that those credits covered (Book.recount). So every counted balance is ≥
+// 0 and the counted balances sum to the credits granted, exactly.
+//
+// A network without a faucet has no credits: its receipts are a tally of
+// work done, each counts as it arrives, and balances may be negative.
+
+// tally reports whether the book counts every receipt (no faucet).
+func (b *Book) tally() bool { return b.cfg.faucet == "" }
+
+// spendable is a's counted balance.
+func (a *account) spendable() job.Credits { return a.granted + a.earned - a.spent }
+
+// counted reports whether r, a receipt in the book, counts.
+func (b *Book) counted(r *job.Receipt) bool {
+	if b.tally() {
+		return true
+	}
+	a := b.accounts[r.Payer]
+	return a != nil && r.Seq < a.next
+}
+
+// settle counts what became countable after payer's balance or chain
+// changed: its next receipts while it covers them, and in turn those of
+// the payees they credit. b.mu held.
+func (b *Book) settle(payer string) {
+	if b.tally() {
+		return
+	}
+	work := []string{payer}
+	for len(work) > 0 {
+		p := work[len(work)-1]
+		work = work[:len(work)-1]
+		a := b.accounts[p]
+		if a == nil {
+			continue
+		}
+		for {
+			rs := b.bySeq[seqKey{p, a.next}]
+			if len(rs) != 1 { // a gap, or a fork: the chain stops here
+				break
+			}
+			r := rs[0]
+			if a.spendable() < r.Amount {
+				break
+			}
+			a.spent += r.Amount
+			b.accounts[r.Payee].earned += r.Amount
+			a.next++
+			b.counting++
+			if r.Amount > 0 {
+				work = append(work, r.Payee)
+			}
+		}
+	}
+}
+
+// recount derives what counts from nothing: after a fork below a payer's
+// counted chain, the only change that takes credits back. b.mu held.
+func (b *Book) recount() {
+	b.counting = 0
+	for _, a := range b.accounts {
+		a.earned, a.spent, a.next = 0, 0, 1
+	}
+	for p := range b.accounts { // every one: a receipt of 0 needs no credit
+		b.settle(p)
+	}
+}
+
+// Spendable returns peer's counted balance: what it can pay with (on a
+// network without a faucet, its tally, which may be negative).
+func (b *Book) Spendable(peer string) job.Credits {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if a := b.accounts[peer]; a != nil {
+		return a.spendable()
+	}
+	return 0
+}
+
+// Records returns what the book holds that peer's balance rests on: the
+// grants to it and its receipts as payer or payee, at most max in all
+// (grants first, then receipts as payer by sequence number, then the
+// rest): what a peer that never saw them needs to judge peer (see the
+// node's ledger sync).
+func (b *Book) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a := b.accounts[peer]
+	if a == nil || max <= 0 {
+		return nil, nil
+	}
+	var gs []job.Grant
+	for _, g := range a.grants[:min(len(a.grants), max)] {
+		c := *g
+		c.Sig = slices.Clone(g.Sig)
+		gs = append(gs, c)
+	}
+	rs := slices.Clone(a.receipts)
+	slices.SortStableFunc(rs, func(x, y *job.Receipt) int {
+		xo, yo := x.Payer != peer, y.Payer != peer // its own chain first
+		if xo != yo {
+			if xo {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(x.Seq, y.Seq)
+	})
+	out := make([]job.Receipt, 0, min(len(rs), max-len(gs)))
+	for _, r := range rs[:min(len(rs), max-len(gs))] {
+		out = append(out, *cloneReceipt(r))
+	}
+	return gs, out
+}
