@@ -69,6 +69,10 @@ func (s *seqReservation) Validate() error {
 type logHeader struct {
 	V       int    `json:"v"`
 	Network string `json:"network"`
+	// Faucet is the network's faucet when the log was created (empty: none,
+	// or a log written before it was kept), so that the log can be verified
+	// offline without being told (ReadHeader).
+	Faucet string `json:"faucet,omitempty"`
 }
 
 // logFile is what a Ledger needs of its open file (tests wrap it to fail).
@@ -159,7 +163,7 @@ func (l *Ledger) create() error {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	rec := encodeRecord(recHeader, job.Encode(&logHeader{V: logVersion, Network: l.cfg.network}))
+	rec := encodeRecord(recHeader, job.Encode(&logHeader{V: logVersion, Network: l.cfg.network, Faucet: l.cfg.faucet}))
 	if _, err := tmp.Write(rec); err != nil {
 		tmp.Close()
 		return fmt.Errorf("ledger: writing %s: %w", tmp.Name(), err)
@@ -206,8 +210,10 @@ func (l *Ledger) replay(f *os.File) (int64, error) {
 			if s.off == 0 {
 				return 0, fmt.Errorf("ledger %s: the header record is torn: %v", l.path, err)
 			}
-			l.cfg.log.Warn("ledger: truncating a torn last record (a crash in the middle of a write)",
-				"file", l.path, "offset", s.off, "bytes_dropped", s.size-s.off, "reason", err.Error())
+			// What was dropped: a record this node was writing when it
+			// stopped, never acknowledged (Add returns after the fsync).
+			l.cfg.log.Error("ledger: dropping a torn last record (a crash in the middle of a write; it was never acknowledged)",
+				"file", l.path, "offset", s.off, "bytes_dropped", s.size-s.off, "record", tornKind(f, s.off, s.size), "reason", err.Error())
 			if err := f.Truncate(s.off); err != nil {
 				return 0, fmt.Errorf("ledger %s: truncating a torn last record at offset %d: %w", l.path, s.off, err)
 			}
@@ -228,6 +234,59 @@ func (l *Ledger) replay(f *os.File) (int64, error) {
 		return 0, fmt.Errorf("ledger %s: empty log: no header", l.path)
 	}
 	return s.off, nil
+}
+
+// ReadHeader returns the network of the ledger in dir and the faucet it was
+// created with ("" when it has none, or was created before the header kept
+// it): what Open needs to verify it offline.
+func ReadHeader(dir string) (network, faucet string, err error) {
+	path := filepath.Join(dir, LogFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return "", "", fmt.Errorf("ledger: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", "", fmt.Errorf("ledger: %w", err)
+	}
+	typ, payload, err := newScanner(path, f, st.Size()).next()
+	if err != nil {
+		return "", "", fmt.Errorf("ledger %s: reading its header: %v", path, err)
+	}
+	if typ != recHeader {
+		return "", "", fmt.Errorf("ledger %s: the first record is not a header", path)
+	}
+	var h logHeader
+	if err := job.Decode(payload, maxRecordLen, &h); err != nil {
+		return "", "", fmt.Errorf("ledger %s: header: %w", path, err)
+	}
+	return h.Network, h.Faucet, nil
+}
+
+// tornKind names the kind of the torn record at off, when its type byte
+// made it to the file.
+func tornKind(f *os.File, off, size int64) string {
+	if size <= off+recHeaderLen {
+		return "unknown (its type byte is not in the file)"
+	}
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], off+recHeaderLen); err != nil {
+		return "unknown"
+	}
+	switch b[0] {
+	case recReceipt:
+		return "a receipt"
+	case recGrant:
+		return "a grant"
+	case recFraud:
+		return "a fraud proof"
+	case recSeq:
+		return "a sequence reservation"
+	case 0:
+		return "unknown (zeros)"
+	}
+	return fmt.Sprintf("unknown (type %q)", b[0])
 }
 
 // applyRecord decodes one record and adds it to b (verify: signatures

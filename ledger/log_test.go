@@ -137,7 +137,7 @@ func recordEnds(t *testing.T, path string) []int64 {
 // TestTornTail simulates a kill -9 in the middle of an append: the file is
 // cut at every point of its last record (and padded with zeros, as a crash
 // can leave it); reopening keeps every complete record, drops the torn one
-// with a warning, and the ledger goes on.
+// with an error that says what was dropped, and the ledger goes on.
 func TestTornTail(t *testing.T) {
 	k, src := keys{}, t.TempDir()
 	l := openLedger(t, src)
@@ -167,8 +167,12 @@ func TestTornTail(t *testing.T) {
 				if got := stateOf(l); got.String() != want.String() {
 					t.Fatalf("state\n%v\nwant\n%v", got, want)
 				}
-				if !strings.Contains(logs.String(), "torn last record") || !strings.Contains(logs.String(), fmt.Sprintf("offset=%d", lastStart)) {
-					t.Fatalf("no warning naming offset %d: %q", lastStart, logs.String())
+				if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "torn last record") ||
+					!strings.Contains(logs.String(), fmt.Sprintf("offset=%d", lastStart)) || !strings.Contains(logs.String(), "bytes_dropped=") {
+					t.Fatalf("no error naming offset %d and what was dropped: %q", lastStart, logs.String())
+				}
+				if cut > lastStart+8 && !strings.Contains(logs.String(), `record="a receipt"`) {
+					t.Fatalf("the error does not say a receipt was dropped: %q", logs.String())
 				}
 				if st, _ := os.Stat(p); st.Size() != lastStart {
 					t.Fatalf("file of %d bytes after the repair, want %d", st.Size(), lastStart)

@@ -276,7 +276,11 @@ func (ledgerLogHandler) Enabled(context.Context, slog.Level) bool { return true 
 func (ledgerLogHandler) Handle(_ context.Context, r slog.Record) error {
 	msg := r.Message
 	r.Attrs(func(a slog.Attr) bool { msg += " " + a.String(); return true })
-	log.Warnf("ledger: %s", msg)
+	if r.Level >= slog.LevelError {
+		log.Errorf("%s", msg)
+	} else {
+		log.Warnf("%s", msg)
+	}
 	return nil
 }
 func (h ledgerLogHandler) WithAttrs([]slog.Attr) slog.Handler { return h }

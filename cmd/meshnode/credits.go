@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/ledger"
 	"github.com/computemesh/computemesh/node"
 	"github.com/spf13/cobra"
@@ -79,8 +80,9 @@ func newLedger() *cobra.Command {
 		Long: `Re-check every record of the ledger of --data-dir as if it came from the
 network: signatures, networks, double spends, and that the balances it gives
 are the live ones. Through the running node when one runs there; otherwise
-the ledger is opened directly (give --network). Exits 1 when a record is
-wrong.`,
+the ledger is opened directly, offline: its network and faucet are read
+from its log (--network, --faucet or --test-faucet for a log written before
+it named its faucet). Exits 1 when a record is wrong.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyConfig(cmd); err != nil {
@@ -99,8 +101,25 @@ wrong.`,
 				return netErr(err)
 			}
 			if c == nil || err != nil { // no node runs there: open the ledger itself
-				network, _ := cmd.Flags().GetString("network")
-				l, err := ledger.Open(filepath.Join(dataDir, "ledger"), ledger.WithNetwork(network), ledger.WithVerifier(node.VerifySignature))
+				dir := filepath.Join(dataDir, "ledger")
+				network, faucet, err := ledger.ReadHeader(dir)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				if cmd.Flags().Changed("network") {
+					network, _ = cmd.Flags().GetString("network")
+				}
+				if cmd.Flags().Changed("faucet") {
+					faucet, _ = cmd.Flags().GetString("faucet")
+				}
+				if tf, _ := cmd.Flags().GetBool("test-faucet"); tf {
+					faucet = testfaucet.ID
+				}
+				opt := ledger.WithNetwork(network)
+				if faucet != "" {
+					opt = ledger.WithFaucet(network, faucet)
+				}
+				l, err := ledger.Open(dir, opt, ledger.WithVerifier(node.VerifySignature))
 				if err != nil {
 					return usageErr("%v", err)
 				}
@@ -132,7 +151,9 @@ wrong.`,
 	}
 	f := verify.Flags()
 	f.String("data-dir", defaultDataDir(), "the node's data dir")
-	f.String("network", "devnet", "the ledger's network (when no node runs there)")
+	f.String("network", "", "the ledger's network, when no node runs there (default: the one its log names)")
+	f.String("faucet", "", "the network's faucet peer, when no node runs there (default: the one its log names; give it for a ledger written before logs named it)")
+	f.Bool("test-faucet", false, "the network's faucet is the test faucet (see --faucet)")
 	f.Bool("json", false, "print the report as JSON")
 	cmd.AddCommand(verify)
 	return cmd
