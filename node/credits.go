@@ -97,6 +97,9 @@ func (n *Node) onLedger(m *mesh.LedgerMsg, from peer.ID) {
 	switch {
 	case m.Receipt != nil:
 		fraud, err = n.book.AddReceipt(m.Receipt)
+		if err == nil && m.Receipt.Payee == n.ID().String() {
+			n.owed.settle(m.Receipt.Job, m.Receipt.Attempt) // paid after all
+		}
 	case m.Fraud != nil:
 		err = n.book.AddFraud(m.Fraud)
 	case m.Grant != nil:
@@ -300,7 +303,7 @@ func (n *Node) funded(client string, committed, price job.Credits) string {
 	b := n.book.Spendable(client)
 	switch {
 	case committed > 0 && b < committed+price:
-		return fmt.Sprintf("client %s has %s credits in this provider's ledger, its standing bids here commit %s, the price is %s", client, b, committed, price)
+		return fmt.Sprintf("client %s has %s credits in this provider's ledger, its standing bids and unpaid runs here commit %s, the price is %s", client, b, committed, price)
 	case b < price:
 		return fmt.Sprintf("client %s has %s credits in this provider's ledger, the price is %s", client, b, price)
 	}

@@ -70,6 +70,7 @@ type Node struct {
 	market    marketWatch  // rates in the bids this node has heard
 	book      *ledger.Ledger
 	sync      syncState // when accounts were last synced from peers
+	owed      owedBook  // as a provider: accepted runs not yet paid
 	ownSynced atomic.Bool
 	resumable []string
 

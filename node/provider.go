@@ -136,7 +136,7 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 		// On a network with credits, what the client's standing bids here
 		// commit, this one included, must be covered by its balance.
 		if decline, why := n.bids.put(r.Job, st, func(committed job.Credits) string {
-			return n.funded(r.Client, committed, b.Price)
+			return n.funded(r.Client, committed+n.owed.owes(r.Client), b.Price)
 		}); decline != "" {
 			b.Decline, b.Detail, b.Price = decline, why, 0
 		}
@@ -199,20 +199,22 @@ func (n *Node) handleAward(s network.Stream) {
 		decline("the award's price %s is not my bid's %s", a.Bid.Price, st.price)
 		return
 	}
+	if n.draining.Load() {
+		decline("draining: taking no new jobs")
+		return
+	}
 	if n.cfg.Faucet != "" {
 		pay := max(a.Pay, a.Bid.Price)
-		if why := n.funded(client.String(), 0, pay); why != "" {
-			decline("%s", why)
-			return
-		}
 		if why := n.checkAuthorization(&a, client, pay); why != "" {
 			decline("%s", why)
 			return
 		}
-	}
-	if n.draining.Load() {
-		decline("draining: taking no new jobs")
-		return
+		// The balance must cover this run beside the runs here it has not
+		// paid for yet; the authorisation is kept until its receipt comes.
+		if why := n.owed.reserve(&a, func(owes job.Credits) string { return n.funded(client.String(), owes, pay) }); why != "" {
+			decline("%s", why)
+			return
+		}
 	}
 	// The client going away (a reset or closed stream) cancels the wait or
 	// the run.
@@ -236,6 +238,7 @@ func (n *Node) handleAward(s network.Stream) {
 	})
 	if err != nil {
 		logs.Close()
+		n.owed.settle(a.Job, a.Attempt) // never ran: nothing to pay
 		if runCtx.Err() == nil {
 			decline("%v", err)
 		}
@@ -273,15 +276,19 @@ func (n *Node) handleAward(s network.Stream) {
 	default:
 		n.metrics.runs.WithLabelValues("ok").Inc()
 	}
-	if res.Error == "" {
-		n.ledger.Earn(res.Charge)
-		n.metrics.earned.Add(float64(res.Charge))
-		<-watched // the receipt's first byte woke the watcher, or the client left
-		if err := n.takeReceipt(s, br, &a, client, res.Charge); err != nil {
-			n.metrics.unreceipted.Inc()
-			log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
-		}
+	if res.Error != "" {
+		n.owed.settle(a.Job, a.Attempt) // charged nothing
+		return
 	}
+	n.ledger.Earn(res.Charge)
+	n.metrics.earned.Add(float64(res.Charge))
+	<-watched // the receipt's first byte woke the watcher, or the client left
+	if err := n.takeReceipt(s, br, &a, client, res.Charge); err != nil {
+		n.metrics.unreceipted.Inc()
+		log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
+		return // owed until its receipt comes by gossip, or its authorisation expires
+	}
+	n.owed.settle(a.Job, a.Attempt)
 }
 
 func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.Rates, logs io.Writer) *job.Result {
