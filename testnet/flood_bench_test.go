@@ -37,7 +37,8 @@ import (
 // faucet, connected to every provider, taking its bids on a stream as a
 // client does (and throwing them away);
 // keys=100: 100 keys of peers that are not there, all published by the one
-// peer (one IP). It reports the CLI's p50 when quiet and during the flood,
+// peer (one IP), holding no credits; no-credits: the same on a network
+// without credits (no faucet: nothing tells the keys apart). It reports the CLI's p50 when quiet and during the flood,
 // and the resident memory (VmRSS) of each provider process, settled: the
 // least of a sample a second over 150 s before the flood and over 150 s
 // from 30 s after it stopped (past the losing bids' grace and GossipSub's
@@ -45,16 +46,23 @@ import (
 // runtime forces every 2 minutes). A fresh devnet for each case. See docs/BENCHMARKS.md.
 func BenchmarkDevnetFlood(b *testing.B) {
 	bin := buildMeshnode(b)
-	for _, keys := range []int{1, 100} {
-		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+	for _, c := range []struct {
+		keys    int
+		credits bool
+	}{{1, true}, {100, true}, {100, false}} {
+		name := fmt.Sprintf("keys=%d", c.keys)
+		if !c.credits {
+			name += ",no-credits"
+		}
+		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				devnetFlood(b, bin, keys)
+				devnetFlood(b, bin, c.keys, c.credits)
 			}
 		})
 	}
 }
 
-func devnetFlood(b *testing.B, bin string, nkeys int) {
+func devnetFlood(b *testing.B, bin string, nkeys int, credits bool) {
 	requests := 30_000
 	if n, err := strconv.Atoi(os.Getenv("COMPUTEMESH_FLOOD_REQUESTS")); err == nil && n > 0 {
 		requests = n
@@ -63,7 +71,11 @@ func devnetFlood(b *testing.B, bin string, nkeys int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	dir := b.TempDir()
-	l, err := StartLocal(ctx, bin, dir, LocalNodes(4))
+	nodes := LocalNodes(4)
+	for i := range nodes {
+		nodes[i].NoCredits = !credits
+	}
+	l, err := StartLocal(ctx, bin, dir, nodes)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +91,7 @@ func devnetFlood(b *testing.B, bin string, nkeys int) {
 		}
 	}
 	f := newDevnetFlooder(ctx, b, l, provs)
-	if nkeys == 1 {
+	if nkeys == 1 && credits {
 		if _, err := l.Meshnode(ctx, "client", "grant", "--test-faucet", "--amount", "1000000", "--to", f.h.ID().String()); err != nil {
 			b.Fatalf("funding the flooder: %v", err)
 		}

@@ -169,11 +169,14 @@ func (l *Local) args(n Node) []string {
 	args = append(args, "--bootstrap", strings.Join(boot, ","))
 	switch n.Role {
 	case RoleBootstrap:
-		args = append(args, "--mode", "client", "--test-identity", n.Name, "--relay-service", "--test-faucet")
+		args = append(args, "--mode", "client", "--test-identity", n.Name, "--relay-service")
 	case RoleProvider:
 		args = append(args, n.ProviderArgs()...)
 	default:
-		args = append(args, "--mode", "client", "--test-faucet")
+		args = append(args, "--mode", "client")
+	}
+	if n.Role != RoleProvider && !n.NoCredits {
+		args = append(args, "--test-faucet")
 	}
 	if d := l.delays[n.Name]; d > 0 {
 		args = append(args, "--delay", d.String())

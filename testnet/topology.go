@@ -33,6 +33,9 @@ type Node struct {
 	// CPUs and Memory are the capacity a provider offers (declared: the
 	// testnet's machines share one host).
 	CPUs, Memory string
+	// NoCredits starts the node without the test faucet: a network without
+	// credits (every node of a testnet must agree).
+	NoCredits bool
 }
 
 // Topology is the testnet of docker-compose.yml: 2 bootstrap nodes, 6
@@ -57,7 +60,10 @@ func Topology() []Node {
 // network, addresses and data dir.
 func (n Node) ProviderArgs() []string {
 	args := []string{"--mode", "provider", "--region", n.Region, "--price-cpu-hour", n.CPUPrice,
-		"--cpus", n.CPUs, "--memory", n.Memory, "--queue", "64", "--test-faucet"}
+		"--cpus", n.CPUs, "--memory", n.Memory, "--queue", "64"}
+	if !n.NoCredits {
+		args = append(args, "--test-faucet")
+	}
 	if n.GPU != "" {
 		args = append(args, "--simulate-gpu", n.GPU, "--price-gpu-hour", n.GPUPrice)
 	}
