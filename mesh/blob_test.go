@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,6 +80,9 @@ func TestFetchBlobStopsAtItsLimit(t *testing.T) {
 		err   error
 	}
 	results := make(chan sent, 4)
+	// The handler runs on libp2p's goroutine: the race detector does not
+	// see the socket between the test's write and its read.
+	var mu sync.Mutex
 	announce := map[string]int64{}
 	server.Host().SetStreamHandler(server.Protocol("blob"), func(s network.Stream) {
 		defer s.Close()
@@ -87,7 +91,10 @@ func TestFetchBlobStopsAtItsLimit(t *testing.T) {
 			_ = s.Reset()
 			return
 		}
-		if err := WriteMsg(s, blobResp{Size: announce[req.CID]}); err != nil {
+		mu.Lock()
+		size := announce[req.CID]
+		mu.Unlock()
+		if err := WriteMsg(s, blobResp{Size: size}); err != nil {
 			results <- sent{err: err}
 			return
 		}
@@ -118,7 +125,9 @@ func TestFetchBlobStopsAtItsLimit(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := job.ModuleCID([]byte{byte(i)}).String()
+			mu.Lock()
 			announce[c] = tc.announce
+			mu.Unlock()
 			_, err := client.FetchBlob(ctx, server.ID(), c, tc.max)
 			if !errors.Is(err, ErrBlobTooLarge) || !strings.Contains(err.Error(), c) || !strings.Contains(err.Error(), server.ID().String()) {
 				t.Fatalf("fetch: %v, want ErrBlobTooLarge naming %s and %s", err, c, server.ID())
