@@ -2,26 +2,16 @@ package mesh
 
 import (
 	"context"
-	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 func testPeer(t *testing.T) peer.ID {
 	t.Helper()
-	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testKey(t).id
 }
 
 func TestAuthorLimiter(t *testing.T) {
