@@ -17,7 +17,17 @@ import (
 //   - a Grant, signed by the network's faucet key: it creates credits (test
 //     networks);
 //   - an Authorization, signed by a payer before a job starts: it promises to
-//     pay a payee at most Max for one attempt of one job.
+//     pay a payee at most Max for one attempt of one job, and takes the
+//     payer's next sequence number for it (Seq): the receipt of that
+//     attempt carries the same number;
+//   - a claim: a Receipt that the payee alone signs, carrying the payer's
+//     Authorization in place of the payer's signature. A provider whose
+//     client never sends the receipt (it went away, reset the stream,
+//     cancelled the run) claims min(metered charge, Max) in the slot of
+//     the payer's chain that the authorisation took. In one slot a
+//     counter-signed receipt prevails over a claim, and a claim over a
+//     receipt the payer alone signed: a client cannot dodge a claim by
+//     publishing a smaller receipt of its own.
 //
 // Every signature covers SigningBytes: a domain string naming the record's
 // kind and version, then the record's canonical JSON (encoding/json of the
@@ -65,10 +75,18 @@ type Receipt struct {
 	// Seq is the payer's sequence number, from 1: one receipt per number.
 	Seq    uint64 `json:"seq"`
 	TimeMS int64  `json:"time_ms"` // unix ms, the payer's clock
+	// Auth makes the receipt a claim: the payer's authorisation of this
+	// attempt, which the payee's signature alone then turns into a
+	// payment (PayerSig empty).
+	Auth *Authorization `json:"auth,omitempty"`
 	// PayerSig and PayeeSig are both over SigningBytes.
 	PayerSig []byte `json:"payer_sig,omitempty"`
 	PayeeSig []byte `json:"payee_sig,omitempty"`
 }
+
+// IsClaim reports whether r is a claim: signed by its payee on the
+// strength of the payer's Authorization.
+func (r *Receipt) IsClaim() bool { return r.Auth != nil }
 
 // SigningBytes returns what the payer and the payee sign.
 func (r *Receipt) SigningBytes() []byte {
@@ -117,6 +135,21 @@ func (r *Receipt) ValidateUnsigned() error {
 	if len(r.PayerSig) > MaxSigLen || len(r.PayeeSig) > MaxSigLen {
 		return fmt.Errorf("payer_sig, payee_sig: %d, %d bytes, limit %d", len(r.PayerSig), len(r.PayeeSig), MaxSigLen)
 	}
+	if a := r.Auth; a != nil {
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("auth.%w", err)
+		}
+		switch {
+		case a.Network != r.Network || a.Job != r.Job || a.Attempt != r.Attempt || a.Payer != r.Payer || a.Payee != r.Payee:
+			return fmt.Errorf("auth: for another network, job, attempt, payer or payee than the claim")
+		case a.Seq != r.Seq:
+			return fmt.Errorf("auth.seq: %d, the claim's seq is %d: a claim takes the slot its authorisation took", a.Seq, r.Seq)
+		case r.Amount > a.Max:
+			return fmt.Errorf("amount: %d nano-credits, more than the %d the payer authorised", int64(r.Amount), int64(a.Max))
+		case len(r.PayerSig) != 0:
+			return fmt.Errorf("payer_sig: a claim is signed by its payee alone")
+		}
+	}
 	return nil
 }
 
@@ -125,14 +158,42 @@ func (r *Receipt) ValidateUnsigned() error {
 // is optional: it acknowledges the payment, which the payer's signature
 // alone makes (a client whose provider never counter-signs publishes the
 // receipt it signed, so that its chain has no gap).
+//
+// A claim (IsClaim) is signed by its payee alone: PayeeSig present.
 func (r *Receipt) Validate() error {
 	if err := r.ValidateUnsigned(); err != nil {
 		return err
+	}
+	if r.IsClaim() {
+		if len(r.PayeeSig) == 0 {
+			return fmt.Errorf("payee_sig: missing (a claim is signed by its payee)")
+		}
+		return nil
 	}
 	if len(r.PayerSig) == 0 {
 		return fmt.Errorf("payer_sig: missing")
 	}
 	return nil
+}
+
+// Conflict reports whether a and b, records of one payer's chain with one
+// sequence number, are a double spend: the payer consented to two
+// different things in one slot (two receipts that differ, two
+// authorisations that differ, or a receipt and an authorisation of
+// another job, attempt or payee). A claim and a receipt of the same
+// attempt do not conflict (the slot's rules choose one), nor do two claims
+// on one authorisation (the payee's doing, not the payer's).
+func Conflict(a, b *Receipt) bool {
+	if a.Network != b.Network || a.Payer != b.Payer || a.Seq != b.Seq {
+		return false
+	}
+	switch {
+	case !a.IsClaim() && !b.IsClaim():
+		return !bytes.Equal(a.SigningBytes(), b.SigningBytes())
+	case a.IsClaim() && b.IsClaim():
+		return !bytes.Equal(a.Auth.SigningBytes(), b.Auth.SigningBytes())
+	}
+	return a.Job != b.Job || a.Attempt != b.Attempt || a.Payee != b.Payee
 }
 
 // Grant creates Amount credits for To; only the faucet key named in the
@@ -202,7 +263,11 @@ type Authorization struct {
 	Payee     string  `json:"payee"`
 	Max       Credits `json:"max"`
 	ExpiresMS int64   `json:"expires_ms"` // unix ms
-	Sig       []byte  `json:"sig,omitempty"`
+	// Seq is the slot of the payer's chain this attempt takes: its receipt,
+	// or its payee's claim, carries the same number. 0: none (a network
+	// without credits).
+	Seq uint64 `json:"seq,omitempty"`
+	Sig []byte `json:"sig,omitempty"`
 }
 
 // SigningBytes returns what the payer signs.
@@ -241,23 +306,26 @@ func (a *Authorization) Validate() error {
 	if a.ExpiresMS <= 0 {
 		return fmt.Errorf("expires_ms: %d is not a positive unix time", a.ExpiresMS)
 	}
+	if a.Seq > 1<<62 {
+		return fmt.Errorf("seq: %d is out of range (0 to 2^62)", a.Seq)
+	}
 	if len(a.Sig) == 0 || len(a.Sig) > MaxSigLen {
 		return fmt.Errorf("sig: %d bytes, must be 1 to %d", len(a.Sig), MaxSigLen)
 	}
 	return nil
 }
 
-// FraudProof is two receipts one payer signed with one sequence number and
-// different content: a double spend. Both receipts still count.
+// FraudProof is two records one payer consented to with one sequence
+// number (receipts it signed, or the authorisations in claims) that
+// Conflict: a double spend. The payer's chain ends at that number.
 type FraudProof struct {
 	V int     `json:"v"`
 	A Receipt `json:"a"`
 	B Receipt `json:"b"`
 }
 
-// Validate checks both receipts and that they conflict: same network, payer
-// and sequence number, different signed content. The signatures still need
-// verifying.
+// Validate checks both records and that they conflict: same network, payer
+// and sequence number, Conflict. The signatures still need verifying.
 func (f *FraudProof) Validate() error {
 	if f.V != Version {
 		return fmt.Errorf("v: version %d, want %d", f.V, Version)
@@ -277,8 +345,8 @@ func (f *FraudProof) Validate() error {
 	if f.A.Seq != f.B.Seq {
 		return fmt.Errorf("b.seq: %d, a's is %d: not one sequence number", f.B.Seq, f.A.Seq)
 	}
-	if bytes.Equal(f.A.SigningBytes(), f.B.SigningBytes()) {
-		return fmt.Errorf("b: the same receipt as a: no conflict")
+	if !Conflict(&f.A, &f.B) {
+		return fmt.Errorf("b: no conflict with a (the same receipt, or one attempt's receipt and claim)")
 	}
 	return nil
 }

@@ -86,7 +86,9 @@ type Book struct {
 	maxSeq   map[string]uint64
 	grants   map[[32]byte]struct{}
 	accounts map[string]*account
-	fraud    map[string]*job.FraudProof // payer → the first conflict seen
+	fraud    map[string]*job.FraudProof    // payer → the first conflict seen
+	forked   map[seqKey]bool               // slots holding a conflict
+	auths    map[seqKey]*job.Authorization // this node's own, their slot still empty
 	granted  job.Credits
 	counting int               // receipts that count
 	strs     map[string]string // interned peer IDs and network names
@@ -106,7 +108,8 @@ func newBook(c *config) *Book {
 	return &Book{
 		cfg: c, receipts: map[[32]byte]*job.Receipt{}, bySeq: map[seqKey][]*job.Receipt{},
 		maxSeq: map[string]uint64{}, grants: map[[32]byte]struct{}{}, accounts: map[string]*account{},
-		fraud: map[string]*job.FraudProof{}, strs: map[string]string{},
+		fraud: map[string]*job.FraudProof{}, forked: map[seqKey]bool{}, auths: map[seqKey]*job.Authorization{},
+		strs: map[string]string{},
 	}
 }
 
@@ -177,7 +180,7 @@ func (b *Book) Balance(peer string) Balance {
 	bal := Balance{Granted: a.granted, Earned: a.earned, Spent: a.spent,
 		Balance: a.spendable(), Receipts: len(a.receipts)}
 	for _, r := range a.receipts {
-		if b.counted(r) {
+		if b.counted(r) || b.superseded(r) {
 			continue
 		}
 		bal.Pending++
@@ -302,14 +305,30 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool) ([32]byte, e
 		return [32]byte{}, reject("receipt: network: %q is not this network %q", r.Network, b.cfg.network)
 	}
 	id := r.ID()
-	if _, ok := b.receipts[id]; ok {
-		return id, fmt.Errorf("receipt %d of payer %s: %w", r.Seq, r.Payer, ErrDuplicate)
+	if old, ok := b.receipts[id]; ok {
+		if r.IsClaim() || len(old.PayeeSig) > 0 || len(r.PayeeSig) == 0 {
+			return id, fmt.Errorf("receipt %d of payer %s: %w", r.Seq, r.Payer, ErrDuplicate)
+		}
+		// The payee's counter-signature of a receipt held without it.
+		if verify {
+			if err := b.cfg.verify(r.Payee, r.SigningBytes(), r.PayeeSig); err != nil {
+				return id, reject("receipt %d of payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+			}
+		}
+		return id, nil
 	}
 	if b.total(r.Payer, func(a *account) job.Credits { return a.spent })+r.Amount > MaxTotal ||
 		b.total(r.Payee, func(a *account) job.Credits { return a.earned })+r.Amount > MaxTotal {
 		return id, reject("receipt %d of payer %s: amount: the payer's spent or the payee's earned total would pass %d", r.Seq, r.Payer, int64(MaxTotal))
 	}
-	if verify {
+	if verify && r.IsClaim() {
+		if err := b.cfg.verify(r.Payer, r.Auth.SigningBytes(), r.Auth.Sig); err != nil {
+			return id, reject("claim %d on payer %s: auth.sig: not the payer's signature: %v", r.Seq, r.Payer, err)
+		}
+		if err := b.cfg.verify(r.Payee, r.SigningBytes(), r.PayeeSig); err != nil {
+			return id, reject("claim %d on payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+		}
+	} else if verify {
 		sb := r.SigningBytes()
 		if err := b.cfg.verify(r.Payer, sb, r.PayerSig); err != nil {
 			return id, reject("receipt %d of payer %s: payer_sig: not the payer's signature: %v", r.Seq, r.Payer, err)
@@ -345,39 +364,6 @@ func (b *Book) account(peer string) *account {
 		b.accounts[peer] = a
 	}
 	return a
-}
-
-// applyReceipt adds a checked receipt, which it keeps (the caller passes a
-// copy), and returns a fraud proof if it conflicts with one already there.
-func (b *Book) applyReceipt(r *job.Receipt, id [32]byte) *job.FraudProof {
-	r.Network, r.Payer, r.Payee = b.intern(r.Network), b.intern(r.Payer), b.intern(r.Payee)
-	b.receipts[id] = r
-	payer, payee := b.account(r.Payer), b.account(r.Payee)
-	payer.receipts = append(payer.receipts, r)
-	payee.receipts = append(payee.receipts, r)
-	if b.tally() {
-		payer.spent += r.Amount
-		payee.earned += r.Amount
-	}
-	if r.Seq > b.maxSeq[r.Payer] {
-		b.maxSeq[r.Payer] = r.Seq
-	}
-	k := seqKey{r.Payer, r.Seq}
-	b.bySeq[k] = append(b.bySeq[k], r)
-	if others := b.bySeq[k]; len(others) > 1 {
-		p := &job.FraudProof{V: job.Version, A: *others[0], B: *r}
-		if b.fraud[r.Payer] == nil {
-			b.fraud[r.Payer] = p
-		}
-		if !b.tally() && r.Seq < payer.next {
-			b.recount() // the fork revokes counted receipts
-		}
-		return &job.FraudProof{V: job.Version, A: *cloneReceipt(others[0]), B: *cloneReceipt(r)}
-	}
-	if r.Seq == payer.next {
-		b.settle(r.Payer)
-	}
-	return nil
 }
 
 func (b *Book) checkGrant(g *job.Grant, verify, validated bool) ([32]byte, error) {
@@ -461,6 +447,11 @@ func (b *Book) applyFraud(add fraudAdd) {
 func cloneReceipt(r *job.Receipt) *job.Receipt {
 	c := *r
 	c.PayerSig, c.PayeeSig = slices.Clone(r.PayerSig), slices.Clone(r.PayeeSig)
+	if r.Auth != nil {
+		a := *r.Auth
+		a.Sig = slices.Clone(r.Auth.Sig)
+		c.Auth = &a
+	}
 	return &c
 }
 

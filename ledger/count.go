@@ -16,14 +16,17 @@ import (
 //     counted spending) covers its amount;
 //   - a sequence number the payer signed twice (a fork, which a fraud
 //     proof shows) ends its chain: neither receipt at that number counts,
-//     nor any after it.
+//     nor any after it;
+//   - a sequence number may hold a receipt and its payee's claims: one of
+//     them is the slot's record (slot.go).
 //
 // The counted receipts are the least fixed point of these rules over the
 // set of records held, so they do not depend on the order records arrive
 // in. A receipt that does not count (yet) is pending: a gap before it, a
 // payer that cannot cover it. Counting only ever adds while records arrive
-// — an arrival can only make more receipts count — except for a fork below
-// a payer's counted chain, which revokes the receipts from the fork on and,
+// — an arrival can only make more receipts count — except for a fork (or a
+// slot's record replaced, slot.go) below a payer's counted chain, which
+// revokes the receipts from the fork on and,
 // through the credits their payees no longer have, any receipt of theirs
 // that those credits covered (Book.recount). So every counted balance is ≥
 // 0 and the counted balances sum to the credits granted, exactly.
@@ -43,7 +46,7 @@ func (b *Book) counted(r *job.Receipt) bool {
 		return true
 	}
 	a := b.accounts[r.Payer]
-	return a != nil && r.Seq < a.next
+	return a != nil && r.Seq < a.next && b.slot(seqKey{r.Payer, r.Seq}) == r
 }
 
 // settle counts what became countable after payer's balance or chain
@@ -62,11 +65,10 @@ func (b *Book) settle(payer string) {
 			continue
 		}
 		for {
-			rs := b.bySeq[seqKey{p, a.next}]
-			if len(rs) != 1 { // a gap, or a fork: the chain stops here
+			r := b.slot(seqKey{p, a.next})
+			if r == nil { // a gap, or a fork: the chain stops here
 				break
 			}
-			r := rs[0]
 			if a.spendable() < r.Amount {
 				break
 			}

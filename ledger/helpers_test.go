@@ -62,6 +62,22 @@ func (k keys) sign(r *job.Receipt) {
 	r.PayeeSig = ed25519.Sign(k.key(r.Payee), sb)
 }
 
+// auth is payer's authorisation of slot seq for job/attempt to payee.
+func (k keys) auth(payer, payee, jobID string, attempt int, max job.Credits, seq uint64) *job.Authorization {
+	a := &job.Authorization{V: job.Version, Network: testNet, Job: jobID, Attempt: attempt, Payer: payer, Payee: payee,
+		Max: max, ExpiresMS: 1_800_000_000_000, Seq: seq}
+	a.Sig = ed25519.Sign(k.key(payer), a.SigningBytes())
+	return a
+}
+
+// claim is the payee's claim of amount on a.
+func (k keys) claim(a *job.Authorization, amount job.Credits) *job.Receipt {
+	r := &job.Receipt{V: job.Version, Network: a.Network, Job: a.Job, Attempt: a.Attempt, Payer: a.Payer, Payee: a.Payee,
+		Amount: amount, Seq: a.Seq, TimeMS: 1_700_000_000_000 + int64(a.Seq), Auth: a}
+	r.PayeeSig = ed25519.Sign(k.key(a.Payee), r.SigningBytes())
+	return r
+}
+
 func (k keys) grant(signer, to string, amount job.Credits, nonce string) *job.Grant {
 	g := &job.Grant{V: job.Version, Network: testNet, To: to, Amount: amount, Nonce: nonce, TimeMS: 1_700_000_000_000, Faucet: signer}
 	g.Sig = ed25519.Sign(k.key(signer), g.SigningBytes())

@@ -38,6 +38,7 @@ const (
 	recGrant   = 'G'
 	recFraud   = 'F'
 	recSeq     = 'S'
+	recAuth    = 'A' // an authorisation this node signed (Ledger.Authorize)
 )
 
 const (
@@ -47,24 +48,6 @@ const (
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// seqReservation is a sequence number a payer took before signing a
-// receipt with it.
-type seqReservation struct {
-	Payer string `json:"payer"`
-	Seq   uint64 `json:"seq"`
-}
-
-// Validate checks the reservation's fields.
-func (s *seqReservation) Validate() error {
-	if err := job.ValidatePeer(s.Payer); err != nil {
-		return fmt.Errorf("payer: %w", err)
-	}
-	if s.Seq == 0 || s.Seq > 1<<62 {
-		return fmt.Errorf("seq: %d is out of range (1 to 2^62)", s.Seq)
-	}
-	return nil
-}
 
 type logHeader struct {
 	V       int    `json:"v"`
@@ -327,6 +310,8 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 		b.applyFraud(add)
 	case *seqReservation:
 		b.reserve(v.Payer, v.Seq)
+	case *job.Authorization:
+		b.ownAuth(v)
 	}
 	return false, nil
 }
@@ -413,38 +398,6 @@ func (l *Ledger) AddFraud(p *job.FraudProof) error {
 	defer l.book.mu.Unlock()
 	l.book.applyFraud(add)
 	return nil
-}
-
-// Pay makes r a receipt of its payer (this node, as a client): it gives r
-// the payer's next sequence number, signs it with sign and keeps it
-// durably, all before returning it, so that the number is never used
-// twice (a crash after signing finds the receipt in the log) and never
-// skipped (the receipt counts by the payer's signature alone: if the payee
-// never counter-signs, the caller publishes it as it is). r's Seq and
-// signatures are ignored.
-func (l *Ledger) Pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Receipt, *job.FraudProof, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := *r
-	c.Seq, c.PayerSig, c.PayeeSig = l.book.NextSeq(c.Payer), nil, nil
-	sig, err := sign(c.SigningBytes())
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing receipt %d: %w", c.Seq, err)
-	}
-	c.PayerSig = sig
-	l.book.mu.RLock()
-	id, err := l.book.checkReceipt(&c, true, false)
-	l.book.mu.RUnlock()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := l.append(recReceipt, &c); err != nil {
-		return nil, nil, err
-	}
-	l.book.mu.Lock()
-	defer l.book.mu.Unlock()
-	fraud := l.book.applyReceipt(cloneReceipt(&c), id)
-	return &c, fraud, nil
 }
 
 // Path returns the log file's path.

@@ -68,7 +68,19 @@ func drawRecordsOf(t *rapid.T, k keys, granted, peers []string) []record {
 			seq = rapid.Uint64Range(1, seq).Draw(t, "fork")
 		}
 		last[payer] = max(last[payer], seq)
-		recs = append(recs, record{r: k.receipt(payer, payee, amt, seq)})
+		r := k.receipt(payer, payee, amt, seq)
+		switch rapid.IntRange(0, 5).Draw(t, "form") {
+		case 0: // signed by the payer alone
+			r.PayeeSig = nil
+		case 1: // the payee's claim on the slot, beside the receipt or alone
+			a := k.auth(payer, payee, testJob, 1, amt+job.Credits(rapid.Int64Range(0, 100).Draw(t, "claim.over")), seq)
+			c := k.claim(a, job.Credits(rapid.Int64Range(0, int64(a.Max)).Draw(t, "claim.amount")))
+			recs = append(recs, record{r: c})
+			if rapid.Bool().Draw(t, "claim.alone") {
+				continue
+			}
+		}
+		recs = append(recs, record{r: r})
 	}
 	// Replays of records already drawn.
 	for i, n := 0, rapid.IntRange(0, 3).Draw(t, "replays"); i < n && len(recs) > 0; i++ {
@@ -78,7 +90,7 @@ func drawRecordsOf(t *rapid.T, k keys, granted, peers []string) []record {
 	for i := range recs {
 		for j := i + 1; j < len(recs); j++ {
 			a, b := recs[i].r, recs[j].r
-			if a != nil && b != nil && a.Payer == b.Payer && a.Seq == b.Seq && a.ID() != b.ID() && rapid.Bool().Draw(t, "proof") {
+			if a != nil && b != nil && job.Conflict(a, b) && rapid.Bool().Draw(t, "proof") {
 				recs = append(recs, record{f: &job.FraudProof{V: job.Version, A: *a, B: *b}})
 			}
 		}
@@ -109,26 +121,26 @@ func add(t *rapid.T, b adder, rec record) {
 
 // model computes what any book must say of a set of records, by the rules
 // written out plainly and iterated until nothing changes (the reference
-// fixed point): grants are the only source of credit; a receipt counts
-// when every earlier number of its payer holds exactly one receipt, all
-// counted, none of them or its own number forked, and the payer's counted
-// balance covers it. It returns the credits granted, the counted balances,
-// the receipts counted and the payers with two receipts under one number.
+// fixed point): grants are the only source of credit; a slot (payer,
+// number) is forked when two of its records Conflict; an unforked slot's
+// record is its counter-signed receipt, else its smallest claim, else the
+// receipt its payer signed alone; a slot's record counts when every
+// earlier slot of its payer is unforked with its record counted, its own
+// is unforked, and the payer's counted balance covers it. It returns the
+// credits granted, the counted balances, the slots counted and the payers
+// with a forked slot.
 func model(recs []record) (granted job.Credits, balances map[string]job.Credits, counted int, fraud []string) {
 	balances = map[string]job.Credits{}
 	grants := map[[32]byte]bool{}
-	receipts := map[[32]byte]*job.Receipt{}
-	bySeq := map[string]map[[32]byte]bool{}
+	slots := map[string]map[[32]byte]*job.Receipt{}
+	key := func(payer string, seq uint64) string { return fmt.Sprintf("%s#%d", payer, seq) }
 	keep := func(r *job.Receipt) {
-		id := r.ID()
-		receipts[id] = r
-		k := fmt.Sprintf("%s#%d", r.Payer, r.Seq)
-		if bySeq[k] == nil {
-			bySeq[k] = map[[32]byte]bool{}
+		k := key(r.Payer, r.Seq)
+		if slots[k] == nil {
+			slots[k] = map[[32]byte]*job.Receipt{}
 		}
-		bySeq[k][id] = true
-		if len(bySeq[k]) == 2 && !slices.Contains(fraud, r.Payer) {
-			fraud = append(fraud, r.Payer)
+		if old := slots[k][r.ID()]; old == nil || len(old.PayeeSig) == 0 && !r.IsClaim() {
+			slots[k][r.ID()] = r
 		}
 	}
 	for _, rec := range recs {
@@ -146,29 +158,60 @@ func model(recs []record) (granted job.Credits, balances map[string]job.Credits,
 			keep(&rec.f.B)
 		}
 	}
-	isCounted := map[[32]byte]bool{}
-	chainCounted := func(payer string, below uint64) bool {
-		for s := uint64(1); s < below; s++ {
-			ids := bySeq[fmt.Sprintf("%s#%d", payer, s)]
-			if len(ids) != 1 {
-				return false
-			}
-			for id := range ids {
-				if !isCounted[id] {
-					return false
-				}
+	record := map[string]*job.Receipt{} // the slot's record; absent: forked or empty
+	for k, rs := range slots {
+		var all []*job.Receipt
+		for _, r := range rs {
+			all = append(all, r)
+		}
+		forked := false
+		for i := range all {
+			for j := i + 1; j < len(all); j++ {
+				forked = forked || job.Conflict(all[i], all[j])
 			}
 		}
-		return true
+		if forked {
+			if p := all[0].Payer; !slices.Contains(fraud, p) {
+				fraud = append(fraud, p)
+			}
+			continue
+		}
+		var best *job.Receipt
+		rank := func(r *job.Receipt) int {
+			switch {
+			case !r.IsClaim() && len(r.PayeeSig) > 0:
+				return 0
+			case r.IsClaim():
+				return 1
+			}
+			return 2
+		}
+		for _, r := range all {
+			switch {
+			case best == nil, rank(r) < rank(best):
+				best = r
+			case rank(r) == 1 && rank(best) == 1 && (r.Amount < best.Amount ||
+				r.Amount == best.Amount && string(r.SigningBytes()) < string(best.SigningBytes())):
+				best = r
+			}
+		}
+		record[k] = best
 	}
+	isCounted := map[string]bool{}
 	for changed := true; changed; {
 		changed = false
-		for id, r := range receipts {
-			if isCounted[id] || len(bySeq[fmt.Sprintf("%s#%d", r.Payer, r.Seq)]) != 1 ||
-				!chainCounted(r.Payer, r.Seq) || balances[r.Payer] < r.Amount {
+		for k, r := range record {
+			if isCounted[k] || balances[r.Payer] < r.Amount {
 				continue
 			}
-			isCounted[id] = true
+			ok := true
+			for s := uint64(1); s < r.Seq && ok; s++ {
+				ok = isCounted[key(r.Payer, s)]
+			}
+			if !ok {
+				continue
+			}
+			isCounted[k] = true
 			balances[r.Payer] -= r.Amount
 			balances[r.Payee] += r.Amount
 			counted++

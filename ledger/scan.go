@@ -103,6 +103,9 @@ func decodeRecord(typ byte, payload []byte) (any, error) {
 	case recFraud:
 		p := new(job.FraudProof)
 		return p, job.Decode(payload, job.MaxFraudProofSize, p)
+	case recAuth:
+		a := new(job.Authorization)
+		return a, job.Decode(payload, job.MaxAuthorizationSize, a)
 	case recSeq:
 		r := new(seqReservation)
 		return r, job.Decode(payload, 1024, r)

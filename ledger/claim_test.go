@@ -1,0 +1,189 @@
+package ledger_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"testing"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
+)
+
+const otherJob = "bafkreie7q3iidccmpvszul7kudcvvuavuo7u6gzlbobczuk5nqk3b4akba"
+
+// TestClaims: a payee's claim on the payer's authorisation pays when no
+// receipt does, within what was authorised; a counter-signed receipt of the
+// attempt prevails over it, and it prevails over a receipt the payer signed
+// alone (a client cannot dodge a claim with a void of its own).
+func TestClaims(t *testing.T) {
+	k := keys{}
+	granted := func(t *testing.T) *ledger.Book {
+		b := newBook(t)
+		if err := b.AddGrant(k.grant(testFaucet, "alice", 100, "g")); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a1 := k.auth("alice", "bob", testJob, 1, 30, 1)
+	t.Run("a claim alone pays", func(t *testing.T) {
+		b := granted(t)
+		if _, err := b.AddReceipt(k.claim(a1, 20)); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Balance("bob").Earned; got != 20 {
+			t.Fatalf("bob earned %d, want 20", got)
+		}
+	})
+	t.Run("the claim prevails over the payer's void", func(t *testing.T) {
+		b := granted(t)
+		void := k.receipt("alice", "bob", 0, 1)
+		void.PayeeSig = nil
+		for _, r := range []*job.Receipt{void, k.claim(a1, 20)} { // the void first: counted, then replaced
+			if fraud, err := b.AddReceipt(r); err != nil || fraud != nil {
+				t.Fatalf("AddReceipt: %v, %v", fraud, err)
+			}
+		}
+		if got := b.Balance("bob").Earned; got != 20 {
+			t.Fatalf("bob earned %d, want 20 (the claim)", got)
+		}
+		if got := b.Balance("alice"); got.Balance != 80 || got.Pending != 0 {
+			t.Fatalf("alice: %+v, want 80 and nothing pending (the void is superseded)", got)
+		}
+	})
+	t.Run("a counter-signed receipt prevails over the claim", func(t *testing.T) {
+		b := granted(t)
+		for _, r := range []*job.Receipt{k.claim(a1, 25), k.receipt("alice", "bob", 10, 1)} {
+			if fraud, err := b.AddReceipt(r); err != nil || fraud != nil {
+				t.Fatalf("AddReceipt: %v, %v", fraud, err)
+			}
+		}
+		if got := b.Balance("bob").Earned; got != 10 {
+			t.Fatalf("bob earned %d, want 10 (what both signed)", got)
+		}
+	})
+	t.Run("the counter-signature comes later", func(t *testing.T) {
+		b := granted(t)
+		alone := k.receipt("alice", "bob", 10, 1)
+		sig := alone.PayeeSig
+		alone.PayeeSig = nil
+		for _, r := range []*job.Receipt{alone, k.claim(a1, 25)} {
+			if _, err := b.AddReceipt(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := b.Balance("bob").Earned; got != 25 {
+			t.Fatalf("bob earned %d before the counter-signature, want 25 (the claim)", got)
+		}
+		signed := *alone
+		signed.PayeeSig = sig
+		if _, err := b.AddReceipt(&signed); err != nil {
+			t.Fatalf("the counter-signed receipt: %v", err)
+		}
+		if got := b.Balance("bob").Earned; got != 10 {
+			t.Fatalf("bob earned %d after it, want 10", got)
+		}
+		if _, err := b.AddReceipt(&signed); !errors.Is(err, ledger.ErrDuplicate) {
+			t.Fatalf("again: %v, want a duplicate", err)
+		}
+	})
+	t.Run("a receipt of another job in the slot is a double spend", func(t *testing.T) {
+		b := granted(t)
+		other := k.receipt("alice", "carol", 5, 1)
+		if _, err := b.AddReceipt(k.claim(a1, 20)); err != nil {
+			t.Fatal(err)
+		}
+		fraud, err := b.AddReceipt(other)
+		if err != nil || fraud == nil {
+			t.Fatalf("AddReceipt: %v, %v; want a fraud proof", fraud, err)
+		}
+		if got := b.Balance("bob").Earned + b.Balance("carol").Earned; got != 0 {
+			t.Fatalf("the forked slot paid %d", got)
+		}
+		c := newBook(t) // the proof convinces a book that saw neither
+		if err := c.AddFraud(fraud); err != nil || !c.Fraudulent("alice") {
+			t.Fatalf("AddFraud: %v", err)
+		}
+	})
+	t.Run("two claims: the smaller", func(t *testing.T) {
+		b := granted(t)
+		for _, amt := range []job.Credits{25, 15} {
+			if fraud, err := b.AddReceipt(k.claim(a1, amt)); err != nil || fraud != nil {
+				t.Fatalf("AddReceipt: %v, %v", fraud, err)
+			}
+		}
+		if got := b.Balance("bob").Earned; got != 15 {
+			t.Fatalf("bob earned %d, want 15", got)
+		}
+	})
+	t.Run("forged claims are refused", func(t *testing.T) {
+		b := granted(t)
+		over := k.claim(a1, 31)
+		forgedAuth := k.auth("alice", "bob", testJob, 1, 30, 1)
+		forgedAuth.Sig = ed25519.Sign(k.key("bob"), forgedAuth.SigningBytes())
+		otherSlot := k.claim(k.auth("alice", "bob", testJob, 1, 30, 2), 5)
+		otherSlot.Seq = 1
+		otherSlot.PayeeSig = ed25519.Sign(k.key("bob"), otherSlot.SigningBytes())
+		byCarol := k.claim(a1, 5)
+		byCarol.PayeeSig = ed25519.Sign(k.key("carol"), byCarol.SigningBytes())
+		for name, r := range map[string]*job.Receipt{
+			"more than authorised": over, "an authorisation the payee signed": k.claim(forgedAuth, 5),
+			"another slot's authorisation": otherSlot, "signed by another than the payee": byCarol,
+		} {
+			if _, err := b.AddReceipt(r); !errors.Is(err, ledger.ErrRejected) {
+				t.Errorf("%s: %v, want a refusal", name, err)
+			}
+		}
+		if got := b.Balance("bob").Earned; got != 0 {
+			t.Fatalf("bob earned %d from forged claims", got)
+		}
+	})
+}
+
+// TestAuthorizeVoidAndRestart: an authorisation takes a slot durably; a
+// restart lists it as unfilled until its receipt, claim or void comes.
+func TestAuthorizeVoidAndRestart(t *testing.T) {
+	k, dir := keys{}, t.TempDir()
+	l := openLedger(t, dir)
+	if err := l.AddGrant(k.grant(testFaucet, "alice", 100, "g")); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(k.key("alice"), b), nil }
+	var auths []*job.Authorization
+	for i, jobID := range []string{testJob, otherJob} {
+		a, err := l.Authorize(&job.Authorization{V: job.Version, Network: testNet, Job: jobID, Attempt: 1, Payer: "alice",
+			Payee: "bob", Max: 30, ExpiresMS: 1_800_000_000_000}, sign)
+		if err != nil || a.Seq != uint64(i+1) {
+			t.Fatalf("Authorize = %+v, %v; want slot %d", a, err, i+1)
+		}
+		auths = append(auths, a)
+	}
+	l.Close() // a crash: both attempts' outcomes unknown
+	l = openLedger(t, dir)
+	if got := l.Unfilled("alice"); len(got) != 2 || got[0].Seq != 1 || got[1].Seq != 2 {
+		t.Fatalf("Unfilled after a restart = %+v, want slots 1 and 2", got)
+	}
+	if got := l.NextSeq("alice"); got != 3 {
+		t.Fatalf("NextSeq = %d, want 3", got)
+	}
+	if _, err := l.AddReceipt(k.claim(auths[0], 12)); err != nil { // bob ran the first
+		t.Fatal(err)
+	}
+	for _, a := range l.Unfilled("alice") {
+		if _, err := l.Void(&a, 1_700_000_000_000, sign); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Void(auths[0], 1_700_000_000_000, sign); err != nil { // voiding the claimed slot too
+		t.Fatal(err)
+	}
+	if _, _, err := l.Pay(&job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: 1, Payer: "alice",
+		Payee: "bob", Amount: 3, Seq: 2, TimeMS: 1_700_000_000_000}, sign); err == nil {
+		t.Fatal("paying a slot already voided for another job: no error")
+	}
+	if got := l.Balance("alice"); got.Balance != 88 || got.Spent != 12 || got.Pending != 0 || len(l.Unfilled("alice")) != 0 {
+		t.Fatalf("alice: %+v, unfilled %d; want 88 (the claim counted, the voids pay nothing)", got, len(l.Unfilled("alice")))
+	}
+	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+}
