@@ -94,8 +94,15 @@ func (l *Ledger) held(r *job.Receipt) *job.Receipt {
 }
 
 // Void fills the slot of a, an authorisation this node signed, with a
-// receipt of 0 for the same attempt (see Pay).
+// receipt of 0 for the same attempt (see Pay), unless the slot holds a
+// record already (its receipt, or its payee's claim): then it returns nil.
 func (l *Ledger) Void(a *job.Authorization, timeMS int64, sign func([]byte) ([]byte, error)) (*job.Receipt, error) {
+	l.book.mu.RLock()
+	filled := len(l.book.bySeq[seqKey{a.Payer, a.Seq}]) > 0
+	l.book.mu.RUnlock()
+	if filled {
+		return nil, nil
+	}
 	r, _, err := l.Pay(&job.Receipt{V: job.Version, Network: a.Network, Job: a.Job, Attempt: a.Attempt,
 		Payer: a.Payer, Payee: a.Payee, Seq: a.Seq, TimeMS: timeMS}, sign)
 	return r, err

@@ -422,6 +422,7 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 	stopHold := n.holdBackups(t.id, ranked, i)
 	res, err := n.award(ctx, a, emit)
 	stopHold()
+	n.voidUnpaid(auth) // its receipt filled the slot, or nothing will
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("provider error: %s", res.Error)
 	}

@@ -116,6 +116,63 @@ func (n *Node) onLedger(m *mesh.LedgerMsg, from peer.ID) {
 	}
 }
 
+// claim is a provider's payment for a run whose receipt did not come (the
+// client went away, cancelled, or sent a wrong one): it signs a claim of
+// min(amount, authorised maximum) on the client's authorisation, which
+// fills the slot of the client's chain that the authorisation took, keeps
+// it and publishes it.
+func (n *Node) claim(a *job.Award, amount job.Credits, why string) {
+	auth := a.Auth
+	if n.cfg.Faucet == "" || auth == nil || auth.Seq == 0 {
+		return
+	}
+	c := &job.Receipt{V: job.Version, Network: auth.Network, Job: a.Job, Attempt: a.Attempt, Payer: auth.Payer,
+		Payee: n.ID().String(), Amount: min(amount, auth.Max), Seq: auth.Seq, TimeMS: time.Now().UnixMilli(), Auth: auth}
+	sig, err := n.sign(c.SigningBytes())
+	if err != nil {
+		log.Errorf("claiming job %s attempt %d: %v", a.Job, a.Attempt, err)
+		return
+	}
+	c.PayeeSig = sig
+	fraud, err := n.book.AddReceipt(c)
+	if err != nil && !errors.Is(err, ledger.ErrDuplicate) {
+		log.Errorf("claiming job %s attempt %d: keeping the claim: %v", a.Job, a.Attempt, err)
+		return
+	}
+	if fraud != nil {
+		n.reportFraud(fraud)
+	}
+	n.owed.settle(a.Job, a.Attempt)
+	n.metrics.claims.Inc()
+	log.Infof("job %s attempt %d: claimed %s credits from %s on its authorisation (slot %d): %s", a.Job, a.Attempt, c.Amount, auth.Payer, auth.Seq, why)
+	go n.gossipReceipt(c)
+}
+
+// voidUnpaid fills the slot of an attempt this node authorised and did not
+// pay (declined, failed, never answered, cancelled) with a receipt of 0;
+// the provider's claim, if it ran, prevails over it.
+func (n *Node) voidUnpaid(auth *job.Authorization) {
+	if n.cfg.Faucet == "" || auth == nil || auth.Seq == 0 {
+		return
+	}
+	r, err := n.book.Void(auth, time.Now().UnixMilli(), n.sign)
+	if err != nil {
+		log.Errorf("voiding slot %d (job %s attempt %d): %v", auth.Seq, auth.Job, auth.Attempt, err)
+		return
+	}
+	if r != nil {
+		go n.gossipReceipt(r)
+	}
+}
+
+// voidUnfilled voids, at start, the slots of this node's authorisations
+// whose outcome a crash or a stop lost.
+func (n *Node) voidUnfilled() {
+	for _, a := range n.book.Unfilled(n.ID().String()) {
+		n.voidUnpaid(&a)
+	}
+}
+
 // reportFraud gossips a double spend this node found.
 func (n *Node) reportFraud(p *job.FraudProof) {
 	log.Warnf("ledger: payer %s signed two receipts with sequence number %d: refusing its awards from now on", p.A.Payer, p.A.Seq)
@@ -165,9 +222,13 @@ func (n *Node) payReceipt(st network.Stream, r *bufio.Reader, a *job.Award, char
 	if err := n.learnOwnHistory(st.Conn().RemotePeer()); err != nil {
 		return err
 	}
+	var seq uint64 // the slot the authorisation took (none: the next)
+	if a.Auth != nil {
+		seq = a.Auth.Seq
+	}
 	rc, fraud, err := n.book.Pay(&job.Receipt{
 		V: job.Version, Network: n.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: n.ID().String(),
-		Payee: a.Bid.Provider, Amount: charge, TimeMS: time.Now().UnixMilli(),
+		Payee: a.Bid.Provider, Amount: charge, Seq: seq, TimeMS: time.Now().UnixMilli(),
 	}, n.sign)
 	if err != nil {
 		return fmt.Errorf("signing the receipt: %w", err)
@@ -229,6 +290,8 @@ func (n *Node) takeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, cli
 		return fmt.Errorf("receipt from %s to %s, not from the client %s to this provider", rc.Payer, rc.Payee, client)
 	case rc.Amount != charge:
 		return fmt.Errorf("receipt for %s credits, the charge is %s", rc.Amount, charge)
+	case a.Auth != nil && rc.Seq != a.Auth.Seq:
+		return fmt.Errorf("receipt with sequence number %d, the authorisation took %d", rc.Seq, a.Auth.Seq)
 	}
 	if err := verifyPeerSig(rc.Payer, rc.SigningBytes(), rc.PayerSig); err != nil {
 		return fmt.Errorf("receipt: %w", err)
@@ -311,10 +374,23 @@ func (n *Node) funded(client string, committed, price job.Credits) string {
 }
 
 // authorize signs the client's promise to pay at most max for an attempt.
+// On a network with credits it takes the next slot of this node's chain,
+// durably (see ledger.Ledger.Authorize): the attempt's receipt, its void or
+// the provider's claim fills it.
 func (n *Node) authorize(a *job.Award, max job.Credits) (*job.Authorization, error) {
 	auth := &job.Authorization{
 		V: job.Version, Network: n.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: n.ID().String(),
 		Payee: a.Bid.Provider, Max: max, ExpiresMS: time.Now().Add(a.Spec.Timeout() + 10*time.Minute).UnixMilli(),
+	}
+	if n.cfg.Faucet != "" {
+		p, err := peer.Decode(a.Bid.Provider)
+		if err != nil {
+			return nil, fmt.Errorf("bidder ID %q: %w", a.Bid.Provider, err)
+		}
+		if err := n.learnOwnHistory(p); err != nil {
+			return nil, err
+		}
+		return n.book.Authorize(auth, n.sign)
 	}
 	sig, err := n.sign(auth.SigningBytes())
 	if err != nil {
@@ -339,6 +415,8 @@ func (n *Node) checkAuthorization(a *job.Award, client peer.ID, pay job.Credits)
 		return fmt.Sprintf("the authorisation covers %s credits, the pay is %s", auth.Max, pay)
 	case time.Now().UnixMilli() > auth.ExpiresMS:
 		return "the authorisation has expired"
+	case auth.Seq == 0:
+		return "the authorisation takes no slot of the client's chain (seq 0): this network has credits, and a provider's claim needs one"
 	}
 	if err := n.book.VerifyAuthorization(auth); err != nil {
 		return "the authorisation: " + err.Error()

@@ -23,6 +23,7 @@ type metrics struct {
 	// attempts settled without a receipt.
 	ledgerRejected prometheus.Counter
 	unreceipted    prometheus.Counter
+	claims         prometheus.Counter
 }
 
 func newMetrics(n *Node) *metrics {
@@ -51,6 +52,9 @@ func newMetrics(n *Node) *metrics {
 	m.ledgerRejected = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "computemesh", Name: "ledger_rejected_total", Help: "Gossiped ledger records refused (signatures, network, conflicts).",
 	})
+	m.claims = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "computemesh", Name: "claims_total", Help: "Runs this provider claimed on the client's authorisation (no receipt came).",
+	})
 	m.unreceipted = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "computemesh", Name: "unreceipted_runs_total", Help: "Attempts that ended without a signed receipt.",
 	})
@@ -60,7 +64,7 @@ func newMetrics(n *Node) *metrics {
 	m.reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.reg.MustRegister(m.jobs, m.answers, m.runs, m.earned, m.spent, m.duration, m.ledgerRejected, m.unreceipted,
+	m.reg.MustRegister(m.jobs, m.answers, m.runs, m.earned, m.spent, m.duration, m.ledgerRejected, m.unreceipted, m.claims,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "computemesh", Name: "peers", Help: "Connected peers.",
 		}, func() float64 { return float64(len(n.mesh.Host().Network().Peers())) }),

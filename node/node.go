@@ -203,6 +203,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(syncProto), n.serveLedgerSync)
+	n.voidUnfilled() // attempts a crash or a stop left without an outcome
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {
 			n.Close()

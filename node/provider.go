@@ -259,9 +259,18 @@ func (n *Node) handleAward(s network.Stream) {
 	logs.Close()
 	release() // the capacity is free while the result and receipt travel
 	n.runTimes.add(time.Since(started))
+	if res.Error != "" && runCtx.Err() != nil && n.ctx.Err() == nil {
+		// Cancelled by the client (or it went away): the time it ran is
+		// paid, on its authorisation.
+		n.claim(&a, n.meter(&a, st.rates, time.Since(started)), "cancelled by the client after running "+time.Since(started).Round(time.Millisecond).String())
+		return
+	}
 	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
 		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
+		if res.Error == "" {
+			n.claim(&a, res.Charge, "the client went away before the result")
+		}
 		return
 	}
 	switch {
@@ -286,9 +295,20 @@ func (n *Node) handleAward(s network.Stream) {
 	if err := n.takeReceipt(s, br, &a, client, res.Charge); err != nil {
 		n.metrics.unreceipted.Inc()
 		log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
-		return // owed until its receipt comes by gossip, or its authorisation expires
+		n.claim(&a, res.Charge, "no receipt: "+err.Error())
+		return
 	}
 	n.owed.settle(a.Job, a.Attempt)
+}
+
+// meter returns what a run of d costs at the bid's rates (scaled like a
+// result's charge): what a cancelled run claims.
+func (n *Node) meter(a *job.Award, rates job.Rates, d time.Duration) job.Credits {
+	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), min(d, a.Spec.Timeout()))
+	if err != nil {
+		return 0
+	}
+	return market.Scale(charge, a.Bid.Price, a.Pay)
 }
 
 func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.Rates, logs io.Writer) *job.Result {
