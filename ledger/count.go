@@ -106,6 +106,32 @@ func (b *Book) Spendable(peer string) job.Credits {
 	return 0
 }
 
+// Available returns what peer can still pay with as a judge sees it: its
+// counted balance less the receipts it signed after a gap in its chain
+// (pending: they count once the gap fills, and meanwhile the credits are
+// not free). Never negative.
+func (b *Book) Available(peer string) job.Credits {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a := b.accounts[peer]
+	if a == nil {
+		return 0
+	}
+	avail := a.spendable()
+	if b.tally() {
+		return avail
+	}
+	for s, top := a.next, b.maxSeq[peer]; s <= top && s < a.next+maxAhead; s++ {
+		if r := b.slot(seqKey{peer, s}); r != nil {
+			avail -= r.Amount
+		}
+	}
+	return max(avail, 0)
+}
+
+// maxAhead bounds the slots past a gap that Available looks at.
+const maxAhead = 1 << 16
+
 // Records returns what the book holds that peer's balance rests on: the
 // grants to it and its receipts as payer or payee, at most max in all
 // (grants first, then receipts as payer by sequence number, then the
@@ -140,4 +166,25 @@ func (b *Book) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
 		out = append(out, *cloneReceipt(r))
 	}
 	return gs, out
+}
+
+// PendingPayers returns up to max payers of peer's incoming receipts that
+// do not count (yet), each once: whose chains a judge of peer fetches.
+func (b *Book) PendingPayers(peer string, max int) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a := b.accounts[peer]
+	if a == nil || b.tally() {
+		return nil
+	}
+	var out []string
+	for _, r := range a.receipts {
+		if len(out) == max {
+			break
+		}
+		if r.Payee == peer && !b.counted(r) && !b.superseded(r) && !slices.Contains(out, r.Payer) {
+			out = append(out, r.Payer)
+		}
+	}
+	return out
 }

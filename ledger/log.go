@@ -450,3 +450,9 @@ func (l *Ledger) Close() error {
 	l.closed = true
 	return l.f.Close()
 }
+
+// PendingPayers is Book.PendingPayers.
+func (l *Ledger) PendingPayers(peer string, max int) []string { return l.book.PendingPayers(peer, max) }
+
+// Available is Book.Available.
+func (l *Ledger) Available(peer string) job.Credits { return l.book.Available(peer) }

@@ -10,17 +10,18 @@ import (
 )
 
 // MaxLedgerMsg bounds a message on the ledger topic (a fraud proof holds
-// two receipts).
+// two records).
 const MaxLedgerMsg = 16 << 10
 
-// LedgerMsg is what the ledger topic carries: exactly one of a receipt
-// (published by its payer or payee), a fraud proof or a grant (published
-// by anyone who has one: each is checked on its own signatures).
+// LedgerMsg is what the ledger topic carries: exactly one of a fraud proof
+// or a grant (published by anyone who has one: each is checked on its own
+// signatures). Receipts are not gossiped: they go to their accounts'
+// holders (see the ledger package), so that no node handles every receipt
+// of the network.
 type LedgerMsg struct {
-	V       int             `json:"v"`
-	Receipt *job.Receipt    `json:"receipt,omitempty"`
-	Fraud   *job.FraudProof `json:"fraud,omitempty"`
-	Grant   *job.Grant      `json:"grant,omitempty"`
+	V     int             `json:"v"`
+	Fraud *job.FraudProof `json:"fraud,omitempty"`
+	Grant *job.Grant      `json:"grant,omitempty"`
 }
 
 // Validate checks that m holds exactly one valid record.
@@ -29,17 +30,15 @@ func (m *LedgerMsg) Validate() error {
 		return fmt.Errorf("v: version %d, want %d", m.V, job.Version)
 	}
 	n := 0
-	for _, set := range []bool{m.Receipt != nil, m.Fraud != nil, m.Grant != nil} {
+	for _, set := range []bool{m.Fraud != nil, m.Grant != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return fmt.Errorf("a ledger message holds exactly one of receipt, fraud, grant (it holds %d)", n)
+		return fmt.Errorf("a ledger message holds exactly one of fraud, grant (it holds %d)", n)
 	}
 	switch {
-	case m.Receipt != nil:
-		return m.Receipt.Validate()
 	case m.Fraud != nil:
 		return m.Fraud.Validate()
 	default:
@@ -57,10 +56,6 @@ func (t *topics) joinLedger(m *Mesh) error {
 		if err := job.Decode(b, MaxLedgerMsg, &msg); err != nil {
 			log.Debugf("dropping ledger message from %s: %v", from, err)
 			return nil, DropDecode
-		}
-		if r := msg.Receipt; r != nil && r.Payer != from.String() && r.Payee != from.String() {
-			log.Debugf("dropping a receipt published by %s, neither its payer nor its payee", from)
-			return nil, DropForged
 		}
 		return &msg, ""
 	}), pubsub.WithValidatorInline(true))

@@ -83,23 +83,22 @@ func (n *Node) openLedger() error {
 // canPay reports whether this node's ledger says author could pay for a
 // job: a positive balance and no fraud proof against it. On a network with
 // credits, job requests relayed from authors that cannot are not handled
-// or forwarded (see mesh.RelayRequestsFrom).
+// or forwarded (see mesh.RelayRequestsFrom); an author it knows nothing
+// of is judged in the background, so that its next ones are.
 func (n *Node) canPay(author peer.ID) bool {
 	id := author.String()
-	return n.book.Spendable(id) > 0 && !n.book.Fraudulent(id)
+	if n.book.Spendable(id) > 0 {
+		return !n.book.Fraudulent(id)
+	}
+	n.judgeLater(author) // perhaps a grant or earnings this node never saw
+	return false
 }
 
-// onLedger adds a gossiped record to the ledger; a double spend it reveals
-// is gossiped in turn.
+// onLedger adds a gossiped record (a grant or a fraud proof: receipts go
+// to their holders, ledgerstore.go) to the ledger.
 func (n *Node) onLedger(m *mesh.LedgerMsg, from peer.ID) {
 	var err error
-	var fraud *job.FraudProof
 	switch {
-	case m.Receipt != nil:
-		fraud, err = n.book.AddReceipt(m.Receipt)
-		if err == nil && m.Receipt.Payee == n.ID().String() {
-			n.owed.settle(m.Receipt.Job, m.Receipt.Attempt) // paid after all
-		}
 	case m.Fraud != nil:
 		err = n.book.AddFraud(m.Fraud)
 	case m.Grant != nil:
@@ -111,16 +110,13 @@ func (n *Node) onLedger(m *mesh.LedgerMsg, from peer.ID) {
 		n.metrics.ledgerRejected.Inc()
 		log.Infof("ledger: refusing a record gossiped by %s: %v", from, err)
 	}
-	if fraud != nil {
-		n.reportFraud(fraud)
-	}
 }
 
 // claim is a provider's payment for a run whose receipt did not come (the
 // client went away, cancelled, or sent a wrong one): it signs a claim of
 // min(amount, authorised maximum) on the client's authorisation, which
 // fills the slot of the client's chain that the authorisation took, keeps
-// it and publishes it.
+// it and sends it to its recipients (the client among them).
 func (n *Node) claim(a *job.Award, amount job.Credits, why string) {
 	auth := a.Auth
 	if n.cfg.Faucet == "" || auth == nil || auth.Seq == 0 {
@@ -145,7 +141,7 @@ func (n *Node) claim(a *job.Award, amount job.Credits, why string) {
 	n.owed.settle(a.Job, a.Attempt)
 	n.metrics.claims.Inc()
 	log.Infof("job %s attempt %d: claimed %s credits from %s on its authorisation (slot %d): %s", a.Job, a.Attempt, c.Amount, auth.Payer, auth.Seq, why)
-	go n.gossipReceipt(c)
+	n.pushRecord(c)
 }
 
 // voidUnpaid fills the slot of an attempt this node authorised and did not
@@ -161,7 +157,7 @@ func (n *Node) voidUnpaid(auth *job.Authorization) {
 		return
 	}
 	if r != nil {
-		go n.gossipReceipt(r)
+		n.pushRecord(r)
 	}
 }
 
@@ -180,15 +176,6 @@ func (n *Node) reportFraud(p *job.FraudProof) {
 	defer cancel()
 	if err := n.mesh.PublishLedger(ctx, &mesh.LedgerMsg{Fraud: p}); err != nil {
 		log.Debugf("gossiping a fraud proof: %v", err)
-	}
-}
-
-// gossipReceipt publishes a receipt this node is party to.
-func (n *Node) gossipReceipt(r *job.Receipt) {
-	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
-	defer cancel()
-	if err := n.mesh.PublishLedger(ctx, &mesh.LedgerMsg{Receipt: r}); err != nil {
-		log.Debugf("gossiping receipt %d of %s: %v", r.Seq, r.Payer, err)
 	}
 }
 
@@ -213,11 +200,12 @@ func (o *receiptOffer) Validate() error {
 }
 
 // payReceipt is the client's side of settling an attempt: sign a receipt
-// for the charge with the next sequence number and keep it (durably, before
-// anything else: the number is then never used twice nor skipped), send it
-// on the award stream, check the provider's counter-signature and gossip
-// the receipt. Signed, the receipt pays: if the provider does not
-// counter-sign it, the client gossips it as it is.
+// for the charge in the slot its authorisation took and keep it (durably,
+// before anything else: the number is then never used twice nor skipped),
+// send it on the award stream, check the provider's counter-signature and
+// send the receipt to its holders. Signed, the receipt pays: if the
+// provider does not counter-sign it, the client sends it as it is (the
+// provider's claim, if it makes one, prevails over it).
 func (n *Node) payReceipt(st network.Stream, r *bufio.Reader, a *job.Award, charge job.Credits) error {
 	if err := n.learnOwnHistory(st.Conn().RemotePeer()); err != nil {
 		return err
@@ -238,10 +226,10 @@ func (n *Node) payReceipt(st network.Stream, r *bufio.Reader, a *job.Award, char
 	}
 	back, err := n.counterSigned(st, r, rc)
 	if err != nil {
-		go n.gossipReceipt(rc)
+		n.pushRecord(rc) // signed, it pays: its holders need it
 		return err
 	}
-	go n.gossipReceipt(back)
+	n.pushRecord(back)
 	return nil
 }
 
@@ -273,7 +261,8 @@ func (n *Node) counterSigned(st network.Stream, r *bufio.Reader, rc *job.Receipt
 
 // takeReceipt is the provider's side: read the client's receipt for this
 // attempt, check it against the result, counter-sign it, keep it in the
-// ledger (durably) before acknowledging it, answer and gossip it.
+// ledger (durably) before acknowledging it, answer and send it to its
+// holders.
 func (n *Node) takeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, client peer.ID, charge job.Credits) error {
 	_ = s.SetDeadline(time.Now().Add(receiptWait))
 	var o receiptOffer
@@ -311,7 +300,7 @@ func (n *Node) takeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, cli
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyReceipt, Receipt: &rc}); err != nil {
 		return fmt.Errorf("returning the counter-signed receipt: %w", err)
 	}
-	go n.gossipReceipt(&rc)
+	n.pushRecord(&rc)
 	return nil
 }
 
@@ -363,7 +352,7 @@ func (n *Node) funded(client string, committed, price job.Credits) string {
 	if n.book.Fraudulent(client) {
 		return fmt.Sprintf("client %s signed two receipts with one sequence number (fraud proof held): refused", client)
 	}
-	b := n.book.Spendable(client)
+	b := n.book.Available(client) // its pending spending (after a gap) is not free
 	switch {
 	case committed > 0 && b < committed+price:
 		return fmt.Sprintf("client %s has %s credits in this provider's ledger, its standing bids and unpaid runs here commit %s, the price is %s", client, b, committed, price)

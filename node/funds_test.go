@@ -12,8 +12,9 @@ import (
 
 // On a network with a faucet: a client without credits is refused (funds);
 // a grant signed by the faucet funds it; a grant it signs itself is
-// refused; a double spend (two receipts with one sequence number) is found,
-// gossiped, and every provider refuses the payer from then on.
+// refused; a double spend (two receipts with one sequence number) is found
+// by the holders of the payer's account, gossiped, and every provider
+// refuses the payer from then on.
 func TestFundsGrantsAndDoubleSpend(t *testing.T) {
 	const network = "test-funds"
 	small := job.Resources{CPUMillis: 4000, MemoryBytes: 2 << 30}
@@ -84,7 +85,10 @@ func TestFundsGrantsAndDoubleSpend(t *testing.T) {
 	if cheat.PayeeSig, err = provs[1].sign(cheat.SigningBytes()); err != nil {
 		t.Fatal(err)
 	}
-	provs[1].gossipReceipt(&cheat)
+	if _, err := provs[1].book.AddReceipt(&cheat); err != nil {
+		t.Fatal(err)
+	}
+	provs[1].pushRecord(&cheat) // to the holders of the client's account: the first provider among them
 	waitFor(t, "every provider to hold the fraud proof", func() bool {
 		for _, p := range provs {
 			if !p.book.Fraudulent(self) {

@@ -15,56 +15,27 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Ledger sync. Gossip carries each record once, as it is made: a node that
-// was not there misses it. So a node that must judge an account it holds
-// too little of — a provider asked by a client whose grant came before the
-// provider joined, a client started on a data dir without its own history
-// (an identity moved or restored from a backup) — asks a peer for the
-// records that account rests on, and verifies each one itself (AddGrant,
-// AddReceipt: signatures, faucet, network). The peer is trusted with
-// nothing: a record that does not verify is refused, and one it leaves out
-// only makes the account look poorer (or, for a payer's own chain, is found
-// by asking more peers).
+// Ledger sync. A node does not see every receipt of the network (see
+// ledgerstore.go): one that must judge an account — a provider asked by a
+// client to run a job, a client started on a data dir without its own
+// history (an identity moved or restored from a backup) — fetches the
+// records that account rests on from the account's holders (and the
+// account itself), and verifies each one itself (AddGrant, AddReceipt:
+// signatures, faucet, network). Those peers are trusted with nothing: a
+// record that does not verify is refused; one they leave out makes the
+// account look poorer, except the account's own spending, which its payees
+// send to every holder (so a judge asks all of them).
 
 const (
 	syncProto = "ledger-sync"
-	// maxSyncRecords bounds the records of one answer (grants and
-	// receipts of one account); maxSyncAnswer its size.
-	maxSyncRecords = 2048
-	maxSyncAnswer  = maxSyncRecords * job.MaxReceiptSize
-	// syncEvery is how often one account is synced at most.
-	syncEvery = time.Minute
 	syncWait  = 5 * time.Second
+	// judgeWait bounds how long a judge waits for a client it knows
+	// nothing of; a client it knows is refreshed in the background.
+	judgeWait = 2 * time.Second
+	// maxPayersFetched bounds the payers whose chains a judge fetches
+	// to count a client's earnings.
+	maxPayersFetched = 4
 )
-
-type syncRequest struct {
-	V       int    `json:"v"`
-	Account string `json:"account"`
-}
-
-// Validate checks the request's fields.
-func (r *syncRequest) Validate() error {
-	if r.V != job.Version {
-		return fmt.Errorf("v: version %d, want %d", r.V, job.Version)
-	}
-	if err := job.ValidatePeer(r.Account); err != nil {
-		return fmt.Errorf("account: %w", err)
-	}
-	return nil
-}
-
-type syncAnswer struct {
-	Grants   []job.Grant   `json:"grants"`
-	Receipts []job.Receipt `json:"receipts"`
-}
-
-// Validate checks the answer's size; each record is checked as it is added.
-func (a *syncAnswer) Validate() error {
-	if n := len(a.Grants) + len(a.Receipts); n > maxSyncRecords {
-		return fmt.Errorf("grants, receipts: %d records, limit %d", n, maxSyncRecords)
-	}
-	return nil
-}
 
 // syncState remembers when each account was last synced.
 type syncState struct {
@@ -79,7 +50,7 @@ func (s *syncState) due(account string, now time.Time) bool {
 	if s.last == nil || len(s.last) > 16384 {
 		s.last = map[string]time.Time{}
 	}
-	if now.Sub(s.last[account]) < syncEvery {
+	if now.Sub(s.last[account]) < ledger.SyncEvery {
 		return false
 	}
 	s.last[account] = now
@@ -90,13 +61,13 @@ func (s *syncState) due(account string, now time.Time) bool {
 func (n *Node) serveLedgerSync(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(syncWait))
-	var req syncRequest
+	var req ledger.SyncRequest
 	if err := mesh.ReadMsg(bufio.NewReader(s), 1024, &req); err != nil {
 		_ = s.Reset()
 		return
 	}
-	gs, rs := n.book.Records(req.Account, maxSyncRecords)
-	_ = mesh.WriteMsg(s, syncAnswer{Grants: gs, Receipts: rs})
+	gs, rs := n.book.Records(req.Account, ledger.MaxSyncRecords)
+	_ = mesh.WriteMsg(s, ledger.SyncAnswer{Grants: gs, Receipts: rs})
 }
 
 // syncAccount asks from for account's records and adds those that verify;
@@ -110,12 +81,12 @@ func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (i
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(syncWait))
-	if err := mesh.WriteMsg(s, syncRequest{V: job.Version, Account: account}); err != nil {
+	if err := mesh.WriteMsg(s, ledger.SyncRequest{V: job.Version, Account: account}); err != nil {
 		_ = s.Reset()
 		return 0, fmt.Errorf("asking %s for the ledger of %s: %w", from, account, err)
 	}
-	var a syncAnswer
-	if err := mesh.ReadMsg(bufio.NewReader(s), maxSyncAnswer, &a); err != nil {
+	var a ledger.SyncAnswer
+	if err := mesh.ReadMsg(bufio.NewReader(s), ledger.MaxSyncAnswer, &a); err != nil {
 		_ = s.Reset()
 		return 0, fmt.Errorf("the ledger of %s from %s: %w", account, from, err)
 	}
@@ -147,26 +118,93 @@ func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (i
 	return added, nil
 }
 
-// learnAccount syncs a client's account from the client itself when this
-// node holds no more than nothing of it (at most once a minute per
-// account): a provider that joined after the client's grant learns it the
-// first time the client asks. The client is trusted with nothing: every
-// record it sends is verified.
-func (n *Node) learnAccount(client peer.ID) {
-	if n.cfg.Faucet == "" || n.book.Spendable(client.String()) > 0 || !n.sync.due(client.String(), time.Now()) {
-		return
+// syncFrom fetches account from each of peers at once (this node left
+// out) and returns how many answered and how many records were new.
+func (n *Node) syncFrom(ctx context.Context, peers []peer.ID, account string) (answered, added int, errs []error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		if p == n.ID() {
+			continue
+		}
+		wg.Go(func() {
+			k, err := n.syncAccount(ctx, p, account)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			answered++
+			added += k
+		})
 	}
-	if _, err := n.syncAccount(n.ctx, client, client.String()); err != nil {
-		log.Debugf("ledger sync: %v", err)
-	}
+	wg.Wait()
+	return answered, added, errs
 }
 
-// learnOwnHistory makes sure, before this node signs its first receipt
-// since it started, that it knows the receipts its identity signed before:
-// a key moved to a new data dir, or restored from a backup older than its
-// last receipt, would otherwise sign a number again. It asks the provider
-// it is paying and up to two other connected peers; one answer (even
-// "nothing") is enough. If none answers and its own ledger holds none of
+// judge makes this provider's view of a client fresh enough to judge it
+// (at most once per ledger.SyncEvery): it fetches the client's records from
+// the client's holders and the client itself, then the chains of the
+// payers whose receipts to the client do not count here yet (up to
+// maxPayersFetched). A client this node holds nothing of is waited for (up
+// to judgeWait); one it knows is refreshed in the background.
+func (n *Node) judge(client peer.ID) {
+	id := client.String()
+	if n.cfg.Faucet == "" || !n.sync.due(id, time.Now()) {
+		return
+	}
+	fetch := func(ctx context.Context) {
+		_, _, errs := n.syncFrom(ctx, append(n.holders(ctx, id), client), id)
+		for _, err := range errs {
+			log.Debugf("ledger sync: %v", err)
+		}
+		for _, payer := range n.book.PendingPayers(id, maxPayersFetched) {
+			if p, err := peer.Decode(payer); err == nil && n.sync.due(payer, time.Now()) {
+				n.syncFrom(ctx, append(n.holders(ctx, payer), p), payer)
+			}
+		}
+	}
+	if b := n.book.Balance(id); b.Granted > 0 || b.Receipts > 0 {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			ctx, cancel := context.WithTimeout(n.ctx, 2*syncWait)
+			defer cancel()
+			fetch(ctx)
+		}()
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, judgeWait)
+	defer cancel()
+	fetch(ctx)
+}
+
+// judgeLater judges an author this node cannot tell can pay, in the
+// background (at most learnRate a second: fresh keys are free to make),
+// so that its next requests are judged on its records: a node that joined
+// after a client's grant would otherwise ignore the client's relayed
+// requests for good (see canPay).
+func (n *Node) judgeLater(author peer.ID) {
+	if !n.learnLimit.Allow() {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.judge(author)
+	}()
+}
+
+// learnRate bounds the unknown authors judged in the background a second.
+const learnRate = 10
+
+// learnOwnHistory makes sure, before this node takes its first slot since
+// it started, that it knows the records its identity signed before: a key
+// moved to a new data dir, or restored from a backup older than its last
+// receipt, would otherwise sign a number again. It asks its account's
+// holders and the provider it is about to pay (or, with no holders found,
+// up to two other connected peers); one answer (even "nothing") is enough. If none answers and its own ledger holds none of
 // its receipts, it refuses to pay, saying why, unless
 // Config.AssumeLedgerComplete.
 func (n *Node) learnOwnHistory(provider peer.ID) error {
@@ -174,21 +212,19 @@ func (n *Node) learnOwnHistory(provider peer.ID) error {
 		return nil
 	}
 	self := n.ID().String()
-	asked := []peer.ID{provider}
-	for _, p := range n.mesh.Host().Network().Peers() {
-		if len(asked) == 3 {
-			break
-		}
-		if p != provider {
-			asked = append(asked, p)
+	asked := append(n.holders(n.ctx, self), provider)
+	if len(asked) == 1 {
+		for _, p := range n.mesh.Host().Network().Peers() {
+			if len(asked) == 3 {
+				break
+			}
+			if p != provider {
+				asked = append(asked, p)
+			}
 		}
 	}
-	var errs []error
-	for _, p := range asked {
-		if _, err := n.syncAccount(n.ctx, p, self); err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	answered, _, errs := n.syncFrom(n.ctx, asked, self)
+	if answered > 0 {
 		n.ownSynced.Store(true)
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/computemesh/computemesh/store"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 )
 
 var log = logging.Logger("computemesh/node")
@@ -72,7 +73,12 @@ type Node struct {
 	sync      syncState // when accounts were last synced from peers
 	owed      owedBook  // as a provider: accepted runs not yet paid
 	ownSynced atomic.Bool
-	resumable []string
+	// Where receipts go (ledgerstore.go).
+	holderCache holderCache
+	storeLimits storeLimits
+	learnLimit  *rate.Limiter // unknown authors judged in the background
+	pushes      chan *job.Receipt
+	resumable   []string
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -95,14 +101,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:      cfg,
-		bids:     newBidBook(),
-		reqs:     newRequestQueue(),
-		auctions: map[string]*pending{},
-		grants:   map[string]map[peer.ID]time.Time{},
-		blobs:    mesh.NewBlobCache(256 << 20),
-		announce: make(chan struct{}),
-		drained:  make(chan struct{}),
+		cfg:        cfg,
+		bids:       newBidBook(),
+		reqs:       newRequestQueue(),
+		auctions:   map[string]*pending{},
+		grants:     map[string]map[peer.ID]time.Time{},
+		blobs:      mesh.NewBlobCache(256 << 20),
+		learnLimit: rate.NewLimiter(learnRate, learnRate),
+		announce:   make(chan struct{}),
+		drained:    make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
@@ -203,6 +210,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(syncProto), n.serveLedgerSync)
+	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(storeProto), n.serveLedgerStore)
+	n.pushes = make(chan *job.Receipt, pushQueue)
+	n.wg.Add(1)
+	go n.pushLoop()
 	n.voidUnfilled() // attempts a crash or a stop left without an outcome
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {

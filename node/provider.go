@@ -127,8 +127,8 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	}
 	b.Provider = n.ID().String()
 	b.ExpiresMS = n.loserExpiry(r, time.Now()).UnixMilli()
-	if b.Decline == "" && n.cfg.Faucet != "" && n.book.Spendable(r.Client) < b.Price {
-		n.learnAccount(from) // joined after the client's grant?
+	if b.Decline == "" && n.cfg.Faucet != "" {
+		n.judge(from) // its records, from its holders (once in a while)
 	}
 	if b.Decline == "" {
 		st := standing{client: r.Client, price: b.Price, rates: b.Rates, expires: b.ExpiresMS, bidBy: r.BidByMS,
