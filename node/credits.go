@@ -279,7 +279,7 @@ func (n *Node) takeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, cli
 		return fmt.Errorf("receipt from %s to %s, not from the client %s to this provider", rc.Payer, rc.Payee, client)
 	case rc.Amount != charge:
 		return fmt.Errorf("receipt for %s credits, the charge is %s", rc.Amount, charge)
-	case a.Auth != nil && rc.Seq != a.Auth.Seq:
+	case a.Auth != nil && a.Auth.Seq != 0 && rc.Seq != a.Auth.Seq:
 		return fmt.Errorf("receipt with sequence number %d, the authorisation took %d", rc.Seq, a.Auth.Seq)
 	}
 	if err := verifyPeerSig(rc.Payer, rc.SigningBytes(), rc.PayerSig); err != nil {

@@ -193,8 +193,8 @@ func runDemo(ctx context.Context, w io.Writer) error {
 			fmt.Fprintf(w, "  | %s\n", line)
 		}
 	}
-	// Every run was settled by a receipt both sides signed and gossiped:
-	// each node's ledger gives the same balances.
+	// Every run was settled by a receipt both sides signed, kept by both
+	// and by the holders of their accounts (not by every node).
 	self := client.ID().String()
 	cb := client.Ledger().Balance(self)
 	fmt.Fprintf(w, "\nledger (signed receipts, as the client's node sees them): client granted %s, spent %s, balance %s credits in %d receipts\n",
