@@ -1,9 +1,17 @@
 package ledger_test
 
 import (
+	"bufio"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
@@ -186,4 +194,93 @@ func TestAuthorizeVoidAndRestart(t *testing.T) {
 	if rep, err := l.Verify(); err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("Verify: %+v, %v", rep, err)
 	}
+}
+
+// TestKill9Payer: a client's ledger killed with SIGKILL at any point of
+// authorise → pay keeps every slot it acknowledged: each is paid or listed
+// as unfilled (to void), and no number is ever handed out twice.
+func TestKill9Payer(t *testing.T) {
+	if dir := os.Getenv("LEDGER_KILL9_PAYER"); dir != "" {
+		kill9Payer(dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Payer$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "LEDGER_KILL9_PAYER="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	authorized, paid := 0, 0
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && authorized < 40 {
+		if n, ok := strings.CutPrefix(sc.Text(), "authorized "); ok {
+			authorized, _ = strconv.Atoi(n)
+		} else if n, ok := strings.CutPrefix(sc.Text(), "paid "); ok {
+			paid, _ = strconv.Atoi(n)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if authorized < 40 {
+		t.Fatalf("the child acknowledged %d authorisations before dying", authorized)
+	}
+	l := openLedger(t, dir)
+	got := l.Balance("bob")
+	unfilled := l.Unfilled("alice")
+	if got.Receipts < paid || got.Receipts+len(unfilled) < authorized {
+		t.Fatalf("after kill -9: %d receipts and %d unfilled slots, but %d authorised and %d paid were acknowledged", got.Receipts, len(unfilled), authorized, paid)
+	}
+	if next := l.NextSeq("alice"); next <= uint64(authorized) {
+		t.Fatalf("NextSeq %d after %d acknowledged slots: a number would be signed twice", next, authorized)
+	}
+	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(keys{}.key("alice"), b), nil }
+	for _, a := range unfilled {
+		if _, err := l.Void(&a, 1_700_000_000_000, sign); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := l.Balance("alice"); a.Balance+got.Earned != 1000*job.Nano || a.Pending != 0 || l.Stats().FraudulentPayers != 0 {
+		t.Fatalf("alice %+v, bob earned %s after voiding: credits not conserved, or a fork", a, got.Earned)
+	}
+}
+
+func kill9Payer(dir string) {
+	l, err := ledger.Open(dir, opts()...)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	k := keys{}
+	if err := l.AddGrant(k.grant(testFaucet, "alice", 1000*job.Nano, "g1")); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(k.key("alice"), b), nil }
+	for i := 1; i < 1000; i++ {
+		a, err := l.Authorize(&job.Authorization{V: job.Version, Network: testNet, Job: testJob, Attempt: i, Payer: "alice",
+			Payee: "bob", Max: job.Nano, ExpiresMS: 1_800_000_000_000}, sign)
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Printf("authorized %d\n", i)
+		if _, _, err := l.Pay(&job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: i, Payer: "alice",
+			Payee: "bob", Amount: job.Nano, Seq: a.Seq, TimeMS: 1_700_000_000_000}, sign); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Printf("paid %d\n", i)
+	}
+	time.Sleep(time.Minute) // killed before
+	os.Exit(0)
 }
