@@ -284,3 +284,37 @@ func kill9Payer(dir string) {
 	time.Sleep(time.Minute) // killed before
 	os.Exit(0)
 }
+
+// TestAddAll: many records in one write; duplicates (within the batch and
+// of what is held) are skipped, a forged one is refused alone, and what was
+// added is there after a restart.
+func TestAddAll(t *testing.T) {
+	k, dir := keys{}, t.TempDir()
+	l := openLedger(t, dir)
+	g := k.grant(testFaucet, "alice", 100, "g")
+	if err := l.AddGrant(g); err != nil {
+		t.Fatal(err)
+	}
+	g2 := k.grant(testFaucet, "alice", 50, "g2")
+	r1, r2 := k.receipt("alice", "bob", 10, 1), k.receipt("alice", "bob", 20, 2)
+	alone := *r2
+	alone.PayeeSig = nil
+	forged := k.receipt("alice", "carol", 5, 3)
+	forged.PayerSig = ed25519.Sign(k.key("mallory"), forged.SigningBytes())
+	added, frauds, refused, err := l.AddAll([]job.Grant{*g, *g2, *g2}, []job.Receipt{*r1, *r2, alone, *forged})
+	if err != nil || added != 4 || len(frauds) != 0 || len(refused) != 1 || !errors.Is(refused[0], ledger.ErrRejected) {
+		t.Fatalf("AddAll = %d added, %v frauds, refused %v, %v; want 4 (g2 once, r1, r2 twice), the forged one refused", added, frauds, refused, err)
+	}
+	check := func(l *ledger.Ledger) {
+		t.Helper()
+		if a := l.Balance("alice"); a.Granted != 150 || a.Spent != 30 || a.Balance != 120 {
+			t.Fatalf("alice %+v; want 150 granted, 30 spent", a)
+		}
+		if r := l.Receipts("bob", 10); len(r) != 2 || len(r[0].PayeeSig) == 0 || len(r[1].PayeeSig) == 0 {
+			t.Fatalf("bob's receipts %+v; want both, counter-signed", r)
+		}
+	}
+	check(l)
+	l.Close()
+	check(openLedger(t, dir))
+}

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"cmp"
 	"slices"
 
 	"github.com/computemesh/computemesh/job"
@@ -131,42 +130,6 @@ func (b *Book) Available(peer string) job.Credits {
 
 // maxAhead bounds the slots past a gap that Available looks at.
 const maxAhead = 1 << 16
-
-// Records returns what the book holds that peer's balance rests on: the
-// grants to it and its receipts as payer or payee, at most max in all
-// (grants first, then receipts as payer by sequence number, then the
-// rest): what a peer that never saw them needs to judge peer (see the
-// node's ledger sync).
-func (b *Book) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	a := b.accounts[peer]
-	if a == nil || max <= 0 {
-		return nil, nil
-	}
-	var gs []job.Grant
-	for _, g := range a.grants[:min(len(a.grants), max)] {
-		c := *g
-		c.Sig = slices.Clone(g.Sig)
-		gs = append(gs, c)
-	}
-	rs := slices.Clone(a.receipts)
-	slices.SortStableFunc(rs, func(x, y *job.Receipt) int {
-		xo, yo := x.Payer != peer, y.Payer != peer // its own chain first
-		if xo != yo {
-			if xo {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(x.Seq, y.Seq)
-	})
-	out := make([]job.Receipt, 0, min(len(rs), max-len(gs)))
-	for _, r := range rs[:min(len(rs), max-len(gs))] {
-		out = append(out, *cloneReceipt(r))
-	}
-	return gs, out
-}
 
 // PendingPayers returns up to max payers of peer's incoming receipts that
 // do not count (yet), each once: whose chains a judge of peer fetches.

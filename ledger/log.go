@@ -325,7 +325,17 @@ func (l *Ledger) append(typ byte, v any) error {
 	if l.broken != nil {
 		return fmt.Errorf("ledger %s: unusable after an earlier write failure: %w", l.path, l.broken)
 	}
-	rec := encodeRecord(typ, job.Encode(v))
+	return l.appendBytes(encodeRecord(typ, job.Encode(v)))
+}
+
+// appendBytes writes and fsyncs encoded records (see append). l.mu held.
+func (l *Ledger) appendBytes(rec []byte) error {
+	if l.closed {
+		return fmt.Errorf("ledger %s: closed", l.path)
+	}
+	if l.broken != nil {
+		return fmt.Errorf("ledger %s: unusable after an earlier write failure: %w", l.path, l.broken)
+	}
 	_, err := l.f.Write(rec)
 	if err == nil {
 		err = l.f.Sync()
@@ -456,3 +466,11 @@ func (l *Ledger) PendingPayers(peer string, max int) []string { return l.book.Pe
 
 // Available is Book.Available.
 func (l *Ledger) Available(peer string) job.Credits { return l.book.Available(peer) }
+
+// RecordsSince is Book.RecordsSince.
+func (l *Ledger) RecordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []job.Receipt) {
+	return l.book.RecordsSince(peer, after, sinceMS, max)
+}
+
+// CountedChain is Book.CountedChain.
+func (l *Ledger) CountedChain(peer string) uint64 { return l.book.CountedChain(peer) }

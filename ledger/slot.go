@@ -71,10 +71,12 @@ func (b *Book) superseded(r *job.Receipt) bool {
 // signature gets it. b.mu held.
 func (b *Book) applyReceipt(r *job.Receipt, id [32]byte) *job.FraudProof {
 	if old := b.receipts[id]; old != nil { // the counter-signature comes
-		k := seqKey{old.Payer, old.Seq}
-		before := b.slot(k)
-		old.PayeeSig = r.PayeeSig
-		b.reslot(k, before)
+		if len(old.PayeeSig) == 0 && len(r.PayeeSig) > 0 {
+			k := seqKey{old.Payer, old.Seq}
+			before := b.slot(k)
+			old.PayeeSig = r.PayeeSig
+			b.reslot(k, before)
+		}
 		return nil
 	}
 	r.Network, r.Payer, r.Payee = b.intern(r.Network), b.intern(r.Payer), b.intern(r.Payee)

@@ -57,10 +57,15 @@ func Recipients(r *job.Receipt, self string, holders func(account string) []stri
 	return out
 }
 
-// SyncRequest asks a peer for the records an account's balance rests on.
+// SyncRequest asks a peer for the records an account's balance rests on
+// (Book.RecordsSince): a judge that synced the account before sends how
+// far its chain counts there (After) and when it last synced, less a
+// margin for late records (SinceMS), and gets only what is newer.
 type SyncRequest struct {
 	V       int    `json:"v"`
 	Account string `json:"account"`
+	After   uint64 `json:"after,omitempty"`
+	SinceMS int64  `json:"since_ms,omitempty"`
 }
 
 // Validate checks the request's fields.
@@ -71,8 +76,16 @@ func (r *SyncRequest) Validate() error {
 	if err := job.ValidatePeer(r.Account); err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
+	if r.After > 1<<62 || r.SinceMS < 0 {
+		return fmt.Errorf("after, since_ms: out of range")
+	}
 	return nil
 }
+
+// SyncMargin is how much older than a judge's last sync a record may be
+// and still be sent again (SinceMS): a record made before the sync may
+// reach the holders after it.
+const SyncMargin = 10 * time.Minute
 
 // SyncAnswer is what a peer holds of an account (Book.Records).
 type SyncAnswer struct {

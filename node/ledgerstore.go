@@ -3,7 +3,6 @@ package node
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -213,24 +212,30 @@ func (n *Node) serveLedgerStore(s network.Stream) {
 		return
 	}
 	self := n.ID().String()
-	for i := range req.Receipts {
-		r := &req.Receipts[i]
+	var keep []job.Receipt
+	for _, r := range req.Receipts {
 		if r.Payer != from.String() && r.Payee != from.String() {
 			refuse(fmt.Sprintf("receipt %d of %s: sent by %s, neither its payer nor its payee", r.Seq, r.Payer, from))
 			continue
 		}
-		fraud, err := n.book.AddReceipt(r)
-		switch {
-		case err == nil, errors.Is(err, ledger.ErrDuplicate):
-			a.Stored++
-		default:
-			refuse(err.Error())
-		}
-		if fraud != nil {
-			n.reportFraud(fraud)
-		}
-		if err == nil && r.Payee == self {
-			n.owed.settle(r.Job, r.Attempt) // paid after all
+		keep = append(keep, r)
+	}
+	_, frauds, refused, err := n.book.AddAll(nil, keep)
+	if err != nil {
+		log.Errorf("ledger: keeping %d records from %s: %v", len(keep), from, err)
+		_ = s.Reset() // not acknowledged: the sender keeps them
+		return
+	}
+	for _, f := range frauds {
+		n.reportFraud(f)
+	}
+	for _, err := range refused {
+		refuse(err.Error())
+	}
+	a.Stored = len(keep) - len(refused)
+	for _, r := range keep {
+		if r.Payee == self {
+			n.owed.settle(r.Job, r.Attempt) // paid after all (or claimed)
 		}
 	}
 	if a.Refused > 0 {

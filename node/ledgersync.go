@@ -37,10 +37,34 @@ const (
 	maxPayersFetched = 4
 )
 
-// syncState remembers when each account was last synced.
+// syncState remembers when each account was last synced (tried, and
+// answered).
 type syncState struct {
-	mu   sync.Mutex
-	last map[string]time.Time
+	mu       sync.Mutex
+	last     map[string]time.Time
+	answered map[string]time.Time
+}
+
+// synced records that account's records were fetched as of at.
+func (s *syncState) synced(account string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.answered == nil || len(s.answered) > 16384 {
+		s.answered = map[string]time.Time{}
+	}
+	s.answered[account] = at
+}
+
+// since returns the SinceMS of a sync of account: its last answered sync
+// less ledger.SyncMargin (0: never synced, send everything).
+func (s *syncState) since(account string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.answered[account]
+	if !ok {
+		return 0
+	}
+	return at.Add(-ledger.SyncMargin).UnixMilli()
 }
 
 // due reports whether account may be synced now, and marks it.
@@ -66,12 +90,13 @@ func (n *Node) serveLedgerSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	gs, rs := n.book.Records(req.Account, ledger.MaxSyncRecords)
+	gs, rs := n.book.RecordsSince(req.Account, req.After, req.SinceMS, ledger.MaxSyncRecords)
 	_ = mesh.WriteMsg(s, ledger.SyncAnswer{Grants: gs, Receipts: rs})
 }
 
-// syncAccount asks from for account's records and adds those that verify;
-// it returns how many were new.
+// syncAccount asks from for account's records (those newer than what this
+// node holds, when it synced the account before) and adds those that
+// verify, in one write; it returns how many were new.
 func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, syncWait)
 	defer cancel()
@@ -81,7 +106,9 @@ func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (i
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(syncWait))
-	if err := mesh.WriteMsg(s, ledger.SyncRequest{V: job.Version, Account: account}); err != nil {
+	started := time.Now()
+	req := ledger.SyncRequest{V: job.Version, Account: account, After: n.book.CountedChain(account), SinceMS: n.sync.since(account)}
+	if err := mesh.WriteMsg(s, req); err != nil {
 		_ = s.Reset()
 		return 0, fmt.Errorf("asking %s for the ledger of %s: %w", from, account, err)
 	}
@@ -90,31 +117,18 @@ func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (i
 		_ = s.Reset()
 		return 0, fmt.Errorf("the ledger of %s from %s: %w", account, from, err)
 	}
-	added, refused := 0, 0
-	for i := range a.Grants {
-		switch err := n.book.AddGrant(&a.Grants[i]); {
-		case err == nil:
-			added++
-		case !errors.Is(err, ledger.ErrDuplicate):
-			refused++
-		}
+	added, frauds, refused, err := n.book.AddAll(a.Grants, a.Receipts)
+	if err != nil {
+		return 0, fmt.Errorf("keeping the ledger of %s from %s: %w", account, from, err)
 	}
-	for i := range a.Receipts {
-		fraud, err := n.book.AddReceipt(&a.Receipts[i])
-		switch {
-		case err == nil:
-			added++
-		case !errors.Is(err, ledger.ErrDuplicate):
-			refused++
-		}
-		if fraud != nil {
-			n.reportFraud(fraud)
-		}
+	for _, f := range frauds {
+		n.reportFraud(f)
 	}
-	if refused > 0 {
-		n.metrics.ledgerRejected.Add(float64(refused))
-		log.Infof("ledger sync: %d of the records of %s that %s sent do not verify: refused", refused, account, from)
+	if len(refused) > 0 {
+		n.metrics.ledgerRejected.Add(float64(len(refused)))
+		log.Infof("ledger sync: %d of the records of %s that %s sent do not verify, refused: %v", len(refused), account, from, refused[0])
 	}
+	n.sync.synced(account, started)
 	return added, nil
 }
 

@@ -1,0 +1,71 @@
+package ledger
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// Records returns what the book holds that peer's balance rests on: the
+// grants to it and its receipts as payer or payee, at most max in all
+// (grants first, then receipts as payer by sequence number, then the
+// rest): what a peer that never saw them needs to judge peer (see the
+// node's ledger sync).
+func (b *Book) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
+	return b.RecordsSince(peer, 0, 0, max)
+}
+
+// RecordsSince is Records less what a judge that synced before already
+// holds: peer's receipts as payer only past sequence number after (its
+// counted chain there) or made at or after sinceMS (a claim or a
+// counter-signature may come late for a counted slot), and its receipts
+// as payee only made at or after sinceMS. Grants are all sent (few). What
+// it leaves out can only make peer look poorer to a judge that lacks it,
+// never richer: its spending past after is always sent.
+func (b *Book) RecordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []job.Receipt) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a := b.accounts[peer]
+	if a == nil || max <= 0 {
+		return nil, nil
+	}
+	var gs []job.Grant
+	for _, g := range a.grants[:min(len(a.grants), max)] {
+		c := *g
+		c.Sig = slices.Clone(g.Sig)
+		gs = append(gs, c)
+	}
+	var rs []*job.Receipt
+	for _, r := range a.receipts {
+		if r.TimeMS >= sinceMS || r.Payer == peer && r.Seq > after {
+			rs = append(rs, r)
+		}
+	}
+	slices.SortStableFunc(rs, func(x, y *job.Receipt) int {
+		xo, yo := x.Payer != peer, y.Payer != peer // its own chain first
+		if xo != yo {
+			if xo {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(x.Seq, y.Seq)
+	})
+	out := make([]job.Receipt, 0, min(len(rs), max-len(gs)))
+	for _, r := range rs[:min(len(rs), max-len(gs))] {
+		out = append(out, *cloneReceipt(r))
+	}
+	return gs, out
+}
+
+// CountedChain returns how far peer's chain counts in this book: its
+// receipts 1 … CountedChain(peer) count (a judge's After, RecordsSince).
+func (b *Book) CountedChain(peer string) uint64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if a := b.accounts[peer]; a != nil && !b.tally() {
+		return a.next - 1
+	}
+	return 0
+}
