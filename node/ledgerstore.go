@@ -28,9 +28,12 @@ const (
 	storeProto = "ledger-store"
 	// holdersFor is how long an account's holders are remembered.
 	holdersFor = 2 * time.Minute
-	// storeRate and storeBurst bound the records one peer may store here.
+	// storeRate and storeBurst bound the records one peer may store here;
+	// syncRate and syncBurst the ledger syncs it may ask for.
 	storeRate  = 500
 	storeBurst = 2000
+	syncRate   = 20
+	syncBurst  = 100
 	// pushQueue bounds the records waiting to be sent.
 	pushQueue = 4096
 )
@@ -166,13 +169,16 @@ func (n *Node) sendRecords(to string, rs []job.Receipt) error {
 	return nil
 }
 
-// storeLimits bounds what each peer may store here.
-type storeLimits struct {
+// peerLimits bounds what each peer may do here (a token bucket each).
+type peerLimits struct {
+	rate  rate.Limit
+	burst int
+
 	mu sync.Mutex
 	m  map[peer.ID]*rate.Limiter
 }
 
-func (l *storeLimits) allow(p peer.ID, n int) bool {
+func (l *peerLimits) allow(p peer.ID, n int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil || len(l.m) > 16384 {
@@ -180,7 +186,7 @@ func (l *storeLimits) allow(p peer.ID, n int) bool {
 	}
 	lim := l.m[p]
 	if lim == nil {
-		lim = rate.NewLimiter(storeRate, storeBurst)
+		lim = rate.NewLimiter(l.rate, l.burst)
 		l.m[p] = lim
 	}
 	return lim.AllowN(time.Now(), n)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +134,74 @@ func TestJudgeFindsSpendingAtTheHolders(t *testing.T) {
 	if b := p.book.Balance(self); b.Granted != 100*job.Nano || b.Spent < first.Charge {
 		t.Fatalf("the late provider's view of the client: %+v; want the grant and the first job's %s spent", b, first.Charge)
 	}
+}
+
+// receiptBy is a receipt from n (signed by it) to payee with sequence
+// number seq, on n's network.
+func receiptBy(t *testing.T, n *Node, payee string, seq uint64) job.Receipt {
+	t.Helper()
+	r := job.Receipt{V: job.Version, Network: n.mesh.NetworkName(), Job: "bafkreigbq32h2ndothmrbtrps5nfxzddy6jtsilkqtqeynhusawjofijra",
+		Attempt: 1, Payer: n.ID().String(), Payee: payee, Amount: 1, Seq: seq, TimeMS: time.Now().UnixMilli()}
+	sig, err := n.sign(r.SigningBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.PayerSig = sig
+	return r
+}
+
+// Attacks on a holder: records of others sent by a peer that is neither
+// party are refused; a peer sending its own records without end is cut
+// off at its rate; a peer asking for syncs without end is not answered
+// past its rate.
+func TestHolderLimits(t *testing.T) {
+	const network = "test-holder-limits"
+	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID})
+	target := provs[0]
+	mallory := fundedClient(t, network, provs, Config{Ephemeral: true}, 0)
+	other := fundedClient(t, network, provs, Config{Ephemeral: true}, 0)
+
+	t.Run("records of others", func(t *testing.T) {
+		r := receiptBy(t, other, target.ID().String(), 1)
+		err := mallory.sendRecords(target.ID().String(), []job.Receipt{r})
+		if err == nil || !strings.Contains(err.Error(), "neither its payer nor its payee") {
+			t.Fatalf("a record of others: %v; want it refused", err)
+		}
+		if holds(target, r) {
+			t.Fatal("the holder kept a record sent by neither party")
+		}
+	})
+	t.Run("a flood of its own records", func(t *testing.T) {
+		var refused error
+		sent := 0
+		for seq := uint64(1); refused == nil && seq < 20_000; {
+			batch := make([]job.Receipt, 0, ledger.MaxStoreRecords)
+			for range ledger.MaxStoreRecords {
+				batch = append(batch, receiptBy(t, mallory, other.ID().String(), seq))
+				seq++
+			}
+			if err := mallory.sendRecords(target.ID().String(), batch); err != nil {
+				refused = err
+			} else {
+				sent += len(batch)
+			}
+		}
+		if refused == nil || !strings.Contains(refused.Error(), "records a second") {
+			t.Fatalf("after %d records: %v; want the rate refused", sent, refused)
+		}
+		if got := target.book.Balance(mallory.ID().String()).Receipts; got > sent+ledger.MaxStoreRecords {
+			t.Fatalf("the holder kept %d records of %d accepted", got, sent)
+		}
+	})
+	t.Run("a flood of syncs", func(t *testing.T) {
+		failed := 0
+		for range 3 * syncBurst {
+			if _, err := mallory.syncAccount(context.Background(), target.ID(), other.ID().String()); err != nil {
+				failed++
+			}
+		}
+		if failed == 0 {
+			t.Fatalf("%d syncs in a row all answered: want those past %d refused", 3*syncBurst, syncBurst)
+		}
+	})
 }

@@ -90,6 +90,11 @@ func (n *Node) serveLedgerSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
+	if !n.syncLimits.allow(s.Conn().RemotePeer(), 1) {
+		log.Debugf("ledger sync: %s asks more than %d times a second: not answered", s.Conn().RemotePeer(), syncRate)
+		_ = s.Reset()
+		return
+	}
 	gs, rs := n.book.RecordsSince(req.Account, req.After, req.SinceMS, ledger.MaxSyncRecords)
 	_ = mesh.WriteMsg(s, ledger.SyncAnswer{Grants: gs, Receipts: rs})
 }

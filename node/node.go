@@ -75,7 +75,8 @@ type Node struct {
 	ownSynced atomic.Bool
 	// Where receipts go (ledgerstore.go).
 	holderCache holderCache
-	storeLimits storeLimits
+	storeLimits peerLimits    // records sent here
+	syncLimits  peerLimits    // syncs answered
 	learnLimit  *rate.Limiter // unknown authors judged in the background
 	pushes      chan *job.Receipt
 	resumable   []string
@@ -101,15 +102,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:        cfg,
-		bids:       newBidBook(),
-		reqs:       newRequestQueue(),
-		auctions:   map[string]*pending{},
-		grants:     map[string]map[peer.ID]time.Time{},
-		blobs:      mesh.NewBlobCache(256 << 20),
-		learnLimit: rate.NewLimiter(learnRate, learnRate),
-		announce:   make(chan struct{}),
-		drained:    make(chan struct{}),
+		cfg:         cfg,
+		bids:        newBidBook(),
+		reqs:        newRequestQueue(),
+		auctions:    map[string]*pending{},
+		grants:      map[string]map[peer.ID]time.Time{},
+		blobs:       mesh.NewBlobCache(256 << 20),
+		learnLimit:  rate.NewLimiter(learnRate, learnRate),
+		storeLimits: peerLimits{rate: storeRate, burst: storeBurst},
+		syncLimits:  peerLimits{rate: syncRate, burst: syncBurst},
+		announce:    make(chan struct{}),
+		drained:     make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
@@ -215,6 +218,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.wg.Add(1)
 	go n.pushLoop()
 	n.voidUnfilled() // attempts a crash or a stop left without an outcome
+	if cfg.TestIdentity == "" && cfg.DataDir == "" {
+		n.ownSynced.Store(true) // a key made just now has no history to learn
+	}
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {
 			n.Close()
