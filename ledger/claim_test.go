@@ -1,15 +1,12 @@
 package ledger_test
 
 import (
-	"bufio"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -208,29 +205,15 @@ func TestKill9Payer(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Payer$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "LEDGER_KILL9_PAYER="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	authorized, paid := 0, 0
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && authorized < 40 {
-		if n, ok := strings.CutPrefix(sc.Text(), "authorized "); ok {
+	killChild(t, "TestKill9Payer", "LEDGER_KILL9_PAYER="+dir, func(line string) bool {
+		if n, ok := strings.CutPrefix(line, "authorized "); ok {
 			authorized, _ = strconv.Atoi(n)
-		} else if n, ok := strings.CutPrefix(sc.Text(), "paid "); ok {
+		} else if n, ok := strings.CutPrefix(line, "paid "); ok {
 			paid, _ = strconv.Atoi(n)
 		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+		return authorized >= 40
+	})
 	if authorized < 40 {
 		t.Fatalf("the child acknowledged %d authorisations before dying", authorized)
 	}
@@ -255,30 +238,16 @@ func TestKill9Payer(t *testing.T) {
 }
 
 func kill9Payer(dir string) {
-	l, err := ledger.Open(dir, opts()...)
-	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
-	}
-	k := keys{}
-	if err := l.AddGrant(k.grant(testFaucet, "alice", 1000*job.Nano, "g1")); err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
-	}
+	l, k := childLedger(dir)
 	sign := func(b []byte) ([]byte, error) { return ed25519.Sign(k.key("alice"), b), nil }
 	for i := 1; i < 1000; i++ {
 		a, err := l.Authorize(&job.Authorization{V: job.Version, Network: testNet, Job: testJob, Attempt: i, Payer: "alice",
 			Payee: "bob", Max: job.Nano, ExpiresMS: 1_800_000_000_000}, sign)
-		if err != nil {
-			fmt.Println("error", err)
-			os.Exit(1)
-		}
+		die(err)
 		fmt.Printf("authorized %d\n", i)
-		if _, _, err := l.Pay(&job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: i, Payer: "alice",
-			Payee: "bob", Amount: job.Nano, Seq: a.Seq, TimeMS: 1_700_000_000_000}, sign); err != nil {
-			fmt.Println("error", err)
-			os.Exit(1)
-		}
+		_, _, err = l.Pay(&job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: i, Payer: "alice",
+			Payee: "bob", Amount: job.Nano, Seq: a.Seq, TimeMS: 1_700_000_000_000}, sign)
+		die(err)
 		fmt.Printf("paid %d\n", i)
 	}
 	time.Sleep(time.Minute) // killed before

@@ -320,30 +320,13 @@ func TestKill9(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "LEDGER_KILL9_CHILD="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	acked := 0
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if n, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
+	killChild(t, "TestKill9", "LEDGER_KILL9_CHILD="+dir, func(line string) bool {
+		if n, ok := strings.CutPrefix(line, "acked "); ok {
 			acked, _ = strconv.Atoi(n)
-			if acked >= 50 {
-				break
-			}
 		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+		return acked >= 50
+	})
 	if acked < 50 {
 		t.Fatalf("the child acknowledged %d receipts before dying", acked)
 	}
@@ -358,23 +341,51 @@ func TestKill9(t *testing.T) {
 	t.Logf("%d receipts acknowledged before kill -9, %d in the reopened ledger", acked, got.Receipts)
 }
 
-func kill9Child() {
-	dir := os.Getenv("LEDGER_KILL9_CHILD")
+// killChild runs the test named test in a child process with env added,
+// reads its output lines until enough says so, and kills it with SIGKILL.
+func killChild(t *testing.T, test, env string, enough func(line string) bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !enough(sc.Text()) {
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+}
+
+// childLedger is a killed child's ledger in dir, alice granted 1,000
+// credits; die ends the child on an error.
+func childLedger(dir string) (*ledger.Ledger, keys) {
 	l, err := ledger.Open(dir, opts()...)
+	die(err)
+	k := keys{}
+	die(l.AddGrant(k.grant(testFaucet, "alice", 1000*job.Nano, "g1")))
+	return l, k
+}
+
+func die(err error) {
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	k := keys{}
-	if err := l.AddGrant(k.grant(testFaucet, "alice", 1000*job.Nano, "g1")); err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
-	}
+}
+
+func kill9Child() {
+	l, k := childLedger(os.Getenv("LEDGER_KILL9_CHILD"))
 	for seq := uint64(1); seq < 1000; seq++ {
-		if _, err := l.AddReceipt(k.receipt("alice", "bob", job.Nano, seq)); err != nil {
-			fmt.Println("error", err)
-			os.Exit(1)
-		}
+		_, err := l.AddReceipt(k.receipt("alice", "bob", job.Nano, seq))
+		die(err)
 		fmt.Printf("acked %d\n", seq)
 	}
 	time.Sleep(time.Minute) // killed before

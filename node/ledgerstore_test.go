@@ -10,7 +10,6 @@ import (
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // holds reports whether n's ledger holds the receipt with r's ID.
@@ -110,20 +109,7 @@ func TestJudgeFindsSpendingAtTheHolders(t *testing.T) {
 	}
 	client.mesh.Host().RemoveStreamHandler(client.mesh.Protocol(syncProto)) // the client tells nothing
 
-	late := cfg
-	late.Region, late.Mode, late.Network, late.Hardware = "us-east", ModeProvider, network, testHardware(t)
-	late.Bootstrap = []string{provs[0].Mesh().Addrs()[0].String()}
-	p, err := New(context.Background(), late)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	if err := client.Mesh().Connect(ctx, peer.AddrInfo{ID: p.ID(), Addrs: p.Mesh().Host().Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Mesh().WaitProviders(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
+	p := lateProvider(t, cfg, "us-east", provs, client)
 	if b := p.book.Balance(self); b.Receipts != 0 {
 		t.Fatalf("the late provider holds %d receipts of the client already: the test needs none", b.Receipts)
 	}

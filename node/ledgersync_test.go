@@ -59,22 +59,7 @@ func TestLateProviderLearnsTheGrant(t *testing.T) {
 	_, provs := meshOf(t, network, cfg)
 	client := fundedClient(t, network, provs, Config{Ephemeral: true}, 10*job.Nano)
 
-	late := cfg
-	late.Region, late.Mode, late.Network, late.Hardware = "us-east", ModeProvider, network, testHardware(t)
-	late.Bootstrap = []string{provs[0].Mesh().Addrs()[0].String()}
-	p, err := New(context.Background(), late)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := client.Mesh().Connect(ctx, peer.AddrInfo{ID: p.ID(), Addrs: p.Mesh().Host().Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Mesh().WaitProviders(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	p := lateProvider(t, cfg, "us-east", provs, client)
 	if got := p.book.Spendable(client.ID().String()); got != 0 {
 		t.Fatalf("the late provider already holds %s of the client's: the test needs it not to", got)
 	}
@@ -85,6 +70,28 @@ func TestLateProviderLearnsTheGrant(t *testing.T) {
 	if b := p.book.Balance(client.ID().String()); b.Granted != 10*job.Nano {
 		t.Fatalf("the late provider's view of the client: %+v", b)
 	}
+}
+
+// lateProvider starts a provider like cfg in region, joining provs' mesh
+// after the rest, and waits until client sees it among the providers.
+func lateProvider(t *testing.T, cfg Config, region string, provs []*Node, client *Node) *Node {
+	t.Helper()
+	cfg.Region, cfg.Mode, cfg.Network, cfg.Hardware = region, ModeProvider, provs[0].mesh.NetworkName(), testHardware(t)
+	cfg.Bootstrap = []string{provs[0].Mesh().Addrs()[0].String()}
+	p, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := client.Mesh().Connect(ctx, peer.AddrInfo{ID: p.ID(), Addrs: p.Mesh().Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Mesh().WaitProviders(ctx, len(provs)+1); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // An identity moved to a new data dir without its ledger (or restored from

@@ -72,7 +72,8 @@ func (s *sim) gossip(r *job.Receipt, c, p int) error {
 
 // receiveGossip charges c a gossiped message received d times: GossipSub
 // drops the copies after the first by message ID (uncounted CPU); the
-// first is decoded, validated and added to b.
+// first is decoded, validated and added to b, with one write and one
+// fsync when it is new (Ledger.AddReceipt, AddGrant).
 func (s *sim) receiveGossip(c *cost, b *ledger.Book, msg []byte, d int) error {
 	c.msgs += int64(d)
 	c.bytes += int64(d * len(msg))
@@ -81,11 +82,15 @@ func (s *sim) receiveGossip(c *cost, b *ledger.Book, msg []byte, d int) error {
 		if err := job.Decode(msg, maxGossipMsg, &m); err != nil {
 			return err
 		}
+		var added bool
 		var err error
 		if m.Receipt != nil {
-			_, err = keep(c, b, m.Receipt)
+			added, err = keep(c, b, m.Receipt)
 		} else if m.Grant != nil {
-			_, err = keepGrant(c, b, m.Grant)
+			added, err = keepGrant(c, b, m.Grant)
+		}
+		if added {
+			c.fsyncs++
 		}
 		return err
 	})
@@ -96,7 +101,9 @@ func (s *sim) receiveGossip(c *cost, b *ledger.Book, msg []byte, d int) error {
 // push is a party's sending of r to ledger.Recipients: one StoreRequest
 // per recipient (one receipt each: the node batches up to
 // ledger.MaxStoreRecords within 20 ms, which at these rates rarely joins
-// two), answered by a StoreAnswer.
+// two), answered by a StoreAnswer. The recipient keeps what it accepts
+// as the node's serveLedgerStore does (Ledger.AddAll): each record
+// verified, one write and one fsync for the request when any is new.
 func (s *sim) push(r *job.Receipt, from int) error {
 	fc := &s.cost[from]
 	var req []byte
@@ -104,7 +111,7 @@ func (s *sim) push(r *job.Receipt, from int) error {
 		req = job.Encode(&ledger.StoreRequest{V: job.Version, Receipts: []job.Receipt{*r}})
 		return nil
 	})
-	s.sized("store request", len(req))
+	s.sizedRecs("store request", len(req), 1)
 	self := s.names[from]
 	for _, to := range ledger.Recipients(r, self, s.holders) {
 		n := s.index[to]
@@ -121,15 +128,23 @@ func (s *sim) push(r *job.Receipt, from int) error {
 				return err
 			}
 			var a ledger.StoreAnswer
+			added := 0
 			for i := range q.Receipts {
 				if q.Receipts[i].Payer != self && q.Receipts[i].Payee != self {
 					a.Refused++
 					continue
 				}
-				if _, err := keep(nc, s.book(n), &q.Receipts[i]); err != nil {
+				ok, err := keep(nc, s.book(n), &q.Receipts[i])
+				if err != nil {
 					return err
 				}
+				if ok {
+					added++
+				}
 				a.Stored++
+			}
+			if added > 0 {
+				nc.fsyncs++
 			}
 			ans = job.Encode(&a)
 			return nil
@@ -158,8 +173,10 @@ func (s *sim) push(r *job.Receipt, from int) error {
 }
 
 // judge is provider p's look at client c before serving it a job of
-// amount: at most once per ledger.SyncEvery it fetches c's records from
-// c's holders; then it serves c if the credits c has free cover amount.
+// amount, as the node's judge: at most once per ledger.SyncEvery it
+// fetches c's records from c's holders, asking only for what is newer
+// than what it holds when it synced c before; then it serves c if the
+// credits c has free cover amount.
 func (s *sim) judge(p, c int, amount job.Credits, t float64) (bool, error) {
 	if err := s.ensureGrant(p, c); err != nil {
 		return false, err
@@ -168,8 +185,12 @@ func (s *sim) judge(p, c int, amount job.Credits, t float64) (bool, error) {
 	k := [2]int{p, c}
 	if last, ok := s.lastSync[k]; !ok || t-last >= ledger.SyncEvery.Seconds() {
 		s.lastSync[k] = t
-		if err := s.sync(p, c); err != nil {
+		answered, err := s.sync(p, c, t)
+		if err != nil {
 			return false, err
+		}
+		if answered {
+			s.answered[k] = t
 		}
 		s.checkJudge(p, c)
 	}
@@ -178,41 +199,71 @@ func (s *sim) judge(p, c int, amount job.Credits, t float64) (bool, error) {
 	return avail >= amount, nil
 }
 
-// sync is p's fetching of c's records: a SyncRequest to each of c's
-// holders (p left out), each answered with the holder's Book.Records;
-// p adds every record, verifying it (a record it has is a cheap
-// duplicate).
-func (s *sim) sync(p, c int) error {
+// since is the SinceMS of judge p's sync of client c: its last answered
+// sync of c less ledger.SyncMargin, in unix ms (the node's
+// syncState.since); 0 when it never synced c (send everything).
+func (s *sim) since(p, c int) int64 {
+	at, ok := s.answered[[2]int{p, c}]
+	if !ok {
+		return 0
+	}
+	return epochMS + int64(at*1000) - ledger.SyncMargin.Milliseconds()
+}
+
+// sync is p's fetching of c's records at simulated time t, as the node's
+// syncAccount: a SyncRequest to each of c's holders (p left out) with
+// After, how far c's chain counts in p's book, and SinceMS (since); the
+// node sends them at once, so each carries what p held before any
+// answer. Each holder answers with Book.RecordsSince; p adds each answer's
+// records one by one, verifying each (a record it has is a cheap
+// duplicate), and counts one write and one fsync per answer that held
+// anything new (Ledger.AddAll). It reports whether any holder was asked.
+func (s *sim) sync(p, c int, t float64) (bool, error) {
 	account := s.names[c]
 	pc := &s.cost[p]
 	s.checks.Syncs++
 	var req []byte
+	var q0 ledger.SyncRequest
 	_ = pc.timed(func() error {
-		req = job.Encode(&ledger.SyncRequest{V: job.Version, Account: account})
+		q0 = ledger.SyncRequest{V: job.Version, Account: account, After: s.book(p).CountedChain(account), SinceMS: s.since(p, c)}
+		req = job.Encode(&q0)
 		return nil
 	})
+	kind := "sync answer"
+	if q0.SinceMS > 0 {
+		s.checks.IncrementalSyncs++
+		kind = "sync answer, incremental"
+	}
+	asked := false
+	var leftOut []*job.Receipt // of incremental answers
 	for _, h := range s.holderNodes(account) {
 		if h == p {
 			continue
 		}
+		asked = true
 		s.sized("sync request", len(req))
 		hc := &s.cost[h]
 		hc.msgs++
 		hc.bytes += int64(len(req))
 		var ans []byte
+		nrecs := 0
 		err := hc.timed(func() error {
 			var q ledger.SyncRequest
 			if err := job.Decode(req, 1024, &q); err != nil {
 				return err
 			}
-			gs, rs := s.book(h).Records(q.Account, ledger.MaxSyncRecords)
+			gs, rs := s.book(h).RecordsSince(q.Account, q.After, q.SinceMS, ledger.MaxSyncRecords)
+			nrecs = len(gs) + len(rs)
 			ans = job.Encode(&ledger.SyncAnswer{Grants: gs, Receipts: rs})
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("holder %s answering %s: %w", s.names[h], s.names[p], err)
+			return asked, fmt.Errorf("holder %s answering %s: %w", s.names[h], s.names[p], err)
 		}
-		s.sized("sync answer", len(ans))
+		s.sizedRecs(kind, len(ans), nrecs)
+		if q0.SinceMS > 0 || q0.After > 0 {
+			leftOut = append(leftOut, s.leftOut(h, account, ans)...)
+		}
 		pc.msgs++
 		pc.bytes += int64(len(ans))
 		err = pc.timed(func() error {
@@ -221,21 +272,56 @@ func (s *sim) sync(p, c int) error {
 				return err
 			}
 			b := s.book(p)
+			added := 0
 			for i := range a.Grants {
-				if _, err := keepGrant(pc, b, &a.Grants[i]); err != nil {
+				ok, err := keepGrant(pc, b, &a.Grants[i])
+				if err != nil {
 					return err
+				}
+				if ok {
+					added++
 				}
 			}
 			for i := range a.Receipts {
-				if _, err := keep(pc, b, &a.Receipts[i]); err != nil {
+				ok, err := keep(pc, b, &a.Receipts[i])
+				if err != nil {
 					return err
 				}
+				if ok {
+					added++
+				}
+			}
+			if added > 0 {
+				pc.fsyncs++
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("%s adding %s's records from %s: %w", s.names[p], account, s.names[h], err)
+			return asked, fmt.Errorf("%s adding %s's records from %s: %w", s.names[p], account, s.names[h], err)
 		}
 	}
-	return nil
+	s.checkLeftOut(p, c, leftOut)
+	return asked, nil
+}
+
+// leftOut returns what holder h left out of its answer ans about account
+// (what Book.Records would have sent): checked, not charged to anyone.
+func (s *sim) leftOut(h int, account string, ans []byte) []*job.Receipt {
+	var a ledger.SyncAnswer
+	if err := job.Decode(ans, ledger.MaxSyncAnswer, &a); err != nil {
+		panic(fmt.Sprintf("ledgersim: an answer decoded once does not: %v", err)) // a bug
+	}
+	sent := map[[32]byte]bool{}
+	for i := range a.Receipts {
+		sent[a.Receipts[i].ID()] = true
+	}
+	_, all := s.book(h).Records(account, ledger.MaxSyncRecords)
+	var out []*job.Receipt
+	for i := range all {
+		if !sent[all[i].ID()] {
+			out = append(out, &all[i])
+		}
+	}
+	s.checks.LeftOut += len(out)
+	return out
 }

@@ -16,14 +16,17 @@ type PerNode struct {
 	Bytes        float64 `json:"bytes"`         // received, encoded
 	CPUMillis    float64 `json:"cpu_ms"`        // wall time of its ledger calls
 	StorageBytes float64 `json:"storage_bytes"` // appended to its log
-	Records      float64 `json:"records"`       // appended to its log (one fsync each)
+	Records      float64 `json:"records"`       // appended to its log
+	// Fsyncs is its log's writes, one fsync each: one per record added
+	// on its own, one per sync answer or store request (Ledger.AddAll).
+	Fsyncs float64 `json:"fsyncs"`
 }
 
 func (p PerNode) values() []float64 {
-	return []float64{p.Messages, p.Bytes, p.CPUMillis, p.StorageBytes, p.Records}
+	return []float64{p.Messages, p.Bytes, p.CPUMillis, p.StorageBytes, p.Records, p.Fsyncs}
 }
 
-var rowNames = []string{"messages", "bytes received", "cpu ms", "storage bytes", "records stored"}
+var rowNames = []string{"messages", "bytes received", "cpu ms", "storage bytes", "records stored", "fsyncs"}
 
 // Design is one design's cost.
 type Design struct {
@@ -59,9 +62,14 @@ type Report struct {
 	// SyncsPerSecond is the new design's judge syncs a second (each one
 	// SyncRequest to each of the client's holders).
 	SyncsPerSecond float64 `json:"syncs_per_second"`
-	// Wire is the mean encoded size of each kind of message, in bytes.
-	Wire   map[string]float64 `json:"wire"`
-	Checks Checks             `json:"checks"`
+	// Wire is the mean encoded size of each kind of message, in bytes
+	// ("sync answer": to a judge's first sync of a client, SinceMS 0;
+	// "sync answer, incremental": to a later one).
+	Wire map[string]float64 `json:"wire"`
+	// WireRecords is the mean number of records of each kind of message
+	// that carries records (store requests, sync answers).
+	WireRecords map[string]float64 `json:"wire_records"`
+	Checks      Checks             `json:"checks"`
 	// WallSeconds is how long the run took.
 	WallSeconds float64 `json:"wall_seconds"`
 }
@@ -105,7 +113,7 @@ func Scale(cfgs []Config) ([]*Report, error) {
 
 func (s *sim) report() *Report {
 	r := &Report{Config: s.cfg, Providers: len(s.providers), Jobs: s.jobs, Checks: s.checks,
-		Wire: map[string]float64{}, SyncsPerSecond: float64(s.checks.Syncs) / s.cfg.Seconds}
+		Wire: map[string]float64{}, WireRecords: map[string]float64{}, SyncsPerSecond: float64(s.checks.Syncs) / s.cfg.Seconds}
 	r.Today = design(s.today, s.cfg.Seconds, s.cfg.Nodes)
 	r.New = design(s.cost, s.cfg.Seconds, 0)
 	t, n := r.Today.Mean.values(), r.New.Mean.values()
@@ -120,21 +128,24 @@ func (s *sim) report() *Report {
 	r.Setup = Setup{Grants: len(s.clients), PerNode: setup.Mean}
 	for k, c := range s.wire {
 		r.Wire[k] = float64(c.bytes) / float64(c.n)
+		if c.hasRecs {
+			r.WireRecords[k] = float64(c.recs) / float64(c.n)
+		}
 	}
 	return r
 }
 
 func perNode(v []float64) PerNode {
-	return PerNode{Messages: v[0], Bytes: v[1], CPUMillis: v[2], StorageBytes: v[3], Records: v[4]}
+	return PerNode{Messages: v[0], Bytes: v[1], CPUMillis: v[2], StorageBytes: v[3], Records: v[4], Fsyncs: v[5]}
 }
 
 // design sums costs per second; the total is Mean times scaleTo when it
 // is positive (a sample), else the sum.
 func design(cs []cost, seconds float64, scaleTo int) Design {
-	var sum, top [5]float64
+	var sum, top [6]float64
 	for _, c := range cs {
-		v := [5]float64{float64(c.msgs), float64(c.bytes), float64(c.cpu) / float64(time.Millisecond),
-			float64(c.stored), float64(c.recs)}
+		v := [6]float64{float64(c.msgs), float64(c.bytes), float64(c.cpu) / float64(time.Millisecond),
+			float64(c.stored), float64(c.recs), float64(c.fsyncs)}
 		for i := range v {
 			v[i] /= seconds
 			sum[i] += v[i]
@@ -142,7 +153,7 @@ func design(cs []cost, seconds float64, scaleTo int) Design {
 		}
 	}
 	d := Design{Nodes: len(cs), Max: perNode(top[:])}
-	mean, total := make([]float64, 5), make([]float64, 5)
+	mean, total := make([]float64, len(sum)), make([]float64, len(sum))
 	for i := range sum {
 		mean[i] = sum[i] / float64(len(cs))
 		total[i] = sum[i]
@@ -188,10 +199,10 @@ func (r *Report) Table() string {
 	}
 	w.Flush()
 	sp := r.Setup.PerNode
-	fmt.Fprintf(&b, "\nsetup, once per node in both designs (%d grants gossiped): %s messages, %s bytes, %s cpu ms, %s storage bytes\n",
-		r.Setup.Grants, num(sp.Messages), num(sp.Bytes), num(sp.CPUMillis), num(sp.StorageBytes))
-	fmt.Fprintf(&b, "new design syncs: %s/s (%s per provider per second)\n",
-		num(r.SyncsPerSecond), num(r.SyncsPerSecond/float64(max(r.Providers, 1))))
+	fmt.Fprintf(&b, "\nsetup, once per node in both designs (%d grants gossiped): %s messages, %s bytes, %s cpu ms, %s storage bytes, %s fsyncs\n",
+		r.Setup.Grants, num(sp.Messages), num(sp.Bytes), num(sp.CPUMillis), num(sp.StorageBytes), num(sp.Fsyncs))
+	fmt.Fprintf(&b, "new design syncs: %s/s (%s per provider per second), %d of %d incremental (SinceMS set: the judge synced the client before)\n",
+		num(r.SyncsPerSecond), num(r.SyncsPerSecond/float64(max(r.Providers, 1))), r.Checks.IncrementalSyncs, r.Checks.Syncs)
 	kinds := make([]string, 0, len(r.Wire))
 	for k := range r.Wire {
 		kinds = append(kinds, k)
@@ -201,13 +212,19 @@ func (r *Report) Table() string {
 	for _, k := range kinds {
 		fmt.Fprintf(&b, " %s %s;", k, num(r.Wire[k]))
 	}
+	fmt.Fprintf(&b, "\nmean records per message:")
+	for _, k := range kinds {
+		if n, ok := r.WireRecords[k]; ok {
+			fmt.Fprintf(&b, " %s %s;", k, num(n))
+		}
+	}
 	ck := r.Checks
 	verdict := "ok"
 	if !ck.OK() {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(&b, "\nchecks %s: %d books, %d conservation violations, %d judge mismatches in %d syncs, %d client mismatches, %d incomplete today books, %d refused jobs\n",
-		verdict, ck.Books, ck.ConservationViolations, ck.JudgeMismatches, ck.Syncs, ck.ClientMismatches, ck.TodayIncomplete, ck.Refused)
+	fmt.Fprintf(&b, "\nchecks %s: %d books, %d conservation violations, %d of %d receipts left out of incremental answers not held by the judge, %d judges seeing a client richer and %d judge mismatches in %d syncs, %d client mismatches, %d incomplete today books, %d refused jobs\n",
+		verdict, ck.Books, ck.ConservationViolations, ck.LeftOutNotHeld, ck.LeftOut, ck.JudgeRicher, ck.JudgeMismatches, ck.Syncs, ck.ClientMismatches, ck.TodayIncomplete, ck.Refused)
 	for _, p := range ck.Problems {
 		fmt.Fprintf(&b, "  %s\n", p)
 	}
@@ -220,13 +237,14 @@ func (r *Report) Table() string {
 func ScaleTable(rs []*Report) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "nodes\tjobs/s\tjobs/node/s\tmsgs today\tmsgs new\tbytes today\tbytes new\tcpu ms today\tcpu ms new\tstorage today\tstorage new\tstorage new max\t")
+	fmt.Fprintln(w, "nodes\tjobs/s\tjobs/node/s\tmsgs today\tmsgs new\tbytes today\tbytes new\tcpu ms today\tcpu ms new\tstorage today\tstorage new\tstorage new max\tfsyncs today\tfsyncs new\tfsyncs new max\t")
 	for _, r := range rs {
 		t, n := r.Today.Mean, r.New.Mean
-		fmt.Fprintf(w, "%d\t%g\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(w, "%d\t%g\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Config.Nodes, r.Config.JobsPerSecond, num(r.Config.JobsPerSecond/float64(r.Config.Nodes)),
 			num(t.Messages), num(n.Messages), num(t.Bytes), num(n.Bytes), num(t.CPUMillis), num(n.CPUMillis),
-			num(t.StorageBytes), num(n.StorageBytes), num(r.New.Max.StorageBytes))
+			num(t.StorageBytes), num(n.StorageBytes), num(r.New.Max.StorageBytes),
+			num(t.Fsyncs), num(n.Fsyncs), num(r.New.Max.Fsyncs))
 	}
 	w.Flush()
 	return b.String()

@@ -28,13 +28,22 @@ const (
 	// maxCharge, so that no client runs out.
 	grantAmount = 100_000 * job.Nano
 	maxCharge   = 1_000
+	// historySpan is how long before the measured window a client's
+	// history (Config.History) was made, evenly spread: long past
+	// ledger.SyncMargin, as a real client's earlier receipts are.
+	historySpan = 24 * time.Hour
 )
 
 // cost is what one node spent.
 type cost struct {
 	msgs, bytes  int64 // received
 	stored, recs int64 // appended to its log: bytes, records
-	cpu          time.Duration
+	// fsyncs counts its log's writes, each one fsync (counted, not run):
+	// one per record added on its own (Ledger.AddReceipt, AddGrant, Pay:
+	// a party's own receipt, a gossiped record), one per sync answer or
+	// store request that held anything new (Ledger.AddAll).
+	fsyncs int64
+	cpu    time.Duration
 }
 
 // timed runs f and charges its wall time to c.
@@ -76,18 +85,26 @@ type sim struct {
 	// The new design: a book per node (made when first used).
 	books    []*ledger.Book
 	cost     []cost
-	hasGrant map[[2]int]bool       // node, client
-	lastSync map[[2]int]float64    // judge, client → simulated time
+	hasGrant map[[2]int]bool    // node, client
+	lastSync map[[2]int]float64 // judge, client → simulated time of its last sync (tried)
+	// answered is, by judge and client, the simulated time of the
+	// judge's last answered sync of the client (the node's
+	// syncState.answered): its next SyncRequest's SinceMS.
+	answered map[[2]int]float64
 	wire     map[string]*sizeCount // wire sizes by message kind
 
 	jobs   int
 	checks Checks
 }
 
-// sizeCount sums the sizes of one kind of message.
-type sizeCount struct{ n, bytes int64 }
+// sizeCount sums the sizes of one kind of message, and for the kinds that
+// carry records (sizedRecs) their records.
+type sizeCount struct {
+	n, bytes, recs int64
+	hasRecs        bool
+}
 
-func (s *sim) sized(kind string, n int) {
+func (s *sim) sized(kind string, n int) *sizeCount {
 	c := s.wire[kind]
 	if c == nil {
 		c = &sizeCount{}
@@ -95,6 +112,14 @@ func (s *sim) sized(kind string, n int) {
 	}
 	c.n++
 	c.bytes += int64(n)
+	return c
+}
+
+// sizedRecs is sized for a message of recs records.
+func (s *sim) sizedRecs(kind string, n, recs int) {
+	c := s.sized(kind, n)
+	c.hasRecs = true
+	c.recs += int64(recs)
 }
 
 func newSim(cfg Config) *sim {
@@ -103,7 +128,8 @@ func newSim(cfg Config) *sim {
 		index: make(map[string]int, cfg.Nodes), pubs: make(map[string]ed25519.PublicKey, cfg.Nodes+1),
 		holderOf: map[string][]string{}, grants: map[int]*job.Grant{}, seq: map[int]uint64{},
 		sampleOf: map[int]int{}, books: make([]*ledger.Book, cfg.Nodes), cost: make([]cost, cfg.Nodes),
-		hasGrant: map[[2]int]bool{}, lastSync: map[[2]int]float64{}, wire: map[string]*sizeCount{},
+		hasGrant: map[[2]int]bool{}, lastSync: map[[2]int]float64{}, answered: map[[2]int]float64{},
+		wire: map[string]*sizeCount{},
 	}
 	s.faucetKey = nodeKey(cfg.Seed, "faucet")
 	s.faucet = peerID(s.faucetKey.Public().(ed25519.PublicKey))
@@ -287,7 +313,8 @@ func (s *sim) setupGrants() error {
 
 // setupHistory lays down each client's receipts before the measured
 // window, trusted (unverified, uncounted): at the client, the payee, the
-// client's holders and today's books.
+// client's holders and today's books. They are dated over the historySpan
+// before the window.
 func (s *sim) setupHistory() error {
 	if s.cfg.History == 0 {
 		return nil
@@ -297,9 +324,10 @@ func (s *sim) setupHistory() error {
 	var none cost
 	for _, c := range s.clients {
 		holders := s.holderNodes(s.names[c])
-		for range s.cfg.History {
+		for i := range s.cfg.History {
 			p := s.providers[s.rng.IntN(len(s.providers))]
-			r := s.receipt(c, p, s.charge(), -1)
+			at := -historySpan.Seconds() * float64(s.cfg.History-i) / float64(s.cfg.History)
+			r := s.receipt(c, p, s.charge(), at)
 			for _, n := range append([]int{c, p}, holders...) {
 				if err := s.ensureGrant(n, c); err != nil {
 					return err
@@ -343,20 +371,20 @@ func (s *sim) run() error {
 }
 
 // settle is what follows a job in both designs: each party keeps the
-// receipt; today both publish it; in the new design both send it to
-// ledger.Recipients.
+// receipt (one write, one fsync); today both publish it; in the new
+// design both send it to ledger.Recipients.
 func (s *sim) settle(r *job.Receipt, c, p int) error {
 	for _, n := range []int{c, p} {
 		if err := s.ensureGrant(n, c); err != nil {
 			return err
 		}
 		cs := &s.cost[n]
-		if err := cs.timed(func() error { _, err := keep(cs, s.book(n), r); return err }); err != nil {
+		if err := cs.timed(func() error { return keepOne(cs, s.book(n), r) }); err != nil {
 			return fmt.Errorf("party %s keeping its receipt: %w", s.names[n], err)
 		}
 		if k, ok := s.sampleOf[n]; ok {
 			ct := &s.today[k]
-			if err := ct.timed(func() error { _, err := keep(ct, s.todayBook[k], r); return err }); err != nil {
+			if err := ct.timed(func() error { return keepOne(ct, s.todayBook[k], r) }); err != nil {
 				return fmt.Errorf("party %s keeping its receipt (today): %w", s.names[n], err)
 			}
 		}
@@ -373,7 +401,9 @@ func (s *sim) settle(r *job.Receipt, c, p int) error {
 }
 
 // keep adds r to b (the book verifies it) and, when it is new, charges
-// c the log append it costs: its JSON and the log's framing.
+// c the log append it costs: its JSON and the log's framing. The fsync is
+// the caller's to count: keepOne for a record added on its own, one per
+// batch (Ledger.AddAll) for a sync answer or a store request.
 func keep(c *cost, b *ledger.Book, r *job.Receipt) (bool, error) {
 	proof, err := b.AddReceipt(r)
 	switch {
@@ -387,6 +417,16 @@ func keep(c *cost, b *ledger.Book, r *job.Receipt) (bool, error) {
 	c.stored += int64(len(job.Encode(r)) + logFraming)
 	c.recs++
 	return true, nil
+}
+
+// keepOne is keep for a record added on its own (Ledger.AddReceipt):
+// one fsync when it is new.
+func keepOne(c *cost, b *ledger.Book, r *job.Receipt) error {
+	added, err := keep(c, b, r)
+	if added {
+		c.fsyncs++
+	}
+	return err
 }
 
 // keepGrant is keep for a grant.
