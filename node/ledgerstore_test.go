@@ -10,6 +10,7 @@ import (
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
+	"golang.org/x/time/rate"
 )
 
 // holds reports whether n's ledger holds the receipt with r's ID.
@@ -157,6 +158,10 @@ func TestHolderLimits(t *testing.T) {
 			t.Fatal("the holder kept a record sent by neither party")
 		}
 	})
+	// The buckets refill too slowly to matter here, however long the
+	// machine takes to send each request (a busy -race run is slow).
+	target.storeLimits.refillForTest(rate.Every(time.Hour))
+	target.syncLimits.refillForTest(rate.Every(time.Hour))
 	t.Run("a flood of its own records", func(t *testing.T) {
 		var refused error
 		sent := 0
@@ -190,4 +195,12 @@ func TestHolderLimits(t *testing.T) {
 			t.Fatalf("%d syncs in a row all answered: want those past %d refused", 3*syncBurst, syncBurst)
 		}
 	})
+}
+
+// refillForTest sets how fast the buckets refill and empties the map (a
+// peer's next request starts a full bucket at the new rate).
+func (l *peerLimits) refillForTest(r rate.Limit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate, l.m = r, nil
 }

@@ -38,9 +38,11 @@ type Config struct {
 	// Holders is how many DHT servers keep each account (ledger.HolderCount).
 	Holders int `json:"holders"`
 	// History is how many receipts each client made before the measured
-	// window (held by it, its holders and today's books; not counted).
-	// A judge's sync carries the client's whole history (up to
-	// ledger.MaxSyncRecords records), so its cost grows with it.
+	// window, dated over the day before it (held by it, its holders and
+	// today's books; not counted). A judge's first sync of a client
+	// carries the client's whole history (up to ledger.MaxSyncRecords
+	// records), so its cost grows with it; a later one (SinceMS) leaves
+	// out what the judge counts already.
 	History int `json:"history"`
 }
 

@@ -261,7 +261,7 @@ func (s *sim) sync(p, c int, t float64) (bool, error) {
 			return asked, fmt.Errorf("holder %s answering %s: %w", s.names[h], s.names[p], err)
 		}
 		s.sizedRecs(kind, len(ans), nrecs)
-		if q0.SinceMS > 0 || q0.After > 0 {
+		if q0.SinceMS > 0 { // with SinceMS 0 nothing is left out
 			leftOut = append(leftOut, s.leftOut(h, account, ans)...)
 		}
 		pc.msgs++

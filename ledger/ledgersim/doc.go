@@ -8,8 +8,13 @@
 // sends a receipt only to its parties and to the holders of its payer's
 // and its payee's accounts (ledger.Recipients); a provider about to serve a
 // client (its judge) fetches the client's records from the client's holders
-// (ledger.SyncRequest, answered from Book.Records) at most once per
-// ledger.SyncEvery, and verifies each one itself.
+// at most once per ledger.SyncEvery, and verifies each one itself. As the
+// node does (node/ledgersync.go), the sync is incremental: its
+// ledger.SyncRequest carries After, how far the client's chain counts in
+// the judge's book (Book.CountedChain), and SinceMS, the judge's last
+// answered sync of the client less ledger.SyncMargin (0 the first time);
+// holders answer with Book.RecordsSince. A sync answer, and a holder's
+// store request, is kept in one write and one fsync (Ledger.AddAll).
 //
 // # What is run, what is modelled
 //
@@ -17,7 +22,7 @@
 // ledger.Book per node, with real Ed25519 keys (seeded) and signatures
 // checked through the Book's Verifier; receipts signed by both parties,
 // each client's chain numbered 1, 2, 3, …; ledger.Recipients,
-// Book.Records, Book.Available; and the wire types (today's ledger topic
+// Book.CountedChain, Book.RecordsSince, Book.Available; and the wire types (today's ledger topic
 // message {"v":1,"receipt":{…}}, ledger.StoreRequest and StoreAnswer,
 // ledger.SyncRequest and SyncAnswer) encoded with job.Encode and decoded
 // with job.Decode on the receiving side, so that sizes are the real ones
@@ -26,9 +31,15 @@
 //
 // Per node it counts the messages and bytes it receives, the wall time of
 // the ledger calls made on its behalf (decoding, AddReceipt or AddGrant,
-// Records, Available, encoding: each timed with time.Now), and what it
-// appends to its log: len(job.Encode(record)) + 9 bytes of framing per new
-// record (one fsync each in the node; fsyncs themselves are not run).
+// CountedChain, RecordsSince, Available, encoding: each timed with
+// time.Now), what it appends to its log (len(job.Encode(record)) + 9
+// bytes of framing per new record), and its log's fsyncs, counted, not
+// run: one per record added on its own (a party's own receipt; today, each
+// new gossiped record), and one per sync answer or store request that held
+// anything new. Ledger.AddAll, which the node uses for those, exists on
+// the Ledger only, not on the Book: the simulation adds their records to
+// the Book one by one (each verified as AddAll verifies it) and counts the
+// one fsync; the write's CPU beyond encoding each record is not counted.
 // Signing is not counted (the same in both designs), nor the job protocol
 // between client and provider.
 //
@@ -41,9 +52,15 @@
 // distance between SHA-256 of ledger.AccountKey and SHA-256 of their peer
 // IDs (as go-libp2p-kbucket orders peers); only providers are DHT servers.
 // One receipt per StoreRequest (the node batches what it sends within
-// 20 ms; at these rates few batches hold two). No network latency, loss,
-// churn or attack: a record sent reaches its recipients before the next
-// job, so a judge that syncs sees every receipt the client made before.
+// 20 ms; at these rates few batches hold two). The node sends a sync's
+// requests to the holders at once: here each carries what the judge held
+// before any answer came, and the answers are added in turn (the second
+// and third hold nothing new: no fsync). The node's judge also asks the
+// client itself, and the payers of earnings that do not count yet (a
+// client in this simulation never earns): the client is not asked here.
+// No network latency, loss, churn or attack: a record sent reaches its
+// recipients before the next job, so a judge that syncs sees every
+// receipt the client made before.
 // Grants (and fraud proofs, of which an honest run has none) still go to
 // every node in both designs: counted once, apart, as setup.
 //
@@ -58,23 +75,34 @@
 // balances are never negative and sum to no more than the credits the book
 // knows were granted (each judge's book after each sync, every book at the
 // end); today's books, which see everything, count every receipt and sum
-// to every grant exactly; after each sync the judge's Balance of the
-// client equals the client's own (a client pays and never earns, so its
-// own book is its truth); and at the end each client's own Balance equals
-// what a complete book of today says.
+// to every grant exactly; after each sync the judge never sees the client
+// richer than the client sees itself (Balance, Available), and its
+// Balance of the client equals the client's own (a client pays and never
+// earns, so its own book is its truth): exact still with incremental
+// syncs, since what a holder leaves out (the client's chain up to After
+// made before SinceMS) the judge holds already — which is checked too,
+// for each receipt left out of each incremental answer; and at the end
+// each client's own Balance equals what a complete book of today says.
 //
 // # Limits
 //
 // Jobs pick a client and a provider at random, so nearly every job is a
 // first meeting and syncs; a client that returns to its providers syncs
-// less. A sync carries the client's whole history (up to
-// ledger.MaxSyncRecords records from each holder), which the judge
-// verifies and logs: the new design's cost per judgment grows with the
-// history of the clients judged (Config.History lays one down before the
-// measured window), while it does not grow with the network's size. CPU
-// times are wall times of one thread, garbage collection included, so a
-// node's maximum can be a pause; counts are exact and reproducible for a
-// seed, times are not.
+// less. A judge's first sync of a client (SinceMS 0) carries the client's
+// whole history (up to ledger.MaxSyncRecords records from each holder),
+// which the judge verifies and logs: the new design's cost per judgment
+// grows with the history of the clients judged (Config.History lays one
+// down, spread over the day before the measured window), while it does
+// not grow with the network's size. Only a judge's later syncs of a
+// client — at least ledger.SyncEvery (30 s) apart, so none within the
+// default 5 simulated seconds, and rare with random pairings: a pair
+// meets about once per Clients × Providers / JobsPerSecond seconds, 4.4
+// hours at the default — are incremental: they leave out the chain the judge counts made more
+// than ledger.SyncMargin before its last sync (TestResync runs a small
+// network long enough to see them). Batching cuts a sync's fsyncs to one,
+// not its records, bytes or verifications. CPU times are wall times of one
+// thread, garbage collection included, so a node's maximum can be a pause;
+// counts are exact and reproducible for a seed, times are not.
 //
 // # Running it
 //
