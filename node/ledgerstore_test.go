@@ -204,3 +204,40 @@ func (l *peerLimits) refillForTest(r rate.Limit) {
 	defer l.mu.Unlock()
 	l.rate, l.m = r, nil
 }
+
+// A chain longer than one sync answer is fetched to its end: judged on
+// its first ledger.MaxSyncRecords receipts only, the account would look
+// richer than it is.
+func TestSyncPagesALongChain(t *testing.T) {
+	const network = "test-sync-pages"
+	cfg := Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID}
+	_, provs := meshOf(t, network, cfg, cfg)
+	holder, judge := provs[0], provs[1]
+	payer := fundedClient(t, network, provs, Config{Ephemeral: true}, job.Nano)
+	payee := fundedClient(t, network, provs, Config{Ephemeral: true}, 0)
+	holder.storeLimits.refillForTest(rate.Inf)
+
+	const n = ledger.MaxSyncRecords + 100
+	for seq := uint64(1); seq <= n; {
+		batch := make([]job.Receipt, 0, ledger.MaxStoreRecords)
+		for ; len(batch) < ledger.MaxStoreRecords && seq <= n; seq++ {
+			batch = append(batch, receiptBy(t, payer, payee.ID().String(), seq))
+		}
+		if err := payer.sendRecords(holder.ID().String(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := payer.ID().String()
+	if got := holder.book.CountedChain(id); got != n {
+		t.Fatalf("the holder counts %d of the payer's %d receipts", got, n)
+	}
+	if _, err := judge.syncAccount(context.Background(), holder.ID(), id); err != nil {
+		t.Fatal(err)
+	}
+	if got := judge.book.CountedChain(id); got != n {
+		t.Fatalf("after one sync the judge counts %d of the payer's %d receipts, want all", got, n)
+	}
+	if got, want := judge.book.Spendable(id), holder.book.Spendable(id); got != want {
+		t.Fatalf("the judge sees %v spendable, the holder %v", got, want)
+	}
+}

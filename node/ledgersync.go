@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -35,6 +36,9 @@ const (
 	// maxPayersFetched bounds the payers whose chains a judge fetches
 	// to count a client's earnings.
 	maxPayersFetched = 4
+	// maxSyncPages bounds the answers one sync of an account takes from
+	// one peer (ledger.MaxSyncRecords each).
+	maxSyncPages = 16
 )
 
 // syncState remembers when each account was last synced (tried, and
@@ -99,42 +103,69 @@ func (n *Node) serveLedgerSync(s network.Stream) {
 	_ = mesh.WriteMsg(s, ledger.SyncAnswer{Grants: gs, Receipts: rs})
 }
 
-// syncAccount asks from for account's records (those newer than what this
-// node holds, when it synced the account before) and adds those that
-// verify, in one write; it returns how many were new.
+// syncAccount fetches what from holds of account and keeps what verifies
+// (each record checked here: holders are trusted with nothing). An answer
+// full to ledger.MaxSyncRecords is followed by pages of the account's own
+// chain past the highest number it held (up to maxSyncPages), so that a
+// long chain is never judged on its first part only, which would show the
+// account richer than it is. It returns how many records were new.
 func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (int, error) {
+	started := time.Now()
+	req := ledger.SyncRequest{V: job.Version, Account: account, After: n.book.CountedChain(account), SinceMS: n.sync.since(account)}
+	total := 0
+	for page := 0; ; page++ {
+		a, err := n.syncPage(ctx, from, req)
+		if err != nil {
+			return total, err
+		}
+		added, frauds, refused, err := n.book.AddAll(a.Grants, a.Receipts)
+		if err != nil {
+			return total, fmt.Errorf("keeping the ledger of %s from %s: %w", account, from, err)
+		}
+		total += added
+		for _, f := range frauds {
+			n.reportFraud(f)
+		}
+		if len(refused) > 0 {
+			n.metrics.ledgerRejected.Add(float64(len(refused)))
+			log.Infof("ledger sync: %d of the records of %s that %s sent do not verify, refused: %v", len(refused), account, from, refused[0])
+		}
+		last := req.After
+		for _, r := range a.Receipts {
+			if r.Payer == account {
+				last = max(last, r.Seq)
+			}
+		}
+		if len(a.Grants)+len(a.Receipts) < ledger.MaxSyncRecords || last == req.After || page+1 >= maxSyncPages {
+			break
+		}
+		// The next page: the chain past what this one held, nothing by time.
+		req.After, req.SinceMS = last, math.MaxInt64
+	}
+	n.sync.synced(account, started)
+	return total, nil
+}
+
+// syncPage asks from for one answer.
+func (n *Node) syncPage(ctx context.Context, from peer.ID, req ledger.SyncRequest) (*ledger.SyncAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, syncWait)
 	defer cancel()
 	s, err := n.mesh.Host().NewStream(ctx, from, n.mesh.Protocol(syncProto))
 	if err != nil {
-		return 0, fmt.Errorf("asking %s for the ledger of %s: %w", from, account, err)
+		return nil, fmt.Errorf("asking %s for the ledger of %s: %w", from, req.Account, err)
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(syncWait))
-	started := time.Now()
-	req := ledger.SyncRequest{V: job.Version, Account: account, After: n.book.CountedChain(account), SinceMS: n.sync.since(account)}
 	if err := mesh.WriteMsg(s, req); err != nil {
 		_ = s.Reset()
-		return 0, fmt.Errorf("asking %s for the ledger of %s: %w", from, account, err)
+		return nil, fmt.Errorf("asking %s for the ledger of %s: %w", from, req.Account, err)
 	}
 	var a ledger.SyncAnswer
 	if err := mesh.ReadMsg(bufio.NewReader(s), ledger.MaxSyncAnswer, &a); err != nil {
 		_ = s.Reset()
-		return 0, fmt.Errorf("the ledger of %s from %s: %w", account, from, err)
+		return nil, fmt.Errorf("the ledger of %s from %s: %w", req.Account, from, err)
 	}
-	added, frauds, refused, err := n.book.AddAll(a.Grants, a.Receipts)
-	if err != nil {
-		return 0, fmt.Errorf("keeping the ledger of %s from %s: %w", account, from, err)
-	}
-	for _, f := range frauds {
-		n.reportFraud(f)
-	}
-	if len(refused) > 0 {
-		n.metrics.ledgerRejected.Add(float64(len(refused)))
-		log.Infof("ledger sync: %d of the records of %s that %s sent do not verify, refused: %v", len(refused), account, from, refused[0])
-	}
-	n.sync.synced(account, started)
-	return added, nil
+	return &a, nil
 }
 
 // syncFrom fetches account from each of peers at once (this node left
