@@ -79,7 +79,7 @@ func (n *Node) candidates(ctx context.Context, need job.Need) (expected []peer.I
 					log.Debugf("candidate %s unreachable: %v", ai.ID, err)
 					return
 				}
-				go n.pingOnce(ai.ID)
+				n.spawn(func() { n.pingOnce(ai.ID) })
 			}
 			mu.Lock()
 			expected = append(expected, ai.ID)

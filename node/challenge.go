@@ -40,7 +40,7 @@ type challengeResp struct {
 // about 0.1 s of one core.
 func (n *Node) serveChallenges() {
 	busy := make(chan struct{}, 1)
-	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("challenge"), func(s network.Stream) {
+	n.serve("challenge", func(s network.Stream) {
 		defer s.Close()
 		_ = s.SetDeadline(time.Now().Add(30 * time.Second))
 		var req challengeReq

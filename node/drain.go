@@ -11,9 +11,7 @@ func (n *Node) Drain() <-chan struct{} {
 	n.drainOnce.Do(func() {
 		n.draining.Store(true)
 		log.Infof("draining: taking no new jobs, finishing %d running", n.running())
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		wait := func() {
 			defer close(n.drained)
 			t := time.NewTicker(100 * time.Millisecond)
 			defer t.Stop()
@@ -24,7 +22,10 @@ func (n *Node) Drain() <-chan struct{} {
 				case <-t.C:
 				}
 			}
-		}()
+		}
+		if !n.spawn(wait) {
+			close(n.drained) // closing: nothing runs any more
+		}
 	})
 	return n.drained
 }

@@ -216,13 +216,11 @@ func (n *Node) judge(client peer.ID) {
 		}
 	}
 	if b := n.book.Balance(id); b.Granted > 0 || b.Receipts > 0 {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		n.spawn(func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 2*syncWait)
 			defer cancel()
 			fetch(ctx)
-		}()
+		})
 		return
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, judgeWait)
@@ -239,11 +237,7 @@ func (n *Node) judgeLater(author peer.ID) {
 	if !n.learnLimit.Allow() {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.judge(author)
-	}()
+	n.spawn(func() { n.judge(author) })
 }
 
 // learnRate bounds the unknown authors judged in the background a second.

@@ -90,10 +90,12 @@ type Node struct {
 	record  job.Capacity // a provider's capacity as probed and configured
 	pub     *publisher
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // every goroutine of the node (owned.go)
+	once    sync.Once
+	ownMu   sync.Mutex
+	closing bool // Close has begun: nothing more starts
 }
 
 // New starts a node from cfg.
@@ -212,8 +214,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(syncProto), n.serveLedgerSync)
-	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(storeProto), n.serveLedgerStore)
+	n.serve(syncProto, n.serveLedgerSync)
+	n.serve(storeProto, n.serveLedgerStore)
 	n.pushes = make(chan *job.Receipt, pushQueue)
 	n.wg.Add(1)
 	go n.pushLoop()
@@ -268,6 +270,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 func (n *Node) Close() error {
 	var errs []error
 	n.once.Do(func() {
+		n.beginClose()
 		n.cancel()
 		if n.api != nil {
 			errs = append(errs, n.api.close())

@@ -37,8 +37,8 @@ func (n *Node) startProvider() error {
 		n.wg.Add(1)
 		go n.answerRequests()
 	}
-	n.mesh.Host().SetStreamHandler(n.mesh.Protocol("award"), n.handleAward)
-	n.mesh.Host().SetStreamHandler(n.mesh.Protocol(holdProto), n.handleHold)
+	n.serve("award", n.handleAward)
+	n.serve(holdProto, n.handleHold)
 	n.record.Peer = n.ID().String()
 	if err := n.record.Validate(); err != nil {
 		return fmt.Errorf("capacity record: %w", err)

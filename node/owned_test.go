@@ -1,0 +1,65 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+)
+
+// goroutinesOf returns the stacks of the goroutines running a method of
+// the node n (its pointer is the method's first argument in the trace).
+func goroutinesOf(n *Node) []string {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	mark := "(*Node)."
+	ptr := fmt.Sprintf("(%p", n)
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, line := range strings.Split(g, "\n") {
+			if strings.Contains(line, "computemesh/node.") && strings.Contains(line, mark) && strings.Contains(line, ptr) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Close waits for every goroutine of the node, stream handlers included: a
+// job running for a client (its award handler, its run) cannot keep the
+// node's code running past Close, and nothing starts after.
+func TestCloseOwnsItsGoroutines(t *testing.T) {
+	client, provs := testMesh(t, []provSpec{{"us-east", "0.5"}})
+	p := provs[0]
+	sub := sleeperSpec(t, 60*time.Second)
+	sub.Spec.TimeoutMS = 120_000
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = client.Submit(ctx, sub, nil)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the provider to run the job", func() bool {
+		for _, g := range goroutinesOf(p) {
+			if strings.Contains(g, "runTask") {
+				return true
+			}
+		}
+		return false
+	})
+	if err := p.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	if gs := goroutinesOf(p); len(gs) > 0 {
+		t.Fatalf("%d goroutines of the node still run after Close:\n%s", len(gs), strings.Join(gs, "\n\n"))
+	}
+	if p.spawn(func() { t.Error("a goroutine started after Close") }) {
+		t.Fatal("spawn after Close started a goroutine")
+	}
+}
