@@ -50,7 +50,7 @@ type Line struct {
 
 // Backend is what the API serves.
 type Backend interface {
-	Info() any
+	Info() Info
 	Submit(ctx context.Context, r SubmitRequest, progress func(job.Event)) (*job.Outcome, error)
 	// BadRequest reports whether a Submit error is about the submission.
 	BadRequest(err error) bool

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -206,49 +205,4 @@ func TestChargeMonotoneAndCapped(t *testing.T) {
 	if prev != price {
 		t.Fatalf("Charge past the timeout = %d, want the price %d", int64(prev), int64(price))
 	}
-}
-
-func TestLedger(t *testing.T) {
-	t.Run("zero value", func(t *testing.T) {
-		var l market.Ledger
-		if b := l.Balance(); b != (market.Balance{}) {
-			t.Fatalf("Balance of a new ledger = %+v, want zero", b)
-		}
-	})
-	t.Run("sequential", func(t *testing.T) {
-		var l market.Ledger
-		l.Earn(1_500_000_000)
-		l.Earn(1)
-		l.Spend(250_000_000)
-		want := market.Balance{Earned: 1_500_000_001, Spent: 250_000_000, JobsRun: 2, JobsPaid: 1}
-		if b := l.Balance(); b != want {
-			t.Fatalf("Balance = %+v, want %+v", b, want)
-		}
-	})
-	t.Run("concurrent", func(t *testing.T) {
-		var l market.Ledger
-		const workers, each = 32, 250
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < each; i++ {
-					l.Earn(3)
-					_ = l.Balance()
-				}
-			}()
-			go func() {
-				defer wg.Done()
-				for i := 0; i < each; i++ {
-					l.Spend(2)
-				}
-			}()
-		}
-		wg.Wait()
-		want := market.Balance{Earned: 3 * workers * each, Spent: 2 * workers * each, JobsRun: workers * each, JobsPaid: workers * each}
-		if b := l.Balance(); b != want {
-			t.Fatalf("Balance = %+v, want %+v", b, want)
-		}
-	})
 }

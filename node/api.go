@@ -29,7 +29,7 @@ func (a *apiServer) close() error { return a.srv.Close() }
 // backend adapts a Node to the API.
 type backend struct{ n *Node }
 
-func (b backend) Info() any { return b.n.Info() }
+func (b backend) Info() api.Info { return b.n.Info() }
 
 func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
 	spec := r.Spec

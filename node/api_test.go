@@ -63,7 +63,7 @@ func TestAPIRequiresTokenAndServesInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info Info
+	var info api.Info
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Info(ctx, &info); err != nil {

@@ -378,7 +378,7 @@ func (n *Node) runOne(ctx context.Context, t *ticket, ranked []scheduler.Option,
 		}
 		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
 		n.settle(ctx, t.sub.Spec, o.Bid.Provider, res, out)
-		n.ledger.Spend(res.Charge)
+		n.session.spend(res.Charge)
 		n.metrics.spent.Add(float64(res.Charge))
 		return true
 	}

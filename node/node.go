@@ -15,7 +15,6 @@ import (
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
-	"github.com/computemesh/computemesh/market"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/scheduler"
 	"github.com/computemesh/computemesh/store"
@@ -31,7 +30,7 @@ var log = logging.Logger("computemesh/node")
 type Node struct {
 	cfg    Config
 	mesh   *mesh.Mesh
-	ledger market.Ledger
+	session session // earned and spent since the start
 
 	// provider role
 	// exec holds the executors this provider offers, by name (job.Executor*):
@@ -347,50 +346,16 @@ func (n *Node) Config() Config { return n.cfg }
 func (n *Node) Announced() <-chan struct{} { return n.announce }
 
 // Balance returns the node's credits earned and spent.
-func (n *Node) Balance() market.Balance { return n.ledger.Balance() }
-
-// Info describes a running node.
-type Info struct {
-	PeerID   string         `json:"peer_id"`
-	Addrs    []string       `json:"addrs"`
-	Mode     string         `json:"mode"`
-	Network  string         `json:"network"`
-	Region   string         `json:"region,omitempty"`
-	Rates    job.Rates      `json:"rates"`
-	Capacity job.Resources  `json:"capacity"`
-	Free     job.Resources  `json:"free"`
-	Running  int            `json:"running"` // jobs holding a reservation
-	Queued   int            `json:"queued"`  // awarded jobs waiting for capacity
-	API      string         `json:"api,omitempty"`
-	Peers    int            `json:"peers"`
-	Balance  market.Balance `json:"balance"`
-	Dropped  int64          `json:"dropped_messages"`
-	OverRate int64          `json:"over_rate_messages"` // job requests ignored: over their author's rate
-	Record   *job.Capacity  `json:"record,omitempty"`   // a provider's advertised capacity
-	// Conns counts open connections, direct and through a relay.
-	Conns mesh.ConnStats `json:"conns"`
-	// Relayed are the node's addresses through a relay (a node behind NAT).
-	Relayed []string `json:"relayed_addrs,omitempty"`
-	// RelayedPeers are the peers this node reaches only through a relay.
-	RelayedPeers []string `json:"relayed_peers,omitempty"`
-	// HolePunch reports the node's direct-connection upgrades (DCUtR).
-	HolePunch mesh.HolePunchStats `json:"hole_punch"`
-	// RelayService says the node relays for peers behind NAT.
-	RelayService bool `json:"relay_service,omitempty"`
-	// ExecConfinement says how exec commands run (a provider offering
-	// exec): confined, and how, or unconfined and why.
-	ExecConfinement string    `json:"exec_confinement,omitempty"`
-	StartedAt       time.Time `json:"-"`
-}
+func (n *Node) Balance() api.Session { return n.session.snapshot() }
 
 // Info returns a snapshot of the node's state.
-func (n *Node) Info() Info {
-	in := Info{
+func (n *Node) Info() api.Info {
+	in := api.Info{
 		PeerID: n.ID().String(), Mode: n.cfg.Mode, Network: n.mesh.NetworkName(),
 		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
-		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.ledger.Balance(),
+		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.session.snapshot(),
 		Dropped: n.mesh.Drops().Total(), OverRate: n.mesh.Drops().OverRate.Load(), ExecConfinement: n.execConfinement,
-		Conns: n.mesh.Conns(), HolePunch: n.mesh.HolePunch(), RelayService: n.cfg.RelayService,
+		Conns: api.ConnStats(n.mesh.Conns()), HolePunch: api.HolePunchStats(n.mesh.HolePunch()), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {
 		in.Addrs = append(in.Addrs, a.String())

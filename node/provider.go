@@ -289,7 +289,7 @@ func (n *Node) handleAward(s network.Stream) {
 		n.owed.settle(a.Job, a.Attempt) // charged nothing
 		return
 	}
-	n.ledger.Earn(res.Charge)
+	n.session.earn(res.Charge)
 	n.metrics.earned.Add(float64(res.Charge))
 	<-watched // the receipt's first byte woke the watcher, or the client left
 	if err := n.takeReceipt(s, br, &a, client, res.Charge); err != nil {

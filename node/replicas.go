@@ -139,7 +139,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 	out.Provider, out.Region, out.Price, out.Reason = winner.opt.Bid.Provider, winner.opt.Bid.Region, winner.opt.Bid.Price, winner.why
 	n.settle(ctx, t.sub.Spec, winner.opt.Bid.Provider, winner.res, out)
 	out.Charge = charge
-	n.ledger.Spend(charge)
+	n.session.spend(charge)
 	n.metrics.spent.Add(float64(charge))
 	if len(out.Minority) > 0 {
 		log.Warnf("job %s: replicas on %s disagreed with the majority", t.id, strings.Join(out.Minority, ", "))

@@ -208,9 +208,9 @@ func TestSecondPriceAndNotRegions(t *testing.T) {
 		t.Fatalf("second-price charge %d, first-price %d, price %d: want more than first-price, at most the runner-up's price", out.Charge, first.Charge, out.Price)
 	}
 	// The provider books its earnings just after sending the result.
-	for deadline := time.Now().Add(30 * time.Second); provs[0].ledger.Balance().Earned != out.Charge+first.Charge; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); provs[0].session.snapshot().Earned != out.Charge+first.Charge; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the provider earned %d, the client paid %d + %d", provs[0].ledger.Balance().Earned, out.Charge, first.Charge)
+			t.Fatalf("the provider earned %d, the client paid %d + %d", provs[0].session.snapshot().Earned, out.Charge, first.Charge)
 		}
 	}
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/node"
 )
@@ -32,7 +33,7 @@ type Cluster interface {
 
 // Status is what `meshnode status --json` says of a node.
 type Status struct {
-	Node      node.Info           `json:"node"`
+	Node      api.Info            `json:"node"`
 	Jobs      map[string]int      `json:"jobs"`
 	Providers []node.ProviderInfo `json:"providers"`
 	Regions   map[string]int      `json:"regions"`

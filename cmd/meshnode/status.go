@@ -44,7 +44,7 @@ healthcheck.`,
 
 // statusReport is the --json form of status.
 type statusReport struct {
-	Node      node.Info           `json:"node"`
+	Node      api.Info            `json:"node"`
 	Jobs      map[string]int      `json:"jobs"` // this node's job records by state
 	Providers []node.ProviderInfo `json:"providers,omitempty"`
 	Regions   map[string]int      `json:"regions,omitempty"` // providers found per region
