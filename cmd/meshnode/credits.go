@@ -84,70 +84,7 @@ the ledger is opened directly, offline: its network and faucet are read
 from its log (--network, --faucet or --test-faucet for a log written before
 it named its faucet). Exits 1 when a record is wrong.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyConfig(cmd); err != nil {
-				return err
-			}
-			dataDir, _ := cmd.Flags().GetString("data-dir")
-			var rep ledger.Report
-			c, err := api.Dial(dataDir)
-			switch {
-			case err == nil:
-				err = c.VerifyLedger(cmd.Context(), &rep)
-				if err != nil && !errors.Is(err, api.ErrNoNode) {
-					return netErr(err)
-				}
-			case !errors.Is(err, api.ErrNoNode):
-				return netErr(err)
-			}
-			if c == nil || err != nil { // no node runs there: open the ledger itself
-				dir := filepath.Join(dataDir, "ledger")
-				network, faucet, err := ledger.ReadHeader(dir)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				if cmd.Flags().Changed("network") {
-					network, _ = cmd.Flags().GetString("network")
-				}
-				if cmd.Flags().Changed("faucet") {
-					faucet, _ = cmd.Flags().GetString("faucet")
-				}
-				if tf, _ := cmd.Flags().GetBool("test-faucet"); tf {
-					faucet = testfaucet.ID
-				}
-				opt := ledger.WithNetwork(network)
-				if faucet != "" {
-					opt = ledger.WithFaucet(network, faucet)
-				}
-				l, err := ledger.Open(dir, opt, ledger.WithVerifier(node.VerifySignature))
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				defer l.Close()
-				if rep, err = l.Verify(); err != nil {
-					return usageErr("%v", err)
-				}
-			}
-			out := cmd.OutOrStdout()
-			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-				if err := json.NewEncoder(out).Encode(rep); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(out, "%d records (%d receipts, %d grants, %d fraud proofs, %d duplicates), %d bytes; %d fraudulent payers\n",
-					rep.Records, rep.Receipts, rep.Grants, rep.FraudProofs, rep.Duplicates, rep.Bytes, len(rep.FraudulentPayers))
-				for _, p := range rep.Problems {
-					fmt.Fprintf(out, "problem at offset %d: %s\n", p.Offset, p.Err)
-				}
-			}
-			if len(rep.Problems) > 0 {
-				return &exitError{code: exitJobFailed, err: fmt.Errorf("%d problems in the ledger", len(rep.Problems))}
-			}
-			if len(rep.Problems) == 0 && !cmd.Flags().Changed("json") {
-				fmt.Fprintln(out, "every record verifies")
-			}
-			return nil
-		},
+		RunE: runLedgerVerify,
 	}
 	f := verify.Flags()
 	f.String("data-dir", defaultDataDir(), "the node's data dir")
@@ -157,4 +94,80 @@ it named its faucet). Exits 1 when a record is wrong.`,
 	f.Bool("json", false, "print the report as JSON")
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+func runLedgerVerify(cmd *cobra.Command, _ []string) error {
+	if err := applyConfig(cmd); err != nil {
+		return err
+	}
+	dataDir, _ := cmd.Flags().GetString("data-dir")
+	var rep ledger.Report
+	c, err := api.Dial(dataDir)
+	switch {
+	case err == nil:
+		err = c.VerifyLedger(cmd.Context(), &rep)
+		if err != nil && !errors.Is(err, api.ErrNoNode) {
+			return netErr(err)
+		}
+	case !errors.Is(err, api.ErrNoNode):
+		return netErr(err)
+	}
+	if c == nil || err != nil { // no node runs there: open the ledger itself
+		if rep, err = verifyLedgerOffline(cmd, dataDir); err != nil {
+			return err
+		}
+	}
+	out := cmd.OutOrStdout()
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		if err := json.NewEncoder(out).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "%d records (%d receipts, %d grants, %d fraud proofs, %d duplicates), %d bytes; %d fraudulent payers\n",
+			rep.Records, rep.Receipts, rep.Grants, rep.FraudProofs, rep.Duplicates, rep.Bytes, len(rep.FraudulentPayers))
+		for _, p := range rep.Problems {
+			fmt.Fprintf(out, "problem at offset %d: %s\n", p.Offset, p.Err)
+		}
+	}
+	if len(rep.Problems) > 0 {
+		return &exitError{code: exitJobFailed, err: fmt.Errorf("%d problems in the ledger", len(rep.Problems))}
+	}
+	if len(rep.Problems) == 0 && !cmd.Flags().Changed("json") {
+		fmt.Fprintln(out, "every record verifies")
+	}
+	return nil
+}
+
+// verifyLedgerOffline opens the ledger of dataDir itself (no node runs
+// there) and verifies it: its network and faucet come from its log unless
+// the flags say otherwise.
+func verifyLedgerOffline(cmd *cobra.Command, dataDir string) (ledger.Report, error) {
+	dir := filepath.Join(dataDir, "ledger")
+	network, faucet, err := ledger.ReadHeader(dir)
+	if err != nil {
+		return ledger.Report{}, usageErr("%v", err)
+	}
+	if cmd.Flags().Changed("network") {
+		network, _ = cmd.Flags().GetString("network")
+	}
+	if cmd.Flags().Changed("faucet") {
+		faucet, _ = cmd.Flags().GetString("faucet")
+	}
+	if tf, _ := cmd.Flags().GetBool("test-faucet"); tf {
+		faucet = testfaucet.ID
+	}
+	opt := ledger.WithNetwork(network)
+	if faucet != "" {
+		opt = ledger.WithFaucet(network, faucet)
+	}
+	l, err := ledger.Open(dir, opt, ledger.WithVerifier(node.VerifySignature))
+	if err != nil {
+		return ledger.Report{}, usageErr("%v", err)
+	}
+	defer l.Close()
+	rep, err := l.Verify()
+	if err != nil {
+		return ledger.Report{}, usageErr("%v", err)
+	}
+	return rep, nil
 }

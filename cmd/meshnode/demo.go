@@ -67,54 +67,16 @@ func runDemo(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "(the GPUs are simulated, declared on a test network and marked so in the providers' signed records;\n")
 	fmt.Fprintf(w, " each provider has a delay injected on its connections, so the latency policy has real RTTs to rank)\n\n")
 	rep := hwprobe.Probe(ctx, hwprobe.WithoutBenchmark())
-	var (
-		boot  []string
-		provs []*node.Node
-		names = map[string]string{}
-	)
-	defer func() {
-		for _, p := range provs {
-			p.Close()
-		}
-	}()
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tGPUS\tDELAY\tADDRESS")
-	for i, p := range demoProviders {
-		rate, _ := job.ParseCredits(p.rate)
-		cfg := node.Config{
-			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate, GPUHour: 4 * rate},
-			Network: demoNetwork, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
-			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}, Hardware: &rep,
-			Delay: p.delay, Faucet: testfaucet.ID,
-		}
-		if p.gpus != nil {
-			cfg.Simulated = &node.Simulated{GPUs: p.gpus}
-		}
-		n, err := node.New(ctx, cfg)
-		if err != nil {
-			return netErr(fmt.Errorf("starting provider %d: %w", i+1, err))
-		}
-		provs = append(provs, n)
-		addr := n.Mesh().Addrs()[0].String()
-		if i == 0 {
-			boot = []string{addr}
-		}
-		name := fmt.Sprintf("p%d", i+1)
-		names[n.ID().String()] = name
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", name, short(n.ID().String()), p.region, rate, gpuSummary(p.gpus), p.delay, strings.Split(addr, "/p2p/")[0])
+	d := &demoMesh{names: map[string]string{}}
+	defer d.closeProviders()
+	if err := d.startProviders(ctx, w, &rep); err != nil {
+		return err
 	}
-	tw.Flush()
-	for i, p := range provs {
-		select {
-		case <-p.Announced():
-		case <-time.After(30 * time.Second):
-			return netErr(fmt.Errorf("provider p%d did not announce its capabilities on the DHT within 30s", i+1))
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := d.awaitAnnounced(ctx); err != nil {
+		return err
 	}
 	client, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Network: demoNetwork, Listen: mesh.LoopbackListen,
-		Bootstrap: boot, Faucet: testfaucet.ID})
+		Bootstrap: d.boot, Faucet: testfaucet.ID})
 	if err != nil {
 		return netErr(fmt.Errorf("starting the client: %w", err))
 	}
@@ -124,6 +86,84 @@ func runDemo(ctx context.Context, w io.Writer) error {
 	if err := client.Mesh().WaitProviders(wctx, 1); err != nil {
 		return netErr(err)
 	}
+	if err := d.grantClient(ctx, wctx, client); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nclient %s joined; mesh up in %.0fms\n", short(client.ID().String()), ms(time.Since(start)))
+
+	module := hello.Module()
+	for i, r := range demoRuns {
+		if err := runDemoJob(ctx, w, client, d.names, i, r, module); err != nil {
+			return err
+		}
+	}
+	d.printLedger(w, client)
+	fmt.Fprintf(w, "demo done in %.1fs\n", time.Since(start).Seconds())
+	return nil
+}
+
+// demoMesh is the demo's providers, the first of them the bootstrap node.
+type demoMesh struct {
+	provs []*node.Node
+	boot  []string
+	names map[string]string // p1, p2... by peer ID
+}
+
+func (d *demoMesh) closeProviders() {
+	for _, p := range d.provs {
+		p.Close()
+	}
+}
+
+// startProviders starts demoProviders and prints a table of them.
+func (d *demoMesh) startProviders(ctx context.Context, w io.Writer, rep *hwprobe.Report) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tGPUS\tDELAY\tADDRESS")
+	for i, p := range demoProviders {
+		rate, _ := job.ParseCredits(p.rate)
+		cfg := node.Config{
+			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate, GPUHour: 4 * rate},
+			Network: demoNetwork, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: d.boot,
+			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}, Hardware: rep,
+			Delay: p.delay, Faucet: testfaucet.ID,
+		}
+		if p.gpus != nil {
+			cfg.Simulated = &node.Simulated{GPUs: p.gpus}
+		}
+		n, err := node.New(ctx, cfg)
+		if err != nil {
+			return netErr(fmt.Errorf("starting provider %d: %w", i+1, err))
+		}
+		d.provs = append(d.provs, n)
+		addr := n.Mesh().Addrs()[0].String()
+		if i == 0 {
+			d.boot = []string{addr}
+		}
+		name := fmt.Sprintf("p%d", i+1)
+		d.names[n.ID().String()] = name
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", name, short(n.ID().String()), p.region, rate, gpuSummary(p.gpus), p.delay, strings.Split(addr, "/p2p/")[0])
+	}
+	tw.Flush()
+	return nil
+}
+
+// awaitAnnounced waits until every provider has announced its capabilities.
+func (d *demoMesh) awaitAnnounced(ctx context.Context) error {
+	for i, p := range d.provs {
+		select {
+		case <-p.Announced():
+		case <-time.After(30 * time.Second):
+			return netErr(fmt.Errorf("provider p%d did not announce its capabilities on the DHT within 30s", i+1))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// grantClient gives the client credits and waits until every provider has
+// heard of the grant (until wctx ends).
+func (d *demoMesh) grantClient(ctx, wctx context.Context, client *node.Node) error {
 	// The network has credits: providers refuse a client short of the
 	// price. The test faucet grants the client 1 credit; every node hears
 	// of the grant on the ledger topic.
@@ -134,65 +174,20 @@ func runDemo(ctx context.Context, w io.Writer) error {
 	if err := client.AddGrant(ctx, grant); err != nil {
 		return netErr(fmt.Errorf("granting the client credits: %w", err))
 	}
-	for _, p := range provs {
+	for _, p := range d.provs {
 		for p.Ledger().Balance(client.ID().String()).Granted == 0 {
 			select {
 			case <-wctx.Done():
-				return netErr(fmt.Errorf("provider %s did not hear of the grant within 30s", names[p.ID().String()]))
+				return netErr(fmt.Errorf("provider %s did not hear of the grant within 30s", d.names[p.ID().String()]))
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
 	}
-	fmt.Fprintf(w, "\nclient %s joined; mesh up in %.0fms\n", short(client.ID().String()), ms(time.Since(start)))
+	return nil
+}
 
-	module := hello.Module()
-	runs := []struct {
-		title   string
-		policy  string
-		region  string
-		gpus    int
-		model   string
-		auction string
-	}{
-		{"policy cost: the cheapest provider wins", job.PolicyCost, "", 0, "", ""},
-		{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, "", 0, "", ""},
-		{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*", 0, "", ""},
-		{"policy cost, 1 GPU of model h100: only a provider with one may win (GPU jobs gossip on their own topic)", job.PolicyCost, "", 1, "h100", ""},
-		{"policy balanced, second-price auction: price and latency weighed equally; the winner is paid the runner-up's price", job.PolicyBalanced, "", 0, "", job.AuctionSecondPrice},
-	}
-	for i, r := range runs {
-		spec := &job.Spec{
-			Executor: job.ExecutorWASM, Module: job.ModuleCID(module).String(), Name: "hello.wasm",
-			Args: []string{fmt.Sprintf("job %d", i+1)}, Env: map[string]string{"HELLO_NAME": "demo"},
-			Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20, GPUs: r.gpus, GPUModel: r.model},
-			TimeoutMS: 10_000, Policy: r.policy, Region: r.region, Auction: r.auction,
-		}
-		fmt.Fprintf(w, "\n== job %d: %s\n", i+1, r.title)
-		var mu sync.Mutex
-		var answers []job.Event
-		out, err := client.Submit(ctx, node.Submission{Spec: spec, Module: module, BidWindow: 2 * time.Second}, func(e job.Event) {
-			if e.Kind == job.EventBid || e.Kind == job.EventDecline {
-				mu.Lock()
-				answers = append(answers, e)
-				mu.Unlock()
-			}
-		})
-		if err != nil {
-			return netErr(err)
-		}
-		mu.Lock()
-		printAnswers(w, client, names, answers, out)
-		mu.Unlock()
-		if out.State != job.StateCompleted {
-			return &exitError{code: exitJobFailed, err: fmt.Errorf("demo job %d %s: %s", i+1, out.State, out.Error)}
-		}
-		fmt.Fprintf(w, "winner: %s (%s) — %s\n", names[out.Provider], out.Region, out.Reason)
-		fmt.Fprintf(w, "result: exit %d, charged %s credits, %.1fms total (discover %.1f, auction %.1f, run %.1f)\n",
-			out.ExitCode, out.Charge, out.Timings.Total, out.Timings.Discover, out.Timings.Auction, out.Timings.Run)
-		for _, line := range strings.Split(strings.TrimRight(string(out.Stdout), "\n"), "\n") {
-			fmt.Fprintf(w, "  | %s\n", line)
-		}
-	}
+// printLedger prints what the client spent and the providers earned.
+func (d *demoMesh) printLedger(w io.Writer, client *node.Node) {
 	// Every run was settled by a receipt both sides signed, kept by both
 	// and by the holders of their accounts (not by every node).
 	self := client.ID().String()
@@ -200,11 +195,64 @@ func runDemo(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "\nledger (signed receipts, as the client's node sees them): client granted %s, spent %s, balance %s credits in %d receipts\n",
 		cb.Granted, cb.Spent, cb.Balance, cb.Receipts)
 	fmt.Fprintf(w, "earned by providers:")
-	for _, p := range provs {
-		fmt.Fprintf(w, " %s %s", names[p.ID().String()], client.Ledger().Balance(p.ID().String()).Earned)
+	for _, p := range d.provs {
+		fmt.Fprintf(w, " %s %s", d.names[p.ID().String()], client.Ledger().Balance(p.ID().String()).Earned)
 	}
 	fmt.Fprintln(w, " credits")
-	fmt.Fprintf(w, "demo done in %.1fs\n", time.Since(start).Seconds())
+}
+
+// demoRun is one of the demo's jobs.
+type demoRun struct {
+	title   string
+	policy  string
+	region  string
+	gpus    int
+	model   string
+	auction string
+}
+
+var demoRuns = []demoRun{
+	{"policy cost: the cheapest provider wins", job.PolicyCost, "", 0, "", ""},
+	{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, "", 0, "", ""},
+	{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*", 0, "", ""},
+	{"policy cost, 1 GPU of model h100: only a provider with one may win (GPU jobs gossip on their own topic)", job.PolicyCost, "", 1, "h100", ""},
+	{"policy balanced, second-price auction: price and latency weighed equally; the winner is paid the runner-up's price", job.PolicyBalanced, "", 0, "", job.AuctionSecondPrice},
+}
+
+// runDemoJob submits the demo's job i and prints the answers, the winner
+// and the result.
+func runDemoJob(ctx context.Context, w io.Writer, client *node.Node, names map[string]string, i int, r demoRun, module []byte) error {
+	spec := &job.Spec{
+		Executor: job.ExecutorWASM, Module: job.ModuleCID(module).String(), Name: "hello.wasm",
+		Args: []string{fmt.Sprintf("job %d", i+1)}, Env: map[string]string{"HELLO_NAME": "demo"},
+		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20, GPUs: r.gpus, GPUModel: r.model},
+		TimeoutMS: 10_000, Policy: r.policy, Region: r.region, Auction: r.auction,
+	}
+	fmt.Fprintf(w, "\n== job %d: %s\n", i+1, r.title)
+	var mu sync.Mutex
+	var answers []job.Event
+	out, err := client.Submit(ctx, node.Submission{Spec: spec, Module: module, BidWindow: 2 * time.Second}, func(e job.Event) {
+		if e.Kind == job.EventBid || e.Kind == job.EventDecline {
+			mu.Lock()
+			answers = append(answers, e)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		return netErr(err)
+	}
+	mu.Lock()
+	printAnswers(w, client, names, answers, out)
+	mu.Unlock()
+	if out.State != job.StateCompleted {
+		return &exitError{code: exitJobFailed, err: fmt.Errorf("demo job %d %s: %s", i+1, out.State, out.Error)}
+	}
+	fmt.Fprintf(w, "winner: %s (%s) — %s\n", names[out.Provider], out.Region, out.Reason)
+	fmt.Fprintf(w, "result: exit %d, charged %s credits, %.1fms total (discover %.1f, auction %.1f, run %.1f)\n",
+		out.ExitCode, out.Charge, out.Timings.Total, out.Timings.Discover, out.Timings.Auction, out.Timings.Run)
+	for _, line := range strings.Split(strings.TrimRight(string(out.Stdout), "\n"), "\n") {
+		fmt.Fprintf(w, "  | %s\n", line)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/computemesh/computemesh/testnet"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // devnetScenarios are the testnet scenarios that make sense for local
@@ -50,22 +52,10 @@ func runDevnet(cmd *cobra.Command, _ []string) error {
 	f := cmd.Flags()
 	n, _ := f.GetInt("nodes")
 	dir, _ := f.GetString("dir")
-	scenarios, _ := f.GetStringSlice("scenario")
-	scenarios = splitList(scenarios)
 	parallel, _ := f.GetInt("parallel")
-	if n < 1 || n > 200 {
-		return usageErr("--nodes: want 1 to 200 providers")
-	}
-	if slices.Contains(scenarios, "all") {
-		scenarios = devnetScenarios()
-	}
-	for _, s := range scenarios {
-		if !slices.Contains(devnetScenarios(), s) {
-			return usageErr("--scenario %s: unknown or not for local processes (known: %s; partition and nat: testnet/run.sh)", s, strings.Join(devnetScenarios(), ", "))
-		}
-	}
-	if len(scenarios) > 0 && n < 6 {
-		return usageErr("--scenario needs --nodes 6 or more (the scenarios use the testnet's six providers)")
+	scenarios, err := devnetScenarioFlags(f, n)
+	if err != nil {
+		return err
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -90,6 +80,44 @@ func runDevnet(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return netErr(err)
 	}
+	printDevnetNodes(out, nodes, ids, dir)
+	if len(scenarios) == 0 {
+		fmt.Fprintf(out, "\nready: every provider found through the DHT, the client funded. Try:\n  meshnode submit --data-dir %s/client --wasm %s -- hi\n  meshnode status --data-dir %s/client --providers\nCtrl-C stops every node.\n",
+			dir, l.JobPath(testnet.HelloModule), dir)
+		<-ctx.Done()
+		return nil
+	}
+	if failed := runDevnetScenarios(ctx, out, l, scenarios, parallel); failed > 0 {
+		fmt.Fprintf(out, "logs of every node are under %s\n", dir)
+		return silentExit(exitJobFailed)
+	}
+	return nil
+}
+
+// devnetScenarioFlags checks --nodes and returns the scenarios --scenario
+// names ("all": every one).
+func devnetScenarioFlags(f *pflag.FlagSet, n int) ([]string, error) {
+	scenarios, _ := f.GetStringSlice("scenario")
+	scenarios = splitList(scenarios)
+	if n < 1 || n > 200 {
+		return nil, usageErr("--nodes: want 1 to 200 providers")
+	}
+	if slices.Contains(scenarios, "all") {
+		scenarios = devnetScenarios()
+	}
+	for _, s := range scenarios {
+		if !slices.Contains(devnetScenarios(), s) {
+			return nil, usageErr("--scenario %s: unknown or not for local processes (known: %s; partition and nat: testnet/run.sh)", s, strings.Join(devnetScenarios(), ", "))
+		}
+	}
+	if len(scenarios) > 0 && n < 6 {
+		return nil, usageErr("--scenario needs --nodes 6 or more (the scenarios use the testnet's six providers)")
+	}
+	return scenarios, nil
+}
+
+// printDevnetNodes prints a table of the devnet's nodes.
+func printDevnetNodes(out io.Writer, nodes []testnet.Node, ids map[string]string, dir string) {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tROLE\tPEER\tREGION\tCREDITS/CORE-H\tGPU\tDATA DIR")
 	for _, nd := range nodes {
@@ -100,12 +128,11 @@ func runDevnet(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s/%s\n", nd.Name, nd.Role, short(ids[nd.Name]), dashIfEmpty(nd.Region), dashIfEmpty(nd.CPUPrice), dashIfEmpty(gpu), dir, nd.Name)
 	}
 	tw.Flush()
-	if len(scenarios) == 0 {
-		fmt.Fprintf(out, "\nready: every provider found through the DHT, the client funded. Try:\n  meshnode submit --data-dir %s/client --wasm %s -- hi\n  meshnode status --data-dir %s/client --providers\nCtrl-C stops every node.\n",
-			dir, l.JobPath(testnet.HelloModule), dir)
-		<-ctx.Done()
-		return nil
-	}
+}
+
+// runDevnetScenarios runs the scenarios, printing each one's details and
+// verdict, and returns how many failed.
+func runDevnetScenarios(ctx context.Context, out io.Writer, l *testnet.Local, scenarios []string, parallel int) int {
 	failed := 0
 	for _, s := range scenarios {
 		var ck *testnet.Check
@@ -127,11 +154,7 @@ func runDevnet(cmd *cobra.Command, _ []string) error {
 			failed++
 		}
 	}
-	if failed > 0 {
-		fmt.Fprintf(out, "logs of every node are under %s\n", dir)
-		return silentExit(exitJobFailed)
-	}
-	return nil
+	return failed
 }
 
 func dashIfEmpty(s string) string {

@@ -22,60 +22,14 @@ func newIdentity() *cobra.Command {
 		Use:   "export",
 		Short: "Write the identity key of --data-dir to --out (mode 0600) or stdout",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyConfig(cmd); err != nil {
-				return err
-			}
-			dir, _ := cmd.Flags().GetString("data-dir")
-			b, id, err := mesh.ExportKey(dir)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			fmt.Fprintln(cmd.ErrOrStderr(), keyWarning)
-			out, _ := cmd.Flags().GetString("out")
-			if out == "" {
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
-			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return usageErr("--out: %v (an existing file is never overwritten)", err)
-			}
-			if _, err = f.Write(b); err == nil {
-				err = f.Sync()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "exported the identity of %s to %s\n", id, out)
-			return nil
-		},
+		RunE:  runIdentityExport,
 	}
 	export.Flags().String("out", "", "file to write (created with mode 0600; never overwritten)")
 	imp := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Install an exported identity key in --data-dir (refused when it already holds one)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := applyConfig(cmd); err != nil {
-				return err
-			}
-			dir, _ := cmd.Flags().GetString("data-dir")
-			b, err := os.ReadFile(args[0])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			id, err := mesh.ImportKey(dir, b)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			fmt.Fprintln(cmd.ErrOrStderr(), keyWarning)
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is now the identity of %s\n", id, filepath.Clean(dir))
-			return nil
-		},
+		RunE:  runIdentityImport,
 	}
 	for _, c := range []*cobra.Command{export, imp} {
 		c.Flags().String("data-dir", defaultDataDir(), "the node's data dir")
@@ -85,14 +39,75 @@ func newIdentity() *cobra.Command {
 		Use:   "test SEED",
 		Short: "Print the peer ID that start --test-identity SEED gives (test networks only; anyone can derive its key)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := peer.IDFromPrivateKey(mesh.TestKey(args[0]))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), id)
-			return nil
-		},
+		RunE:  runIdentityTest,
 	})
 	return cmd
+}
+
+func runIdentityExport(cmd *cobra.Command, _ []string) error {
+	if err := applyConfig(cmd); err != nil {
+		return err
+	}
+	dir, _ := cmd.Flags().GetString("data-dir")
+	b, id, err := mesh.ExportKey(dir)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), keyWarning)
+	out, _ := cmd.Flags().GetString("out")
+	if out == "" {
+		_, err = cmd.OutOrStdout().Write(b)
+		return err
+	}
+	if err := writeNewKeyFile(out, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "exported the identity of %s to %s\n", id, out)
+	return nil
+}
+
+// writeNewKeyFile writes b to a new file of mode 0600, never overwriting
+// one, and syncs it.
+func writeNewKeyFile(out string, b []byte) error {
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return usageErr("--out: %v (an existing file is never overwritten)", err)
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	return nil
+}
+
+func runIdentityImport(cmd *cobra.Command, args []string) error {
+	if err := applyConfig(cmd); err != nil {
+		return err
+	}
+	dir, _ := cmd.Flags().GetString("data-dir")
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	id, err := mesh.ImportKey(dir, b)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), keyWarning)
+	fmt.Fprintf(cmd.OutOrStdout(), "%s is now the identity of %s\n", id, filepath.Clean(dir))
+	return nil
+}
+
+func runIdentityTest(cmd *cobra.Command, args []string) error {
+	id, err := peer.IDFromPrivateKey(mesh.TestKey(args[0]))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), id)
+	return nil
 }

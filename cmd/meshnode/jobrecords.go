@@ -173,23 +173,38 @@ through its API; when no node runs there, <data-dir>/jobs is read directly.`,
 
 // describeJob prints a job's record for humans.
 func describeJob(w io.Writer, r *node.JobRecord, now time.Time) {
-	line := func(label, format string, a ...any) {
-		fmt.Fprintf(w, "%-11s%s\n", label, fmt.Sprintf(format, a...))
+	describeHeader(w, r, now)
+	describeRounds(w, r)
+	describeAttempts(w, r)
+	if r.Outcome == nil {
+		return
 	}
-	clock := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+	describeOutcome(w, r)
+}
+
+// describeLine prints one labelled line of a job's description.
+func describeLine(w io.Writer, label, format string, a ...any) {
+	fmt.Fprintf(w, "%-11s%s\n", label, fmt.Sprintf(format, a...))
+}
+
+// localClock formats t in local time, to the second.
+func localClock(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+
+// describeHeader prints the job's identity, state, spec and options.
+func describeHeader(w io.Writer, r *node.JobRecord, now time.Time) {
 	s := &r.Spec
-	line("Job", "%s", r.ID)
+	describeLine(w, "Job", "%s", r.ID)
 	if s.Name != "" {
-		line("Name", "%s", s.Name)
+		describeLine(w, "Name", "%s", s.Name)
 	}
-	state := r.State
+	state := string(r.State)
 	if r.Resumes > 0 {
 		state += fmt.Sprintf(" (resumed after %d client restart(s))", r.Resumes)
 	}
-	line("State", "%s", state)
-	line("Submitted", "%s (%s ago)", clock(r.Submitted), age(now.Sub(r.Submitted)))
+	describeLine(w, "State", "%s", state)
+	describeLine(w, "Submitted", "%s (%s ago)", localClock(r.Submitted), age(now.Sub(r.Submitted)))
 	if !r.Finished.IsZero() {
-		line("Finished", "%s", clock(r.Finished))
+		describeLine(w, "Finished", "%s", localClock(r.Finished))
 	}
 	spec := []string{s.Executor, s.Resources.String(), "timeout " + s.Timeout().String(), "policy " + s.Policy}
 	if s.Region != "" {
@@ -204,114 +219,108 @@ func describeJob(w io.Writer, r *node.JobRecord, now time.Time) {
 	if s.Replicas > 1 {
 		spec = append(spec, fmt.Sprintf("%d replicas", s.Replicas))
 	}
-	line("Spec", "%s", strings.Join(spec, ", "))
+	describeLine(w, "Spec", "%s", strings.Join(spec, ", "))
 	var opts []string
 	if r.BidWindowMS > 0 {
 		opts = append(opts, "bid window "+(time.Duration(r.BidWindowMS)*time.Millisecond).String())
 	}
 	if r.DeadlineMS > 0 {
-		opts = append(opts, "deadline "+clock(time.UnixMilli(r.DeadlineMS)))
+		opts = append(opts, "deadline "+localClock(time.UnixMilli(r.DeadlineMS)))
 	}
 	if r.Secrets {
 		opts = append(opts, "secrets (never stored)")
 	}
 	if len(opts) > 0 {
-		line("Options", "%s", strings.Join(opts, ", "))
+		describeLine(w, "Options", "%s", strings.Join(opts, ", "))
 	}
+}
 
-	if len(r.Rounds) > 0 {
-		fmt.Fprintln(w)
-		title := "Auction rounds"
-		if r.RoundsDropped > 0 {
-			title += fmt.Sprintf(" (the first %d not kept)", r.RoundsDropped)
-		}
-		fmt.Fprintln(w, title)
-		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		for i, rd := range r.Rounds {
-			closed := ""
-			if rd.Closed != "" {
-				closed = "; bidding closed: " + rd.Closed
-			}
-			// No tabs: the header ends the previous round's columns.
-			fmt.Fprintf(tw, "  #%d  %s  %d candidates%s\n", i+1+r.RoundsDropped, clock(rd.Started), rd.Candidates, closed)
-			for _, b := range rd.Answers {
-				if b.Decline != "" {
-					fmt.Fprintf(tw, "    decline\t%s\t%s\t%s\n", short(b.Provider), b.Region, b.Decline)
-					continue
-				}
-				queue := ""
-				if b.Queue > 0 {
-					queue = fmt.Sprintf("queue position %d", b.Queue)
-				}
-				fmt.Fprintf(tw, "    bid\t%s\t%s\t%s credits\t%s\n", short(b.Provider), b.Region, b.Price, queue)
-			}
-			for _, rj := range rd.Rejected {
-				fmt.Fprintf(tw, "    rejected\t%s\t\t%s\n", short(rj.Provider), rj.Reason)
-			}
-			for _, p := range rd.Awarded {
-				fmt.Fprintf(tw, "    awarded\t%s\n", short(p))
-			}
-			if rd.Waiting != "" {
-				fmt.Fprintf(tw, "    waiting\t%s\n", rd.Waiting)
-			}
-		}
-		_ = tw.Flush()
-	}
-
-	if len(r.Attempts) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Attempts")
-		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		for _, a := range r.Attempts {
-			result, dur := a.Result, "-"
-			if result == "" {
-				result = "in progress"
-			}
-			if !a.End.IsZero() {
-				dur = a.Duration.Round(time.Millisecond).String()
-			}
-			fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\t%s\n", a.N, short(a.Provider), a.Region, result, dur, a.Error)
-		}
-		_ = tw.Flush()
-	}
-
-	o := r.Outcome
-	if o == nil {
+// describeRounds prints the job's auction rounds, if any.
+func describeRounds(w io.Writer, r *node.JobRecord) {
+	if len(r.Rounds) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
-	if o.Provider != "" {
-		line("Winner", "%s (%s) at %s credits", o.Provider, o.Region, o.Price)
-		if o.Reason != "" {
-			line("Why", "%s", o.Reason)
+	title := "Auction rounds"
+	if r.RoundsDropped > 0 {
+		title += fmt.Sprintf(" (the first %d not kept)", r.RoundsDropped)
+	}
+	fmt.Fprintln(w, title)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for i, rd := range r.Rounds {
+		closed := ""
+		if rd.Closed != "" {
+			closed = "; bidding closed: " + rd.Closed
+		}
+		// No tabs: the header ends the previous round's columns.
+		fmt.Fprintf(tw, "  #%d  %s  %d candidates%s\n", i+1+r.RoundsDropped, localClock(rd.Started), rd.Candidates, closed)
+		for _, b := range rd.Answers {
+			if b.Decline != "" {
+				fmt.Fprintf(tw, "    decline\t%s\t%s\t%s\n", short(b.Provider), b.Region, b.Decline)
+				continue
+			}
+			queue := ""
+			if b.Queue > 0 {
+				queue = fmt.Sprintf("queue position %d", b.Queue)
+			}
+			fmt.Fprintf(tw, "    bid\t%s\t%s\t%s credits\t%s\n", short(b.Provider), b.Region, b.Price, queue)
+		}
+		for _, rj := range rd.Rejected {
+			fmt.Fprintf(tw, "    rejected\t%s\t\t%s\n", short(rj.Provider), rj.Reason)
+		}
+		for _, p := range rd.Awarded {
+			fmt.Fprintf(tw, "    awarded\t%s\n", short(p))
+		}
+		if rd.Waiting != "" {
+			fmt.Fprintf(tw, "    waiting\t%s\n", rd.Waiting)
 		}
 	}
-	line("Charge", "%s credits", o.Charge)
-	line("Exit code", "%d", o.ExitCode)
+	_ = tw.Flush()
+}
+
+// describeAttempts prints the job's attempts, if any.
+func describeAttempts(w io.Writer, r *node.JobRecord) {
+	if len(r.Attempts) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Attempts")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, a := range r.Attempts {
+		result, dur := a.Result, "-"
+		if result == "" {
+			result = "in progress"
+		}
+		if !a.End.IsZero() {
+			dur = a.Duration.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\t%s\n", a.N, short(a.Provider), a.Region, result, dur, a.Error)
+	}
+	_ = tw.Flush()
+}
+
+// describeOutcome prints a finished job's outcome: winner, charge, timings,
+// replicas and stdout.
+func describeOutcome(w io.Writer, r *node.JobRecord) {
+	o := r.Outcome
+	fmt.Fprintln(w)
+	if o.Provider != "" {
+		describeLine(w, "Winner", "%s (%s) at %s credits", o.Provider, o.Region, o.Price)
+		if o.Reason != "" {
+			describeLine(w, "Why", "%s", o.Reason)
+		}
+	}
+	describeLine(w, "Charge", "%s credits", o.Charge)
+	describeLine(w, "Exit code", "%d", o.ExitCode)
 	if o.Error != "" {
-		line("Error", "%s", o.Error)
+		describeLine(w, "Error", "%s", o.Error)
 	}
 	t := o.Timings
-	line("Timings", "discover %.0fms, auction %.0fms, run %.0fms, total %.0fms", t.Discover, t.Auction, t.Run, t.Total)
+	describeLine(w, "Timings", "discover %.0fms, auction %.0fms, run %.0fms, total %.0fms", t.Discover, t.Auction, t.Run, t.Total)
 	if o.Outputs != "" {
-		line("Outputs", "%s", o.Outputs)
+		describeLine(w, "Outputs", "%s", o.Outputs)
 	}
-	if len(o.Replicas) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Replicas")
-		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		for _, rep := range o.Replicas {
-			verdict := "minority"
-			if rep.Majority {
-				verdict = "majority"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s credits\t%s\n", short(rep.Provider), verdict, rep.Charge, rep.Output)
-		}
-		_ = tw.Flush()
-		if len(o.Minority) > 0 {
-			line("Minority", "%s (not paid)", strings.Join(o.Minority, ", "))
-		}
-	}
+	describeReplicas(w, r)
 	if len(o.Stdout) > 0 {
 		fmt.Fprintln(w)
 		note := ""
@@ -322,5 +331,27 @@ func describeJob(w io.Writer, r *node.JobRecord, now time.Time) {
 		if !strings.HasSuffix(string(o.Stdout), "\n") {
 			fmt.Fprintln(w)
 		}
+	}
+}
+
+// describeReplicas prints the replicas of a replicated job's outcome.
+func describeReplicas(w io.Writer, r *node.JobRecord) {
+	o := r.Outcome
+	if len(o.Replicas) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Replicas")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, rep := range o.Replicas {
+		verdict := "minority"
+		if rep.Majority {
+			verdict = "majority"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s credits\t%s\n", short(rep.Provider), verdict, rep.Charge, rep.Output)
+	}
+	_ = tw.Flush()
+	if len(o.Minority) > 0 {
+		describeLine(w, "Minority", "%s (not paid)", strings.Join(o.Minority, ", "))
 	}
 }

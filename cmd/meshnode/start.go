@@ -17,6 +17,7 @@ import (
 	"github.com/computemesh/computemesh/node"
 	"github.com/computemesh/computemesh/store"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newStart() *cobra.Command {
@@ -93,141 +94,9 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	f := cmd.Flags()
-	cfg := node.Config{}
-	cfg.DataDir, _ = f.GetString("data-dir")
-	listen, _ := f.GetStringSlice("listen")
-	cfg.Listen = splitList(listen)
-	boot, _ := f.GetStringSlice("bootstrap")
-	cfg.Bootstrap = splitList(boot)
-	cfg.Network, _ = f.GetString("network")
-	cfg.Mode, _ = f.GetString("mode")
-	cfg.API, _ = f.GetString("api")
-	cfg.MDNS, _ = f.GetBool("mdns")
-	cfg.Delay, _ = f.GetDuration("delay")
-	cfg.HeartbeatTimeout, _ = f.GetDuration("heartbeat-timeout")
-	cfg.RelayService, _ = f.GetBool("relay-service")
-	cfg.RelayLimit.Duration, _ = f.GetDuration("relay-max-duration")
-	if v, _ := f.GetString("relay-max-data"); v != "" {
-		n, err := job.ParseSize(v)
-		if err != nil {
-			return usageErr("--relay-max-data: %v", err)
-		}
-		if n > 1<<40 {
-			return usageErr("--relay-max-data: %s is over 1TiB", v)
-		}
-		cfg.RelayLimit.Data = int64(n)
-	}
-	if v, _ := f.GetString("store-max"); v != "" {
-		n, err := job.ParseSize(v)
-		if err != nil || n == 0 || n > 1<<50 {
-			return usageErr("--store-max: %q is not a size between 1B and 1PiB (e.g. 10GiB)", v)
-		}
-		cfg.StoreMaxBytes = int64(n)
-	}
-	if cfg.StoreRetention, _ = f.GetDuration("store-retention"); cfg.StoreRetention <= 0 {
-		return usageErr("--store-retention: %v, must be positive (e.g. 168h)", cfg.StoreRetention)
-	}
-	relays, _ := f.GetStringSlice("relay")
-	cfg.Relays = splitList(relays)
-	cfg.Reachability, _ = f.GetString("reachability")
-	cfg.TestIdentity, _ = f.GetString("test-identity")
-	cfg.RequestRate, _ = f.GetFloat64("request-rate")
-	cfg.RequestBurst, _ = f.GetInt("request-burst")
-	cfg.ConnsPerIP, _ = f.GetInt("conns-per-ip")
-	cfg.GossipBidRate, _ = f.GetFloat64("gossip-bid-rate")
-	cfg.MemoryTrim, _ = f.GetDuration("memory-trim")
-	cfg.AssumeLedgerComplete, _ = f.GetBool("assume-ledger-complete")
-	if cfg.MemoryTrim < 0 {
-		return usageErr("--memory-trim: must be 0 (off) or more (got %v)", cfg.MemoryTrim)
-	}
-	if cfg.GossipBidRate <= 0 {
-		return usageErr("--gossip-bid-rate: must be above 0 (got %v)", cfg.GossipBidRate)
-	}
-	cfg.BidGrace, _ = f.GetDuration("bid-grace")
-	if cfg.RequestRate <= 0 || cfg.RequestBurst < 1 {
-		return usageErr("--request-rate, --request-burst: must be above 0 (got %v and %d)", cfg.RequestRate, cfg.RequestBurst)
-	}
-	cfg.Faucet, _ = f.GetString("faucet")
-	if test, _ := f.GetBool("test-faucet"); test {
-		if cfg.Faucet != "" && cfg.Faucet != testfaucet.ID {
-			return usageErr("--faucet and --test-faucet: give one")
-		}
-		cfg.Faucet = testfaucet.ID
-	}
-	if cfg.Mode == node.ModeProvider {
-		cfg.Region, _ = f.GetString("region")
-		var err error
-		for _, p := range []struct {
-			flag string
-			to   *job.Credits
-		}{
-			{"price-cpu-hour", &cfg.Rates.CPUHour}, {"price-gpu-hour", &cfg.Rates.GPUHour},
-			{"price-mem-gib-hour", &cfg.Rates.MemGiBHour}, {"price-storage-gib-hour", &cfg.Rates.StorageGiBHour},
-			{"price-floor", &cfg.PriceFloor},
-		} {
-			v, _ := f.GetString(p.flag)
-			if *p.to, err = job.ParseCredits(v); err != nil {
-				return usageErr("--%s: %v", p.flag, err)
-			}
-		}
-		models, _ := f.GetStringToString("price-gpu-model")
-		for m, v := range models {
-			r, err := job.ParseCredits(v)
-			if err != nil {
-				return usageErr("--price-gpu-model %s: %v", m, err)
-			}
-			if cfg.GPURates == nil {
-				cfg.GPURates = map[string]job.Credits{}
-			}
-			cfg.GPURates[job.ModelKey(m)] = r
-		}
-		cfg.Surge, _ = f.GetFloat64("surge")
-		if s, _ := f.GetString("cpus"); s != "" {
-			if cfg.Capacity.CPUMillis, err = job.ParseCPUs(s); err != nil {
-				return usageErr("--cpus: %v", err)
-			}
-		}
-		if s, _ := f.GetString("memory"); s != "" {
-			if cfg.Capacity.MemoryBytes, err = job.ParseSize(s); err != nil {
-				return usageErr("--memory: %v", err)
-			}
-		}
-		cfg.RecordTTL, _ = f.GetDuration("record-ttl")
-		execs, _ := f.GetStringSlice("executors")
-		cfg.Executors = splitList(execs)
-		allow, _ := f.GetStringSlice("exec-allow")
-		cfg.ExecAllow = splitList(allow)
-		cfg.ExecUnconfined, _ = f.GetBool("exec-unconfined")
-		envs, _ := f.GetStringSlice("exec-env")
-		cfg.ExecEnv = splitList(envs)
-		cfg.AllowJobNetwork, _ = f.GetBool("allow-job-network")
-		cfg.DockerPull, _ = f.GetBool("docker-pull")
-		cfg.MaxJobs, _ = f.GetInt("max-jobs")
-		cfg.Queue, _ = f.GetInt("queue")
-		al, _ := f.GetStringSlice("allow-clients")
-		dl, _ := f.GetStringSlice("deny-clients")
-		cfg.AllowClients, cfg.DenyClients = splitList(al), splitList(dl)
-		path, _ := f.GetString("config")
-		if cfg.Simulated, err = readSimulated(path); err != nil {
-			return err
-		}
-		gpus, _ := f.GetStringArray("simulate-gpu")
-		score, _ := f.GetFloat64("simulate-score")
-		if len(gpus) > 0 || score > 0 {
-			if cfg.Simulated == nil {
-				cfg.Simulated = &node.Simulated{}
-			}
-			for _, g := range gpus {
-				parsed, err := parseSimulatedGPU(g)
-				if err != nil {
-					return usageErr("--simulate-gpu: %v", err)
-				}
-				cfg.Simulated.GPUs = append(cfg.Simulated.GPUs, parsed...)
-			}
-			if score > 0 {
-				cfg.Simulated.Score = &job.Score{HashMBps: score}
-			}
-		}
+	cfg, err := startConfig(f)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -278,6 +147,191 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	}
 	if err := n.Close(); err != nil {
 		return netErr(fmt.Errorf("shutting down: %w", err))
+	}
+	return nil
+}
+
+// startConfig builds the node's configuration from the flags.
+func startConfig(f *pflag.FlagSet) (node.Config, error) {
+	cfg := node.Config{}
+	cfg.DataDir, _ = f.GetString("data-dir")
+	listen, _ := f.GetStringSlice("listen")
+	cfg.Listen = splitList(listen)
+	boot, _ := f.GetStringSlice("bootstrap")
+	cfg.Bootstrap = splitList(boot)
+	cfg.Network, _ = f.GetString("network")
+	cfg.Mode, _ = f.GetString("mode")
+	cfg.API, _ = f.GetString("api")
+	cfg.MDNS, _ = f.GetBool("mdns")
+	cfg.Delay, _ = f.GetDuration("delay")
+	cfg.HeartbeatTimeout, _ = f.GetDuration("heartbeat-timeout")
+	if err := relayAndStoreConfig(f, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := limitsConfig(f, &cfg); err != nil {
+		return cfg, err
+	}
+	cfg.Faucet, _ = f.GetString("faucet")
+	if test, _ := f.GetBool("test-faucet"); test {
+		if cfg.Faucet != "" && cfg.Faucet != testfaucet.ID {
+			return cfg, usageErr("--faucet and --test-faucet: give one")
+		}
+		cfg.Faucet = testfaucet.ID
+	}
+	if cfg.Mode == node.ModeProvider {
+		if err := providerConfig(f, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// relayAndStoreConfig reads the relay service's limits and the content
+// store's.
+func relayAndStoreConfig(f *pflag.FlagSet, cfg *node.Config) error {
+	cfg.RelayService, _ = f.GetBool("relay-service")
+	cfg.RelayLimit.Duration, _ = f.GetDuration("relay-max-duration")
+	if v, _ := f.GetString("relay-max-data"); v != "" {
+		n, err := job.ParseSize(v)
+		if err != nil {
+			return usageErr("--relay-max-data: %v", err)
+		}
+		if n > 1<<40 {
+			return usageErr("--relay-max-data: %s is over 1TiB", v)
+		}
+		cfg.RelayLimit.Data = int64(n)
+	}
+	if v, _ := f.GetString("store-max"); v != "" {
+		n, err := job.ParseSize(v)
+		if err != nil || n == 0 || n > 1<<50 {
+			return usageErr("--store-max: %q is not a size between 1B and 1PiB (e.g. 10GiB)", v)
+		}
+		cfg.StoreMaxBytes = int64(n)
+	}
+	if cfg.StoreRetention, _ = f.GetDuration("store-retention"); cfg.StoreRetention <= 0 {
+		return usageErr("--store-retention: %v, must be positive (e.g. 168h)", cfg.StoreRetention)
+	}
+	return nil
+}
+
+// limitsConfig reads reachability, rate limits and memory trimming.
+func limitsConfig(f *pflag.FlagSet, cfg *node.Config) error {
+	relays, _ := f.GetStringSlice("relay")
+	cfg.Relays = splitList(relays)
+	cfg.Reachability, _ = f.GetString("reachability")
+	cfg.TestIdentity, _ = f.GetString("test-identity")
+	cfg.RequestRate, _ = f.GetFloat64("request-rate")
+	cfg.RequestBurst, _ = f.GetInt("request-burst")
+	cfg.ConnsPerIP, _ = f.GetInt("conns-per-ip")
+	cfg.GossipBidRate, _ = f.GetFloat64("gossip-bid-rate")
+	cfg.MemoryTrim, _ = f.GetDuration("memory-trim")
+	cfg.AssumeLedgerComplete, _ = f.GetBool("assume-ledger-complete")
+	if cfg.MemoryTrim < 0 {
+		return usageErr("--memory-trim: must be 0 (off) or more (got %v)", cfg.MemoryTrim)
+	}
+	if cfg.GossipBidRate <= 0 {
+		return usageErr("--gossip-bid-rate: must be above 0 (got %v)", cfg.GossipBidRate)
+	}
+	cfg.BidGrace, _ = f.GetDuration("bid-grace")
+	if cfg.RequestRate <= 0 || cfg.RequestBurst < 1 {
+		return usageErr("--request-rate, --request-burst: must be above 0 (got %v and %d)", cfg.RequestRate, cfg.RequestBurst)
+	}
+	return nil
+}
+
+// providerConfig reads a provider's prices, capacity, executors, clients
+// and simulated hardware.
+func providerConfig(f *pflag.FlagSet, cfg *node.Config) error {
+	cfg.Region, _ = f.GetString("region")
+	if err := priceConfig(f, cfg); err != nil {
+		return err
+	}
+	var err error
+	if s, _ := f.GetString("cpus"); s != "" {
+		if cfg.Capacity.CPUMillis, err = job.ParseCPUs(s); err != nil {
+			return usageErr("--cpus: %v", err)
+		}
+	}
+	if s, _ := f.GetString("memory"); s != "" {
+		if cfg.Capacity.MemoryBytes, err = job.ParseSize(s); err != nil {
+			return usageErr("--memory: %v", err)
+		}
+	}
+	cfg.RecordTTL, _ = f.GetDuration("record-ttl")
+	execs, _ := f.GetStringSlice("executors")
+	cfg.Executors = splitList(execs)
+	allow, _ := f.GetStringSlice("exec-allow")
+	cfg.ExecAllow = splitList(allow)
+	cfg.ExecUnconfined, _ = f.GetBool("exec-unconfined")
+	envs, _ := f.GetStringSlice("exec-env")
+	cfg.ExecEnv = splitList(envs)
+	cfg.AllowJobNetwork, _ = f.GetBool("allow-job-network")
+	cfg.DockerPull, _ = f.GetBool("docker-pull")
+	cfg.MaxJobs, _ = f.GetInt("max-jobs")
+	cfg.Queue, _ = f.GetInt("queue")
+	al, _ := f.GetStringSlice("allow-clients")
+	dl, _ := f.GetStringSlice("deny-clients")
+	cfg.AllowClients, cfg.DenyClients = splitList(al), splitList(dl)
+	return simulatedConfig(f, cfg)
+}
+
+// priceConfig reads a provider's prices.
+func priceConfig(f *pflag.FlagSet, cfg *node.Config) error {
+	var err error
+	for _, p := range []struct {
+		flag string
+		to   *job.Credits
+	}{
+		{"price-cpu-hour", &cfg.Rates.CPUHour}, {"price-gpu-hour", &cfg.Rates.GPUHour},
+		{"price-mem-gib-hour", &cfg.Rates.MemGiBHour}, {"price-storage-gib-hour", &cfg.Rates.StorageGiBHour},
+		{"price-floor", &cfg.PriceFloor},
+	} {
+		v, _ := f.GetString(p.flag)
+		if *p.to, err = job.ParseCredits(v); err != nil {
+			return usageErr("--%s: %v", p.flag, err)
+		}
+	}
+	models, _ := f.GetStringToString("price-gpu-model")
+	for m, v := range models {
+		r, err := job.ParseCredits(v)
+		if err != nil {
+			return usageErr("--price-gpu-model %s: %v", m, err)
+		}
+		if cfg.GPURates == nil {
+			cfg.GPURates = map[string]job.Credits{}
+		}
+		cfg.GPURates[job.ModelKey(m)] = r
+	}
+	cfg.Surge, _ = f.GetFloat64("surge")
+	return nil
+}
+
+// simulatedConfig reads the hardware a test network's provider declares:
+// the config file's simulated: section, then --simulate-gpu and
+// --simulate-score.
+func simulatedConfig(f *pflag.FlagSet, cfg *node.Config) error {
+	path, _ := f.GetString("config")
+	var err error
+	if cfg.Simulated, err = readSimulated(path); err != nil {
+		return err
+	}
+	gpus, _ := f.GetStringArray("simulate-gpu")
+	score, _ := f.GetFloat64("simulate-score")
+	if len(gpus) == 0 && score <= 0 {
+		return nil
+	}
+	if cfg.Simulated == nil {
+		cfg.Simulated = &node.Simulated{}
+	}
+	for _, g := range gpus {
+		parsed, err := parseSimulatedGPU(g)
+		if err != nil {
+			return usageErr("--simulate-gpu: %v", err)
+		}
+		cfg.Simulated.GPUs = append(cfg.Simulated.GPUs, parsed...)
+	}
+	if score > 0 {
+		cfg.Simulated.Score = &job.Score{HashMBps: score}
 	}
 	return nil
 }

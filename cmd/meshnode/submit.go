@@ -7,19 +7,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
-	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
 	"github.com/computemesh/computemesh/store"
-	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newSubmit() *cobra.Command {
@@ -127,15 +125,9 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 			return usageErr("no mesh to submit to: give --data-dir of a running node or --bootstrap addresses")
 		}
 	}
-	repeat, _ := f.GetInt("repeat")
-	parallel, _ := f.GetInt("parallel")
-	switch {
-	case repeat < 1 || repeat > 1_000_000:
-		return usageErr("--repeat: want 1 to 1000000 jobs, got %d", repeat)
-	case parallel < 1 || parallel > 1024:
-		return usageErr("--parallel: want 1 to 1024 jobs in flight, got %d", parallel)
-	case repeat > 1 && dataDir == "":
-		return usageErr("--repeat: give --data-dir of a running node (an ephemeral client would join the mesh for every copy)")
+	repeat, parallel, err := repeatFlags(f, dataDir)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -147,33 +139,14 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 	}
 	var out *job.Outcome
 	if dataDir != "" {
-		c, err := api.Dial(dataDir)
-		if err != nil {
-			return netErr(err)
-		}
-		s, err := openDataStore(dataDir)
+		c, s, req, err := prepareNodeSubmit(dataDir, sub, inputs)
 		if err != nil {
 			return err
-		}
-		if err := resolveInputs(s, &sub, inputs); err != nil {
-			return err
-		}
-		req := api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets}
-		if !sub.Deadline.IsZero() {
-			req.DeadlineMS = sub.Deadline.UnixMilli()
 		}
 		if repeat > 1 {
 			return repeated(ctx, cmd.OutOrStdout(), errOut, c, s, req, repeat, parallel, outDir, asJSON)
 		}
-		out, err = c.Submit(ctx, req, progress)
-		var bad *api.BadRequestError
-		if errors.As(err, &bad) {
-			return usageErr("%s", bad.Msg)
-		}
-		if err != nil {
-			return netErr(err)
-		}
-		if err := writeOutputs(s, out, outDir); err != nil {
+		if out, err = submitThroughNode(ctx, c, s, req, outDir, progress); err != nil {
 			return err
 		}
 	} else {
@@ -183,6 +156,59 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		}
 	}
 	return report(cmd.OutOrStdout(), errOut, out, asJSON)
+}
+
+// repeatFlags reads and checks --repeat and --parallel.
+func repeatFlags(f *pflag.FlagSet, dataDir string) (repeat, parallel int, err error) {
+	repeat, _ = f.GetInt("repeat")
+	parallel, _ = f.GetInt("parallel")
+	switch {
+	case repeat < 1 || repeat > 1_000_000:
+		return 0, 0, usageErr("--repeat: want 1 to 1000000 jobs, got %d", repeat)
+	case parallel < 1 || parallel > 1024:
+		return 0, 0, usageErr("--parallel: want 1 to 1024 jobs in flight, got %d", parallel)
+	case repeat > 1 && dataDir == "":
+		return 0, 0, usageErr("--repeat: give --data-dir of a running node (an ephemeral client would join the mesh for every copy)")
+	}
+	return repeat, parallel, nil
+}
+
+// prepareNodeSubmit dials the running node of dataDir, adds the inputs to
+// its store and returns the API request for the submission.
+func prepareNodeSubmit(dataDir string, sub node.Submission, inputs []string) (*api.Client, *store.Store, api.SubmitRequest, error) {
+	c, err := api.Dial(dataDir)
+	if err != nil {
+		return nil, nil, api.SubmitRequest{}, netErr(err)
+	}
+	s, err := openDataStore(dataDir)
+	if err != nil {
+		return nil, nil, api.SubmitRequest{}, err
+	}
+	if err := resolveInputs(s, &sub, inputs); err != nil {
+		return nil, nil, api.SubmitRequest{}, err
+	}
+	req := api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets}
+	if !sub.Deadline.IsZero() {
+		req.DeadlineMS = sub.Deadline.UnixMilli()
+	}
+	return c, s, req, nil
+}
+
+// submitThroughNode submits one job through a running node's API and
+// writes its outputs.
+func submitThroughNode(ctx context.Context, c *api.Client, s *store.Store, req api.SubmitRequest, outDir string, progress func(job.Event)) (*job.Outcome, error) {
+	out, err := c.Submit(ctx, req, progress)
+	var bad *api.BadRequestError
+	if errors.As(err, &bad) {
+		return nil, usageErr("%s", bad.Msg)
+	}
+	if err != nil {
+		return nil, netErr(err)
+	}
+	if err := writeOutputs(s, out, outDir); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // submitEphemeral joins the mesh with a short-lived client node on loopback,
@@ -282,210 +308,4 @@ func writeOutputs(s *store.Store, out *job.Outcome, dir string) error {
 		return netErr(err)
 	}
 	return exportCID(s, c, dir)
-}
-
-// buildSubmission reads the spec file (if any), applies the flags, reads
-// and checks the module, and returns a validated submission and the inputs
-// still to resolve (NAME=PATH|CID). Every error is a usage error: nothing
-// has been sent.
-func buildSubmission(cmd *cobra.Command, args []string) (sub node.Submission, inputs []string, err error) {
-	sub, err = buildSpec(cmd, args, &inputs)
-	return sub, inputs, err
-}
-
-func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submission, error) {
-	f := cmd.Flags()
-	var file *job.File
-	dir := "."
-	jobArgs := args
-	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
-		if dash > 1 {
-			return node.Submission{}, usageErr("at most one spec file before --, got %d", dash)
-		}
-		jobArgs = args[dash:]
-		args = args[:dash]
-	} else {
-		if len(args) > 1 {
-			return node.Submission{}, usageErr("at most one spec file; put the job's arguments after --")
-		}
-		jobArgs = nil
-	}
-	if len(args) == 1 {
-		b, err := os.ReadFile(args[0])
-		if err != nil {
-			return node.Submission{}, usageErr("spec: %v", err)
-		}
-		if file, err = job.ParseFile(args[0], b); err != nil {
-			return node.Submission{}, usageErr("%v", err)
-		}
-		dir = filepath.Dir(args[0])
-	} else {
-		file = &job.File{Set: map[string]bool{}}
-	}
-	if jobArgs != nil {
-		file.Args = jobArgs
-	}
-	modulePath := ""
-	if file.Module != "" {
-		modulePath = file.Module
-		if !filepath.IsAbs(modulePath) {
-			modulePath = filepath.Join(dir, modulePath)
-		}
-	}
-	if w, _ := f.GetString("wasm"); w != "" {
-		modulePath = w
-		file.Executor, file.Image = job.ExecutorWASM, ""
-	}
-	if img, _ := f.GetString("image"); img != "" {
-		file.Image, file.Executor, modulePath = img, job.ExecutorDocker, ""
-	}
-	if f.Changed("net") {
-		file.Network, _ = f.GetBool("net")
-	}
-	if c, _ := f.GetString("command"); c != "" {
-		file.Command, file.Executor, modulePath = c, job.ExecutorExec, ""
-	}
-	if modulePath == "" && file.Image == "" && file.Command == "" {
-		return node.Submission{}, usageErr("no module, image or command: give a spec file with module:, image: or command:, or --wasm FILE, --image REF or --command PATH")
-	}
-	var err error
-	str := func(name string, set func(string) error) {
-		if err == nil && f.Changed(name) {
-			v, _ := f.GetString(name)
-			if e := set(v); e != nil {
-				err = usageErr("--%s: %v", name, e)
-			}
-		}
-	}
-	str("name", func(v string) error { file.Name = v; return nil })
-	str("policy", func(v string) error { file.Policy = v; return nil })
-	str("region", func(v string) error { file.Region = v; return nil })
-	str("auction", func(v string) error { file.Auction = v; return nil })
-	str("weights", func(v string) error {
-		file.Weights = job.Weights{}
-		for _, kv := range strings.Split(v, ",") {
-			k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			x, err := strconv.ParseFloat(val, 64)
-			if !ok || err != nil {
-				return fmt.Errorf("%q: want cost=W,latency=W", kv)
-			}
-			switch k {
-			case "cost":
-				file.Weights.Cost = x
-			case "latency":
-				file.Weights.Latency = x
-			case "reputation":
-				file.Weights.Reputation = x
-			default:
-				return fmt.Errorf("%q: unknown weight (known: cost, latency, reputation)", k)
-			}
-		}
-		return nil
-	})
-	str("max-price", func(v string) (e error) { file.MaxPrice, e = job.ParseCredits(v); return })
-	str("cpus", func(v string) (e error) { file.Resources.CPUMillis, e = job.ParseCPUs(v); return })
-	str("memory", func(v string) (e error) { file.Resources.MemoryBytes, e = job.ParseSize(v); return })
-	str("gpus", func(v string) (e error) {
-		file.Resources.GPUs, e = strconv.Atoi(v)
-		if e == nil && (file.Resources.GPUs < 0 || file.Resources.GPUs > job.MaxGPUs) {
-			e = fmt.Errorf("want 0 to %d", job.MaxGPUs)
-		}
-		return
-	})
-	str("gpu-model", func(v string) error { file.Resources.GPUModel = v; return nil })
-	str("min-vram", func(v string) (e error) { file.Resources.GPUVRAMBytes, e = job.ParseSize(v); return })
-	str("disk", func(v string) (e error) { file.Resources.DiskBytes, e = job.ParseSize(v); return })
-	str("stdin", func(v string) error {
-		b, e := os.ReadFile(v)
-		file.Stdin = string(b)
-		return e
-	})
-	if err != nil {
-		return node.Submission{}, err
-	}
-	if f.Changed("timeout") {
-		file.Timeout, _ = f.GetDuration("timeout")
-		if file.Timeout <= 0 {
-			return node.Submission{}, usageErr("--timeout: must be positive")
-		}
-	}
-	if f.Changed("not-region") {
-		file.NotRegions, _ = f.GetStringArray("not-region")
-	}
-	if f.Changed("min-reputation") {
-		file.MinReputation, _ = f.GetFloat64("min-reputation")
-	}
-	if f.Changed("replicas") {
-		file.Replicas, _ = f.GetInt("replicas")
-	}
-	if f.Changed("expected") {
-		file.Expected, _ = f.GetDuration("expected")
-	}
-	if f.Changed("deadline") {
-		file.Deadline, _ = f.GetDuration("deadline")
-		if file.Deadline <= 0 {
-			return node.Submission{}, usageErr("--deadline: must be positive")
-		}
-	}
-	if f.Changed("bid-window") {
-		file.BidWindow, _ = f.GetDuration("bid-window")
-		if file.BidWindow <= 0 {
-			return node.Submission{}, usageErr("--bid-window: must be positive")
-		}
-	}
-	for _, in := range file.Inputs {
-		name, src, _ := strings.Cut(in, "=")
-		if _, err := cid.Decode(src); err != nil && !filepath.IsAbs(src) {
-			src = filepath.Join(dir, src) // a path relative to the spec file
-		}
-		*inputs = append(*inputs, name+"="+src)
-	}
-	flagInputs, _ := f.GetStringArray("input")
-	*inputs = append(*inputs, flagInputs...)
-	envs, _ := f.GetStringArray("env")
-	for _, kv := range envs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return node.Submission{}, usageErr("--env %q: want KEY=VALUE", kv)
-		}
-		if file.Env == nil {
-			file.Env = map[string]string{}
-		}
-		file.Env[k] = v
-	}
-	if file.Image != "" || file.Command != "" {
-		if file.Name == "" {
-			file.Name = file.Image + file.Command
-		}
-		spec, err := file.Spec("")
-		if err != nil {
-			return node.Submission{}, usageErr("%v", err)
-		}
-		return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline)}, nil
-	}
-	st, err := os.Stat(modulePath)
-	if err != nil {
-		return node.Submission{}, usageErr("module: %v", err)
-	}
-	if st.Size() > mesh.MaxBlob {
-		return node.Submission{}, usageErr("module %s: %d bytes, limit %d", modulePath, st.Size(), mesh.MaxBlob)
-	}
-	module, err := os.ReadFile(modulePath)
-	if err != nil {
-		return node.Submission{}, usageErr("module: %v", err)
-	}
-	if err := executor.ValidateWASM(module); err != nil {
-		return node.Submission{}, usageErr("module %s: %v", modulePath, err)
-	}
-	if file.Name == "" {
-		file.Name = filepath.Base(modulePath)
-	}
-	spec, err := file.Spec(job.ModuleCID(module).String())
-	if err != nil {
-		if len(args) == 1 {
-			return node.Submission{}, usageErr("%s: %v", args[0], err)
-		}
-		return node.Submission{}, usageErr("%v", err)
-	}
-	return node.Submission{Spec: spec, Module: module, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline)}, nil
 }
