@@ -54,10 +54,43 @@ type File struct {
 // ParseFile parses a YAML job spec. name is the file's name, used in errors,
 // which have the form "NAME:LINE: field: problem". Unknown fields are errors.
 func ParseFile(name string, data []byte) (*File, error) {
+	root, err := parseFileRoot(name, data)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{Set: map[string]bool{}}
+	errf := func(n *yaml.Node, field, format string, a ...any) error {
+		return fmt.Errorf("%s:%d: %s: %s", name, n.Line, field, fmt.Sprintf(format, a...))
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		field := k.Value
+		if f.Set[field] {
+			return nil, errf(k, field, "set twice")
+		}
+		f.Set[field] = true
+		if field == "resources" {
+			if err := parseResources(v, f, errf); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		parse, ok := fileFields[field]
+		if !ok {
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, min_reputation, bid_window, deterministic, inputs)")
+		}
+		if err := parse(f, v); err != nil {
+			return nil, errf(v, field, "%s", cleanYAMLError(err))
+		}
+	}
+	return f, nil
+}
+
+// parseFileRoot decodes a spec file and returns its top-level mapping.
+func parseFileRoot(name string, data []byte) (*yaml.Node, error) {
 	if len(data) > MaxSpecFile {
 		return nil, fmt.Errorf("%s: %d bytes, limit %d", name, len(data), MaxSpecFile)
 	}
-	f := &File{Set: map[string]bool{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
@@ -72,131 +105,114 @@ func ParseFile(name string, data []byte) (*File, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: a job spec is a mapping of fields (executor, module, args, ...)", name, root.Line)
 	}
-	errf := func(n *yaml.Node, field, format string, a ...any) error {
-		return fmt.Errorf("%s:%d: %s: %s", name, n.Line, field, fmt.Sprintf(format, a...))
-	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		field := k.Value
-		if f.Set[field] {
-			return nil, errf(k, field, "set twice")
+	return root, nil
+}
+
+// fileFields parses each top-level field of a spec file but resources
+// into the File.
+var fileFields = map[string]func(f *File, v *yaml.Node) error{
+	"executor":       func(f *File, v *yaml.Node) error { return scalar(v, &f.Executor) },
+	"module":         func(f *File, v *yaml.Node) error { return scalar(v, &f.Module) },
+	"module_cid":     func(f *File, v *yaml.Node) error { return scalar(v, &f.ModuleCID) },
+	"image":          func(f *File, v *yaml.Node) error { return scalar(v, &f.Image) },
+	"command":        func(f *File, v *yaml.Node) error { return scalar(v, &f.Command) },
+	"network":        func(f *File, v *yaml.Node) error { return v.Decode(&f.Network) },
+	"name":           func(f *File, v *yaml.Node) error { return scalar(v, &f.Name) },
+	"args":           func(f *File, v *yaml.Node) error { return v.Decode(&f.Args) },
+	"env":            func(f *File, v *yaml.Node) error { return v.Decode(&f.Env) },
+	"stdin":          func(f *File, v *yaml.Node) error { return scalar(v, &f.Stdin) },
+	"policy":         func(f *File, v *yaml.Node) error { return scalar(v, &f.Policy) },
+	"region":         func(f *File, v *yaml.Node) error { return scalar(v, &f.Region) },
+	"deterministic":  func(f *File, v *yaml.Node) error { return v.Decode(&f.Deterministic) },
+	"not_regions":    func(f *File, v *yaml.Node) error { return v.Decode(&f.NotRegions) },
+	"weights":        func(f *File, v *yaml.Node) error { return parseWeightsNode(v, &f.Weights) },
+	"auction":        func(f *File, v *yaml.Node) error { return scalar(v, &f.Auction) },
+	"replicas":       func(f *File, v *yaml.Node) error { return v.Decode(&f.Replicas) },
+	"min_reputation": func(f *File, v *yaml.Node) error { return v.Decode(&f.MinReputation) },
+	"inputs":         func(f *File, v *yaml.Node) error { return parseInputsNode(v, f) },
+	"timeout":        func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Timeout) },
+	"bid_window":     func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.BidWindow) },
+	"expected":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Expected) },
+	"deadline":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Deadline) },
+	"max_price": func(f *File, v *yaml.Node) error {
+		var s string
+		err := scalar(v, &s)
+		if err == nil {
+			f.MaxPrice, err = ParseCredits(s)
 		}
-		f.Set[field] = true
-		var err error
-		switch field {
-		case "executor":
-			err = scalar(v, &f.Executor)
-		case "module":
-			err = scalar(v, &f.Module)
-		case "module_cid":
-			err = scalar(v, &f.ModuleCID)
-		case "image":
-			err = scalar(v, &f.Image)
-		case "command":
-			err = scalar(v, &f.Command)
-		case "network":
-			err = v.Decode(&f.Network)
-		case "name":
-			err = scalar(v, &f.Name)
-		case "args":
-			err = v.Decode(&f.Args)
-		case "env":
-			err = v.Decode(&f.Env)
-		case "stdin":
-			err = scalar(v, &f.Stdin)
-		case "policy":
-			err = scalar(v, &f.Policy)
-		case "region":
-			err = scalar(v, &f.Region)
-		case "deterministic":
-			err = v.Decode(&f.Deterministic)
-		case "not_regions":
-			err = v.Decode(&f.NotRegions)
-		case "weights":
-			var w struct {
-				Cost       *float64 `yaml:"cost"`
-				Latency    *float64 `yaml:"latency"`
-				Reputation *float64 `yaml:"reputation"`
-			}
-			if v.Kind != yaml.MappingNode {
-				err = fmt.Errorf("want a mapping of cost and latency")
-			} else if err = v.Decode(&w); err == nil {
-				for i := 0; i+1 < len(v.Content); i += 2 {
-					if kk := v.Content[i].Value; kk != "cost" && kk != "latency" && kk != "reputation" {
-						err = fmt.Errorf("unknown weight %q (known: cost, latency, reputation)", kk)
-					}
-				}
-				if w.Cost != nil {
-					f.Weights.Cost = *w.Cost
-				}
-				if w.Latency != nil {
-					f.Weights.Latency = *w.Latency
-				}
-				if w.Reputation != nil {
-					f.Weights.Reputation = *w.Reputation
-				}
-			}
-		case "auction":
-			err = scalar(v, &f.Auction)
-		case "replicas":
-			err = v.Decode(&f.Replicas)
-		case "min_reputation":
-			err = v.Decode(&f.MinReputation)
-		case "inputs":
-			var ins []struct {
-				Name string `yaml:"name"`
-				Path string `yaml:"path"`
-				CID  string `yaml:"cid"`
-			}
-			if err = v.Decode(&ins); err == nil {
-				for i, in := range ins {
-					switch {
-					case in.Name == "" || (in.Path == "") == (in.CID == ""):
-						err = fmt.Errorf("inputs[%d]: want a name and either a path or a cid", i)
-					case in.Path != "":
-						f.Inputs = append(f.Inputs, in.Name+"="+in.Path)
-					default:
-						f.Inputs = append(f.Inputs, in.Name+"="+in.CID)
-					}
-				}
-			}
-		case "timeout", "bid_window", "expected", "deadline":
-			var s string
-			if err = scalar(v, &s); err == nil {
-				var d time.Duration
-				d, err = time.ParseDuration(s)
-				if err == nil && d < time.Millisecond {
-					err = fmt.Errorf("%v is less than the smallest duration, 1ms", d)
-				}
-				switch field {
-				case "timeout":
-					f.Timeout = d
-				case "bid_window":
-					f.BidWindow = d
-				case "expected":
-					f.Expected = d
-				default:
-					f.Deadline = d
-				}
-			}
-		case "max_price":
-			var s string
-			if err = scalar(v, &s); err == nil {
-				f.MaxPrice, err = ParseCredits(s)
-			}
-		case "resources":
-			err = parseResources(v, f, errf)
-			if err != nil {
-				return nil, err
-			}
+		return err
+	},
+}
+
+// parseWeightsNode parses weights: a mapping of cost, latency and
+// reputation.
+func parseWeightsNode(v *yaml.Node, out *Weights) error {
+	var w struct {
+		Cost       *float64 `yaml:"cost"`
+		Latency    *float64 `yaml:"latency"`
+		Reputation *float64 `yaml:"reputation"`
+	}
+	if v.Kind != yaml.MappingNode {
+		return fmt.Errorf("want a mapping of cost and latency")
+	}
+	if err := v.Decode(&w); err != nil {
+		return err
+	}
+	var err error
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		if kk := v.Content[i].Value; kk != "cost" && kk != "latency" && kk != "reputation" {
+			err = fmt.Errorf("unknown weight %q (known: cost, latency, reputation)", kk)
+		}
+	}
+	if w.Cost != nil {
+		out.Cost = *w.Cost
+	}
+	if w.Latency != nil {
+		out.Latency = *w.Latency
+	}
+	if w.Reputation != nil {
+		out.Reputation = *w.Reputation
+	}
+	return err
+}
+
+// parseInputsNode parses inputs: a list of a name and either a path or a
+// cid each, kept as NAME=PATH or NAME=CID.
+func parseInputsNode(v *yaml.Node, f *File) error {
+	var ins []struct {
+		Name string `yaml:"name"`
+		Path string `yaml:"path"`
+		CID  string `yaml:"cid"`
+	}
+	err := v.Decode(&ins)
+	if err != nil {
+		return err
+	}
+	for i, in := range ins {
+		switch {
+		case in.Name == "" || (in.Path == "") == (in.CID == ""):
+			err = fmt.Errorf("inputs[%d]: want a name and either a path or a cid", i)
+		case in.Path != "":
+			f.Inputs = append(f.Inputs, in.Name+"="+in.Path)
 		default:
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, min_reputation, bid_window, deterministic, inputs)")
-		}
-		if err != nil {
-			return nil, errf(v, field, "%s", cleanYAMLError(err))
+			f.Inputs = append(f.Inputs, in.Name+"="+in.CID)
 		}
 	}
-	return f, nil
+	return err
+}
+
+// parseDurationNode parses a duration of at least 1ms.
+func parseDurationNode(v *yaml.Node, out *time.Duration) error {
+	var s string
+	if err := scalar(v, &s); err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(s)
+	if err == nil && d < time.Millisecond {
+		err = fmt.Errorf("%v is less than the smallest duration, 1ms", d)
+	}
+	*out = d
+	return err
 }
 
 func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string, ...any) error) error {
