@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -135,115 +134,7 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		s.ln.Close()
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(b.Info())
-	})
-	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) { s.submit(w, r, b) })
-	mux.HandleFunc("GET /v1/market", func(w http.ResponseWriter, r *http.Request) {
-		window := time.Hour
-		if v := r.URL.Query().Get("window"); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 || d > 30*24*time.Hour {
-				http.Error(w, fmt.Sprintf("window: %q is not a duration of up to 30 days", v), http.StatusBadRequest)
-				return
-			}
-			window = d
-		}
-		reply(w, func() (any, error) { return b.Market(window) })
-	})
-	mux.HandleFunc("GET /v1/credits", func(w http.ResponseWriter, r *http.Request) {
-		recent := 20
-		if v := r.URL.Query().Get("recent"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 10_000 {
-				http.Error(w, fmt.Sprintf("recent: %q is not a count of 0 to 10000", v), http.StatusBadRequest)
-				return
-			}
-			recent = n
-		}
-		reply(w, func() (any, error) { return b.Credits(recent) })
-	})
-	mux.HandleFunc("POST /v1/grants", func(w http.ResponseWriter, r *http.Request) {
-		var g job.Grant
-		if !decodeBody(w, r, &g) {
-			return
-		}
-		if err := b.AddGrant(r.Context(), &g); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /v1/ledger/verify", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, b.VerifyLedger)
-	})
-	mux.HandleFunc("GET /v1/reputation", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, b.Reputations)
-	})
-	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, b.Jobs)
-	})
-	mux.HandleFunc("GET /v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		v, err := b.Job(r.PathValue("id"))
-		if errors.Is(err, ErrNotFound) {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		reply(w, func() (any, error) { return v, err })
-	})
-	mux.HandleFunc("POST /v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
-		if err := b.Cancel(r.PathValue("id")); err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /v1/jobs/{id}/events", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		flusher, _ := w.(http.Flusher)
-		enc := json.NewEncoder(w)
-		wrote := false
-		err := b.Events(r.Context(), r.PathValue("id"), r.URL.Query().Get("follow") == "1", func(e job.Event) {
-			wrote = true
-			_ = enc.Encode(Line{Event: &e})
-			if flusher != nil {
-				flusher.Flush()
-			}
-		})
-		if err != nil && !wrote {
-			http.Error(w, err.Error(), http.StatusNotFound)
-		}
-	})
-	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {
-		b.Drain()
-		w.WriteHeader(http.StatusAccepted)
-	})
-	mux.HandleFunc("POST /v1/providers", func(w http.ResponseWriter, r *http.Request) {
-		var need job.Need
-		if !decodeBody(w, r, &need) {
-			return
-		}
-		reply(w, func() (any, error) { return b.Providers(r.Context(), need) })
-	})
-	mux.HandleFunc("POST /v1/challenge", func(w http.ResponseWriter, r *http.Request) {
-		var req ChallengeRequest
-		if !decodeBody(w, r, &req) {
-			return
-		}
-		reply(w, func() (any, error) { return b.Challenge(r.Context(), req.Peer) })
-	})
-	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
-		var req GCRequest
-		if !decodeBody(w, r, &req) {
-			return
-		}
-		reply(w, func() (any, error) { return b.GC(req.DryRun) })
-	})
-	if metrics != nil {
-		mux.Handle("GET /metrics", metrics)
-	}
+	mux := s.routes(b, metrics)
 	s.srv = &http.Server{Handler: s.auth(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {

@@ -64,21 +64,77 @@ type Mesh struct {
 // the bootstrap peers (without failing when none answers: the node keeps
 // trying in the background).
 func New(ctx context.Context, opts ...Option) (*Mesh, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	punch := &punchTracer{}
+	h, err := newHost(&cfg, punch)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst)}
+	m.bidSend = newBidSender(m)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	fail := func(err error) (*Mesh, error) {
+		m.Close()
+		return nil, err
+	}
+	if err := m.startDHT(); err != nil {
+		return fail(err)
+	}
+	if err := m.startPubSub(); err != nil {
+		return fail(err)
+	}
+	if m.topics, err = joinTopics(m); err != nil {
+		return fail(err)
+	}
+	if cfg.mdns {
+		m.mdns = mdns.NewMdnsService(h, "computemesh-"+cfg.network, mdnsNotifee{m})
+		if err := m.mdns.Start(); err != nil {
+			return fail(errorf("starting mDNS: %w", err))
+		}
+	}
+	if cfg.peersFile != "" {
+		m.addKnownPeers()
+	}
+	if len(m.cfg.bootstrap) > 0 {
+		if err := m.connectBootstrap(ctx); err != nil {
+			log.Warnf("%v (will keep trying)", err)
+		}
+	}
+	if err := m.dht.Bootstrap(m.ctx); err != nil {
+		return fail(errorf("bootstrapping DHT: %w", err))
+	}
+	m.wg.Add(1)
+	go m.keepBootstrapped()
+	return m, nil
+}
+
+// newConfig applies the options to the defaults and makes a key when none
+// is given.
+func newConfig(opts []Option) (config, error) {
 	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true,
 		requestRate: DefaultRequestRate, requestBurst: DefaultRequestBurst, connsPerIP: DefaultConnsPerIP,
 		gossipBidRate: DefaultGossipBidRate}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
-			return nil, err
+			return cfg, err
 		}
 	}
 	if cfg.key == nil {
 		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
 		if err != nil {
-			return nil, errorf("generating key: %w", err)
+			return cfg, errorf("generating key: %w", err)
 		}
 		cfg.key = k
 	}
+	return cfg, nil
+}
+
+// newHost starts the libp2p host: transports, security, resource and
+// connection managers, NAT traversal.
+func newHost(cfg *config, punch *punchTracer) (host.Host, error) {
 	cm, err := connmgr.NewConnManager(64, 256, connmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		return nil, errorf("connection manager: %w", err)
@@ -87,26 +143,14 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	if cfg.metrics != nil {
 		metricsOpt = libp2p.PrometheusRegisterer(cfg.metrics)
 	}
-	transports := libp2p.ChainOptions(libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(libp2pquic.NewTransport))
-	if cfg.delay > 0 {
-		// A delayed node speaks TCP only: listen on the TCP addresses.
-		transports = libp2p.Transport(delayedTCP(cfg.delay))
-		var tcpOnly []string
-		for _, a := range cfg.listen {
-			if strings.Contains(a, "/tcp/") {
-				tcpOnly = append(tcpOnly, a)
-			}
-		}
-		if len(tcpOnly) == 0 {
-			return nil, errorf("delay: a delayed node speaks TCP only, and no listen address is TCP")
-		}
-		cfg.listen = tcpOnly
-	}
-	rm, err := resourceManager(&cfg)
+	transports, err := transportsOpt(cfg)
 	if err != nil {
 		return nil, err
 	}
-	punch := &punchTracer{}
+	rm, err := resourceManager(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var made atomic.Pointer[host.Host]
 	hostOf := func() host.Host {
 		if p := made.Load(); p != nil {
@@ -123,7 +167,7 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
-		libp2p.ChainOptions(natOptions(&cfg, punch, hostOf)...),
+		libp2p.ChainOptions(natOptions(cfg, punch, hostOf)...),
 		libp2p.EnableNATService(),
 		libp2p.Ping(true),
 		libp2p.UserAgent("computemesh/meshnode"),
@@ -133,29 +177,54 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		return nil, errorf("starting libp2p host on %v: %w", cfg.listen, err)
 	}
 	made.Store(&h)
-	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst)}
-	m.bidSend = newBidSender(m)
-	m.ctx, m.cancel = context.WithCancel(context.Background())
-	fail := func(err error) (*Mesh, error) {
-		m.Close()
-		return nil, err
+	return h, nil
+}
+
+// transportsOpt is TCP and QUIC, or TCP alone with an injected delay (and
+// then only the TCP listen addresses).
+func transportsOpt(cfg *config) (libp2p.Option, error) {
+	if cfg.delay <= 0 {
+		return libp2p.ChainOptions(libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(libp2pquic.NewTransport)), nil
 	}
+	// A delayed node speaks TCP only: listen on the TCP addresses.
+	var tcpOnly []string
+	for _, a := range cfg.listen {
+		if strings.Contains(a, "/tcp/") {
+			tcpOnly = append(tcpOnly, a)
+		}
+	}
+	if len(tcpOnly) == 0 {
+		return nil, errorf("delay: a delayed node speaks TCP only, and no listen address is TCP")
+	}
+	cfg.listen = tcpOnly
+	return libp2p.Transport(delayedTCP(cfg.delay)), nil
+}
+
+// startDHT starts the Kademlia DHT of the network.
+func (m *Mesh) startDHT() error {
 	mode := dht.ModeServer
-	if !cfg.server {
+	if !m.cfg.server {
 		mode = dht.ModeClient
 	}
-	m.dht, err = dht.New(h,
+	var err error
+	m.dht, err = dht.New(m.host,
 		dht.Mode(mode),
-		dht.ProtocolPrefix(protocol.ID("/computemesh/"+cfg.network)),
-		dht.BootstrapPeers(cfg.bootstrap...),
+		dht.ProtocolPrefix(protocol.ID("/computemesh/"+m.cfg.network)),
+		dht.BootstrapPeers(m.cfg.bootstrap...),
 		dht.Validator(record.NamespacedValidator{
-			CapacityNamespace: capacityValidator{network: cfg.network, now: time.Now},
+			CapacityNamespace: capacityValidator{network: m.cfg.network, now: time.Now},
 		}),
 	)
 	if err != nil {
-		return fail(errorf("starting DHT: %w", err))
+		return errorf("starting DHT: %w", err)
 	}
-	m.ps, err = pubsub.NewGossipSub(m.ctx, h,
+	return nil
+}
+
+// startPubSub starts GossipSub.
+func (m *Mesh) startPubSub() error {
+	var err error
+	m.ps, err = pubsub.NewGossipSub(m.ctx, m.host,
 		pubsub.WithMessageSigning(true),
 		pubsub.WithStrictSignatureVerification(true),
 		pubsub.WithFloodPublish(true),
@@ -169,41 +238,24 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		// validation queue (32) an auction of 100 bidders lost up to half of
 		// its bids (BenchmarkAuction).
 		pubsub.WithValidateQueueSize(1024),
-		pubsub.WithPeerScore(scoreParams(&cfg, m.scoredTopics())),
+		pubsub.WithPeerScore(scoreParams(&m.cfg, m.scoredTopics())),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(m.scores.inspect), scoreInspectPeriod),
 	)
 	if err != nil {
-		return fail(errorf("starting GossipSub: %w", err))
+		return errorf("starting GossipSub: %w", err)
 	}
-	if m.topics, err = joinTopics(m); err != nil {
-		return fail(err)
-	}
-	if cfg.mdns {
-		m.mdns = mdns.NewMdnsService(h, "computemesh-"+cfg.network, mdnsNotifee{m})
-		if err := m.mdns.Start(); err != nil {
-			return fail(errorf("starting mDNS: %w", err))
+	return nil
+}
+
+// addKnownPeers adds the peers of an earlier run to the bootstrap peers:
+// dialled like them, so a node rejoins a formed mesh even when every
+// bootstrap node is gone.
+func (m *Mesh) addKnownPeers() {
+	for _, ai := range loadKnownPeers(m.cfg.peersFile) {
+		if ai.ID != m.host.ID() && !slices.ContainsFunc(m.cfg.bootstrap, func(b peer.AddrInfo) bool { return b.ID == ai.ID }) {
+			m.cfg.bootstrap = append(m.cfg.bootstrap, ai)
 		}
 	}
-	if cfg.peersFile != "" {
-		// Peers of an earlier run: dialled like bootstrap peers, so a node
-		// rejoins a formed mesh even when every bootstrap node is gone.
-		for _, ai := range loadKnownPeers(cfg.peersFile) {
-			if ai.ID != h.ID() && !slices.ContainsFunc(m.cfg.bootstrap, func(b peer.AddrInfo) bool { return b.ID == ai.ID }) {
-				m.cfg.bootstrap = append(m.cfg.bootstrap, ai)
-			}
-		}
-	}
-	if len(m.cfg.bootstrap) > 0 {
-		if err := m.connectBootstrap(ctx); err != nil {
-			log.Warnf("%v (will keep trying)", err)
-		}
-	}
-	if err := m.dht.Bootstrap(m.ctx); err != nil {
-		return fail(errorf("bootstrapping DHT: %w", err))
-	}
-	m.wg.Add(1)
-	go m.keepBootstrapped()
-	return m, nil
 }
 
 // listenOpt listens on addrs; none means none (a node reachable only
