@@ -107,7 +107,6 @@ func (n *Node) holdOutputs(until time.Time, blobs ...string) {
 // collectGarbage collects the store every Config.GCInterval until the node
 // closes.
 func (n *Node) collectGarbage() {
-	defer n.wg.Done()
 	every := n.cfg.GCInterval
 	if every == 0 {
 		every = DefaultGCInterval

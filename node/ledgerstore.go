@@ -88,7 +88,6 @@ func (n *Node) pushRecord(r *job.Receipt) {
 
 // pushLoop sends queued records in batches, one request per recipient.
 func (n *Node) pushLoop() {
-	defer n.wg.Done()
 	self := n.ID().String()
 	for {
 		var batch []*job.Receipt

@@ -21,7 +21,6 @@ const freeHeap = "/memory/classes/heap/free:bytes"
 // gives it back once things are quiet. At most one forced collection per
 // period, only when there is something to give back.
 func (n *Node) trimMemory(every time.Duration) {
-	defer n.wg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	sample := []rtmetrics.Sample{{Name: freeHeap}}

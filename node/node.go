@@ -28,8 +28,8 @@ var log = logging.Logger("computemesh/node")
 // Node is a running computemesh node. It owns its mesh, executor, API server
 // and goroutines; Close stops them all.
 type Node struct {
-	cfg    Config
-	mesh   *mesh.Mesh
+	cfg     Config
+	mesh    *mesh.Mesh
 	session session // earned and spent since the start
 
 	// provider role
@@ -117,12 +117,42 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
+	opts, err := meshOptions(cfg, n.metrics)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.openStore(); err != nil {
+		return nil, err
+	}
+	n.reps = newReputations(cfg.DataDir)
+	if err := n.openJournal(); err != nil {
+		return nil, err
+	}
+	if cfg.Mode == ModeProvider {
+		if err := n.setupProvider(ctx); err != nil {
+			return nil, err
+		}
+	}
+	n.mesh, err = mesh.New(ctx, opts...)
+	if err != nil {
+		n.closeExec()
+		return nil, err
+	}
+	if err := n.start(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// meshOptions turns cfg into the mesh's options.
+func meshOptions(cfg Config, m *metrics) ([]mesh.Option, error) {
 	// A node behind NAT cannot be dialled: it queries the DHT without
 	// serving it, or it would stall everyone's look-ups.
 	dhtServer := !cfg.Ephemeral && cfg.Reachability != mesh.ReachabilityPrivate
 	opts := []mesh.Option{mesh.DHTServer(dhtServer), mesh.MDNS(cfg.MDNS)}
 	if !cfg.Ephemeral {
-		opts = append(opts, mesh.Metrics(n.metrics.reg))
+		opts = append(opts, mesh.Metrics(m.reg))
 	}
 	if cfg.Network != "" {
 		opts = append(opts, mesh.Network(cfg.Network))
@@ -133,6 +163,29 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if len(cfg.Bootstrap) > 0 {
 		opts = append(opts, mesh.Bootstrap(cfg.Bootstrap...))
 	}
+	id, err := identityOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, id...)
+	opts = append(opts, relayOptions(cfg)...)
+	if cfg.Delay > 0 {
+		if !SimulationAllowed(cfg.Network) {
+			return nil, fmt.Errorf("%w: delay: only on test networks (names starting with \"test\", and \"devnet\")", ErrConfig)
+		}
+		opts = append(opts, mesh.Delay(cfg.Delay))
+	}
+	opts = append(opts, cfg.floodOptions()...)
+	if err := mesh.CheckOptions(opts...); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return opts, nil
+}
+
+// identityOptions gives the node its key (a test key, the data dir's, or
+// a fresh one) and its known-peers file.
+func identityOptions(cfg Config) ([]mesh.Option, error) {
+	var opts []mesh.Option
 	switch {
 	case cfg.TestIdentity != "":
 		if !SimulationAllowed(cfg.Network) {
@@ -149,6 +202,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, mesh.PeersFile(filepath.Join(cfg.DataDir, "peers.json")))
 	}
+	return opts, nil
+}
+
+// relayOptions: the relay service, static relays and reachability.
+func relayOptions(cfg Config) []mesh.Option {
+	var opts []mesh.Option
 	if cfg.RelayService {
 		lim := cfg.RelayLimit
 		if lim.Duration == 0 {
@@ -172,97 +231,77 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if reach != "" {
 		opts = append(opts, mesh.Reachability(reach))
 	}
-	if cfg.Delay > 0 {
-		if !SimulationAllowed(cfg.Network) {
-			return nil, fmt.Errorf("%w: delay: only on test networks (names starting with \"test\", and \"devnet\")", ErrConfig)
-		}
-		opts = append(opts, mesh.Delay(cfg.Delay))
-	}
-	opts = append(opts, cfg.floodOptions()...)
-	if err := mesh.CheckOptions(opts...); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	if err := n.openStore(); err != nil {
-		return nil, err
-	}
-	n.reps = newReputations(cfg.DataDir)
-	if err := n.openJournal(); err != nil {
-		return nil, err
-	}
-	if cfg.Mode == ModeProvider {
-		if err := n.setupProvider(ctx); err != nil {
-			return nil, err
-		}
-	}
-	var err error
-	n.mesh, err = mesh.New(ctx, opts...)
-	if err != nil {
-		n.closeExec()
-		return nil, err
-	}
+	return opts
+}
+
+// start brings the node up on its mesh, in order: blobs, background work,
+// the ledger and its protocols, the role's handlers, the API, resumes.
+// On an error the caller closes the node.
+func (n *Node) start() error {
+	cfg := n.cfg
 	n.mesh.ServeBlobs(n.blob, n.granted)
-	if n.cfg.MemoryTrim > 0 {
-		n.wg.Add(1)
-		go n.trimMemory(n.cfg.MemoryTrim)
+	if cfg.MemoryTrim > 0 {
+		n.spawn(func() { n.trimMemory(cfg.MemoryTrim) })
 	}
-	if n.cfg.GCInterval >= 0 {
-		n.wg.Add(1)
-		go n.collectGarbage()
+	if cfg.GCInterval >= 0 {
+		n.spawn(n.collectGarbage)
 	}
 	if err := n.openLedger(); err != nil {
-		n.Close()
-		return nil, err
+		return err
 	}
 	n.serve(syncProto, n.serveLedgerSync)
 	n.serve(storeProto, n.serveLedgerStore)
 	n.pushes = make(chan *job.Receipt, pushQueue)
-	n.wg.Add(1)
-	go n.pushLoop()
+	n.spawn(n.pushLoop)
 	n.voidUnfilled() // attempts a crash or a stop left without an outcome
 	if cfg.TestIdentity == "" && cfg.DataDir == "" {
 		n.ownSynced.Store(true) // a key made just now has no history to learn
 	}
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {
-			n.Close()
-			return nil, err
+			return err
 		}
 		if err := n.mesh.OnCapacity(n.onCapacity); err != nil {
-			n.Close()
-			return nil, err
+			return err
 		}
 	}
 	if cfg.RelayService {
 		// Peers behind NAT reach the rest through this node: their relayed
 		// connections carry no gossip, so it forwards every topic.
 		if err := n.mesh.RelayGossip(); err != nil {
-			n.Close()
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Mode == ModeProvider {
 		if err := n.startProvider(); err != nil {
-			n.Close()
-			return nil, err
+			return err
 		}
 	} else {
 		close(n.announce)
 	}
-	if cfg.API != "" {
-		if cfg.DataDir == "" {
-			n.Close()
-			return nil, fmt.Errorf("api: a node with an API needs a data dir for its token")
-		}
-		if n.api, err = startAPI(n, cfg.API, cfg.DataDir); err != nil {
-			n.Close()
-			if errors.Is(err, api.ErrNotLoopback) {
-				err = fmt.Errorf("%w: %v", ErrConfig, err)
-			}
-			return nil, err
-		}
+	if err := n.startAPIIfAsked(); err != nil {
+		return err
 	}
 	n.startResumes()
-	return n, nil
+	return nil
+}
+
+// startAPIIfAsked starts the local API on cfg.API, if set.
+func (n *Node) startAPIIfAsked() error {
+	if n.cfg.API == "" {
+		return nil
+	}
+	if n.cfg.DataDir == "" {
+		return fmt.Errorf("api: a node with an API needs a data dir for its token")
+	}
+	var err error
+	if n.api, err = startAPI(n, n.cfg.API, n.cfg.DataDir); err != nil {
+		if errors.Is(err, api.ErrNotLoopback) {
+			err = fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // Close stops the node: API first, then the network, then the executor.

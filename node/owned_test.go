@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // goroutinesOf returns the stacks of the goroutines running a method of
