@@ -109,40 +109,11 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 	defer func() { statsCancel(); <-statsDone }()
 	initPid := d.watchPid(statsCtx, id, t.DiskBytes > 0 || t.MaxFiles > 0)
 
-	timer := time.NewTimer(t.Timeout)
-	defer timer.Stop()
 	disk := watchDisk(t)
 	defer disk.Stop()
-	var (
-		exit    container.WaitResponse
-		stopped string // why the executor stopped the container, if it did
-	)
-	select {
-	case exit = <-waitC:
-	case err := <-waitErrC:
-		return Result{}, fmt.Errorf("docker: wait: %w", err)
-	case <-timer.C:
-		stopped = "timeout"
-	case <-disk.Over():
-		stopped = "disk"
-		// No grace: it would write on. Killing the container's init
-		// process from here ends its PID namespace at once; the daemon's
-		// kill, a round trip later, lets a fast writer add hundreds of MiB.
-		if pid := initPid.Load(); pid > 0 {
-			killPid(int(pid))
-		}
-		d.kill(id)
-	case <-opCtx.Done():
-		stopped = "cancelled"
-		if d.base.Err() != nil {
-			stopped = "closed"
-		}
-	}
-	if stopped != "" {
-		exit, err = d.stop(id, waitC, waitErrC)
-		if err != nil {
-			return Result{}, err
-		}
+	exit, stopped, err := d.await(opCtx, id, t.Timeout, disk, initPid, waitC, waitErrC)
+	if err != nil {
+		return Result{}, err
 	}
 	duration := time.Since(start)
 	if exit.Error != nil && exit.Error.Message != "" {
@@ -170,7 +141,49 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 	<-statsDone
 	res.CPUSeconds = float64(cpuNanos.Load()) / 1e9
 	res.PeakMemoryBytes = peakMem.Load()
+	return finishDocker(ctx, res, stopped, disk, t)
+}
 
+// await waits for the container to exit, stopping it on timeout, when it
+// fills its disk or when opCtx ends; stopped says why the executor stopped
+// it ("timeout", "disk", "cancelled", "closed") or is "".
+func (d *Docker) await(opCtx context.Context, id string, timeout time.Duration, disk *diskWatch, initPid *atomic.Int64,
+	waitC <-chan container.WaitResponse, waitErrC <-chan error) (exit container.WaitResponse, stopped string, err error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case exit = <-waitC:
+	case err := <-waitErrC:
+		return exit, "", fmt.Errorf("docker: wait: %w", err)
+	case <-timer.C:
+		stopped = "timeout"
+	case <-disk.Over():
+		stopped = "disk"
+		// No grace: it would write on. Killing the container's init
+		// process from here ends its PID namespace at once; the daemon's
+		// kill, a round trip later, lets a fast writer add hundreds of MiB.
+		if pid := initPid.Load(); pid > 0 {
+			killPid(int(pid))
+		}
+		d.kill(id)
+	case <-opCtx.Done():
+		stopped = "cancelled"
+		if d.base.Err() != nil {
+			stopped = "closed"
+		}
+	}
+	if stopped != "" {
+		exit, err = d.stop(id, waitC, waitErrC)
+		if err != nil {
+			return exit, stopped, err
+		}
+	}
+	return exit, stopped, nil
+}
+
+// finishDocker completes res with why the executor stopped the container,
+// if it did, or with running out of memory.
+func finishDocker(ctx context.Context, res Result, stopped string, disk *diskWatch, t *Task) (Result, error) {
 	switch stopped {
 	case "timeout":
 		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true

@@ -24,36 +24,11 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 
 	// Pipes of our own: the process's exit, not the end of its output,
 	// ends the run, and what it left running cannot hold Wait.
-	var files []*os.File // the parent's ends, closed at the end
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	pipe := func() (r, w *os.File, err error) {
-		if r, w, err = os.Pipe(); err == nil {
-			files = append(files, r, w)
-		}
-		return r, w, err
-	}
-	outR, outW, err := pipe()
-	if err != nil {
+	x := &execIO{}
+	defer x.close()
+	if err := x.open(cmd, len(t.Stdin) > 0); err != nil {
 		return Result{}, fmt.Errorf("exec: %w", err)
 	}
-	errR, errW, err := pipe()
-	if err != nil {
-		return Result{}, fmt.Errorf("exec: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-	var inW *os.File
-	if len(t.Stdin) > 0 {
-		var inR *os.File
-		if inR, inW, err = pipe(); err != nil {
-			return Result{}, fmt.Errorf("exec: %w", err)
-		}
-		cmd.Stdin = inR
-	}
-
 	stdout := newCappedWriter(t.MaxOutput)
 	stderr := newCappedWriter(t.MaxOutput, execOOMMarkers...)
 	var logs io.Writer
@@ -67,36 +42,42 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 	}
 	pid := cmd.Process.Pid
 	status.started()
-	// The child holds its ends now.
-	outW.Close()
-	errW.Close()
-	if r, ok := cmd.Stdin.(*os.File); ok {
-		r.Close()
-	}
+	x.started(cmd, tee(stdout, logs), tee(stderr, logs), t.Stdin)
 
-	var copies sync.WaitGroup
-	copies.Go(func() { _, _ = io.Copy(tee(stdout, logs), outR) })
-	copies.Go(func() { _, _ = io.Copy(tee(stderr, logs), errR) })
-	stdinDone := make(chan struct{})
-	if inW != nil {
-		go func() {
-			defer close(stdinDone)
-			_, _ = inW.Write(t.Stdin)
-			_ = inW.Close() // EOF for the command
-		}()
-	} else {
-		close(stdinDone)
-	}
+	disk := watchDisk(t)
+	defer disk.Stop()
+	stopped := e.await(opCtx, pid, t.Timeout, disk)
+	duration := time.Since(start)
+	// The exited leader is not reaped yet, so its process group ID cannot
+	// have been reused: kill what it left running in its group.
+	signalGroup(pid, true)
+	waitErr := cmd.Wait()
+	x.drain()
 
+	if msg := status.wait(); msg != "" {
+		// The helper failed before the command ran.
+		return Result{}, fmt.Errorf("exec: start %s: %s", t.Command, msg)
+	}
+	ps := cmd.ProcessState
+	var exitErr *exec.ExitError
+	if ps == nil || (waitErr != nil && !errors.As(waitErr, &exitErr)) {
+		return Result{}, fmt.Errorf("exec: wait for %s: %v", t.Command, waitErr)
+	}
+	res := execResult(ps, stdout, stderr, duration, t, cpuLimit)
+	return finishExec(ctx, res, stopped, disk, stderr, t)
+}
+
+// await waits for the command's process (pid) to exit, stopping it on
+// timeout, when it fills its disk or when opCtx ends; it returns why the
+// executor stopped it ("timeout", "disk", "cancelled", "closed") or "".
+func (e *Exec) await(opCtx context.Context, pid int, timeout time.Duration, disk *diskWatch) string {
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
 		waitExited(pid)
 	}()
-	timer := time.NewTimer(t.Timeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	disk := watchDisk(t)
-	defer disk.Stop()
 	stopped := "" // why the executor stopped the command, if it did
 	select {
 	case <-exited:
@@ -122,37 +103,12 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 		}
 		grace.Stop()
 	}
-	duration := time.Since(start)
-	// The exited leader is not reaped yet, so its process group ID cannot
-	// have been reused: kill what it left running in its group.
-	signalGroup(pid, true)
-	waitErr := cmd.Wait()
+	return stopped
+}
 
-	// The pipes close once every process holding them is gone; one that
-	// left the group may keep them open, so the wait is bounded.
-	drained := make(chan struct{})
-	go func() { copies.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(execDrainTimeout):
-		outR.Close()
-		errR.Close()
-		<-drained
-	}
-	if inW != nil {
-		inW.Close() // a write nobody reads (a process that left the group) ends
-	}
-	<-stdinDone // t.Stdin is not read after Run returns
-
-	if msg := status.wait(); msg != "" {
-		// The helper failed before the command ran.
-		return Result{}, fmt.Errorf("exec: start %s: %s", t.Command, msg)
-	}
-	ps := cmd.ProcessState
-	var exitErr *exec.ExitError
-	if ps == nil || (waitErr != nil && !errors.As(waitErr, &exitErr)) {
-		return Result{}, fmt.Errorf("exec: wait for %s: %v", t.Command, waitErr)
-	}
+// execResult is what the exited command's state says: exit code, output,
+// usage and, when a signal killed it, why.
+func execResult(ps *os.ProcessState, stdout, stderr *cappedWriter, duration time.Duration, t *Task, cpuLimit uint64) Result {
 	res := Result{
 		ExitCode:        ps.ExitCode(),
 		Stdout:          stdout.Bytes(),
@@ -172,7 +128,12 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 				cpuLimit, float64(t.CPUMillis)/1000, t.Timeout)
 		}
 	}
+	return res
+}
 
+// finishExec completes res with why the executor stopped the command, if it
+// did, or with running out of memory.
+func finishExec(ctx context.Context, res Result, stopped string, disk *diskWatch, stderr *cappedWriter, t *Task) (Result, error) {
 	switch stopped {
 	case "timeout":
 		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true
@@ -195,6 +156,93 @@ func (e *Exec) run(ctx, opCtx context.Context, work string, t *Task) (Result, er
 		}
 	}
 	return res, nil
+}
+
+// execIO is a command's stdin, stdout and stderr: pipes of our own, copied
+// by goroutines.
+type execIO struct {
+	files      []*os.File // the parent's ends, closed at the end
+	outR, outW *os.File
+	errR, errW *os.File
+	inW        *os.File // nil without stdin
+
+	copies    sync.WaitGroup
+	stdinDone chan struct{}
+}
+
+func (x *execIO) pipe() (r, w *os.File, err error) {
+	if r, w, err = os.Pipe(); err == nil {
+		x.files = append(x.files, r, w)
+	}
+	return r, w, err
+}
+
+// open makes the pipes and hands the command its ends.
+func (x *execIO) open(cmd *exec.Cmd, stdin bool) error {
+	var err error
+	if x.outR, x.outW, err = x.pipe(); err != nil {
+		return err
+	}
+	if x.errR, x.errW, err = x.pipe(); err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = x.outW, x.errW
+	if stdin {
+		var inR *os.File
+		if inR, x.inW, err = x.pipe(); err != nil {
+			return err
+		}
+		cmd.Stdin = inR
+	}
+	return nil
+}
+
+// started closes the ends the started command holds now, and starts
+// copying its output and writing its stdin.
+func (x *execIO) started(cmd *exec.Cmd, stdout, stderr io.Writer, stdin []byte) {
+	// The child holds its ends now.
+	x.outW.Close()
+	x.errW.Close()
+	if r, ok := cmd.Stdin.(*os.File); ok {
+		r.Close()
+	}
+	x.copies.Go(func() { _, _ = io.Copy(stdout, x.outR) })
+	x.copies.Go(func() { _, _ = io.Copy(stderr, x.errR) })
+	x.stdinDone = make(chan struct{})
+	if x.inW != nil {
+		go func() {
+			defer close(x.stdinDone)
+			_, _ = x.inW.Write(stdin)
+			_ = x.inW.Close() // EOF for the command
+		}()
+	} else {
+		close(x.stdinDone)
+	}
+}
+
+// drain waits for the output copies and the stdin writer to end.
+func (x *execIO) drain() {
+	// The pipes close once every process holding them is gone; one that
+	// left the group may keep them open, so the wait is bounded.
+	drained := make(chan struct{})
+	go func() { x.copies.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(execDrainTimeout):
+		x.outR.Close()
+		x.errR.Close()
+		<-drained
+	}
+	if x.inW != nil {
+		x.inW.Close() // a write nobody reads (a process that left the group) ends
+	}
+	<-x.stdinDone // t.Stdin is not read after Run returns
+}
+
+func (x *execIO) close() {
+	for _, f := range x.files {
+		f.Close()
+	}
 }
 
 // syncLogs forwards to a task's Logs writer, one write at a time (stdout and

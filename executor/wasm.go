@@ -288,25 +288,13 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 	}
 	var quota *diskQuota
 	if t.InputsDir != "" || t.OutputsDir != "" {
-		fsc := wazero.NewFSConfig().(sysfs.FSConfig)
-		if t.InputsDir != "" {
-			in, err := newRootFS(t.InputsDir, true, nil)
-			if err != nil {
-				return Result{}, fmt.Errorf("run %s: inputs dir: %w", t.Name, err)
-			}
-			defer in.Close()
-			fsc = fsc.WithSysFSMount(in, InputsPath).(sysfs.FSConfig)
+		fsc, q, closeFS, err := wasmMounts(t)
+		if err != nil {
+			return Result{}, err
 		}
-		if t.OutputsDir != "" {
-			quota = newDiskQuota(t.DiskBytes, t.MaxFiles)
-			out, err := newRootFS(t.OutputsDir, false, quota)
-			if err != nil {
-				return Result{}, fmt.Errorf("run %s: outputs dir: %w", t.Name, err)
-			}
-			defer out.Close()
-			fsc = fsc.WithSysFSMount(out, OutputsPath).(sysfs.FSConfig)
-		}
-		cfg = cfg.WithFSConfig(fsc.(wazero.FSConfig))
+		defer closeFS()
+		quota = q
+		cfg = cfg.WithFSConfig(fsc)
 	}
 	if !t.Deterministic {
 		cfg = cfg.WithSysWalltime().
@@ -342,6 +330,45 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 		res.DiskExceeded = quota.Exceeded()
 	}
 
+	return w.exitResult(ctx, runCtx, err, res, t, stderr)
+}
+
+// wasmMounts mounts the task's inputs (read-only) and outputs (under its
+// disk quota) directories; closeFS closes them.
+func wasmMounts(t *Task) (fsc wazero.FSConfig, quota *diskQuota, closeFS func(), err error) {
+	var opened []*rootFS
+	closeFS = func() {
+		for i := len(opened) - 1; i >= 0; i-- {
+			opened[i].Close()
+		}
+	}
+	sfs := wazero.NewFSConfig().(sysfs.FSConfig)
+	if t.InputsDir != "" {
+		in, err := newRootFS(t.InputsDir, true, nil)
+		if err != nil {
+			closeFS()
+			return nil, nil, nil, fmt.Errorf("run %s: inputs dir: %w", t.Name, err)
+		}
+		opened = append(opened, in)
+		sfs = sfs.WithSysFSMount(in, InputsPath).(sysfs.FSConfig)
+	}
+	if t.OutputsDir != "" {
+		quota = newDiskQuota(t.DiskBytes, t.MaxFiles)
+		out, err := newRootFS(t.OutputsDir, false, quota)
+		if err != nil {
+			closeFS()
+			return nil, nil, nil, fmt.Errorf("run %s: outputs dir: %w", t.Name, err)
+		}
+		opened = append(opened, out)
+		sfs = sfs.WithSysFSMount(out, OutputsPath).(sysfs.FSConfig)
+	}
+	return sfs.(wazero.FSConfig), quota, closeFS, nil
+}
+
+// exitResult completes res with how the run ended (err): exit code, time
+// out, cancellation, or running out of memory.
+func (w *WASM) exitResult(ctx, runCtx context.Context, err error, res Result, t *Task, stderr *cappedWriter) (Result, error) {
+	memBytes := res.PeakMemoryBytes
 	var exit *sys.ExitError
 	switch {
 	case err == nil:

@@ -48,15 +48,29 @@ func helperMain(argv []string) int {
 	if err != nil {
 		return fail(exitSetup, "helper", err)
 	}
+	as, msg, err := confineSelf(s)
+	if err != nil {
+		return fail(exitSetup, msg, err)
+	}
+	if s.Probe {
+		return 0
+	}
+	return execConfined(s, as, fail)
+}
+
+// confineSelf applies s to this thread: no new privileges, no
+// capabilities, resource limits, Landlock and seccomp. It returns the
+// address-space limit still to set (last: the helper itself may still need
+// memory), or what failed (msg) and why.
+func confineSelf(s *Spec) (as *syscall.Rlimit, msg string, err error) {
 	if errno := prctl(prSetNoNewPrivs, 1, 0, 0, 0); errno != 0 {
-		return fail(exitSetup, "no_new_privs", errno)
+		return nil, "no_new_privs", errno
 	}
 	if s.DropCaps {
 		if err := dropCaps(); err != nil {
-			return fail(exitSetup, "dropping capabilities", err)
+			return nil, "dropping capabilities", err
 		}
 	}
-	var as *syscall.Rlimit
 	for _, l := range s.Limits {
 		lim := syscall.Rlimit{Cur: l.Value, Max: l.Value}
 		if l.Resource == syscall.RLIMIT_AS {
@@ -64,23 +78,26 @@ func helperMain(argv []string) int {
 			continue
 		}
 		if err := syscall.Setrlimit(l.Resource, &lim); err != nil {
-			return fail(exitSetup, "setrlimit "+strconv.Itoa(l.Resource), err)
+			return nil, "setrlimit " + strconv.Itoa(l.Resource), err
 		}
 	}
 	if s.Landlock {
 		if err := restrictSelf(RulesetFD); err != nil {
-			return fail(exitSetup, "", err)
+			return nil, "", err
 		}
 		_ = syscall.Close(RulesetFD)
 	}
 	if s.Seccomp {
 		if err := installSeccomp(); err != nil {
-			return fail(exitSetup, "", err)
+			return nil, "", err
 		}
 	}
-	if s.Probe {
-		return 0
-	}
+	return as, "", nil
+}
+
+// execConfined sets the address-space limit as, if any, and executes the
+// command; it returns only on failure, with the exit status fail gives.
+func execConfined(s *Spec, as *syscall.Rlimit, fail func(code int, msg string, err error) int) int {
 	path, err := syscall.BytePtrFromString(s.Path)
 	if err != nil {
 		return fail(exitSetup, "path", err)
