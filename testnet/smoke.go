@@ -105,30 +105,72 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 	for n, id := range names {
 		byID[id] = n
 	}
-	type batch struct {
-		kind   jobKind
-		expect []string
-		rs     []*Result
-		err    error
+	batches, err := planSmoke(ck, provs, byID)
+	if err != nil {
+		return ck.fail("%v", err)
 	}
-	var batches []*batch
+	// Every kind at once, each one `submit --repeat` with its share of the
+	// jobs in flight: parallel jobs in all.
+	per := max(1, (parallel+len(batches)-1)/len(batches))
+	start := time.Now()
+	submitSmoke(ctx, c, client, batches, per)
+	wall := time.Since(start)
+	t := smokeTally{perProvider: map[string]int{}}
+	for _, b := range batches {
+		t.add(ck, b, names, byID)
+	}
+	for _, p := range t.problems {
+		ck.logf("%s", p)
+	}
+	for _, n := range slices.Sorted(maps.Keys(t.perProvider)) {
+		ck.logf("%-14s ran %d", n, t.perProvider[n])
+	}
+	ck.logf("medians: auction %s, award → result %s, submit → result %s", ms(median(t.auctions)), ms(median(t.runs)), ms(median(t.totals)))
+	rate := float64(t.completed) / wall.Seconds()
+	ck.metric("jobs", float64(t.total))
+	ck.metric("jobs_per_s", rate)
+	ck.metric("median_ms", float64(median(t.totals))/1e6)
+	ck.metric("cheapest_silent", float64(t.silent))
+	fig := fmt.Sprintf("%d/%d completed, %d/%d at the cheapest feasible provider (%d whose auction closed before every candidate answered); %.1f jobs/s (%d at a time), median submit→result %s",
+		t.completed, t.total, t.cheapestOK, t.total, t.silent, rate, per*len(batches), ms(median(t.totals)))
+	// Every job whose auction heard every candidate must go to the
+	// cheapest; at most a tenth may miss it because one stayed silent.
+	if t.completed != t.total || t.cheapestOK+t.silent != t.total || t.silent*10 > t.total {
+		return ck.fail("%s", fig)
+	}
+	return ck.pass("%s", fig)
+}
+
+// smokeBatch is one kind of smoke job: the providers it must go to and
+// what its submissions gave.
+type smokeBatch struct {
+	kind   jobKind
+	expect []string
+	rs     []*Result
+	err    error
+}
+
+// planSmoke finds the cheapest feasible providers of each kind of job.
+func planSmoke(ck *Check, provs []node.ProviderInfo, byID map[string]string) ([]*smokeBatch, error) {
+	var batches []*smokeBatch
 	for _, k := range smokeJobs() {
 		expect, price, err := cheapest(provs, k)
 		if err != nil || len(expect) == 0 {
-			return ck.fail("no provider can run %q jobs (%v)", k.name, err)
+			return nil, fmt.Errorf("no provider can run %q jobs (%v)", k.name, err)
 		}
 		var en []string
 		for _, id := range expect {
 			en = append(en, byID[id])
 		}
 		ck.logf("%-20s ×%2d → cheapest feasible: %s at %s credits", k.name, k.count, strings.Join(en, ", "), price)
-		batches = append(batches, &batch{kind: k, expect: expect})
+		batches = append(batches, &smokeBatch{kind: k, expect: expect})
 	}
-	// Every kind at once, each one `submit --repeat` with its share of the
-	// jobs in flight: parallel jobs in all.
-	per := max(1, (parallel+len(batches)-1)/len(batches))
+	return batches, nil
+}
+
+// submitSmoke submits every batch at once, each with per jobs in flight.
+func submitSmoke(ctx context.Context, c Cluster, client string, batches []*smokeBatch, per int) {
 	var wg sync.WaitGroup
-	start := time.Now()
 	for i, b := range batches {
 		wg.Add(1)
 		go func() {
@@ -140,60 +182,45 @@ func Smoke(ctx context.Context, c Cluster, client string, parallel int) *Check {
 		}()
 	}
 	wg.Wait()
-	wall := time.Since(start)
-	var completed, cheapestOK, silent, total int
-	var totals, auctions, runs []time.Duration
-	var problems []string
-	perProvider := map[string]int{}
-	for _, b := range batches {
-		total += b.kind.count
-		if b.err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", b.kind.name, b.err))
+}
+
+// smokeTally counts the smoke jobs' results.
+type smokeTally struct {
+	completed, cheapestOK, silent, total int
+	totals, auctions, runs               []time.Duration
+	problems                             []string
+	perProvider                          map[string]int
+}
+
+// add counts one batch's results.
+func (t *smokeTally) add(ck *Check, b *smokeBatch, names, byID map[string]string) {
+	t.total += b.kind.count
+	if b.err != nil {
+		t.problems = append(t.problems, fmt.Sprintf("%s: %v", b.kind.name, b.err))
+	}
+	for i, r := range b.rs {
+		if r.State != job.StateCompleted || r.ExitCode != 0 {
+			t.problems = append(t.problems, fmt.Sprintf("%s job %d: %s (exit %d) on %s: %s", b.kind.name, i, r.State, r.ExitCode, nameOf(names, r.Provider), r.Error))
+			continue
 		}
-		for i, r := range b.rs {
-			if r.State != job.StateCompleted || r.ExitCode != 0 {
-				problems = append(problems, fmt.Sprintf("%s job %d: %s (exit %d) on %s: %s", b.kind.name, i, r.State, r.ExitCode, nameOf(names, r.Provider), r.Error))
-				continue
-			}
-			completed++
-			totals = append(totals, time.Duration(r.Timings.Total*float64(time.Millisecond)))
-			auctions = append(auctions, time.Duration(r.Timings.Auction*float64(time.Millisecond)))
-			runs = append(runs, time.Duration(r.Timings.Run*float64(time.Millisecond)))
-			perProvider[byID[r.Provider]]++
-			switch {
-			case slices.Contains(b.expect, r.Provider):
-				cheapestOK++
-			case r.Bids+r.Declines < r.Candidates || r.Attempts > 1:
-				// Some candidate had not answered when the bid window
-				// closed (9 nodes on 2 cores, a burst of auctions), or
-				// the job failed over: the cheapest answer was not there
-				// to choose. Counted, and bounded below.
-				silent++
-				ck.logf("%s job %d went to %s at %g credits: %d of %d candidates answered in the window (attempts %d)",
-					b.kind.name, i, byID[r.Provider], r.Price, r.Bids+r.Declines, r.Candidates, r.Attempts)
-			default:
-				problems = append(problems, fmt.Sprintf("%s job %d went to %s at %g credits, not the cheapest feasible", b.kind.name, i, byID[r.Provider], r.Price))
-			}
+		t.completed++
+		t.totals = append(t.totals, time.Duration(r.Timings.Total*float64(time.Millisecond)))
+		t.auctions = append(t.auctions, time.Duration(r.Timings.Auction*float64(time.Millisecond)))
+		t.runs = append(t.runs, time.Duration(r.Timings.Run*float64(time.Millisecond)))
+		t.perProvider[byID[r.Provider]]++
+		switch {
+		case slices.Contains(b.expect, r.Provider):
+			t.cheapestOK++
+		case r.Bids+r.Declines < r.Candidates || r.Attempts > 1:
+			// Some candidate had not answered when the bid window
+			// closed (9 nodes on 2 cores, a burst of auctions), or
+			// the job failed over: the cheapest answer was not there
+			// to choose. Counted, and bounded below.
+			t.silent++
+			ck.logf("%s job %d went to %s at %g credits: %d of %d candidates answered in the window (attempts %d)",
+				b.kind.name, i, byID[r.Provider], r.Price, r.Bids+r.Declines, r.Candidates, r.Attempts)
+		default:
+			t.problems = append(t.problems, fmt.Sprintf("%s job %d went to %s at %g credits, not the cheapest feasible", b.kind.name, i, byID[r.Provider], r.Price))
 		}
 	}
-	for _, p := range problems {
-		ck.logf("%s", p)
-	}
-	for _, n := range slices.Sorted(maps.Keys(perProvider)) {
-		ck.logf("%-14s ran %d", n, perProvider[n])
-	}
-	ck.logf("medians: auction %s, award → result %s, submit → result %s", ms(median(auctions)), ms(median(runs)), ms(median(totals)))
-	rate := float64(completed) / wall.Seconds()
-	ck.metric("jobs", float64(total))
-	ck.metric("jobs_per_s", rate)
-	ck.metric("median_ms", float64(median(totals))/1e6)
-	ck.metric("cheapest_silent", float64(silent))
-	fig := fmt.Sprintf("%d/%d completed, %d/%d at the cheapest feasible provider (%d whose auction closed before every candidate answered); %.1f jobs/s (%d at a time), median submit→result %s",
-		completed, total, cheapestOK, total, silent, rate, per*len(batches), ms(median(totals)))
-	// Every job whose auction heard every candidate must go to the
-	// cheapest; at most a tenth may miss it because one stayed silent.
-	if completed != total || cheapestOK+silent != total || silent*10 > total {
-		return ck.fail("%s", fig)
-	}
-	return ck.pass("%s", fig)
 }

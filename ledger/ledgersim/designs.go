@@ -245,18 +245,7 @@ func (s *sim) sync(p, c int, t float64) (bool, error) {
 		hc := &s.cost[h]
 		hc.msgs++
 		hc.bytes += int64(len(req))
-		var ans []byte
-		nrecs := 0
-		err := hc.timed(func() error {
-			var q ledger.SyncRequest
-			if err := job.Decode(req, 1024, &q); err != nil {
-				return err
-			}
-			gs, rs := s.book(h).RecordsSince(q.Account, q.After, q.SinceMS, ledger.MaxSyncRecords)
-			nrecs = len(gs) + len(rs)
-			ans = job.Encode(&ledger.SyncAnswer{Grants: gs, Receipts: rs})
-			return nil
-		})
+		ans, nrecs, err := s.answerSync(h, req)
 		if err != nil {
 			return asked, fmt.Errorf("holder %s answering %s: %w", s.names[h], s.names[p], err)
 		}
@@ -266,42 +255,65 @@ func (s *sim) sync(p, c int, t float64) (bool, error) {
 		}
 		pc.msgs++
 		pc.bytes += int64(len(ans))
-		err = pc.timed(func() error {
-			var a ledger.SyncAnswer
-			if err := job.Decode(ans, ledger.MaxSyncAnswer, &a); err != nil {
-				return err
-			}
-			b := s.book(p)
-			added := 0
-			for i := range a.Grants {
-				ok, err := keepGrant(pc, b, &a.Grants[i])
-				if err != nil {
-					return err
-				}
-				if ok {
-					added++
-				}
-			}
-			for i := range a.Receipts {
-				ok, err := keep(pc, b, &a.Receipts[i])
-				if err != nil {
-					return err
-				}
-				if ok {
-					added++
-				}
-			}
-			if added > 0 {
-				pc.fsyncs++
-			}
-			return nil
-		})
+		err = s.addSyncAnswer(p, ans)
 		if err != nil {
 			return asked, fmt.Errorf("%s adding %s's records from %s: %w", s.names[p], account, s.names[h], err)
 		}
 	}
 	s.checkLeftOut(p, c, leftOut)
 	return asked, nil
+}
+
+// answerSync is holder h's answer to the sync request req, timed on h's
+// cost: the records since the request's After and SinceMS, and how many.
+func (s *sim) answerSync(h int, req []byte) (ans []byte, nrecs int, err error) {
+	err = s.cost[h].timed(func() error {
+		var q ledger.SyncRequest
+		if err := job.Decode(req, 1024, &q); err != nil {
+			return err
+		}
+		gs, rs := s.book(h).RecordsSince(q.Account, q.After, q.SinceMS, ledger.MaxSyncRecords)
+		nrecs = len(gs) + len(rs)
+		ans = job.Encode(&ledger.SyncAnswer{Grants: gs, Receipts: rs})
+		return nil
+	})
+	return ans, nrecs, err
+}
+
+// addSyncAnswer is p's adding of the records of a sync answer, timed on
+// p's cost: each verified, one fsync when any was new.
+func (s *sim) addSyncAnswer(p int, ans []byte) error {
+	pc := &s.cost[p]
+	return pc.timed(func() error {
+		var a ledger.SyncAnswer
+		if err := job.Decode(ans, ledger.MaxSyncAnswer, &a); err != nil {
+			return err
+		}
+		b := s.book(p)
+		added := 0
+		for i := range a.Grants {
+			ok, err := keepGrant(pc, b, &a.Grants[i])
+			if err != nil {
+				return err
+			}
+			if ok {
+				added++
+			}
+		}
+		for i := range a.Receipts {
+			ok, err := keep(pc, b, &a.Receipts[i])
+			if err != nil {
+				return err
+			}
+			if ok {
+				added++
+			}
+		}
+		if added > 0 {
+			pc.fsyncs++
+		}
+		return nil
+	})
 }
 
 // leftOut returns what holder h left out of its answer ans about account

@@ -98,33 +98,17 @@ func natDown(ctx context.Context) {
 
 func natScenario(ctx context.Context, c *composeCluster) *testnet.Check {
 	ck := &testnet.Check{Scenario: "nat"}
-	natDown(ctx)
-	if err := natUp(ctx); err != nil {
-		return failf(ck, "setting up the NAT networks: %v", err)
-	}
-	for _, n := range natNets() {
-		args := []string{"run", "-d", "--name", container + n.node.Name, "--network", n.name,
-			"-v", container + n.node.Name + "-data:/data", "-e", "MESHNODE_DATA_DIR=/data", "-e", "MESHNODE_NETWORK=" + testnet.NetworkName,
-			"-e", "GOLOG_LOG_LEVEL=warn", image}
-		if _, err := run(ctx, nil, "docker", append(args, n.args...)...); err != nil {
-			return failf(ck, "starting %s: %v", n.node.Name, err)
-		}
-		c.extra = append(c.extra, n.node)
+	if err := startNatNodes(ctx, c); err != nil {
+		return failf(ck, "%v", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := testnet.WaitHealthy(wctx, c, "prov-nat", "client-nat"); err != nil {
 		return failf(ck, "%v", err)
 	}
-	prov, err := testnet.StatusOf(ctx, c, "prov-nat", false)
+	prov, err := awaitRelayedAddr(ctx, c)
 	if err != nil {
 		return failf(ck, "%v", err)
-	}
-	for wait := time.Now(); len(prov.Node.Relayed) == 0; prov, _ = testnet.StatusOf(ctx, c, "prov-nat", false) {
-		if time.Since(wait) > time.Minute {
-			return failf(ck, "the provider behind NAT got no relayed address in a minute (addresses %v)", prov.Node.Addrs)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
 	ck.Details = append(ck.Details, "prov-nat (behind NAT) is reachable at "+prov.Node.Relayed[0])
 	// From behind its own NAT, the client finds the provider through the DHT
@@ -140,22 +124,72 @@ func natScenario(ctx context.Context, c *composeCluster) *testnet.Check {
 		return failf(ck, "the first job ran on %s, not on the provider behind NAT", first.Provider)
 	}
 	ck.Details = append(ck.Details, fmt.Sprintf("first job, its 2.6 MB module fetched over the relay: %.1f ms submit→result", first.Timings.Total))
-	var times []time.Duration
-	for i := range 3 {
-		r, err := testnet.Submit(ctx, c, "client-nat", "--wasm", c.JobPath(testnet.HelloModule), "--region", "eu-north", "--timeout", "30s", "--", "nat", fmt.Sprint(i))
-		if err != nil {
-			return failf(ck, "job %d from behind NAT: %v", i, err)
-		}
-		if r.Provider != prov.Node.PeerID {
-			return failf(ck, "job %d ran on %s, not on the provider behind NAT", i, r.Provider)
-		}
-		times = append(times, time.Duration(r.Timings.Total*float64(time.Millisecond)))
+	times, err := natJobs(ctx, c, prov.Node.PeerID)
+	if err != nil {
+		return failf(ck, "%v", err)
 	}
 	cl, err := testnet.StatusOf(ctx, c, "client-nat", false)
 	if err != nil {
 		return failf(ck, "%v", err)
 	}
 	prov, _ = testnet.StatusOf(ctx, c, "prov-nat", false)
+	return natVerdict(ck, prov, cl, first, times)
+}
+
+// startNatNodes sets up the NAT networks and starts the nodes behind them.
+func startNatNodes(ctx context.Context, c *composeCluster) error {
+	natDown(ctx)
+	if err := natUp(ctx); err != nil {
+		return fmt.Errorf("setting up the NAT networks: %v", err)
+	}
+	for _, n := range natNets() {
+		args := []string{"run", "-d", "--name", container + n.node.Name, "--network", n.name,
+			"-v", container + n.node.Name + "-data:/data", "-e", "MESHNODE_DATA_DIR=/data", "-e", "MESHNODE_NETWORK=" + testnet.NetworkName,
+			"-e", "GOLOG_LOG_LEVEL=warn", image}
+		if _, err := run(ctx, nil, "docker", append(args, n.args...)...); err != nil {
+			return fmt.Errorf("starting %s: %v", n.node.Name, err)
+		}
+		c.extra = append(c.extra, n.node)
+	}
+	return nil
+}
+
+// awaitRelayedAddr waits (a minute at most) for the provider behind NAT to
+// have a relayed address.
+func awaitRelayedAddr(ctx context.Context, c *composeCluster) (*testnet.Status, error) {
+	prov, err := testnet.StatusOf(ctx, c, "prov-nat", false)
+	if err != nil {
+		return nil, err
+	}
+	for wait := time.Now(); len(prov.Node.Relayed) == 0; prov, _ = testnet.StatusOf(ctx, c, "prov-nat", false) {
+		if time.Since(wait) > time.Minute {
+			return nil, fmt.Errorf("the provider behind NAT got no relayed address in a minute (addresses %v)", prov.Node.Addrs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return prov, nil
+}
+
+// natJobs runs 3 jobs from behind NAT, which must run on the provider
+// provID, and returns their submit→result times.
+func natJobs(ctx context.Context, c *composeCluster, provID string) ([]time.Duration, error) {
+	var times []time.Duration
+	for i := range 3 {
+		r, err := testnet.Submit(ctx, c, "client-nat", "--wasm", c.JobPath(testnet.HelloModule), "--region", "eu-north", "--timeout", "30s", "--", "nat", fmt.Sprint(i))
+		if err != nil {
+			return nil, fmt.Errorf("job %d from behind NAT: %v", i, err)
+		}
+		if r.Provider != provID {
+			return nil, fmt.Errorf("job %d ran on %s, not on the provider behind NAT", i, r.Provider)
+		}
+		times = append(times, time.Duration(r.Timings.Total*float64(time.Millisecond)))
+	}
+	return times, nil
+}
+
+// natVerdict reports the connections and hole punching, and passes when
+// the jobs went over the relay (or a punched hole).
+func natVerdict(ck *testnet.Check, prov, cl *testnet.Status, first *testnet.Result, times []time.Duration) *testnet.Check {
 	relayedOnly := slices.Contains(cl.Node.RelayedPeers, prov.Node.PeerID)
 	ck.Details = append(ck.Details, fmt.Sprintf("client-nat → prov-nat: %s; client-nat connections %d direct, %d relayed",
 		map[bool]string{true: "relayed connection only", false: "a direct connection exists"}[relayedOnly], cl.Node.Conns.Direct, cl.Node.Conns.Relayed))
