@@ -17,6 +17,48 @@ import (
 
 // award sends an award to its bidder and waits for the result.
 func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*job.Result, error) {
+	st, err := n.openAward(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	// The whole job has its timeout and some slack; within it, a stream
+	// silent for the heartbeat timeout means a dead provider.
+	end := time.Now().Add(a.Spec.Timeout() + 2*time.Minute)
+	_ = st.SetWriteDeadline(end)
+	if err := mesh.WriteMsg(st, a); err != nil {
+		return nil, fmt.Errorf("sending award: %w", err)
+	}
+	r := bufio.NewReader(st)
+	if err := n.awaitAcceptance(st, r, end, a, emit); err != nil {
+		return nil, err
+	}
+	emit(job.Event{Kind: job.EventRunning, Provider: a.Bid.Provider})
+	res, err := n.awaitResult(st, r, end, a, emit)
+	if err != nil {
+		return nil, err
+	}
+	limit := a.Bid.Price
+	if a.Pay > limit {
+		limit = a.Pay
+	}
+	if res.Charge > limit {
+		res.Charge = limit // never pay more than the bid (or the second price)
+	}
+	if res.Error == "" {
+		if err := n.payReceipt(st, r, a, res.Charge); err != nil {
+			n.metrics.unreceipted.Inc()
+			log.Warnf("job %s attempt %d: no receipt with %s: %v", a.Job, a.Attempt, a.Bid.Provider, err)
+		}
+	}
+	return res, nil
+}
+
+// openAward lets the bidder fetch the job's blobs and opens the award
+// stream to it.
+func (n *Node) openAward(ctx context.Context, a *job.Award) (network.Stream, error) {
 	p, err := peer.Decode(a.Bid.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("bidder ID %q: %w", a.Bid.Provider, err)
@@ -34,30 +76,25 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	// A provider behind NAT is reached through its relay when no direct
 	// connection exists (the relay's limits bound such a job's data).
 	sctx, cancel := context.WithTimeout(mesh.AllowRelayed(ctx), 10*time.Second)
+	defer cancel()
 	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
-	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("opening award stream: %w", err)
 	}
-	defer st.Close()
-	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
-	defer stop()
-	// The whole job has its timeout and some slack; within it, a stream
-	// silent for the heartbeat timeout means a dead provider.
-	end := time.Now().Add(a.Spec.Timeout() + 2*time.Minute)
-	_ = st.SetWriteDeadline(end)
-	if err := mesh.WriteMsg(st, a); err != nil {
-		return nil, fmt.Errorf("sending award: %w", err)
-	}
+	return st, nil
+}
+
+// awaitAcceptance reads the provider's answer to the award: queued (with
+// heartbeats) until accepted, or declined.
+func (n *Node) awaitAcceptance(st network.Stream, r *bufio.Reader, end time.Time, a *job.Award, emit func(job.Event)) error {
 	awarded := time.Now()
-	r := bufio.NewReader(st)
 	var reply job.Reply
 	for {
 		// Before acceptance the provider is either queueing the job (with
 		// heartbeats) or answering at once.
 		reply = job.Reply{}
 		if err := n.readReply(st, r, end, &reply); err != nil {
-			return nil, fmt.Errorf("waiting for acceptance: %w", err)
+			return fmt.Errorf("waiting for acceptance: %w", err)
 		}
 		if reply.Type == job.ReplyQueued {
 			emit(job.Event{Kind: job.EventQueued, Provider: a.Bid.Provider, Count: reply.Position,
@@ -71,12 +108,18 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	switch reply.Type {
 	case job.ReplyAccepted:
 		n.reps.started(a.Bid.Provider, time.Since(awarded))
+		return nil
 	case job.ReplyDeclined:
-		return nil, fmt.Errorf("%w: %s", errDeclined, reply.Reason)
+		return fmt.Errorf("%w: %s", errDeclined, reply.Reason)
 	default:
-		return nil, fmt.Errorf("unexpected reply %q", reply.Type)
+		return fmt.Errorf("unexpected reply %q", reply.Type)
 	}
-	emit(job.Event{Kind: job.EventRunning, Provider: a.Bid.Provider})
+}
+
+// awaitResult reads the run's live log until its result, and checks the
+// result is this award's.
+func (n *Node) awaitResult(st network.Stream, r *bufio.Reader, end time.Time, a *job.Award, emit func(job.Event)) (*job.Result, error) {
+	var reply job.Reply
 	for {
 		reply = job.Reply{}
 		if err := n.readReply(st, r, end, &reply); err != nil {
@@ -97,19 +140,6 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 	res := reply.Result
 	if res.Job != a.Job || res.Provider != a.Bid.Provider {
 		return nil, fmt.Errorf("result for job %s from %s does not match the award", res.Job, res.Provider)
-	}
-	limit := a.Bid.Price
-	if a.Pay > limit {
-		limit = a.Pay
-	}
-	if res.Charge > limit {
-		res.Charge = limit // never pay more than the bid (or the second price)
-	}
-	if res.Error == "" {
-		if err := n.payReceipt(st, r, a, res.Charge); err != nil {
-			n.metrics.unreceipted.Inc()
-			log.Warnf("job %s attempt %d: no receipt with %s: %v", a.Job, a.Attempt, a.Bid.Provider, err)
-		}
 	}
 	return res, nil
 }
