@@ -357,7 +357,7 @@ func readProgress(r io.Reader) error {
 				Message string `json:"message"`
 			} `json:"errorDetail"`
 		}
-		if err := dec.Decode(&m); err == io.EOF {
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
 			return err

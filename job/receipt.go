@@ -222,6 +222,18 @@ func (g *Grant) ID() [32]byte { return sha256.Sum256(g.SigningBytes()) }
 
 // Validate checks every field of g and that the signature is present.
 func (g *Grant) Validate() error {
+	if err := g.ValidateUnsigned(); err != nil {
+		return err
+	}
+	if len(g.Sig) == 0 || len(g.Sig) > MaxSigLen {
+		return fmt.Errorf("sig: %d bytes, must be 1 to %d", len(g.Sig), MaxSigLen)
+	}
+	return nil
+}
+
+// ValidateUnsigned checks every field of g but the signature (a grant
+// about to be signed).
+func (g *Grant) ValidateUnsigned() error {
 	if g.V != Version {
 		return fmt.Errorf("v: version %d, want %d", g.V, Version)
 	}
@@ -245,9 +257,6 @@ func (g *Grant) Validate() error {
 	}
 	if err := ValidatePeer(g.Faucet); err != nil {
 		return fmt.Errorf("faucet: %w", err)
-	}
-	if len(g.Sig) == 0 || len(g.Sig) > MaxSigLen {
-		return fmt.Errorf("sig: %d bytes, must be 1 to %d", len(g.Sig), MaxSigLen)
 	}
 	return nil
 }

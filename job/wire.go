@@ -3,6 +3,7 @@ package job
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -119,33 +120,36 @@ type Rates struct {
 	Floor          Credits `json:"floor,omitempty"` // the least a job costs there
 }
 
+// DeclineReason is the reason code of a provider's decline (Bid.Decline).
+type DeclineReason string
+
 // Decline reason codes a provider gives instead of a bid.
 const (
-	DeclineRegion    = "region"
-	DeclinePrice     = "price"
-	DeclineResources = "resources"
-	DeclineExecutor  = "executor"
-	DeclineBusy      = "busy"
-	DeclineImage     = "image"
-	DeclineNetwork   = "network"
-	DeclineClient    = "client"  // the owner does not serve this client
-	DeclineCommand   = "command" // exec: the command is not in the provider's allowlist
-	DeclineFunds     = "funds"   // the client's balance (in the provider's ledger) is below the price, or it double-spent
+	DeclineRegion    DeclineReason = "region"
+	DeclinePrice                   = "price"
+	DeclineResources               = "resources"
+	DeclineExecutor                = "executor"
+	DeclineBusy                    = "busy"
+	DeclineImage                   = "image"
+	DeclineNetwork                 = "network"
+	DeclineClient                  = "client"  // the owner does not serve this client
+	DeclineCommand                 = "command" // exec: the command is not in the provider's allowlist
+	DeclineFunds                   = "funds"   // the client's balance (in the provider's ledger) is below the price, or it double-spent
 )
 
 // Bid is a provider's offer for a job, gossiped on the bids topic; with
 // Decline set it is a refusal with a reason code instead. The mesh checks
 // that Provider is the message's signing peer.
 type Bid struct {
-	V         int     `json:"v"`
-	Job       string  `json:"job"`
-	Provider  string  `json:"provider"`
-	Decline   string  `json:"decline,omitempty"` // reason code; empty for a bid
-	Detail    string  `json:"detail,omitempty"`  // human detail of a decline
-	Price     Credits `json:"price"`             // the most the job can cost there
-	Rates     Rates   `json:"rates"`
-	Region    string  `json:"region"`
-	ExpiresMS int64   `json:"expires_ms"` // unix ms
+	V         int           `json:"v"`
+	Job       string        `json:"job"`
+	Provider  string        `json:"provider"`
+	Decline   DeclineReason `json:"decline,omitempty"` // reason code; empty for a bid
+	Detail    string        `json:"detail,omitempty"`  // human detail of a decline
+	Price     Credits       `json:"price"`             // the most the job can cost there
+	Rates     Rates         `json:"rates"`
+	Region    string        `json:"region"`
+	ExpiresMS int64         `json:"expires_ms"` // unix ms
 	// Queue is how many awarded jobs wait ahead of this one when the
 	// provider is full now (0: it starts at once); WaitMS the provider's
 	// estimate of how long until it starts.
@@ -366,7 +370,7 @@ func Decode(b []byte, limit int, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decoding %T: %w", v, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("decoding %T: trailing data after the message", v)
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {

@@ -202,7 +202,7 @@ func TestDecodeInvalidBid(t *testing.T) {
 		{"job", func(b *job.Bid) { b.Job = "nope" }, "job:"},
 		{"no provider", func(b *job.Bid) { b.Provider = "" }, "provider:"},
 		{"long provider", func(b *job.Bid) { b.Provider = strings.Repeat("p", 129) }, "provider:"},
-		{"long decline", func(b *job.Bid) { b.Decline = strings.Repeat("d", 33) }, "decline, detail or region:"},
+		{"long decline", func(b *job.Bid) { b.Decline = job.DeclineReason(strings.Repeat("d", 33)) }, "decline, detail or region:"},
 		{"long detail", func(b *job.Bid) { b.Detail = strings.Repeat("d", 513) }, "decline, detail or region:"},
 		{"long region", func(b *job.Bid) { b.Region = strings.Repeat("r", job.MaxRegionLen+1) }, "decline, detail or region:"},
 		{"negative price", func(b *job.Bid) { b.Price = -1 }, "price:"},

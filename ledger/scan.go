@@ -78,7 +78,7 @@ func (s *scanner) zeroFrom(off int64) bool {
 				return false
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return true
 		}
 		if err != nil {

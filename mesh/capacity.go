@@ -73,7 +73,7 @@ func OpenCapacity(b []byte, now time.Time) (*job.Capacity, error) {
 		return nil, fmt.Errorf("capacity record: signer: %w", err)
 	}
 	if signer.String() != r.Peer {
-		return nil, fmt.Errorf("capacity record for %s is signed by %s", r.Peer, signer)
+		return nil, fmt.Errorf("%w: capacity record for %s is signed by %s", errForged, r.Peer, signer)
 	}
 	if now.UnixMilli() > r.ExpiresMS {
 		return nil, fmt.Errorf("capacity record of %s (seq %d) expired at %s", r.Peer, r.Seq, time.UnixMilli(r.ExpiresMS).UTC().Format(time.RFC3339))
@@ -94,6 +94,10 @@ type capacityValidator struct {
 
 var errNotCapacityKey = errors.New("not a capacity record key")
 
+// errForged marks a capacity record signed by, or stored under the key of,
+// a peer other than the one it describes.
+var errForged = errors.New("forged")
+
 func (v capacityValidator) open(key string, value []byte) (*job.Capacity, error) {
 	ns, id, err := record.SplitKey(key)
 	if err != nil || ns != CapacityNamespace {
@@ -108,7 +112,7 @@ func (v capacityValidator) open(key string, value []byte) (*job.Capacity, error)
 		return nil, err
 	}
 	if c.Peer != p.String() {
-		return nil, fmt.Errorf("capacity record of %s stored under the key of %s", c.Peer, p)
+		return nil, fmt.Errorf("%w: capacity record of %s stored under the key of %s", errForged, c.Peer, p)
 	}
 	if c.Network != v.network {
 		return nil, fmt.Errorf("capacity record of %s is for network %q, not %q", c.Peer, c.Network, v.network)

@@ -3,6 +3,7 @@ package mesh
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	mrand "math/rand/v2"
 	"reflect"
 	"strings"
@@ -307,6 +308,11 @@ func TestCapacityValidatorValidate(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Validate: %q, want it to contain %q", err, tt.wantErr)
+			}
+			// The gossip validator counts a forged record by this mark.
+			forged := strings.Contains(tt.name, "another") || tt.name == "peer ID as text"
+			if errors.Is(err, errForged) != forged {
+				t.Fatalf("Validate: %q: marked forged %v, want %v", err, !forged, forged)
 			}
 		})
 	}

@@ -2,8 +2,8 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,7 +177,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 		c, err := capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(from), b)
 		if err != nil {
 			log.Debugf("dropping capacity record from %s: %v", from, err)
-			if strings.Contains(err.Error(), "signed by") || strings.Contains(err.Error(), "under the key of") {
+			if errors.Is(err, errForged) {
 				return nil, DropForged
 			}
 			return nil, DropDecode

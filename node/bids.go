@@ -82,7 +82,7 @@ func (b *bidBook) get(id string) (standing, bool) {
 // book has room and check, given the credits the client's other standing
 // bids commit here, says ""; otherwise it returns the decline
 // (job.DeclineBusy or job.DeclineFunds) and why.
-func (b *bidBook) put(id string, s standing, check func(committed job.Credits) string) (decline, why string) {
+func (b *bidBook) put(id string, s standing, check func(committed job.Credits) string) (decline job.DeclineReason, why string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old, replacing := b.bids[id]

@@ -46,6 +46,15 @@ type pending struct {
 // errDeclined marks a bidder that declined its award.
 var errDeclined = errors.New("declined")
 
+// attemptVerdict is the verdict of an attempt that ended in err: declined
+// when the bidder declined its award, failed otherwise.
+func attemptVerdict(err error) job.Verdict {
+	if errors.Is(err, errDeclined) {
+		return job.VerdictDeclined
+	}
+	return job.VerdictFailed
+}
+
 // ErrBadSubmission wraps what is wrong with a submission before anything is
 // sent.
 var ErrBadSubmission = errors.New("bad submission")
@@ -157,10 +166,10 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 	}
 	finish := func() *job.Outcome {
 		out.Timings.Total = ms(time.Since(t.start))
-		n.metrics.jobs.WithLabelValues(out.State).Inc()
+		n.metrics.jobs.WithLabelValues(string(out.State)).Inc()
 		n.metrics.duration.Observe(time.Since(t.start).Seconds())
 		jt.finish(out)
-		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: out.State})
+		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: string(out.State)})
 		return out
 	}
 
@@ -347,7 +356,7 @@ wait:
 	}
 	for _, rj := range r.ev.Rejected {
 		if rj.Bid.Decline == "" {
-			emit(job.Event{Kind: job.EventRejected, Provider: rj.Bid.Provider, Price: rj.Bid.Price, Message: rj.Reason})
+			emit(job.Event{Kind: job.EventRejected, Provider: rj.Bid.Provider, Price: rj.Bid.Price, Message: rj.Reason, Reject: rj.Code})
 		}
 	}
 	return r, nil
@@ -370,10 +379,11 @@ func (n *Node) runOne(ctx context.Context, t *ticket, ranked []scheduler.Option,
 				return true
 			}
 			failures = append(failures, fmt.Sprintf("%s: %v", short(o.Bid.Provider), err))
-			if errors.Is(err, errDeclined) {
+			v := attemptVerdict(err)
+			if v == job.VerdictDeclined {
 				declines++
 			}
-			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error()})
+			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error(), Verdict: v})
 			continue
 		}
 		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why

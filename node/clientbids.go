@@ -29,11 +29,11 @@ func (n *Node) onBid(b *job.Bid, _ peer.ID) {
 	if !p.auction.Offer(*b) {
 		return
 	}
-	kind, msg := job.EventBid, ""
+	e := job.Event{Kind: job.EventBid, Provider: b.Provider, Region: b.Region, Price: b.Price, Count: b.Queue}
 	if b.Decline != "" {
-		kind, msg = job.EventDecline, b.Decline+": "+b.Detail
+		e.Kind, e.Decline, e.Message = job.EventDecline, b.Decline, string(b.Decline)+": "+b.Detail
 	}
-	p.emit(job.Event{Kind: kind, Provider: b.Provider, Region: b.Region, Price: b.Price, Count: b.Queue, Message: msg})
+	p.emit(e)
 }
 
 // measureRTT pings the bidders whose RTT is not known yet.
@@ -74,7 +74,7 @@ func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Reje
 	for _, r := range rejected {
 		key := r.Reason
 		if r.Bid.Decline != "" {
-			key = "declined: " + r.Bid.Decline
+			key = "declined: " + string(r.Bid.Decline)
 		}
 		reasons[key]++
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
@@ -432,7 +431,7 @@ func SignGrant(faucetKey []byte, network, to string, amount job.Credits) (*job.G
 	_, _ = rand.Read(nonce)
 	g := &job.Grant{V: job.Version, Network: network, To: to, Amount: amount, Nonce: hex.EncodeToString(nonce),
 		TimeMS: time.Now().UnixMilli(), Faucet: id.String()}
-	if err := g.Validate(); err != nil && !strings.Contains(err.Error(), "sig") {
+	if err := g.ValidateUnsigned(); err != nil {
 		return nil, err
 	}
 	if g.Sig, err = k.Sign(g.SigningBytes()); err != nil {

@@ -44,13 +44,13 @@ const (
 // Job states of a record while its job is unfinished (finished records
 // carry the outcome's state, job.State*).
 const (
-	JobSubmitted = "submitted"
-	JobAuction   = "auction"
-	JobWaiting   = "waiting"
-	JobAwarded   = "awarded"
-	JobQueued    = "queued"
-	JobRunning   = "running"
-	JobResumed   = "resumed" // reloaded after a restart, not yet placed again
+	JobSubmitted job.State = "submitted"
+	JobAuction   job.State = "auction"
+	JobWaiting   job.State = "waiting"
+	JobAwarded   job.State = "awarded"
+	JobQueued    job.State = "queued"
+	JobRunning   job.State = "running"
+	JobResumed   job.State = "resumed" // reloaded after a restart, not yet placed again
 )
 
 // JobRecord is what a client node keeps of one job it submitted. Secrets
@@ -61,7 +61,7 @@ type JobRecord struct {
 	Nonce []byte   `json:"nonce"`
 	Spec  job.Spec `json:"spec"`
 	// State is the job's state now (JobSubmitted, ... or the outcome's).
-	State     string    `json:"state"`
+	State     job.State `json:"state"`
 	Submitted time.Time `json:"submitted"`
 	Updated   time.Time `json:"updated"`
 	Finished  time.Time `json:"finished,omitzero"`
@@ -106,6 +106,9 @@ type RoundBid struct {
 	Price    job.Credits `json:"price_nano,omitempty"`
 	Queue    int         `json:"queue,omitempty"`   // jobs queued ahead at the provider
 	Decline  string      `json:"decline,omitempty"` // why it declined (a decline)
+	// Code is a decline's reason code (records written before it existed
+	// have none).
+	Code job.DeclineReason `json:"code,omitempty"`
 }
 
 // Rejection is a bid that failed the client's checks.
@@ -113,6 +116,9 @@ type Rejection struct {
 	Provider string      `json:"provider"`
 	Price    job.Credits `json:"price_nano,omitempty"`
 	Reason   string      `json:"reason"`
+	// Code is which check the bid failed (records written before it
+	// existed have none).
+	Code job.RejectReason `json:"code,omitempty"`
 }
 
 // Attempt is one award of a job to a provider.
@@ -126,7 +132,7 @@ type Attempt struct {
 	Start    time.Time     `json:"start"`
 	Running  time.Time     `json:"running,omitzero"` // when the provider accepted
 	End      time.Time     `json:"end,omitzero"`
-	Result   string        `json:"result,omitempty"` // completed, failed, declined, interrupted, majority, ...
+	Result   job.Verdict   `json:"result,omitempty"` // completed, failed, declined, interrupted, majority, ...
 	Error    string        `json:"error,omitempty"`
 	Charge   job.Credits   `json:"charge_nano,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
@@ -136,7 +142,7 @@ type Attempt struct {
 type JobSummary struct {
 	ID        string      `json:"id"`
 	Name      string      `json:"name,omitempty"`
-	State     string      `json:"state"`
+	State     job.State   `json:"state"`
 	Submitted time.Time   `json:"submitted"`
 	Finished  time.Time   `json:"finished,omitzero"`
 	Provider  string      `json:"provider,omitempty"`
@@ -188,7 +194,7 @@ func decodeRecord(b []byte) (*JobRecord, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("decoding: data after the record")
 	}
 	switch {

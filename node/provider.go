@@ -142,7 +142,7 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 		}
 	}
 	if b.Decline != "" {
-		n.metrics.answers.WithLabelValues(b.Decline).Inc()
+		n.metrics.answers.WithLabelValues(string(b.Decline)).Inc()
 	} else {
 		n.metrics.answers.WithLabelValues("bid").Inc()
 	}

@@ -80,7 +80,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 					mu.Lock()
 					failures = append(failures, fmt.Sprintf("%s: %v", short(ranked[i].Bid.Provider), err))
 					mu.Unlock()
-					emit(job.Event{Kind: job.EventFailover, Provider: ranked[i].Bid.Provider, Message: err.Error()})
+					emit(job.Event{Kind: job.EventFailover, Provider: ranked[i].Bid.Provider, Message: err.Error(), Verdict: attemptVerdict(err)})
 					continue
 				}
 				mu.Lock()
@@ -118,10 +118,10 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 		maj := r.key == best && count[best] >= need
 		rep := job.Replica{Provider: r.opt.Bid.Provider, Output: r.key, Charge: r.res.Charge, Majority: maj}
 		out.Replicas = append(out.Replicas, rep)
-		verdict := "minority"
+		verdict := job.VerdictMinority
 		charge += r.res.Charge
 		if maj {
-			verdict = "majority"
+			verdict = job.VerdictMajority
 			if winner == nil {
 				winner = r
 			}
@@ -129,7 +129,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 			out.Minority = append(out.Minority, r.opt.Bid.Provider)
 			n.reps.update(r.opt.Bid.Provider, func(rep *Reputation) { rep.Mismatches++ })
 		}
-		emit(job.Event{Kind: job.EventReplica, Provider: r.opt.Bid.Provider, Price: r.res.Charge, Message: verdict + ": " + r.key})
+		emit(job.Event{Kind: job.EventReplica, Provider: r.opt.Bid.Provider, Price: r.res.Charge, Verdict: verdict, Message: string(verdict) + ": " + r.key})
 	}
 	if winner == nil {
 		out.State, out.ExitCode = job.StateFailed, -1

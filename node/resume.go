@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
@@ -20,6 +19,7 @@ const resumeWaitProviders = 30 * time.Second
 const (
 	errResumeSecrets = "the client restarted and secrets are never stored: resubmit"
 	errResumeModule  = "the client restarted and the job's module %s is not in its store: resubmit"
+	errInterrupted   = "the client node stopped during the attempt"
 )
 
 // openJournal opens the job records of a node with a data dir and prepares
@@ -55,7 +55,7 @@ func (n *Node) reopen(r *JobRecord) bool {
 				if at.Before(a.Start) {
 					at = a.Start
 				}
-				a.end(at, "interrupted", "the client node stopped during the attempt")
+				a.end(at, job.VerdictInterrupted, errInterrupted)
 			}
 		}
 		r.Resumes++
@@ -206,7 +206,7 @@ func (r *JobRecord) openAttempt(provider string) *Attempt {
 	return nil
 }
 
-func (a *Attempt) end(at time.Time, result, err string) {
+func (a *Attempt) end(at time.Time, result job.Verdict, err string) {
 	a.End, a.Result, a.Error = at, result, err
 	a.Duration = at.Sub(a.Start)
 }
@@ -214,102 +214,132 @@ func (a *Attempt) end(at time.Time, result, err string) {
 // observe records one event of the job. Once the node is closing, nothing
 // new is recorded (no new rounds or attempts): only the end of attempts
 // the closing interrupted, so that the job resumes at the next start.
+// The record is built from the events' typed fields (Kind, Verdict,
+// Decline, Reject), never from their messages.
 func (jt *jobTrack) observe(e job.Event) {
 	if jt == nil || e.Kind == job.EventLog || e.Kind == job.EventDone {
 		return
 	}
 	closing := jt.n.ctx.Err() != nil
 	jt.n.journal.update(jt.id, func(r *JobRecord) bool {
-		now := time.Now()
-		rd := r.round()
-		switch e.Kind {
-		case job.EventCandidates:
-			if closing {
-				return false
-			}
-			r.Rounds = append(r.Rounds, Round{Started: now, Candidates: e.Count})
-			if len(r.Rounds) > recordRoundsKept {
-				r.Rounds = append(r.Rounds[:0], r.Rounds[1:]...)
-				r.RoundsDropped++
-			}
-			r.State = JobAuction
-		case job.EventBid, job.EventDecline:
-			if rd != nil && len(rd.Answers) < recordBidsKept {
-				b := RoundBid{Provider: e.Provider, Region: e.Region}
-				if e.Kind == job.EventBid {
-					b.Price, b.Queue = e.Price, e.Count
-				} else {
-					b.Decline = e.Message
-				}
-				rd.Answers = append(rd.Answers, b)
-			}
-		case job.EventClosed:
-			if rd != nil {
-				rd.Closed = e.Message
-			}
-		case job.EventRejected:
-			if rd != nil && len(rd.Rejected) < recordBidsKept {
-				rd.Rejected = append(rd.Rejected, Rejection{Provider: e.Provider, Price: e.Price, Reason: e.Message})
-			}
-		case job.EventWinner:
-			if closing {
-				return false
-			}
-			if rd != nil {
-				rd.Awarded = append(rd.Awarded, e.Provider)
-			}
-			r.Attempted++
-			r.Attempts = append(r.Attempts, Attempt{
-				N: r.Attempted, Provider: e.Provider, Region: e.Region, Price: e.Price, Why: e.Message, Start: now,
-			})
-			if len(r.Attempts) > recordTriesKept {
-				r.Attempts = append(r.Attempts[:0], r.Attempts[1:]...)
-			}
-			r.State = JobAwarded
-			return true
-		case job.EventQueued:
-			if a := r.openAttempt(e.Provider); a != nil {
-				a.Queue = e.Count
-				r.State = JobQueued
-			}
-		case job.EventRunning:
-			if a := r.openAttempt(e.Provider); a != nil {
-				a.Running = now
-				r.State = JobRunning
-				return true
-			}
-		case job.EventFailover:
-			a := r.openAttempt(e.Provider)
-			if a == nil {
-				return false
-			}
-			switch {
-			case closing:
-				a.end(now, "interrupted", "the client node stopped during the attempt ("+e.Message+")")
-			case strings.HasPrefix(e.Message, errDeclined.Error()):
-				a.end(now, "declined", e.Message)
-			default:
-				a.end(now, job.StateFailed, e.Message)
-			}
-			return true
-		case job.EventWaiting:
-			if closing {
-				return false
-			}
-			if rd != nil {
-				rd.Waiting = e.Message
-			}
-			r.State = JobWaiting
-			return true
-		case job.EventReplica:
-			if a := r.openAttempt(e.Provider); a != nil {
-				verdict, _, _ := strings.Cut(e.Message, ":")
-				a.end(now, verdict, "")
-				a.Charge = e.Price
-			}
-		}
-		return false
+		return r.observe(e, time.Now(), closing)
 	})
+}
+
+// observe applies one event to the record at now, and reports whether the
+// change is worth writing at once.
+func (r *JobRecord) observe(e job.Event, now time.Time, closing bool) bool {
+	switch e.Kind {
+	case job.EventCandidates, job.EventBid, job.EventDecline, job.EventClosed, job.EventRejected, job.EventWaiting:
+		return r.observeRound(e, now, closing)
+	default:
+		return r.observeAttempt(e, now, closing)
+	}
+}
+
+// observeRound applies an event of the auction rounds.
+func (r *JobRecord) observeRound(e job.Event, now time.Time, closing bool) bool {
+	rd := r.round()
+	switch e.Kind {
+	case job.EventCandidates:
+		if closing {
+			return false
+		}
+		r.Rounds = append(r.Rounds, Round{Started: now, Candidates: e.Count})
+		if len(r.Rounds) > recordRoundsKept {
+			r.Rounds = append(r.Rounds[:0], r.Rounds[1:]...)
+			r.RoundsDropped++
+		}
+		r.State = JobAuction
+	case job.EventBid, job.EventDecline:
+		if rd != nil && len(rd.Answers) < recordBidsKept {
+			b := RoundBid{Provider: e.Provider, Region: e.Region}
+			if e.Kind == job.EventBid {
+				b.Price, b.Queue = e.Price, e.Count
+			} else {
+				b.Decline, b.Code = e.Message, e.Decline
+			}
+			rd.Answers = append(rd.Answers, b)
+		}
+	case job.EventClosed:
+		if rd != nil {
+			rd.Closed = e.Message
+		}
+	case job.EventRejected:
+		if rd != nil && len(rd.Rejected) < recordBidsKept {
+			rd.Rejected = append(rd.Rejected, Rejection{Provider: e.Provider, Price: e.Price, Reason: e.Message, Code: e.Reject})
+		}
+	case job.EventWaiting:
+		if closing {
+			return false
+		}
+		if rd != nil {
+			rd.Waiting = e.Message
+		}
+		r.State = JobWaiting
+		return true
+	}
+	return false
+}
+
+// observeAttempt applies an event of the attempts: an award and how it
+// went.
+func (r *JobRecord) observeAttempt(e job.Event, now time.Time, closing bool) bool {
+	switch e.Kind {
+	case job.EventWinner:
+		if closing {
+			return false
+		}
+		if rd := r.round(); rd != nil {
+			rd.Awarded = append(rd.Awarded, e.Provider)
+		}
+		r.Attempted++
+		r.Attempts = append(r.Attempts, Attempt{
+			N: r.Attempted, Provider: e.Provider, Region: e.Region, Price: e.Price, Why: e.Message, Start: now,
+		})
+		if len(r.Attempts) > recordTriesKept {
+			r.Attempts = append(r.Attempts[:0], r.Attempts[1:]...)
+		}
+		r.State = JobAwarded
+		return true
+	case job.EventQueued:
+		if a := r.openAttempt(e.Provider); a != nil {
+			a.Queue = e.Count
+			r.State = JobQueued
+		}
+	case job.EventRunning:
+		if a := r.openAttempt(e.Provider); a != nil {
+			a.Running = now
+			r.State = JobRunning
+			return true
+		}
+	case job.EventFailover:
+		a := r.openAttempt(e.Provider)
+		if a == nil {
+			return false
+		}
+		if closing {
+			a.end(now, job.VerdictInterrupted, errInterrupted+" ("+e.Message+")")
+		} else {
+			a.end(now, failoverVerdict(e.Verdict), e.Message)
+		}
+		return true
+	case job.EventReplica:
+		if a := r.openAttempt(e.Provider); a != nil {
+			a.end(now, e.Verdict, "")
+			a.Charge = e.Price
+		}
+	}
+	return false
+}
+
+// failoverVerdict is the verdict of an attempt that ended in a failover:
+// the event's (declined or failed), failed when it has none.
+func failoverVerdict(v job.Verdict) job.Verdict {
+	if v == "" {
+		return job.VerdictFailed
+	}
+	return v
 }
 
 // finish records the job's outcome, once. A job that ends because its node
@@ -325,7 +355,7 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 		if closing && out.State != job.StateCompleted {
 			for i := range r.Attempts {
 				if a := &r.Attempts[i]; a.End.IsZero() {
-					a.end(now, "interrupted", "the client node stopped during the attempt")
+					a.end(now, job.VerdictInterrupted, errInterrupted)
 				}
 			}
 			return true
@@ -342,7 +372,7 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 			if !a.End.IsZero() {
 				continue
 			}
-			a.end(now, o.State, "")
+			a.end(now, job.VerdictOf(o.State), "")
 			if a.Provider == o.Provider {
 				a.Error = o.Error
 				if len(o.Replicas) == 0 {

@@ -110,7 +110,7 @@ func TestResumeAfterClientRestart(t *testing.T) {
 	if first := r.Attempts[0]; first.Result != "interrupted" || first.End.IsZero() {
 		t.Fatalf("the interrupted attempt: %+v", first)
 	}
-	if last := r.Attempts[len(r.Attempts)-1]; last.Result != job.StateCompleted || last.Provider != r.Outcome.Provider {
+	if last := r.Attempts[len(r.Attempts)-1]; last.Result != job.VerdictOf(job.StateCompleted) || last.Provider != r.Outcome.Provider {
 		t.Fatalf("the last attempt: %+v (winner %s)", last, r.Outcome.Provider)
 	}
 

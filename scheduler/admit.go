@@ -61,7 +61,7 @@ func Admit(o *Offer, r *job.Request, free job.Resources, running int) job.Bid {
 func AdmitState(o *Offer, r *job.Request, st State) job.Bid {
 	free, running := st.Free, st.Running
 	b := job.Bid{V: job.Version, Job: r.Job, Rates: o.Rates, Region: o.Region}
-	decline := func(code, format string, a ...any) job.Bid {
+	decline := func(code job.DeclineReason, format string, a ...any) job.Bid {
 		b.Decline, b.Detail = code, fmt.Sprintf(format, a...)
 		b.Queue, b.WaitMS = 0, 0
 		return b

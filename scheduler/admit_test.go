@@ -39,8 +39,8 @@ func TestAdmit(t *testing.T) {
 		offer      func(o *scheduler.Offer)
 		req        func(r *job.Request)
 		free       job.Resources
-		wantCode   string // decline code; "" for a bid
-		wantDetail string // substring of the decline's detail
+		wantCode   job.DeclineReason // decline code; "" for a bid
+		wantDetail string            // substring of the decline's detail
 		wantPrice  job.Credits
 	}{
 		{name: "bid", free: allFree, wantPrice: 10_000_000},

@@ -54,14 +54,20 @@ func RunEstimate(s *job.Spec, score job.Score) time.Duration {
 	return d
 }
 
-// Rejection is a bid or decline that did not pass, with the reason.
+// Rejection is a bid or decline that did not pass: which check it failed
+// (Code) and why, in words (Reason).
 type Rejection struct {
 	Bid    job.Bid
+	Code   job.RejectReason
 	Reason string
 }
 
-// Check is one feasibility check: it returns why the bid cannot win, or "".
-type Check func(b *job.Bid) string
+// Check is one feasibility check: Test returns why the bid cannot win, or
+// "" when it passes; a bid it fails is rejected with Code.
+type Check struct {
+	Code job.RejectReason
+	Test func(b *job.Bid) string
+}
 
 // Checks returns the standard feasibility pipeline for a job: the answer
 // must be a bid (not a decline) for this job, unexpired at now, in the
@@ -69,28 +75,28 @@ type Check func(b *job.Bid) string
 // for the job (a provider cannot claim a price its rates do not support).
 func Checks(jobID string, s *job.Spec, now time.Time) []Check {
 	return []Check{
-		func(b *job.Bid) string {
+		{job.RejectDeclined, func(b *job.Bid) string {
 			if b.Decline != "" {
 				if b.Detail != "" {
-					return "declined: " + b.Decline + " (" + b.Detail + ")"
+					return "declined: " + string(b.Decline) + " (" + b.Detail + ")"
 				}
-				return "declined: " + b.Decline
+				return "declined: " + string(b.Decline)
 			}
 			return ""
-		},
-		func(b *job.Bid) string {
+		}},
+		{job.RejectOtherJob, func(b *job.Bid) string {
 			if b.Job != jobID {
 				return "bid for another job " + b.Job
 			}
 			return ""
-		},
-		func(b *job.Bid) string {
+		}},
+		{job.RejectExpired, func(b *job.Bid) string {
 			if b.ExpiresMS != 0 && now.UnixMilli() > b.ExpiresMS {
 				return "bid expired"
 			}
 			return ""
-		},
-		func(b *job.Bid) string {
+		}},
+		{job.RejectRegion, func(b *job.Bid) string {
 			if !job.RegionMatches(s.Region, b.Region) {
 				return fmt.Sprintf("region %s is not %s", b.Region, s.Region)
 			}
@@ -100,8 +106,8 @@ func Checks(jobID string, s *job.Spec, now time.Time) []Check {
 				}
 			}
 			return ""
-		},
-		func(b *job.Bid) string {
+		}},
+		{job.RejectRates, func(b *job.Bid) string {
 			want, err := market.Price(b.Rates, s.Resources, s.Timeout())
 			if err != nil {
 				return "price: " + err.Error()
@@ -110,13 +116,13 @@ func Checks(jobID string, s *job.Spec, now time.Time) []Check {
 				return fmt.Sprintf("price %s does not follow from its rates (%s)", b.Price, want)
 			}
 			return ""
-		},
-		func(b *job.Bid) string {
+		}},
+		{job.RejectMaxPrice, func(b *job.Bid) string {
 			if s.MaxPrice > 0 && b.Price > s.MaxPrice {
 				return fmt.Sprintf("price %s is over the max price %s", b.Price, s.MaxPrice)
 			}
 			return ""
-		},
+		}},
 	}
 }
 
@@ -124,21 +130,21 @@ func Checks(jobID string, s *job.Spec, now time.Time) []Check {
 // a bidder whose record says it cannot serve need does not win, whatever
 // its bid claims. record returns nil for a bidder without a known record.
 func Fits(need job.Need, record func(provider string) *job.Capacity) Check {
-	return func(b *job.Bid) string {
+	return Check{job.RejectCapacity, func(b *job.Bid) string {
 		if rec := record(b.Provider); rec != nil {
 			if why := rec.Mismatch(need); why != "" {
 				return "its capacity record says: " + why
 			}
 		}
 		return ""
-	}
+	}}
 }
 
 // MinReputation is the reputation filter: a bidder whose reputation (0 to
 // 1) is known and below min does not win. rep reports false for a bidder
 // it knows nothing of (which passes: every provider starts somewhere).
 func MinReputation(min float64, rep func(provider string) (float64, bool)) Check {
-	return func(b *job.Bid) string {
+	return Check{job.RejectReputation, func(b *job.Bid) string {
 		if min <= 0 || rep == nil {
 			return ""
 		}
@@ -146,7 +152,7 @@ func MinReputation(min float64, rep func(provider string) (float64, bool)) Check
 			return fmt.Sprintf("reputation %.2f is below %.2f", r, min)
 		}
 		return ""
-	}
+	}}
 }
 
 // Policy is how feasible options are ranked: by price (cost), by expected
@@ -256,8 +262,8 @@ func Evaluate(answers []job.Bid, checks []Check, p Policy, est Estimator) Evalua
 next:
 	for _, b := range answers {
 		for _, c := range checks {
-			if why := c(&b); why != "" {
-				ev.Rejected = append(ev.Rejected, Rejection{Bid: b, Reason: why})
+			if why := c.Test(&b); why != "" {
+				ev.Rejected = append(ev.Rejected, Rejection{Bid: b, Code: c.Code, Reason: why})
 				continue next
 			}
 		}

@@ -23,7 +23,7 @@ func TestAdmitOperatorControls(t *testing.T) {
 		mut       func(*scheduler.Offer)
 		max       job.Credits
 		running   int
-		code      string
+		code      job.DeclineReason
 		detail    string
 		wantPrice job.Credits
 	}{

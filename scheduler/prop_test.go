@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -245,7 +244,7 @@ func propAnswers(t *rapid.T, now time.Time) []job.Bid {
 		}
 		switch rapid.IntRange(0, 9).Draw(t, "kind") {
 		case 0:
-			b.Decline = rapid.SampledFrom([]string{job.DeclineBusy, job.DeclineRegion, job.DeclinePrice}).Draw(t, "code")
+			b.Decline = rapid.SampledFrom([]job.DeclineReason{job.DeclineBusy, job.DeclineRegion, job.DeclinePrice}).Draw(t, "code")
 			b.Detail = rapid.SampledFrom([]string{"", "full"}).Draw(t, "detail")
 			b.Price = 0
 		case 1:
@@ -365,22 +364,22 @@ func TestPropEvaluate(t *testing.T) {
 			if r.Reason == "" {
 				t.Fatalf("%s rejected without a reason", r.Bid.Provider)
 			}
-			first := ""
+			first, code := "", job.RejectReason("")
 			for _, c := range checks {
-				if first = c(&r.Bid); first != "" {
+				if first, code = c.Test(&r.Bid), c.Code; first != "" {
 					break
 				}
 			}
-			if first != r.Reason {
-				t.Fatalf("%s rejected for %q; the first failing check says %q", r.Bid.Provider, r.Reason, first)
+			if first != r.Reason || code != r.Code {
+				t.Fatalf("%s rejected for %s %q; the first failing check says %s %q", r.Bid.Provider, r.Code, r.Reason, code, first)
 			}
-			if r.Bid.Decline != "" && !strings.HasPrefix(r.Reason, "declined: ") {
-				t.Fatalf("decline of %s rejected as %q", r.Bid.Provider, r.Reason)
+			if r.Bid.Decline != "" && r.Code != job.RejectDeclined {
+				t.Fatalf("decline of %s rejected as %s %q", r.Bid.Provider, r.Code, r.Reason)
 			}
 		}
 		for _, o := range ev.Ranked {
 			for _, c := range checks {
-				if why := c(&o.Bid); why != "" {
+				if why := c.Test(&o.Bid); why != "" {
 					t.Fatalf("%s ranked although %s", o.Bid.Provider, why)
 				}
 			}
@@ -446,7 +445,7 @@ func TestPropPay(t *testing.T) {
 // ---- Admission ----
 
 var (
-	declineCodes = []string{job.DeclineRegion, job.DeclinePrice, job.DeclineResources, job.DeclineExecutor,
+	declineCodes = []job.DeclineReason{job.DeclineRegion, job.DeclinePrice, job.DeclineResources, job.DeclineExecutor,
 		job.DeclineBusy, job.DeclineImage, job.DeclineNetwork, job.DeclineClient, job.DeclineCommand}
 	propH100 = job.GPU{Vendor: "nvidia", Model: "NVIDIA H100 80GB HBM3", VRAMBytes: 80 << 30}
 )

@@ -60,14 +60,14 @@ func StatusOf(ctx context.Context, c Cluster, name string, providers bool) (*Sta
 
 // Result is what `meshnode submit --json` says of one job.
 type Result struct {
-	Job      string  `json:"job"`
-	State    string  `json:"state"`
-	Provider string  `json:"provider"`
-	Region   string  `json:"region"`
-	Price    float64 `json:"price"`
-	Charge   float64 `json:"charge"`
-	Bids     int     `json:"bids"`
-	Declines int     `json:"declines"`
+	Job      string    `json:"job"`
+	State    job.State `json:"state"`
+	Provider string    `json:"provider"`
+	Region   string    `json:"region"`
+	Price    float64   `json:"price"`
+	Charge   float64   `json:"charge"`
+	Bids     int       `json:"bids"`
+	Declines int       `json:"declines"`
 	// Candidates is how many providers the auction asked.
 	Candidates int         `json:"candidates"`
 	Attempts   int         `json:"attempts"`

@@ -37,7 +37,7 @@ func TestCLIJobsOffline(t *testing.T) {
 			Awarded:  []string{"12D3KooWProviderAAAAAAAAAAAA"}}},
 		Attempts: []node.Attempt{
 			{N: 1, Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east", Start: at, End: at.Add(time.Second), Duration: time.Second, Result: "interrupted", Error: "the client node stopped during the attempt"},
-			{N: 2, Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east", Start: at.Add(3 * time.Second), End: at.Add(5 * time.Second), Duration: 2 * time.Second, Result: job.StateCompleted},
+			{N: 2, Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east", Start: at.Add(3 * time.Second), End: at.Add(5 * time.Second), Duration: 2 * time.Second, Result: job.VerdictOf(job.StateCompleted)},
 		},
 		Outcome: &job.Outcome{Job: id, State: job.StateCompleted, Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east",
 			Price: 1200, Charge: 800, Attempts: 2, Reason: "cheapest of 1 feasible bids", Stdout: []byte("hello world\n")},
@@ -69,7 +69,7 @@ func TestCLIJobsOffline(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
 		t.Fatalf("jobs --json is not one JSON array: %v\n%s", err, r)
 	}
-	if len(list) != 1 || list[0].ID != id || list[0].State != job.StateCompleted || list[0].Attempts != 2 || list[0].Charge != 800 || list[0].Name != "hello.wasm" {
+	if len(list) != 1 || list[0].ID != id || list[0].State != string(job.StateCompleted) || list[0].Attempts != 2 || list[0].Charge != 800 || list[0].Name != "hello.wasm" {
 		t.Fatalf("jobs --json: %+v", list)
 	}
 	if !strings.Contains(r.stderr, bad) {

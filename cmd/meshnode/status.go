@@ -80,7 +80,7 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 	}
 	r.Jobs = map[string]int{}
 	for _, j := range jobs {
-		r.Jobs[j.State]++
+		r.Jobs[string(j.State)]++
 	}
 	if withProviders {
 		if err := c.Providers(ctx, job.Need{}, &r.Providers); err != nil {

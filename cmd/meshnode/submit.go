@@ -80,7 +80,7 @@ matched by the deadline); 4 node, API or network error.`,
 // submitOutput is the --json form of an outcome.
 type submitOutput struct {
 	Job        string      `json:"job"`
-	State      string      `json:"state"`
+	State      job.State   `json:"state"`
 	Provider   string      `json:"provider"`
 	Region     string      `json:"region,omitempty"`
 	Price      float64     `json:"price"`
