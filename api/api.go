@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/atomicfile"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -220,16 +221,14 @@ func reply(w http.ResponseWriter, f func() (any, error)) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// writeFile replaces path with content (mode 0600, atomically and
+// durably), creating its directory if need be.
 func writeFile(path, content string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		return fmt.Errorf("api: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("api: writing %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, []byte(content), 0o600); err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/computemesh/computemesh/internal/atomicfile"
 )
 
 // Benchmark is a short measure of one CPU core.
@@ -120,8 +122,8 @@ func readBenchmarkCache(path string) (benchmarkCache, error) {
 	return bc, nil
 }
 
-// writeBenchmarkCache writes the cache atomically (a temporary file renamed
-// over it), creating the data dir if need be.
+// writeBenchmarkCache writes the cache atomically and durably (package
+// atomicfile), creating the data dir if need be.
 func writeBenchmarkCache(path string, bc benchmarkCache) error {
 	data, err := json.MarshalIndent(bc, "", "  ")
 	if err != nil {
@@ -131,20 +133,8 @@ func writeBenchmarkCache(path string, bc benchmarkCache) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
-	f, err := os.CreateTemp(dir, benchmarkFile+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing benchmark cache: %w", err)
-	}
-	_, err = f.Write(append(data, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing benchmark cache %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("benchmark cache: %w", err)
 	}
 	return nil
 }

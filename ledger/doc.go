@@ -15,6 +15,7 @@
 // every stored record's signatures.
 //
 // Signatures are checked by an injected Verifier (the node maps a peer ID to
-// its public key), so this package imports only job, market and the
-// standard library, and never libp2p.
+// its public key), so this package imports only job, market,
+// internal/atomicfile (which creates the log whole, and itself imports only
+// the standard library) and the standard library, and never libp2p.
 package ledger

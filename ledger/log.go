@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/computemesh/computemesh/internal/atomicfile"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -140,38 +141,10 @@ func (l *Ledger) create() error {
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	dir := filepath.Dir(l.path)
-	tmp, err := os.CreateTemp(dir, ".tmp-"+LogFile+"-")
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
 	rec := encodeRecord(recHeader, job.Encode(&logHeader{V: logVersion, Network: l.cfg.network, Faucet: l.cfg.faucet}))
-	if _, err := tmp.Write(rec); err != nil {
-		tmp.Close()
-		return fmt.Errorf("ledger: writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("ledger: syncing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
+	// Temporary file .tmp-ledger.log-*, fsync, rename, fsync of the directory.
+	if err := atomicfile.WriteFile(l.path, rec, 0o600); err != nil {
 		return fmt.Errorf("ledger: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), l.path); err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("ledger: syncing directory %s: %w", dir, err)
 	}
 	return nil
 }

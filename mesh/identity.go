@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/computemesh/computemesh/internal/atomicfile"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -20,7 +21,7 @@ import (
 const KeyFile = "identity.key"
 
 // LoadOrCreateKey returns the Ed25519 identity kept in dir/identity.key,
-// creating it (mode 0600) on first use.
+// creating it (mode 0600, atomically and durably) on first use.
 func LoadOrCreateKey(dir string) (crypto.PrivKey, error) {
 	path := filepath.Join(dir, KeyFile)
 	b, err := os.ReadFile(path)
@@ -45,12 +46,11 @@ func LoadOrCreateKey(dir string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding identity key: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return nil, fmt.Errorf("writing identity key: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("writing identity key: %w", err)
+	// Durably (fsynced, with its directory): the key holds the node's
+	// credits, and a key lost in a crash after the node used it is lost
+	// for good.
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("identity key: %w", err)
 	}
 	return k, nil
 }
@@ -104,7 +104,9 @@ func ParseExportedKey(exported []byte) (crypto.PrivKey, peer.ID, error) {
 
 // ImportKey installs an exported identity as dir's key. It refuses to
 // overwrite an existing key (the key holds the node's credits), and checks
-// the key before writing it (mode 0600).
+// the key before writing it (mode 0600, fsynced with its directory). It
+// creates the file exclusively rather than by rename (package atomicfile)
+// so that a key that appears meanwhile is never replaced.
 func ImportKey(dir string, exported []byte) (peer.ID, error) {
 	k, id, err := ParseExportedKey(exported)
 	if err != nil {
@@ -134,6 +136,10 @@ func ImportKey(dir string, exported []byte) (peer.ID, error) {
 	if err != nil {
 		os.Remove(path)
 		return "", fmt.Errorf("writing identity key: %w", err)
+	}
+	// The key is complete and fsynced; its name must survive a crash too.
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return "", fmt.Errorf("writing identity key %s: %w", path, err)
 	}
 	return id, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/computemesh/computemesh/internal/atomicfile"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -63,7 +64,7 @@ func loadKnownPeers(path string) []peer.AddrInfo {
 	return out
 }
 
-// saveKnownPeers writes the connected peers' addresses (atomically).
+// saveKnownPeers writes the connected peers' addresses (atomically, durably).
 func (m *Mesh) saveKnownPeers() error {
 	if m.cfg.peersFile == "" {
 		return nil
@@ -88,12 +89,11 @@ func (m *Mesh) saveKnownPeers() error {
 	if err != nil {
 		return err
 	}
-	tmp := m.cfg.peersFile + ".tmp"
-	if err := os.MkdirAll(filepath.Dir(tmp), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(m.cfg.peersFile), 0o700); err != nil {
 		return fmt.Errorf("saving known peers: %w", err)
 	}
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(m.cfg.peersFile, b, 0o600); err != nil {
 		return fmt.Errorf("saving known peers: %w", err)
 	}
-	return os.Rename(tmp, m.cfg.peersFile)
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/computemesh/computemesh/internal/atomicfile"
 )
 
 // RecordError is a record file that could not be read.
@@ -66,45 +68,14 @@ func readRecord(path string) (*JobRecord, error) {
 	return decodeRecord(b)
 }
 
-// writeAtomic replaces path with b: a temporary file in the same directory,
-// synced, renamed over path, then the directory synced, so that a crash
-// leaves either the old record or the new one, never a mix.
+// writeAtomic replaces path with b (mode 0600): a temporary file in the
+// same directory, named recordTmpPrefix* (which openJournal removes when a
+// crash left it behind), synced, renamed over path, then the directory
+// synced, so that a crash leaves either the old record or the new one,
+// never a mix.
 func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, recordTmpPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
+	return atomicfile.WriteFile(path, b, 0o600, atomicfile.TempPrefix(recordTmpPrefix))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+// syncDir fsyncs dir, so that the names in it survive a crash.
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }

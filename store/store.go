@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/computemesh/computemesh/internal/atomicfile"
 	"github.com/computemesh/computemesh/job"
 	"github.com/ipfs/go-cid"
 )
@@ -24,7 +25,8 @@ const (
 var ErrNotFound = errors.New("not in the store")
 
 // Store keeps blobs under a directory. Safe for concurrent use (every write
-// is an atomic rename of a complete, synced file).
+// is an atomic rename of a complete, synced file, followed by a sync of the
+// directory: package atomicfile).
 type Store struct {
 	dir string
 }
@@ -57,24 +59,9 @@ func (s *Store) Put(b []byte, codec uint64) (cid.Cid, error) {
 		s.touch(c) // stored again: used now
 		return c, nil
 	}
-	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
-	if err != nil {
-		return cid.Undef, fmt.Errorf("store: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return cid.Undef, fmt.Errorf("store: writing %s: %w", c, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return cid.Undef, fmt.Errorf("store: syncing %s: %w", c, err)
-	}
-	if err := f.Close(); err != nil {
-		return cid.Undef, fmt.Errorf("store: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+	// The temporary file is named tmpPrefix*, which a collection removes
+	// when a crash left it behind.
+	if err := atomicfile.WriteFile(p, b, 0o600, atomicfile.TempPrefix(tmpPrefix)); err != nil {
 		return cid.Undef, fmt.Errorf("store: %w", err)
 	}
 	return c, nil

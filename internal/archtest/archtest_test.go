@@ -146,9 +146,11 @@ func TestImportGraph(t *testing.T) {
 		}
 	})
 
-	t.Run("ledger imports only job, market and the standard library", func(t *testing.T) {
+	t.Run("ledger imports only job, market, internal/atomicfile and the standard library", func(t *testing.T) {
 		p := pkgs[module+"/ledger"]
-		allowed := []string{module + "/job", module + "/market"}
+		// internal/atomicfile is held to the standard library below: it
+		// writes the log's header durably and brings nothing else in.
+		allowed := []string{module + "/job", module + "/market", module + "/internal/atomicfile"}
 		for _, d := range p.allImports() {
 			if d == p.ImportPath || slices.Contains(allowed, d) {
 				continue
@@ -157,7 +159,22 @@ func TestImportGraph(t *testing.T) {
 				if d == "pgregory.net/rapid" && slices.Contains(uniq(p.TestImports, p.XTestImports), d) && !slices.Contains(p.Imports, d) {
 					continue // property tests
 				}
-				t.Errorf("ledger imports %s: the ledger is pure (job, market, the standard library); the node injects signature checks", d)
+				t.Errorf("ledger imports %s: the ledger is pure (job, market, internal/atomicfile, the standard library); the node injects signature checks", d)
+			}
+		}
+	})
+
+	t.Run("internal/atomicfile imports only the standard library", func(t *testing.T) {
+		p := pkgs[module+"/internal/atomicfile"]
+		if p == nil {
+			t.Fatalf("go list did not list %s/internal/atomicfile", module)
+		}
+		for _, d := range uniq(p.Deps, p.allImports()) {
+			if d == p.ImportPath {
+				continue
+			}
+			if isModulePkg(d) || strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+				t.Errorf("internal/atomicfile imports %s: it is imported by the pure ledger, so it uses the standard library only", d)
 			}
 		}
 	})

@@ -1,0 +1,98 @@
+package atomicfile
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Option adjusts a write.
+type Option func(*options)
+
+type options struct {
+	prefix string
+}
+
+// TempPrefix names the temporary file prefix followed by random characters
+// (instead of ".tmp-<base name>-"). The prefix must not contain a path
+// separator.
+func TempPrefix(prefix string) Option {
+	return func(o *options) { o.prefix = prefix }
+}
+
+// WriteFile replaces path with data, durably (see the package doc), with
+// mode perm. perm is applied as given: the umask does not narrow it.
+// The directory of path must exist.
+func WriteFile(path string, data []byte, perm os.FileMode, opts ...Option) error {
+	return Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}, opts...)
+}
+
+// Write replaces path, durably (see the package doc), with mode perm and
+// the content fill writes. When fill returns an error, the write stops
+// there: the temporary file is removed, path is left as it was, and the
+// error is returned (wrapped). fill must not keep w after it returns.
+func Write(path string, perm os.FileMode, fill func(io.Writer) error, opts ...Option) error {
+	o := options{prefix: ".tmp-" + filepath.Base(path) + "-"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := writeTemp(dir, o.prefix, perm, fill)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeTemp creates a temporary file in dir, sets its mode, fills it,
+// fsyncs and closes it, and returns its name; on failure it removes it.
+func writeTemp(dir, prefix string, perm os.FileMode, fill func(io.Writer) error) (name string, err error) {
+	f, err := os.CreateTemp(dir, prefix+"*")
+	if err != nil {
+		return "", fmt.Errorf("creating a temporary file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return "", err
+	}
+	if err := fill(f); err != nil {
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// SyncDir fsyncs the directory dir, so that the names created, renamed or
+// removed in it survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
