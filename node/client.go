@@ -13,7 +13,6 @@ import (
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Submission is one job a client asks the mesh to run.
@@ -154,25 +153,7 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 		reg.finish()
 		reg.mu.Unlock()
 	}()
-	jt := n.track(t)      // the job's record in the data dir (resume.go)
-	var emitMu sync.Mutex // replicas emit from several goroutines
-	emit := func(e job.Event) {
-		emitMu.Lock()
-		defer emitMu.Unlock()
-		e.Job, e.Elapsed = id, time.Since(t.start)
-		reg.record(e)
-		jt.observe(e)
-		progress(e)
-	}
-	finish := func() *job.Outcome {
-		out.Timings.Total = ms(time.Since(t.start))
-		n.metrics.jobs.WithLabelValues(string(out.State)).Inc()
-		n.metrics.duration.Observe(time.Since(t.start).Seconds())
-		jt.finish(out)
-		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: string(out.State)})
-		return out
-	}
-
+	emit, finish := n.jobEvents(t, reg, out, progress)
 	// A provider that submits subscribes to bids at its first job.
 	if err := n.mesh.OnBid(n.onBid); err != nil {
 		return nil, err
@@ -181,9 +162,7 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 		n.blobs.Put(s.Module, t.sub.Module, true)
 		defer n.blobs.Unpin(s.Module)
 	}
-
-	backoff := waitBackoffMin
-	silentRetried := false
+	backoff, silentRetried := waitBackoffMin, false
 	for {
 		r, err := n.auction(ctx, t, out, emit)
 		if err != nil {
@@ -196,21 +175,7 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 		var why string
 		if len(r.ev.Ranked) == 0 {
 			out.State, out.ExitCode = job.StateUnscheduled, -1
-			why = noBids(s, r.cands, r.answers, r.ev.Rejected)
-			if r.err != nil {
-				why = "the request could not be gossiped: " + r.err.Error()
-			}
-			if r.need.GPUs > 0 || r.need.GPUModel != "" || r.need.MinVRAM > 0 {
-				// Explain from every provider's record, not only those the
-				// specific look-up found: "0 of 6 providers match: 4 no GPU, ...".
-				all := n.FindProviders(ctx, job.Need{Executor: r.need.Executor})
-				for i := range all {
-					if all[i].Record != nil {
-						all[i].Mismatch = all[i].Record.Mismatch(r.need)
-					}
-				}
-				why += "; " + Mismatches(all)
-			}
+			why = n.unscheduled(ctx, s, r)
 		} else {
 			runStart := time.Now()
 			var placed bool
@@ -242,124 +207,81 @@ func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job
 			return finish(), nil
 		}
 		emit(job.Event{Kind: job.EventWaiting, Message: fmt.Sprintf("%s; next auction in %v", why, backoff)})
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		if err := n.sleep(ctx, backoff); err != nil {
+			if errors.Is(err, errClosing) {
+				return nil, err
+			}
 			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled while waiting for a provider"
 			return finish(), nil
-		case <-n.ctx.Done():
-			return nil, errors.New("node closing")
 		}
 		backoff = min(2*backoff, waitBackoffMax)
 	}
 }
 
-// auction runs one auction round of a job: discover candidates, gossip the
-// request, collect answers until every candidate has answered or the window
-// closes, then check and rank them. An error only when the node is closing.
-func (n *Node) auction(ctx context.Context, t *ticket, out *job.Outcome, emit func(job.Event)) (*round, error) {
-	s, id := t.sub.Spec, t.id
-	discoverStart := time.Now()
-	need := s.Resources.Need()
-	need.Region, need.Executor = s.Region, s.Executor
-	cands, records := n.candidates(ctx, need)
-	r := &round{cands: len(cands), need: need}
-	out.Candidates = len(cands)
-	out.Timings.Discover += ms(time.Since(discoverStart))
-	emit(job.Event{Kind: job.EventCandidates, Count: len(cands)})
+// errClosing: the node is closing.
+var errClosing = errors.New("node closing")
 
-	auctionStart := time.Now()
-	defer func() { out.Timings.Auction += ms(time.Since(auctionStart)) }()
-	window := t.sub.BidWindow
-	if window <= 0 {
-		window = n.cfg.BidWindow
-	}
-	expected := make([]string, len(cands))
-	for i, c := range cands {
-		expected[i] = c.String()
-	}
-	p := &pending{auction: scheduler.NewAuction(id, expected), emit: emit, gpuModel: s.Resources.GPUModel,
-		gpuJob: s.Resources.GPUs > 0 || s.Resources.GPUModel != ""}
-	n.mu.Lock()
-	n.auctions[id] = p
-	n.mu.Unlock()
-	defer func() {
-		n.mu.Lock()
-		if n.auctions[id] == p {
-			delete(n.auctions, id)
-		}
-		n.mu.Unlock()
-	}()
-	deadline := time.Now().Add(window)
-	req := job.NewRequest(id, n.ID().String(), s, deadline.UnixMilli())
-	if err := n.mesh.PublishRequest(ctx, req); err != nil {
-		r.err = err
-		emit(job.Event{Kind: job.EventClosed, Message: "gossip failed: " + err.Error()})
-		return r, nil
-	}
-	emit(job.Event{Kind: job.EventRequest, Message: fmt.Sprintf("window %v", window)})
-	timer := time.NewTimer(window)
-	defer timer.Stop()
-	// A peer that joined the topic a moment ago may miss the first gossip:
-	// if candidates are silent at a third of the window, gossip once more
-	// (a new message; providers answer each request once).
-	regossip := time.NewTimer(window / 3)
-	defer regossip.Stop()
-	closedBy := "deadline"
-wait:
-	for {
-		select {
-		case <-p.auction.Done():
-			closedBy = "every candidate answered"
-			break wait
-		case <-timer.C:
-			break wait
-		case <-regossip.C:
-			if err := n.mesh.PublishRequest(ctx, req); err != nil {
-				log.Debugf("re-gossiping job %s: %v", id, err)
-			}
-		case <-ctx.Done():
-			return r, nil
-		case <-n.ctx.Done():
-			return nil, errors.New("node closing")
-		}
-	}
-	r.answers = p.auction.Close()
-	emit(job.Event{Kind: job.EventClosed, Count: len(r.answers), Message: closedBy})
-	if s.Policy != job.PolicyCost {
-		n.measureRTT(ctx, r.answers)
-	}
-	recordOf := func(provider string) *job.Capacity {
-		if p, err := peer.Decode(provider); err == nil {
-			return records[p]
-		}
+// sleep waits d, or less: ctx's error when ctx ends first, errClosing
+// when the node closes first.
+func (n *Node) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
 		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.ctx.Done():
+		return errClosing
 	}
-	checks := append(scheduler.Checks(id, s, time.Now()), scheduler.Fits(need, recordOf), scheduler.MinReputation(s.MinReputation, n.reputation))
-	est := func(b *job.Bid) scheduler.Option {
-		o := scheduler.Option{RTT: n.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
-		var score job.Score
-		if rec := recordOf(b.Provider); rec != nil {
-			score = rec.Score
+}
+
+// jobEvents returns how a job's events are emitted (to its registry
+// entry, its record and the caller's progress, one at a time: replicas
+// emit from several goroutines) and how it finishes (timings, metrics,
+// record, the done event).
+func (n *Node) jobEvents(t *ticket, reg *clientJob, out *job.Outcome, progress Progress) (emit func(job.Event), finish func() *job.Outcome) {
+	jt := n.track(t) // the job's record in the data dir (resume.go)
+	var mu sync.Mutex
+	emit = func(e job.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		e.Job, e.Elapsed = t.id, time.Since(t.start)
+		reg.record(e)
+		jt.observe(e)
+		progress(e)
+	}
+	finish = func() *job.Outcome {
+		out.Timings.Total = ms(time.Since(t.start))
+		n.metrics.jobs.WithLabelValues(string(out.State)).Inc()
+		n.metrics.duration.Observe(time.Since(t.start).Seconds())
+		jt.finish(out)
+		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: string(out.State)})
+		return out
+	}
+	return emit, finish
+}
+
+// unscheduled says why a round placed nothing: no bids and why, or the
+// request not gossiped; for a GPU job, how every provider's record falls
+// short ("0 of 6 providers match: 4 no GPU, ...").
+func (n *Node) unscheduled(ctx context.Context, s *job.Spec, r *round) string {
+	why := noBids(s, r.cands, r.answers, r.ev.Rejected)
+	if r.err != nil {
+		why = "the request could not be gossiped: " + r.err.Error()
+	}
+	if r.need.GPUs > 0 || r.need.GPUModel != "" || r.need.MinVRAM > 0 {
+		// Explain from every provider's record, not only those the
+		// specific look-up found.
+		all := n.FindProviders(ctx, job.Need{Executor: r.need.Executor})
+		for i := range all {
+			if all[i].Record != nil {
+				all[i].Mismatch = all[i].Record.Mismatch(r.need)
+			}
 		}
-		o.Run = scheduler.RunEstimate(s, score)
-		o.Reputation, _ = n.reputation(b.Provider)
-		return o
+		why += "; " + Mismatches(all)
 	}
-	r.ev = scheduler.Evaluate(r.answers, checks, scheduler.PolicyOf(s), est)
-	for _, b := range r.answers {
-		if b.Decline != "" {
-			out.Declines++
-		} else {
-			out.Bids++
-		}
-	}
-	for _, rj := range r.ev.Rejected {
-		if rj.Bid.Decline == "" {
-			emit(job.Event{Kind: job.EventRejected, Provider: rj.Bid.Provider, Price: rj.Bid.Price, Message: rj.Reason, Reject: rj.Code})
-		}
-	}
-	return r, nil
+	return why
 }
 
 // runOne awards the job down the ranking until one bidder returns a

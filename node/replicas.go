@@ -50,47 +50,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 		out.Error = fmt.Sprintf("replicas: %d asked, only %d feasible bids", k, len(ranked))
 		return false
 	}
-	var (
-		mu       sync.Mutex
-		next     int
-		runs     []replicaRun
-		failures []string
-		wg       sync.WaitGroup
-	)
-	take := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		if next >= len(ranked) {
-			return -1
-		}
-		next++
-		return next - 1
-	}
-	for range k {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := take()
-				if i < 0 || ctx.Err() != nil {
-					return
-				}
-				res, why, err := n.attempt(ctx, t, ranked, i, out, emit)
-				if err != nil {
-					mu.Lock()
-					failures = append(failures, fmt.Sprintf("%s: %v", short(ranked[i].Bid.Provider), err))
-					mu.Unlock()
-					emit(job.Event{Kind: job.EventFailover, Provider: ranked[i].Bid.Provider, Message: err.Error(), Verdict: attemptVerdict(err)})
-					continue
-				}
-				mu.Lock()
-				runs = append(runs, replicaRun{rank: i, opt: ranked[i], why: why, res: res, key: outputKey(res)})
-				mu.Unlock()
-				return
-			}
-		}()
-	}
-	wg.Wait()
+	runs, failures := n.runReplicaSet(ctx, t, ranked, out, emit)
 	if ctx.Err() != nil {
 		out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled while running its replicas"
 		return true
@@ -145,4 +105,51 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 		log.Warnf("job %s: replicas on %s disagreed with the majority", t.id, strings.Join(out.Minority, ", "))
 	}
 	return true
+}
+
+// runReplicaSet runs k replicas at once, each failing over down the
+// ranking on its own; it returns the runs that gave a result and why the
+// others failed.
+func (n *Node) runReplicaSet(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) (runs []replicaRun, failures []string) {
+	k := t.sub.Spec.Replicas
+	var (
+		mu   sync.Mutex
+		next int
+		wg   sync.WaitGroup
+	)
+	take := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= len(ranked) {
+			return -1
+		}
+		next++
+		return next - 1
+	}
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := take()
+				if i < 0 || ctx.Err() != nil {
+					return
+				}
+				res, why, err := n.attempt(ctx, t, ranked, i, out, emit)
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("%s: %v", short(ranked[i].Bid.Provider), err))
+					mu.Unlock()
+					emit(job.Event{Kind: job.EventFailover, Provider: ranked[i].Bid.Provider, Message: err.Error(), Verdict: attemptVerdict(err)})
+					continue
+				}
+				mu.Lock()
+				runs = append(runs, replicaRun{rank: i, opt: ranked[i], why: why, res: res, key: outputKey(res)})
+				mu.Unlock()
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	return runs, failures
 }
