@@ -174,47 +174,10 @@ func (n *Node) handleAward(s network.Stream) {
 		log.Infof("declining award of job %s from %s: %s", a.Job, client, reason)
 		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: reason})
 	}
-	if a.Client != client.String() {
-		decline("award sent by %s for client %s", client, a.Client)
+	st, why := n.admitAward(&a, client)
+	if why != "" {
+		decline("%s", why)
 		return
-	}
-	st, ok := n.bids.take(a.Job) // one award per bid
-	switch {
-	case !ok:
-		decline("no standing bid for job %s", a.Job)
-		return
-	case st.client != a.Client:
-		decline("my bid for job %s was made to another client", a.Job)
-		return
-	case time.Now().UnixMilli() > st.expires:
-		decline("my bid for job %s has expired", a.Job)
-		return
-	case requestDigest(job.NewRequest(a.Job, a.Client, &a.Spec, st.bidBy)) != st.req:
-		// The gossiped request is not bound to the spec by the job ID: a
-		// client could ask for little and award much. What was bid on must
-		// be what is awarded.
-		decline("the awarded spec does not match the request I bid on (resources, timeout, module, region or price differ)")
-		return
-	case a.Bid.Price != st.price || a.Bid.Rates != st.rates:
-		decline("the award's price %s is not my bid's %s", a.Bid.Price, st.price)
-		return
-	}
-	if n.draining.Load() {
-		decline("draining: taking no new jobs")
-		return
-	}
-	if n.cfg.Faucet != "" {
-		pay := max(a.Pay, a.Bid.Price)
-		if why := n.checkAuthorization(&a, client, pay); why != "" {
-			decline("%s", why)
-			return
-		}
-		// The balance must cover this run beside the runs here it has not
-		// paid for yet; the authorisation is kept until its receipt comes.
-		if why := n.owed.reserve(&a, func(owes job.Credits) string { return n.funded(client.String(), owes, pay) }); why != "" {
-			decline("%s", why)
-			return
-		}
 	}
 	// The client going away (a reset or closed stream) cancels the wait or
 	// the run.
@@ -265,14 +228,81 @@ func (n *Node) handleAward(s network.Stream) {
 		n.claim(&a, n.meter(&a, st.rates, time.Since(started)), "cancelled by the client after running "+time.Since(started).Round(time.Millisecond).String())
 		return
 	}
+	n.deliver(s, br, &a, client, res, watched)
+}
+
+// admitAward checks an award against the bid this provider made (one
+// award per bid, to its client, unexpired, for exactly the request and
+// price bid on) and, on a network with credits, the client's authorisation
+// and balance beside its other unpaid runs here. It returns the standing
+// bid, or why the award is declined.
+func (n *Node) admitAward(a *job.Award, client peer.ID) (standing, string) {
+	if a.Client != client.String() {
+		return standing{}, fmt.Sprintf("award sent by %s for client %s", client, a.Client)
+	}
+	st, ok := n.bids.take(a.Job) // one award per bid
+	switch {
+	case !ok:
+		return st, fmt.Sprintf("no standing bid for job %s", a.Job)
+	case st.client != a.Client:
+		return st, fmt.Sprintf("my bid for job %s was made to another client", a.Job)
+	case time.Now().UnixMilli() > st.expires:
+		return st, fmt.Sprintf("my bid for job %s has expired", a.Job)
+	case requestDigest(job.NewRequest(a.Job, a.Client, &a.Spec, st.bidBy)) != st.req:
+		// The gossiped request is not bound to the spec by the job ID: a
+		// client could ask for little and award much. What was bid on must
+		// be what is awarded.
+		return st, "the awarded spec does not match the request I bid on (resources, timeout, module, region or price differ)"
+	case a.Bid.Price != st.price || a.Bid.Rates != st.rates:
+		return st, fmt.Sprintf("the award's price %s is not my bid's %s", a.Bid.Price, st.price)
+	}
+	if n.draining.Load() {
+		return st, "draining: taking no new jobs"
+	}
+	if n.cfg.Faucet != "" {
+		pay := max(a.Pay, a.Bid.Price)
+		if why := n.checkAuthorization(a, client, pay); why != "" {
+			return st, why
+		}
+		// The balance must cover this run beside the runs here it has not
+		// paid for yet; the authorisation is kept until its receipt comes.
+		if why := n.owed.reserve(a, func(owes job.Credits) string { return n.funded(client.String(), owes, pay) }); why != "" {
+			return st, why
+		}
+	}
+	return st, ""
+}
+
+// deliver sends a run's result and takes its receipt, or claims the
+// charge when the client went away or sent no valid receipt.
+func (n *Node) deliver(s network.Stream, br *bufio.Reader, a *job.Award, client peer.ID, res *job.Result, watched <-chan struct{}) {
 	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
 		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
 		if res.Error == "" {
-			n.claim(&a, res.Charge, "the client went away before the result")
+			n.claim(a, res.Charge, "the client went away before the result")
 		}
 		return
 	}
+	n.countRun(res)
+	if res.Error != "" {
+		n.owed.settle(a.Job, a.Attempt) // charged nothing
+		return
+	}
+	n.session.earn(res.Charge)
+	n.metrics.earned.Add(float64(res.Charge))
+	<-watched // the receipt's first byte woke the watcher, or the client left
+	if err := n.takeReceipt(s, br, a, client, res.Charge); err != nil {
+		n.metrics.unreceipted.Inc()
+		log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
+		n.claim(a, res.Charge, "no receipt: "+err.Error())
+		return
+	}
+	n.owed.settle(a.Job, a.Attempt)
+}
+
+// countRun counts a delivered run by how it ended.
+func (n *Node) countRun(res *job.Result) {
 	switch {
 	case res.Error != "":
 		n.metrics.runs.WithLabelValues("error").Inc()
@@ -285,20 +315,6 @@ func (n *Node) handleAward(s network.Stream) {
 	default:
 		n.metrics.runs.WithLabelValues("ok").Inc()
 	}
-	if res.Error != "" {
-		n.owed.settle(a.Job, a.Attempt) // charged nothing
-		return
-	}
-	n.session.earn(res.Charge)
-	n.metrics.earned.Add(float64(res.Charge))
-	<-watched // the receipt's first byte woke the watcher, or the client left
-	if err := n.takeReceipt(s, br, &a, client, res.Charge); err != nil {
-		n.metrics.unreceipted.Inc()
-		log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
-		n.claim(&a, res.Charge, "no receipt: "+err.Error())
-		return
-	}
-	n.owed.settle(a.Job, a.Attempt)
 }
 
 // meter returns what a run of d costs at the bid's rates (scaled like a
