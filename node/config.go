@@ -226,55 +226,63 @@ func (c *Config) checkFields() error {
 		return fmt.Errorf("heartbeat-timeout: %v is under twice the heartbeat interval %v", c.HeartbeatTimeout, heartbeatEvery)
 	}
 	if c.Mode == ModeProvider {
-		if c.Region == "" {
-			return fmt.Errorf("region: a provider must name its region (e.g. --region eu-west)")
-		}
-		if err := job.ValidateRegionGlob(c.Region); err != nil {
-			return fmt.Errorf("region: %w", err)
-		}
-		if c.Rates.CPUHour <= 0 {
-			return fmt.Errorf("price-cpu-hour: a provider must set a positive rate")
-		}
-		if len(c.Executors) == 0 {
-			c.Executors = []string{job.ExecutorWASM}
-		}
-		for _, e := range c.Executors {
-			if e != job.ExecutorWASM && e != job.ExecutorDocker && e != job.ExecutorExec {
-				return fmt.Errorf("executors: %q is not one of %s, %s, %s", e, job.ExecutorWASM, job.ExecutorDocker, job.ExecutorExec)
-			}
-		}
-		if err := c.checkExecAllow(); err != nil {
-			return err
-		}
-		if c.MaxJobs < 0 {
-			return fmt.Errorf("max-jobs: %d is negative", c.MaxJobs)
-		}
-		if c.Surge < 0 || c.Surge > 100 {
-			return fmt.Errorf("surge: %g is out of range (0 to 100)", c.Surge)
-		}
-		if c.Rates.MemGiBHour < 0 || c.Rates.StorageGiBHour < 0 {
-			return fmt.Errorf("price-mem-gib-hour, price-storage-gib-hour: negative")
-		}
-		for m, r := range c.GPURates {
-			if m == "" || r < 0 {
-				return fmt.Errorf("price-gpu-model: %q=%s: want a model key and a rate of 0 or more", m, r)
-			}
-		}
-		if c.Queue < 0 || c.Queue > 1<<16 {
-			return fmt.Errorf("queue: %d is out of range (0 to %d)", c.Queue, 1<<16)
-		}
-		if c.PriceFloor < 0 {
-			return fmt.Errorf("price-floor: negative")
-		}
-		for _, list := range [][]string{c.AllowClients, c.DenyClients} {
-			for _, p := range list {
-				if _, err := peer.Decode(p); err != nil {
-					return fmt.Errorf("allow-clients/deny-clients: %q is not a peer ID: %v", p, err)
-				}
-			}
-		}
-	} else if len(c.ExecAllow) > 0 {
+		return c.checkProvider()
+	}
+	if len(c.ExecAllow) > 0 {
 		return fmt.Errorf("exec-allow: only a provider runs exec jobs")
+	}
+	return nil
+}
+
+// checkProvider checks and defaults what only a provider sets: region,
+// rates, executors, limits, queue and client lists.
+func (c *Config) checkProvider() error {
+	if c.Region == "" {
+		return fmt.Errorf("region: a provider must name its region (e.g. --region eu-west)")
+	}
+	if err := job.ValidateRegionGlob(c.Region); err != nil {
+		return fmt.Errorf("region: %w", err)
+	}
+	if c.Rates.CPUHour <= 0 {
+		return fmt.Errorf("price-cpu-hour: a provider must set a positive rate")
+	}
+	if len(c.Executors) == 0 {
+		c.Executors = []string{job.ExecutorWASM}
+	}
+	for _, e := range c.Executors {
+		if e != job.ExecutorWASM && e != job.ExecutorDocker && e != job.ExecutorExec {
+			return fmt.Errorf("executors: %q is not one of %s, %s, %s", e, job.ExecutorWASM, job.ExecutorDocker, job.ExecutorExec)
+		}
+	}
+	if err := c.checkExecAllow(); err != nil {
+		return err
+	}
+	if c.MaxJobs < 0 {
+		return fmt.Errorf("max-jobs: %d is negative", c.MaxJobs)
+	}
+	if c.Surge < 0 || c.Surge > 100 {
+		return fmt.Errorf("surge: %g is out of range (0 to 100)", c.Surge)
+	}
+	if c.Rates.MemGiBHour < 0 || c.Rates.StorageGiBHour < 0 {
+		return fmt.Errorf("price-mem-gib-hour, price-storage-gib-hour: negative")
+	}
+	for m, r := range c.GPURates {
+		if m == "" || r < 0 {
+			return fmt.Errorf("price-gpu-model: %q=%s: want a model key and a rate of 0 or more", m, r)
+		}
+	}
+	if c.Queue < 0 || c.Queue > 1<<16 {
+		return fmt.Errorf("queue: %d is out of range (0 to %d)", c.Queue, 1<<16)
+	}
+	if c.PriceFloor < 0 {
+		return fmt.Errorf("price-floor: negative")
+	}
+	for _, list := range [][]string{c.AllowClients, c.DenyClients} {
+		for _, p := range list {
+			if _, err := peer.Decode(p); err != nil {
+				return fmt.Errorf("allow-clients/deny-clients: %q is not a peer ID: %v", p, err)
+			}
+		}
 	}
 	return nil
 }
