@@ -30,6 +30,7 @@ func startAPINode(t *testing.T, dir string) *Node {
 }
 
 func TestAPIRequiresTokenAndServesInfo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n := startAPINode(t, dir)
 	addr, err := os.ReadFile(filepath.Join(dir, api.AddrFile))
@@ -93,6 +94,7 @@ func TestAPIRequiresTokenAndServesInfo(t *testing.T) {
 }
 
 func TestAPIRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
 	_, err := New(context.Background(), Config{
 		DataDir: t.TempDir(), Mode: ModeClient, Network: "apitest", API: "0.0.0.0:0",
 	})
@@ -102,6 +104,7 @@ func TestAPIRefusesNonLoopback(t *testing.T) {
 }
 
 func TestIdentityIsReused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n1 := startAPINode(t, dir)
 	id := n1.ID()

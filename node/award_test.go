@@ -15,6 +15,7 @@ import (
 // A client that gossips a small request and then awards a bigger spec under
 // the same job ID must be declined: what was bid on is what is awarded.
 func TestProviderDeclinesAwardOfAnotherSpec(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"eu-west", "1.0"}, {"us-east", "2.0"}})
 	prov := provs[0]
 	big := helloSpec(t, func(s *job.Spec) { s.Resources.CPUMillis = 2000; s.TimeoutMS = 3_600_000 }).Spec

@@ -67,7 +67,8 @@ func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	slices.Sort(want)
 
-	// Every provider's record reaches the DHT (generous bound: 60 s).
+	// Every provider's record reaches the DHT (a bound for a busy machine
+	// running the race detector: it costs nothing where they arrive sooner).
 	h100s := func() []string {
 		var got []string
 		for _, p := range client.FindProviders(ctx, job.Need{GPUModel: "h100"}) {
@@ -79,7 +80,7 @@ func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
 		return got
 	}
 	var got []string
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		if got = h100s(); slices.Equal(got, want) {
 			break
 		}
@@ -178,6 +179,7 @@ func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
 // A provider whose free capacity changes gossips its re-signed record; a
 // client's cache picks it up without asking the DHT.
 func TestCapacityChangesAreGossiped(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}, {"us-east", "0.9"}})
 	out := submit(t, client, helloSpec(t, nil), nil)
 	if out.State != job.StateCompleted {

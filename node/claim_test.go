@@ -25,6 +25,7 @@ func claimMesh(t *testing.T, network string) (client *Node, prov *Node) {
 // it on the client's authorisation, and the claim fills the slot the
 // authorisation took in the client's chain, so it counts everywhere.
 func TestCancelledRunIsClaimed(t *testing.T) {
+	t.Parallel()
 	client, prov := claimMesh(t, "test-claim-cancel")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -66,6 +67,7 @@ func TestCancelledRunIsClaimed(t *testing.T) {
 // (it has the result) pays all the same, by the provider's claim; the void
 // it publishes afterwards for the slot does not undo the claim.
 func TestResetAtTheReceiptIsClaimed(t *testing.T) {
+	t.Parallel()
 	client, prov := claimMesh(t, "test-claim-reset")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

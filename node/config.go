@@ -171,6 +171,12 @@ type Config struct {
 	// runs at half of it.
 	BidGrace time.Duration
 
+	// WASMCacheDir keeps the WASM executor's compiled code in this
+	// directory (default: DataDir/wasm-cache; memory for a node without a
+	// DataDir). Nodes of one owner may share one (entries are written
+	// atomically); wazero trusts what it finds there.
+	WASMCacheDir string
+
 	// TestIdentity derives the node's key from this seed instead of the
 	// data dir's key (test networks only): fixed peer IDs for a testnet's
 	// bootstrap nodes. Anyone can derive the same key.

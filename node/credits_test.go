@@ -15,6 +15,7 @@ import (
 // metered charges; a provider restarted on its data dir has kept its
 // receipts.
 func TestReceiptsSettleEveryBalance(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 4000, MemoryBytes: 2 << 30}
 	dirs := []string{filepath.Join(t.TempDir(), "p0"), filepath.Join(t.TempDir(), "p1"), filepath.Join(t.TempDir(), "p2")}
 	client, provs := meshOf(t, "test-credits",

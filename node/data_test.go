@@ -16,6 +16,7 @@ import (
 // Inputs travel by CID to the winner alone, outputs come back by CID to the
 // client alone.
 func TestEndToEndInputsAndOutputs(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}, {"us-east", "0.9"}})
 	in, err := client.Store().Put([]byte("shout"), cid.Raw)
 	if err != nil {

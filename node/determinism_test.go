@@ -10,6 +10,7 @@ import (
 // Two runs of a deterministic job give the same output (so replicas can be
 // compared); without the flag the guest sees real randomness.
 func TestDeterministicJobsRepeat(t *testing.T) {
+	t.Parallel()
 	client, _ := testMesh(t, []provSpec{{"eu-west", "0.5"}, {"us-east", "0.9"}})
 	run := func(deterministic bool) []byte {
 		sub := guestSpec(t, "rand")

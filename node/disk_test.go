@@ -20,6 +20,7 @@ import (
 // runs, charged for the time it used, reported as over its disk, and its
 // outputs are not kept.
 func TestDiskFillerIsStoppedAndCharged(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		t.Skip("prlimit (util-linux) is not installed: the exec executor is not offered")
 	}
@@ -62,6 +63,7 @@ func TestDiskFillerIsStoppedAndCharged(t *testing.T) {
 // them within one check of the watch, or an executor without one) are
 // refused before anything is stored.
 func TestCollectOutputsOverLimit(t *testing.T) {
+	t.Parallel()
 	n := &Node{}
 	var err error
 	if n.store, err = store.Open(t.TempDir()); err != nil {
@@ -104,6 +106,7 @@ func TestCollectOutputsOverLimit(t *testing.T) {
 // manifest within the limit is fetched (the setup works), and a manifest
 // that understates a file's size gets nothing past the size it declared.
 func TestHostileProviderOversizedManifest(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}})
 	hostile := provs[0]
 	manifest := func(t *testing.T, n, size int, declared int64) (string, []string) {
@@ -193,6 +196,7 @@ func TestHostileProviderOversizedManifest(t *testing.T) {
 // submission, and a provider asked to stage them (a hostile client that
 // skips the check) fetches none of their files.
 func TestInputsOverLimit(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}})
 	m := &store.Manifest{V: job.Version}
 	var cids []string

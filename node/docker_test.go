@@ -49,6 +49,7 @@ func dockerImage(t *testing.T) string {
 // A docker job goes to a provider that runs docker and has the image; one
 // without the image declines; inputs and outputs are mounted.
 func TestEndToEndDockerJob(t *testing.T) {
+	t.Parallel()
 	image := dockerImage(t)
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	client, provs := meshOf(t, "test-docker",

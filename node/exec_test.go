@@ -15,6 +15,7 @@ import (
 // An exec job runs a program the provider's owner allowed, sees its inputs
 // and leaves outputs; a program not on the allowlist is declined.
 func TestEndToEndExecJob(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	client, provs := meshOf(t, "test-exec",
 		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small},
@@ -46,6 +47,7 @@ func TestEndToEndExecJob(t *testing.T) {
 // whole mesh: by absolute path, nor relative to its work directory (which
 // lies in the provider's data dir), nor by linking it into its outputs.
 func TestExecJobCannotReadProviderKey(t *testing.T) {
+	t.Parallel()
 	e, err := executor.NewExec([]string{"/bin/sh"})
 	if err != nil {
 		t.Fatal(err)

@@ -185,6 +185,7 @@ func TestRequestFloodIsBounded(t *testing.T) {
 // for no bid) that floods requests costs a provider nothing once its first
 // bid's stream is refused: no bid is made, kept, sent or gossiped for it.
 func TestBareFlooderGetsNoBids(t *testing.T) {
+	t.Parallel()
 	const network = "test-flood-bare"
 	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano},
 		BidGrace: 10 * time.Minute, Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}})
@@ -218,6 +219,7 @@ func TestBareFlooderGetsNoBids(t *testing.T) {
 // never commit more than the client's balance; once they expire, the
 // credits are free again.
 func TestStandingBidsCoveredByBalance(t *testing.T) {
+	t.Parallel()
 	const network = "test-flood-funds"
 	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID,
 		BidGrace: 3 * time.Second, Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}})
@@ -253,6 +255,7 @@ func TestStandingBidsCoveredByBalance(t *testing.T) {
 // holds when it awards keep theirs until the job ends, so a winner that
 // dies late in its run is still replaced.
 func TestBackupsHeldLosersDropped(t *testing.T) {
+	t.Parallel()
 	const network = "test-flood-hold"
 	var cfgs []Config
 	for _, r := range []string{"0.5", "0.6", "0.7", "0.9"} {
@@ -307,6 +310,7 @@ func TestBackupsHeldLosersDropped(t *testing.T) {
 // ignores them, and the other providers never see them; a funded key's
 // requests, relayed the same way, reach every provider.
 func TestUnfundedKeysStopAtTheFirstNode(t *testing.T) {
+	t.Parallel()
 	const network = "test-flood-unfunded"
 	cfg := Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID,
 		Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}}

@@ -16,6 +16,7 @@ import (
 // by the holders of the payer's account, gossiped, and every provider
 // refuses the payer from then on.
 func TestFundsGrantsAndDoubleSpend(t *testing.T) {
+	t.Parallel()
 	const network = "test-funds"
 	small := job.Resources{CPUMillis: 4000, MemoryBytes: 2 << 30}
 	_, provs := meshOf(t, network,
@@ -112,6 +113,7 @@ func TestFundsGrantsAndDoubleSpend(t *testing.T) {
 }
 
 func TestTestFaucetRefusedOutsideTestNetworks(t *testing.T) {
+	t.Parallel()
 	_, err := New(context.Background(), Config{Mode: ModeClient, Network: "mainnet", Faucet: testfaucet.ID, Ephemeral: true})
 	if err == nil || !strings.Contains(err.Error(), "refused on network") {
 		t.Fatalf("the test faucet on network mainnet: %v; want refused", err)

@@ -14,6 +14,7 @@ import (
 // The journal keeps the outputs of finished jobs and the inputs and stored
 // module of unfinished ones, also after a restart.
 func TestJournalRefs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j, _, err := openJournal(dir, 10)
 	if err != nil {
@@ -48,6 +49,7 @@ func TestJournalRefs(t *testing.T) {
 // A provider drops a job's outputs once its client's grant has expired
 // (plus the grace), and not before.
 func TestProviderDropsExpiredOutputs(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	client, provs := meshOf(t, "test-gc-outputs",
 		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, GCInterval: -1})

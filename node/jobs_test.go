@@ -13,6 +13,7 @@ import (
 // Output streams to the client while the job runs; secrets reach the job
 // and nothing else; a cancelled job stops on the provider.
 func TestLiveLogsSecretsAndCancel(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}, {"us-east", "0.9"}})
 
 	// A secret is in the job's environment.

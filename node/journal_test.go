@@ -42,6 +42,7 @@ func writeRecord(t *testing.T, dir string, r *JobRecord) {
 }
 
 func TestJournalRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	j, unfinished, err := openJournal(dir, 10)
 	if err != nil || len(unfinished) != 0 {
@@ -91,6 +92,7 @@ func TestJournalRoundTrip(t *testing.T) {
 }
 
 func TestJournalAtomicReplace(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.json")
 	for i, content := range []string{"first version\n", "second\n"} {
@@ -116,6 +118,7 @@ func TestJournalAtomicReplace(t *testing.T) {
 }
 
 func TestJournalCorruptRecordsSkipped(t *testing.T) {
+	t.Parallel()
 	good := testRecord(1, true)
 	other := testRecord(2, false)
 	full := encodeRecord(testRecord(3, false))
@@ -167,6 +170,7 @@ func TestJournalCorruptRecordsSkipped(t *testing.T) {
 }
 
 func TestJournalPrune(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		finished, unfinished, keep int
 	}{
@@ -218,6 +222,7 @@ func TestJournalPrune(t *testing.T) {
 // TestJournalWriteFailureKeepsRunning: a record that cannot be written
 // (here: its directory is gone) is logged, and the journal goes on.
 func TestJournalWriteFailureKeepsRunning(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "jobs")
 	j, _, err := openJournal(dir, 10)
 	if err != nil {
@@ -235,6 +240,7 @@ func TestJournalWriteFailureKeepsRunning(t *testing.T) {
 }
 
 func TestReadJobsOffline(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	dir := filepath.Join(dataDir, JobsDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -28,6 +28,7 @@ func holds(n *Node, r job.Receipt) bool {
 // receipt is held by the holders of its payer's account (who answer a
 // judge) and by no node outside its recipients.
 func TestReceiptsGoToTheirHolders(t *testing.T) {
+	t.Parallel()
 	const network = "test-holders"
 	cfgs := make([]Config, 10)
 	for i := range cfgs {
@@ -97,6 +98,7 @@ func providerByID(t *testing.T, provs []*Node, id string) *Node {
 // client from the holders of its account, which its earlier provider sent
 // the receipt to: it sees the grant and the spending, verified.
 func TestJudgeFindsSpendingAtTheHolders(t *testing.T) {
+	t.Parallel()
 	const network = "test-judge"
 	cfg := Config{Region: "eu-west", Rates: job.Rates{CPUHour: 3600 * job.Nano}, Faucet: testfaucet.ID}
 	_, provs := meshOf(t, network, cfg, cfg, cfg)
@@ -149,6 +151,7 @@ func receiptBy(t *testing.T, n *Node, payee string, seq uint64) job.Receipt {
 // off at its rate; a peer asking for syncs without end is not answered
 // past its rate.
 func TestHolderLimits(t *testing.T) {
+	t.Parallel()
 	const network = "test-holder-limits"
 	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID})
 	target := provs[0]
@@ -216,6 +219,7 @@ func (l *peerLimits) refillForTest(r rate.Limit) {
 // its first ledger.MaxSyncRecords receipts only, the account would look
 // richer than it is.
 func TestSyncPagesALongChain(t *testing.T) {
+	t.Parallel()
 	const network = "test-sync-pages"
 	cfg := Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID}
 	_, provs := meshOf(t, network, cfg, cfg)

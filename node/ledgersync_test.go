@@ -53,6 +53,7 @@ func fundedClient(t *testing.T, network string, provs []*Node, cfg Config, amoun
 // A provider that joins after a client's grant was gossiped learns it from
 // the client when the client first asks (every record verified), and bids.
 func TestLateProviderLearnsTheGrant(t *testing.T) {
+	t.Parallel()
 	const network = "test-sync-late"
 	small := job.Resources{CPUMillis: 4000, MemoryBytes: 2 << 30}
 	cfg := Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, Faucet: testfaucet.ID}
@@ -99,6 +100,7 @@ func lateProvider(t *testing.T, cfg Config, region string, provs []*Node, client
 // peers before it signs again: its next receipt continues its chain, and
 // no provider holds a fraud proof against it.
 func TestMovedIdentityContinuesItsChain(t *testing.T) {
+	t.Parallel()
 	const network = "test-sync-moved"
 	small := job.Resources{CPUMillis: 4000, MemoryBytes: 2 << 30}
 	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, Faucet: testfaucet.ID})

@@ -14,6 +14,7 @@ import (
 // (Found by TestCapacityUnderLoad under the race detector, where compiling
 // the Go guest took over 30 s.)
 func TestLongJobOutlivesAwardReadDeadline(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a 35 s job")
 	}

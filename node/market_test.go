@@ -8,6 +8,7 @@ import (
 )
 
 func TestMarketRates(t *testing.T) {
+	t.Parallel()
 	var m marketWatch
 	now := time.Now()
 	for i := range 10 {

@@ -23,27 +23,29 @@ var guest struct {
 // sleep, exit, loop, ...) once per test binary.
 func guestModule(t testing.TB) []byte {
 	t.Helper()
-	guest.once.Do(func() {
-		dir, err := os.MkdirTemp("", "computemesh-guest")
-		if err != nil {
-			guest.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "guest.wasm")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", out, "../executor/testdata/guest")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			guest.err = err
-			guest.mod = b
-			return
-		}
-		guest.mod, guest.err = os.ReadFile(out)
-	})
+	guest.once.Do(buildGuest)
 	if guest.err != nil {
 		t.Fatalf("building the guest module: %v\n%s", guest.err, guest.mod)
 	}
 	return guest.mod
+}
+
+func buildGuest() {
+	dir, err := os.MkdirTemp("", "computemesh-guest")
+	if err != nil {
+		guest.err = err
+		return
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "guest.wasm")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", out, "../executor/testdata/guest")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		guest.err = err
+		guest.mod = b
+		return
+	}
+	guest.mod, guest.err = os.ReadFile(out)
 }
 
 func guestSpec(t testing.TB, args ...string) Submission {
@@ -63,6 +65,7 @@ func moduleSpec(t testing.TB, mod []byte, name string) Submission {
 }
 
 func TestEndToEndFailoverWhenWinnerDiesMidRun(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"us-east", "0.5"}, {"eu-west", "0.9"}})
 	sub := guestSpec(t, "sleep", "3s")
 	var once sync.Once
@@ -85,6 +88,7 @@ func TestEndToEndFailoverWhenWinnerDiesMidRun(t *testing.T) {
 }
 
 func TestEndToEndJobFailsAndTimesOut(t *testing.T) {
+	t.Parallel()
 	client, _ := testMesh(t, []provSpec{{"us-east", "0.5"}})
 	out := submit(t, client, guestSpec(t, "exit", "3"), nil)
 	if out.State != job.StateFailed || out.ExitCode != 3 || !strings.Contains(out.Error, "exited with code 3") {

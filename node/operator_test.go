@@ -15,6 +15,7 @@ import (
 // completes; a denied client is told why; a drained provider finishes its
 // job, takes no new one, and reports drained.
 func TestOperatorControls(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 4000, MemoryBytes: 1 << 30}
 	client, provs := meshOf(t, "test-operator",
 		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, MaxJobs: 1},
@@ -111,6 +112,7 @@ func TestOperatorControls(t *testing.T) {
 
 // A client on a provider's deny list is told so.
 func TestDeniedClient(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	c, provs := meshOf(t, "test-deny",
 		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small},

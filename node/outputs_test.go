@@ -17,6 +17,7 @@ import (
 // either defence may answer; what matters is that the file never comes back.
 // store's TestAddDirRefusesLinks covers collection alone.
 func TestOutputsLinksNotCollected(t *testing.T) {
+	t.Parallel()
 	canary := filepath.Join(t.TempDir(), "canary")
 	secret := []byte("CANARY-outputs-links")
 	if err := os.WriteFile(canary, secret, 0o644); err != nil {

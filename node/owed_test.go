@@ -14,6 +14,7 @@ import (
 // that the balance cannot cover beside it is declined (funds), though no
 // bid of the client stands; once the first is paid, the credits are free.
 func TestUnpaidRunsCommitTheBalance(t *testing.T) {
+	t.Parallel()
 	const network = "test-owed"
 	_, provs := meshOf(t, network, Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Faucet: testfaucet.ID,
 		Capacity: job.Resources{CPUMillis: 8000, MemoryBytes: 4 << 30}})

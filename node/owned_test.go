@@ -32,6 +32,7 @@ func goroutinesOf(n *Node) []string {
 // job running for a client (its award handler, its run) cannot keep the
 // node's code running past Close, and nothing starts after.
 func TestCloseOwnsItsGoroutines(t *testing.T) {
+	t.Parallel()
 	client, provs := testMesh(t, []provSpec{{"us-east", "0.5"}})
 	p := provs[0]
 	sub := sleeperSpec(t, 60*time.Second)

@@ -13,6 +13,7 @@ import (
 // A node remembers its peers in its data dir and rejoins them after a
 // restart without any bootstrap address.
 func TestRejoinWithoutBootstrap(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := func(dir string, boot []string) Config {
 		return Config{

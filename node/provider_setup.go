@@ -50,7 +50,12 @@ func (n *Node) setupProvider(ctx context.Context) error {
 	n.modules = mesh.NewBlobCache(512 << 20)
 	n.exec = map[string]executor.Executor{}
 	var opts []executor.WASMOption
-	if n.cfg.DataDir != "" {
+	switch {
+	case n.cfg.WASMCacheDir != "":
+		opts = append(opts, executor.WithCacheDir(n.cfg.WASMCacheDir))
+	case sharedWASMCacheDir != "":
+		opts = append(opts, executor.WithCacheDir(sharedWASMCacheDir))
+	case n.cfg.DataDir != "":
 		opts = append(opts, executor.WithCacheDir(n.cfg.DataDir+"/wasm-cache"))
 	}
 	wasm, err := executor.NewWASM(opts...)
@@ -136,3 +141,10 @@ func (n *Node) executors() []string {
 	}
 	return out
 }
+
+// sharedWASMCacheDir, when set, is the WASM cache of every node that names
+// none (Config.WASMCacheDir), with a DataDir or not. Only the package's
+// tests set it, once, before any node starts, so that a module is compiled
+// once per test binary rather than by every provider (minutes under the
+// race detector on a busy machine).
+var sharedWASMCacheDir string

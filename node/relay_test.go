@@ -16,6 +16,7 @@ import (
 // a client that cannot be dialled either wins it in an auction and the job
 // completes over the relayed connection, the only one between them.
 func TestJobOverRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	const network = "test-relay"
 	boot, err := New(ctx, Config{Mode: ModeClient, Network: network, RelayService: true,
@@ -88,6 +89,7 @@ func TestJobOverRelay(t *testing.T) {
 
 // Test identities are fixed and refused outside test networks.
 func TestTestIdentity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a, err := New(ctx, Config{Mode: ModeClient, Network: "test-ids", TestIdentity: "boot1", Ephemeral: true})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestReputationScoreAndPersistence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := newReputations(dir)
 	if _, ok := r.Score("p"); ok {

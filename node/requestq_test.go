@@ -28,6 +28,7 @@ func popAll(t *testing.T, q *requestQueue, n int) []string {
 // A client's backlog delays another client's request by one answer, not
 // by the backlog; each client's requests keep their order.
 func TestRequestQueueServesClientsInTurn(t *testing.T) {
+	t.Parallel()
 	q := newRequestQueue()
 	flood, honest := peer.ID("flood"), peer.ID("honest")
 	for i := range 100 {
@@ -49,6 +50,7 @@ func TestRequestQueueServesClientsInTurn(t *testing.T) {
 // client's oldest request goes; past the second, a new client's request is
 // dropped. Both are counted.
 func TestRequestQueueBounded(t *testing.T) {
+	t.Parallel()
 	q := newRequestQueue()
 	a := peer.ID("a")
 	for i := range maxQueuedPerClient + 10 {
@@ -74,6 +76,7 @@ func TestRequestQueueBounded(t *testing.T) {
 
 // pop waits for a request and returns when its context ends.
 func TestRequestQueuePopWaits(t *testing.T) {
+	t.Parallel()
 	q := newRequestQueue()
 	go func() {
 		time.Sleep(50 * time.Millisecond)

@@ -34,6 +34,7 @@ func waitRecord(t *testing.T, n *Node, id string, within time.Duration, cond fun
 // dispatches the job again under the same ID, and it completes, reported
 // once.
 func TestResumeAfterClientRestart(t *testing.T) {
+	t.Parallel()
 	_, provs := testMesh(t, []provSpec{{"us-east", "0.5"}, {"eu-west", "0.9"}})
 	boot := []string{provs[0].Mesh().Addrs()[0].String()}
 	dataDir := t.TempDir()
@@ -167,6 +168,7 @@ func TestResumeAfterClientRestart(t *testing.T) {
 // stored), or whose module is gone from the store, ends failed at the
 // client's next start with the reason, and is not dispatched.
 func TestResumeImpossible(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		mut  func(*JobRecord)
@@ -215,6 +217,7 @@ func TestResumeImpossible(t *testing.T) {
 // TestJobsEphemeralKeepsNothing: a node without a data dir writes no
 // records and lists no jobs.
 func TestJobsEphemeralKeepsNothing(t *testing.T) {
+	t.Parallel()
 	client, _ := testMesh(t, []provSpec{{"us-east", "0.5"}})
 	out := submit(t, client, helloSpec(t, nil), nil)
 	if out.State != job.StateCompleted {

@@ -16,6 +16,7 @@ import (
 // A job with no feasible provider waits, saying why, and is placed as soon
 // as one joins; without a provider it ends unscheduled at its deadline.
 func TestWaitsForAProviderUntilDeadline(t *testing.T) {
+	t.Parallel()
 	client, provs := meshOf(t, "test-wait",
 		Config{Region: "us-east", Rates: job.Rates{CPUHour: job.Nano}, Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}})
 
@@ -73,6 +74,7 @@ func TestWaitsForAProviderUntilDeadline(t *testing.T) {
 // A full provider with a queue bids with a queue position; awarded jobs wait
 // there and run one at a time; nothing runs beyond the capacity.
 func TestQueuedBidsRunInTurn(t *testing.T) {
+	t.Parallel()
 	client, provs := meshOf(t, "test-queue",
 		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: job.Resources{CPUMillis: 1000, MemoryBytes: 1 << 30}, Queue: 4})
 	var peak atomic.Int32
@@ -123,6 +125,7 @@ func TestQueuedBidsRunInTurn(t *testing.T) {
 // Replicas: a deterministic job on 3 providers agrees and pays all three;
 // a provider whose output differs is reported in the minority and loses reputation.
 func TestReplicasMajority(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		t.Skip("prlimit (util-linux) is not installed: the exec executor is not offered")
 	}
@@ -190,6 +193,7 @@ func TestReplicasMajority(t *testing.T) {
 // Second-price: the cheapest wins and is paid up to the runner-up's price;
 // not-regions keep a job out of a region however cheap it is there.
 func TestSecondPriceAndNotRegions(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	client, provs := meshOf(t, "test-auction",
 		Config{Region: "us-east", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small},
@@ -233,6 +237,7 @@ func TestSecondPriceAndNotRegions(t *testing.T) {
 // GPU jobs gossip on their own topic: a CPU-only provider never hears them
 // (no decline from it), a GPU provider does, and both hear CPU jobs.
 func TestJobClassesSplitTopics(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	h100 := job.GPU{Vendor: "nvidia", Model: "NVIDIA H100 80GB HBM3", VRAMBytes: 80 << 30}
 	client, provs := meshOf(t, "test-classes",
@@ -253,6 +258,7 @@ func TestJobClassesSplitTopics(t *testing.T) {
 // rate): within it the outputs come back, beyond it the provider drops
 // them and charges the run for its time.
 func TestDiskBoundsOutputs(t *testing.T) {
+	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
 	client, _ := meshOf(t, "test-disk",
 		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano, StorageGiBHour: job.Nano}, Capacity: small})

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSession(t *testing.T) {
+	t.Parallel()
 	t.Run("zero value", func(t *testing.T) {
 		var s session
 		if b := s.snapshot(); b != (api.Session{}) {
