@@ -39,7 +39,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	sharedWASMCacheDir = dir
+	if err := os.Setenv(WASMCacheEnv, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	if err := precompile(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "compiling the test guests:", err)
 		os.RemoveAll(dir)

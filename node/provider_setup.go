@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -53,8 +54,8 @@ func (n *Node) setupProvider(ctx context.Context) error {
 	switch {
 	case n.cfg.WASMCacheDir != "":
 		opts = append(opts, executor.WithCacheDir(n.cfg.WASMCacheDir))
-	case sharedWASMCacheDir != "":
-		opts = append(opts, executor.WithCacheDir(sharedWASMCacheDir))
+	case os.Getenv(WASMCacheEnv) != "":
+		opts = append(opts, executor.WithCacheDir(os.Getenv(WASMCacheEnv)))
 	case n.cfg.DataDir != "":
 		opts = append(opts, executor.WithCacheDir(n.cfg.DataDir+"/wasm-cache"))
 	}
@@ -142,9 +143,9 @@ func (n *Node) executors() []string {
 	return out
 }
 
-// sharedWASMCacheDir, when set, is the WASM cache of every node that names
-// none (Config.WASMCacheDir), with a DataDir or not. Only the package's
-// tests set it, once, before any node starts, so that a module is compiled
-// once per test binary rather than by every provider (minutes under the
-// race detector on a busy machine).
-var sharedWASMCacheDir string
+// WASMCacheEnv names the environment variable that sets where a provider
+// keeps the WASM executor's compiled code when Config.WASMCacheDir is
+// empty (it then takes precedence over DataDir/wasm-cache): nodes of one
+// owner, or the nodes of one test binary, share one cache and compile a
+// module once.
+const WASMCacheEnv = "COMPUTEMESH_WASM_CACHE_DIR"
