@@ -49,6 +49,10 @@ type Session struct {
 	JobsPaid int         `json:"jobs_paid"` // as a client
 }
 
+// ConnStats and HolePunchStats have the fields of mesh's types of the same
+// names, which the node converts: the API's types import no libp2p, so
+// that a program using this package's client need not build it.
+
 // ConnStats counts a node's open connections.
 type ConnStats struct {
 	Direct  int `json:"direct"`
