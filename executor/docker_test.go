@@ -329,16 +329,27 @@ func TestDocker(t *testing.T) {
 			// not at the kill after the grace.
 			const grace = time.Minute
 			d := newDocker(t, executor.WithDockerStopGrace(grace))
-			tk := task("sleep", "3600s")
-			tk.Timeout = time.Second
-			start := time.Now()
-			res := dockerRun(t, d, tk)
-			elapsed := time.Since(start)
-			if !res.TimedOut || res.ExitCode != executor.ExitCodeAbnormal || !strings.Contains(res.Reason, "timed out") {
-				t.Fatalf("timed out %v, exit %d, reason %q", res.TimedOut, res.ExitCode, res.Reason)
-			}
-			if elapsed >= grace {
-				t.Errorf("took %v to stop: it waited for the kill after the %v grace", elapsed, grace)
+			// A container's PID 1 ignores a SIGTERM that comes before its
+			// program set its handlers: on a loaded machine the timeout
+			// may come first (the job never said "ready"); again with
+			// twice the timeout.
+			for timeout := time.Second; ; timeout *= 2 {
+				var logs dockerLogBuffer
+				tk := task("ready-sleep", "3600s")
+				tk.Timeout, tk.Logs = timeout, &logs
+				start := time.Now()
+				res := dockerRun(t, d, tk)
+				elapsed := time.Since(start)
+				if !res.TimedOut || res.ExitCode != executor.ExitCodeAbnormal || !strings.Contains(res.Reason, "timed out") {
+					t.Fatalf("timed out %v, exit %d, reason %q", res.TimedOut, res.ExitCode, res.Reason)
+				}
+				if !strings.Contains(logs.String(), "ready") && timeout < 16*time.Second {
+					continue
+				}
+				if elapsed >= grace {
+					t.Errorf("took %v to stop: it waited for the kill after the %v grace", elapsed, grace)
+				}
+				break
 			}
 		})
 		t.Run("ignore SIGTERM", func(t *testing.T) {
@@ -494,9 +505,21 @@ func TestDocker(t *testing.T) {
 			const grace = time.Minute
 			d := newDocker(t, executor.WithDockerStopGrace(grace))
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(time.Second, cancel)
+			defer cancel()
+			// Cancelled once the job runs: a container's PID 1 ignores a
+			// SIGTERM that comes before its program set its handlers (a
+			// slow start on a loaded machine).
+			var logs dockerLogBuffer
+			tk := task("ready-sleep", "3600s")
+			tk.Logs = &logs
+			go func() {
+				for !strings.Contains(logs.String(), "ready") && ctx.Err() == nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+				cancel()
+			}()
 			start := time.Now()
-			res, err := d.Run(ctx, task("sleep", "3600s"))
+			res, err := d.Run(ctx, tk)
 			elapsed := time.Since(start)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("Run with a cancelled context: %v", err)

@@ -65,6 +65,16 @@ func main() {
 		}
 		time.Sleep(d)
 		fmt.Println("slept")
+	case "ready-sleep":
+		// Says it runs (the Go runtime's handlers are in place: SIGTERM
+		// ends it, even as PID 1), then sleeps.
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Println("ready")
+		time.Sleep(d)
+		fmt.Println("slept")
 	case "alloc":
 		mib, err := strconv.Atoi(arg)
 		if err != nil {
