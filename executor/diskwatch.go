@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"time"
 )
@@ -45,6 +46,14 @@ type diskUsage struct {
 	reason  diskReason
 	detail  string // for diskUnreadable: the error
 }
+
+// fileSizeLimit is the file-size limit (RLIMIT_FSIZE) that exec and docker
+// set for outputs bounded to diskBytes: one byte more, so that a writer
+// that crosses the bound, whether the limit's SIGXFSZ kills it or it
+// ignores the signal and gets EFBIG, leaves outputs that measure over it
+// (Check after the run says so). No single file outgrows it, however fast
+// it is written and whatever the watcher's polling misses.
+func fileSizeLimit(diskBytes uint64) uint64 { return min(diskBytes, math.MaxInt64-1) + 1 }
 
 // message is Result.Reason for a job stopped by u.
 func (u diskUsage) message(t *Task) string {
@@ -204,6 +213,28 @@ func (w *diskWatch) Over() <-chan struct{} {
 // Reason is Result.Reason for a job stopped by w; call it after Over is
 // closed.
 func (w *diskWatch) Reason() string { return w.u.message(w.t) }
+
+// Check is whether the outputs are over a bound once the job has ended: as
+// the watch saw them, or as one more measurement finds them, for what was
+// written after the last scan (a job that ends quickly, or one the
+// file-size limit stopped). Reason then says how. Call it after Stop; false
+// for a nil w.
+func (w *diskWatch) Check() bool {
+	if w == nil {
+		return false
+	}
+	select {
+	case <-w.over:
+		return true
+	default:
+	}
+	u := measureOutputs(w.t.OutputsDir, w.t)
+	if u.reason == diskOK {
+		return false
+	}
+	w.u = u
+	return true
+}
 
 // Stop ends the watch and waits for its goroutine; safe on a nil w and more
 // than once.

@@ -182,8 +182,13 @@ func (d *Docker) await(opCtx context.Context, id string, timeout time.Duration, 
 }
 
 // finishDocker completes res with why the executor stopped the container,
-// if it did, or with running out of memory.
+// if it did, with outputs found over a bound once it ended, or with running
+// out of memory.
 func finishDocker(ctx context.Context, res Result, stopped string, disk *diskWatch, t *Task) (Result, error) {
+	disk.Stop()
+	if stopped == "" && disk.Check() {
+		stopped = "disk" // over a bound since the last scan
+	}
 	switch stopped {
 	case "timeout":
 		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true
@@ -277,6 +282,12 @@ func (d *Docker) containerConfig(t *Task, runID string) (*container.Config, *con
 				{Name: "core", Soft: 0, Hard: 0},
 			},
 		},
+	}
+	if t.OutputsDir != "" && t.DiskBytes > 0 {
+		// In bytes, as setrlimit takes it.
+		fsize := int64(fileSizeLimit(t.DiskBytes))
+		hostCfg.Resources.Ulimits = append(hostCfg.Resources.Ulimits,
+			&container.Ulimit{Name: "fsize", Soft: fsize, Hard: fsize})
 	}
 	if network {
 		hostCfg.NetworkMode = "default"

@@ -76,18 +76,24 @@ func signaled(ps *os.ProcessState) (sig string, cpuKill, ok bool) {
 }
 
 // limits are the resource limits for t — address space, CPU time (cores ×
-// timeout, rounded up, plus a second) and core size, each no higher than
-// this process's own hard limit, which could not be raised — and the CPU
-// time limit in seconds.
+// timeout, rounded up, plus a second), core size and, when its outputs are
+// bounded, file size (fileSizeLimit) — each no higher than this process's
+// own hard limit, which could not be raised — and the CPU time limit in
+// seconds.
 func limits(t *Task) (lims []confine.Rlimit, cpuLimit uint64) {
 	cpu := math.Ceil(float64(t.CPUMillis) / 1000 * t.Timeout.Seconds())
 	cpuLimit = capRlimit(syscall.RLIMIT_CPU, uint64(min(cpu, math.MaxInt32))+1)
 	as := capRlimit(syscall.RLIMIT_AS, t.MemoryBytes)
-	return []confine.Rlimit{
+	lims = []confine.Rlimit{
 		{Resource: syscall.RLIMIT_AS, Value: as},
 		{Resource: syscall.RLIMIT_CPU, Value: cpuLimit},
 		{Resource: syscall.RLIMIT_CORE, Value: 0},
-	}, cpuLimit
+	}
+	if t.OutputsDir != "" && t.DiskBytes > 0 {
+		fsize := capRlimit(syscall.RLIMIT_FSIZE, fileSizeLimit(t.DiskBytes))
+		lims = append(lims, confine.Rlimit{Resource: syscall.RLIMIT_FSIZE, Value: fsize})
+	}
+	return lims, cpuLimit
 }
 
 // capRlimit returns v, or this process's hard limit of resource when lower.

@@ -132,8 +132,13 @@ func execResult(ps *os.ProcessState, stdout, stderr *cappedWriter, duration time
 }
 
 // finishExec completes res with why the executor stopped the command, if it
-// did, or with running out of memory.
+// did, with outputs found over a bound once it ended, or with running out
+// of memory.
 func finishExec(ctx context.Context, res Result, stopped string, disk *diskWatch, stderr *cappedWriter, t *Task) (Result, error) {
+	disk.Stop()
+	if stopped == "" && disk.Check() {
+		stopped = "disk" // over a bound since the last scan
+	}
 	switch stopped {
 	case "timeout":
 		res.ExitCode, res.TimedOut = ExitCodeAbnormal, true

@@ -135,7 +135,12 @@ type Task struct {
 	// layer has no ENOSPC), space freed by a removal or truncation is
 	// given back; docker and exec watch the
 	// directory and stop the job once it is over (within DiskSlack and
-	// DiskCheckInterval). A run stopped for it reports Result.DiskExceeded.
+	// DiskCheckInterval) or, for what came after the last look, when it
+	// has ended; they also give every process a file-size limit
+	// (RLIMIT_FSIZE) of DiskBytes + 1, so no single file outgrows the bound
+	// however fast it is written (the writer gets SIGXFSZ, or EFBIG when it
+	// ignores it; the limit holds for files outside OutputsDir too). A run
+	// stopped for it reports Result.DiskExceeded.
 	DiskBytes uint64
 	// MaxFiles bounds how many files and directories the job may leave in
 	// OutputsDir; 0 means no bound. Enforced like DiskBytes.
