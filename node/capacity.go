@@ -127,8 +127,7 @@ func (n *Node) startPublisher(c job.Capacity) {
 	n.pub = &publisher{record: c, changed: make(chan struct{}, 1)}
 	// A restarted provider must outrank its old records: start from the clock.
 	n.pub.record.Seq = uint64(time.Now().UnixNano())
-	n.wg.Add(1)
-	go n.publish()
+	n.spawn(n.publish)
 }
 
 // capacityChanged asks the publisher to store a fresh record.
@@ -143,7 +142,6 @@ func (n *Node) capacityChanged() {
 }
 
 func (n *Node) publish() {
-	defer n.wg.Done()
 	ttl := n.cfg.RecordTTL
 	if ttl <= 0 {
 		ttl = DefaultRecordTTL

@@ -75,7 +75,6 @@ func (n *Node) loserExpiry(r *job.Request, now time.Time) time.Time {
 // expireBids forgets the bids whose time is up: losers soon after their
 // window, held backups after their job's timeout.
 func (n *Node) expireBids() {
-	defer n.wg.Done()
 	every := min(10*time.Second, max(n.cfg.BidGrace/4, 250*time.Millisecond))
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/internal/owned"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
 	"github.com/computemesh/computemesh/mesh"
@@ -89,12 +90,10 @@ type Node struct {
 	record  job.Capacity // a provider's capacity as probed and configured
 	pub     *publisher
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // every goroutine of the node (owned.go)
-	once    sync.Once
-	ownMu   sync.Mutex
-	closing bool // Close has begun: nothing more starts
+	ctx    context.Context
+	cancel context.CancelFunc
+	own    owned.Group // every goroutine of the node (owned.go)
+	once   sync.Once
 }
 
 // New starts a node from cfg.
@@ -308,7 +307,7 @@ func (n *Node) startAPIIfAsked() error {
 func (n *Node) Close() error {
 	var errs []error
 	n.once.Do(func() {
-		n.beginClose()
+		n.own.Stop()
 		n.cancel()
 		if n.api != nil {
 			errs = append(errs, n.api.close())
@@ -316,7 +315,7 @@ func (n *Node) Close() error {
 		if n.mesh != nil {
 			errs = append(errs, n.mesh.Close())
 		}
-		n.wg.Wait()
+		n.own.Wait()
 		if n.journal != nil {
 			n.journal.close()
 		}

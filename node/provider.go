@@ -34,8 +34,7 @@ func (n *Node) startProvider() error {
 		return err
 	}
 	for range requestWorkers {
-		n.wg.Add(1)
-		go n.answerRequests()
+		n.spawn(n.answerRequests)
 	}
 	n.serve("award", n.handleAward)
 	n.serve(holdProto, n.handleHold)
@@ -46,8 +45,7 @@ func (n *Node) startProvider() error {
 	n.serveChallenges()
 	n.mesh.Announce(capabilities(&n.record), n.announce)
 	n.startPublisher(n.record)
-	n.wg.Add(1)
-	go n.expireBids()
+	n.spawn(n.expireBids)
 	return nil
 }
 
@@ -88,7 +86,6 @@ const requestWorkers = 2
 
 // answerRequests answers the queued job requests, each client in turn.
 func (n *Node) answerRequests() {
-	defer n.wg.Done()
 	for {
 		q, ok := n.reqs.pop(n.ctx)
 		if !ok {

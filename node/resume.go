@@ -91,13 +91,11 @@ func (n *Node) moduleHeld(c string) bool {
 // a goroutine the node owns (Close stops them).
 func (n *Node) startResumes() {
 	for _, id := range n.resumable {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		n.spawn(func() {
 			if err := n.resume(id); err != nil {
 				log.Warnf("resuming job %s: %v", id, err)
 			}
-		}()
+		})
 	}
 	n.resumable = nil
 }
