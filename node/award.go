@@ -63,16 +63,16 @@ func (n *Node) openAward(ctx context.Context, a *job.Award) (network.Stream, err
 	if err != nil {
 		return nil, fmt.Errorf("bidder ID %q: %w", a.Bid.Provider, err)
 	}
-	blobs, err := n.inputBlobs(a.Spec.Inputs)
+	blobs, err := n.content.InputBlobs(a.Spec.Inputs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadSubmission, err)
 	}
 	if a.Spec.Module != "" {
 		blobs = append(blobs, a.Spec.Module)
 	}
 	// The grant is not withdrawn when this award ends: another job of this
 	// client may use the same blobs with the same provider; it expires.
-	n.grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
+	n.content.Grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
 	// A provider behind NAT is reached through its relay when no direct
 	// connection exists (the relay's limits bound such a job's data).
 	sctx, cancel := context.WithTimeout(mesh.AllowRelayed(ctx), 10*time.Second)
@@ -158,37 +158,4 @@ func (n *Node) readReply(st network.Stream, r *bufio.Reader, end time.Time, repl
 		return fmt.Errorf("provider silent for %v (no heartbeat): taken for dead", n.cfg.HeartbeatTimeout)
 	}
 	return err
-}
-
-// grant lets p fetch the blobs cs until the deadline (or withdraws that,
-// with a deadline in the past). Expired grants are dropped as they are met.
-func (n *Node) grant(p peer.ID, until time.Time, cs ...string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	now := time.Now()
-	for _, c := range cs {
-		g := n.grants[c]
-		if g == nil {
-			g = map[peer.ID]time.Time{}
-			n.grants[c] = g
-		}
-		g[p] = until
-		for q, t := range g {
-			if !t.After(now) {
-				delete(g, q)
-			}
-		}
-		if len(g) == 0 {
-			delete(n.grants, c)
-		}
-	}
-}
-
-// granted says whether p may fetch the blob c: a provider awarded a job that
-// uses it (module, inputs), or the client of a job that produced it
-// (outputs).
-func (n *Node) granted(p peer.ID, c string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.grants[c][p].After(time.Now())
 }

@@ -89,7 +89,7 @@ func TestResetAtTheReceiptIsClaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := mustPeer(o.Bid.Provider)
-	client.grant(p, time.Now().Add(time.Minute), sub.Spec.Module)
+	client.content.Grant(p, time.Now().Add(time.Minute), sub.Spec.Module)
 	st, err := client.mesh.Host().NewStream(ctx, p, client.mesh.Protocol("award"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
@@ -104,8 +105,8 @@ func (n *Node) checkSubmission(sub *Submission) error {
 	} else if len(sub.Module) > 0 {
 		return fmt.Errorf("%w: module: a %s job has no module", ErrBadSubmission, s.Executor)
 	}
-	if _, err := n.inputBlobs(s.Inputs); err != nil {
-		return err
+	if _, err := n.content.InputBlobs(s.Inputs); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSubmission, err)
 	}
 	if err := job.ValidateSecrets(sub.Secrets); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
@@ -378,7 +379,7 @@ func (n *Node) settle(ctx context.Context, s *job.Spec, provider string, res *jo
 	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
 	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
 	if res.Outputs != "" {
-		if _, err := n.fetchTree(ctx, mustPeer(provider), res.Outputs, outputsBudget(s.Resources.DiskBytes)); err != nil {
+		if _, err := n.content.FetchTree(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(s.Resources.DiskBytes)); err != nil {
 			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
 			return
 		}
@@ -390,7 +391,7 @@ func (n *Node) settle(ctx context.Context, s *job.Spec, provider string, res *jo
 	case res.MemoryExceeded:
 		out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
 	case res.DiskExceeded:
-		out.State, out.Error = job.StateFailed, fmt.Sprintf("disk limit exceeded: the job's outputs reached resources.disk (%s) or the provider's limit", job.FormatSize(uint64(outputLimit(s.Resources.DiskBytes))))
+		out.State, out.Error = job.StateFailed, fmt.Sprintf("disk limit exceeded: the job's outputs reached resources.disk (%s) or the provider's limit", job.FormatSize(uint64(content.OutputLimit(s.Resources.DiskBytes))))
 	case res.ExitCode != 0:
 		out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
 	default:

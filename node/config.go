@@ -146,6 +146,9 @@ type Config struct {
 	// it over minutes). The runtime's memory is the process's: meshnode
 	// sets it for its one node; embedders choose.
 	MemoryTrim time.Duration
+	// Clock is the node's clock (nil: time.Now). So far the content's
+	// grants and store collection read it; tests move it forward.
+	Clock func() time.Time
 	// AssumeLedgerComplete lets a client sign receipts when no peer could
 	// tell it the receipts its identity signed before (its own ledger has
 	// none: a new data dir). Off, it refuses to pay until a peer answers,

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
 	"github.com/ipfs/go-cid"
@@ -59,46 +60,6 @@ func TestDiskFillerIsStoppedAndCharged(t *testing.T) {
 	}
 }
 
-// Outputs found over the limit when they are collected (a job that wrote
-// them within one check of the watch, or an executor without one) are
-// refused before anything is stored.
-func TestCollectOutputsOverLimit(t *testing.T) {
-	t.Parallel()
-	n := &Node{}
-	var err error
-	if n.store, err = store.Open(t.TempDir()); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name  string
-		files int
-		size  int
-		disk  uint64
-		over  bool
-	}{
-		{"within", 3, 100, 1000, false},
-		{"over bytes", 2, 600, 1000, true},
-		{"over files", MaxOutputFiles + 1, 0, 0, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for i := range tc.files {
-				if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), make([]byte, tc.size), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c, _, err := n.collectOutputs(dir, tc.disk)
-			if got := errors.Is(err, errOutputsOverLimit); got != tc.over {
-				t.Fatalf("collect: %q, %v; over the limit: %v, want %v", c, err, got, tc.over)
-			}
-			if tc.over && c != "" {
-				t.Errorf("outputs over the limit were stored as %s", c)
-			}
-		})
-	}
-}
-
 // A hostile provider answers a job that reserved 1 MiB of disk with a
 // manifest of 40 files of 2 MiB each, all of which it really serves: the
 // client fails the job with an error naming the manifest, the provider and
@@ -127,7 +88,7 @@ func TestHostileProviderOversizedManifest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hostile.grant(client.ID(), time.Now().Add(time.Minute), append(cids, c.String())...)
+		hostile.content.Grant(client.ID(), time.Now().Add(time.Minute), append(cids, c.String())...)
 		return c.String(), cids
 	}
 	held := func(cs ...string) int {
@@ -161,9 +122,9 @@ func TestHostileProviderOversizedManifest(t *testing.T) {
 		}
 	})
 	t.Run("too many files", func(t *testing.T) {
-		m, entries := manifest(t, MaxOutputFiles+1, 1, 1)
+		m, entries := manifest(t, content.MaxOutputFiles+1, 1, 1)
 		out := settle(t, m, 0)
-		if out.State != job.StateFailed || !strings.Contains(out.Error, fmt.Sprintf("%d files", MaxOutputFiles+1)) {
+		if out.State != job.StateFailed || !strings.Contains(out.Error, fmt.Sprintf("%d files", content.MaxOutputFiles+1)) {
 			t.Fatalf("state %s, error %q: want the job failed for its file count", out.State, out.Error)
 		}
 		if n := held(append(entries, m)...); n != 0 {
@@ -192,7 +153,7 @@ func TestHostileProviderOversizedManifest(t *testing.T) {
 	})
 }
 
-// A client whose inputs declare more than MaxInputBytes is refused at
+// A client whose inputs declare more than content.MaxInputBytes is refused at
 // submission, and a provider asked to stage them (a hostile client that
 // skips the check) fetches none of their files.
 func TestInputsOverLimit(t *testing.T) {
@@ -200,7 +161,7 @@ func TestInputsOverLimit(t *testing.T) {
 	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}})
 	m := &store.Manifest{V: job.Version}
 	var cids []string
-	for i := range MaxInputBytes/store.MaxBlob + 1 {
+	for i := range content.MaxInputBytes/store.MaxBlob + 1 {
 		c, err := client.Store().Put([]byte(fmt.Sprintf("input %d", i)), cid.Raw)
 		if err != nil {
 			t.Fatal(err)
@@ -221,8 +182,8 @@ func TestInputsOverLimit(t *testing.T) {
 	if _, err := client.Submit(ctx, sub, nil); !errors.Is(err, ErrBadSubmission) || !strings.Contains(err.Error(), "inputs limit") {
 		t.Fatalf("submission: %v, want ErrBadSubmission naming the inputs limit", err)
 	}
-	client.grant(provs[0].ID(), time.Now().Add(time.Minute), append(cids, mc.String())...)
-	err = provs[0].stageInputs(ctx, client.ID(), inputs, t.TempDir())
+	client.content.Grant(provs[0].ID(), time.Now().Add(time.Minute), append(cids, mc.String())...)
+	err = provs[0].content.StageInputs(ctx, client.ID(), inputs, t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "inputs limit") || !strings.Contains(err.Error(), mc.String()) {
 		t.Fatalf("staging: %v, want a refusal naming the manifest and the inputs limit", err)
 	}

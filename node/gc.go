@@ -5,20 +5,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
 )
 
-// Store collection.
-const (
-	// DefaultGCInterval is how often a node collects its store.
-	DefaultGCInterval = 10 * time.Minute
-	// outputsGrace is how long a provider keeps a job's outputs after the
-	// client's grant to fetch them has expired.
-	outputsGrace = 10 * time.Minute
-	// outputsGrant is how long the client may fetch a job's outputs.
-	outputsGrant = 10 * time.Minute
-)
+// DefaultGCInterval is how often a node collects its store.
+const DefaultGCInterval = 10 * time.Minute
 
 // retention is the node's store retention: its configuration over the
 // store's defaults.
@@ -33,53 +24,23 @@ func (c *Config) retention() store.Retention {
 	return r
 }
 
-// GC collects the node's content store (see store.Retention). It keeps what
-// is pinned (meshnode add), what its job records name (the outputs of the
-// last FinishedJobsKept finished jobs; the inputs and stored module of the
-// unfinished ones) and, with the manifests among them, the files they
-// name; and what it has granted a peer until the grant expires. A
-// provider's outputs go once their grant has expired plus outputsGrace;
-// the rest by age (Config.StoreRetention) and by size (Config.StoreMaxBytes),
-// least recently used first. With dryRun nothing is removed.
+// GC collects the node's content store (see content.Content.GC): it keeps
+// what is pinned (meshnode add), what its job records name (the outputs of
+// the last FinishedJobsKept finished jobs; the inputs and stored module of
+// the unfinished ones) and what it has granted a peer until the grant
+// expires; a provider's outputs go once their grant has expired plus
+// content.OutputsGrace; the rest by age (Config.StoreRetention) and by size
+// (Config.StoreMaxBytes), least recently used first. With dryRun nothing is
+// removed.
 func (n *Node) GC(dryRun bool) (*store.Report, error) {
-	now := time.Now()
-	roots, err := n.store.Pins()
-	if err != nil {
-		return nil, err
-	}
+	var roots []string
 	if n.journal != nil {
-		roots = append(roots, n.journal.refs()...)
+		roots = n.journal.refs()
 	}
-	n.mu.Lock()
-	for c, peers := range n.grants {
-		for _, until := range peers {
-			if until.After(now) {
-				roots = append(roots, c)
-				break
-			}
-		}
-	}
-	held := make(map[string]time.Time, len(n.outputsHeld))
-	for c, until := range n.outputsHeld {
-		held[c] = until
-	}
-	n.mu.Unlock()
-	keep := n.store.Closure(roots)
-	expired := func(c string) bool {
-		until, ok := held[c]
-		return ok && now.After(until)
-	}
-	rep, err := n.store.Collect(func(c string) bool { return keep[c] }, expired, n.cfg.retention(), now, dryRun)
+	rep, err := n.content.GC(roots, n.cfg.retention(), dryRun)
 	if err != nil || dryRun {
 		return rep, err
 	}
-	n.mu.Lock()
-	for c, until := range n.outputsHeld {
-		if id, err := job.ParseCID(c); err != nil || (now.After(until) && !n.store.Has(id)) {
-			delete(n.outputsHeld, c)
-		}
-	}
-	n.mu.Unlock()
 	if len(rep.Freed) > 0 || rep.TempFiles > 0 {
 		log.Infof("store collection: freed %d blobs (%d bytes) and %d temporary files", len(rep.Freed), rep.FreedBytes, rep.TempFiles)
 	}
@@ -87,21 +48,6 @@ func (n *Node) GC(dryRun bool) (*store.Report, error) {
 		log.Warnf("store: over its size limit of %d bytes with what is pinned, referenced or in use", n.cfg.retention().MaxBytes)
 	}
 	return rep, nil
-}
-
-// holdOutputs notes that this provider keeps blobs (a job's outputs) for a
-// client until until, plus outputsGrace.
-func (n *Node) holdOutputs(until time.Time, blobs ...string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.outputsHeld == nil {
-		n.outputsHeld = map[string]time.Time{}
-	}
-	for _, c := range blobs {
-		if t := until.Add(outputsGrace); t.After(n.outputsHeld[c]) {
-			n.outputsHeld[c] = t
-		}
-	}
 }
 
 // collectGarbage collects the store every Config.GCInterval until the node

@@ -4,9 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
 )
@@ -51,8 +53,10 @@ func TestJournalRefs(t *testing.T) {
 func TestProviderDropsExpiredOutputs(t *testing.T) {
 	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
+	var ahead atomic.Int64 // how far the provider's clock is ahead
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 	client, provs := meshOf(t, "test-gc-outputs",
-		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, GCInterval: -1})
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, GCInterval: -1, Clock: clock})
 	prov := provs[0]
 	out := submit(t, client, guestSpec(t, "write", "/outputs/out.txt"), nil)
 	if out.State != job.StateCompleted || out.Outputs == "" {
@@ -79,12 +83,7 @@ func TestProviderDropsExpiredOutputs(t *testing.T) {
 		t.Fatalf("collection while the grant runs: %+v, %v; want nothing freed", rep, err)
 	}
 	// The grant and its grace are over.
-	prov.mu.Lock()
-	for _, c := range blobs {
-		delete(prov.grants, c)
-		prov.outputsHeld[c] = hourAgo
-	}
-	prov.mu.Unlock()
+	ahead.Store(int64(content.OutputsGrant + content.OutputsGrace + time.Minute))
 	if rep, err = prov.GC(true); err != nil || len(rep.Freed) != len(blobs) || !prov.Store().Has(mc) {
 		t.Fatalf("dry run: %+v, %v; want %d blobs reported, none removed", rep, err, len(blobs))
 	}
@@ -97,10 +96,7 @@ func TestProviderDropsExpiredOutputs(t *testing.T) {
 			t.Errorf("%s dropped for %s, want %s", d.CID, d.Reason, store.DropExpired)
 		}
 	}
-	prov.mu.Lock()
-	left := len(prov.outputsHeld)
-	prov.mu.Unlock()
-	if left != 0 {
+	if left := prov.content.Held(); left != 0 {
 		t.Errorf("%d outputs still tracked after they were dropped", left)
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/internal/owned"
 	"github.com/computemesh/computemesh/job"
@@ -56,14 +56,12 @@ type Node struct {
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
 	mu       sync.Mutex
 	auctions map[string]*pending
-	grants   map[string]map[peer.ID]time.Time // blob CID → peers that may fetch it, until when
-	// outputsHeld are a provider's outputs blobs kept for their client,
 	// until when (then collected: see GC).
-	outputsHeld map[string]time.Time
-	store       *store.Store // content by CID: inputs, outputs
-	tmpStore    string       // the store's temporary directory (nodes without a data dir)
-	cands       candidates
-	jobs        jobRegistry
+	store    *store.Store     // content by CID: inputs, outputs (content's)
+	content  *content.Content // the store with its grants and fetches
+	tmpStore string           // the store's temporary directory (nodes without a data dir)
+	cands    candidates
+	jobs     jobRegistry
 	// journal keeps the records of this client's jobs under the data dir
 	// (nil without one); resumable are the unfinished jobs found at start.
 	journal   *journal
@@ -106,7 +104,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		bids:        newBidBook(),
 		reqs:        newRequestQueue(),
 		auctions:    map[string]*pending{},
-		grants:      map[string]map[peer.ID]time.Time{},
 		blobs:       mesh.NewBlobCache(256 << 20),
 		learnLimit:  rate.NewLimiter(learnRate, learnRate),
 		storeLimits: peerLimits{rate: storeRate, burst: storeBurst},
@@ -137,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeExec()
 		return nil, err
 	}
+	n.content = content.New(n.store, n.mesh, content.WithClock(cfg.Clock))
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err
@@ -238,7 +236,7 @@ func relayOptions(cfg Config) []mesh.Option {
 // On an error the caller closes the node.
 func (n *Node) start() error {
 	cfg := n.cfg
-	n.mesh.ServeBlobs(n.blob, n.granted)
+	n.mesh.ServeBlobs(n.blob, n.content.Granted)
 	if cfg.MemoryTrim > 0 {
 		n.spawn(func() { n.trimMemory(cfg.MemoryTrim) })
 	}

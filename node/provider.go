@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/market"
@@ -339,7 +340,7 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 		return res
 	}
 	defer cleanup()
-	if err := n.stageInputs(ctx, client, a.Spec.Inputs, inDir); err != nil {
+	if err := n.content.StageInputs(ctx, client, a.Spec.Inputs, inDir); err != nil {
 		res.Error = "fetching inputs: " + err.Error()
 		return res
 	}
@@ -366,10 +367,10 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 	var outputs string
 	var blobs []string
 	if !r.DiskExceeded { // stopped for its outputs: they are not kept
-		outputs, blobs, err = n.collectOutputs(outDir, a.Spec.Resources.DiskBytes)
+		outputs, blobs, err = n.content.CollectOutputs(outDir, a.Spec.Resources.DiskBytes)
 	}
 	switch {
-	case errors.Is(err, errOutputsOverLimit):
+	case errors.Is(err, content.ErrOutputsOverLimit):
 		r.DiskExceeded, r.Reason = true, err.Error() // charged for its time, outputs dropped
 	case err != nil:
 		res.Error = "collecting outputs: " + err.Error()
@@ -377,9 +378,9 @@ func (n *Node) run(ctx context.Context, a *job.Award, client peer.ID, rates job.
 	}
 	if outputs != "" {
 		res.Outputs = outputs
-		until := time.Now().Add(outputsGrant)
-		n.grant(client, until, blobs...) // the client alone may fetch them
-		n.holdOutputs(until, blobs...)   // and then they go
+		until := time.Now().Add(content.OutputsGrant)
+		n.content.Grant(client, until, blobs...) // the client alone may fetch them
+		n.content.Hold(until, blobs...)          // and then they go
 	}
 	res.ExitCode = r.ExitCode
 	res.Stdout, res.Stderr = truncated(r.Stdout, r.StdoutTruncated), truncated(r.Stderr, r.StderrTruncated)
@@ -413,7 +414,7 @@ func (n *Node) runTask(ctx context.Context, ex executor.Executor, a *job.Award, 
 	t := executor.Task{
 		Args: a.Spec.Args, Env: env, Stdin: a.Spec.Stdin, Timeout: a.Spec.Timeout(),
 		MemoryBytes: a.Spec.Resources.MemoryBytes, InputsDir: inDir, OutputsDir: outDir, Logs: logs,
-		DiskBytes: uint64(outputLimit(a.Spec.Resources.DiskBytes)), MaxFiles: MaxOutputFiles,
+		DiskBytes: uint64(content.OutputLimit(a.Spec.Resources.DiskBytes)), MaxFiles: content.MaxOutputFiles,
 	}
 	gpus := a.Spec.Resources.GPUs
 	if n.record.Simulated {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
@@ -45,7 +46,7 @@ func (n *Node) setupProvider(ctx context.Context) error {
 	n.offer.MaxJobs, n.offer.Allow, n.offer.Deny = n.cfg.MaxJobs, n.cfg.AllowClients, n.cfg.DenyClients
 	n.offer.QueueLimit = n.cfg.Queue
 	n.offer.GPURates, n.offer.Surge = n.cfg.GPURates, n.cfg.Surge
-	n.offer.MaxDiskBytes = MaxOutputBytes
+	n.offer.MaxDiskBytes = content.MaxOutputBytes
 	n.offer.Rates.Floor = n.cfg.PriceFloor
 	n.record.Rates.Floor = n.cfg.PriceFloor
 	n.modules = mesh.NewBlobCache(512 << 20)

@@ -65,7 +65,7 @@ func listModule(t *testing.T) map[string]*pkg {
 		pkgs[p.ImportPath] = p
 	}
 	// Guard against passing vacuously on a listing that lost packages.
-	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "node", "cmd/meshnode"} {
+	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "node", "cmd/meshnode"} {
 		if pkgs[module+"/"+rel] == nil {
 			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
 		}
@@ -187,6 +187,17 @@ func TestImportGraph(t *testing.T) {
 			for _, d := range uniq(p.Deps, p.allImports()) {
 				if under(d, "testnet") {
 					t.Errorf("%s imports %s: the testnet drives nodes from outside (the CLI), nothing inside depends on it", short(path), d)
+				}
+			}
+		}
+	})
+
+	t.Run("content uses the network through its Fetcher only", func(t *testing.T) {
+		p := pkgs[module+"/content"]
+		for _, d := range p.Deps {
+			for _, f := range []string{"node", "mesh", "api", "executor", "testnet"} {
+				if under(d, f) {
+					t.Errorf("content imports %s: it is a part both roles use, below them (the mesh comes in as a content.Fetcher)", d)
 				}
 			}
 		}

@@ -1,0 +1,108 @@
+package content
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/store"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Fetcher fetches one blob by CID from a peer, at most max bytes of it,
+// verified against its CID (mesh.Mesh is one).
+type Fetcher interface {
+	FetchBlob(ctx context.Context, p peer.ID, c string, max int64) ([]byte, error)
+}
+
+// Content is a node's store with its grants and fetches. It is safe for
+// concurrent use.
+type Content struct {
+	store *store.Store
+	fetch Fetcher
+	now   func() time.Time
+
+	mu     sync.Mutex
+	grants map[string]map[peer.ID]time.Time // blob CID → peers that may fetch it, until when
+	// held are a provider's outputs blobs kept for their client, until
+	// when (then collected: see GC).
+	held map[string]time.Time
+}
+
+// Option configures a Content.
+type Option func(*Content)
+
+// WithClock makes the content read the time from now (nil: time.Now):
+// when grants expire and what the store's collection takes for the present.
+func WithClock(now func() time.Time) Option {
+	return func(c *Content) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// New is the content of store s, fetching from peers with f.
+func New(s *store.Store, f Fetcher, opts ...Option) *Content {
+	c := &Content{store: s, fetch: f, now: time.Now, grants: map[string]map[peer.ID]time.Time{}, held: map[string]time.Time{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Held is how many blobs this provider keeps for its clients (a job's
+// outputs, until their grant and OutputsGrace have passed).
+func (c *Content) Held() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.held)
+}
+
+// Store is the content's store.
+func (c *Content) Store() *store.Store { return c.store }
+
+// Grant lets p fetch the blobs cs until the deadline (or withdraws that,
+// with a deadline in the past). Expired grants are dropped as they are met.
+func (c *Content) Grant(p peer.ID, until time.Time, cs ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for _, id := range cs {
+		g := c.grants[id]
+		if g == nil {
+			g = map[peer.ID]time.Time{}
+			c.grants[id] = g
+		}
+		g[p] = until
+		for q, t := range g {
+			if !t.After(now) {
+				delete(g, q)
+			}
+		}
+		if len(g) == 0 {
+			delete(c.grants, id)
+		}
+	}
+}
+
+// Granted says whether p may fetch the blob id: a provider awarded a job
+// that uses it (module, inputs), or the client of a job that produced it
+// (outputs).
+func (c *Content) Granted(p peer.ID, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.grants[id][p].After(c.now())
+}
+
+// Hold notes that this provider keeps blobs (a job's outputs) for a client
+// until until, plus OutputsGrace.
+func (c *Content) Hold(until time.Time, blobs ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range blobs {
+		if t := until.Add(OutputsGrace); t.After(c.held[id]) {
+			c.held[id] = t
+		}
+	}
+}
