@@ -18,6 +18,7 @@ import (
 
 	"github.com/computemesh/computemesh/internal/atomicfile"
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
 )
 
 // Files a node keeps in its data dir for the API.
@@ -55,9 +56,9 @@ type Backend interface {
 	// BadRequest reports whether a Submit error is about the submission.
 	BadRequest(err error) bool
 	// Providers searches the mesh for providers and reports on each.
-	Providers(ctx context.Context, need job.Need) (any, error)
+	Providers(ctx context.Context, need job.Need) ([]ProviderInfo, error)
 	// Challenge checks a provider's claimed benchmark score.
-	Challenge(ctx context.Context, peer string) (any, error)
+	Challenge(ctx context.Context, peer string) (ChallengeResult, error)
 	// Cancel stops a job the node submitted.
 	Cancel(id string) error
 	// Drain makes a provider take no new jobs and stop once its running
@@ -67,28 +68,23 @@ type Backend interface {
 	// until it ends, to each.
 	Events(ctx context.Context, id string, follow bool, each func(job.Event)) error
 	// Jobs lists the jobs the node submitted that it keeps records of.
-	Jobs() (any, error)
+	Jobs() ([]JobSummary, error)
 	// Job returns one job's record (an error wrapping ErrNotFound when the
 	// node has none by that ID).
-	Job(id string) (any, error)
+	Job(id string) (*JobRecord, error)
 	// Reputations lists what the node has seen of each provider.
-	Reputations() (any, error)
+	Reputations() ([]Reputation, error)
 	// Market returns the going rates in the bids heard over window.
-	Market(window time.Duration) (any, error)
+	Market(window time.Duration) ([]Rate, error)
 	// Credits returns the node's balance and its recent receipts.
-	Credits(recent int) (any, error)
+	Credits(recent int) (Credits, error)
 	// VerifyLedger re-checks every record of the node's ledger.
-	VerifyLedger() (any, error)
+	VerifyLedger() (ledger.Report, error)
 	// AddGrant adds a faucet-signed grant to the node's ledger and gossips it.
 	AddGrant(ctx context.Context, g *job.Grant) error
 	// GC collects the node's content store (with dryRun, only reports what
 	// it would free).
-	GC(dryRun bool) (any, error)
-}
-
-// GCRequest is the body of POST /v1/gc.
-type GCRequest struct {
-	DryRun bool `json:"dry_run,omitempty"`
+	GC(dryRun bool) (*GCReport, error)
 }
 
 // ErrNotFound means the node has no such thing (a job record).
@@ -211,7 +207,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // reply writes f's result as JSON, or its error as 502 (the mesh failed).
-func reply(w http.ResponseWriter, f func() (any, error)) {
+func reply[T any](w http.ResponseWriter, f func() (T, error)) {
 	v, err := f()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)

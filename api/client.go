@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
 )
 
 // Client talks to a running node's API.
@@ -67,14 +68,16 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*htt
 	return resp, nil
 }
 
-// Info returns the node's info, decoded into v.
-func (c *Client) Info(ctx context.Context, v any) error {
+// Info returns the node's info.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var info Info
 	resp, err := c.do(ctx, http.MethodGet, "/v1/info", nil)
 	if err != nil {
-		return err
+		return info, err
 	}
 	defer resp.Body.Close()
-	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info)
+	return info, err
 }
 
 // expect returns the node's message as an error unless resp has status.
@@ -86,59 +89,59 @@ func expect(resp *http.Response, status int) error {
 	return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
 }
 
-// call POSTs body to path and decodes the JSON answer into v.
-func (c *Client) call(ctx context.Context, path string, body, v any) error {
+// call POSTs body to path and decodes the JSON answer as a T.
+func call[T any](ctx context.Context, c *Client, path string, body any) (T, error) {
+	var v T
 	resp, err := c.do(ctx, http.MethodPost, path, job.Encode(body))
 	if err != nil {
-		return err
+		return v, err
 	}
 	defer resp.Body.Close()
 	if err := expect(resp, http.StatusOK); err != nil {
-		return err
+		return v, err
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(v)
+	err = json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&v)
+	return v, err
 }
 
-// get GETs path and decodes the JSON answer into v; a 404 is an error
+// get GETs path and decodes the JSON answer as a T; a 404 is an error
 // wrapping ErrNotFound.
-func (c *Client) get(ctx context.Context, path string, v any) error {
+func get[T any](ctx context.Context, c *Client, path string) (T, error) {
+	var v T
 	resp, err := c.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
-		return err
+		return v, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%w: %s", ErrNotFound, strings.TrimSpace(string(msg)))
+		return v, fmt.Errorf("%w: %s", ErrNotFound, strings.TrimSpace(string(msg)))
 	}
 	if err := expect(resp, http.StatusOK); err != nil {
-		return err
+		return v, err
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v)
+	err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&v)
+	return v, err
 }
 
-// Jobs lists the jobs the node submitted (node.JobSummary values), decoded
-// into v.
-func (c *Client) Jobs(ctx context.Context, v any) error {
-	return c.get(ctx, "/v1/jobs", v)
+// Jobs lists the jobs the node submitted, newest first.
+func (c *Client) Jobs(ctx context.Context) ([]JobSummary, error) {
+	return get[[]JobSummary](ctx, c, "/v1/jobs")
 }
 
-// Job returns one job's record (a node.JobRecord) by ID, unique ID prefix
-// or short form, decoded into v.
-func (c *Client) Job(ctx context.Context, id string, v any) error {
-	return c.get(ctx, "/v1/jobs/"+url.PathEscape(id), v)
+// Job returns one job's record by ID, unique ID prefix or short form.
+func (c *Client) Job(ctx context.Context, id string) (*JobRecord, error) {
+	return get[*JobRecord](ctx, c, "/v1/jobs/"+url.PathEscape(id))
 }
 
-// Market returns the going rates (node.Rate values) in the bids the node
-// heard over window, decoded into v.
-func (c *Client) Market(ctx context.Context, window time.Duration, v any) error {
-	return c.get(ctx, "/v1/market?window="+url.QueryEscape(window.String()), v)
+// Market returns the going rates in the bids the node heard over window.
+func (c *Client) Market(ctx context.Context, window time.Duration) ([]Rate, error) {
+	return get[[]Rate](ctx, c, "/v1/market?window="+url.QueryEscape(window.String()))
 }
 
-// Credits returns the node's balance and its recent receipts
-// (node.Credits), decoded into v.
-func (c *Client) Credits(ctx context.Context, recent int, v any) error {
-	return c.get(ctx, "/v1/credits?recent="+strconv.Itoa(recent), v)
+// Credits returns the node's balance and its recent receipts.
+func (c *Client) Credits(ctx context.Context, recent int) (Credits, error) {
+	return get[Credits](ctx, c, "/v1/credits?recent="+strconv.Itoa(recent))
 }
 
 // AddGrant hands the node a faucet-signed grant to keep and gossip.
@@ -151,34 +154,30 @@ func (c *Client) AddGrant(ctx context.Context, g *job.Grant) error {
 	return expect(resp, http.StatusNoContent)
 }
 
-// VerifyLedger has the node re-check its ledger (a ledger.Report), decoded
-// into v.
-func (c *Client) VerifyLedger(ctx context.Context, v any) error {
-	return c.call(ctx, "/v1/ledger/verify", struct{}{}, v)
+// VerifyLedger has the node re-check its ledger.
+func (c *Client) VerifyLedger(ctx context.Context) (ledger.Report, error) {
+	return call[ledger.Report](ctx, c, "/v1/ledger/verify", struct{}{})
 }
 
-// Reputations lists the node's view of each provider (node.Reputation
-// values), decoded into v.
-func (c *Client) Reputations(ctx context.Context, v any) error {
-	return c.get(ctx, "/v1/reputation", v)
+// Reputations lists the node's view of each provider, best first.
+func (c *Client) Reputations(ctx context.Context) ([]Reputation, error) {
+	return get[[]Reputation](ctx, c, "/v1/reputation")
 }
 
-// Providers asks the node to search for providers; the answer is decoded
-// into v.
-func (c *Client) Providers(ctx context.Context, need job.Need, v any) error {
-	return c.call(ctx, "/v1/providers", need, v)
+// Providers asks the node to search for providers and report on each.
+func (c *Client) Providers(ctx context.Context, need job.Need) ([]ProviderInfo, error) {
+	return call[[]ProviderInfo](ctx, c, "/v1/providers", need)
 }
 
-// Challenge asks the node to challenge a provider's claimed score; the
-// answer is decoded into v.
-func (c *Client) Challenge(ctx context.Context, peer string, v any) error {
-	return c.call(ctx, "/v1/challenge", ChallengeRequest{Peer: peer}, v)
+// Challenge asks the node to challenge a provider's claimed score.
+func (c *Client) Challenge(ctx context.Context, peer string) (ChallengeResult, error) {
+	return call[ChallengeResult](ctx, c, "/v1/challenge", ChallengeRequest{Peer: peer})
 }
 
 // GC asks the node to collect its content store (with dryRun, to report
-// what it would free) and decodes its report (a store.Report) into v.
-func (c *Client) GC(ctx context.Context, dryRun bool, v any) error {
-	return c.call(ctx, "/v1/gc", GCRequest{DryRun: dryRun}, v)
+// what it would free).
+func (c *Client) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
+	return call[*GCReport](ctx, c, "/v1/gc", GCRequest{DryRun: dryRun})
 }
 
 // Drain asks the node to take no new jobs and stop once its running jobs

@@ -59,21 +59,21 @@ func routeBodies(mux *http.ServeMux, b Backend) {
 		if !decodeBody(w, r, &need) {
 			return
 		}
-		reply(w, func() (any, error) { return b.Providers(r.Context(), need) })
+		reply(w, func() ([]ProviderInfo, error) { return b.Providers(r.Context(), need) })
 	})
 	mux.HandleFunc("POST /v1/challenge", func(w http.ResponseWriter, r *http.Request) {
 		var req ChallengeRequest
 		if !decodeBody(w, r, &req) {
 			return
 		}
-		reply(w, func() (any, error) { return b.Challenge(r.Context(), req.Peer) })
+		reply(w, func() (ChallengeResult, error) { return b.Challenge(r.Context(), req.Peer) })
 	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
 		var req GCRequest
 		if !decodeBody(w, r, &req) {
 			return
 		}
-		reply(w, func() (any, error) { return b.GC(req.DryRun) })
+		reply(w, func() (*GCReport, error) { return b.GC(req.DryRun) })
 	})
 }
 
@@ -89,7 +89,7 @@ func marketHandler(b Backend) http.HandlerFunc {
 			}
 			window = d
 		}
-		reply(w, func() (any, error) { return b.Market(window) })
+		reply(w, func() ([]Rate, error) { return b.Market(window) })
 	}
 }
 
@@ -105,7 +105,7 @@ func creditsHandler(b Backend) http.HandlerFunc {
 			}
 			recent = n
 		}
-		reply(w, func() (any, error) { return b.Credits(recent) })
+		reply(w, func() (Credits, error) { return b.Credits(recent) })
 	}
 }
 
@@ -132,7 +132,7 @@ func jobHandler(b Backend) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
 		}
-		reply(w, func() (any, error) { return v, err })
+		reply(w, func() (*JobRecord, error) { return v, err })
 	}
 }
 

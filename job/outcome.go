@@ -4,7 +4,7 @@ import "time"
 
 // State is the state of a job as a client reports it. An outcome carries
 // one of the final states below; a client's job record also has states of
-// a job still under way (see node.JobSubmitted and the others).
+// a job still under way (see api.JobSubmitted and the others).
 type State string
 
 // Final job states of an outcome.

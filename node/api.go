@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/ledger"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -46,13 +47,13 @@ func (b backend) Cancel(id string) error { return b.n.Cancel(id) }
 
 func (b backend) Drain() { b.n.Drain() }
 
-func (b backend) Reputations() (any, error) { return b.n.Reputations(), nil }
+func (b backend) Reputations() ([]api.Reputation, error) { return b.n.Reputations(), nil }
 
-func (b backend) Market(window time.Duration) (any, error) { return b.n.Market(window), nil }
+func (b backend) Market(window time.Duration) ([]api.Rate, error) { return b.n.Market(window), nil }
 
-func (b backend) Credits(recent int) (any, error) { return b.n.Credits(recent), nil }
+func (b backend) Credits(recent int) (api.Credits, error) { return b.n.Credits(recent), nil }
 
-func (b backend) VerifyLedger() (any, error) { return b.n.book.Verify() }
+func (b backend) VerifyLedger() (ledger.Report, error) { return b.n.book.Verify() }
 
 func (b backend) AddGrant(ctx context.Context, g *job.Grant) error { return b.n.AddGrant(ctx, g) }
 
@@ -79,23 +80,26 @@ func (b backend) Events(ctx context.Context, id string, follow bool, each func(j
 	return nil
 }
 
-func (b backend) Providers(ctx context.Context, need job.Need) (any, error) {
+func (b backend) Providers(ctx context.Context, need job.Need) ([]api.ProviderInfo, error) {
 	return b.n.FindProviders(ctx, need), nil
 }
 
-func (b backend) Challenge(ctx context.Context, p string) (any, error) {
+func (b backend) Challenge(ctx context.Context, p string) (api.ChallengeResult, error) {
 	id, err := peer.Decode(p)
 	if err != nil {
-		return nil, fmt.Errorf("peer %q: %w", p, err)
+		return api.ChallengeResult{}, fmt.Errorf("peer %q: %w", p, err)
 	}
 	return b.n.Challenge(ctx, id)
 }
 
-func (b backend) Jobs() (any, error) { return b.n.Jobs(), nil }
+func (b backend) Jobs() ([]api.JobSummary, error) { return b.n.Jobs(), nil }
 
-func (b backend) GC(dryRun bool) (any, error) { return b.n.GC(dryRun) }
+func (b backend) GC(dryRun bool) (*api.GCReport, error) {
+	rep, err := b.n.GC(dryRun)
+	return gcReport(rep), err
+}
 
-func (b backend) Job(id string) (any, error) {
+func (b backend) Job(id string) (*api.JobRecord, error) {
 	r, err := b.n.Job(id)
 	if errors.Is(err, ErrUnknownJob) {
 		return nil, fmt.Errorf("%w: %v", api.ErrNotFound, err)

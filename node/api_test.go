@@ -64,10 +64,10 @@ func TestAPIRequiresTokenAndServesInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info api.Info
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.Info(ctx, &info); err != nil {
+	info, err := c.Info(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if info.PeerID != n.ID().String() || info.Mode != ModeProvider || info.Region != "eu-west" {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
@@ -194,15 +195,6 @@ func (n *Node) Capacity() job.Capacity {
 	return c
 }
 
-// ProviderInfo is a provider as a search finds it.
-type ProviderInfo struct {
-	Record   *job.Capacity `json:"record,omitempty"`
-	Peer     string        `json:"peer"`
-	RTT      time.Duration `json:"rtt_ns"`
-	Mismatch string        `json:"mismatch,omitempty"` // why it does not match ("" when it does)
-	Error    string        `json:"error,omitempty"`    // why its record could not be had
-}
-
 // capabilityFor picks the most specific DHT key for a need.
 func capabilityFor(need job.Need) string {
 	switch {
@@ -222,11 +214,11 @@ func capabilityFor(need job.Need) string {
 // FindProviders finds providers through the DHT (the most specific
 // capability key for need), fetches and verifies their signed capacity
 // records, measures RTT, and reports for each whether it matches need.
-func (n *Node) FindProviders(ctx context.Context, need job.Need) []ProviderInfo {
+func (n *Node) FindProviders(ctx context.Context, need job.Need) []api.ProviderInfo {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	found := n.mesh.FindProviders(lctx, capabilityFor(need))
 	cancel()
-	out := make([]ProviderInfo, len(found))
+	out := make([]api.ProviderInfo, len(found))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, ai := range found {
@@ -242,8 +234,8 @@ func (n *Node) FindProviders(ctx context.Context, need job.Need) []ProviderInfo 
 	return out
 }
 
-func (n *Node) providerInfo(ctx context.Context, ai peer.AddrInfo, need job.Need) ProviderInfo {
-	pi := ProviderInfo{Peer: ai.ID.String()}
+func (n *Node) providerInfo(ctx context.Context, ai peer.AddrInfo, need job.Need) api.ProviderInfo {
+	pi := api.ProviderInfo{Peer: ai.ID.String()}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	rec, err := n.mesh.GetCapacity(rctx, ai.ID)
@@ -260,31 +252,4 @@ func (n *Node) providerInfo(ctx context.Context, ai peer.AddrInfo, need job.Need
 		pi.RTT = rtt
 	}
 	return pi
-}
-
-// Mismatches counts why providers do not match, e.g.
-// "0 of 6 providers match: 4 no GPU, 2 VRAM < 40GiB".
-func Mismatches(ps []ProviderInfo) string {
-	reasons := map[string]int{}
-	match := 0
-	for _, p := range ps {
-		switch {
-		case p.Error != "":
-			reasons["no valid record"]++
-		case p.Mismatch != "":
-			reasons[p.Mismatch]++
-		default:
-			match++
-		}
-	}
-	s := fmt.Sprintf("%d of %d providers match", match, len(ps))
-	if len(reasons) > 0 {
-		var parts []string
-		for r, k := range reasons {
-			parts = append(parts, fmt.Sprintf("%d %s", k, r))
-		}
-		slices.Sort(parts)
-		s += ": " + strings.Join(parts, ", ")
-	}
-	return s
 }

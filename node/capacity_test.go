@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -96,7 +97,7 @@ func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
 			all[i].Mismatch = all[i].Record.Mismatch(job.Need{GPUs: 1, MinVRAM: 48 << 30})
 		}
 	}
-	summary := Mismatches(all)
+	summary := api.Mismatches(all)
 	for _, part := range []string{"of 19 providers match", "no GPU", "VRAM < 48GiB"} {
 		if !strings.Contains(summary, part) {
 			t.Errorf("summary %q lacks %q", summary, part)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -77,22 +78,12 @@ func (n *Node) ownHashScore() float64 {
 	return max(own.score, 1)
 }
 
-// ChallengeResult is the verdict on a provider's claimed benchmark score.
-type ChallengeResult struct {
-	Peer        string        `json:"peer"`
-	Passed      bool          `json:"passed"`
-	Reason      string        `json:"reason"`
-	ClaimedMBps float64       `json:"claimed_hash_mb_s"`
-	Expected    time.Duration `json:"expected_ns"` // from the claimed score
-	Measured    time.Duration `json:"measured_ns"` // round trip, as this node saw it
-}
-
 // Challenge asks provider p to run the benchmark chain on a fresh random
 // seed, checks the answer by recomputing it, and compares the time the
 // round trip took with what p's claimed score promises. A wrong answer or a
 // time more than challengeSlack times the promise fails.
-func (n *Node) Challenge(ctx context.Context, p peer.ID) (ChallengeResult, error) {
-	res := ChallengeResult{Peer: p.String()}
+func (n *Node) Challenge(ctx context.Context, p peer.ID) (api.ChallengeResult, error) {
+	res := api.ChallengeResult{Peer: p.String()}
 	rec, err := n.mesh.GetCapacity(ctx, p)
 	if err != nil {
 		return res, err
@@ -149,9 +140,9 @@ func (n *Node) Challenge(ctx context.Context, p peer.ID) (ChallengeResult, error
 	}
 	if !res.Passed {
 		log.Warnf("provider %s failed a benchmark challenge: %s", p, res.Reason)
-		n.reps.update(p.String(), func(r *Reputation) { r.ChallengeFails++ })
+		n.reps.update(p.String(), func(r *api.Reputation) { r.ChallengeFails++ })
 	} else {
-		n.reps.update(p.String(), func(r *Reputation) { r.ChallengePass++ })
+		n.reps.update(p.String(), func(r *api.Reputation) { r.ChallengePass++ })
 	}
 	return res, nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
@@ -280,7 +281,7 @@ func (n *Node) unscheduled(ctx context.Context, s *job.Spec, r *round) string {
 				all[i].Mismatch = all[i].Record.Mismatch(r.need)
 			}
 		}
-		why += "; " + Mismatches(all)
+		why += "; " + api.Mismatches(all)
 	}
 	return why
 }
@@ -364,11 +365,11 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 		// Cancelled by the client, or declined before accepting: neither
 		// says anything of the provider.
 	case err != nil:
-		n.reps.update(o.Bid.Provider, func(r *Reputation) { r.Failed++ })
+		n.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Failed++ })
 	case res.TimedOut:
-		n.reps.update(o.Bid.Provider, func(r *Reputation) { r.TimedOut++ })
+		n.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.TimedOut++ })
 	default:
-		n.reps.update(o.Bid.Provider, func(r *Reputation) { r.Completed++ })
+		n.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Completed++ })
 	}
 	return res, why, err
 }

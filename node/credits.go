@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
 	"github.com/computemesh/computemesh/mesh"
@@ -306,18 +307,10 @@ func (n *Node) takeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, cli
 // MaxReceiptOffer bounds the client's receipt message.
 const MaxReceiptOffer = 4 << 10
 
-// Credits is this node's account in its own ledger's view.
-type Credits struct {
-	Peer     string         `json:"peer"`
-	Balance  ledger.Balance `json:"balance"`
-	Receipts []job.Receipt  `json:"receipts"` // the most recent, as payer or payee
-	Ledger   ledger.Stats   `json:"ledger"`
-}
-
 // Credits returns this node's balance and recent receipts.
-func (n *Node) Credits(recent int) Credits {
+func (n *Node) Credits(recent int) api.Credits {
 	self := n.ID().String()
-	return Credits{Peer: self, Balance: n.book.Balance(self), Receipts: n.book.Receipts(self, recent), Ledger: n.book.Stats()}
+	return api.Credits{Peer: self, Balance: n.book.Balance(self), Receipts: n.book.Receipts(self, recent), Ledger: n.book.Stats()}
 }
 
 // Ledger returns the node's ledger.

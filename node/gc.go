@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/store"
 )
 
@@ -74,8 +75,8 @@ func (n *Node) collectGarbage() {
 // GCDataDir collects the store of a data dir on which no node runs, as the
 // node would (see Node.GC) but for grants, which only a running node knows:
 // a provider's outputs go by age and size. r's zero fields take the store's
-// defaults.
-func GCDataDir(dataDir string, r store.Retention, dryRun bool) (*store.Report, error) {
+// defaults. It reports as the API does.
+func GCDataDir(dataDir string, r store.Retention, dryRun bool) (*api.GCReport, error) {
 	s, err := store.Open(filepath.Join(dataDir, "blobs"))
 	if err != nil {
 		return nil, err
@@ -94,12 +95,30 @@ func GCDataDir(dataDir string, r store.Retention, dryRun bool) (*store.Report, e
 	}
 	keep := s.Closure(roots)
 	cfg := Config{StoreMaxBytes: r.MaxBytes, StoreRetention: r.MaxAge}
-	return s.Collect(func(c string) bool { return keep[c] }, func(string) bool { return false }, cfg.retention(), time.Now(), dryRun)
+	rep, err := s.Collect(func(c string) bool { return keep[c] }, func(string) bool { return false }, cfg.retention(), time.Now(), dryRun)
+	return gcReport(rep), err
+}
+
+// gcReport is a store collection's report as the API gives it (nil for
+// none).
+func gcReport(r *store.Report) *api.GCReport {
+	if r == nil {
+		return nil
+	}
+	out := &api.GCReport{DryRun: r.DryRun, Blobs: r.Blobs, Bytes: r.Bytes, Protected: r.Protected,
+		FreedBytes: r.FreedBytes, TempFiles: r.TempFiles, OverMax: r.OverMax}
+	if r.Freed != nil {
+		out.Freed = make([]api.FreedBlob, len(r.Freed))
+	}
+	for i, d := range r.Freed {
+		out.Freed[i] = api.FreedBlob{CID: d.CID, Size: d.Size, Used: d.Used, Reason: string(d.Reason)}
+	}
+	return out
 }
 
 // recordRefs are the blobs a job record needs kept: its outputs, and while
 // it is unfinished its inputs and stored module.
-func recordRefs(r *JobRecord) []string {
+func recordRefs(r *api.JobRecord) []string {
 	var out []string
 	if r.Outcome != nil {
 		if r.Outcome.Outputs != "" {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
@@ -29,7 +31,7 @@ func TestJournalRefs(t *testing.T) {
 	done.Outcome.Outputs = "outputs-cid"
 	j.create(running)
 	j.create(done)
-	j.update(done.ID, func(*JobRecord) bool { return false })
+	j.update(done.ID, func(*api.JobRecord) bool { return false })
 	want := []string{"input-cid", "module-cid", "outputs-cid"}
 	got := j.refs()
 	slices.Sort(got)
@@ -98,5 +100,35 @@ func TestProviderDropsExpiredOutputs(t *testing.T) {
 	}
 	if left := prov.content.Held(); left != 0 {
 		t.Errorf("%d outputs still tracked after they were dropped", left)
+	}
+}
+
+// The API's collection report encodes as the store's does: the CLI's
+// --json output is the same whether a node answers or the data dir is
+// collected directly.
+func TestGCReportEncodesAsTheStores(t *testing.T) {
+	t.Parallel()
+	at := time.UnixMilli(1_700_000_000_000).UTC()
+	for _, r := range []*store.Report{
+		{DryRun: true, Blobs: 3, Bytes: 300, Protected: 1, FreedBytes: 200, TempFiles: 2, OverMax: true,
+			Freed: []store.Dropped{{Blob: store.Blob{CID: "a", Size: 100, Used: at}, Reason: store.DropAge},
+				{Blob: store.Blob{CID: "b", Size: 100, Used: at}, Reason: store.DropSize}}},
+		{Blobs: 1, Bytes: 10, Freed: []store.Dropped{}},
+		{},
+	} {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(gcReport(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("api report %s\nstore report %s", got, want)
+		}
+	}
+	if gcReport(nil) != nil {
+		t.Error("no store report became an API report")
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/api"
 )
 
 // A client node with a data dir keeps a record of every job it submits in
@@ -31,7 +31,7 @@ const JobsDir = "jobs"
 // Bounds of the job records.
 const (
 	FinishedJobsKept = 1000     // finished records kept; the oldest are pruned
-	recordVersion    = 1        // JobRecord.V
+	recordVersion    = 1        // api.JobRecord.V
 	recordMaxSize    = 16 << 20 // a record file larger than this is corrupt
 	recordOutputKept = 64 << 10 // bytes of stdout and of stderr kept in a record
 	recordRoundsKept = 50       // auction rounds kept (the oldest dropped first)
@@ -40,132 +40,6 @@ const (
 	recordTmpPrefix  = ".tmp-"
 	recordCorrupt    = ".corrupt"
 )
-
-// Job states of a record while its job is unfinished (finished records
-// carry the outcome's state, job.State*).
-const (
-	JobSubmitted job.State = "submitted"
-	JobAuction   job.State = "auction"
-	JobWaiting   job.State = "waiting"
-	JobAwarded   job.State = "awarded"
-	JobQueued    job.State = "queued"
-	JobRunning   job.State = "running"
-	JobResumed   job.State = "resumed" // reloaded after a restart, not yet placed again
-)
-
-// JobRecord is what a client node keeps of one job it submitted. Secrets
-// are never kept: only whether the submission had any.
-type JobRecord struct {
-	V     int      `json:"v"`
-	ID    string   `json:"id"`
-	Nonce []byte   `json:"nonce"`
-	Spec  job.Spec `json:"spec"`
-	// State is the job's state now (JobSubmitted, ... or the outcome's).
-	State     job.State `json:"state"`
-	Submitted time.Time `json:"submitted"`
-	Updated   time.Time `json:"updated"`
-	Finished  time.Time `json:"finished,omitzero"`
-	// Submission options.
-	BidWindowMS int64 `json:"bid_window_ms,omitempty"`
-	DeadlineMS  int64 `json:"deadline_ms,omitempty"` // unix ms
-	Secrets     bool  `json:"secrets,omitempty"`     // the submission had secrets (their values are never stored)
-	// ModuleStored says the module's bytes are in the node's content store
-	// under Spec.Module (needed to resume the job).
-	ModuleStored bool `json:"module_stored,omitempty"`
-	// Resumes counts the restarts of the client the job went through.
-	Resumes int `json:"resumes,omitempty"`
-
-	Rounds        []Round `json:"rounds,omitempty"`
-	RoundsDropped int     `json:"rounds_dropped,omitempty"`
-	// Attempted is how many awards were made (attempt numbers go on from
-	// it after a restart); Attempts are the last recordTriesKept of them.
-	Attempted int       `json:"attempted"`
-	Attempts  []Attempt `json:"attempts,omitempty"`
-
-	// Outcome is the job's end, set exactly once. Its stdout and stderr
-	// are cut to recordOutputKept bytes each (OutputCut says so).
-	Outcome   *job.Outcome `json:"outcome,omitempty"`
-	OutputCut bool         `json:"output_cut,omitempty"`
-}
-
-// Round is one auction of a job.
-type Round struct {
-	Started    time.Time   `json:"started"`
-	Candidates int         `json:"candidates"`
-	Closed     string      `json:"closed,omitempty"` // why bidding closed
-	Answers    []RoundBid  `json:"answers,omitempty"`
-	Rejected   []Rejection `json:"rejected,omitempty"`
-	Awarded    []string    `json:"awarded,omitempty"` // providers awarded, in order
-	Waiting    string      `json:"waiting,omitempty"` // no provider: why the job waited for another round
-}
-
-// RoundBid is a bid or a decline.
-type RoundBid struct {
-	Provider string      `json:"provider"`
-	Region   string      `json:"region,omitempty"`
-	Price    job.Credits `json:"price_nano,omitempty"`
-	Queue    int         `json:"queue,omitempty"`   // jobs queued ahead at the provider
-	Decline  string      `json:"decline,omitempty"` // why it declined (a decline)
-	// Code is a decline's reason code (records written before it existed
-	// have none).
-	Code job.DeclineReason `json:"code,omitempty"`
-}
-
-// Rejection is a bid that failed the client's checks.
-type Rejection struct {
-	Provider string      `json:"provider"`
-	Price    job.Credits `json:"price_nano,omitempty"`
-	Reason   string      `json:"reason"`
-	// Code is which check the bid failed (records written before it
-	// existed have none).
-	Code job.RejectReason `json:"code,omitempty"`
-}
-
-// Attempt is one award of a job to a provider.
-type Attempt struct {
-	N        int           `json:"n"`
-	Provider string        `json:"provider"`
-	Region   string        `json:"region,omitempty"`
-	Price    job.Credits   `json:"price_nano,omitempty"`
-	Why      string        `json:"why,omitempty"` // why it was chosen
-	Queue    int           `json:"queue,omitempty"`
-	Start    time.Time     `json:"start"`
-	Running  time.Time     `json:"running,omitzero"` // when the provider accepted
-	End      time.Time     `json:"end,omitzero"`
-	Result   job.Verdict   `json:"result,omitempty"` // completed, failed, declined, interrupted, majority, ...
-	Error    string        `json:"error,omitempty"`
-	Charge   job.Credits   `json:"charge_nano,omitempty"`
-	Duration time.Duration `json:"duration_ns,omitempty"`
-}
-
-// JobSummary is one line of the job list.
-type JobSummary struct {
-	ID        string      `json:"id"`
-	Name      string      `json:"name,omitempty"`
-	State     job.State   `json:"state"`
-	Submitted time.Time   `json:"submitted"`
-	Finished  time.Time   `json:"finished,omitzero"`
-	Provider  string      `json:"provider,omitempty"`
-	Region    string      `json:"region,omitempty"`
-	Charge    job.Credits `json:"charge_nano"`
-	Attempts  int         `json:"attempts"`
-	Outputs   string      `json:"outputs,omitempty"` // the outputs' CID, in this node's store
-}
-
-// Summary returns the record's line of the job list.
-func (r *JobRecord) Summary() JobSummary {
-	s := JobSummary{ID: r.ID, Name: r.Spec.Name, State: r.State, Submitted: r.Submitted, Finished: r.Finished, Attempts: r.Attempted}
-	if r.Outcome != nil {
-		s.Provider, s.Region, s.Charge, s.Outputs = r.Outcome.Provider, r.Outcome.Region, r.Outcome.Charge, r.Outcome.Outputs
-		s.Attempts = max(s.Attempts, r.Outcome.Attempts)
-	} else if n := len(r.Attempts); n > 0 {
-		s.Provider, s.Region = r.Attempts[n-1].Provider, r.Attempts[n-1].Region
-	}
-	return s
-}
-
-// done reports whether the record has its final outcome.
-func (r *JobRecord) done() bool { return r.Outcome != nil }
 
 // validJobID accepts the IDs job.NewID makes (base32 CIDs): lower-case
 // letters and digits only, so that an ID is always a safe file name.
@@ -182,7 +56,7 @@ func validJobID(id string) bool {
 }
 
 // decodeRecord decodes and checks one record file's contents.
-func decodeRecord(b []byte) (*JobRecord, error) {
+func decodeRecord(b []byte) (*api.JobRecord, error) {
 	if len(b) == 0 {
 		return nil, errors.New("empty file")
 	}
@@ -190,7 +64,7 @@ func decodeRecord(b []byte) (*JobRecord, error) {
 		return nil, fmt.Errorf("%d bytes, limit %d", len(b), recordMaxSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	var r JobRecord
+	var r api.JobRecord
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
@@ -214,7 +88,7 @@ func decodeRecord(b []byte) (*JobRecord, error) {
 	return &r, nil
 }
 
-func encodeRecord(r *JobRecord) []byte {
+func encodeRecord(r *api.JobRecord) []byte {
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil { // a record has no types json cannot encode
 		panic(fmt.Sprintf("node: encoding job record: %v", err))
@@ -231,15 +105,15 @@ type journal struct {
 
 	mu     sync.Mutex
 	closed bool
-	active map[string]*JobRecord
-	done   map[string]JobSummary
+	active map[string]*api.JobRecord
+	done   map[string]api.JobSummary
 }
 
 // openJournal opens (creating) the records in dir: stale temporary files
 // of interrupted writes are removed, a record that cannot be read is logged
 // with its file name, renamed *.corrupt and skipped, and finished records
 // beyond keep are pruned. It returns the unfinished records.
-func openJournal(dir string, keep int) (*journal, []*JobRecord, error) {
+func openJournal(dir string, keep int) (*journal, []*api.JobRecord, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("job records: %w", err)
 	}
@@ -250,7 +124,7 @@ func openJournal(dir string, keep int) (*journal, []*JobRecord, error) {
 			}
 		}
 	}
-	j := &journal{dir: dir, keep: keep, active: map[string]*JobRecord{}, done: map[string]JobSummary{}}
+	j := &journal{dir: dir, keep: keep, active: map[string]*api.JobRecord{}, done: map[string]api.JobSummary{}}
 	recs, errs := loadRecords(dir)
 	for _, err := range errs {
 		log.Errorf("%v: skipped", err)
@@ -261,9 +135,9 @@ func openJournal(dir string, keep int) (*journal, []*JobRecord, error) {
 			}
 		}
 	}
-	var unfinished []*JobRecord
+	var unfinished []*api.JobRecord
 	for _, r := range recs {
-		if r.done() {
+		if r.Done() {
 			j.done[r.ID] = r.Summary()
 		} else {
 			j.active[r.ID] = r
@@ -281,7 +155,7 @@ func (j *journal) path(id string) string { return filepath.Join(j.dir, id+".json
 // writeLocked writes r's file; a failure (disk full, ...) is logged and the
 // record kept in memory for the next write. Nothing is written once the
 // journal is closed.
-func (j *journal) writeLocked(r *JobRecord) {
+func (j *journal) writeLocked(r *api.JobRecord) {
 	if j.closed {
 		return
 	}
@@ -296,7 +170,7 @@ func (j *journal) pruneLocked() {
 	if len(j.done) <= j.keep {
 		return
 	}
-	list := make([]JobSummary, 0, len(j.done))
+	list := make([]api.JobSummary, 0, len(j.done))
 	for _, s := range j.done {
 		list = append(list, s)
 	}
@@ -322,7 +196,7 @@ func (j *journal) close() {
 }
 
 // create records a new job and writes it.
-func (j *journal) create(r *JobRecord) {
+func (j *journal) create(r *api.JobRecord) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.active[r.ID] = r
@@ -331,7 +205,7 @@ func (j *journal) create(r *JobRecord) {
 
 // update changes an unfinished record under the journal's lock, and writes
 // it when f says so.
-func (j *journal) update(id string, f func(r *JobRecord) (write bool)) {
+func (j *journal) update(id string, f func(r *api.JobRecord) (write bool)) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	r := j.active[id]
@@ -341,7 +215,7 @@ func (j *journal) update(id string, f func(r *JobRecord) (write bool)) {
 	if f(r) {
 		j.writeLocked(r)
 	}
-	if r.done() {
+	if r.Done() {
 		delete(j.active, id)
 		j.done[id] = r.Summary()
 		j.pruneLocked()
@@ -349,9 +223,9 @@ func (j *journal) update(id string, f func(r *JobRecord) (write bool)) {
 }
 
 // list returns every job's summary, newest submission first.
-func (j *journal) list() []JobSummary {
+func (j *journal) list() []api.JobSummary {
 	j.mu.Lock()
-	out := make([]JobSummary, 0, len(j.active)+len(j.done))
+	out := make([]api.JobSummary, 0, len(j.active)+len(j.done))
 	for _, r := range j.active {
 		out = append(out, r.Summary())
 	}
@@ -363,7 +237,7 @@ func (j *journal) list() []JobSummary {
 	return out
 }
 
-func sortSummaries(out []JobSummary) {
+func sortSummaries(out []api.JobSummary) {
 	sort.SliceStable(out, func(a, b int) bool {
 		if !out[a].Submitted.Equal(out[b].Submitted) {
 			return out[a].Submitted.After(out[b].Submitted)
@@ -374,7 +248,7 @@ func sortSummaries(out []JobSummary) {
 
 // get returns a copy of a job's record by ID or unique ID prefix (or the
 // "prefix…suffix" short form the CLI prints).
-func (j *journal) get(ref string) (*JobRecord, error) {
+func (j *journal) get(ref string) (*api.JobRecord, error) {
 	j.mu.Lock()
 	ids := make([]string, 0, len(j.active)+len(j.done))
 	for id := range j.active {
@@ -431,9 +305,9 @@ func resolveJob(ref string, ids []string) (string, error) {
 // ReadJobs reads the job records of a data dir directly (for a node that is
 // not running): the summaries, newest first, and the records that could not
 // be read. It changes nothing on disk.
-func ReadJobs(dataDir string) ([]JobSummary, []error) {
+func ReadJobs(dataDir string) ([]api.JobSummary, []error) {
 	recs, errs := loadRecords(filepath.Join(dataDir, JobsDir))
-	out := make([]JobSummary, 0, len(recs))
+	out := make([]api.JobSummary, 0, len(recs))
 	for _, r := range recs {
 		out = append(out, r.Summary())
 	}
@@ -442,7 +316,7 @@ func ReadJobs(dataDir string) ([]JobSummary, []error) {
 }
 
 // ReadJob reads one job's record from a data dir directly (see ReadJobs).
-func ReadJob(dataDir, ref string) (*JobRecord, error) {
+func ReadJob(dataDir, ref string) (*api.JobRecord, error) {
 	dir := filepath.Join(dataDir, JobsDir)
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -18,14 +19,14 @@ func testJobID(i int) string {
 	return job.NewID(s, "client", []byte{byte(i), byte(i >> 8)}).String()
 }
 
-func testRecord(i int, finished bool) *JobRecord {
+func testRecord(i int, finished bool) *api.JobRecord {
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
-	r := &JobRecord{
-		V: recordVersion, ID: testJobID(i), Nonce: []byte{1, 2, 3}, State: JobRunning, Submitted: at,
+	r := &api.JobRecord{
+		V: recordVersion, ID: testJobID(i), Nonce: []byte{1, 2, 3}, State: api.JobRunning, Submitted: at,
 		Spec:        job.Spec{Executor: job.ExecutorWASM, Name: fmt.Sprintf("job-%d", i), TimeoutMS: 1000},
 		BidWindowMS: 2000, Attempted: 1,
-		Rounds:   []Round{{Started: at, Candidates: 2, Answers: []RoundBid{{Provider: "p1", Price: 5}, {Provider: "p2", Decline: "busy: full"}}}},
-		Attempts: []Attempt{{N: 1, Provider: "p1", Start: at}},
+		Rounds:   []api.Round{{Started: at, Candidates: 2, Answers: []api.RoundBid{{Provider: "p1", Price: 5}, {Provider: "p2", Decline: "busy: full"}}}},
+		Attempts: []api.Attempt{{N: 1, Provider: "p1", Start: at}},
 	}
 	if finished {
 		r.State, r.Finished = job.StateCompleted, at.Add(time.Second)
@@ -34,7 +35,7 @@ func testRecord(i int, finished bool) *JobRecord {
 	return r
 }
 
-func writeRecord(t *testing.T, dir string, r *JobRecord) {
+func writeRecord(t *testing.T, dir string, r *api.JobRecord) {
 	t.Helper()
 	if err := writeAtomic(filepath.Join(dir, r.ID+".json"), encodeRecord(r)); err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestJournalRoundTrip(t *testing.T) {
 	running, done := testRecord(1, false), testRecord(2, true)
 	j.create(running)
 	j.create(done)
-	j.update(done.ID, func(*JobRecord) bool { return false }) // moves it to the finished ones
+	j.update(done.ID, func(*api.JobRecord) bool { return false }) // moves it to the finished ones
 	j.close()
 
 	j2, unfinished, err := openJournal(dir, 10)
@@ -206,7 +207,7 @@ func TestJournalPrune(t *testing.T) {
 			// Finishing one more job prunes again.
 			if tc.unfinished > 0 {
 				id := testJobID(100)
-				j.update(id, func(r *JobRecord) bool {
+				j.update(id, func(r *api.JobRecord) bool {
 					r.Outcome = &job.Outcome{Job: id, State: job.StateFailed}
 					r.State, r.Finished = job.StateFailed, time.Now()
 					return true
@@ -233,8 +234,8 @@ func TestJournalWriteFailureKeepsRunning(t *testing.T) {
 	}
 	r := testRecord(1, false)
 	j.create(r)
-	j.update(r.ID, func(r *JobRecord) bool { r.State = JobWaiting; return true })
-	if got, err := j.get(r.ID); err != nil || got.State != JobWaiting {
+	j.update(r.ID, func(r *api.JobRecord) bool { r.State = api.JobWaiting; return true })
+	if got, err := j.get(r.ID); err != nil || got.State != api.JobWaiting {
 		t.Fatalf("in memory: %v, %v", got, err)
 	}
 }
@@ -285,7 +286,7 @@ func FuzzJournalDecodeRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a decoded record does not decode again: %v", err)
 		}
-		if again.ID != r.ID || again.State != r.State || again.Attempted != r.Attempted || again.done() != r.done() {
+		if again.ID != r.ID || again.State != r.State || again.Attempted != r.Attempted || again.Done() != r.Done() {
 			t.Fatalf("round trip changed the record: %+v → %+v", r, again)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -45,20 +46,8 @@ func (m *marketWatch) add(b marketBid) {
 	m.next = (m.next + 1) % marketKept
 }
 
-// Rate is the going rate of one resource class over a window: percentiles
-// of the rates in the bids seen, in nano-credits per hour.
-type Rate struct {
-	Class     string      `json:"class"`
-	Bids      int         `json:"bids"`
-	Providers int         `json:"providers"`
-	Regions   []string    `json:"regions"`
-	P10       job.Credits `json:"p10_nano"`
-	Median    job.Credits `json:"median_nano"`
-	P90       job.Credits `json:"p90_nano"`
-}
-
 // rates returns the going rates of the bids seen since now-window, by class.
-func (m *marketWatch) rates(now time.Time, window time.Duration) []Rate {
+func (m *marketWatch) rates(now time.Time, window time.Duration) []api.Rate {
 	m.mu.Lock()
 	byClass := map[string][]marketBid{}
 	for _, b := range m.bids {
@@ -67,9 +56,9 @@ func (m *marketWatch) rates(now time.Time, window time.Duration) []Rate {
 		}
 	}
 	m.mu.Unlock()
-	out := make([]Rate, 0, len(byClass))
+	out := make([]api.Rate, 0, len(byClass))
 	for class, bids := range byClass {
-		r := Rate{Class: class, Bids: len(bids)}
+		r := api.Rate{Class: class, Bids: len(bids)}
 		rates := make([]job.Credits, len(bids))
 		provs := map[string]bool{}
 		for i, b := range bids {
@@ -85,7 +74,7 @@ func (m *marketWatch) rates(now time.Time, window time.Duration) []Rate {
 		r.Providers, r.P10, r.Median, r.P90 = len(provs), at(0.1), at(0.5), at(0.9)
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b Rate) int {
+	slices.SortFunc(out, func(a, b api.Rate) int {
 		if a.Class < b.Class {
 			return -1
 		}
@@ -117,7 +106,7 @@ func (n *Node) observeBid(b *job.Bid, gpuModel string, gpuJob bool) {
 // Market returns the going rates per resource class in the bids this node
 // has heard over window. A node hears bids once it submits a job (clients
 // from the start); a provider that never submits hears none.
-func (n *Node) Market(window time.Duration) []Rate {
+func (n *Node) Market(window time.Duration) []api.Rate {
 	if err := n.mesh.OnBid(n.onBid); err != nil {
 		log.Debugf("subscribing to bids for the market view: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -43,12 +44,12 @@ func TestObserveClassifiesByType(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			at := time.UnixMilli(1_700_000_000_000)
-			r := &JobRecord{State: JobSubmitted}
-			r.observe(job.Event{Kind: job.EventCandidates, Count: 1}, at, false)
-			r.observe(job.Event{Kind: job.EventWinner, Provider: prov}, at, false)
+			r := &api.JobRecord{State: api.JobSubmitted}
+			applyEvent(r, job.Event{Kind: job.EventCandidates, Count: 1}, at, false)
+			applyEvent(r, job.Event{Kind: job.EventWinner, Provider: prov}, at, false)
 			e := tt.event
 			e.Provider = prov
-			r.observe(e, at.Add(time.Second), tt.closing)
+			applyEvent(r, e, at.Add(time.Second), tt.closing)
 			a := r.Attempts[len(r.Attempts)-1]
 			if a.Result != tt.want || a.Error != tt.wantErr || a.End.IsZero() {
 				t.Fatalf("attempt ended %q (%q) at %v, want %q (%q)", a.Result, a.Error, a.End, tt.want, tt.wantErr)
@@ -65,12 +66,12 @@ func TestObserveClassifiesByType(t *testing.T) {
 func TestObserveKeepsCodes(t *testing.T) {
 	t.Parallel()
 	at := time.UnixMilli(1_700_000_000_000)
-	r := &JobRecord{State: JobSubmitted}
-	r.observe(job.Event{Kind: job.EventCandidates, Count: 2}, at, false)
-	r.observe(job.Event{Kind: job.EventDecline, Provider: "a", Decline: job.DeclineBusy, Message: "busy: full"}, at, false)
-	r.observe(job.Event{Kind: job.EventRejected, Provider: "b", Reject: job.RejectMaxPrice, Message: "price 2 is over the max price 1"}, at, false)
-	rd := r.round()
-	if r.State != JobAuction || len(rd.Answers) != 1 || len(rd.Rejected) != 1 {
+	r := &api.JobRecord{State: api.JobSubmitted}
+	applyEvent(r, job.Event{Kind: job.EventCandidates, Count: 2}, at, false)
+	applyEvent(r, job.Event{Kind: job.EventDecline, Provider: "a", Decline: job.DeclineBusy, Message: "busy: full"}, at, false)
+	applyEvent(r, job.Event{Kind: job.EventRejected, Provider: "b", Reject: job.RejectMaxPrice, Message: "price 2 is over the max price 1"}, at, false)
+	rd := lastRound(r)
+	if r.State != api.JobAuction || len(rd.Answers) != 1 || len(rd.Rejected) != 1 {
 		t.Fatalf("state %s, round %+v", r.State, rd)
 	}
 	if b := rd.Answers[0]; b.Code != job.DeclineBusy || b.Decline != "busy: full" {

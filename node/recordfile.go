@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/internal/atomicfile"
 )
 
@@ -25,7 +26,7 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // loadRecords reads every record in dir (a missing dir holds none). A
 // record that cannot be read is reported as a *RecordError naming its file
 // and skipped; the others are returned, oldest submission first.
-func loadRecords(dir string) ([]*JobRecord, []error) {
+func loadRecords(dir string) ([]*api.JobRecord, []error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -33,7 +34,7 @@ func loadRecords(dir string) ([]*JobRecord, []error) {
 	if err != nil {
 		return nil, []error{fmt.Errorf("job records: %w", err)}
 	}
-	var recs []*JobRecord
+	var recs []*api.JobRecord
 	var errs []error
 	for _, e := range ents {
 		name := e.Name()
@@ -55,7 +56,7 @@ func loadRecords(dir string) ([]*JobRecord, []error) {
 	return recs, errs
 }
 
-func readRecord(path string) (*JobRecord, error) {
+func readRecord(path string) (*api.JobRecord, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
 )
@@ -87,7 +88,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 			}
 		} else {
 			out.Minority = append(out.Minority, r.opt.Bid.Provider)
-			n.reps.update(r.opt.Bid.Provider, func(rep *Reputation) { rep.Mismatches++ })
+			n.reps.update(r.opt.Bid.Provider, func(rep *api.Reputation) { rep.Mismatches++ })
 		}
 		emit(job.Event{Kind: job.EventReplica, Provider: r.opt.Bid.Provider, Price: r.res.Charge, Verdict: verdict, Message: string(verdict) + ": " + r.key})
 	}

@@ -10,38 +10,27 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/computemesh/computemesh/api"
 )
 
-// Reputation is what this node has seen of one provider as a client: how its
-// awards ended, whether its outputs agreed with its replicas' majority, how
-// it did in hardware challenges, and how long it took to start jobs. It is
-// this node's own history, not a claim anyone made; signed receipts
-// gossiped by others join it once the ledger does (issue #6).
-type Reputation struct {
-	Provider       string  `json:"provider"`
-	Completed      int     `json:"completed"`       // ran and returned a result
-	Failed         int     `json:"failed"`          // died, fell silent or could not run it after accepting
-	TimedOut       int     `json:"timed_out"`       // ran past the job's timeout
-	Mismatches     int     `json:"mismatches"`      // in a replicated job's minority
-	ChallengeFails int     `json:"challenge_fails"` // failed a hardware challenge
-	ChallengePass  int     `json:"challenge_passes"`
-	MeanStartMS    float64 `json:"mean_start_ms"` // award → running
-	// Receipts are the signed receipts of this provider in this node's
-	// ledger (its paid runs for anyone, as gossiped).
-	Receipts int     `json:"receipts"`
-	Score    float64 `json:"score"` // 0 to 1 (see score)
-	starts   int
-}
-
-// score is the share of good outcomes, with one good and one bad outcome
-// assumed before any is seen (a newcomer starts at 0.5 and moves with
-// evidence). Failures weigh 2, mismatches and failed challenges 3, timeouts
-// 1/2 (the job may simply be slow); each signed receipt of the provider in
-// the ledger (paid runs for anyone) counts a quarter of a completed run.
-func (r *Reputation) score() float64 {
+// score is the share of good outcomes in a provider's record, with one
+// good and one bad outcome assumed before any is seen (a newcomer starts at
+// 0.5 and moves with evidence). Failures weigh 2, mismatches and failed
+// challenges 3, timeouts 1/2 (the job may simply be slow); each signed
+// receipt of the provider in the ledger (paid runs for anyone) counts a
+// quarter of a completed run.
+func score(r *api.Reputation) float64 {
 	good := float64(r.Completed+r.ChallengePass) + 0.25*float64(r.Receipts) + 1
 	bad := 2*float64(r.Failed) + 0.5*float64(r.TimedOut) + 3*float64(r.Mismatches+r.ChallengeFails) + 1
 	return good / (good + bad)
+}
+
+// reputation is a provider's record as this node keeps it: with the count
+// of starts its mean start time averages.
+type reputation struct {
+	api.Reputation
+	starts int
 }
 
 // reputationFile keeps a node's reputations across restarts.
@@ -53,13 +42,13 @@ const maxReputations = 10_000
 
 type reputations struct {
 	mu   sync.Mutex
-	m    map[string]*Reputation
+	m    map[string]*reputation
 	seen map[string]time.Time
 	path string // "" for an ephemeral node
 }
 
 func newReputations(dataDir string) *reputations {
-	r := &reputations{m: map[string]*Reputation{}, seen: map[string]time.Time{}}
+	r := &reputations{m: map[string]*reputation{}, seen: map[string]time.Time{}}
 	if dataDir == "" {
 		return r
 	}
@@ -71,7 +60,7 @@ func newReputations(dataDir string) *reputations {
 		}
 		return r
 	}
-	var list []*Reputation
+	var list []*api.Reputation
 	if err := json.Unmarshal(b, &list); err != nil {
 		log.Warnf("%s is not a list of reputations: %v (starting without them)", r.path, err)
 		return r
@@ -79,15 +68,20 @@ func newReputations(dataDir string) *reputations {
 	now := time.Now()
 	for _, rep := range list {
 		if rep != nil && rep.Provider != "" {
-			rep.starts = rep.Completed + rep.Failed + rep.TimedOut
-			r.m[rep.Provider], r.seen[rep.Provider] = rep, now
+			starts := rep.Completed + rep.Failed + rep.TimedOut
+			r.m[rep.Provider], r.seen[rep.Provider] = &reputation{Reputation: *rep, starts: starts}, now
 		}
 	}
 	return r
 }
 
 // update applies f to a provider's record.
-func (r *reputations) update(provider string, f func(*Reputation)) {
+func (r *reputations) update(provider string, f func(*api.Reputation)) {
+	r.change(provider, func(rep *reputation) { f(&rep.Reputation) })
+}
+
+// change applies f to a provider's record as the node keeps it.
+func (r *reputations) change(provider string, f func(*reputation)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rep := r.m[provider]
@@ -102,17 +96,17 @@ func (r *reputations) update(provider string, f func(*Reputation)) {
 			delete(r.m, oldest)
 			delete(r.seen, oldest)
 		}
-		rep = &Reputation{Provider: provider}
+		rep = &reputation{Reputation: api.Reputation{Provider: provider}}
 		r.m[provider] = rep
 	}
 	r.seen[provider] = time.Now()
 	f(rep)
-	rep.Score = rep.score()
+	rep.Score = score(&rep.Reputation)
 }
 
 // started records how long a provider took from award to running.
 func (r *reputations) started(provider string, d time.Duration) {
-	r.update(provider, func(rep *Reputation) {
+	r.change(provider, func(rep *reputation) {
 		rep.starts++
 		rep.MeanStartMS += (ms(d) - rep.MeanStartMS) / float64(rep.starts)
 	})
@@ -131,22 +125,22 @@ func (r *reputations) Score(provider string) (float64, bool) {
 }
 
 // get returns a copy of a provider's record and whether there is one.
-func (r *reputations) get(provider string) (Reputation, bool) {
+func (r *reputations) get(provider string) (api.Reputation, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if rep := r.m[provider]; rep != nil {
-		return *rep, true
+		return rep.Reputation, true
 	}
-	return Reputation{Provider: provider}, false
+	return api.Reputation{Provider: provider}, false
 }
 
 // list returns every reputation, best first.
-func (r *reputations) list() []Reputation {
+func (r *reputations) list() []api.Reputation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]Reputation, 0, len(r.m))
+	out := make([]api.Reputation, 0, len(r.m))
 	for _, rep := range r.m {
-		out = append(out, *rep)
+		out = append(out, rep.Reputation)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
@@ -174,11 +168,11 @@ func (r *reputations) save() error {
 
 // Reputations returns what this node has seen of each provider, with the
 // receipts its ledger holds for each, best first.
-func (n *Node) Reputations() []Reputation {
+func (n *Node) Reputations() []api.Reputation {
 	list := n.reps.list()
 	for i := range list {
 		list[i].Receipts = n.book.Balance(list[i].Provider).Receipts
-		list[i].Score = list[i].score()
+		list[i].Score = score(&list[i])
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Score > list[j].Score })
 	return list
@@ -192,5 +186,5 @@ func (n *Node) reputation(provider string) (float64, bool) {
 	if !seen && rep.Receipts == 0 {
 		return 0, false
 	}
-	return rep.score(), true
+	return score(&rep), true
 }

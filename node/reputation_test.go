@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/computemesh/computemesh/api"
 )
 
 func TestReputationScoreAndPersistence(t *testing.T) {
@@ -16,13 +18,13 @@ func TestReputationScoreAndPersistence(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		f    func(*Reputation)
+		f    func(*api.Reputation)
 		want float64
 	}{
-		{"one completed", func(x *Reputation) { x.Completed++ }, 2.0 / 3},
-		{"then a failure", func(x *Reputation) { x.Failed++ }, 2.0 / 5},
-		{"then a mismatch", func(x *Reputation) { x.Mismatches++ }, 2.0 / 8},
-		{"then a challenge passed", func(x *Reputation) { x.ChallengePass++ }, 3.0 / 9},
+		{"one completed", func(x *api.Reputation) { x.Completed++ }, 2.0 / 3},
+		{"then a failure", func(x *api.Reputation) { x.Failed++ }, 2.0 / 5},
+		{"then a mismatch", func(x *api.Reputation) { x.Mismatches++ }, 2.0 / 8},
+		{"then a challenge passed", func(x *api.Reputation) { x.ChallengePass++ }, 3.0 / 9},
 	}
 	for _, tt := range tests {
 		r.update("p", tt.f)

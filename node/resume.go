@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/ipfs/go-cid"
 )
@@ -45,9 +46,9 @@ func (n *Node) openJournal() error {
 // attempt the restart interrupted ends, and a job that cannot be dispatched
 // again (its secrets were never stored, its module is gone) ends failed.
 // It reports whether the job is to be dispatched again.
-func (n *Node) reopen(r *JobRecord) bool {
+func (n *Node) reopen(r *api.JobRecord) bool {
 	resumable := true
-	n.journal.update(r.ID, func(r *JobRecord) bool {
+	n.journal.update(r.ID, func(r *api.JobRecord) bool {
 		for i := range r.Attempts {
 			if a := &r.Attempts[i]; a.End.IsZero() {
 				// The attempt ended at the record's last write, or later.
@@ -55,11 +56,11 @@ func (n *Node) reopen(r *JobRecord) bool {
 				if at.Before(a.Start) {
 					at = a.Start
 				}
-				a.end(at, job.VerdictInterrupted, errInterrupted)
+				endAttempt(a, at, job.VerdictInterrupted, errInterrupted)
 			}
 		}
 		r.Resumes++
-		r.State = JobResumed
+		r.State = api.JobResumed
 		why := ""
 		switch {
 		case r.Secrets:
@@ -156,13 +157,13 @@ func (n *Node) track(t *ticket) *jobTrack {
 	}
 	jt := &jobTrack{n: n, id: t.id}
 	known := false
-	n.journal.update(t.id, func(*JobRecord) bool { known = true; return false })
+	n.journal.update(t.id, func(*api.JobRecord) bool { known = true; return false })
 	if known {
 		return jt
 	}
 	s := t.sub.Spec
-	r := &JobRecord{
-		V: recordVersion, ID: t.id, Nonce: t.nonce, Spec: *s, State: JobSubmitted,
+	r := &api.JobRecord{
+		V: recordVersion, ID: t.id, Nonce: t.nonce, Spec: *s, State: api.JobSubmitted,
 		Submitted: t.start, BidWindowMS: t.sub.BidWindow.Milliseconds(), Secrets: len(t.sub.Secrets) > 0,
 		Attempted: t.attempts,
 	}
@@ -187,7 +188,8 @@ func (n *Node) track(t *ticket) *jobTrack {
 	return jt
 }
 
-func (r *JobRecord) round() *Round {
+// lastRound is the record's current auction round (nil before the first).
+func lastRound(r *api.JobRecord) *api.Round {
 	if len(r.Rounds) == 0 {
 		return nil
 	}
@@ -195,7 +197,7 @@ func (r *JobRecord) round() *Round {
 }
 
 // openAttempt is the last unfinished attempt on provider.
-func (r *JobRecord) openAttempt(provider string) *Attempt {
+func openAttempt(r *api.JobRecord, provider string) *api.Attempt {
 	for i := len(r.Attempts) - 1; i >= 0; i-- {
 		if a := &r.Attempts[i]; a.Provider == provider && a.End.IsZero() {
 			return a
@@ -204,7 +206,8 @@ func (r *JobRecord) openAttempt(provider string) *Attempt {
 	return nil
 }
 
-func (a *Attempt) end(at time.Time, result job.Verdict, err string) {
+// endAttempt ends an attempt at at with result.
+func endAttempt(a *api.Attempt, at time.Time, result job.Verdict, err string) {
 	a.End, a.Result, a.Error = at, result, err
 	a.Duration = at.Sub(a.Start)
 }
@@ -219,39 +222,39 @@ func (jt *jobTrack) observe(e job.Event) {
 		return
 	}
 	closing := jt.n.ctx.Err() != nil
-	jt.n.journal.update(jt.id, func(r *JobRecord) bool {
-		return r.observe(e, time.Now(), closing)
+	jt.n.journal.update(jt.id, func(r *api.JobRecord) bool {
+		return applyEvent(r, e, time.Now(), closing)
 	})
 }
 
-// observe applies one event to the record at now, and reports whether the
-// change is worth writing at once.
-func (r *JobRecord) observe(e job.Event, now time.Time, closing bool) bool {
+// applyEvent applies one event to the record at now, and reports whether
+// the change is worth writing at once.
+func applyEvent(r *api.JobRecord, e job.Event, now time.Time, closing bool) bool {
 	switch e.Kind {
 	case job.EventCandidates, job.EventBid, job.EventDecline, job.EventClosed, job.EventRejected, job.EventWaiting:
-		return r.observeRound(e, now, closing)
+		return observeRound(r, e, now, closing)
 	default:
-		return r.observeAttempt(e, now, closing)
+		return observeAttempt(r, e, now, closing)
 	}
 }
 
 // observeRound applies an event of the auction rounds.
-func (r *JobRecord) observeRound(e job.Event, now time.Time, closing bool) bool {
-	rd := r.round()
+func observeRound(r *api.JobRecord, e job.Event, now time.Time, closing bool) bool {
+	rd := lastRound(r)
 	switch e.Kind {
 	case job.EventCandidates:
 		if closing {
 			return false
 		}
-		r.Rounds = append(r.Rounds, Round{Started: now, Candidates: e.Count})
+		r.Rounds = append(r.Rounds, api.Round{Started: now, Candidates: e.Count})
 		if len(r.Rounds) > recordRoundsKept {
 			r.Rounds = append(r.Rounds[:0], r.Rounds[1:]...)
 			r.RoundsDropped++
 		}
-		r.State = JobAuction
+		r.State = api.JobAuction
 	case job.EventBid, job.EventDecline:
 		if rd != nil && len(rd.Answers) < recordBidsKept {
-			b := RoundBid{Provider: e.Provider, Region: e.Region}
+			b := api.RoundBid{Provider: e.Provider, Region: e.Region}
 			if e.Kind == job.EventBid {
 				b.Price, b.Queue = e.Price, e.Count
 			} else {
@@ -265,7 +268,7 @@ func (r *JobRecord) observeRound(e job.Event, now time.Time, closing bool) bool 
 		}
 	case job.EventRejected:
 		if rd != nil && len(rd.Rejected) < recordBidsKept {
-			rd.Rejected = append(rd.Rejected, Rejection{Provider: e.Provider, Price: e.Price, Reason: e.Message, Code: e.Reject})
+			rd.Rejected = append(rd.Rejected, api.Rejection{Provider: e.Provider, Price: e.Price, Reason: e.Message, Code: e.Reject})
 		}
 	case job.EventWaiting:
 		if closing {
@@ -274,7 +277,7 @@ func (r *JobRecord) observeRound(e job.Event, now time.Time, closing bool) bool 
 		if rd != nil {
 			rd.Waiting = e.Message
 		}
-		r.State = JobWaiting
+		r.State = api.JobWaiting
 		return true
 	}
 	return false
@@ -282,49 +285,49 @@ func (r *JobRecord) observeRound(e job.Event, now time.Time, closing bool) bool 
 
 // observeAttempt applies an event of the attempts: an award and how it
 // went.
-func (r *JobRecord) observeAttempt(e job.Event, now time.Time, closing bool) bool {
+func observeAttempt(r *api.JobRecord, e job.Event, now time.Time, closing bool) bool {
 	switch e.Kind {
 	case job.EventWinner:
 		if closing {
 			return false
 		}
-		if rd := r.round(); rd != nil {
+		if rd := lastRound(r); rd != nil {
 			rd.Awarded = append(rd.Awarded, e.Provider)
 		}
 		r.Attempted++
-		r.Attempts = append(r.Attempts, Attempt{
+		r.Attempts = append(r.Attempts, api.Attempt{
 			N: r.Attempted, Provider: e.Provider, Region: e.Region, Price: e.Price, Why: e.Message, Start: now,
 		})
 		if len(r.Attempts) > recordTriesKept {
 			r.Attempts = append(r.Attempts[:0], r.Attempts[1:]...)
 		}
-		r.State = JobAwarded
+		r.State = api.JobAwarded
 		return true
 	case job.EventQueued:
-		if a := r.openAttempt(e.Provider); a != nil {
+		if a := openAttempt(r, e.Provider); a != nil {
 			a.Queue = e.Count
-			r.State = JobQueued
+			r.State = api.JobQueued
 		}
 	case job.EventRunning:
-		if a := r.openAttempt(e.Provider); a != nil {
+		if a := openAttempt(r, e.Provider); a != nil {
 			a.Running = now
-			r.State = JobRunning
+			r.State = api.JobRunning
 			return true
 		}
 	case job.EventFailover:
-		a := r.openAttempt(e.Provider)
+		a := openAttempt(r, e.Provider)
 		if a == nil {
 			return false
 		}
 		if closing {
-			a.end(now, job.VerdictInterrupted, errInterrupted+" ("+e.Message+")")
+			endAttempt(a, now, job.VerdictInterrupted, errInterrupted+" ("+e.Message+")")
 		} else {
-			a.end(now, failoverVerdict(e.Verdict), e.Message)
+			endAttempt(a, now, failoverVerdict(e.Verdict), e.Message)
 		}
 		return true
 	case job.EventReplica:
-		if a := r.openAttempt(e.Provider); a != nil {
-			a.end(now, e.Verdict, "")
+		if a := openAttempt(r, e.Provider); a != nil {
+			endAttempt(a, now, e.Verdict, "")
 			a.Charge = e.Price
 		}
 	}
@@ -348,12 +351,12 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 		return
 	}
 	closing := jt.n.ctx.Err() != nil
-	jt.n.journal.update(jt.id, func(r *JobRecord) bool {
+	jt.n.journal.update(jt.id, func(r *api.JobRecord) bool {
 		now := time.Now()
 		if closing && out.State != job.StateCompleted {
 			for i := range r.Attempts {
 				if a := &r.Attempts[i]; a.End.IsZero() {
-					a.end(now, job.VerdictInterrupted, errInterrupted)
+					endAttempt(a, now, job.VerdictInterrupted, errInterrupted)
 				}
 			}
 			return true
@@ -370,7 +373,7 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 			if !a.End.IsZero() {
 				continue
 			}
-			a.end(now, job.VerdictOf(o.State), "")
+			endAttempt(a, now, job.VerdictOf(o.State), "")
 			if a.Provider == o.Provider {
 				a.Error = o.Error
 				if len(o.Replicas) == 0 {
@@ -386,16 +389,16 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 
 // Jobs lists the jobs this node submitted that its data dir keeps, newest
 // first (none for a node without a data dir).
-func (n *Node) Jobs() []JobSummary {
+func (n *Node) Jobs() []api.JobSummary {
 	if n.journal == nil {
-		return []JobSummary{}
+		return []api.JobSummary{}
 	}
 	return n.journal.list()
 }
 
 // Job returns the record of a job this node submitted, by ID, unique ID
 // prefix, or the "prefix…suffix" short form.
-func (n *Node) Job(ref string) (*JobRecord, error) {
+func (n *Node) Job(ref string) (*api.JobRecord, error) {
 	if n.journal == nil {
 		return nil, fmt.Errorf("%w: %s (a node without a data dir keeps no job records)", ErrUnknownJob, ref)
 	}

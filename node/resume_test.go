@@ -14,7 +14,7 @@ import (
 
 // waitRecord polls a node's record of a job until cond holds (the bound only
 // catches a hang).
-func waitRecord(t *testing.T, n *Node, id string, within time.Duration, cond func(*JobRecord) bool) *JobRecord {
+func waitRecord(t *testing.T, n *Node, id string, within time.Duration, cond func(*api.JobRecord) bool) *api.JobRecord {
 	t.Helper()
 	end := time.Now().Add(within)
 	for {
@@ -101,7 +101,7 @@ func TestResumeAfterClientRestart(t *testing.T) {
 	if c2.ID() != c1.ID() {
 		t.Fatalf("the restarted client is %s, was %s", c2.ID(), c1.ID())
 	}
-	r = waitRecord(t, c2, id, 120*time.Second, func(r *JobRecord) bool { return r.Outcome != nil })
+	r = waitRecord(t, c2, id, 120*time.Second, func(r *api.JobRecord) bool { return r.Outcome != nil })
 	if r.State != job.StateCompleted || r.Outcome.State != job.StateCompleted {
 		t.Fatalf("resumed job ended %s: %s", r.State, r.Outcome.Error)
 	}
@@ -116,7 +116,7 @@ func TestResumeAfterClientRestart(t *testing.T) {
 	}
 
 	// Listed once, through the node and through its API.
-	count := func(list []JobSummary) int {
+	count := func(list []api.JobSummary) int {
 		k := 0
 		for _, s := range list {
 			if s.ID == id {
@@ -132,21 +132,21 @@ func TestResumeAfterClientRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []JobSummary
-	if err := cl.Jobs(ctx, &list); err != nil {
+	list, err := cl.Jobs(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 1 || count(list) != 1 || list[0].Attempts < 2 {
 		t.Fatalf("GET /v1/jobs: %+v", list)
 	}
-	var rec JobRecord
-	if err := cl.Job(ctx, id[:16], &rec); err != nil {
+	rec, err := cl.Job(ctx, id[:16])
+	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.ID != id || rec.Outcome == nil || len(rec.Rounds) < 2 {
 		t.Fatalf("GET /v1/jobs/{id}: id %s, outcome %v, %d rounds", rec.ID, rec.Outcome, len(rec.Rounds))
 	}
-	if err := cl.Job(ctx, "bafynosuchjob", &rec); err == nil || !strings.Contains(err.Error(), "no such job") {
+	if _, err := cl.Job(ctx, "bafynosuchjob"); err == nil || !strings.Contains(err.Error(), "no such job") {
 		t.Fatalf("GET of an unknown job: %v", err)
 	}
 
@@ -171,11 +171,11 @@ func TestResumeImpossible(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
-		mut  func(*JobRecord)
+		mut  func(*api.JobRecord)
 		want string
 	}{
-		{"secrets", func(r *JobRecord) { r.Secrets = true }, errResumeSecrets},
-		{"module gone", func(r *JobRecord) { r.Spec.Module = job.ModuleCID([]byte("not stored")).String() }, "is not in its store"},
+		{"secrets", func(r *api.JobRecord) { r.Secrets = true }, errResumeSecrets},
+		{"module gone", func(r *api.JobRecord) { r.Spec.Module = job.ModuleCID([]byte("not stored")).String() }, "is not in its store"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
-	"github.com/computemesh/computemesh/node"
 )
 
 // Cluster is a running testnet: the docker compose one (testnet/runner) or
@@ -33,12 +32,12 @@ type Cluster interface {
 
 // Status is what `meshnode status --json` says of a node.
 type Status struct {
-	Node      api.Info            `json:"node"`
-	Jobs      map[string]int      `json:"jobs"`
-	Providers []node.ProviderInfo `json:"providers"`
-	Regions   map[string]int      `json:"regions"`
-	Healthy   bool                `json:"healthy"`
-	Problem   string              `json:"problem"`
+	Node      api.Info           `json:"node"`
+	Jobs      map[string]int     `json:"jobs"`
+	Providers []api.ProviderInfo `json:"providers"`
+	Regions   map[string]int     `json:"regions"`
+	Healthy   bool               `json:"healthy"`
+	Problem   string             `json:"problem"`
 }
 
 // StatusOf asks a node for its status (with providers when asked).
@@ -161,8 +160,8 @@ func WaitHealthy(ctx context.Context, c Cluster, names ...string) error {
 
 // WaitProviders waits until the client finds want providers through the
 // DHT, each with a verified capacity record, and returns them.
-func WaitProviders(ctx context.Context, c Cluster, client string, want int) ([]node.ProviderInfo, error) {
-	var last []node.ProviderInfo
+func WaitProviders(ctx context.Context, c Cluster, client string, want int) ([]api.ProviderInfo, error) {
+	var last []api.ProviderInfo
 	for {
 		st, err := StatusOf(ctx, c, client, true)
 		if err == nil {

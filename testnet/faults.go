@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/computemesh/computemesh/node"
+	"github.com/computemesh/computemesh/api"
 )
 
 // cpuJob are the flags of a short CPU job of the hello module.
@@ -17,12 +17,12 @@ func cpuJob(c Cluster, extra ...string) []string {
 }
 
 // record reads a job's record from the client.
-func record(ctx context.Context, c Cluster, client, id string) (*node.JobRecord, error) {
+func record(ctx context.Context, c Cluster, client, id string) (*api.JobRecord, error) {
 	out, err := c.Meshnode(ctx, client, "job", "describe", id, "--json")
 	if err != nil {
 		return nil, err
 	}
-	var r node.JobRecord
+	var r api.JobRecord
 	if err := json.Unmarshal(out, &r); err != nil {
 		return nil, fmt.Errorf("job describe %s: %w", id, err)
 	}

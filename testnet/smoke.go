@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/market"
-	"github.com/computemesh/computemesh/node"
 )
 
 // HelloModule and SleepModule are where the job modules are on every node
@@ -64,7 +64,7 @@ func jobResources(need job.Need) job.Resources {
 
 // cheapest returns the providers with the lowest price for a job kind
 // among those whose verified records can run it, and that price.
-func cheapest(provs []node.ProviderInfo, k jobKind) ([]string, job.Credits, error) {
+func cheapest(provs []api.ProviderInfo, k jobKind) ([]string, job.Credits, error) {
 	var best []string
 	var low job.Credits
 	for _, p := range provs {
@@ -151,7 +151,7 @@ type smokeBatch struct {
 }
 
 // planSmoke finds the cheapest feasible providers of each kind of job.
-func planSmoke(ck *Check, provs []node.ProviderInfo, byID map[string]string) ([]*smokeBatch, error) {
+func planSmoke(ck *Check, provs []api.ProviderInfo, byID map[string]string) ([]*smokeBatch, error) {
 	var batches []*smokeBatch
 	for _, k := range smokeJobs() {
 		expect, price, err := cheapest(provs, k)

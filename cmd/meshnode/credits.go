@@ -29,8 +29,8 @@ the balance, in credits, and its most recent receipts.`,
 				return err
 			}
 			recent, _ := cmd.Flags().GetInt("recent")
-			var cr node.Credits
-			if err := c.Credits(cmd.Context(), recent, &cr); err != nil {
+			cr, err := c.Credits(cmd.Context(), recent)
+			if err != nil {
 				return netErr(err)
 			}
 			out := cmd.OutOrStdout()
@@ -105,7 +105,7 @@ func runLedgerVerify(cmd *cobra.Command, _ []string) error {
 	c, err := api.Dial(dataDir)
 	switch {
 	case err == nil:
-		err = c.VerifyLedger(cmd.Context(), &rep)
+		rep, err = c.VerifyLedger(cmd.Context())
 		if err != nil && !errors.Is(err, api.ErrNoNode) {
 			return netErr(err)
 		}

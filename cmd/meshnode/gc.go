@@ -61,11 +61,11 @@ func runGC(cmd *cobra.Command, _ []string) error {
 		return usageErr("--store-retention: %v, must be positive (e.g. 168h)", r.MaxAge)
 	}
 
-	var rep store.Report
+	var rep *api.GCReport
 	c, err := api.Dial(dataDir)
 	switch {
 	case err == nil:
-		err = c.GC(cmd.Context(), dryRun, &rep)
+		rep, err = c.GC(cmd.Context(), dryRun)
 		if err == nil || !errors.Is(err, api.ErrNoNode) { // stale address file: nobody answers
 			break
 		}
@@ -74,10 +74,7 @@ func runGC(cmd *cobra.Command, _ []string) error {
 		if _, serr := os.Stat(dataDir); serr != nil {
 			return netErr(fmt.Errorf("no running node and no data dir at %s: %v", dataDir, serr))
 		}
-		var got *store.Report
-		if got, err = node.GCDataDir(dataDir, r, dryRun); got != nil {
-			rep = *got
-		}
+		rep, err = node.GCDataDir(dataDir, r, dryRun)
 	}
 	if err != nil {
 		return netErr(err)
@@ -88,12 +85,12 @@ func runGC(cmd *cobra.Command, _ []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printGC(out, &rep, time.Now())
+	printGC(out, rep, time.Now())
 	return nil
 }
 
 // printGC prints a collection's report for people.
-func printGC(w io.Writer, rep *store.Report, now time.Time) {
+func printGC(w io.Writer, rep *api.GCReport, now time.Time) {
 	verb := "freed"
 	if rep.DryRun {
 		verb = "would free"

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/node"
 	"github.com/computemesh/computemesh/store"
@@ -78,7 +79,7 @@ func TestCLIGCOffline(t *testing.T) {
 		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}}
 	id := job.NewID(&spec, "client", []byte("nonce")).String()
 	at := time.Now().Add(-month)
-	rec := node.JobRecord{V: 1, ID: id, Spec: spec, State: job.StateCompleted, Submitted: at, Finished: at,
+	rec := api.JobRecord{V: 1, ID: id, Spec: spec, State: job.StateCompleted, Submitted: at, Finished: at,
 		Outcome: &job.Outcome{Job: id, State: job.StateCompleted, Outputs: outputs.String()}}
 	b, err := json.Marshal(rec)
 	if err != nil {

@@ -49,11 +49,8 @@ nothing.`,
 			if err != nil {
 				return err
 			}
-			var info struct {
-				PeerID  string `json:"peer_id"`
-				Network string `json:"network"`
-			}
-			if err := c.Info(cmd.Context(), &info); err != nil {
+			info, err := c.Info(cmd.Context())
+			if err != nil {
 				return netErr(err)
 			}
 			if to == "" {

@@ -49,9 +49,9 @@ records under <data-dir>/jobs are read directly.`,
 			if err != nil {
 				return err
 			}
-			var list []node.JobSummary
+			var list []api.JobSummary
 			if c != nil {
-				err = c.Jobs(cmd.Context(), &list)
+				list, err = c.Jobs(cmd.Context())
 			}
 			if c == nil || errors.Is(err, api.ErrNoNode) { // stale address file: nobody answers
 				var errs []error
@@ -67,7 +67,7 @@ records under <data-dir>/jobs are read directly.`,
 			out := cmd.OutOrStdout()
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				if list == nil {
-					list = []node.JobSummary{}
+					list = []api.JobSummary{}
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -83,7 +83,7 @@ records under <data-dir>/jobs are read directly.`,
 	return cmd
 }
 
-func printJobs(w io.Writer, list []node.JobSummary, now time.Time) {
+func printJobs(w io.Writer, list []api.JobSummary, now time.Time) {
 	if len(list) == 0 {
 		fmt.Fprintln(w, "no jobs")
 		return
@@ -140,10 +140,9 @@ through its API; when no node runs there, <data-dir>/jobs is read directly.`,
 			if err != nil {
 				return err
 			}
-			var rec *node.JobRecord
+			var rec *api.JobRecord
 			if c != nil {
-				rec = &node.JobRecord{}
-				err = c.Job(cmd.Context(), args[0], rec)
+				rec, err = c.Job(cmd.Context(), args[0])
 			}
 			if c == nil || errors.Is(err, api.ErrNoNode) {
 				rec, err = node.ReadJob(dataDir, args[0])
@@ -172,7 +171,7 @@ through its API; when no node runs there, <data-dir>/jobs is read directly.`,
 }
 
 // describeJob prints a job's record for humans.
-func describeJob(w io.Writer, r *node.JobRecord, now time.Time) {
+func describeJob(w io.Writer, r *api.JobRecord, now time.Time) {
 	describeHeader(w, r, now)
 	describeRounds(w, r)
 	describeAttempts(w, r)
@@ -191,7 +190,7 @@ func describeLine(w io.Writer, label, format string, a ...any) {
 func localClock(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
 
 // describeHeader prints the job's identity, state, spec and options.
-func describeHeader(w io.Writer, r *node.JobRecord, now time.Time) {
+func describeHeader(w io.Writer, r *api.JobRecord, now time.Time) {
 	s := &r.Spec
 	describeLine(w, "Job", "%s", r.ID)
 	if s.Name != "" {
@@ -236,7 +235,7 @@ func describeHeader(w io.Writer, r *node.JobRecord, now time.Time) {
 }
 
 // describeRounds prints the job's auction rounds, if any.
-func describeRounds(w io.Writer, r *node.JobRecord) {
+func describeRounds(w io.Writer, r *api.JobRecord) {
 	if len(r.Rounds) == 0 {
 		return
 	}
@@ -279,7 +278,7 @@ func describeRounds(w io.Writer, r *node.JobRecord) {
 }
 
 // describeAttempts prints the job's attempts, if any.
-func describeAttempts(w io.Writer, r *node.JobRecord) {
+func describeAttempts(w io.Writer, r *api.JobRecord) {
 	if len(r.Attempts) == 0 {
 		return
 	}
@@ -301,7 +300,7 @@ func describeAttempts(w io.Writer, r *node.JobRecord) {
 
 // describeOutcome prints a finished job's outcome: winner, charge, timings,
 // replicas and stdout.
-func describeOutcome(w io.Writer, r *node.JobRecord) {
+func describeOutcome(w io.Writer, r *api.JobRecord) {
 	o := r.Outcome
 	fmt.Fprintln(w)
 	if o.Provider != "" {
@@ -335,7 +334,7 @@ func describeOutcome(w io.Writer, r *node.JobRecord) {
 }
 
 // describeReplicas prints the replicas of a replicated job's outcome.
-func describeReplicas(w io.Writer, r *node.JobRecord) {
+func describeReplicas(w io.Writer, r *api.JobRecord) {
 	o := r.Outcome
 	if len(o.Replicas) == 0 {
 		return

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/node"
 )
@@ -28,14 +29,14 @@ func TestCLIJobsOffline(t *testing.T) {
 		Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}}
 	id := job.NewID(&spec, "client", []byte("nonce")).String()
 	at := time.Now().Add(-90 * time.Second)
-	rec := node.JobRecord{
+	rec := api.JobRecord{
 		V: 1, ID: id, Spec: spec, State: job.StateCompleted, Submitted: at, Finished: at.Add(5 * time.Second),
 		BidWindowMS: 2000, Attempted: 2, Resumes: 1,
-		Rounds: []node.Round{{Started: at, Candidates: 2, Closed: "every candidate answered",
-			Answers:  []node.RoundBid{{Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east", Price: 1200, Queue: 2}, {Provider: "12D3KooWProviderBBBBBBBBBBBB", Region: "eu-west", Decline: "busy: full"}},
-			Rejected: []node.Rejection{{Provider: "12D3KooWProviderCCCCCCCCCCCC", Reason: "price above the max"}},
+		Rounds: []api.Round{{Started: at, Candidates: 2, Closed: "every candidate answered",
+			Answers:  []api.RoundBid{{Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east", Price: 1200, Queue: 2}, {Provider: "12D3KooWProviderBBBBBBBBBBBB", Region: "eu-west", Decline: "busy: full"}},
+			Rejected: []api.Rejection{{Provider: "12D3KooWProviderCCCCCCCCCCCC", Reason: "price above the max"}},
 			Awarded:  []string{"12D3KooWProviderAAAAAAAAAAAA"}}},
-		Attempts: []node.Attempt{
+		Attempts: []api.Attempt{
 			{N: 1, Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east", Start: at, End: at.Add(time.Second), Duration: time.Second, Result: "interrupted", Error: "the client node stopped during the attempt"},
 			{N: 2, Provider: "12D3KooWProviderAAAAAAAAAAAA", Region: "us-east", Start: at.Add(3 * time.Second), End: at.Add(5 * time.Second), Duration: 2 * time.Second, Result: job.VerdictOf(job.StateCompleted)},
 		},
@@ -93,7 +94,7 @@ func TestCLIJobsOffline(t *testing.T) {
 	}
 	t.Logf("job describe:\n%s", r.stdout)
 	r = meshnode(t, t.TempDir(), "job", "describe", id, "--json", "--data-dir", dataDir)
-	var got node.JobRecord
+	var got api.JobRecord
 	if err := json.Unmarshal([]byte(r.stdout), &got); r.code != 0 || err != nil || got.ID != id || got.Outcome == nil {
 		t.Fatalf("job describe --json: %v\n%s", err, r)
 	}

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/computemesh/computemesh/node"
+	"github.com/computemesh/computemesh/api"
 	"github.com/spf13/cobra"
 )
 
@@ -29,14 +29,14 @@ submitted a job (a client node from its start); asking makes it listen.`,
 			if err != nil {
 				return err
 			}
-			var rates []node.Rate
-			if err := c.Market(cmd.Context(), window, &rates); err != nil {
+			rates, err := c.Market(cmd.Context(), window)
+			if err != nil {
 				return netErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				if rates == nil {
-					rates = []node.Rate{}
+					rates = []api.Rate{}
 				}
 				return json.NewEncoder(out).Encode(rates)
 			}

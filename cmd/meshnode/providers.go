@@ -149,9 +149,9 @@ func runProviders(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer access.Close()
-	var found []node.ProviderInfo
+	var found []api.ProviderInfo
 	if access.api != nil {
-		if err := access.api.Providers(ctx, need, &found); err != nil {
+		if found, err = access.api.Providers(ctx, need); err != nil {
 			return netErr(err)
 		}
 	} else {
@@ -164,19 +164,19 @@ func runProviders(cmd *cobra.Command, _ []string) error {
 			shown = append(shown, p)
 		}
 	}
-	slices.SortFunc(shown, func(a, b node.ProviderInfo) int { return strings.Compare(a.Peer, b.Peer) })
+	slices.SortFunc(shown, func(a, b api.ProviderInfo) int { return strings.Compare(a.Peer, b.Peer) })
 	if asJSON, _ := f.GetBool("json"); asJSON {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
-			Providers []node.ProviderInfo `json:"providers"`
-			Summary   string              `json:"summary"`
-		}{shown, node.Mismatches(found)})
+			Providers []api.ProviderInfo `json:"providers"`
+			Summary   string             `json:"summary"`
+		}{shown, api.Mismatches(found)})
 	}
 	printProviders(cmd.OutOrStdout(), shown)
-	fmt.Fprintln(cmd.ErrOrStderr(), node.Mismatches(found))
+	fmt.Fprintln(cmd.ErrOrStderr(), api.Mismatches(found))
 	return nil
 }
 
-func printProviders(w io.Writer, ps []node.ProviderInfo) {
+func printProviders(w io.Writer, ps []api.ProviderInfo) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PEER\tREGION\tCPU\tMEMORY\tGPUS\tCREDITS/CORE-H\tSCORE (MB/s)\tRTT\tNOTE")
 	for _, p := range ps {
@@ -241,9 +241,9 @@ func newChallenge() *cobra.Command {
 				return err
 			}
 			defer access.Close()
-			var res node.ChallengeResult
+			var res api.ChallengeResult
 			if access.api != nil {
-				err = access.api.Challenge(ctx, p.String(), &res)
+				res, err = access.api.Challenge(ctx, p.String())
 			} else {
 				res, err = access.node.Challenge(ctx, p)
 			}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/computemesh/computemesh/node"
+	"github.com/computemesh/computemesh/api"
 	"github.com/spf13/cobra"
 )
 
@@ -25,14 +25,14 @@ on.`,
 			if err != nil {
 				return err
 			}
-			var list []node.Reputation
-			if err := c.Reputations(cmd.Context(), &list); err != nil {
+			list, err := c.Reputations(cmd.Context())
+			if err != nil {
 				return netErr(err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				if list == nil {
-					list = []node.Reputation{}
+					list = []api.Reputation{}
 				}
 				return json.NewEncoder(out).Encode(list)
 			}

@@ -44,12 +44,12 @@ healthcheck.`,
 
 // statusReport is the --json form of status.
 type statusReport struct {
-	Node      api.Info            `json:"node"`
-	Jobs      map[string]int      `json:"jobs"` // this node's job records by state
-	Providers []node.ProviderInfo `json:"providers,omitempty"`
-	Regions   map[string]int      `json:"regions,omitempty"` // providers found per region
-	Healthy   bool                `json:"healthy"`
-	Problem   string              `json:"problem,omitempty"`
+	Node      api.Info           `json:"node"`
+	Jobs      map[string]int     `json:"jobs"` // this node's job records by state
+	Providers []api.ProviderInfo `json:"providers,omitempty"`
+	Regions   map[string]int     `json:"regions,omitempty"` // providers found per region
+	Healthy   bool               `json:"healthy"`
+	Problem   string             `json:"problem,omitempty"`
 }
 
 func runStatus(cmd *cobra.Command, _ []string) error {
@@ -71,11 +71,11 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 		return netErr(err)
 	}
 	var r statusReport
-	if err := c.Info(ctx, &r.Node); err != nil {
+	if r.Node, err = c.Info(ctx); err != nil {
 		return netErr(fmt.Errorf("asking the node at %s: %w", dataDir, err))
 	}
-	var jobs []node.JobSummary
-	if err := c.Jobs(ctx, &jobs); err != nil {
+	jobs, err := c.Jobs(ctx)
+	if err != nil {
 		return netErr(fmt.Errorf("listing jobs: %w", err))
 	}
 	r.Jobs = map[string]int{}
@@ -83,7 +83,7 @@ func runStatus(cmd *cobra.Command, _ []string) error {
 		r.Jobs[string(j.State)]++
 	}
 	if withProviders {
-		if err := c.Providers(ctx, job.Need{}, &r.Providers); err != nil {
+		if r.Providers, err = c.Providers(ctx, job.Need{}); err != nil {
 			return netErr(fmt.Errorf("finding providers: %w", err))
 		}
 		r.Regions = map[string]int{}

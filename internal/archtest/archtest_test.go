@@ -179,6 +179,37 @@ func TestImportGraph(t *testing.T) {
 		}
 	})
 
+	t.Run("api imports only job, ledger, internal/atomicfile and the standard library", func(t *testing.T) {
+		p := pkgs[module+"/api"]
+		if p == nil {
+			t.Fatalf("go list did not list %s/api", module)
+		}
+		// Its types mirror the node's and mesh's rather than import them,
+		// so that a program using the client need not build libp2p.
+		allowed := []string{module + "/job", module + "/ledger", module + "/internal/atomicfile"}
+		for _, d := range p.allImports() {
+			if d == p.ImportPath || slices.Contains(allowed, d) {
+				continue
+			}
+			if isModulePkg(d) || strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
+				t.Errorf("api imports %s: the API's types and client use job, ledger, internal/atomicfile and the standard library only", d)
+			}
+		}
+	})
+
+	t.Run("testnet decodes api types, not node's", func(t *testing.T) {
+		for path, p := range pkgs {
+			if !under(path, "testnet") {
+				continue
+			}
+			for _, d := range p.allImports() {
+				if under(d, "node") {
+					t.Errorf("%s imports %s: the testnet drives nodes through the CLI and decodes what they answer into api types", short(path), d)
+				}
+			}
+		}
+	})
+
 	t.Run("only cmd and the testnet's runner import testnet", func(t *testing.T) {
 		for path, p := range pkgs {
 			if under(path, "cmd") || under(path, "testnet") {
