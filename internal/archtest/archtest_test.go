@@ -65,7 +65,7 @@ func listModule(t *testing.T) map[string]*pkg {
 		pkgs[p.ImportPath] = p
 	}
 	// Guard against passing vacuously on a listing that lost packages.
-	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "node", "cmd/meshnode"} {
+	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "credits", "node", "cmd/meshnode"} {
 		if pkgs[module+"/"+rel] == nil {
 			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
 		}
@@ -175,6 +175,20 @@ func TestImportGraph(t *testing.T) {
 			}
 			if isModulePkg(d) || strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
 				t.Errorf("internal/atomicfile imports %s: it is imported by the pure ledger, so it uses the standard library only", d)
+			}
+		}
+	})
+
+	t.Run("credits stays off the node, the API and the executors", func(t *testing.T) {
+		// A role package: the node composes it, and it reaches the mesh
+		// through an interface of its own.
+		p := pkgs[module+"/credits"]
+		forbidden := []string{"node", "api", "executor"}
+		for _, d := range uniq(p.Deps, p.allImports()) {
+			for _, f := range forbidden {
+				if under(d, f) {
+					t.Errorf("credits imports %s (directly, transitively or in its tests): the node's roles do not depend on the node, its API or its executors", d)
+				}
 			}
 		}
 	})
