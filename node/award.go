@@ -48,7 +48,7 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 		res.Charge = limit // never pay more than the bid (or the second price)
 	}
 	if res.Error == "" {
-		if err := n.payReceipt(st, r, a, res.Charge); err != nil {
+		if err := n.credits.PayReceipt(n.ctx, st, r, a, res.Charge); err != nil {
 			n.metrics.unreceipted.Inc()
 			log.Warnf("job %s attempt %d: no receipt with %s: %v", a.Job, a.Attempt, a.Bid.Provider, err)
 		}

@@ -58,7 +58,7 @@ func TestCancelledRunIsClaimed(t *testing.T) {
 	if got := client.book.Balance(self); got.Balance != 100*job.Nano-spent || got.Pending != 0 {
 		t.Fatalf("client in its own ledger: %+v; want 100 − %s, nothing pending (its void is superseded)", got, spent)
 	}
-	if got := prov.owed.owes(self); got != 0 {
+	if got := prov.credits.Owes(self); got != 0 {
 		t.Fatalf("the claimed run still owed: %s", got)
 	}
 }
@@ -85,7 +85,7 @@ func TestResetAtTheReceiptIsClaimed(t *testing.T) {
 	}
 	o := round.ev.Ranked[0]
 	a := &job.Award{V: job.Version, Job: tk.id, Client: client.ID().String(), Nonce: nonce, Spec: *sub.Spec, Bid: o.Bid, Attempt: 1}
-	if a.Auth, err = client.authorize(a, scheduler.Pay(sub.Spec.Auction, round.ev.Ranked, 0)); err != nil {
+	if a.Auth, err = client.credits.Authorize(context.Background(), a, scheduler.Pay(sub.Spec.Auction, round.ev.Ranked, 0)); err != nil {
 		t.Fatal(err)
 	}
 	p := mustPeer(o.Bid.Provider)
@@ -115,7 +115,7 @@ func TestResetAtTheReceiptIsClaimed(t *testing.T) {
 	}
 	self := client.ID().String()
 	waitFor(t, "the provider's claim", func() bool { return prov.book.Balance(self).Spent == res.Charge })
-	client.voidUnpaid(a.Auth) // and then it publishes a void for the slot
+	client.credits.VoidUnpaid(a.Auth) // and then it publishes a void for the slot
 	waitFor(t, "the client's own ledger to hold the claim", func() bool { return client.book.Balance(self).Spent == res.Charge })
 	time.Sleep(200 * time.Millisecond)
 	if got := prov.book.Balance(self); got.Spent != res.Charge || got.Balance != 100*job.Nano-res.Charge {

@@ -346,7 +346,7 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 	if pay != o.Bid.Price {
 		a.Pay = pay
 	}
-	auth, err := n.authorize(a, pay)
+	auth, err := n.credits.Authorize(n.ctx, a, pay)
 	if err != nil {
 		return nil, why, err
 	}
@@ -356,7 +356,7 @@ func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option
 	stopHold := n.holdBackups(t.id, ranked, i)
 	res, err := n.award(ctx, a, emit)
 	stopHold()
-	n.voidUnpaid(auth) // its receipt filled the slot, or nothing will
+	n.credits.VoidUnpaid(auth) // its receipt filled the slot, or nothing will
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("provider error: %s", res.Error)
 	}

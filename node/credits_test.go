@@ -22,7 +22,7 @@ func TestReceiptsSettleEveryBalance(t *testing.T) {
 		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, DataDir: dirs[0]},
 		Config{Region: "us-east", Rates: job.Rates{CPUHour: 2 * job.Nano}, Capacity: small, DataDir: dirs[1]},
 		Config{Region: "ap-south", Rates: job.Rates{CPUHour: 3 * job.Nano}, Capacity: small, DataDir: dirs[2]})
-	if err := client.mesh.OnLedger(client.onLedger); err != nil {
+	if err := client.mesh.OnLedger(client.credits.OnLedger); err != nil {
 		t.Fatal(err)
 	}
 

@@ -339,7 +339,7 @@ func TestUnfundedKeysStopAtTheFirstNode(t *testing.T) {
 	}
 	waitFor(t, "every provider to learn the grant", func() bool {
 		for _, p := range provs {
-			if !p.canPay(fundedID) {
+			if !p.credits.CanPay(fundedID) {
 				return false
 			}
 		}

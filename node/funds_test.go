@@ -44,7 +44,7 @@ func TestFundsGrantsAndDoubleSpend(t *testing.T) {
 	// A grant the client signs itself creates nothing.
 	forged := &job.Grant{V: job.Version, Network: network, To: self, Amount: 100 * job.Nano, Nonce: "forged",
 		TimeMS: time.Now().UnixMilli(), Faucet: self}
-	if forged.Sig, err = client.sign(forged.SigningBytes()); err != nil {
+	if forged.Sig, err = client.credits.Sign(forged.SigningBytes()); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.AddGrant(context.Background(), forged); err == nil || !strings.Contains(err.Error(), "faucet") {
@@ -80,16 +80,16 @@ func TestFundsGrantsAndDoubleSpend(t *testing.T) {
 	firstReceipt := client.book.Receipts(self, 1)[0]
 	cheat := job.Receipt{V: job.Version, Network: network, Job: first.Job, Attempt: 2, Payer: self,
 		Payee: provs[1].ID().String(), Amount: 1000, Seq: firstReceipt.Seq, TimeMS: time.Now().UnixMilli()}
-	if cheat.PayerSig, err = client.sign(cheat.SigningBytes()); err != nil {
+	if cheat.PayerSig, err = client.credits.Sign(cheat.SigningBytes()); err != nil {
 		t.Fatal(err)
 	}
-	if cheat.PayeeSig, err = provs[1].sign(cheat.SigningBytes()); err != nil {
+	if cheat.PayeeSig, err = provs[1].credits.Sign(cheat.SigningBytes()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := provs[1].book.AddReceipt(&cheat); err != nil {
 		t.Fatal(err)
 	}
-	provs[1].pushRecord(&cheat) // to the holders of the client's account: the first provider among them
+	provs[1].credits.PushRecord(&cheat) // to the holders of the client's account: the first provider among them
 	waitFor(t, "every provider to hold the fraud proof", func() bool {
 		for _, p := range provs {
 			if !p.book.Fraudulent(self) {

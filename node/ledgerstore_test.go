@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/credits"
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 )
 
@@ -41,7 +43,7 @@ func TestReceiptsGoToTheirHolders(t *testing.T) {
 	// these jobs) would fetch receipts from the holders, and this test
 	// tells where the parties deliver them.
 	for _, p := range provs {
-		p.sync.due(client.ID().String(), time.Now().Add(time.Hour))
+		p.credits.Judged(client.ID().String(), time.Now().Add(time.Hour))
 	}
 	for range 4 {
 		if out := submit(t, client, helloSpec(t, nil), nil); out.State != job.StateCompleted {
@@ -55,7 +57,7 @@ func TestReceiptsGoToTheirHolders(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	holdersOf := func(account string) []string { return peerStrings(client.holders(ctx, account)) }
+	holdersOf := func(account string) []string { return peerStrings(client.credits.Holders(ctx, account)) }
 	if got := holdersOf(self); len(got) != ledger.HolderCount {
 		t.Fatalf("the client's account has %d holders, want %d", len(got), ledger.HolderCount)
 	}
@@ -80,6 +82,15 @@ func TestReceiptsGoToTheirHolders(t *testing.T) {
 	if outside == 0 {
 		t.Fatalf("every provider was a recipient of every receipt: the mesh is too small to tell")
 	}
+}
+
+// peerStrings returns the IDs of ps as strings.
+func peerStrings(ps []peer.ID) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 func providerByID(t *testing.T, provs []*Node, id string) *Node {
@@ -110,14 +121,14 @@ func TestJudgeFindsSpendingAtTheHolders(t *testing.T) {
 	self := client.ID().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, h := range client.holders(ctx, self) {
+	for _, h := range client.credits.Holders(ctx, self) {
 		if h == client.ID() {
 			continue
 		}
 		p := providerByID(t, provs, h.String())
 		waitFor(t, "the holders to hold the client's receipt", func() bool { return p.book.Balance(self).Spent == first.Charge })
 	}
-	client.mesh.Host().RemoveStreamHandler(client.mesh.Protocol(syncProto)) // the client tells nothing
+	client.mesh.Host().RemoveStreamHandler(client.mesh.Protocol(credits.SyncProtocol)) // the client tells nothing
 
 	p := lateProvider(t, cfg, "us-east", provs, client)
 	if b := p.book.Balance(self); b.Receipts != 0 {
@@ -138,7 +149,7 @@ func receiptBy(t *testing.T, n *Node, payee string, seq uint64) job.Receipt {
 	t.Helper()
 	r := job.Receipt{V: job.Version, Network: n.mesh.NetworkName(), Job: "bafkreigbq32h2ndothmrbtrps5nfxzddy6jtsilkqtqeynhusawjofijra",
 		Attempt: 1, Payer: n.ID().String(), Payee: payee, Amount: 1, Seq: seq, TimeMS: time.Now().UnixMilli()}
-	sig, err := n.sign(r.SigningBytes())
+	sig, err := n.credits.Sign(r.SigningBytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +171,7 @@ func TestHolderLimits(t *testing.T) {
 
 	t.Run("records of others", func(t *testing.T) {
 		r := receiptBy(t, other, target.ID().String(), 1)
-		err := mallory.sendRecords(target.ID().String(), []job.Receipt{r})
+		err := mallory.credits.SendRecords(context.Background(), target.ID().String(), []job.Receipt{r})
 		if err == nil || !strings.Contains(err.Error(), "neither its payer nor its payee") {
 			t.Fatalf("a record of others: %v; want it refused", err)
 		}
@@ -170,8 +181,8 @@ func TestHolderLimits(t *testing.T) {
 	})
 	// The buckets refill too slowly to matter here, however long the
 	// machine takes to send each request (a busy -race run is slow).
-	target.storeLimits.refillForTest(rate.Every(time.Hour))
-	target.syncLimits.refillForTest(rate.Every(time.Hour))
+	target.credits.SetStoreRate(rate.Every(time.Hour))
+	target.credits.SetSyncRate(rate.Every(time.Hour))
 	t.Run("a flood of its own records", func(t *testing.T) {
 		var refused error
 		sent := 0
@@ -181,7 +192,7 @@ func TestHolderLimits(t *testing.T) {
 				batch = append(batch, receiptBy(t, mallory, other.ID().String(), seq))
 				seq++
 			}
-			if err := mallory.sendRecords(target.ID().String(), batch); err != nil {
+			if err := mallory.credits.SendRecords(context.Background(), target.ID().String(), batch); err != nil {
 				refused = err
 			} else {
 				sent += len(batch)
@@ -196,23 +207,15 @@ func TestHolderLimits(t *testing.T) {
 	})
 	t.Run("a flood of syncs", func(t *testing.T) {
 		failed := 0
-		for range 3 * syncBurst {
-			if _, err := mallory.syncAccount(context.Background(), target.ID(), other.ID().String()); err != nil {
+		for range 3 * credits.SyncBurst {
+			if _, err := mallory.credits.SyncAccount(context.Background(), target.ID(), other.ID().String()); err != nil {
 				failed++
 			}
 		}
 		if failed == 0 {
-			t.Fatalf("%d syncs in a row all answered: want those past %d refused", 3*syncBurst, syncBurst)
+			t.Fatalf("%d syncs in a row all answered: want those past %d refused", 3*credits.SyncBurst, credits.SyncBurst)
 		}
 	})
-}
-
-// refillForTest sets how fast the buckets refill and empties the map (a
-// peer's next request starts a full bucket at the new rate).
-func (l *peerLimits) refillForTest(r rate.Limit) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.rate, l.m = r, nil
 }
 
 // A chain longer than one sync answer is fetched to its end: judged on
@@ -226,7 +229,7 @@ func TestSyncPagesALongChain(t *testing.T) {
 	holder, judge := provs[0], provs[1]
 	payer := fundedClient(t, network, provs, Config{Ephemeral: true}, job.Nano)
 	payee := fundedClient(t, network, provs, Config{Ephemeral: true}, 0)
-	holder.storeLimits.refillForTest(rate.Inf)
+	holder.credits.SetStoreRate(rate.Inf)
 
 	const n = ledger.MaxSyncRecords + 100
 	for seq := uint64(1); seq <= n; {
@@ -234,7 +237,7 @@ func TestSyncPagesALongChain(t *testing.T) {
 		for ; len(batch) < ledger.MaxStoreRecords && seq <= n; seq++ {
 			batch = append(batch, receiptBy(t, payer, payee.ID().String(), seq))
 		}
-		if err := payer.sendRecords(holder.ID().String(), batch); err != nil {
+		if err := payer.credits.SendRecords(context.Background(), holder.ID().String(), batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -242,7 +245,7 @@ func TestSyncPagesALongChain(t *testing.T) {
 	if got := holder.book.CountedChain(id); got != n {
 		t.Fatalf("the holder counts %d of the payer's %d receipts", got, n)
 	}
-	if _, err := judge.syncAccount(context.Background(), holder.ID(), id); err != nil {
+	if _, err := judge.credits.SyncAccount(context.Background(), holder.ID(), id); err != nil {
 		t.Fatal(err)
 	}
 	if got := judge.book.CountedChain(id); got != n {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/content"
+	"github.com/computemesh/computemesh/credits"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/internal/owned"
 	"github.com/computemesh/computemesh/job"
@@ -21,7 +22,6 @@ import (
 	"github.com/computemesh/computemesh/store"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"golang.org/x/time/rate"
 )
 
 var log = logging.Logger("computemesh/node")
@@ -64,20 +64,14 @@ type Node struct {
 	jobs     jobRegistry
 	// journal keeps the records of this client's jobs under the data dir
 	// (nil without one); resumable are the unfinished jobs found at start.
-	journal   *journal
-	reps      *reputations // what this node has seen of providers, as a client
-	market    marketWatch  // rates in the bids this node has heard
+	journal *journal
+	reps    *reputations // what this node has seen of providers, as a client
+	market  marketWatch  // rates in the bids this node has heard
+	// credits is the node's side of the credit ledger; book is its
+	// ledger (credits.Ledger()), for the readers of balances.
+	credits   *credits.Book
 	book      *ledger.Ledger
-	sync      syncState // when accounts were last synced from peers
-	owed      owedBook  // as a provider: accepted runs not yet paid
-	ownSynced atomic.Bool
-	// Where receipts go (ledgerstore.go).
-	holderCache holderCache
-	storeLimits peerLimits    // records sent here
-	syncLimits  peerLimits    // syncs answered
-	learnLimit  *rate.Limiter // unknown authors judged in the background
-	pushes      chan *job.Receipt
-	resumable   []string
+	resumable []string
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -100,16 +94,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:         cfg,
-		bids:        newBidBook(),
-		reqs:        newRequestQueue(),
-		auctions:    map[string]*pending{},
-		blobs:       mesh.NewBlobCache(256 << 20),
-		learnLimit:  rate.NewLimiter(learnRate, learnRate),
-		storeLimits: peerLimits{rate: storeRate, burst: storeBurst},
-		syncLimits:  peerLimits{rate: syncRate, burst: syncBurst},
-		announce:    make(chan struct{}),
-		drained:     make(chan struct{}),
+		cfg:      cfg,
+		bids:     newBidBook(),
+		reqs:     newRequestQueue(),
+		auctions: map[string]*pending{},
+		blobs:    mesh.NewBlobCache(256 << 20),
+		announce: make(chan struct{}),
+		drained:  make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
@@ -232,7 +223,7 @@ func relayOptions(cfg Config) []mesh.Option {
 }
 
 // start brings the node up on its mesh, in order: blobs, background work,
-// the ledger and its protocols, the role's handlers, the API, resumes.
+// the ledger and its protocols (credits), the role's handlers, the API, resumes.
 // On an error the caller closes the node.
 func (n *Node) start() error {
 	cfg := n.cfg
@@ -243,16 +234,8 @@ func (n *Node) start() error {
 	if cfg.GCInterval >= 0 {
 		n.spawn(n.collectGarbage)
 	}
-	if err := n.openLedger(); err != nil {
+	if err := n.openCredits(); err != nil {
 		return err
-	}
-	n.serve(syncProto, n.serveLedgerSync)
-	n.serve(storeProto, n.serveLedgerStore)
-	n.pushes = make(chan *job.Receipt, pushQueue)
-	n.spawn(n.pushLoop)
-	n.voidUnfilled() // attempts a crash or a stop left without an outcome
-	if cfg.TestIdentity == "" && cfg.DataDir == "" {
-		n.ownSynced.Store(true) // a key made just now has no history to learn
 	}
 	if cfg.Mode == ModeClient {
 		if err := n.mesh.OnBid(n.onBid); err != nil {
@@ -280,6 +263,31 @@ func (n *Node) start() error {
 		return err
 	}
 	n.startResumes()
+	return nil
+}
+
+// openCredits opens the node's ledger (<data-dir>/ledger, or under the
+// temporary store of a node without a data dir) and starts its side of
+// the credit ledger on the mesh: the ledger topic, the ledger-sync and
+// ledger-store protocols, the records' sending. Its background work ends
+// with the node's context; Close closes it after the node's goroutines.
+func (n *Node) openCredits() error {
+	cfg := n.cfg
+	base := cfg.DataDir
+	if base == "" {
+		base = n.tmpStore
+	}
+	c, err := credits.New(n.ctx, n.mesh,
+		credits.Dir(filepath.Join(base, "ledger")),
+		credits.Faucet(cfg.Faucet),
+		credits.AssumeComplete(cfg.AssumeLedgerComplete),
+		credits.FreshKey(cfg.TestIdentity == "" && cfg.DataDir == ""), // no history to learn
+		credits.Metrics(credits.Counters{Rejected: n.metrics.ledgerRejected, Claims: n.metrics.claims}),
+		credits.Log(log))
+	if err != nil {
+		return err
+	}
+	n.credits, n.book = c, c.Ledger()
 	return nil
 }
 
@@ -320,8 +328,8 @@ func (n *Node) Close() error {
 		if err := n.reps.save(); err != nil {
 			log.Warnf("%v", err)
 		}
-		if n.book != nil {
-			errs = append(errs, n.book.Close())
+		if n.credits != nil {
+			errs = append(errs, n.credits.Close())
 		}
 		n.closeExec()
 		if n.tmpStore != "" {

@@ -47,7 +47,7 @@ func TestUnpaidRunsCommitTheBalance(t *testing.T) {
 	if first.State != job.StateCompleted {
 		t.Fatalf("first job: %s (%s)", first.State, first.Error)
 	}
-	waitFor(t, "the first run to be paid", func() bool { return provs[0].owed.owes(client.ID().String()) == 0 })
+	waitFor(t, "the first run to be paid", func() bool { return provs[0].credits.Owes(client.ID().String()) == 0 })
 	if third := submit(t, client, big(helloSpec(t, nil)), nil); third.State != job.StateCompleted {
 		t.Fatalf("after the first run was paid: state %s (%s); want completed", third.State, third.Error)
 	}

@@ -126,7 +126,7 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 	b.Provider = n.ID().String()
 	b.ExpiresMS = n.loserExpiry(r, time.Now()).UnixMilli()
 	if b.Decline == "" && n.cfg.Faucet != "" {
-		n.judge(from) // its records, from its holders (once in a while)
+		n.credits.Judge(n.ctx, from) // its records, from its holders (once in a while)
 	}
 	if b.Decline == "" {
 		st := standing{client: r.Client, price: b.Price, rates: b.Rates, expires: b.ExpiresMS, bidBy: r.BidByMS,
@@ -134,7 +134,7 @@ func (n *Node) onRequest(r *job.Request, from peer.ID) {
 		// On a network with credits, what the client's standing bids here
 		// commit, this one included, must be covered by its balance.
 		if decline, why := n.bids.put(r.Job, st, func(committed job.Credits) string {
-			return n.funded(r.Client, committed+n.owed.owes(r.Client), b.Price)
+			return n.credits.Funded(r.Client, committed+n.credits.Owes(r.Client), b.Price)
 		}); decline != "" {
 			b.Decline, b.Detail, b.Price = decline, why, 0
 		}
@@ -199,7 +199,7 @@ func (n *Node) handleAward(s network.Stream) {
 	})
 	if err != nil {
 		logs.Close()
-		n.owed.settle(a.Job, a.Attempt) // never ran: nothing to pay
+		n.credits.Settle(a.Job, a.Attempt) // never ran: nothing to pay
 		if runCtx.Err() == nil {
 			decline("%v", err)
 		}
@@ -223,7 +223,7 @@ func (n *Node) handleAward(s network.Stream) {
 	if res.Error != "" && runCtx.Err() != nil && n.ctx.Err() == nil {
 		// Cancelled by the client (or it went away): the time it ran is
 		// paid, on its authorisation.
-		n.claim(&a, n.meter(&a, st.rates, time.Since(started)), "cancelled by the client after running "+time.Since(started).Round(time.Millisecond).String())
+		n.credits.Claim(&a, n.meter(&a, st.rates, time.Since(started)), "cancelled by the client after running "+time.Since(started).Round(time.Millisecond).String())
 		return
 	}
 	n.deliver(s, br, &a, client, res, watched)
@@ -259,12 +259,12 @@ func (n *Node) admitAward(a *job.Award, client peer.ID) (standing, string) {
 	}
 	if n.cfg.Faucet != "" {
 		pay := max(a.Pay, a.Bid.Price)
-		if why := n.checkAuthorization(a, client, pay); why != "" {
+		if why := n.credits.CheckAuthorization(a, client, pay); why != "" {
 			return st, why
 		}
 		// The balance must cover this run beside the runs here it has not
 		// paid for yet; the authorisation is kept until its receipt comes.
-		if why := n.owed.reserve(a, func(owes job.Credits) string { return n.funded(client.String(), owes, pay) }); why != "" {
+		if why := n.credits.Reserve(a, func(owes job.Credits) string { return n.credits.Funded(client.String(), owes, pay) }); why != "" {
 			return st, why
 		}
 	}
@@ -278,25 +278,25 @@ func (n *Node) deliver(s network.Stream, br *bufio.Reader, a *job.Award, client 
 	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
 		log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
 		if res.Error == "" {
-			n.claim(a, res.Charge, "the client went away before the result")
+			n.credits.Claim(a, res.Charge, "the client went away before the result")
 		}
 		return
 	}
 	n.countRun(res)
 	if res.Error != "" {
-		n.owed.settle(a.Job, a.Attempt) // charged nothing
+		n.credits.Settle(a.Job, a.Attempt) // charged nothing
 		return
 	}
 	n.session.earn(res.Charge)
 	n.metrics.earned.Add(float64(res.Charge))
 	<-watched // the receipt's first byte woke the watcher, or the client left
-	if err := n.takeReceipt(s, br, a, client, res.Charge); err != nil {
+	if err := n.credits.TakeReceipt(s, br, a, client, res.Charge); err != nil {
 		n.metrics.unreceipted.Inc()
 		log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
-		n.claim(a, res.Charge, "no receipt: "+err.Error())
+		n.credits.Claim(a, res.Charge, "no receipt: "+err.Error())
 		return
 	}
-	n.owed.settle(a.Job, a.Attempt)
+	n.credits.Settle(a.Job, a.Attempt)
 }
 
 // countRun counts a delivered run by how it ended.

@@ -65,7 +65,7 @@ func listModule(t *testing.T) map[string]*pkg {
 		pkgs[p.ImportPath] = p
 	}
 	// Guard against passing vacuously on a listing that lost packages.
-	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "node", "cmd/meshnode"} {
+	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "credits", "node", "cmd/meshnode"} {
 		if pkgs[module+"/"+rel] == nil {
 			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
 		}
@@ -205,6 +205,20 @@ func TestImportGraph(t *testing.T) {
 			for _, d := range p.allImports() {
 				if under(d, "node") {
 					t.Errorf("%s imports %s: the testnet drives nodes through the CLI and decodes what they answer into api types", short(path), d)
+				}
+			}
+		}
+	})
+
+	t.Run("credits stays off the node, the API and the executors", func(t *testing.T) {
+		// A role package: the node composes it, and it reaches the mesh
+		// through an interface of its own.
+		p := pkgs[module+"/credits"]
+		forbidden := []string{"node", "api", "executor"}
+		for _, d := range uniq(p.Deps, p.allImports()) {
+			for _, f := range forbidden {
+				if under(d, f) {
+					t.Errorf("credits imports %s (directly, transitively or in its tests): the node's roles do not depend on the node, its API or its executors", d)
 				}
 			}
 		}

@@ -9,7 +9,7 @@
 // and its payee's accounts (ledger.Recipients); a provider about to serve a
 // client (its judge) fetches the client's records from the client's holders
 // at most once per ledger.SyncEvery, and verifies each one itself. As the
-// node does (node/ledgersync.go), the sync is incremental: its
+// node does (credits/sync.go), the sync is incremental: its
 // ledger.SyncRequest carries After, how far the client's chain counts in
 // the judge's book (Book.CountedChain), and SinceMS, the judge's last
 // answered sync of the client less ledger.SyncMargin (0 the first time);

@@ -1,4 +1,4 @@
-package node
+package credits
 
 import (
 	"sync"
@@ -113,3 +113,18 @@ func (b *owedBook) dropOldestLocked() {
 		b.subLocked(oldest, b.runs[oldest])
 	}
 }
+
+// Reserve records a provider's accepted award until its receipt comes
+// (Settle) or its authorisation expires, after check says the client's
+// balance covers it beside what it already owes here (check gets that
+// sum); it returns check's refusal, if any.
+func (b *Book) Reserve(a *job.Award, check func(owes job.Credits) string) string {
+	return b.owed.reserve(a, check)
+}
+
+// Settle forgets an accepted run: its receipt came, or it ended charging
+// nothing.
+func (b *Book) Settle(jobID string, attempt int) { b.owed.settle(jobID, attempt) }
+
+// Owes returns what client's accepted runs here may still cost it.
+func (b *Book) Owes(client string) job.Credits { return b.owed.owes(client) }

@@ -1,4 +1,4 @@
-package node
+package credits
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 )
 
 // Ledger sync. A node does not see every receipt of the network (see
-// ledgerstore.go): one that must judge an account — a provider asked by a
+// store.go): one that must judge an account — a provider asked by a
 // client to run a job, a client started on a data dir without its own
 // history (an identity moved or restored from a backup) — fetches the
 // records that account rests on from the account's holders (and the
@@ -28,8 +28,10 @@ import (
 // send to every holder (so a judge asks all of them).
 
 const (
-	syncProto = "ledger-sync"
-	syncWait  = 5 * time.Second
+	// SyncProtocol is the stream protocol a node asks a peer for an
+	// account's records on.
+	SyncProtocol = "ledger-sync"
+	syncWait     = 5 * time.Second
 	// judgeWait bounds how long a judge waits for a client it knows
 	// nothing of; a client it knows is refreshed in the background.
 	judgeWait = 2 * time.Second
@@ -39,6 +41,9 @@ const (
 	// maxSyncPages bounds the answers one sync of an account takes from
 	// one peer (ledger.MaxSyncRecords each).
 	maxSyncPages = 16
+	// learnRate bounds the unknown authors judged in the background a
+	// second.
+	learnRate = 10
 )
 
 // syncState remembers when each account was last synced (tried, and
@@ -85,8 +90,22 @@ func (s *syncState) due(account string, now time.Time) bool {
 	return true
 }
 
-// serveLedgerSync answers a peer's request for an account's records.
-func (n *Node) serveLedgerSync(s network.Stream) {
+// mark records that account was synced (or judged) at at.
+func (s *syncState) mark(account string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil || len(s.last) > 16384 {
+		s.last = map[string]time.Time{}
+	}
+	s.last[account] = at
+}
+
+// Judged records that account was judged at at: Judge leaves it as it is
+// until ledger.SyncEvery after at.
+func (b *Book) Judged(account string, at time.Time) { b.sync.mark(account, at) }
+
+// serveSync answers a peer's request for an account's records.
+func (b *Book) serveSync(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(syncWait))
 	var req ledger.SyncRequest
@@ -94,41 +113,41 @@ func (n *Node) serveLedgerSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	if !n.syncLimits.allow(s.Conn().RemotePeer(), 1) {
-		log.Debugf("ledger sync: %s asks more than %d times a second: not answered", s.Conn().RemotePeer(), syncRate)
+	if !b.syncLimits.allow(s.Conn().RemotePeer(), 1) {
+		b.log.Debugf("ledger sync: %s asks more than %d times a second: not answered", s.Conn().RemotePeer(), SyncRate)
 		_ = s.Reset()
 		return
 	}
-	gs, rs := n.book.RecordsSince(req.Account, req.After, req.SinceMS, ledger.MaxSyncRecords)
+	gs, rs := b.book.RecordsSince(req.Account, req.After, req.SinceMS, ledger.MaxSyncRecords)
 	_ = mesh.WriteMsg(s, ledger.SyncAnswer{Grants: gs, Receipts: rs})
 }
 
-// syncAccount fetches what from holds of account and keeps what verifies
+// SyncAccount fetches what from holds of account and keeps what verifies
 // (each record checked here: holders are trusted with nothing). An answer
 // full to ledger.MaxSyncRecords is followed by pages of the account's own
 // chain past the highest number it held (up to maxSyncPages), so that a
 // long chain is never judged on its first part only, which would show the
 // account richer than it is. It returns how many records were new.
-func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (int, error) {
+func (b *Book) SyncAccount(ctx context.Context, from peer.ID, account string) (int, error) {
 	started := time.Now()
-	req := ledger.SyncRequest{V: job.Version, Account: account, After: n.book.CountedChain(account), SinceMS: n.sync.since(account)}
+	req := ledger.SyncRequest{V: job.Version, Account: account, After: b.book.CountedChain(account), SinceMS: b.sync.since(account)}
 	total := 0
 	for page := 0; ; page++ {
-		a, err := n.syncPage(ctx, from, req)
+		a, err := b.syncPage(ctx, from, req)
 		if err != nil {
 			return total, err
 		}
-		added, frauds, refused, err := n.book.AddAll(a.Grants, a.Receipts)
+		added, frauds, refused, err := b.book.AddAll(a.Grants, a.Receipts)
 		if err != nil {
 			return total, fmt.Errorf("keeping the ledger of %s from %s: %w", account, from, err)
 		}
 		total += added
 		for _, f := range frauds {
-			n.reportFraud(f)
+			b.reportFraud(f)
 		}
 		if len(refused) > 0 {
-			n.metrics.ledgerRejected.Add(float64(len(refused)))
-			log.Infof("ledger sync: %d of the records of %s that %s sent do not verify, refused: %v", len(refused), account, from, refused[0])
+			b.metrics.Rejected.Add(float64(len(refused)))
+			b.log.Infof("ledger sync: %d of the records of %s that %s sent do not verify, refused: %v", len(refused), account, from, refused[0])
 		}
 		last := req.After
 		for _, r := range a.Receipts {
@@ -142,15 +161,15 @@ func (n *Node) syncAccount(ctx context.Context, from peer.ID, account string) (i
 		// The next page: the chain past what this one held, nothing by time.
 		req.After, req.SinceMS = last, math.MaxInt64
 	}
-	n.sync.synced(account, started)
+	b.sync.synced(account, started)
 	return total, nil
 }
 
 // syncPage asks from for one answer.
-func (n *Node) syncPage(ctx context.Context, from peer.ID, req ledger.SyncRequest) (*ledger.SyncAnswer, error) {
+func (b *Book) syncPage(ctx context.Context, from peer.ID, req ledger.SyncRequest) (*ledger.SyncAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, syncWait)
 	defer cancel()
-	s, err := n.mesh.Host().NewStream(ctx, from, n.mesh.Protocol(syncProto))
+	s, err := b.mesh.Host().NewStream(ctx, from, b.mesh.Protocol(SyncProtocol))
 	if err != nil {
 		return nil, fmt.Errorf("asking %s for the ledger of %s: %w", from, req.Account, err)
 	}
@@ -170,15 +189,15 @@ func (n *Node) syncPage(ctx context.Context, from peer.ID, req ledger.SyncReques
 
 // syncFrom fetches account from each of peers at once (this node left
 // out) and returns how many answered and how many records were new.
-func (n *Node) syncFrom(ctx context.Context, peers []peer.ID, account string) (answered, added int, errs []error) {
+func (b *Book) syncFrom(ctx context.Context, peers []peer.ID, account string) (answered, added int, errs []error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, p := range peers {
-		if p == n.ID() {
+		if p == b.self {
 			continue
 		}
 		wg.Go(func() {
-			k, err := n.syncAccount(ctx, p, account)
+			k, err := b.SyncAccount(ctx, p, account)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -193,37 +212,37 @@ func (n *Node) syncFrom(ctx context.Context, peers []peer.ID, account string) (a
 	return answered, added, errs
 }
 
-// judge makes this provider's view of a client fresh enough to judge it
+// Judge makes this provider's view of a client fresh enough to judge it
 // (at most once per ledger.SyncEvery): it fetches the client's records from
 // the client's holders and the client itself, then the chains of the
 // payers whose receipts to the client do not count here yet (up to
 // maxPayersFetched). A client this node holds nothing of is waited for (up
-// to judgeWait); one it knows is refreshed in the background.
-func (n *Node) judge(client peer.ID) {
+// to judgeWait, within ctx); one it knows is refreshed in the background.
+func (b *Book) Judge(ctx context.Context, client peer.ID) {
 	id := client.String()
-	if n.cfg.Faucet == "" || !n.sync.due(id, time.Now()) {
+	if b.faucet == "" || !b.sync.due(id, time.Now()) {
 		return
 	}
 	fetch := func(ctx context.Context) {
-		_, _, errs := n.syncFrom(ctx, append(n.holders(ctx, id), client), id)
+		_, _, errs := b.syncFrom(ctx, append(b.Holders(ctx, id), client), id)
 		for _, err := range errs {
-			log.Debugf("ledger sync: %v", err)
+			b.log.Debugf("ledger sync: %v", err)
 		}
-		for _, payer := range n.book.PendingPayers(id, maxPayersFetched) {
-			if p, err := peer.Decode(payer); err == nil && n.sync.due(payer, time.Now()) {
-				n.syncFrom(ctx, append(n.holders(ctx, payer), p), payer)
+		for _, payer := range b.book.PendingPayers(id, maxPayersFetched) {
+			if p, err := peer.Decode(payer); err == nil && b.sync.due(payer, time.Now()) {
+				b.syncFrom(ctx, append(b.Holders(ctx, payer), p), payer)
 			}
 		}
 	}
-	if b := n.book.Balance(id); b.Granted > 0 || b.Receipts > 0 {
-		n.spawn(func() {
-			ctx, cancel := context.WithTimeout(n.ctx, 2*syncWait)
+	if bal := b.book.Balance(id); bal.Granted > 0 || bal.Receipts > 0 {
+		b.own.Go(func() {
+			ctx, cancel := context.WithTimeout(b.ctx, 2*syncWait)
 			defer cancel()
 			fetch(ctx)
 		})
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, judgeWait)
+	ctx, cancel := context.WithTimeout(ctx, judgeWait)
 	defer cancel()
 	fetch(ctx)
 }
@@ -232,33 +251,30 @@ func (n *Node) judge(client peer.ID) {
 // background (at most learnRate a second: fresh keys are free to make),
 // so that its next requests are judged on its records: a node that joined
 // after a client's grant would otherwise ignore the client's relayed
-// requests for good (see canPay).
-func (n *Node) judgeLater(author peer.ID) {
-	if !n.learnLimit.Allow() {
+// requests for good (see CanPay).
+func (b *Book) judgeLater(author peer.ID) {
+	if !b.learnLimit.Allow() {
 		return
 	}
-	n.spawn(func() { n.judge(author) })
+	b.own.Go(func() { b.Judge(b.ctx, author) })
 }
-
-// learnRate bounds the unknown authors judged in the background a second.
-const learnRate = 10
 
 // learnOwnHistory makes sure, before this node takes its first slot since
 // it started, that it knows the records its identity signed before: a key
 // moved to a new data dir, or restored from a backup older than its last
 // receipt, would otherwise sign a number again. It asks its account's
 // holders and the provider it is about to pay (or, with no holders found,
-// up to two other connected peers); one answer (even "nothing") is enough. If none answers and its own ledger holds none of
-// its receipts, it refuses to pay, saying why, unless
-// Config.AssumeLedgerComplete.
-func (n *Node) learnOwnHistory(provider peer.ID) error {
-	if n.ownSynced.Load() {
+// up to two other connected peers); one answer (even "nothing") is enough.
+// If none answers and its own ledger holds none of its receipts, it
+// refuses to pay, saying why, unless AssumeComplete.
+func (b *Book) learnOwnHistory(ctx context.Context, provider peer.ID) error {
+	if b.ownSynced.Load() {
 		return nil
 	}
-	self := n.ID().String()
-	asked := append(n.holders(n.ctx, self), provider)
+	self := b.self.String()
+	asked := append(b.Holders(ctx, self), provider)
 	if len(asked) == 1 {
-		for _, p := range n.mesh.Host().Network().Peers() {
+		for _, p := range b.mesh.Host().Network().Peers() {
 			if len(asked) == 3 {
 				break
 			}
@@ -267,13 +283,13 @@ func (n *Node) learnOwnHistory(provider peer.ID) error {
 			}
 		}
 	}
-	answered, _, errs := n.syncFrom(n.ctx, asked, self)
+	answered, _, errs := b.syncFrom(ctx, asked, self)
 	if answered > 0 {
-		n.ownSynced.Store(true)
+		b.ownSynced.Store(true)
 		return nil
 	}
-	if n.cfg.AssumeLedgerComplete || n.book.NextSeq(self) > 1 {
-		n.ownSynced.Store(true)
+	if b.assume || b.book.NextSeq(self) > 1 {
+		b.ownSynced.Store(true)
 		return nil
 	}
 	return fmt.Errorf("not signing a receipt: this node's ledger holds none of its own, and no peer could say which numbers it signed before (%w); if this identity never paid before, or its ledger was moved with it, start with --assume-ledger-complete", errors.Join(errs...))
