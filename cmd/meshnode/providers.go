@@ -7,18 +7,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
-	"github.com/computemesh/computemesh/mesh"
-	"github.com/computemesh/computemesh/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 )
@@ -32,58 +28,6 @@ func meshFlags(cmd *cobra.Command) {
 	f.StringSlice("bootstrap", nil, "multiaddrs to join the mesh from with an ephemeral client node")
 	f.String("network", "devnet", "network name (ephemeral client)")
 	f.Bool("json", false, "print JSON instead of a table")
-}
-
-// meshAccess is a running node's API or an ephemeral client node.
-type meshAccess struct {
-	api  *api.Client
-	node *node.Node
-}
-
-func (a *meshAccess) Close() {
-	if a.node != nil {
-		a.node.Close()
-	}
-}
-
-// reachMesh opens the way to the mesh the flags name.
-func reachMesh(ctx context.Context, cmd *cobra.Command) (*meshAccess, error) {
-	f := cmd.Flags()
-	dataDir, _ := f.GetString("data-dir")
-	boot, _ := f.GetStringSlice("bootstrap")
-	boot = splitList(boot)
-	network, _ := f.GetString("network")
-	if dataDir == "" && len(boot) == 0 {
-		if _, err := os.Stat(filepath.Join(defaultDataDir(), api.AddrFile)); err != nil {
-			return nil, usageErr("no mesh to reach: give --data-dir of a running node or --bootstrap addresses")
-		}
-		dataDir = defaultDataDir()
-	}
-	if dataDir != "" {
-		c, err := api.Dial(dataDir)
-		if err != nil {
-			return nil, netErr(err)
-		}
-		return &meshAccess{api: c}, nil
-	}
-	if _, err := mesh.ParseAddrInfos(boot); err != nil {
-		return nil, usageErr("--bootstrap: %v", err)
-	}
-	n, err := node.New(ctx, node.Config{Mode: node.ModeClient, Ephemeral: true, Bootstrap: boot, Network: network, Listen: mesh.LoopbackListen})
-	if err != nil {
-		return nil, netErr(fmt.Errorf("starting a client node: %w", err))
-	}
-	if len(n.Mesh().Host().Network().Peers()) == 0 {
-		n.Close()
-		return nil, netErr(fmt.Errorf("no bootstrap peer answered (%s): is a node running there?", strings.Join(boot, ", ")))
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := n.Mesh().WaitProviders(wctx, 1); err != nil {
-		n.Close()
-		return nil, netErr(err)
-	}
-	return &meshAccess{node: n}, nil
 }
 
 func newProviders() *cobra.Command {

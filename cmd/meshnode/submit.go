@@ -3,17 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
-	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
 	"github.com/computemesh/computemesh/store"
 	"github.com/spf13/cobra"
@@ -214,27 +211,16 @@ func submitThroughNode(ctx context.Context, c *api.Client, s *store.Store, req a
 // submitEphemeral joins the mesh with a short-lived client node on loopback,
 // submits the job and leaves.
 func submitEphemeral(ctx context.Context, boot []string, network string, sub node.Submission, inputs []string, outDir string, progress func(job.Event)) (*job.Outcome, error) {
-	if _, err := mesh.ParseAddrInfos(boot); err != nil {
-		return nil, usageErr("--bootstrap: %v", err)
-	}
-	n, err := node.New(ctx, node.Config{
-		Mode: node.ModeClient, Ephemeral: true, Bootstrap: boot, Network: network,
-		Listen: mesh.LoopbackListen,
-	})
+	n, err := startEphemeral(ctx, boot, network)
 	if err != nil {
-		return nil, netErr(fmt.Errorf("starting a client node: %w", err))
+		return nil, err
 	}
 	defer n.Close()
 	if err := resolveInputs(n.Store(), &sub, inputs); err != nil {
 		return nil, err
 	}
-	if len(n.Mesh().Host().Network().Peers()) == 0 {
-		return nil, netErr(fmt.Errorf("no bootstrap peer answered (%s): is a node running there?", strings.Join(boot, ", ")))
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := n.Mesh().WaitProviders(wctx, 1); err != nil {
-		return nil, netErr(fmt.Errorf("joining the mesh from %s: %w", strings.Join(boot, ","), err))
+	if err := joinMesh(ctx, n, boot); err != nil {
+		return nil, err
 	}
 	out, err := n.Submit(ctx, sub, progress)
 	if errors.Is(err, node.ErrBadSubmission) {
