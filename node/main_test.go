@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +52,35 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if code == 0 {
+		if leaked := leftGoroutines(30 * time.Second); leaked != "" {
+			fmt.Fprintf(os.Stderr, "goroutines of computemesh still run after every test ended (each node is closed in its test's cleanup):\n%s\n", leaked)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// leftGoroutines waits up to wait for every goroutine running computemesh
+// code (other than the test binary's own main and test runners) to end,
+// and returns the stacks of those that did not.
+func leftGoroutines(wait time.Duration) string {
+	deadline := time.Now().Add(wait)
+	for {
+		buf := make([]byte, 16<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var left []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "github.com/computemesh/computemesh/") &&
+				!strings.Contains(g, "node.TestMain") && !strings.Contains(g, "node.leftGoroutines") && !strings.Contains(g, "testing.tRunner") {
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return strings.Join(left, "\n\n")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // precompile runs the Go guests once each (at once, one a core) with a
