@@ -186,9 +186,7 @@ func TestCapacityChangesAreGossiped(t *testing.T) {
 	if out.State != job.StateCompleted {
 		t.Fatalf("state %s: %s", out.State, out.Error)
 	}
-	client.cands.mu.Lock()
-	before := client.cands.records[provs[0].ID()].rec
-	client.cands.mu.Unlock()
+	before := client.client.CachedRecord(provs[0].ID())
 	if before == nil {
 		t.Fatal("the client has no record of the winner after the job")
 	}
@@ -196,9 +194,7 @@ func TestCapacityChangesAreGossiped(t *testing.T) {
 	// plus slack, a newer record arrives by gossip.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		client.cands.mu.Lock()
-		now := client.cands.records[provs[0].ID()].rec
-		client.cands.mu.Unlock()
+		now := client.client.CachedRecord(provs[0].ID())
 		if now != nil && now.Seq > before.Seq {
 			break
 		}

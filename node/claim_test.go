@@ -3,7 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
+
 	"testing"
 	"time"
 
@@ -11,6 +11,7 @@ import (
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/scheduler"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // claimMesh is one provider charging a credit per core-second on a network
@@ -72,23 +73,19 @@ func TestResetAtTheReceiptIsClaimed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sub := helloSpec(t, nil)
-	if err := client.checkSubmission(&sub); err != nil {
+	id, nonce, ranked, err := client.client.Auction(ctx, sub)
+	if err != nil || len(ranked) == 0 {
+		t.Fatalf("auction: %v, %d bids", err, len(ranked))
+	}
+	o := ranked[0]
+	a := &job.Award{V: job.Version, Job: id, Client: client.ID().String(), Nonce: nonce, Spec: *sub.Spec, Bid: o.Bid, Attempt: 1}
+	if a.Auth, err = client.credits.Authorize(context.Background(), a, scheduler.Pay(sub.Spec.Auction, ranked, 0)); err != nil {
 		t.Fatal(err)
 	}
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	tk := &ticket{id: job.NewID(sub.Spec, client.ID().String(), nonce).String(), nonce: nonce, sub: sub, start: time.Now()}
-	client.blobs.Put(sub.Spec.Module, sub.Module, true)
-	round, err := client.auction(ctx, tk, &job.Outcome{}, func(job.Event) {})
-	if err != nil || len(round.ev.Ranked) == 0 {
-		t.Fatalf("auction: %v, %d bids", err, len(round.ev.Ranked))
-	}
-	o := round.ev.Ranked[0]
-	a := &job.Award{V: job.Version, Job: tk.id, Client: client.ID().String(), Nonce: nonce, Spec: *sub.Spec, Bid: o.Bid, Attempt: 1}
-	if a.Auth, err = client.credits.Authorize(context.Background(), a, scheduler.Pay(sub.Spec.Auction, round.ev.Ranked, 0)); err != nil {
+	p, err := peer.Decode(o.Bid.Provider)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := mustPeer(o.Bid.Provider)
 	client.content.Grant(p, time.Now().Add(time.Minute), sub.Spec.Module)
 	st, err := client.mesh.Host().NewStream(ctx, p, client.mesh.Protocol("award"))
 	if err != nil {

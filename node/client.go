@@ -1,401 +1,111 @@
 package node
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
-	"github.com/computemesh/computemesh/content"
-	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/client"
 	"github.com/computemesh/computemesh/job"
-	"github.com/computemesh/computemesh/scheduler"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Submission is one job a client asks the mesh to run.
-type Submission struct {
-	Spec   *job.Spec
-	Module []byte
-	// Secrets are environment variables for the winner alone (see
-	// job.Award.Secrets).
-	Secrets map[string]string
-	// BidWindow is the auction's deadline (default: the node's).
-	BidWindow time.Duration
-	// Deadline is how long the job may wait to be placed: while no bid
-	// is feasible, or every bidder fails, the client waits and
-	// re-auctions with backoff until then, saying why it waits. Zero: one
-	// auction, then the job ends unscheduled.
-	Deadline time.Time
-}
+// The client role is package client (n.client); what follows keeps its
+// names here for the node's users, and forwards the Node's methods.
 
-// Progress receives a job's events as they happen. It must not block.
-type Progress func(job.Event)
+// Submission is one job a client asks the mesh to run (client.Submission).
+type Submission = client.Submission
 
-// pending is an auction in flight.
-type pending struct {
-	auction  *scheduler.Auction
-	emit     func(job.Event)
-	gpuJob   bool   // the job needs a GPU (for the market view)
-	gpuModel string // of this model
-}
+// Progress receives a job's events as they happen (client.Progress).
+type Progress = client.Progress
 
-// errDeclined marks a bidder that declined its award.
-var errDeclined = errors.New("declined")
+// RecordError is a job record file that could not be read
+// (client.RecordError).
+type RecordError = client.RecordError
 
-// attemptVerdict is the verdict of an attempt that ended in err: declined
-// when the bidder declined its award, failed otherwise.
-func attemptVerdict(err error) job.Verdict {
-	if errors.Is(err, errDeclined) {
-		return job.VerdictDeclined
-	}
-	return job.VerdictFailed
-}
+// Errors of the client role.
+var (
+	// ErrBadSubmission wraps what is wrong with a submission before
+	// anything is sent.
+	ErrBadSubmission = client.ErrBadSubmission
+	// ErrUnknownJob means this node has no job by that ID.
+	ErrUnknownJob = client.ErrUnknownJob
+)
 
-// ErrBadSubmission wraps what is wrong with a submission before anything is
-// sent.
-var ErrBadSubmission = errors.New("bad submission")
-
-// Backoff between auctions of a job that waits for a provider.
+// Job records and market classes (see package client).
 const (
-	waitBackoffMin = 500 * time.Millisecond
-	waitBackoffMax = 10 * time.Second
+	JobsDir          = client.JobsDir
+	FinishedJobsKept = client.FinishedJobsKept
+	MarketCPU        = client.MarketCPU
+	MarketGPU        = client.MarketGPU
 )
 
-// Submit runs one job through the mesh: discover candidates, gossip the
-// request, collect bids until every candidate has answered or the window
-// closes, rank them, award the winner over a direct stream and fail over to
-// the next bid when it declines, dies or falls silent; with no feasible bid
-// it waits and re-auctions until the submission's deadline. It returns the
-// outcome; an error only when the submission is invalid (wrapping
-// ErrBadSubmission) or the node is closing.
-func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
-	if err := n.checkSubmission(&sub); err != nil {
-		return nil, err
+// openClient starts the node's client role on its mesh, content and
+// credits: a client node takes bids and capacity records from the start.
+func (n *Node) openClient() error {
+	cfg := n.cfg
+	c, err := client.New(n.ctx, client.Options{
+		Mesh: n.mesh, Content: n.content, Credits: n.credits, Blobs: n.blobs,
+		Config: client.Config{
+			DataDir: cfg.DataDir, BidWindow: cfg.BidWindow, HeartbeatTimeout: cfg.HeartbeatTimeout,
+			BidGrace: cfg.BidGrace, Listen: cfg.Mode == ModeClient,
+		},
+		Metrics: client.Metrics{
+			Jobs: n.metrics.jobs, Duration: n.metrics.duration, Spent: n.metrics.spent, Unreceipted: n.metrics.unreceipted,
+		},
+		Spend: n.session.spend, OwnScore: n.ownHashScore, Now: cfg.Clock, Log: log,
+	})
+	if err != nil {
+		return err
 	}
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	id := job.NewID(sub.Spec, n.ID().String(), nonce).String()
-	return n.dispatch(ctx, &ticket{id: id, nonce: nonce, sub: sub, start: time.Now()}, progress)
-}
-
-// checkSubmission validates a submission before anything is sent.
-func (n *Node) checkSubmission(sub *Submission) error {
-	s := sub.Spec
-	if s == nil {
-		return fmt.Errorf("%w: no spec", ErrBadSubmission)
-	}
-	if err := s.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
-	}
-	if s.Executor == job.ExecutorWASM {
-		if err := executor.ValidateWASM(sub.Module); err != nil {
-			return fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
-		}
-		// Hashing a module costs about 1 ms per 2.5 MB: skip it when the same
-		// bytes are already held under this CID (resubmissions of one module).
-		if held, ok := n.blobs.Get(s.Module); !ok || !bytes.Equal(held, sub.Module) {
-			if c := job.ModuleCID(sub.Module).String(); c != s.Module {
-				return fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, c, s.Module)
-			}
-		}
-	} else if len(sub.Module) > 0 {
-		return fmt.Errorf("%w: module: a %s job has no module", ErrBadSubmission, s.Executor)
-	}
-	if _, err := n.content.InputBlobs(s.Inputs); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSubmission, err)
-	}
-	if err := job.ValidateSecrets(sub.Secrets); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
-	}
-	if s.Replicas > 1 && !s.Deterministic && s.Executor == job.ExecutorWASM {
-		return fmt.Errorf("%w: replicas: %d replicas of a wasm job compare outputs, so the job must be deterministic (set deterministic: true)", ErrBadSubmission, s.Replicas)
-	}
+	n.client = c
 	return nil
 }
 
-// ticket is what identifies a job across its auctions and attempts (and,
-// persisted, across restarts of its client).
-type ticket struct {
-	id    string
-	nonce []byte
-	sub   Submission
-	start time.Time
-	// attempts made before this dispatch (a resumed job goes on counting).
-	attempts int
+// Submit runs one job through the mesh (see client.Client.Submit).
+func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
+	return n.client.Submit(ctx, sub, progress)
 }
 
-// round is one auction of a job and what came of it.
-type round struct {
-	cands   int
-	answers []job.Bid
-	ev      scheduler.Evaluation
-	need    job.Need
-	err     error // the request could not be gossiped
+// Cancel stops a job this node submitted.
+func (n *Node) Cancel(id string) error { return n.client.Cancel(id) }
+
+// Events returns a job's events so far and, with follow, a channel of those
+// to come (closed when the job ends; nil when it has ended already).
+func (n *Node) Events(id string, follow bool) ([]job.Event, <-chan job.Event, func(), error) {
+	return n.client.Events(id, follow)
 }
 
-// dispatch places and runs a job: auctions until a bid is feasible (or the
-// deadline passes), then awards, with failover, on one provider or on the
-// job's replicas.
-func (n *Node) dispatch(ctx context.Context, t *ticket, progress Progress) (*job.Outcome, error) {
-	if progress == nil {
-		progress = func(job.Event) {}
-	}
-	s, id := t.sub.Spec, t.id
-	out := &job.Outcome{Job: id, Attempts: t.attempts}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	reg := n.jobs.add(id, cancel)
-	defer func() {
-		reg.mu.Lock()
-		reg.finish()
-		reg.mu.Unlock()
-	}()
-	emit, finish := n.jobEvents(t, reg, out, progress)
-	// A provider that submits subscribes to bids at its first job.
-	if err := n.mesh.OnBid(n.onBid); err != nil {
-		return nil, err
-	}
-	if s.Module != "" {
-		n.blobs.Put(s.Module, t.sub.Module, true)
-		defer n.blobs.Unpin(s.Module)
-	}
-	backoff, silentRetried := waitBackoffMin, false
-	for {
-		r, err := n.auction(ctx, t, out, emit)
-		if err != nil {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled during the auction"
-			return finish(), nil
-		}
-		var why string
-		if len(r.ev.Ranked) == 0 {
-			out.State, out.ExitCode = job.StateUnscheduled, -1
-			why = n.unscheduled(ctx, s, r)
-		} else {
-			runStart := time.Now()
-			var placed bool
-			if s.Replicas > 1 {
-				placed = n.runReplicas(ctx, t, r.ev.Ranked, out, emit)
-			} else {
-				placed = n.runOne(ctx, t, r.ev.Ranked, out, emit)
-			}
-			out.Timings.Run = ms(time.Since(runStart))
-			if placed || ctx.Err() != nil {
-				return finish(), nil
-			}
-			why = out.Error
-		}
-		out.Error = why
-		if !silentRetried && len(r.answers) == 0 && r.cands > 0 && r.err == nil && t.sub.Deadline.IsZero() {
-			// Candidates were there but none answered within the window: on
-			// a loaded mesh a request or its bids can take longer than the
-			// window. One more auction before giving up (with --deadline,
-			// the waiting below does this and more).
-			silentRetried = true
-			emit(job.Event{Kind: job.EventWaiting, Message: why + "; auctioning once more"})
-			continue
-		}
-		if t.sub.Deadline.IsZero() || time.Now().Add(backoff).After(t.sub.Deadline) {
-			if !t.sub.Deadline.IsZero() {
-				out.Error += fmt.Sprintf(" (waited until the deadline, %s)", t.sub.Deadline.Format(time.RFC3339))
-			}
-			return finish(), nil
-		}
-		emit(job.Event{Kind: job.EventWaiting, Message: fmt.Sprintf("%s; next auction in %v", why, backoff)})
-		if err := n.sleep(ctx, backoff); err != nil {
-			if errors.Is(err, errClosing) {
-				return nil, err
-			}
-			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled while waiting for a provider"
-			return finish(), nil
-		}
-		backoff = min(2*backoff, waitBackoffMax)
-	}
+// Jobs lists the jobs this node submitted that its data dir keeps, newest
+// first.
+func (n *Node) Jobs() []api.JobSummary { return n.client.Jobs() }
+
+// Job returns the record of a job this node submitted, by ID, unique ID
+// prefix, or the "prefix…suffix" short form.
+func (n *Node) Job(ref string) (*api.JobRecord, error) { return n.client.Job(ref) }
+
+// Reputations returns what this node has seen of each provider, best first.
+func (n *Node) Reputations() []api.Reputation { return n.client.Reputations() }
+
+// Market returns the going rates per resource class in the bids this node
+// has heard over window.
+func (n *Node) Market(window time.Duration) []api.Rate { return n.client.Market(window) }
+
+// FindProviders finds providers through the DHT and reports for each
+// whether it matches need.
+func (n *Node) FindProviders(ctx context.Context, need job.Need) []api.ProviderInfo {
+	return n.client.FindProviders(ctx, need)
 }
 
-// errClosing: the node is closing.
-var errClosing = errors.New("node closing")
-
-// sleep waits d, or less: ctx's error when ctx ends first, errClosing
-// when the node closes first.
-func (n *Node) sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.ctx.Done():
-		return errClosing
-	}
+// Challenge asks provider p to run the benchmark chain on a fresh random
+// seed and checks the answer and its time.
+func (n *Node) Challenge(ctx context.Context, p peer.ID) (api.ChallengeResult, error) {
+	return n.client.Challenge(ctx, p)
 }
 
-// jobEvents returns how a job's events are emitted (to its registry
-// entry, its record and the caller's progress, one at a time: replicas
-// emit from several goroutines) and how it finishes (timings, metrics,
-// record, the done event).
-func (n *Node) jobEvents(t *ticket, reg *clientJob, out *job.Outcome, progress Progress) (emit func(job.Event), finish func() *job.Outcome) {
-	jt := n.track(t) // the job's record in the data dir (resume.go)
-	var mu sync.Mutex
-	emit = func(e job.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		e.Job, e.Elapsed = t.id, time.Since(t.start)
-		reg.record(e)
-		jt.observe(e)
-		progress(e)
-	}
-	finish = func() *job.Outcome {
-		out.Timings.Total = ms(time.Since(t.start))
-		n.metrics.jobs.WithLabelValues(string(out.State)).Inc()
-		n.metrics.duration.Observe(time.Since(t.start).Seconds())
-		jt.finish(out)
-		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: string(out.State)})
-		return out
-	}
-	return emit, finish
-}
+// ReadJobs reads the job records of a data dir directly (for a node that is
+// not running): see client.ReadJobs.
+func ReadJobs(dataDir string) ([]api.JobSummary, []error) { return client.ReadJobs(dataDir) }
 
-// unscheduled says why a round placed nothing: no bids and why, or the
-// request not gossiped; for a GPU job, how every provider's record falls
-// short ("0 of 6 providers match: 4 no GPU, ...").
-func (n *Node) unscheduled(ctx context.Context, s *job.Spec, r *round) string {
-	why := noBids(s, r.cands, r.answers, r.ev.Rejected)
-	if r.err != nil {
-		why = "the request could not be gossiped: " + r.err.Error()
-	}
-	if r.need.GPUs > 0 || r.need.GPUModel != "" || r.need.MinVRAM > 0 {
-		// Explain from every provider's record, not only those the
-		// specific look-up found.
-		all := n.FindProviders(ctx, job.Need{Executor: r.need.Executor})
-		for i := range all {
-			if all[i].Record != nil {
-				all[i].Mismatch = all[i].Record.Mismatch(r.need)
-			}
-		}
-		why += "; " + api.Mismatches(all)
-	}
-	return why
-}
-
-// runOne awards the job down the ranking until one bidder returns a
-// result: the runner-up takes over at its own bid when the winner declines,
-// dies or falls silent. It reports whether the job was placed (out is then
-// final); when every bidder failed, out.Error says how.
-func (n *Node) runOne(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) bool {
-	var failures []string
-	declines := 0
-	for i := range ranked {
-		o := ranked[i]
-		res, why, err := n.attempt(ctx, t, ranked, i, out, emit)
-		if err != nil {
-			if ctx.Err() != nil {
-				out.State, out.ExitCode, out.Provider, out.Region = job.StateCancelled, -1, o.Bid.Provider, o.Bid.Region
-				out.Error = "cancelled while running on " + o.Bid.Provider
-				return true
-			}
-			failures = append(failures, fmt.Sprintf("%s: %v", short(o.Bid.Provider), err))
-			v := attemptVerdict(err)
-			if v == job.VerdictDeclined {
-				declines++
-			}
-			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error(), Verdict: v})
-			continue
-		}
-		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
-		n.settle(ctx, t.sub.Spec, o.Bid.Provider, res, out)
-		n.session.spend(res.Charge)
-		n.metrics.spent.Add(float64(res.Charge))
-		return true
-	}
-	out.State, out.ExitCode = job.StateFailed, -1
-	if declines == len(failures) {
-		// Nobody ran it: every bidder declined at award time (late binding).
-		out.State = job.StateUnscheduled
-	}
-	out.Error = fmt.Sprintf("every bidder failed: %s", strings.Join(failures, "; "))
-	return false
-}
-
-// attempt awards the job to ranked[i] and waits for its result.
-func (n *Node) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option, i int, out *job.Outcome, emit func(job.Event)) (*job.Result, string, error) {
-	s := t.sub.Spec
-	o := ranked[i]
-	why := scheduler.Why(s.Policy, ranked, i)
-	pay := scheduler.Pay(s.Auction, ranked, i)
-	if pay != o.Bid.Price {
-		why += fmt.Sprintf("; second-price: paid up to the runner-up's %s", pay)
-	}
-	emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why})
-	n.mu.Lock()
-	out.Attempts++
-	attempt := out.Attempts
-	n.mu.Unlock()
-	a := &job.Award{
-		V: job.Version, Job: t.id, Client: n.ID().String(), Nonce: t.nonce, Spec: *s, Bid: o.Bid, Attempt: attempt,
-		Secrets: t.sub.Secrets,
-	}
-	if pay != o.Bid.Price {
-		a.Pay = pay
-	}
-	auth, err := n.credits.Authorize(n.ctx, a, pay)
-	if err != nil {
-		return nil, why, err
-	}
-	a.Auth = auth
-	// Should the job outlast the losers' bids, the next bidders keep
-	// theirs: they are its failover.
-	stopHold := n.holdBackups(t.id, ranked, i)
-	res, err := n.award(ctx, a, emit)
-	stopHold()
-	n.credits.VoidUnpaid(auth) // its receipt filled the slot, or nothing will
-	if err == nil && res.Error != "" {
-		err = fmt.Errorf("provider error: %s", res.Error)
-	}
-	switch {
-	case ctx.Err() != nil, errors.Is(err, errDeclined):
-		// Cancelled by the client, or declined before accepting: neither
-		// says anything of the provider.
-	case err != nil:
-		n.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Failed++ })
-	case res.TimedOut:
-		n.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.TimedOut++ })
-	default:
-		n.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Completed++ })
-	}
-	return res, why, err
-}
-
-// settle turns a provider's result into the job's outcome: the charge, the
-// output, the outputs fetched to this node, and the state.
-func (n *Node) settle(ctx context.Context, s *job.Spec, provider string, res *job.Result, out *job.Outcome) {
-	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
-	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
-	if res.Outputs != "" {
-		if _, err := n.content.FetchTree(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(s.Resources.DiskBytes)); err != nil {
-			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
-			return
-		}
-		out.Outputs = res.Outputs
-	}
-	switch {
-	case res.TimedOut:
-		out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
-	case res.MemoryExceeded:
-		out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
-	case res.DiskExceeded:
-		out.State, out.Error = job.StateFailed, fmt.Sprintf("disk limit exceeded: the job's outputs reached resources.disk (%s) or the provider's limit", job.FormatSize(uint64(content.OutputLimit(s.Resources.DiskBytes))))
-	case res.ExitCode != 0:
-		out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
-	default:
-		out.State, out.Error = job.StateCompleted, ""
-	}
-}
+// ReadJob reads one job's record from a data dir directly (see ReadJobs).
+func ReadJob(dataDir, ref string) (*api.JobRecord, error) { return client.ReadJob(dataDir, ref) }

@@ -106,7 +106,7 @@ func TestHostileProviderOversizedManifest(t *testing.T) {
 		defer cancel()
 		spec := &job.Spec{Resources: job.Resources{DiskBytes: disk}}
 		out := &job.Outcome{}
-		client.settle(ctx, spec, hostile.ID().String(), &job.Result{Outputs: outputs, Charge: 1}, out)
+		client.client.Settle(ctx, spec, hostile.ID().String(), &job.Result{Outputs: outputs, Charge: 1}, out)
 		return out
 	}
 

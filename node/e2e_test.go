@@ -32,6 +32,14 @@ func testHardware(t testing.TB) *hwprobe.Report {
 // ephemeral client that waits until every provider is on the jobs topic.
 func meshOf(t *testing.T, network string, cfgs ...Config) (client *Node, provs []*Node) {
 	t.Helper()
+	return meshWithClient(t, network, Config{}, cfgs...)
+}
+
+// meshWithClient is meshOf with the client's configuration based on
+// clientCfg (its mode, network, bootstrap, ephemerality and heartbeat
+// timeout are the test mesh's).
+func meshWithClient(t *testing.T, network string, clientCfg Config, cfgs ...Config) (client *Node, provs []*Node) {
+	t.Helper()
 	ctx := context.Background()
 	var boot []string
 	for i, cfg := range cfgs {
@@ -46,7 +54,9 @@ func meshOf(t *testing.T, network string, cfgs ...Config) (client *Node, provs [
 		}
 		provs = append(provs, n)
 	}
-	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: network, Ephemeral: true, HeartbeatTimeout: testHeartbeatTimeout})
+	ccfg := clientCfg
+	ccfg.Mode, ccfg.Bootstrap, ccfg.Network, ccfg.Ephemeral, ccfg.HeartbeatTimeout = ModeClient, boot, network, true, testHeartbeatTimeout
+	client, err := New(ctx, ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}

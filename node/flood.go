@@ -2,15 +2,12 @@ package node
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
-	"github.com/computemesh/computemesh/scheduler"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // checkFlood checks and defaults the flood limits of a configuration.
@@ -93,28 +90,14 @@ func (n *Node) expireBids() {
 func (n *Node) StandingBids() (total, held int) { return n.bids.size() }
 
 // holdProto is the stream protocol on which a client holds a backup's bid.
-const holdProto = "hold"
+const holdProto = job.ProtocolHold
 
 // maxHoldMsg bounds a hold message.
 const maxHoldMsg = 1 << 10
 
 // bidHold asks a provider to keep its bid for a job: its client names it
-// as a backup of the job's current attempt.
-type bidHold struct {
-	V   int    `json:"v"`
-	Job string `json:"job"`
-}
-
-// Validate checks a hold.
-func (h *bidHold) Validate() error {
-	if h.V != job.Version {
-		return fmt.Errorf("v: version %d, want %d", h.V, job.Version)
-	}
-	if _, err := job.ParseCID(h.Job); err != nil {
-		return fmt.Errorf("job: %w", err)
-	}
-	return nil
-}
+// as a backup of the job's current attempt (the client role sends it).
+type bidHold = job.Hold
 
 // handleHold keeps a bid its client names as a backup, until the job
 // could have ended.
@@ -129,45 +112,5 @@ func (n *Node) handleHold(s network.Stream) {
 	}
 	if why := n.bids.hold(h.Job, client.String(), time.Now()); why != "" {
 		log.Debugf("hold of job %s from %s: %s", h.Job, client, why)
-	}
-}
-
-// holdBackups holds, once the attempt has run for half the grace, the bids
-// of the backups that follow ranked[i], so that they still stand if the
-// winner fails late. The returned func cancels it (the attempt ended).
-func (n *Node) holdBackups(id string, ranked []scheduler.Option, i int) (stop func()) {
-	backups := ranked[min(i+1, len(ranked)):min(i+1+awardBackups, len(ranked))]
-	if len(backups) == 0 {
-		return func() {}
-	}
-	providers := make([]string, len(backups))
-	for k, o := range backups {
-		providers[k] = o.Bid.Provider
-	}
-	t := time.AfterFunc(n.cfg.BidGrace/2, func() {
-		for _, p := range providers {
-			n.sendHold(id, p)
-		}
-	})
-	return func() { t.Stop() }
-}
-
-// sendHold tells a provider to keep its bid for a job.
-func (n *Node) sendHold(id, provider string) {
-	p, err := peer.Decode(provider)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
-	defer cancel()
-	s, err := n.mesh.Host().NewStream(ctx, p, n.mesh.Protocol(holdProto))
-	if err != nil {
-		log.Debugf("holding the bid of %s for job %s: %v", provider, id, err)
-		return
-	}
-	defer s.Close()
-	_ = s.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := mesh.WriteMsg(s, bidHold{V: job.Version, Job: id}); err != nil {
-		log.Debugf("holding the bid of %s for job %s: %v", provider, id, err)
 	}
 }

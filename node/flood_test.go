@@ -266,8 +266,7 @@ func TestBackupsHeldLosersDropped(t *testing.T) {
 		cfgs = append(cfgs, Config{Region: "eu-west", Rates: job.Rates{CPUHour: rate}, BidGrace: time.Second,
 			Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30}})
 	}
-	client, provs := meshOf(t, network, cfgs...)
-	client.cfg.BidGrace = time.Second
+	client, provs := meshWithClient(t, network, Config{BidGrace: time.Second}, cfgs...)
 	sub := guestSpec(t, "sleep", "12s")
 	sub.Spec.Policy = job.PolicyCost
 	var once sync.Once

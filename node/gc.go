@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/client"
 	"github.com/computemesh/computemesh/store"
 )
 
@@ -35,8 +36,8 @@ func (c *Config) retention() store.Retention {
 // removed.
 func (n *Node) GC(dryRun bool) (*store.Report, error) {
 	var roots []string
-	if n.journal != nil {
-		roots = n.journal.refs()
+	if n.client != nil {
+		roots = n.client.Refs()
 	}
 	rep, err := n.content.GC(roots, n.cfg.retention(), dryRun)
 	if err != nil || dryRun {
@@ -85,14 +86,12 @@ func GCDataDir(dataDir string, r store.Retention, dryRun bool) (*api.GCReport, e
 	if err != nil {
 		return nil, err
 	}
-	recs, errs := loadRecords(filepath.Join(dataDir, JobsDir))
-	if len(errs) > 0 {
+	refs, err := client.RecordRefs(dataDir)
+	if err != nil {
 		// What an unreadable record names cannot be known: keep everything.
-		return nil, fmt.Errorf("not collecting: %w", errs[0])
+		return nil, fmt.Errorf("not collecting: %w", err)
 	}
-	for _, rec := range recs {
-		roots = append(roots, recordRefs(rec)...)
-	}
+	roots = append(roots, refs...)
 	keep := s.Closure(roots)
 	cfg := Config{StoreMaxBytes: r.MaxBytes, StoreRetention: r.MaxAge}
 	rep, err := s.Collect(func(c string) bool { return keep[c] }, func(string) bool { return false }, cfg.retention(), time.Now(), dryRun)
@@ -112,41 +111,6 @@ func gcReport(r *store.Report) *api.GCReport {
 	}
 	for i, d := range r.Freed {
 		out.Freed[i] = api.FreedBlob{CID: d.CID, Size: d.Size, Used: d.Used, Reason: string(d.Reason)}
-	}
-	return out
-}
-
-// recordRefs are the blobs a job record needs kept: its outputs, and while
-// it is unfinished its inputs and stored module.
-func recordRefs(r *api.JobRecord) []string {
-	var out []string
-	if r.Outcome != nil {
-		if r.Outcome.Outputs != "" {
-			out = append(out, r.Outcome.Outputs)
-		}
-		return out
-	}
-	for _, in := range r.Spec.Inputs {
-		out = append(out, in.CID)
-	}
-	if r.ModuleStored && r.Spec.Module != "" {
-		out = append(out, r.Spec.Module)
-	}
-	return out
-}
-
-// refs are the blobs the journal's records need kept (see recordRefs).
-func (j *journal) refs() []string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []string
-	for _, r := range j.active {
-		out = append(out, recordRefs(r)...)
-	}
-	for _, s := range j.done {
-		if s.Outputs != "" {
-			out = append(out, s.Outputs)
-		}
 	}
 	return out
 }

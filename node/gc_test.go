@@ -4,51 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
 )
-
-// The journal keeps the outputs of finished jobs and the inputs and stored
-// module of unfinished ones, also after a restart.
-func TestJournalRefs(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	j, _, err := openJournal(dir, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	running, done := testRecord(1, false), testRecord(2, true)
-	running.Spec.Inputs = []job.Input{{Name: "in", CID: "input-cid"}}
-	running.Spec.Module, running.ModuleStored = "module-cid", true
-	done.Spec.Inputs = []job.Input{{Name: "in", CID: "old-input-cid"}}
-	done.Outcome.Outputs = "outputs-cid"
-	j.create(running)
-	j.create(done)
-	j.update(done.ID, func(*api.JobRecord) bool { return false })
-	want := []string{"input-cid", "module-cid", "outputs-cid"}
-	got := j.refs()
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("refs %v, want %v", got, want)
-	}
-	j.close()
-	j2, _, err := openJournal(dir, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = j2.refs()
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("refs after a restart %v, want %v", got, want)
-	}
-}
 
 // A provider drops a job's outputs once its client's grant has expired
 // (plus the grace), and not before.

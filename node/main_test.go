@@ -111,3 +111,11 @@ func precompile(dir string) error {
 	go func() { errc <- run("guest.wasm", guest.mod, "exit", "0") }()
 	return errors.Join(run("hello.wasm", hello.Module(), "world"), <-errc)
 }
+
+// short abbreviates a peer ID for the tests' logs.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:4] + "…" + id[len(id)-6:]
+	}
+	return id
+}

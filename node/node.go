@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/client"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/credits"
 	"github.com/computemesh/computemesh/executor"
@@ -52,26 +53,23 @@ type Node struct {
 	runTimes        runTimes      // recent run times, for queued bids' wait estimates
 	announce        chan struct{} // closed once capabilities are on the DHT
 
-	// client role
-	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
-	mu       sync.Mutex
-	auctions map[string]*pending
-	// until when (then collected: see GC).
+	// client role: every node is a client (a provider may submit too).
+	client *client.Client
+	// blobs are the modules of this client's jobs, pinned while in flight
+	// (the client's; the node serves them).
+	blobs    *mesh.BlobCache
 	store    *store.Store     // content by CID: inputs, outputs (content's)
 	content  *content.Content // the store with its grants and fetches
 	tmpStore string           // the store's temporary directory (nodes without a data dir)
-	cands    candidates
-	jobs     jobRegistry
-	// journal keeps the records of this client's jobs under the data dir
-	// (nil without one); resumable are the unfinished jobs found at start.
-	journal *journal
-	reps    *reputations // what this node has seen of providers, as a client
-	market  marketWatch  // rates in the bids this node has heard
+	// ownScore is this node's SHA-256 score, the yardstick of challenges.
+	ownScore struct {
+		once  sync.Once
+		score float64
+	}
 	// credits is the node's side of the credit ledger; book is its
 	// ledger (credits.Ledger()), for the readers of balances.
-	credits   *credits.Book
-	book      *ledger.Ledger
-	resumable []string
+	credits *credits.Book
+	book    *ledger.Ledger
 
 	draining  atomic.Bool
 	drainOnce sync.Once
@@ -97,7 +95,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		cfg:      cfg,
 		bids:     newBidBook(),
 		reqs:     newRequestQueue(),
-		auctions: map[string]*pending{},
 		blobs:    mesh.NewBlobCache(256 << 20),
 		announce: make(chan struct{}),
 		drained:  make(chan struct{}),
@@ -109,10 +106,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if err := n.openStore(); err != nil {
-		return nil, err
-	}
-	n.reps = newReputations(cfg.DataDir)
-	if err := n.openJournal(); err != nil {
 		return nil, err
 	}
 	if cfg.Mode == ModeProvider {
@@ -222,28 +215,25 @@ func relayOptions(cfg Config) []mesh.Option {
 	return opts
 }
 
-// start brings the node up on its mesh, in order: blobs, background work,
-// the ledger and its protocols (credits), the role's handlers, the API, resumes.
+// start brings the node up on its mesh, in order: blobs, the ledger and
+// its protocols (credits), the client role (its job records, and a client
+// node's bids and capacity records), background work, the provider's
+// handlers, the API, resumes.
 // On an error the caller closes the node.
 func (n *Node) start() error {
 	cfg := n.cfg
 	n.mesh.ServeBlobs(n.blob, n.content.Granted)
+	if err := n.openCredits(); err != nil {
+		return err
+	}
+	if err := n.openClient(); err != nil {
+		return err
+	}
 	if cfg.MemoryTrim > 0 {
 		n.spawn(func() { n.trimMemory(cfg.MemoryTrim) })
 	}
 	if cfg.GCInterval >= 0 {
 		n.spawn(n.collectGarbage)
-	}
-	if err := n.openCredits(); err != nil {
-		return err
-	}
-	if cfg.Mode == ModeClient {
-		if err := n.mesh.OnBid(n.onBid); err != nil {
-			return err
-		}
-		if err := n.mesh.OnCapacity(n.onCapacity); err != nil {
-			return err
-		}
 	}
 	if cfg.RelayService {
 		// Peers behind NAT reach the rest through this node: their relayed
@@ -262,7 +252,7 @@ func (n *Node) start() error {
 	if err := n.startAPIIfAsked(); err != nil {
 		return err
 	}
-	n.startResumes()
+	n.client.Resume()
 	return nil
 }
 
@@ -322,11 +312,10 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mesh.Close())
 		}
 		n.own.Wait()
-		if n.journal != nil {
-			n.journal.close()
-		}
-		if err := n.reps.save(); err != nil {
-			log.Warnf("%v", err)
+		if n.client != nil {
+			if err := n.client.Close(); err != nil {
+				log.Warnf("%v", err)
+			}
 		}
 		if n.credits != nil {
 			errs = append(errs, n.credits.Close())

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,31 @@ import (
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 )
+
+// testRecord is an unfinished record of a job (for a data dir to resume
+// from): one round, one attempt under way.
+func testRecord(i int) *api.JobRecord {
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	s := &job.Spec{Executor: job.ExecutorWASM, Name: fmt.Sprintf("job-%d", i), TimeoutMS: 1000}
+	return &api.JobRecord{
+		V: 1, ID: job.NewID(s, "client", []byte{byte(i), byte(i >> 8)}).String(), Nonce: []byte{1, 2, 3},
+		State: api.JobRunning, Submitted: at, Spec: *s, BidWindowMS: 2000, Attempted: 1,
+		Rounds:   []api.Round{{Started: at, Candidates: 2, Answers: []api.RoundBid{{Provider: "p1", Price: 5}, {Provider: "p2", Decline: "busy: full"}}}},
+		Attempts: []api.Attempt{{N: 1, Provider: "p1", Start: at}},
+	}
+}
+
+// writeRecord writes r as its record file in dir.
+func writeRecord(t *testing.T, dir string, r *api.JobRecord) {
+	t.Helper()
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, r.ID+".json"), append(b, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // waitRecord polls a node's record of a job until cond holds (the bound only
 // catches a hang).
@@ -158,9 +185,11 @@ func TestResumeAfterClientRestart(t *testing.T) {
 	if len(errs) != 0 || len(list) != 1 || list[0].State != job.StateCompleted {
 		t.Fatalf("on disk after the second close: %+v, %v", list, errs)
 	}
-	j, unfinished, err := openJournal(filepath.Join(dataDir, JobsDir), FinishedJobsKept)
-	if err != nil || len(unfinished) != 0 || len(j.list()) != 1 {
-		t.Fatalf("reopening: %v, %d unfinished, %d listed", err, len(unfinished), len(j.list()))
+	for _, s := range list {
+		r, err := ReadJob(dataDir, s.ID)
+		if err != nil || !r.Done() {
+			t.Fatalf("reopening: %v, job %s unfinished", err, s.ID)
+		}
 	}
 }
 
@@ -174,7 +203,7 @@ func TestResumeImpossible(t *testing.T) {
 		mut  func(*api.JobRecord)
 		want string
 	}{
-		{"secrets", func(r *api.JobRecord) { r.Secrets = true }, errResumeSecrets},
+		{"secrets", func(r *api.JobRecord) { r.Secrets = true }, "the client restarted and secrets are never stored: resubmit"},
 		{"module gone", func(r *api.JobRecord) { r.Spec.Module = job.ModuleCID([]byte("not stored")).String() }, "is not in its store"},
 	}
 	for _, tc := range cases {
@@ -184,7 +213,7 @@ func TestResumeImpossible(t *testing.T) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			r := testRecord(7, false)
+			r := testRecord(7)
 			tc.mut(r)
 			writeRecord(t, dir, r)
 			n, err := New(context.Background(), Config{Mode: ModeClient, Network: "test-resume", DataDir: dataDir})
@@ -223,7 +252,7 @@ func TestJobsEphemeralKeepsNothing(t *testing.T) {
 	if out.State != job.StateCompleted {
 		t.Fatalf("state %s: %s", out.State, out.Error)
 	}
-	if client.journal != nil || len(client.Jobs()) != 0 {
+	if client.client.Journaled() || len(client.Jobs()) != 0 {
 		t.Fatalf("an ephemeral node keeps job records")
 	}
 	if _, err := client.Job(out.Job); err == nil {

@@ -174,8 +174,8 @@ func TestReplicasMajority(t *testing.T) {
 
 	// The mismatch costs the faulty provider reputation in the client's
 	// view, and --min-reputation then leaves it out, saying why.
-	faulty, _ := client.reps.Score(provs[1].ID().String())
-	honest, _ := client.reps.Score(provs[0].ID().String())
+	faulty, _ := client.client.Score(provs[1].ID().String())
+	honest, _ := client.client.Score(provs[0].ID().String())
 	if !(faulty < 0.5 && honest > 0.6) {
 		t.Fatalf("scores: faulty %.2f, honest %.2f; want the faulty one below a newcomer's 0.5, the honest above 0.6", faulty, honest)
 	}

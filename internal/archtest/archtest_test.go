@@ -65,7 +65,7 @@ func listModule(t *testing.T) map[string]*pkg {
 		pkgs[p.ImportPath] = p
 	}
 	// Guard against passing vacuously on a listing that lost packages.
-	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "credits", "node", "cmd/meshnode"} {
+	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "credits", "client", "node", "cmd/meshnode"} {
 		if pkgs[module+"/"+rel] == nil {
 			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
 		}
@@ -219,6 +219,22 @@ func TestImportGraph(t *testing.T) {
 			for _, f := range forbidden {
 				if under(d, f) {
 					t.Errorf("credits imports %s (directly, transitively or in its tests): the node's roles do not depend on the node, its API or its executors", d)
+				}
+			}
+		}
+	})
+
+	t.Run("client stays off the node, the commands and the testnet", func(t *testing.T) {
+		// A role package: the node composes it (start-up order, Close,
+		// forwarders), so it cannot depend on the node; it reaches the mesh
+		// through its own Mesh interface; the commands and the testnet
+		// drive nodes from above it.
+		p := pkgs[module+"/client"]
+		forbidden := []string{"node", "cmd", "testnet"}
+		for _, d := range uniq(p.Deps, p.allImports()) {
+			for _, f := range forbidden {
+				if under(d, f) {
+					t.Errorf("client imports %s (directly, transitively or in its tests): the client role does not depend on the node that composes it, on the commands or on the testnet", d)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"encoding/json"
@@ -47,7 +47,7 @@ type reputations struct {
 	path string // "" for an ephemeral node
 }
 
-func newReputations(dataDir string) *reputations {
+func newReputations(dataDir string, log Logger) *reputations {
 	r := &reputations{m: map[string]*reputation{}, seen: map[string]time.Time{}}
 	if dataDir == "" {
 		return r
@@ -168,10 +168,10 @@ func (r *reputations) save() error {
 
 // Reputations returns what this node has seen of each provider, with the
 // receipts its ledger holds for each, best first.
-func (n *Node) Reputations() []api.Reputation {
-	list := n.reps.list()
+func (c *Client) Reputations() []api.Reputation {
+	list := c.reps.list()
 	for i := range list {
-		list[i].Receipts = n.book.Balance(list[i].Provider).Receipts
+		list[i].Receipts = c.credits.Ledger().Balance(list[i].Provider).Receipts
 		list[i].Score = score(&list[i])
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Score > list[j].Score })
@@ -180,9 +180,9 @@ func (n *Node) Reputations() []api.Reputation {
 
 // reputation is a provider's score from this node's history and the
 // receipts in its ledger, and whether there is any evidence at all.
-func (n *Node) reputation(provider string) (float64, bool) {
-	rep, seen := n.reps.get(provider)
-	rep.Receipts = n.book.Balance(provider).Receipts
+func (c *Client) reputation(provider string) (float64, bool) {
+	rep, seen := c.reps.get(provider)
+	rep.Receipts = c.credits.Ledger().Balance(provider).Receipts
 	if !seen && rep.Receipts == 0 {
 		return 0, false
 	}

@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"context"
@@ -22,11 +22,6 @@ type candidates struct {
 	mu      sync.Mutex
 	lookups map[string]lookup
 	records map[peer.ID]recordEntry
-	// own is this node's SHA-256 score, the yardstick of challenges.
-	own struct {
-		once  sync.Once
-		score float64
-	}
 }
 
 type lookup struct {
@@ -46,14 +41,14 @@ type recordEntry struct {
 // there), that it can reach. Their capacity records, fetched and verified,
 // come along for ranking and for explaining a mismatch. Look-ups and records
 // are cached (lookupTTL, recordTTL).
-func (n *Node) candidates(ctx context.Context, need job.Need) (expected []peer.ID, records map[peer.ID]*job.Capacity) {
+func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer.ID, records map[peer.ID]*job.Capacity) {
 	key := capabilityFor(need)
-	found := n.lookup(ctx, key)
+	found := c.lookup(ctx, key)
 	class := mesh.ClassCPU
 	if need.GPUs > 0 || need.GPUModel != "" || need.MinVRAM > 0 {
 		class = mesh.ClassGPU
 	}
-	for _, p := range n.mesh.ClassPeers(class) {
+	for _, p := range c.mesh.ClassPeers(class) {
 		if !slices.ContainsFunc(found, func(ai peer.AddrInfo) bool { return ai.ID == p }) {
 			found = append(found, peer.AddrInfo{ID: p})
 		}
@@ -64,22 +59,22 @@ func (n *Node) candidates(ctx context.Context, need job.Need) (expected []peer.I
 		mu sync.Mutex
 	)
 	for _, ai := range found {
-		if ai.ID == n.ID() {
+		if ai.ID == c.mesh.ID() {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rec := n.capacityOf(ctx, ai.ID)
-			if n.mesh.Host().Network().Connectedness(ai.ID) != network.Connected {
+			rec := c.capacityOf(ctx, ai.ID)
+			if c.mesh.Host().Network().Connectedness(ai.ID) != network.Connected {
 				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				err := n.mesh.Connect(cctx, ai)
+				err := c.mesh.Connect(cctx, ai)
 				cancel()
 				if err != nil {
-					log.Debugf("candidate %s unreachable: %v", ai.ID, err)
+					c.log.Debugf("candidate %s unreachable: %v", ai.ID, err)
 					return
 				}
-				n.spawn(func() { n.pingOnce(ai.ID) })
+				c.own.Go(func() { c.pingOnce(ai.ID) })
 			}
 			mu.Lock()
 			expected = append(expected, ai.ID)
@@ -91,111 +86,111 @@ func (n *Node) candidates(ctx context.Context, need job.Need) (expected []peer.I
 	}
 	wg.Wait()
 	slices.Sort(expected)
-	n.waitSubscribed(ctx, expected, 2*time.Second)
+	c.waitSubscribed(ctx, expected, 2*time.Second)
 	return expected, records
 }
 
 // lookup returns the providers of a capability key, from the cache when it
 // is fresh. An empty result is not cached: the next job looks again.
-func (n *Node) lookup(ctx context.Context, key string) []peer.AddrInfo {
-	n.cands.mu.Lock()
-	l, ok := n.cands.lookups[key]
-	n.cands.mu.Unlock()
+func (c *Client) lookup(ctx context.Context, key string) []peer.AddrInfo {
+	c.cands.mu.Lock()
+	l, ok := c.cands.lookups[key]
+	c.cands.mu.Unlock()
 	if ok && time.Since(l.at) < lookupTTL {
 		return slices.Clone(l.peers)
 	}
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	found := n.mesh.FindProviders(lctx, key)
+	found := c.mesh.FindProviders(lctx, key)
 	cancel()
 	if len(found) > 0 {
-		n.cands.mu.Lock()
-		if n.cands.lookups == nil {
-			n.cands.lookups = map[string]lookup{}
+		c.cands.mu.Lock()
+		if c.cands.lookups == nil {
+			c.cands.lookups = map[string]lookup{}
 		}
-		n.cands.lookups[key] = lookup{peers: found, at: time.Now()}
-		n.cands.mu.Unlock()
+		c.cands.lookups[key] = lookup{peers: found, at: time.Now()}
+		c.cands.mu.Unlock()
 	}
 	return found
 }
 
 // capacityOf returns a provider's verified capacity record, from the cache while
 // it is fresh and unexpired; nil when it has none that verifies.
-func (n *Node) capacityOf(ctx context.Context, p peer.ID) *job.Capacity {
-	now := time.Now()
-	n.cands.mu.Lock()
-	e, ok := n.cands.records[p]
-	n.cands.mu.Unlock()
+func (c *Client) capacityOf(ctx context.Context, p peer.ID) *job.Capacity {
+	now := c.now()
+	c.cands.mu.Lock()
+	e, ok := c.cands.records[p]
+	c.cands.mu.Unlock()
 	if ok && now.Sub(e.at) < recordTTL && (e.rec == nil || now.UnixMilli() < e.rec.ExpiresMS) {
 		return e.rec
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	rec, err := n.mesh.GetCapacity(rctx, p)
+	rec, err := c.mesh.GetCapacity(rctx, p)
 	cancel()
 	e = recordEntry{rec: rec, at: now}
 	if err != nil {
 		e.err = err.Error()
-		log.Debugf("capacity record of %s: %v", p, err)
+		c.log.Debugf("capacity record of %s: %v", p, err)
 	}
-	n.cands.mu.Lock()
-	if n.cands.records == nil {
-		n.cands.records = map[peer.ID]recordEntry{}
+	c.cands.mu.Lock()
+	if c.cands.records == nil {
+		c.cands.records = map[peer.ID]recordEntry{}
 	}
 	// Bound the cache: forget the oldest half when it grows large.
-	if len(n.cands.records) > 4096 {
-		for k, v := range n.cands.records {
+	if len(c.cands.records) > 4096 {
+		for k, v := range c.cands.records {
 			if now.Sub(v.at) > recordTTL/2 {
-				delete(n.cands.records, k)
+				delete(c.cands.records, k)
 			}
 		}
 	}
-	n.cands.records[p] = e
-	n.cands.mu.Unlock()
+	c.cands.records[p] = e
+	c.cands.mu.Unlock()
 	return rec
 }
 
 // onCapacity keeps the record cache current with gossiped records (already
 // verified by the topic's validator): a newer sequence number replaces.
-func (n *Node) onCapacity(c *job.Capacity) {
-	p, err := peer.Decode(c.Peer)
+func (c *Client) onCapacity(rec *job.Capacity) {
+	p, err := peer.Decode(rec.Peer)
 	if err != nil {
 		return
 	}
-	n.cands.mu.Lock()
-	defer n.cands.mu.Unlock()
-	if n.cands.records == nil {
-		n.cands.records = map[peer.ID]recordEntry{}
+	c.cands.mu.Lock()
+	defer c.cands.mu.Unlock()
+	if c.cands.records == nil {
+		c.cands.records = map[peer.ID]recordEntry{}
 	}
-	if e, ok := n.cands.records[p]; ok && e.rec != nil && e.rec.Seq >= c.Seq {
+	if e, ok := c.cands.records[p]; ok && e.rec != nil && e.rec.Seq >= rec.Seq {
 		return
 	}
-	if _, ok := n.cands.records[p]; !ok && len(n.cands.records) > 4096 {
+	if _, ok := c.cands.records[p]; !ok && len(c.cands.records) > 4096 {
 		return // the cache is full: records the client looks up take precedence
 	}
-	n.cands.records[p] = recordEntry{rec: c, at: time.Now()}
+	c.cands.records[p] = recordEntry{rec: rec, at: c.now()}
 }
 
-func (n *Node) pingOnce(p peer.ID) {
-	if n.mesh.RTT(p) > 0 {
+func (c *Client) pingOnce(p peer.ID) {
+	if c.mesh.RTT(p) > 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
 	defer cancel()
-	_, _ = n.mesh.Ping(ctx, p)
+	_, _ = c.mesh.Ping(ctx, p)
 }
 
 // waitSubscribed waits, at most max, until every peer in ps is known to be
 // on the jobs topic, so that the request reaches them directly. (They learn
 // of this node's bids subscription on the same stream before the request.)
-func (n *Node) waitSubscribed(ctx context.Context, ps []peer.ID, max time.Duration) {
+func (c *Client) waitSubscribed(ctx context.Context, ps []peer.ID, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		jobs, _ := n.mesh.TopicPeers()
+		jobs, _ := c.mesh.TopicPeers()
 		all := true
 		for _, p := range ps {
 			// A peer reached only through a relay never joins this node's
 			// topics (relayed connections carry no gossip): the request
 			// reaches it through the relay nodes' gossip.
-			if !slices.Contains(jobs, p) && n.mesh.ConnsTo(p).Direct > 0 {
+			if !slices.Contains(jobs, p) && c.mesh.ConnsTo(p).Direct > 0 {
 				all = false
 				break
 			}
@@ -208,10 +203,10 @@ func (n *Node) waitSubscribed(ctx context.Context, ps []peer.ID, max time.Durati
 }
 
 // rttOf returns the measured RTT to a provider given by its ID string.
-func (n *Node) rttOf(provider string) time.Duration {
+func (c *Client) rttOf(provider string) time.Duration {
 	p, err := peer.Decode(provider)
 	if err != nil {
 		return 0
 	}
-	return n.mesh.RTT(p)
+	return c.mesh.RTT(p)
 }

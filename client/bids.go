@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"context"
@@ -14,18 +14,18 @@ import (
 )
 
 // onBid routes a gossiped bid or decline to its auction.
-func (n *Node) onBid(b *job.Bid, _ peer.ID) {
-	n.mu.Lock()
-	p := n.auctions[b.Job]
-	n.mu.Unlock()
+func (c *Client) onBid(b *job.Bid, _ peer.ID) {
+	c.mu.Lock()
+	p := c.auctions[b.Job]
+	c.mu.Unlock()
 	if p == nil {
 		// Another node's auction: its rates still tell the going rate.
 		// (A GPU job's bid quotes a GPU rate; without the job, the model
 		// is unknown.)
-		n.observeBid(b, "", false)
+		c.observeBid(b, "", false)
 		return
 	}
-	n.observeBid(b, p.gpuModel, p.gpuJob)
+	c.observeBid(b, p.gpuModel, p.gpuJob)
 	if !p.auction.Offer(*b) {
 		return
 	}
@@ -37,14 +37,14 @@ func (n *Node) onBid(b *job.Bid, _ peer.ID) {
 }
 
 // measureRTT pings the bidders whose RTT is not known yet.
-func (n *Node) measureRTT(ctx context.Context, answers []job.Bid) {
+func (c *Client) measureRTT(ctx context.Context, answers []job.Bid) {
 	var wg sync.WaitGroup
 	for _, b := range answers {
 		if b.Decline != "" {
 			continue
 		}
 		p, err := peer.Decode(b.Provider)
-		if err != nil || n.mesh.RTT(p) > 0 {
+		if err != nil || c.mesh.RTT(p) > 0 {
 			continue
 		}
 		wg.Add(1)
@@ -52,7 +52,7 @@ func (n *Node) measureRTT(ctx context.Context, answers []job.Bid) {
 			defer wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			_, _ = n.mesh.Ping(pctx, p)
+			_, _ = c.mesh.Ping(pctx, p)
 		}()
 	}
 	wg.Wait()

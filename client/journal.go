@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"bytes"
@@ -47,8 +47,8 @@ func validJobID(id string) bool {
 	if len(id) < 8 || len(id) > 128 {
 		return false
 	}
-	for _, c := range id {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+	for _, r := range id {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
 			return false
 		}
 	}
@@ -102,6 +102,8 @@ func encodeRecord(r *api.JobRecord) []byte {
 type journal struct {
 	dir  string
 	keep int // finished records kept
+	log  Logger
+	now  func() time.Time
 
 	mu     sync.Mutex
 	closed bool
@@ -113,7 +115,7 @@ type journal struct {
 // of interrupted writes are removed, a record that cannot be read is logged
 // with its file name, renamed *.corrupt and skipped, and finished records
 // beyond keep are pruned. It returns the unfinished records.
-func openJournal(dir string, keep int) (*journal, []*api.JobRecord, error) {
+func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journal, []*api.JobRecord, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("job records: %w", err)
 	}
@@ -124,7 +126,7 @@ func openJournal(dir string, keep int) (*journal, []*api.JobRecord, error) {
 			}
 		}
 	}
-	j := &journal{dir: dir, keep: keep, active: map[string]*api.JobRecord{}, done: map[string]api.JobSummary{}}
+	j := &journal{dir: dir, keep: keep, log: log, now: now, active: map[string]*api.JobRecord{}, done: map[string]api.JobSummary{}}
 	recs, errs := loadRecords(dir)
 	for _, err := range errs {
 		log.Errorf("%v: skipped", err)
@@ -159,9 +161,9 @@ func (j *journal) writeLocked(r *api.JobRecord) {
 	if j.closed {
 		return
 	}
-	r.Updated = time.Now()
+	r.Updated = j.now()
 	if err := writeAtomic(j.path(r.ID), encodeRecord(r)); err != nil {
-		log.Errorf("job record %s: %v", j.path(r.ID), err)
+		j.log.Errorf("job record %s: %v", j.path(r.ID), err)
 	}
 }
 
@@ -182,7 +184,7 @@ func (j *journal) pruneLocked() {
 	})
 	for _, s := range list[:len(list)-j.keep] {
 		if err := os.Remove(j.path(s.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			log.Warnf("pruning job record %s: %v", j.path(s.ID), err)
+			j.log.Warnf("pruning job record %s: %v", j.path(s.ID), err)
 		}
 		delete(j.done, s.ID)
 	}

@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"bufio"
@@ -16,8 +16,8 @@ import (
 )
 
 // award sends an award to its bidder and waits for the result.
-func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*job.Result, error) {
-	st, err := n.openAward(ctx, a)
+func (c *Client) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*job.Result, error) {
+	st, err := c.openAward(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -32,11 +32,11 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 		return nil, fmt.Errorf("sending award: %w", err)
 	}
 	r := bufio.NewReader(st)
-	if err := n.awaitAcceptance(st, r, end, a, emit); err != nil {
+	if err := c.awaitAcceptance(st, r, end, a, emit); err != nil {
 		return nil, err
 	}
 	emit(job.Event{Kind: job.EventRunning, Provider: a.Bid.Provider})
-	res, err := n.awaitResult(st, r, end, a, emit)
+	res, err := c.awaitResult(st, r, end, a, emit)
 	if err != nil {
 		return nil, err
 	}
@@ -48,9 +48,9 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 		res.Charge = limit // never pay more than the bid (or the second price)
 	}
 	if res.Error == "" {
-		if err := n.credits.PayReceipt(n.ctx, st, r, a, res.Charge); err != nil {
-			n.metrics.unreceipted.Inc()
-			log.Warnf("job %s attempt %d: no receipt with %s: %v", a.Job, a.Attempt, a.Bid.Provider, err)
+		if err := c.credits.PayReceipt(c.ctx, st, r, a, res.Charge); err != nil {
+			c.metrics.Unreceipted.Inc()
+			c.log.Warnf("job %s attempt %d: no receipt with %s: %v", a.Job, a.Attempt, a.Bid.Provider, err)
 		}
 	}
 	return res, nil
@@ -58,12 +58,12 @@ func (n *Node) award(ctx context.Context, a *job.Award, emit func(job.Event)) (*
 
 // openAward lets the bidder fetch the job's blobs and opens the award
 // stream to it.
-func (n *Node) openAward(ctx context.Context, a *job.Award) (network.Stream, error) {
+func (c *Client) openAward(ctx context.Context, a *job.Award) (network.Stream, error) {
 	p, err := peer.Decode(a.Bid.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("bidder ID %q: %w", a.Bid.Provider, err)
 	}
-	blobs, err := n.content.InputBlobs(a.Spec.Inputs)
+	blobs, err := c.content.InputBlobs(a.Spec.Inputs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSubmission, err)
 	}
@@ -72,12 +72,12 @@ func (n *Node) openAward(ctx context.Context, a *job.Award) (network.Stream, err
 	}
 	// The grant is not withdrawn when this award ends: another job of this
 	// client may use the same blobs with the same provider; it expires.
-	n.content.Grant(p, time.Now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
+	c.content.Grant(p, c.now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
 	// A provider behind NAT is reached through its relay when no direct
 	// connection exists (the relay's limits bound such a job's data).
 	sctx, cancel := context.WithTimeout(mesh.AllowRelayed(ctx), 10*time.Second)
 	defer cancel()
-	st, err := n.mesh.Host().NewStream(sctx, p, n.mesh.Protocol("award"))
+	st, err := c.mesh.Host().NewStream(sctx, p, c.mesh.Protocol("award"))
 	if err != nil {
 		return nil, fmt.Errorf("opening award stream: %w", err)
 	}
@@ -86,14 +86,14 @@ func (n *Node) openAward(ctx context.Context, a *job.Award) (network.Stream, err
 
 // awaitAcceptance reads the provider's answer to the award: queued (with
 // heartbeats) until accepted, or declined.
-func (n *Node) awaitAcceptance(st network.Stream, r *bufio.Reader, end time.Time, a *job.Award, emit func(job.Event)) error {
+func (c *Client) awaitAcceptance(st network.Stream, r *bufio.Reader, end time.Time, a *job.Award, emit func(job.Event)) error {
 	awarded := time.Now()
 	var reply job.Reply
 	for {
 		// Before acceptance the provider is either queueing the job (with
 		// heartbeats) or answering at once.
 		reply = job.Reply{}
-		if err := n.readReply(st, r, end, &reply); err != nil {
+		if err := c.readReply(st, r, end, &reply); err != nil {
 			return fmt.Errorf("waiting for acceptance: %w", err)
 		}
 		if reply.Type == job.ReplyQueued {
@@ -107,7 +107,7 @@ func (n *Node) awaitAcceptance(st network.Stream, r *bufio.Reader, end time.Time
 	}
 	switch reply.Type {
 	case job.ReplyAccepted:
-		n.reps.started(a.Bid.Provider, time.Since(awarded))
+		c.reps.started(a.Bid.Provider, time.Since(awarded))
 		return nil
 	case job.ReplyDeclined:
 		return fmt.Errorf("%w: %s", errDeclined, reply.Reason)
@@ -118,11 +118,11 @@ func (n *Node) awaitAcceptance(st network.Stream, r *bufio.Reader, end time.Time
 
 // awaitResult reads the run's live log until its result, and checks the
 // result is this award's.
-func (n *Node) awaitResult(st network.Stream, r *bufio.Reader, end time.Time, a *job.Award, emit func(job.Event)) (*job.Result, error) {
+func (c *Client) awaitResult(st network.Stream, r *bufio.Reader, end time.Time, a *job.Award, emit func(job.Event)) (*job.Result, error) {
 	var reply job.Reply
 	for {
 		reply = job.Reply{}
-		if err := n.readReply(st, r, end, &reply); err != nil {
+		if err := c.readReply(st, r, end, &reply); err != nil {
 			return nil, fmt.Errorf("waiting for the result: %w", err)
 		}
 		switch reply.Type {
@@ -146,8 +146,8 @@ func (n *Node) awaitResult(st network.Stream, r *bufio.Reader, end time.Time, a 
 
 // readReply reads one reply from an award stream, allowing the heartbeat
 // timeout of silence (and never past end).
-func (n *Node) readReply(st network.Stream, r *bufio.Reader, end time.Time, reply *job.Reply) error {
-	d := time.Now().Add(n.cfg.HeartbeatTimeout)
+func (c *Client) readReply(st network.Stream, r *bufio.Reader, end time.Time, reply *job.Reply) error {
+	d := time.Now().Add(c.cfg.HeartbeatTimeout)
 	if d.After(end) {
 		d = end
 	}
@@ -155,7 +155,7 @@ func (n *Node) readReply(st network.Stream, r *bufio.Reader, end time.Time, repl
 	err := mesh.ReadMsg(r, job.MaxReplySize, reply)
 	var ne net.Error
 	if err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) && time.Now().Before(end) {
-		return fmt.Errorf("provider silent for %v (no heartbeat): taken for dead", n.cfg.HeartbeatTimeout)
+		return fmt.Errorf("provider silent for %v (no heartbeat): taken for dead", c.cfg.HeartbeatTimeout)
 	}
 	return err
 }

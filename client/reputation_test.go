@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 func TestReputationScoreAndPersistence(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	r := newReputations(dir)
+	r := newReputations(dir, testLog())
 	if _, ok := r.Score("p"); ok {
 		t.Fatal("a provider never seen has a score")
 	}
@@ -37,7 +37,7 @@ func TestReputationScoreAndPersistence(t *testing.T) {
 	if err := r.save(); err != nil {
 		t.Fatal(err)
 	}
-	again := newReputations(dir)
+	again := newReputations(dir, testLog())
 	list := again.list()
 	if len(list) != 1 || list[0].Completed != 1 || list[0].Failed != 1 || list[0].Mismatches != 1 || list[0].MeanStartMS != 20 {
 		t.Fatalf("after a restart: %+v", list)
@@ -47,7 +47,7 @@ func TestReputationScoreAndPersistence(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, reputationFile), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := newReputations(dir).list(); len(got) != 0 {
+	if got := newReputations(dir, testLog()).list(); len(got) != 0 {
 		t.Fatalf("from a corrupt file: %+v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"slices"
@@ -88,27 +88,27 @@ func (m *marketWatch) rates(now time.Time, window time.Duration) []api.Rate {
 
 // observeBid records the rates of a gossiped bid. gpuModel is the model the
 // job asked for, when this node knows the job ("" otherwise).
-func (n *Node) observeBid(b *job.Bid, gpuModel string, gpuJob bool) {
+func (c *Client) observeBid(b *job.Bid, gpuModel string, gpuJob bool) {
 	if b.Decline != "" {
 		return
 	}
-	now := time.Now()
-	n.market.add(marketBid{at: now, provider: b.Provider, class: MarketCPU, region: b.Region, rate: b.Rates.CPUHour})
+	now := c.now()
+	c.market.add(marketBid{at: now, provider: b.Provider, class: MarketCPU, region: b.Region, rate: b.Rates.CPUHour})
 	if gpuJob && b.Rates.GPUHour > 0 {
 		class := MarketGPU
 		if gpuModel != "" {
 			class += ":" + gpuModel
 		}
-		n.market.add(marketBid{at: now, provider: b.Provider, class: class, region: b.Region, rate: b.Rates.GPUHour})
+		c.market.add(marketBid{at: now, provider: b.Provider, class: class, region: b.Region, rate: b.Rates.GPUHour})
 	}
 }
 
 // Market returns the going rates per resource class in the bids this node
 // has heard over window. A node hears bids once it submits a job (clients
 // from the start); a provider that never submits hears none.
-func (n *Node) Market(window time.Duration) []api.Rate {
-	if err := n.mesh.OnBid(n.onBid); err != nil {
-		log.Debugf("subscribing to bids for the market view: %v", err)
+func (c *Client) Market(window time.Duration) []api.Rate {
+	if err := c.mesh.OnBid(c.onBid); err != nil {
+		c.log.Debugf("subscribing to bids for the market view: %v", err)
 	}
-	return n.market.rates(time.Now(), window)
+	return c.market.rates(c.now(), window)
 }

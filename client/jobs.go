@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"context"
@@ -100,8 +100,8 @@ func (j *clientJob) finish() {
 
 // Cancel stops a job this node submitted: the award stream is reset, and
 // the provider stops the run.
-func (n *Node) Cancel(id string) error {
-	j := n.jobs.get(id)
+func (c *Client) Cancel(id string) error {
+	j := c.jobs.get(id)
 	if j == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownJob, id)
 	}
@@ -117,8 +117,8 @@ func (n *Node) Cancel(id string) error {
 
 // Events returns a job's events so far and, with follow, a channel of those
 // to come (closed when the job ends; nil when it has ended already).
-func (n *Node) Events(id string, follow bool) ([]job.Event, <-chan job.Event, func(), error) {
-	j := n.jobs.get(id)
+func (c *Client) Events(id string, follow bool) ([]job.Event, <-chan job.Event, func(), error) {
+	j := c.jobs.get(id)
 	if j == nil {
 		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
 	}

@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"context"
@@ -43,7 +43,7 @@ func outputKey(r *job.Result) string {
 // reported in out.Minority and lose reputation. It reports whether the job
 // was placed (out is final): false when too few replicas could run for a
 // majority.
-func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) bool {
+func (c *Client) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) bool {
 	k := t.sub.Spec.Replicas
 	need := k/2 + 1
 	if len(ranked) < k {
@@ -51,7 +51,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 		out.Error = fmt.Sprintf("replicas: %d asked, only %d feasible bids", k, len(ranked))
 		return false
 	}
-	runs, failures := n.runReplicaSet(ctx, t, ranked, out, emit)
+	runs, failures := c.runReplicaSet(ctx, t, ranked, out, emit)
 	if ctx.Err() != nil {
 		out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled while running its replicas"
 		return true
@@ -88,7 +88,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 			}
 		} else {
 			out.Minority = append(out.Minority, r.opt.Bid.Provider)
-			n.reps.update(r.opt.Bid.Provider, func(rep *api.Reputation) { rep.Mismatches++ })
+			c.reps.update(r.opt.Bid.Provider, func(rep *api.Reputation) { rep.Mismatches++ })
 		}
 		emit(job.Event{Kind: job.EventReplica, Provider: r.opt.Bid.Provider, Price: r.res.Charge, Verdict: verdict, Message: string(verdict) + ": " + r.key})
 	}
@@ -98,12 +98,12 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 		return true
 	}
 	out.Provider, out.Region, out.Price, out.Reason = winner.opt.Bid.Provider, winner.opt.Bid.Region, winner.opt.Bid.Price, winner.why
-	n.settle(ctx, t.sub.Spec, winner.opt.Bid.Provider, winner.res, out)
+	c.settle(ctx, t.sub.Spec, winner.opt.Bid.Provider, winner.res, out)
 	out.Charge = charge
-	n.session.spend(charge)
-	n.metrics.spent.Add(float64(charge))
+	c.spend(charge)
+	c.metrics.Spent.Add(float64(charge))
 	if len(out.Minority) > 0 {
-		log.Warnf("job %s: replicas on %s disagreed with the majority", t.id, strings.Join(out.Minority, ", "))
+		c.log.Warnf("job %s: replicas on %s disagreed with the majority", t.id, strings.Join(out.Minority, ", "))
 	}
 	return true
 }
@@ -111,7 +111,7 @@ func (n *Node) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.Op
 // runReplicaSet runs k replicas at once, each failing over down the
 // ranking on its own; it returns the runs that gave a result and why the
 // others failed.
-func (n *Node) runReplicaSet(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) (runs []replicaRun, failures []string) {
+func (c *Client) runReplicaSet(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) (runs []replicaRun, failures []string) {
 	k := t.sub.Spec.Replicas
 	var (
 		mu   sync.Mutex
@@ -136,7 +136,7 @@ func (n *Node) runReplicaSet(ctx context.Context, t *ticket, ranked []scheduler.
 				if i < 0 || ctx.Err() != nil {
 					return
 				}
-				res, why, err := n.attempt(ctx, t, ranked, i, out, emit)
+				res, why, err := c.attempt(ctx, t, ranked, i, out, emit)
 				if err != nil {
 					mu.Lock()
 					failures = append(failures, fmt.Sprintf("%s: %v", short(ranked[i].Bid.Provider), err))

@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"errors"
@@ -45,7 +45,7 @@ func writeRecord(t *testing.T, dir string, r *api.JobRecord) {
 func TestJournalRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	j, unfinished, err := openJournal(dir, 10)
+	j, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
 	if err != nil || len(unfinished) != 0 {
 		t.Fatalf("empty journal: %v, %d unfinished", err, len(unfinished))
 	}
@@ -55,7 +55,7 @@ func TestJournalRoundTrip(t *testing.T) {
 	j.update(done.ID, func(*api.JobRecord) bool { return false }) // moves it to the finished ones
 	j.close()
 
-	j2, unfinished, err := openJournal(dir, 10)
+	j2, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestJournalCorruptRecordsSkipped(t *testing.T) {
 			if len(errs) != 1 || !strings.Contains(errs[0].Error(), bad) {
 				t.Fatalf("errors %v, want one naming %s", errs, bad)
 			}
-			j, unfinished, err := openJournal(dir, 10)
+			j, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func TestJournalPrune(t *testing.T) {
 			for i := range tc.unfinished {
 				writeRecord(t, dir, testRecord(100+i, false))
 			}
-			j, unfinished, err := openJournal(dir, tc.keep)
+			j, unfinished, err := openJournal(dir, tc.keep, testLog(), time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,7 +225,7 @@ func TestJournalPrune(t *testing.T) {
 func TestJournalWriteFailureKeepsRunning(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "jobs")
-	j, _, err := openJournal(dir, 10)
+	j, _, err := openJournal(dir, 10, testLog(), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

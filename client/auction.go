@@ -1,4 +1,4 @@
-package node
+package client
 
 import (
 	"context"
@@ -13,12 +13,12 @@ import (
 // auction runs one auction round of a job: discover candidates, gossip the
 // request, collect answers until every candidate has answered or the window
 // closes, then check and rank them. An error only when the node is closing.
-func (n *Node) auction(ctx context.Context, t *ticket, out *job.Outcome, emit func(job.Event)) (*round, error) {
+func (c *Client) auction(ctx context.Context, t *ticket, out *job.Outcome, emit func(job.Event)) (*round, error) {
 	s, id := t.sub.Spec, t.id
 	discoverStart := time.Now()
 	need := s.Resources.Need()
 	need.Region, need.Executor = s.Region, s.Executor
-	cands, records := n.candidates(ctx, need)
+	cands, records := c.candidates(ctx, need)
 	r := &round{cands: len(cands), need: need}
 	out.Candidates = len(cands)
 	out.Timings.Discover += ms(time.Since(discoverStart))
@@ -28,18 +28,18 @@ func (n *Node) auction(ctx context.Context, t *ticket, out *job.Outcome, emit fu
 	defer func() { out.Timings.Auction += ms(time.Since(auctionStart)) }()
 	window := t.sub.BidWindow
 	if window <= 0 {
-		window = n.cfg.BidWindow
+		window = c.cfg.BidWindow
 	}
 	expected := make([]string, len(cands))
-	for i, c := range cands {
-		expected[i] = c.String()
+	for i, p := range cands {
+		expected[i] = p.String()
 	}
 	p := &pending{auction: scheduler.NewAuction(id, expected), emit: emit, gpuModel: s.Resources.GPUModel,
 		gpuJob: s.Resources.GPUs > 0 || s.Resources.GPUModel != ""}
-	defer n.openAuction(id, p)()
-	deadline := time.Now().Add(window)
-	req := job.NewRequest(id, n.ID().String(), s, deadline.UnixMilli())
-	if err := n.mesh.PublishRequest(ctx, req); err != nil {
+	defer c.openAuction(id, p)()
+	deadline := c.now().Add(window)
+	req := job.NewRequest(id, c.mesh.ID().String(), s, deadline.UnixMilli())
+	if err := c.mesh.PublishRequest(ctx, req); err != nil {
 		r.err = err
 		emit(job.Event{Kind: job.EventClosed, Message: "gossip failed: " + err.Error()})
 		return r, nil
@@ -62,28 +62,28 @@ wait:
 		case <-timer.C:
 			break wait
 		case <-regossip.C:
-			if err := n.mesh.PublishRequest(ctx, req); err != nil {
-				log.Debugf("re-gossiping job %s: %v", id, err)
+			if err := c.mesh.PublishRequest(ctx, req); err != nil {
+				c.log.Debugf("re-gossiping job %s: %v", id, err)
 			}
 		case <-ctx.Done():
 			return r, nil
-		case <-n.ctx.Done():
+		case <-c.ctx.Done():
 			return nil, errClosing
 		}
 	}
 	r.answers = p.auction.Close()
 	emit(job.Event{Kind: job.EventClosed, Count: len(r.answers), Message: closedBy})
 	if s.Policy != job.PolicyCost {
-		n.measureRTT(ctx, r.answers)
+		c.measureRTT(ctx, r.answers)
 	}
-	n.evaluate(t, r, records, out, emit)
+	c.evaluate(t, r, records, out, emit)
 	return r, nil
 }
 
 // evaluate runs the round's answers through the scheduler's pipeline
 // (checks, fit against the providers' records, reputation; then the
 // job's policy) and reports bids, declines and rejections.
-func (n *Node) evaluate(t *ticket, r *round, records map[peer.ID]*job.Capacity, out *job.Outcome, emit func(job.Event)) {
+func (c *Client) evaluate(t *ticket, r *round, records map[peer.ID]*job.Capacity, out *job.Outcome, emit func(job.Event)) {
 	s := t.sub.Spec
 	recordOf := func(provider string) *job.Capacity {
 		if p, err := peer.Decode(provider); err == nil {
@@ -91,15 +91,15 @@ func (n *Node) evaluate(t *ticket, r *round, records map[peer.ID]*job.Capacity, 
 		}
 		return nil
 	}
-	checks := append(scheduler.Checks(t.id, s, time.Now()), scheduler.Fits(r.need, recordOf), scheduler.MinReputation(s.MinReputation, n.reputation))
+	checks := append(scheduler.Checks(t.id, s, c.now()), scheduler.Fits(r.need, recordOf), scheduler.MinReputation(s.MinReputation, c.reputation))
 	est := func(b *job.Bid) scheduler.Option {
-		o := scheduler.Option{RTT: n.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
+		o := scheduler.Option{RTT: c.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
 		var score job.Score
 		if rec := recordOf(b.Provider); rec != nil {
 			score = rec.Score
 		}
 		o.Run = scheduler.RunEstimate(s, score)
-		o.Reputation, _ = n.reputation(b.Provider)
+		o.Reputation, _ = c.reputation(b.Provider)
 		return o
 	}
 	r.ev = scheduler.Evaluate(r.answers, checks, scheduler.PolicyOf(s), est)
@@ -119,15 +119,15 @@ func (n *Node) evaluate(t *ticket, r *round, records map[peer.ID]*job.Capacity, 
 
 // openAuction takes the bids for job id into p until the returned
 // function is called.
-func (n *Node) openAuction(id string, p *pending) (close func()) {
-	n.mu.Lock()
-	n.auctions[id] = p
-	n.mu.Unlock()
+func (c *Client) openAuction(id string, p *pending) (close func()) {
+	c.mu.Lock()
+	c.auctions[id] = p
+	c.mu.Unlock()
 	return func() {
-		n.mu.Lock()
-		if n.auctions[id] == p {
-			delete(n.auctions, id)
+		c.mu.Lock()
+		if c.auctions[id] == p {
+			delete(c.auctions, id)
 		}
-		n.mu.Unlock()
+		c.mu.Unlock()
 	}
 }

@@ -1,9 +1,8 @@
-package node
+package client
 
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
@@ -23,32 +22,13 @@ const (
 	errInterrupted   = "the client node stopped during the attempt"
 )
 
-// openJournal opens the job records of a node with a data dir and prepares
-// the unfinished jobs for resumption (started by startResumes).
-func (n *Node) openJournal() error {
-	if n.cfg.DataDir == "" {
-		return nil
-	}
-	j, unfinished, err := openJournal(filepath.Join(n.cfg.DataDir, JobsDir), FinishedJobsKept)
-	if err != nil {
-		return err
-	}
-	n.journal = j
-	for _, r := range unfinished {
-		if n.reopen(r) {
-			n.resumable = append(n.resumable, r.ID)
-		}
-	}
-	return nil
-}
-
 // reopen marks an unfinished record as resumed after a restart: the
 // attempt the restart interrupted ends, and a job that cannot be dispatched
 // again (its secrets were never stored, its module is gone) ends failed.
 // It reports whether the job is to be dispatched again.
-func (n *Node) reopen(r *api.JobRecord) bool {
+func (c *Client) reopen(r *api.JobRecord) bool {
 	resumable := true
-	n.journal.update(r.ID, func(r *api.JobRecord) bool {
+	c.journal.update(r.ID, func(r *api.JobRecord) bool {
 		for i := range r.Attempts {
 			if a := &r.Attempts[i]; a.End.IsZero() {
 				// The attempt ended at the record's last write, or later.
@@ -65,47 +45,48 @@ func (n *Node) reopen(r *api.JobRecord) bool {
 		switch {
 		case r.Secrets:
 			why = errResumeSecrets
-		case r.Spec.Module != "" && !n.moduleHeld(r.Spec.Module):
+		case r.Spec.Module != "" && !c.moduleHeld(r.Spec.Module):
 			why = fmt.Sprintf(errResumeModule, r.Spec.Module)
 		}
 		if why != "" {
 			resumable = false
-			now := time.Now()
+			now := c.now()
 			r.Outcome = &job.Outcome{
 				Job: r.ID, State: job.StateFailed, ExitCode: -1, Error: why, Attempts: r.Attempted,
 				Timings: job.Timings{Total: ms(now.Sub(r.Submitted))},
 			}
 			r.State, r.Finished = job.StateFailed, now
-			log.Warnf("job %s: %s", r.ID, why)
+			c.log.Warnf("job %s: %s", r.ID, why)
 		}
 		return true
 	})
 	return resumable
 }
 
-func (n *Node) moduleHeld(c string) bool {
-	id, err := job.ParseCID(c)
-	return err == nil && n.store.Has(id)
+func (c *Client) moduleHeld(module string) bool {
+	id, err := job.ParseCID(module)
+	return err == nil && c.store.Has(id)
 }
 
-// startResumes dispatches the unfinished jobs found at start again, each in
-// a goroutine the node owns (Close stops them).
-func (n *Node) startResumes() {
-	for _, id := range n.resumable {
-		n.spawn(func() {
-			if err := n.resume(id); err != nil {
-				log.Warnf("resuming job %s: %v", id, err)
+// Resume dispatches the unfinished jobs found at New again, each in a
+// goroutine the client owns (Close stops them). The node calls it once
+// it is up.
+func (c *Client) Resume() {
+	for _, id := range c.resumable {
+		c.own.Go(func() {
+			if err := c.resume(id); err != nil {
+				c.log.Warnf("resuming job %s: %v", id, err)
 			}
 		})
 	}
-	n.resumable = nil
+	c.resumable = nil
 }
 
 // resume rebuilds a job's submission from its record and dispatches it
 // again: same ID and nonce, the original submit time, attempt numbers going
 // on.
-func (n *Node) resume(id string) error {
-	r, err := n.journal.get(id)
+func (c *Client) resume(id string) error {
+	r, err := c.journal.get(id)
 	if err != nil {
 		return err
 	}
@@ -115,27 +96,27 @@ func (n *Node) resume(id string) error {
 		sub.Deadline = time.UnixMilli(r.DeadlineMS)
 	}
 	if spec.Module != "" {
-		c, err := job.ParseCID(spec.Module)
+		mc, err := job.ParseCID(spec.Module)
 		if err != nil {
 			return err
 		}
-		if sub.Module, err = n.store.Get(c); err != nil {
+		if sub.Module, err = c.store.Get(mc); err != nil {
 			return err
 		}
 	}
-	wctx, cancel := context.WithTimeout(n.ctx, resumeWaitProviders)
-	err = n.mesh.WaitProviders(wctx, 1)
+	wctx, cancel := context.WithTimeout(c.ctx, resumeWaitProviders)
+	err = c.mesh.WaitProviders(wctx, 1)
 	cancel()
-	if n.ctx.Err() != nil {
+	if c.ctx.Err() != nil {
 		return nil // closing: the job stays unfinished for the next start
 	}
 	if err != nil {
-		log.Infof("resuming job %s: no provider on the jobs topic yet; auctioning anyway", id)
+		c.log.Infof("resuming job %s: no provider on the jobs topic yet; auctioning anyway", id)
 	}
-	log.Infof("resuming job %s after a restart (attempts so far: %d)", id, r.Attempted)
+	c.log.Infof("resuming job %s after a restart (attempts so far: %d)", id, r.Attempted)
 	t := &ticket{id: r.ID, nonce: r.Nonce, sub: sub, start: r.Submitted, attempts: r.Attempted}
-	_, err = n.dispatch(n.ctx, t, nil)
-	if n.ctx.Err() != nil {
+	_, err = c.dispatch(c.ctx, t, nil)
+	if c.ctx.Err() != nil {
 		return nil
 	}
 	return err
@@ -144,20 +125,20 @@ func (n *Node) resume(id string) error {
 // jobTrack keeps one dispatch's job record up to date from the events the
 // dispatch emits. A nil *jobTrack (a node without a data dir) does nothing.
 type jobTrack struct {
-	n  *Node
+	c  *Client
 	id string
 }
 
 // track returns the record keeper of a dispatch: the record is created
 // (and the module put in the content store) for a new submission, and
 // taken up again for a resumed one.
-func (n *Node) track(t *ticket) *jobTrack {
-	if n.journal == nil {
+func (c *Client) track(t *ticket) *jobTrack {
+	if c.journal == nil {
 		return nil
 	}
-	jt := &jobTrack{n: n, id: t.id}
+	jt := &jobTrack{c: c, id: t.id}
 	known := false
-	n.journal.update(t.id, func(*api.JobRecord) bool { known = true; return false })
+	c.journal.update(t.id, func(*api.JobRecord) bool { known = true; return false })
 	if known {
 		return jt
 	}
@@ -171,20 +152,20 @@ func (n *Node) track(t *ticket) *jobTrack {
 		r.DeadlineMS = t.sub.Deadline.UnixMilli()
 	}
 	if s.Module != "" && len(t.sub.Module) > 0 {
-		c, err := n.store.Put(t.sub.Module, cid.Raw)
+		mc, err := c.store.Put(t.sub.Module, cid.Raw)
 		switch {
 		case err != nil:
-			log.Warnf("job %s: keeping its module: %v (the job cannot be resumed after a restart)", t.id, err)
-		case c.String() != s.Module:
-			log.Warnf("job %s: its module is stored as %s, the spec names %s", t.id, c, s.Module)
+			c.log.Warnf("job %s: keeping its module: %v (the job cannot be resumed after a restart)", t.id, err)
+		case mc.String() != s.Module:
+			c.log.Warnf("job %s: its module is stored as %s, the spec names %s", t.id, mc, s.Module)
 		default:
-			if err := syncDir(n.store.Dir()); err != nil {
-				log.Warnf("job %s: syncing the store: %v", t.id, err)
+			if err := syncDir(c.store.Dir()); err != nil {
+				c.log.Warnf("job %s: syncing the store: %v", t.id, err)
 			}
 			r.ModuleStored = true
 		}
 	}
-	n.journal.create(r)
+	c.journal.create(r)
 	return jt
 }
 
@@ -221,9 +202,9 @@ func (jt *jobTrack) observe(e job.Event) {
 	if jt == nil || e.Kind == job.EventLog || e.Kind == job.EventDone {
 		return
 	}
-	closing := jt.n.ctx.Err() != nil
-	jt.n.journal.update(jt.id, func(r *api.JobRecord) bool {
-		return applyEvent(r, e, time.Now(), closing)
+	closing := jt.c.ctx.Err() != nil
+	jt.c.journal.update(jt.id, func(r *api.JobRecord) bool {
+		return applyEvent(r, e, jt.c.now(), closing)
 	})
 }
 
@@ -350,9 +331,9 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 	if jt == nil {
 		return
 	}
-	closing := jt.n.ctx.Err() != nil
-	jt.n.journal.update(jt.id, func(r *api.JobRecord) bool {
-		now := time.Now()
+	closing := jt.c.ctx.Err() != nil
+	jt.c.journal.update(jt.id, func(r *api.JobRecord) bool {
+		now := jt.c.now()
 		if closing && out.State != job.StateCompleted {
 			for i := range r.Attempts {
 				if a := &r.Attempts[i]; a.End.IsZero() {
@@ -389,18 +370,18 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 
 // Jobs lists the jobs this node submitted that its data dir keeps, newest
 // first (none for a node without a data dir).
-func (n *Node) Jobs() []api.JobSummary {
-	if n.journal == nil {
+func (c *Client) Jobs() []api.JobSummary {
+	if c.journal == nil {
 		return []api.JobSummary{}
 	}
-	return n.journal.list()
+	return c.journal.list()
 }
 
 // Job returns the record of a job this node submitted, by ID, unique ID
 // prefix, or the "prefix…suffix" short form.
-func (n *Node) Job(ref string) (*api.JobRecord, error) {
-	if n.journal == nil {
+func (c *Client) Job(ref string) (*api.JobRecord, error) {
+	if c.journal == nil {
 		return nil, fmt.Errorf("%w: %s (a node without a data dir keeps no job records)", ErrUnknownJob, ref)
 	}
-	return n.journal.get(ref)
+	return c.journal.get(ref)
 }

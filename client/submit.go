@@ -1,0 +1,401 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/content"
+	"github.com/computemesh/computemesh/executor"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/scheduler"
+)
+
+// Submission is one job a client asks the mesh to run.
+type Submission struct {
+	Spec   *job.Spec
+	Module []byte
+	// Secrets are environment variables for the winner alone (see
+	// job.Award.Secrets).
+	Secrets map[string]string
+	// BidWindow is the auction's deadline (default: the node's).
+	BidWindow time.Duration
+	// Deadline is how long the job may wait to be placed: while no bid
+	// is feasible, or every bidder fails, the client waits and
+	// re-auctions with backoff until then, saying why it waits. Zero: one
+	// auction, then the job ends unscheduled.
+	Deadline time.Time
+}
+
+// Progress receives a job's events as they happen. It must not block.
+type Progress func(job.Event)
+
+// pending is an auction in flight.
+type pending struct {
+	auction  *scheduler.Auction
+	emit     func(job.Event)
+	gpuJob   bool   // the job needs a GPU (for the market view)
+	gpuModel string // of this model
+}
+
+// errDeclined marks a bidder that declined its award.
+var errDeclined = errors.New("declined")
+
+// attemptVerdict is the verdict of an attempt that ended in err: declined
+// when the bidder declined its award, failed otherwise.
+func attemptVerdict(err error) job.Verdict {
+	if errors.Is(err, errDeclined) {
+		return job.VerdictDeclined
+	}
+	return job.VerdictFailed
+}
+
+// ErrBadSubmission wraps what is wrong with a submission before anything is
+// sent.
+var ErrBadSubmission = errors.New("bad submission")
+
+// Backoff between auctions of a job that waits for a provider.
+const (
+	waitBackoffMin = 500 * time.Millisecond
+	waitBackoffMax = 10 * time.Second
+)
+
+// Submit runs one job through the mesh: discover candidates, gossip the
+// request, collect bids until every candidate has answered or the window
+// closes, rank them, award the winner over a direct stream and fail over to
+// the next bid when it declines, dies or falls silent; with no feasible bid
+// it waits and re-auctions until the submission's deadline. It returns the
+// outcome; an error only when the submission is invalid (wrapping
+// ErrBadSubmission) or the node is closing.
+func (c *Client) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
+	if err := c.checkSubmission(&sub); err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	id := job.NewID(sub.Spec, c.mesh.ID().String(), nonce).String()
+	return c.dispatch(ctx, &ticket{id: id, nonce: nonce, sub: sub, start: c.now()}, progress)
+}
+
+// checkSubmission validates a submission before anything is sent.
+func (c *Client) checkSubmission(sub *Submission) error {
+	s := sub.Spec
+	if s == nil {
+		return fmt.Errorf("%w: no spec", ErrBadSubmission)
+	}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
+	}
+	if s.Executor == job.ExecutorWASM {
+		if err := executor.ValidateWASM(sub.Module); err != nil {
+			return fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
+		}
+		// Hashing a module costs about 1 ms per 2.5 MB: skip it when the same
+		// bytes are already held under this CID (resubmissions of one module).
+		if held, ok := c.blobs.Get(s.Module); !ok || !bytes.Equal(held, sub.Module) {
+			if got := job.ModuleCID(sub.Module).String(); got != s.Module {
+				return fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, got, s.Module)
+			}
+		}
+	} else if len(sub.Module) > 0 {
+		return fmt.Errorf("%w: module: a %s job has no module", ErrBadSubmission, s.Executor)
+	}
+	if _, err := c.content.InputBlobs(s.Inputs); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSubmission, err)
+	}
+	if err := job.ValidateSecrets(sub.Secrets); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
+	}
+	if s.Replicas > 1 && !s.Deterministic && s.Executor == job.ExecutorWASM {
+		return fmt.Errorf("%w: replicas: %d replicas of a wasm job compare outputs, so the job must be deterministic (set deterministic: true)", ErrBadSubmission, s.Replicas)
+	}
+	return nil
+}
+
+// ticket is what identifies a job across its auctions and attempts (and,
+// persisted, across restarts of its client).
+type ticket struct {
+	id    string
+	nonce []byte
+	sub   Submission
+	start time.Time
+	// attempts made before this dispatch (a resumed job goes on counting).
+	attempts int
+}
+
+// round is one auction of a job and what came of it.
+type round struct {
+	cands   int
+	answers []job.Bid
+	ev      scheduler.Evaluation
+	need    job.Need
+	err     error // the request could not be gossiped
+}
+
+// dispatch places and runs a job: auctions until a bid is feasible (or the
+// deadline passes), then awards, with failover, on one provider or on the
+// job's replicas.
+func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*job.Outcome, error) {
+	if progress == nil {
+		progress = func(job.Event) {}
+	}
+	s, id := t.sub.Spec, t.id
+	out := &job.Outcome{Job: id, Attempts: t.attempts}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reg := c.jobs.add(id, cancel)
+	defer func() {
+		reg.mu.Lock()
+		reg.finish()
+		reg.mu.Unlock()
+	}()
+	emit, finish := c.jobEvents(t, reg, out, progress)
+	// A provider that submits subscribes to bids at its first job.
+	if err := c.mesh.OnBid(c.onBid); err != nil {
+		return nil, err
+	}
+	if s.Module != "" {
+		c.blobs.Put(s.Module, t.sub.Module, true)
+		defer c.blobs.Unpin(s.Module)
+	}
+	backoff, silentRetried := waitBackoffMin, false
+	for {
+		r, err := c.auction(ctx, t, out, emit)
+		if err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled during the auction"
+			return finish(), nil
+		}
+		var why string
+		if len(r.ev.Ranked) == 0 {
+			out.State, out.ExitCode = job.StateUnscheduled, -1
+			why = c.unscheduled(ctx, s, r)
+		} else {
+			runStart := time.Now()
+			var placed bool
+			if s.Replicas > 1 {
+				placed = c.runReplicas(ctx, t, r.ev.Ranked, out, emit)
+			} else {
+				placed = c.runOne(ctx, t, r.ev.Ranked, out, emit)
+			}
+			out.Timings.Run = ms(time.Since(runStart))
+			if placed || ctx.Err() != nil {
+				return finish(), nil
+			}
+			why = out.Error
+		}
+		out.Error = why
+		if !silentRetried && len(r.answers) == 0 && r.cands > 0 && r.err == nil && t.sub.Deadline.IsZero() {
+			// Candidates were there but none answered within the window: on
+			// a loaded mesh a request or its bids can take longer than the
+			// window. One more auction before giving up (with --deadline,
+			// the waiting below does this and more).
+			silentRetried = true
+			emit(job.Event{Kind: job.EventWaiting, Message: why + "; auctioning once more"})
+			continue
+		}
+		if t.sub.Deadline.IsZero() || c.now().Add(backoff).After(t.sub.Deadline) {
+			if !t.sub.Deadline.IsZero() {
+				out.Error += fmt.Sprintf(" (waited until the deadline, %s)", t.sub.Deadline.Format(time.RFC3339))
+			}
+			return finish(), nil
+		}
+		emit(job.Event{Kind: job.EventWaiting, Message: fmt.Sprintf("%s; next auction in %v", why, backoff)})
+		if err := c.sleep(ctx, backoff); err != nil {
+			if errors.Is(err, errClosing) {
+				return nil, err
+			}
+			out.State, out.ExitCode, out.Error = job.StateCancelled, -1, "cancelled while waiting for a provider"
+			return finish(), nil
+		}
+		backoff = min(2*backoff, waitBackoffMax)
+	}
+}
+
+// errClosing: the node is closing.
+var errClosing = errors.New("node closing")
+
+// sleep waits d, or less: ctx's error when ctx ends first, errClosing
+// when the node closes first.
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return errClosing
+	}
+}
+
+// jobEvents returns how a job's events are emitted (to its registry
+// entry, its record and the caller's progress, one at a time: replicas
+// emit from several goroutines) and how it finishes (timings, metrics,
+// record, the done event).
+func (c *Client) jobEvents(t *ticket, reg *clientJob, out *job.Outcome, progress Progress) (emit func(job.Event), finish func() *job.Outcome) {
+	jt := c.track(t) // the job's record in the data dir (resume.go)
+	var mu sync.Mutex
+	emit = func(e job.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		e.Job, e.Elapsed = t.id, time.Since(t.start)
+		reg.record(e)
+		jt.observe(e)
+		progress(e)
+	}
+	finish = func() *job.Outcome {
+		out.Timings.Total = ms(time.Since(t.start))
+		c.metrics.Jobs.WithLabelValues(string(out.State)).Inc()
+		c.metrics.Duration.Observe(time.Since(t.start).Seconds())
+		jt.finish(out)
+		emit(job.Event{Kind: job.EventDone, Provider: out.Provider, Message: string(out.State)})
+		return out
+	}
+	return emit, finish
+}
+
+// unscheduled says why a round placed nothing: no bids and why, or the
+// request not gossiped; for a GPU job, how every provider's record falls
+// short ("0 of 6 providers match: 4 no GPU, ...").
+func (c *Client) unscheduled(ctx context.Context, s *job.Spec, r *round) string {
+	why := noBids(s, r.cands, r.answers, r.ev.Rejected)
+	if r.err != nil {
+		why = "the request could not be gossiped: " + r.err.Error()
+	}
+	if r.need.GPUs > 0 || r.need.GPUModel != "" || r.need.MinVRAM > 0 {
+		// Explain from every provider's record, not only those the
+		// specific look-up found.
+		all := c.FindProviders(ctx, job.Need{Executor: r.need.Executor})
+		for i := range all {
+			if all[i].Record != nil {
+				all[i].Mismatch = all[i].Record.Mismatch(r.need)
+			}
+		}
+		why += "; " + api.Mismatches(all)
+	}
+	return why
+}
+
+// runOne awards the job down the ranking until one bidder returns a
+// result: the runner-up takes over at its own bid when the winner declines,
+// dies or falls silent. It reports whether the job was placed (out is then
+// final); when every bidder failed, out.Error says how.
+func (c *Client) runOne(ctx context.Context, t *ticket, ranked []scheduler.Option, out *job.Outcome, emit func(job.Event)) bool {
+	var failures []string
+	declines := 0
+	for i := range ranked {
+		o := ranked[i]
+		res, why, err := c.attempt(ctx, t, ranked, i, out, emit)
+		if err != nil {
+			if ctx.Err() != nil {
+				out.State, out.ExitCode, out.Provider, out.Region = job.StateCancelled, -1, o.Bid.Provider, o.Bid.Region
+				out.Error = "cancelled while running on " + o.Bid.Provider
+				return true
+			}
+			failures = append(failures, fmt.Sprintf("%s: %v", short(o.Bid.Provider), err))
+			v := attemptVerdict(err)
+			if v == job.VerdictDeclined {
+				declines++
+			}
+			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error(), Verdict: v})
+			continue
+		}
+		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
+		c.settle(ctx, t.sub.Spec, o.Bid.Provider, res, out)
+		c.spend(res.Charge)
+		c.metrics.Spent.Add(float64(res.Charge))
+		return true
+	}
+	out.State, out.ExitCode = job.StateFailed, -1
+	if declines == len(failures) {
+		// Nobody ran it: every bidder declined at award time (late binding).
+		out.State = job.StateUnscheduled
+	}
+	out.Error = fmt.Sprintf("every bidder failed: %s", strings.Join(failures, "; "))
+	return false
+}
+
+// attempt awards the job to ranked[i] and waits for its result.
+func (c *Client) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option, i int, out *job.Outcome, emit func(job.Event)) (*job.Result, string, error) {
+	s := t.sub.Spec
+	o := ranked[i]
+	why := scheduler.Why(s.Policy, ranked, i)
+	pay := scheduler.Pay(s.Auction, ranked, i)
+	if pay != o.Bid.Price {
+		why += fmt.Sprintf("; second-price: paid up to the runner-up's %s", pay)
+	}
+	emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why})
+	c.mu.Lock()
+	out.Attempts++
+	attempt := out.Attempts
+	c.mu.Unlock()
+	a := &job.Award{
+		V: job.Version, Job: t.id, Client: c.mesh.ID().String(), Nonce: t.nonce, Spec: *s, Bid: o.Bid, Attempt: attempt,
+		Secrets: t.sub.Secrets,
+	}
+	if pay != o.Bid.Price {
+		a.Pay = pay
+	}
+	auth, err := c.credits.Authorize(c.ctx, a, pay)
+	if err != nil {
+		return nil, why, err
+	}
+	a.Auth = auth
+	// Should the job outlast the losers' bids, the next bidders keep
+	// theirs: they are its failover.
+	stopHold := c.holdBackups(t.id, ranked, i)
+	res, err := c.award(ctx, a, emit)
+	stopHold()
+	c.credits.VoidUnpaid(auth) // its receipt filled the slot, or nothing will
+	if err == nil && res.Error != "" {
+		err = fmt.Errorf("provider error: %s", res.Error)
+	}
+	switch {
+	case ctx.Err() != nil, errors.Is(err, errDeclined):
+		// Cancelled by the client, or declined before accepting: neither
+		// says anything of the provider.
+	case err != nil:
+		c.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Failed++ })
+	case res.TimedOut:
+		c.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.TimedOut++ })
+	default:
+		c.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Completed++ })
+	}
+	return res, why, err
+}
+
+// settle turns a provider's result into the job's outcome: the charge, the
+// output, the outputs fetched to this node, and the state.
+func (c *Client) settle(ctx context.Context, s *job.Spec, provider string, res *job.Result, out *job.Outcome) {
+	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
+	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
+	if res.Outputs != "" {
+		if _, err := c.content.FetchTree(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(s.Resources.DiskBytes)); err != nil {
+			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
+			return
+		}
+		out.Outputs = res.Outputs
+	}
+	switch {
+	case res.TimedOut:
+		out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
+	case res.MemoryExceeded:
+		out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
+	case res.DiskExceeded:
+		out.State, out.Error = job.StateFailed, fmt.Sprintf("disk limit exceeded: the job's outputs reached resources.disk (%s) or the provider's limit", job.FormatSize(uint64(content.OutputLimit(s.Resources.DiskBytes))))
+	case res.ExitCode != 0:
+		out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
+	default:
+		out.State, out.Error = job.StateCompleted, ""
+	}
+}
