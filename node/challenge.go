@@ -10,7 +10,6 @@ import (
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/mesh"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -19,55 +18,13 @@ import (
 // loaded machines vary; a lie that matters is larger).
 const challengeSlack = 8
 
-type challengeReq struct {
-	Seed []byte `json:"seed"`
-}
-
-// Validate checks the request.
-func (r *challengeReq) Validate() error {
-	if len(r.Seed) < 16 || len(r.Seed) > 64 {
-		return fmt.Errorf("seed: %d bytes, want 16 to 64", len(r.Seed))
-	}
-	return nil
-}
-
-type challengeResp struct {
-	Answer    []byte `json:"answer"`
-	ElapsedNS int64  `json:"elapsed_ns"`
-	Error     string `json:"error,omitempty"`
-}
-
-// serveChallenges answers benchmark challenges, one at a time: each costs
-// about 0.1 s of one core.
-func (n *Node) serveChallenges() {
-	busy := make(chan struct{}, 1)
-	n.serve("challenge", func(s network.Stream) {
-		defer s.Close()
-		_ = s.SetDeadline(time.Now().Add(30 * time.Second))
-		var req challengeReq
-		if err := mesh.ReadMsg(bufio.NewReader(s), 256, &req); err != nil {
-			_ = mesh.WriteMsg(s, challengeResp{Error: "invalid challenge: " + err.Error()})
-			return
-		}
-		select {
-		case busy <- struct{}{}:
-			defer func() { <-busy }()
-		default:
-			_ = mesh.WriteMsg(s, challengeResp{Error: "busy with another challenge"})
-			return
-		}
-		answer, elapsed := hwprobe.Challenge(req.Seed)
-		_ = mesh.WriteMsg(s, challengeResp{Answer: answer[:], ElapsedNS: int64(elapsed)})
-	})
-}
-
 // ownHashScore is this node's own SHA-256 MB/s per core: a provider's
 // measured score, else one measured once (about 0.2 s) on first use.
 func (n *Node) ownHashScore() float64 {
 	own := &n.cands.own
 	own.once.Do(func() {
-		if n.pub != nil && !n.record.Simulated && n.record.Score.HashMBps > 0 {
-			own.score = n.record.Score.HashMBps
+		if s := n.providerHashScore(); s > 0 {
+			own.score = s
 			return
 		}
 		rep := hwprobe.Probe(n.ctx)

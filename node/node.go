@@ -8,17 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/credits"
-	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/internal/owned"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
 	"github.com/computemesh/computemesh/mesh"
-	"github.com/computemesh/computemesh/scheduler"
+	"github.com/computemesh/computemesh/provider"
 	"github.com/computemesh/computemesh/store"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -33,24 +31,8 @@ type Node struct {
 	mesh    *mesh.Mesh
 	session session // earned and spent since the start
 
-	// provider role
-	// exec holds the executors this provider offers, by name (job.Executor*):
-	// "wasm" always, the others only when the owner enabled them and they
-	// work (see setupProvider). A job runs on exec[spec.Executor].
-	exec   map[string]executor.Executor
-	docker *executor.Docker // exec["docker"], for image checks; nil unless offered
-	cmds   *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
-	// execConfinement describes how exec commands run; "" unless offered.
-	execConfinement string
-	imagesMu        sync.Mutex
-	images          map[string]imageSeen
-	offer           scheduler.Offer
-	reserved        *scheduler.Reservations
-	modules         *mesh.BlobCache
-	bids            *bidBook      // job ID → the bid this provider made
-	reqs            *requestQueue // job requests waiting for an answer
-	runTimes        runTimes      // recent run times, for queued bids' wait estimates
-	announce        chan struct{} // closed once capabilities are on the DHT
+	// provider is the provider role (package provider); nil for a client.
+	provider *provider.Provider
 
 	// client role
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
@@ -73,14 +55,12 @@ type Node struct {
 	book      *ledger.Ledger
 	resumable []string
 
-	draining  atomic.Bool
+	// A client's drain (a provider's is its own): closed at once.
 	drainOnce sync.Once
 	drained   chan struct{}
 
 	api     *apiServer
 	metrics *metrics
-	record  job.Capacity // a provider's capacity as probed and configured
-	pub     *publisher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,11 +75,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg:      cfg,
-		bids:     newBidBook(),
-		reqs:     newRequestQueue(),
 		auctions: map[string]*pending{},
 		blobs:    mesh.NewBlobCache(256 << 20),
-		announce: make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -116,13 +93,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if cfg.Mode == ModeProvider {
-		if err := n.setupProvider(ctx); err != nil {
+		if err := n.newProvider(ctx); err != nil {
 			return nil, err
 		}
 	}
 	n.mesh, err = mesh.New(ctx, opts...)
 	if err != nil {
-		n.closeExec()
+		_ = n.closeProvider()
 		return nil, err
 	}
 	n.content = content.New(n.store, n.mesh, content.WithClock(cfg.Clock))
@@ -256,8 +233,6 @@ func (n *Node) start() error {
 		if err := n.startProvider(); err != nil {
 			return err
 		}
-	} else {
-		close(n.announce)
 	}
 	if err := n.startAPIIfAsked(); err != nil {
 		return err
@@ -309,7 +284,8 @@ func (n *Node) startAPIIfAsked() error {
 	return nil
 }
 
-// Close stops the node: API first, then the network, then the executor.
+// Close stops the node: API first, then the network, then what still
+// runs (the provider's jobs, then its executors), then the ledger.
 func (n *Node) Close() error {
 	var errs []error
 	n.once.Do(func() {
@@ -322,6 +298,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mesh.Close())
 		}
 		n.own.Wait()
+		errs = append(errs, n.closeProvider())
 		if n.journal != nil {
 			n.journal.close()
 		}
@@ -331,7 +308,6 @@ func (n *Node) Close() error {
 		if n.credits != nil {
 			errs = append(errs, n.credits.Close())
 		}
-		n.closeExec()
 		if n.tmpStore != "" {
 			_ = os.RemoveAll(n.tmpStore)
 		}
@@ -385,10 +361,6 @@ func (n *Node) ID() peer.ID { return n.mesh.ID() }
 // Config returns the node's configuration.
 func (n *Node) Config() Config { return n.cfg }
 
-// Announced is closed once a provider's capabilities are on the DHT (at once
-// for a client).
-func (n *Node) Announced() <-chan struct{} { return n.announce }
-
 // Balance returns the node's credits earned and spent.
 func (n *Node) Balance() api.Session { return n.session.snapshot() }
 
@@ -396,9 +368,9 @@ func (n *Node) Balance() api.Session { return n.session.snapshot() }
 func (n *Node) Info() api.Info {
 	in := api.Info{
 		PeerID: n.ID().String(), Mode: n.cfg.Mode, Network: n.mesh.NetworkName(),
-		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
+		Region: n.cfg.Region, Rates: n.cfg.Rates,
 		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.session.snapshot(),
-		Dropped: n.mesh.Drops().Total(), OverRate: n.mesh.Drops().OverRate.Load(), ExecConfinement: n.execConfinement,
+		Dropped: n.mesh.Drops().Total(), OverRate: n.mesh.Drops().OverRate.Load(),
 		Conns: api.ConnStats(n.mesh.Conns()), HolePunch: api.HolePunchStats(n.mesh.HolePunch()), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {
@@ -412,11 +384,7 @@ func (n *Node) Info() api.Info {
 			in.RelayedPeers = append(in.RelayedPeers, p.String())
 		}
 	}
-	if n.reserved != nil {
-		in.Free, in.Running, in.Queued = n.reserved.Free(), n.reserved.Running(), n.reserved.Queued()
-		rec := n.Capacity()
-		in.Record = &rec
-	}
+	n.offerInfo(&in)
 	if n.api != nil {
 		in.API = n.api.addr
 	}
