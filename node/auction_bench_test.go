@@ -134,7 +134,7 @@ func benchAuction(b *testing.B, n int) {
 			// bid for the job did get the request and answered.
 			standing := 0
 			for _, p := range provs {
-				if _, ok := p.bids.get(out.Job); ok {
+				if p.provider.HasBid(out.Job) {
 					standing++
 				}
 			}

@@ -109,7 +109,7 @@ func TestCapacityUnderLoad(t *testing.T) {
 	// test would prove nothing).
 	overlapped := false
 	for i, p := range provs {
-		peak := p.reserved.Peak()
+		peak := p.provider.Reservations().Peak()
 		t.Logf("provider %d (%s): ran %d jobs, peak %d at once", i, p.cfg.Region, ranOn[i], peak)
 		if peak > slots {
 			t.Errorf("provider %d held %d reservations at once; it runs at most %d", i, peak, slots)
@@ -128,14 +128,14 @@ func TestCapacityUnderLoad(t *testing.T) {
 	// the result, so allow it a moment).
 	for i, p := range provs {
 		deadline := time.Now().Add(30 * time.Second)
-		for p.reserved.Running() != 0 && time.Now().Before(deadline) {
+		for p.provider.Reservations().Running() != 0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if n := p.reserved.Running(); n != 0 {
+		if n := p.provider.Reservations().Running(); n != 0 {
 			t.Errorf("provider %d still holds %d reservations after every job ended", i, n)
 		}
-		if free := p.reserved.Free(); free != p.offer.Capacity {
-			t.Errorf("provider %d: free %s after every job ended, capacity %s", i, free, p.offer.Capacity)
+		if free, total := p.provider.Reservations().Free(), p.Capacity().Total; free != total {
+			t.Errorf("provider %d: free %s after every job ended, capacity %s", i, free, total)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/provider"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -147,7 +148,9 @@ type Config struct {
 	// sets it for its one node; embedders choose.
 	MemoryTrim time.Duration
 	// Clock is the node's clock (nil: time.Now). So far the content's
-	// grants and store collection read it; tests move it forward.
+	// grants and store collection and the provider's deadlines and expiry
+	// (bid windows, standing and held bids, its record's expiry) read it;
+	// tests move it forward.
 	Clock func() time.Time
 	// AssumeLedgerComplete lets a client sign receipts when no peer could
 	// tell it the receipts its identity signed before (its own ledger has
@@ -170,7 +173,7 @@ type Config struct {
 	ConnsPerIP int
 	// BidGrace is how long a provider's losing bid stands after its
 	// request's bid window (0: DefaultBidGrace). A client holds its
-	// backups' bids (the next awardBackups in its ranking) when a job still
+	// backups' bids (the next two in its ranking) when a job still
 	// runs at half of it.
 	BidGrace time.Duration
 
@@ -231,8 +234,8 @@ func (c *Config) checkFields() error {
 	if c.StoreMaxBytes < 0 || c.StoreRetention < 0 {
 		return fmt.Errorf("store-max, store-retention: negative")
 	}
-	if c.HeartbeatTimeout < 2*heartbeatEvery {
-		return fmt.Errorf("heartbeat-timeout: %v is under twice the heartbeat interval %v", c.HeartbeatTimeout, heartbeatEvery)
+	if c.HeartbeatTimeout < 2*provider.HeartbeatEvery {
+		return fmt.Errorf("heartbeat-timeout: %v is under twice the heartbeat interval %v", c.HeartbeatTimeout, provider.HeartbeatEvery)
 	}
 	if c.Mode == ModeProvider {
 		return c.checkProvider()

@@ -16,6 +16,7 @@ import (
 	"github.com/computemesh/computemesh/hwprobe"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/provider"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
@@ -468,7 +469,7 @@ func benchRecord(b *testing.B, gpus []job.GPU) (*job.Capacity, crypto.PrivKey) {
 	if gpus != nil {
 		cfg.Simulated = &Simulated{GPUs: gpus}
 	}
-	c, err := (&Node{cfg: cfg}).buildCapacity(testHardware(b))
+	c, err := provider.Record(providerOptions(cfg, &metrics{}, &session{}), testHardware(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,13 +1,10 @@
 package node
 
 import (
-	"bufio"
 	"fmt"
 	"time"
 
-	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
-	"github.com/libp2p/go-libp2p/core/network"
 )
 
 // checkFlood checks and defaults the flood limits of a configuration.
@@ -50,67 +47,4 @@ func (c *Config) floodOptions() []mesh.Option {
 		opts = append(opts, mesh.ConnsPerIP(c.ConnsPerIP))
 	}
 	return opts
-}
-
-// loserExpiry is when a bid for r stops standing unless its client holds
-// it: the request's bid deadline (at most maxBidWindow ahead) plus the
-// clock skew allowed and the grace.
-func (n *Node) loserExpiry(r *job.Request, now time.Time) time.Time {
-	by := now
-	if r.BidByMS != 0 {
-		by = time.UnixMilli(r.BidByMS)
-		if limit := now.Add(maxBidWindow); by.After(limit) {
-			by = limit
-		}
-		if by.Before(now) {
-			by = now
-		}
-	}
-	return by.Add(clockSkew + n.cfg.BidGrace)
-}
-
-// expireBids forgets the bids whose time is up: losers soon after their
-// window, held backups after their job's timeout.
-func (n *Node) expireBids() {
-	every := min(10*time.Second, max(n.cfg.BidGrace/4, 250*time.Millisecond))
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case now := <-t.C:
-			n.bids.expire(now.UnixMilli())
-		}
-	}
-}
-
-// StandingBids returns how many bids this provider keeps, and how many of
-// them are held as backups.
-func (n *Node) StandingBids() (total, held int) { return n.bids.size() }
-
-// holdProto is the stream protocol on which a client holds a backup's bid.
-const holdProto = job.ProtocolHold
-
-// maxHoldMsg bounds a hold message.
-const maxHoldMsg = 1 << 10
-
-// bidHold asks a provider to keep its bid for a job: its client names it
-// as a backup of the job's current attempt (the client role sends it).
-type bidHold = job.Hold
-
-// handleHold keeps a bid its client names as a backup, until the job
-// could have ended.
-func (n *Node) handleHold(s network.Stream) {
-	defer s.Close()
-	client := s.Conn().RemotePeer()
-	_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var h bidHold
-	if err := mesh.ReadMsg(bufio.NewReader(s), maxHoldMsg, &h); err != nil {
-		log.Debugf("hold from %s: %v", client, err)
-		return
-	}
-	if why := n.bids.hold(h.Job, client.String(), time.Now()); why != "" {
-		log.Debugf("hold of job %s from %s: %s", h.Job, client, why)
-	}
 }

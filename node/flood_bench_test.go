@@ -182,7 +182,7 @@ func benchFlood(b *testing.B, nkeys int) {
 		var over, shed, direct, gossiped int64
 		for _, p := range provs {
 			over += p.Mesh().Drops().OverRate.Load()
-			shed += p.reqs.shed.Load() + p.Mesh().BidCounts().Shed.Load()
+			shed += p.provider.Shed() + p.Mesh().BidCounts().Shed.Load()
 			direct += p.Mesh().BidCounts().Direct.Load()
 			gossiped += p.Mesh().BidCounts().Gossiped.Load()
 		}

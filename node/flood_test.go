@@ -77,13 +77,16 @@ func (f *flooder) try(client string, s *job.Spec, opts ...pubsub.PubOpt) error {
 	return nil
 }
 
+// bidsOf returns how many standing bids provider n keeps for a client.
 func (n *Node) bidsOf(client string) int {
-	n.bids.mu.Lock()
-	defer n.bids.mu.Unlock()
-	if c := n.bids.byClient[client]; c != nil {
-		return c.count
-	}
-	return 0
+	_, count := n.provider.Committed(client)
+	return count
+}
+
+// committed returns what a client's standing bids at provider n commit.
+func (n *Node) committed(client string) job.Credits {
+	c, _ := n.provider.Committed(client)
+	return c
 }
 
 // One peer floods valid job requests far over the per-author rate while a
@@ -239,16 +242,16 @@ func TestStandingBidsCoveredByBalance(t *testing.T) {
 	for range 6 {
 		f.request(t, who, spec)
 	}
-	waitFor(t, "the provider to answer", func() bool { return p.bids.committed(who) > 0 })
+	waitFor(t, "the provider to answer", func() bool { return p.committed(who) > 0 })
 	time.Sleep(500 * time.Millisecond)
-	got, n := p.bids.committed(who), p.bidsOf(who)
+	got, n := p.committed(who), p.bidsOf(who)
 	t.Logf("balance %s: %d standing bids commit %s", balance, n, got)
 	if got > balance || n != 2 {
 		t.Fatalf("%d standing bids commit %s for a balance of %s; want 2 bids of 4 credits", n, got, balance)
 	}
-	waitFor(t, "the losing bids to expire", func() bool { return p.bids.committed(who) == 0 })
+	waitFor(t, "the losing bids to expire", func() bool { return p.committed(who) == 0 })
 	f.request(t, who, spec)
-	waitFor(t, "a bid once the credits are free", func() bool { return p.bids.committed(who) > 0 })
+	waitFor(t, "a bid once the credits are free", func() bool { return p.committed(who) > 0 })
 }
 
 // A losing bid is dropped soon after its window; the backups the client

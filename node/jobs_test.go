@@ -81,9 +81,9 @@ func TestLiveLogsSecretsAndCancel(t *testing.T) {
 	if o == nil || o.State != job.StateCancelled {
 		t.Fatalf("cancelled job: %+v", o)
 	}
-	for provs[0].reserved.Free() != provs[0].offer.Capacity {
+	for free := provs[0].provider.Reservations().Free; free() != provs[0].Capacity().Total; {
 		if time.Since(start) > 30*time.Second {
-			t.Fatalf("the provider still holds %v after the cancel", provs[0].reserved.Free())
+			t.Fatalf("the provider still holds %v after the cancel", free())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -79,7 +79,7 @@ func newMetrics(n *Node) *metrics {
 		}, func() float64 { return float64(n.mesh.Drops().Unfunded.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "computemesh", Name: "standing_bids", Help: "Bids this provider keeps (losers until their window and grace end, held backups until their job's timeout).",
-		}, func() float64 { t, _ := n.bids.size(); return float64(t) }),
+		}, func() float64 { t, _ := n.StandingBids(); return float64(t) }),
 	)
 	return m
 }

@@ -8,18 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/client"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/credits"
-	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/internal/owned"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
 	"github.com/computemesh/computemesh/mesh"
-	"github.com/computemesh/computemesh/scheduler"
+	"github.com/computemesh/computemesh/provider"
 	"github.com/computemesh/computemesh/store"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -34,24 +32,8 @@ type Node struct {
 	mesh    *mesh.Mesh
 	session session // earned and spent since the start
 
-	// provider role
-	// exec holds the executors this provider offers, by name (job.Executor*):
-	// "wasm" always, the others only when the owner enabled them and they
-	// work (see setupProvider). A job runs on exec[spec.Executor].
-	exec   map[string]executor.Executor
-	docker *executor.Docker // exec["docker"], for image checks; nil unless offered
-	cmds   *executor.Exec   // exec["exec"], for allowlist checks; nil unless offered
-	// execConfinement describes how exec commands run; "" unless offered.
-	execConfinement string
-	imagesMu        sync.Mutex
-	images          map[string]imageSeen
-	offer           scheduler.Offer
-	reserved        *scheduler.Reservations
-	modules         *mesh.BlobCache
-	bids            *bidBook      // job ID → the bid this provider made
-	reqs            *requestQueue // job requests waiting for an answer
-	runTimes        runTimes      // recent run times, for queued bids' wait estimates
-	announce        chan struct{} // closed once capabilities are on the DHT
+	// provider is the provider role (package provider); nil for a client.
+	provider *provider.Provider
 
 	// client role: every node is a client (a provider may submit too).
 	client *client.Client
@@ -71,14 +53,12 @@ type Node struct {
 	credits *credits.Book
 	book    *ledger.Ledger
 
-	draining  atomic.Bool
+	// A client's drain (a provider's is its own): closed at once.
 	drainOnce sync.Once
 	drained   chan struct{}
 
 	api     *apiServer
 	metrics *metrics
-	record  job.Capacity // a provider's capacity as probed and configured
-	pub     *publisher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -92,12 +72,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:      cfg,
-		bids:     newBidBook(),
-		reqs:     newRequestQueue(),
-		blobs:    mesh.NewBlobCache(256 << 20),
-		announce: make(chan struct{}),
-		drained:  make(chan struct{}),
+		cfg:     cfg,
+		blobs:   mesh.NewBlobCache(256 << 20),
+		drained: make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
@@ -109,13 +86,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if cfg.Mode == ModeProvider {
-		if err := n.setupProvider(ctx); err != nil {
+		if err := n.newProvider(ctx); err != nil {
 			return nil, err
 		}
 	}
 	n.mesh, err = mesh.New(ctx, opts...)
 	if err != nil {
-		n.closeExec()
+		_ = n.closeProvider()
 		return nil, err
 	}
 	n.content = content.New(n.store, n.mesh, content.WithClock(cfg.Clock))
@@ -246,8 +223,6 @@ func (n *Node) start() error {
 		if err := n.startProvider(); err != nil {
 			return err
 		}
-	} else {
-		close(n.announce)
 	}
 	if err := n.startAPIIfAsked(); err != nil {
 		return err
@@ -299,7 +274,8 @@ func (n *Node) startAPIIfAsked() error {
 	return nil
 }
 
-// Close stops the node: API first, then the network, then the executor.
+// Close stops the node: API first, then the network, then what still
+// runs (the provider's jobs, then its executors), then the ledger.
 func (n *Node) Close() error {
 	var errs []error
 	n.once.Do(func() {
@@ -312,6 +288,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mesh.Close())
 		}
 		n.own.Wait()
+		errs = append(errs, n.closeProvider())
 		if n.client != nil {
 			if err := n.client.Close(); err != nil {
 				log.Warnf("%v", err)
@@ -320,7 +297,6 @@ func (n *Node) Close() error {
 		if n.credits != nil {
 			errs = append(errs, n.credits.Close())
 		}
-		n.closeExec()
 		if n.tmpStore != "" {
 			_ = os.RemoveAll(n.tmpStore)
 		}
@@ -374,10 +350,6 @@ func (n *Node) ID() peer.ID { return n.mesh.ID() }
 // Config returns the node's configuration.
 func (n *Node) Config() Config { return n.cfg }
 
-// Announced is closed once a provider's capabilities are on the DHT (at once
-// for a client).
-func (n *Node) Announced() <-chan struct{} { return n.announce }
-
 // Balance returns the node's credits earned and spent.
 func (n *Node) Balance() api.Session { return n.session.snapshot() }
 
@@ -385,9 +357,9 @@ func (n *Node) Balance() api.Session { return n.session.snapshot() }
 func (n *Node) Info() api.Info {
 	in := api.Info{
 		PeerID: n.ID().String(), Mode: n.cfg.Mode, Network: n.mesh.NetworkName(),
-		Region: n.cfg.Region, Rates: n.cfg.Rates, Capacity: n.offer.Capacity,
+		Region: n.cfg.Region, Rates: n.cfg.Rates,
 		Peers: len(n.mesh.Host().Network().Peers()), Balance: n.session.snapshot(),
-		Dropped: n.mesh.Drops().Total(), OverRate: n.mesh.Drops().OverRate.Load(), ExecConfinement: n.execConfinement,
+		Dropped: n.mesh.Drops().Total(), OverRate: n.mesh.Drops().OverRate.Load(),
 		Conns: api.ConnStats(n.mesh.Conns()), HolePunch: api.HolePunchStats(n.mesh.HolePunch()), RelayService: n.cfg.RelayService,
 	}
 	for _, a := range n.mesh.Addrs() {
@@ -401,11 +373,7 @@ func (n *Node) Info() api.Info {
 			in.RelayedPeers = append(in.RelayedPeers, p.String())
 		}
 	}
-	if n.reserved != nil {
-		in.Free, in.Running, in.Queued = n.reserved.Free(), n.reserved.Running(), n.reserved.Queued()
-		rec := n.Capacity()
-		in.Record = &rec
-	}
+	n.offerInfo(&in)
 	if n.api != nil {
 		in.API = n.api.addr
 	}

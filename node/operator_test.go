@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // A provider limited to one job at a time never runs two, and every job
@@ -32,7 +34,7 @@ func TestOperatorControls(t *testing.T) {
 			default:
 			}
 			for _, p := range provs {
-				if r := int32(p.running()); r > peak.Load() {
+				if r := int32(p.provider.Reservations().Running()); r > peak.Load() {
 					peak.Store(r)
 				}
 			}
@@ -114,10 +116,28 @@ func TestOperatorControls(t *testing.T) {
 func TestDeniedClient(t *testing.T) {
 	t.Parallel()
 	small := job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}
-	c, provs := meshOf(t, "test-deny",
-		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small},
+	const network, seed = "test-deny", "test-deny client"
+	denied, err := peer.IDFromPrivateKey(mesh.TestKey(seed)) // the client's ID, known before it starts
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, provs := meshOf(t, network,
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: small, DenyClients: []string{denied.String()}},
 	)
-	provs[0].offer.Deny = []string{c.ID().String()} // the client's ID exists only now
+	c, err := New(context.Background(), Config{Mode: ModeClient, Network: network, Ephemeral: true, TestIdentity: seed,
+		Bootstrap: []string{provs[0].Mesh().Addrs()[0].String()}, HeartbeatTimeout: testHeartbeatTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if c.ID() != denied {
+		t.Fatalf("the client is %s, the provider denies %s", c.ID(), denied)
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := c.Mesh().WaitProviders(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	out := submit(t, c, helloSpec(t, nil), nil)
 	if out.State != job.StateUnscheduled || !strings.Contains(out.Error, "declined: client") {
 		t.Fatalf("denied client: state %s, error %q", out.State, out.Error)

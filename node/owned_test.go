@@ -10,22 +10,35 @@ import (
 )
 
 // goroutinesOf returns the stacks of the goroutines running a method of
-// the node n (its pointer is the method's first argument in the trace).
+// the node n or of its provider (the receiver's pointer is the method's
+// first argument in the trace).
 func goroutinesOf(n *Node) []string {
 	buf := make([]byte, 8<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	mark := "(*Node)."
-	ptr := fmt.Sprintf("(%p", n)
+	marks := map[string]string{"computemesh/node.(*Node).": fmt.Sprintf("(%p", n)}
+	if n.provider != nil {
+		marks["computemesh/provider.(*Provider)."] = fmt.Sprintf("(%p", n.provider)
+	}
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, line := range strings.Split(g, "\n") {
-			if strings.Contains(line, "computemesh/node.") && strings.Contains(line, mark) && strings.Contains(line, ptr) {
-				out = append(out, g)
-				break
-			}
+		if goroutineOf(g, marks) {
+			out = append(out, g)
 		}
 	}
 	return out
+}
+
+// goroutineOf says whether a goroutine's stack runs a method of one of
+// marks' receivers (method prefix → receiver pointer).
+func goroutineOf(g string, marks map[string]string) bool {
+	for _, line := range strings.Split(g, "\n") {
+		for mark, ptr := range marks {
+			if strings.Contains(line, mark) && strings.Contains(line, ptr) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Close waits for every goroutine of the node, stream handlers included: a

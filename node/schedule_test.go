@@ -87,7 +87,7 @@ func TestQueuedBidsRunInTurn(t *testing.T) {
 				return
 			case <-time.After(time.Millisecond):
 			}
-			if r := int32(provs[0].running()); r > peak.Load() {
+			if r := int32(provs[0].provider.Reservations().Running()); r > peak.Load() {
 				peak.Store(r)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -57,71 +56,10 @@ func Admit(o *Offer, r *job.Request, free job.Resources, running int) job.Bid {
 
 // AdmitState is Admit with the provider's queue: when it is full now but its
 // queue has room, it bids with the job's queue position and an estimate of
-// the wait (position × mean run time / jobs running).
+// the wait (position × mean run time / jobs running). It runs AdmitChecks
+// (see Admission).
 func AdmitState(o *Offer, r *job.Request, st State) job.Bid {
-	free, running := st.Free, st.Running
-	b := job.Bid{V: job.Version, Job: r.Job, Rates: o.Rates, Region: o.Region}
-	decline := func(code job.DeclineReason, format string, a ...any) job.Bid {
-		b.Decline, b.Detail = code, fmt.Sprintf(format, a...)
-		b.Queue, b.WaitMS = 0, 0
-		return b
-	}
-	if slices.Contains(o.Deny, r.Client) || (len(o.Allow) > 0 && !slices.Contains(o.Allow, r.Client)) {
-		return decline(job.DeclineClient, "this provider does not serve client %s", r.Client)
-	}
-	full := ""
-	if o.MaxJobs > 0 && running >= o.MaxJobs {
-		full = fmt.Sprintf("%d jobs running, the most it runs at once", running)
-	}
-	if !slices.Contains(o.Executors, r.Executor) {
-		return decline(job.DeclineExecutor, "executor %s not offered", r.Executor)
-	}
-	if !r.RegionAllowed(o.Region) {
-		if !job.RegionMatches(r.Region, o.Region) {
-			return decline(job.DeclineRegion, "region %s does not match %s", o.Region, r.Region)
-		}
-		return decline(job.DeclineRegion, "region %s is excluded (not %s)", o.Region, strings.Join(r.NotRegions, ", "))
-	}
-	offered := job.Capacity{Region: o.Region, Executors: o.Executors, Total: o.Capacity, GPUs: o.GPUs}
-	if why := offered.Mismatch(r.Resources.Need()); why != "" {
-		return decline(job.DeclineResources, "%s (offers at most %s)", why, o.Capacity)
-	}
-	if o.MaxDiskBytes > 0 && r.Resources.DiskBytes > o.MaxDiskBytes {
-		return decline(job.DeclineResources, "disk %s is over the %s of outputs it keeps", job.FormatSize(r.Resources.DiskBytes), job.FormatSize(o.MaxDiskBytes))
-	}
-	if full == "" && (r.Resources.CPUMillis > free.CPUMillis || r.Resources.MemoryBytes > free.MemoryBytes || r.Resources.GPUs > free.GPUs) {
-		full = fmt.Sprintf("wants %s, free %s", r.Resources, free)
-	}
-	if full == "" && st.Queued > 0 {
-		full = fmt.Sprintf("%d jobs queued", st.Queued) // nobody jumps the queue
-	}
-	if full != "" {
-		if st.Queued >= o.QueueLimit {
-			if o.QueueLimit > 0 {
-				full += fmt.Sprintf(", queue full (%d)", st.Queued)
-			}
-			return decline(job.DeclineBusy, "%s", full)
-		}
-		b.Queue = st.Queued + 1
-		per := st.AvgRun
-		if per <= 0 {
-			per = r.Timeout() / 2 // nothing measured yet: half the timeout
-		}
-		b.WaitMS = (time.Duration(b.Queue) * per / time.Duration(max(running, 1))).Milliseconds()
-	}
-	b.Rates = o.quote(r, free)
-	p, err := market.Price(b.Rates, r.Resources, r.Timeout())
-	if err != nil {
-		return decline(job.DeclinePrice, "%v", err)
-	}
-	if r.MaxPrice > 0 && p > r.MaxPrice {
-		if p == b.Rates.Floor {
-			return decline(job.DeclinePrice, "price floor %s over max %s", p, r.MaxPrice)
-		}
-		return decline(job.DeclinePrice, "price %s over max %s", p, r.MaxPrice)
-	}
-	b.Price = p
-	return b
+	return Admission{}.Admit(o, r, st)
 }
 
 // quote returns the rates a request is quoted: the GPU rate of the model it

@@ -65,7 +65,7 @@ func listModule(t *testing.T) map[string]*pkg {
 		pkgs[p.ImportPath] = p
 	}
 	// Guard against passing vacuously on a listing that lost packages.
-	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "credits", "client", "node", "cmd/meshnode"} {
+	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "credits", "client", "provider", "node", "cmd/meshnode"} {
 		if pkgs[module+"/"+rel] == nil {
 			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
 		}
@@ -235,6 +235,19 @@ func TestImportGraph(t *testing.T) {
 			for _, f := range forbidden {
 				if under(d, f) {
 					t.Errorf("client imports %s (directly, transitively or in its tests): the client role does not depend on the node that composes it, on the commands or on the testnet", d)
+				}
+			}
+		}
+	})
+
+	t.Run("provider stays off the node and the API", func(t *testing.T) {
+		// A role package: the node composes it, and it reaches the mesh
+		// and the ledger through interfaces of its own.
+		p := pkgs[module+"/provider"]
+		for _, d := range uniq(p.Deps, p.allImports()) {
+			for _, f := range []string{"node", "api", "testnet", "cmd"} {
+				if under(d, f) {
+					t.Errorf("provider imports %s (directly, transitively or in its tests): a role does not depend on the node, its API, the testnet or the CLI", d)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package node
+package provider
 
 import (
 	"context"
@@ -32,12 +32,22 @@ func SimulationAllowed(network string) bool {
 	return network == "devnet" || strings.HasPrefix(network, "test")
 }
 
-// buildCapacity turns what the machine has (and what the configuration
-// declares or limits) into the provider's offer and record.
-func (n *Node) buildCapacity(rep *hwprobe.Report) (job.Capacity, error) {
+// Record is the capacity record a provider with these options would
+// publish on a machine with rep (unsigned, without peer, sequence or
+// expiry): what it offers at once, its GPUs, executors, rates and score.
+func Record(o Options, rep *hwprobe.Report) (job.Capacity, error) {
+	o.defaults()
+	c, err := buildCapacity(&o, rep)
+	c.Rates.Floor = o.PriceFloor
+	return c, err
+}
+
+// buildCapacity turns what the machine has (and what the options declare
+// or limit) into the provider's record.
+func buildCapacity(o *Options, rep *hwprobe.Report) (job.Capacity, error) {
 	c := job.Capacity{
-		V: job.Version, Network: n.cfg.Network, Region: n.cfg.Region,
-		Executors: slices.Clone(rep.Executors), Rates: n.cfg.Rates,
+		V: job.Version, Network: o.Network, Region: o.Region,
+		Executors: slices.Clone(rep.Executors), Rates: o.Rates,
 		CPU:    job.CPUInfo{Vendor: rep.CPU.Vendor, Model: rep.CPU.Model, Cores: rep.CPU.Cores, Threads: rep.CPU.Threads, Flags: rep.CPU.Flags},
 		Memory: rep.Memory.UsableBytes, OS: rep.OS, Arch: rep.Arch,
 	}
@@ -57,15 +67,15 @@ func (n *Node) buildCapacity(rep *hwprobe.Report) (job.Capacity, error) {
 	}
 	threads := int64(max(rep.CPU.Threads, 1))
 	c.Total = job.Resources{CPUMillis: threads * 1000, MemoryBytes: c.Memory}
-	if n.cfg.Capacity.CPUMillis > 0 {
-		c.Total.CPUMillis = n.cfg.Capacity.CPUMillis
+	if o.Capacity.CPUMillis > 0 {
+		c.Total.CPUMillis = o.Capacity.CPUMillis
 	}
-	if n.cfg.Capacity.MemoryBytes > 0 {
-		c.Total.MemoryBytes = n.cfg.Capacity.MemoryBytes
+	if o.Capacity.MemoryBytes > 0 {
+		c.Total.MemoryBytes = o.Capacity.MemoryBytes
 	}
-	if s := n.cfg.Simulated; s != nil {
+	if s := o.Simulated; s != nil {
 		if !SimulationAllowed(c.Network) {
-			return c, fmt.Errorf("%w: simulated capacity on network %q: only on test networks (names starting with \"test\", and \"devnet\")", ErrConfig, c.Network)
+			return c, configError{fmt.Errorf("simulated capacity on network %q: only on test networks (names starting with \"test\", and \"devnet\")", c.Network)}
 		}
 		c.Simulated = true
 		if s.CPUMillis > 0 {
@@ -122,58 +132,55 @@ type publisher struct {
 	size    int // bytes of the last signed record
 }
 
-func (n *Node) startPublisher(c job.Capacity) {
-	n.pub = &publisher{record: c, changed: make(chan struct{}, 1)}
+func (p *Provider) startPublisher(c job.Capacity) {
+	p.pub = &publisher{record: c, changed: make(chan struct{}, 1)}
 	// A restarted provider must outrank its old records: start from the clock.
-	n.pub.record.Seq = uint64(time.Now().UnixNano())
-	n.spawn(n.publish)
+	p.pub.record.Seq = uint64(p.now().UnixNano())
+	p.own.Go(p.publish)
 }
 
 // capacityChanged asks the publisher to store a fresh record.
-func (n *Node) capacityChanged() {
-	if n.pub == nil {
+func (p *Provider) capacityChanged() {
+	if p.pub == nil {
 		return
 	}
 	select {
-	case n.pub.changed <- struct{}{}:
+	case p.pub.changed <- struct{}{}:
 	default:
 	}
 }
 
-func (n *Node) publish() {
-	ttl := n.cfg.RecordTTL
-	if ttl <= 0 {
-		ttl = DefaultRecordTTL
-	}
+func (p *Provider) publish() {
+	ttl := p.opts.RecordTTL
 	const minGap = 2 * time.Second
 	retry := 100 * time.Millisecond
 	for {
-		n.pub.mu.Lock()
-		n.pub.record.Seq++
-		n.pub.record.ExpiresMS = time.Now().Add(ttl).UnixMilli()
-		n.pub.record.Free = n.reserved.Free()
-		rec := n.pub.record
-		n.pub.mu.Unlock()
-		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-		size, err := n.mesh.PutCapacity(ctx, &rec)
+		p.pub.mu.Lock()
+		p.pub.record.Seq++
+		p.pub.record.ExpiresMS = p.now().Add(ttl).UnixMilli()
+		p.pub.record.Free = p.reserved.Free()
+		rec := p.pub.record
+		p.pub.mu.Unlock()
+		ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+		size, err := p.mesh.PutCapacity(ctx, &rec)
 		cancel()
 		next := ttl / 3
 		if err != nil {
-			log.Debugf("publishing capacity: %v (retrying)", err)
+			p.log.Debugf("publishing capacity: %v (retrying)", err)
 			next, retry = retry, min(retry*2, 10*time.Second)
 		} else {
 			retry = 100 * time.Millisecond
-			n.pub.mu.Lock()
-			n.pub.size = size
-			n.pub.mu.Unlock()
+			p.pub.mu.Lock()
+			p.pub.size = size
+			p.pub.mu.Unlock()
 		}
 		select {
-		case <-n.ctx.Done():
+		case <-p.ctx.Done():
 			return
 		case <-time.After(next):
-		case <-n.pub.changed:
+		case <-p.pub.changed:
 			select { // rate limit
-			case <-n.ctx.Done():
+			case <-p.ctx.Done():
 				return
 			case <-time.After(minGap):
 			}
@@ -181,14 +188,14 @@ func (n *Node) publish() {
 	}
 }
 
-// Capacity returns the provider's current record (zero for a client).
-func (n *Node) Capacity() job.Capacity {
-	if n.pub == nil {
+// Capacity returns the provider's current record (zero before Start).
+func (p *Provider) Capacity() job.Capacity {
+	if p.pub == nil {
 		return job.Capacity{}
 	}
-	n.pub.mu.Lock()
-	defer n.pub.mu.Unlock()
-	c := n.pub.record
-	c.Free = n.reserved.Free()
+	p.pub.mu.Lock()
+	defer p.pub.mu.Unlock()
+	c := p.pub.record
+	c.Free = p.reserved.Free()
 	return c
 }

@@ -1,4 +1,4 @@
-package node
+package provider
 
 import (
 	"sync"
@@ -14,15 +14,15 @@ const (
 	logFlushEvery = 100 * time.Millisecond
 	logMaxPending = 256 << 10 // bytes waiting to be sent; beyond, output is dropped (the result still keeps its capped copy)
 	logMaxTotal   = 8 << 20   // bytes streamed per job
-	// heartbeatEvery: a stream quiet this long gets a heartbeat, so the
-	// client tells a slow job from a dead provider.
-	heartbeatEvery = time.Second
+	// HeartbeatEvery: an award stream quiet this long gets a heartbeat, so
+	// the client tells a slow job from a dead provider.
+	HeartbeatEvery = time.Second
 )
 
 // logStream owns the writing side of an award stream while a job waits and
 // runs: it sends what the job writes to its client as log replies, in
 // chunks, every logFlushEvery or when a chunk fills, and a heartbeat when
-// the stream has been quiet for heartbeatEvery. It never blocks the job:
+// the stream has been quiet for HeartbeatEvery. It never blocks the job:
 // what the stream cannot take in time is dropped and a marker says so.
 type logStream struct {
 	mu       sync.Mutex
@@ -88,7 +88,7 @@ func (l *logStream) writeLocked(r job.Reply) error {
 func (l *logStream) heartbeat() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if time.Since(l.lastSent) >= heartbeatEvery {
+	if time.Since(l.lastSent) >= HeartbeatEvery {
 		_ = l.writeLocked(job.Reply{Type: job.ReplyHeartbeat})
 	}
 }

@@ -1,4 +1,4 @@
-package node
+package provider
 
 import (
 	"fmt"
@@ -24,8 +24,6 @@ const (
 	// maxBidWindow caps how far ahead a request's bid deadline counts: a
 	// request cannot keep bids standing by naming a far deadline.
 	maxBidWindow = time.Minute
-	// awardBackups is how many runners-up a client holds when it awards.
-	awardBackups = 2
 	// maxStanding bounds the bids a provider keeps at once (about 200 bytes
 	// each); past it, it declines busy.
 	maxStanding = 50_000
@@ -200,12 +198,13 @@ func (b *bidBook) size() (total, held int) {
 	return len(b.bids), held
 }
 
-// committed returns what a client's standing bids commit here.
-func (b *bidBook) committed(client string) job.Credits {
+// committed returns what a client's standing bids commit here, and how
+// many they are.
+func (b *bidBook) committed(client string) (job.Credits, int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if c := b.byClient[client]; c != nil {
-		return c.credits
+		return c.credits, c.count
 	}
-	return 0
+	return 0, 0
 }

@@ -1,0 +1,187 @@
+package provider
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/market"
+	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// handleAward runs an awarded job: check the award against the bid this
+// provider made, reserve (late binding) or decline, fetch the module by CID
+// from the client, run it, and return the result with the charge.
+func (p *Provider) handleAward(s network.Stream) {
+	defer s.Close()
+	client := s.Conn().RemotePeer()
+	_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var a job.Award
+	br := bufio.NewReader(s)
+	if err := mesh.ReadMsg(br, job.MaxAwardSize, &a); err != nil {
+		p.log.Debugf("award from %s: %v", client, err)
+		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: "invalid award: " + err.Error()})
+		return
+	}
+	decline := func(format string, args ...any) {
+		reason := fmt.Sprintf(format, args...)
+		p.log.Infof("declining award of job %s from %s: %s", a.Job, client, reason)
+		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: reason})
+	}
+	st, why := p.admitAward(&a, client)
+	if why != "" {
+		decline("%s", why)
+		return
+	}
+	// The client going away (a reset or closed stream) cancels the wait or
+	// the run.
+	runCtx, cancelRun := context.WithCancel(p.ctx)
+	defer cancelRun()
+	_ = s.SetReadDeadline(time.Time{})
+	// The client sends nothing more until the result, then its receipt:
+	// any byte, or the stream ending, before then means it went away.
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		_, _ = br.Peek(1)
+		cancelRun()
+	}()
+	// From here the stream carries heartbeats: the client tells a queued or
+	// slow job from a dead provider.
+	logs := newLogStream(s)
+	err := p.reserved.Wait(runCtx, a.Job, a.Spec.Resources, p.opts.Queue, func(pos int) {
+		p.log.Infof("job %s from %s queued at position %d", a.Job, client, pos)
+		_ = logs.Send(job.Reply{Type: job.ReplyQueued, Position: pos})
+	})
+	if err != nil {
+		logs.Close()
+		p.credits.Settle(a.Job, a.Attempt) // never ran: nothing to pay
+		if runCtx.Err() == nil {
+			decline("%v", err)
+		}
+		return
+	}
+	p.capacityChanged()
+	release := sync.OnceFunc(func() {
+		p.reserved.Release(a.Job)
+		p.capacityChanged()
+	})
+	defer release()
+	if err := logs.Send(job.Reply{Type: job.ReplyAccepted}); err != nil {
+		logs.Close()
+		return
+	}
+	started := time.Now()
+	res := p.run(runCtx, &a, client, st.rates, logs)
+	logs.Close()
+	release() // the capacity is free while the result and receipt travel
+	p.runTimes.add(time.Since(started))
+	if res.Error != "" && runCtx.Err() != nil && p.ctx.Err() == nil {
+		// Cancelled by the client (or it went away): the time it ran is
+		// paid, on its authorisation.
+		p.credits.Claim(&a, p.meter(&a, st.rates, time.Since(started)), "cancelled by the client after running "+time.Since(started).Round(time.Millisecond).String())
+		return
+	}
+	p.deliver(s, br, &a, client, res, watched)
+}
+
+// admitAward checks an award against the bid this provider made (one
+// award per bid, to its client, unexpired, for exactly the request and
+// price bid on) and, on a network with credits, the client's authorisation
+// and balance beside its other unpaid runs here. It returns the standing
+// bid, or why the award is declined.
+func (p *Provider) admitAward(a *job.Award, client peer.ID) (standing, string) {
+	if a.Client != client.String() {
+		return standing{}, fmt.Sprintf("award sent by %s for client %s", client, a.Client)
+	}
+	st, ok := p.bids.take(a.Job) // one award per bid
+	switch {
+	case !ok:
+		return st, fmt.Sprintf("no standing bid for job %s", a.Job)
+	case st.client != a.Client:
+		return st, fmt.Sprintf("my bid for job %s was made to another client", a.Job)
+	case p.now().UnixMilli() > st.expires:
+		return st, fmt.Sprintf("my bid for job %s has expired", a.Job)
+	case requestDigest(job.NewRequest(a.Job, a.Client, &a.Spec, st.bidBy)) != st.req:
+		// The gossiped request is not bound to the spec by the job ID: a
+		// client could ask for little and award much. What was bid on must
+		// be what is awarded.
+		return st, "the awarded spec does not match the request I bid on (resources, timeout, module, region or price differ)"
+	case a.Bid.Price != st.price || a.Bid.Rates != st.rates:
+		return st, fmt.Sprintf("the award's price %s is not my bid's %s", a.Bid.Price, st.price)
+	}
+	if p.draining.Load() {
+		return st, "draining: taking no new jobs"
+	}
+	if p.opts.Balances {
+		pay := max(a.Pay, a.Bid.Price)
+		if why := p.credits.CheckAuthorization(a, client, pay); why != "" {
+			return st, why
+		}
+		// The balance must cover this run beside the runs here it has not
+		// paid for yet; the authorisation is kept until its receipt comes.
+		if why := p.credits.Reserve(a, func(owes job.Credits) string { return p.credits.Funded(client.String(), owes, pay) }); why != "" {
+			return st, why
+		}
+	}
+	return st, ""
+}
+
+// deliver sends a run's result and takes its receipt, or claims the
+// charge when the client went away or sent no valid receipt.
+func (p *Provider) deliver(s network.Stream, br *bufio.Reader, a *job.Award, client peer.ID, res *job.Result, watched <-chan struct{}) {
+	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
+		p.log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
+		if res.Error == "" {
+			p.credits.Claim(a, res.Charge, "the client went away before the result")
+		}
+		return
+	}
+	p.countRun(res)
+	if res.Error != "" {
+		p.credits.Settle(a.Job, a.Attempt) // charged nothing
+		return
+	}
+	p.opts.Earn(res.Charge)
+	p.metrics.Earned.Add(float64(res.Charge))
+	<-watched // the receipt's first byte woke the watcher, or the client left
+	if err := p.credits.TakeReceipt(s, br, a, client, res.Charge); err != nil {
+		p.metrics.Unreceipted.Inc()
+		p.log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
+		p.credits.Claim(a, res.Charge, "no receipt: "+err.Error())
+		return
+	}
+	p.credits.Settle(a.Job, a.Attempt)
+}
+
+// countRun counts a delivered run by how it ended.
+func (p *Provider) countRun(res *job.Result) {
+	switch {
+	case res.Error != "":
+		p.metrics.Runs.WithLabelValues("error").Inc()
+	case res.TimedOut:
+		p.metrics.Runs.WithLabelValues("timeout").Inc()
+	case res.DiskExceeded:
+		p.metrics.Runs.WithLabelValues("disk_exceeded").Inc()
+	case res.ExitCode != 0:
+		p.metrics.Runs.WithLabelValues("nonzero_exit").Inc()
+	default:
+		p.metrics.Runs.WithLabelValues("ok").Inc()
+	}
+}
+
+// meter returns what a run of d costs at the bid's rates (scaled like a
+// result's charge): what a cancelled run claims.
+func (p *Provider) meter(a *job.Award, rates job.Rates, d time.Duration) job.Credits {
+	charge, err := market.Charge(rates, a.Spec.Resources, a.Spec.Timeout(), min(d, a.Spec.Timeout()))
+	if err != nil {
+		return 0
+	}
+	return market.Scale(charge, a.Bid.Price, a.Pay)
+}
