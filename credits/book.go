@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/computemesh/computemesh/internal/owned"
 	"github.com/computemesh/computemesh/job"
@@ -37,6 +38,7 @@ type Book struct {
 	assume  bool   // AssumeComplete
 	metrics Counters
 	log     Logger
+	now     func() time.Time // the node's clock (Clock)
 
 	book      *ledger.Ledger
 	sync      syncState // when accounts were last synced from peers
@@ -66,12 +68,13 @@ func New(ctx context.Context, m Mesh, opts ...Option) (*Book, error) {
 		return nil, err
 	}
 	b := &Book{
-		mesh: m, self: m.Host().ID(), faucet: c.faucet, assume: c.assume, metrics: c.counters, log: c.log,
+		mesh: m, self: m.Host().ID(), faucet: c.faucet, assume: c.assume, metrics: c.counters, log: c.log, now: c.now,
 		learnLimit:  rate.NewLimiter(learnRate, learnRate),
 		storeLimits: peerLimits{rate: StoreRate, burst: StoreBurst},
 		syncLimits:  peerLimits{rate: SyncRate, burst: SyncBurst},
 		pushes:      make(chan *job.Receipt, pushQueue),
 	}
+	b.owed.now = c.now
 	b.ctx, b.cancel = context.WithCancel(ctx)
 	context.AfterFunc(b.ctx, b.own.Stop)
 	if c.fresh {

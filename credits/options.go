@@ -2,6 +2,7 @@ package credits
 
 import (
 	"errors"
+	"time"
 
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,10 +34,23 @@ type config struct {
 	fresh    bool
 	counters Counters
 	log      Logger
+	now      func() time.Time
 }
 
 // Option configures a Book.
 type Option func(*config) error
+
+// Clock makes the Book read the time from now (nil: time.Now): when
+// authorisations expire, the times its records carry, when an account is
+// due to be synced again.
+func Clock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now != nil {
+			c.now = now
+		}
+		return nil
+	}
+}
 
 // Dir sets the directory of the ledger's files (required).
 func Dir(path string) Option {
@@ -87,7 +101,7 @@ func Log(l Logger) Option {
 
 // apply builds a config from the defaults and opts.
 func apply(opts []Option) (*config, error) {
-	c := &config{}
+	c := &config{now: time.Now}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err

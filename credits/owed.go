@@ -19,6 +19,7 @@ type owedBook struct {
 	runs  map[owedKey]owed
 	total map[string]job.Credits // by client
 	swept int64                  // unix ms of the last sweep of expired runs
+	now   func() time.Time       // the Book's clock
 }
 
 type owedKey struct {
@@ -30,6 +31,14 @@ type owed struct {
 	client  string
 	max     job.Credits
 	expires int64 // unix ms: the authorisation's expiry
+}
+
+// clock is the Book's clock (the wall clock for a bare owedBook).
+func (b *owedBook) clock() time.Time {
+	if b.now == nil {
+		return time.Now()
+	}
+	return b.now()
 }
 
 // maxOwed bounds the runs remembered (each an accepted award): past it the
@@ -45,7 +54,7 @@ func (b *owedBook) reserve(a *job.Award, check func(owes job.Credits) string) st
 	if b.runs == nil {
 		b.runs, b.total = map[owedKey]owed{}, map[string]job.Credits{}
 	}
-	b.expireLocked(time.Now().UnixMilli())
+	b.expireLocked(b.clock().UnixMilli())
 	if why := check(b.total[a.Client]); why != "" {
 		return why
 	}
@@ -76,7 +85,7 @@ func (b *owedBook) settle(jobID string, attempt int) {
 func (b *owedBook) owes(client string) job.Credits {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.expireLocked(time.Now().UnixMilli())
+	b.expireLocked(b.clock().UnixMilli())
 	return b.total[client]
 }
 

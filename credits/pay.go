@@ -23,7 +23,7 @@ func (b *Book) Claim(a *job.Award, amount job.Credits, why string) {
 		return
 	}
 	c := &job.Receipt{V: job.Version, Network: auth.Network, Job: a.Job, Attempt: a.Attempt, Payer: auth.Payer,
-		Payee: b.self.String(), Amount: min(amount, auth.Max), Seq: auth.Seq, TimeMS: time.Now().UnixMilli(), Auth: auth}
+		Payee: b.self.String(), Amount: min(amount, auth.Max), Seq: auth.Seq, TimeMS: b.now().UnixMilli(), Auth: auth}
 	sig, err := b.Sign(c.SigningBytes())
 	if err != nil {
 		b.log.Errorf("claiming job %s attempt %d: %v", a.Job, a.Attempt, err)
@@ -51,7 +51,7 @@ func (b *Book) VoidUnpaid(auth *job.Authorization) {
 	if b.faucet == "" || auth == nil || auth.Seq == 0 {
 		return
 	}
-	r, err := b.book.Void(auth, time.Now().UnixMilli(), b.Sign)
+	r, err := b.book.Void(auth, b.now().UnixMilli(), b.Sign)
 	if err != nil {
 		b.log.Errorf("voiding slot %d (job %s attempt %d): %v", auth.Seq, auth.Job, auth.Attempt, err)
 		return
@@ -108,7 +108,7 @@ func (b *Book) Funded(client string, committed, price job.Credits) string {
 func (b *Book) Authorize(ctx context.Context, a *job.Award, max job.Credits) (*job.Authorization, error) {
 	auth := &job.Authorization{
 		V: job.Version, Network: b.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: b.self.String(),
-		Payee: a.Bid.Provider, Max: max, ExpiresMS: time.Now().Add(a.Spec.Timeout() + 10*time.Minute).UnixMilli(),
+		Payee: a.Bid.Provider, Max: max, ExpiresMS: b.now().Add(a.Spec.Timeout() + 10*time.Minute).UnixMilli(),
 	}
 	if b.faucet != "" {
 		p, err := peer.Decode(a.Bid.Provider)
@@ -142,7 +142,7 @@ func (b *Book) CheckAuthorization(a *job.Award, client peer.ID, pay job.Credits)
 		return "the authorisation is for another job, attempt or network"
 	case auth.Max < pay:
 		return fmt.Sprintf("the authorisation covers %s credits, the pay is %s", auth.Max, pay)
-	case time.Now().UnixMilli() > auth.ExpiresMS:
+	case b.now().UnixMilli() > auth.ExpiresMS:
 		return "the authorisation has expired"
 	case auth.Seq == 0:
 		return "the authorisation takes no slot of the client's chain (seq 0): this network has credits, and a provider's claim needs one"

@@ -129,7 +129,7 @@ func (b *Book) serveSync(s network.Stream) {
 // long chain is never judged on its first part only, which would show the
 // account richer than it is. It returns how many records were new.
 func (b *Book) SyncAccount(ctx context.Context, from peer.ID, account string) (int, error) {
-	started := time.Now()
+	started := b.now()
 	req := ledger.SyncRequest{V: job.Version, Account: account, After: b.book.CountedChain(account), SinceMS: b.sync.since(account)}
 	total := 0
 	for page := 0; ; page++ {
@@ -220,7 +220,7 @@ func (b *Book) syncFrom(ctx context.Context, peers []peer.ID, account string) (a
 // to judgeWait, within ctx); one it knows is refreshed in the background.
 func (b *Book) Judge(ctx context.Context, client peer.ID) {
 	id := client.String()
-	if b.faucet == "" || !b.sync.due(id, time.Now()) {
+	if b.faucet == "" || !b.sync.due(id, b.now()) {
 		return
 	}
 	fetch := func(ctx context.Context) {
@@ -229,7 +229,7 @@ func (b *Book) Judge(ctx context.Context, client peer.ID) {
 			b.log.Debugf("ledger sync: %v", err)
 		}
 		for _, payer := range b.book.PendingPayers(id, maxPayersFetched) {
-			if p, err := peer.Decode(payer); err == nil && b.sync.due(payer, time.Now()) {
+			if p, err := peer.Decode(payer); err == nil && b.sync.due(payer, b.now()) {
 				b.syncFrom(ctx, append(b.Holders(ctx, payer), p), payer)
 			}
 		}

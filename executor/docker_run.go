@@ -51,7 +51,7 @@ func (d *Docker) Run(ctx context.Context, t Task) (res Result, err error) {
 	defer stopOnClose()
 
 	if err := d.ensureImage(opCtx, t.Image); err != nil {
-		return Result{}, d.ctxErr(ctx, err)
+		return d.failed(ctx, err)
 	}
 
 	runID := newRunID()
@@ -68,7 +68,7 @@ func (d *Docker) Run(ctx context.Context, t Task) (res Result, err error) {
 		}
 	}()
 	if err != nil {
-		return Result{}, d.ctxErr(ctx, fmt.Errorf("docker: create container for %s: %w", t.Image, err))
+		return d.failed(ctx, fmt.Errorf("docker: create container for %s: %w", t.Image, err))
 	}
 	return d.run(ctx, opCtx, id, &t)
 }
@@ -80,7 +80,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 		Stream: true, Stdin: hasStdin, Stdout: true, Stderr: true,
 	})
 	if err != nil {
-		return Result{}, d.ctxErr(ctx, fmt.Errorf("docker: attach: %w", err))
+		return d.failed(ctx, fmt.Errorf("docker: attach: %w", err))
 	}
 	stdout, stderr := newCappedWriter(t.MaxOutput), newCappedWriter(t.MaxOutput)
 	copyDone, stdinDone := d.pump(&att, t, stdout, stderr)
@@ -101,7 +101,7 @@ func (d *Docker) run(ctx, opCtx context.Context, id string, t *Task) (Result, er
 
 	start := time.Now()
 	if err := d.cli.ContainerStart(opCtx, id, container.StartOptions{}); err != nil {
-		return Result{}, d.ctxErr(ctx, fmt.Errorf("docker: start: %w", err))
+		return d.failed(ctx, fmt.Errorf("docker: start: %w", err))
 	}
 	var cpuNanos, peakMem atomic.Uint64
 	statsCtx, statsCancel := context.WithCancel(context.Background())
@@ -474,6 +474,21 @@ func (d *Docker) remove(id string) error {
 		return fmt.Errorf("docker: remove container %.12s: %w", id, err)
 	}
 	return nil
+}
+
+// failed is what Run returns when a step before the wait fails with err:
+// a cancelled or closed run says so in its result, as one stopped later
+// does (a cancel can land while the daemon starts a container whose
+// program already runs).
+func (d *Docker) failed(ctx context.Context, err error) (Result, error) {
+	err = d.ctxErr(ctx, err)
+	switch {
+	case d.base.Err() != nil:
+		return Result{ExitCode: ExitCodeAbnormal, Reason: "executor closed"}, err
+	case ctx.Err() != nil:
+		return Result{ExitCode: ExitCodeAbnormal, Reason: "cancelled"}, err
+	}
+	return Result{}, err
 }
 
 // ctxErr prefers the reason the run was cut short, when it was, to err.

@@ -147,12 +147,22 @@ func TestCapacityRecordsOnTwentyNodes(t *testing.T) {
 	if res.Passed || !strings.Contains(res.Reason, "slower than claimed") {
 		t.Fatalf("liar's challenge: %+v; want a failure for being slower than claimed", res)
 	}
-	res, err = client.Challenge(cctx, provs[4].ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Passed {
-		t.Fatalf("honest provider's challenge: %+v", res)
+	// An honest answer is timed too: on a loaded machine (twenty nodes in
+	// one process under the race detector) one can come late, so the
+	// honest provider passes once in a few tries; the liar's claim is off
+	// by far more than any load explains.
+	for try := 1; ; try++ {
+		res, err = client.Challenge(cctx, provs[4].ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Passed {
+			break
+		}
+		if try == 5 {
+			t.Fatalf("honest provider's challenge failed %d times, last: %+v", try, res)
+		}
+		t.Logf("honest provider's challenge, try %d: %s", try, res.Reason)
 	}
 
 	// A stopped provider is gone once its signed record expires (15 s TTL),

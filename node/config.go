@@ -147,10 +147,10 @@ type Config struct {
 	// it over minutes). The runtime's memory is the process's: meshnode
 	// sets it for its one node; embedders choose.
 	MemoryTrim time.Duration
-	// Clock is the node's clock (nil: time.Now). So far the content's
-	// grants and store collection and the provider's deadlines and expiry
-	// (bid windows, standing and held bids, its record's expiry) read it;
-	// tests move it forward.
+	// Clock is the node's clock (nil: time.Now): the parts the node
+	// composes (content, credits, client, provider) read it for deadlines,
+	// expiries and the times records carry; tests move it forward. Network
+	// deadlines and measured durations stay on the wall clock.
 	Clock func() time.Time
 	// AssumeLedgerComplete lets a client sign receipts when no peer could
 	// tell it the receipts its identity signed before (its own ledger has

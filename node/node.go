@@ -248,7 +248,8 @@ func (n *Node) openCredits() error {
 		credits.AssumeComplete(cfg.AssumeLedgerComplete),
 		credits.FreshKey(cfg.TestIdentity == "" && cfg.DataDir == ""), // no history to learn
 		credits.Metrics(credits.Counters{Rejected: n.metrics.ledgerRejected, Claims: n.metrics.claims}),
-		credits.Log(log))
+		credits.Log(log),
+		credits.Clock(cfg.Clock))
 	if err != nil {
 		return err
 	}
