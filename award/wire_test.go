@@ -154,3 +154,45 @@ func FuzzDecoders(f *testing.F) {
 		}
 	})
 }
+
+// A receipt offer over MaxReceiptOffer, or one the payer did not sign, is
+// refused before the payee sees it.
+func TestTakeReceiptRefusesBadOffers(t *testing.T) {
+	tests := []struct {
+		name  string
+		offer func(a *job.Award) []byte
+		want  string
+	}{
+		{"oversized", func(*job.Award) []byte { return oversized(award.MaxReceiptOffer + 1) }, "exceeds the limit of 4096"},
+		{"unsigned", func(a *job.Award) []byte {
+			rc, _ := (&books{}).SignReceipt(context.Background(), a, 700)
+			rc.PayerSig = nil
+			return frame(map[string]any{"receipt": rc})
+		}, "payer_sig: missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payee := &books{}
+			p := newPair(t, run(payee, nil, ""))
+			s := p.open(t)
+			a := p.testAward()
+			call, err := award.Request(context.Background(), s, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer call.Close()
+			if _, err := call.Result(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Write(tt.offer(a)); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.handlerErr(t); err == nil || !strings.Contains(err.Error(), "reading the receipt") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("provider end: %v, want %q", err, tt.want)
+			}
+			if len(payee.pushed) != 0 {
+				t.Fatalf("the payee pushed %d receipts", len(payee.pushed))
+			}
+		})
+	}
+}
