@@ -300,7 +300,7 @@ func TestHeartbeats(t *testing.T) {
 		silent    bool
 	}{
 		{"silent", false, 5 * time.Second, 300 * time.Millisecond, true},
-		{"heartbeats keep a slow start alive", true, 2500 * time.Millisecond, 1500 * time.Millisecond, false},
+		{"heartbeats keep a slow start alive", true, 3 * time.Second, 2 * award.HeartbeatEvery, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
