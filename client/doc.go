@@ -3,8 +3,8 @@
 //
 // A Client owns what a node does as a client: submissions (Submit), the
 // auctions (candidates from the DHT and the jobs topic, the gossiped
-// request, the bids, their evaluation), the client end of the award
-// protocol with failover down the ranking and replicas, holding the
+// request, the bids, their evaluation), awards through package award's
+// client end with failover down the ranking and replicas, holding the
 // backups' bids, the job registry (Cancel, Events), the job records in
 // the data dir and their resumption after a restart (Jobs, Job, Resume;
 // ReadJobs and ReadJob for a data dir no node runs on), what it has seen

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"github.com/computemesh/computemesh/award"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 func TestObserveClassifiesByType(t *testing.T) {
 	t.Parallel()
 	const prov = "12D3KooWProviderAAAAAAAAAAAA"
-	declined := fmt.Errorf("%w: busy", errDeclined)
+	declined := fmt.Errorf("%w: busy", award.ErrDeclined)
 	tests := []struct {
 		name    string
 		event   job.Event

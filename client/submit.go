@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/computemesh/computemesh/award"
 	"strings"
 	"sync"
 	"time"
@@ -44,13 +45,10 @@ type pending struct {
 	gpuModel string // of this model
 }
 
-// errDeclined marks a bidder that declined its award.
-var errDeclined = errors.New("declined")
-
 // attemptVerdict is the verdict of an attempt that ended in err: declined
 // when the bidder declined its award, failed otherwise.
 func attemptVerdict(err error) job.Verdict {
-	if errors.Is(err, errDeclined) {
+	if errors.Is(err, award.ErrDeclined) {
 		return job.VerdictDeclined
 	}
 	return job.VerdictFailed
@@ -361,7 +359,7 @@ func (c *Client) attempt(ctx context.Context, t *ticket, ranked []scheduler.Opti
 		err = fmt.Errorf("provider error: %s", res.Error)
 	}
 	switch {
-	case ctx.Err() != nil, errors.Is(err, errDeclined):
+	case ctx.Err() != nil, errors.Is(err, award.ErrDeclined):
 		// Cancelled by the client, or declined before accepting: neither
 		// says anything of the provider.
 	case err != nil:

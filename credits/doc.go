@@ -9,7 +9,10 @@
 // judged (the ledger-sync protocol), what a provider's accepted runs may
 // still cost each client (Reserve, Settle, Owes), and the signatures a
 // node makes as a payer or a payee: authorisations, receipts, voids and
-// claims. Its goroutines and stream handlers are its own (internal/owned):
+// claims. In the award protocol's receipt step it is the award.Payer and
+// the award.Payee: package award carries the receipt on the stream, a
+// Book signs, checks and records it (SignReceipt, CheckCounterSigned,
+// CounterSign, PushRecord). Its goroutines and stream handlers are its own (internal/owned):
 // Close waits for them, then closes the ledger.
 //
 // A Book reaches the mesh through the small Mesh interface; *mesh.Mesh

@@ -1,7 +1,6 @@
 package credits
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,53 +8,25 @@ import (
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
-	"github.com/computemesh/computemesh/mesh"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// The last step of the award protocol, on the award stream once the
-// result is in: the client signs a receipt for the charge, the provider
-// counter-signs it, and both keep it and send it to its holders.
+// The signing side of the award protocol's last step (the stream side is
+// package award's): the client signs a receipt for the charge, the
+// provider counter-signs it, and both keep it and send it to its holders.
+// *Book is an award.Payer and an award.Payee.
 
-// receiptWait is how long a provider waits for its client's receipt after
-// the result, and a client for the counter-signature.
-const receiptWait = 30 * time.Second
-
-// MaxReceiptOffer bounds the client's receipt message.
-const MaxReceiptOffer = 4 << 10
-
-// receiptOffer is the client's receipt, signed by it alone, as it sends it
-// to the provider after the result.
-type receiptOffer struct {
-	Receipt job.Receipt `json:"receipt"`
-}
-
-// Validate checks the offer: every field, and the payer's signature present.
-func (o *receiptOffer) Validate() error {
-	if err := o.Receipt.ValidateUnsigned(); err != nil {
-		return err
-	}
-	if len(o.Receipt.PayerSig) == 0 {
-		return fmt.Errorf("payer_sig: missing")
-	}
-	if len(o.Receipt.PayeeSig) != 0 {
-		return fmt.Errorf("payee_sig: the payee signs, not the payer")
-	}
-	return nil
-}
-
-// PayReceipt is the client's side of settling an attempt: sign a receipt
+// SignReceipt is the client's side of settling an attempt: sign a receipt
 // for the charge in the slot its authorisation took and keep it (durably,
-// before anything else: the number is then never used twice nor skipped),
-// send it on the award stream st (read through r), check the provider's
-// counter-signature and send the receipt to its holders. Signed, the
-// receipt pays: if the provider does not counter-sign it, the client
-// sends it as it is (the provider's claim, if it makes one, prevails over
-// it). ctx bounds learning this node's own history first.
-func (b *Book) PayReceipt(ctx context.Context, st network.Stream, r *bufio.Reader, a *job.Award, charge job.Credits) error {
-	if err := b.learnOwnHistory(ctx, st.Conn().RemotePeer()); err != nil {
-		return err
+// before anything else: the number is then never used twice nor skipped).
+// ctx bounds learning this node's own history first.
+func (b *Book) SignReceipt(ctx context.Context, a *job.Award, charge job.Credits) (*job.Receipt, error) {
+	provider, err := peer.Decode(a.Bid.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("the award's provider %q: %w", a.Bid.Provider, err)
+	}
+	if err := b.learnOwnHistory(ctx, provider); err != nil {
+		return nil, err
 	}
 	var seq uint64 // the slot the authorisation took (none: the next)
 	if a.Auth != nil {
@@ -66,58 +37,33 @@ func (b *Book) PayReceipt(ctx context.Context, st network.Stream, r *bufio.Reade
 		Payee: a.Bid.Provider, Amount: charge, Seq: seq, TimeMS: time.Now().UnixMilli(),
 	}, b.Sign)
 	if err != nil {
-		return fmt.Errorf("signing the receipt: %w", err)
+		return nil, fmt.Errorf("signing the receipt: %w", err)
 	}
 	if fraud != nil {
 		b.reportFraud(fraud) // this node's own history was incomplete
 	}
-	back, err := b.CounterSigned(st, r, rc)
-	if err != nil {
-		b.PushRecord(rc) // signed, it pays: its holders need it
-		return err
+	return rc, nil
+}
+
+// CheckCounterSigned checks that back is the receipt sent, counter-signed
+// by its payee.
+func (b *Book) CheckCounterSigned(sent, back *job.Receipt) error {
+	signed := *back
+	signed.PayeeSig = nil
+	if string(signed.SigningBytes()) != string(sent.SigningBytes()) || string(back.PayerSig) != string(sent.PayerSig) {
+		return errors.New("the counter-signed receipt is not the one sent")
 	}
-	b.PushRecord(back)
+	if err := VerifySignature(back.Payee, back.SigningBytes(), back.PayeeSig); err != nil {
+		return fmt.Errorf("the counter-signature: %w", err)
+	}
 	return nil
 }
 
-// CounterSigned sends the client's signed receipt to the provider and
-// returns it counter-signed.
-func (b *Book) CounterSigned(st network.Stream, r *bufio.Reader, rc *job.Receipt) (*job.Receipt, error) {
-	_ = st.SetDeadline(time.Now().Add(receiptWait))
-	if err := mesh.WriteMsg(st, receiptOffer{Receipt: *rc}); err != nil {
-		return nil, fmt.Errorf("sending the receipt: %w", err)
-	}
-	var reply job.Reply
-	if err := mesh.ReadMsg(r, job.MaxReplySize, &reply); err != nil {
-		return nil, fmt.Errorf("waiting for the counter-signed receipt: %w", err)
-	}
-	if reply.Type != job.ReplyReceipt || reply.Receipt == nil {
-		return nil, fmt.Errorf("a %q reply instead of the counter-signed receipt", reply.Type)
-	}
-	back := *reply.Receipt
-	signed := back
-	signed.PayeeSig = nil
-	if string(signed.SigningBytes()) != string(rc.SigningBytes()) || string(back.PayerSig) != string(rc.PayerSig) {
-		return nil, errors.New("the counter-signed receipt is not the one sent")
-	}
-	if err := VerifySignature(back.Payee, back.SigningBytes(), back.PayeeSig); err != nil {
-		return nil, fmt.Errorf("the counter-signature: %w", err)
-	}
-	return &back, nil
-}
-
-// TakeReceipt is the provider's side: read the client's receipt for this
-// attempt from the award stream s (through br), check it against the
-// result, counter-sign it, keep it in the ledger (durably) before
-// acknowledging it, answer and send it to its holders.
-func (b *Book) TakeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, client peer.ID, charge job.Credits) error {
-	_ = s.SetDeadline(time.Now().Add(receiptWait))
-	var o receiptOffer
-	if err := mesh.ReadMsg(br, MaxReceiptOffer, &o); err != nil {
-		return fmt.Errorf("reading the receipt: %w", err)
-	}
-	rc := o.Receipt
-	if err := b.checkReceipt(&rc, a, client, charge); err != nil {
+// CounterSign is the provider's side: check the client's receipt for this
+// attempt against the result's charge, counter-sign it and keep it in the
+// ledger (durably) before it is acknowledged.
+func (b *Book) CounterSign(rc *job.Receipt, a *job.Award, client peer.ID, charge job.Credits) error {
+	if err := b.checkReceipt(rc, a, client, charge); err != nil {
 		return err
 	}
 	sig, err := b.Sign(rc.SigningBytes())
@@ -125,17 +71,13 @@ func (b *Book) TakeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, cli
 		return err
 	}
 	rc.PayeeSig = sig
-	fraud, err := b.book.AddReceipt(&rc)
+	fraud, err := b.book.AddReceipt(rc)
 	if err != nil && !errors.Is(err, ledger.ErrDuplicate) { // the client's gossip may come first
 		return fmt.Errorf("keeping the receipt: %w", err)
 	}
 	if fraud != nil {
 		b.reportFraud(fraud)
 	}
-	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyReceipt, Receipt: &rc}); err != nil {
-		return fmt.Errorf("returning the counter-signed receipt: %w", err)
-	}
-	b.PushRecord(&rc)
 	return nil
 }
 

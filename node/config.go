@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"github.com/computemesh/computemesh/award"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
-	"github.com/computemesh/computemesh/provider"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -234,8 +234,8 @@ func (c *Config) checkFields() error {
 	if c.StoreMaxBytes < 0 || c.StoreRetention < 0 {
 		return fmt.Errorf("store-max, store-retention: negative")
 	}
-	if c.HeartbeatTimeout < 2*provider.HeartbeatEvery {
-		return fmt.Errorf("heartbeat-timeout: %v is under twice the heartbeat interval %v", c.HeartbeatTimeout, provider.HeartbeatEvery)
+	if c.HeartbeatTimeout < 2*award.HeartbeatEvery {
+		return fmt.Errorf("heartbeat-timeout: %v is under twice the heartbeat interval %v", c.HeartbeatTimeout, award.HeartbeatEvery)
 	}
 	if c.Mode == ModeProvider {
 		return c.checkProvider()

@@ -1,15 +1,14 @@
 package provider
 
 import (
-	"bufio"
-	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/award"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/market"
-	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -18,48 +17,34 @@ import (
 // provider made, reserve (late binding) or decline, fetch the module by CID
 // from the client, run it, and return the result with the charge.
 func (p *Provider) handleAward(s network.Stream) {
-	defer s.Close()
-	client := s.Conn().RemotePeer()
-	_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
-	var a job.Award
-	br := bufio.NewReader(s)
-	if err := mesh.ReadMsg(br, job.MaxAwardSize, &a); err != nil {
-		p.log.Debugf("award from %s: %v", client, err)
-		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: "invalid award: " + err.Error()})
+	ss, err := award.Serve(s)
+	if err != nil {
+		_ = s.Close()
+		p.log.Debugf("award from %s: %v", s.Conn().RemotePeer(), errors.Unwrap(err))
 		return
 	}
+	defer ss.Close()
+	a, client := ss.Award(), ss.Client()
 	decline := func(format string, args ...any) {
 		reason := fmt.Sprintf(format, args...)
 		p.log.Infof("declining award of job %s from %s: %s", a.Job, client, reason)
-		_ = mesh.WriteMsg(s, job.Reply{Type: job.ReplyDeclined, Reason: reason})
+		_ = ss.Decline(reason)
 	}
-	st, why := p.admitAward(&a, client)
+	st, why := p.admitAward(a, client)
 	if why != "" {
 		decline("%s", why)
 		return
 	}
 	// The client going away (a reset or closed stream) cancels the wait or
-	// the run.
-	runCtx, cancelRun := context.WithCancel(p.ctx)
+	// the run; from here the stream carries heartbeats.
+	runCtx, cancelRun := ss.Begin(p.ctx)
 	defer cancelRun()
-	_ = s.SetReadDeadline(time.Time{})
-	// The client sends nothing more until the result, then its receipt:
-	// any byte, or the stream ending, before then means it went away.
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		_, _ = br.Peek(1)
-		cancelRun()
-	}()
-	// From here the stream carries heartbeats: the client tells a queued or
-	// slow job from a dead provider.
-	logs := newLogStream(s)
-	err := p.reserved.Wait(runCtx, a.Job, a.Spec.Resources, p.opts.Queue, func(pos int) {
+	err = p.reserved.Wait(runCtx, a.Job, a.Spec.Resources, p.opts.Queue, func(pos int) {
 		p.log.Infof("job %s from %s queued at position %d", a.Job, client, pos)
-		_ = logs.Send(job.Reply{Type: job.ReplyQueued, Position: pos})
+		_ = ss.Queued(pos)
 	})
 	if err != nil {
-		logs.Close()
+		ss.EndLog()
 		p.credits.Settle(a.Job, a.Attempt) // never ran: nothing to pay
 		if runCtx.Err() == nil {
 			decline("%v", err)
@@ -72,22 +57,22 @@ func (p *Provider) handleAward(s network.Stream) {
 		p.capacityChanged()
 	})
 	defer release()
-	if err := logs.Send(job.Reply{Type: job.ReplyAccepted}); err != nil {
-		logs.Close()
+	if err := ss.Accept(); err != nil {
+		ss.EndLog()
 		return
 	}
 	started := time.Now()
-	res := p.run(runCtx, &a, client, st.rates, logs)
-	logs.Close()
+	res := p.run(runCtx, a, client, st.rates, ss.Log())
+	ss.EndLog()
 	release() // the capacity is free while the result and receipt travel
 	p.runTimes.add(time.Since(started))
 	if res.Error != "" && runCtx.Err() != nil && p.ctx.Err() == nil {
 		// Cancelled by the client (or it went away): the time it ran is
 		// paid, on its authorisation.
-		p.credits.Claim(&a, p.meter(&a, st.rates, time.Since(started)), "cancelled by the client after running "+time.Since(started).Round(time.Millisecond).String())
+		p.credits.Claim(a, p.meter(a, st.rates, time.Since(started)), "cancelled by the client after running "+time.Since(started).Round(time.Millisecond).String())
 		return
 	}
-	p.deliver(s, br, &a, client, res, watched)
+	p.deliver(ss, res)
 }
 
 // admitAward checks an award against the bid this provider made (one
@@ -134,10 +119,10 @@ func (p *Provider) admitAward(a *job.Award, client peer.ID) (standing, string) {
 
 // deliver sends a run's result and takes its receipt, or claims the
 // charge when the client went away or sent no valid receipt.
-func (p *Provider) deliver(s network.Stream, br *bufio.Reader, a *job.Award, client peer.ID, res *job.Result, watched <-chan struct{}) {
-	_ = s.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if err := mesh.WriteMsg(s, job.Reply{Type: job.ReplyResult, Result: res}); err != nil {
-		p.log.Warnf("returning the result of job %s to %s: %v", a.Job, client, err)
+func (p *Provider) deliver(ss *award.Session, res *job.Result) {
+	a, client := ss.Award(), ss.Client()
+	if err := ss.Result(res); err != nil {
+		p.log.Warnf("returning the result of job %s to %s: %v", a.Job, client, errors.Unwrap(err))
 		if res.Error == "" {
 			p.credits.Claim(a, res.Charge, "the client went away before the result")
 		}
@@ -150,8 +135,7 @@ func (p *Provider) deliver(s network.Stream, br *bufio.Reader, a *job.Award, cli
 	}
 	p.opts.Earn(res.Charge)
 	p.metrics.Earned.Add(float64(res.Charge))
-	<-watched // the receipt's first byte woke the watcher, or the client left
-	if err := p.credits.TakeReceipt(s, br, a, client, res.Charge); err != nil {
+	if err := ss.TakeReceipt(p.credits, res.Charge); err != nil {
 		p.metrics.Unreceipted.Inc()
 		p.log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
 		p.credits.Claim(a, res.Charge, "no receipt: "+err.Error())

@@ -4,11 +4,11 @@
 // (one admission pipeline, scheduler.Admission: Admit's checks with the
 // provider's own around them — a drain, network access, an image present,
 // a command allowed, the client's funds), the bids it made (standing until
-// their window and grace end, or held as a client's backups), the award
-// protocol's provider end (the award checked against its bid, late
-// binding in the reservations and their queue, the run with its live log
-// and heartbeats, the result, the receipt or a claim), benchmark
-// challenges, and a drain.
+// their window and grace end, or held as a client's backups), awarded jobs
+// behind package award's provider end (an award.Session: the award checked
+// against its bid, late binding in the reservations and their queue, the
+// run writing to the session's live log, the result, the receipt or a
+// claim), benchmark challenges, and a drain.
 //
 // New makes a provider before the mesh exists: it probes the machine (or
 // takes a report), builds the record and starts the executors, so that a

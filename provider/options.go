@@ -1,9 +1,9 @@
 package provider
 
 import (
-	"bufio"
 	"context"
 	"errors"
+	"github.com/computemesh/computemesh/award"
 	"time"
 
 	"github.com/computemesh/computemesh/content"
@@ -12,7 +12,6 @@ import (
 	"github.com/computemesh/computemesh/mesh"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,13 +132,13 @@ type Credits interface {
 	Funded(client string, committed, price job.Credits) string
 	Owes(client string) job.Credits
 	// CheckAuthorization and Reserve admit an award's payment; Settle
-	// ends what a run may still cost, Claim claims it without a receipt,
-	// TakeReceipt takes and counter-signs the client's receipt.
+	// ends what a run may still cost, Claim claims it without a receipt;
+	// as an award.Payee it counter-signs the client's receipt.
 	CheckAuthorization(a *job.Award, client peer.ID, pay job.Credits) string
 	Reserve(a *job.Award, check func(owes job.Credits) string) string
 	Settle(jobID string, attempt int)
 	Claim(a *job.Award, amount job.Credits, why string)
-	TakeReceipt(s network.Stream, br *bufio.Reader, a *job.Award, client peer.ID, charge job.Credits) error
+	award.Payee
 }
 
 // Deps are the parts of the node a provider works through once the mesh

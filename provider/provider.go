@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"github.com/computemesh/computemesh/award"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,12 +17,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
-
-// AwardProtocol is the stream protocol (under the network's prefix, see
-// mesh.Mesh.Protocol) on which a client awards a job; a client also holds
-// a backup's bid (job.ProtocolHold) and challenges the claimed benchmark
-// score (job.ProtocolChallenge) on streams the provider serves.
-const AwardProtocol = "award"
 
 // Provider is a node's provider role (see the package doc). It is safe for
 // concurrent use.
@@ -108,7 +103,7 @@ func (p *Provider) Start(ctx context.Context, d Deps) error {
 	for range requestWorkers {
 		p.own.Go(p.answerRequests)
 	}
-	p.serve(AwardProtocol, p.handleAward)
+	p.serve(award.Protocol, p.handleAward) // the award protocol's provider end
 	p.serve(job.ProtocolHold, p.handleHold)
 	p.record.Peer = p.self.String()
 	if err := p.record.Validate(); err != nil {

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
@@ -63,14 +61,13 @@ func (c *fakeCredits) Funded(client string, committed, price job.Credits) string
 	}
 	return ""
 }
-func (c *fakeCredits) Owes(string) job.Credits                                    { return 0 }
-func (c *fakeCredits) CheckAuthorization(*job.Award, peer.ID, job.Credits) string { return "" }
-func (c *fakeCredits) Reserve(*job.Award, func(job.Credits) string) string        { return "" }
-func (c *fakeCredits) Settle(string, int)                                         {}
-func (c *fakeCredits) Claim(*job.Award, job.Credits, string)                      {}
-func (c *fakeCredits) TakeReceipt(network.Stream, *bufio.Reader, *job.Award, peer.ID, job.Credits) error {
-	return nil
-}
+func (c *fakeCredits) Owes(string) job.Credits                                          { return 0 }
+func (c *fakeCredits) CheckAuthorization(*job.Award, peer.ID, job.Credits) string       { return "" }
+func (c *fakeCredits) Reserve(*job.Award, func(job.Credits) string) string              { return "" }
+func (c *fakeCredits) Settle(string, int)                                               {}
+func (c *fakeCredits) Claim(*job.Award, job.Credits, string)                            {}
+func (c *fakeCredits) CounterSign(*job.Receipt, *job.Award, peer.ID, job.Credits) error { return nil }
+func (c *fakeCredits) PushRecord(*job.Receipt)                                          {}
 
 // clock is a test's clock, moved by hand.
 type clock struct {

@@ -65,7 +65,7 @@ func listModule(t *testing.T) map[string]*pkg {
 		pkgs[p.ImportPath] = p
 	}
 	// Guard against passing vacuously on a listing that lost packages.
-	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "content", "credits", "client", "provider", "node", "cmd/meshnode"} {
+	for _, rel := range []string{"job", "market", "scheduler", "ledger", "mesh", "award", "content", "credits", "client", "provider", "node", "cmd/meshnode"} {
 		if pkgs[module+"/"+rel] == nil {
 			t.Fatalf("go list did not list %s/%s (listed %d packages)", module, rel, len(pkgs))
 		}
@@ -248,6 +248,23 @@ func TestImportGraph(t *testing.T) {
 			for _, f := range []string{"node", "api", "testnet", "cmd"} {
 				if under(d, f) {
 					t.Errorf("provider imports %s (directly, transitively or in its tests): a role does not depend on the node, its API, the testnet or the CLI", d)
+				}
+			}
+		}
+	})
+
+	t.Run("award holds the protocol, below the roles", func(t *testing.T) {
+		// Both ends of the award protocol: the roles use it, so it depends
+		// on neither of them, nor on the node, the API, the commands or
+		// the testnet (job, mesh for framing and libp2p's core are its own).
+		p := pkgs[module+"/award"]
+		if p == nil {
+			t.Fatalf("go list did not list %s/award", module)
+		}
+		for _, d := range uniq(p.Deps, p.allImports()) {
+			for _, f := range []string{"node", "client", "provider", "credits", "api", "cmd", "testnet"} {
+				if under(d, f) {
+					t.Errorf("award imports %s (directly, transitively or in its tests): the protocol sits below the roles and the ledger, which reach it through its Payer and Payee", d)
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package provider
+package award
 
 import (
 	"sync"
@@ -14,9 +14,7 @@ const (
 	logFlushEvery = 100 * time.Millisecond
 	logMaxPending = 256 << 10 // bytes waiting to be sent; beyond, output is dropped (the result still keeps its capped copy)
 	logMaxTotal   = 8 << 20   // bytes streamed per job
-	// HeartbeatEvery: an award stream quiet this long gets a heartbeat, so
-	// the client tells a slow job from a dead provider.
-	HeartbeatEvery = time.Second
+	logWriteWait  = 10 * time.Second
 )
 
 // logStream owns the writing side of an award stream while a job waits and
@@ -33,6 +31,7 @@ type logStream struct {
 	lastSent time.Time
 	done     chan struct{}
 	wg       sync.WaitGroup
+	closed   sync.Once
 }
 
 func newLogStream(s network.Stream) *logStream {
@@ -77,7 +76,7 @@ func (l *logStream) Send(r job.Reply) error {
 }
 
 func (l *logStream) writeLocked(r job.Reply) error {
-	_ = l.s.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_ = l.s.SetWriteDeadline(time.Now().Add(logWriteWait))
 	err := mesh.WriteMsg(l.s, r)
 	if err == nil {
 		l.lastSent = time.Now()
@@ -114,8 +113,12 @@ func (l *logStream) flushLocked() {
 }
 
 // Close sends what is pending (and a marker when output was dropped) and
-// stops the flusher. The stream stays open for the result.
+// stops the flusher, once. The stream stays open for the result.
 func (l *logStream) Close() {
+	l.closed.Do(l.close)
+}
+
+func (l *logStream) close() {
 	close(l.done)
 	l.wg.Wait()
 	l.mu.Lock()
