@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
@@ -34,7 +33,7 @@ func (b *Book) SignReceipt(ctx context.Context, a *job.Award, charge job.Credits
 	}
 	rc, fraud, err := b.book.Pay(&job.Receipt{
 		V: job.Version, Network: b.mesh.NetworkName(), Job: a.Job, Attempt: a.Attempt, Payer: b.self.String(),
-		Payee: a.Bid.Provider, Amount: charge, Seq: seq, TimeMS: time.Now().UnixMilli(),
+		Payee: a.Bid.Provider, Amount: charge, Seq: seq, TimeMS: b.now().UnixMilli(),
 	}, b.Sign)
 	if err != nil {
 		return nil, fmt.Errorf("signing the receipt: %w", err)
