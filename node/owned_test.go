@@ -10,14 +10,20 @@ import (
 )
 
 // goroutinesOf returns the stacks of the goroutines running a method of
-// the node n or of its provider (the receiver's pointer is the method's
-// first argument in the trace).
+// the node n or of one of its parts (provider, client, credits: the
+// receiver's pointer is the method's first argument in the trace).
 func goroutinesOf(n *Node) []string {
 	buf := make([]byte, 8<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	marks := map[string]string{"computemesh/node.(*Node).": fmt.Sprintf("(%p", n)}
 	if n.provider != nil {
 		marks["computemesh/provider.(*Provider)."] = fmt.Sprintf("(%p", n.provider)
+	}
+	if n.client != nil {
+		marks["computemesh/client.(*Client)."] = fmt.Sprintf("(%p", n.client)
+	}
+	if n.credits != nil {
+		marks["computemesh/credits.(*Book)."] = fmt.Sprintf("(%p", n.credits)
 	}
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
