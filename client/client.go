@@ -28,6 +28,7 @@ type Client struct {
 	ownScore func() float64
 	now      func() time.Time
 	log      Logger
+	slots    chan struct{} // one per auction in flight (MaxAuctions)
 
 	mu       sync.Mutex
 	auctions map[string]*pending
@@ -60,6 +61,10 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		blobs: o.Blobs, metrics: o.Metrics, spend: o.Spend, ownScore: o.OwnScore, now: o.Now, log: o.Log,
 		auctions: map[string]*pending{},
 	}
+	if c.cfg.MaxAuctions <= 0 {
+		c.cfg.MaxAuctions = DefaultMaxAuctions
+	}
+	c.slots = make(chan struct{}, c.cfg.MaxAuctions)
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.reps = newReputations(c.cfg.DataDir, c.log)
 	if err := c.openJournal(); err != nil {

@@ -62,6 +62,13 @@ type Config struct {
 	// Listen subscribes to bids and capacity records from the start (a
 	// client node); otherwise at the first job (a provider that submits).
 	Listen bool
+	// MaxAuctions is how many auctions the client runs at once (0:
+	// DefaultMaxAuctions); a job past it waits for one to end.
+	MaxAuctions int
+	// BusyWait is how long a job without a deadline goes on auctioning
+	// while the mesh is busy (candidates silent or declining busy) before
+	// it ends unscheduled (0: DefaultBusyWait).
+	BusyWait time.Duration
 }
 
 // Metrics are the metrics a Client counts on; the caller registers them.

@@ -64,6 +64,16 @@ const (
 	waitBackoffMax = 10 * time.Second
 )
 
+// Pushback: how a client keeps a busy mesh from dropping its jobs.
+const (
+	// DefaultMaxAuctions is how many auctions a client runs at once
+	// (Config.MaxAuctions).
+	DefaultMaxAuctions = 32
+	// DefaultBusyWait is how long a job without a deadline goes on
+	// auctioning while the mesh is busy (Config.BusyWait).
+	DefaultBusyWait = 2 * time.Minute
+)
+
 // Submit runs one job through the mesh: discover candidates, gossip the
 // request, collect bids until every candidate has answered or the window
 // closes, rank them, award the winner over a direct stream and fail over to
@@ -162,9 +172,9 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 		c.blobs.Put(s.Module, t.sub.Module, true)
 		defer c.blobs.Unpin(s.Module)
 	}
-	backoff, silentRetried := waitBackoffMin, false
+	backoff := waitBackoffMin
 	for {
-		r, err := c.auction(ctx, t, out, emit)
+		r, err := c.slottedAuction(ctx, t, out, emit)
 		if err != nil {
 			return nil, err
 		}
@@ -191,20 +201,18 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 			why = out.Error
 		}
 		out.Error = why
-		if !silentRetried && len(r.answers) == 0 && r.cands > 0 && r.err == nil && t.sub.Deadline.IsZero() {
-			// Candidates were there but none answered within the window: on
-			// a loaded mesh a request or its bids can take longer than the
-			// window. One more auction before giving up (with --deadline,
-			// the waiting below does this and more).
-			silentRetried = true
-			emit(job.Event{Kind: job.EventWaiting, Message: why + "; auctioning once more"})
-			continue
-		}
-		if t.sub.Deadline.IsZero() || c.now().Add(backoff).After(t.sub.Deadline) {
-			if !t.sub.Deadline.IsZero() {
-				out.Error += fmt.Sprintf(" (waited until the deadline, %s)", t.sub.Deadline.Format(time.RFC3339))
+		until, busy := c.waitUntil(t, r)
+		if until.IsZero() || c.now().Add(backoff).After(until) {
+			switch {
+			case busy:
+				out.Error += fmt.Sprintf(" (the mesh stayed busy for %v)", c.busyWait())
+			case !until.IsZero():
+				out.Error += fmt.Sprintf(" (waited until the deadline, %s)", until.Format(time.RFC3339))
 			}
 			return finish(), nil
+		}
+		if busy {
+			why = "the mesh is busy: " + why
 		}
 		emit(job.Event{Kind: job.EventWaiting, Message: fmt.Sprintf("%s; next auction in %v", why, backoff)})
 		if err := c.sleep(ctx, backoff); err != nil {
@@ -216,6 +224,60 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 		}
 		backoff = min(2*backoff, waitBackoffMax)
 	}
+}
+
+// waitUntil is how long a job whose round placed nothing goes on
+// auctioning: until its deadline when it has one; without one, while the
+// mesh is busy — candidates there but silent (their request queues past
+// the bid window) or declining busy — until DefaultBusyWait after its
+// submission (busy reports that case); otherwise not at all (zero: what
+// was asked cannot be had, and waiting would not change it).
+func (c *Client) waitUntil(t *ticket, r *round) (until time.Time, busy bool) {
+	if !t.sub.Deadline.IsZero() {
+		return t.sub.Deadline, false
+	}
+	if len(r.ev.Ranked) > 0 || r.cands == 0 || r.err != nil {
+		return time.Time{}, false
+	}
+	busy = len(r.answers) == 0
+	for _, a := range r.answers {
+		busy = busy || a.Decline == job.DeclineBusy
+	}
+	if !busy {
+		return time.Time{}, false
+	}
+	return t.start.Add(c.busyWait()), true
+}
+
+// busyWait is how long a job without a deadline waits out a busy mesh.
+func (c *Client) busyWait() time.Duration {
+	if c.cfg.BusyWait > 0 {
+		return c.cfg.BusyWait
+	}
+	return DefaultBusyWait
+}
+
+// slottedAuction runs an auction round once one of the client's
+// MaxAuctions slots is free: a client never has more requests out than
+// its providers can answer within a window, so a large batch waits its
+// turn here instead of flooding them into silence. When ctx ends while it
+// waits it returns an empty round (the caller sees ctx's end); an error
+// only when the node is closing.
+func (c *Client) slottedAuction(ctx context.Context, t *ticket, out *job.Outcome, emit func(job.Event)) (*round, error) {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		emit(job.Event{Kind: job.EventHeld, Count: cap(c.slots), Message: fmt.Sprintf("%d auctions of this node in flight: waiting for one to end", cap(c.slots))})
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			return &round{}, nil
+		case <-c.ctx.Done():
+			return nil, errClosing
+		}
+	}
+	defer func() { <-c.slots }()
+	return c.auction(ctx, t, out, emit)
 }
 
 // errClosing: the node is closing.

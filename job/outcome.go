@@ -33,6 +33,7 @@ const (
 	EventLog                  = "log"        // Message is a chunk of the job's stdout and stderr, as it runs
 	EventQueued               = "queued"     // the winner queued the job (Count is its position)
 	EventWaiting              = "waiting"    // no provider now: the client waits and auctions again (Message says why)
+	EventHeld                 = "held"       // the client holds the job back until one of its auctions ends (Count: auctions in flight)
 	EventReplica              = "replica"    // a replica's result (Verdict: majority or minority; Message: with its output key)
 	EventDone                 = "done"
 )

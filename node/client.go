@@ -49,6 +49,7 @@ func (n *Node) openClient() error {
 		Config: client.Config{
 			DataDir: cfg.DataDir, BidWindow: cfg.BidWindow, HeartbeatTimeout: cfg.HeartbeatTimeout,
 			BidGrace: cfg.BidGrace, Listen: cfg.Mode == ModeClient,
+			MaxAuctions: cfg.MaxAuctions, BusyWait: cfg.BusyWait,
 		},
 		Metrics: client.Metrics{
 			Jobs: n.metrics.jobs, Duration: n.metrics.duration, Spent: n.metrics.spent, Unreceipted: n.metrics.unreceipted,

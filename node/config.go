@@ -147,6 +147,15 @@ type Config struct {
 	// it over minutes). The runtime's memory is the process's: meshnode
 	// sets it for its one node; embedders choose.
 	MemoryTrim time.Duration
+	// MaxAuctions is how many auctions this node runs at once as a client
+	// (0: client.DefaultMaxAuctions): a job past it waits for one to end,
+	// so that a large batch never asks providers for more answers than
+	// they can give within a bid window.
+	MaxAuctions int
+	// BusyWait is how long a job submitted without a deadline goes on
+	// auctioning while the mesh is busy — candidates silent or declining
+	// busy — before it ends unscheduled (0: client.DefaultBusyWait).
+	BusyWait time.Duration
 	// Clock is the node's clock (nil: time.Now): the parts the node
 	// composes (content, credits, client, provider) read it for deadlines,
 	// expiries and the times records carry; tests move it forward. Network

@@ -63,6 +63,8 @@ func progressPrinter(w io.Writer) func(job.Event) {
 					}
 				}
 			}
+		case job.EventHeld:
+			fmt.Fprintf(w, "%s  held back: %s\n", t, e.Message)
 		case job.EventDone:
 			fmt.Fprintf(w, "%s  done: %s\n", t, e.Message)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/client"
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
@@ -85,6 +86,8 @@ YAML file given by --config.`,
 	f.Float64("gossip-bid-rate", mesh.DefaultGossipBidRate, "answers a second this provider gossips to clients it has no connection to (connected clients get theirs on a stream); past it, it does not answer them")
 	f.Int("conns-per-ip", mesh.DefaultConnsPerIP, "connections accepted from one IP address at once (loopback is not limited)")
 	f.Duration("bid-grace", node.DefaultBidGrace, "how long a losing bid stands after its request's bid window (backups a client holds stand until their job ends)")
+	f.Int("max-auctions", client.DefaultMaxAuctions, "auctions this node runs at once as a client (1 to 4096); a job past it waits for one to end, so that a large batch never floods the providers into silence")
+	f.Duration("busy-wait", client.DefaultBusyWait, "how long a job without a deadline goes on auctioning while the mesh is busy (candidates silent or declining busy) before it ends unscheduled")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
 	return cmd
 }
@@ -233,6 +236,14 @@ func limitsConfig(f *pflag.FlagSet, cfg *node.Config) error {
 		return usageErr("--gossip-bid-rate: must be above 0 (got %v)", cfg.GossipBidRate)
 	}
 	cfg.BidGrace, _ = f.GetDuration("bid-grace")
+	cfg.MaxAuctions, _ = f.GetInt("max-auctions")
+	cfg.BusyWait, _ = f.GetDuration("busy-wait")
+	if cfg.MaxAuctions < 1 || cfg.MaxAuctions > 4096 {
+		return usageErr("--max-auctions: want 1 to 4096, got %d", cfg.MaxAuctions)
+	}
+	if cfg.BusyWait <= 0 {
+		return usageErr("--busy-wait: must be above 0 (got %v)", cfg.BusyWait)
+	}
 	if cfg.RequestRate <= 0 || cfg.RequestBurst < 1 {
 		return usageErr("--request-rate, --request-burst: must be above 0 (got %v and %d)", cfg.RequestRate, cfg.RequestBurst)
 	}
