@@ -109,6 +109,18 @@ type journal struct {
 	closed bool
 	active map[string]*api.JobRecord
 	done   map[string]api.JobSummary
+	// What the writer has yet to do (journal_writer.go): records to
+	// write (their encoding, the latest wins) and files to remove; gen
+	// counts the requests, durable the last one on disk.
+	pending  map[string][]byte
+	removals []string
+	gen      uint64
+	durable  uint64
+	flushed  *sync.Cond // on mu: durable moved, or the writer stopped
+	wake     chan struct{}
+	stop     chan struct{}
+	exited   chan struct{}
+	stopped  bool
 }
 
 // openJournal opens (creating) the records in dir: stale temporary files
@@ -126,7 +138,9 @@ func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journ
 			}
 		}
 	}
-	j := &journal{dir: dir, keep: keep, log: log, now: now, active: map[string]*api.JobRecord{}, done: map[string]api.JobSummary{}}
+	j := &journal{dir: dir, keep: keep, log: log, now: now, active: map[string]*api.JobRecord{}, done: map[string]api.JobSummary{},
+		pending: map[string][]byte{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
+	j.flushed = sync.NewCond(&j.mu)
 	recs, errs := loadRecords(dir)
 	for _, err := range errs {
 		log.Errorf("%v: skipped", err)
@@ -148,22 +162,31 @@ func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journ
 	}
 	j.mu.Lock()
 	j.pruneLocked()
+	removals := j.removals
+	j.removals = nil
 	j.mu.Unlock()
+	for _, id := range removals { // before the journal is used
+		j.remove(id)
+	}
+	go j.writeLoop()
 	return j, unfinished, nil
 }
 
 func (j *journal) path(id string) string { return filepath.Join(j.dir, id+".json") }
 
-// writeLocked writes r's file; a failure (disk full, ...) is logged and the
-// record kept in memory for the next write. Nothing is written once the
-// journal is closed.
+// writeLocked has the writer write r's file soon (see journal_writer.go);
+// a failure (disk full, ...) is logged and the record kept in memory for
+// the next write. Nothing is written once the journal is closed.
 func (j *journal) writeLocked(r *api.JobRecord) {
 	if j.closed {
 		return
 	}
 	r.Updated = j.now()
-	if err := writeAtomic(j.path(r.ID), encodeRecord(r)); err != nil {
-		j.log.Errorf("job record %s: %v", j.path(r.ID), err)
+	j.pending[r.ID] = encodeRecord(r)
+	j.gen++
+	select {
+	case j.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -183,18 +206,32 @@ func (j *journal) pruneLocked() {
 		return list[a].Submitted.Before(list[b].Submitted)
 	})
 	for _, s := range list[:len(list)-j.keep] {
-		if err := os.Remove(j.path(s.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			j.log.Warnf("pruning job record %s: %v", j.path(s.ID), err)
-		}
+		// The writer removes the file, after any write of it it has taken.
+		delete(j.pending, s.ID)
+		j.removals = append(j.removals, s.ID)
 		delete(j.done, s.ID)
+	}
+	if len(j.removals) > 0 {
+		select {
+		case j.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// close stops every write (those in flight have finished when it returns).
+// close writes what is pending and stops every write (those in flight
+// have finished when it returns).
 func (j *journal) close() {
 	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		<-j.exited
+		return
+	}
 	j.closed = true
 	j.mu.Unlock()
+	close(j.stop)
+	<-j.exited
 }
 
 // create records a new job and writes it.

@@ -46,6 +46,11 @@ func TestJournalRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
+	t.Cleanup(func() {
+		if j != nil {
+			j.close()
+		}
+	})
 	if err != nil || len(unfinished) != 0 {
 		t.Fatalf("empty journal: %v, %d unfinished", err, len(unfinished))
 	}
@@ -56,6 +61,11 @@ func TestJournalRoundTrip(t *testing.T) {
 	j.close()
 
 	j2, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
+	t.Cleanup(func() {
+		if j2 != nil {
+			j2.close()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +164,11 @@ func TestJournalCorruptRecordsSkipped(t *testing.T) {
 				t.Fatalf("errors %v, want one naming %s", errs, bad)
 			}
 			j, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
+			t.Cleanup(func() {
+				if j != nil {
+					j.close()
+				}
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,6 +205,11 @@ func TestJournalPrune(t *testing.T) {
 				writeRecord(t, dir, testRecord(100+i, false))
 			}
 			j, unfinished, err := openJournal(dir, tc.keep, testLog(), time.Now)
+			t.Cleanup(func() {
+				if j != nil {
+					j.close()
+				}
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,6 +246,11 @@ func TestJournalWriteFailureKeepsRunning(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "jobs")
 	j, _, err := openJournal(dir, 10, testLog(), time.Now)
+	t.Cleanup(func() {
+		if j != nil {
+			j.close()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,4 +315,46 @@ func FuzzJournalDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip changed the record: %+v → %+v", r, again)
 		}
 	})
+}
+
+// The writer batches: after sync, every record is on disk in its latest
+// version, whatever the order and number of updates before it, and no
+// temporary file is left.
+func TestJournalGroupCommit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, _, err := openJournal(dir, 100, testLog(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(j.close)
+	const n = 50
+	for i := range n {
+		j.create(testRecord(i, false))
+	}
+	for round := range 3 {
+		for i := range n {
+			j.update(testJobID(i), func(r *api.JobRecord) bool {
+				r.Attempted = round + 1
+				return true
+			})
+		}
+	}
+	j.sync()
+	for i := range n {
+		r, err := readRecord(filepath.Join(dir, testJobID(i)+".json"))
+		if err != nil {
+			t.Fatalf("record %d after sync: %v", i, err)
+		}
+		if r.Attempted != 3 {
+			t.Fatalf("record %d on disk: attempted %d, want the latest (3)", i, r.Attempted)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != n {
+		t.Fatalf("%d files in the records' directory, want %d (no temporary file left)", len(ents), n)
+	}
 }

@@ -19,6 +19,11 @@ func TestJournalRefs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j, _, err := openJournal(dir, 10, testLog(), time.Now)
+	t.Cleanup(func() {
+		if j != nil {
+			j.close()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +43,11 @@ func TestJournalRefs(t *testing.T) {
 	}
 	j.close()
 	j2, _, err := openJournal(dir, 10, testLog(), time.Now)
+	t.Cleanup(func() {
+		if j2 != nil {
+			j2.close()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

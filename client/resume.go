@@ -366,6 +366,7 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 		r.Outcome, r.State, r.Finished = &o, o.State, now
 		return true
 	})
+	jt.c.journal.sync() // the outcome is on disk before it is reported
 }
 
 // Jobs lists the jobs this node submitted that its data dir keeps, newest

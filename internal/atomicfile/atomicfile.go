@@ -11,7 +11,16 @@ import (
 type Option func(*options)
 
 type options struct {
-	prefix string
+	prefix    string
+	noDirSync bool
+}
+
+// NoDirSync leaves the directory unsynced: the caller syncs it itself
+// (SyncDir), once for several files written in it, before it counts on
+// their names surviving a crash (a group commit). The file's content is
+// still synced before it replaces the old one.
+func NoDirSync() Option {
+	return func(o *options) { o.noDirSync = true }
 }
 
 // TempPrefix names the temporary file prefix followed by random characters
@@ -48,6 +57,9 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error, opts ...Op
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if o.noDirSync {
+		return nil
 	}
 	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
