@@ -125,7 +125,10 @@ func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node
 		t.Fatalf("client: %v", err)
 	}
 	t.Cleanup(func() { client.Close() })
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Generous, as in meshWithClient: on 2 busy cores under the race
+	// detector, the DHT can take over 30 s to show a new client the
+	// providers its bootstrap peer did not.
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := client.Mesh().WaitProviders(wctx, len(providers)); err != nil {
 		t.Fatal(err)
