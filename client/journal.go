@@ -192,30 +192,46 @@ func (j *journal) writeLocked(r *api.JobRecord) {
 
 // pruneLocked removes the oldest finished records beyond j.keep.
 func (j *journal) pruneLocked() {
-	if len(j.done) <= j.keep {
+	over := len(j.done) - j.keep
+	if over <= 0 {
 		return
 	}
-	list := make([]api.JobSummary, 0, len(j.done))
-	for _, s := range j.done {
-		list = append(list, s)
-	}
-	sort.Slice(list, func(a, b int) bool {
-		if !list[a].Finished.Equal(list[b].Finished) {
-			return list[a].Finished.Before(list[b].Finished)
+	older := func(a, b api.JobSummary) bool {
+		if !a.Finished.Equal(b.Finished) {
+			return a.Finished.Before(b.Finished)
 		}
-		return list[a].Submitted.Before(list[b].Submitted)
-	})
-	for _, s := range list[:len(list)-j.keep] {
+		return a.Submitted.Before(b.Submitted)
+	}
+	var drop []api.JobSummary
+	if over == 1 {
+		// One over, as after each finished job once the journal is full:
+		// the oldest, found in one pass rather than by sorting them all.
+		first := true
+		var oldest api.JobSummary
+		for _, s := range j.done {
+			if first || older(s, oldest) {
+				oldest, first = s, false
+			}
+		}
+		drop = []api.JobSummary{oldest}
+	} else {
+		list := make([]api.JobSummary, 0, len(j.done))
+		for _, s := range j.done {
+			list = append(list, s)
+		}
+		sort.Slice(list, func(a, b int) bool { return older(list[a], list[b]) })
+		drop = list[:over]
+	}
+	for _, s := range drop {
 		// The writer removes the file, after any write of it it has taken.
 		delete(j.pending, s.ID)
 		j.removals = append(j.removals, s.ID)
 		delete(j.done, s.ID)
 	}
-	if len(j.removals) > 0 {
-		select {
-		case j.wake <- struct{}{}:
-		default:
-		}
+	j.gen++ // sync waits for the removals too
+	select {
+	case j.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -235,6 +235,17 @@ func TestJournalPrune(t *testing.T) {
 				if got := len(j.list()); got != min(kept+1, tc.keep)+tc.unfinished-1 {
 					t.Fatalf("after finishing one: %d listed", got)
 				}
+				// Full already: the oldest kept record goes, on disk too.
+				if kept == tc.keep && kept > 0 {
+					j.sync()
+					oldest := tc.finished - kept
+					if _, err := os.Stat(filepath.Join(dir, testJobID(oldest)+".json")); err == nil {
+						t.Fatalf("record %d, the oldest, still on disk after one more finished", oldest)
+					}
+					if _, err := os.Stat(filepath.Join(dir, testJobID(tc.finished-1)+".json")); kept > 1 && err != nil {
+						t.Fatalf("record %d, the newest, gone: %v", tc.finished-1, err)
+					}
+				}
 			}
 		})
 	}
