@@ -168,6 +168,7 @@ func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journ
 	for _, id := range removals { // before the journal is used
 		j.remove(id)
 	}
+	j.durable = j.gen // done: nothing for the writer to catch up on
 	go j.writeLoop()
 	return j, unfinished, nil
 }
