@@ -337,25 +337,28 @@ func (d *Docker) kill(id string) {
 }
 
 // oomKilled reports the daemon's State.OOMKilled for the exited container.
-// The kernel's OOM event can reach the daemon just after the exit, so a
-// SIGKILL status (137) the executor did not cause is inspected again after a
-// moment.
+// The kernel's OOM event can reach the daemon after the exit (later still
+// on a loaded machine: 250 ms once was not enough), so a SIGKILL status
+// (137) the executor did not cause is inspected again, backing off from
+// 50 ms, for about 1.5 s in all.
 func (d *Docker) oomKilled(id string, status int64, stoppedByUs bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), dockerCleanupTimeout)
 	defer cancel()
+	wait := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		info, err := d.cli.ContainerInspect(ctx, id)
 		if err == nil && info.State != nil && info.State.OOMKilled {
 			return true
 		}
-		if err != nil || stoppedByUs || status != 137 || attempt == 4 {
+		if err != nil || stoppedByUs || status != 137 || attempt == 5 {
 			return false
 		}
 		select {
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return false
 		}
+		wait *= 2
 	}
 }
 
