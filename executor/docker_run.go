@@ -337,10 +337,10 @@ func (d *Docker) kill(id string) {
 }
 
 // oomKilled reports the daemon's State.OOMKilled for the exited container.
-// The kernel's OOM event can reach the daemon after the exit (later still
-// on a loaded machine: 250 ms once was not enough), so a SIGKILL status
-// (137) the executor did not cause is inspected again, backing off from
-// 50 ms, for about 1.5 s in all.
+// The kernel's OOM event can reach the daemon after the exit (seconds
+// later on a loaded machine: 250 ms, then 1.5 s, were once not enough), so
+// a SIGKILL status (137) the executor did not cause is inspected again,
+// backing off from 50 ms, for about 6 s in all. Only such a run waits.
 func (d *Docker) oomKilled(id string, status int64, stoppedByUs bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), dockerCleanupTimeout)
 	defer cancel()
@@ -350,7 +350,7 @@ func (d *Docker) oomKilled(id string, status int64, stoppedByUs bool) bool {
 		if err == nil && info.State != nil && info.State.OOMKilled {
 			return true
 		}
-		if err != nil || stoppedByUs || status != 137 || attempt == 5 {
+		if err != nil || stoppedByUs || status != 137 || attempt == 7 {
 			return false
 		}
 		select {
