@@ -324,7 +324,13 @@ func (j *journal) get(ref string) (*api.JobRecord, error) {
 		j.mu.Unlock()
 		return decodeRecord(b)
 	}
+	if b, ok := j.pending[id]; ok { // finished, its last write still queued
+		j.mu.Unlock()
+		return decodeRecord(b)
+	}
 	j.mu.Unlock()
+	// A batch the writer has taken may not have reached the file yet.
+	j.sync()
 	r, err := readRecord(j.path(id))
 	if err != nil {
 		return nil, &RecordError{File: j.path(id), Err: err}

@@ -369,3 +369,27 @@ func TestJournalGroupCommit(t *testing.T) {
 		t.Fatalf("%d files in the records' directory, want %d (no temporary file left)", len(ents), n)
 	}
 }
+
+// A finished record is described as finished at once, whether its last
+// write is still queued or on its way to the file.
+func TestJournalFinishedReadsItsLastWrite(t *testing.T) {
+	t.Parallel()
+	j, _, err := openJournal(t.TempDir(), 100, testLog(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(j.close)
+	for i := range 20 {
+		r := testRecord(i, false)
+		j.create(r)
+		j.update(r.ID, func(r *api.JobRecord) bool {
+			r.Outcome = &job.Outcome{Job: r.ID, State: job.StateFailed, Error: "finished"}
+			r.State, r.Finished = job.StateFailed, time.Now()
+			return true
+		})
+		got, err := j.get(r.ID)
+		if err != nil || got.Outcome == nil || got.Outcome.Error != "finished" {
+			t.Fatalf("record %d right after it finished: %+v, %v", i, got, err)
+		}
+	}
+}
