@@ -45,12 +45,7 @@ func writeRecord(t *testing.T, dir string, r *api.JobRecord) {
 func TestJournalRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	j, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
-	t.Cleanup(func() {
-		if j != nil {
-			j.close()
-		}
-	})
+	j, unfinished, err := openTestJournal(t, dir, 10)
 	if err != nil || len(unfinished) != 0 {
 		t.Fatalf("empty journal: %v, %d unfinished", err, len(unfinished))
 	}
@@ -60,12 +55,7 @@ func TestJournalRoundTrip(t *testing.T) {
 	j.update(done.ID, func(*api.JobRecord) bool { return false }) // moves it to the finished ones
 	j.close()
 
-	j2, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
-	t.Cleanup(func() {
-		if j2 != nil {
-			j2.close()
-		}
-	})
+	j2, unfinished, err := openTestJournal(t, dir, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +153,7 @@ func TestJournalCorruptRecordsSkipped(t *testing.T) {
 			if len(errs) != 1 || !strings.Contains(errs[0].Error(), bad) {
 				t.Fatalf("errors %v, want one naming %s", errs, bad)
 			}
-			j, unfinished, err := openJournal(dir, 10, testLog(), time.Now)
-			t.Cleanup(func() {
-				if j != nil {
-					j.close()
-				}
-			})
+			j, unfinished, err := openTestJournal(t, dir, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,12 +189,7 @@ func TestJournalPrune(t *testing.T) {
 			for i := range tc.unfinished {
 				writeRecord(t, dir, testRecord(100+i, false))
 			}
-			j, unfinished, err := openJournal(dir, tc.keep, testLog(), time.Now)
-			t.Cleanup(func() {
-				if j != nil {
-					j.close()
-				}
-			})
+			j, unfinished, err := openTestJournal(t, dir, tc.keep)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,12 +236,7 @@ func TestJournalPrune(t *testing.T) {
 func TestJournalWriteFailureKeepsRunning(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "jobs")
-	j, _, err := openJournal(dir, 10, testLog(), time.Now)
-	t.Cleanup(func() {
-		if j != nil {
-			j.close()
-		}
-	})
+	j, _, err := openTestJournal(t, dir, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,11 +309,10 @@ func FuzzJournalDecodeRecord(f *testing.F) {
 func TestJournalGroupCommit(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	j, _, err := openJournal(dir, 100, testLog(), time.Now)
+	j, _, err := openTestJournal(t, dir, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(j.close)
 	const n = 50
 	for i := range n {
 		j.create(testRecord(i, false))
@@ -374,11 +348,10 @@ func TestJournalGroupCommit(t *testing.T) {
 // write is still queued or on its way to the file.
 func TestJournalFinishedReadsItsLastWrite(t *testing.T) {
 	t.Parallel()
-	j, _, err := openJournal(t.TempDir(), 100, testLog(), time.Now)
+	j, _, err := openTestJournal(t, t.TempDir(), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(j.close)
 	for i := range 20 {
 		r := testRecord(i, false)
 		j.create(r)
@@ -392,4 +365,15 @@ func TestJournalFinishedReadsItsLastWrite(t *testing.T) {
 			t.Fatalf("record %d right after it finished: %+v, %v", i, got, err)
 		}
 	}
+}
+
+// openTestJournal opens the journal of dir for a test, which closes it
+// (its writer stops) before the test's directories are removed.
+func openTestJournal(t *testing.T, dir string, keep int) (*journal, []*api.JobRecord, error) {
+	t.Helper()
+	j, unfinished, err := openJournal(dir, keep, testLog(), time.Now)
+	if j != nil {
+		t.Cleanup(j.close)
+	}
+	return j, unfinished, err
 }

@@ -3,7 +3,6 @@ package client
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
@@ -18,12 +17,7 @@ func testLog() Logger { return logging.Logger("computemesh/client") }
 func TestJournalRefs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	j, _, err := openJournal(dir, 10, testLog(), time.Now)
-	t.Cleanup(func() {
-		if j != nil {
-			j.close()
-		}
-	})
+	j, _, err := openTestJournal(t, dir, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +36,7 @@ func TestJournalRefs(t *testing.T) {
 		t.Errorf("refs %v, want %v", got, want)
 	}
 	j.close()
-	j2, _, err := openJournal(dir, 10, testLog(), time.Now)
-	t.Cleanup(func() {
-		if j2 != nil {
-			j2.close()
-		}
-	})
+	j2, _, err := openTestJournal(t, dir, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
