@@ -171,7 +171,7 @@ func (r *reputations) save() error {
 func (c *Client) Reputations() []api.Reputation {
 	list := c.reps.list()
 	for i := range list {
-		list[i].Receipts = c.credits.Ledger().Balance(list[i].Provider).Receipts
+		_, list[i].Receipts = c.credits.Ledger().Counts(list[i].Provider)
 		list[i].Score = score(&list[i])
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Score > list[j].Score })
@@ -182,7 +182,7 @@ func (c *Client) Reputations() []api.Reputation {
 // receipts in its ledger, and whether there is any evidence at all.
 func (c *Client) reputation(provider string) (float64, bool) {
 	rep, seen := c.reps.get(provider)
-	rep.Receipts = c.credits.Ledger().Balance(provider).Receipts
+	_, rep.Receipts = c.credits.Ledger().Counts(provider)
 	if !seen && rep.Receipts == 0 {
 		return 0, false
 	}

@@ -234,7 +234,7 @@ func (b *Book) Judge(ctx context.Context, client peer.ID) {
 			}
 		}
 	}
-	if bal := b.book.Balance(id); bal.Granted > 0 || bal.Receipts > 0 {
+	if grants, receipts := b.book.Counts(id); grants > 0 || receipts > 0 {
 		b.own.Go(func() {
 			ctx, cancel := context.WithTimeout(b.ctx, 2*syncWait)
 			defer cancel()

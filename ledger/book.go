@@ -193,6 +193,18 @@ func (b *Book) Balance(peer string) Balance {
 	return bal
 }
 
+// Counts returns how many grants to peer and how many receipts with peer
+// as payer or payee the book holds, in constant time (Balance walks the
+// receipts).
+func (b *Book) Counts(peer string) (grants, receipts int) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if a := b.accounts[peer]; a != nil {
+		return len(a.grants), len(a.receipts)
+	}
+	return 0, 0
+}
+
 // Fraudulent reports whether payer signed two receipts with one sequence
 // number.
 func (b *Book) Fraudulent(payer string) bool {

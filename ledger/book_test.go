@@ -414,6 +414,13 @@ func TestReceiptsRecent(t *testing.T) {
 	if st := b.Stats(); st.Receipts != 5 || st.Grants != 1 || st.Peers != 2 || st.Granted != 100*job.Nano {
 		t.Fatalf("Stats = %+v", st)
 	}
+	for _, p := range []string{"alice", "bob", "nobody"} {
+		g, r := b.Counts(p)
+		bal := b.Balance(p)
+		if r != bal.Receipts || (g > 0) != (bal.Granted > 0) {
+			t.Errorf("Counts(%s) = %d grants, %d receipts; Balance says %d granted, %d receipts", p, g, r, bal.Granted, bal.Receipts)
+		}
+	}
 }
 
 func TestAuthorization(t *testing.T) {

@@ -389,6 +389,9 @@ func (l *Ledger) Path() string { return l.path }
 // Balance is Book.Balance.
 func (l *Ledger) Balance(peer string) Balance { return l.book.Balance(peer) }
 
+// Counts is Book.Counts.
+func (l *Ledger) Counts(peer string) (grants, receipts int) { return l.book.Counts(peer) }
+
 // Records is Book.Records.
 func (l *Ledger) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
 	return l.book.Records(peer, max)

@@ -41,7 +41,12 @@ func newAuthorLimiter(rate float64, burst int) *authorLimiter {
 
 // allow takes a token from author's bucket, reporting false (and counting
 // it) when there is none.
-func (l *authorLimiter) allow(author peer.ID, now time.Time) bool {
+func (l *authorLimiter) allow(author peer.ID, now time.Time) bool { return l.allowN(author, 1, now) }
+
+// allowN takes n tokens from author's bucket, or none, reporting false (and
+// counting it) when there are fewer than n (a message of more requests than
+// the burst needs a full bucket and empties it).
+func (l *authorLimiter) allowN(author peer.ID, n int, now time.Time) bool {
 	ns := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -56,11 +61,12 @@ func (l *authorLimiter) allow(author peer.ID, now time.Time) bool {
 		b.tokens = min(l.burst, b.tokens+float64(ns-b.last)/1e9*l.rate)
 		b.last = ns
 	}
-	if b.tokens < 1 {
+	need := min(float64(n), l.burst)
+	if b.tokens < need {
 		l.over.Add(1)
 		return false
 	}
-	b.tokens--
+	b.tokens -= need
 	return true
 }
 

@@ -69,9 +69,11 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 		return nil, err
 	}
 	punch := &punchTracer{}
-	h, err := newHost(&cfg, punch)
-	if err != nil {
-		return nil, err
+	h := cfg.host
+	if h == nil {
+		if h, err = newHost(&cfg, punch); err != nil {
+			return nil, err
+		}
 	}
 	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst)}
 	m.bidSend = newBidSender(m)
@@ -116,11 +118,14 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 func newConfig(opts []Option) (config, error) {
 	cfg := config{listen: LoopbackListen, network: DefaultNetwork, server: true,
 		requestRate: DefaultRequestRate, requestBurst: DefaultRequestBurst, connsPerIP: DefaultConnsPerIP,
-		gossipBidRate: DefaultGossipBidRate}
+		gossipBidRate: DefaultGossipBidRate, requestLinger: DefaultRequestLinger}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return cfg, err
 		}
+	}
+	if cfg.host != nil {
+		return cfg, cfg.hostKey()
 	}
 	if cfg.key == nil {
 		k, _, err := crypto.GenerateEd25519Key(rand.Reader)

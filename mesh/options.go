@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ var LoopbackListen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic
 
 type config struct {
 	key       crypto.PrivKey
+	host      host.Host // given (Host); nil: the mesh starts its own
 	listen    []string
 	bootstrap []peer.AddrInfo
 	network   string
@@ -39,6 +41,7 @@ type config struct {
 	colocationExempt []*net.IPNet
 	connsPerIP       int
 	gossipBidRate    float64
+	requestLinger    time.Duration
 }
 
 // Option configures a Mesh.

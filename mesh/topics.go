@@ -87,6 +87,8 @@ type topics struct {
 	m          *Mesh
 	jobs, bids *pubsub.Topic
 	jobsGPU    *pubsub.Topic
+	cpuBatcher *requestBatcher
+	gpuBatcher *requestBatcher
 	jobsGPUSub *pubsub.Subscription
 	ledger     *pubsub.Topic
 	ledgerSub  *pubsub.Subscription
@@ -100,6 +102,10 @@ type topics struct {
 	// relayGate, when set, is asked of each job request whose author is
 	// not the peer that delivered it (see RelayRequestsFrom).
 	relayGate atomic.Pointer[func(author peer.ID) bool]
+
+	// heard counts the jobs topics' messages delivered here and the
+	// requests they carried.
+	heard RequestsHeard
 
 	mu        sync.RWMutex
 	onRequest RequestHandler
@@ -127,21 +133,8 @@ func joinTopics(m *Mesh) (*topics, error) {
 	bidsName := m.TopicName("bids")
 	for _, class := range []string{ClassCPU, ClassGPU} {
 		name := m.TopicName(jobsTopic(class))
-		if err = m.ps.RegisterTopicValidator(name, t.validator(m.limit, t.relayed, func(b []byte, from peer.ID) (any, string) {
-			var r job.Request
-			if err := job.Decode(b, job.MaxGossipSize, &r); err != nil {
-				log.Debugf("dropping job request from %s: %v", from, err)
-				return nil, DropDecode
-			}
-			if r.Client != from.String() {
-				log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
-				return nil, DropForged
-			}
-			if c := ClassOf(&r); c != class {
-				log.Debugf("dropping %s job request from %s on the %s topic", c, from, class)
-				return nil, DropDecode
-			}
-			return &r, ""
+		if err = m.ps.RegisterTopicValidator(name, t.validator(t.requestRate, t.relayed, func(b []byte, from peer.ID) (any, string) {
+			return t.decodeRequests(b, from, class)
 		}), pubsub.WithValidatorInline(true)); err != nil {
 			return nil, errorf("registering %s validator: %w", name, err)
 		}
@@ -150,9 +143,9 @@ func joinTopics(m *Mesh) (*topics, error) {
 			return nil, errorf("joining %s: %w", name, err)
 		}
 		if class == ClassGPU {
-			t.jobsGPU = tp
+			t.jobsGPU, t.gpuBatcher = tp, newRequestBatcher(m, tp)
 		} else {
-			t.jobs = tp
+			t.jobs, t.cpuBatcher = tp, newRequestBatcher(m, tp)
 		}
 	}
 	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(nil, nil, func(b []byte, from peer.ID) (any, string) {
@@ -195,12 +188,43 @@ func joinTopics(m *Mesh) (*topics, error) {
 	return t, nil
 }
 
+// decodeRequests decodes a jobs topic message of class (one request or a
+// batch: job.DecodeRequests) and checks that its author made each request
+// and that each is of the topic's class; the author's rate (requestRate)
+// is checked after.
+func (t *topics) decodeRequests(b []byte, from peer.ID, class string) (any, string) {
+	rs, err := job.DecodeRequests(b, job.MaxGossipSize)
+	if err != nil {
+		log.Debugf("dropping job request from %s: %v", from, err)
+		return nil, DropDecode
+	}
+	for _, r := range rs {
+		if r.Client != from.String() {
+			log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
+			return nil, DropForged
+		}
+		if c := ClassOf(r); c != class {
+			log.Debugf("dropping %s job request from %s on the %s topic", c, from, class)
+			return nil, DropDecode
+		}
+	}
+	return rs, ""
+}
+
+// requestRate is the jobs topics' rate check: a token per request of the
+// message from its author's bucket.
+func (t *topics) requestRate(author peer.ID, v any) bool {
+	rs, _ := v.([]*job.Request)
+	return t.m.limit.allowN(author, len(rs), time.Now())
+}
+
 // validator wraps a decoder with the checks every topic makes: size limit
-// and a signature from the author; where limit is not nil, the author's
-// rate: a message over it is ignored (not rejected: whoever forwarded it
-// may have been within it by its own clock); and where gate is not nil,
-// gate(src, author): a message it refuses is ignored too.
-func (t *topics) validator(limit *authorLimiter, gate func(src, author peer.ID) bool, decode func([]byte, peer.ID) (any, string)) pubsub.ValidatorEx {
+// and a signature from the author; where gate is not nil, gate(src,
+// author): a message it refuses is ignored; and, once decoded, where limit
+// is not nil, limit(author, value), the author's rate: a message over it is
+// ignored too (not rejected: whoever forwarded it may have been within it
+// by its own clock).
+func (t *topics) validator(limit func(author peer.ID, v any) bool, gate func(src, author peer.ID) bool, decode func([]byte, peer.ID) (any, string)) pubsub.ValidatorEx {
 	return func(_ context.Context, src peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if len(msg.Data) > job.MaxGossipSize {
 			t.drops.add(DropOversize)
@@ -212,10 +236,6 @@ func (t *topics) validator(limit *authorLimiter, gate func(src, author peer.ID) 
 			log.Debugf("dropping unsigned message on %s", msg.GetTopic())
 			return pubsub.ValidationReject
 		}
-		if limit != nil && !limit.allow(msg.GetFrom(), time.Now()) {
-			t.drops.OverRate.Add(1)
-			return pubsub.ValidationIgnore
-		}
 		if gate != nil && !gate(src, msg.GetFrom()) {
 			t.drops.Unfunded.Add(1)
 			return pubsub.ValidationIgnore
@@ -224,6 +244,10 @@ func (t *topics) validator(limit *authorLimiter, gate func(src, author peer.ID) 
 		if reason != "" {
 			t.drops.add(reason)
 			return pubsub.ValidationReject
+		}
+		if limit != nil && !limit(msg.GetFrom(), v) {
+			t.drops.OverRate.Add(1)
+			return pubsub.ValidationIgnore
 		}
 		msg.ValidatorData = v
 		return pubsub.ValidationAccept
@@ -319,8 +343,16 @@ func (t *topics) deliverRequest(v any, from peer.ID) {
 	t.mu.RLock()
 	h := t.onRequest
 	t.mu.RUnlock()
-	if r, ok := v.(*job.Request); ok && h != nil {
-		h(r, from)
+	rs, ok := v.([]*job.Request)
+	if !ok {
+		return
+	}
+	t.heard.Messages.Add(1)
+	t.heard.Requests.Add(int64(len(rs)))
+	if h != nil {
+		for _, r := range rs {
+			h(r, from)
+		}
 	}
 }
 
@@ -423,13 +455,15 @@ func (t *topics) subscribeLocked(topic *pubsub.Topic, sub **pubsub.Subscription,
 	return nil
 }
 
-// PublishRequest gossips a job request on its class's topic.
+// PublishRequest gossips a job request on its class's topic, in a batch
+// with others when this node publishes many (see requestBatcher), and
+// returns once it is published.
 func (m *Mesh) PublishRequest(ctx context.Context, r *job.Request) error {
-	topic := m.topics.jobs
+	b := m.topics.cpuBatcher
 	if ClassOf(r) == ClassGPU {
-		topic = m.topics.jobsGPU
+		b = m.topics.gpuBatcher
 	}
-	if err := topic.Publish(ctx, job.Encode(r)); err != nil {
+	if err := b.publish(ctx, r); err != nil {
 		return errorf("publishing job request %s: %w", r.Job, err)
 	}
 	return nil
@@ -442,6 +476,15 @@ func (m *Mesh) PublishBid(ctx context.Context, b *job.Bid) error {
 	}
 	return nil
 }
+
+// RequestsHeard counts the valid jobs topic messages a node handled and
+// the requests they carried (more requests than messages: batches).
+type RequestsHeard struct {
+	Messages, Requests atomic.Int64
+}
+
+// RequestsHeard returns the counters of the job requests this node heard.
+func (m *Mesh) RequestsHeard() *RequestsHeard { return &m.topics.heard }
 
 // Drops returns the validators' counters of refused messages.
 func (m *Mesh) Drops() *Drops { return &m.topics.drops }

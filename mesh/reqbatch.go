@@ -1,0 +1,151 @@
+package mesh
+
+import (
+	"context"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+)
+
+// A busy client gathers the job requests it publishes into batches (one
+// jobs topic message, job.RequestBatch), so that every node of the network
+// checks one signature and handles one message for many jobs. Batching
+// happens only under load: a request published when the previous one went
+// out more than the linger ago is published at once; one that follows
+// closely waits up to the linger for others to join it. A single job is
+// never delayed, a stream of them by at most the linger (a few ms, against
+// an auction's bid window of hundreds).
+
+// DefaultRequestLinger is how long a request published close behind
+// another waits for more to join its batch.
+const DefaultRequestLinger = 10 * time.Millisecond
+
+// RequestLinger sets how long a request published within d of the previous
+// one waits for others to join its batch; 0 publishes every request alone.
+// Default: DefaultRequestLinger.
+func RequestLinger(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > time.Second {
+			return errorf("request linger %v: must be 0 to 1s", d)
+		}
+		c.requestLinger = d
+		return nil
+	}
+}
+
+// pendingRequest is a request waiting for its batch to be published.
+type pendingRequest struct {
+	r    *job.Request
+	enc  []byte
+	done chan error
+}
+
+// requestBatcher publishes one jobs topic's requests, in batches.
+type requestBatcher struct {
+	m      *Mesh
+	topic  *pubsub.Topic
+	linger time.Duration
+	q      chan *pendingRequest
+}
+
+func newRequestBatcher(m *Mesh, topic *pubsub.Topic) *requestBatcher {
+	b := &requestBatcher{m: m, topic: topic, linger: m.cfg.requestLinger, q: make(chan *pendingRequest, job.MaxBatchRequests)}
+	m.wg.Add(1)
+	go b.loop()
+	return b
+}
+
+// publish queues r and waits until its batch is published.
+func (b *requestBatcher) publish(ctx context.Context, r *job.Request) error {
+	p := &pendingRequest{r: r, enc: job.Encode(r), done: make(chan error, 1)}
+	if b.linger == 0 {
+		return b.topic.Publish(ctx, p.enc)
+	}
+	select {
+	case b.q <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.m.ctx.Done():
+		return errorf("mesh closed")
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.m.ctx.Done():
+		return errorf("mesh closed")
+	}
+}
+
+// loop publishes batches until the mesh closes.
+func (b *requestBatcher) loop() {
+	defer b.m.wg.Done()
+	var last time.Time
+	var carry *pendingRequest
+	for {
+		first := carry
+		if first == nil {
+			select {
+			case first = <-b.q:
+			case <-b.m.ctx.Done():
+				return
+			}
+		}
+		var until <-chan time.Time
+		var t *time.Timer
+		if time.Since(last) < b.linger {
+			t = time.NewTimer(b.linger)
+			until = t.C
+		}
+		var batch []*pendingRequest
+		batch, carry = b.gather([]*pendingRequest{first}, len(first.enc), until)
+		if t != nil {
+			t.Stop()
+		}
+		last = time.Now()
+		b.send(batch)
+	}
+}
+
+// gather adds queued requests to batch while they fit: those already
+// waiting, and, where until is not nil, those that come before it. It
+// returns the batch and a request that did not fit (the next batch's first).
+func (b *requestBatcher) gather(batch []*pendingRequest, size int, until <-chan time.Time) ([]*pendingRequest, *pendingRequest) {
+	for len(batch) < job.MaxBatchRequests {
+		var p *pendingRequest
+		select {
+		case p = <-b.q:
+		default:
+			if until == nil {
+				return batch, nil
+			}
+			select {
+			case p = <-b.q:
+			case <-until:
+				return batch, nil
+			case <-b.m.ctx.Done():
+				return batch, nil
+			}
+		}
+		if job.BatchSize(len(batch)+1, size+len(p.enc)) > job.MaxGossipSize {
+			return batch, p
+		}
+		batch = append(batch, p)
+		size += len(p.enc)
+	}
+	return batch, nil
+}
+
+// send publishes a batch and tells each of its requests how it went.
+func (b *requestBatcher) send(batch []*pendingRequest) {
+	enc := make([][]byte, len(batch))
+	for i, p := range batch {
+		enc[i] = p.enc
+	}
+	err := b.topic.Publish(b.m.ctx, job.EncodeRequests(enc))
+	for _, p := range batch {
+		p.done <- err
+	}
+}
