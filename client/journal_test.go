@@ -130,7 +130,7 @@ func TestJournalCorruptRecordsSkipped(t *testing.T) {
 		{"truncated", full[:len(full)/2]},
 		{"empty", nil},
 		{"garbage", []byte("\x00\x01not json")},
-		{"wrong version", []byte(strings.Replace(string(full), `"v": 1`, `"v": 99`, 1))},
+		{"wrong version", []byte(strings.Replace(string(full), `"v":1`, `"v":99`, 1))},
 		{"trailing data", append(append([]byte{}, full...), []byte("{}")...)},
 	}
 	for _, tc := range cases {
@@ -197,11 +197,15 @@ func TestJournalPrune(t *testing.T) {
 			if len(unfinished) != tc.unfinished || len(j.list()) != kept+tc.unfinished {
 				t.Fatalf("%d unfinished, %d listed", len(unfinished), len(j.list()))
 			}
-			// The newest finished records are the ones kept, on disk too.
+			// The newest finished records are the ones kept, on disk too
+			// (moved into the log: no record file is left).
+			disk := onDisk(t, dir)
 			for i := range tc.finished {
-				_, err := os.Stat(filepath.Join(dir, testJobID(i)+".json"))
-				if want := i >= tc.finished-kept; want != (err == nil) {
-					t.Fatalf("record %d kept: %v, want %v", i, err == nil, want)
+				if want := i >= tc.finished-kept; want != (disk[testJobID(i)] != nil) {
+					t.Fatalf("record %d kept: %v, want %v", i, disk[testJobID(i)] != nil, want)
+				}
+				if _, err := os.Stat(filepath.Join(dir, testJobID(i)+".json")); err == nil {
+					t.Fatalf("record file %d still there after it moved into the log", i)
 				}
 			}
 			// Finishing one more job prunes again.
@@ -219,11 +223,12 @@ func TestJournalPrune(t *testing.T) {
 				if kept == tc.keep && kept > 0 {
 					j.sync()
 					oldest := tc.finished - kept
-					if _, err := os.Stat(filepath.Join(dir, testJobID(oldest)+".json")); err == nil {
+					disk := onDisk(t, dir)
+					if disk[testJobID(oldest)] != nil {
 						t.Fatalf("record %d, the oldest, still on disk after one more finished", oldest)
 					}
-					if _, err := os.Stat(filepath.Join(dir, testJobID(tc.finished-1)+".json")); kept > 1 && err != nil {
-						t.Fatalf("record %d, the newest, gone: %v", tc.finished-1, err)
+					if kept > 1 && disk[testJobID(tc.finished-1)] == nil {
+						t.Fatalf("record %d, the newest, gone", tc.finished-1)
 					}
 				}
 			}
@@ -326,10 +331,11 @@ func TestJournalGroupCommit(t *testing.T) {
 		}
 	}
 	j.sync()
+	disk := onDisk(t, dir)
 	for i := range n {
-		r, err := readRecord(filepath.Join(dir, testJobID(i)+".json"))
-		if err != nil {
-			t.Fatalf("record %d after sync: %v", i, err)
+		r := disk[testJobID(i)]
+		if r == nil {
+			t.Fatalf("record %d not on disk after sync", i)
 		}
 		if r.Attempted != 3 {
 			t.Fatalf("record %d on disk: attempted %d, want the latest (3)", i, r.Attempted)
@@ -339,9 +345,22 @@ func TestJournalGroupCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ents) != n {
-		t.Fatalf("%d files in the records' directory, want %d (no temporary file left)", len(ents), n)
+	if len(ents) != 1 || ents[0].Name() != logName {
+		t.Fatalf("%d files in the records' directory, want the log alone", len(ents))
 	}
+}
+
+// onDisk reads the records of dir's log as they are on disk.
+func onDisk(t *testing.T, dir string) map[string]*api.JobRecord {
+	t.Helper()
+	st, err := readLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.bad) > 0 || st.torn > 0 {
+		t.Fatalf("log of %s: %v, %d torn bytes", dir, st.bad, st.torn)
+	}
+	return st.recs
 }
 
 // A finished record is described as finished at once, whether its last

@@ -1,18 +1,15 @@
 package client
 
 import (
-	"errors"
-	"io/fs"
-	"os"
-
-	"github.com/computemesh/computemesh/internal/atomicfile"
+	"fmt"
+	"maps"
+	"path/filepath"
 )
 
 // The journal writes its records in the background, in batches (a group
-// commit): each record's file is written whole and synced, then renamed
-// over the old one, and the directory is synced once for the batch. An
-// update that comes while a batch is written joins the next one, and a
-// record changed twice in between is written once. A job's last write (its
+// commit): the batch's entries are appended to the log in one write and
+// synced once. An update that comes while a batch is written joins the
+// next one, and a record changed twice in between is written once. A job's last write (its
 // outcome) is durable before the client reports the outcome (sync); the
 // writes before it may be lost in a crash, which leaves the record as it
 // was (a job not yet recorded was not acknowledged either: its submission
@@ -26,6 +23,12 @@ func (j *journal) writeLoop() {
 		j.stopped = true
 		j.flushed.Broadcast()
 		j.mu.Unlock()
+		j.fileMu.Lock()
+		if err := j.file.Close(); err != nil {
+			j.log.Errorf("job records: %v", err)
+		}
+		j.file = nil
+		j.fileMu.Unlock()
 		close(j.exited)
 	}()
 	for {
@@ -41,47 +44,108 @@ func (j *journal) writeLoop() {
 	}
 }
 
-// writeBatch writes what is pending, if anything (reporting whether there
-// was).
+// writeBatch appends what is pending to the log, if anything (reporting
+// whether there was). On a failure (disk full, ...) the log is cut back and
+// the records stay pending for the next batch.
 func (j *journal) writeBatch() bool {
 	j.mu.Lock()
 	if len(j.pending) == 0 && len(j.removals) == 0 {
 		j.mu.Unlock()
 		return false
 	}
-	gen, pending, removals := j.gen, j.pending, j.removals
+	gen, pending, removals, size := j.gen, j.pending, j.removals, j.size
 	j.pending, j.removals = map[string][]byte{}, nil
 	j.mu.Unlock()
 
-	changed := len(removals) > 0
+	var buf []byte
+	spans := make(map[string]span, len(pending))
 	for id, b := range pending {
-		path := j.path(id)
-		if err := atomicfile.WriteFile(path, b, 0o600, atomicfile.TempPrefix(recordTmpPrefix), atomicfile.NoDirSync()); err != nil {
-			j.log.Errorf("job record %s: %v", path, err)
-			continue
-		}
-		changed = true
+		off := size + int64(len(buf))
+		buf = appendEntry(buf, entryRecord, b)
+		spans[id] = span{off: off, n: int(size + int64(len(buf)) - off)}
 	}
 	for _, id := range removals {
-		j.remove(id)
+		buf = appendEntry(buf, entryRemove, []byte(id))
 	}
-	if changed {
-		if err := syncDir(j.dir); err != nil {
-			j.log.Errorf("job records: %v", err)
+	err := j.appendLog(buf, size)
+	j.mu.Lock()
+	if err != nil {
+		j.log.Errorf("job records %s: %v (%d records kept for the next write)", filepath.Join(j.dir, logName), err, len(pending))
+		for id, b := range pending {
+			if _, newer := j.pending[id]; !newer && (j.active[id] != nil || j.hasDone(id)) {
+				j.pending[id] = b
+			}
+		}
+		j.removals = append(removals, j.removals...)
+	} else {
+		j.size = size + int64(len(buf))
+		for id, sp := range spans {
+			j.index[id] = sp
+		}
+		for _, id := range removals {
+			delete(j.index, id)
 		}
 	}
-	j.mu.Lock()
 	j.durable = max(j.durable, gen)
 	j.flushed.Broadcast()
+	compact := err == nil && j.size > j.compactAt && j.size > 2*j.liveLocked()
 	j.mu.Unlock()
+	if compact {
+		j.compact()
+	}
 	return true
 }
 
-// remove removes a pruned record's file.
-func (j *journal) remove(id string) {
-	if err := os.Remove(j.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		j.log.Warnf("pruning job record %s: %v", j.path(id), err)
+// hasDone reports whether id is a finished record still kept. j.mu held.
+func (j *journal) hasDone(id string) bool {
+	_, ok := j.done[id]
+	return ok
+}
+
+// appendLog writes buf at the log's end (size) and syncs it; on a failure
+// it cuts the log back to size.
+func (j *journal) appendLog(buf []byte, size int64) error {
+	_, err := j.file.WriteAt(buf, size)
+	if err == nil {
+		err = j.file.Sync()
 	}
+	if err != nil {
+		if terr := j.file.Truncate(size); terr != nil {
+			err = fmt.Errorf("%w; cutting the log back to %d bytes: %v", err, size, terr)
+		}
+	}
+	return err
+}
+
+// liveLocked is the bytes the latest entries of the kept records take.
+// j.mu held.
+func (j *journal) liveLocked() int64 {
+	var n int64
+	for _, sp := range j.index {
+		n += int64(sp.n)
+	}
+	return n
+}
+
+// compact copies the latest entries of the kept records into a new log
+// that replaces the old one (see compactLog). A failure leaves the old log
+// in use.
+func (j *journal) compact() {
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
+	j.mu.Lock()
+	spans := maps.Clone(j.index)
+	j.mu.Unlock()
+	f, size, moved, err := compactLog(j.dir, j.file, spans)
+	if err != nil {
+		j.log.Warnf("job records: compacting %s: %v", filepath.Join(j.dir, logName), err)
+		return
+	}
+	old := j.file
+	j.mu.Lock()
+	j.file, j.size, j.index = f, size, moved
+	j.mu.Unlock()
+	_ = old.Close()
 }
 
 // sync waits until every write asked for so far is on disk (or the journal

@@ -23,10 +23,40 @@ type RecordError struct {
 func (e *RecordError) Error() string { return fmt.Sprintf("job record %s: %v", e.File, e.Err) }
 func (e *RecordError) Unwrap() error { return e.Err }
 
-// loadRecords reads every record in dir (a missing dir holds none). A
-// record that cannot be read is reported as a *RecordError naming its file
-// and skipped; the others are returned, oldest submission first.
+// loadRecords reads every record in dir, without changing anything: the
+// journal's log and the record files of older versions (one JSON file per
+// job; the log's record of a job wins). A record that cannot be read is
+// reported — a *RecordError naming its file — and skipped; the others are
+// returned, oldest submission first.
 func loadRecords(dir string) ([]*api.JobRecord, []error) {
+	st, err := readLog(dir)
+	if err != nil {
+		return nil, []error{&RecordError{File: filepath.Join(dir, logName), Err: err}}
+	}
+	var errs []error
+	for _, e := range st.bad {
+		errs = append(errs, &RecordError{File: filepath.Join(dir, logName), Err: e})
+	}
+	legacy, lerrs := loadRecordFiles(dir)
+	errs = append(errs, lerrs...)
+	recs := make([]*api.JobRecord, 0, len(st.recs)+len(legacy))
+	for _, id := range st.order {
+		if r := st.recs[id]; r != nil {
+			recs = append(recs, r)
+		}
+	}
+	for _, r := range legacy {
+		if st.recs[r.ID] == nil {
+			recs = append(recs, r)
+		}
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Submitted.Before(recs[j].Submitted) })
+	return recs, errs
+}
+
+// loadRecordFiles reads the record files (<job ID>.json) of older versions
+// in dir (a missing dir holds none).
+func loadRecordFiles(dir string) ([]*api.JobRecord, []error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -52,7 +82,6 @@ func loadRecords(dir string) ([]*api.JobRecord, []error) {
 		}
 		recs = append(recs, r)
 	}
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Submitted.Before(recs[j].Submitted) })
 	return recs, errs
 }
 

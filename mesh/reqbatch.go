@@ -2,10 +2,12 @@ package mesh
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // A busy client gathers the job requests it publishes into batches (one
@@ -149,3 +151,42 @@ func (b *requestBatcher) send(batch []*pendingRequest) {
 		p.done <- err
 	}
 }
+
+// decodeRequests decodes a jobs topic message of class (one request or a
+// batch: job.DecodeRequests) and checks that its author made each request
+// and that each is of the topic's class; the author's rate (requestRate)
+// is checked after.
+func (t *topics) decodeRequests(b []byte, from peer.ID, class string) (any, string) {
+	rs, err := job.DecodeRequests(b, job.MaxGossipSize)
+	if err != nil {
+		log.Debugf("dropping job request from %s: %v", from, err)
+		return nil, DropDecode
+	}
+	for _, r := range rs {
+		if r.Client != from.String() {
+			log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
+			return nil, DropForged
+		}
+		if c := ClassOf(r); c != class {
+			log.Debugf("dropping %s job request from %s on the %s topic", c, from, class)
+			return nil, DropDecode
+		}
+	}
+	return rs, ""
+}
+
+// requestRate is the jobs topics' rate check: a token per request of the
+// message from its author's bucket.
+func (t *topics) requestRate(author peer.ID, v any) bool {
+	rs, _ := v.([]*job.Request)
+	return t.m.limit.allowN(author, len(rs), time.Now())
+}
+
+// RequestsHeard counts the valid jobs topic messages a node handled and
+// the requests they carried (more requests than messages: batches).
+type RequestsHeard struct {
+	Messages, Requests atomic.Int64
+}
+
+// RequestsHeard returns the counters of the job requests this node heard.
+func (m *Mesh) RequestsHeard() *RequestsHeard { return &m.topics.heard }

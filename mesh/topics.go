@@ -188,36 +188,6 @@ func joinTopics(m *Mesh) (*topics, error) {
 	return t, nil
 }
 
-// decodeRequests decodes a jobs topic message of class (one request or a
-// batch: job.DecodeRequests) and checks that its author made each request
-// and that each is of the topic's class; the author's rate (requestRate)
-// is checked after.
-func (t *topics) decodeRequests(b []byte, from peer.ID, class string) (any, string) {
-	rs, err := job.DecodeRequests(b, job.MaxGossipSize)
-	if err != nil {
-		log.Debugf("dropping job request from %s: %v", from, err)
-		return nil, DropDecode
-	}
-	for _, r := range rs {
-		if r.Client != from.String() {
-			log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
-			return nil, DropForged
-		}
-		if c := ClassOf(r); c != class {
-			log.Debugf("dropping %s job request from %s on the %s topic", c, from, class)
-			return nil, DropDecode
-		}
-	}
-	return rs, ""
-}
-
-// requestRate is the jobs topics' rate check: a token per request of the
-// message from its author's bucket.
-func (t *topics) requestRate(author peer.ID, v any) bool {
-	rs, _ := v.([]*job.Request)
-	return t.m.limit.allowN(author, len(rs), time.Now())
-}
-
 // validator wraps a decoder with the checks every topic makes: size limit
 // and a signature from the author; where gate is not nil, gate(src,
 // author): a message it refuses is ignored; and, once decoded, where limit
@@ -476,15 +446,6 @@ func (m *Mesh) PublishBid(ctx context.Context, b *job.Bid) error {
 	}
 	return nil
 }
-
-// RequestsHeard counts the valid jobs topic messages a node handled and
-// the requests they carried (more requests than messages: batches).
-type RequestsHeard struct {
-	Messages, Requests atomic.Int64
-}
-
-// RequestsHeard returns the counters of the job requests this node heard.
-func (m *Mesh) RequestsHeard() *RequestsHeard { return &m.topics.heard }
 
 // Drops returns the validators' counters of refused messages.
 func (m *Mesh) Drops() *Drops { return &m.topics.drops }
