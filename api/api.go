@@ -38,6 +38,9 @@ type SubmitRequest struct {
 	Secrets     map[string]string `json:"secrets,omitempty"`
 	// DeadlineMS (unix ms): the job may wait for a provider until then.
 	DeadlineMS int64 `json:"deadline_ms,omitempty"`
+	// MaxWaitMS is a soft bound on the job's queue wait (a batch's): bids
+	// that would wait longer rank after those within it.
+	MaxWaitMS int64 `json:"max_wait_ms,omitempty"`
 }
 
 // Line is one line of the NDJSON answer to a submit.
@@ -187,7 +190,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b Backend) {
 			flusher.Flush()
 		}
 	}
-	out, err := b.Submit(r.Context(), req, func(e job.Event) { write(Line{Event: &e}) })
+	progress := func(e job.Event) { write(Line{Event: &e}) }
+	if r.URL.Query().Get("events") == "false" { // the caller wants the outcome alone
+		progress = func(job.Event) {}
+	}
+	out, err := b.Submit(r.Context(), req, progress)
 	if err != nil {
 		write(Line{Error: err.Error(), BadRequest: b.BadRequest(err)})
 		return

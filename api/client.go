@@ -234,9 +234,14 @@ type BadRequestError struct{ Msg string }
 
 func (e *BadRequestError) Error() string { return e.Msg }
 
-// Submit submits a job through the node and streams its events to progress.
+// Submit submits a job through the node and streams its events to progress
+// (nil: the node sends the outcome alone).
 func (c *Client) Submit(ctx context.Context, r SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/jobs", job.Encode(r))
+	path := "/v1/jobs"
+	if progress == nil {
+		path += "?events=false" // the outcome alone: no event lines to write and read
+	}
+	resp, err := c.do(ctx, http.MethodPost, path, job.Encode(r))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@
 //	GET  /v1/info            the node: peer ID, addresses, mode, balance, ... (Info)
 //	POST /v1/jobs            submit a job; the response is NDJSON: {"event":...}
 //	                         lines as the job progresses, then {"outcome":...}
+//	                         (?events=false: the outcome line alone)
 //	GET  /v1/jobs            the jobs the node submitted ([]JobSummary)
 //	GET  /v1/jobs/{id}       one job's record (JobRecord)
 //	GET  /v1/jobs/{id}/events, POST /v1/jobs/{id}/cancel

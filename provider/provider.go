@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/computemesh/computemesh/award"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type Provider struct {
 	bids     *bidBook      // job ID → the bid this provider made
 	reqs     *requestQueue // job requests waiting for an answer
 	runTimes runTimes      // recent run times, for queued bids' wait estimates
+	dirs     workDirs      // runs' inputs and outputs directories
 	announce chan struct{} // closed once capabilities are on the DHT
 	pub      *publisher
 
@@ -72,6 +74,9 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		opts: o, now: o.Now, log: o.Log, metrics: o.Metrics,
 		bids: newBidBook(), reqs: newRequestQueue(),
 		announce: make(chan struct{}), drained: make(chan struct{}),
+	}
+	if o.DataDir != "" {
+		p.dirs.base = filepath.Join(o.DataDir, "runs")
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background()) // until Start
 	if err := p.setup(ctx); err != nil {
@@ -132,6 +137,7 @@ func (p *Provider) Close() error {
 	p.cancel()
 	p.own.Wait()
 	p.closeExec()
+	p.dirs.close()
 	return nil
 }
 

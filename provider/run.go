@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -31,7 +30,7 @@ func (p *Provider) run(ctx context.Context, a *job.Award, client peer.ID, rates 
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.Spec.Timeout()+time.Minute)
 	defer cancel()
-	inDir, outDir, cleanup, err := p.workDirs()
+	inDir, outDir, cleanup, err := p.dirs.take(a.Spec.Executor == job.ExecutorWASM)
 	if err != nil {
 		res.Error = "work directory: " + err.Error()
 		return res
@@ -170,26 +169,3 @@ func (r *runTimes) mean() time.Duration {
 	return r.avg
 }
 
-// workDirs creates a run's inputs and outputs directories; cleanup removes
-// them.
-func (p *Provider) workDirs() (in, out string, cleanup func(), err error) {
-	base := ""
-	if p.opts.DataDir != "" {
-		base = filepath.Join(p.opts.DataDir, "runs")
-		if err := os.MkdirAll(base, 0o700); err != nil {
-			return "", "", nil, err
-		}
-	}
-	root, err := os.MkdirTemp(base, "run-")
-	if err != nil {
-		return "", "", nil, err
-	}
-	in, out = filepath.Join(root, "inputs"), filepath.Join(root, "outputs")
-	for _, d := range []string{in, out} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			os.RemoveAll(root)
-			return "", "", nil, err
-		}
-	}
-	return in, out, func() { os.RemoveAll(root) }, nil
-}
