@@ -12,16 +12,27 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Cache lifetimes of what a client learns through the DHT.
+// Cache lifetimes of what a client learns through the DHT, and how long it
+// waits for slow candidates.
 const (
 	lookupTTL = 10 * time.Second // providers of a capability key
 	recordTTL = 30 * time.Second // a provider's verified capacity record (at most until it expires)
+	// unreachableFor is how long a candidate that could not be reached is
+	// left out of auctions (unless it turns up on the jobs topic): the DHT
+	// keeps listing a provider that left for a long time.
+	unreachableFor = 30 * time.Second
+	// candidateSettle is how long an auction waits for the other
+	// candidates once one is ready: a departed provider, whose dial can
+	// take seconds to fail, must not hold up every job. The slow ones are
+	// still resolved, in the background, for the next auction.
+	candidateSettle = 500 * time.Millisecond
 )
 
 type candidates struct {
-	mu      sync.Mutex
-	lookups map[string]lookup
-	records map[peer.ID]recordEntry
+	mu          sync.Mutex
+	lookups     map[string]lookup
+	records     map[peer.ID]recordEntry
+	unreachable map[peer.ID]time.Time // when each candidate last failed to connect
 }
 
 type lookup struct {
@@ -53,41 +64,98 @@ func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer
 			found = append(found, peer.AddrInfo{ID: p})
 		}
 	}
-	records = map[peer.ID]*job.Capacity{}
-	var (
-		wg sync.WaitGroup
-		mu sync.Mutex
-	)
+	type ready struct {
+		p   peer.ID
+		rec *job.Capacity
+		ok  bool
+	}
+	results := make(chan ready, len(found))
+	n := 0
 	for _, ai := range found {
-		if ai.ID == c.mesh.ID() {
+		if ai.ID == c.mesh.ID() || c.leftOut(ai.ID) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rec := c.capacityOf(ctx, ai.ID)
-			if c.mesh.Host().Network().Connectedness(ai.ID) != network.Connected {
-				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				err := c.mesh.Connect(cctx, ai)
-				cancel()
-				if err != nil {
-					c.log.Debugf("candidate %s unreachable: %v", ai.ID, err)
-					return
-				}
-				c.own.Go(func() { c.pingOnce(ai.ID) })
-			}
-			mu.Lock()
-			expected = append(expected, ai.ID)
-			if rec != nil {
-				records[ai.ID] = rec
-			}
-			mu.Unlock()
-		}()
+		// Owned, not bound to ctx: a candidate still resolving when the
+		// auction goes on is resolved for the next one.
+		if c.own.Go(func() {
+			rec, ok := c.resolve(ai)
+			results <- ready{ai.ID, rec, ok}
+		}) {
+			n++
+		}
 	}
-	wg.Wait()
+	records = map[peer.ID]*job.Capacity{}
+	var settle <-chan time.Time
+	for ; n > 0; n-- {
+		var r ready
+		select {
+		case r = <-results:
+		case <-settle:
+			n = 0
+			continue
+		case <-ctx.Done():
+			n = 0
+			continue
+		}
+		if !r.ok {
+			continue
+		}
+		expected = append(expected, r.p)
+		if r.rec != nil {
+			records[r.p] = r.rec
+		}
+		if settle == nil {
+			t := time.NewTimer(candidateSettle)
+			defer t.Stop()
+			settle = t.C
+		}
+	}
 	slices.Sort(expected)
 	c.waitSubscribed(ctx, expected, 2*time.Second)
 	return expected, records
+}
+
+// resolve fetches a candidate's capacity record and connects to it,
+// reporting whether it could be reached (a failure leaves it out of
+// auctions for unreachableFor).
+func (c *Client) resolve(ai peer.AddrInfo) (*job.Capacity, bool) {
+	rec := c.capacityOf(c.ctx, ai.ID)
+	if c.mesh.Host().Network().Connectedness(ai.ID) != network.Connected {
+		cctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
+		err := c.mesh.Connect(cctx, ai)
+		cancel()
+		if err != nil {
+			c.log.Debugf("candidate %s unreachable: %v", ai.ID, err)
+			c.cands.mu.Lock()
+			if c.cands.unreachable == nil || len(c.cands.unreachable) > 4096 {
+				c.cands.unreachable = map[peer.ID]time.Time{}
+			}
+			c.cands.unreachable[ai.ID] = c.now()
+			c.cands.mu.Unlock()
+			return nil, false
+		}
+		c.own.Go(func() { c.pingOnce(ai.ID) })
+	}
+	c.cands.mu.Lock()
+	delete(c.cands.unreachable, ai.ID)
+	c.cands.mu.Unlock()
+	return rec, true
+}
+
+// leftOut reports whether candidate p failed to connect within the last
+// unreachableFor and is neither connected nor on the jobs topics since.
+func (c *Client) leftOut(p peer.ID) bool {
+	c.cands.mu.Lock()
+	at, ok := c.cands.unreachable[p]
+	c.cands.mu.Unlock()
+	if !ok || c.now().Sub(at) >= unreachableFor {
+		return false
+	}
+	if c.mesh.Host().Network().Connectedness(p) == network.Connected {
+		return false
+	}
+	jobs, _ := c.mesh.TopicPeers()
+	return !slices.Contains(jobs, p)
 }
 
 // lookup returns the providers of a capability key, from the cache when it
