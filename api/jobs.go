@@ -34,6 +34,7 @@ type JobRecord struct {
 	// Submission options.
 	BidWindowMS int64 `json:"bid_window_ms,omitempty"`
 	DeadlineMS  int64 `json:"deadline_ms,omitempty"` // unix ms
+	MaxWaitMS   int64 `json:"max_wait_ms,omitempty"` // soft bound on the queue wait (a batch's)
 	Secrets     bool  `json:"secrets,omitempty"`     // the submission had secrets (their values are never stored)
 	// ModuleStored says the module's bytes are in the node's content store
 	// under Spec.Module (needed to resume the job).

@@ -3,12 +3,45 @@ package client
 import (
 	"context"
 	"fmt"
+	"maps"
+	"sync"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
+
+// pending is an auction in flight.
+type pending struct {
+	auction  *scheduler.Auction
+	emit     func(job.Event)
+	gpuJob   bool   // the job needs a GPU (for the market view)
+	gpuModel string // of this model
+
+	mu      sync.Mutex
+	arrived map[string]time.Time // when each provider's answer arrived (for its backlog)
+}
+
+// answered notes that provider's answer arrived at at (its first: the
+// auction keeps the first answer of each provider).
+func (p *pending) answered(provider string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.arrived == nil {
+		p.arrived = map[string]time.Time{}
+	}
+	if _, ok := p.arrived[provider]; !ok {
+		p.arrived[provider] = at
+	}
+}
+
+// arrivals returns when each provider's answer arrived.
+func (p *pending) arrivals() map[string]time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.arrived)
+}
 
 // auction runs one auction round of a job: discover candidates, gossip the
 // request, collect answers until every candidate has answered or the window
@@ -72,6 +105,7 @@ wait:
 		}
 	}
 	r.answers = p.auction.Close()
+	r.arrived = p.arrivals()
 	emit(job.Event{Kind: job.EventClosed, Count: len(r.answers), Message: closedBy})
 	if s.Policy != job.PolicyCost {
 		c.measureRTT(ctx, r.answers)
@@ -91,18 +125,35 @@ func (c *Client) evaluate(t *ticket, r *round, records map[peer.ID]*job.Capacity
 		}
 		return nil
 	}
-	checks := append(scheduler.Checks(t.id, s, c.now()), scheduler.Fits(r.need, recordOf), scheduler.MinReputation(s.MinReputation, c.reputation))
-	est := func(b *job.Bid) scheduler.Option {
-		o := scheduler.Option{RTT: c.rttOf(b.Provider), Wait: time.Duration(b.WaitMS) * time.Millisecond}
+	runOf := func(provider string) time.Duration {
 		var score job.Score
-		if rec := recordOf(b.Provider); rec != nil {
+		if rec := recordOf(provider); rec != nil {
 			score = rec.Score
 		}
-		o.Run = scheduler.RunEstimate(s, score)
+		return scheduler.RunEstimate(s, score)
+	}
+	// The wait on each bid: its own, plus this client's awards there since
+	// it arrived (one value per bid for the check and the ranking alike).
+	waits := map[string]time.Duration{}
+	waitOf := func(b *job.Bid) time.Duration {
+		if w, ok := waits[b.Provider]; ok {
+			return w
+		}
+		bl := c.backlog.of(b.Provider, r.arrived[b.Provider], recordOf(b.Provider), s, runOf(b.Provider))
+		waits[b.Provider] = bl.Wait(b)
+		return waits[b.Provider]
+	}
+	now := c.now()
+	checks := append(scheduler.Checks(t.id, s, now), scheduler.Fits(r.need, recordOf), scheduler.MinReputation(s.MinReputation, c.reputation),
+		scheduler.MeetsDeadline(t.sub.Deadline, now, waitOf))
+	est := func(b *job.Bid) scheduler.Option {
+		o := scheduler.Option{RTT: c.rttOf(b.Provider), Wait: waitOf(b), Run: runOf(b.Provider)}
 		o.Reputation, _ = c.reputation(b.Provider)
 		return o
 	}
-	r.ev = scheduler.Evaluate(r.answers, checks, scheduler.PolicyOf(s), est)
+	policy := scheduler.PolicyOf(s)
+	policy.MaxWait = t.sub.MaxWait
+	r.ev = scheduler.Evaluate(r.answers, checks, policy, est)
 	for _, b := range r.answers {
 		if b.Decline != "" {
 			out.Declines++

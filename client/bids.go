@@ -26,6 +26,9 @@ func (c *Client) onBid(b *job.Bid, _ peer.ID) {
 		return
 	}
 	c.observeBid(b, p.gpuModel, p.gpuJob)
+	// Noted before the offer: the offer that completes the auction lets
+	// its evaluation start at once.
+	p.answered(b.Provider, c.now())
 	if !p.auction.Offer(*b) {
 		return
 	}

@@ -39,6 +39,7 @@ type Client struct {
 	journal   *journal
 	resumable []string
 	reps      *reputations // what this node has seen of providers
+	backlog   *backlog     // what it awarded and has not seen finish
 	market    marketWatch  // rates in the bids this node has heard
 
 	ctx    context.Context
@@ -59,7 +60,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	c := &Client{
 		cfg: o.Config, mesh: o.Mesh, content: o.Content, store: o.Content.Store(), credits: o.Credits,
 		blobs: o.Blobs, metrics: o.Metrics, spend: o.Spend, ownScore: o.OwnScore, now: o.Now, log: o.Log,
-		auctions: map[string]*pending{},
+		auctions: map[string]*pending{}, backlog: newBacklog(),
 	}
 	if c.cfg.MaxAuctions <= 0 {
 		c.cfg.MaxAuctions = DefaultMaxAuctions

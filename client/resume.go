@@ -95,6 +95,7 @@ func (c *Client) resume(id string) error {
 	if r.DeadlineMS > 0 {
 		sub.Deadline = time.UnixMilli(r.DeadlineMS)
 	}
+	sub.MaxWait = time.Duration(r.MaxWaitMS) * time.Millisecond
 	if spec.Module != "" {
 		mc, err := job.ParseCID(spec.Module)
 		if err != nil {
@@ -151,6 +152,7 @@ func (c *Client) track(t *ticket) *jobTrack {
 	if !t.sub.Deadline.IsZero() {
 		r.DeadlineMS = t.sub.Deadline.UnixMilli()
 	}
+	r.MaxWaitMS = t.sub.MaxWait.Milliseconds()
 	if s.Module != "" && len(t.sub.Module) > 0 {
 		mc, err := c.store.Put(t.sub.Module, cid.Raw)
 		switch {

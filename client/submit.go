@@ -6,12 +6,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/computemesh/computemesh/award"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/award"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
@@ -27,23 +27,23 @@ type Submission struct {
 	Secrets map[string]string
 	// BidWindow is the auction's deadline (default: the node's).
 	BidWindow time.Duration
-	// Deadline is how long the job may wait to be placed: while no bid
-	// is feasible, or every bidder fails, the client waits and
+	// Deadline is how long the job may wait to be placed: a bid on which
+	// it would start later is rejected (scheduler.MeetsDeadline, its wait
+	// counting this client's own awards there since the bid), and while
+	// no bid is feasible, or every bidder fails, the client waits and
 	// re-auctions with backoff until then, saying why it waits. Zero: one
 	// auction, then the job ends unscheduled.
 	Deadline time.Time
+	// MaxWait is a soft bound on the job's queue wait (a batch's: submit
+	// --repeat sets DefaultBatchMaxWait when it has no deadline): bids
+	// that would wait longer rank after every bid within it, the earliest
+	// start first among them (scheduler.Policy.MaxWait); none is rejected
+	// for it. Zero: none.
+	MaxWait time.Duration
 }
 
 // Progress receives a job's events as they happen. It must not block.
 type Progress func(job.Event)
-
-// pending is an auction in flight.
-type pending struct {
-	auction  *scheduler.Auction
-	emit     func(job.Event)
-	gpuJob   bool   // the job needs a GPU (for the market view)
-	gpuModel string // of this model
-}
 
 // attemptVerdict is the verdict of an attempt that ended in err: declined
 // when the bidder declined its award, failed otherwise.
@@ -72,6 +72,12 @@ const (
 	// DefaultBusyWait is how long a job without a deadline goes on
 	// auctioning while the mesh is busy (Config.BusyWait).
 	DefaultBusyWait = 2 * time.Minute
+	// DefaultBatchMaxWait is the soft wait bound (Submission.MaxWait) that
+	// `submit --repeat` gives a batch without a deadline: a batch's jobs
+	// take the cheapest bids that start within it, so that a burst spreads
+	// over the mesh once the cheapest providers' queues hold that much
+	// work, instead of queuing everything on the cheapest one.
+	DefaultBatchMaxWait = 5 * time.Second
 )
 
 // Submit runs one job through the mesh: discover candidates, gossip the
@@ -120,6 +126,9 @@ func (c *Client) checkSubmission(sub *Submission) error {
 	if err := job.ValidateSecrets(sub.Secrets); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
 	}
+	if sub.MaxWait < 0 {
+		return fmt.Errorf("%w: max wait: %v is negative", ErrBadSubmission, sub.MaxWait)
+	}
 	if s.Replicas > 1 && !s.Deterministic && s.Executor == job.ExecutorWASM {
 		return fmt.Errorf("%w: replicas: %d replicas of a wasm job compare outputs, so the job must be deterministic (set deterministic: true)", ErrBadSubmission, s.Replicas)
 	}
@@ -144,6 +153,9 @@ type round struct {
 	ev      scheduler.Evaluation
 	need    job.Need
 	err     error // the request could not be gossiped
+	// arrived is when each provider's answer arrived (its backlog counts
+	// this client's awards there from then on).
+	arrived map[string]time.Time
 }
 
 // dispatch places and runs a job: auctions until a bid is feasible (or the
@@ -389,8 +401,12 @@ func (c *Client) runOne(ctx context.Context, t *ticket, ranked []scheduler.Optio
 func (c *Client) attempt(ctx context.Context, t *ticket, ranked []scheduler.Option, i int, out *job.Outcome, emit func(job.Event)) (*job.Result, string, error) {
 	s := t.sub.Spec
 	o := ranked[i]
-	why := scheduler.Why(s.Policy, ranked, i)
+	why := scheduler.Why(s.Policy, ranked, i) + scheduler.WhyWait(t.sub.MaxWait, ranked, i)
 	pay := scheduler.Pay(s.Auction, ranked, i)
+	// In this client's backlog there from now until its result (or
+	// failure): the auctions running beside this one count it.
+	awarded := c.backlog.award(o.Bid.Provider, c.now())
+	defer func() { awarded(0) }()
 	if pay != o.Bid.Price {
 		why += fmt.Sprintf("; second-price: paid up to the runner-up's %s", pay)
 	}
@@ -416,6 +432,9 @@ func (c *Client) attempt(ctx context.Context, t *ticket, ranked []scheduler.Opti
 	stopHold := c.holdBackups(t.id, ranked, i)
 	res, err := c.award(ctx, a, emit)
 	stopHold()
+	if res != nil {
+		awarded(time.Duration(res.RunMS * float64(time.Millisecond)))
+	}
 	c.credits.VoidUnpaid(auth) // its receipt filled the slot, or nothing will
 	if err == nil && res.Error != "" {
 		err = fmt.Errorf("provider error: %s", res.Error)

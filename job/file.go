@@ -42,6 +42,9 @@ type File struct {
 	// Deadline is how long the job may wait for a provider (client-side,
 	// not part of the spec).
 	Deadline time.Duration
+	// MaxWait is a soft bound on the job's queue wait at a provider
+	// (client-side): bids that would wait longer rank after those within it.
+	MaxWait time.Duration
 	// Inputs are as written: NAME=PATH (relative to the spec file) or
 	// NAME=CID; the command that submits resolves them.
 	Inputs []string
@@ -77,7 +80,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 		}
 		parse, ok := fileFields[field]
 		if !ok {
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, min_reputation, bid_window, deterministic, inputs)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, max_wait, min_reputation, bid_window, deterministic, inputs)")
 		}
 		if err := parse(f, v); err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))
@@ -134,6 +137,7 @@ var fileFields = map[string]func(f *File, v *yaml.Node) error{
 	"bid_window":     func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.BidWindow) },
 	"expected":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Expected) },
 	"deadline":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Deadline) },
+	"max_wait":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.MaxWait) },
 	"max_price": func(f *File, v *yaml.Node) error {
 		var s string
 		err := scalar(v, &s)

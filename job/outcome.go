@@ -70,6 +70,7 @@ const (
 	RejectMaxPrice   RejectReason = "max_price"  // the price is over the job's max price
 	RejectCapacity   RejectReason = "capacity"   // the provider's capacity record says it cannot serve the job
 	RejectReputation RejectReason = "reputation" // the provider's reputation is below the job's minimum
+	RejectDeadline   RejectReason = "deadline"   // the job would wait past its deadline before it starts there
 )
 
 // Event is one step of a job's progress. Its typed codes (Verdict,

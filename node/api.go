@@ -38,6 +38,9 @@ func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(
 	if r.DeadlineMS > 0 {
 		sub.Deadline = time.UnixMilli(r.DeadlineMS)
 	}
+	if r.MaxWaitMS > 0 {
+		sub.MaxWait = time.Duration(r.MaxWaitMS) * time.Millisecond
+	}
 	return b.n.Submit(ctx, sub, progress)
 }
 

@@ -18,8 +18,9 @@ type Option struct {
 	// RTT is the round-trip time to the provider; 0 when unknown (ranked
 	// last under the latency policy).
 	RTT time.Duration
-	// Wait is how long the job would wait in the provider's queue (from
-	// its bid); Run the job's estimated run time on its hardware.
+	// Wait is how long the job would wait in the provider's queue: its
+	// bid's estimate, plus what the client awarded there since the bid
+	// (Backlog.Wait); Run the job's estimated run time on its hardware.
 	Wait, Run time.Duration
 	// Reputation is the client's view of the provider (0 to 1; 0 when
 	// unknown, which counts as a newcomer's 0.5).
@@ -161,6 +162,12 @@ func MinReputation(min float64, rep func(provider string) (float64, bool)) Check
 type Policy struct {
 	Name    string
 	Weights job.Weights
+	// MaxWait, when positive, is a soft bound on the queue wait (a
+	// batch's: see client.Submission.MaxWait): an option that would wait
+	// longer ranks after every option within it, and those past it rank
+	// by the earliest start, then as the policy says. Nothing is rejected
+	// for it (MeetsDeadline is the hard bound).
+	MaxWait time.Duration
 }
 
 // PolicyOf returns the policy a spec asks for.
@@ -255,8 +262,9 @@ type Evaluation struct {
 
 // Evaluate runs answers through checks (feasibility), scores the survivors
 // under the policy (ranking) and orders them best first (selection: the
-// first wins, the rest are its ordered backups). est fills in what the
-// client knows of each bidder; nil leaves it unknown.
+// first wins, the rest are its ordered backups; under a MaxWait those
+// within it come first). est fills in what the client knows of each
+// bidder; nil leaves it unknown.
 func Evaluate(answers []job.Bid, checks []Check, p Policy, est Estimator) Evaluation {
 	var ev Evaluation
 next:
@@ -275,7 +283,12 @@ next:
 		ev.Ranked = append(ev.Ranked, o)
 	}
 	p.Score(ev.Ranked)
-	slices.SortStableFunc(ev.Ranked, func(a, b Option) int { return compare(&a, &b) })
+	slices.SortStableFunc(ev.Ranked, func(a, b Option) int {
+		if c := overBound(p.MaxWait, &a, &b); c != 0 {
+			return c
+		}
+		return compare(&a, &b)
+	})
 	return ev
 }
 

@@ -29,6 +29,7 @@ func TestRejectionCodes(t *testing.T) {
 		{"max price", scheduler.Check{}, func(b *job.Bid) { b.Rates.CPUHour, b.Price = rate2, rate2/360 }, job.RejectMaxPrice},
 		{"capacity", scheduler.Fits(job.Need{Region: "eu-*"}, record), nil, job.RejectCapacity},
 		{"reputation", scheduler.MinReputation(0.5, rep), nil, job.RejectReputation},
+		{"deadline", scheduler.MeetsDeadline(now.Add(time.Second), now, func(*job.Bid) time.Duration { return time.Minute }), nil, job.RejectDeadline},
 		{"passes", scheduler.Check{}, nil, ""},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,9 @@ type Config struct {
 	// Backoff is how long a client waits before trying again when no
 	// provider would take its job.
 	Backoff time.Duration `json:"backoff_ns"`
+	// MaxAuctions is how many auctions one client runs at once (the
+	// client's --max-auctions); the rest wait for one to end. 0: no limit.
+	MaxAuctions int `json:"max_auctions,omitempty"`
 	// Warmup is the share of the stream's first jobs left out of the
 	// figures (the mesh starts idle), Cooldown the share of its last
 	// (the stream stops).

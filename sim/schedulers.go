@@ -42,6 +42,9 @@ func Schedulers() []string {
 
 // auction is one round of computemesh's scheduling of job j.
 func (w *world) auction(j *Job) {
+	if !w.clients.begin(j, w.cfg.MaxAuctions) {
+		return // held back until one of its client's auctions ends
+	}
 	w.out[j.Index].rounds++
 	start := w.loop.Now()
 	cands := w.cands[j.Index]
@@ -62,6 +65,9 @@ func (w *world) auction(j *Job) {
 		if !closed {
 			closed = true
 			w.decide(j, a.Close(), answeredAt)
+			if next := w.clients.end(j.Client, w.cfg.MaxAuctions); next != nil {
+				w.auction(next)
+			}
 		}
 	}
 	for _, p := range cands {
@@ -85,7 +91,9 @@ func (w *world) auction(j *Job) {
 }
 
 // decide evaluates an auction's answers with the real pipeline (checks,
-// policy ranking) and awards the winner, then the backups in order.
+// the job's deadline, policy ranking with its soft wait bound) and awards
+// the winner, then the backups in order. A bid's wait counts the client's
+// own backlog there, as the real client's does.
 func (w *world) decide(j *Job, answers []job.Bid, answeredAt map[string]time.Duration) {
 	s := &j.Spec
 	now := w.loop.Now()
@@ -95,13 +103,30 @@ func (w *world) decide(j *Job, answers []job.Bid, answeredAt map[string]time.Dur
 		}
 		return nil
 	}
-	checks := append(scheduler.Checks(j.ID, s, wall(now)), scheduler.Fits(s.Resources.Need(), record))
+	runOf := func(p int) time.Duration { return scheduler.RunEstimate(s, w.mesh.Providers[p].Record.Score) }
+	waits := map[string]time.Duration{}
+	waitOf := func(b *job.Bid) time.Duration {
+		if d, ok := waits[b.Provider]; ok {
+			return d
+		}
+		p := w.byID[b.Provider]
+		arrived := answeredAt[b.Provider] + w.oneWay(j, p)
+		waits[b.Provider] = w.clients.backlog(j, p, arrived, &w.mesh.Providers[p].Record, runOf(p)).Wait(b)
+		return waits[b.Provider]
+	}
+	var deadline time.Time
+	if j.Deadline > 0 {
+		deadline = wall(j.Deadline)
+	}
+	checks := append(scheduler.Checks(j.ID, s, wall(now)), scheduler.Fits(s.Resources.Need(), record),
+		scheduler.MeetsDeadline(deadline, wall(now), waitOf))
 	est := func(b *job.Bid) scheduler.Option {
 		p := w.byID[b.Provider]
-		return scheduler.Option{RTT: w.rtt(j, p), Wait: time.Duration(b.WaitMS) * time.Millisecond,
-			Run: scheduler.RunEstimate(s, w.mesh.Providers[p].Record.Score)}
+		return scheduler.Option{RTT: w.rtt(j, p), Wait: waitOf(b), Run: runOf(p)}
 	}
-	ranked := scheduler.Evaluate(answers, checks, scheduler.PolicyOf(s), est).Ranked
+	policy := scheduler.PolicyOf(s)
+	policy.MaxWait = j.MaxWait
+	ranked := scheduler.Evaluate(answers, checks, policy, est).Ranked
 	var next func(i int)
 	next = func(i int) {
 		if i >= len(ranked) {
@@ -113,7 +138,8 @@ func (w *world) decide(j *Job, answers []job.Bid, answeredAt map[string]time.Dur
 		// The provider holds the award if the job starts no later than its
 		// bid said, give or take the slack.
 		promise := answeredAt[o.Bid.Provider] + o.Wait + w.cfg.Slack + o.Wait/4
-		w.award(j, p, promise, scheduler.Pay(s.Auction, ranked, i), func() { next(i + 1) })
+		end := w.clients.award(j, p, w.loop.Now())
+		w.award(j, p, promise, scheduler.Pay(s.Auction, ranked, i), func() { end(); next(i + 1) })
 	}
 	next(0)
 }

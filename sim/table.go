@@ -47,3 +47,25 @@ func HasData(dir string) bool {
 	}
 	return true
 }
+
+// WriteBurstTable prints a burst report for people: one row per load and
+// variant, the makespan also as a ratio to the ideal, the cost also as a
+// ratio to the cheapest variant's.
+func WriteBurstTable(out io.Writer, rep *BurstReport) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "load\tjobs\tvariant\tcompleted\tunscheduled\tmakespan (s)\tideal (s)\tmean completion (s)\tcost/job (credits)\tproviders used\tmost on one\t")
+	var cheapest float64
+	for _, r := range rep.Results {
+		if r.Variant == VariantCheapest {
+			cheapest = r.CostMean
+		}
+		name := r.Variant
+		if r.Bound > 0 {
+			name += " " + r.Bound.String()
+		}
+		fmt.Fprintf(w, "%.2g\t%d\t%s\t%d\t%d\t%.0f ×%.1f\t%.0f\t%.0f\t%.5f ×%.3f\t%d\t%d\t\n",
+			r.Load, r.Jobs, name, r.Completed, r.Unscheduled, r.Makespan, ratio(r.Makespan, r.Ideal), r.Ideal,
+			r.CompletionMean, r.CostMean, ratio(r.CostMean, cheapest), r.Providers, r.MostOnOne)
+	}
+	return w.Flush()
+}

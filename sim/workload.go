@@ -20,6 +20,12 @@ type Job struct {
 	// Deviation is how far the real run time is from the expected one
 	// (a factor, mean 1): the same whichever provider runs it.
 	Deviation float64
+	// Deadline, when positive, is when the job must have started (its
+	// client's --deadline, in virtual time): bids that would start it
+	// later are rejected, and a job no round placed ends unscheduled
+	// there. MaxWait is a soft bound on its queue wait (a batch's).
+	Deadline time.Duration
+	MaxWait  time.Duration
 }
 
 // Workload describes the job stream.

@@ -43,6 +43,9 @@ type world struct {
 	rng   *rand.Rand
 	// parked are the jobs the omniscient scheduler holds, oldest first.
 	parked []parked
+	// What each computemesh client knows of its own (clients.go): its
+	// unfinished awards, its auctions in flight and those held back.
+	clients clientState
 }
 
 func newWorld(m *Mesh, cfg *Config, jobs []Job, seed uint64) *world {
@@ -97,6 +100,7 @@ func (w *world) newTask(j *Job, p int, hold time.Duration, pay job.Credits) *tas
 		}
 		o.cost = charge
 		o.result = finish + w.oneWay(j, p)
+		w.clients.resulted(&w.loop, j, w.oneWay(j, p))
 	}
 	return t
 }
@@ -118,15 +122,17 @@ func (w *world) award(j *Job, p int, promise time.Duration, pay job.Credits, dec
 const maxRounds = 1000
 
 // retry starts another round after the back-off, which doubles each round
-// up to 8 times Config.Backoff. A job that no round placed in maxRounds
-// is given up (and counted as failed).
+// up to 8 times Config.Backoff. A job that no round placed in maxRounds,
+// or whose deadline comes before the next round would, is given up (and
+// counted as failed: unscheduled).
 func (w *world) retry(j *Job, round func(*Job)) {
 	n := w.out[j.Index].rounds
-	if n >= maxRounds {
+	backoff := w.cfg.Backoff << min(n-1, 3)
+	if n >= maxRounds || j.Deadline > 0 && w.loop.Now()+backoff > j.Deadline {
 		w.out[j.Index].failed = true
 		return
 	}
-	w.loop.After(w.cfg.Backoff<<min(n-1, 3), func() { round(j) })
+	w.loop.After(backoff, func() { round(j) })
 }
 
 // run submits every job at its time under the scheduler and runs the loop

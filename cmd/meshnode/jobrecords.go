@@ -226,6 +226,9 @@ func describeHeader(w io.Writer, r *api.JobRecord, now time.Time) {
 	if r.DeadlineMS > 0 {
 		opts = append(opts, "deadline "+localClock(time.UnixMilli(r.DeadlineMS)))
 	}
+	if r.MaxWaitMS > 0 {
+		opts = append(opts, "max wait "+(time.Duration(r.MaxWaitMS)*time.Millisecond).String())
+	}
 	if r.Secrets {
 		opts = append(opts, "secrets (never stored)")
 	}

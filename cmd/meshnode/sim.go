@@ -42,6 +42,7 @@ scheduler's. A run repeats exactly for a given seed.`,
 	f.Duration("window", def.Window, "auction deadline (bid window)")
 	f.Bool("json", false, "print the report as one JSON object")
 	f.String("plot", "", "write a PNG chart of the ratios to this file")
+	cmd.AddCommand(newSimBurst())
 	return cmd
 }
 

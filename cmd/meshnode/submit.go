@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/client"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/node"
 	"github.com/computemesh/computemesh/store"
@@ -48,7 +50,8 @@ matched by the deadline); 4 node, API or network error.`,
 	f.Float64("min-reputation", 0, "leave out providers whose reputation in this node's own history is below this (0 to 1; a newcomer starts at 0.5)")
 	f.Int("replicas", 0, "run the job on this many distinct providers and keep the majority's output")
 	f.Duration("expected", 0, "the job's expected run time on the reference machine (lets policy latency weigh providers' speed)")
-	f.Duration("deadline", 0, "how long the job may wait for a provider: with no bid it waits and auctions again until then (default: one auction)")
+	f.Duration("deadline", 0, "how long the job may wait for a provider: bids on which it would start later are rejected; with no bid it waits and auctions again until then (default: one auction)")
+	f.Duration("max-wait", 0, "soft bound on the job's queue wait: bids that would wait longer rank after those within it, none is rejected (default: none; with --repeat and no --deadline 5s, 0 for none)")
 	f.String("max-price", "", "the most the job may cost, in credits (e.g. 0.10)")
 	f.String("region", "", "region glob the provider must be in, e.g. 'eu-*'")
 	f.String("cpus", "", "cores to reserve (default 1)")
@@ -141,6 +144,7 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 			return err
 		}
 		if repeat > 1 {
+			req.MaxWaitMS = batchMaxWait(f, sub).Milliseconds()
 			return repeated(ctx, cmd.OutOrStdout(), errOut, c, s, req, repeat, parallel, outDir, asJSON)
 		}
 		if out, err = submitThroughNode(ctx, c, s, req, outDir, progress); err != nil {
@@ -153,6 +157,19 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 		}
 	}
 	return report(cmd.OutOrStdout(), errOut, out, asJSON)
+}
+
+// batchMaxWait is the soft wait bound of a batch's jobs (--repeat): the
+// one asked for (--max-wait, 0 for none, or the spec file's max_wait);
+// else, without a deadline, client.DefaultBatchMaxWait, so that a batch
+// takes the cheapest bids that start within it rather than queuing on
+// the cheapest provider; with a deadline, none (the deadline bounds the
+// wait).
+func batchMaxWait(f *pflag.FlagSet, sub node.Submission) time.Duration {
+	if sub.MaxWait > 0 || f.Changed("max-wait") || !sub.Deadline.IsZero() {
+		return sub.MaxWait
+	}
+	return client.DefaultBatchMaxWait
 }
 
 // repeatFlags reads and checks --repeat and --parallel.
@@ -184,7 +201,8 @@ func prepareNodeSubmit(dataDir string, sub node.Submission, inputs []string) (*a
 	if err := resolveInputs(s, &sub, inputs); err != nil {
 		return nil, nil, api.SubmitRequest{}, err
 	}
-	req := api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets}
+	req := api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets,
+		MaxWaitMS: sub.MaxWait.Milliseconds()}
 	if !sub.Deadline.IsZero() {
 		req.DeadlineMS = sub.Deadline.UnixMilli()
 	}

@@ -220,6 +220,12 @@ func applyScheduleFlags(f *pflag.FlagSet, file *job.File) error {
 	if err := positiveDuration(f, "deadline", &file.Deadline); err != nil {
 		return err
 	}
+	if f.Changed("max-wait") {
+		// 0 is allowed: none, also for a batch (pure ranking by policy).
+		if file.MaxWait, _ = f.GetDuration("max-wait"); file.MaxWait < 0 {
+			return usageErr("--max-wait: %v is negative", file.MaxWait)
+		}
+	}
 	return positiveDuration(f, "bid-window", &file.BidWindow)
 }
 
@@ -275,7 +281,7 @@ func programSubmission(file *job.File) (node.Submission, error) {
 	if err != nil {
 		return node.Submission{}, usageErr("%v", err)
 	}
-	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline)}, nil
+	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait}, nil
 }
 
 // moduleSubmission reads and checks the WASM module and returns the
@@ -305,5 +311,5 @@ func moduleSubmission(file *job.File, modulePath string, specArgs []string) (nod
 		}
 		return node.Submission{}, usageErr("%v", err)
 	}
-	return node.Submission{Spec: spec, Module: module, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline)}, nil
+	return node.Submission{Spec: spec, Module: module, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait}, nil
 }
