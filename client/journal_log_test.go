@@ -2,9 +2,9 @@ package client
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"

@@ -168,4 +168,3 @@ func (r *runTimes) mean() time.Duration {
 	defer r.mu.Unlock()
 	return r.avg
 }
-
