@@ -24,7 +24,7 @@ import (
 // renaming and removing a file for every write cost the client more than a
 // third of its CPU at a few hundred jobs a second. Each entry carries a
 // checksum, so a crash can only cut the last ones short, and reading stops
-// there; the log is compacted when it holds more than twice its live
+// there; the log is compacted when it holds more than four times its live
 // records. Record files of older versions (<job-id>.json) are read and
 // moved into the log when the journal opens.
 

@@ -20,7 +20,7 @@ import (
 // JSON (the whole record: the latest entry of a job is its record), or
 // entryRemove, then a job ID (a pruned record). Writes append; a crash can
 // only cut the last entries short, and opening the journal drops such a
-// tail. When the log holds more than twice what its live entries need, the
+// tail. When the log holds more than four times what its live entries need, the
 // writer copies those into a new log and renames it over the old one.
 
 const (
@@ -29,7 +29,8 @@ const (
 	entryHeader  = 8
 	entryRecord  = 'r'
 	entryRemove  = 'd'
-	compactAbove = 4 << 20 // the log is compacted only past this size
+	compactAbove = 8 << 20 // the log is compacted only past this size
+	compactRatio = 4       // … and past this many times its live entries' size
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

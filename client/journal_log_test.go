@@ -112,7 +112,7 @@ func TestJournalCompaction(t *testing.T) {
 	}
 	// 40 records of about 2.5 KB each: without compaction the log would
 	// hold 30 versions of each.
-	if fi.Size() > 2*j.compactAt+int64(jobs*4000) {
+	if fi.Size() > j.compactAt+compactRatio*int64(jobs*4000) {
 		t.Fatalf("log of %d bytes: not compacted", fi.Size())
 	}
 	check := func(j *journal) {

@@ -88,7 +88,7 @@ func (j *journal) writeBatch() bool {
 	}
 	j.durable = max(j.durable, gen)
 	j.flushed.Broadcast()
-	compact := err == nil && j.size > j.compactAt && j.size > 2*j.liveLocked()
+	compact := err == nil && j.size > j.compactAt && j.size > compactRatio*j.liveLocked()
 	j.mu.Unlock()
 	if compact {
 		j.compact()
