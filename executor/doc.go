@@ -33,8 +33,9 @@
 //     even inside an infinite loop or a sleep, and Result.TimedOut is set;
 //   - memory (Task.MemoryBytes): for wasm, linear memory enforced by
 //     wazero's page limit, one wazero Runtime per distinct limit, all
-//     sharing one compilation cache; for docker the cgroup's; for exec each
-//     process's address space;
+//     sharing one compilation cache (on Linux each guest's memory is a
+//     mapping of its own, reserved at the limit and grown in place); for
+//     docker the cgroup's; for exec each process's address space;
 //   - output (Task.MaxOutput): each of stdout and stderr keeps its first
 //     MaxOutput bytes and drops the rest, setting the Truncated flags. The
 //     guest never sees an error for dropped output.

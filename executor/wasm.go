@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -36,8 +37,9 @@ const (
 // under wazero. It is safe for concurrent use. Create it with NewWASM and
 // Close it when done.
 type WASM struct {
-	cfg   wasmConfig
-	cache wazero.CompilationCache
+	cfg    wasmConfig
+	cache  wazero.CompilationCache
+	memory *memoryPool // guests' linear memories
 
 	// base is cancelled by Close, which stops the runs in flight.
 	base   context.Context
@@ -146,6 +148,7 @@ func NewWASM(opts ...WASMOption) (*WASM, error) {
 	return &WASM{
 		cfg:      cfg,
 		cache:    cache,
+		memory:   newMemoryPool(),
 		base:     base,
 		cancel:   cancel,
 		runtimes: make(map[uint32]*runtimeEntry),
@@ -209,6 +212,7 @@ func (w *WASM) Close() error {
 	}
 	clear(w.runtimes)
 	w.mu.Unlock()
+	w.memory.close()
 	if err := w.cache.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close compilation cache: %w", err))
 	}
@@ -305,7 +309,8 @@ func (w *WASM) execute(ctx context.Context, rt wazero.Runtime, cm wazero.Compile
 	}
 
 	start := time.Now()
-	mod, err := rt.InstantiateModule(runCtx, cm, cfg)
+	// The guest's memory grows in place, up to its limit (see memoryPool).
+	mod, err := rt.InstantiateModule(experimental.WithMemoryAllocator(runCtx, w.memory), cm, cfg)
 	if err == nil {
 		_, err = mod.ExportedFunction(startFunction).Call(runCtx)
 	}
