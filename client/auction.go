@@ -106,6 +106,7 @@ wait:
 	}
 	r.answers = p.auction.Close()
 	r.arrived = p.arrivals()
+	c.noteSilent(cands, r.arrived)
 	emit(job.Event{Kind: job.EventClosed, Count: len(r.answers), Message: closedBy})
 	if s.Policy != job.PolicyCost {
 		c.measureRTT(ctx, r.answers)

@@ -21,6 +21,14 @@ const (
 	// left out of auctions (unless it turns up on the jobs topic): the DHT
 	// keeps listing a provider that left for a long time.
 	unreachableFor = 30 * time.Second
+	// silentRounds is how many auctions in a row a connected candidate may
+	// leave unanswered before the client pings it; a candidate that does
+	// not answer the ping within silentPing is disconnected and left out
+	// (a provider killed behind QUIC stays "connected" until the
+	// connection's idle timeout, and every auction would wait out its
+	// window for it).
+	silentRounds = 2
+	silentPing   = 2 * time.Second
 	// candidateSettle is how long an auction waits for the other
 	// candidates once one is ready: a departed provider, whose dial can
 	// take seconds to fail, must not hold up every job. The slow ones are
@@ -33,6 +41,7 @@ type candidates struct {
 	lookups     map[string]lookup
 	records     map[peer.ID]recordEntry
 	unreachable map[peer.ID]time.Time // when each candidate last failed to connect
+	silent      map[peer.ID]int       // auctions in a row each candidate left unanswered (-1: being pinged)
 }
 
 type lookup struct {
@@ -140,6 +149,52 @@ func (c *Client) resolve(ai peer.AddrInfo) (*job.Capacity, bool) {
 	delete(c.cands.unreachable, ai.ID)
 	c.cands.mu.Unlock()
 	return rec, true
+}
+
+// noteSilent counts, for each expected candidate of an auction, whether it
+// answered; one silent silentRounds auctions in a row is pinged in the
+// background, and disconnected and left out for unreachableFor when the
+// ping fails.
+func (c *Client) noteSilent(expected []peer.ID, answered map[string]time.Time) {
+	var ping []peer.ID
+	c.cands.mu.Lock()
+	if c.cands.silent == nil || len(c.cands.silent) > 4096 {
+		c.cands.silent = map[peer.ID]int{}
+	}
+	for _, p := range expected {
+		if _, ok := answered[p.String()]; ok {
+			delete(c.cands.silent, p)
+			continue
+		}
+		if n := c.cands.silent[p]; n >= 0 {
+			c.cands.silent[p] = n + 1
+			if n+1 >= silentRounds {
+				c.cands.silent[p] = -1
+				ping = append(ping, p)
+			}
+		}
+	}
+	c.cands.mu.Unlock()
+	for _, p := range ping {
+		c.own.Go(func() {
+			ctx, cancel := context.WithTimeout(c.ctx, silentPing)
+			_, err := c.mesh.Ping(ctx, p)
+			cancel()
+			c.cands.mu.Lock()
+			delete(c.cands.silent, p)
+			if err != nil {
+				if c.cands.unreachable == nil {
+					c.cands.unreachable = map[peer.ID]time.Time{}
+				}
+				c.cands.unreachable[p] = c.now()
+			}
+			c.cands.mu.Unlock()
+			if err != nil && c.ctx.Err() == nil {
+				c.log.Infof("candidate %s left %d auctions unanswered and does not answer a ping: disconnected, left out for %v", p, silentRounds, unreachableFor)
+				_ = c.mesh.Host().Network().ClosePeer(p)
+			}
+		})
+	}
 }
 
 // leftOut reports whether candidate p failed to connect within the last

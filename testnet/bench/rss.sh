@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# RSS of every devnet node process after job 1,000 and after job 20,000
+# (issue #15: it must stay flat, ≤ 1.2×). Tiny jobs through the client's API,
+# 64 in flight.
+#
+#   testnet/bench/rss.sh [BINARY] [FIRST] [LAST]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-}
+first=${2:-1000}
+last=${3:-20000}
+dir=$(mktemp -d /tmp/rss-bench.XXXXXX)
+if [[ -z "$bin" ]]; then
+  bin=$dir/meshnode
+  (cd "$root" && go build -o "$bin" ./cmd/meshnode)
+fi
+wasm=$root/examples/tiny/tiny.wasm
+"$bin" devnet --dir "$dir/net" >"$dir/devnet.log" 2>&1 &
+devnet=$!
+trap 'kill $devnet 2>/dev/null; wait $devnet 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 1 240); do
+  grep -q '^ready' "$dir/devnet.log" && break
+  sleep 0.5
+done
+grep -q '^ready' "$dir/devnet.log" || { echo "devnet not ready"; exit 1; }
+rss() {
+  local pid
+  for pid in $(pgrep -f -- "^$bin start"); do
+    local name; name=$(tr '\0' '\n' < /proc/$pid/environ | sed -n 's/^MESHNODE_DATA_DIR=//p')
+    echo "$(basename "$name") $(awk '/^VmRSS:/ { print $2 }' /proc/$pid/status)"
+  done | sort
+}
+run() { "$bin" submit --data-dir "$dir/net/client" --wasm "$wasm" --repeat "$1" --parallel 64 2>&1 >/dev/null | grep -v '^job ' | tail -1; }
+run "$first"
+rss > "$dir/rss.first"
+run $(( last - first ))
+rss > "$dir/rss.last"
+join "$dir/rss.first" "$dir/rss.last" | awk -v a="$first" -v b="$last" '
+  BEGIN { printf "%-16s %12s %12s %7s\n", "node", "RSS@" a, "RSS@" b, "ratio" }
+  { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", $1, $2/1024, $3/1024, $3/$2; s1 += $2; s2 += $3 }
+  END { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", "all", s1/1024, s2/1024, s2/s1 }'
