@@ -29,10 +29,11 @@ const (
 	// window for it).
 	silentRounds = 2
 	silentPing   = 2 * time.Second
-	// candidateSettle is how long an auction waits for the other
-	// candidates once one is ready: a departed provider, whose dial can
-	// take seconds to fail, must not hold up every job. The slow ones are
-	// still resolved, in the background, for the next auction.
+	// candidateSettle is how long an auction waits for the candidates it
+	// is still dialling once one is ready: a departed provider, whose dial
+	// can take seconds to fail, must not hold up every job. Connected
+	// candidates are always waited for; the slow ones are still resolved,
+	// in the background, for the next auction.
 	candidateSettle = 500 * time.Millisecond
 )
 
@@ -73,38 +74,63 @@ func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer
 			found = append(found, peer.AddrInfo{ID: p})
 		}
 	}
-	type ready struct {
-		p   peer.ID
-		rec *job.Capacity
-		ok  bool
-	}
-	results := make(chan ready, len(found))
-	n := 0
+	results := make(chan resolved, len(found))
+	var connected, dialing int
 	for _, ai := range found {
 		if ai.ID == c.mesh.ID() || c.leftOut(ai.ID) {
 			continue
 		}
+		was := c.mesh.Host().Network().Connectedness(ai.ID) == network.Connected
 		// Owned, not bound to ctx: a candidate still resolving when the
 		// auction goes on is resolved for the next one.
-		if c.own.Go(func() {
+		if !c.own.Go(func() {
 			rec, ok := c.resolve(ai)
-			results <- ready{ai.ID, rec, ok}
+			results <- resolved{ai.ID, rec, ok, was}
 		}) {
-			n++
+			continue
+		}
+		if was {
+			connected++
+		} else {
+			dialing++
 		}
 	}
-	records = map[peer.ID]*job.Capacity{}
+	expected, records = collect(ctx, results, connected, dialing)
+	slices.Sort(expected)
+	c.waitSubscribed(ctx, expected, 2*time.Second)
+	return expected, records
+}
+
+// resolved is what resolve found of a candidate.
+type resolved struct {
+	p         peer.ID
+	rec       *job.Capacity
+	ok        bool
+	connected bool // it was connected when the auction began
+}
+
+// collect gathers the resolved candidates: every one that was connected
+// (its record fetched, or not), and of those being dialled, the ones ready
+// before candidateSettle after the first ready candidate; a departed
+// provider's dial can take seconds to fail.
+func collect(ctx context.Context, results <-chan resolved, connected, dialing int) ([]peer.ID, map[peer.ID]*job.Capacity) {
+	var expected []peer.ID
+	records := map[peer.ID]*job.Capacity{}
 	var settle <-chan time.Time
-	for ; n > 0; n-- {
-		var r ready
+	for connected > 0 || dialing > 0 {
+		var r resolved
 		select {
 		case r = <-results:
 		case <-settle:
-			n = 0
+			settle, dialing = nil, 0 // the rest resolve for the next auction
 			continue
 		case <-ctx.Done():
-			n = 0
-			continue
+			return expected, records
+		}
+		if r.connected {
+			connected--
+		} else {
+			dialing--
 		}
 		if !r.ok {
 			continue
@@ -113,14 +139,12 @@ func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer
 		if r.rec != nil {
 			records[r.p] = r.rec
 		}
-		if settle == nil {
+		if settle == nil && dialing > 0 {
 			t := time.NewTimer(candidateSettle)
 			defer t.Stop()
 			settle = t.C
 		}
 	}
-	slices.Sort(expected)
-	c.waitSubscribed(ctx, expected, 2*time.Second)
 	return expected, records
 }
 

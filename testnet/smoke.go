@@ -176,7 +176,10 @@ func submitSmoke(ctx context.Context, c Cluster, client string, batches []*smoke
 		go func() {
 			defer wg.Done()
 			args := append([]string{"--wasm", c.JobPath(HelloModule)}, jobFlags()...)
-			args = append(args, "--repeat", fmt.Sprint(b.kind.count), "--parallel", fmt.Sprint(per))
+			// --max-wait 0: the smoke checks that each auction picks the
+			// cheapest; a batch's default wait bound spreads a backlog
+			// (node TestBurstSpreadsUnderDeadline checks that).
+			args = append(args, "--repeat", fmt.Sprint(b.kind.count), "--parallel", fmt.Sprint(per), "--max-wait", "0")
 			args = append(append(args, b.kind.args...), "--", fmt.Sprintf("smoke-%d", i))
 			b.rs, b.err = SubmitMany(ctx, c, client, args...)
 		}()
