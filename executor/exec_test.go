@@ -282,7 +282,9 @@ func TestExec(t *testing.T) {
 		// The background job says when its sleep ended by itself: it must
 		// not, the timeout stops the whole group.
 		task := sh("(sleep 100; echo slept) & echo $!; wait")
-		task.Timeout = 500 * time.Millisecond
+		// Long enough for sh to print the job's pid on a loaded machine
+		// (500 ms was not, once).
+		task.Timeout = 3 * time.Second
 		res := execRun(t, e, task)
 		if !res.TimedOut || strings.Contains(string(res.Stdout), "slept") {
 			t.Fatalf("timed out %v, stdout %q", res.TimedOut, res.Stdout)
