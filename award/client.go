@@ -65,9 +65,10 @@ func Request(ctx context.Context, s network.Stream, a *job.Award, opts ...Option
 		o(&c.cfg)
 	}
 	c.stop = context.AfterFunc(ctx, func() { _ = s.Reset() })
-	// The whole job has its timeout and some slack; within it, a stream
+	// The whole job has its timeout and some slack (a job array's slice,
+	// its tasks' timeouts one after another at most); within it, a stream
 	// silent for the heartbeat timeout means a dead provider.
-	c.end = time.Now().Add(a.Spec.Timeout() + JobSlack)
+	c.end = time.Now().Add(a.Spec.Timeout()*time.Duration(max(len(a.Tasks), 1)) + JobSlack)
 	_ = s.SetWriteDeadline(c.end)
 	if err := mesh.WriteMsg(s, a); err != nil {
 		c.Close()

@@ -128,6 +128,9 @@ func FuzzDecoders(f *testing.F) {
 	f.Add(uint8(1), frame(job.Reply{Type: job.ReplyQueued, Position: 3}))
 	f.Add(uint8(1), frame(job.Reply{Type: job.ReplyLog, Log: []byte("hello\n")}))
 	f.Add(uint8(1), frame(job.Reply{Type: job.ReplyResult, Result: &job.Result{Job: "bafkreiabc", Charge: 5}}))
+	f.Add(uint8(1), frame(job.Reply{Type: job.ReplyResult, Result: &job.Result{Job: "bafkreiabc", Charge: 5, Task: 17}}))
+	arr := &job.Award{V: job.Version, Job: "bafkreiabc", Client: "c", Nonce: []byte("n"), Spec: job.Spec{Count: 8}, Tasks: []int{0, 3, 7}}
+	f.Add(uint8(0), frame(arr))
 	f.Add(uint8(2), frame(map[string]any{"receipt": map[string]any{"v": job.Version, "seq": 1}}))
 	f.Add(uint8(1), oversized(award.MaxReply+1))
 	f.Add(uint8(0), []byte{0xff, 0xff, 0xff})
@@ -148,6 +151,12 @@ func FuzzDecoders(f *testing.F) {
 		v, err := decode(data)
 		if err != nil {
 			return
+		}
+		if a, ok := v.(*job.Award); ok && a.Spec.IsArray() != (len(a.Tasks) > 0) {
+			t.Fatalf("accepted an award of %d tasks for a spec of count %d", len(a.Tasks), a.Spec.Count)
+		}
+		if r, ok := v.(*job.Reply); ok && r.Result != nil && (r.Result.Task < 0 || r.Result.Task >= job.MaxCount) {
+			t.Fatalf("accepted a result for task %d", r.Result.Task)
 		}
 		if _, err := decode(frame(v)); err != nil {
 			t.Fatalf("%T decoded, then its encoding refused: %v", v, err)

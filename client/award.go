@@ -70,7 +70,8 @@ func (c *Client) openAward(ctx context.Context, a *job.Award) (network.Stream, e
 	}
 	// The grant is not withdrawn when this award ends: another job of this
 	// client may use the same blobs with the same provider; it expires.
-	c.content.Grant(p, c.now().Add(a.Spec.Timeout()+2*time.Minute), blobs...)
+	// A job array's slice may run its tasks one after another.
+	c.content.Grant(p, c.now().Add(a.Spec.Timeout()*time.Duration(max(len(a.Tasks), 1))+2*time.Minute), blobs...)
 	// A provider behind NAT is reached through its relay when no direct
 	// connection exists (the relay's limits bound such a job's data).
 	sctx, cancel := context.WithTimeout(mesh.AllowRelayed(ctx), 10*time.Second)

@@ -162,6 +162,9 @@ type round struct {
 // deadline passes), then awards, with failover, on one provider or on the
 // job's replicas.
 func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*job.Outcome, error) {
+	if t.sub.Spec.IsArray() {
+		return c.dispatchArray(ctx, t, progress)
+	}
 	if progress == nil {
 		progress = func(job.Event) {}
 	}

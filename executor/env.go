@@ -39,6 +39,13 @@ var (
 	}
 )
 
+// The variables a provider sets for each task of a job array (the same
+// names as job.TaskIndexEnv and job.TaskCountEnv): always allowed.
+const (
+	TaskIndexEnv = "COMPUTEMESH_TASK_INDEX"
+	TaskCountEnv = "COMPUTEMESH_TASK_COUNT"
+)
+
 // ErrEnvNotAllowed is returned by Exec's Validate and Run for a task whose
 // Env sets a variable that is denied or not in the allowlist; it also
 // matches ErrInvalidTask, and the message names the variable.
@@ -87,6 +94,8 @@ func (p *envPolicy) check(env map[string]string) error {
 		switch {
 		case k == ExecInputsEnv || k == ExecOutputsEnv:
 			// Replaced by the executor (see environ).
+		case k == TaskIndexEnv || k == TaskCountEnv:
+			// Set by the provider for each task of a job array.
 		case matchName(execEnvDenied, k):
 			return invalidTaskKind(ErrEnvNotAllowed, "env: %s is not allowed (it changes how programs load code)", k)
 		case !matchName(p.allowed, k):

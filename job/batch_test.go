@@ -92,6 +92,9 @@ func FuzzDecodeRequests(f *testing.F) {
 	f.Add(job.Encode(testRequests(1)[0]))
 	f.Add(job.EncodeRequests(encodeAll(testRequests(3))))
 	f.Add([]byte(`{"v":1,"requests":[{}]}`))
+	arr := testRequests(1)[0]
+	arr.Count = 500
+	f.Add(job.Encode(arr))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := job.DecodeRequests(data, job.MaxGossipSize)
 		if err != nil {

@@ -37,6 +37,7 @@ type File struct {
 	Weights       Weights
 	Auction       string
 	Replicas      int
+	Count         int // tasks of a job array (0 or 1: one job)
 	Expected      time.Duration
 	MinReputation float64
 	// Deadline is how long the job may wait for a provider (client-side,
@@ -80,7 +81,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 		}
 		parse, ok := fileFields[field]
 		if !ok {
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, expected, deadline, max_wait, min_reputation, bid_window, deterministic, inputs)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, count, expected, deadline, max_wait, min_reputation, bid_window, deterministic, inputs)")
 		}
 		if err := parse(f, v); err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))
@@ -131,6 +132,7 @@ var fileFields = map[string]func(f *File, v *yaml.Node) error{
 	"weights":        func(f *File, v *yaml.Node) error { return parseWeightsNode(v, &f.Weights) },
 	"auction":        func(f *File, v *yaml.Node) error { return scalar(v, &f.Auction) },
 	"replicas":       func(f *File, v *yaml.Node) error { return v.Decode(&f.Replicas) },
+	"count":          func(f *File, v *yaml.Node) error { return v.Decode(&f.Count) },
 	"min_reputation": func(f *File, v *yaml.Node) error { return v.Decode(&f.MinReputation) },
 	"inputs":         func(f *File, v *yaml.Node) error { return parseInputsNode(v, f) },
 	"timeout":        func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Timeout) },
@@ -305,7 +307,7 @@ func (f *File) Spec(moduleCID string) (*Spec, error) {
 		Executor: f.Executor, Module: moduleCID, Image: f.Image, Command: f.Command, Network: f.Network, Name: f.Name, Args: f.Args, Env: f.Env,
 		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
 		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
-		NotRegions: f.NotRegions, Weights: f.Weights, Auction: f.Auction, Replicas: f.Replicas,
+		NotRegions: f.NotRegions, Weights: f.Weights, Auction: f.Auction, Replicas: f.Replicas, Count: f.Count,
 		ExpectedMS: f.Expected.Milliseconds(), MinReputation: f.MinReputation,
 	}
 	if s.Executor == "" {

@@ -128,6 +128,9 @@ type Outcome struct {
 	// whose output disagreed with the majority's.
 	Replicas []Replica `json:"replicas,omitempty"`
 	Minority []string  `json:"minority,omitempty"`
+	// Tasks are a job array's tasks, by index (see TaskResult); Charge is
+	// then their sum.
+	Tasks []TaskResult `json:"tasks,omitempty"`
 }
 
 // Replica is one run of a replicated job.

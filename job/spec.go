@@ -204,6 +204,10 @@ type Spec struct {
 	// Inputs are mounted read-only under /inputs/<name>: a file (raw CID)
 	// or a directory tree (a manifest CID). They travel only to the winner.
 	Inputs []Input `json:"inputs,omitempty"`
+	// Count makes the job an array of Count tasks, run from one
+	// submission, each with its index in its environment (TaskIndexEnv);
+	// 0 or 1: an ordinary job. See array.go.
+	Count int `json:"count,omitempty"`
 }
 
 // Input is one piece of a job's data, by CID.

@@ -35,6 +35,7 @@ var specChecks = []func(s *Spec) error{
 	(*Spec).checkInputs,
 	(*Spec).checkPlacement,
 	(*Spec).checkChoice,
+	(*Spec).checkCount,
 }
 
 // checkExecutor checks the executor and that the job names what it runs

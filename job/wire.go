@@ -39,6 +39,9 @@ type Request struct {
 	// NotRegions: providers in these regions decline (data residency).
 	NotRegions []string `json:"not_regions,omitempty"`
 	BidByMS    int64    `json:"bid_by_ms"` // unix ms: bids after this are ignored
+	// Count is the job array's count (Spec.Count): providers bid for a
+	// slice of it (Bid.Tasks). 0: an ordinary job.
+	Count int `json:"count,omitempty"`
 }
 
 // NewRequest returns the gossiped form of a job.
@@ -46,7 +49,7 @@ func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 	return &Request{
 		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
 		Command: s.Command, Network: s.Network, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
-		MaxPrice: s.MaxPrice, Region: s.Region, NotRegions: s.NotRegions, BidByMS: bidByMS,
+		MaxPrice: s.MaxPrice, Region: s.Region, NotRegions: s.NotRegions, BidByMS: bidByMS, Count: s.Count,
 	}
 }
 
@@ -90,6 +93,9 @@ func (r *Request) Validate() error {
 	}
 	if err := ValidateRegionGlob(r.Region); err != nil {
 		return fmt.Errorf("region: %w", err)
+	}
+	if r.Count < 0 || r.Count > MaxCount {
+		return fmt.Errorf("count: %d is out of range (0 to %d)", r.Count, MaxCount)
 	}
 	if len(r.NotRegions) > MaxNotRegions {
 		return fmt.Errorf("not_regions: %d globs, limit %d", len(r.NotRegions), MaxNotRegions)
@@ -155,6 +161,9 @@ type Bid struct {
 	// estimate of how long until it starts.
 	Queue  int   `json:"queue,omitempty"`
 	WaitMS int64 `json:"wait_ms,omitempty"`
+	// Tasks is, for a job array, how many of its tasks the provider takes
+	// now (its free slots and queue room); Price is per task. 0 counts as 1.
+	Tasks int `json:"tasks,omitempty"`
 }
 
 // Validate checks every field of b.
@@ -176,6 +185,9 @@ func (b *Bid) Validate() error {
 	}
 	if b.Queue < 0 || b.Queue > 1<<16 || b.WaitMS < 0 || b.WaitMS > MaxTimeout.Milliseconds()*64 {
 		return fmt.Errorf("queue, wait_ms: %d, %d out of range", b.Queue, b.WaitMS)
+	}
+	if b.Tasks < 0 || b.Tasks > MaxCount {
+		return fmt.Errorf("tasks: %d is out of range (0 to %d)", b.Tasks, MaxCount)
 	}
 	return nil
 }
@@ -203,6 +215,11 @@ type Award struct {
 	// bid's price) for this attempt; providers on networks with credits
 	// require it.
 	Auth *Authorization `json:"auth,omitempty"`
+	// Tasks is a job array's slice awarded to this provider: the task
+	// indices, strictly increasing. The provider sends a result per task
+	// (Result.Task); Auth covers SliceMax(pay, len(Tasks)); one receipt
+	// pays the sum of the tasks' charges.
+	Tasks []int `json:"tasks,omitempty"`
 }
 
 // Validate checks a and that its job ID is the one its spec, client and nonce
@@ -235,6 +252,9 @@ func (a *Award) Validate() error {
 		}
 	}
 	if err := ValidateSecrets(a.Secrets); err != nil {
+		return err
+	}
+	if err := a.validateSlice(); err != nil {
 		return err
 	}
 	return a.Bid.Validate()
@@ -329,6 +349,9 @@ func (r *Result) Validate() error {
 	if len(r.Error) > 4096 {
 		return fmt.Errorf("result.error: %d bytes, limit 4096", len(r.Error))
 	}
+	if r.Task < 0 || r.Task >= MaxCount {
+		return fmt.Errorf("result.task: %d is out of range (0 to %d)", r.Task, MaxCount-1)
+	}
 	return nil
 }
 
@@ -356,6 +379,9 @@ type Result struct {
 	GPUSeconds float64 `json:"gpu_seconds,omitempty"`
 	// PeakMemoryBytes is the most memory the job held (see the executors).
 	PeakMemoryBytes uint64 `json:"peak_memory_bytes,omitempty"`
+	// Task is the index of the task of a job array this result is for (a
+	// result per task of the award's slice); 0 for an ordinary job.
+	Task int `json:"task,omitempty"`
 }
 
 // Decode decodes one JSON message of at most limit bytes into v and validates

@@ -53,6 +53,9 @@ func (p *Provider) onRequest(r *job.Request, from peer.ID) {
 	})
 	b.Provider = p.self.String()
 	b.ExpiresMS = expires
+	if r.Count > 1 && b.Decline == "" {
+		b.Tasks = p.sliceTakes(r, b.Queue > 0)
+	}
 	if b.Decline != "" {
 		p.metrics.Answers.WithLabelValues(string(b.Decline)).Inc()
 	} else {

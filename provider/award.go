@@ -35,6 +35,10 @@ func (p *Provider) handleAward(s network.Stream) {
 		decline("%s", why)
 		return
 	}
+	if a.Spec.IsArray() {
+		p.runSlice(ss, st)
+		return
+	}
 	// The client going away (a reset or closed stream) cancels the wait or
 	// the run; from here the stream carries heartbeats.
 	runCtx, cancelRun := ss.Begin(p.ctx)
@@ -104,7 +108,8 @@ func (p *Provider) admitAward(a *job.Award, client peer.ID) (standing, string) {
 		return st, "draining: taking no new jobs"
 	}
 	if p.opts.Balances {
-		pay := max(a.Pay, a.Bid.Price)
+		// A job array's slice is authorised for its tasks at the pay each.
+		pay := job.SliceMax(max(a.Pay, a.Bid.Price), len(a.Tasks))
 		if why := p.credits.CheckAuthorization(a, client, pay); why != "" {
 			return st, why
 		}

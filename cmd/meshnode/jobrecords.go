@@ -179,6 +179,7 @@ func describeJob(w io.Writer, r *api.JobRecord, now time.Time) {
 		return
 	}
 	describeOutcome(w, r)
+	describeTasks(w, r.Outcome)
 }
 
 // describeLine prints one labelled line of a job's description.
@@ -217,6 +218,9 @@ func describeHeader(w io.Writer, r *api.JobRecord, now time.Time) {
 	}
 	if s.Replicas > 1 {
 		spec = append(spec, fmt.Sprintf("%d replicas", s.Replicas))
+	}
+	if s.IsArray() {
+		spec = append(spec, fmt.Sprintf("array of %d tasks", s.Count))
 	}
 	describeLine(w, "Spec", "%s", strings.Join(spec, ", "))
 	var opts []string

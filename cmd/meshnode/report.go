@@ -11,6 +11,9 @@ import (
 
 // report prints the outcome and returns the exit status it calls for.
 func report(stdout, stderr io.Writer, out *job.Outcome, asJSON bool) error {
+	if len(out.Tasks) > 0 {
+		return reportArray(stdout, stderr, out, asJSON)
+	}
 	if asJSON {
 		_ = json.NewEncoder(stdout).Encode(submitOutput{
 			Job: out.Job, State: out.State, Provider: out.Provider, Region: out.Region,

@@ -49,6 +49,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f.String("auction", "", "auction rule: first-price (default: the winner is paid its bid) or second-price (the runner-up's price)")
 	f.Float64("min-reputation", 0, "leave out providers whose reputation in this node's own history is below this (0 to 1; a newcomer starts at 0.5)")
 	f.Int("replicas", 0, "run the job on this many distinct providers and keep the majority's output")
+	f.Int("count", 0, "run a job array of this many tasks (up to 10000) from one submission, each with COMPUTEMESH_TASK_INDEX (0 to count-1) and COMPUTEMESH_TASK_COUNT in its environment; providers bid for slices of it")
 	f.Duration("expected", 0, "the job's expected run time on the reference machine (lets policy latency weigh providers' speed)")
 	f.Duration("deadline", 0, "how long the job may wait for a provider: bids on which it would start later are rejected; with no bid it waits and auctions again until then (default: one auction)")
 	f.Duration("max-wait", 0, "soft bound on the job's queue wait: bids that would wait longer rank after those within it, none is rejected (default: none; with --repeat and no --deadline 5s, 0 for none)")
@@ -181,6 +182,8 @@ func repeatFlags(f *pflag.FlagSet, dataDir string) (repeat, parallel int, err er
 		return 0, 0, usageErr("--repeat: want 1 to 1000000 jobs, got %d", repeat)
 	case parallel < 1 || parallel > 1024:
 		return 0, 0, usageErr("--parallel: want 1 to 1024 jobs in flight, got %d", parallel)
+	case repeat > 1 && f.Changed("count"):
+		return 0, 0, usageErr("--repeat and --count: a job array (--count) is one submission of many tasks; give one of them")
 	case repeat > 1 && dataDir == "":
 		return 0, 0, usageErr("--repeat: give --data-dir of a running node (an ephemeral client would join the mesh for every copy)")
 	}
@@ -304,6 +307,9 @@ func resolveInputs(s *store.Store, sub *node.Submission, inputs []string) error 
 
 // writeOutputs exports a completed job's outputs to dir, when asked.
 func writeOutputs(s *store.Store, out *job.Outcome, dir string) error {
+	if dir != "" && len(out.Tasks) > 0 {
+		return writeTaskOutputs(s, out, dir)
+	}
 	if dir == "" || out.Outputs == "" {
 		return nil
 	}

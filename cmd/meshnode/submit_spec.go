@@ -214,6 +214,9 @@ func applyScheduleFlags(f *pflag.FlagSet, file *job.File) error {
 	if f.Changed("replicas") {
 		file.Replicas, _ = f.GetInt("replicas")
 	}
+	if f.Changed("count") {
+		file.Count, _ = f.GetInt("count")
+	}
 	if f.Changed("expected") {
 		file.Expected, _ = f.GetDuration("expected")
 	}
