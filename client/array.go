@@ -25,7 +25,6 @@ type arrayRun struct {
 	tasks    []job.TaskResult
 	pending  []int // indices still to place, increasing
 	excluded map[string]string
-	ended    int // tasks that ended in the current round
 }
 
 func newArrayRun(s *job.Spec) *arrayRun {
@@ -42,7 +41,7 @@ func (a *arrayRun) takePending() []int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := a.pending
-	a.pending, a.ended = nil, 0
+	a.pending = nil
 	return p
 }
 
@@ -83,10 +82,11 @@ func (a *arrayRun) endPending(st job.State, why string) {
 
 // dispatchArray places and runs a job array: an auction for its pending
 // tasks, a slice to each winner as scheduler.Allocate splits them, the
-// slices run at once, and the tasks of a slice whose provider failed, died
-// or broke the protocol back to the next auction among the others; with
-// no feasible bid it waits as dispatch does. The outcome has a result per
-// task.
+// slices run at once; the tasks of a slice whose provider failed, died or
+// broke the protocol go back, and to a new auction among the others as
+// soon as that slice ends, while the other slices run on. With no
+// feasible bid and no slice running it waits as dispatch does. The
+// outcome has a result per task.
 func (c *Client) dispatchArray(ctx context.Context, t *ticket, progress Progress) (*job.Outcome, error) {
 	if progress == nil {
 		progress = func(job.Event) {}
@@ -110,52 +110,74 @@ func (c *Client) dispatchArray(ctx context.Context, t *ticket, progress Progress
 		defer c.blobs.Unpin(s.Module)
 	}
 	arr := newArrayRun(s)
+	sl := &inFlight{ends: make(chan struct{}, s.Count)}
+	defer sl.drain(cancel)          // a node closing returns with slices running
 	finish := func() *job.Outcome { // the outcome from the tasks, then the job's end
 		arr.summarise(out)
+		if !sl.start.IsZero() {
+			out.Timings.Run = ms(time.Since(sl.start))
+		}
 		return finishJob()
 	}
 	backoff := waitBackoffMin
 	for {
-		r, err := c.slottedAuction(ctx, t, out, emit)
-		if err != nil {
-			return nil, err
+		if arr.left() > 0 && ctx.Err() == nil {
+			r, err := c.slottedAuction(ctx, t, out, emit)
+			if err != nil {
+				return nil, err
+			}
+			if ranked := arr.eligible(r.ev.Ranked); len(ranked) > 0 {
+				c.startSlices(ctx, t, ranked, arr, out, emit, sl)
+				backoff = waitBackoffMin
+			} else if sl.running == 0 && ctx.Err() == nil {
+				if c.arrayWait(ctx, t, r, arr, c.arrayUnplaced(ctx, s, r), &backoff, emit) {
+					return finish(), nil
+				}
+				continue
+			}
 		}
-		if ctx.Err() != nil {
-			arr.endPending(job.StateCancelled, "cancelled")
-			return finish(), nil
-		}
-		ranked := arr.eligible(r.ev.Ranked)
-		var why string
-		if len(ranked) > 0 {
-			runStart := time.Now()
-			progressed := c.runSlices(ctx, t, ranked, arr, out, emit)
-			out.Timings.Run += ms(time.Since(runStart))
+		if sl.running == 0 {
 			if arr.left() == 0 || ctx.Err() != nil {
 				arr.endPending(job.StateCancelled, "cancelled")
 				return finish(), nil
 			}
-			if progressed {
-				backoff = waitBackoffMin
-				continue // the rest goes to the next auction at once
-			}
-			why = fmt.Sprintf("%d tasks to place again: every slice of the round failed", arr.left())
-		} else {
-			why = c.unscheduled(ctx, s, r)
-			if len(r.ev.Ranked) > 0 {
-				why = "the only bidders are providers whose slice failed"
-			}
+			continue
 		}
-		if stop := c.arrayWait(ctx, t, r, arr, why, &backoff, emit); stop {
-			return finish(), nil
-		}
+		<-sl.ends // a slice ended: its failed tasks, if any, go to the next auction
+		sl.running--
 	}
 }
 
-// arrayWait waits before the next auction of an array with pending tasks,
-// as dispatch waits for a job: until the deadline, or while the mesh is
-// busy, with backoff; an array whose slices failed tries the others for
-// as long as a busy mesh is waited out. It reports whether the array ends instead (its pending tasks
-// ended unscheduled, or cancelled).
+// inFlight are the slices of an array in flight: each one's end is sent on
+// ends (buffered for every slice there can be).
+type inFlight struct {
+	ends    chan struct{}
+	running int
+	start   time.Time // the first slice's
+}
+
+// drain cancels and waits for the slices still running.
+func (sl *inFlight) drain(cancel context.CancelFunc) {
+	cancel()
+	for ; sl.running > 0; sl.running-- {
+		<-sl.ends
+	}
+}
+
+// arrayUnplaced says why a round placed none of an array's tasks.
+func (c *Client) arrayUnplaced(ctx context.Context, s *job.Spec, r *round) string {
+	if len(r.ev.Ranked) > 0 {
+		return "the only bidders are providers whose slice failed"
+	}
+	return c.unscheduled(ctx, s, r)
+}
+
+// arrayWait waits before the next auction of an array with pending tasks
+// and no slice running, as dispatch waits for a job: until the deadline,
+// or while the mesh is busy, with backoff; an array whose slices failed
+// tries the others for as long as a busy mesh is waited out. It reports
+// whether the array ends instead (its pending tasks ended unscheduled, or
+// cancelled).
 func (c *Client) arrayWait(ctx context.Context, t *ticket, r *round, arr *arrayRun, why string, backoff *time.Duration, emit func(job.Event)) bool {
 	until, busy := c.waitUntil(t, r)
 	if len(r.ev.Ranked) > 0 && until.IsZero() {
@@ -177,12 +199,14 @@ func (c *Client) arrayWait(ctx context.Context, t *ticket, r *round, arr *arrayR
 	return false
 }
 
-// runSlices splits the pending tasks over ranked and runs the slices at
-// once; it reports whether any task ended.
-func (c *Client) runSlices(ctx context.Context, t *ticket, ranked []scheduler.Option, arr *arrayRun, out *job.Outcome, emit func(job.Event)) bool {
+// startSlices splits the pending tasks over ranked and starts a slice for
+// each winner; each slice's end is sent on sl.ends.
+func (c *Client) startSlices(ctx context.Context, t *ticket, ranked []scheduler.Option, arr *arrayRun, out *job.Outcome, emit func(job.Event), sl *inFlight) {
 	pending := arr.takePending()
 	alloc := scheduler.Allocate(ranked, len(pending))
-	var wg sync.WaitGroup
+	if sl.start.IsZero() {
+		sl.start = time.Now()
+	}
 	off := 0
 	for i, n := range alloc {
 		if n == 0 {
@@ -190,16 +214,12 @@ func (c *Client) runSlices(ctx context.Context, t *ticket, ranked []scheduler.Op
 		}
 		tasks := pending[off : off+n]
 		off += n
-		wg.Add(1)
+		sl.running++
 		go func() {
-			defer wg.Done()
+			defer func() { sl.ends <- struct{}{} }()
 			c.runSlice(ctx, t, ranked, i, tasks, arr, out, emit)
 		}()
 	}
-	wg.Wait()
-	arr.mu.Lock()
-	defer arr.mu.Unlock()
-	return arr.ended > 0
 }
 
 // summarise sets the outcome of an array from its tasks: completed when
@@ -259,12 +279,10 @@ func (c *Client) taskEnded(ctx context.Context, arr *arrayRun, provider string, 
 			slices.Sort(arr.pending)
 		} else {
 			tr.State = job.StateFailed
-			arr.ended++
 		}
 		arr.mu.Unlock()
 		return
 	}
-	arr.ended++
 	arr.mu.Unlock()
 	st, why, outputs := taskState(arr.s, res)
 	if res.Outputs != "" && st == job.StateCompleted || res.Outputs != "" && res.ExitCode != 0 {
