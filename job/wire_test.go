@@ -291,11 +291,13 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"v":1}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"v":1,"job":"\u00ff\ud800"}`))
+	f.Add(jsonWith(f, testRequest(), "count", 10000)) // a job array
+	f.Add(jsonWith(f, testRequest(), "count", 10001))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRoundTrip[job.Request](t, data, job.MaxGossipSize)
 		var r job.Request
 		if job.Decode(data, job.MaxGossipSize, &r) == nil {
-			if r.V != job.Version || r.TimeoutMS <= 0 || r.MaxPrice < 0 || r.Resources.CPUMillis <= 0 {
+			if r.V != job.Version || r.TimeoutMS <= 0 || r.MaxPrice < 0 || r.Resources.CPUMillis <= 0 || r.Count < 0 || r.Count > job.MaxCount {
 				t.Fatalf("accepted an invalid request %+v", r)
 			}
 		}
@@ -308,10 +310,12 @@ func FuzzDecodeBid(f *testing.F) {
 	f.Add(jsonWith(f, testBid(), "price", -1))
 	f.Add(jsonWith(f, testBid(), "PRICE", 7))
 	f.Add([]byte(`{"v":1,"job":"bafkreie","provider":"p"}`))
+	f.Add(jsonWith(f, testBid(), "tasks", 64)) // a bid for a slice of a job array
+	f.Add(jsonWith(f, testBid(), "tasks", -1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRoundTrip[job.Bid](t, data, job.MaxGossipSize)
 		var b job.Bid
-		if job.Decode(data, job.MaxGossipSize, &b) == nil && (b.Price < 0 || b.Rates.CPUHour < 0 || b.Provider == "") {
+		if job.Decode(data, job.MaxGossipSize, &b) == nil && (b.Price < 0 || b.Rates.CPUHour < 0 || b.Provider == "" || b.Tasks < 0 || b.Tasks > job.MaxCount) {
 			t.Fatalf("accepted an invalid bid %+v", b)
 		}
 	})
@@ -327,10 +331,17 @@ func FuzzDecodeAward(f *testing.F) {
 	f.Add(job.Encode(a)) // job ID mismatch
 	f.Add(bytes.Replace(job.Encode(testAward()), []byte(`"args":["world"]`), []byte(`"args":[]`), 1))
 	f.Add([]byte(`{"v":1,"spec":{"env":{"A":"\u0000"}}}`))
+	f.Add(job.Encode(arrayAward(8, []int{0, 3, 7}))) // a job array's slice
+	f.Add(job.Encode(arrayAward(8, []int{3, 3})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRoundTrip[job.Award](t, data, job.MaxAwardSize)
 		var a job.Award
 		if job.Decode(data, job.MaxAwardSize, &a) == nil {
+			for i, task := range a.Tasks {
+				if task < 0 || task >= a.Spec.Count || i > 0 && task <= a.Tasks[i-1] {
+					t.Fatalf("accepted a slice %v of an array of %d", a.Tasks, a.Spec.Count)
+				}
+			}
 			if id := job.NewID(&a.Spec, a.Client, a.Nonce).String(); id != a.Job {
 				t.Fatalf("accepted an award whose job %s is not its ID %s", a.Job, id)
 			}
@@ -348,7 +359,13 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add([]byte(`{"type":"result","result":{"run_ms":1e308,"stdout":"aGk="}}`))
 	f.Add([]byte(`{"type":"result","result":null}`))
 	f.Add([]byte(`{"type":"result","result":{"run_ms":-0}}`))
+	f.Add([]byte(`{"type":"result","result":{"job":"` + testBid().Job + `","task":9999}}`)) // a job array's task
+	f.Add([]byte(`{"type":"result","result":{"job":"` + testBid().Job + `","task":-1}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRoundTrip[job.Reply](t, data, job.MaxReplySize)
+		var r job.Reply
+		if job.Decode(data, job.MaxReplySize, &r) == nil && r.Result != nil && (r.Result.Task < 0 || r.Result.Task >= job.MaxCount) {
+			t.Fatalf("accepted a result for task %d", r.Result.Task)
+		}
 	})
 }
