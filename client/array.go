@@ -53,6 +53,15 @@ func (a *arrayRun) requeue(tasks ...int) {
 	slices.Sort(a.pending)
 }
 
+// awarded counts an award that carries tasks.
+func (a *arrayRun) awarded(tasks []int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, t := range tasks {
+		a.tasks[t].Attempts++
+	}
+}
+
 // exclude keeps provider out of the array's next rounds.
 func (a *arrayRun) exclude(provider, why string) {
 	a.mu.Lock()
@@ -269,7 +278,6 @@ func (c *Client) taskEnded(ctx context.Context, arr *arrayRun, provider string, 
 	cut := job.TaskOutputCut(arr.s.Count)
 	arr.mu.Lock()
 	tr := &arr.tasks[res.Task]
-	tr.Attempts++
 	tr.Provider, tr.Charge, tr.ExitCode, tr.RunMS = provider, res.Charge, res.ExitCode, res.RunMS
 	tr.Stdout, tr.Stderr = job.CutOutput(res.Stdout, cut), job.CutOutput(res.Stderr, cut)
 	if res.Error != "" {

@@ -35,6 +35,7 @@ func (c *Client) runSlice(ctx context.Context, t *ticket, ranked []scheduler.Opt
 	if pay != o.Bid.Price {
 		a.Pay = pay
 	}
+	arr.awarded(tasks)
 	got := map[int]bool{}
 	err := c.awardSlice(ctx, a, pay, arr, got, emit)
 	if err == nil {

@@ -132,9 +132,11 @@ func TestJobArrayFailoverPerTask(t *testing.T) {
 	const count = 30
 	cheapest := provs[0].ID().String()
 	var once sync.Once
-	failover := 0
+	failover, slice := 0, 0
 	out := submit(t, client, arraySpec(count, "0.5"), func(e job.Event) {
 		switch {
+		case e.Kind == job.EventWinner && e.Provider == cheapest && slice == 0:
+			slice = e.Count
 		case e.Kind == job.EventRunning && e.Provider == cheapest:
 			once.Do(func() {
 				go func() {
@@ -152,6 +154,18 @@ func TestJobArrayFailoverPerTask(t *testing.T) {
 	ran := checkEveryTaskOnce(t, out, count)
 	if failover == 0 {
 		t.Fatalf("no failover: the killed provider's slice ended first (ran %v)", ran)
+	}
+	moved := 0
+	for _, tr := range out.Tasks {
+		if tr.Attempts > 1 {
+			moved++
+			if tr.Provider == cheapest {
+				t.Fatalf("task %d, carried by %d awards, ran on the killed provider", tr.Index, tr.Attempts)
+			}
+		}
+	}
+	if moved == 0 || moved+ran[cheapest] != slice {
+		t.Fatalf("%d tasks moved to other providers, %d returned by the killed one, whose slice had %d", moved, ran[cheapest], slice)
 	}
 	t.Logf("the killed provider returned %d tasks; the others %d and %d", ran[cheapest], ran[provs[1].ID().String()], ran[provs[2].ID().String()])
 }
