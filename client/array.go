@@ -232,8 +232,8 @@ func (c *Client) startSlices(ctx context.Context, t *ticket, ranked []scheduler.
 }
 
 // summarise sets the outcome of an array from its tasks: completed when
-// every task completed, else failed (unscheduled or cancelled when no
-// task ran at all), with the charge summed.
+// every task completed, cancelled when it was cancelled, unscheduled when
+// no task was placed, else failed; the charge is the tasks' sum.
 func (a *arrayRun) summarise(out *job.Outcome) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -247,7 +247,7 @@ func (a *arrayRun) summarise(out *job.Outcome) {
 	case n[job.StateCompleted] == len(a.tasks):
 		out.State, out.Error = job.StateCompleted, ""
 		return
-	case n[job.StateCancelled] > 0 && n[job.StateCompleted]+n[job.StateFailed]+n[job.StateTimeout] == 0:
+	case n[job.StateCancelled] > 0: // the submitter cancelled it
 		out.State = job.StateCancelled
 	case n[job.StateUnscheduled] == len(a.tasks):
 		out.State = job.StateUnscheduled

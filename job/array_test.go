@@ -106,3 +106,26 @@ func TestTaskEnv(t *testing.T) {
 		t.Fatalf("TaskEnv changed its argument: %v", env)
 	}
 }
+
+func TestTaskOutputCut(t *testing.T) {
+	tests := []struct {
+		count, want int
+	}{
+		{count: 2, want: 4 << 10},
+		{count: 512, want: 4 << 10},
+		{count: 1000, want: 2097},
+		{count: job.MaxCount, want: 209},
+	}
+	for _, tt := range tests {
+		if got := job.TaskOutputCut(tt.count); got != tt.want {
+			t.Errorf("TaskOutputCut(%d) = %d, want %d", tt.count, got, tt.want)
+		}
+	}
+	out := job.CutOutput([]byte("0123456789"), 4)
+	if string(out) != "0123\n[computemesh: output truncated at 4 bytes]\n" {
+		t.Fatalf("CutOutput = %q", out)
+	}
+	if in := []byte("short"); string(job.CutOutput(in, 10)) != "short" {
+		t.Fatal("CutOutput changed what was under the cut")
+	}
+}
