@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -157,6 +159,21 @@ func receiptBy(t *testing.T, n *Node, payee string, seq uint64) job.Receipt {
 	return r
 }
 
+// sendRecords sends records from one node to a holder, again when the
+// holder's answer did not come in time (a loaded machine running the race
+// detector can starve a holder for seconds); a refusal is returned at once.
+func sendRecords(from, to *Node, rs []job.Receipt) error {
+	var err error
+	for range 5 {
+		err = from.credits.SendRecords(context.Background(), to.ID().String(), rs)
+		var timeout net.Error
+		if err == nil || !errors.As(err, &timeout) || !timeout.Timeout() {
+			return err
+		}
+	}
+	return err
+}
+
 // Attacks on a holder: records of others sent by a peer that is neither
 // party are refused; a peer sending its own records without end is cut
 // off at its rate; a peer asking for syncs without end is not answered
@@ -192,7 +209,7 @@ func TestHolderLimits(t *testing.T) {
 				batch = append(batch, receiptBy(t, mallory, other.ID().String(), seq))
 				seq++
 			}
-			if err := mallory.credits.SendRecords(context.Background(), target.ID().String(), batch); err != nil {
+			if err := sendRecords(mallory, target, batch); err != nil {
 				refused = err
 			} else {
 				sent += len(batch)
@@ -237,7 +254,7 @@ func TestSyncPagesALongChain(t *testing.T) {
 		for ; len(batch) < ledger.MaxStoreRecords && seq <= n; seq++ {
 			batch = append(batch, receiptBy(t, payer, payee.ID().String(), seq))
 		}
-		if err := payer.credits.SendRecords(context.Background(), holder.ID().String(), batch); err != nil {
+		if err := sendRecords(payer, holder, batch); err != nil {
 			t.Fatal(err)
 		}
 	}
