@@ -31,10 +31,14 @@ const (
 	silentPing   = 2 * time.Second
 	// candidateSettle is how long an auction waits for the candidates it
 	// is still dialling once one is ready: a departed provider, whose dial
-	// can take seconds to fail, must not hold up every job. Connected
-	// candidates are always waited for; the slow ones are still resolved,
-	// in the background, for the next auction.
-	candidateSettle = 500 * time.Millisecond
+	// can take the whole dial timeout to fail, must not hold up every job
+	// that long (and once it failed it is left out). Long enough for a
+	// live provider's dial on a loaded machine or a far network (500 ms
+	// was not: the docker testnet's smoke on a loaded machine lost the
+	// cheapest provider from its first auctions). Connected candidates are
+	// always waited for; the slow ones are still resolved, in the
+	// background, for the next auction.
+	candidateSettle = 2 * time.Second
 )
 
 type candidates struct {
