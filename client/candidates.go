@@ -28,7 +28,7 @@ const (
 	// connection's idle timeout, and every auction would wait out its
 	// window for it).
 	silentRounds = 2
-	silentPing   = 2 * time.Second
+	silentPing   = time.Second
 	// candidateSettle is how long an auction waits for the candidates it
 	// is still dialling once one is ready: a departed provider, whose dial
 	// can take the whole dial timeout to fail, must not hold up every job

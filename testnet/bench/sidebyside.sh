@@ -36,11 +36,11 @@ submit() { "$bin" submit --data-dir "$dir/net/client" "$@"; }
 # median prints the median of 10 timed `meshnode submit` runs of a module.
 median() {
   local mod=$1 i
-  for i in 1 2 3; do submit --wasm "$mod" >/dev/null; done
+  for i in 1 2 3; do submit --wasm "$mod" >/dev/null 2>&1; done
   for i in $(seq 1 10); do
     local t0 t1
     t0=$(date +%s%N)
-    submit --wasm "$mod" >/dev/null
+    submit --wasm "$mod" >/dev/null 2>&1
     t1=$(date +%s%N)
     echo $(( (t1 - t0) / 1000 ))
   done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f ms (min %.1f, max %.1f)\n", (a[5] + a[6]) / 2000, a[1] / 1000, a[10] / 1000 }'
