@@ -69,12 +69,9 @@ func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
 }
 
 // FindProviders asks the DHT for the peers that provide a capability and
-// returns them when the lookup ends, ctx is done, or providerSettle after
-// the first one came (a lookup that meets departed peers waits for their
-// dials to fail; those who answered have given what they hold by then). A
-// node that has just connected may not have its first DHT peer in the
-// routing table yet (that follows identify): it waits for one, within ctx,
-// before looking up.
+// returns them when the lookup ends or ctx is done. A node that has just
+// connected may not have its first DHT peer in the routing table yet (that
+// follows identify): it waits for one, within ctx, before looking up.
 func (m *Mesh) FindProviders(ctx context.Context, capability string) []peer.AddrInfo {
 	for m.dht.RoutingTable().Size() == 0 && len(m.host.Network().Peers()) > 0 {
 		select {
@@ -83,34 +80,14 @@ func (m *Mesh) FindProviders(ctx context.Context, capability string) []peer.Addr
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var out []peer.AddrInfo
-	var settle <-chan time.Time
-	found := m.dht.FindProvidersAsync(ctx, m.CapabilityCID(capability), 0)
-	for {
-		select {
-		case ai, ok := <-found:
-			if !ok {
-				return out
-			}
-			if ai.ID != m.host.ID() {
-				out = append(out, ai)
-			}
-			if settle == nil {
-				t := time.NewTimer(providerSettle)
-				defer t.Stop()
-				settle = t.C
-			}
-		case <-settle:
-			return out
+	for ai := range m.dht.FindProvidersAsync(ctx, m.CapabilityCID(capability), 0) {
+		if ai.ID != m.host.ID() {
+			out = append(out, ai)
 		}
 	}
+	return out
 }
-
-// providerSettle is how long FindProviders waits for more providers once
-// it has one.
-const providerSettle = 300 * time.Millisecond
 
 // RTT returns the smoothed round-trip time to p measured so far, 0 when
 // unknown.
