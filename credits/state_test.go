@@ -1,9 +1,12 @@
 package credits
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/testfaucet"
+	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
@@ -49,5 +52,33 @@ func TestPeerLimits(t *testing.T) {
 		if !l.allow(p, 3) {
 			t.Fatal("refused at an infinite rate")
 		}
+	}
+}
+
+// A judge asked about a client it knows nothing of while another judge of
+// the same client is fetching (one CanPay started in the background for a
+// relayed copy of the request) waits for that fetch rather than judging an
+// empty ledger: a funded client is not declined for want of funds.
+func TestJudgeWaitsForTheFetchInFlight(t *testing.T) {
+	bs := books(t, "test-credits-judge-wait", 3)
+	holder, judge, client := bs[0], bs[1], bs[2]
+	g, err := SignGrant(testfaucet.Key(), holder.mesh.NetworkName(), client.self.String(), 5*job.Nano)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Ledger().AddGrant(g); err != nil { // not gossiped: only the holder has it
+		t.Fatal(err)
+	}
+	if judge.CanPay(client.self) {
+		t.Fatal("the judge knew the client before any fetch")
+	}
+	for deadline := time.Now().Add(30 * time.Second); !judge.sync.inFlight(client.self.String()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("CanPay started no fetch of an author it knows nothing of")
+		}
+	}
+	judge.Judge(context.Background(), client.self) // CanPay's fetch is in flight
+	if got := judge.Ledger().Spendable(client.self.String()); got != 5*job.Nano {
+		t.Fatalf("the judge sees %v spendable after judging, want the holder's grant of %v", got, 5*job.Nano)
 	}
 }

@@ -47,11 +47,12 @@ const (
 )
 
 // syncState remembers when each account was last synced (tried, and
-// answered).
+// answered), and which judges are fetching now.
 type syncState struct {
 	mu       sync.Mutex
 	last     map[string]time.Time
 	answered map[string]time.Time
+	fetching map[string]chan struct{} // closed when that account's fetch ends
 }
 
 // synced records that account's records were fetched as of at.
@@ -88,6 +89,44 @@ func (s *syncState) due(account string, now time.Time) bool {
 	}
 	s.last[account] = now
 	return true
+}
+
+// begin starts a judge's fetch of account when one is due (start, with
+// the channel that end closes); when none is due it returns the channel of
+// the fetch in flight, if any (nil: none).
+func (s *syncState) begin(account string, now time.Time) (done chan struct{}, start bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil || len(s.last) > 16384 {
+		s.last = map[string]time.Time{}
+	}
+	if now.Sub(s.last[account]) < ledger.SyncEvery {
+		return s.fetching[account], false
+	}
+	s.last[account] = now
+	if s.fetching == nil {
+		s.fetching = map[string]chan struct{}{}
+	}
+	done = make(chan struct{})
+	s.fetching[account] = done
+	return done, true
+}
+
+// inFlight reports whether a judge's fetch of account is in flight.
+func (s *syncState) inFlight(account string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetching[account] != nil
+}
+
+// end marks the fetch begin started as ended.
+func (s *syncState) end(account string, done chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fetching[account] == done {
+		delete(s.fetching, account)
+	}
+	close(done)
 }
 
 // mark records that account was synced (or judged) at at.
@@ -217,34 +256,54 @@ func (b *Book) syncFrom(ctx context.Context, peers []peer.ID, account string) (a
 // the client's holders and the client itself, then the chains of the
 // payers whose receipts to the client do not count here yet (up to
 // maxPayersFetched). A client this node holds nothing of is waited for (up
-// to judgeWait, within ctx); one it knows is refreshed in the background.
+// to judgeWait, within ctx), also when another judge of it is fetching
+// already (one started in the background by CanPay for a relayed request
+// of the same job); one it knows is refreshed in the background.
 func (b *Book) Judge(ctx context.Context, client peer.ID) {
 	id := client.String()
-	if b.faucet == "" || !b.sync.due(id, b.now()) {
+	if b.faucet == "" {
 		return
 	}
-	fetch := func(ctx context.Context) {
-		_, _, errs := b.syncFrom(ctx, append(b.Holders(ctx, id), client), id)
-		for _, err := range errs {
-			b.log.Debugf("ledger sync: %v", err)
-		}
-		for _, payer := range b.book.PendingPayers(id, maxPayersFetched) {
-			if p, err := peer.Decode(payer); err == nil && b.sync.due(payer, b.now()) {
-				b.syncFrom(ctx, append(b.Holders(ctx, payer), p), payer)
-			}
-		}
-	}
-	if grants, receipts := b.book.Counts(id); grants > 0 || receipts > 0 {
+	grants, receipts := b.book.Counts(id)
+	known := grants > 0 || receipts > 0
+	done, start := b.sync.begin(id, b.now())
+	switch {
+	case start && known:
 		b.own.Go(func() {
 			ctx, cancel := context.WithTimeout(b.ctx, 2*syncWait)
 			defer cancel()
-			fetch(ctx)
+			defer b.sync.end(id, done)
+			b.fetchAccount(ctx, client)
 		})
-		return
+	case start:
+		ctx, cancel := context.WithTimeout(ctx, judgeWait)
+		defer cancel()
+		defer b.sync.end(id, done)
+		b.fetchAccount(ctx, client)
+	case done != nil && !known:
+		t := time.NewTimer(judgeWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+		case <-ctx.Done():
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, judgeWait)
-	defer cancel()
-	fetch(ctx)
+}
+
+// fetchAccount fetches a client's records from its holders and itself,
+// then the chains of its payers that do not count here yet.
+func (b *Book) fetchAccount(ctx context.Context, client peer.ID) {
+	id := client.String()
+	_, _, errs := b.syncFrom(ctx, append(b.Holders(ctx, id), client), id)
+	for _, err := range errs {
+		b.log.Debugf("ledger sync: %v", err)
+	}
+	for _, payer := range b.book.PendingPayers(id, maxPayersFetched) {
+		if p, err := peer.Decode(payer); err == nil && b.sync.due(payer, b.now()) {
+			b.syncFrom(ctx, append(b.Holders(ctx, payer), p), payer)
+		}
+	}
 }
 
 // judgeLater judges an author this node cannot tell can pay, in the
