@@ -75,10 +75,18 @@ func OpenCapacity(b []byte, now time.Time) (*job.Capacity, error) {
 	if signer.String() != r.Peer {
 		return nil, fmt.Errorf("%w: capacity record for %s is signed by %s", errForged, r.Peer, signer)
 	}
-	if now.UnixMilli() > r.ExpiresMS {
-		return nil, fmt.Errorf("capacity record of %s (seq %d) expired at %s", r.Peer, r.Seq, time.UnixMilli(r.ExpiresMS).UTC().Format(time.RFC3339))
+	if err := checkExpiry(&r.Capacity, now); err != nil {
+		return nil, err
 	}
 	return &r.Capacity, nil
+}
+
+// checkExpiry fails when c has expired at now.
+func checkExpiry(c *job.Capacity, now time.Time) error {
+	if now.UnixMilli() > c.ExpiresMS {
+		return fmt.Errorf("capacity record of %s (seq %d) expired at %s", c.Peer, c.Seq, time.UnixMilli(c.ExpiresMS).UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // CapacityKey is the DHT key of a provider's capacity record.
@@ -88,8 +96,9 @@ func CapacityKey(p peer.ID) string { return "/" + CapacityNamespace + "/" + stri
 // signature by the peer the key names, size, expiry, network, and the
 // highest sequence number wins.
 type capacityValidator struct {
-	network string
-	now     func() time.Time
+	network  string
+	now      func() time.Time
+	verified *verifiedCapacity // records verified before (nil: none)
 }
 
 var errNotCapacityKey = errors.New("not a capacity record key")
@@ -107,7 +116,7 @@ func (v capacityValidator) open(key string, value []byte) (*job.Capacity, error)
 	if err != nil {
 		return nil, fmt.Errorf("capacity key: %w", err)
 	}
-	c, err := OpenCapacity(value, v.now())
+	c, err := v.verified.open(value, v.now())
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +158,9 @@ func (v capacityValidator) Select(key string, values [][]byte) (int, error) {
 }
 
 // PutCapacity signs c with the node's key, gossips it on the capacity
-// topic and stores it on the DHT under the node's capacity key. It returns
-// the signed record's size.
+// topic and stores it on the DHT under the node's capacity key (once the
+// routing table has a peer, within ctx). It returns the signed record's
+// size.
 func (m *Mesh) PutCapacity(ctx context.Context, c *job.Capacity) (int, error) {
 	b, err := SealCapacity(c, m.cfg.key)
 	if err != nil {
@@ -160,6 +170,7 @@ func (m *Mesh) PutCapacity(ctx context.Context, c *job.Capacity) (int, error) {
 	if err := m.topics.capacity.Publish(ctx, b); err != nil {
 		log.Debugf("gossiping capacity record seq %d: %v", c.Seq, err)
 	}
+	m.awaitRoutingTable(ctx)
 	if err := m.dht.PutValue(ctx, CapacityKey(m.host.ID()), b); err != nil {
 		return len(b), errorf("storing capacity record seq %d: %w", c.Seq, err)
 	}
@@ -171,18 +182,24 @@ func (m *Mesh) PutCapacity(ctx context.Context, c *job.Capacity) (int, error) {
 func (m *Mesh) GetCapacity(ctx context.Context, p peer.ID) (*job.Capacity, error) {
 	if p == m.host.ID() {
 		if b := m.ownCapacity(); b != nil {
-			return capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(p), b)
+			return m.capacityValidator().open(CapacityKey(p), b)
 		}
 	}
 	b, err := m.dht.GetValue(ctx, CapacityKey(p))
 	if err != nil {
 		return nil, errorf("capacity record of %s: %w", p, err)
 	}
-	c, err := capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(p), b)
+	c, err := m.capacityValidator().open(CapacityKey(p), b)
 	if err != nil {
 		return nil, errorf("capacity record of %s: %w", p, err)
 	}
 	return c, nil
+}
+
+// capacityValidator is the node's validator of capacity records: the DHT's,
+// remembering the records it has verified.
+func (m *Mesh) capacityValidator() capacityValidator {
+	return capacityValidator{network: m.cfg.network, now: time.Now, verified: &m.capVerified}
 }
 
 func (m *Mesh) setOwnCapacity(b []byte) {

@@ -23,7 +23,8 @@ func (m *Mesh) CapabilityCID(capability string) cid.Cid {
 const reprovideInterval = 12 * time.Hour
 
 // Announce provides the given capabilities on the DHT in the background,
-// retrying until the routing table has peers; again after 10 s, 1 min and
+// once the routing table has a peer (and again, backing off, while a
+// round fails); again after 10 s, 1 min and
 // 10 min, because a young mesh grows and the peers closest to a key change
 // (records stored only on the first few nodes are missed by later look-ups);
 // then every 12 hours, until the Mesh is closed. ready, if not nil, is
@@ -35,6 +36,7 @@ func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
 		backoff := 100 * time.Millisecond
 		early := []time.Duration{10 * time.Second, time.Minute, 10 * time.Minute}
 		for {
+			m.awaitRoutingTable(m.ctx)
 			ok := true
 			for _, c := range capabilities {
 				ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
@@ -66,6 +68,25 @@ func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
 			}
 		}
 	}()
+}
+
+// awaitRoutingTable returns once the DHT's routing table has a peer, or ctx
+// is done. kad-dht adds a peer only after identify has shown that it serves
+// the DHT (and a probe has answered), so a node that has just dialled its
+// bootstrap peers has none for a moment, longer on a busy machine; a
+// Provide or PutValue made then fails at once, and retrying it with a
+// doubling backoff made a young provider's announcement wait 3, 6 or 12 s
+// (a 500-node mesh on two cores: docs/BENCHMARKS.md).
+func (m *Mesh) awaitRoutingTable(ctx context.Context) {
+	poll := 10 * time.Millisecond
+	for m.dht.RoutingTable().Size() == 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(poll):
+		}
+		poll = min(poll*2, 250*time.Millisecond)
+	}
 }
 
 // FindProviders asks the DHT for the peers that provide a capability and

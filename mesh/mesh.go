@@ -58,6 +58,8 @@ type Mesh struct {
 
 	capMu  sync.Mutex
 	capRec []byte // this node's own signed capacity record
+
+	capVerified verifiedCapacity // capacity records verified (the DHT's validator)
 }
 
 // New starts a node: host, DHT, pubsub and the network's topics, and dials
@@ -216,9 +218,7 @@ func (m *Mesh) startDHT() error {
 		dht.Mode(mode),
 		dht.ProtocolPrefix(protocol.ID("/computemesh/"+m.cfg.network)),
 		dht.BootstrapPeers(m.cfg.bootstrap...),
-		dht.Validator(record.NamespacedValidator{
-			CapacityNamespace: capacityValidator{network: m.cfg.network, now: time.Now},
-		}),
+		dht.Validator(record.NamespacedValidator{CapacityNamespace: m.capacityValidator()}),
 	)
 	if err != nil {
 		return errorf("starting DHT: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -191,6 +192,13 @@ type Config struct {
 	// DataDir). Nodes of one owner may share one (entries are written
 	// atomically); wazero trusts what it finds there.
 	WASMCacheDir string
+
+	// Host is a libp2p host to build the node's mesh on instead of
+	// starting one (test networks only: simulations of hundreds of nodes in
+	// one process on libp2p's mocknet; see mesh.Host). The node's key is
+	// the host's; Listen, Delay and the relay options do not apply. The
+	// node owns it: Close closes it.
+	Host host.Host
 
 	// TestIdentity derives the node's key from this seed instead of the
 	// data dir's key (test networks only): fixed peer IDs for a testnet's

@@ -134,6 +134,12 @@ func meshOptions(cfg Config, m *metrics) ([]mesh.Option, error) {
 		opts = append(opts, mesh.Delay(cfg.Delay))
 	}
 	opts = append(opts, cfg.floodOptions()...)
+	if cfg.Host != nil {
+		if !SimulationAllowed(cfg.Network) {
+			return nil, fmt.Errorf("%w: host: only on test networks (names starting with \"test\", and \"devnet\")", ErrConfig)
+		}
+		opts = append(opts, mesh.Host(cfg.Host))
+	}
 	if err := mesh.CheckOptions(opts...); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
