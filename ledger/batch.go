@@ -12,8 +12,19 @@ import (
 // proofs they revealed, and each refusal (duplicates are neither); err is
 // a failure to write, which adds none of them.
 func (l *Ledger) AddAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*job.FraudProof, refused []error, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	err = l.durably(func() error {
+		var werr error
+		added, frauds, refused, werr = l.addAll(gs, rs)
+		return werr
+	})
+	if err != nil {
+		return 0, nil, refused, err
+	}
+	return added, frauds, refused, nil
+}
+
+// addAll is AddAll but the sync. l.mu held.
+func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*job.FraudProof, refused []error, err error) {
 	type checked struct {
 		g  *job.Grant
 		r  *job.Receipt

@@ -67,10 +67,11 @@ type logFile interface {
 	Close() error
 }
 
-// Ledger is a Book kept in a durable log. Add* check a record, write and
-// fsync it, and only then apply it, so what they acknowledge survives a
-// crash; a failed write leaves the book (and the file) as they were. It is
-// safe for concurrent use.
+// Ledger is a Book kept in a durable log. Add* check a record, write it
+// and apply it, and return once an fsync covers it (shared by the writers
+// of the moment: commit.go), so what they acknowledge survives a crash; a
+// failed write leaves the book (and the file) as they were. It is safe for
+// concurrent use.
 type Ledger struct {
 	cfg  *config
 	path string
@@ -79,8 +80,14 @@ type Ledger struct {
 	mu     sync.Mutex // serialises writers
 	f      logFile
 	size   int64 // bytes of complete records in the file
+	synced int64 // of which known to be on disk
 	broken error // a failed write could not be undone: no more writes
 	closed bool
+
+	syncMu sync.Mutex // one fsync at a time (commit.go)
+
+	signersMu sync.Mutex
+	signers   map[string]bool // payers whose signing this node has checked
 }
 
 // encodeRecord returns the log's framing of one record.
@@ -128,7 +135,7 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 		f.Close()
 		return nil, err
 	}
-	l.f, l.size = f, end
+	l.f, l.size, l.synced = f, end, end
 	return l, nil
 }
 
@@ -289,8 +296,8 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 	return false, nil
 }
 
-// append writes and fsyncs one record; on failure it cuts the file back so
-// that no partial record stays in it. l.mu held.
+// append writes one record; on failure it cuts the file back so that no
+// partial record stays in it. l.mu held; the caller syncs (durably).
 func (l *Ledger) append(typ byte, v any) error {
 	if l.closed {
 		return fmt.Errorf("ledger %s: closed", l.path)
@@ -301,7 +308,7 @@ func (l *Ledger) append(typ byte, v any) error {
 	return l.appendBytes(encodeRecord(typ, job.Encode(v)))
 }
 
-// appendBytes writes and fsyncs encoded records (see append). l.mu held.
+// appendBytes writes encoded records (see append). l.mu held.
 func (l *Ledger) appendBytes(rec []byte) error {
 	if l.closed {
 		return fmt.Errorf("ledger %s: closed", l.path)
@@ -310,9 +317,6 @@ func (l *Ledger) appendBytes(rec []byte) error {
 		return fmt.Errorf("ledger %s: unusable after an earlier write failure: %w", l.path, l.broken)
 	}
 	_, err := l.f.Write(rec)
-	if err == nil {
-		err = l.f.Sync()
-	}
 	if err == nil {
 		l.size += int64(len(rec))
 		return nil
@@ -329,58 +333,61 @@ func (l *Ledger) appendBytes(rec []byte) error {
 // AddReceipt is Book.AddReceipt, durably: the receipt is in the log before
 // it returns.
 func (l *Ledger) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.book.mu.RLock()
-	id, err := l.book.checkReceipt(r, true, false)
-	l.book.mu.RUnlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := l.append(recReceipt, r); err != nil {
-		return nil, err
-	}
-	l.book.mu.Lock()
-	defer l.book.mu.Unlock()
-	return l.book.applyReceipt(cloneReceipt(r), id), nil
+	var fraud *job.FraudProof
+	err := l.durably(func() error {
+		l.book.mu.RLock()
+		id, err := l.book.checkReceipt(r, true, false)
+		l.book.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		if err := l.append(recReceipt, r); err != nil {
+			return err
+		}
+		l.book.mu.Lock()
+		defer l.book.mu.Unlock()
+		fraud = l.book.applyReceipt(cloneReceipt(r), id)
+		return nil
+	})
+	return fraud, err
 }
 
 // AddGrant is Book.AddGrant, durably.
 func (l *Ledger) AddGrant(g *job.Grant) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.book.mu.RLock()
-	id, err := l.book.checkGrant(g, true, false)
-	l.book.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	if err := l.append(recGrant, g); err != nil {
-		return err
-	}
-	l.book.mu.Lock()
-	defer l.book.mu.Unlock()
-	l.book.applyGrant(g, id)
-	return nil
+	return l.durably(func() error {
+		l.book.mu.RLock()
+		id, err := l.book.checkGrant(g, true, false)
+		l.book.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		if err := l.append(recGrant, g); err != nil {
+			return err
+		}
+		l.book.mu.Lock()
+		defer l.book.mu.Unlock()
+		l.book.applyGrant(g, id)
+		return nil
+	})
 }
 
 // AddFraud is Book.AddFraud, durably.
 func (l *Ledger) AddFraud(p *job.FraudProof) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.book.mu.RLock()
-	add, err := l.book.checkFraud(p, true)
-	l.book.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	if err := l.append(recFraud, p); err != nil {
-		return err
-	}
-	l.book.mu.Lock()
-	defer l.book.mu.Unlock()
-	l.book.applyFraud(add)
-	return nil
+	return l.durably(func() error {
+		l.book.mu.RLock()
+		add, err := l.book.checkFraud(p, true)
+		l.book.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		if err := l.append(recFraud, p); err != nil {
+			return err
+		}
+		l.book.mu.Lock()
+		defer l.book.mu.Unlock()
+		l.book.applyFraud(add)
+		return nil
+	})
 }
 
 // Path returns the log file's path.
@@ -426,15 +433,26 @@ func (l *Ledger) VerifyAuthorization(a *job.Authorization) error {
 	return l.book.VerifyAuthorization(a)
 }
 
-// Close releases the file; later Adds fail.
+// Close syncs and releases the file; later Adds fail.
 func (l *Ledger) Close() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil
 	}
 	l.closed = true
-	return l.f.Close()
+	var err error
+	if l.synced < l.size && l.broken == nil {
+		if err = l.f.Sync(); err == nil {
+			l.synced = l.size
+		}
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // PendingPayers is Book.PendingPayers.

@@ -11,31 +11,36 @@ import (
 // fills the slot with the receipt of what the attempt cost; Void fills it
 // with a receipt of nothing when the attempt never ran (declined, failed
 // before it started) or its outcome is unknown (a crash): the payee's
-// claim, if it ran, prevails over a void (slot.go). Each writes and fsyncs
-// before it returns, so that no number is ever used for two things nor
-// left empty for good.
+// claim, if it ran, prevails over a void (slot.go). Each writes its
+// record and returns once it is fsynced (commit.go), so that no number is
+// ever used for two things nor left empty for good.
 
 // Authorize gives a its payer's next sequence number, signs it with sign
 // and keeps it durably. a's Seq and Sig are ignored.
 func (l *Ledger) Authorize(a *job.Authorization, sign func([]byte) ([]byte, error)) (*job.Authorization, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := *a
-	c.Seq, c.Sig = l.book.NextSeq(c.Payer), nil
-	sig, err := sign(c.SigningBytes())
+	var c job.Authorization
+	err := l.durably(func() error {
+		c = *a
+		c.Seq, c.Sig = l.book.NextSeq(c.Payer), nil
+		sig, err := sign(c.SigningBytes())
+		if err != nil {
+			return fmt.Errorf("signing the authorisation of slot %d: %w", c.Seq, err)
+		}
+		c.Sig = sig
+		if err := l.checkOwnAuthorization(&c); err != nil {
+			return err
+		}
+		if err := l.append(recAuth, &c); err != nil {
+			return err
+		}
+		l.book.mu.Lock()
+		defer l.book.mu.Unlock()
+		l.book.ownAuth(&c)
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("signing the authorisation of slot %d: %w", c.Seq, err)
-	}
-	c.Sig = sig
-	if err := l.book.VerifyAuthorization(&c); err != nil {
 		return nil, err
 	}
-	if err := l.append(recAuth, &c); err != nil {
-		return nil, err
-	}
-	l.book.mu.Lock()
-	defer l.book.mu.Unlock()
-	l.book.ownAuth(&c)
 	return &c, nil
 }
 
@@ -49,8 +54,21 @@ func (l *Ledger) Authorize(a *job.Authorization, sign func([]byte) ([]byte, erro
 // already holds this node's receipt for the same attempt returns that
 // receipt; for another, an error. r's signatures are ignored.
 func (l *Ledger) Pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Receipt, *job.FraudProof, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	var out *job.Receipt
+	var fraud *job.FraudProof
+	err := l.durably(func() error {
+		var err error
+		out, fraud, err = l.pay(r, sign)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, fraud, nil
+}
+
+// pay is Pay but the sync. l.mu held.
+func (l *Ledger) pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Receipt, *job.FraudProof, error) {
 	c := *r
 	c.PayerSig, c.PayeeSig, c.Auth = nil, nil, nil
 	if c.Seq == 0 {
@@ -66,8 +84,11 @@ func (l *Ledger) Pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Re
 		return nil, nil, fmt.Errorf("signing receipt %d: %w", c.Seq, err)
 	}
 	c.PayerSig = sig
+	if err := l.checkSigner(c.Payer, c.SigningBytes(), c.PayerSig); err != nil {
+		return nil, nil, err
+	}
 	l.book.mu.RLock()
-	id, err := l.book.checkReceipt(&c, true, false)
+	id, err := l.book.checkReceipt(&c, false, false)
 	l.book.mu.RUnlock()
 	if err != nil {
 		return nil, nil, err
