@@ -18,11 +18,15 @@ func (b *Book) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
 
 // RecordsSince is Records less what a judge that synced before already
 // holds: peer's receipts as payer only past sequence number after (its
-// counted chain there) or made at or after sinceMS (a claim or a
-// counter-signature may come late for a counted slot), and its receipts
-// as payee only made at or after sinceMS. Grants are all sent (few). What
-// it leaves out can only make peer look poorer to a judge that lacks it,
-// never richer: its spending past after is always sent.
+// counted chain there), or claims made at or after sinceMS (a payee's
+// claim may come late for a counted slot, and prevails over a void), and
+// its receipts as payee only made at or after sinceMS. Grants are all sent
+// (few). What it leaves out can only make peer look poorer to a judge that
+// lacks it, never richer: its spending past after is always sent. (The
+// receipts of counted slots made since were sent again once: with many
+// jobs a second, every sync of an active client carried a full page of
+// records the judge held; a second receipt in a counted slot is a double
+// spend, which its holders prove to everyone by gossip.)
 func (b *Book) RecordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []job.Receipt) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -38,7 +42,7 @@ func (b *Book) RecordsSince(peer string, after uint64, sinceMS int64, max int) (
 	}
 	var rs []*job.Receipt
 	for _, r := range a.receipts {
-		if r.TimeMS >= sinceMS || r.Payer == peer && r.Seq > after {
+		if r.Payer == peer && r.Seq > after || r.TimeMS >= sinceMS && (r.Payer != peer || r.IsClaim()) {
 			rs = append(rs, r)
 		}
 	}

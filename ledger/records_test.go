@@ -8,8 +8,10 @@ import (
 )
 
 // TestRecordsSince: a judge that synced before gets the payer's chain past
-// what counts in its view and whatever was made since its last sync; its
-// spending past After is never left out, however old it claims to be.
+// what counts in its view, and of what was made since its last sync the
+// claims in its counted slots and the payer's earnings (not the receipts
+// it counts already); its spending past After is never left out, however
+// old it claims to be.
 func TestRecordsSince(t *testing.T) {
 	k := keys{}
 	b := newBook(t)
@@ -22,14 +24,18 @@ func TestRecordsSince(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	claim := k.claim(k.auth("alice", "bob", testJob, 2, 5, 6), 1) // slot 6, TimeMS …006
+	if _, err := b.AddReceipt(claim); err != nil {
+		t.Fatal(err)
+	}
 	in := k.receipt("carol", "alice", 0, 1)
 	in.TimeMS = 1_700_000_000_100
 	k.sign(in)
 	if _, err := b.AddReceipt(in); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.CountedChain("alice"); got != 5 {
-		t.Fatalf("CountedChain = %d, want 5", got)
+	if got := b.CountedChain("alice"); got != 6 {
+		t.Fatalf("CountedChain = %d, want 6", got)
 	}
 	seqs := func(rs []job.Receipt) (out []uint64) {
 		for _, r := range rs {
@@ -44,10 +50,10 @@ func TestRecordsSince(t *testing.T) {
 		payer   []uint64 // alice's chain sent
 		payeeIn bool     // carol's receipt to alice sent
 	}{
-		{0, 0, 1, []uint64{1, 2, 3, 4, 5}, true},
-		{3, 1_800_000_000_000, 1, []uint64{4, 5}, false},
-		{5, 1_700_000_000_004, 1, []uint64{4, 5}, true}, // made since: sent again
-		{5, 1_800_000_000_000, 1, nil, false},
+		{0, 0, 1, []uint64{1, 2, 3, 4, 5, 6}, true},
+		{3, 1_800_000_000_000, 1, []uint64{4, 5, 6}, false},
+		{6, 1_700_000_000_004, 1, []uint64{6}, true}, // made since: the claim again, not 4 and 5
+		{6, 1_800_000_000_000, 1, nil, false},
 	} {
 		gs, rs := b.RecordsSince("alice", c.after, c.since, 100)
 		var chain []uint64
