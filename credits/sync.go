@@ -157,7 +157,12 @@ func (b *Book) serveSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	gs, rs := b.book.RecordsSince(req.Account, req.After, req.SinceMS, ledger.MaxSyncRecords)
+	gs, rs, err := b.book.RecordsSince(req.Account, req.After, req.SinceMS, ledger.MaxSyncRecords)
+	if err != nil { // a damaged log: no answer rather than a wrong one
+		b.log.Errorf("ledger sync: answering %s for %s: %v", s.Conn().RemotePeer(), req.Account, err)
+		_ = s.Reset()
+		return
+	}
 	_ = mesh.WriteMsg(s, ledger.SyncAnswer{Grants: gs, Receipts: rs})
 }
 

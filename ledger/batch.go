@@ -26,9 +26,10 @@ func (l *Ledger) AddAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 // addAll is AddAll but the sync. l.mu held.
 func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*job.FraudProof, refused []error, err error) {
 	type checked struct {
-		g  *job.Grant
-		r  *job.Receipt
-		id [32]byte
+		g   *job.Grant
+		r   *job.Receipt
+		id  [32]byte
+		off int64 // of its record in the log
 	}
 	var todo []checked
 	var buf []byte
@@ -42,7 +43,7 @@ func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 			refused = append(refused, err)
 		default:
 			grants[id] = true
-			todo = append(todo, checked{g: &gs[i], id: id})
+			todo = append(todo, checked{g: &gs[i], id: id, off: l.size + int64(len(buf))})
 			buf = append(buf, encodeRecord(recGrant, job.Encode(&gs[i]))...)
 		}
 	}
@@ -53,7 +54,7 @@ func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 		case err != nil:
 			refused = append(refused, err)
 		default:
-			todo = append(todo, checked{r: &rs[i], id: id})
+			todo = append(todo, checked{r: &rs[i], id: id, off: l.size + int64(len(buf))})
 			buf = append(buf, encodeRecord(recReceipt, job.Encode(&rs[i]))...)
 		}
 	}
@@ -73,7 +74,7 @@ func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 		}
 		// A receipt twice in one batch: the second only adds a
 		// counter-signature, if it has one.
-		if f := l.book.applyReceipt(cloneReceipt(c.r), c.id); f != nil {
+		if f := l.book.applyReceipt(cloneReceipt(c.r), c.id, logLoc(c.off, 0)); f != nil {
 			frauds = append(frauds, f)
 		}
 	}

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,10 +60,10 @@ type Stats struct {
 
 type account struct {
 	granted       job.Credits
-	earned, spent job.Credits    // of the receipts that count
-	next          uint64         // as payer: receipts 1 … next−1 count
-	receipts      []*job.Receipt // as payer or payee, in arrival order
-	grants        []*job.Grant   // to this peer
+	earned, spent job.Credits  // of the receipts that count
+	next          uint64       // as payer: receipts 1 … next−1 count
+	receipts      []*entry     // as payer or payee, in arrival order
+	grants        []*job.Grant // to this peer
 }
 
 type seqKey struct {
@@ -75,23 +73,25 @@ type seqKey struct {
 
 // Book is the state derived from the receipts and grants a node has seen
 // and verified: balances, sequence numbers, double spenders. It depends only
-// on the set of records added, never on their order. It is safe for
-// concurrent use.
+// on the set of records added, never on their order. It keeps an entry of
+// each receipt in memory and its body in a receiptStore (entry.go). It is
+// safe for concurrent use.
 type Book struct {
-	cfg *config
+	cfg   *config
+	store receiptStore // the receipts' bodies
 
-	mu       sync.RWMutex
-	receipts map[[32]byte]*job.Receipt
-	bySeq    map[seqKey][]*job.Receipt
-	maxSeq   map[string]uint64
-	grants   map[[32]byte]struct{}
-	accounts map[string]*account
-	fraud    map[string]*job.FraudProof    // payer → the first conflict seen
-	forked   map[seqKey]bool               // slots holding a conflict
-	auths    map[seqKey]*job.Authorization // this node's own, their slot still empty
-	granted  job.Credits
-	counting int               // receipts that count
-	strs     map[string]string // interned peer IDs and network names
+	mu        sync.RWMutex
+	nReceipts int
+	bySeq     map[seqKey][]*entry // the records of each slot
+	maxSeq    map[string]uint64
+	grants    map[[32]byte]struct{}
+	accounts  map[string]*account
+	fraud     map[string]*job.FraudProof    // payer → the first conflict seen
+	forked    map[seqKey]bool               // slots holding a conflict
+	auths     map[seqKey]*job.Authorization // this node's own, their slot still empty
+	granted   job.Credits
+	counting  int               // receipts that count
+	strs      map[string]string // interned peer IDs and network names
 }
 
 // NewBook returns an empty book; WithNetwork (or WithFaucet) and
@@ -101,12 +101,12 @@ func NewBook(opts ...Option) (*Book, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBook(c), nil
+	return newBook(c, &memStore{}), nil
 }
 
-func newBook(c *config) *Book {
+func newBook(c *config, store receiptStore) *Book {
 	return &Book{
-		cfg: c, receipts: map[[32]byte]*job.Receipt{}, bySeq: map[seqKey][]*job.Receipt{},
+		cfg: c, store: store, bySeq: map[seqKey][]*entry{},
 		maxSeq: map[string]uint64{}, grants: map[[32]byte]struct{}{}, accounts: map[string]*account{},
 		fraud: map[string]*job.FraudProof{}, forked: map[seqKey]bool{}, auths: map[seqKey]*job.Authorization{},
 		strs: map[string]string{},
@@ -124,7 +124,7 @@ func (b *Book) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.applyReceipt(cloneReceipt(r), id), nil
+	return b.applyReceipt(cloneReceipt(r), id, noLoc), nil
 }
 
 // AddGrant verifies g and adds it: only the configured faucet of this
@@ -150,7 +150,7 @@ func (b *Book) AddFraud(p *job.FraudProof) error {
 	if err != nil {
 		return err
 	}
-	b.applyFraud(add)
+	b.applyFraud(add, noLoc)
 	return nil
 }
 
@@ -184,10 +184,10 @@ func (b *Book) Balance(peer string) Balance {
 			continue
 		}
 		bal.Pending++
-		if r.Payer == peer {
-			bal.PendingOut += r.Amount
+		if r.payer == peer {
+			bal.PendingOut += r.amount
 		} else {
-			bal.PendingIn += r.Amount
+			bal.PendingIn += r.amount
 		}
 	}
 	return bal
@@ -210,7 +210,8 @@ func (b *Book) Counts(peer string) (grants, receipts int) {
 func (b *Book) Fraudulent(payer string) bool {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.fraud[payer] != nil
+	_, ok := b.fraud[payer]
+	return ok
 }
 
 // FraudProof returns a proof against payer, or nil if the book has none.
@@ -252,32 +253,6 @@ func (b *Book) reserve(payer string, seq uint64) {
 	}
 }
 
-// Receipts returns up to n of peer's receipts (as payer or payee), the most
-// recent (by TimeMS, then sequence number) first.
-func (b *Book) Receipts(peer string, n int) []job.Receipt {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	a := b.accounts[peer]
-	if a == nil || n <= 0 {
-		return nil
-	}
-	rs := slices.Clone(a.receipts)
-	slices.SortFunc(rs, func(x, y *job.Receipt) int {
-		if c := cmp.Compare(y.TimeMS, x.TimeMS); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(y.Seq, x.Seq); c != 0 {
-			return c
-		}
-		return bytes.Compare(x.SigningBytes(), y.SigningBytes())
-	})
-	out := make([]job.Receipt, 0, min(n, len(rs)))
-	for _, r := range rs[:min(n, len(rs))] {
-		out = append(out, *cloneReceipt(r))
-	}
-	return out
-}
-
 // Peers returns every peer the book has an account for, sorted.
 func (b *Book) Peers() []string {
 	b.mu.RLock()
@@ -296,9 +271,9 @@ func (b *Book) Stats() Stats {
 	defer b.mu.RUnlock()
 	counted := b.counting
 	if b.tally() {
-		counted = len(b.receipts)
+		counted = b.nReceipts
 	}
-	return Stats{Receipts: len(b.receipts), Grants: len(b.grants), Peers: len(b.accounts),
+	return Stats{Receipts: b.nReceipts, Grants: len(b.grants), Peers: len(b.accounts),
 		FraudulentPayers: len(b.fraud), Granted: b.granted, Counted: counted}
 }
 
@@ -317,8 +292,8 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool) ([32]byte, e
 		return [32]byte{}, reject("receipt: network: %q is not this network %q", r.Network, b.cfg.network)
 	}
 	id := r.ID()
-	if old, ok := b.receipts[id]; ok {
-		if r.IsClaim() || len(old.PayeeSig) > 0 || len(r.PayeeSig) == 0 {
+	if old := b.find(seqKey{r.Payer, r.Seq}, id); old != nil {
+		if r.IsClaim() || old.cosigned || len(r.PayeeSig) == 0 {
 			return id, fmt.Errorf("receipt %d of payer %s: %w", r.Seq, r.Payer, ErrDuplicate)
 		}
 		// The payee's counter-signature of a receipt held without it.
@@ -423,10 +398,12 @@ func (b *Book) applyGrant(g *job.Grant, id [32]byte) {
 	b.settle(g.To)
 }
 
-// fraudAdd is what a checked fraud proof adds: the receipts the book lacked.
+// fraudAdd is what a checked fraud proof adds: the receipts the book lacked
+// (idx: 0 for the proof's A, 1 for its B).
 type fraudAdd struct {
 	rs  []*job.Receipt
 	ids [][32]byte
+	idx []int
 }
 
 func (b *Book) checkFraud(p *job.FraudProof, verify bool) (fraudAdd, error) {
@@ -442,7 +419,7 @@ func (b *Book) checkFraud(p *job.FraudProof, verify bool) (fraudAdd, error) {
 		if err != nil {
 			return add, fmt.Errorf("fraud proof against %s, receipt %c: %w", p.A.Payer, "ab"[i], err)
 		}
-		add.rs, add.ids = append(add.rs, cloneReceipt(r)), append(add.ids, id)
+		add.rs, add.ids, add.idx = append(add.rs, cloneReceipt(r)), append(add.ids, id), append(add.idx, i)
 	}
 	if len(add.rs) == 0 {
 		return add, fmt.Errorf("fraud proof against %s, seq %d: %w", p.A.Payer, p.A.Seq, ErrDuplicate)
@@ -450,9 +427,15 @@ func (b *Book) checkFraud(p *job.FraudProof, verify bool) (fraudAdd, error) {
 	return add, nil
 }
 
-func (b *Book) applyFraud(add fraudAdd) {
+// applyFraud adds what checkFraud found the book lacked; off is the
+// offset of the proof's record in the log, or noLoc.
+func (b *Book) applyFraud(add fraudAdd, off int64) {
 	for i, r := range add.rs {
-		b.applyReceipt(r, add.ids[i])
+		loc := int64(noLoc)
+		if off != noLoc {
+			loc = logLoc(off, add.idx[i])
+		}
+		b.applyReceipt(r, add.ids[i], loc)
 	}
 }
 

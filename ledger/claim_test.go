@@ -279,8 +279,8 @@ func TestAddAll(t *testing.T) {
 		if a := l.Balance("alice"); a.Granted != 150 || a.Spent != 30 || a.Balance != 120 {
 			t.Fatalf("alice %+v; want 150 granted, 30 spent", a)
 		}
-		if r := l.Receipts("bob", 10); len(r) != 2 || len(r[0].PayeeSig) == 0 || len(r[1].PayeeSig) == 0 {
-			t.Fatalf("bob's receipts %+v; want both, counter-signed", r)
+		if r, err := l.Receipts("bob", 10); err != nil || len(r) != 2 || len(r[0].PayeeSig) == 0 || len(r[1].PayeeSig) == 0 {
+			t.Fatalf("bob's receipts %+v, %v; want both, counter-signed", r, err)
 		}
 	}
 	check(l)

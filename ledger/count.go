@@ -40,12 +40,12 @@ func (b *Book) tally() bool { return b.cfg.faucet == "" }
 func (a *account) spendable() job.Credits { return a.granted + a.earned - a.spent }
 
 // counted reports whether r, a receipt in the book, counts.
-func (b *Book) counted(r *job.Receipt) bool {
+func (b *Book) counted(r *entry) bool {
 	if b.tally() {
 		return true
 	}
-	a := b.accounts[r.Payer]
-	return a != nil && r.Seq < a.next && b.slot(seqKey{r.Payer, r.Seq}) == r
+	a := b.accounts[r.payer]
+	return a != nil && r.seq < a.next && b.slot(seqKey{r.payer, r.seq}) == r
 }
 
 // settle counts what became countable after payer's balance or chain
@@ -68,15 +68,15 @@ func (b *Book) settle(payer string) {
 			if r == nil { // a gap, or a fork: the chain stops here
 				break
 			}
-			if a.spendable() < r.Amount {
+			if a.spendable() < r.amount {
 				break
 			}
-			a.spent += r.Amount
-			b.accounts[r.Payee].earned += r.Amount
+			a.spent += r.amount
+			b.accounts[r.payee].earned += r.amount
 			a.next++
 			b.counting++
-			if r.Amount > 0 {
-				work = append(work, r.Payee)
+			if r.amount > 0 {
+				work = append(work, r.payee)
 			}
 		}
 	}
@@ -122,7 +122,7 @@ func (b *Book) Available(peer string) job.Credits {
 	}
 	for s, top := a.next, b.maxSeq[peer]; s <= top && s < a.next+maxAhead; s++ {
 		if r := b.slot(seqKey{peer, s}); r != nil {
-			avail -= r.Amount
+			avail -= r.amount
 		}
 	}
 	return max(avail, 0)
@@ -145,8 +145,8 @@ func (b *Book) PendingPayers(peer string, max int) []string {
 		if len(out) == max {
 			break
 		}
-		if r.Payee == peer && !b.counted(r) && !b.superseded(r) && !slices.Contains(out, r.Payer) {
-			out = append(out, r.Payer)
+		if r.payee == peer && !b.counted(r) && !b.superseded(r) && !slices.Contains(out, r.payer) {
+			out = append(out, r.payer)
 		}
 	}
 	return out

@@ -73,9 +73,10 @@ type logFile interface {
 // failed write leaves the book (and the file) as they were. It is safe for
 // concurrent use.
 type Ledger struct {
-	cfg  *config
-	path string
-	book *Book
+	cfg   *config
+	path  string
+	book  *Book
+	store *logStore // the receipts' bodies, read back (logstore.go)
 
 	mu     sync.Mutex // serialises writers
 	f      logFile
@@ -122,17 +123,22 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	l := &Ledger{cfg: cfg, path: filepath.Join(dir, LogFile), book: newBook(cfg)}
+	l := &Ledger{cfg: cfg, path: filepath.Join(dir, LogFile)}
 	if err := l.create(); err != nil {
+		return nil, err
+	}
+	if err := l.openStore(); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
+		l.store.f.Close()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	end, err := l.replay(f)
 	if err != nil {
 		f.Close()
+		l.store.f.Close()
 		return nil, err
 	}
 	l.f, l.size, l.synced = f, end, end
@@ -275,7 +281,7 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
-		b.applyReceipt(v, id)
+		b.applyReceipt(v, id, logLoc(off, 0))
 	case *job.Grant:
 		id, err := b.checkGrant(v, verify, true)
 		if err != nil {
@@ -287,7 +293,7 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
-		b.applyFraud(add)
+		b.applyFraud(add, off)
 	case *seqReservation:
 		b.reserve(v.Payer, v.Seq)
 	case *job.Authorization:
@@ -341,12 +347,13 @@ func (l *Ledger) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 		if err != nil {
 			return err
 		}
+		off := l.size
 		if err := l.append(recReceipt, r); err != nil {
 			return err
 		}
 		l.book.mu.Lock()
 		defer l.book.mu.Unlock()
-		fraud = l.book.applyReceipt(cloneReceipt(r), id)
+		fraud = l.book.applyReceipt(cloneReceipt(r), id, logLoc(off, 0))
 		return nil
 	})
 	return fraud, err
@@ -380,12 +387,13 @@ func (l *Ledger) AddFraud(p *job.FraudProof) error {
 		if err != nil {
 			return err
 		}
+		off := l.size
 		if err := l.append(recFraud, p); err != nil {
 			return err
 		}
 		l.book.mu.Lock()
 		defer l.book.mu.Unlock()
-		l.book.applyFraud(add)
+		l.book.applyFraud(add, off)
 		return nil
 	})
 }
@@ -398,11 +406,6 @@ func (l *Ledger) Balance(peer string) Balance { return l.book.Balance(peer) }
 
 // Counts is Book.Counts.
 func (l *Ledger) Counts(peer string) (grants, receipts int) { return l.book.Counts(peer) }
-
-// Records is Book.Records.
-func (l *Ledger) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
-	return l.book.Records(peer, max)
-}
 
 // Spendable is Book.Spendable.
 func (l *Ledger) Spendable(peer string) job.Credits { return l.book.Spendable(peer) }
@@ -418,9 +421,6 @@ func (l *Ledger) FraudulentPayers() []string { return l.book.FraudulentPayers() 
 
 // NextSeq is Book.NextSeq.
 func (l *Ledger) NextSeq(payer string) uint64 { return l.book.NextSeq(payer) }
-
-// Receipts is Book.Receipts.
-func (l *Ledger) Receipts(peer string, n int) []job.Receipt { return l.book.Receipts(peer, n) }
 
 // Peers is Book.Peers.
 func (l *Ledger) Peers() []string { return l.book.Peers() }
@@ -452,6 +452,9 @@ func (l *Ledger) Close() error {
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
+	if cerr := l.store.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("ledger %s: %w", l.path, cerr)
+	}
 	return err
 }
 
@@ -460,11 +463,6 @@ func (l *Ledger) PendingPayers(peer string, max int) []string { return l.book.Pe
 
 // Available is Book.Available.
 func (l *Ledger) Available(peer string) job.Credits { return l.book.Available(peer) }
-
-// RecordsSince is Book.RecordsSince.
-func (l *Ledger) RecordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []job.Receipt) {
-	return l.book.RecordsSince(peer, after, sinceMS, max)
-}
 
 // CountedChain is Book.CountedChain.
 func (l *Ledger) CountedChain(peer string) uint64 { return l.book.CountedChain(peer) }

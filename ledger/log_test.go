@@ -415,7 +415,9 @@ func TestLedgerConcurrent(t *testing.T) {
 					t.Error(err)
 				}
 				_ = l.Balance("bob")
-				_ = l.Receipts(p, 3)
+				if _, err := l.Receipts(p, 3); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}

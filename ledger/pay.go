@@ -73,7 +73,9 @@ func (l *Ledger) pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Re
 	c.PayerSig, c.PayeeSig, c.Auth = nil, nil, nil
 	if c.Seq == 0 {
 		c.Seq = l.book.NextSeq(c.Payer)
-	} else if held := l.held(&c); held != nil {
+	} else if held, err := l.held(&c); err != nil {
+		return nil, nil, err
+	} else if held != nil {
 		if held.Job != c.Job || held.Attempt != c.Attempt || held.Payee != c.Payee {
 			return nil, nil, fmt.Errorf("slot %d of %s already holds its receipt for job %s attempt %d to %s", c.Seq, c.Payer, held.Job, held.Attempt, held.Payee)
 		}
@@ -93,25 +95,37 @@ func (l *Ledger) pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Re
 	if err != nil {
 		return nil, nil, err
 	}
+	off := l.size
 	if err := l.append(recReceipt, &c); err != nil {
 		return nil, nil, err
 	}
 	l.book.mu.Lock()
 	defer l.book.mu.Unlock()
-	fraud := l.book.applyReceipt(cloneReceipt(&c), id)
+	fraud := l.book.applyReceipt(cloneReceipt(&c), id, logLoc(off, 0))
 	return &c, fraud, nil
 }
 
-// held returns the receipt the payer signed in r's slot, if any. l.mu held.
-func (l *Ledger) held(r *job.Receipt) *job.Receipt {
+// held returns the receipt the payer signed in r's slot, if any, read
+// back from the log. l.mu held.
+func (l *Ledger) held(r *job.Receipt) (*job.Receipt, error) {
 	l.book.mu.RLock()
-	defer l.book.mu.RUnlock()
+	var ref *bodyRef
 	for _, o := range l.book.bySeq[seqKey{r.Payer, r.Seq}] {
-		if !o.IsClaim() {
-			return cloneReceipt(o)
+		if !o.isClaim() {
+			b := o.bodyRef()
+			ref = &b
+			break
 		}
 	}
-	return nil
+	l.book.mu.RUnlock()
+	if ref == nil {
+		return nil, nil
+	}
+	held, err := l.book.body(*ref)
+	if err != nil {
+		return nil, fmt.Errorf("paying slot %d of %s: %w", r.Seq, r.Payer, err)
+	}
+	return held, nil
 }
 
 // Void fills the slot of a, an authorisation this node signed, with a

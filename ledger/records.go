@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 
@@ -28,6 +29,16 @@ func (b *Book) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
 // records the judge held; a second receipt in a counted slot is a double
 // spend, which its holders prove to everyone by gossip.)
 func (b *Book) RecordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []job.Receipt) {
+	gs, refs := b.recordsSince(peer, after, sinceMS, max)
+	rs, err := b.bodies(refs)
+	if err != nil { // not with a Book's own store, in memory: see Ledger.RecordsSince
+		b.cfg.log.Error("ledger: reading receipts back", "peer", peer, "err", err)
+	}
+	return gs, rs
+}
+
+// recordsSince is RecordsSince's grants and where its receipts are.
+func (b *Book) recordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []bodyRef) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	a := b.accounts[peer]
@@ -40,25 +51,25 @@ func (b *Book) RecordsSince(peer string, after uint64, sinceMS int64, max int) (
 		c.Sig = slices.Clone(g.Sig)
 		gs = append(gs, c)
 	}
-	var rs []*job.Receipt
+	var rs []*entry
 	for _, r := range a.receipts {
-		if r.Payer == peer && r.Seq > after || r.TimeMS >= sinceMS && (r.Payer != peer || r.IsClaim()) {
+		if r.payer == peer && r.seq > after || r.timeMS >= sinceMS && (r.payer != peer || r.isClaim()) {
 			rs = append(rs, r)
 		}
 	}
-	slices.SortStableFunc(rs, func(x, y *job.Receipt) int {
-		xo, yo := x.Payer != peer, y.Payer != peer // its own chain first
+	slices.SortStableFunc(rs, func(x, y *entry) int {
+		xo, yo := x.payer != peer, y.payer != peer // its own chain first
 		if xo != yo {
 			if xo {
 				return 1
 			}
 			return -1
 		}
-		return cmp.Compare(x.Seq, y.Seq)
+		return cmp.Compare(x.seq, y.seq)
 	})
-	out := make([]job.Receipt, 0, min(len(rs), max-len(gs)))
+	out := make([]bodyRef, 0, min(len(rs), max-len(gs)))
 	for _, r := range rs[:min(len(rs), max-len(gs))] {
-		out = append(out, *cloneReceipt(r))
+		out = append(out, r.bodyRef())
 	}
 	return gs, out
 }
@@ -72,4 +83,41 @@ func (b *Book) CountedChain(peer string) uint64 {
 		return a.next - 1
 	}
 	return 0
+}
+
+// Receipts returns up to n of peer's receipts (as payer or payee), the most
+// recent (by TimeMS, then sequence number) first. (A Book's own store, in
+// memory, cannot fail to give them; a Ledger's reads its log:
+// Ledger.Receipts.)
+func (b *Book) Receipts(peer string, n int) []job.Receipt {
+	rs, err := b.bodies(b.recent(peer, n))
+	if err != nil {
+		b.cfg.log.Error("ledger: reading receipts back", "peer", peer, "err", err)
+	}
+	return rs
+}
+
+// recent is where Receipts' receipts are.
+func (b *Book) recent(peer string, n int) []bodyRef {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a := b.accounts[peer]
+	if a == nil || n <= 0 {
+		return nil
+	}
+	rs := slices.Clone(a.receipts)
+	slices.SortFunc(rs, func(x, y *entry) int {
+		if c := cmp.Compare(y.timeMS, x.timeMS); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.seq, x.seq); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.id[:], y.id[:])
+	})
+	out := make([]bodyRef, 0, min(n, len(rs)))
+	for _, r := range rs[:min(n, len(rs))] {
+		out = append(out, r.bodyRef())
+	}
+	return out
 }

@@ -33,21 +33,23 @@ import (
 // payer's later payees lose. An honest client never gets there: its
 // receipt and its provider's claim are for the same metered charge.
 
-// slot returns k's record, or nil: nothing there, or a fork. b.mu held.
-func (b *Book) slot(k seqKey) *job.Receipt {
+// slot returns k's record, or nil: nothing there, or a fork. Of two
+// claims for one amount, the one with the smaller ID is the record. b.mu
+// held.
+func (b *Book) slot(k seqKey) *entry {
 	rs := b.bySeq[k]
 	if len(rs) == 0 || b.forked[k] {
 		return nil
 	}
-	var alone, claim *job.Receipt
+	var alone, claim *entry
 	for _, r := range rs {
 		switch {
-		case !r.IsClaim() && len(r.PayeeSig) > 0:
+		case !r.isClaim() && r.cosigned:
 			return r
-		case !r.IsClaim():
+		case !r.isClaim():
 			alone = r
-		case claim == nil || r.Amount < claim.Amount ||
-			r.Amount == claim.Amount && bytes.Compare(r.SigningBytes(), claim.SigningBytes()) < 0:
+		case claim == nil || r.amount < claim.amount ||
+			r.amount == claim.amount && bytes.Compare(r.id[:], claim.id[:]) < 0:
 			claim = r
 		}
 	}
@@ -59,60 +61,88 @@ func (b *Book) slot(k seqKey) *job.Receipt {
 
 // superseded reports whether r is in an unforked slot whose record is
 // another one. b.mu held.
-func (b *Book) superseded(r *job.Receipt) bool {
-	k := seqKey{r.Payer, r.Seq}
+func (b *Book) superseded(r *entry) bool {
+	k := seqKey{r.payer, r.seq}
 	s := b.slot(k)
 	return s != nil && s != r
 }
 
-// applyReceipt adds a checked receipt (or claim), which it keeps (the
-// caller passes a copy), and returns a fraud proof if it conflicts with a
-// record of the same slot. A receipt already held without its payee's
-// signature gets it. b.mu held.
-func (b *Book) applyReceipt(r *job.Receipt, id [32]byte) *job.FraudProof {
-	if old := b.receipts[id]; old != nil { // the counter-signature comes
-		if len(old.PayeeSig) == 0 && len(r.PayeeSig) > 0 {
-			k := seqKey{old.Payer, old.Seq}
+// find returns the record of slot k with ID id, or nil. b.mu held.
+func (b *Book) find(k seqKey, id [32]byte) *entry {
+	for _, e := range b.bySeq[k] {
+		if e.id == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// applyReceipt adds a checked receipt (or claim), which its store keeps
+// (the caller passes a copy; loc: where the log holds it, or noLoc), and
+// returns a fraud proof if it conflicts with a record of the same slot. A
+// receipt already held without its payee's signature gets it. b.mu held.
+func (b *Book) applyReceipt(r *job.Receipt, id [32]byte, loc int64) *job.FraudProof {
+	k := seqKey{b.intern(r.Payer), r.Seq}
+	if old := b.find(k, id); old != nil { // the counter-signature comes
+		if !old.cosigned && len(r.PayeeSig) > 0 {
 			before := b.slot(k)
-			old.PayeeSig = r.PayeeSig
+			old.cosigned, old.ref = true, b.store.keep(r, loc)
 			b.reslot(k, before)
 		}
 		return nil
 	}
-	r.Network, r.Payer, r.Payee = b.intern(r.Network), b.intern(r.Payer), b.intern(r.Payee)
-	b.receipts[id] = r
-	payer, payee := b.account(r.Payer), b.account(r.Payee)
-	payer.receipts = append(payer.receipts, r)
-	payee.receipts = append(payee.receipts, r)
+	r.Network, r.Payer, r.Payee = b.intern(r.Network), k.payer, b.intern(r.Payee)
+	e := newEntry(r, id)
+	e.ref = b.store.keep(r, loc)
+	b.nReceipts++
+	payer, payee := b.account(e.payer), b.account(e.payee)
+	payer.receipts = append(payer.receipts, e)
+	payee.receipts = append(payee.receipts, e)
 	if b.tally() {
-		payer.spent += r.Amount
-		payee.earned += r.Amount
+		payer.spent += e.amount
+		payee.earned += e.amount
 	}
-	if r.Seq > b.maxSeq[r.Payer] {
-		b.maxSeq[r.Payer] = r.Seq
+	if e.seq > b.maxSeq[e.payer] {
+		b.maxSeq[e.payer] = e.seq
 	}
-	k := seqKey{r.Payer, r.Seq}
 	delete(b.auths, k) // this node's own authorisation: its slot is filled
 	before := b.slot(k)
 	var proof *job.FraudProof
 	for _, o := range b.bySeq[k] {
-		if job.Conflict(o, r) {
+		if conflict(o, e) {
 			b.forked[k] = true
-			if b.fraud[r.Payer] == nil {
-				b.fraud[r.Payer] = &job.FraudProof{V: job.Version, A: *cloneReceipt(o), B: *cloneReceipt(r)}
-			}
-			proof = &job.FraudProof{V: job.Version, A: *cloneReceipt(o), B: *cloneReceipt(r)}
+			proof = b.fraudProof(o, r)
 			break
 		}
 	}
-	b.bySeq[k] = append(b.bySeq[k], r)
+	b.bySeq[k] = append(b.bySeq[k], e)
 	b.reslot(k, before)
 	return proof
 }
 
+// fraudProof returns the proof that o, a record of the book, and r, the
+// receipt being added, conflict, and keeps the first against their payer.
+// When o's body cannot be read back (a damaged log), the payer is marked
+// all the same and the proof is nil. b.mu held.
+func (b *Book) fraudProof(o *entry, r *job.Receipt) *job.FraudProof {
+	first, err := b.body(o.bodyRef())
+	if err != nil {
+		b.cfg.log.Error("ledger: a double spend without its proof: the other receipt cannot be read back",
+			"payer", r.Payer, "seq", r.Seq, "err", err)
+		if _, ok := b.fraud[r.Payer]; !ok {
+			b.fraud[r.Payer] = nil
+		}
+		return nil
+	}
+	if b.fraud[r.Payer] == nil {
+		b.fraud[r.Payer] = &job.FraudProof{V: job.Version, A: *cloneReceipt(first), B: *cloneReceipt(r)}
+	}
+	return &job.FraudProof{V: job.Version, A: *first, B: *cloneReceipt(r)}
+}
+
 // reslot counts what a change of slot k's record (from before) makes
 // count, or derives counting again when k was counted. b.mu held.
-func (b *Book) reslot(k seqKey, before *job.Receipt) {
+func (b *Book) reslot(k seqKey, before *entry) {
 	if b.tally() || b.slot(k) == before {
 		return
 	}

@@ -39,7 +39,7 @@ func (l *Ledger) Verify() (Report, error) {
 		return rep, fmt.Errorf("ledger: %w", err)
 	}
 	defer f.Close()
-	fresh := newBook(l.cfg)
+	fresh := newBook(l.cfg, l.store) // its entries refer to the same log
 	s := newScanner(l.path, f, size)
 	for {
 		typ, payload, err := s.next()

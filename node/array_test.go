@@ -81,7 +81,7 @@ func checkEveryTaskOnce(t *testing.T, out *job.Outcome, count int) map[string]in
 // receiptsOf returns the client's receipts for job id, by payee.
 func receiptsOf(client *Node, id string) map[string][]job.Receipt {
 	by := map[string][]job.Receipt{}
-	for _, rc := range client.book.Receipts(client.ID().String(), 1000) {
+	for _, rc := range receiptsIn(client, client.ID().String(), 1000) {
 		if rc.Job == id && rc.Amount > 0 {
 			by[rc.Payee] = append(by[rc.Payee], rc)
 		}

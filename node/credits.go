@@ -30,7 +30,11 @@ func (n *Node) AddGrant(ctx context.Context, g *job.Grant) error { return n.cred
 // Credits returns this node's balance and recent receipts.
 func (n *Node) Credits(recent int) api.Credits {
 	self := n.ID().String()
-	return api.Credits{Peer: self, Balance: n.book.Balance(self), Receipts: n.book.Receipts(self, recent), Ledger: n.book.Stats()}
+	rs, err := n.book.Receipts(self, recent)
+	if err != nil { // a damaged log: the balance and counts, without them
+		log.Errorf("credits: %v", err)
+	}
+	return api.Credits{Peer: self, Balance: n.book.Balance(self), Receipts: rs, Ledger: n.book.Stats()}
 }
 
 // Ledger returns the node's ledger.

@@ -77,7 +77,7 @@ func TestFundsGrantsAndDoubleSpend(t *testing.T) {
 	// The client cheats: it signs a second receipt with the sequence number
 	// of the first, paying the other provider, which counter-signs it (it
 	// has not heard of the first yet, or does not care).
-	firstReceipt := client.book.Receipts(self, 1)[0]
+	firstReceipt := receiptsIn(client, self, 1)[0]
 	cheat := job.Receipt{V: job.Version, Network: network, Job: first.Job, Attempt: 2, Payer: self,
 		Payee: provs[1].ID().String(), Amount: 1000, Seq: firstReceipt.Seq, TimeMS: time.Now().UnixMilli()}
 	if cheat.PayerSig, err = client.credits.Sign(cheat.SigningBytes()); err != nil {

@@ -17,9 +17,19 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// receiptsIn returns up to max of peer's receipts in n's ledger, read back
+// from its log (which must not fail).
+func receiptsIn(n *Node, peer string, max int) []job.Receipt {
+	rs, err := n.book.Receipts(peer, max)
+	if err != nil {
+		panic(err)
+	}
+	return rs
+}
+
 // holds reports whether n's ledger holds the receipt with r's ID.
 func holds(n *Node, r job.Receipt) bool {
-	for _, o := range n.book.Receipts(r.Payer, 1<<16) {
+	for _, o := range receiptsIn(n, r.Payer, 1<<16) {
 		if o.ID() == r.ID() {
 			return true
 		}
@@ -53,7 +63,7 @@ func TestReceiptsGoToTheirHolders(t *testing.T) {
 		}
 	}
 	self := client.ID().String()
-	rs := client.book.Receipts(self, 100)
+	rs := receiptsIn(client, self, 100)
 	if len(rs) != 4 {
 		t.Fatalf("the client holds %d receipts, want 4", len(rs))
 	}

@@ -89,6 +89,7 @@ YAML file given by --config.`,
 	f.Int("max-auctions", client.DefaultMaxAuctions, "auctions this node runs at once as a client (1 to 4096); a job past it waits for one to end, so that a large batch never floods the providers into silence")
 	f.Duration("busy-wait", client.DefaultBusyWait, "how long a job without a deadline goes on auctioning while the mesh is busy (candidates silent or declining busy) before it ends unscheduled")
 	f.Bool("cpu-profile", false, "write a CPU profile of the whole run to DATA-DIR/"+cpuProfileFile+" when the node stops (go tool pprof reads it)")
+	f.Bool("heap-profile", false, "write a heap profile to DATA-DIR/"+heapProfilePrefix+"N.pprof (N = 1, 2, …) each time the node gets SIGUSR1 (go tool pprof reads it)")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
 	return cmd
 }
@@ -106,6 +107,13 @@ func runStart(cmd *cobra.Command, _ []string) error {
 	defer stop()
 	if profile, _ := f.GetBool("cpu-profile"); profile {
 		end, err := startCPUProfile(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer end()
+	}
+	if profile, _ := f.GetBool("heap-profile"); profile {
+		end, err := startHeapProfiles(cfg.DataDir)
 		if err != nil {
 			return err
 		}
