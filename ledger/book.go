@@ -63,6 +63,7 @@ type account struct {
 	earned, spent job.Credits  // of the receipts that count
 	next          uint64       // as payer: receipts 1 … next−1 count
 	receipts      []*entry     // as payer or payee, in arrival order
+	chain         []*entry     // as payer: slot s's first record at s−1 (chain.go)
 	grants        []*job.Grant // to this peer
 }
 
@@ -82,7 +83,7 @@ type Book struct {
 
 	mu        sync.RWMutex
 	nReceipts int
-	bySeq     map[seqKey][]*entry // the records of each slot
+	multi     map[seqKey][]*entry // the records of slots holding several, or far ahead (chain.go)
 	maxSeq    map[string]uint64
 	grants    map[[32]byte]struct{}
 	accounts  map[string]*account
@@ -106,7 +107,7 @@ func NewBook(opts ...Option) (*Book, error) {
 
 func newBook(c *config, store receiptStore) *Book {
 	return &Book{
-		cfg: c, store: store, bySeq: map[seqKey][]*entry{},
+		cfg: c, store: store, multi: map[seqKey][]*entry{},
 		maxSeq: map[string]uint64{}, grants: map[[32]byte]struct{}{}, accounts: map[string]*account{},
 		fraud: map[string]*job.FraudProof{}, forked: map[seqKey]bool{}, auths: map[seqKey]*job.Authorization{},
 		strs: map[string]string{},

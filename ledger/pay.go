@@ -110,7 +110,7 @@ func (l *Ledger) pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Re
 func (l *Ledger) held(r *job.Receipt) (*job.Receipt, error) {
 	l.book.mu.RLock()
 	var ref *bodyRef
-	for _, o := range l.book.bySeq[seqKey{r.Payer, r.Seq}] {
+	for _, o := range l.book.slotRecs(seqKey{r.Payer, r.Seq}) {
 		if !o.isClaim() {
 			b := o.bodyRef()
 			ref = &b
@@ -133,7 +133,7 @@ func (l *Ledger) held(r *job.Receipt) (*job.Receipt, error) {
 // record already (its receipt, or its payee's claim): then it returns nil.
 func (l *Ledger) Void(a *job.Authorization, timeMS int64, sign func([]byte) ([]byte, error)) (*job.Receipt, error) {
 	l.book.mu.RLock()
-	filled := len(l.book.bySeq[seqKey{a.Payer, a.Seq}]) > 0
+	filled := len(l.book.slotRecs(seqKey{a.Payer, a.Seq})) > 0
 	l.book.mu.RUnlock()
 	if filled {
 		return nil, nil

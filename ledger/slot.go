@@ -37,7 +37,7 @@ import (
 // claims for one amount, the one with the smaller ID is the record. b.mu
 // held.
 func (b *Book) slot(k seqKey) *entry {
-	rs := b.bySeq[k]
+	rs := b.slotRecs(k)
 	if len(rs) == 0 || b.forked[k] {
 		return nil
 	}
@@ -69,7 +69,7 @@ func (b *Book) superseded(r *entry) bool {
 
 // find returns the record of slot k with ID id, or nil. b.mu held.
 func (b *Book) find(k seqKey, id [32]byte) *entry {
-	for _, e := range b.bySeq[k] {
+	for _, e := range b.slotRecs(k) {
 		if e.id == id {
 			return e
 		}
@@ -108,14 +108,14 @@ func (b *Book) applyReceipt(r *job.Receipt, id [32]byte, loc int64) *job.FraudPr
 	delete(b.auths, k) // this node's own authorisation: its slot is filled
 	before := b.slot(k)
 	var proof *job.FraudProof
-	for _, o := range b.bySeq[k] {
+	for _, o := range b.slotRecs(k) {
 		if conflict(o, e) {
 			b.forked[k] = true
 			proof = b.fraudProof(o, r)
 			break
 		}
 	}
-	b.bySeq[k] = append(b.bySeq[k], e)
+	b.addRec(k, e)
 	b.reslot(k, before)
 	return proof
 }
@@ -159,7 +159,7 @@ func (b *Book) reslot(k seqKey, before *entry) {
 func (b *Book) ownAuth(a *job.Authorization) {
 	b.reserve(a.Payer, a.Seq)
 	k := seqKey{b.intern(a.Payer), a.Seq}
-	if len(b.bySeq[k]) == 0 {
+	if len(b.slotRecs(k)) == 0 {
 		c := *a
 		b.auths[k] = &c
 	}
