@@ -125,7 +125,7 @@ type journal struct {
 	// What the writer has yet to do (journal_writer.go): records to
 	// write (their encoding, the latest wins) and files to remove; gen
 	// counts the requests, durable the last one on disk.
-	pending  map[string][]byte
+	pending  map[string]*api.JobRecord // to write, encoded by the writer (once per batch)
 	removals []string
 	gen      uint64
 	durable  uint64
@@ -152,7 +152,7 @@ func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journ
 	}
 	j := &journal{dir: dir, keep: keep, log: log, now: now, active: map[string]*api.JobRecord{}, done: map[string]api.JobSummary{},
 		file: f, size: st.end, index: st.spans, compactAt: compactAbove,
-		pending: map[string][]byte{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
+		pending: map[string]*api.JobRecord{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
 	j.flushed = sync.NewCond(&j.mu)
 	recs := st.recs
 	legacy := j.loadLegacy(recs)
@@ -168,7 +168,7 @@ func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journ
 	sort.Slice(unfinished, func(a, b int) bool { return unfinished[a].Submitted.Before(unfinished[b].Submitted) })
 	j.mu.Lock()
 	for _, r := range legacy {
-		j.pending[r.ID] = encodeRecord(r)
+		j.pending[r.ID] = r
 	}
 	j.pruneLocked()
 	j.mu.Unlock()
@@ -267,7 +267,7 @@ func (j *journal) writeLocked(r *api.JobRecord) {
 		return
 	}
 	r.Updated = j.now()
-	j.pending[r.ID] = encodeRecord(r)
+	j.pending[r.ID] = r
 	j.gen++
 	select {
 	case j.wake <- struct{}{}:
@@ -409,7 +409,8 @@ func (j *journal) get(ref string) (*api.JobRecord, error) {
 		j.mu.Unlock()
 		return decodeRecord(b)
 	}
-	if b, ok := j.pending[id]; ok { // finished, its last write still queued
+	if r, ok := j.pending[id]; ok { // finished, its last write still queued
+		b := encodeRecord(r)
 		j.mu.Unlock()
 		return decodeRecord(b)
 	}

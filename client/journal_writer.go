@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+
+	"github.com/computemesh/computemesh/api"
 )
 
 // The journal writes its records in the background, in batches (a group
@@ -53,8 +55,12 @@ func (j *journal) writeBatch() bool {
 		j.mu.Unlock()
 		return false
 	}
-	gen, pending, removals, size := j.gen, j.pending, j.removals, j.size
-	j.pending, j.removals = map[string][]byte{}, nil
+	gen, queued, removals, size := j.gen, j.pending, j.removals, j.size
+	j.pending, j.removals = map[string]*api.JobRecord{}, nil
+	pending := make(map[string][]byte, len(queued))
+	for id, r := range queued { // each record once, however often it changed since the last batch
+		pending[id] = encodeRecord(r)
+	}
 	j.mu.Unlock()
 
 	var buf []byte
@@ -71,9 +77,9 @@ func (j *journal) writeBatch() bool {
 	j.mu.Lock()
 	if err != nil {
 		j.log.Errorf("job records %s: %v (%d records kept for the next write)", filepath.Join(j.dir, logName), err, len(pending))
-		for id, b := range pending {
+		for id, r := range queued {
 			if _, newer := j.pending[id]; !newer && (j.active[id] != nil || j.hasDone(id)) {
-				j.pending[id] = b
+				j.pending[id] = r
 			}
 		}
 		j.removals = append(removals, j.removals...)
