@@ -62,27 +62,23 @@ func (b *Book) CheckCounterSigned(sent, back *job.Receipt) error {
 // attempt against the result's charge, counter-sign it and keep it in the
 // ledger (durably) before it is acknowledged.
 func (b *Book) CounterSign(rc *job.Receipt, a *job.Award, client peer.ID, charge job.Credits) error {
-	if err := b.checkReceipt(rc, a, client, charge); err != nil {
+	if err := b.checkReceiptFields(rc, a, client, charge); err != nil {
 		return err
 	}
-	sig, err := b.Sign(rc.SigningBytes())
-	if err != nil {
-		return err
-	}
-	rc.PayeeSig = sig
-	fraud, err := b.book.AddReceipt(rc)
+	signed, fraud, err := b.book.CounterSign(rc, b.Sign)    // the client's signature checked there
 	if err != nil && !errors.Is(err, ledger.ErrDuplicate) { // the client's gossip may come first
-		return fmt.Errorf("keeping the receipt: %w", err)
+		return fmt.Errorf("receipt: %w", err)
 	}
+	rc.PayeeSig = signed.PayeeSig
 	if fraud != nil {
 		b.reportFraud(fraud)
 	}
 	return nil
 }
 
-// checkReceipt checks a client's receipt against the attempt and its
-// result, and the client's signature.
-func (b *Book) checkReceipt(rc *job.Receipt, a *job.Award, client peer.ID, charge job.Credits) error {
+// checkReceiptFields checks a client's receipt against the attempt and its
+// result (not the client's signature: the ledger checks it).
+func (b *Book) checkReceiptFields(rc *job.Receipt, a *job.Award, client peer.ID, charge job.Credits) error {
 	switch {
 	case rc.Network != b.mesh.NetworkName():
 		return fmt.Errorf("receipt for network %q, not %q", rc.Network, b.mesh.NetworkName())
@@ -94,9 +90,6 @@ func (b *Book) checkReceipt(rc *job.Receipt, a *job.Award, client peer.ID, charg
 		return fmt.Errorf("receipt for %s credits, the charge is %s", rc.Amount, charge)
 	case a.Auth != nil && a.Auth.Seq != 0 && rc.Seq != a.Auth.Seq:
 		return fmt.Errorf("receipt with sequence number %d, the authorisation took %d", rc.Seq, a.Auth.Seq)
-	}
-	if err := VerifySignature(rc.Payer, rc.SigningBytes(), rc.PayerSig); err != nil {
-		return fmt.Errorf("receipt: %w", err)
 	}
 	return nil
 }

@@ -65,25 +65,25 @@ func (l *Ledger) syncTo(end int64) error {
 	return nil
 }
 
-// checkSigner makes sure, once per payer, that sign makes signatures that
-// verify for it (a node signing with another key than its ledger's
-// account would write records that every peer refuses); after that, what
-// this node signs for payer is not verified again.
-func (l *Ledger) checkSigner(payer string, msg, sig []byte) error {
+// checkSigner makes sure, once per account, that this node's signer makes
+// signatures that verify for it (a node signing with another key than its
+// ledger's account would write records that every peer refuses); after
+// that, what this node signs for account is not verified again.
+func (l *Ledger) checkSigner(account string, msg, sig []byte) error {
 	l.signersMu.Lock()
-	ok := l.signers[payer]
+	ok := l.signers[account]
 	l.signersMu.Unlock()
 	if ok {
 		return nil
 	}
-	if err := l.cfg.verify(payer, msg, sig); err != nil {
-		return reject("this node's signature does not verify for payer %s: %v", payer, err)
+	if err := l.cfg.verify(account, msg, sig); err != nil {
+		return reject("this node's signature does not verify for its account %s: %v", account, err)
 	}
 	l.signersMu.Lock()
 	if l.signers == nil {
 		l.signers = map[string]bool{}
 	}
-	l.signers[payer] = true
+	l.signers[account] = true
 	l.signersMu.Unlock()
 	return nil
 }

@@ -111,11 +111,51 @@ func TestPayWithAnotherKey(t *testing.T) {
 	k := keys{}
 	l := openLedger(t, t.TempDir())
 	for range 2 {
-		if _, err := pay(l, k, 1, "mallory"); err == nil || !strings.Contains(err.Error(), "does not verify for payer alice") {
+		if _, err := pay(l, k, 1, "mallory"); err == nil || !strings.Contains(err.Error(), "does not verify for its account alice") {
 			t.Fatalf("Pay signed with another key: %v", err)
 		}
 	}
 	if _, err := pay(l, k, 1, "alice"); err != nil {
 		t.Fatalf("Pay signed with the payer's key: %v", err)
+	}
+}
+
+// The payee's side: a receipt its payer signed is checked once, signed and
+// kept; one with a forged payer signature, or a claim, is refused and
+// leaves the ledger as it was; the same receipt again is a duplicate that
+// still comes back counter-signed.
+func TestCounterSign(t *testing.T) {
+	k, dir := keys{}, t.TempDir()
+	l := openLedger(t, dir)
+	bob := func(b []byte) ([]byte, error) { return ed25519.Sign(k.key("bob"), b), nil }
+	r := &job.Receipt{V: job.Version, Network: testNet, Job: testJob, Attempt: 1, Payer: "alice", Payee: "bob",
+		Amount: job.Nano, Seq: 1, TimeMS: 1_700_000_000_001}
+	r.PayerSig = ed25519.Sign(k.key("alice"), r.SigningBytes())
+
+	forged := *r
+	forged.Amount = 2 * job.Nano
+	if _, _, err := l.CounterSign(&forged, bob); err == nil || !strings.Contains(err.Error(), "payer_sig") {
+		t.Fatalf("a receipt whose payer signature does not match: %v", err)
+	}
+	if _, _, err := l.CounterSign(k.claim(k.auth("alice", "bob", testJob, 1, 5, 1), 1), bob); err == nil || !strings.Contains(err.Error(), "nothing to counter-sign") {
+		t.Fatalf("a claim: %v", err)
+	}
+	if got := l.Balance("bob").Receipts; got != 0 {
+		t.Fatalf("refused receipts left %d in the ledger", got)
+	}
+	signed, _, err := l.CounterSign(r, bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifier()("bob", signed.SigningBytes(), signed.PayeeSig); err != nil {
+		t.Fatalf("the counter-signature: %v", err)
+	}
+	again, _, err := l.CounterSign(r, bob)
+	if !errors.Is(err, ledger.ErrDuplicate) || again == nil || len(again.PayeeSig) == 0 {
+		t.Fatalf("the same receipt again: %v, %v; want a duplicate, counter-signed", again, err)
+	}
+	l.Close()
+	if b := openLedger(t, dir).Balance("bob"); b.Receipts != 1 {
+		t.Fatalf("reopened: bob %+v, want the receipt kept", b)
 	}
 }
