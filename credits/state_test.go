@@ -8,6 +8,7 @@ import (
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 )
@@ -80,5 +81,32 @@ func TestJudgeWaitsForTheFetchInFlight(t *testing.T) {
 	judge.Judge(context.Background(), client.self) // CanPay's fetch is in flight
 	if got := judge.Ledger().Spendable(client.self.String()); got != 5*job.Nano {
 		t.Fatalf("the judge sees %v spendable after judging, want the holder's grant of %v", got, 5*job.Nano)
+	}
+}
+
+// A judge whose fetch outlasts its wait says it is not settled (the
+// provider then answers busy, not funds), and the fetch goes on: the
+// client's records arrive once the slow holder answers.
+func TestJudgeOutlastingItsWait(t *testing.T) {
+	bs := books(t, "test-credits-judge-slow", 3)
+	holder, judge, client := bs[0], bs[1], bs[2]
+	g, err := SignGrant(testfaucet.Key(), holder.mesh.NetworkName(), client.self.String(), 5*job.Nano)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Ledger().AddGrant(g); err != nil {
+		t.Fatal(err)
+	}
+	holder.mesh.Host().SetStreamHandler(holder.mesh.Protocol(SyncProtocol), func(s network.Stream) {
+		time.Sleep(judgeWait + time.Second) // a holder slower than the judge waits
+		holder.serveSync(s)
+	})
+	if judge.Judge(context.Background(), client.self) {
+		t.Fatal("Judge said settled while the only holder of the client's grant had not answered")
+	}
+	for deadline := time.Now().Add(30 * time.Second); judge.Ledger().Spendable(client.self.String()) != 5*job.Nano; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the judge's fetch ended with its wait: the client's grant never arrived")
+		}
 	}
 }

@@ -260,40 +260,42 @@ func (b *Book) syncFrom(ctx context.Context, peers []peer.ID, account string) (a
 // (at most once per ledger.SyncEvery): it fetches the client's records from
 // the client's holders and the client itself, then the chains of the
 // payers whose receipts to the client do not count here yet (up to
-// maxPayersFetched). A client this node holds nothing of is waited for (up
-// to judgeWait, within ctx), also when another judge of it is fetching
-// already (one started in the background by CanPay for a relayed request
-// of the same job); one it knows is refreshed in the background.
-func (b *Book) Judge(ctx context.Context, client peer.ID) {
+// maxPayersFetched). The fetch runs in the background (up to 2×syncWait).
+// A client this node holds nothing of is waited for, up to judgeWait
+// within ctx, also when another judge of it is fetching already (one
+// started by CanPay for a relayed request of the same job); one it knows
+// is judged on what this node holds meanwhile. Judge reports whether the
+// view is settled: false while a fetch of a client it knew nothing of is
+// still in flight (its balance here may be short of the truth: say so,
+// never that it cannot pay).
+func (b *Book) Judge(ctx context.Context, client peer.ID) (settled bool) {
 	id := client.String()
 	if b.faucet == "" {
-		return
+		return true
 	}
 	grants, receipts := b.book.Counts(id)
 	known := grants > 0 || receipts > 0
 	done, start := b.sync.begin(id, b.now())
-	switch {
-	case start && known:
+	if start {
 		b.own.Go(func() {
 			ctx, cancel := context.WithTimeout(b.ctx, 2*syncWait)
 			defer cancel()
 			defer b.sync.end(id, done)
 			b.fetchAccount(ctx, client)
 		})
-	case start:
-		ctx, cancel := context.WithTimeout(ctx, judgeWait)
-		defer cancel()
-		defer b.sync.end(id, done)
-		b.fetchAccount(ctx, client)
-	case done != nil && !known:
-		t := time.NewTimer(judgeWait)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-		case <-ctx.Done():
-		}
 	}
+	if known || done == nil {
+		return true
+	}
+	t := time.NewTimer(judgeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // fetchAccount fetches a client's records from its holders and itself,

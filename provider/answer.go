@@ -120,18 +120,26 @@ func (p *Provider) admitCommand(a *scheduler.Admitting) (job.DeclineReason, stri
 
 // admitStanding keeps the bid in the book, unless the book is full (busy)
 // or, on a network with credits, the client's balance does not cover what
-// its standing bids and unpaid runs here commit, this bid included (funds).
+// its standing bids and unpaid runs here commit, this bid included (funds;
+// busy while its records are still being fetched: a client the provider
+// has not judged yet is not declined for want of funds it may have).
 // It runs last: a bid it keeps is the answer.
 func (p *Provider) admitStanding(a *scheduler.Admitting, from peer.ID, expires int64) (job.DeclineReason, string) {
 	r, b := a.Request, &a.Bid
+	settled := true
 	if p.opts.Balances {
-		p.credits.Judge(p.ctx, from) // its records, from its holders (once in a while)
+		settled = p.credits.Judge(p.ctx, from) // its records, from its holders (once in a while)
 	}
 	st := standing{client: r.Client, price: b.Price, rates: b.Rates, expires: expires, bidBy: r.BidByMS,
 		timeoutMS: r.TimeoutMS, req: requestDigest(r)}
-	return p.bids.put(r.Job, st, func(committed job.Credits) string {
+	decline, why := p.bids.put(r.Job, st, func(committed job.Credits) string {
 		return p.credits.Funded(r.Client, committed+p.credits.Owes(r.Client), b.Price)
 	})
+	if decline == job.DeclineFunds && !settled {
+		// Not known to be short: its records are still on their way.
+		return job.DeclineBusy, "busy: still fetching the records of client " + r.Client + " from its holders to judge whether it can pay; ask again"
+	}
+	return decline, why
 }
 
 // imageCache remembers for a while whether the Docker daemon holds an

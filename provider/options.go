@@ -124,8 +124,10 @@ type Mesh interface {
 // Credits is what a provider needs of the node's side of the credit
 // ledger; *credits.Book is one.
 type Credits interface {
-	// Judge syncs a client's records from its holders (now and then).
-	Judge(ctx context.Context, client peer.ID)
+	// Judge syncs a client's records from its holders (now and then);
+	// false while the records of a client it knew nothing of are still
+	// coming (its balance here may be short of the truth).
+	Judge(ctx context.Context, client peer.ID) (settled bool)
 	// Funded says why client's balance does not cover price beside what
 	// it has committed here ("" when it does); Owes is what its accepted,
 	// unpaid runs here may still cost.

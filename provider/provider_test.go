@@ -50,11 +50,12 @@ func (m *fakeMesh) sent() []job.Bid {
 
 // fakeCredits is a ledger in which every client has balance.
 type fakeCredits struct {
-	balance job.Credits
-	judged  int
+	balance   job.Credits
+	judged    int
+	unsettled bool // the client's records are still coming
 }
 
-func (c *fakeCredits) Judge(context.Context, peer.ID) { c.judged++ }
+func (c *fakeCredits) Judge(context.Context, peer.ID) bool { c.judged++; return !c.unsettled }
 func (c *fakeCredits) Funded(client string, committed, price job.Credits) string {
 	if committed+price > c.balance {
 		return fmt.Sprintf("client %s has %s credits, the price is %s", client, c.balance, price)
@@ -128,6 +129,7 @@ func TestAdmission(t *testing.T) {
 		name       string
 		opts       Options
 		poor       bool // the client has no credits
+		unsettled  bool // its records are still coming
 		drain      bool
 		offer      []string // executors offered beyond wasm
 		req        func(r *job.Request)
@@ -152,6 +154,8 @@ func TestAdmission(t *testing.T) {
 			wantCode: job.DeclineCommand, wantDetail: "command /usr/bin/true is not allowed here"},
 		{name: "funds, once priced", opts: Options{Balances: true}, poor: true,
 			wantCode: job.DeclineFunds, wantDetail: "client client-1 has 0 credits, the price is 0.002777778", wantJudged: 1},
+		{name: "no funds yet while the client's records are coming", opts: Options{Balances: true}, poor: true, unsettled: true,
+			wantCode: job.DeclineBusy, wantDetail: "busy: still fetching the records of client client-1 from its holders to judge whether it can pay; ask again", wantJudged: 1},
 		{name: "the price before the funds", opts: Options{Balances: true}, poor: true, req: func(r *job.Request) { r.MaxPrice = 1 },
 			wantCode: job.DeclinePrice, wantDetail: "price 0.002777778 over max 0.000000001"},
 	}
@@ -161,6 +165,7 @@ func TestAdmission(t *testing.T) {
 			if tt.poor {
 				c.balance = 0
 			}
+			c.unsettled = tt.unsettled
 			p, m, clk := testProvider(t, tt.opts, c)
 			p.offer.Executors = append(p.offer.Executors, tt.offer...)
 			if tt.drain {
