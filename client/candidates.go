@@ -78,6 +78,9 @@ func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer
 			found = append(found, peer.AddrInfo{ID: p})
 		}
 	}
+	found = sampleCandidates(found, maxCandidates, func(p peer.ID) bool {
+		return c.mesh.Host().Network().Connectedness(p) == network.Connected
+	}, nil)
 	results := make(chan resolved, len(found))
 	var connected, dialing int
 	for _, ai := range found {
