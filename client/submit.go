@@ -244,9 +244,10 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 // waitUntil is how long a job whose round placed nothing goes on
 // auctioning: until its deadline when it has one; without one, while the
 // mesh is busy — candidates there but silent (their request queues past
-// the bid window) or declining busy — until DefaultBusyWait after its
-// submission (busy reports that case); otherwise not at all (zero: what
-// was asked cannot be had, and waiting would not change it).
+// the bid window), declining busy, or bidding but too late (their bids
+// expired before the auction could take them) — until DefaultBusyWait
+// after its submission (busy reports that case); otherwise not at all
+// (zero: what was asked cannot be had, and waiting would not change it).
 func (c *Client) waitUntil(t *ticket, r *round) (until time.Time, busy bool) {
 	if !t.sub.Deadline.IsZero() {
 		return t.sub.Deadline, false
@@ -257,6 +258,9 @@ func (c *Client) waitUntil(t *ticket, r *round) (until time.Time, busy bool) {
 	busy = len(r.answers) == 0
 	for _, a := range r.answers {
 		busy = busy || a.Decline == job.DeclineBusy
+	}
+	for _, rj := range r.ev.Rejected {
+		busy = busy || rj.Code == job.RejectExpired
 	}
 	if !busy {
 		return time.Time{}, false
