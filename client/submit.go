@@ -153,6 +153,9 @@ type round struct {
 	ev      scheduler.Evaluation
 	need    job.Need
 	err     error // the request could not be gossiped
+	// lapsed: every bidder declined its award (its bid lapsed, or its room
+	// went to another job in between): nobody ran the job.
+	lapsed bool
 	// arrived is when each provider's answer arrived (its backlog counts
 	// this client's awards there from then on).
 	arrived map[string]time.Time
@@ -213,7 +216,7 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 			if placed || ctx.Err() != nil {
 				return finish(), nil
 			}
-			why = out.Error
+			why, r.lapsed = out.Error, out.State == job.StateUnscheduled
 		}
 		out.Error = why
 		until, busy := c.waitUntil(t, r)
@@ -245,17 +248,18 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 // auctioning: until its deadline when it has one; without one, while the
 // mesh is busy — candidates there but silent (their request queues past
 // the bid window), declining busy, or bidding but too late (their bids
-// expired before the auction could take them) — until DefaultBusyWait
+// expired before the auction could take them, or every bidder declined
+// its award) — until DefaultBusyWait
 // after its submission (busy reports that case); otherwise not at all
 // (zero: what was asked cannot be had, and waiting would not change it).
 func (c *Client) waitUntil(t *ticket, r *round) (until time.Time, busy bool) {
 	if !t.sub.Deadline.IsZero() {
 		return t.sub.Deadline, false
 	}
-	if len(r.ev.Ranked) > 0 || r.cands == 0 || r.err != nil {
+	if len(r.ev.Ranked) > 0 && !r.lapsed || r.cands == 0 || r.err != nil {
 		return time.Time{}, false
 	}
-	busy = len(r.answers) == 0
+	busy = len(r.answers) == 0 || r.lapsed
 	for _, a := range r.answers {
 		busy = busy || a.Decline == job.DeclineBusy
 	}

@@ -10,7 +10,8 @@ import (
 
 // A round that placed nothing goes on while the mesh is busy (silent
 // candidates, busy declines, bids that expired before the auction could
-// take them), and ends at once when waiting would change nothing.
+// take them, awards every bidder declined), and ends at once when waiting
+// would change nothing (or a provider ran the job and failed).
 func TestWaitUntil(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	c := &Client{}
@@ -24,6 +25,9 @@ func TestWaitUntil(t *testing.T) {
 		{"a busy decline", round{cands: 3, answers: []job.Bid{{Decline: job.DeclineRegion}, {Decline: job.DeclineBusy}}}, true},
 		{"bids expired before the auction took them", round{cands: 3, answers: []job.Bid{bid},
 			ev: scheduler.Evaluation{Rejected: []scheduler.Rejection{{Bid: bid, Code: job.RejectExpired, Reason: "bid expired"}}}}, true},
+		{"every bidder declined its award", round{cands: 3, answers: []job.Bid{bid},
+			ev: scheduler.Evaluation{Ranked: []scheduler.Option{{Bid: bid}}}, lapsed: true}, true},
+		{"a bidder failed the job", round{cands: 3, answers: []job.Bid{bid}, ev: scheduler.Evaluation{Ranked: []scheduler.Option{{Bid: bid}}}}, false},
 		{"only what waiting cannot change", round{cands: 3, answers: []job.Bid{{Decline: job.DeclineRegion}},
 			ev: scheduler.Evaluation{Rejected: []scheduler.Rejection{{Bid: bid, Code: job.RejectMaxPrice}}}}, false},
 		{"no candidates", round{}, false},
