@@ -32,21 +32,9 @@ func (l *Ledger) CounterSign(r *job.Receipt, sign func([]byte) ([]byte, error)) 
 		return nil, nil, err
 	}
 	var fraud *job.FraudProof
-	err = l.durably(func() error {
-		l.book.mu.RLock()
-		id, err := l.book.checkReceipt(c, false, true)
-		l.book.mu.RUnlock()
-		if err != nil {
-			return err
-		}
-		off := l.size
-		if err := l.append(recReceipt, c); err != nil {
-			return err
-		}
-		l.book.mu.Lock()
-		defer l.book.mu.Unlock()
-		fraud = l.book.applyReceipt(cloneReceipt(c), id, logLoc(off, 0))
-		return nil
+	err = l.durably(func() (err error) {
+		fraud, err = l.keepReceipt(c, false, true) // both signatures checked above
+		return err
 	})
 	return c, fraud, err
 }

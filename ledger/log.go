@@ -340,23 +340,30 @@ func (l *Ledger) appendBytes(rec []byte) error {
 // it returns.
 func (l *Ledger) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 	var fraud *job.FraudProof
-	err := l.durably(func() error {
-		l.book.mu.RLock()
-		id, err := l.book.checkReceipt(r, true, false)
-		l.book.mu.RUnlock()
-		if err != nil {
-			return err
-		}
-		off := l.size
-		if err := l.append(recReceipt, r); err != nil {
-			return err
-		}
-		l.book.mu.Lock()
-		defer l.book.mu.Unlock()
-		fraud = l.book.applyReceipt(cloneReceipt(r), id, logLoc(off, 0))
-		return nil
+	err := l.durably(func() (err error) {
+		fraud, err = l.keepReceipt(r, true, false)
+		return err
 	})
 	return fraud, err
+}
+
+// keepReceipt checks r (its signatures when verify; its fields unless
+// validated), writes it and applies it to the book. l.mu held; the caller
+// syncs (durably).
+func (l *Ledger) keepReceipt(r *job.Receipt, verify, validated bool) (*job.FraudProof, error) {
+	l.book.mu.RLock()
+	id, err := l.book.checkReceipt(r, verify, validated)
+	l.book.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	off := l.size
+	if err := l.append(recReceipt, r); err != nil {
+		return nil, err
+	}
+	l.book.mu.Lock()
+	defer l.book.mu.Unlock()
+	return l.book.applyReceipt(cloneReceipt(r), id, logLoc(off, 0)), nil
 }
 
 // AddGrant is Book.AddGrant, durably.

@@ -89,19 +89,10 @@ func (l *Ledger) pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Re
 	if err := l.checkSigner(c.Payer, c.SigningBytes(), c.PayerSig); err != nil {
 		return nil, nil, err
 	}
-	l.book.mu.RLock()
-	id, err := l.book.checkReceipt(&c, false, false)
-	l.book.mu.RUnlock()
+	fraud, err := l.keepReceipt(&c, false, false) // its signature checked above
 	if err != nil {
 		return nil, nil, err
 	}
-	off := l.size
-	if err := l.append(recReceipt, &c); err != nil {
-		return nil, nil, err
-	}
-	l.book.mu.Lock()
-	defer l.book.mu.Unlock()
-	fraud := l.book.applyReceipt(cloneReceipt(&c), id, logLoc(off, 0))
 	return &c, fraud, nil
 }
 
