@@ -115,6 +115,20 @@ func SubmitMany(ctx context.Context, c Cluster, name string, args ...string) ([]
 	return rs, err
 }
 
+// Describe reads a job's record from the node that submitted it (job
+// describe --json).
+func Describe(ctx context.Context, c Cluster, name, id string) (*api.JobRecord, error) {
+	out, err := c.Meshnode(ctx, name, "job", "describe", "--json", id)
+	if err != nil {
+		return nil, fmt.Errorf("job describe %s on %s: %w", id, name, err)
+	}
+	var r api.JobRecord
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("job describe %s on %s: %w", id, name, err)
+	}
+	return &r, nil
+}
+
 func lastLine(b []byte) []byte {
 	b = bytes.TrimSpace(b)
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
