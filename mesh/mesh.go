@@ -70,10 +70,10 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	if err != nil {
 		return nil, err
 	}
-	punch := &punchTracer{}
+	punch, watch := &punchTracer{}, &relayWatch{}
 	h := cfg.host
 	if h == nil {
-		if h, err = newHost(&cfg, punch); err != nil {
+		if h, err = newHost(&cfg, punch, watch); err != nil {
 			return nil, err
 		}
 	}
@@ -93,6 +93,7 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	if m.topics, err = joinTopics(m); err != nil {
 		return fail(err)
 	}
+	watch.attach(m)
 	if cfg.mdns {
 		m.mdns = mdns.NewMdnsService(h, "computemesh-"+cfg.network, mdnsNotifee{m})
 		if err := m.mdns.Start(); err != nil {
@@ -141,7 +142,7 @@ func newConfig(opts []Option) (config, error) {
 
 // newHost starts the libp2p host: transports, security, resource and
 // connection managers, NAT traversal.
-func newHost(cfg *config, punch *punchTracer) (host.Host, error) {
+func newHost(cfg *config, punch *punchTracer, watch *relayWatch) (host.Host, error) {
 	cm, err := connmgr.NewConnManager(64, 256, connmgr.WithGracePeriod(time.Minute))
 	if err != nil {
 		return nil, errorf("connection manager: %w", err)
@@ -174,7 +175,7 @@ func newHost(cfg *config, punch *punchTracer) (host.Host, error) {
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
-		libp2p.ChainOptions(natOptions(cfg, punch, hostOf)...),
+		libp2p.ChainOptions(natOptions(cfg, punch, watch, hostOf)...),
 		libp2p.EnableNATService(),
 		libp2p.Ping(true),
 		libp2p.UserAgent("computemesh/meshnode"),

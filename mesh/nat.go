@@ -75,14 +75,15 @@ func Reachability(r string) Option {
 	}
 }
 
-// natOptions are the host options of the relay and NAT settings. hostOf
-// gives the host once it exists (nil before).
-func natOptions(cfg *config, tracer holepunch.EventTracer, hostOf func() host.Host) []libp2p.Option {
+// natOptions are the host options of the relay and NAT settings. watch
+// learns of a relay service's reservations; hostOf gives the host once it
+// exists (nil before).
+func natOptions(cfg *config, tracer holepunch.EventTracer, watch *relayWatch, hostOf func() host.Host) []libp2p.Option {
 	opts := []libp2p.Option{libp2p.EnableRelay(), libp2p.EnableHolePunching(holepunch.WithTracer(tracer))}
 	if lim := cfg.relayService; lim != nil {
 		rc := relay.DefaultResources()
 		rc.Limit = &relay.RelayLimit{Duration: lim.Duration, Data: lim.Data}
-		opts = append(opts, libp2p.EnableRelayService(relay.WithResources(rc)))
+		opts = append(opts, libp2p.EnableRelayService(relay.WithResources(rc), relay.WithACL(watch)))
 	}
 	if len(cfg.relays) > 0 {
 		opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(cfg.relays,

@@ -10,7 +10,6 @@ import (
 
 	"github.com/computemesh/computemesh/job"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -108,6 +107,7 @@ type topics struct {
 	heard RequestsHeard
 
 	mu        sync.RWMutex
+	relaying  bool // a member of every topic (RelayGossip)
 	onRequest RequestHandler
 	onBid     BidHandler
 }
@@ -342,43 +342,6 @@ func (t *topics) deliverCapacity(v any, _ peer.ID) {
 	if c, ok := v.(*job.Capacity); ok && h != nil {
 		h(c)
 	}
-}
-
-// RelayGossip makes the node a member of every job, bid and capacity topic
-// so that it forwards their messages (it validates them like any member)
-// even where it has no use for them: the role of a bootstrap node with a
-// relay service, through which peers behind NAT, whose relayed connections
-// carry no gossip, hear and are heard. Such a node says so (a protocol of
-// its own) and is never counted as a provider on the jobs topics.
-func (m *Mesh) RelayGossip() error {
-	t := m.topics
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	m.host.SetStreamHandler(m.Protocol(gossipRelayProto), func(s network.Stream) { _ = s.Reset() })
-	for _, s := range []struct {
-		topic   *pubsub.Topic
-		sub     **pubsub.Subscription
-		deliver func(any, peer.ID)
-	}{
-		{t.jobs, &t.jobsSub, t.deliverRequest}, {t.jobsGPU, &t.jobsGPUSub, t.deliverRequest},
-		{t.bids, &t.bidsSub, t.deliverBid}, {t.capacity, &t.capSub, t.deliverCapacity},
-	} {
-		if err := t.subscribeLocked(s.topic, s.sub, s.deliver); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-const gossipRelayProto = "gossip-relay"
-
-// providersOf leaves out of a jobs topic's peers the gossip relays, which
-// subscribe without bidding.
-func (m *Mesh) providersOf(ps []peer.ID) []peer.ID {
-	return slices.DeleteFunc(ps, func(p peer.ID) bool {
-		got, _ := m.host.Peerstore().SupportsProtocols(p, m.Protocol(gossipRelayProto))
-		return len(got) > 0
-	})
 }
 
 // OnBid subscribes to the bids topic and hands each valid bid or decline to

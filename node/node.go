@@ -218,13 +218,6 @@ func (n *Node) start() error {
 	if cfg.GCInterval >= 0 {
 		n.spawn(n.collectGarbage)
 	}
-	if cfg.RelayService {
-		// Peers behind NAT reach the rest through this node: their relayed
-		// connections carry no gossip, so it forwards every topic.
-		if err := n.mesh.RelayGossip(); err != nil {
-			return err
-		}
-	}
 	if cfg.Mode == ModeProvider {
 		if err := n.startProvider(); err != nil {
 			return err

@@ -29,6 +29,9 @@ func TestJobOverRelay(t *testing.T) {
 	if !boot.Info().RelayService {
 		t.Fatal("the bootstrap node does not report its relay service")
 	}
+	if boot.Mesh().RelaysGossip() {
+		t.Fatal("the relay forwards gossip before any peer reserved a slot on it")
+	}
 
 	prov, err := New(ctx, Config{
 		Mode: ModeProvider, Network: network, Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano},
@@ -44,6 +47,8 @@ func TestJobOverRelay(t *testing.T) {
 	if r := prov.Info().Relayed[0]; !strings.Contains(r, boot.ID().String()+"/p2p-circuit") {
 		t.Fatalf("relayed address %s is not through the bootstrap node %s", r, boot.ID())
 	}
+	// The provider's reservation made the relay a member of every topic.
+	waitFor(t, "the relay to forward gossip after the provider's reservation", boot.Mesh().RelaysGossip)
 
 	client, err := New(ctx, Config{Mode: ModeClient, Network: network, Ephemeral: true, Listen: []string{},
 		Bootstrap: []string{bootAddr}, HeartbeatTimeout: testHeartbeatTimeout})
@@ -107,5 +112,50 @@ func TestTestIdentity(t *testing.T) {
 	}
 	if _, err := New(ctx, Config{Mode: ModeClient, Network: "prod", TestIdentity: "boot1", Ephemeral: true}); err == nil || !strings.Contains(err.Error(), "test identity") {
 		t.Fatalf("test identity on network prod: %v, want refused", err)
+	}
+}
+
+// A relay service that nobody reserves (a bootstrap node of a network
+// without NAT) stays off the jobs topics: jobs complete through the mesh it
+// bootstrapped, and it hears none of their requests.
+func TestRelayWithoutReservationsHearsNoJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const network = "test-relay-idle"
+	boot, err := New(ctx, Config{Mode: ModeClient, Network: network, RelayService: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { boot.Close() })
+	bootAddr := boot.Mesh().Addrs()[0].String()
+	prov, err := New(ctx, Config{Mode: ModeProvider, Network: network, Bootstrap: []string{bootAddr}, Hardware: testHardware(t),
+		Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prov.Close() })
+	client, err := New(ctx, Config{Mode: ModeClient, Network: network, Ephemeral: true, Bootstrap: []string{bootAddr},
+		HeartbeatTimeout: testHeartbeatTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := client.Mesh().WaitProviders(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if out := submit(t, client, helloSpec(t, nil), nil); out.State != job.StateCompleted {
+			t.Fatalf("job %d: %s: %s", i, out.State, out.Error)
+		}
+	}
+	heard := boot.Mesh().RequestsHeard()
+	if boot.Mesh().RelaysGossip() || heard.Messages.Load() > 0 {
+		t.Fatalf("the unreserved relay forwards gossip (%v) and heard %d request messages; want neither",
+			boot.Mesh().RelaysGossip(), heard.Messages.Load())
+	}
+	if jobs, _ := client.Mesh().TopicPeers(); slices.Contains(jobs, boot.ID()) {
+		t.Fatal("the unreserved relay is on the client's jobs topic")
 	}
 }
