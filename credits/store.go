@@ -96,8 +96,9 @@ func (b *Book) pushLoop() {
 			return
 		}
 		to := map[string][]job.Receipt{}
+		self := b.self.String()
 		for _, r := range batch {
-			for _, p := range ledger.Recipients(r, b.self.String(), func(account string) []string {
+			for _, p := range ledger.Recipients(r, self, func(account string) []string {
 				return peerStrings(b.Holders(b.ctx, account))
 			}) {
 				to[p] = append(to[p], *r)
@@ -258,8 +259,9 @@ func (b *Book) store(from peer.ID, sent []job.Receipt) (ledger.StoreAnswer, erro
 		}
 	}
 	var keep []job.Receipt
+	sender, self := from.String(), b.self.String()
 	for _, r := range sent {
-		if r.Payer != from.String() && r.Payee != from.String() {
+		if r.Payer != sender && r.Payee != sender {
 			refuse(fmt.Sprintf("receipt %d of %s: sent by %s, neither its payer nor its payee", r.Seq, r.Payer, from))
 			continue
 		}
@@ -278,7 +280,7 @@ func (b *Book) store(from peer.ID, sent []job.Receipt) (ledger.StoreAnswer, erro
 	}
 	a.Stored = len(keep) - len(refused)
 	for _, r := range keep {
-		if r.Payee == b.self.String() {
+		if r.Payee == self {
 			b.owed.settle(r.Job, r.Attempt) // paid after all (or claimed)
 		}
 	}

@@ -162,8 +162,9 @@ func (t *topics) decodeRequests(b []byte, from peer.ID, class string) (any, stri
 		log.Debugf("dropping job request from %s: %v", from, err)
 		return nil, DropDecode
 	}
+	author := from.String()
 	for _, r := range rs {
-		if r.Client != from.String() {
+		if r.Client != author {
 			log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
 			return nil, DropForged
 		}

@@ -51,7 +51,7 @@ func (p *Provider) onRequest(r *job.Request, from peer.ID) {
 	b := p.admission(from, expires).Admit(&p.offer, r, scheduler.State{
 		Free: p.reserved.Free(), Running: p.reserved.Running(), Queued: p.reserved.Queued(), AvgRun: p.runTimes.mean(),
 	})
-	b.Provider = p.self.String()
+	b.Provider = p.selfID
 	b.ExpiresMS = expires
 	if r.Count > 1 && b.Decline == "" {
 		b.Tasks = p.sliceTakes(r, b.Queue > 0)

@@ -142,7 +142,7 @@ func cmp(first, next error) error {
 func (p *Provider) runSliceTask(ctx context.Context, a *job.Award, client peer.ID, rates job.Rates, task, workers int) *job.Result {
 	key := a.Job + "#" + strconv.Itoa(task)
 	if err := p.reserved.Wait(ctx, key, a.Spec.Resources, p.opts.Queue+workers, nil); err != nil {
-		return &job.Result{Job: a.Job, Provider: p.self.String(), ExitCode: -1, Task: task, Error: "reserving: " + err.Error()}
+		return &job.Result{Job: a.Job, Provider: p.selfID, ExitCode: -1, Task: task, Error: "reserving: " + err.Error()}
 	}
 	p.capacityChanged()
 	ta := *a

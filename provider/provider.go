@@ -57,6 +57,7 @@ type Provider struct {
 	content *content.Content
 	credits Credits
 	self    peer.ID
+	selfID  string // self.String(), made once
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,6 +96,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 func (p *Provider) Start(ctx context.Context, d Deps) error {
 	p.mesh, p.content, p.credits = d.Mesh, d.Content, d.Credits
 	p.self = d.Mesh.Host().ID()
+	p.selfID = p.self.String()
 	p.cancel()
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	context.AfterFunc(p.ctx, p.own.Stop)

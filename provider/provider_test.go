@@ -111,6 +111,7 @@ func testProvider(t *testing.T, o Options, c *fakeCredits) (*Provider, *fakeMesh
 	t.Cleanup(func() { _ = p.Close() })
 	m := &fakeMesh{}
 	p.mesh, p.credits, p.self = m, c, peer.ID("provider")
+	p.selfID = p.self.String()
 	return p, m, clk
 }
 

@@ -22,7 +22,7 @@ import (
 // collected and granted to the client alone; the result carries the
 // charge at the bid's rates.
 func (p *Provider) run(ctx context.Context, a *job.Award, client peer.ID, rates job.Rates, logs io.Writer) *job.Result {
-	res := &job.Result{Job: a.Job, Provider: p.self.String(), ExitCode: -1}
+	res := &job.Result{Job: a.Job, Provider: p.selfID, ExitCode: -1}
 	ex := p.exec[a.Spec.Executor]
 	if ex == nil {
 		res.Error = fmt.Sprintf("this provider does not run %s jobs", a.Spec.Executor)
