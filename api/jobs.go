@@ -51,6 +51,13 @@ type JobRecord struct {
 	Attempted int       `json:"attempted"`
 	Attempts  []Attempt `json:"attempts,omitempty"`
 
+	// Tasks are, while a job array is unfinished, the results of its tasks
+	// that have ended so far, in index order: the node keeps them across a
+	// restart and runs only the other tasks again. The journal writes them
+	// apart from the record, in batches; once the array ends they are in
+	// the outcome, and this is empty.
+	Tasks []job.TaskResult `json:"tasks,omitempty"`
+
 	// Outcome is the job's end, set exactly once. Its stdout and stderr
 	// are cut to a bound the node keeps (OutputCut says so).
 	Outcome   *job.Outcome `json:"outcome,omitempty"`

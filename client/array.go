@@ -18,20 +18,33 @@ import (
 const maxTaskAttempts = 3
 
 // arrayRun is a job array under way: its tasks by index, those still to
-// place, and the providers it no longer awards (their slice failed).
+// place, and the providers it no longer awards (their slice failed); jt
+// keeps each task's end in the job's record (nil: no record).
 type arrayRun struct {
 	mu       sync.Mutex
 	s        *job.Spec
 	tasks    []job.TaskResult
 	pending  []int // indices still to place, increasing
 	excluded map[string]string
+	jt       *jobTrack
 }
 
-func newArrayRun(s *job.Spec) *arrayRun {
-	a := &arrayRun{s: s, tasks: make([]job.TaskResult, s.Count), pending: make([]int, s.Count), excluded: map[string]string{}}
+// newArrayRun starts an array whose tasks in done have their results
+// already (kept in its record before a restart): only the others are
+// placed.
+func newArrayRun(s *job.Spec, done []job.TaskResult, jt *jobTrack) *arrayRun {
+	a := &arrayRun{s: s, tasks: make([]job.TaskResult, s.Count), excluded: map[string]string{}, jt: jt}
+	kept := make([]bool, s.Count)
+	for _, t := range done {
+		if t.Index >= 0 && t.Index < s.Count && !kept[t.Index] {
+			a.tasks[t.Index], kept[t.Index] = t, true
+		}
+	}
 	for i := range a.tasks {
-		a.tasks[i] = job.TaskResult{Index: i, ExitCode: -1}
-		a.pending[i] = i
+		if !kept[i] {
+			a.tasks[i] = job.TaskResult{Index: i, ExitCode: -1}
+			a.pending = append(a.pending, i)
+		}
 	}
 	return a
 }
@@ -118,7 +131,7 @@ func (c *Client) dispatchArray(ctx context.Context, t *ticket, progress Progress
 		c.blobs.Put(s.Module, t.sub.Module, true)
 		defer c.blobs.Unpin(s.Module)
 	}
-	arr := newArrayRun(s)
+	arr := newArrayRun(s, t.done, c.track(t))
 	sl := &inFlight{ends: make(chan struct{}, s.Count)}
 	defer sl.drain(cancel)          // a node closing returns with slices running
 	finish := func() *job.Outcome { // the outcome from the tasks, then the job's end
@@ -273,7 +286,10 @@ func (a *arrayRun) summarise(out *job.Outcome) {
 
 // taskEnded records a task's result from provider. A provider error puts
 // the task back (until maxTaskAttempts); otherwise the task ends as a
-// job would (its outputs fetched to this node).
+// job would (its outputs fetched to this node), and its end goes into the
+// job's record, so that a restart does not run it again — unless fetching
+// its outputs failed because the array was cancelled or its node is
+// closing: it runs again when the array resumes.
 func (c *Client) taskEnded(ctx context.Context, arr *arrayRun, provider string, res *job.Result) {
 	cut := job.TaskOutputCut(arr.s.Count)
 	arr.mu.Lock()
@@ -285,22 +301,31 @@ func (c *Client) taskEnded(ctx context.Context, arr *arrayRun, provider string, 
 		if tr.Attempts < maxTaskAttempts {
 			arr.pending = append(arr.pending, res.Task)
 			slices.Sort(arr.pending)
-		} else {
-			tr.State = job.StateFailed
+			arr.mu.Unlock()
+			return
 		}
+		tr.State = job.StateFailed
+		ended := *tr
 		arr.mu.Unlock()
+		arr.jt.task(ended)
 		return
 	}
 	arr.mu.Unlock()
 	st, why, outputs := taskState(arr.s, res)
+	keep := true
 	if res.Outputs != "" && st == job.StateCompleted || res.Outputs != "" && res.ExitCode != 0 {
 		if _, err := c.content.FetchTree(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(arr.s.Resources.DiskBytes)); err != nil {
 			st, why, outputs = job.StateFailed, "fetching the outputs: "+err.Error(), ""
+			keep = ctx.Err() == nil
 		}
 	}
 	arr.mu.Lock()
 	tr.State, tr.Error, tr.Outputs = st, why, outputs
+	ended := *tr
 	arr.mu.Unlock()
+	if keep {
+		arr.jt.task(ended)
+	}
 }
 
 // taskState is a task's state from its result, as settle gives a job's.

@@ -36,6 +36,9 @@ func (c *Client) runSlice(ctx context.Context, t *ticket, ranked []scheduler.Opt
 		a.Pay = pay
 	}
 	arr.awarded(tasks)
+	// The award's number is in the record before its authorisation takes
+	// a slot: a restart numbers its awards after it.
+	arr.jt.sync()
 	got := map[int]bool{}
 	err := c.awardSlice(ctx, a, pay, arr, got, emit)
 	if err == nil {
@@ -100,6 +103,11 @@ func (c *Client) awardSlice(ctx context.Context, a *job.Award, pay job.Credits, 
 		return err
 	}
 	if ran > 0 {
+		// The tasks' ends are in the record before the receipt pays for
+		// them: a restart after it does not run them (nor pay them) again,
+		// and one before it finds the slot unpaid (void, the provider's
+		// claim prevailing).
+		arr.jt.sync()
 		if err := call.Pay(c.ctx, c.credits, sum); err != nil {
 			c.metrics.Unreceipted.Inc()
 			c.log.Warnf("job %s attempt %d (%d tasks): no receipt with %s: %v", a.Job, a.Attempt, len(a.Tasks), a.Bid.Provider, err)

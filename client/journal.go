@@ -1,11 +1,8 @@
 package client
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,13 +11,15 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/job"
 )
 
 // A client node with a data dir keeps a record of every job it submits in
 // <data-dir>/jobs/journal.log (journal_log.go): at each state change that
-// matters, the job's whole record is appended to the log, and the writer
-// appends what changed in a moment in one write and one fsync (a group
-// commit: journal_writer.go). A log rather than a file per job: creating,
+// matters, the job's whole record is appended to the log (a job array's
+// task results go in entries of their own: journal_tasks.go), and the
+// writer appends what changed in a moment in one write and one fsync (a
+// group commit: journal_writer.go). A log rather than a file per job: creating,
 // renaming and removing a file for every write cost the client more than a
 // third of its CPU at a few hundred jobs a second. Each entry carries a
 // checksum, so a crash can only cut the last ones short, and reading stops
@@ -43,61 +42,6 @@ const (
 	recordTmpPrefix  = ".tmp-"
 	recordCorrupt    = ".corrupt"
 )
-
-// validJobID accepts the IDs job.NewID makes (base32 CIDs): lower-case
-// letters and digits only, so that an ID is always a safe file name.
-func validJobID(id string) bool {
-	if len(id) < 8 || len(id) > 128 {
-		return false
-	}
-	for _, r := range id {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// decodeRecord decodes and checks one record file's contents.
-func decodeRecord(b []byte) (*api.JobRecord, error) {
-	if len(b) == 0 {
-		return nil, errors.New("empty file")
-	}
-	if len(b) > recordMaxSize {
-		return nil, fmt.Errorf("%d bytes, limit %d", len(b), recordMaxSize)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	var r api.JobRecord
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("decoding: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("decoding: data after the record")
-	}
-	switch {
-	case r.V != recordVersion:
-		return nil, fmt.Errorf("v: version %d, want %d", r.V, recordVersion)
-	case !validJobID(r.ID):
-		return nil, fmt.Errorf("id: %q is not a job ID", r.ID)
-	case r.Submitted.IsZero():
-		return nil, errors.New("submitted: missing")
-	case r.State == "":
-		return nil, errors.New("state: missing")
-	case r.Attempted < 0 || r.Resumes < 0 || r.RoundsDropped < 0:
-		return nil, errors.New("negative count")
-	case r.Outcome != nil && r.Outcome.Job != r.ID:
-		return nil, fmt.Errorf("outcome: for job %q, not %q", r.Outcome.Job, r.ID)
-	}
-	return &r, nil
-}
-
-func encodeRecord(r *api.JobRecord) []byte {
-	b, err := json.Marshal(r)
-	if err != nil { // a record has no types json cannot encode
-		panic(fmt.Sprintf("node: encoding job record: %v", err))
-	}
-	return b
-}
 
 // journal keeps a client node's job records under its data dir. Records of
 // unfinished jobs are held in memory; finished ones only as summaries (their
@@ -126,6 +70,7 @@ type journal struct {
 	// write (their encoding, the latest wins) and files to remove; gen
 	// counts the requests, durable the last one on disk.
 	pending  map[string]*api.JobRecord // to write, encoded by the writer (once per batch)
+	tasks    taskLog                   // arrays' task results (journal_tasks.go)
 	removals []string
 	gen      uint64
 	durable  uint64
@@ -152,6 +97,7 @@ func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journ
 	}
 	j := &journal{dir: dir, keep: keep, log: log, now: now, active: map[string]*api.JobRecord{}, done: map[string]api.JobSummary{},
 		file: f, size: st.end, index: st.spans, compactAt: compactAbove,
+		tasks:   taskLog{queued: map[string][]job.TaskResult{}, spans: st.taskSpans},
 		pending: map[string]*api.JobRecord{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
 	j.flushed = sync.NewCond(&j.mu)
 	recs := st.recs

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/job"
 )
 
 // The journal's log, <data-dir>/jobs/journal.log, is a sequence of entries:
@@ -18,7 +19,8 @@ import (
 //
 // whose first byte is the entry's type: entryRecord, then a job record in
 // JSON (the whole record: the latest entry of a job is its record), or
-// entryRemove, then a job ID (a pruned record). Writes append; a crash can
+// entryRemove, then a job ID (a pruned record), or entryTasks, then
+// results of a job array's tasks (journal_tasks.go). Writes append; a crash can
 // only cut the last entries short, and opening the journal drops such a
 // tail. When the log holds more than four times what its live entries need, the
 // writer copies those into a new log and renames it over the old one.
@@ -82,19 +84,27 @@ func readEntry(f io.ReaderAt, off, size int64) (byte, []byte, span, error) {
 }
 
 // logState is what a log holds: each job's latest record and its entry,
-// in the order the jobs first appear.
+// in the order the jobs first appear, and the entries of the unfinished
+// arrays' task results.
 type logState struct {
-	recs  map[string]*api.JobRecord
-	spans map[string]span
-	order []string
-	end   int64 // the end of the last whole entry
-	torn  int64 // bytes past end that are not whole entries
-	bad   []error
+	recs      map[string]*api.JobRecord
+	spans     map[string]span
+	taskSpans map[string][]span
+	tasks     map[string][]job.TaskResult // while scanning
+	order     []string
+	end       int64 // the end of the last whole entry
+	torn      int64 // bytes past end that are not whole entries
+	bad       []error
+}
+
+func newLogState() *logState {
+	return &logState{recs: map[string]*api.JobRecord{}, spans: map[string]span{},
+		taskSpans: map[string][]span{}, tasks: map[string][]job.TaskResult{}}
 }
 
 // scanLog reads the log of f (size bytes long).
 func scanLog(f io.ReaderAt, size int64) (*logState, error) {
-	st := &logState{recs: map[string]*api.JobRecord{}, spans: map[string]span{}}
+	st := newLogState()
 	for off := int64(0); off < size; {
 		typ, payload, sp, err := readEntry(f, off, size)
 		if errors.Is(err, errTorn) {
@@ -118,12 +128,18 @@ func scanLog(f io.ReaderAt, size int64) (*logState, error) {
 			}
 			st.recs[r.ID], st.spans[r.ID] = r, sp
 		case entryRemove:
-			delete(st.recs, string(payload))
-			delete(st.spans, string(payload))
+			id := string(payload)
+			delete(st.recs, id)
+			delete(st.spans, id)
+			delete(st.tasks, id)
+			delete(st.taskSpans, id)
+		case entryTasks:
+			st.scanTasks(payload, sp)
 		default:
 			st.bad = append(st.bad, fmt.Errorf("the entry at offset %d: unknown type %q", sp.off, typ))
 		}
 	}
+	st.gatherTasks()
 	return st, nil
 }
 
@@ -131,7 +147,7 @@ func scanLog(f io.ReaderAt, size int64) (*logState, error) {
 func readLog(dir string) (*logState, error) {
 	f, err := os.Open(filepath.Join(dir, logName))
 	if errors.Is(err, os.ErrNotExist) {
-		return &logState{recs: map[string]*api.JobRecord{}, spans: map[string]span{}}, nil
+		return newLogState(), nil
 	}
 	if err != nil {
 		return nil, err
@@ -156,29 +172,50 @@ func readRecordAt(f io.ReaderAt, sp span) (*api.JobRecord, error) {
 	return decodeRecord(payload)
 }
 
-// compactLog writes the entries at spans of old into a new log of dir and
+// liveEntries are the entries a compacted log keeps: each kept record's
+// latest, and the unfinished arrays' task results.
+type liveEntries struct {
+	records map[string]span
+	tasks   map[string][]span
+}
+
+// compactLog writes the entries live of old into a new log of dir and
 // renames it over the old one, returning the new log (open for appending),
 // its size and the entries' new spans.
-func compactLog(dir string, old io.ReaderAt, spans map[string]span) (*os.File, int64, map[string]span, error) {
+func compactLog(dir string, old io.ReaderAt, live liveEntries) (*os.File, int64, liveEntries, error) {
 	tmp := filepath.Join(dir, logTmpName)
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, 0, liveEntries{}, err
 	}
-	fail := func(err error) (*os.File, int64, map[string]span, error) {
+	fail := func(err error) (*os.File, int64, liveEntries, error) {
 		f.Close()
 		os.Remove(tmp)
-		return nil, 0, nil, err
+		return nil, 0, liveEntries{}, err
 	}
 	var buf []byte
-	moved := make(map[string]span, len(spans))
-	for id, sp := range spans {
+	moved := liveEntries{records: make(map[string]span, len(live.records)), tasks: make(map[string][]span, len(live.tasks))}
+	copyEntry := func(id string, sp span) (span, error) {
 		b := make([]byte, sp.n)
 		if _, err := old.ReadAt(b, sp.off); err != nil {
-			return fail(fmt.Errorf("reading the entry of %s: %w", id, err))
+			return span{}, fmt.Errorf("reading an entry of %s: %w", id, err)
 		}
-		moved[id] = span{off: int64(len(buf)), n: sp.n}
 		buf = append(buf, b...)
+		return span{off: int64(len(buf) - sp.n), n: sp.n}, nil
+	}
+	for id, sp := range live.records {
+		if moved.records[id], err = copyEntry(id, sp); err != nil {
+			return fail(err)
+		}
+	}
+	for id, sps := range live.tasks {
+		for _, sp := range sps {
+			to, err := copyEntry(id, sp)
+			if err != nil {
+				return fail(err)
+			}
+			moved.tasks[id] = append(moved.tasks[id], to)
+		}
 	}
 	if _, err := f.Write(buf); err != nil {
 		return fail(err)

@@ -188,6 +188,12 @@ func FuzzJournalScanLog(f *testing.F) {
 	f.Add(one)
 	f.Add(appendEntry(bytes.Clone(one), entryRemove, []byte(testJobID(1))))
 	f.Add(append(bytes.Clone(one), 0, 0, 0, 9, 1, 2))
+	array := testRecord(2, false)
+	array.Spec.Count = 4
+	tasks := appendEntry(appendEntry(nil, entryRecord, encodeRecord(array)), entryTasks,
+		encodeTaskEntry(array.ID, []job.TaskResult{{Index: 1, State: job.StateCompleted}, {Index: 7, State: job.StateFailed}}))
+	f.Add(tasks)
+	f.Add(appendEntry(bytes.Clone(tasks), entryRemove, []byte(array.ID)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := scanLog(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -203,6 +209,24 @@ func FuzzJournalScanLog(f *testing.F) {
 		for id, sp := range st.spans {
 			if r, err := readRecordAt(bytes.NewReader(data), sp); err != nil || r.ID != id {
 				t.Fatalf("record %s at %+v: %v", id, sp, err)
+			}
+		}
+		for id, sps := range st.taskSpans {
+			r := st.recs[id]
+			if r == nil || r.Done() {
+				t.Fatalf("task entries of job %s live without an unfinished record", id)
+			}
+			for _, sp := range sps {
+				if typ, _, _, err := readEntry(bytes.NewReader(data), sp.off, sp.off+int64(sp.n)); err != nil || typ != entryTasks {
+					t.Fatalf("task entry of %s at %+v: %q, %v", id, sp, typ, err)
+				}
+			}
+		}
+		for _, r := range st.recs {
+			for i, tr := range r.Tasks {
+				if tr.Index >= r.Spec.Count || i > 0 && r.Tasks[i-1].Index >= tr.Index {
+					t.Fatalf("job %s: task %d of %d, out of order or range", r.ID, tr.Index, r.Spec.Count)
+				}
 			}
 		}
 	})

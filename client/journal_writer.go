@@ -11,7 +11,10 @@ import (
 // The journal writes its records in the background, in batches (a group
 // commit): the batch's entries are appended to the log in one write and
 // synced once. An update that comes while a batch is written joins the
-// next one, and a record changed twice in between is written once. A job's last write (its
+// next one, and a record changed twice in between is written once; a job
+// array's task results join the batches in entries of their own
+// (journal_tasks.go), so that a task's end is durable within a batch
+// without its record being written again. A job's last write (its
 // outcome) is durable before the client reports the outcome (sync); the
 // writes before it may be lost in a crash, which leaves the record as it
 // was (a job not yet recorded was not acknowledged either: its submission
@@ -51,15 +54,20 @@ func (j *journal) writeLoop() {
 // the records stay pending for the next batch.
 func (j *journal) writeBatch() bool {
 	j.mu.Lock()
-	if len(j.pending) == 0 && len(j.removals) == 0 {
+	if len(j.pending) == 0 && len(j.removals) == 0 && len(j.tasks.queued) == 0 {
 		j.mu.Unlock()
 		return false
 	}
 	gen, queued, removals, size := j.gen, j.pending, j.removals, j.size
 	j.pending, j.removals = map[string]*api.JobRecord{}, nil
+	tasks := j.takeTasksLocked()
 	pending := make(map[string][]byte, len(queued))
+	var finished []string
 	for id, r := range queued { // each record once, however often it changed since the last batch
-		pending[id] = encodeRecord(r)
+		pending[id] = encodeRecordEntry(r)
+		if r.Done() {
+			finished = append(finished, id)
+		}
 	}
 	j.mu.Unlock()
 
@@ -70,6 +78,7 @@ func (j *journal) writeBatch() bool {
 		buf = appendEntry(buf, entryRecord, b)
 		spans[id] = span{off: off, n: int(size + int64(len(buf)) - off)}
 	}
+	buf, taskSpans := appendTaskEntries(buf, size, tasks)
 	for _, id := range removals {
 		buf = appendEntry(buf, entryRemove, []byte(id))
 	}
@@ -83,6 +92,7 @@ func (j *journal) writeBatch() bool {
 			}
 		}
 		j.removals = append(removals, j.removals...)
+		j.requeueTasksLocked(tasks)
 	} else {
 		j.size = size + int64(len(buf))
 		for id, sp := range spans {
@@ -91,6 +101,7 @@ func (j *journal) writeBatch() bool {
 		for _, id := range removals {
 			delete(j.index, id)
 		}
+		j.tasksWrittenLocked(taskSpans, finished, removals)
 	}
 	j.durable = max(j.durable, gen)
 	j.flushed.Broadcast()
@@ -123,12 +134,17 @@ func (j *journal) appendLog(buf []byte, size int64) error {
 	return err
 }
 
-// liveLocked is the bytes the latest entries of the kept records take.
-// j.mu held.
+// liveLocked is the bytes the latest entries of the kept records take,
+// and the task results of the unfinished arrays. j.mu held.
 func (j *journal) liveLocked() int64 {
 	var n int64
 	for _, sp := range j.index {
 		n += int64(sp.n)
+	}
+	for _, sps := range j.tasks.spans {
+		for _, sp := range sps {
+			n += int64(sp.n)
+		}
 	}
 	return n
 }
@@ -140,16 +156,16 @@ func (j *journal) compact() {
 	j.fileMu.Lock()
 	defer j.fileMu.Unlock()
 	j.mu.Lock()
-	spans := maps.Clone(j.index)
+	live := liveEntries{records: maps.Clone(j.index), tasks: maps.Clone(j.tasks.spans)}
 	j.mu.Unlock()
-	f, size, moved, err := compactLog(j.dir, j.file, spans)
+	f, size, moved, err := compactLog(j.dir, j.file, live)
 	if err != nil {
 		j.log.Warnf("job records: compacting %s: %v", filepath.Join(j.dir, logName), err)
 		return
 	}
 	old := j.file
 	j.mu.Lock()
-	j.file, j.size, j.index = f, size, moved
+	j.file, j.size, j.index, j.tasks.spans = f, size, moved.records, moved.tasks
 	j.mu.Unlock()
 	_ = old.Close()
 }

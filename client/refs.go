@@ -35,6 +35,11 @@ func recordRefs(r *api.JobRecord) []string {
 	for _, in := range r.Spec.Inputs {
 		out = append(out, in.CID)
 	}
+	for _, t := range r.Tasks { // an unfinished array's tasks that ended
+		if t.Outputs != "" {
+			out = append(out, t.Outputs)
+		}
+	}
 	if r.ModuleStored && r.Spec.Module != "" {
 		out = append(out, r.Spec.Module)
 	}

@@ -105,17 +105,24 @@ func (c *Client) resume(id string) error {
 			return err
 		}
 	}
-	wctx, cancel := context.WithTimeout(c.ctx, resumeWaitProviders)
-	err = c.mesh.WaitProviders(wctx, 1)
-	cancel()
-	if c.ctx.Err() != nil {
-		return nil // closing: the job stays unfinished for the next start
+	if !spec.IsArray() || len(r.Tasks) < spec.Count { // something to place
+		wctx, cancel := context.WithTimeout(c.ctx, resumeWaitProviders)
+		err = c.mesh.WaitProviders(wctx, 1)
+		cancel()
+		if c.ctx.Err() != nil {
+			return nil // closing: the job stays unfinished for the next start
+		}
+		if err != nil {
+			c.log.Infof("resuming job %s: no provider on the jobs topic yet; auctioning anyway", id)
+		}
 	}
-	if err != nil {
-		c.log.Infof("resuming job %s: no provider on the jobs topic yet; auctioning anyway", id)
+	if spec.IsArray() {
+		c.log.Infof("resuming job %s after a restart (attempts so far: %d; %d of its %d tasks have their results, the others run)",
+			id, r.Attempted, len(r.Tasks), spec.Count)
+	} else {
+		c.log.Infof("resuming job %s after a restart (attempts so far: %d)", id, r.Attempted)
 	}
-	c.log.Infof("resuming job %s after a restart (attempts so far: %d)", id, r.Attempted)
-	t := &ticket{id: r.ID, nonce: r.Nonce, sub: sub, start: r.Submitted, attempts: r.Attempted}
+	t := &ticket{id: r.ID, nonce: r.Nonce, sub: sub, start: r.Submitted, attempts: r.Attempted, done: r.Tasks}
 	_, err = c.dispatch(c.ctx, t, nil)
 	if c.ctx.Err() != nil {
 		return nil
@@ -169,6 +176,20 @@ func (c *Client) track(t *ticket) *jobTrack {
 	}
 	c.journal.create(r)
 	return jt
+}
+
+// task keeps the end of a task of the job (an array's) in its record.
+func (jt *jobTrack) task(t job.TaskResult) {
+	if jt != nil {
+		jt.c.journal.addTask(jt.id, t)
+	}
+}
+
+// sync waits until what the job's record was given so far is on disk.
+func (jt *jobTrack) sync() {
+	if jt != nil {
+		jt.c.journal.sync()
+	}
 }
 
 // lastRound is the record's current auction round (nil before the first).
@@ -366,6 +387,7 @@ func (jt *jobTrack) finish(out *job.Outcome) {
 		}
 		r.Attempted = max(r.Attempted, o.Attempts)
 		r.Outcome, r.State, r.Finished = &o, o.State, now
+		r.Tasks = nil // the outcome holds every task
 		return true
 	})
 	jt.c.journal.sync() // the outcome is on disk before it is reported

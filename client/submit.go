@@ -144,6 +144,8 @@ type ticket struct {
 	start time.Time
 	// attempts made before this dispatch (a resumed job goes on counting).
 	attempts int
+	// done are the tasks of a resumed array that have their results.
+	done []job.TaskResult
 }
 
 // round is one auction of a job and what came of it.
