@@ -106,27 +106,33 @@ func stateSummary(states map[job.State]int) string {
 // did not complete are listed (up to this many).
 const describeTasksMax = 20
 
-// describeTasks prints a job array's tasks, summarised when many.
-func describeTasks(w io.Writer, o *job.Outcome) {
-	if len(o.Tasks) == 0 {
+// describeTasks prints a job array's tasks, summarised when many: those of
+// its outcome, or, while it runs (or waits to resume), those of its count
+// that have ended so far.
+func describeTasks(w io.Writer, tasks []job.TaskResult, count int) {
+	if len(tasks) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
-	states := job.TaskCounts(o.Tasks)
+	states := job.TaskCounts(tasks)
 	providers := map[string]int{}
-	for _, t := range o.Tasks {
+	for _, t := range tasks {
 		if t.Provider != "" {
 			providers[t.Provider]++
 		}
 	}
-	fmt.Fprintf(w, "Tasks (%d: %s)\n", len(o.Tasks), stateSummary(states))
+	if len(tasks) < count {
+		fmt.Fprintf(w, "Tasks (%d of %d ended so far: %s)\n", len(tasks), count, stateSummary(states))
+	} else {
+		fmt.Fprintf(w, "Tasks (%d: %s)\n", len(tasks), stateSummary(states))
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, p := range slices.Sorted(maps.Keys(providers)) {
 		fmt.Fprintf(tw, "  provider\t%s\t%d tasks\n", short(p), providers[p])
 	}
 	listed := 0
-	for _, t := range o.Tasks {
-		if len(o.Tasks) > describeTasksMax && t.State == job.StateCompleted {
+	for _, t := range tasks {
+		if len(tasks) > describeTasksMax && t.State == job.StateCompleted {
 			continue
 		}
 		if listed++; listed > describeTasksMax {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -94,7 +96,7 @@ func TestDescribeTasksSummarisesMany(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			describeTasks(&b, tt.out)
+			describeTasks(&b, tt.out.Tasks, len(tt.out.Tasks))
 			for _, w := range tt.want {
 				if !strings.Contains(b.String(), w) {
 					t.Errorf("%q lacks %q", b.String(), w)
@@ -106,5 +108,31 @@ func TestDescribeTasksSummarisesMany(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An array that waits to resume (or runs again after a restart) shows the
+// tasks its record kept, out of its count; once it ends, its outcome's.
+func TestDescribeResumedArray(t *testing.T) {
+	done := arrayOutcome(10)
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := &api.JobRecord{V: 1, ID: done.Job, State: api.JobResumed, Submitted: at, Resumes: 1, Attempted: 2,
+		Spec:  job.Spec{Executor: job.ExecutorExec, Command: "/bin/sh", Count: 10},
+		Tasks: []job.TaskResult{done.Tasks[0], done.Tasks[2], done.Tasks[5], done.Tasks[9]}}
+	var b bytes.Buffer
+	describeJob(&b, r, at.Add(time.Minute))
+	for _, w := range []string{"Tasks (4 of 10 ended so far: 4 completed)", "#5", "#9"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("unfinished: %q lacks %q", b.String(), w)
+		}
+	}
+	if strings.Contains(b.String(), "#1 ") {
+		t.Errorf("unfinished: %q lists task 1, which has not ended", b.String())
+	}
+	r.Tasks, r.Outcome, r.State, r.Finished = nil, done, job.StateCompleted, at.Add(time.Minute)
+	b.Reset()
+	describeJob(&b, r, at.Add(time.Minute))
+	if !strings.Contains(b.String(), "Tasks (10: 10 completed)") || strings.Contains(b.String(), "so far") {
+		t.Errorf("finished: %q", b.String())
 	}
 }

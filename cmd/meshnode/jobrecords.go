@@ -176,10 +176,11 @@ func describeJob(w io.Writer, r *api.JobRecord, now time.Time) {
 	describeRounds(w, r)
 	describeAttempts(w, r)
 	if r.Outcome == nil {
+		describeTasks(w, r.Tasks, r.Spec.Count) // an array's tasks ended so far
 		return
 	}
 	describeOutcome(w, r)
-	describeTasks(w, r.Outcome)
+	describeTasks(w, r.Outcome.Tasks, r.Spec.Count)
 }
 
 // describeLine prints one labelled line of a job's description.
