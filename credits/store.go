@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,14 +53,16 @@ type holderEntry struct {
 }
 
 // Holders returns account's holders (a DHT lookup, remembered for
-// holdersFor; none when the lookup finds none).
+// holdersFor; none when the lookup finds none). The slice is shared with
+// the cache and other callers: it is clipped, so that appending to it
+// copies.
 func (b *Book) Holders(ctx context.Context, account string) []peer.ID {
 	c := &b.holderCache
 	c.mu.Lock()
 	e, ok := c.m[account]
 	c.mu.Unlock()
 	if ok && time.Since(e.at) < holdersFor {
-		return e.ps
+		return slices.Clip(e.ps)
 	}
 	ctx, cancel := context.WithTimeout(ctx, syncWait)
 	defer cancel()
@@ -74,7 +77,7 @@ func (b *Book) Holders(ctx context.Context, account string) []peer.ID {
 		c.m = map[string]holderEntry{}
 	}
 	c.m[account] = holderEntry{ps: ps, at: time.Now()}
-	return ps
+	return slices.Clip(ps)
 }
 
 // PushRecord queues a record this node is a party to for its recipients
