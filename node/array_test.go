@@ -16,13 +16,26 @@ import (
 // a faucet, the first the cheapest; each runs two 1-core tasks at once.
 func arrayMesh(t *testing.T, network string) (client *Node, provs []*Node) {
 	t.Helper()
+	client, provs = meshWithClient(t, network, Config{Faucet: testfaucet.ID}, arrayProviders()...)
+	fund(t, network, client, provs)
+	return client, provs
+}
+
+// arrayProviders are the configurations of arrayMesh's providers.
+func arrayProviders() []Config {
 	two := job.Resources{CPUMillis: 2000, MemoryBytes: 2 << 30}
 	var cfgs []Config
 	for i, rate := range []job.Credits{job.Nano, 2 * job.Nano, 3 * job.Nano} {
 		cfgs = append(cfgs, Config{Region: fmt.Sprintf("eu-%d", i), Rates: job.Rates{CPUHour: rate * 3600}, Capacity: two, Faucet: testfaucet.ID,
 			Executors: []string{job.ExecutorWASM, job.ExecutorExec}, ExecAllow: []string{"/bin/sh"}})
 	}
-	client, provs = meshWithClient(t, network, Config{Faucet: testfaucet.ID}, cfgs...)
+	return cfgs
+}
+
+// fund grants client a million credits from the test faucet and waits
+// until every provider has heard of it.
+func fund(t *testing.T, network string, client *Node, provs []*Node) {
+	t.Helper()
 	self := client.ID().String()
 	g, err := SignGrant(testfaucet.Key(), network, self, 1_000_000*job.Nano)
 	if err != nil {
@@ -39,7 +52,6 @@ func arrayMesh(t *testing.T, network string) (client *Node, provs []*Node) {
 		}
 		return true
 	})
-	return client, provs
 }
 
 // arraySpec is an array of count exec tasks that each print their index
