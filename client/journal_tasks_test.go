@@ -342,3 +342,26 @@ func FuzzJournalDecodeTaskEntry(f *testing.F) {
 		}
 	})
 }
+
+// An array that cannot resume (its secrets were never stored) ends failed
+// at the next start, the tasks that had ended in its outcome.
+func TestReopenArrayKeepsEndedTasks(t *testing.T) {
+	t.Parallel()
+	j, _, err := openTestJournal(t, t.TempDir(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := arrayRecord(1, 10)
+	r.Secrets = true
+	j.create(r)
+	j.addTask(r.ID, testTask(4))
+	j.addTask(r.ID, testTask(1))
+	c := &Client{journal: j, now: time.Now, log: testLog()}
+	if c.reopen(r) {
+		t.Fatal("an array with secrets is to be dispatched again")
+	}
+	got, err := j.get(r.ID)
+	if err != nil || got.Outcome == nil || len(got.Tasks) != 0 || len(got.Outcome.Tasks) != 2 || got.Outcome.Charge != 2+5 {
+		t.Fatalf("after reopening: %v, %+v", err, got)
+	}
+}

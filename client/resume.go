@@ -55,6 +55,11 @@ func (c *Client) reopen(r *api.JobRecord) bool {
 				Job: r.ID, State: job.StateFailed, ExitCode: -1, Error: why, Attempts: r.Attempted,
 				Timings: job.Timings{Total: ms(now.Sub(r.Submitted))},
 			}
+			// An array's tasks that ended stay in its outcome.
+			r.Outcome.Tasks, r.Tasks = r.Tasks, nil
+			for _, t := range r.Outcome.Tasks {
+				r.Outcome.Charge += t.Charge
+			}
 			r.State, r.Finished = job.StateFailed, now
 			c.log.Warnf("job %s: %s", r.ID, why)
 		}
