@@ -177,6 +177,11 @@ func TestJobArrayResumesAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	self := c0.ID().String()
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second) // the grant is gossiped: on the topics first
+	defer cancel()
+	if err := c0.Mesh().WaitProviders(wctx, len(provs)); err != nil {
+		t.Fatal(err)
+	}
 	fund(t, network, c0, provs)
 	c0.Close()
 
