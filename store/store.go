@@ -45,7 +45,8 @@ func (s *Store) Dir() string { return s.dir }
 func (s *Store) path(c cid.Cid) string { return filepath.Join(s.dir, c.String()) }
 
 // Put stores b and returns its CID (raw codec for data; pass
-// job.CodecJSON for a manifest).
+// job.CodecJSON for a manifest). It returns once b is durable: the file
+// and the store's directory are synced (or b was stored by an earlier Put).
 func (s *Store) Put(b []byte, codec uint64) (cid.Cid, error) {
 	if len(b) > MaxBlob {
 		return cid.Undef, fmt.Errorf("store: blob of %d bytes exceeds the limit of %d", len(b), MaxBlob)
