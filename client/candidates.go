@@ -63,9 +63,10 @@ type recordEntry struct {
 // candidates returns the providers this client expects to answer a job
 // with need: those the DHT lists under the most specific capability key for
 // it, plus those it hears of on the jobs topic (only providers subscribe
-// there), that it can reach. Their capacity records, fetched and verified,
-// come along for ranking and for explaining a mismatch. Look-ups and records
-// are cached (lookupTTL, recordTTL).
+// there) and those whose gossiped record it holds (Heard), that it can
+// reach. Their capacity records, fetched and verified, come along for
+// ranking and for explaining a mismatch. Look-ups and records are cached
+// (lookupTTL, recordTTL).
 func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer.ID, records map[peer.ID]*job.Capacity) {
 	key := capabilityFor(need)
 	found := c.lookup(ctx, key)
@@ -73,11 +74,8 @@ func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer
 	if need.GPUs > 0 || need.GPUModel != "" || need.MinVRAM > 0 {
 		class = mesh.ClassGPU
 	}
-	for _, p := range c.mesh.ClassPeers(class) {
-		if !slices.ContainsFunc(found, func(ai peer.AddrInfo) bool { return ai.ID == p }) {
-			found = append(found, peer.AddrInfo{ID: p})
-		}
-	}
+	found = addPeers(found, c.mesh.ClassPeers(class))
+	found = addPeers(found, c.Heard(need))
 	found = sampleCandidates(found, maxCandidates, func(p peer.ID) bool {
 		return c.mesh.Host().Network().Connectedness(p) == network.Connected
 	}, nil)
@@ -300,6 +298,45 @@ func (c *Client) capacityOf(ctx context.Context, p peer.ID) *job.Capacity {
 	c.cands.records[p] = e
 	c.cands.mu.Unlock()
 	return rec
+}
+
+// addPeers adds to found the peers of ps it does not list yet.
+func addPeers(found []peer.AddrInfo, ps []peer.ID) []peer.AddrInfo {
+	have := make(map[peer.ID]bool, len(found))
+	for _, ai := range found {
+		have[ai.ID] = true
+	}
+	for _, p := range ps {
+		if !have[p] {
+			have[p] = true
+			found = append(found, peer.AddrInfo{ID: p})
+		}
+	}
+	return found
+}
+
+// Heard returns the providers whose verified capacity record this client
+// holds, unexpired, that can serve need: records gossiped on the capacity
+// topic (a provider gossips its record as it starts, at a third of its
+// lifetime and when what it has free changes; the topic's validator has
+// checked the signature, the network and the expiry) or fetched from the
+// DHT for an earlier job. A provider that has just started is heard of
+// within moments of its first record, before its own DHT announcements
+// (a look-up of the key's closest peers, then stores to them) are done and
+// a look-up lists it, which on a busy mesh takes seconds. The record is
+// the same signed statement the DHT would return; a provider that left is
+// heard of until its record expires, as the DHT lists it until then.
+func (c *Client) Heard(need job.Need) []peer.ID {
+	now := c.now().UnixMilli()
+	c.cands.mu.Lock()
+	defer c.cands.mu.Unlock()
+	var out []peer.ID
+	for p, e := range c.cands.records {
+		if e.rec != nil && now < e.rec.ExpiresMS && e.rec.Mismatch(need) == "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // onCapacity keeps the record cache current with gossiped records (already

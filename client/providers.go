@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,12 +29,14 @@ func capabilityFor(need job.Need) string {
 }
 
 // FindProviders finds providers through the DHT (the most specific
-// capability key for need), fetches and verifies their signed capacity
+// capability key for need) and among those whose gossiped record this
+// client holds (Heard), fetches and verifies their signed capacity
 // records, measures RTT, and reports for each whether it matches need.
 func (c *Client) FindProviders(ctx context.Context, need job.Need) []api.ProviderInfo {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	found := c.mesh.FindProviders(lctx, capabilityFor(need))
 	cancel()
+	found = addPeers(found, slices.DeleteFunc(c.Heard(need), func(p peer.ID) bool { return p == c.mesh.ID() }))
 	out := make([]api.ProviderInfo, len(found))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)

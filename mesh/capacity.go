@@ -158,18 +158,17 @@ func (v capacityValidator) Select(key string, values [][]byte) (int, error) {
 }
 
 // PutCapacity signs c with the node's key, gossips it on the capacity
-// topic and stores it on the DHT under the node's capacity key (once the
-// routing table has a peer, within ctx). It returns the signed record's
-// size.
+// topic (in the background, once a peer on the topic is known:
+// gossipCapacity) and stores it on the DHT under the node's capacity key
+// (once the routing table has a peer, within ctx). It returns the signed
+// record's size.
 func (m *Mesh) PutCapacity(ctx context.Context, c *job.Capacity) (int, error) {
 	b, err := SealCapacity(c, m.cfg.key)
 	if err != nil {
 		return 0, err
 	}
 	m.setOwnCapacity(b)
-	if err := m.topics.capacity.Publish(ctx, b); err != nil {
-		log.Debugf("gossiping capacity record seq %d: %v", c.Seq, err)
-	}
+	m.gossipCapacity(b, c.Seq)
 	m.awaitRoutingTable(ctx)
 	if err := m.dht.PutValue(ctx, CapacityKey(m.host.ID()), b); err != nil {
 		return len(b), errorf("storing capacity record seq %d: %w", c.Seq, err)
@@ -212,4 +211,39 @@ func (m *Mesh) ownCapacity() []byte {
 	m.capMu.Lock()
 	defer m.capMu.Unlock()
 	return m.capRec
+}
+
+// gossipCapacity publishes the signed record b (sequence seq) on the
+// capacity topic in the background, as soon as this node knows a peer
+// subscribed to it (clients, gossip relays), unless a newer record has
+// been sealed meanwhile or the node closes. A provider does not subscribe:
+// it learns the topic's peers from the peers it connects to, and one that
+// has just started knows none yet but among the bootstrap peers it has
+// just dialled. Published at once, as before, its first record reached a
+// client only when one of those was one (GossipSub drops a message it has
+// no peer for), and clients learnt of a new provider through the DHT, once
+// its Provide and their look-ups were done: seconds on a busy mesh.
+func (m *Mesh) gossipCapacity(b []byte, seq uint64) {
+	if m.ctx.Err() != nil {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		poll := 10 * time.Millisecond
+		for len(m.topics.capacity.ListPeers()) == 0 {
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-time.After(poll):
+			}
+			if !bytes.Equal(m.ownCapacity(), b) {
+				return // a newer record goes out instead
+			}
+			poll = min(poll*2, time.Second)
+		}
+		if err := m.topics.capacity.Publish(m.ctx, b); err != nil {
+			log.Debugf("gossiping capacity record seq %d: %v", seq, err)
+		}
+	}()
 }

@@ -214,3 +214,32 @@ func TestCapacityChangesAreGossiped(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A provider that starts after a client gossips its first record as soon
+// as it knows a peer on the capacity topic: the client holds the verified
+// record and lists the provider among those it has heard of (Client.Heard,
+// which a job's candidates include) without looking anything up on the
+// DHT; a need the record cannot serve leaves it out.
+func TestNewProviderIsHeardByGossip(t *testing.T) {
+	t.Parallel()
+	client, provs := testMesh(t, []provSpec{{"eu-west", "0.5"}})
+	late, err := New(context.Background(), Config{
+		Mode: ModeProvider, Region: "us-east", Rates: job.Rates{CPUHour: job.Nano}, Network: "test",
+		Bootstrap: []string{provs[0].Mesh().Addrs()[0].String(), client.Mesh().Addrs()[0].String()},
+		Capacity:  job.Resources{CPUMillis: 1000, MemoryBytes: 1 << 30}, Hardware: testHardware(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { late.Close() })
+	deadline := time.Now().Add(60 * time.Second)
+	for !slices.Contains(client.client.Heard(job.Need{Region: "us-*"}), late.ID()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the client has not heard of the provider that started after it (record held: %v)", client.client.CachedRecord(late.ID()) != nil)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if slices.Contains(client.client.Heard(job.Need{Region: "eu-*"}), late.ID()) {
+		t.Fatal("a provider in us-east is heard of for a job that wants eu-*")
+	}
+}
