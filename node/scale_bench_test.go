@@ -2,6 +2,9 @@ package node
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"testing"
 	"time"
@@ -42,7 +45,9 @@ func benchScale(b *testing.B, spec scaleSpec) {
 	b.Logf("%d nodes: mocknet hosts and links: heap %.0f MiB, RSS %.0f MiB; the mesh but its %d joiners started and announced in %v (%.0f CPU-s; load average %s)",
 		spec.nodes, mib(s.mem1.heap, s.mem0.heap), mib(s.mem1.rss, s.mem0.rss), spec.joiners, built.Round(time.Second), (cpu1 - cpu0).Seconds(), loadAvg())
 	jstart := time.Now()
+	stopProfile := profileJoin(b)
 	joined := s.join(b)
+	stopProfile()
 	b.Logf("joined in %v (%.0f CPU-s; load average %s)", time.Since(jstart).Round(time.Second), (cpuTime() - cpu1).Seconds(), loadAvg())
 	mem := sampleMem()
 	f := s.watch.report(s.providers(), joined)
@@ -78,4 +83,31 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// profileJoin writes a CPU profile of the joiners' phase, and goroutine
+// and heap profiles at its end, to $SCALE_PROFILE_DIR when it is set (the
+// steady state of a formed mesh, which -cpuprofile mixes with its build).
+func profileJoin(b *testing.B) (stop func()) {
+	dir := os.Getenv("SCALE_PROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, "join-cpu.prof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+		for _, name := range []string{"goroutine", "heap"} {
+			if g, err := os.Create(filepath.Join(dir, "join-"+name+".prof")); err == nil {
+				_ = pprof.Lookup(name).WriteTo(g, 0)
+				_ = g.Close()
+			}
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -14,13 +15,17 @@ import (
 // when the last has ended, and not sooner than this after it began).
 const lookEvery = time.Second
 
-// watch times providers' announcements as client nodes find them: each
-// watcher looks up "cpu" (Mesh.FindProviders, to the look-up's end) again
-// and again (every lookEvery at most, the watchers taking turns), and
-// fetches and verifies the capacity record (Mesh.GetCapacity) of every
-// provider it lists that no watcher has verified yet, 4 at once, without
-// holding up its next look-up. A provider is found when the first
-// watcher holds its verified record.
+// watch times providers' announcements as client nodes find them, by the
+// two ways a client's discovery lists a provider for a job (client
+// candidates): each watcher looks up "cpu" (Mesh.FindProviders, to the
+// look-up's end) again and again (every lookEvery at most, the watchers
+// taking turns), and fetches and verifies the capacity record
+// (Mesh.GetCapacity) of every provider it lists that no watcher has
+// verified yet, 4 at once, without holding up its next look-up; and every
+// heardEvery it asks its client which providers it holds a gossiped,
+// verified record of (Client.Heard, which a job's candidates include). A
+// provider is found when the first watcher holds its verified record
+// either way.
 type watch struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -32,12 +37,13 @@ type watch struct {
 	rt       map[peer.ID]time.Time // its DHT routing table's first peer
 	seen     map[peer.ID]time.Time // first listed by a look-up that had ended
 	verified map[peer.ID]time.Time // first record verified
+	heard    map[peer.ID]time.Time // first held as a gossiped record (Client.Heard)
 	lookups  int
 	lookupD  []time.Duration
 }
 
 func newWatch() *watch {
-	w := &watch{start: map[peer.ID]time.Time{}, done: map[peer.ID]time.Time{}, rt: map[peer.ID]time.Time{}, seen: map[peer.ID]time.Time{}, verified: map[peer.ID]time.Time{}}
+	w := &watch{start: map[peer.ID]time.Time{}, done: map[peer.ID]time.Time{}, rt: map[peer.ID]time.Time{}, seen: map[peer.ID]time.Time{}, verified: map[peer.ID]time.Time{}, heard: map[peer.ID]time.Time{}}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w
 }
@@ -91,6 +97,8 @@ func (w *watch) run(n *Node, delay time.Duration) {
 		case <-w.ctx.Done():
 		case <-time.After(delay):
 		}
+		w.wg.Add(1)
+		go w.listen(n)
 		var fetching sync.Map // peer.ID → this watcher fetches it now
 		sem := make(chan struct{}, 4)
 		for w.ctx.Err() == nil {
@@ -122,6 +130,36 @@ func (w *watch) run(n *Node, delay time.Duration) {
 			}
 		}
 	}()
+}
+
+// heardEvery is how often a watcher asks its client for the providers it
+// holds a gossiped record of.
+const heardEvery = 100 * time.Millisecond
+
+// listen notes, every heardEvery until stop, the providers whose verified
+// record n's client holds (Client.Heard: what a job's candidates include).
+func (w *watch) listen(n *Node) {
+	defer w.wg.Done()
+	t := time.NewTicker(heardEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, now := n.client.Heard(job.Need{}), time.Now()
+		w.mu.Lock()
+		for _, p := range ids {
+			if _, ok := w.heard[p]; !ok {
+				w.heard[p] = now
+			}
+			if _, ok := w.verified[p]; !ok {
+				w.verified[p] = now
+			}
+		}
+		w.mu.Unlock()
+	}
 }
 
 // listed notes a look-up (begun at t0, ended at t1) and returns the
@@ -178,6 +216,7 @@ type findings struct {
 	all, missing         int       // providers, and those never found
 	joined               latencies // node.New returned → verified record held by a watcher
 	seenJoined           latencies // node.New returned → listed by a look-up
+	heardJoined          latencies // node.New returned → its gossiped record held (Client.Heard)
 	doneJoined           latencies // node.New returned → its own announcements done
 	rtJoined             latencies // node.New returned → its routing table's first peer
 	lookups              int
@@ -238,6 +277,8 @@ func (w *watch) report(ids, joined []peer.ID) findings {
 		f.joined.add(st, v, ok)
 		sn, sok := w.seen[p]
 		f.seenJoined.add(st, sn, sok)
+		h, hok := w.heard[p]
+		f.heardJoined.add(st, h, hok)
 		d, dok := w.done[p]
 		f.doneJoined.add(st, d, dok)
 		r, rok := w.rt[p]
@@ -253,6 +294,6 @@ func (w *watch) report(ids, joined []peer.ID) findings {
 }
 
 func (f findings) String() string {
-	return fmt.Sprintf("providers %d (never found %d)\njoining the formed mesh: found %v\n  listed by a look-up %v\n  own announcements done %v\n  routing table's first peer %v\n%d look-ups, p50 %v, p90 %v",
-		f.all, f.missing, f.joined, f.seenJoined, f.doneJoined, f.rtJoined, f.lookups, f.lookupP50.Round(time.Millisecond), f.lookupP90.Round(time.Millisecond))
+	return fmt.Sprintf("providers %d (never found %d)\njoining the formed mesh: found %v\n  listed by a look-up %v\n  gossiped record held %v\n  own announcements done %v\n  routing table's first peer %v\n%d look-ups, p50 %v, p90 %v",
+		f.all, f.missing, f.joined, f.seenJoined, f.heardJoined, f.doneJoined, f.rtJoined, f.lookups, f.lookupP50.Round(time.Millisecond), f.lookupP90.Round(time.Millisecond))
 }
