@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
@@ -216,7 +217,9 @@ func (m *Mesh) ownCapacity() []byte {
 // gossipCapacity publishes the signed record b (sequence seq) on the
 // capacity topic in the background, as soon as this node knows a peer
 // subscribed to it (clients, gossip relays), unless a newer record has
-// been sealed meanwhile or the node closes. A provider does not subscribe:
+// been sealed meanwhile or the node closes; when none has turned up after
+// listenerWait, it looks some up on the DHT and dials them
+// (dialListeners). A provider does not subscribe:
 // it learns the topic's peers from the peers it connects to, and one that
 // has just started knows none yet but among the bootstrap peers it has
 // just dialled. Published at once, as before, its first record reached a
@@ -230,8 +233,8 @@ func (m *Mesh) gossipCapacity(b []byte, seq uint64) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		poll := 10 * time.Millisecond
-		for len(m.topics.capacity.ListPeers()) == 0 {
+		poll, looked := 10*time.Millisecond, false
+		for start := time.Now(); len(m.topics.capacity.ListPeers()) == 0; {
 			select {
 			case <-m.ctx.Done():
 				return
@@ -241,9 +244,55 @@ func (m *Mesh) gossipCapacity(b []byte, seq uint64) {
 				return // a newer record goes out instead
 			}
 			poll = min(poll*2, time.Second)
+			if !looked && time.Since(start) >= listenerWait && m.dht.RoutingTable().Size() > 0 {
+				looked = true
+				m.dialListeners()
+			}
 		}
 		if err := m.topics.capacity.Publish(m.ctx, b); err != nil {
 			log.Debugf("gossiping capacity record seq %d: %v", seq, err)
 		}
 	}()
+}
+
+// listenersKey is the capability key under which the nodes that take the
+// capacity topic and serve the DHT (client nodes) announce themselves:
+// a provider that knows no peer on the topic finds some there
+// (dialListeners), as GossipSub's own discovery would, for this topic
+// only.
+const listenersKey = "capacity-listeners"
+
+// listenerWait is how long a record waits for a peer on the capacity topic
+// to turn up among the peers a provider connects to anyway before it looks
+// listeners up on the DHT.
+const listenerWait = 250 * time.Millisecond
+
+// announceListener announces this node under listenersKey, when it serves
+// the DHT (others can dial it; an ephemeral or private node does not).
+func (m *Mesh) announceListener() {
+	if m.cfg.server {
+		m.Announce([]string{listenersKey}, nil)
+	}
+}
+
+// dialListeners looks up a few nodes announced under listenersKey and
+// connects to them, within 10 s: once connected, GossipSub knows them to
+// be on the capacity topic.
+func (m *Mesh) dialListeners() {
+	ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for ai := range m.dht.FindProvidersAsync(ctx, m.CapabilityCID(listenersKey), 3) {
+		if ai.ID == m.host.ID() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.host.Connect(ctx, ai); err != nil {
+				log.Debugf("capacity listener %s: %v", ai.ID, err)
+			}
+		}()
+	}
+	wg.Wait()
 }

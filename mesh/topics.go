@@ -361,14 +361,23 @@ func (m *Mesh) OnBid(h BidHandler) error {
 type CapacityHandler func(c *job.Capacity)
 
 // OnCapacity subscribes to the capacity topic, where providers gossip their
-// signed record when what they have free changes, and hands each verified
-// record to h.
+// signed record as they start and when what they have free changes, and
+// hands each verified record to h. A node that serves the DHT announces
+// there that it takes the topic (announceListener), so that a provider
+// that knows no peer on it finds one.
 func (m *Mesh) OnCapacity(h CapacityHandler) error {
 	t := m.topics
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onCapacity = h
-	return t.subscribeLocked(t.capacity, &t.capSub, t.deliverCapacity)
+	first := t.capSub == nil
+	if err := t.subscribeLocked(t.capacity, &t.capSub, t.deliverCapacity); err != nil {
+		return err
+	}
+	if first {
+		m.announceListener()
+	}
+	return nil
 }
 
 // subscribeLocked subscribes to topic once, storing the subscription in
