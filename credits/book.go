@@ -50,6 +50,7 @@ type Book struct {
 	syncLimits  peerLimits    // syncs answered
 	learnLimit  *rate.Limiter // unknown authors judged in the background
 	pushes      chan *job.Receipt
+	push        pushState
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -73,6 +74,7 @@ func New(ctx context.Context, m Mesh, opts ...Option) (*Book, error) {
 		storeLimits: peerLimits{rate: StoreRate, burst: StoreBurst},
 		syncLimits:  peerLimits{rate: SyncRate, burst: SyncBurst},
 		pushes:      make(chan *job.Receipt, pushQueue),
+		push:        pushState{now: make(chan struct{}, 1)},
 	}
 	b.owed.now = c.now
 	b.ctx, b.cancel = context.WithCancel(ctx)

@@ -2,6 +2,7 @@ package credits
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -196,5 +197,34 @@ func TestCloseEndsTheBook(t *testing.T) {
 	}
 	if err := b.Ledger().AddGrant(&job.Grant{}); err == nil {
 		t.Fatal("the ledger takes records after Close")
+	}
+}
+
+// Flush sends the queued records at once, without waiting out the push
+// linger, and returns once their recipient holds them.
+func TestFlushSendsWhatIsQueued(t *testing.T) {
+	bs := books(t, "test-credits-flush", 2)
+	holder, payer := bs[0], bs[1]
+	grant(t, holder, payer.self.String(), job.Nano)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The payer's routing table holds the holder: it is among the
+	// holders of both accounts.
+	for i := 0; ; i++ {
+		if ps, _ := payer.mesh.ClosestPeers(ctx, fmt.Sprintf("probe-%d", i), ledger.HolderCount); len(ps) == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the payer's routing table never held the holder")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		r := receiptFrom(t, payer, holder.self.String(), seq)
+		payer.PushRecord(&r)
+	}
+	payer.Flush(ctx)
+	if got := holder.Ledger().CountedChain(payer.self.String()); got != 3 {
+		t.Fatalf("after Flush the holder counts %d receipts of the payer, want 3", got)
 	}
 }

@@ -274,12 +274,19 @@ func (n *Node) startAPIIfAsked() error {
 	return nil
 }
 
-// Close stops the node: API first, then the network, then what still
-// runs (the provider's jobs, then its executors), then the ledger.
+// Close stops the node: the ledger records on their way to their holders
+// are sent (credits.Book.Flush), then the API stops, then the network,
+// then what still runs (the provider's jobs, then its executors), then the
+// ledger.
 func (n *Node) Close() error {
 	var errs []error
 	n.once.Do(func() {
 		n.own.Stop()
+		if n.credits != nil {
+			// The records on their way to their holders go first
+			// (within a bound), while the host and the Book run.
+			n.credits.Flush(context.Background())
+		}
 		n.cancel()
 		if n.api != nil {
 			errs = append(errs, n.api.close())
