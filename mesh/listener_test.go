@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // A node that takes the capacity topic and serves the DHT is announced as
@@ -58,5 +59,33 @@ func TestCapacityReachesAListener(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("the listener did not receive the provider's gossiped record (connected: %v)", prov.Host().Network().Connectedness(listener.ID()))
 		}
+	}
+}
+
+// A peer known by its ID only (a provider heard of through its gossiped
+// record) is dialled at the addresses the DHT has for it.
+func TestConnectByIDOnly(t *testing.T) {
+	ctx := context.Background()
+	const network = "test-connect-id"
+	newMesh := func(opts ...Option) *Mesh {
+		m, err := New(ctx, append([]Option{Network(network), Listen("/ip4/127.0.0.1/tcp/0")}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	hub := newMesh()
+	boot := Bootstrap(hub.Addrs()[0].String())
+	a, b := newMesh(boot), newMesh(boot)
+	for hub.DHT().RoutingTable().Find(b.ID()) == "" {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = a.Host().Network().ClosePeer(b.ID())
+	a.Host().Peerstore().ClearAddrs(b.ID())
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := a.Connect(cctx, peer.AddrInfo{ID: b.ID()}); err != nil {
+		t.Fatal(err)
 	}
 }

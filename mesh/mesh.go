@@ -18,6 +18,7 @@ import (
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -377,10 +378,20 @@ func (m *Mesh) Protocol(name string) protocol.ID {
 	return protocol.ID("/computemesh/" + m.cfg.network + "/" + name + "/1.0.0")
 }
 
-// Connect dials a peer.
+// Connect dials a peer; one given without addresses that this node knows
+// none of is looked up on the DHT first.
 func (m *Mesh) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if ai.ID == m.host.ID() {
 		return nil
+	}
+	if len(ai.Addrs) == 0 && len(m.host.Peerstore().Addrs(ai.ID)) == 0 && m.host.Network().Connectedness(ai.ID) != network.Connected {
+		// Known by its ID only (e.g. from its gossiped capacity record,
+		// which a peer forwarded): its addresses are on the DHT.
+		found, err := m.dht.FindPeer(ctx, ai.ID)
+		if err != nil {
+			return errorf("finding the addresses of %s: %w", ai.ID, err)
+		}
+		ai = found
 	}
 	return m.host.Connect(ctx, ai)
 }
