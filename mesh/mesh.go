@@ -23,6 +23,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -176,6 +177,7 @@ func newHost(cfg *config, punch *punchTracer, watch *relayWatch) (host.Host, err
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+		libp2p.SwarmOpts(swarm.WithDialRanker(preferTCP)),
 		libp2p.ChainOptions(natOptions(cfg, punch, watch, hostOf)...),
 		libp2p.EnableNATService(),
 		libp2p.Ping(true),
