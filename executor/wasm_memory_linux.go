@@ -24,6 +24,10 @@ func newMemoryPool() *memoryPool { return &memoryPool{} }
 type region struct {
 	mem        []byte // the whole reservation, a whole number of pages
 	accessible uint64 // bytes from its start that are readable and writable
+	// dirty is the most of it a guest was given since the last reset (the
+	// largest Reallocate): only those bytes can have been written, the
+	// rest of what is accessible is still zero.
+	dirty uint64
 }
 
 // Allocate implements experimental.MemoryAllocator: capacity bytes are made
@@ -127,10 +131,13 @@ func (r *region) grow(size uint64) bool {
 // reset makes r as if newly reserved, except that its first
 // keepResidentBytes stay accessible, zeroed and resident: the rest of its
 // pages are given back to the system (zero-filled when next touched) and
-// made inaccessible again. It reports whether it could.
+// made inaccessible again. Only what a guest was given is cleared: one
+// that used a page of a region kept with 4 MiB accessible costs a page's
+// clearing, not 4 MiB's. It reports whether it could.
 func (r *region) reset() bool {
 	keep := min(r.accessible, keepResidentBytes)
-	clear(r.mem[:keep])
+	clear(r.mem[:min(r.dirty, keep)]) // [dirty, keep) is zero already
+	r.dirty = 0
 	if r.accessible > keep {
 		rest := r.mem[keep:r.accessible]
 		if syscall.Madvise(rest, syscall.MADV_DONTNEED) != nil ||
@@ -163,6 +170,7 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 	if m.r == nil || size > m.max || !m.r.grow(size) {
 		return nil
 	}
+	m.r.dirty = max(m.r.dirty, size)
 	return m.r.mem[:size:size]
 }
 

@@ -46,6 +46,25 @@ func TestMemoryPool(t *testing.T) {
 			t.Fatalf("reused memory: byte %d is %#x, want 0", i, b)
 		}
 	}
+	// A guest given one page of the reused region dirties that page
+	// only; the next guest still finds every byte zero.
+	m.Free()
+	m = p.Allocate(page, max).(*mappedMemory)
+	buf = m.Reallocate(page)
+	for i := range buf {
+		buf[i] = 0xff
+	}
+	if m.r.dirty != page {
+		t.Fatalf("dirty %d after a guest given one page, want %d", m.r.dirty, page)
+	}
+	m.Free()
+	m = p.Allocate(page, max).(*mappedMemory)
+	buf = m.Reallocate(max)
+	for i, b := range buf {
+		if b != 0 {
+			t.Fatalf("reused after a one-page guest: byte %d is %#x, want 0", i, b)
+		}
+	}
 	other := p.Allocate(page, 2*max).(*mappedMemory)
 	if other.r == m.r {
 		t.Error("a region was given out twice")
