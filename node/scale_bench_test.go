@@ -52,14 +52,18 @@ func benchScale(b *testing.B, spec scaleSpec) {
 	mem := sampleMem()
 	f := s.watch.report(s.providers(), joined)
 	b.Logf("%s", f)
+	s.progress("%s", f) // now: the benchmark's log comes out after its 500 nodes have closed
 	perNode := func(x, x0 uint64) float64 { return mib(x, x0) / float64(spec.nodes) }
 	b.Logf("memory: heap %.0f MiB, RSS %.0f MiB in all (%.2f and %.2f MiB a node); %d goroutines (%.0f a node)",
 		mib(mem.heap, s.mem0.heap), mib(mem.rss, s.mem0.rss), perNode(mem.heap, s.mem0.heap), perNode(mem.rss, s.mem0.rss),
 		mem.goroutines, float64(mem.goroutines-s.mem0.goroutines)/float64(spec.nodes))
+	s.progress("memory: %.2f MiB of heap and %.2f MiB of RSS a node; %.0f goroutines a node", perNode(mem.heap, s.mem0.heap), perNode(mem.rss, s.mem0.rss),
+		float64(mem.goroutines-s.mem0.goroutines)/float64(spec.nodes))
 	jstart, cpu2 := time.Now(), cpuTime()
 	res := s.submit(b)
 	b.Logf("jobs: %d of %d completed in %v (%.0f CPU-s; load average %s); took %v; auction %v; candidates %v; bids %v; failures %v",
 		res.completed, res.submitted, time.Since(jstart).Round(time.Millisecond), (cpuTime() - cpu2).Seconds(), loadAvg(), res.took, res.auction, res.candidates, res.bids, res.failed)
+	s.progress("jobs: %d of %d completed; failures %v", res.completed, res.submitted, res.failed)
 	b.ReportMetric(100*float64(f.joined.within(2*time.Second))/float64(max(1, f.joined.n())), "found-2s-%")
 	b.ReportMetric(ms(quantile(f.joined.d, 0.5)), "found-p50-ms")
 	b.ReportMetric(ms(quantile(f.joined.d, 0.99)), "found-p99-ms")
