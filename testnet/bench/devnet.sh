@@ -57,5 +57,5 @@ awk -v n="$jobs" -v d="$d" -v hz="$hz" -v su="$su" -v ss="$ss" 'BEGIN {
 }'
 if [[ -n "${KEEP_PROFILES:-}" ]]; then
   kill -INT $devnet; wait $devnet 2>/dev/null || true
-  mkdir -p "$KEEP_PROFILES"; (cd "$dir/net" && find . -name cpu.pprof | while read -r p; do cp "$p" "$KEEP_PROFILES/$(dirname "$p" | tr / _).pprof"; done)
+  mkdir -p "$KEEP_PROFILES"; (cd "$dir/net" && find . -name cpu.pprof | while read -r p; do cp "$p" "$KEEP_PROFILES/$(basename "$(dirname "$p")").pprof"; done)
 fi
