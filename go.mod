@@ -3,6 +3,7 @@ module github.com/computemesh/computemesh
 go 1.26.6
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/containerd/errdefs v1.0.0
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/ipfs/go-cid v0.6.2

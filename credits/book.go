@@ -39,6 +39,8 @@ type Book struct {
 	metrics Counters
 	log     Logger
 	now     func() time.Time // the node's clock (Clock)
+	// verifier checks ledger signatures, keys decoded once (verify.go).
+	verifier *Verifier
 
 	book      *ledger.Ledger
 	sync      syncState // when accounts were last synced from peers
@@ -75,6 +77,7 @@ func New(ctx context.Context, m Mesh, opts ...Option) (*Book, error) {
 		syncLimits:  peerLimits{rate: SyncRate, burst: SyncBurst},
 		pushes:      make(chan *job.Receipt, pushQueue),
 		push:        pushState{now: make(chan struct{}, 1)},
+		verifier:    NewVerifier(),
 	}
 	b.owed.now = c.now
 	b.ctx, b.cancel = context.WithCancel(ctx)
@@ -100,7 +103,8 @@ func New(ctx context.Context, m Mesh, opts ...Option) (*Book, error) {
 // open opens the ledger in dir.
 func (b *Book) open(dir string) error {
 	network := b.mesh.NetworkName()
-	opts := []ledger.Option{ledger.WithNetwork(network), ledger.WithVerifier(VerifySignature),
+	opts := []ledger.Option{ledger.WithNetwork(network),
+		ledger.WithVerifier(b.verifier.Verify), ledger.WithBatchVerifier(b.verifier.VerifyBatch),
 		ledger.WithLogger(slog.New(logHandler{b.log}))}
 	if b.faucet != "" {
 		opts = append(opts, ledger.WithFaucet(network, b.faucet))

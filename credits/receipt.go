@@ -52,7 +52,7 @@ func (b *Book) CheckCounterSigned(sent, back *job.Receipt) error {
 	if string(signed.SigningBytes()) != string(sent.SigningBytes()) || string(back.PayerSig) != string(sent.PayerSig) {
 		return errors.New("the counter-signed receipt is not the one sent")
 	}
-	if err := VerifySignature(back.Payee, back.SigningBytes(), back.PayeeSig); err != nil {
+	if err := b.verifier.Verify(back.Payee, back.SigningBytes(), back.PayeeSig); err != nil {
 		return fmt.Errorf("the counter-signature: %w", err)
 	}
 	return nil

@@ -9,29 +9,7 @@ import (
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
-
-// VerifySignature checks sig over data against the public key in the peer
-// ID signer (the ledger's Verifier).
-func VerifySignature(signer string, data, sig []byte) error {
-	p, err := peer.Decode(signer)
-	if err != nil {
-		return fmt.Errorf("signer %q: %w", signer, err)
-	}
-	pk, err := p.ExtractPublicKey()
-	if err != nil {
-		return fmt.Errorf("signer %s: no public key in its ID: %w", signer, err)
-	}
-	ok, err := pk.Verify(data, sig)
-	if err != nil {
-		return fmt.Errorf("signature of %s: %w", signer, err)
-	}
-	if !ok {
-		return fmt.Errorf("signature of %s does not verify", signer)
-	}
-	return nil
-}
 
 // Sign signs data with this node's identity key (its host's private key).
 func (b *Book) Sign(data []byte) ([]byte, error) {

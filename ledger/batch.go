@@ -25,40 +25,17 @@ func (l *Ledger) AddAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 
 // addAll is AddAll but the sync. l.mu held.
 func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*job.FraudProof, refused []error, err error) {
-	type checked struct {
-		g   *job.Grant
-		r   *job.Receipt
-		id  [32]byte
-		off int64 // of its record in the log
-	}
-	var todo []checked
+	todo, refused := l.checkAll(gs, rs)
 	var buf []byte
-	grants := map[[32]byte]bool{}
-	l.book.mu.RLock()
-	for i := range gs {
-		id, err := l.book.checkGrant(&gs[i], true, false)
-		switch {
-		case errors.Is(err, ErrDuplicate), err == nil && grants[id]:
-		case err != nil:
-			refused = append(refused, err)
-		default:
-			grants[id] = true
-			todo = append(todo, checked{g: &gs[i], id: id, off: l.size + int64(len(buf))})
-			buf = append(buf, encodeRecord(recGrant, job.Encode(&gs[i]))...)
+	for i := range todo {
+		c := &todo[i]
+		c.off = l.size + int64(len(buf))
+		if c.g != nil {
+			buf = append(buf, encodeRecord(recGrant, job.Encode(c.g))...)
+		} else {
+			buf = append(buf, encodeRecord(recReceipt, job.Encode(c.r))...)
 		}
 	}
-	for i := range rs {
-		id, err := l.book.checkReceipt(&rs[i], true, false)
-		switch {
-		case errors.Is(err, ErrDuplicate):
-		case err != nil:
-			refused = append(refused, err)
-		default:
-			todo = append(todo, checked{r: &rs[i], id: id, off: l.size + int64(len(buf))})
-			buf = append(buf, encodeRecord(recReceipt, job.Encode(&rs[i]))...)
-		}
-	}
-	l.book.mu.RUnlock()
 	if len(todo) == 0 {
 		return 0, nil, refused, nil
 	}
@@ -79,4 +56,70 @@ func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 		}
 	}
 	return len(todo), frauds, refused, nil
+}
+
+// checked is a record of a batch that passed its checks.
+type checked struct {
+	g   *job.Grant
+	r   *job.Receipt
+	id  [32]byte
+	off int64 // of its record in the log
+}
+
+// checkAll checks a batch's records as AddGrant and AddReceipt would, the
+// receipts' signatures at once where a BatchVerifier is set. It returns
+// the new records and the refusals (duplicates are neither).
+func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, refused []error) {
+	grants := map[[32]byte]bool{}
+	var q *sigQueue
+	if l.cfg.verifyBatch != nil {
+		q = &sigQueue{}
+	}
+	l.book.mu.RLock()
+	defer l.book.mu.RUnlock()
+	for i := range gs {
+		id, err := l.book.checkGrant(&gs[i], true, false)
+		switch {
+		case errors.Is(err, ErrDuplicate), err == nil && grants[id]:
+		case err != nil:
+			refused = append(refused, err)
+		default:
+			grants[id] = true
+			todo = append(todo, checked{g: &gs[i], id: id})
+		}
+	}
+	for i := range rs {
+		queued := 0
+		if q != nil {
+			q.cur, queued = len(todo), len(q.items)
+		}
+		id, err := l.book.checkReceipt(&rs[i], true, false, q)
+		switch {
+		case err != nil && q != nil:
+			q.truncate(queued)
+			fallthrough
+		case err != nil:
+			if !errors.Is(err, ErrDuplicate) {
+				refused = append(refused, err)
+			}
+		default:
+			todo = append(todo, checked{r: &rs[i], id: id})
+		}
+	}
+	if q == nil {
+		return todo, refused
+	}
+	bad := l.book.checkQueued(q)
+	if len(bad) == 0 {
+		return todo, refused
+	}
+	kept := todo[:0]
+	for i, c := range todo {
+		if err, ok := bad[i]; ok {
+			refused = append(refused, err)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, refused
 }

@@ -121,7 +121,7 @@ func newBook(c *config, store receiptStore) *Book {
 func (b *Book) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	id, err := b.checkReceipt(r, true, false)
+	id, err := b.checkReceipt(r, true, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +283,9 @@ func (b *Book) Stats() Stats {
 // checkReceipt returns r's ID if r may be added; verify=false skips the
 // signatures (a replay of the node's own checksummed log).
 // validated=true skips r.Validate (job.Decode has just run it).
-func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool) ([32]byte, error) {
+// q, when not nil, collects the signatures for one batch check instead
+// (sigbatch.go).
+func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool, queue *sigQueue) ([32]byte, error) {
 	if !validated {
 		if err := r.Validate(); err != nil {
 			return [32]byte{}, reject("receipt: %v", err)
@@ -299,8 +301,10 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool) ([32]byte, e
 		}
 		// The payee's counter-signature of a receipt held without it.
 		if verify {
-			if err := b.cfg.verify(r.Payee, r.SigningBytes(), r.PayeeSig); err != nil {
-				return id, reject("receipt %d of payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+			if err := b.sig(queue, r.Payee, r.SigningBytes(), r.PayeeSig, func(err error) error {
+				return reject("receipt %d of payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+			}); err != nil {
+				return id, err
 			}
 		}
 		return id, nil
@@ -310,21 +314,29 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool) ([32]byte, e
 		return id, reject("receipt %d of payer %s: amount: the payer's spent or the payee's earned total would pass %d", r.Seq, r.Payer, int64(MaxTotal))
 	}
 	if verify && r.IsClaim() {
-		if err := b.cfg.verify(r.Payer, r.Auth.SigningBytes(), r.Auth.Sig); err != nil {
-			return id, reject("claim %d on payer %s: auth.sig: not the payer's signature: %v", r.Seq, r.Payer, err)
+		if err := b.sig(queue, r.Payer, r.Auth.SigningBytes(), r.Auth.Sig, func(err error) error {
+			return reject("claim %d on payer %s: auth.sig: not the payer's signature: %v", r.Seq, r.Payer, err)
+		}); err != nil {
+			return id, err
 		}
-		if err := b.cfg.verify(r.Payee, r.SigningBytes(), r.PayeeSig); err != nil {
-			return id, reject("claim %d on payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+		if err := b.sig(queue, r.Payee, r.SigningBytes(), r.PayeeSig, func(err error) error {
+			return reject("claim %d on payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+		}); err != nil {
+			return id, err
 		}
 	} else if verify {
 		sb := r.SigningBytes()
-		if err := b.cfg.verify(r.Payer, sb, r.PayerSig); err != nil {
-			return id, reject("receipt %d of payer %s: payer_sig: not the payer's signature: %v", r.Seq, r.Payer, err)
+		if err := b.sig(queue, r.Payer, sb, r.PayerSig, func(err error) error {
+			return reject("receipt %d of payer %s: payer_sig: not the payer's signature: %v", r.Seq, r.Payer, err)
+		}); err != nil {
+			return id, err
 		}
 		if len(r.PayeeSig) == 0 {
 			// Not counter-signed: the payer's signature pays.
-		} else if err := b.cfg.verify(r.Payee, sb, r.PayeeSig); err != nil {
-			return id, reject("receipt %d of payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+		} else if err := b.sig(queue, r.Payee, sb, r.PayeeSig, func(err error) error {
+			return reject("receipt %d of payer %s: payee_sig: not payee %s's signature: %v", r.Seq, r.Payer, r.Payee, err)
+		}); err != nil {
+			return id, err
 		}
 	}
 	return id, nil
@@ -413,7 +425,7 @@ func (b *Book) checkFraud(p *job.FraudProof, verify bool) (fraudAdd, error) {
 		return add, reject("fraud proof: %v", err)
 	}
 	for i, r := range []*job.Receipt{&p.A, &p.B} {
-		id, err := b.checkReceipt(r, verify, true) // p.Validate checked both
+		id, err := b.checkReceipt(r, verify, true, nil) // p.Validate checked both
 		if errors.Is(err, ErrDuplicate) {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,10 +257,27 @@ func kill9Payer(dir string) {
 
 // TestAddAll: many records in one write; duplicates (within the batch and
 // of what is held) are skipped, a forged one is refused alone, and what was
-// added is there after a restart.
+// added is there after a restart. With a BatchVerifier too: the batch's
+// check fails on the forged signature and each is checked on its own.
 func TestAddAll(t *testing.T) {
+	for _, batched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) {
+			var batches atomic.Int32
+			var extra []ledger.Option
+			if batched {
+				extra = append(extra, ledger.WithBatchVerifier(batchVerifier(&batches)))
+			}
+			testAddAll(t, extra...)
+			if batched && batches.Load() != 3 {
+				t.Fatalf("%d batch checks, want 3 (one per AddAll with receipts to check)", batches.Load())
+			}
+		})
+	}
+}
+
+func testAddAll(t *testing.T, extra ...ledger.Option) {
 	k, dir := keys{}, t.TempDir()
-	l := openLedger(t, dir)
+	l := openLedger(t, dir, extra...)
 	g := k.grant(testFaucet, "alice", 100, "g")
 	if err := l.AddGrant(g); err != nil {
 		t.Fatal(err)
@@ -271,19 +289,49 @@ func TestAddAll(t *testing.T) {
 	forged := k.receipt("alice", "carol", 5, 3)
 	forged.PayerSig = ed25519.Sign(k.key("mallory"), forged.SigningBytes())
 	added, frauds, refused, err := l.AddAll([]job.Grant{*g, *g2, *g2}, []job.Receipt{*r1, *r2, alone, *forged})
-	if err != nil || added != 4 || len(frauds) != 0 || len(refused) != 1 || !errors.Is(refused[0], ledger.ErrRejected) {
+	if err != nil || added != 4 || len(frauds) != 0 || len(refused) != 1 || !errors.Is(refused[0], ledger.ErrRejected) ||
+		!strings.Contains(refused[0].Error(), "payer_sig") {
 		t.Fatalf("AddAll = %d added, %v frauds, refused %v, %v; want 4 (g2 once, r1, r2 twice), the forged one refused", added, frauds, refused, err)
 	}
-	check := func(l *ledger.Ledger) {
+	check := func(l *ledger.Ledger, more bool) {
 		t.Helper()
-		if a := l.Balance("alice"); a.Granted != 150 || a.Spent != 30 || a.Balance != 120 {
-			t.Fatalf("alice %+v; want 150 granted, 30 spent", a)
+		n, pending := 2, 0
+		if more {
+			n, pending = 4, 2 // 4 and 5 wait for the forged 3's place
 		}
-		if r, err := l.Receipts("bob", 10); err != nil || len(r) != 2 || len(r[0].PayeeSig) == 0 || len(r[1].PayeeSig) == 0 {
-			t.Fatalf("bob's receipts %+v, %v; want both, counter-signed", r, err)
+		if a := l.Balance("alice"); a.Granted != 150 || a.Spent != 30 || a.Balance != 120 || a.Pending != pending {
+			t.Fatalf("alice %+v; want 150 granted, 30 spent, %d pending", a, pending)
+		}
+		r, err := l.Receipts("bob", 10)
+		if err != nil || len(r) != n {
+			t.Fatalf("bob's receipts %+v, %v; want %d", r, err, n)
+		}
+		for _, r := range r {
+			if cosigned := len(r.PayeeSig) != 0; cosigned != (r.Seq != 4) {
+				t.Fatalf("bob's receipt %d counter-signed: %v; want all but 4 (its forged counter-signature refused)", r.Seq, cosigned)
+			}
+		}
+		if a := l.Balance("carol"); a.Earned != 0 {
+			t.Fatalf("carol %+v; want nothing earned by the forged receipt", a)
 		}
 	}
-	check(l)
+	check(l, false)
+	// A forged counter-signature of a receipt held without one is refused
+	// alone too, beside a valid record.
+	r4 := k.receipt("alice", "bob", 1, 4)
+	held := *r4
+	held.PayeeSig = nil
+	if _, _, refused, err := l.AddAll(nil, []job.Receipt{held}); err != nil || len(refused) != 0 {
+		t.Fatalf("AddAll(r4 without its counter-signature) refused %v, %v", refused, err)
+	}
+	badCo := *r4
+	badCo.PayeeSig = ed25519.Sign(k.key("mallory"), r4.SigningBytes())
+	r5 := k.receipt("alice", "bob", 1, 5)
+	added, _, refused, err = l.AddAll(nil, []job.Receipt{badCo, *r5})
+	if err != nil || added != 1 || len(refused) != 1 || !strings.Contains(refused[0].Error(), "payee_sig") {
+		t.Fatalf("AddAll(forged counter-signature, r5) = %d added, refused %v, %v; want r5 added, the forgery refused", added, refused, err)
+	}
+	check(l, true)
 	l.Close()
-	check(openLedger(t, dir))
+	check(openLedger(t, dir, extra...), true)
 }

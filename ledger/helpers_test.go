@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/computemesh/computemesh/job"
@@ -46,6 +47,22 @@ func verifier() ledger.Verifier {
 			return fmt.Errorf("ed25519: bad signature of %s", signer)
 		}
 		return nil
+	}
+}
+
+// batchVerifier checks a batch with the test verifier, counting its
+// batches (the ledger stays pure: the node's batch check, and its test,
+// are in credits and internal/sigverify).
+func batchVerifier(batches *atomic.Int32) ledger.BatchVerifier {
+	v := verifier()
+	return func(sigs []ledger.Signed) bool {
+		batches.Add(1)
+		for _, s := range sigs {
+			if v(s.Signer, s.Data, s.Sig) != nil {
+				return false
+			}
+		}
+		return true
 	}
 }
 

@@ -277,7 +277,7 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 			return false, fmt.Errorf("this ledger belongs to network %q, opened for network %q", v.Network, b.cfg.network)
 		}
 	case *job.Receipt:
-		id, err := b.checkReceipt(v, verify, true) // decodeRecord validated it
+		id, err := b.checkReceipt(v, verify, true, nil) // decodeRecord validated it
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
@@ -352,7 +352,7 @@ func (l *Ledger) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 // syncs (durably).
 func (l *Ledger) keepReceipt(r *job.Receipt, verify, validated bool) (*job.FraudProof, error) {
 	l.book.mu.RLock()
-	id, err := l.book.checkReceipt(r, verify, validated)
+	id, err := l.book.checkReceipt(r, verify, validated, nil)
 	l.book.mu.RUnlock()
 	if err != nil {
 		return nil, err
