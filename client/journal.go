@@ -66,6 +66,7 @@ type journal struct {
 	closed bool
 	active map[string]*api.JobRecord
 	done   map[string]api.JobSummary
+	order  doneOrder // done's IDs, oldest first (journal_prune.go)
 	// What the writer has yet to do (journal_writer.go): records to
 	// write (their encoding, the latest wins) and files to remove; gen
 	// counts the requests, durable the last one on disk.
@@ -105,7 +106,7 @@ func openJournal(dir string, keep int, log Logger, now func() time.Time) (*journ
 	var unfinished []*api.JobRecord
 	for _, r := range recs {
 		if r.Done() {
-			j.done[r.ID] = r.Summary()
+			j.addDoneLocked(r.Summary())
 		} else {
 			j.active[r.ID] = r
 			unfinished = append(unfinished, r)
@@ -221,52 +222,6 @@ func (j *journal) writeLocked(r *api.JobRecord) {
 	}
 }
 
-// pruneLocked removes the oldest finished records beyond j.keep.
-func (j *journal) pruneLocked() {
-	over := len(j.done) - j.keep
-	if over <= 0 {
-		return
-	}
-	older := func(a, b api.JobSummary) bool {
-		if !a.Finished.Equal(b.Finished) {
-			return a.Finished.Before(b.Finished)
-		}
-		return a.Submitted.Before(b.Submitted)
-	}
-	var drop []api.JobSummary
-	if over == 1 {
-		// One over, as after each finished job once the journal is full:
-		// the oldest, found in one pass rather than by sorting them all.
-		first := true
-		var oldest api.JobSummary
-		for _, s := range j.done {
-			if first || older(s, oldest) {
-				oldest, first = s, false
-			}
-		}
-		drop = []api.JobSummary{oldest}
-	} else {
-		list := make([]api.JobSummary, 0, len(j.done))
-		for _, s := range j.done {
-			list = append(list, s)
-		}
-		sort.Slice(list, func(a, b int) bool { return older(list[a], list[b]) })
-		drop = list[:over]
-	}
-	for _, s := range drop {
-		// The writer appends the removal, after any write of it it has
-		// taken.
-		delete(j.pending, s.ID)
-		j.removals = append(j.removals, s.ID)
-		delete(j.done, s.ID)
-	}
-	j.gen++ // sync waits for the removals too
-	select {
-	case j.wake <- struct{}{}:
-	default:
-	}
-}
-
 // close writes what is pending and stops every write (those in flight
 // have finished when it returns).
 func (j *journal) close() {
@@ -304,7 +259,7 @@ func (j *journal) update(id string, f func(r *api.JobRecord) (write bool)) {
 	}
 	if r.Done() {
 		delete(j.active, id)
-		j.done[id] = r.Summary()
+		j.addDoneLocked(r.Summary())
 		j.pruneLocked()
 	}
 }
