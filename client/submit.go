@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -13,14 +12,15 @@ import (
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/award"
 	"github.com/computemesh/computemesh/content"
-	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
 )
 
 // Submission is one job a client asks the mesh to run.
 type Submission struct {
-	Spec   *job.Spec
+	Spec *job.Spec
+	// Module is a WASM job's module; empty, the module named by the spec
+	// is taken from this node's cache or store (by reference).
 	Module []byte
 	// Secrets are environment variables for the winner alone (see
 	// job.Award.Secrets).
@@ -95,44 +95,6 @@ func (c *Client) Submit(ctx context.Context, sub Submission, progress Progress) 
 	_, _ = rand.Read(nonce)
 	id := job.NewID(sub.Spec, c.mesh.ID().String(), nonce).String()
 	return c.dispatch(ctx, &ticket{id: id, nonce: nonce, sub: sub, start: c.now()}, progress)
-}
-
-// checkSubmission validates a submission before anything is sent.
-func (c *Client) checkSubmission(sub *Submission) error {
-	s := sub.Spec
-	if s == nil {
-		return fmt.Errorf("%w: no spec", ErrBadSubmission)
-	}
-	if err := s.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
-	}
-	if s.Executor == job.ExecutorWASM {
-		if err := executor.ValidateWASM(sub.Module); err != nil {
-			return fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
-		}
-		// Hashing a module costs about 1 ms per 2.5 MB: skip it when the same
-		// bytes are already held under this CID (resubmissions of one module).
-		if held, ok := c.blobs.Get(s.Module); !ok || !bytes.Equal(held, sub.Module) {
-			if got := job.ModuleCID(sub.Module).String(); got != s.Module {
-				return fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, got, s.Module)
-			}
-		}
-	} else if len(sub.Module) > 0 {
-		return fmt.Errorf("%w: module: a %s job has no module", ErrBadSubmission, s.Executor)
-	}
-	if _, err := c.content.InputBlobs(s.Inputs); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSubmission, err)
-	}
-	if err := job.ValidateSecrets(sub.Secrets); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
-	}
-	if sub.MaxWait < 0 {
-		return fmt.Errorf("%w: max wait: %v is negative", ErrBadSubmission, sub.MaxWait)
-	}
-	if s.Replicas > 1 && !s.Deterministic && s.Executor == job.ExecutorWASM {
-		return fmt.Errorf("%w: replicas: %d replicas of a wasm job compare outputs, so the job must be deterministic (set deterministic: true)", ErrBadSubmission, s.Replicas)
-	}
-	return nil
 }
 
 // ticket is what identifies a job across its auctions and attempts (and,

@@ -1,8 +1,10 @@
 package job
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -14,6 +16,20 @@ const CodecJSON = 0x0200
 // ModuleCID returns the CID of a module: CIDv1, raw codec, sha2-256 of its bytes.
 func ModuleCID(module []byte) cid.Cid {
 	return sum(cid.Raw, module)
+}
+
+// ModuleCIDOf is ModuleCID of what r reads, hashed as it is read (a file
+// is not held in memory); n is how many bytes that was.
+func ModuleCIDOf(r io.Reader) (c cid.Cid, n int64, err error) {
+	h := sha256.New()
+	if n, err = io.Copy(h, r); err != nil {
+		return cid.Undef, n, err
+	}
+	m, err := mh.Encode(h.Sum(nil), mh.SHA2_256)
+	if err != nil { // sha2-256 is always registered
+		panic(fmt.Sprintf("job: sha2-256 multihash: %v", err))
+	}
+	return cid.NewCidV1(cid.Raw, m), n, nil
 }
 
 func sum(codec uint64, b []byte) cid.Cid {

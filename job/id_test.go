@@ -170,3 +170,17 @@ func TestParseCID(t *testing.T) {
 		})
 	}
 }
+
+// ModuleCIDOf, streaming, gives ModuleCID's CID.
+func TestModuleCIDOf(t *testing.T) {
+	for _, n := range []int{0, 7, 32 << 10, 100_003} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i * 7)
+		}
+		c, size, err := job.ModuleCIDOf(bytes.NewReader(b))
+		if err != nil || size != int64(n) || c != job.ModuleCID(b) {
+			t.Fatalf("%d bytes: ModuleCIDOf = %s, %d, %v; want %s", n, c, size, err, job.ModuleCID(b))
+		}
+	}
+}

@@ -61,3 +61,50 @@ func TestEndToEndInputsAndOutputs(t *testing.T) {
 		t.Fatalf("missing input: %v, want ErrBadSubmission", err)
 	}
 }
+
+// A submission may name its module without its bytes when this node holds
+// it (meshnode submit --data-dir stores it there first): the module comes
+// from the node's store, checked against its CID. A module the node does
+// not hold, or whose stored bytes were changed, is refused before anything
+// is sent, naming the module and the store.
+func TestModuleByReference(t *testing.T) {
+	t.Parallel()
+	client, _ := testMesh(t, []provSpec{{"eu-west", "0.5"}})
+	sub := helloSpec(t, nil)
+	mod := sub.Module
+	mc, err := client.Store().Put(mod, cid.Raw)
+	if err != nil || mc.String() != sub.Spec.Module {
+		t.Fatalf("Put = %s, %v; want %s", mc, err, sub.Spec.Module)
+	}
+	byRef := sub
+	byRef.Module = nil
+	if out := submit(t, client, byRef, nil); out.State != job.StateCompleted {
+		t.Fatalf("by reference: state %s: %s (stderr %q)", out.State, out.Error, out.Stderr)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	absent := byRef
+	spec := *byRef.Spec
+	spec.Module = job.ModuleCID([]byte("\x00asm\x01\x00\x00\x00absent")).String()
+	absent.Spec = &spec
+	_, err = client.Submit(ctx, absent, nil)
+	if !errors.Is(err, ErrBadSubmission) || !strings.Contains(err.Error(), spec.Module) || !strings.Contains(err.Error(), "store") {
+		t.Fatalf("a module the node does not hold: %v; want ErrBadSubmission naming it and the store", err)
+	}
+
+	// Bytes changed in the store under the module's CID: refused, not run.
+	other := guestSpec(t)
+	ob := moduleSpec(t, append(append([]byte(nil), other.Module...), 0), "other.wasm") // a module this client never cached
+	if _, err := client.Store().Put(ob.Module, cid.Raw); err != nil {
+		t.Fatal(err)
+	}
+	omc, _ := cid.Decode(ob.Spec.Module)
+	if err := os.WriteFile(filepath.Join(client.Store().Dir(), omc.String()), other.Module, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ob.Module = nil
+	if _, err := client.Submit(ctx, ob, nil); !errors.Is(err, ErrBadSubmission) {
+		t.Fatalf("a module whose stored bytes changed: %v; want ErrBadSubmission", err)
+	}
+}

@@ -659,6 +659,15 @@ func TestCLIMesh(t *testing.T) {
 			t.Errorf("job stdout %q, want %q", out.Stdout, want)
 		}
 		t.Logf("winner through p0's API: %s, %d bids from %d candidates", name(out.Provider), out.Bids, out.Candidates)
+		// The module went into p0's store and the request named it by CID
+		// (the node took it from there).
+		mod, err := os.ReadFile(helloWasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held, err := os.ReadFile(filepath.Join(p0.dataDir, "blobs", job.ModuleCID(mod).String())); err != nil || !bytes.Equal(held, mod) {
+			t.Errorf("p0's store after a submit through its API: %d bytes, %v; want the module", len(held), err)
+		}
 
 		// A bad spec through the API is still refused before anything is sent.
 		r = meshnode(t, home, "submit", "--data-dir", p0.dataDir, "--wasm", helloWasm, "--timeout", "-1s")

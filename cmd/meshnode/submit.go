@@ -105,7 +105,7 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 	if err := applyConfig(cmd); err != nil {
 		return err
 	}
-	sub, inputs, err := buildSubmission(cmd, args)
+	sub, modulePath, inputs, err := buildSubmission(cmd, args)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 	}
 	var out *job.Outcome
 	if dataDir != "" {
-		c, s, req, err := prepareNodeSubmit(dataDir, sub, inputs)
+		c, s, req, err := prepareNodeSubmit(dataDir, sub, modulePath, inputs)
 		if err != nil {
 			return err
 		}
@@ -152,6 +152,11 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	} else {
+		if modulePath != "" {
+			if sub.Module, err = moduleBytes(modulePath, sub.Spec.Module); err != nil {
+				return err
+			}
+		}
 		out, err = submitEphemeral(ctx, boot, network, sub, inputs, outDir, progress)
 		if err != nil {
 			return err
@@ -190,9 +195,11 @@ func repeatFlags(f *pflag.FlagSet, dataDir string) (repeat, parallel int, err er
 	return repeat, parallel, nil
 }
 
-// prepareNodeSubmit dials the running node of dataDir, adds the inputs to
-// its store and returns the API request for the submission.
-func prepareNodeSubmit(dataDir string, sub node.Submission, inputs []string) (*api.Client, *store.Store, api.SubmitRequest, error) {
+// prepareNodeSubmit dials the running node of dataDir, adds the inputs and
+// the module at modulePath (if any, and not held yet) to its store and
+// returns the API request for the submission, which names the module
+// without carrying it.
+func prepareNodeSubmit(dataDir string, sub node.Submission, modulePath string, inputs []string) (*api.Client, *store.Store, api.SubmitRequest, error) {
 	c, err := api.Dial(dataDir)
 	if err != nil {
 		return nil, nil, api.SubmitRequest{}, netErr(err)
@@ -203,6 +210,11 @@ func prepareNodeSubmit(dataDir string, sub node.Submission, inputs []string) (*a
 	}
 	if err := resolveInputs(s, &sub, inputs); err != nil {
 		return nil, nil, api.SubmitRequest{}, err
+	}
+	if modulePath != "" {
+		if err := storeModule(s, modulePath, sub.Spec.Module); err != nil {
+			return nil, nil, api.SubmitRequest{}, err
+		}
 	}
 	req := api.SubmitRequest{Spec: *sub.Spec, Module: sub.Module, BidWindowMS: sub.BidWindow.Milliseconds(), Secrets: sub.Secrets,
 		MaxWaitMS: sub.MaxWait.Milliseconds()}

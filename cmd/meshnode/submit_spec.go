@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,53 +15,58 @@ import (
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
+	"github.com/computemesh/computemesh/store"
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// buildSubmission reads the spec file (if any), applies the flags, reads
-// and checks the module, and returns a validated submission and the inputs
-// still to resolve (NAME=PATH|CID). Every error is a usage error: nothing
-// has been sent.
-func buildSubmission(cmd *cobra.Command, args []string) (sub node.Submission, inputs []string, err error) {
-	sub, err = buildSpec(cmd, args, &inputs)
-	return sub, inputs, err
+// buildSubmission reads the spec file (if any), applies the flags, checks
+// the module, and returns a validated submission, the path of its WASM
+// module ("" for other executors: the submission names the module, whose
+// bytes are read only where they must travel) and the inputs still to
+// resolve (NAME=PATH|CID). Every error is a usage error: nothing has been
+// sent.
+func buildSubmission(cmd *cobra.Command, args []string) (sub node.Submission, modulePath string, inputs []string, err error) {
+	sub, modulePath, err = buildSpec(cmd, args, &inputs)
+	return sub, modulePath, inputs, err
 }
 
-func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submission, error) {
+func buildSpec(cmd *cobra.Command, args []string, inputs *[]string) (node.Submission, string, error) {
 	f := cmd.Flags()
 	specArgs, jobArgs, err := splitSpecArgs(cmd, args)
 	if err != nil {
-		return node.Submission{}, err
+		return node.Submission{}, "", err
 	}
 	file, dir, err := readSpecFile(specArgs)
 	if err != nil {
-		return node.Submission{}, err
+		return node.Submission{}, "", err
 	}
 	if jobArgs != nil {
 		file.Args = jobArgs
 	}
 	modulePath, err := applyExecutorFlags(f, file, dir)
 	if err != nil {
-		return node.Submission{}, err
+		return node.Submission{}, "", err
 	}
 	if err := applySpecStringFlags(f, file); err != nil {
-		return node.Submission{}, err
+		return node.Submission{}, "", err
 	}
 	if err := applyScheduleFlags(f, file); err != nil {
-		return node.Submission{}, err
+		return node.Submission{}, "", err
 	}
 	*inputs = append(*inputs, specInputs(file, dir)...)
 	flagInputs, _ := f.GetStringArray("input")
 	*inputs = append(*inputs, flagInputs...)
 	if err := applyEnvFlags(f, file); err != nil {
-		return node.Submission{}, err
+		return node.Submission{}, "", err
 	}
 	if file.Image != "" || file.Command != "" {
-		return programSubmission(file)
+		sub, err := programSubmission(file)
+		return sub, "", err
 	}
-	return moduleSubmission(file, modulePath, specArgs)
+	sub, err := moduleSubmission(file, modulePath, specArgs)
+	return sub, modulePath, err
 }
 
 // splitSpecArgs separates the spec file (at most one) from the job's
@@ -287,32 +295,93 @@ func programSubmission(file *job.File) (node.Submission, error) {
 	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait}, nil
 }
 
-// moduleSubmission reads and checks the WASM module and returns the
-// submission that carries it.
+// moduleSubmission checks the WASM module and returns the submission that
+// names it. Its bytes are not read into memory: the module is hashed as it
+// is read, and sent by reference where the node can take it from its store
+// (moduleBytes, storeModule).
 func moduleSubmission(file *job.File, modulePath string, specArgs []string) (node.Submission, error) {
-	st, err := os.Stat(modulePath)
+	mc, err := moduleCID(modulePath)
 	if err != nil {
-		return node.Submission{}, usageErr("module: %v", err)
-	}
-	if st.Size() > mesh.MaxBlob {
-		return node.Submission{}, usageErr("module %s: %d bytes, limit %d", modulePath, st.Size(), mesh.MaxBlob)
-	}
-	module, err := os.ReadFile(modulePath)
-	if err != nil {
-		return node.Submission{}, usageErr("module: %v", err)
-	}
-	if err := executor.ValidateWASM(module); err != nil {
-		return node.Submission{}, usageErr("module %s: %v", modulePath, err)
+		return node.Submission{}, err
 	}
 	if file.Name == "" {
 		file.Name = filepath.Base(modulePath)
 	}
-	spec, err := file.Spec(job.ModuleCID(module).String())
+	spec, err := file.Spec(mc.String())
 	if err != nil {
 		if len(specArgs) == 1 {
 			return node.Submission{}, usageErr("%s: %v", specArgs[0], err)
 		}
 		return node.Submission{}, usageErr("%v", err)
 	}
-	return node.Submission{Spec: spec, Module: module, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait}, nil
+	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait}, nil
+}
+
+// moduleCID checks the module at path (a regular file of at most
+// mesh.MaxBlob bytes that starts as a WASM core module) and returns its CID,
+// hashing it as it reads.
+func moduleCID(path string) (cid.Cid, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return cid.Undef, usageErr("module: %v", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return cid.Undef, usageErr("module: %v", err)
+	}
+	if st.Size() > mesh.MaxBlob {
+		return cid.Undef, usageErr("module %s: %d bytes, limit %d", path, st.Size(), mesh.MaxBlob)
+	}
+	head := make([]byte, 8)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return cid.Undef, usageErr("module: %v", err)
+	}
+	if err := executor.ValidateWASM(head[:n]); err != nil {
+		return cid.Undef, usageErr("module %s: %v", path, err)
+	}
+	mc, _, err := job.ModuleCIDOf(io.MultiReader(bytes.NewReader(head[:n]), f))
+	if err != nil {
+		return cid.Undef, usageErr("module: %v", err)
+	}
+	return mc, nil
+}
+
+// moduleBytes reads the module at path, which must still hash to the CID
+// the spec names (it was hashed when the submission was built).
+func moduleBytes(path, want string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErr("module: %v", err)
+	}
+	if len(b) > mesh.MaxBlob {
+		return nil, usageErr("module %s: %d bytes, limit %d", path, len(b), mesh.MaxBlob)
+	}
+	if got := job.ModuleCID(b).String(); got != want {
+		return nil, usageErr("module %s: changed while it was being submitted (now %s, the spec names %s)", path, got, want)
+	}
+	return b, nil
+}
+
+// storeModule makes sure the node's store (s, of its data dir) holds the
+// module at path, whose CID the spec names, so that the submission can
+// name it without carrying it: a module submitted before costs a look-up,
+// not a read, an upload and a hash of its bytes per job.
+func storeModule(s *store.Store, path, want string) error {
+	mc, err := cid.Decode(want)
+	if err != nil {
+		return usageErr("module: %v", err)
+	}
+	if s.Has(mc) {
+		return nil
+	}
+	b, err := moduleBytes(path, want)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Put(b, cid.Raw); err != nil {
+		return usageErr("module: keeping it in the node's store: %v", err)
+	}
+	return nil
 }
