@@ -30,8 +30,8 @@ func (q *sigQueue) truncate(n int) {
 	q.items, q.fails, q.owner = q.items[:n], q.fails[:n], q.owner[:n]
 }
 
-// check checks every queued signature: one batch check, then, only if it
-// fails, each on its own. It returns the refusal of each record that has a
+// checkQueued checks every queued signature: one batch check, then, only if
+// it fails, each on its own. It returns the refusal of each record that has a
 // bad signature, by record.
 func (b *Book) checkQueued(q *sigQueue) map[int]error {
 	if len(q.items) == 0 || b.cfg.verifyBatch(q.items) {
