@@ -142,12 +142,35 @@ func newConfig(opts []Option) (config, error) {
 	return cfg, nil
 }
 
+// A node's connection manager keeps ConnsLow to ConnsHigh connections:
+// past ConnsHigh it closes the least valued ones older than ConnsGrace down
+// to ConnsLow, never those GossipSub (mesh peers) or the DHT (its nearest
+// buckets) protect. Lower marks (32 to 96) halved a node's peers at 250
+// nodes in one process but doubled the connections opened: the DHT's
+// look-ups dial again whom trimming closed (docs/ARCHITECTURE.md, Flood
+// limits: Connections).
+const (
+	ConnsLow   = 64
+	ConnsHigh  = 256
+	ConnsGrace = time.Minute
+)
+
+// NewConnManager returns the connection manager of a node's host, for a
+// host given with Host (a simulation's) to trim as a node's own would.
+func NewConnManager() (*connmgr.BasicConnMgr, error) {
+	cm, err := connmgr.NewConnManager(ConnsLow, ConnsHigh, connmgr.WithGracePeriod(ConnsGrace))
+	if err != nil {
+		return nil, errorf("connection manager: %w", err)
+	}
+	return cm, nil
+}
+
 // newHost starts the libp2p host: transports, security, resource and
 // connection managers, NAT traversal.
 func newHost(cfg *config, punch *punchTracer, watch *relayWatch) (host.Host, error) {
-	cm, err := connmgr.NewConnManager(64, 256, connmgr.WithGracePeriod(time.Minute))
+	cm, err := NewConnManager()
 	if err != nil {
-		return nil, errorf("connection manager: %w", err)
+		return nil, err
 	}
 	metricsOpt := libp2p.DisableMetrics()
 	if cfg.metrics != nil {
@@ -247,6 +270,7 @@ func (m *Mesh) startPubSub() error {
 		// validation queue (32) an auction of 100 bidders lost up to half of
 		// its bids (BenchmarkAuction).
 		pubsub.WithValidateQueueSize(1024),
+		pubsub.WithGossipSubParams(gossipParams()),
 		pubsub.WithPeerScore(scoreParams(&m.cfg, m.scoredTopics())),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(m.scores.inspect), scoreInspectPeriod),
 	)
@@ -254,6 +278,26 @@ func (m *Mesh) startPubSub() error {
 		return errorf("starting GossipSub: %w", err)
 	}
 	return nil
+}
+
+// gossipHeartbeat is how often GossipSub maintains its meshes and emits
+// IHAVE gossip. Its default, a second, makes every node score every peer
+// on each of its topics every second to pick gossip targets, even with
+// nothing to gossip (8-13 % of the CPU of 250 or 500 nodes in one
+// process, half that at 2 s). Messages are pushed to mesh and topic peers
+// at once whatever the heartbeat: it delays only the repair of a mesh and
+// the gossip that recovers a message a mesh path lost.
+const gossipHeartbeat = 2 * time.Second
+
+// gossipParams are GossipSub's defaults with a heartbeat every
+// gossipHeartbeat, and its message history (counted in heartbeats) kept
+// about as long as the defaults keep it: 6 s of messages, the last 4 s of
+// them gossiped.
+func gossipParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.HeartbeatInterval = gossipHeartbeat
+	p.HistoryLength, p.HistoryGossip = 3, 2
+	return p
 }
 
 // addKnownPeers adds the peers of an earlier run to the bootstrap peers:

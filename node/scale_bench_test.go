@@ -44,11 +44,16 @@ func benchScale(b *testing.B, spec scaleSpec) {
 	built, cpu1 := time.Since(start), cpuTime()
 	b.Logf("%d nodes: mocknet hosts and links: heap %.0f MiB, RSS %.0f MiB; the mesh but its %d joiners started and announced in %v (%.0f CPU-s; load average %s)",
 		spec.nodes, mib(s.mem1.heap, s.mem0.heap), mib(s.mem1.rss, s.mem0.rss), spec.joiners, built.Round(time.Second), (cpu1 - cpu0).Seconds(), loadAvg())
+	c0, most0, opened0 := s.conns()
+	s.progress("connections a node: %.0f (most %d); %d opened", c0, most0, opened0)
 	jstart := time.Now()
 	stopProfile := profileJoin(b)
 	joined := s.join(b)
 	stopProfile()
 	b.Logf("joined in %v (%.0f CPU-s; load average %s)", time.Since(jstart).Round(time.Second), (cpuTime() - cpu1).Seconds(), loadAvg())
+	c1, most1, opened1 := s.conns()
+	s.progress("joined in %v (%.0f CPU-s; load average %s); connections a node: %.0f (most %d); %d opened while joining",
+		time.Since(jstart).Round(time.Second), (cpuTime() - cpu1).Seconds(), loadAvg(), c1, most1, opened1-opened0)
 	mem := sampleMem()
 	f := s.watch.report(s.providers(), joined)
 	b.Logf("%s", f)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/computemesh/computemesh/examples/tiny"
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/mesh"
 	coreconnmgr "github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -123,8 +124,7 @@ func newScaleNet(t testing.TB, spec scaleSpec) *scaleNet {
 }
 
 // managedHost is a mocknet host with the connection manager of a real
-// node (mesh: 64 to 256 connections, a minute's grace), which a mocknet
-// host lacks: without it every node ends up connected to nearly every
+// node (mesh.NewConnManager), which a mocknet host lacks: without it every node ends up connected to nearly every
 // other, as none is. The DHT and GossipSub tag and protect their peers
 // through ConnManager, so it trims as it would on a real host.
 type managedHost struct {
@@ -135,9 +135,9 @@ type managedHost struct {
 // manage gives h a connection manager and counts the connections it
 // opens (dialled or accepted) in opened.
 func manage(h host.Host, opened *atomic.Int64) (*managedHost, error) {
-	cm, err := connmgr.NewConnManager(64, 256, connmgr.WithGracePeriod(time.Minute))
+	cm, err := mesh.NewConnManager()
 	if err != nil {
-		return nil, fmt.Errorf("connection manager: %w", err)
+		return nil, err
 	}
 	h.Network().Notify(cm.Notifee())
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) { opened.Add(1) }})
@@ -147,6 +147,17 @@ func manage(h host.Host, opened *atomic.Int64) (*managedHost, error) {
 func (h *managedHost) ConnManager() coreconnmgr.ConnManager { return h.cm }
 
 func (h *managedHost) Close() error { return errors.Join(h.Host.Close(), h.cm.Close()) }
+
+// conns is the mean and the most connections the started nodes' hosts
+// hold now, and the connections opened so far (counted at both ends).
+func (s *scaleNet) conns() (mean float64, most int, opened int64) {
+	for _, n := range s.nodes {
+		k := len(n.Mesh().Host().Network().Conns())
+		mean += float64(k)
+		most = max(most, k)
+	}
+	return mean / float64(max(1, len(s.nodes))), most, s.opened.Load()
+}
 
 // close closes every node (a few at once), then the mocknet.
 func (s *scaleNet) close(t testing.TB) {

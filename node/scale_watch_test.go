@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -221,6 +222,7 @@ type findings struct {
 	rtJoined             latencies // node.New returned → its routing table's first peer
 	lookups              int
 	lookupP50, lookupP90 time.Duration
+	slow                 []string // the joiners found after 2 s, or never
 }
 
 // latencies are durations with the count of those that never happened.
@@ -271,10 +273,14 @@ func (w *watch) report(ids, joined []peer.ID) findings {
 			f.missing++
 		}
 	}
-	for _, p := range joined {
+	for i, p := range joined {
 		st := w.start[p]
 		v, ok := w.verified[p]
 		f.joined.add(st, v, ok)
+		if !ok || v.Sub(st) > 2*time.Second {
+			f.slow = append(f.slow, fmt.Sprintf("#%d at +%v: found %v, heard %v, listed %v, announced %v", i, st.Sub(w.start[joined[0]]).Round(time.Second),
+				since(st, v, ok), since(st, w.heard[p], !w.heard[p].IsZero()), since(st, w.seen[p], !w.seen[p].IsZero()), since(st, w.done[p], !w.done[p].IsZero())))
+		}
 		sn, sok := w.seen[p]
 		f.seenJoined.add(st, sn, sok)
 		h, hok := w.heard[p]
@@ -293,7 +299,15 @@ func (w *watch) report(ids, joined []peer.ID) findings {
 	return f
 }
 
+// since is t − from, or "never".
+func since(from, t time.Time, ok bool) string {
+	if !ok {
+		return "never"
+	}
+	return t.Sub(from).Round(10 * time.Millisecond).String()
+}
+
 func (f findings) String() string {
-	return fmt.Sprintf("providers %d (never found %d)\njoining the formed mesh: found %v\n  listed by a look-up %v\n  gossiped record held %v\n  own announcements done %v\n  routing table's first peer %v\n%d look-ups, p50 %v, p90 %v",
-		f.all, f.missing, f.joined, f.seenJoined, f.heardJoined, f.doneJoined, f.rtJoined, f.lookups, f.lookupP50.Round(time.Millisecond), f.lookupP90.Round(time.Millisecond))
+	return fmt.Sprintf("providers %d (never found %d)\njoining the formed mesh: found %v\n  listed by a look-up %v\n  gossiped record held %v\n  own announcements done %v\n  routing table's first peer %v\n%d look-ups, p50 %v, p90 %v\nfound after 2 s:\n  %s",
+		f.all, f.missing, f.joined, f.seenJoined, f.heardJoined, f.doneJoined, f.rtJoined, f.lookups, f.lookupP50.Round(time.Millisecond), f.lookupP90.Round(time.Millisecond), strings.Join(f.slow, "\n  "))
 }
