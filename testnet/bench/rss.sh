@@ -4,6 +4,11 @@
 # 64 in flight.
 #
 #   testnet/bench/rss.sh [BINARY] [FIRST] [LAST]
+#
+# SETTLE=SECONDS also reads every process's RSS that long after each batch
+# (both points alike), once the nodes' periodic memory trim (--memory-trim,
+# every 30 s) has handed idle heap back: a second table, of what the nodes
+# keep rather than the collector's headroom at the batch's end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-}
@@ -31,11 +36,20 @@ rss() {
   done | sort
 }
 run() { "$bin" submit --data-dir "$dir/net/client" --wasm "$wasm" --repeat "$1" --parallel 64 2>&1 >/dev/null | grep -v '^job ' | tail -1; }
+table() {
+  join "$1" "$2" | awk -v a="$first" -v b="$last" -v t="$3" '
+    BEGIN { if (t != "") print t; printf "%-16s %12s %12s %7s\n", "node", "RSS@" a, "RSS@" b, "ratio" }
+    { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", $1, $2/1024, $3/1024, $3/$2; s1 += $2; s2 += $3 }
+    END { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", "all", s1/1024, s2/1024, s2/s1 }'
+}
+settle=${SETTLE:-0}
 run "$first"
 rss > "$dir/rss.first"
+if (( settle > 0 )); then sleep "$settle"; rss > "$dir/rss.first.settled"; fi
 run $(( last - first ))
 rss > "$dir/rss.last"
-join "$dir/rss.first" "$dir/rss.last" | awk -v a="$first" -v b="$last" '
-  BEGIN { printf "%-16s %12s %12s %7s\n", "node", "RSS@" a, "RSS@" b, "ratio" }
-  { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", $1, $2/1024, $3/1024, $3/$2; s1 += $2; s2 += $3 }
-  END { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", "all", s1/1024, s2/1024, s2/s1 }'
+if (( settle > 0 )); then sleep "$settle"; rss > "$dir/rss.last.settled"; fi
+table "$dir/rss.first" "$dir/rss.last" ""
+if (( settle > 0 )); then
+  table "$dir/rss.first.settled" "$dir/rss.last.settled" "${settle} s after each batch:"
+fi
