@@ -270,7 +270,6 @@ func (m *Mesh) startPubSub() error {
 		// validation queue (32) an auction of 100 bidders lost up to half of
 		// its bids (BenchmarkAuction).
 		pubsub.WithValidateQueueSize(1024),
-		pubsub.WithGossipSubParams(gossipParams()),
 		pubsub.WithPeerScore(scoreParams(&m.cfg, m.scoredTopics())),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(m.scores.inspect), scoreInspectPeriod),
 	)
@@ -278,26 +277,6 @@ func (m *Mesh) startPubSub() error {
 		return errorf("starting GossipSub: %w", err)
 	}
 	return nil
-}
-
-// gossipHeartbeat is how often GossipSub maintains its meshes and emits
-// IHAVE gossip. Its default, a second, makes every node score every peer
-// on each of its topics every second to pick gossip targets, even with
-// nothing to gossip (8-13 % of the CPU of 250 or 500 nodes in one
-// process, half that at 2 s). Messages are pushed to mesh and topic peers
-// at once whatever the heartbeat: it delays only the repair of a mesh and
-// the gossip that recovers a message a mesh path lost.
-const gossipHeartbeat = 2 * time.Second
-
-// gossipParams are GossipSub's defaults with a heartbeat every
-// gossipHeartbeat, and its message history (counted in heartbeats) kept
-// about as long as the defaults keep it: 6 s of messages, the last 4 s of
-// them gossiped.
-func gossipParams() pubsub.GossipSubParams {
-	p := pubsub.DefaultGossipSubParams()
-	p.HeartbeatInterval = gossipHeartbeat
-	p.HistoryLength, p.HistoryGossip = 3, 2
-	return p
 }
 
 // addKnownPeers adds the peers of an earlier run to the bootstrap peers:
