@@ -40,7 +40,8 @@ func (c *Client) checkSubmission(sub *Submission) error {
 		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
 	}
 	if s.Executor == job.ExecutorWASM {
-		if len(sub.Module) == 0 && s.Module != "" {
+		byRef := len(sub.Module) == 0 && s.Module != ""
+		if byRef {
 			// Sent by reference: a module this node holds (meshnode submit
 			// stores it in the node's data dir and sends its CID only).
 			b, err := c.heldModule(s.Module)
@@ -53,8 +54,9 @@ func (c *Client) checkSubmission(sub *Submission) error {
 			return fmt.Errorf("%w: module: %v", ErrBadSubmission, err)
 		}
 		// Hashing a module costs about 1 ms per 2.5 MB: skip it when the same
-		// bytes are already held under this CID (resubmissions of one module).
-		if held, ok := c.blobs.Get(s.Module); !ok || !bytes.Equal(held, sub.Module) {
+		// bytes are already held under this CID (resubmissions of one module)
+		// or heldModule has just checked them.
+		if held, ok := c.blobs.Get(s.Module); !byRef && (!ok || !bytes.Equal(held, sub.Module)) {
 			if got := job.ModuleCID(sub.Module).String(); got != s.Module {
 				return fmt.Errorf("%w: module: the bytes hash to %s, the spec names %s", ErrBadSubmission, got, s.Module)
 			}

@@ -376,12 +376,12 @@ func storeModule(s *store.Store, path, want string) error {
 	if s.Has(mc) {
 		return nil
 	}
-	b, err := moduleBytes(path, want)
+	got, _, err := s.AddFile(path)
 	if err != nil {
-		return err
-	}
-	if _, err := s.Put(b, cid.Raw); err != nil {
 		return usageErr("module: keeping it in the node's store: %v", err)
+	}
+	if got != mc {
+		return usageErr("module %s: changed while it was being submitted (now %s, the spec names %s)", path, got, want)
 	}
 	return nil
 }
