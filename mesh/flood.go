@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,37 @@ func (l *authorLimiter) allowN(author peer.ID, n int, now time.Time) bool {
 	b.tokens -= need
 	return true
 }
+
+// wait blocks until author's bucket holds n tokens and keep more, without
+// taking them: a node paces its own requests (requestBatcher) so that its
+// peers' buckets for it, which see the same requests a little later and
+// bunched by the network, never run dry. n+keep is capped at the burst.
+func (l *authorLimiter) wait(ctx context.Context, author peer.ID, n int, keep float64) error {
+	for {
+		ns := time.Now().UnixNano()
+		l.mu.Lock()
+		tokens := l.burst
+		if b, ok := l.buckets[author]; ok {
+			tokens = min(l.burst, b.tokens+float64(max(ns-b.last, 0))/1e9*l.rate)
+		}
+		short := min(float64(n)+keep, l.burst) - tokens
+		l.mu.Unlock()
+		if short <= 0 {
+			return nil
+		}
+		t := time.NewTimer(time.Duration(short / l.rate * 1e9))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// headroom is what a node keeps in its own bucket (wait): a tenth of the
+// burst, at most 100 requests (a fifth of a second at the default rate).
+func (l *authorLimiter) headroom() float64 { return min(l.burst/10, 100) }
 
 // evictLocked makes room: it forgets every bucket that has refilled (its
 // author is idle, and would start full anyway), and when none has, a

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +63,7 @@ func newRequestBatcher(m *Mesh, topic *pubsub.Topic) *requestBatcher {
 func (b *requestBatcher) publish(ctx context.Context, r *job.Request) error {
 	p := &pendingRequest{r: r, enc: job.Encode(r), done: make(chan error, 1)}
 	if b.linger == 0 {
-		return b.topic.Publish(ctx, p.enc)
+		return b.paced(ctx, 1, p.enc)
 	}
 	select {
 	case b.q <- p:
@@ -146,11 +147,34 @@ func (b *requestBatcher) send(batch []*pendingRequest) {
 	for i, p := range batch {
 		enc[i] = p.enc
 	}
-	err := b.topic.Publish(b.m.ctx, job.EncodeRequests(enc))
+	err := b.paced(b.m.ctx, len(batch), job.EncodeRequests(enc))
 	for _, p := range batch {
 		p.done <- err
 	}
 }
+
+// paced publishes a message of n requests once the node's own rate allows
+// it (authorLimiter.wait): a client faster than the per-author limit that
+// its peers enforce (RequestRate) is slowed down, never dropped. Should
+// the node's own validator ignore it all the same (another topic's batch
+// took the tokens), it waits and tries again.
+func (b *requestBatcher) paced(ctx context.Context, n int, msg []byte) error {
+	self, l := b.m.host.ID(), b.m.limit
+	for try := 1; ; try++ {
+		if err := l.wait(ctx, self, n, l.headroom()); err != nil {
+			return err
+		}
+		over := l.over.Load()
+		err := b.topic.Publish(ctx, msg)
+		var verr pubsub.ValidationError
+		if !errors.As(err, &verr) || verr.Reason != pubsub.RejectValidationIgnored || l.over.Load() == over || try == maxPaceTries {
+			return err // not the rate (or not only): as it is
+		}
+	}
+}
+
+// maxPaceTries bounds paced's tries of one message.
+const maxPaceTries = 8
 
 // decodeRequests decodes a jobs topic message of class (one request or a
 // batch: job.DecodeRequests) and checks that its author made each request

@@ -176,3 +176,41 @@ func bareGossipPeer(t *testing.T, m *Mesh, name string) (peer.ID, *pubsub.Topic)
 	waitFor(t, "the bare peer to see the node on "+name, func() bool { return slices.Contains(topic.ListPeers(), m.ID()) })
 	return h.ID(), topic
 }
+
+// A client that submits faster than the per-author rate its peers enforce
+// is slowed down to it, never dropped: with 100 requests a second (burst
+// 50) on both nodes, 400 requests published 64 at a time all succeed, and
+// the provider, whose bucket for the client is as small, hears every one
+// and ignores none. (Before pacing, the client's own validator ignored
+// what went past its bucket: "validation ignored", the jobs unscheduled.)
+func TestRequestsPacedToTheRate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		par  int
+	}{
+		{"linger", nil, 64},
+		{"no linger", []Option{RequestLinger(0)}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rate := RequestRate(100, 50)
+			prov, client, log := providerAndClient(t, "test-pace-"+tc.name[:2], []Option{rate}, append([]Option{rate}, tc.opts...))
+			const n = 400
+			ids := publishAll(t, client, n, tc.par) // fails on any error
+			waitFor(t, "the provider to hear every request", func() bool {
+				for _, id := range ids {
+					if !log.has(id) {
+						return false
+					}
+				}
+				return true
+			})
+			if over := prov.Drops().OverRate.Load(); over != 0 {
+				t.Fatalf("the provider ignored %d messages over the client's rate; want none", over)
+			}
+			if got := prov.RequestsHeard().Requests.Load(); got != n {
+				t.Fatalf("the provider heard %d requests, want %d", got, n)
+			}
+		})
+	}
+}
