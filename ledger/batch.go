@@ -25,7 +25,13 @@ func (l *Ledger) AddAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 
 // addAll is AddAll but the sync. l.mu held.
 func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*job.FraudProof, refused []error, err error) {
-	todo, refused := l.checkAll(gs, rs)
+	todo, refused, thaw := l.checkAll(gs, rs)
+	if thaw { // a record for a cold slot (cold.go)
+		if err := l.book.thaw(); err != nil {
+			return 0, nil, refused, err
+		}
+		todo, refused, _ = l.checkAll(gs, rs)
+	}
 	var buf []byte
 	for i := range todo {
 		c := &todo[i]
@@ -44,6 +50,7 @@ func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 	}
 	l.book.mu.Lock()
 	defer l.book.mu.Unlock()
+	defer l.book.foldDue() // after the whole batch (cold.go)
 	for _, c := range todo {
 		if c.g != nil {
 			l.book.applyGrant(c.g, c.id)
@@ -68,8 +75,10 @@ type checked struct {
 
 // checkAll checks a batch's records as AddGrant and AddReceipt would, the
 // receipts' signatures at once where a BatchVerifier is set. It returns
-// the new records and the refusals (duplicates are neither).
-func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, refused []error) {
+// the new records and the refusals (duplicates are neither); thaw when a
+// receipt's slot is cold and holds another record (cold.go): the caller
+// thaws the book and checks the batch again.
+func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, refused []error, thaw bool) {
 	grants := map[[32]byte]bool{}
 	var q *sigQueue
 	if l.cfg.verifyBatch != nil {
@@ -99,7 +108,9 @@ func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, ref
 			q.truncate(queued)
 			fallthrough
 		case err != nil:
-			if !errors.Is(err, ErrDuplicate) {
+			if errors.Is(err, errThaw) {
+				thaw = true
+			} else if !errors.Is(err, ErrDuplicate) {
 				refused = append(refused, err)
 			}
 		default:
@@ -107,11 +118,11 @@ func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, ref
 		}
 	}
 	if q == nil {
-		return todo, refused
+		return todo, refused, thaw
 	}
 	bad := l.book.checkQueued(q)
 	if len(bad) == 0 {
-		return todo, refused
+		return todo, refused, thaw
 	}
 	kept := todo[:0]
 	for i, c := range todo {
@@ -121,5 +132,5 @@ func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, ref
 		}
 		kept = append(kept, c)
 	}
-	return kept, refused
+	return kept, refused, thaw
 }

@@ -65,6 +65,13 @@ type account struct {
 	receipts      []*entry     // as payer or payee, in arrival order
 	chain         []*entry     // as payer: slot s's first record at s−1 (chain.go)
 	grants        []*job.Grant // to this peer
+	// Folding (cold.go): as payer, slot s's cold record at cold[s−1]
+	// (nCold of them), slots below foldedTo considered; as payee, coldIn
+	// of others' cold slots pay it.
+	cold          []coldSlot
+	nCold, coldIn int
+	foldedTo      uint64
+	dueFold       bool
 }
 
 type seqKey struct {
@@ -93,6 +100,8 @@ type Book struct {
 	granted   job.Credits
 	counting  int               // receipts that count
 	strs      map[string]string // interned peer IDs and network names
+	nCold     int               // cold slots (cold.go)
+	due       []string          // payers whose chains may fold (markFold)
 }
 
 // NewBook returns an empty book; WithNetwork (or WithFaucet) and
@@ -121,10 +130,11 @@ func newBook(c *config, store receiptStore) *Book {
 func (b *Book) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	id, err := b.checkReceipt(r, true, false, nil)
+	id, err := thawing(b, func() ([32]byte, error) { return b.checkReceipt(r, true, false, nil) })
 	if err != nil {
 		return nil, err
 	}
+	defer b.foldDue()
 	return b.applyReceipt(cloneReceipt(r), id, noLoc), nil
 }
 
@@ -138,6 +148,7 @@ func (b *Book) AddGrant(g *job.Grant) error {
 		return err
 	}
 	b.applyGrant(g, id)
+	b.foldDue()
 	return nil
 }
 
@@ -147,11 +158,12 @@ func (b *Book) AddGrant(g *job.Grant) error {
 func (b *Book) AddFraud(p *job.FraudProof) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	add, err := b.checkFraud(p, true)
+	add, err := thawing(b, func() (fraudAdd, error) { return b.checkFraud(p, true) })
 	if err != nil {
 		return err
 	}
 	b.applyFraud(add, noLoc)
+	b.foldDue()
 	return nil
 }
 
@@ -179,7 +191,7 @@ func (b *Book) Balance(peer string) Balance {
 		return Balance{}
 	}
 	bal := Balance{Granted: a.granted, Earned: a.earned, Spent: a.spent,
-		Balance: a.spendable(), Receipts: len(a.receipts)}
+		Balance: a.spendable(), Receipts: len(a.receipts) + a.nCold + a.coldIn}
 	for _, r := range a.receipts {
 		if b.counted(r) || b.superseded(r) {
 			continue
@@ -201,7 +213,7 @@ func (b *Book) Counts(peer string) (grants, receipts int) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if a := b.accounts[peer]; a != nil {
-		return len(a.grants), len(a.receipts)
+		return len(a.grants), len(a.receipts) + a.nCold + a.coldIn
 	}
 	return 0, 0
 }
@@ -309,6 +321,9 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool, queue *sigQu
 		}
 		return id, nil
 	}
+	if err := b.checkCold(seqKey{r.Payer, r.Seq}, id); err != nil {
+		return id, err
+	}
 	if b.total(r.Payer, func(a *account) job.Credits { return a.spent })+r.Amount > MaxTotal ||
 		b.total(r.Payee, func(a *account) job.Credits { return a.earned })+r.Amount > MaxTotal {
 		return id, reject("receipt %d of payer %s: amount: the payer's spent or the payee's earned total would pass %d", r.Seq, r.Payer, int64(MaxTotal))
@@ -340,30 +355,6 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool, queue *sigQu
 		}
 	}
 	return id, nil
-}
-
-func (b *Book) total(peer string, f func(*account) job.Credits) job.Credits {
-	if a := b.accounts[peer]; a != nil {
-		return f(a)
-	}
-	return 0
-}
-
-func (b *Book) intern(s string) string {
-	if v, ok := b.strs[s]; ok {
-		return v
-	}
-	b.strs[s] = s
-	return s
-}
-
-func (b *Book) account(peer string) *account {
-	a := b.accounts[peer]
-	if a == nil {
-		a = &account{next: 1}
-		b.accounts[peer] = a
-	}
-	return a
 }
 
 func (b *Book) checkGrant(g *job.Grant, verify, validated bool) ([32]byte, error) {

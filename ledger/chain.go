@@ -1,5 +1,7 @@
 package ledger
 
+import "github.com/computemesh/computemesh/job"
+
 // Where a book finds a slot's records. Most slots hold one record, and a
 // payer's sequence numbers are dense from 1: each account keeps its
 // chain's records in a slice indexed by sequence number (a pointer a slot,
@@ -45,4 +47,28 @@ func (b *Book) addRec(k seqKey, e *entry) {
 		}
 		a.chain[i] = e
 	}
+}
+
+func (b *Book) total(peer string, f func(*account) job.Credits) job.Credits {
+	if a := b.accounts[peer]; a != nil {
+		return f(a)
+	}
+	return 0
+}
+
+func (b *Book) intern(s string) string {
+	if v, ok := b.strs[s]; ok {
+		return v
+	}
+	b.strs[s] = s
+	return s
+}
+
+func (b *Book) account(peer string) *account {
+	a := b.accounts[peer]
+	if a == nil {
+		a = &account{next: 1}
+		b.accounts[peer] = a
+	}
+	return a
 }

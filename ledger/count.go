@@ -64,30 +64,35 @@ func (b *Book) settle(payer string) {
 			continue
 		}
 		for {
-			r := b.slot(seqKey{p, a.next})
-			if r == nil { // a gap, or a fork: the chain stops here
+			amount, payee, ok := b.slotPay(seqKey{p, a.next})
+			if !ok { // a gap, or a fork: the chain stops here
 				break
 			}
-			if a.spendable() < r.amount {
+			if a.spendable() < amount {
 				break
 			}
-			a.spent += r.amount
-			b.accounts[r.payee].earned += r.amount
+			a.spent += amount
+			b.accounts[payee].earned += amount
 			a.next++
 			b.counting++
-			if r.amount > 0 {
-				work = append(work, r.payee)
+			if amount > 0 {
+				work = append(work, payee)
 			}
 		}
+		b.markFold(p, a)
 	}
 }
 
 // recount derives what counts from nothing: after a fork below a payer's
 // counted chain, the only change that takes credits back. b.mu held.
 func (b *Book) recount() {
+	if err := b.thawLocked(); err != nil { // cold.go: a cold slot must count
+		b.cfg.log.Error("ledger: counting again with slots still folded", "err", err)
+	}
 	b.counting = 0
 	for _, a := range b.accounts {
 		a.earned, a.spent, a.next = 0, 0, 1
+		a.foldedTo = 1
 	}
 	for p := range b.accounts { // every one: a receipt of 0 needs no credit
 		b.settle(p)

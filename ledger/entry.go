@@ -36,6 +36,7 @@ type entry struct {
 	timeMS       int64
 	ref          int64 // where the book's store keeps the body
 	cosigned     bool  // it carries its payee's signature (a claim always does)
+	folded       bool  // its slot went cold (cold.go): the entry is dropped
 }
 
 // isClaim reports whether e is a claim.
@@ -126,7 +127,7 @@ func (b *Book) body(e bodyRef) (*job.Receipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receipt %d of payer %s: %w", e.seq, e.payer, err)
 	}
-	if r.ID() != e.id || r.Payer != e.payer || r.Seq != e.seq {
+	if r.Payer != e.payer || r.Seq != e.seq || e.cold == nil && r.ID() != e.id || e.cold != nil && !e.cold.matches(r) {
 		return nil, fmt.Errorf("receipt %d of payer %s: the stored copy is receipt %d of payer %s, or another receipt of the slot: %w",
 			e.seq, e.payer, r.Seq, r.Payer, errDamaged)
 	}
@@ -145,6 +146,7 @@ type bodyRef struct {
 	seq      uint64
 	ref      int64
 	cosigned bool
+	cold     *coldCheck // a cold slot's: no ID to check against (cold.go)
 }
 
 func (e *entry) bodyRef() bodyRef {

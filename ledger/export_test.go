@@ -26,3 +26,22 @@ func AppendRaw(l *Ledger, typ byte, payload []byte) error {
 
 // EncodeRecord is the log's framing of one record.
 var EncodeRecord = encodeRecord
+
+// FoldAfter makes a book fold its counted slots keep behind a chain's end,
+// batch at a time (cold.go; by default 256 and 256).
+func FoldAfter(keep, batch uint64) Option {
+	return func(c *config) error {
+		c.foldKeep, c.foldBatch = keep, max(batch, 1)
+		return nil
+	}
+}
+
+// ColdSlots returns how many slots of b are cold.
+func ColdSlots(b *Book) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.nCold
+}
+
+// LedgerColdSlots returns how many slots of l's book are cold.
+func LedgerColdSlots(l *Ledger) int { return ColdSlots(l.book) }

@@ -277,23 +277,26 @@ func applyRecord(b *Book, off int64, typ byte, payload []byte, verify bool) (dup
 			return false, fmt.Errorf("this ledger belongs to network %q, opened for network %q", v.Network, b.cfg.network)
 		}
 	case *job.Receipt:
-		id, err := b.checkReceipt(v, verify, true, nil) // decodeRecord validated it
+		id, err := thawing(b, func() ([32]byte, error) { return b.checkReceipt(v, verify, true, nil) }) // decodeRecord validated it
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
 		b.applyReceipt(v, id, logLoc(off, 0))
+		b.foldDue()
 	case *job.Grant:
 		id, err := b.checkGrant(v, verify, true)
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
 		b.applyGrant(v, id)
+		b.foldDue()
 	case *job.FraudProof:
-		add, err := b.checkFraud(v, verify)
+		add, err := thawing(b, func() (fraudAdd, error) { return b.checkFraud(v, verify) })
 		if err != nil {
 			return errors.Is(err, ErrDuplicate), err
 		}
 		b.applyFraud(add, off)
+		b.foldDue()
 	case *seqReservation:
 		b.reserve(v.Payer, v.Seq)
 	case *job.Authorization:
@@ -351,9 +354,7 @@ func (l *Ledger) AddReceipt(r *job.Receipt) (*job.FraudProof, error) {
 // validated), writes it and applies it to the book. l.mu held; the caller
 // syncs (durably).
 func (l *Ledger) keepReceipt(r *job.Receipt, verify, validated bool) (*job.FraudProof, error) {
-	l.book.mu.RLock()
-	id, err := l.book.checkReceipt(r, verify, validated, nil)
-	l.book.mu.RUnlock()
+	id, err := l.checked(func() ([32]byte, error) { return l.book.checkReceipt(r, verify, validated, nil) })
 	if err != nil {
 		return nil, err
 	}
@@ -363,6 +364,7 @@ func (l *Ledger) keepReceipt(r *job.Receipt, verify, validated bool) (*job.Fraud
 	}
 	l.book.mu.Lock()
 	defer l.book.mu.Unlock()
+	defer l.book.foldDue()
 	return l.book.applyReceipt(cloneReceipt(r), id, logLoc(off, 0)), nil
 }
 
@@ -381,6 +383,7 @@ func (l *Ledger) AddGrant(g *job.Grant) error {
 		l.book.mu.Lock()
 		defer l.book.mu.Unlock()
 		l.book.applyGrant(g, id)
+		l.book.foldDue()
 		return nil
 	})
 }
@@ -391,6 +394,13 @@ func (l *Ledger) AddFraud(p *job.FraudProof) error {
 		l.book.mu.RLock()
 		add, err := l.book.checkFraud(p, true)
 		l.book.mu.RUnlock()
+		if errors.Is(err, errThaw) {
+			if err = l.book.thaw(); err == nil {
+				l.book.mu.RLock()
+				add, err = l.book.checkFraud(p, true)
+				l.book.mu.RUnlock()
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -401,6 +411,7 @@ func (l *Ledger) AddFraud(p *job.FraudProof) error {
 		l.book.mu.Lock()
 		defer l.book.mu.Unlock()
 		l.book.applyFraud(add, off)
+		l.book.foldDue()
 		return nil
 	})
 }

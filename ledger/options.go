@@ -35,6 +35,8 @@ type config struct {
 	verifyBatch  BatchVerifier
 	log          *slog.Logger
 	verifyOnOpen bool
+	// foldKeep, foldBatch: how a book folds counted slots (cold.go).
+	foldKeep, foldBatch uint64
 }
 
 // WithNetwork names the network whose records the book accepts.
@@ -109,7 +111,7 @@ func WithVerifyOnOpen(on bool) Option {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{}
+	c := &config{foldKeep: defaultFoldKeep, foldBatch: defaultFoldBatch}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err

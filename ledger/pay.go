@@ -101,12 +101,16 @@ func (l *Ledger) pay(r *job.Receipt, sign func([]byte) ([]byte, error)) (*job.Re
 func (l *Ledger) held(r *job.Receipt) (*job.Receipt, error) {
 	l.book.mu.RLock()
 	var ref *bodyRef
-	for _, o := range l.book.slotRecs(seqKey{r.Payer, r.Seq}) {
+	k := seqKey{r.Payer, r.Seq}
+	for _, o := range l.book.slotRecs(k) {
 		if !o.isClaim() {
 			b := o.bodyRef()
 			ref = &b
 			break
 		}
+	}
+	if c, ok := l.book.coldRef(k); ok && !l.book.accounts[k.payer].cold[k.seq-1].claim {
+		ref = &c
 	}
 	l.book.mu.RUnlock()
 	if ref == nil {
@@ -124,7 +128,9 @@ func (l *Ledger) held(r *job.Receipt) (*job.Receipt, error) {
 // record already (its receipt, or its payee's claim): then it returns nil.
 func (l *Ledger) Void(a *job.Authorization, timeMS int64, sign func([]byte) ([]byte, error)) (*job.Receipt, error) {
 	l.book.mu.RLock()
-	filled := len(l.book.slotRecs(seqKey{a.Payer, a.Seq})) > 0
+	k := seqKey{a.Payer, a.Seq}
+	_, cold := l.book.coldRef(k)
+	filled := cold || len(l.book.slotRecs(k)) > 0
 	l.book.mu.RUnlock()
 	if filled {
 		return nil, nil

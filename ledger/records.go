@@ -51,27 +51,35 @@ func (b *Book) recordsSince(peer string, after uint64, sinceMS int64, max int) (
 		c.Sig = slices.Clone(g.Sig)
 		gs = append(gs, c)
 	}
-	var rs []*entry
+	pick := func(own, claim bool, seq uint64, timeMS int64) bool {
+		return own && seq > after || timeMS >= sinceMS && (!own || claim)
+	}
+	var rs []listed
 	for _, r := range a.receipts {
-		if r.payer == peer && r.seq > after || r.timeMS >= sinceMS && (r.payer != peer || r.isClaim()) {
-			rs = append(rs, r)
+		if pick(r.payer == peer, r.isClaim(), r.seq, r.timeMS) {
+			rs = append(rs, r.listed(peer))
 		}
 	}
-	slices.SortStableFunc(rs, func(x, y *entry) int {
-		xo, yo := x.payer != peer, y.payer != peer // its own chain first
-		if xo != yo {
-			if xo {
-				return 1
+	rs = b.coldOf(peer, rs, pick)
+	slices.SortStableFunc(rs, func(x, y listed) int {
+		if x.own != y.own { // its own chain first
+			if x.own {
+				return -1
 			}
-			return -1
+			return 1
 		}
 		return cmp.Compare(x.seq, y.seq)
 	})
 	out := make([]bodyRef, 0, min(len(rs), max-len(gs)))
 	for _, r := range rs[:min(len(rs), max-len(gs))] {
-		out = append(out, r.bodyRef())
+		out = append(out, r.ref)
 	}
 	return gs, out
+}
+
+// listed is e in a listing of peer's receipts.
+func (e *entry) listed(peer string) listed {
+	return listed{own: e.payer == peer, seq: e.seq, timeMS: e.timeMS, payer: e.payer, id: e.id, ref: e.bodyRef()}
 }
 
 // CountedChain returns how far peer's chain counts in this book: its
@@ -105,19 +113,26 @@ func (b *Book) recent(peer string, n int) []bodyRef {
 	if a == nil || n <= 0 {
 		return nil
 	}
-	rs := slices.Clone(a.receipts)
-	slices.SortFunc(rs, func(x, y *entry) int {
+	rs := make([]listed, 0, len(a.receipts))
+	for _, r := range a.receipts {
+		rs = append(rs, r.listed(peer))
+	}
+	rs = b.coldOf(peer, rs, func(bool, bool, uint64, int64) bool { return true })
+	slices.SortFunc(rs, func(x, y listed) int {
 		if c := cmp.Compare(y.timeMS, x.timeMS); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(y.seq, x.seq); c != 0 {
 			return c
 		}
+		if c := cmp.Compare(x.payer, y.payer); c != 0 {
+			return c
+		}
 		return bytes.Compare(x.id[:], y.id[:])
 	})
 	out := make([]bodyRef, 0, min(n, len(rs)))
 	for _, r := range rs[:min(n, len(rs))] {
-		out = append(out, r.bodyRef())
+		out = append(out, r.ref)
 	}
 	return out
 }

@@ -1,0 +1,309 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// Cold slots: memory that stays flat as receipts accumulate. A node that
+// holds an account's receipts (a holder, a busy client or provider) would
+// otherwise keep an entry of every receipt it ever saw (about 180 bytes
+// with its indexes, entry.go). Once a payer's chain counts well past a
+// slot, nothing judges that slot again unless another record for it
+// arrives (a double spend) or counting is derived again (Book.recount). So
+// the book folds the counted slots of each payer's chain more than
+// foldKeep behind its end, foldBatch at a time, into a coldSlot of 48
+// bytes: what counting needs (amount, payee), what listing needs (time,
+// whether it is a claim, where the body is). The body stays where it was (the log); the entry
+// goes.
+//
+//   - Only a slot with a single record, counter-signed (or a claim),
+//     neither forked nor in Book.multi, is folded; the others stay as they
+//     are (holes in the cold part of the chain).
+//   - A record arriving for a cold slot is compared with the slot's body,
+//     read back: the same receipt is a duplicate; another one thaws the
+//     book (every cold slot becomes an entry again, read back and checked)
+//     before it is checked again (errThaw), so conflicts are judged on
+//     entries as before.
+//   - Book.recount thaws the book first too: a fork below a counted chain
+//     may take credits back from any account, and a cold slot must count.
+//     (Should reading back fail, settle still counts cold slots by what
+//     they keep: counting stays right, listings may miss the slot.)
+//   - Listings (Balance's counts, Records, Receipts) include cold slots.
+//
+// A Book on its own folds too (its store keeps the bodies in memory), so
+// that one set of tests covers both.
+
+// coldSlot is what a book keeps of a folded slot's record.
+type coldSlot struct {
+	ref    int64 // where the book's store keeps the body
+	amount job.Credits
+	timeMS int64
+	payee  string // interned; "" for a slot that is not cold
+	claim  bool
+}
+
+// Default folding: the last foldKeep counted slots of a chain stay
+// entries; folding runs once foldBatch more count.
+const (
+	defaultFoldKeep  = 256
+	defaultFoldBatch = 256
+)
+
+// errThaw: the record's slot is cold and holds another record; the caller
+// thaws the book (b.thawLocked) and checks the record again.
+var errThaw = errors.New("ledger: the slot is folded: thaw first")
+
+// coldAt returns payer a's cold slot seq, if seq is cold. b.mu held.
+func (a *account) coldAt(seq uint64) (coldSlot, bool) {
+	if seq == 0 || seq > uint64(len(a.cold)) || a.cold[seq-1].payee == "" {
+		return coldSlot{}, false
+	}
+	return a.cold[seq-1], true
+}
+
+// coldRef returns where slot k's body is kept when k is cold. b.mu held.
+func (b *Book) coldRef(k seqKey) (bodyRef, bool) {
+	a := b.accounts[k.payer]
+	if a == nil {
+		return bodyRef{}, false
+	}
+	c, ok := a.coldAt(k.seq)
+	if !ok {
+		return bodyRef{}, false
+	}
+	return c.bodyRef(k.payer, k.seq), true
+}
+
+// bodyRef: a cold slot keeps no ID; Book.body checks the body read back
+// against its payer, sequence number, payee, amount and time instead.
+func (c coldSlot) bodyRef(payer string, seq uint64) bodyRef {
+	return bodyRef{payer: payer, seq: seq, ref: c.ref, cosigned: true, cold: &coldCheck{payee: c.payee, amount: c.amount, timeMS: c.timeMS}}
+}
+
+// coldCheck is what a cold slot's body must agree with.
+type coldCheck struct {
+	payee  string
+	amount job.Credits
+	timeMS int64
+}
+
+func (c *coldCheck) matches(r *job.Receipt) bool {
+	return r.Payee == c.payee && r.Amount == c.amount && r.TimeMS == c.timeMS
+}
+
+// checkCold is checkReceipt's step for a record whose slot k may be cold:
+// ErrDuplicate for the slot's own record, errThaw for another one. b.mu
+// held (read).
+func (b *Book) checkCold(k seqKey, id [32]byte) error {
+	if b.nCold == 0 {
+		return nil
+	}
+	ref, ok := b.coldRef(k)
+	if !ok {
+		return nil
+	}
+	held, err := b.body(ref)
+	if err != nil {
+		return fmt.Errorf("ledger: comparing a record with its folded slot: %w", err)
+	}
+	if held.ID() == id {
+		return fmt.Errorf("receipt %d of payer %s: %w", k.seq, k.payer, ErrDuplicate)
+	}
+	return errThaw
+}
+
+// markFold notes that payer's chain may have slots to fold. b.mu held.
+func (b *Book) markFold(payer string, a *account) {
+	if !a.dueFold && a.next >= max(a.foldedTo, 1)+b.cfg.foldKeep+b.cfg.foldBatch {
+		a.dueFold = true
+		b.due = append(b.due, payer)
+	}
+}
+
+// foldDue folds the chains markFold noted. It runs at the end of an
+// operation (after a whole batch is applied: a batch's records are checked
+// before any is applied, so no slot may go cold in between). b.mu held.
+func (b *Book) foldDue() {
+	for _, p := range b.due {
+		if a := b.accounts[p]; a != nil {
+			a.dueFold = false
+			b.fold(p, a)
+		}
+	}
+	b.due = b.due[:0]
+}
+
+// fold folds payer's counted slots from a.foldedTo to foldKeep behind
+// the end of its counted chain. b.mu held.
+func (b *Book) fold(payer string, a *account) {
+	if b.tally() || a.next <= b.cfg.foldKeep {
+		return
+	}
+	top := a.next - b.cfg.foldKeep
+	touched := map[string]*account{}
+	for s := max(a.foldedTo, 1); s < top && s <= uint64(len(a.chain)); s++ {
+		k := seqKey{payer, s}
+		e := a.chain[s-1]
+		if _, multi := b.multi[k]; multi || b.forked[k] || e == nil || !e.cosigned {
+			continue
+		}
+		if n := int(s); len(a.cold) < n {
+			a.cold = slices.Grow(a.cold, n-len(a.cold))[:n]
+		}
+		a.cold[s-1] = coldSlot{ref: e.ref, amount: e.amount, timeMS: e.timeMS, payee: e.payee, claim: e.isClaim()}
+		a.chain[s-1], e.folded = nil, true
+		a.nCold++
+		b.nCold++
+		pa := b.accounts[e.payee]
+		pa.coldIn++
+		touched[e.payee] = pa
+	}
+	a.foldedTo = max(a.foldedTo, top)
+	a.receipts = dropFolded(a.receipts)
+	for _, pa := range touched {
+		pa.receipts = dropFolded(pa.receipts)
+	}
+}
+
+// dropFolded removes the folded entries of rs, in place.
+func dropFolded(rs []*entry) []*entry {
+	kept := rs[:0]
+	for _, e := range rs {
+		if !e.folded {
+			kept = append(kept, e)
+		}
+	}
+	clear(rs[len(kept):])
+	return kept
+}
+
+// thawing runs check, and once more after thawing the book when check
+// found a record for a cold slot (errThaw). b.mu held.
+func thawing[T any](b *Book, check func() (T, error)) (T, error) {
+	v, err := check()
+	if !errors.Is(err, errThaw) {
+		return v, err
+	}
+	if err := b.thawLocked(); err != nil {
+		var zero T
+		return zero, err
+	}
+	return check()
+}
+
+// checked runs check with the book read-locked, and once more after
+// thawing the book when check found a record for a cold slot (cold.go).
+// l.mu held.
+func (l *Ledger) checked(check func() ([32]byte, error)) ([32]byte, error) {
+	l.book.mu.RLock()
+	id, err := check()
+	l.book.mu.RUnlock()
+	if !errors.Is(err, errThaw) {
+		return id, err
+	}
+	if err := l.book.thaw(); err != nil {
+		return id, err
+	}
+	l.book.mu.RLock()
+	defer l.book.mu.RUnlock()
+	return check()
+}
+
+// thaw makes every cold slot an entry again (see errThaw).
+func (b *Book) thaw() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.thawLocked()
+}
+
+// thawLocked makes every cold slot an entry again, its body read back and
+// checked. On an error the slots thawed so far stay thawed, the others
+// cold. b.mu held.
+func (b *Book) thawLocked() error {
+	if b.nCold == 0 {
+		return nil
+	}
+	for p, a := range b.accounts {
+		for i := range a.cold {
+			c := a.cold[i]
+			if c.payee == "" {
+				continue
+			}
+			r, err := b.body(c.bodyRef(p, uint64(i+1)))
+			if err != nil {
+				return fmt.Errorf("ledger: thawing folded slots: %w", err)
+			}
+			r.Network, r.Payer, r.Payee = b.intern(r.Network), p, c.payee
+			e := newEntry(r, r.ID())
+			e.ref = c.ref
+			a.chain[i], a.cold[i] = e, coldSlot{}
+			a.nCold--
+			b.nCold--
+			pa := b.accounts[c.payee]
+			pa.coldIn--
+			a.receipts = append(a.receipts, e)
+			pa.receipts = append(pa.receipts, e)
+		}
+		if a.nCold == 0 {
+			a.cold, a.foldedTo = nil, 1
+		}
+	}
+	return nil
+}
+
+// slotPay returns what slot k's record pays (amount, payee), cold or not;
+// ok is false for an empty or forked slot. b.mu held.
+func (b *Book) slotPay(k seqKey) (amount job.Credits, payee string, ok bool) {
+	if r := b.slot(k); r != nil {
+		return r.amount, r.payee, true
+	}
+	if a := b.accounts[k.payer]; a != nil && !b.forked[k] {
+		if c, ok := a.coldAt(k.seq); ok {
+			return c.amount, c.payee, true
+		}
+	}
+	return 0, "", false
+}
+
+// coldOf appends to out the bodies of peer's cold slots that pick keeps:
+// as payer (own) and as payee (!own). b.mu held.
+func (b *Book) coldOf(peer string, out []listed, pick func(own, claim bool, seq uint64, timeMS int64) bool) []listed {
+	if b.nCold == 0 {
+		return out
+	}
+	if a := b.accounts[peer]; a != nil && a.nCold > 0 {
+		for i, c := range a.cold {
+			if s := uint64(i + 1); c.payee != "" && pick(true, c.claim, s, c.timeMS) {
+				out = append(out, listed{own: true, seq: s, timeMS: c.timeMS, payer: peer, ref: c.bodyRef(peer, s)})
+			}
+		}
+	}
+	if a := b.accounts[peer]; a == nil || a.coldIn == 0 {
+		return out
+	}
+	for p, a := range b.accounts {
+		if a.nCold == 0 || p == peer {
+			continue
+		}
+		for i, c := range a.cold {
+			if s := uint64(i + 1); c.payee == peer && pick(false, c.claim, s, c.timeMS) {
+				out = append(out, listed{seq: s, timeMS: c.timeMS, payer: p, ref: c.bodyRef(p, s)})
+			}
+		}
+	}
+	return out
+}
+
+// listed is a receipt in a listing (Records, Receipts), entry or cold.
+type listed struct {
+	own    bool // the peer listed is its payer
+	seq    uint64
+	timeMS int64
+	payer  string
+	id     [32]byte // an entry's; zero for a cold slot
+	ref    bodyRef
+}
