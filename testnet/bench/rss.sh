@@ -9,6 +9,9 @@
 # (both points alike), once the nodes' periodic memory trim (--memory-trim,
 # every 30 s) has handed idle heap back: a second table, of what the nodes
 # keep rather than the collector's headroom at the batch's end.
+# RSS=anon reads each process's anonymous memory alone (RssAnon): the
+# binary's pages (about 30 MiB a process, shared by all of them and by
+# every node of the machine) are counted by the default VmRSS in each.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-}
@@ -28,11 +31,13 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 grep -q '^ready' "$dir/devnet.log" || { echo "devnet not ready"; exit 1; }
+field=VmRSS
+[[ ${RSS:-} == anon ]] && field=RssAnon
 rss() {
   local pid
   for pid in $(pgrep -f -- "^$bin start"); do
     local name; name=$(tr '\0' '\n' < /proc/$pid/environ | sed -n 's/^MESHNODE_DATA_DIR=//p')
-    echo "$(basename "$name") $(awk '/^VmRSS:/ { print $2 }' /proc/$pid/status)"
+    echo "$(basename "$name") $(awk -v f="$field" '$1 == f":" { print $2 }' /proc/$pid/status)"
   done | sort
 }
 run() { "$bin" submit --data-dir "$dir/net/client" --wasm "$wasm" --repeat "$1" --parallel 64 2>&1 >/dev/null | grep -v '^job ' | tail -1; }
