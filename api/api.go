@@ -90,7 +90,8 @@ type Backend interface {
 	GC(dryRun bool) (*GCReport, error)
 }
 
-// ErrNotFound means the node has no such thing (a job record).
+// ErrNotFound means the node has no such thing (a job, a peer it knows)
+// or cannot tell which one a reference names.
 var ErrNotFound = errors.New("not found")
 
 // ChallengeRequest is the body of POST /v1/challenge.
@@ -216,6 +217,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 // reply writes f's result as JSON, or its error as 502 (the mesh failed).
 func reply[T any](w http.ResponseWriter, f func() (T, error)) {
 	v, err := f()
+	if errors.Is(err, ErrNotFound) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return

@@ -86,6 +86,9 @@ func expect(resp *http.Response, status int) error {
 		return nil
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %s", ErrNotFound, strings.TrimSpace(string(msg)))
+	}
 	return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
 }
 

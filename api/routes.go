@@ -33,8 +33,11 @@ func (s *Server) routes(b Backend, metrics http.Handler) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /v1/jobs/{id}", jobHandler(b))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
-		if err := b.Cancel(r.PathValue("id")); err != nil {
+		if err := b.Cancel(r.PathValue("id")); errors.Is(err, ErrNotFound) {
 			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		} else if err != nil { // it has ended
+			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -152,7 +155,11 @@ func eventsHandler(b Backend) http.HandlerFunc {
 			}
 		})
 		if err != nil && !wrote {
-			http.Error(w, err.Error(), http.StatusNotFound)
+			status := http.StatusBadGateway
+			if errors.Is(err, ErrNotFound) {
+				status = http.StatusNotFound
+			}
+			http.Error(w, err.Error(), status)
 		}
 	}
 }

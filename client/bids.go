@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -100,9 +101,4 @@ func mustPeer(s string) peer.ID {
 	return p
 }
 
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:4] + "…" + id[len(id)-6:]
-	}
-	return id
-}
+func short(id string) string { return idref.Short(id) }

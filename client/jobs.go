@@ -61,6 +61,34 @@ func (r *jobRegistry) add(id string, cancel context.CancelFunc) *clientJob {
 	return j
 }
 
+// live returns a job this node runs or ran lately (its events are kept)
+// by its ID, short form or unique prefix (resolveJob).
+func (c *Client) live(ref string) (string, *clientJob, error) {
+	if j := c.jobs.get(ref); j != nil {
+		return ref, j, nil
+	}
+	id, err := resolveJob(ref, c.jobs.ids())
+	if err != nil {
+		return "", nil, err
+	}
+	j := c.jobs.get(id)
+	if j == nil { // forgotten meanwhile
+		return "", nil, fmt.Errorf("%w: %s", ErrUnknownJob, ref)
+	}
+	return id, j, nil
+}
+
+// ids returns the IDs of the jobs the registry holds.
+func (r *jobRegistry) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.jobs))
+	for id := range r.jobs {
+		out = append(out, id)
+	}
+	return out
+}
+
 func (r *jobRegistry) get(id string) *clientJob {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -100,10 +128,10 @@ func (j *clientJob) finish() {
 
 // Cancel stops a job this node submitted: the award stream is reset, and
 // the provider stops the run.
-func (c *Client) Cancel(id string) error {
-	j := c.jobs.get(id)
-	if j == nil {
-		return fmt.Errorf("%w: %s", ErrUnknownJob, id)
+func (c *Client) Cancel(ref string) error {
+	id, j, err := c.live(ref)
+	if err != nil {
+		return err
 	}
 	j.mu.Lock()
 	done := j.done
@@ -117,10 +145,10 @@ func (c *Client) Cancel(id string) error {
 
 // Events returns a job's events so far and, with follow, a channel of those
 // to come (closed when the job ends; nil when it has ended already).
-func (c *Client) Events(id string, follow bool) ([]job.Event, <-chan job.Event, func(), error) {
-	j := c.jobs.get(id)
-	if j == nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+func (c *Client) Events(ref string, follow bool) ([]job.Event, <-chan job.Event, func(), error) {
+	_, j, err := c.live(ref)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()

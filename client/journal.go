@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -288,8 +289,8 @@ func sortSummaries(out []api.JobSummary) {
 	})
 }
 
-// get returns a copy of a job's record by ID or unique ID prefix (or the
-// "prefix…suffix" short form the CLI prints).
+// get returns a copy of a job's record by ID, short form or unique prefix
+// (resolveJob).
 func (j *journal) get(ref string) (*api.JobRecord, error) {
 	j.mu.Lock()
 	ids := make([]string, 0, len(j.active)+len(j.done))
@@ -335,30 +336,15 @@ func (j *journal) get(ref string) (*api.JobRecord, error) {
 	return r, nil
 }
 
-// resolveJob finds the one ID among ids that ref names: the whole ID, a
-// prefix of it, or "prefix…suffix".
+// resolveJob finds the one ID among ids that ref names (idref.Resolve:
+// the whole ID, its short form, a unique prefix); no match is
+// ErrUnknownJob, several are idref.ErrAmbiguous.
 func resolveJob(ref string, ids []string) (string, error) {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
-		return "", fmt.Errorf("%w: empty job ID", ErrUnknownJob)
+	id, err := idref.Resolve(ref, ids, "job")
+	if errors.Is(err, idref.ErrNoMatch) {
+		return "", fmt.Errorf("%w: %w", ErrUnknownJob, err)
 	}
-	pre, suf, _ := strings.Cut(ref, "…")
-	var found []string
-	for _, id := range ids {
-		if id == ref {
-			return id, nil
-		}
-		if strings.HasPrefix(id, pre) && strings.HasSuffix(id, suf) && len(id) >= len(pre)+len(suf) {
-			found = append(found, id)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", fmt.Errorf("%w: %s", ErrUnknownJob, ref)
-	case 1:
-		return found[0], nil
-	}
-	return "", fmt.Errorf("job %s is ambiguous: %d jobs match", ref, len(found))
+	return id, err
 }
 
 // ReadJobs reads the job records of a data dir directly (for a node that is

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 type apiServer struct {
@@ -46,7 +46,16 @@ func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(
 
 func (b backend) BadRequest(err error) bool { return errors.Is(err, ErrBadSubmission) }
 
-func (b backend) Cancel(id string) error { return b.n.Cancel(id) }
+func (b backend) Cancel(id string) error { return notFound(b.n.Cancel(id)) }
+
+// notFound marks an unknown or ambiguous job or peer reference as
+// api.ErrNotFound (the API answers 404).
+func notFound(err error) error {
+	if errors.Is(err, ErrUnknownJob) || errors.Is(err, idref.ErrNoMatch) || errors.Is(err, idref.ErrAmbiguous) {
+		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
+	}
+	return err
+}
 
 func (b backend) Drain() { b.n.Drain() }
 
@@ -63,7 +72,7 @@ func (b backend) AddGrant(ctx context.Context, g *job.Grant) error { return b.n.
 func (b backend) Events(ctx context.Context, id string, follow bool, each func(job.Event)) error {
 	past, ch, stop, err := b.n.Events(id, follow)
 	if err != nil {
-		return err
+		return notFound(err)
 	}
 	defer stop()
 	for _, e := range past {
@@ -88,9 +97,9 @@ func (b backend) Providers(ctx context.Context, need job.Need) ([]api.ProviderIn
 }
 
 func (b backend) Challenge(ctx context.Context, p string) (api.ChallengeResult, error) {
-	id, err := peer.Decode(p)
+	id, err := b.n.ResolvePeer(ctx, p)
 	if err != nil {
-		return api.ChallengeResult{}, fmt.Errorf("peer %q: %w", p, err)
+		return api.ChallengeResult{}, notFound(err)
 	}
 	return b.n.Challenge(ctx, id)
 }
@@ -104,8 +113,5 @@ func (b backend) GC(dryRun bool) (*api.GCReport, error) {
 
 func (b backend) Job(id string) (*api.JobRecord, error) {
 	r, err := b.n.Job(id)
-	if errors.Is(err, ErrUnknownJob) {
-		return nil, fmt.Errorf("%w: %v", api.ErrNotFound, err)
-	}
-	return r, err
+	return r, notFound(err)
 }

@@ -2,10 +2,14 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/client"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -110,3 +114,36 @@ func ReadJobs(dataDir string) ([]api.JobSummary, []error) { return client.ReadJo
 
 // ReadJob reads one job's record from a data dir directly (see ReadJobs).
 func ReadJob(dataDir, ref string) (*api.JobRecord, error) { return client.ReadJob(dataDir, ref) }
+
+// ResolvePeer returns the peer that ref names: a whole peer ID, or the
+// short form or a unique prefix of one this node knows (its peer store:
+// the providers it has found or heard of, the peers it met), as the CLI's
+// tables print them (idref). When no known peer matches, it looks the
+// providers up (FindProviders) and tries again.
+func (n *Node) ResolvePeer(ctx context.Context, ref string) (peer.ID, error) {
+	if id, err := peer.Decode(strings.TrimSpace(ref)); err == nil {
+		return id, nil
+	}
+	id, err := n.resolveKnownPeer(ref)
+	if errors.Is(err, idref.ErrNoMatch) && !strings.ContainsAny(ref, "<>") && strings.TrimSpace(ref) != "" {
+		n.FindProviders(ctx, job.Need{})
+		id, err = n.resolveKnownPeer(ref)
+	}
+	return id, err
+}
+
+// resolveKnownPeer is ResolvePeer among the peers this node knows now.
+func (n *Node) resolveKnownPeer(ref string) (peer.ID, error) {
+	known := n.mesh.Host().Peerstore().Peers()
+	ids := make([]string, 0, len(known))
+	for _, p := range known {
+		if p != n.mesh.ID() {
+			ids = append(ids, p.String())
+		}
+	}
+	s, err := idref.Resolve(ref, ids, "peer")
+	if err != nil {
+		return "", fmt.Errorf("peer %s: %w (meshnode providers lists the providers this node finds)", strings.TrimSpace(ref), err)
+	}
+	return peer.Decode(s)
+}

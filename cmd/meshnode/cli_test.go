@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/hwprobe"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -762,6 +763,46 @@ func TestCLIMesh(t *testing.T) {
 		r := meshnode(t, home, "challenge", p2.info.PeerID, "--data-dir", p0.dataDir)
 		if r.code != 0 || !strings.Contains(r.stdout, "PASSED") {
 			t.Fatalf("challenge: want exit 0 and PASSED\n%s", r)
+		}
+	})
+
+	t.Run("IDs as the tables print them", func(t *testing.T) {
+		// Every command that takes a job or peer ID takes the short form
+		// the tables print (plain ASCII) and a unique prefix of the ID's
+		// distinctive part, through a node's API and, for peers, through
+		// an ephemeral client too.
+		r, out := submit(t, home, hello, "--data-dir", p0.dataDir, "--bid-window", bidWindow)
+		if r.code != 0 {
+			t.Fatalf("submit: want exit 0\n%s", r)
+		}
+		short := idref.Short(out.Job)
+		if strings.ContainsFunc(short, func(c rune) bool { return c > 127 }) {
+			t.Fatalf("short form %q is not plain ASCII", short)
+		}
+		if r := meshnode(t, home, "job", "describe", short, "--data-dir", p0.dataDir); r.code != 0 || !strings.Contains(r.stdout, out.Job) {
+			t.Errorf("job describe %s: want exit 0 and the whole ID\n%s", short, r)
+		}
+		if r := meshnode(t, home, "logs", short[:8], "--data-dir", p0.dataDir); r.code != 0 || !strings.Contains(r.stdout, "hello from computemesh") {
+			t.Errorf("logs %s: want exit 0 and the job's output\n%s", short[:8], r)
+		}
+		if r := meshnode(t, home, "cancel", short, "--data-dir", p0.dataDir); r.code == 0 || !strings.Contains(r.stderr, "already ended") {
+			t.Errorf("cancel %s of an ended job: want it found and refused as ended\n%s", short, r)
+		}
+		if r := meshnode(t, home, "logs", "zzzzzzzz", "--data-dir", p0.dataDir); r.code == 0 || !strings.Contains(r.stderr, "no job ID here matches") {
+			t.Errorf("logs of no job: want an error naming the reference\n%s", r)
+		}
+		peerShort := idref.Short(p2.info.PeerID)
+		for _, via := range [][]string{{"--data-dir", p0.dataDir}, {"--bootstrap", bootTCP, "--network", network}} {
+			r := meshnode(t, home, append([]string{"challenge", peerShort}, via...)...)
+			if r.code != 0 || !strings.Contains(r.stdout, "PASSED") || !strings.Contains(r.stdout, peerShort) {
+				t.Errorf("challenge %s %v: want exit 0, PASSED\n%s", peerShort, via, r)
+			}
+		}
+		if r := meshnode(t, home, "challenge", "<peer ID>", "--data-dir", p0.dataDir); r.code != exitUsage || !strings.Contains(r.stderr, "placeholder") {
+			t.Errorf("challenge <peer ID>: want exit %d saying it is a placeholder\n%s", exitUsage, r)
+		}
+		if r := meshnode(t, home, "challenge", "zzzzzzzz", "--data-dir", p0.dataDir); r.code != exitUsage || !strings.Contains(r.stderr, "no peer ID here matches") {
+			t.Errorf("challenge of no known peer: want exit %d naming the reference\n%s", exitUsage, r)
 		}
 	})
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,7 +39,9 @@ func newCancel() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Cancel(cmd.Context(), args[0]); err != nil {
+			if err := c.Cancel(cmd.Context(), args[0]); errors.Is(err, api.ErrNotFound) {
+				return &exitError{code: exitUsage, err: err}
+			} else if err != nil {
 				return netErr(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "job %s cancelled\n", args[0])
@@ -95,6 +98,9 @@ func newLogs() *cobra.Command {
 				}
 				show(e)
 			})
+			if errors.Is(err, api.ErrNotFound) {
+				return &exitError{code: exitUsage, err: err}
+			}
 			if err != nil && ctx.Err() == nil {
 				return netErr(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/node"
 )
@@ -78,14 +79,14 @@ func TestCLIJobsOffline(t *testing.T) {
 	}
 
 	r = meshnode(t, t.TempDir(), "jobs", "--data-dir", dataDir)
-	for _, want := range []string{"JOB", "STATE", "PROVIDER", "REGION", "CHARGE", "ATTEMPTS", "AGE", "completed", "us-east", id[:6]} {
+	for _, want := range []string{"JOB", "STATE", "PROVIDER", "REGION", "CHARGE", "ATTEMPTS", "AGE", "completed", "us-east", idref.Short(id)} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Fatalf("jobs table lacks %q\n%s", want, r)
 		}
 	}
 
 	t.Logf("jobs:\n%s", r.stdout)
-	r = meshnode(t, t.TempDir(), "job", "describe", id[:12], "--data-dir", dataDir)
+	r = meshnode(t, t.TempDir(), "job", "describe", idref.Short(id), "--data-dir", dataDir) // as the table prints it
 	for _, want := range []string{id, "resumed after 1", "Auction rounds", "queue position 2", "busy: full", "price above the max",
 		"interrupted", "Winner", "cheapest of 1 feasible bids", "Charge", "hello world"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {

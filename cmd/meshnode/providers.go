@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +15,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 )
 
@@ -174,9 +175,9 @@ func newChallenge() *cobra.Command {
 			if err := applyConfig(cmd); err != nil {
 				return err
 			}
-			p, err := peer.Decode(args[0])
-			if err != nil {
-				return usageErr("peer ID %q: %v", args[0], err)
+			ref := strings.TrimSpace(args[0]) // a peer ID, its short form or a unique prefix
+			if strings.ContainsAny(ref, "<>") {
+				return usageErr("peer ID %q is a placeholder: put a provider's ID (meshnode providers lists them) in its place", ref)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -187,9 +188,14 @@ func newChallenge() *cobra.Command {
 			defer access.Close()
 			var res api.ChallengeResult
 			if access.api != nil {
-				res, err = access.api.Challenge(ctx, p.String())
+				res, err = access.api.Challenge(ctx, ref)
+			} else if p, rerr := access.node.ResolvePeer(ctx, ref); rerr != nil {
+				err = rerr
 			} else {
 				res, err = access.node.Challenge(ctx, p)
+			}
+			if errors.Is(err, idref.ErrNoMatch) || errors.Is(err, idref.ErrAmbiguous) || errors.Is(err, api.ErrNotFound) {
+				return &exitError{code: exitUsage, err: err}
 			}
 			if err != nil {
 				return netErr(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 )
 
@@ -20,12 +21,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func short(id string) string {
-	if len(id) > 16 {
-		return id[:6] + "…" + id[len(id)-6:]
-	}
-	return id
-}
+// short is the form of a job or peer ID tables print: plain ASCII, and
+// every command that takes an ID takes it back (idref).
+func short(id string) string { return idref.Short(id) }
 
 func fmtElapsed(d time.Duration) string {
 	return fmt.Sprintf("%7.1fms", float64(d)/float64(time.Millisecond))

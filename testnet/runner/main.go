@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/examples/sleeper"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/testnet"
 )
 
@@ -250,12 +251,8 @@ func status(ctx context.Context, c *composeCluster) error {
 	return nil
 }
 
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:6] + "…" + id[len(id)-6:]
-	}
-	return id
-}
+// shortID is the form every table prints, which the CLI takes back.
+func shortID(id string) string { return idref.Short(id) }
 
 func dash(s string) string {
 	if s == "" {
