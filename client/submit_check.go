@@ -74,7 +74,7 @@ func (c *Client) checkSubmission(sub *Submission) error {
 		return fmt.Errorf("%w: max wait: %v is negative", ErrBadSubmission, sub.MaxWait)
 	}
 	if s.Replicas > 1 && !s.Deterministic && s.Executor == job.ExecutorWASM {
-		return fmt.Errorf("%w: replicas: %d replicas of a wasm job compare outputs, so the job must be deterministic (set deterministic: true)", ErrBadSubmission, s.Replicas)
+		return fmt.Errorf("%w: replicas: %d replicas of a wasm job compare outputs, so the job must be deterministic (--deterministic, or deterministic: true in a spec)", ErrBadSubmission, s.Replicas)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func parseFileRoot(name string, data []byte) (*yaml.Node, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%s: %s", name, yamlSyntaxError(err))
 	}
 	if doc.Kind == 0 {
 		return nil, fmt.Errorf("%s: empty job spec", name)
@@ -243,7 +243,7 @@ func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string,
 			}
 			f.Resources.CPUMillis = c
 		case "memory":
-			m, err := ParseSize(s)
+			m, err := ParseResourceSize(s)
 			if err != nil {
 				return errf(v, field, "%v", err)
 			}
@@ -257,13 +257,13 @@ func parseResources(n *yaml.Node, f *File, errf func(*yaml.Node, string, string,
 		case "gpu_model":
 			f.Resources.GPUModel = s
 		case "min_vram":
-			m, err := ParseSize(s)
+			m, err := ParseResourceSize(s)
 			if err != nil {
 				return errf(v, field, "%v", err)
 			}
 			f.Resources.GPUVRAMBytes = m
 		case "disk":
-			m, err := ParseSize(s)
+			m, err := ParseResourceSize(s)
 			if err != nil {
 				return errf(v, field, "%v", err)
 			}
@@ -292,6 +292,35 @@ func scalar(n *yaml.Node, out *string) error {
 	}
 	*out = n.Value
 	return nil
+}
+
+// yamlParserProblems are the syntax errors that the YAML library's parser
+// (not its scanner) reports: for these it counts lines from 0 in its
+// message, one line too early.
+var yamlParserProblems = []string{"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"did not find expected '-' indicator", "did not find expected <document start>", "did not find expected <stream-start>",
+	"did not find expected key", "did not find expected node content", "found duplicate %TAG directive",
+	"found duplicate %YAML directive", "found incompatible YAML document"}
+
+// yamlSyntaxError is a YAML syntax error as "line N: problem", with the line
+// the problem is on.
+func yamlSyntaxError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	rest, ok := strings.CutPrefix(msg, "line ")
+	if !ok {
+		return msg
+	}
+	num, problem, ok := strings.Cut(rest, ": ")
+	n, perr := strconv.Atoi(num)
+	if !ok || perr != nil {
+		return msg
+	}
+	for _, p := range yamlParserProblems {
+		if strings.HasPrefix(problem, p) {
+			return fmt.Sprintf("line %d: %s", n+1, problem)
+		}
+	}
+	return msg
 }
 
 func cleanYAMLError(err error) string {

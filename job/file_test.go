@@ -119,6 +119,23 @@ func TestParseFileErrors(t *testing.T) {
 		// wantSub, when set, must also appear in the error.
 		wantSub string
 	}{
+		// Syntax errors name the line the problem is on, whether the YAML
+		// library's scanner or its parser found it (the parser counts from 0).
+		{
+			name:       "unclosed flow sequence (parser)",
+			src:        "executor: wasm\nname: x\nargs: [a, b\nenv: {}\n",
+			wantPrefix: "spec.yaml: line 3: did not find expected ',' or ']'",
+		},
+		{
+			name:       "bad indentation (scanner)",
+			src:        "executor: wasm\nresources:\n  cpus: 1\n   memory: 64MiB\n",
+			wantPrefix: "spec.yaml: line 4: mapping values are not allowed",
+		},
+		{
+			name:       "memory without a unit",
+			src:        "executor: wasm\nresources:\n  memory: 64\n",
+			wantPrefix: "spec.yaml:3: resources.memory: \"64\" has no unit",
+		},
 		{
 			name:       "unknown top-level field",
 			src:        "executor: wasm\nname: x\ncolour: red\n",

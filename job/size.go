@@ -44,6 +44,27 @@ func ParseSize(s string) (uint64, error) {
 	return uint64(math.Ceil(b)), nil
 }
 
+// MinResourceSize is the least a job's memory, GPU memory or disk may be
+// given as a bare number: a size without a unit is bytes, and one below
+// this is taken for a missing unit (ParseResourceSize).
+const MinResourceSize = 1 << 20
+
+// ParseResourceSize is ParseSize for a job's memory, GPU memory or disk:
+// a bare number (no unit) below MinResourceSize is refused as a missing
+// unit ("64" means 64 bytes, which no job runs in), naming what was
+// probably meant.
+func ParseResourceSize(s string) (uint64, error) {
+	n, err := ParseSize(s)
+	if err != nil {
+		return 0, err
+	}
+	t := strings.TrimSpace(s)
+	if n > 0 && n < MinResourceSize && strings.TrimLeft(t, "0123456789.") == "" {
+		return 0, fmt.Errorf("%q has no unit, so it means %d bytes: give one (e.g. %sMiB or %sGiB)", s, n, t, t)
+	}
+	return n, nil
+}
+
 // FormatSize formats n bytes with a binary unit, e.g. "64MiB", "1.5GiB".
 func FormatSize(n uint64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}

@@ -204,3 +204,32 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+// A job's memory, GPU memory or disk given as a bare number below 1 MiB is
+// a missing unit: refused, naming what was probably meant.
+func TestParseResourceSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		err  string
+	}{
+		{"64MiB", 64 << 20, ""},
+		{"512KiB", 512 << 10, ""}, // a unit: taken as given
+		{"1048576", 1 << 20, ""},  // bytes, but enough of them
+		{"0", 0, ""},              // unset: the default applies
+		{"64", 0, `"64" has no unit, so it means 64 bytes: give one (e.g. 64MiB or 64GiB)`},
+		{" 1.5 ", 0, "has no unit"},
+		{"sixty", 0, "invalid size"},
+	} {
+		got, err := job.ParseResourceSize(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseResourceSize(%q) = %d, %v; want an error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseResourceSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}

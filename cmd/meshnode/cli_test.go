@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -791,6 +792,14 @@ func TestCLIMesh(t *testing.T) {
 		if r := meshnode(t, home, "logs", "zzzzzzzz", "--data-dir", p0.dataDir); r.code == 0 || !strings.Contains(r.stderr, "no job ID here matches") {
 			t.Errorf("logs of no job: want an error naming the reference\n%s", r)
 		}
+		// Replicas of a wasm job need --deterministic (a flag now, not only
+		// a spec field), and say so when it is missing.
+		if r := meshnode(t, home, "submit", "--data-dir", p0.dataDir, "--wasm", helloWasm, "--replicas", "2"); r.code != exitUsage || !strings.Contains(r.stderr, "--deterministic") {
+			t.Errorf("--replicas 2 without --deterministic: want exit %d naming the flag\n%s", exitUsage, r)
+		}
+		if r, out := submit(t, home, "--wasm", helloWasm, "--replicas", "2", "--deterministic", "--data-dir", p0.dataDir, "--bid-window", bidWindow); r.code != 0 || out.State != "completed" {
+			t.Errorf("--replicas 2 --deterministic: want exit 0, completed\n%s", r)
+		}
 		peerShort := idref.Short(p2.info.PeerID)
 		for _, via := range [][]string{{"--data-dir", p0.dataDir}, {"--bootstrap", bootTCP, "--network", network}} {
 			r := meshnode(t, home, append([]string{"challenge", peerShort}, via...)...)
@@ -924,6 +933,10 @@ func TestCLIUsageErrors(t *testing.T) {
 			[]string{"--env", "KEY=VALUE"}},
 		{"bad max price", []string{"submit", goodSpec, "--bootstrap", boot, "--max-price", "lots"},
 			[]string{"--max-price"}},
+		{"memory without a unit", []string{"submit", goodSpec, "--bootstrap", boot, "--memory", "64"},
+			[]string{"--memory", `"64" has no unit, so it means 64 bytes`, "64MiB"}},
+		{"memory without a unit in a spec", []string{"submit", write("mem.yaml", "executor: wasm\nmodule: hello.wasm\nresources:\n  memory: 64\n"), "--bootstrap", boot},
+			[]string{"mem.yaml:4", "has no unit"}},
 		{"unknown flag", []string{"submit", goodSpec, "--bootstrap", boot, "--no-such-flag"},
 			[]string{"no-such-flag"}},
 		{"unknown config setting", []string{"submit", goodSpec, "--bootstrap", boot, "--config", badConfig},
@@ -1019,8 +1032,15 @@ func TestCLIVersion(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	r := meshnode(t, home, "version")
-	if want := "meshnode " + version + "\n"; r.code != 0 || r.stdout != want {
-		t.Errorf("meshnode version: want exit 0 and %q\n%s", want, r)
+	for _, want := range []string{"meshnode " + version + "\n", "commit", runtime.Version(), "wire     v1", "libp2p   v0."} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("meshnode version: want exit 0 and %q\n%s", want, r)
+		}
+	}
+	r = meshnode(t, home, "version", "--json")
+	var v versionInfo
+	if err := json.Unmarshal([]byte(r.stdout), &v); r.code != 0 || err != nil || v.Version != version || v.Go != runtime.Version() || v.Wire != job.Version || !strings.HasPrefix(v.Libp2p, "v0.") {
+		t.Errorf("meshnode version --json: %+v, %v\n%s", v, err, r)
 	}
 	r = meshnode(t, home, "--version")
 	if r.code != 0 || !strings.Contains(r.stdout, version) {

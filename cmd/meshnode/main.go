@@ -7,10 +7,15 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
 
+	"github.com/computemesh/computemesh/job"
 	"github.com/spf13/cobra"
 )
 
@@ -85,10 +90,61 @@ func newRoot() *cobra.Command {
 const version = "0.1.0"
 
 func newVersion() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, the commit it was built from, and the versions of the protocols and libraries it speaks",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "meshnode", version) },
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := buildVersion()
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				_ = json.NewEncoder(cmd.OutOrStdout()).Encode(v)
+				return
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "meshnode %s\n  commit   %s\n  go       %s %s\n  wire     v%d (job records, bids, receipts)\n  libp2p   %s\n",
+				v.Version, v.Commit, v.Go, v.Platform, v.Wire, v.Libp2p)
+		},
 	}
+	cmd.Flags().Bool("json", false, "print JSON")
+	return cmd
+}
+
+// versionInfo is what `meshnode version` prints.
+type versionInfo struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"` // the VCS revision and time, "+modified" for a dirty tree; "unknown" without VCS stamping
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
+	Wire     int    `json:"wire"` // job.Version: the records' and messages' format
+	Libp2p   string `json:"libp2p"`
+}
+
+func buildVersion() versionInfo {
+	v := versionInfo{Version: version, Commit: "unknown", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
+		Wire: job.Version, Libp2p: "unknown"}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(len(s.Value), 12)]
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+modified"
+			}
+		}
+	}
+	if rev != "" {
+		v.Commit = strings.TrimSpace(rev + dirty + " " + at)
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/libp2p/go-libp2p" {
+			v.Libp2p = d.Version
+		}
+	}
+	return v
 }

@@ -148,11 +148,20 @@ var specStringFlags = []specStringFlag{
 	{"max-price", func(file *job.File, v string) (e error) { file.MaxPrice, e = job.ParseCredits(v); return }},
 	// Resources.
 	{"cpus", func(file *job.File, v string) (e error) { file.Resources.CPUMillis, e = job.ParseCPUs(v); return }},
-	{"memory", func(file *job.File, v string) (e error) { file.Resources.MemoryBytes, e = job.ParseSize(v); return }},
+	{"memory", func(file *job.File, v string) (e error) {
+		file.Resources.MemoryBytes, e = job.ParseResourceSize(v)
+		return
+	}},
 	{"gpus", func(file *job.File, v string) (e error) { file.Resources.GPUs, e = parseGPUs(v); return }},
 	{"gpu-model", func(file *job.File, v string) error { file.Resources.GPUModel = v; return nil }},
-	{"min-vram", func(file *job.File, v string) (e error) { file.Resources.GPUVRAMBytes, e = job.ParseSize(v); return }},
-	{"disk", func(file *job.File, v string) (e error) { file.Resources.DiskBytes, e = job.ParseSize(v); return }},
+	{"min-vram", func(file *job.File, v string) (e error) {
+		file.Resources.GPUVRAMBytes, e = job.ParseResourceSize(v)
+		return
+	}},
+	{"disk", func(file *job.File, v string) (e error) {
+		file.Resources.DiskBytes, e = job.ParseResourceSize(v)
+		return
+	}},
 	// Data.
 	{"stdin", func(file *job.File, v string) error {
 		b, e := os.ReadFile(v)
@@ -221,6 +230,9 @@ func applyScheduleFlags(f *pflag.FlagSet, file *job.File) error {
 	}
 	if f.Changed("replicas") {
 		file.Replicas, _ = f.GetInt("replicas")
+	}
+	if f.Changed("deterministic") {
+		file.Deterministic, _ = f.GetBool("deterministic")
 	}
 	if f.Changed("count") {
 		file.Count, _ = f.GetInt("count")
