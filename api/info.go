@@ -18,6 +18,7 @@ type Info struct {
 	Free     job.Resources `json:"free"`
 	Running  int           `json:"running"` // jobs holding a reservation
 	Queued   int           `json:"queued"`  // awarded jobs waiting for capacity
+	Draining bool          `json:"draining,omitempty"` // a provider taking no new jobs (meshnode drain)
 	API      string        `json:"api,omitempty"`
 	Peers    int           `json:"peers"`
 	Balance  Session       `json:"balance"`

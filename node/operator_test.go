@@ -95,7 +95,13 @@ func TestOperatorControls(t *testing.T) {
 		done <- o
 	}()
 	<-running
+	if provs[0].Info().Draining {
+		t.Fatal("Info says draining before Drain")
+	}
 	drained := provs[0].Drain()
+	if in := provs[0].Info(); !in.Draining || in.Running != 1 {
+		t.Fatalf("Info while draining with a job running: draining %v, running %d", in.Draining, in.Running)
+	}
 	sub := guestSpec(t, "hello")
 	sub.BidWindow = 2 * time.Second
 	out := submit(t, client, sub, nil)

@@ -150,5 +150,6 @@ func (n *Node) offerInfo(in *api.Info) {
 	r := n.provider.Reservations()
 	in.Capacity, in.ExecConfinement = rec.Total, n.provider.ExecConfinement()
 	in.Free, in.Running, in.Queued = r.Free(), r.Running(), r.Queued()
+	in.Draining = n.provider.Draining()
 	in.Record = &rec
 }

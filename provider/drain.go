@@ -32,3 +32,6 @@ func (p *Provider) Drain() <-chan struct{} {
 
 // Drained is closed once a drain has finished (never, without Drain).
 func (p *Provider) Drained() <-chan struct{} { return p.drained }
+
+// Draining reports whether Drain was called.
+func (p *Provider) Draining() bool { return p.draining.Load() }

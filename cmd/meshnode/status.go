@@ -129,6 +129,16 @@ func printStatus(w io.Writer, r *statusReport) {
 	if in.Region != "" {
 		fmt.Fprintf(tw, "region\t%s\n", in.Region)
 	}
+	for i, a := range in.Addrs { // what others dial: --bootstrap takes one
+		label := ""
+		if i == 0 {
+			label = "addresses"
+		}
+		fmt.Fprintf(tw, "%s\t%s/p2p/%s\n", label, a, in.PeerID)
+	}
+	if in.API != "" {
+		fmt.Fprintf(tw, "api\t%s\n", in.API)
+	}
 	fmt.Fprintf(tw, "peers\t%d (connections: %d direct, %d relayed)\n", in.Peers, in.Conns.Direct, in.Conns.Relayed)
 	if in.RelayService {
 		fmt.Fprintf(tw, "relay\tserves peers behind NAT\n")
@@ -148,6 +158,9 @@ func printStatus(w io.Writer, r *statusReport) {
 	fmt.Fprintf(tw, "hole punching\t%s: %d started, %d succeeded, %d failed\n", state, hp.Started, hp.Succeeded, hp.Failed)
 	if in.Mode == node.ModeProvider {
 		fmt.Fprintf(tw, "running\t%d jobs (%d queued), free %s\n", in.Running, in.Queued, in.Free)
+		if in.Draining {
+			fmt.Fprintf(tw, "draining\ttaking no new jobs; the node stops once its running jobs have finished\n")
+		}
 	}
 	if len(r.Jobs) > 0 {
 		var parts []string

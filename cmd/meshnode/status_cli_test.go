@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/mesh"
+	"github.com/computemesh/computemesh/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -44,6 +46,11 @@ func TestCLIStatus(t *testing.T) {
 		t.Errorf("hole punching active on loopback addresses: %+v", st.Node.HolePunch)
 	}
 
+	// The text form gives the addresses another node's --bootstrap takes.
+	r = meshnode(t, home, "status", "--data-dir", a.dataDir)
+	if r.code != 0 || !strings.Contains(r.stdout, "addresses") || !strings.Contains(r.stdout, "/p2p/"+a.info.PeerID) || strings.Contains(r.stdout, "draining") {
+		t.Fatalf("status: want exit 0, the node's addresses with its peer ID, not draining\n%s", r)
+	}
 	if r := meshnode(t, home, "status", "--data-dir", t.TempDir()); r.code != exitNetwork {
 		t.Fatalf("status of no node: want exit %d\n%s", exitNetwork, r)
 	}
@@ -84,6 +91,20 @@ func TestCLISubmitRepeatFlags(t *testing.T) {
 		r := meshnode(t, home, append([]string{"submit", "--wasm", wasm}, tc.args...)...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("submit %v: want a usage error naming %s\n%s", tc.args, tc.want, r)
+		}
+	}
+}
+
+// status says when a provider drains (one with nothing running stops at
+// once, so the text is checked on a report).
+func TestStatusShowsDraining(t *testing.T) {
+	var b strings.Builder
+	r := statusReport{Node: api.Info{PeerID: "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo", Mode: node.ModeProvider,
+		Addrs: []string{"/ip4/127.0.0.1/tcp/4001"}, Draining: true, Running: 1}, Healthy: true}
+	printStatus(&b, &r)
+	for _, want := range []string{"draining", "taking no new jobs", "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}
 	}
 }
