@@ -16,8 +16,8 @@ type Info struct {
 	Rates    job.Rates     `json:"rates"`
 	Capacity job.Resources `json:"capacity"`
 	Free     job.Resources `json:"free"`
-	Running  int           `json:"running"` // jobs holding a reservation
-	Queued   int           `json:"queued"`  // awarded jobs waiting for capacity
+	Running  int           `json:"running"`            // jobs holding a reservation
+	Queued   int           `json:"queued"`             // awarded jobs waiting for capacity
 	Draining bool          `json:"draining,omitempty"` // a provider taking no new jobs (meshnode drain)
 	API      string        `json:"api,omitempty"`
 	Peers    int           `json:"peers"`
