@@ -28,9 +28,13 @@ func newDemo() *cobra.Command {
 		Use:   "demo",
 		Short: "Run a 5-node mesh on loopback and route jobs through its auction",
 		Long: `Start 1 client and 4 providers in this process, real libp2p hosts on
-127.0.0.1 with different prices and regions, and run the bundled hello WASM
-job three times: with policy cost, with policy latency, and with a region
-constraint. Shows the bids, the winner and why, and the result.`,
+127.0.0.1 with different prices, regions, injected delays and (simulated,
+declared on a test network) GPUs; grant the client credits from the test
+network's faucet; and run the bundled hello WASM job five times: with policy
+cost, with policy latency, with a region constraint (eu-*), with a GPU model
+(h100, on the GPU jobs topic), and with policy balanced in a second-price
+auction. Each shows the bids and declines, the winner and why, and the result;
+the end shows the client's ledger: what each job paid, by signed receipts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyConfig(cmd); err != nil {
