@@ -189,6 +189,16 @@ func readServers(r io.Reader, name string) ([]City, error) {
 }
 
 func readPings(r io.Reader, name string, cities []City) (*Topology, error) {
+	t, err := readPingsRaw(r, name, cities)
+	if err != nil {
+		return nil, err
+	}
+	t.complete()
+	return t, nil
+}
+
+// readPingsRaw is readPings before complete: unmeasured directions are −1.
+func readPingsRaw(r io.Reader, name string, cities []City) (*Topology, error) {
 	n := len(cities)
 	idx := make(map[int]int, n)
 	for i, c := range cities {
@@ -225,7 +235,6 @@ func readPings(r io.Reader, name string, cities []City) (*Topology, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.complete()
 	return t, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/computemesh/computemesh/sim"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newSim() *cobra.Command {
@@ -31,7 +32,7 @@ scheduler's. A run repeats exactly for a given seed.`,
 	}
 	def := sim.DefaultConfig()
 	f := cmd.Flags()
-	f.String("data", "../shared/data", "folder of the WonderProxy CSV files (if missing, shared/data beside any parent folder is tried)")
+	f.String("data", "", "folder of the WonderProxy CSV files (default: shared/data beside the checkout or a parent folder if there, else the table built in)")
 	f.Int("providers", def.Providers, "simulated providers")
 	f.Int("clients", def.Clients, "simulated clients")
 	f.Int("jobs", def.Jobs, "jobs in each load's stream")
@@ -71,17 +72,9 @@ func runSim(cmd *cobra.Command, _ []string) error {
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
 	}
-	dir, _ := f.GetString("data")
-	if !sim.HasData(dir) && !f.Changed("data") {
-		if wd, err := os.Getwd(); err == nil {
-			if found := sim.FindData(wd); found != "" {
-				dir = found
-			}
-		}
-	}
-	topo, err := sim.LoadTopology(dir)
+	topo, source, err := simTopology(f)
 	if err != nil {
-		return usageErr("--data: %v", err)
+		return err
 	}
 	rep, err := sim.Run(cmd.Context(), topo, cfg)
 	if err != nil {
@@ -100,7 +93,29 @@ func runSim(cmd *cobra.Command, _ []string) error {
 	if asJSON, _ := f.GetBool("json"); asJSON {
 		return json.NewEncoder(out).Encode(rep)
 	}
-	fmt.Fprintf(out, "%d providers, %d clients in %d cities (%d city pairs estimated), %d jobs per load, policy %s, seed %d\n\n",
-		cfg.Providers, cfg.Clients, rep.Cities, rep.FilledPairs, cfg.Jobs, cfg.Policy, cfg.Seed)
+	fmt.Fprintf(out, "%d providers, %d clients in %d cities (%d city pairs estimated; RTTs from %s), %d jobs per load, policy %s, seed %d\n\n",
+		cfg.Providers, cfg.Clients, rep.Cities, rep.FilledPairs, source, cfg.Jobs, cfg.Policy, cfg.Seed)
 	return sim.WriteTable(out, rep)
+}
+
+// simTopology loads the RTT table: --data's folder when given, else the
+// shared data set beside the checkout (or a parent folder) when there, else
+// the table built into the binary (sim.LoadEmbedded: the same figures). It
+// returns where the table came from.
+func simTopology(f *pflag.FlagSet) (*sim.Topology, string, error) {
+	dir, _ := f.GetString("data")
+	if dir == "" {
+		if wd, err := os.Getwd(); err == nil {
+			dir = sim.FindData(wd)
+		}
+	}
+	if dir == "" {
+		topo, err := sim.LoadEmbedded()
+		return topo, sim.EmbeddedSource, err
+	}
+	topo, err := sim.LoadTopology(dir)
+	if err != nil {
+		return nil, "", usageErr("--data: %v", err)
+	}
+	return topo, dir, nil
 }

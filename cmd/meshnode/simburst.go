@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +34,7 @@ given seed.`,
 	}
 	def := sim.DefaultBurstConfig()
 	f := cmd.Flags()
-	f.String("data", "../shared/data", "folder of the WonderProxy CSV files (if missing, shared/data beside any parent folder is tried)")
+	f.String("data", "", "folder of the WonderProxy CSV files (default: shared/data beside the checkout or a parent folder if there, else the table built in)")
 	f.Int("providers", def.Providers, "simulated providers")
 	f.String("loads", joinList(def.Loads), "batch sizes as loads: load × the mesh's speed-weighted cores jobs, comma-separated")
 	f.Duration("run", def.Run, "each job's expected run time on the reference machine")
@@ -74,17 +73,9 @@ func runSimBurst(cmd *cobra.Command, _ []string) error {
 	if err := cfg.Validate(); err != nil {
 		return usageErr("%v", err)
 	}
-	dir, _ := f.GetString("data")
-	if !sim.HasData(dir) && !f.Changed("data") {
-		if wd, err := os.Getwd(); err == nil {
-			if found := sim.FindData(wd); found != "" {
-				dir = found
-			}
-		}
-	}
-	topo, err := sim.LoadTopology(dir)
+	topo, _, err := simTopology(f)
 	if err != nil {
-		return usageErr("--data: %v", err)
+		return err
 	}
 	rep, err := sim.RunBurst(cmd.Context(), topo, cfg)
 	if err != nil {

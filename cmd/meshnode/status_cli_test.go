@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,5 +107,23 @@ func TestStatusShowsDraining(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// meshnode sim runs from a clean clone: away from the shared data set it
+// takes the RTT table built in, and says so.
+func TestCLISimWithoutSharedData(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(meshnodeBin, "sim", "--jobs", "200", "--providers", "12", "--clients", "3", "--loads", "0.5")
+	cmd.Dir, cmd.Env = dir, testEnv(t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "embedded RTT table") || !strings.Contains(string(out), "computemesh") {
+		t.Fatalf("sim in %s: %v\n%s", dir, err, out)
+	}
+	cmd = exec.Command(meshnodeBin, "sim", "--data", filepath.Join(dir, "nothing-here"))
+	cmd.Dir, cmd.Env = dir, testEnv(t.TempDir())
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "--data") {
+		t.Fatalf("sim --data of a missing folder: want an error naming --data\n%s", out)
 	}
 }
