@@ -126,8 +126,9 @@ func newJob() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	describe := &cobra.Command{
-		Use:   "describe JOB",
-		Short: "Show a job's spec, auction rounds, bids, rejections, attempts, winner, timings and charge",
+		Use:               "describe JOB",
+		ValidArgsFunction: completeJobs,
+		Short:             "Show a job's spec, auction rounds, bids, rejections, attempts, winner, timings and charge",
 		Long: `Show everything the node recorded of a job: the spec, each auction round with
 its bids, declines and rejected providers (and why), each attempt (provider,
 outcome, duration), the winner and why it won, the timings and the charge,

@@ -31,9 +31,10 @@ func dialNode(cmd *cobra.Command) (*api.Client, error) {
 
 func newCancel() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "cancel JOB",
-		Short: "Cancel a job submitted through a running node (the provider stops it)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "cancel JOB",
+		ValidArgsFunction: completeJobs,
+		Short:             "Cancel a job submitted through a running node (the provider stops it)",
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := dialNode(cmd)
 			if err != nil {
@@ -75,9 +76,10 @@ func newDrain() *cobra.Command {
 
 func newLogs() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "logs [-f] JOB",
-		Short: "Show a job's output and progress (with -f, follow it until it ends)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "logs [-f] JOB",
+		ValidArgsFunction: completeJobs,
+		Short:             "Show a job's output and progress (with -f, follow it until it ends)",
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := dialNode(cmd)
 			if err != nil {

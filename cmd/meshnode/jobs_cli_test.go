@@ -103,4 +103,16 @@ func TestCLIJobsOffline(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "no such job") {
 		t.Fatalf("describing an unknown job: want exit %d\n%s", exitUsage, r)
 	}
+
+	// Shell completion offers the node's jobs in their short form, with
+	// their state, to every command that takes one.
+	for _, args := range [][]string{{"job", "describe"}, {"logs"}, {"cancel"}} {
+		r = meshnode(t, t.TempDir(), append(append([]string{"__complete"}, args...), "--data-dir", dataDir, "")...)
+		if r.code != 0 || !strings.Contains(r.stdout, idref.Short(id)+"\tcompleted") {
+			t.Errorf("completing %v: want %s and its state\n%s", args, idref.Short(id), r)
+		}
+	}
+	if r = meshnode(t, t.TempDir(), "completion", "bash"); r.code != 0 || !strings.Contains(r.stdout, "meshnode") {
+		t.Errorf("completion bash: want a script\n%s", r)
+	}
 }
