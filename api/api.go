@@ -41,6 +41,11 @@ type SubmitRequest struct {
 	// MaxWaitMS is a soft bound on the job's queue wait (a batch's): bids
 	// that would wait longer rank after those within it.
 	MaxWaitMS int64 `json:"max_wait_ms,omitempty"`
+	// Detach answers as soon as the job has its ID (an outcome of state
+	// api.JobSubmitted carrying it) while the node goes on with the job.
+	// Without it too, a job does not end when its request goes away (the
+	// caller stopped following): it runs on, and cancel stops it.
+	Detach bool `json:"detach,omitempty"`
 }
 
 // Line is one line of the NDJSON answer to a submit.

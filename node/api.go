@@ -41,7 +41,7 @@ func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(
 	if r.MaxWaitMS > 0 {
 		sub.MaxWait = time.Duration(r.MaxWaitMS) * time.Millisecond
 	}
-	return b.n.Submit(ctx, sub, progress)
+	return b.n.submitDetachable(ctx, sub, progress, r.Detach)
 }
 
 func (b backend) BadRequest(err error) bool { return errors.Is(err, ErrBadSubmission) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
@@ -70,6 +71,57 @@ func (n *Node) openClient() error {
 // Submit runs one job through the mesh (see client.Client.Submit).
 func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
 	return n.client.Submit(ctx, sub, progress)
+}
+
+// submitDetachable submits sub on the node's own context, not the
+// caller's: when ctx ends (an API caller stopped following, Ctrl-C) the
+// job goes on, and progress is no longer called; Cancel stops it. With
+// detach it returns as soon as the job has its ID, as an outcome of state
+// api.JobSubmitted.
+func (n *Node) submitDetachable(ctx context.Context, sub Submission, progress Progress, detach bool) (*job.Outcome, error) {
+	type result struct {
+		out *job.Outcome
+		err error
+	}
+	done, ids := make(chan result, 1), make(chan string, 1)
+	var mu sync.Mutex
+	following := progress != nil
+	forward := func(e job.Event) {
+		if e.Job != "" {
+			select {
+			case ids <- e.Job:
+			default:
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if following {
+			progress(e)
+		}
+	}
+	if !n.spawn(func() {
+		out, err := n.Submit(n.ctx, sub, forward)
+		done <- result{out, err}
+	}) {
+		return nil, fmt.Errorf("node: closing")
+	}
+	defer func() { // no progress once the caller has gone
+		mu.Lock()
+		following = false
+		mu.Unlock()
+	}()
+	var id <-chan string
+	if detach {
+		id = ids
+	}
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case j := <-id:
+		return &job.Outcome{Job: j, State: api.JobSubmitted}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Cancel stops a job this node submitted.

@@ -155,7 +155,7 @@ func writeTaskOutputs(s *store.Store, out *job.Outcome, dir string) error {
 		if err != nil {
 			return netErr(err)
 		}
-		if err := exportCID(s, c, filepath.Join(dir, strconv.Itoa(t.Index))); err != nil {
+		if _, _, err := exportCID(s, c, filepath.Join(dir, strconv.Itoa(t.Index))); err != nil {
 			return err
 		}
 	}

@@ -97,7 +97,12 @@ func newGet() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return exportCID(s, c, out)
+			files, size, err := exportCID(s, c, out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d file(s), %s, to %s\n", files, job.FormatSize(uint64(size)), out)
+			return nil
 		},
 	}
 	cmd.Flags().String("data-dir", defaultDataDir(), "data dir whose store holds the content")
@@ -105,26 +110,27 @@ func newGet() *cobra.Command {
 	return cmd
 }
 
-// exportCID writes a manifest's tree under out, or a single blob to out.
-func exportCID(s *store.Store, c cid.Cid, out string) error {
+// exportCID writes a manifest's tree under out, or a single blob to out,
+// and returns how many files and bytes it wrote.
+func exportCID(s *store.Store, c cid.Cid, out string) (files int, size int64, err error) {
 	if c.Type() == job.CodecJSON {
 		m, err := s.Manifest(c)
 		if err != nil {
-			return netErr(err)
+			return 0, 0, netErr(err)
 		}
 		if err := s.Export(m, out); err != nil {
-			return netErr(err)
+			return 0, 0, netErr(err)
 		}
-		return nil
+		return len(m.Entries), m.Size(), nil
 	}
 	b, err := s.Get(c)
 	if err != nil {
-		return netErr(err)
+		return 0, 0, netErr(err)
 	}
 	if err := os.WriteFile(out, b, 0o644); err != nil {
-		return netErr(err)
+		return 0, 0, netErr(err)
 	}
-	return nil
+	return 1, int64(len(b)), nil
 }
 
 // copyTree copies the blob c (and, for a manifest, every blob it names)

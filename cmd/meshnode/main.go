@@ -22,10 +22,11 @@ import (
 // Exit codes of meshnode itself (not of the jobs it runs).
 const (
 	exitOK          = 0
-	exitJobFailed   = 1 // the job ran and failed: non-zero exit, timeout, limit
-	exitUsage       = 2 // bad usage or spec: nothing was sent
-	exitUnscheduled = 3 // no bid matched by the deadline
-	exitNetwork     = 4 // node, API or network error
+	exitJobFailed   = 1   // the job ran and failed: non-zero exit, timeout, limit
+	exitUsage       = 2   // bad usage or spec: nothing was sent
+	exitUnscheduled = 3   // no bid matched by the deadline
+	exitNetwork     = 4   // node, API or network error
+	exitDetached    = 130 // interrupted (Ctrl-C): the job goes on in the node
 )
 
 // exitError carries an exit code up to main.

@@ -29,6 +29,9 @@ func report(stdout, stderr io.Writer, out *job.Outcome, asJSON bool) error {
 		case job.StateCompleted:
 			fmt.Fprintf(stderr, "job %s completed on %s (%s) in %.1fms: exit %d, charged %s credits (bid %s)\n",
 				short(out.Job), short(out.Provider), out.Region, out.Timings.Total, out.ExitCode, out.Charge, out.Price)
+			if out.Outputs != "" {
+				fmt.Fprintf(stderr, "outputs %s (meshnode get %s -o DIR)\n", out.Outputs, out.Outputs)
+			}
 		default:
 			fmt.Fprintf(stderr, "job %s %s: %s\n", short(out.Job), out.State, out.Error)
 		}

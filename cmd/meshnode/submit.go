@@ -72,6 +72,8 @@ matched by the deadline); 4 node, API or network error.`,
 	f.StringArray("input", nil, "input NAME=PATH (a file or directory, added to the store) or NAME=CID, seen by the job under /inputs/NAME (repeatable)")
 	f.StringP("output", "o", "", "directory to write the job's outputs (/outputs) into")
 	f.String("data-dir", "", "data dir of a running node to submit through")
+	f.Bool("detach", false, "through --data-dir: print the job's ID once it is submitted and return; the node goes on with it (meshnode logs -f, cancel, job describe)")
+	f.BoolP("quiet", "q", false, "no progress lines on stderr (the outcome only)")
 	f.Int("repeat", 1, "submit the job this many times, each copy its own job (through --data-dir); a summary with throughput and percentiles goes to stderr")
 	f.Int("parallel", 8, "with --repeat: how many jobs are in flight at once")
 	f.StringSlice("bootstrap", nil, "multiaddrs to join the mesh from with an ephemeral client node")
@@ -136,8 +138,12 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 
 	errOut := cmd.ErrOrStderr()
 	var progress func(job.Event)
-	if !asJSON && isTerminal(errOut) {
+	if quiet, _ := f.GetBool("quiet"); !asJSON && !quiet {
 		progress = progressPrinter(errOut)
+	}
+	detach, _ := f.GetBool("detach")
+	if detach && (dataDir == "" || repeat > 1) {
+		return usageErr("--detach: give --data-dir of a running node, which goes on with the job (and no --repeat)")
 	}
 	var out *job.Outcome
 	if dataDir != "" {
@@ -149,7 +155,15 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 			req.MaxWaitMS = batchMaxWait(f, sub).Milliseconds()
 			return repeated(ctx, cmd.OutOrStdout(), errOut, c, s, req, repeat, parallel, outDir, asJSON)
 		}
-		if out, err = submitThroughNode(ctx, c, s, req, outDir, progress); err != nil {
+		if detach {
+			req.Detach = true
+			return submitDetached(ctx, cmd.OutOrStdout(), errOut, c, req, asJSON)
+		}
+		var seen jobOf
+		if out, err = submitThroughNode(ctx, c, s, req, outDir, seen.watch(progress)); err != nil {
+			if ctx.Err() != nil { // Ctrl-C: the node goes on with the job
+				return interrupted(errOut, seen.id)
+			}
 			return err
 		}
 	} else {
@@ -330,5 +344,6 @@ func writeOutputs(s *store.Store, out *job.Outcome, dir string) error {
 	if err != nil {
 		return netErr(err)
 	}
-	return exportCID(s, c, dir)
+	_, _, err = exportCID(s, c, dir)
+	return err
 }
