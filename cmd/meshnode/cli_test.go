@@ -815,6 +815,24 @@ func TestCLIMesh(t *testing.T) {
 		}
 	})
 
+	t.Run("failures say what to do", func(t *testing.T) {
+		// The wrong --network: said within seconds, with the right one.
+		r := meshnode(t, home, "submit", "--wasm", helloWasm, "--bootstrap", bootTCP, "--network", "not-"+network)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--network "+network) {
+			t.Errorf("wrong --network: want exit %d naming the right one\n%s", exitUsage, r)
+		}
+		// The right address with another node's peer ID.
+		addr, _, _ := strings.Cut(bootTCP, "/p2p/")
+		r = meshnode(t, home, "submit", "--wasm", helloWasm, "--bootstrap", addr+"/p2p/"+p2.info.PeerID, "--network", network)
+		if r.code != exitNetwork || !strings.Contains(r.stderr, "another node listens there") {
+			t.Errorf("a bootstrap address with another peer ID: want exit %d saying so\n%s", exitNetwork, r)
+		}
+		r = meshnode(t, home, "submit", "--wasm", helloWasm, "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/"+p2.info.PeerID, "--network", network)
+		if r.code != exitNetwork || !strings.Contains(r.stderr, "nothing listens there") {
+			t.Errorf("a bootstrap address where nothing listens: want exit %d saying so\n%s", exitNetwork, r)
+		}
+	})
+
 	t.Run("credits, ledger verify, reputation, market", func(t *testing.T) {
 		// p0, the cheapest, ran jobs above: each left a receipt signed by
 		// both sides in its ledger.

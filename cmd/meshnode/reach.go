@@ -3,14 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/node"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 )
 
@@ -82,15 +87,103 @@ func startEphemeral(ctx context.Context, boot []string, network string) (*node.N
 const joinMeshWait = 30 * time.Second
 
 // joinMesh waits until the ephemeral node n has reached a bootstrap peer
-// and sees a provider on the jobs topic.
+// and sees a provider on the jobs topic. When it cannot, it says why and
+// what to do (diagnoseJoin); none answering within joinMeshWait is not a
+// network error but no provider: exit 3.
 func joinMesh(ctx context.Context, n *node.Node, boot []string) error {
 	if len(n.Mesh().Host().Network().Peers()) == 0 {
-		return netErr(fmt.Errorf("no bootstrap peer answered (%s): is a node running there?", strings.Join(boot, ", ")))
+		return netErr(diagnoseBootstrap(ctx, n, boot))
 	}
-	wctx, cancel := context.WithTimeout(ctx, joinMeshWait)
-	defer cancel()
-	if err := n.Mesh().WaitProviders(wctx, 1); err != nil {
-		return netErr(fmt.Errorf("joining the mesh from %s: %w", strings.Join(boot, ","), err))
+	start, said := time.Now(), false
+	for {
+		if j, _ := n.Mesh().TopicPeers(); len(j) > 0 {
+			return nil
+		}
+		waited := time.Since(start)
+		// Peers that speak only other networks' protocols: the wrong
+		// --network (their identify has come in after a few seconds).
+		if other := otherNetworks(n); len(other) > 0 && waited > 3*time.Second && !speaksOwn(n) {
+			return usageErr("the peers reached through %s are on network %s, not %q: give --network %s",
+				strings.Join(boot, ", "), strings.Join(other, ", "), n.Mesh().NetworkName(), other[0])
+		}
+		if waited > 2*time.Second && !said {
+			said = true
+			fmt.Fprintf(os.Stderr, "waiting up to %v for a provider on network %q (%d peers reached)...\n",
+				joinMeshWait, n.Mesh().NetworkName(), len(n.Mesh().Host().Network().Peers()))
+		}
+		if waited > joinMeshWait {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return nil
+	return &exitError{code: exitUnscheduled, err: fmt.Errorf("no provider on network %q answered within %v (%d peers reached through %s): are providers running there? `meshnode status --providers` on one of them lists what it sees",
+		n.Mesh().NetworkName(), joinMeshWait, len(n.Mesh().Host().Network().Peers()), strings.Join(boot, ", "))}
+}
+
+// diagnoseBootstrap dials each bootstrap address again to say why none
+// answered: nothing listening, another node's peer ID there, or the error.
+func diagnoseBootstrap(ctx context.Context, n *node.Node, boot []string) error {
+	ais, _ := mesh.ParseAddrInfos(boot)
+	var why []string
+	for _, ai := range ais {
+		dctx, cancel := context.WithTimeout(network.WithForceDirectDial(ctx, "diagnosing the bootstrap peers"), 5*time.Second)
+		err := n.Mesh().Host().Connect(dctx, ai) // past the failed dial's backoff
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case strings.Contains(err.Error(), "peer id mismatch"):
+			why = append(why, fmt.Sprintf("%s: another node listens there (not peer %s): take the address from its `meshnode status`", addrsOf(ai), idref.Short(ai.ID.String())))
+		case strings.Contains(err.Error(), "connection refused"):
+			why = append(why, fmt.Sprintf("%s: nothing listens there: is the node running, on this port?", addrsOf(ai)))
+		default:
+			why = append(why, fmt.Sprintf("%s: %v", addrsOf(ai), err))
+		}
+	}
+	return fmt.Errorf("no bootstrap peer answered:\n  %s", strings.Join(why, "\n  "))
+}
+
+func addrsOf(ai peer.AddrInfo) string {
+	out := make([]string, 0, len(ai.Addrs))
+	for _, a := range ai.Addrs {
+		out = append(out, a.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+// speaksOwn reports whether a peer n reached speaks n's own network.
+func speaksOwn(n *node.Node) bool {
+	prefix := "/computemesh/" + n.Mesh().NetworkName() + "/"
+	ps := n.Mesh().Host().Peerstore()
+	for _, p := range n.Mesh().Host().Network().Peers() {
+		protos, _ := ps.GetProtocols(p)
+		for _, pr := range protos {
+			if strings.HasPrefix(string(pr), prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// otherNetworks returns the computemesh networks other than n's that the
+// peers n reached speak (their protocols name them), sorted.
+func otherNetworks(n *node.Node) []string {
+	own := n.Mesh().NetworkName()
+	seen := map[string]bool{}
+	ps := n.Mesh().Host().Peerstore()
+	for _, p := range n.Mesh().Host().Network().Peers() {
+		protos, _ := ps.GetProtocols(p)
+		for _, pr := range protos {
+			rest, ok := strings.CutPrefix(string(pr), "/computemesh/")
+			if net, _, ok2 := strings.Cut(rest, "/"); ok && ok2 && net != own {
+				seen[net] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -134,7 +134,10 @@ func printStatus(w io.Writer, r *statusReport) {
 		if i == 0 {
 			label = "addresses"
 		}
-		fmt.Fprintf(tw, "%s\t%s/p2p/%s\n", label, a, in.PeerID)
+		if !strings.Contains(a, "/p2p/") {
+			a += "/p2p/" + in.PeerID
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, a)
 	}
 	if in.API != "" {
 		fmt.Fprintf(tw, "api\t%s\n", in.API)
