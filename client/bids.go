@@ -63,7 +63,10 @@ func (c *Client) measureRTT(ctx context.Context, answers []job.Bid) {
 }
 
 // noBids explains an auction without a feasible bid, e.g.
-// "no bids: 4 candidates, 0 matched (region eu-*, max price 0.1)".
+// "no bids: 4 candidates, 2 answered, 0 matched (region eu-*, max price
+// 0.1, 1 cpu, 64MiB); 2 declined: price (price 0.2 over max 0.1): raise
+// --max-price". Each reason is counted, with one provider's detail and
+// what the submitter can do about it.
 func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Rejection) string {
 	var cons []string
 	if s.Region != "" {
@@ -74,23 +77,65 @@ func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Reje
 	}
 	cons = append(cons, s.Resources.String())
 	msg := fmt.Sprintf("no bids: %d candidates, %d answered, 0 matched (%s)", cands, len(answers), strings.Join(cons, ", "))
-	reasons := map[string]int{}
+	type reason struct {
+		n      int
+		detail string
+		code   job.DeclineReason
+	}
+	reasons := map[string]*reason{}
 	for _, r := range rejected {
-		key := r.Reason
+		key, detail := r.Reason, ""
 		if r.Bid.Decline != "" {
-			key = "declined: " + string(r.Bid.Decline)
+			key, detail = "declined: "+string(r.Bid.Decline), r.Bid.Detail
 		}
-		reasons[key]++
-	}
-	if len(reasons) > 0 {
-		var parts []string
-		for k, v := range reasons {
-			parts = append(parts, fmt.Sprintf("%d %s", v, k))
+		if reasons[key] == nil {
+			reasons[key] = &reason{detail: detail, code: r.Bid.Decline}
 		}
-		sort.Strings(parts)
-		msg += "; " + strings.Join(parts, ", ")
+		reasons[key].n++
 	}
-	return msg
+	if len(reasons) == 0 {
+		return msg
+	}
+	parts := make([]string, 0, len(reasons))
+	for k, r := range reasons {
+		part := fmt.Sprintf("%d %s", r.n, k)
+		if r.detail != "" && !strings.Contains(k, r.detail) {
+			part += " (" + r.detail + ")"
+		}
+		if hint := declineHint(r.code); hint != "" {
+			part += ": " + hint
+		}
+		parts = append(parts, part)
+	}
+	sort.Strings(parts)
+	return msg + "; " + strings.Join(parts, "; ")
+}
+
+// declineHint says what a submitter can do about a decline.
+func declineHint(code job.DeclineReason) string {
+	switch code {
+	case job.DeclineFunds:
+		return "the provider's ledger holds too little of your credit for its price (meshnode credits shows your balance; on a test network meshnode grant gives some)"
+	case job.DeclinePrice:
+		return "raise --max-price, or leave it out"
+	case job.DeclineRegion:
+		return "widen --region or drop a --not-region"
+	case job.DeclineResources:
+		return "ask for less (--cpus, --memory, --gpus, --disk)"
+	case job.DeclineBusy:
+		return "try again later, or give --deadline to wait for a free provider"
+	case job.DeclineImage:
+		return "the providers do not hold the image: pull it on a provider, or ask its owner"
+	case job.DeclineExecutor:
+		return "no provider here offers that executor"
+	case job.DeclineNetwork:
+		return "the providers' owners do not allow network access: drop the job's network need"
+	case job.DeclineCommand:
+		return "the command is not on the providers' allowlists"
+	case job.DeclineClient:
+		return "the providers' owners do not serve this client"
+	}
+	return ""
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
