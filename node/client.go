@@ -70,7 +70,11 @@ func (n *Node) openClient() error {
 
 // Submit runs one job through the mesh (see client.Client.Submit).
 func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
-	return n.client.Submit(ctx, sub, progress)
+	out, err := n.client.Submit(ctx, sub, progress)
+	if out != nil && out.State == job.StateUnscheduled && n.provider != nil {
+		out.Error += " (this node is a provider too, and a provider never bids on its own jobs)"
+	}
+	return out, err
 }
 
 // submitDetachable submits sub on the node's own context, not the

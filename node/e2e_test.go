@@ -214,7 +214,7 @@ func TestEndToEndRegionConstraint(t *testing.T) {
 
 func TestEndToEndUnscheduled(t *testing.T) {
 	t.Parallel()
-	client, _ := testMesh(t, []provSpec{{"us-east", "0.5"}, {"eu-west", "0.9"}})
+	client, provs := testMesh(t, []provSpec{{"us-east", "0.5"}, {"eu-west", "0.9"}})
 	sub := helloSpec(t, func(s *job.Spec) { s.Region = "mars-*"; s.MaxPrice = job.Nano / 10 })
 	// A window far longer than the test: it ends because every candidate
 	// declined, or not at all.
@@ -236,6 +236,10 @@ func TestEndToEndUnscheduled(t *testing.T) {
 	// Every candidate declined: the window must close early, not at its deadline.
 	if len(closedBy) != 1 || closedBy[0] != "every candidate answered" {
 		t.Errorf("auction closed by %q: the window should close as soon as every candidate declined", closedBy)
+	}
+	// Submitted through a provider, it says that provider does not bid.
+	if out := submit(t, provs[0], sub, nil); out.State != job.StateUnscheduled || !strings.Contains(out.Error, "never bids on its own jobs") {
+		t.Errorf("through a provider: state %s, error %q; want unscheduled, saying the provider does not bid on its own jobs", out.State, out.Error)
 	}
 }
 
