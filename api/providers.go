@@ -16,6 +16,9 @@ type ProviderInfo struct {
 	RTT      time.Duration `json:"rtt_ns"`
 	Mismatch string        `json:"mismatch,omitempty"` // why it does not match ("" when it does)
 	Error    string        `json:"error,omitempty"`    // why its record could not be had
+	// Unreachable says why it did not answer a ping: a provider that
+	// left stays listed by the DHT, and its record until it expires.
+	Unreachable string `json:"unreachable,omitempty"`
 }
 
 // Mismatches counts why providers do not match, e.g.
@@ -27,6 +30,8 @@ func Mismatches(ps []ProviderInfo) string {
 		switch {
 		case p.Error != "":
 			reasons["no valid record"]++
+		case p.Unreachable != "":
+			reasons["unreachable (left?)"]++
 		case p.Mismatch != "":
 			reasons[p.Mismatch]++
 		default:

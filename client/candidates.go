@@ -19,8 +19,13 @@ const (
 	recordTTL = 30 * time.Second // a provider's verified capacity record (at most until it expires)
 	// unreachableFor is how long a candidate that could not be reached is
 	// left out of auctions (unless it turns up on the jobs topic): the DHT
-	// keeps listing a provider that left for a long time.
-	unreachableFor = 30 * time.Second
+	// keeps listing a provider that left for a long time (its provider
+	// records live 48 h, its gossiped record until it expires). Each
+	// further failure doubles it, up to maxUnreachableFor; and a candidate
+	// that failed before is dialled again in the background only, so that
+	// no auction waits for it (unreach).
+	unreachableFor    = 30 * time.Second
+	maxUnreachableFor = 10 * time.Minute
 	// silentRounds is how many auctions in a row a connected candidate may
 	// leave unanswered before the client pings it; a candidate that does
 	// not answer the ping within silentPing is disconnected and left out
@@ -45,8 +50,21 @@ type candidates struct {
 	mu          sync.Mutex
 	lookups     map[string]lookup
 	records     map[peer.ID]recordEntry
-	unreachable map[peer.ID]time.Time // when each candidate last failed to connect
-	silent      map[peer.ID]int       // auctions in a row each candidate left unanswered (-1: being pinged)
+	unreachable map[peer.ID]unreach // each candidate that failed to connect, until it connects
+	silent      map[peer.ID]int     // auctions in a row each candidate left unanswered (-1: being pinged)
+}
+
+// unreach is a candidate's failures to connect: the last one's time, and
+// how many in a row.
+type unreach struct {
+	at    time.Time
+	fails int
+}
+
+// leftOutFor is how long a candidate that failed fails times in a row is
+// left out.
+func leftOutFor(fails int) time.Duration {
+	return min(unreachableFor<<min(max(fails-1, 0), 8), maxUnreachableFor)
 }
 
 type lookup struct {
@@ -86,6 +104,10 @@ func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer
 			continue
 		}
 		was := c.mesh.Host().Network().Connectedness(ai.ID) == network.Connected
+		if !was && c.failedBefore(ai.ID) { // on probation: dialled for the next auction
+			c.own.Go(func() { c.resolve(ai) })
+			continue
+		}
 		// Owned, not bound to ctx: a candidate still resolving when the
 		// auction goes on is resolved for the next one.
 		if !c.own.Go(func() {
@@ -157,19 +179,15 @@ func collect(ctx context.Context, results <-chan resolved, connected, dialing in
 // reporting whether it could be reached (a failure leaves it out of
 // auctions for unreachableFor).
 func (c *Client) resolve(ai peer.AddrInfo) (*job.Capacity, bool) {
-	rec := c.capacityOf(c.ctx, ai.ID)
+	// Dial first: a provider that left fails at once (its record, from
+	// the DHT, would take a look-up to fetch first).
 	if c.mesh.Host().Network().Connectedness(ai.ID) != network.Connected {
 		cctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
 		err := c.mesh.Connect(cctx, ai)
 		cancel()
 		if err != nil {
 			c.log.Debugf("candidate %s unreachable: %v", ai.ID, err)
-			c.cands.mu.Lock()
-			if c.cands.unreachable == nil || len(c.cands.unreachable) > 4096 {
-				c.cands.unreachable = map[peer.ID]time.Time{}
-			}
-			c.cands.unreachable[ai.ID] = c.now()
-			c.cands.mu.Unlock()
+			c.markUnreachable(ai.ID)
 			return nil, false
 		}
 		c.own.Go(func() { c.pingOnce(ai.ID) })
@@ -177,7 +195,7 @@ func (c *Client) resolve(ai peer.AddrInfo) (*job.Capacity, bool) {
 	c.cands.mu.Lock()
 	delete(c.cands.unreachable, ai.ID)
 	c.cands.mu.Unlock()
-	return rec, true
+	return c.capacityOf(c.ctx, ai.ID), true
 }
 
 // noteSilent counts, for each expected candidate of an auction, whether it
@@ -211,13 +229,10 @@ func (c *Client) noteSilent(expected []peer.ID, answered map[string]time.Time) {
 			cancel()
 			c.cands.mu.Lock()
 			delete(c.cands.silent, p)
-			if err != nil {
-				if c.cands.unreachable == nil {
-					c.cands.unreachable = map[peer.ID]time.Time{}
-				}
-				c.cands.unreachable[p] = c.now()
-			}
 			c.cands.mu.Unlock()
+			if err != nil {
+				c.markUnreachable(p)
+			}
 			if err != nil && c.ctx.Err() == nil {
 				c.log.Infof("candidate %s left %d auctions unanswered and does not answer a ping: disconnected, left out for %v", p, silentRounds, unreachableFor)
 				_ = c.mesh.Host().Network().ClosePeer(p)
@@ -226,13 +241,33 @@ func (c *Client) noteSilent(expected []peer.ID, answered map[string]time.Time) {
 	}
 }
 
+// markUnreachable counts a failure to reach candidate p.
+func (c *Client) markUnreachable(p peer.ID) {
+	c.cands.mu.Lock()
+	defer c.cands.mu.Unlock()
+	if c.cands.unreachable == nil || len(c.cands.unreachable) > 4096 {
+		c.cands.unreachable = map[peer.ID]unreach{}
+	}
+	u := c.cands.unreachable[p]
+	c.cands.unreachable[p] = unreach{at: c.now(), fails: u.fails + 1}
+}
+
+// failedBefore reports whether candidate p's last attempt to connect failed.
+func (c *Client) failedBefore(p peer.ID) bool {
+	c.cands.mu.Lock()
+	defer c.cands.mu.Unlock()
+	_, ok := c.cands.unreachable[p]
+	return ok
+}
+
 // leftOut reports whether candidate p failed to connect within the last
-// unreachableFor and is neither connected nor on the jobs topics since.
+// leftOutFor its failures in a row, and is neither connected nor on the
+// jobs topics since.
 func (c *Client) leftOut(p peer.ID) bool {
 	c.cands.mu.Lock()
-	at, ok := c.cands.unreachable[p]
+	u, ok := c.cands.unreachable[p]
 	c.cands.mu.Unlock()
-	if !ok || c.now().Sub(at) >= unreachableFor {
+	if !ok || c.now().Sub(u.at) >= leftOutFor(u.fails) {
 		return false
 	}
 	if c.mesh.Host().Network().Connectedness(p) == network.Connected {
@@ -358,6 +393,9 @@ func (c *Client) onCapacity(rec *job.Capacity) {
 		return // the cache is full: records the client looks up take precedence
 	}
 	c.cands.records[p] = recordEntry{rec: rec, at: c.now()}
+	if e, ok := c.cands.unreachable[p]; ok && uint64(e.at.UnixNano()) < rec.Seq {
+		delete(c.cands.unreachable, p) // a record signed since (its Seq is its time): it is back
+	}
 }
 
 func (c *Client) pingOnce(p peer.ID) {

@@ -69,6 +69,8 @@ func (c *Client) providerInfo(ctx context.Context, ai peer.AddrInfo, need job.Ne
 	}
 	if rtt, err := c.mesh.Ping(rctx, ai.ID); err == nil {
 		pi.RTT = rtt
+	} else {
+		pi.Unreachable = err.Error()
 	}
 	return pi
 }

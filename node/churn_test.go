@@ -53,4 +53,11 @@ func TestDepartedProviderLeftOut(t *testing.T) {
 		}
 		left = n == 2
 	}
+	// The DHT still lists it (and its record until it expires): the
+	// providers listing says it does not answer, and does not count it.
+	for _, pi := range client.FindProviders(context.Background(), job.Need{}) {
+		if pi.Peer == gone.ID().String() && pi.Record != nil && pi.Unreachable == "" {
+			t.Errorf("the departed provider is listed as reachable: %+v", pi)
+		}
+	}
 }

@@ -105,7 +105,7 @@ func runProviders(cmd *cobra.Command, _ []string) error {
 	all, _ := f.GetBool("all")
 	shown := found[:0:0]
 	for _, p := range found {
-		if all || (p.Error == "" && p.Mismatch == "") {
+		if all || (p.Error == "" && p.Mismatch == "" && p.Unreachable == "") {
 			shown = append(shown, p)
 		}
 	}
@@ -131,6 +131,9 @@ func printProviders(w io.Writer, ps []api.ProviderInfo) {
 		}
 		r := p.Record
 		note := p.Mismatch
+		if p.Unreachable != "" {
+			note = strings.TrimPrefix(note+"; unreachable (left?)", "; ")
+		}
 		if r.Simulated {
 			note = strings.TrimPrefix(note+"; simulated", "; ")
 		}

@@ -1,0 +1,48 @@
+package client
+
+import (
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// A candidate that cannot be reached is left out for longer after each
+// failure in a row (30 s, 1 min, 2 min … 10 min), and a record it signed
+// since its last failure brings it back at once.
+func TestUnreachableBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		fails int
+		want  time.Duration
+	}{{0, 30 * time.Second}, {1, 30 * time.Second}, {2, time.Minute}, {3, 2 * time.Minute}, {5, 8 * time.Minute}, {6, 10 * time.Minute}, {100, 10 * time.Minute}} {
+		if got := leftOutFor(tc.fails); got != tc.want {
+			t.Errorf("leftOutFor(%d) = %v, want %v", tc.fails, got, tc.want)
+		}
+	}
+	now := time.Unix(1_800_000_000, 0)
+	c := &Client{now: func() time.Time { return now }}
+	p, err := peer.Decode("12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.failedBefore(p) {
+		t.Fatal("failed before any attempt")
+	}
+	for range 3 {
+		c.markUnreachable(p)
+	}
+	if u := c.cands.unreachable[p]; u.fails != 3 || !c.failedBefore(p) {
+		t.Fatalf("after 3 failures: %+v", u)
+	}
+	// A record signed before the last failure changes nothing; one signed
+	// after it does.
+	c.onCapacity(&job.Capacity{Peer: p.String(), Seq: uint64(now.Add(-time.Second).UnixNano())})
+	if !c.failedBefore(p) {
+		t.Fatal("an older record cleared the failures")
+	}
+	c.onCapacity(&job.Capacity{Peer: p.String(), Seq: uint64(now.Add(time.Second).UnixNano())})
+	if c.failedBefore(p) {
+		t.Fatal("a record signed after the last failure did not bring the candidate back")
+	}
+}
