@@ -147,7 +147,7 @@ func (c *composeCluster) up(ctx context.Context, delays map[string]time.Duration
 	if err := c.down(ctx); err != nil {
 		return 0, err
 	}
-	var env []string
+	env := []string{"CM_OWNER=" + owner(c.root)}
 	for n, d := range delays {
 		env = append(env, "CM_DELAY_"+strings.ToUpper(strings.ReplaceAll(n, "-", "_"))+"="+d.String())
 	}
@@ -177,6 +177,9 @@ func (c *composeCluster) up(ctx context.Context, delays map[string]time.Duration
 // down removes the testnet's containers, networks and volumes, and what
 // the nat scenario added; it succeeds when there is nothing to remove.
 func (c *composeCluster) down(ctx context.Context) error {
+	if err := c.mine(ctx); err != nil {
+		return err
+	}
 	natDown(ctx)
 	_, err := c.composeRun(ctx, nil, "down", "-v", "--remove-orphans", "-t", "5")
 	return err
@@ -186,6 +189,31 @@ func (c *composeCluster) down(ctx context.Context) error {
 func (c *composeCluster) RestartWithDelays(ctx context.Context, delays map[string]time.Duration) error {
 	_, err := c.up(ctx, delays)
 	return err
+}
+
+// ownerLabel marks the testnet's containers with who started them: the
+// names (cm-*) and subnets are fixed, so one Docker host runs one testnet,
+// and a checkout must not tear down another's.
+const ownerLabel = "computemesh.testnet.owner"
+
+// owner is this checkout's mark: user, host and repository root.
+func owner(root string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s@%s:%s", os.Getenv("USER"), host, root)
+}
+
+// mine refuses when a testnet that another checkout started runs on this
+// Docker host (TESTNET_FORCE=1 takes it over all the same).
+func (c *composeCluster) mine(ctx context.Context) error {
+	out, err := run(ctx, nil, "docker", "inspect", "-f", `{{index .Config.Labels "`+ownerLabel+`"}}`, container+"client")
+	if err != nil {
+		return nil // no testnet (or none labelled)
+	}
+	other := strings.TrimSpace(string(out))
+	if other == "" || other == "<no value>" || other == owner(c.root) || os.Getenv("TESTNET_FORCE") == "1" {
+		return nil
+	}
+	return fmt.Errorf("the testnet on this Docker host was started by %s, not this checkout (%s): stop it there with testnet/run.sh down, or set TESTNET_FORCE=1 to take it over", other, owner(c.root))
 }
 
 // running says whether the testnet's client container runs.

@@ -89,13 +89,21 @@ func run1(ctx context.Context, cmd string) int {
 	case "status":
 		return report(status(ctx, c))
 	case "smoke", "kill", "partition", "latency", "bootstrap-loss", "nat":
-		return scenario(ctx, c, root, out, cmd)
+		started := !c.running(ctx)
+		code := scenario(ctx, c, root, out, cmd)
+		if started && code == 0 { // it came up for this scenario alone: gone with it
+			return max(code, report(c.down(context.WithoutCancel(ctx))))
+		}
+		return code
 	case "all":
-		code := 0
+		started, code := !c.running(ctx), 0
 		for _, s := range []string{"smoke", "kill", "partition", "latency", "bootstrap-loss", "nat"} {
 			if scenario(ctx, c, root, out, s) != 0 {
 				code = 1
 			}
+		}
+		if started && c.running(ctx) {
+			code = max(code, report(c.down(context.WithoutCancel(ctx))))
 		}
 		return code
 	default:
