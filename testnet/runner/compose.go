@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -199,7 +200,11 @@ const ownerLabel = "computemesh.testnet.owner"
 // owner is this checkout's mark: user, host and repository root.
 func owner(root string) string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s@%s:%s", os.Getenv("USER"), host, root)
+	name := os.Getenv("USER")
+	if u, err := user.Current(); name == "" && err == nil {
+		name = u.Username
+	}
+	return fmt.Sprintf("%s@%s:%s", name, host, root)
 }
 
 // mine refuses when a testnet that another checkout started runs on this
