@@ -127,14 +127,21 @@ func (c *Client) Journaled() bool { return c.journal != nil }
 // openJournal opens the job records of a client with a data dir and
 // prepares the unfinished jobs for resumption (started by Resume).
 func (c *Client) openJournal() error {
-	if c.cfg.DataDir == "" {
+	dir := c.cfg.RecordsDir
+	if c.cfg.DataDir != "" {
+		dir = filepath.Join(c.cfg.DataDir, JobsDir)
+	}
+	if dir == "" {
 		return nil
 	}
-	j, unfinished, err := openJournal(filepath.Join(c.cfg.DataDir, JobsDir), c.cfg.FinishedJobsKept, c.log, c.now)
+	j, unfinished, err := openJournal(dir, c.cfg.FinishedJobsKept, c.log, c.now)
 	if err != nil {
 		return err
 	}
 	c.journal = j
+	if c.cfg.DataDir == "" {
+		return nil // records only: nothing is resumed
+	}
 	for _, r := range unfinished {
 		if c.reopen(r) {
 			c.resumable = append(c.resumable, r.ID)

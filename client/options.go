@@ -48,6 +48,11 @@ type Config struct {
 	// DataDir keeps the job records (JobsDir) and the reputations; ""
 	// keeps neither.
 	DataDir string
+	// RecordsDir, when DataDir is "", keeps the job records alone (a
+	// short-lived client's: meshnode submit --bootstrap), so that its jobs
+	// can be described afterwards; its unfinished jobs are never resumed
+	// (no node stays to run them). One client writes it at a time.
+	RecordsDir string
 	// BidWindow is an auction's window when the submission names none.
 	BidWindow time.Duration
 	// HeartbeatTimeout is how long an award stream may stay silent

@@ -52,7 +52,7 @@ func (n *Node) openClient() error {
 	c, err := client.New(n.ctx, client.Options{
 		Mesh: n.mesh, Content: n.content, Credits: n.credits, Blobs: n.blobs,
 		Config: client.Config{
-			DataDir: cfg.DataDir, BidWindow: cfg.BidWindow, HeartbeatTimeout: cfg.HeartbeatTimeout,
+			DataDir: cfg.DataDir, RecordsDir: cfg.RecordsDir, BidWindow: cfg.BidWindow, HeartbeatTimeout: cfg.HeartbeatTimeout,
 			BidGrace: cfg.BidGrace, Listen: cfg.Mode == ModeClient,
 			MaxAuctions: cfg.MaxAuctions, BusyWait: cfg.BusyWait,
 		},

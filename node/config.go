@@ -157,6 +157,9 @@ type Config struct {
 	// auctioning while the mesh is busy — candidates silent or declining
 	// busy — before it ends unscheduled (0: client.DefaultBusyWait).
 	BusyWait time.Duration
+	// RecordsDir, for a node without a DataDir (an ephemeral client),
+	// keeps the records of the jobs it submits (client.Config.RecordsDir).
+	RecordsDir string
 	// Clock is the node's clock (nil: time.Now): the parts the node
 	// composes (content, credits, client, provider) read it for deadlines,
 	// expiries and the times records carry; tests move it forward. Network

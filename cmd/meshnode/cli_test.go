@@ -815,6 +815,21 @@ func TestCLIMesh(t *testing.T) {
 		}
 	})
 
+	t.Run("an ephemeral client's job is on record", func(t *testing.T) {
+		// submit --bootstrap leaves no node behind, but the job's record:
+		// jobs and job describe (default data dir) find it.
+		r, out := meshSubmit(t, home, 3, eph(hello)...)
+		if r.code != 0 || out.Job == "" {
+			t.Fatalf("ephemeral submit: want exit 0\n%s", r)
+		}
+		if r := meshnode(t, home, "job", "describe", idref.Short(out.Job)); r.code != 0 || !strings.Contains(r.stdout, out.Job) || !strings.Contains(r.stdout, "completed") {
+			t.Errorf("job describe of an ephemeral client's job: want exit 0, its ID, completed\n%s", r)
+		}
+		if r := meshnode(t, home, "jobs"); r.code != 0 || !strings.Contains(r.stdout, idref.Short(out.Job)) {
+			t.Errorf("jobs: want the ephemeral client's job listed\n%s", r)
+		}
+	})
+
 	t.Run("failures say what to do", func(t *testing.T) {
 		// The wrong --network: said within seconds, with the right one.
 		r := meshnode(t, home, "submit", "--wasm", helloWasm, "--bootstrap", bootTCP, "--network", "not-"+network)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,6 +64,10 @@ records under <data-dir>/jobs are read directly.`,
 			}
 			if err != nil {
 				return netErr(err)
+			}
+			if dataDir == defaultDataDir() { // and the ephemeral clients' (ephemeral.go)
+				list = append(list, ephemeralJobs()...)
+				slices.SortStableFunc(list, func(a, b api.JobSummary) int { return b.Submitted.Compare(a.Submitted) })
 			}
 			out := cmd.OutOrStdout()
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
@@ -147,6 +152,11 @@ through its API; when no node runs there, <data-dir>/jobs is read directly.`,
 			}
 			if c == nil || errors.Is(err, api.ErrNoNode) {
 				rec, err = node.ReadJob(dataDir, args[0])
+			}
+			if dataDir == defaultDataDir() && (errors.Is(err, api.ErrNotFound) || errors.Is(err, node.ErrUnknownJob)) {
+				if r, eerr := ephemeralJob(args[0]); eerr == nil { // an ephemeral client's (ephemeral.go)
+					rec, err = r, nil
+				}
 			}
 			if err != nil {
 				if errors.Is(err, api.ErrNotFound) || errors.Is(err, node.ErrUnknownJob) {

@@ -55,7 +55,7 @@ func reachMesh(ctx context.Context, cmd *cobra.Command) (*meshAccess, error) {
 		}
 		return &meshAccess{api: c}, nil
 	}
-	n, err := startEphemeral(ctx, boot, network)
+	n, err := startEphemeral(ctx, boot, network, "")
 	if err != nil {
 		return nil, err
 	}
@@ -68,13 +68,13 @@ func reachMesh(ctx context.Context, cmd *cobra.Command) (*meshAccess, error) {
 
 // startEphemeral starts a short-lived client node on loopback that will
 // join the mesh from boot; the caller closes it.
-func startEphemeral(ctx context.Context, boot []string, network string) (*node.Node, error) {
+func startEphemeral(ctx context.Context, boot []string, network, records string) (*node.Node, error) {
 	if _, err := mesh.ParseAddrInfos(boot); err != nil {
 		return nil, usageErr("--bootstrap: %v", err)
 	}
 	n, err := node.New(ctx, node.Config{
 		Mode: node.ModeClient, Ephemeral: true, Bootstrap: boot, Network: network,
-		Listen: mesh.LoopbackListen,
+		Listen: mesh.LoopbackListen, RecordsDir: records,
 	})
 	if err != nil {
 		return nil, netErr(fmt.Errorf("starting a client node: %w", err))

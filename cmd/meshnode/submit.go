@@ -259,7 +259,11 @@ func submitThroughNode(ctx context.Context, c *api.Client, s *store.Store, req a
 // submitEphemeral joins the mesh with a short-lived client node on loopback,
 // submits the job and leaves.
 func submitEphemeral(ctx context.Context, boot []string, network string, sub node.Submission, inputs []string, outDir string, progress func(job.Event)) (*job.Outcome, error) {
-	n, err := startEphemeral(ctx, boot, network)
+	records, err := newEphemeralRecords()
+	if err != nil {
+		return nil, err
+	}
+	n, err := startEphemeral(ctx, boot, network, filepath.Join(records, client.JobsDir))
 	if err != nil {
 		return nil, err
 	}
