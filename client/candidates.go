@@ -51,6 +51,11 @@ type candidates struct {
 	lookups     map[string]lookup
 	records     map[peer.ID]recordEntry
 	unreachable map[peer.ID]unreach // each candidate that failed to connect, until it connects
+	// reached is when each candidate was last reached: one that was and is
+	// no longer connected (it left, or was killed) is dialled again in
+	// the background only, as is one whose dial is still under way.
+	reached map[peer.ID]time.Time
+	dialing map[peer.ID]bool
 	silent      map[peer.ID]int     // auctions in a row each candidate left unanswered (-1: being pinged)
 }
 
@@ -104,7 +109,7 @@ func (c *Client) candidates(ctx context.Context, need job.Need) (expected []peer
 			continue
 		}
 		was := c.mesh.Host().Network().Connectedness(ai.ID) == network.Connected
-		if !was && c.failedBefore(ai.ID) { // on probation: dialled for the next auction
+		if !was && c.onProbation(ai.ID) { // dialled for the next auction, not waited for
 			c.own.Go(func() { c.resolve(ai) })
 			continue
 		}
@@ -182,9 +187,13 @@ func (c *Client) resolve(ai peer.AddrInfo) (*job.Capacity, bool) {
 	// Dial first: a provider that left fails at once (its record, from
 	// the DHT, would take a look-up to fetch first).
 	if c.mesh.Host().Network().Connectedness(ai.ID) != network.Connected {
+		if !c.startDial(ai.ID) {
+			return nil, false // another auction's dial is under way
+		}
 		cctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
 		err := c.mesh.Connect(cctx, ai)
 		cancel()
+		c.endDial(ai.ID)
 		if err != nil {
 			c.log.Debugf("candidate %s unreachable: %v", ai.ID, err)
 			c.markUnreachable(ai.ID)
@@ -194,8 +203,49 @@ func (c *Client) resolve(ai peer.AddrInfo) (*job.Capacity, bool) {
 	}
 	c.cands.mu.Lock()
 	delete(c.cands.unreachable, ai.ID)
+	if c.cands.reached == nil || len(c.cands.reached) > 4096 {
+		c.cands.reached = map[peer.ID]time.Time{}
+	}
+	c.cands.reached[ai.ID] = c.now()
 	c.cands.mu.Unlock()
 	return c.capacityOf(c.ctx, ai.ID), true
+}
+
+// onProbation reports whether candidate p, not connected, is dialled in
+// the background only rather than waited for: its last dial failed, it
+// was reached within reachedFor and is connected no more (a provider that
+// left or was killed: the connection went with it), or a dial of it is
+// still under way.
+func (c *Client) onProbation(p peer.ID) bool {
+	c.cands.mu.Lock()
+	defer c.cands.mu.Unlock()
+	_, failed := c.cands.unreachable[p]
+	at, was := c.cands.reached[p]
+	return failed || was && c.now().Sub(at) < reachedFor || c.cands.dialing[p]
+}
+
+// reachedFor is how long a candidate that was reached and whose connection
+// went counts as one that may have left (onProbation).
+const reachedFor = 10 * time.Minute
+
+// startDial marks a dial of p as under way; false when one already is.
+func (c *Client) startDial(p peer.ID) bool {
+	c.cands.mu.Lock()
+	defer c.cands.mu.Unlock()
+	if c.cands.dialing[p] {
+		return false
+	}
+	if c.cands.dialing == nil {
+		c.cands.dialing = map[peer.ID]bool{}
+	}
+	c.cands.dialing[p] = true
+	return true
+}
+
+func (c *Client) endDial(p peer.ID) {
+	c.cands.mu.Lock()
+	delete(c.cands.dialing, p)
+	c.cands.mu.Unlock()
 }
 
 // noteSilent counts, for each expected candidate of an auction, whether it

@@ -46,3 +46,30 @@ func TestUnreachableBackoff(t *testing.T) {
 		t.Fatal("a record signed after the last failure did not bring the candidate back")
 	}
 }
+
+// A candidate not connected is dialled in the background only — no auction
+// waits for it — when it was reached lately (its connection went: it left
+// or was killed) or another auction's dial of it is under way.
+func TestProbation(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := &Client{now: func() time.Time { return now }}
+	p, err := peer.Decode("12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.onProbation(p) {
+		t.Fatal("a candidate never tried is on probation")
+	}
+	if !c.startDial(p) || c.startDial(p) || !c.onProbation(p) {
+		t.Fatal("a second dial while one is under way: want refused, and the candidate on probation")
+	}
+	c.endDial(p)
+	c.cands.reached = map[peer.ID]time.Time{p: now.Add(-time.Minute)}
+	if !c.onProbation(p) {
+		t.Fatal("reached a minute ago and not connected now: want probation")
+	}
+	now = now.Add(reachedFor)
+	if c.onProbation(p) {
+		t.Fatal("reached long ago: want it waited for like any new candidate")
+	}
+}
