@@ -56,7 +56,7 @@ type candidates struct {
 	// the background only, as is one whose dial is still under way.
 	reached map[peer.ID]time.Time
 	dialing map[peer.ID]bool
-	silent      map[peer.ID]int     // auctions in a row each candidate left unanswered (-1: being pinged)
+	silent  map[peer.ID]int // auctions in a row each candidate left unanswered (-1: being pinged)
 }
 
 // unreach is a candidate's failures to connect: the last one's time, and
