@@ -26,9 +26,11 @@ func (l *Ledger) AddAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 // addAll is AddAll but the sync. l.mu held.
 func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*job.FraudProof, refused []error, err error) {
 	todo, refused, thaw := l.checkAll(gs, rs)
-	if thaw { // a record for a cold slot (cold.go)
-		if err := l.book.thaw(); err != nil {
-			return 0, nil, refused, err
+	if len(thaw) > 0 { // records for cold slots of these payers (cold.go)
+		for _, p := range thaw {
+			if err := l.book.thaw(p); err != nil {
+				return 0, nil, refused, err
+			}
 		}
 		todo, refused, _ = l.checkAll(gs, rs)
 	}
@@ -75,10 +77,10 @@ type checked struct {
 
 // checkAll checks a batch's records as AddGrant and AddReceipt would, the
 // receipts' signatures at once where a BatchVerifier is set. It returns
-// the new records and the refusals (duplicates are neither); thaw when a
-// receipt's slot is cold and holds another record (cold.go): the caller
-// thaws the book and checks the batch again.
-func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, refused []error, thaw bool) {
+// the new records and the refusals (duplicates are neither), and the
+// payers of receipts whose slot is cold and holds another record (cold.go):
+// the caller thaws them and checks the batch again.
+func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, refused []error, thaw []string) {
 	grants := map[[32]byte]bool{}
 	var q *sigQueue
 	if l.cfg.verifyBatch != nil {
@@ -108,8 +110,8 @@ func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, ref
 			q.truncate(queued)
 			fallthrough
 		case err != nil:
-			if errors.Is(err, errThaw) {
-				thaw = true
+			if p, ok := thawOf(err); ok {
+				thaw = append(thaw, p)
 			} else if !errors.Is(err, ErrDuplicate) {
 				refused = append(refused, err)
 			}

@@ -321,8 +321,12 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool, queue *sigQu
 		}
 		return id, nil
 	}
-	if err := b.checkCold(seqKey{r.Payer, r.Seq}, id); err != nil {
+	cold, err := b.checkCold(seqKey{r.Payer, r.Seq}, id)
+	if err != nil {
 		return id, err
+	}
+	if cold { // its signatures checked now, before anything is thawed for it
+		queue = nil
 	}
 	if b.total(r.Payer, func(a *account) job.Credits { return a.spent })+r.Amount > MaxTotal ||
 		b.total(r.Payee, func(a *account) job.Credits { return a.earned })+r.Amount > MaxTotal {
@@ -353,6 +357,9 @@ func (b *Book) checkReceipt(r *job.Receipt, verify, validated bool, queue *sigQu
 		}); err != nil {
 			return id, err
 		}
+	}
+	if cold {
+		return id, &needThaw{payer: r.Payer}
 	}
 	return id, nil
 }

@@ -15,9 +15,9 @@ import (
 // slot, nothing judges that slot again unless another record for it
 // arrives (a double spend) or counting is derived again (Book.recount). So
 // the book folds the counted slots of each payer's chain more than
-// foldKeep behind its end, foldBatch at a time, into a coldSlot of 48
+// foldKeep behind its end, foldBatch at a time, into a coldSlot of 80
 // bytes: what counting needs (amount, payee), what listing needs (time,
-// whether it is a claim, where the body is). The body stays where it was (the log); the entry
+// whether it is a claim, where the body is), and its ID. The body stays where it was (the log); the entry
 // goes.
 //
 //   - Only a slot with a single record, counter-signed (or a claim),
@@ -39,7 +39,8 @@ import (
 
 // coldSlot is what a book keeps of a folded slot's record.
 type coldSlot struct {
-	ref    int64 // where the book's store keeps the body
+	id     [32]byte // its receipt's ID: a replay is told without reading the body
+	ref    int64    // where the book's store keeps the body
 	amount job.Credits
 	timeMS int64
 	payee  string // interned; "" for a slot that is not cold
@@ -54,8 +55,27 @@ const (
 )
 
 // errThaw: the record's slot is cold and holds another record; the caller
-// thaws the book (b.thawLocked) and checks the record again.
+// thaws the slot's payer (the error is a *needThaw naming it) and checks
+// the record again.
 var errThaw = errors.New("ledger: the slot is folded: thaw first")
+
+// needThaw is errThaw for one payer's chain.
+type needThaw struct{ payer string }
+
+func (e *needThaw) Error() string {
+	return "ledger: a folded slot of payer " + e.payer + " holds another record: thaw first"
+}
+
+func (e *needThaw) Is(target error) bool { return target == errThaw }
+
+// thawOf returns the payer whose chain err asks to thaw, if it does.
+func thawOf(err error) (string, bool) {
+	var nt *needThaw
+	if errors.As(err, &nt) {
+		return nt.payer, true
+	}
+	return "", false
+}
 
 // coldAt returns payer a's cold slot seq, if seq is cold. b.mu held.
 func (a *account) coldAt(seq uint64) (coldSlot, bool) {
@@ -78,42 +98,33 @@ func (b *Book) coldRef(k seqKey) (bodyRef, bool) {
 	return c.bodyRef(k.payer, k.seq), true
 }
 
-// bodyRef: a cold slot keeps no ID; Book.body checks the body read back
-// against its payer, sequence number, payee, amount and time instead.
+// bodyRef is where c's body is, checked against its ID as an entry's.
 func (c coldSlot) bodyRef(payer string, seq uint64) bodyRef {
-	return bodyRef{payer: payer, seq: seq, ref: c.ref, cosigned: true, cold: &coldCheck{payee: c.payee, amount: c.amount, timeMS: c.timeMS}}
-}
-
-// coldCheck is what a cold slot's body must agree with.
-type coldCheck struct {
-	payee  string
-	amount job.Credits
-	timeMS int64
-}
-
-func (c *coldCheck) matches(r *job.Receipt) bool {
-	return r.Payee == c.payee && r.Amount == c.amount && r.TimeMS == c.timeMS
+	return bodyRef{id: c.id, payer: payer, seq: seq, ref: c.ref, cosigned: true}
 }
 
 // checkCold is checkReceipt's step for a record whose slot k may be cold:
-// ErrDuplicate for the slot's own record, errThaw for another one. b.mu
-// held (read).
-func (b *Book) checkCold(k seqKey, id [32]byte) error {
+// ErrDuplicate for the slot's own record (by its ID); cold reports
+// another record for a cold slot, which the caller answers with errThaw
+// once the record's signatures are verified (a forged record must not make
+// a book thaw), so that the slot's payer is thawed and the record checked
+// again. b.mu held (read).
+func (b *Book) checkCold(k seqKey, id [32]byte) (cold bool, err error) {
 	if b.nCold == 0 {
-		return nil
+		return false, nil
 	}
-	ref, ok := b.coldRef(k)
-	if !ok {
-		return nil
+	a := b.accounts[k.payer]
+	if a == nil {
+		return false, nil
 	}
-	held, err := b.body(ref)
-	if err != nil {
-		return fmt.Errorf("ledger: comparing a record with its folded slot: %w", err)
+	c, ok := a.coldAt(k.seq)
+	switch {
+	case !ok:
+		return false, nil
+	case c.id == id:
+		return false, fmt.Errorf("receipt %d of payer %s: %w", k.seq, k.payer, ErrDuplicate)
 	}
-	if held.ID() == id {
-		return fmt.Errorf("receipt %d of payer %s: %w", k.seq, k.payer, ErrDuplicate)
-	}
-	return errThaw
+	return true, nil
 }
 
 // markFold notes that payer's chain may have slots to fold. b.mu held.
@@ -154,7 +165,7 @@ func (b *Book) fold(payer string, a *account) {
 		if n := int(s); len(a.cold) < n {
 			a.cold = slices.Grow(a.cold, n-len(a.cold))[:n]
 		}
-		a.cold[s-1] = coldSlot{ref: e.ref, amount: e.amount, timeMS: e.timeMS, payee: e.payee, claim: e.isClaim()}
+		a.cold[s-1] = coldSlot{id: e.id, ref: e.ref, amount: e.amount, timeMS: e.timeMS, payee: e.payee, claim: e.isClaim()}
 		a.chain[s-1], e.folded = nil, true
 		a.nCold++
 		b.nCold++
@@ -185,10 +196,11 @@ func dropFolded(rs []*entry) []*entry {
 // found a record for a cold slot (errThaw). b.mu held.
 func thawing[T any](b *Book, check func() (T, error)) (T, error) {
 	v, err := check()
-	if !errors.Is(err, errThaw) {
+	payer, ok := thawOf(err)
+	if !ok {
 		return v, err
 	}
-	if err := b.thawLocked(); err != nil {
+	if err := b.thawPayerLocked(payer); err != nil {
 		var zero T
 		return zero, err
 	}
@@ -202,10 +214,11 @@ func (l *Ledger) checked(check func() ([32]byte, error)) ([32]byte, error) {
 	l.book.mu.RLock()
 	id, err := check()
 	l.book.mu.RUnlock()
-	if !errors.Is(err, errThaw) {
+	payer, ok := thawOf(err)
+	if !ok {
 		return id, err
 	}
-	if err := l.book.thaw(); err != nil {
+	if err := l.book.thaw(payer); err != nil {
 		return id, err
 	}
 	l.book.mu.RLock()
@@ -213,11 +226,19 @@ func (l *Ledger) checked(check func() ([32]byte, error)) ([32]byte, error) {
 	return check()
 }
 
-// thaw makes every cold slot an entry again (see errThaw).
-func (b *Book) thaw() error {
+// thaw makes payer's cold slots entries again (see errThaw).
+func (b *Book) thaw(payer string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.thawLocked()
+	return b.thawPayerLocked(payer)
+}
+
+// thawPayerLocked makes payer's cold slots entries again. b.mu held.
+func (b *Book) thawPayerLocked(payer string) error {
+	if a := b.accounts[payer]; a != nil && a.nCold > 0 {
+		return b.thawAccount(payer, a)
+	}
+	return nil
 }
 
 // thawLocked makes every cold slot an entry again, its body read back and
@@ -228,29 +249,40 @@ func (b *Book) thawLocked() error {
 		return nil
 	}
 	for p, a := range b.accounts {
-		for i := range a.cold {
-			c := a.cold[i]
-			if c.payee == "" {
-				continue
-			}
-			r, err := b.body(c.bodyRef(p, uint64(i+1)))
-			if err != nil {
-				return fmt.Errorf("ledger: thawing folded slots: %w", err)
-			}
-			r.Network, r.Payer, r.Payee = b.intern(r.Network), p, c.payee
-			e := newEntry(r, r.ID())
-			e.ref = c.ref
-			a.chain[i], a.cold[i] = e, coldSlot{}
-			a.nCold--
-			b.nCold--
-			pa := b.accounts[c.payee]
-			pa.coldIn--
-			a.receipts = append(a.receipts, e)
-			pa.receipts = append(pa.receipts, e)
-		}
 		if a.nCold == 0 {
-			a.cold, a.foldedTo = nil, 1
+			continue
 		}
+		if err := b.thawAccount(p, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// thawAccount makes payer p's cold slots entries again. b.mu held.
+func (b *Book) thawAccount(p string, a *account) error {
+	for i := range a.cold {
+		c := a.cold[i]
+		if c.payee == "" {
+			continue
+		}
+		r, err := b.body(c.bodyRef(p, uint64(i+1)))
+		if err != nil {
+			return fmt.Errorf("ledger: thawing the folded slots of payer %s: %w", p, err)
+		}
+		r.Network, r.Payer, r.Payee = b.intern(r.Network), p, c.payee
+		e := newEntry(r, c.id)
+		e.ref = c.ref
+		a.chain[i], a.cold[i] = e, coldSlot{}
+		a.nCold--
+		b.nCold--
+		pa := b.accounts[c.payee]
+		pa.coldIn--
+		a.receipts = append(a.receipts, e)
+		pa.receipts = append(pa.receipts, e)
+	}
+	if a.nCold == 0 {
+		a.cold, a.foldedTo = nil, 1
 	}
 	return nil
 }
@@ -278,7 +310,7 @@ func (b *Book) coldOf(peer string, out []listed, pick func(own, claim bool, seq 
 	if a := b.accounts[peer]; a != nil && a.nCold > 0 {
 		for i, c := range a.cold {
 			if s := uint64(i + 1); c.payee != "" && pick(true, c.claim, s, c.timeMS) {
-				out = append(out, listed{own: true, seq: s, timeMS: c.timeMS, payer: peer, ref: c.bodyRef(peer, s)})
+				out = append(out, listed{own: true, seq: s, timeMS: c.timeMS, payer: peer, id: c.id, ref: c.bodyRef(peer, s)})
 			}
 		}
 	}
@@ -291,7 +323,7 @@ func (b *Book) coldOf(peer string, out []listed, pick func(own, claim bool, seq 
 		}
 		for i, c := range a.cold {
 			if s := uint64(i + 1); c.payee == peer && pick(false, c.claim, s, c.timeMS) {
-				out = append(out, listed{seq: s, timeMS: c.timeMS, payer: p, ref: c.bodyRef(p, s)})
+				out = append(out, listed{seq: s, timeMS: c.timeMS, payer: p, id: c.id, ref: c.bodyRef(p, s)})
 			}
 		}
 	}
@@ -304,6 +336,6 @@ type listed struct {
 	seq    uint64
 	timeMS int64
 	payer  string
-	id     [32]byte // an entry's; zero for a cold slot
+	id     [32]byte
 	ref    bodyRef
 }

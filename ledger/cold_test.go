@@ -190,3 +190,87 @@ func TestFoldingLongChain(t *testing.T) {
 		t.Fatalf("Verify: %+v, %v", rep, err)
 	}
 }
+
+// A receipt with forged signatures for a cold slot thaws nothing: its
+// signatures are checked before any folded slot is read back, one at a
+// time or in a batch (a peer cannot make a holder thaw its chains at will).
+func TestForgedReceiptThawsNothing(t *testing.T) {
+	k := keys{}
+	l := openLedger(t, t.TempDir(), ledger.FoldAfter(4, 4))
+	for _, p := range []string{"a", "b"} {
+		if err := l.AddGrant(k.grant(testFaucet, p, 1000, "g"+p)); err != nil {
+			t.Fatal(err)
+		}
+		for i := uint64(1); i <= 40; i++ {
+			if _, err := l.AddReceipt(k.receipt(p, "prov", 1, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := ledger.LedgerColdSlots(l)
+	if before < 60 {
+		t.Fatalf("%d cold slots, want most of 80", before)
+	}
+	forge := func(payer string) *job.Receipt {
+		r := k.receipt(payer, "prov", 2, 3) // slot 3 again, another amount
+		r.PayerSig, r.PayeeSig = make([]byte, 64), make([]byte, 64)
+		return r
+	}
+	if _, err := l.AddReceipt(forge("a")); !errors.Is(err, ledger.ErrRejected) {
+		t.Fatalf("a forged receipt for a cold slot: %v, want ErrRejected", err)
+	}
+	if _, _, refused, err := l.AddAll(nil, []job.Receipt{*forge("b")}); err != nil || len(refused) != 1 || !errors.Is(refused[0], ledger.ErrRejected) {
+		t.Fatalf("a forged receipt for a cold slot in a batch: refused %v, err %v", refused, err)
+	}
+	if after := ledger.LedgerColdSlots(l); after != before {
+		t.Fatalf("forged receipts thawed %d of %d cold slots", before-after, before)
+	}
+	// A genuine double spend thaws its payer's chain, and is proved.
+	if proof, err := l.AddReceipt(k.receipt("a", "q", 2, 3)); err != nil || proof == nil || !l.Fraudulent("a") || l.Fraudulent("b") {
+		t.Fatalf("a's double spend of cold slot 3: proof %v, err %v", proof != nil, err)
+	}
+}
+
+// Listings cut at a maximum, and the payers a judge fetches, do not
+// depend on folding, nor on anything but the records (no map order).
+func TestTruncatedListingsDeterministic(t *testing.T) {
+	k := keys{}
+	plain := newBook(t)
+	folding, err := ledger.NewBook(append(opts(), ledger.FoldAfter(0, 1))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []record{{r: k.receipt("poor", "prov", 5, 1)}, {g: k.grant(testFaucet, "x", 10, "gx")}}
+	for _, p := range []string{"x1", "x2", "x3", "x4", "x5", "x6"} {
+		recs = append(recs, record{g: k.grant(testFaucet, p, 10, "g"+p)}, record{r: k.receipt(p, "prov", 1, 1)})
+	}
+	recs = append(recs, record{r: k.receipt("x", "q", 1, 1)}, record{r: k.receipt("x", "prov", 1, 2)},
+		record{r: k.receipt("y", "prov", 5, 1)}, record{r: k.receipt("x", "z", 1, 1)}) // x forks slot 1
+	for _, b := range []*ledger.Book{plain, folding} {
+		for _, rec := range recs {
+			switch {
+			case rec.g != nil:
+				err = b.AddGrant(rec.g)
+			default:
+				_, err = b.AddReceipt(rec.r)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	list := func(b *ledger.Book) string {
+		_, rs := b.Records("prov", 3)
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Payer)
+		}
+		return fmt.Sprint(out, b.PendingPayers("prov", 1))
+	}
+	want := list(plain)
+	for range 50 {
+		if got := list(folding); got != want {
+			t.Fatalf("Records(prov, 3) and PendingPayers(prov, 1): folding %s, plain %s", got, want)
+		}
+	}
+}

@@ -147,12 +147,10 @@ func (b *Book) PendingPayers(peer string, max int) []string {
 	}
 	var out []string
 	for _, r := range a.receipts {
-		if len(out) == max {
-			break
-		}
 		if r.payee == peer && !b.counted(r) && !b.superseded(r) && !slices.Contains(out, r.payer) {
 			out = append(out, r.payer)
 		}
 	}
-	return out
+	slices.Sort(out) // an order that depends on nothing but the records
+	return out[:min(len(out), max)]
 }

@@ -127,7 +127,7 @@ func (b *Book) body(e bodyRef) (*job.Receipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receipt %d of payer %s: %w", e.seq, e.payer, err)
 	}
-	if r.Payer != e.payer || r.Seq != e.seq || e.cold == nil && r.ID() != e.id || e.cold != nil && !e.cold.matches(r) {
+	if r.ID() != e.id || r.Payer != e.payer || r.Seq != e.seq {
 		return nil, fmt.Errorf("receipt %d of payer %s: the stored copy is receipt %d of payer %s, or another receipt of the slot: %w",
 			e.seq, e.payer, r.Seq, r.Payer, errDamaged)
 	}
@@ -146,7 +146,6 @@ type bodyRef struct {
 	seq      uint64
 	ref      int64
 	cosigned bool
-	cold     *coldCheck // a cold slot's: no ID to check against (cold.go)
 }
 
 func (e *entry) bodyRef() bodyRef {

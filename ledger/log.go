@@ -394,8 +394,8 @@ func (l *Ledger) AddFraud(p *job.FraudProof) error {
 		l.book.mu.RLock()
 		add, err := l.book.checkFraud(p, true)
 		l.book.mu.RUnlock()
-		if errors.Is(err, errThaw) {
-			if err = l.book.thaw(); err == nil {
+		if payer, ok := thawOf(err); ok {
+			if err = l.book.thaw(payer); err == nil {
 				l.book.mu.RLock()
 				add, err = l.book.checkFraud(p, true)
 				l.book.mu.RUnlock()

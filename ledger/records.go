@@ -61,14 +61,20 @@ func (b *Book) recordsSince(peer string, after uint64, sinceMS int64, max int) (
 		}
 	}
 	rs = b.coldOf(peer, rs, pick)
-	slices.SortStableFunc(rs, func(x, y listed) int {
+	slices.SortFunc(rs, func(x, y listed) int { // an order that depends on nothing but the records
 		if x.own != y.own { // its own chain first
 			if x.own {
 				return -1
 			}
 			return 1
 		}
-		return cmp.Compare(x.seq, y.seq)
+		if c := cmp.Compare(x.seq, y.seq); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.payer, y.payer); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.id[:], y.id[:])
 	})
 	out := make([]bodyRef, 0, min(len(rs), max-len(gs)))
 	for _, r := range rs[:min(len(rs), max-len(gs))] {
