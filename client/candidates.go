@@ -224,9 +224,12 @@ func (c *Client) onProbation(p peer.ID) bool {
 	return failed || was && c.now().Sub(at) < reachedFor || c.cands.dialing[p]
 }
 
-// reachedFor is how long a candidate that was reached and whose connection
-// went counts as one that may have left (onProbation).
-const reachedFor = 10 * time.Minute
+// reachedFor is how long after it was last reached a candidate whose
+// connection went counts as one that may have left (onProbation): a
+// killed provider is noticed by the next auction; a live one whose idle
+// connection a connection manager trimmed (after a minute's grace) is
+// waited for as ever.
+const reachedFor = 30 * time.Second
 
 // startDial marks a dial of p as under way; false when one already is.
 func (c *Client) startDial(p peer.ID) bool {

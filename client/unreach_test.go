@@ -64,12 +64,12 @@ func TestProbation(t *testing.T) {
 		t.Fatal("a second dial while one is under way: want refused, and the candidate on probation")
 	}
 	c.endDial(p)
-	c.cands.reached = map[peer.ID]time.Time{p: now.Add(-time.Minute)}
+	c.cands.reached = map[peer.ID]time.Time{p: now.Add(-reachedFor / 2)}
 	if !c.onProbation(p) {
-		t.Fatal("reached a minute ago and not connected now: want probation")
+		t.Fatal("reached moments ago and not connected now: want probation")
 	}
 	now = now.Add(reachedFor)
 	if c.onProbation(p) {
-		t.Fatal("reached long ago: want it waited for like any new candidate")
+		t.Fatal("reached a while ago (a connection trimmed since, say): want it waited for like any new candidate")
 	}
 }

@@ -71,24 +71,48 @@ func (l *authorLimiter) allowN(author peer.ID, n int, now time.Time) bool {
 	return true
 }
 
-// wait blocks until author's bucket holds n tokens and keep more, without
-// taking them: a node paces its own requests (requestBatcher) so that its
-// peers' buckets for it, which see the same requests a little later and
-// bunched by the network, never run dry. n+keep is capped at the burst.
-func (l *authorLimiter) wait(ctx context.Context, author peer.ID, n int, keep float64) error {
+// pacer is a node's own sending bucket for its job requests (paced): the
+// rate of its peers' per-author buckets, a burst smaller by a headroom.
+// Tokens are taken before a message is published, one caller at a time in
+// turn, so its peers' buckets for it — same rate, the whole burst, fed the
+// same requests a little later and bunched by the network — keep at least
+// the headroom: they never run dry.
+type pacer struct {
+	rate, burst float64
+	turn        chan struct{} // held by the caller being served
+	tokens      float64
+	last        time.Time
+}
+
+// newPacer paces to rate with burst, less headroom (a tenth of the burst,
+// at most 100 requests: a fifth of a second at the default rate).
+func newPacer(rate float64, burst int) *pacer {
+	b := max(float64(burst)-min(float64(burst)/10, 100), 1)
+	p := &pacer{rate: rate, burst: b, turn: make(chan struct{}, 1), tokens: b}
+	return p
+}
+
+// take waits for its turn and for n tokens (at most the burst: a larger
+// message waits for a full bucket and empties it), and takes them.
+func (p *pacer) take(ctx context.Context, n int) error {
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.turn }()
+	need := min(float64(n), p.burst)
 	for {
-		ns := time.Now().UnixNano()
-		l.mu.Lock()
-		tokens := l.burst
-		if b, ok := l.buckets[author]; ok {
-			tokens = min(l.burst, b.tokens+float64(max(ns-b.last, 0))/1e9*l.rate)
+		now := time.Now()
+		if !p.last.IsZero() {
+			p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
 		}
-		short := min(float64(n)+keep, l.burst) - tokens
-		l.mu.Unlock()
-		if short <= 0 {
+		p.last = now
+		if p.tokens >= need {
+			p.tokens -= need
 			return nil
 		}
-		t := time.NewTimer(time.Duration(short / l.rate * 1e9))
+		t := time.NewTimer(time.Duration((need - p.tokens) / p.rate * float64(time.Second)))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -97,10 +121,6 @@ func (l *authorLimiter) wait(ctx context.Context, author peer.ID, n int, keep fl
 		}
 	}
 }
-
-// headroom is what a node keeps in its own bucket (wait): a tenth of the
-// burst, at most 100 requests (a fifth of a second at the default rate).
-func (l *authorLimiter) headroom() float64 { return min(l.burst/10, 100) }
 
 // evictLocked makes room: it forgets every bucket that has refilled (its
 // author is idle, and would start full anyway), and when none has, a

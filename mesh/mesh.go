@@ -49,6 +49,7 @@ type Mesh struct {
 	mdns    mdns.Service
 	punch   *punchTracer
 	limit   *authorLimiter // job requests per author
+	pace    *pacer         // this node's own job requests (reqbatch.go)
 	bidSend *bidSender
 	scores  scores
 
@@ -79,7 +80,8 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 			return nil, err
 		}
 	}
-	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst)}
+	m := &Mesh{cfg: cfg, host: h, punch: punch, limit: newAuthorLimiter(cfg.requestRate, cfg.requestBurst),
+		pace: newPacer(cfg.requestRate, cfg.requestBurst)}
 	m.bidSend = newBidSender(m)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Mesh, error) {

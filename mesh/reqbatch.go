@@ -153,21 +153,20 @@ func (b *requestBatcher) send(batch []*pendingRequest) {
 	}
 }
 
-// paced publishes a message of n requests once the node's own rate allows
-// it (authorLimiter.wait): a client faster than the per-author limit that
-// its peers enforce (RequestRate) is slowed down, never dropped. Should
-// the node's own validator ignore it all the same (another topic's batch
-// took the tokens), it waits and tries again.
+// paced publishes a message of n requests once the node's own pacer
+// allows it: a client faster than the per-author limit that its peers
+// enforce (RequestRate) is slowed down, never dropped. Should the node's
+// own validator ignore it all the same (the pacer's headroom spent), it
+// takes its turn again.
 func (b *requestBatcher) paced(ctx context.Context, n int, msg []byte) error {
-	self, l := b.m.host.ID(), b.m.limit
 	for try := 1; ; try++ {
-		if err := l.wait(ctx, self, n, l.headroom()); err != nil {
+		if err := b.m.pace.take(ctx, n); err != nil {
 			return err
 		}
-		over := l.over.Load()
+		over := b.m.limit.over.Load()
 		err := b.topic.Publish(ctx, msg)
 		var verr pubsub.ValidationError
-		if !errors.As(err, &verr) || verr.Reason != pubsub.RejectValidationIgnored || l.over.Load() == over || try == maxPaceTries {
+		if !errors.As(err, &verr) || verr.Reason != pubsub.RejectValidationIgnored || b.m.limit.over.Load() == over || try == maxPaceTries {
 			return err // not the rate (or not only): as it is
 		}
 	}

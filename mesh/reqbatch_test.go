@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -191,10 +192,14 @@ func TestRequestsPacedToTheRate(t *testing.T) {
 	}{
 		{"linger", nil, 64},
 		{"no linger", []Option{RequestLinger(0)}, 1},
+		// Many callers at once, each its own message: the pacer's tokens
+		// are taken in turn, not merely looked at (a look let them all
+		// through together and spent the headroom).
+		{"no linger, 32 at once", []Option{RequestLinger(0)}, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rate := RequestRate(100, 50)
-			prov, client, log := providerAndClient(t, "test-pace-"+tc.name[:2], []Option{rate}, append([]Option{rate}, tc.opts...))
+			prov, client, log := providerAndClient(t, fmt.Sprintf("test-pace-%d-%s", tc.par, tc.name[:2]), []Option{rate}, append([]Option{rate}, tc.opts...))
 			const n = 400
 			ids := publishAll(t, client, n, tc.par) // fails on any error
 			waitFor(t, "the provider to hear every request", func() bool {

@@ -94,6 +94,29 @@ func TestCLIDetach(t *testing.T) {
 	}
 	short := strings.Fields(strings.TrimPrefix(last, "interrupted: job "))[0]
 	waitState(t, home, client.dataDir, short, "completed")
+
+	// Ctrl-C during a --repeat batch: what was submitted goes on, and the
+	// batch says so.
+	cmd = exec.Command(meshnodeBin, via("--repeat", "20", "--parallel", "2", "--", "sleep", "1s")...)
+	cmd.Env = testEnv(home)
+	if stderr, err = cmd.StderrPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // some in flight (a load-proof check below needs none done)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	for sc = bufio.NewScanner(stderr); sc.Scan(); {
+		seen = append(seen, sc.Text())
+	}
+	err = cmd.Wait()
+	if !errors.As(err, &exit) || exit.ExitCode() != exitDetached || !strings.Contains(strings.Join(seen, "\n"), "in flight go on in the node") {
+		t.Fatalf("Ctrl-C during --repeat: %v, want exit %d saying the jobs in flight go on\n%s", err, exitDetached, strings.Join(seen, "\n"))
+	}
 }
 
 // waitState polls job describe until the job is in state want.

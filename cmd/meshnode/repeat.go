@@ -55,8 +55,13 @@ func repeated(ctx context.Context, stdout, stderr io.Writer, c *api.Client, s *s
 		completed, seen int
 		firstErr        error
 	)
+	inFlight := 0 // jobs the node goes on with after an interrupt
 	for d := range results {
 		seen++
+		if d.err != nil && ctx.Err() != nil {
+			inFlight++
+			continue
+		}
 		if d.err != nil {
 			var bad *api.BadRequestError
 			if errors.As(d.err, &bad) {
@@ -89,8 +94,9 @@ func repeated(ctx context.Context, stdout, stderr io.Writer, c *api.Client, s *s
 	}
 	fmt.Fprintf(stderr, "%d jobs, %d at a time: %d completed, %d not, in %.2f s (%.1f jobs/s); submit → result p50 %.1f ms, p90 %.1f ms\n",
 		seen, max(parallel, 1), completed, seen-completed, wall.Seconds(), float64(completed)/wall.Seconds(), pct(0.5), pct(0.9))
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if ctx.Err() != nil { // Ctrl-C: what was submitted goes on in the node
+		fmt.Fprintf(stderr, "interrupted: %d jobs in flight go on in the node, the rest were not submitted: meshnode jobs lists them, meshnode cancel stops one\n", inFlight)
+		return silentExit(exitDetached)
 	}
 	return firstErr
 }
