@@ -94,16 +94,8 @@ func writeEmbedded(t *testing.T, shared, dir string) {
 	n := len(cities)
 	for a := range n {
 		for b := a + 1; b < n; b++ {
-			ab, ba := raw.rtt[a*n+b], raw.rtt[b*n+a]
-			var v float64
-			switch {
-			case ab >= 0 && ba >= 0:
-				v = (ab + ba) / 2
-			case ab >= 0:
-				v = ab
-			case ba >= 0:
-				v = ba
-			default:
+			v, ok := measuredRTT(raw.rtt[a*n+b], raw.rtt[b*n+a])
+			if !ok {
 				continue // estimated on loading, as from the whole set
 			}
 			_ = w.Write([]string{strconv.Itoa(cities[a].ID), strconv.Itoa(cities[b].ID), ftoa(v)})

@@ -245,22 +245,28 @@ func (t *Topology) complete() {
 	for a := range n {
 		t.rtt[a*n+a] = 0
 		for b := a + 1; b < n; b++ {
-			ab, ba := t.rtt[a*n+b], t.rtt[b*n+a]
-			var v float64
-			switch {
-			case ab >= 0 && ba >= 0:
-				v = (ab + ba) / 2
-			case ab >= 0:
-				v = ab
-			case ba >= 0:
-				v = ba
-			default:
+			v, ok := measuredRTT(t.rtt[a*n+b], t.rtt[b*n+a])
+			if !ok {
 				v = estimateRTT(&t.Cities[a], &t.Cities[b])
 				t.Filled++
 			}
 			t.rtt[a*n+b], t.rtt[b*n+a] = v, v
 		}
 	}
+}
+
+// measuredRTT is a pair's round trip from its two directions (−1: not
+// measured): their mean, or the one measured; ok is false for neither.
+func measuredRTT(ab, ba float64) (v float64, ok bool) {
+	switch {
+	case ab >= 0 && ba >= 0:
+		return (ab + ba) / 2, true
+	case ab >= 0:
+		return ab, true
+	case ba >= 0:
+		return ba, true
+	}
+	return 0, false
 }
 
 // estimateRTT guesses a round trip from the great-circle distance: light in
