@@ -147,12 +147,16 @@ func newConfig(opts []Option) (config, error) {
 // A node's connection manager keeps ConnsLow to ConnsHigh connections:
 // past ConnsHigh it closes the least valued ones older than ConnsGrace down
 // to ConnsLow, never those GossipSub (mesh peers) or the DHT (its nearest
-// buckets) protect. Lower marks (32 to 96) halved a node's peers at 250
-// nodes in one process but doubled the connections opened: the DHT's
-// look-ups dial again whom trimming closed (docs/ARCHITECTURE.md, Flood
-// limits: Connections).
+// buckets) protect. Every connection it closes costs again when a DHT
+// look-up (or a new node's routing table refresh) dials the peer: a new
+// connection, identify, GossipSub's hello, the DHT's check of a new
+// routing table peer. Trimming to 64 (rather than 192) opened 69,000
+// connections while 100 providers joined a 500-node mesh in one process
+// against 58,000, and spent a fifth more CPU; lower marks (32 to 96) doubled
+// the connections opened at 250 nodes (docs/ARCHITECTURE.md, Flood limits:
+// Connections; docs/BENCHMARKS.md, 500 nodes in one process).
 const (
-	ConnsLow   = 64
+	ConnsLow   = 192
 	ConnsHigh  = 256
 	ConnsGrace = time.Minute
 )

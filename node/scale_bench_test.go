@@ -11,7 +11,9 @@ import (
 )
 
 // BenchmarkScale is the scale run of scale_test.go at 100, 250 and 500
-// whole nodes in one process on mocknet (issue #15; docs/BENCHMARKS.md):
+// whole nodes in one process, real libp2p hosts over internal/memnet's
+// in-memory transport (SCALE_NET=mocknet: libp2p's mocknet instead; issue
+// #15, docs/BENCHMARKS.md):
 // a tenth of them clients, two of those watching (a look-up every half
 // second between them); the last fifth are providers that join the formed
 // mesh one a second, each announcement timed until a watcher holds its
@@ -42,7 +44,7 @@ func benchScale(b *testing.B, spec scaleSpec) {
 	start, cpu0 := time.Now(), cpuTime()
 	s.build(b)
 	built, cpu1 := time.Since(start), cpuTime()
-	b.Logf("%d nodes: mocknet hosts and links: heap %.0f MiB, RSS %.0f MiB; the mesh but its %d joiners started and announced in %v (%.0f CPU-s; load average %s)",
+	b.Logf("%d nodes: hosts: heap %.0f MiB, RSS %.0f MiB; the mesh but its %d joiners started and announced in %v (%.0f CPU-s; load average %s)",
 		spec.nodes, mib(s.mem1.heap, s.mem0.heap), mib(s.mem1.rss, s.mem0.rss), spec.joiners, built.Round(time.Second), (cpu1 - cpu0).Seconds(), loadAvg())
 	c0, most0, opened0 := s.conns()
 	s.progress("connections a node: %.0f (most %d); %d opened", c0, most0, opened0)
@@ -69,6 +71,15 @@ func benchScale(b *testing.B, spec scaleSpec) {
 	b.Logf("jobs: %d of %d completed in %v (%.0f CPU-s; load average %s); took %v; auction %v; candidates %v; bids %v; failures %v",
 		res.completed, res.submitted, time.Since(jstart).Round(time.Millisecond), (cpuTime() - cpu2).Seconds(), loadAvg(), res.took, res.auction, res.candidates, res.bids, res.failed)
 	s.progress("jobs: %d of %d completed; failures %v", res.completed, res.submitted, res.failed)
+	var rejected, overRate, unfunded, direct, gossiped, shed, refused int64
+	for _, n := range s.nodes {
+		d, c := n.Mesh().Drops(), n.Mesh().BidCounts()
+		rejected, overRate, unfunded = rejected+d.Total(), overRate+d.OverRate.Load(), unfunded+d.Unfunded.Load()
+		direct, gossiped, shed, refused = direct+c.Direct.Load(), gossiped+c.Gossiped.Load(), shed+c.Shed.Load(), refused+c.Refused.Load()
+	}
+	b.Logf("summed over the nodes: gossip refused %d, over its author's rate %d, unfunded %d; bids sent direct %d, gossiped %d, shed %d (to clients refusing the bid protocol %d)",
+		rejected, overRate, unfunded, direct, gossiped, shed, refused)
+	s.progress("gossip refused %d, over rate %d, unfunded %d; bids direct %d, gossiped %d, shed %d (refused %d)", rejected, overRate, unfunded, direct, gossiped, shed, refused)
 	b.ReportMetric(100*float64(f.joined.within(2*time.Second))/float64(max(1, f.joined.n())), "found-2s-%")
 	b.ReportMetric(ms(quantile(f.joined.d, 0.5)), "found-p50-ms")
 	b.ReportMetric(ms(quantile(f.joined.d, 0.99)), "found-p99-ms")

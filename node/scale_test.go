@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/examples/tiny"
+	"github.com/computemesh/computemesh/internal/memnet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
+	"github.com/libp2p/go-libp2p"
 	coreconnmgr "github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -32,9 +34,11 @@ import (
 
 // Scale (issue #15): hundreds of whole nodes (node.New: mesh, DHT,
 // GossipSub, credits, client, provider with its WASM executor) in one
-// process, each on a host of libp2p's mocknet (in-memory connections: no
-// sockets, no handshakes, so that the two cores go to what computemesh
-// does rather than to Noise and QUIC). A mesh is built, then providers join
+// process, each on a real libp2p host (swarm, identify, a node's connection
+// manager) whose transport is internal/memnet (in-memory connections: no
+// sockets, no handshakes, no stream multiplexer, no goroutine per stream,
+// so that the two cores and the one heap go to what computemesh does
+// rather than to Noise, QUIC and the simulation). A mesh is built, then providers join
 // it one at a time while client nodes ("watchers") look providers up as a
 // client's discovery does (Mesh.FindProviders of "cpu", the key of a job
 // with no special needs, then the provider's signed capacity record from
@@ -60,7 +64,8 @@ type scaleSpec struct {
 // scaleNet is a running scale run.
 type scaleNet struct {
 	spec    scaleSpec
-	mn      mocknet.Mocknet
+	mn      mocknet.Mocknet // SCALE_NET=mocknet
+	mem     *memnet.Network // otherwise
 	hosts   []host.Host
 	nodes   []*Node
 	clients []*Node
@@ -88,34 +93,40 @@ func (s scaleSpec) clientAt(i int) bool {
 	return k%step == step-1 && k/step < rest
 }
 
-// newScaleNet makes the hosts (Ed25519 keys, loopback-looking addresses
-// that are never dialled: mocknet connects by peer ID over its links) and
-// links every pair of them.
+// newScaleNet makes the hosts (Ed25519 keys, loopback addresses that no
+// socket listens on) on the in-memory network: real libp2p hosts over
+// internal/memnet, or, with SCALE_NET=mocknet, libp2p's mocknet with every
+// pair of hosts linked (the benchmark's network before memnet, for
+// comparisons).
 func newScaleNet(t testing.TB, spec scaleSpec) *scaleNet {
 	t.Helper()
-	s := &scaleNet{spec: spec, mn: mocknet.New(), rng: mrand.New(mrand.NewPCG(uint64(spec.nodes), 15)), watch: newWatch()}
+	s := &scaleNet{spec: spec, rng: mrand.New(mrand.NewPCG(uint64(spec.nodes), 15)), watch: newWatch()}
 	s.mem0 = sampleMem()
 	t.Cleanup(func() { s.close(t) })
+	if os.Getenv("SCALE_NET") == "mocknet" {
+		s.mn = mocknet.New()
+	} else {
+		s.mem = memnet.New()
+	}
 	for i := range spec.nodes {
 		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
 		a := ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 20000+i))
-		h, err := s.mn.AddPeer(k, a)
+		h, err := s.newHost(k, a)
 		if err != nil {
-			t.Fatalf("mocknet host %d: %v", i, err)
+			t.Fatalf("host %d: %v", i, err)
 		}
-		mh, err := manage(h, &s.opened)
-		if err != nil {
-			t.Fatalf("mocknet host %d: %v", i, err)
-		}
-		s.hosts = append(s.hosts, mh)
+		h.Network().Notify(&network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) { s.opened.Add(1) }})
+		s.hosts = append(s.hosts, h)
 	}
-	for i, a := range s.hosts {
-		for _, b := range s.hosts[i+1:] {
-			if _, err := s.mn.LinkPeers(a.ID(), b.ID()); err != nil {
-				t.Fatalf("linking %s and %s: %v", a.ID(), b.ID(), err)
+	if s.mn != nil {
+		for i, a := range s.hosts {
+			for _, b := range s.hosts[i+1:] {
+				if _, err := s.mn.LinkPeers(a.ID(), b.ID()); err != nil {
+					t.Fatalf("linking %s and %s: %v", a.ID(), b.ID(), err)
+				}
 			}
 		}
 	}
@@ -123,25 +134,41 @@ func newScaleNet(t testing.TB, spec scaleSpec) *scaleNet {
 	return s
 }
 
-// managedHost is a mocknet host with the connection manager of a real
-// node (mesh.NewConnManager), which a mocknet host lacks: without it every node ends up connected to nearly every
-// other, as none is. The DHT and GossipSub tag and protect their peers
-// through ConnManager, so it trims as it would on a real host.
-type managedHost struct {
-	host.Host
-	cm *connmgr.BasicConnMgr
-}
-
-// manage gives h a connection manager and counts the connections it
-// opens (dialled or accepted) in opened.
-func manage(h host.Host, opened *atomic.Int64) (*managedHost, error) {
+// newHost is a host with key k listening at a, with a real node's
+// connection manager (mesh.NewConnManager): without it every node ends up
+// connected to nearly every other, as none is. The DHT and GossipSub tag
+// and protect their peers through it, so it trims as on a real node.
+func (s *scaleNet) newHost(k crypto.PrivKey, a ma.Multiaddr) (host.Host, error) {
 	cm, err := mesh.NewConnManager()
 	if err != nil {
 		return nil, err
 	}
-	h.Network().Notify(cm.Notifee())
-	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) { opened.Add(1) }})
-	return &managedHost{Host: h, cm: cm}, nil
+	if s.mn != nil {
+		h, err := s.mn.AddPeer(k, a)
+		if err != nil {
+			return nil, err
+		}
+		h.Network().Notify(cm.Notifee())
+		return &managedHost{Host: h, cm: cm}, nil
+	}
+	return libp2p.New(
+		libp2p.DisableMetrics(),
+		libp2p.Identity(k),
+		libp2p.ListenAddrs(a),
+		libp2p.Transport(s.mem.Transport(k)),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.ConnectionManager(cm),
+		libp2p.DisableRelay(),
+		libp2p.Ping(true),
+		libp2p.UserAgent("computemesh/meshnode"),
+	)
+}
+
+// managedHost is a mocknet host with a connection manager, which a
+// mocknet host lacks.
+type managedHost struct {
+	host.Host
+	cm *connmgr.BasicConnMgr
 }
 
 func (h *managedHost) ConnManager() coreconnmgr.ConnManager { return h.cm }
@@ -179,7 +206,9 @@ func (s *scaleNet) close(t testing.TB) {
 	for _, h := range s.hosts[len(s.nodes):] { // never started
 		_ = h.Close()
 	}
-	_ = s.mn.Close()
+	if s.mn != nil {
+		_ = s.mn.Close()
+	}
 }
 
 // bootstrap is node 0 and a random earlier node, so that not every node
