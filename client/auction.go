@@ -72,6 +72,9 @@ func (c *Client) auction(ctx context.Context, t *ticket, out *job.Outcome, emit 
 	defer c.openAuction(id, p)()
 	deadline := c.now().Add(window)
 	req := job.NewRequest(id, c.mesh.ID().String(), s, deadline.UnixMilli())
+	// Candidates are connected (collect waits for their dials): they answer
+	// on the bid protocol. With none, any provider may answer, by gossip.
+	req.GossipBids = len(cands) == 0
 	if err := c.mesh.PublishRequest(ctx, req); err != nil {
 		r.err = err
 		emit(job.Event{Kind: job.EventClosed, Message: "gossip failed: " + err.Error()})

@@ -42,6 +42,13 @@ type Request struct {
 	// Count is the job array's count (Spec.Count): providers bid for a
 	// slice of it (Bid.Tasks). 0: an ordinary job.
 	Count int `json:"count,omitempty"`
+	// GossipBids asks every provider for an answer, by gossip where it
+	// has no connection to the client: a client connected to none of its
+	// candidates sets it. Without it, only the providers connected to the
+	// client answer (on the bid protocol): a gossiped answer costs every
+	// node of the network a signature check, and the client asks the
+	// candidates it dialled anyway.
+	GossipBids bool `json:"gossip_bids,omitempty"`
 }
 
 // NewRequest returns the gossiped form of a job.

@@ -71,6 +71,9 @@ func (f *flooder) try(client string, s *job.Spec, opts ...pubsub.PubOpt) error {
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
 	r := job.NewRequest(job.NewID(s, client, nonce).String(), client, s, time.Now().Add(time.Second).UnixMilli())
+	// Answers by gossip asked for: the claimed clients are connected to no
+	// provider, and a flooder asks for the most its requests can cost.
+	r.GossipBids = true
 	if err := f.jobs.Publish(context.Background(), job.Encode(r), opts...); err != nil {
 		return fmt.Errorf("publishing: %w", err)
 	}

@@ -71,15 +71,15 @@ func benchScale(b *testing.B, spec scaleSpec) {
 	b.Logf("jobs: %d of %d completed in %v (%.0f CPU-s; load average %s); took %v; auction %v; candidates %v; bids %v; failures %v",
 		res.completed, res.submitted, time.Since(jstart).Round(time.Millisecond), (cpuTime() - cpu2).Seconds(), loadAvg(), res.took, res.auction, res.candidates, res.bids, res.failed)
 	s.progress("jobs: %d of %d completed; failures %v", res.completed, res.submitted, res.failed)
-	var rejected, overRate, unfunded, direct, gossiped, shed, refused int64
+	var rejected, overRate, unfunded, direct, gossiped, samples, shed, refused, unconnected int64
 	for _, n := range s.nodes {
 		d, c := n.Mesh().Drops(), n.Mesh().BidCounts()
 		rejected, overRate, unfunded = rejected+d.Total(), overRate+d.OverRate.Load(), unfunded+d.Unfunded.Load()
-		direct, gossiped, shed, refused = direct+c.Direct.Load(), gossiped+c.Gossiped.Load(), shed+c.Shed.Load(), refused+c.Refused.Load()
+		direct, gossiped, samples, shed, refused, unconnected = direct+c.Direct.Load(), gossiped+c.Gossiped.Load(), samples+c.Samples.Load(), shed+c.Shed.Load(), refused+c.Refused.Load(), unconnected+c.Unconnected.Load()
 	}
-	b.Logf("summed over the nodes: gossip refused %d, over its author's rate %d, unfunded %d; bids sent direct %d, gossiped %d, shed %d (to clients refusing the bid protocol %d)",
-		rejected, overRate, unfunded, direct, gossiped, shed, refused)
-	s.progress("gossip refused %d, over rate %d, unfunded %d; bids direct %d, gossiped %d, shed %d (refused %d)", rejected, overRate, unfunded, direct, gossiped, shed, refused)
+	b.Logf("summed over the nodes: gossip refused %d, over its author's rate %d, unfunded %d; bids sent direct %d (%d of them gossiped besides as market samples), gossiped %d, shed %d (to clients refusing the bid protocol %d, to clients not connected that asked for no gossip %d)",
+		rejected, overRate, unfunded, direct, samples, gossiped, shed, refused, unconnected)
+	s.progress("gossip refused %d, over rate %d, unfunded %d; bids direct %d (samples %d), gossiped %d, shed %d (refused %d, unconnected %d)", rejected, overRate, unfunded, direct, samples, gossiped, shed, refused, unconnected)
 	b.ReportMetric(100*float64(f.joined.within(2*time.Second))/float64(max(1, f.joined.n())), "found-2s-%")
 	b.ReportMetric(ms(quantile(f.joined.d, 0.5)), "found-p50-ms")
 	b.ReportMetric(ms(quantile(f.joined.d, 0.99)), "found-p99-ms")

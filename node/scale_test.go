@@ -359,7 +359,19 @@ func (s *scaleNet) submit(t testing.TB) jobResult {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			start := time.Now()
-			out, err := c.Submit(ctx, sub, nil)
+			var bids, rejected atomic.Int64
+			progress := func(e job.Event) {
+				switch e.Kind {
+				case job.EventBid:
+					bids.Add(1)
+				case job.EventRejected:
+					rejected.Add(1)
+				case job.EventLog, job.EventDecline:
+				default: // how a slow job went, round by round
+					s.progress("job %d at %v: %s %d %q (bids so far %d, rejected %d)", i, e.Elapsed.Round(time.Millisecond), e.Kind, e.Count, e.Message, bids.Load(), rejected.Load())
+				}
+			}
+			out, err := c.Submit(ctx, sub, progress)
 			s.progress("job %d: %v in %v", i, err, time.Since(start).Round(time.Millisecond))
 			mu.Lock()
 			defer mu.Unlock()

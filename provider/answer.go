@@ -40,8 +40,11 @@ func (p *Provider) onRequest(r *job.Request, from peer.ID) {
 	if r.BidByMS != 0 && now.UnixMilli() > r.BidByMS+clockSkew.Milliseconds() {
 		return // the window has closed: answering would only add traffic
 	}
-	if !p.mesh.TakesBids(from) {
-		return // a peer that refused the bid protocol: it waits for no bid
+	if !p.mesh.TakesBids(from, r.GossipBids) {
+		// A peer that refused the bid protocol waits for no bid; a client
+		// this node is not connected to asked the candidates it is
+		// connected to, unless it asked for answers by gossip.
+		return
 	}
 	prev, answered := p.bids.get(r.Job)
 	if answered && prev.bidBy == r.BidByMS && prev.client == r.Client {

@@ -110,8 +110,10 @@ type Mesh interface {
 	Protocol(name string) protocol.ID
 	// OnRequest hands the job requests of the classes' topics to h.
 	OnRequest(h mesh.RequestHandler, classes ...string) error
-	// TakesBids says whether a client takes bids; SendBid sends one.
-	TakesBids(client peer.ID) bool
+	// TakesBids says whether a client takes bids (gossip: the request
+	// asks for answers by gossip where there is no connection); SendBid
+	// sends one.
+	TakesBids(client peer.ID, gossip bool) bool
 	SendBid(ctx context.Context, b *job.Bid, client peer.ID) error
 	// Announce provides the capability keys on the DHT, closing ready once
 	// they are; PutCapacity stores a signed capacity record.

@@ -27,7 +27,7 @@ type fakeMesh struct {
 func (m *fakeMesh) Host() host.Host                                         { return nil }
 func (m *fakeMesh) Protocol(name string) protocol.ID                        { return protocol.ID(name) }
 func (m *fakeMesh) OnRequest(mesh.RequestHandler, ...string) error          { return nil }
-func (m *fakeMesh) TakesBids(peer.ID) bool                                  { return true }
+func (m *fakeMesh) TakesBids(peer.ID, bool) bool                            { return true }
 func (m *fakeMesh) Announce([]string, chan<- struct{})                      {}
 func (m *fakeMesh) PutCapacity(context.Context, *job.Capacity) (int, error) { return 0, nil }
 func (m *fakeMesh) FetchBlob(context.Context, peer.ID, string, int64) ([]byte, error) {

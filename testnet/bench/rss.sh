@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # RSS of every devnet node process after job 1,000 and after job 20,000
-# (issue #15: it must stay flat, ≤ 1.2×). Tiny jobs through the client's API,
-# 64 in flight.
+# (issue #15: it must stay flat, ≤ 1.2×), or at any points given. Tiny
+# jobs through the client's API, 64 in flight.
 #
-#   testnet/bench/rss.sh [BINARY] [FIRST] [LAST]
+#   testnet/bench/rss.sh [BINARY] [FIRST] [SECOND] [MORE...]
+#
+# e.g. testnet/bench/rss.sh "" 1000 20000 40000 reads a third point, to tell
+# what levels off from what grows with the jobs. Ratios are to the first.
 #
 # SETTLE=SECONDS also reads every process's RSS that long after each batch
-# (both points alike), once the nodes' periodic memory trim (--memory-trim,
+# (every point alike), once the nodes' periodic memory trim (--memory-trim,
 # every 30 s) has handed idle heap back: a second table, of what the nodes
 # keep rather than the collector's headroom at the batch's end.
 # RSS=anon reads each process's anonymous memory alone (RssAnon): the
@@ -15,8 +18,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-}
-first=${2:-1000}
-last=${3:-20000}
+shift || true
+points=("$@")
+(( ${#points[@]} >= 2 )) || points=(1000 20000)
 dir=$(mktemp -d /tmp/rss-bench.XXXXXX)
 if [[ -z "$bin" ]]; then
   bin=$dir/meshnode
@@ -41,20 +45,26 @@ rss() {
   done | sort
 }
 run() { "$bin" submit --data-dir "$dir/net/client" --wasm "$wasm" --repeat "$1" --parallel 64 2>&1 >/dev/null | grep -v '^job ' | tail -1; }
+# table SUFFIX TITLE: one column a point, the ratio of the last to the first.
 table() {
-  join "$1" "$2" | awk -v a="$first" -v b="$last" -v t="$3" '
-    BEGIN { if (t != "") print t; printf "%-16s %12s %12s %7s\n", "node", "RSS@" a, "RSS@" b, "ratio" }
-    { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", $1, $2/1024, $3/1024, $3/$2; s1 += $2; s2 += $3 }
-    END { printf "%-16s %9.1f MiB %9.1f MiB %6.2fx\n", "all", s1/1024, s2/1024, s2/s1 }'
+  local files=() p
+  for p in "${points[@]}"; do files+=("$dir/rss.$p$1"); done
+  local joined; joined=$(cat "${files[0]}")
+  for f in "${files[@]:1}"; do joined=$(join <(echo "$joined") "$f"); done
+  echo "$joined" | awk -v pts="${points[*]}" -v t="$2" '
+    BEGIN { if (t != "") print t; n = split(pts, p, " "); printf "%-16s", "node"; for (i = 1; i <= n; i++) printf " %12s", "RSS@" p[i]; printf " %7s\n", "ratio" }
+    { printf "%-16s", $1; for (i = 2; i <= NF; i++) { printf " %8.1f MiB", $i/1024; s[i] += $i }; printf " %6.2fx\n", $NF/$2 }
+    END { printf "%-16s", "all"; for (i = 2; i <= n + 1; i++) printf " %8.1f MiB", s[i]/1024; printf " %6.2fx\n", s[n+1]/s[2] }'
 }
 settle=${SETTLE:-0}
-run "$first"
-rss > "$dir/rss.first"
-if (( settle > 0 )); then sleep "$settle"; rss > "$dir/rss.first.settled"; fi
-run $(( last - first ))
-rss > "$dir/rss.last"
-if (( settle > 0 )); then sleep "$settle"; rss > "$dir/rss.last.settled"; fi
-table "$dir/rss.first" "$dir/rss.last" ""
+done_jobs=0
+for p in "${points[@]}"; do
+  run $(( p - done_jobs ))
+  done_jobs=$p
+  rss > "$dir/rss.$p"
+  if (( settle > 0 )); then sleep "$settle"; rss > "$dir/rss.$p.settled"; fi
+done
+table "" ""
 if (( settle > 0 )); then
-  table "$dir/rss.first.settled" "$dir/rss.last.settled" "${settle} s after each batch:"
+  table ".settled" "${settle} s after each batch:"
 fi
