@@ -9,6 +9,7 @@ import (
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -24,16 +25,19 @@ type pending struct {
 }
 
 // answered notes that provider's answer arrived at at (its first: the
-// auction keeps the first answer of each provider).
-func (p *pending) answered(provider string, at time.Time) {
+// auction keeps the first answer of each provider), and reports whether it
+// is the first.
+func (p *pending) answered(provider string, at time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.arrived == nil {
 		p.arrived = map[string]time.Time{}
 	}
-	if _, ok := p.arrived[provider]; !ok {
-		p.arrived[provider] = at
+	if _, ok := p.arrived[provider]; ok {
+		return false
 	}
+	p.arrived[provider] = at
+	return true
 }
 
 // arrivals returns when each provider's answer arrived.
@@ -73,8 +77,11 @@ func (c *Client) auction(ctx context.Context, t *ticket, out *job.Outcome, emit 
 	deadline := c.now().Add(window)
 	req := job.NewRequest(id, c.mesh.ID().String(), s, deadline.UnixMilli())
 	// Candidates are connected (collect waits for their dials): they answer
-	// on the bid protocol. With none, any provider may answer, by gossip.
+	// on the bid protocol, and their connections are kept until the round
+	// ends (a provider answers only a client it is connected to unless
+	// asked for gossip). With none, any provider may answer, by gossip.
 	req.GossipBids = len(cands) == 0
+	defer c.protect(cands, "auction-"+id)()
 	if err := c.mesh.PublishRequest(ctx, req); err != nil {
 		r.err = err
 		emit(job.Event{Kind: job.EventClosed, Message: "gossip failed: " + err.Error()})
@@ -98,6 +105,9 @@ wait:
 		case <-timer.C:
 			break wait
 		case <-regossip.C:
+			// A silent candidate whose connection went (a relay's limit,
+			// the other end's trimming) may still answer by gossip.
+			req.GossipBids = req.GossipBids || c.silentUnconnected(cands, p)
 			if err := c.mesh.PublishRequest(ctx, req); err != nil {
 				c.log.Debugf("re-gossiping job %s: %v", id, err)
 			}
@@ -185,4 +195,30 @@ func (c *Client) openAuction(id string, p *pending) (close func()) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// protect keeps the connections to peers open (the connection manager
+// does not trim them) until the returned func is called.
+func (c *Client) protect(peers []peer.ID, tag string) func() {
+	cm := c.mesh.Host().ConnManager()
+	for _, p := range peers {
+		cm.Protect(p, tag)
+	}
+	return func() {
+		for _, p := range peers {
+			cm.Unprotect(p, tag)
+		}
+	}
+}
+
+// silentUnconnected reports whether a candidate that has not answered p's
+// auction has no connection to this node.
+func (c *Client) silentUnconnected(cands []peer.ID, p *pending) bool {
+	answered := p.arrivals()
+	for _, q := range cands {
+		if _, ok := answered[q.String()]; !ok && c.mesh.Host().Network().Connectedness(q) == network.NotConnected {
+			return true
+		}
+	}
+	return false
 }

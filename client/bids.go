@@ -26,10 +26,12 @@ func (c *Client) onBid(b *job.Bid, _ peer.ID) {
 		c.observeBid(b, "", false)
 		return
 	}
-	c.observeBid(b, p.gpuModel, p.gpuJob)
 	// Noted before the offer: the offer that completes the auction lets
-	// its evaluation start at once.
-	p.answered(b.Provider, c.now())
+	// its evaluation start at once. A provider's market sample arrives
+	// twice (on its stream and by gossip): the market view counts it once.
+	if p.answered(b.Provider, c.now()) {
+		c.observeBid(b, p.gpuModel, p.gpuJob)
+	}
 	if !p.auction.Offer(*b) {
 		return
 	}

@@ -45,7 +45,8 @@ type Request struct {
 	// GossipBids asks every provider for an answer, by gossip where it
 	// has no connection to the client: a client connected to none of its
 	// candidates sets it. Without it, only the providers connected to the
-	// client answer (on the bid protocol): a gossiped answer costs every
+	// client answer (on the bid protocol; by gossip over a relayed
+	// connection the protocol cannot use): a gossiped answer costs every
 	// node of the network a signature check, and the client asks the
 	// candidates it dialled anyway.
 	GossipBids bool `json:"gossip_bids,omitempty"`

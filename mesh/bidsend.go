@@ -24,7 +24,7 @@ import (
 // only what it cannot send that way (a client it has no connection to, or
 // one it cannot open a stream to, within GossipBidRate) and, besides
 // sending it, a sample of one bid a second (less often in a large network:
-// sampleEvery), from which every node learns the going rates. A connected
+// sampleInterval), from which every node learns the going rates. A connected
 // peer that does not speak the bid protocol is not waiting for bids (every
 // node that submits jobs serves it): its requests get no bids at all, so a
 // flood of requests from a bare GossipSub peer makes no node verify a
@@ -89,7 +89,7 @@ type bidSender struct {
 	outs       map[peer.ID]*bidOut
 	noDirect   map[peer.ID]noDirect // clients no stream could be opened to lately
 	gossip     bucket
-	lastSample time.Time
+	nextSample time.Time // when a bid may be the next market sample
 }
 
 // bidOut is the queue of one client's bids.
@@ -143,9 +143,11 @@ func (s *bidSender) noStream(client peer.ID, refused bool) {
 
 // SendBid sends a bid or decline to client, the author of the request it
 // answers: on the bid protocol when this node is connected to it, by gossip
-// otherwise (or as the second's market sample), not at all to a connected
-// client that refused the bid protocol. It returns ErrBidShed when the bid
-// went nowhere.
+// otherwise (within GossipBidRate), not at all to a connected client that
+// refused the bid protocol; a bid that is the market sample due
+// (sampleDue) is gossiped besides. Whether to answer a client this node is
+// not connected to at all is TakesBids's call. It returns ErrBidShed when
+// the bid went nowhere.
 func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 	s := m.bidSend
 	if client == m.host.ID() {
@@ -154,7 +156,7 @@ func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 	}
 	now := time.Now()
 	connected := m.host.Network().Connectedness(client) == network.Connected
-	sample := m.sampleDue(now)
+	sample := b.Decline == "" && m.sampleDue(now) // the going rates are bids' prices
 	s.mu.Lock()
 	direct, refused := s.directLocked(client, now)
 	if !connected || !direct {
@@ -178,19 +180,19 @@ func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 		go s.run(client, out)
 	}
 	s.mu.Unlock()
-	if sample { // the client has it on its stream too, at once
+	select {
+	case out.q <- b:
+	default:
+		s.counts.Shed.Add(1)
+		return ErrBidShed
+	}
+	if sample { // besides going on the client's stream
 		s.counts.Samples.Add(1)
 		if err := m.PublishBid(ctx, b); err != nil {
 			log.Debugf("gossiping a market sample: %v", err)
 		}
 	}
-	select {
-	case out.q <- b:
-		return nil
-	default:
-		s.counts.Shed.Add(1)
-		return ErrBidShed
-	}
+	return nil
 }
 
 // sampleInterval is how often a provider that knows of known providers
@@ -203,25 +205,24 @@ func sampleInterval(known int) time.Duration {
 }
 
 // sampleDue reports whether the bid being sent now is the market sample
-// due: marketSample after the last one, times the providers this node
-// knows of on the jobs topic over sampleProviders.
+// due, and if so sets when the next one is: marketSample later, times the
+// providers this node knows of on the jobs topic over sampleProviders (the
+// topic's peers are counted once a sample, not for every bid).
 func (m *Mesh) sampleDue(now time.Time) bool {
 	s := m.bidSend
 	s.mu.Lock()
-	since := now.Sub(s.lastSample)
+	due := !now.Before(s.nextSample)
+	if due {
+		s.nextSample = now.Add(marketSample) // until the count below
+	}
 	s.mu.Unlock()
-	if since < marketSample {
+	if !due {
 		return false
 	}
-	if since < sampleInterval(len(m.topics.jobs.ListPeers())) {
-		return false
-	}
+	next := now.Add(sampleInterval(len(m.topics.jobs.ListPeers())))
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.lastSample) < marketSample {
-		return false // another bid took it meanwhile
-	}
-	s.lastSample = now
+	s.nextSample = next
+	s.mu.Unlock()
 	return true
 }
 

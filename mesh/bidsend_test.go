@@ -93,6 +93,7 @@ func TestBidsGoToTheirClient(t *testing.T) {
 	})
 
 	var toClient []string
+	start := time.Now()
 	for i := range 50 {
 		b := testBid(prov, i)
 		toClient = append(toClient, b.Job)
@@ -104,10 +105,10 @@ func TestBidsGoToTheirClient(t *testing.T) {
 	// the bids go out within a second) is gossiped besides, so the client
 	// may hear it twice (an auction keeps a provider's first answer).
 	waitFor(t, "every bid went on the client's stream", func() bool { return prov.BidCounts().Direct.Load() == 50 })
-	gossiped := prov.BidCounts().Samples.Load()
-	if gossiped < 1 || gossiped > 2 || prov.BidCounts().Gossiped.Load() != 0 {
-		t.Fatalf("%d bids gossiped as market samples, %d otherwise; want 1 sample (2 if the bids took over a second), nothing else",
-			gossiped, prov.BidCounts().Gossiped.Load())
+	gossiped, most := prov.BidCounts().Samples.Load(), 1+int64(time.Since(start)/time.Second)
+	if gossiped < 1 || gossiped > most || prov.BidCounts().Gossiped.Load() != 0 {
+		t.Fatalf("%d bids gossiped as market samples, %d otherwise; want 1 to %d samples (one a second), nothing else",
+			gossiped, prov.BidCounts().Gossiped.Load(), most)
 	}
 	waitFor(t, "the client has every bid", func() bool { return logs[client].count(toClient) >= 50 })
 	waitFor(t, "the bystander has the gossiped sample", func() bool { return logs[bystander].count(toClient) >= int(gossiped) })

@@ -152,7 +152,7 @@ func newConfig(opts []Option) (config, error) {
 // connection, identify, GossipSub's hello, the DHT's check of a new
 // routing table peer. Trimming to 64 (rather than 192) opened 69,000
 // connections while 100 providers joined a 500-node mesh in one process
-// against 58,000, and spent a fifth more CPU; lower marks (32 to 96) doubled
+// against 58,000 (1.6 cores busy against 1.3); lower marks (32 to 96) doubled
 // the connections opened at 250 nodes (docs/ARCHITECTURE.md, Flood limits:
 // Connections; docs/BENCHMARKS.md, 500 nodes in one process).
 const (

@@ -205,8 +205,9 @@ func TestBareFlooderGetsNoBids(t *testing.T) {
 	who := f.h.ID().String()
 	spec := helloSpec(t, nil).Spec
 	c := p.Mesh().BidCounts()
-	// The first answer of each second is gossiped (the market's sample):
-	// requests until one goes to the bid stream and is refused.
+	// Requests until an answer goes to the bid stream and is refused (the
+	// flooder's requests ask for gossip too, so an answer may be gossiped
+	// before its stream is tried).
 	waitFor(t, "a bid's stream to be refused", func() bool {
 		f.request(t, who, spec)
 		time.Sleep(50 * time.Millisecond)

@@ -20,7 +20,15 @@ const clockSkew = 2 * time.Second
 // answer may wait up to 2 s on the Docker daemon for an image).
 const requestWorkers = 2
 
-func requestDigest(r *job.Request) [32]byte { return sha256.Sum256(job.Encode(r)) }
+// requestDigest is what a bid remembers of its request, to check an award
+// against: the request as job.NewRequest makes it from the awarded spec,
+// so without GossipBids (how the client asked for answers is not part of
+// what it asked for).
+func requestDigest(r *job.Request) [32]byte {
+	c := *r
+	c.GossipBids = false
+	return sha256.Sum256(job.Encode(&c))
+}
 
 // answerRequests answers the queued job requests, each client in turn.
 func (p *Provider) answerRequests() {

@@ -300,3 +300,26 @@ func TestRecordAndCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// An award is checked against the request bid on whichever way the client
+// asked for answers: GossipBids is not part of what it asked for, and an
+// award rebuilt from the spec never carries it.
+func TestAwardOfAGossipBidsRequest(t *testing.T) {
+	for _, gossip := range []bool{false, true} {
+		p, m, clk := testProvider(t, Options{}, &fakeCredits{balance: job.Nano})
+		spec := job.Spec{Executor: job.ExecutorWASM, Module: "bafkqaaa", Region: "eu-*", TimeoutMS: 10_000,
+			Resources: job.Resources{CPUMillis: 1000, MemoryBytes: 64 << 20}}
+		client := peer.ID("client-1")
+		r := job.NewRequest("job-1", client.String(), &spec, clk.now().Add(time.Second).UnixMilli())
+		r.GossipBids = gossip
+		p.onRequest(r, client)
+		sent := m.sent()
+		if len(sent) != 1 || sent[0].Decline != "" {
+			t.Fatalf("gossip %v: answers %+v, want one bid", gossip, sent)
+		}
+		a := &job.Award{V: job.Version, Job: r.Job, Client: r.Client, Spec: spec, Bid: sent[0], Attempt: 1}
+		if _, why := p.admitAward(a, client); why != "" {
+			t.Fatalf("gossip %v: the award was declined: %s", gossip, why)
+		}
+	}
+}

@@ -83,7 +83,7 @@ YAML file given by --config.`,
 	f.Int("request-burst", mesh.DefaultRequestBurst, "job requests one author may send at once before --request-rate applies")
 	f.Bool("assume-ledger-complete", false, "sign receipts even when no peer can tell which numbers this identity signed before and the ledger holds none (only for an identity that never paid, or whose ledger was moved with it: see README)")
 	f.Duration("memory-trim", 30*time.Second, "how often the node hands freed heap back to the system when it holds more than 1 MiB of it (after a burst of work or a flood); 0: leave it to the Go runtime, which takes minutes")
-	f.Float64("gossip-bid-rate", mesh.DefaultGossipBidRate, "answers a second this provider gossips to clients it has no connection to (connected clients get theirs on a stream); past it, it does not answer them")
+	f.Float64("gossip-bid-rate", mesh.DefaultGossipBidRate, "answers a second this provider gossips to clients it has no connection to that ask for answers by gossip (connected clients get theirs on a stream; the others get none); past it, it does not answer them")
 	f.Int("conns-per-ip", mesh.DefaultConnsPerIP, "connections accepted from one IP address at once (loopback is not limited)")
 	f.Duration("bid-grace", node.DefaultBidGrace, "how long a losing bid stands after its request's bid window (backups a client holds stand until their job ends)")
 	f.Int("max-auctions", client.DefaultMaxAuctions, "auctions this node runs at once as a client (1 to 4096); a job past it waits for one to end, so that a large batch never floods the providers into silence")

@@ -14,5 +14,7 @@
 //
 // Addresses are ordinary /ip4/.../tcp/PORT multiaddrs that the transport
 // claims for itself; nothing is ever sent to a socket. One Network is one
-// isolated address space: hosts dial each other through it by address.
+// isolated address space: hosts dial each other through it by address
+// (the exact address a host listens on: an unspecified one such as
+// 0.0.0.0 is not reached by a dial to a concrete IP).
 package memnet

@@ -90,6 +90,7 @@ type Transport struct {
 	key crypto.PrivKey
 	id  peer.ID
 	rm  network.ResourceManager
+	ip  net.IP // of its first listener: where its dials come from (n.mu)
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -125,8 +126,11 @@ func (t *Transport) Listen(laddr ma.Multiaddr) (transport.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memnet: listen %s: %w", ta, err)
 	}
-	l := &listener{t: t, tcp: ta, addr: addr, conns: make(chan *conn, 64), done: make(chan struct{})}
+	l := &listener{t: t, tcp: ta, addr: addr, arrived: make(chan struct{}, 1), done: make(chan struct{})}
 	n.listeners[ta.String()] = l
+	if t.ip == nil {
+		t.ip = ta.IP
+	}
 	return l, nil
 }
 
@@ -142,7 +146,11 @@ func (t *Transport) Dial(ctx context.Context, raddr ma.Multiaddr, p peer.ID) (tr
 	n := t.net
 	n.mu.Lock()
 	l := n.listeners[ta.String()]
-	laddr, err := manet.FromNetAddr(&net.TCPAddr{IP: ta.IP, Port: n.port(ta.IP)})
+	from := t.ip
+	if from == nil {
+		from = ta.IP
+	}
+	laddr, err := manet.FromNetAddr(&net.TCPAddr{IP: from, Port: n.port(from)})
 	n.mu.Unlock()
 	if l == nil {
 		return nil, fmt.Errorf("dial %s: %w", raddr, ErrRefused)
@@ -172,54 +180,85 @@ func (t *Transport) Dial(ctx context.Context, raddr ma.Multiaddr, p peer.ID) (tr
 		return nil, fmt.Errorf("memnet: dial %s: refused by the listener's resource manager: %w", raddr, err)
 	}
 	local, remote := newConnPair(t, out, laddr, l.t, in, raddr)
-	select {
-	case l.conns <- remote:
-		return local, nil
-	case <-l.done:
-		err = fmt.Errorf("dial %s: %w", raddr, ErrRefused)
-	case <-ctx.Done():
-		err = fmt.Errorf("memnet: dial %s: %w", raddr, ctx.Err())
+	if err := l.enqueue(remote); err != nil {
+		local.Close()
+		remote.Close()
+		return nil, fmt.Errorf("dial %s: %w", raddr, err)
 	}
-	local.Close()
-	remote.Close()
-	return nil, err
+	return local, nil
 }
+
+// listenBacklog is how many dialled connections a listener holds that it
+// has not accepted; a dial past it is refused.
+const listenBacklog = 1024
 
 // listener is a Transport's listener at one address.
 type listener struct {
-	t     *Transport
-	tcp   *net.TCPAddr
-	addr  ma.Multiaddr
-	conns chan *conn // dialled, to be accepted
-	once  sync.Once
-	done  chan struct{}
+	t    *Transport
+	tcp  *net.TCPAddr
+	addr ma.Multiaddr
+
+	mu      sync.Mutex
+	conns   []*conn // dialled, to be accepted
+	closed  bool
+	arrived chan struct{} // 1: a connection was queued
+	done    chan struct{} // closed by Close
+}
+
+// enqueue queues c for Accept, unless the listener is closed or full.
+func (l *listener) enqueue(c *conn) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return ErrRefused
+	case len(l.conns) >= listenBacklog:
+		return fmt.Errorf("%w: %d connections waiting to be accepted", ErrRefused, listenBacklog)
+	}
+	l.conns = append(l.conns, c)
+	signal(l.arrived)
+	return nil
 }
 
 func (l *listener) Accept() (transport.CapableConn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, transport.ErrListenerClosed
+	for {
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return nil, transport.ErrListenerClosed
+		}
+		if len(l.conns) > 0 {
+			c := l.conns[0]
+			l.conns[0] = nil
+			l.conns = l.conns[1:]
+			l.mu.Unlock()
+			return c, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.arrived:
+		case <-l.done:
+		}
 	}
 }
 
+// Close stops listening; connections dialled and not accepted are closed.
 func (l *listener) Close() error {
-	l.once.Do(func() {
-		n := l.t.net
-		n.mu.Lock()
-		delete(n.listeners, l.tcp.String())
-		n.mu.Unlock()
-		close(l.done)
-		for {
-			select {
-			case c := <-l.conns:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	n := l.t.net
+	n.mu.Lock()
+	delete(n.listeners, l.tcp.String())
+	n.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+	close(l.done)
 	return nil
 }
 

@@ -137,3 +137,55 @@ func TestDeadlinesAndClose(t *testing.T) {
 		t.Fatalf("accept on a closed connection: %v", err)
 	}
 }
+
+// Every goroutine blocked on a stream end wakes when it is reset, however
+// many there are; a dial after a listener closed is refused, and one
+// queued before is closed with it.
+func TestManyWaitersAndClosedListener(t *testing.T) {
+	c, s := pair(t)
+	a, err := c.OpenStream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcceptStream(); err != nil {
+		t.Fatal(err)
+	}
+	// Two readers of a (nothing is written to it) and two writers past the
+	// window (nothing reads the other end).
+	errs := make(chan error, 4)
+	for range 2 {
+		go func() { _, err := a.Read(make([]byte, 1)); errs <- err }()
+		go func() { _, err := a.Write(make([]byte, 1<<20)); errs <- err }()
+	}
+	time.Sleep(20 * time.Millisecond)
+	a.Reset()
+	for range 4 {
+		select {
+		case err := <-errs:
+			if err == nil {
+				t.Fatal("a blocked read or write returned no error after a reset")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a goroutine blocked on the stream did not wake at its reset")
+		}
+	}
+
+	n := memnet.New()
+	ta, idA := newTransport(t, n)
+	tb, _ := newTransport(t, n)
+	l, err := ta.Listen(ma.StringCast("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := tb.Dial(context.Background(), l.Multiaddr(), idA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if !queued.IsClosed() {
+		t.Fatal("a connection dialled but never accepted stayed open after its listener closed")
+	}
+	if _, err := tb.Dial(context.Background(), l.Multiaddr(), idA); !errors.Is(err, memnet.ErrRefused) {
+		t.Fatalf("dial after the listener closed: %v, want ErrRefused", err)
+	}
+}

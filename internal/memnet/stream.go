@@ -24,6 +24,8 @@ var (
 // pipe is one direction of a stream: bytes written by one end, to be read
 // by the other, at most window of them at once.
 type pipe struct {
+	wmu sync.Mutex // one write at a time: a write's bytes stay together
+
 	mu       sync.Mutex
 	buf      []byte
 	eof      bool      // the writer closed its side
@@ -31,20 +33,30 @@ type pipe struct {
 	reset    bool      // either end reset the stream
 	rdl, wdl time.Time // the reader's and the writer's deadlines
 
-	readable chan struct{} // 1: data, EOF, reset, or a new read deadline
-	writable chan struct{} // 1: room, stopped, reset, or a new write deadline
+	// wake is closed (and replaced) on every change while anyone waits:
+	// data, room, EOF, a reset, a new deadline. Every waiter wakes and
+	// looks again, however many wait.
+	wake    chan struct{}
+	waiters int
 }
 
-func newPipe() *pipe {
-	return &pipe{readable: make(chan struct{}, 1), writable: make(chan struct{}, 1)}
-}
+func newPipe() *pipe { return &pipe{} }
 
-// signal wakes whoever waits on ch, if anyone.
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
+// changedLocked wakes whoever waits on p. p.mu held.
+func (p *pipe) changedLocked() {
+	if p.waiters > 0 {
+		close(p.wake)
+		p.wake, p.waiters = nil, 0
 	}
+}
+
+// waitChLocked is the channel a waiter waits on. p.mu held.
+func (p *pipe) waitChLocked() <-chan struct{} {
+	if p.wake == nil {
+		p.wake = make(chan struct{})
+	}
+	p.waiters++
+	return p.wake
 }
 
 func isClosed(ch <-chan struct{}) bool {
@@ -96,8 +108,8 @@ func (p *pipe) read(b []byte, closed <-chan struct{}) (int, error) {
 			if len(p.buf) == 0 {
 				p.buf = nil // an idle stream holds no buffer
 			}
+			p.changedLocked()
 			p.mu.Unlock()
-			signal(p.writable)
 			return n, nil
 		case p.eof:
 			p.mu.Unlock()
@@ -109,15 +121,17 @@ func (p *pipe) read(b []byte, closed <-chan struct{}) (int, error) {
 			p.mu.Unlock()
 			return 0, nil
 		}
-		dl := p.rdl
+		dl, ch := p.rdl, p.waitChLocked()
 		p.mu.Unlock()
-		if err := wait(p.readable, closed, dl); err != nil {
+		if err := wait(ch, closed, dl); err != nil {
 			return 0, err
 		}
 	}
 }
 
 func (p *pipe) write(b []byte, closed <-chan struct{}) (int, error) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
 	n := 0
 	for n < len(b) {
 		p.mu.Lock()
@@ -140,13 +154,13 @@ func (p *pipe) write(b []byte, closed <-chan struct{}) (int, error) {
 			k := min(room, len(b)-n)
 			p.buf = append(p.buf, b[n:n+k]...)
 			n += k
+			p.changedLocked()
 			p.mu.Unlock()
-			signal(p.readable)
 			continue
 		}
-		dl := p.wdl
+		dl, ch := p.wdl, p.waitChLocked()
 		p.mu.Unlock()
-		if err := wait(p.writable, closed, dl); err != nil {
+		if err := wait(ch, closed, dl); err != nil {
 			return n, err
 		}
 	}
@@ -157,9 +171,8 @@ func (p *pipe) write(b []byte, closed <-chan struct{}) (int, error) {
 func (p *pipe) update(f func(p *pipe)) {
 	p.mu.Lock()
 	f(p)
+	p.changedLocked()
 	p.mu.Unlock()
-	signal(p.readable)
-	signal(p.writable)
 }
 
 // stream is one end of a stream: it reads in and writes out.

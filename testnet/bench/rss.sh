@@ -20,7 +20,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-}
 shift || true
 points=("$@")
-(( ${#points[@]} >= 2 )) || points=(1000 20000)
+(( ${#points[@]} == 0 )) && points=(1000 20000)
+(( ${#points[@]} >= 2 )) || { echo "rss.sh: give two points or more (jobs done at each), e.g. 1000 20000" >&2; exit 2; }
+prev=0
+for p in "${points[@]}"; do
+  [[ $p =~ ^[0-9]+$ ]] && (( p > prev )) || { echo "rss.sh: points must be whole numbers in ascending order, got ${points[*]}" >&2; exit 2; }
+  prev=$p
+done
 dir=$(mktemp -d /tmp/rss-bench.XXXXXX)
 if [[ -z "$bin" ]]; then
   bin=$dir/meshnode
