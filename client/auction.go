@@ -80,7 +80,8 @@ func (c *Client) auction(ctx context.Context, t *ticket, out *job.Outcome, emit 
 	// on the bid protocol, and their connections are kept until the round
 	// ends (a provider answers only a client it is connected to unless
 	// asked for gossip). With none, any provider may answer, by gossip.
-	req.GossipBids = len(cands) == 0
+	req.GossipBids = len(cands) == 0 || t.widen
+	r.gossip = req.GossipBids
 	defer c.protect(cands, "auction-"+id)()
 	if err := c.mesh.PublishRequest(ctx, req); err != nil {
 		r.err = err
@@ -108,6 +109,7 @@ wait:
 			// A silent candidate whose connection went (a relay's limit,
 			// the other end's trimming) may still answer by gossip.
 			req.GossipBids = req.GossipBids || c.silentUnconnected(cands, p)
+			r.gossip = req.GossipBids
 			if err := c.mesh.PublishRequest(ctx, req); err != nil {
 				c.log.Debugf("re-gossiping job %s: %v", id, err)
 			}

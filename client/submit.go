@@ -108,10 +108,14 @@ type ticket struct {
 	attempts int
 	// done are the tasks of a resumed array that have their results.
 	done []job.TaskResult
+	// widen: the next round asks every provider (GossipBids), once, after
+	// a round whose candidates could not take the job; widened: it did.
+	widen, widened bool
 }
 
 // round is one auction of a job and what came of it.
 type round struct {
+	gossip  bool // its request asked every provider (GossipBids)
 	cands   int
 	answers []job.Bid
 	ev      scheduler.Evaluation
@@ -165,6 +169,10 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 			return finish(), nil
 		}
 		var why string
+		if c.widen(t, r) {
+			emit(job.Event{Kind: job.EventWaiting, Message: noBids(s, r.cands, r.answers, r.ev.Rejected) + "; asking every provider once"})
+			continue
+		}
 		if len(r.ev.Ranked) == 0 {
 			out.State, out.ExitCode = job.StateUnscheduled, -1
 			why = c.unscheduled(ctx, s, r)
@@ -234,6 +242,24 @@ func (c *Client) waitUntil(t *ticket, r *round) (until time.Time, busy bool) {
 		return time.Time{}, false
 	}
 	return t.start.Add(c.busyWait()), true
+}
+
+// widen reports whether the job auctions again at once asking every
+// provider (job.Request.GossipBids), after round r: once, when r's
+// candidates answered that they cannot take the job (not a busy mesh,
+// which the client waits out). A provider that matches may not be a
+// candidate yet: one behind a NAT still being dialled through a relay, one
+// the DHT did not list.
+func (c *Client) widen(t *ticket, r *round) bool {
+	t.widen = false
+	if len(r.ev.Ranked) > 0 || t.widened || r.gossip || r.err != nil {
+		return false
+	}
+	if _, busy := c.waitUntil(t, r); busy {
+		return false
+	}
+	t.widen, t.widened = true, true
+	return true
 }
 
 // busyWait is how long a job without a deadline waits out a busy mesh.
