@@ -118,11 +118,7 @@ func (c *Client) dispatchArray(ctx context.Context, t *ticket, progress Progress
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reg := c.jobs.add(id, cancel)
-	defer func() {
-		reg.mu.Lock()
-		reg.finish()
-		reg.mu.Unlock()
-	}()
+	defer reg.close()
 	emit, finishJob := c.jobEvents(t, reg, out, progress)
 	if err := c.mesh.OnBid(c.onBid); err != nil {
 		return nil, err

@@ -115,6 +115,13 @@ func (j *clientJob) record(e job.Event) {
 	}
 }
 
+// close finishes j, taking its lock (a dispatch's last step).
+func (j *clientJob) close() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.finish()
+}
+
 func (j *clientJob) finish() {
 	if j.done {
 		return

@@ -144,11 +144,7 @@ func (c *Client) dispatch(ctx context.Context, t *ticket, progress Progress) (*j
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reg := c.jobs.add(id, cancel)
-	defer func() {
-		reg.mu.Lock()
-		reg.finish()
-		reg.mu.Unlock()
-	}()
+	defer reg.close()
 	emit, finish := c.jobEvents(t, reg, out, progress)
 	// A provider that submits subscribes to bids at its first job.
 	if err := c.mesh.OnBid(c.onBid); err != nil {
