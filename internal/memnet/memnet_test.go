@@ -41,17 +41,25 @@ func TestTransportSuite(t *testing.T) {
 	ttransport.SubtestTransport(t, ta, tb, "/ip4/127.0.0.1/tcp/0", idA)
 }
 
-// pair is a connection between two transports of one network.
-func pair(t *testing.T) (transport.CapableConn, transport.CapableConn) {
+// listening is a listener of one transport (peer idA) and another
+// transport of the same network to dial it with.
+func listening(t *testing.T) (l transport.Listener, idA peer.ID, tb *memnet.Transport) {
 	t.Helper()
 	n := memnet.New()
 	ta, idA := newTransport(t, n)
-	tb, _ := newTransport(t, n)
+	tb, _ = newTransport(t, n)
 	l, err := ta.Listen(ma.StringCast("/ip4/127.0.0.1/tcp/0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l, idA, tb
+}
+
+// pair is a connection between two transports of one network.
+func pair(t *testing.T) (transport.CapableConn, transport.CapableConn) {
+	t.Helper()
+	l, idA, tb := listening(t)
 	accepted := make(chan transport.CapableConn, 1)
 	go func() {
 		c, err := l.Accept()
@@ -170,13 +178,7 @@ func TestManyWaitersAndClosedListener(t *testing.T) {
 		}
 	}
 
-	n := memnet.New()
-	ta, idA := newTransport(t, n)
-	tb, _ := newTransport(t, n)
-	l, err := ta.Listen(ma.StringCast("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, idA, tb := listening(t)
 	queued, err := tb.Dial(context.Background(), l.Multiaddr(), idA)
 	if err != nil {
 		t.Fatal(err)
