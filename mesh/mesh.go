@@ -259,6 +259,9 @@ func (m *Mesh) startDHT() error {
 	return nil
 }
 
+// peerQueue is the number of messages GossipSub queues for a peer.
+const peerQueue = 256
+
 // startPubSub starts GossipSub.
 func (m *Mesh) startPubSub() error {
 	var err error
@@ -276,6 +279,11 @@ func (m *Mesh) startPubSub() error {
 		// validation queue (32) an auction of 100 bidders lost up to half of
 		// its bids (BenchmarkAuction).
 		pubsub.WithValidateQueueSize(1024),
+		// What goes to a peer waits in a queue that drops past its size
+		// (default 32): a burst of a client's paced requests (up to the
+		// burst, one message each without a linger) lost a few to its
+		// provider on a busy machine.
+		pubsub.WithPeerOutboundQueueSize(peerQueue),
 		pubsub.WithPeerScore(scoreParams(&m.cfg, m.scoredTopics())),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(m.scores.inspect), scoreInspectPeriod),
 	)

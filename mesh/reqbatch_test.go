@@ -79,8 +79,8 @@ func TestRequestsGoInBatches(t *testing.T) {
 		batched bool
 	}{
 		{"linger", nil, 300, 64, true},
-		// One at a time: GossipSub's queue to a peer holds 32 messages,
-		// and a burst of unbatched ones would overflow it.
+		// One at a time: GossipSub's queue to a peer holds peerQueue
+		// messages, and a burst of unbatched ones could overflow it.
 		{"no linger", []Option{RequestLinger(0)}, 50, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,11 +202,25 @@ func TestRequestsPacedToTheRate(t *testing.T) {
 			prov, client, log := providerAndClient(t, fmt.Sprintf("test-pace-%d-%s", tc.par, tc.name[:2]), []Option{rate}, append([]Option{rate}, tc.opts...))
 			const n = 400
 			ids := publishAll(t, client, n, tc.par) // fails on any error
-			waitFor(t, "the provider to hear every request", func() bool {
+			last := -1
+			heard := func() (n int) {
 				for _, id := range ids {
-					if !log.has(id) {
-						return false
+					if log.has(id) {
+						n++
 					}
+				}
+				return n
+			}
+			waitFor(t, "the provider to hear every request", func() bool {
+				if over := prov.Drops().OverRate.Load(); over != 0 {
+					t.Fatalf("the provider ignored %d messages over the client's rate; want none", over)
+				}
+				if h := heard(); h < n {
+					if h != last {
+						t.Logf("heard %d of %d (counted %d, rejected %d)", h, n, prov.RequestsHeard().Requests.Load(), prov.Drops().Total())
+					}
+					last = h
+					return false
 				}
 				return true
 			})
