@@ -65,10 +65,10 @@ type account struct {
 	receipts      []*entry     // as payer or payee, in arrival order
 	chain         []*entry     // as payer: slot s's first record at s−1 (chain.go)
 	grants        []*job.Grant // to this peer
-	// Folding (cold.go): as payer, slot s's cold record at cold[s−1]
-	// (nCold of them), slots below foldedTo considered; as payee, coldIn
-	// of others' cold slots pay it.
-	cold          []coldSlot
+	// Folding (cold.go): as payer, its folded runs of slots, whose records
+	// are in the book's cold store (nCold of them), slots below foldedTo
+	// considered; as payee, coldIn of others' cold slots pay it.
+	cold          []coldRun
 	nCold, coldIn int
 	foldedTo      uint64
 	dueFold       bool
@@ -87,6 +87,7 @@ type seqKey struct {
 type Book struct {
 	cfg   *config
 	store receiptStore // the receipts' bodies
+	cold  coldStore    // the records of folded slots (cold.go)
 
 	mu        sync.RWMutex
 	nReceipts int
@@ -101,6 +102,8 @@ type Book struct {
 	counting  int               // receipts that count
 	strs      map[string]string // interned peer IDs and network names
 	nCold     int               // cold slots (cold.go)
+	payees    []string          // the payees of cold records, by index (coldstore.go)
+	payeeIdx  map[string]uint32 // and their indexes
 	due       []string          // payers whose chains may fold (markFold)
 }
 
@@ -111,12 +114,12 @@ func NewBook(opts ...Option) (*Book, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBook(c, &memStore{}), nil
+	return newBook(c, &memStore{}, &memCold{}), nil
 }
 
-func newBook(c *config, store receiptStore) *Book {
+func newBook(c *config, store receiptStore, cold coldStore) *Book {
 	return &Book{
-		cfg: c, store: store, multi: map[seqKey][]*entry{},
+		cfg: c, store: store, cold: cold, payeeIdx: map[string]uint32{}, multi: map[seqKey][]*entry{},
 		maxSeq: map[string]uint64{}, grants: map[[32]byte]struct{}{}, accounts: map[string]*account{},
 		fraud: map[string]*job.FraudProof{}, forked: map[seqKey]bool{}, auths: map[seqKey]*job.Authorization{},
 		strs: map[string]string{},

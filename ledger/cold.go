@@ -3,7 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 
 	"github.com/computemesh/computemesh/job"
 )
@@ -15,35 +15,39 @@ import (
 // slot, nothing judges that slot again unless another record for it
 // arrives (a double spend) or counting is derived again (Book.recount). So
 // the book folds the counted slots of each payer's chain more than
-// foldKeep behind its end, foldBatch at a time, into a coldSlot of 80
-// bytes: what counting needs (amount, payee), what listing needs (time,
-// whether it is a claim, where the body is), and its ID. The body stays where it was (the log); the entry
-// goes.
+// foldKeep behind its end, foldBatch at a time: each slot's record (what
+// counting needs: amount, payee; what listing needs: time, whether it is
+// a claim, where the body is; and its ID) goes to the book's cold store
+// (coldstore.go: for a Ledger, a file), the entry goes, and the book keeps
+// a pointer of the slot's in the chain and a coldRun of the fold's. The
+// body stays where it was (the log).
 //
 //   - Only a slot with a single record, counter-signed (or a claim),
 //     neither forked nor in Book.multi, is folded; the others stay as they
 //     are (holes in the cold part of the chain).
-//   - A record arriving for a cold slot is compared with the slot's body,
-//     read back: the same receipt is a duplicate; another one thaws the
-//     book (every cold slot becomes an entry again, read back and checked)
-//     before it is checked again (errThaw), so conflicts are judged on
-//     entries as before.
+//   - A record arriving for a cold slot is compared with the slot's record,
+//     read back: the same receipt (by ID) is a duplicate; another one thaws
+//     the payer's chain (every cold slot becomes an entry again, its body
+//     read back and checked) before it is checked again (errThaw), so
+//     conflicts are judged on entries as before.
 //   - Book.recount thaws the book first too: a fork below a counted chain
 //     may take credits back from any account, and a cold slot must count.
-//     (Should reading back fail, settle still counts cold slots by what
-//     they keep: counting stays right, listings may miss the slot.)
+//     (Should thawing fail, settle still counts cold slots by their
+//     records; should a record not read back, counting stops before it
+//     and says so.)
 //   - Listings (Balance's counts, Records, Receipts) include cold slots.
 //
-// A Book on its own folds too (its store keeps the bodies in memory), so
-// that one set of tests covers both.
+// A Book on its own folds too (its stores keep the bodies and the records
+// in memory), so that one set of tests covers both.
 
-// coldSlot is what a book keeps of a folded slot's record.
+// coldSlot is what a book keeps of a folded slot's record, decoded from
+// its cold store (coldstore.go).
 type coldSlot struct {
 	id     [32]byte // its receipt's ID: a replay is told without reading the body
 	ref    int64    // where the book's store keeps the body
 	amount job.Credits
 	timeMS int64
-	payee  string // interned; "" for a slot that is not cold
+	payee  string // interned
 	claim  bool
 }
 
@@ -78,24 +82,28 @@ func thawOf(err error) (string, bool) {
 }
 
 // coldAt returns payer a's cold slot seq, if seq is cold. b.mu held.
-func (a *account) coldAt(seq uint64) (coldSlot, bool) {
-	if seq == 0 || seq > uint64(len(a.cold)) || a.cold[seq-1].payee == "" {
-		return coldSlot{}, false
+func (b *Book) coldAt(a *account, seq uint64) (coldSlot, bool, error) {
+	if a == nil || a.nCold == 0 || seq == 0 || seq >= a.foldedTo {
+		return coldSlot{}, false, nil
 	}
-	return a.cold[seq-1], true
+	if seq <= uint64(len(a.chain)) && a.chain[seq-1] != nil {
+		return coldSlot{}, false, nil // an entry: not folded, or thawed
+	}
+	i := sort.Search(len(a.cold), func(i int) bool { return a.cold[i].to > seq })
+	if i == len(a.cold) || a.cold[i].from > seq {
+		return coldSlot{}, false, nil
+	}
+	r := a.cold[i]
+	var p [coldRecLen]byte
+	if err := b.cold.read(p[:], r.off+int64(seq-r.from)*coldRecLen); err != nil {
+		return coldSlot{}, false, err
+	}
+	return b.decodeCold(p[:])
 }
 
-// coldRef returns where slot k's body is kept when k is cold. b.mu held.
-func (b *Book) coldRef(k seqKey) (bodyRef, bool) {
-	a := b.accounts[k.payer]
-	if a == nil {
-		return bodyRef{}, false
-	}
-	c, ok := a.coldAt(k.seq)
-	if !ok {
-		return bodyRef{}, false
-	}
-	return c.bodyRef(k.payer, k.seq), true
+// coldSlotOf returns slot k's cold record, if k is cold. b.mu held.
+func (b *Book) coldSlotOf(k seqKey) (coldSlot, bool, error) {
+	return b.coldAt(b.accounts[k.payer], k.seq)
 }
 
 // bodyRef is where c's body is, checked against its ID as an entry's.
@@ -113,12 +121,10 @@ func (b *Book) checkCold(k seqKey, id [32]byte) (cold bool, err error) {
 	if b.nCold == 0 {
 		return false, nil
 	}
-	a := b.accounts[k.payer]
-	if a == nil {
-		return false, nil
-	}
-	c, ok := a.coldAt(k.seq)
+	c, ok, err := b.coldSlotOf(k)
 	switch {
+	case err != nil:
+		return false, fmt.Errorf("receipt %d of payer %s: %w", k.seq, k.payer, err)
 	case !ok:
 		return false, nil
 	case c.id == id:
@@ -149,31 +155,48 @@ func (b *Book) foldDue() {
 }
 
 // fold folds payer's counted slots from a.foldedTo to foldKeep behind
-// the end of its counted chain. b.mu held.
+// the end of its counted chain: their records go to the cold store, their
+// entries go. Should the store fail (a full disk), they stay entries.
+// b.mu held.
 func (b *Book) fold(payer string, a *account) {
 	if b.tally() || a.next <= b.cfg.foldKeep {
 		return
 	}
-	top := a.next - b.cfg.foldKeep
-	touched := map[string]*account{}
-	for s := max(a.foldedTo, 1); s < top && s <= uint64(len(a.chain)); s++ {
+	from, top := max(a.foldedTo, 1), min(a.next-b.cfg.foldKeep, uint64(len(a.chain))+1)
+	if from >= top {
+		return
+	}
+	a.foldedTo = top
+	recs := make([]byte, int(top-from)*coldRecLen)
+	var folded []*entry
+	for s := from; s < top; s++ {
 		k := seqKey{payer, s}
 		e := a.chain[s-1]
 		if _, multi := b.multi[k]; multi || b.forked[k] || e == nil || !e.cosigned {
 			continue
 		}
-		if n := int(s); len(a.cold) < n {
-			a.cold = slices.Grow(a.cold, n-len(a.cold))[:n]
-		}
-		a.cold[s-1] = coldSlot{id: e.id, ref: e.ref, amount: e.amount, timeMS: e.timeMS, payee: e.payee, claim: e.isClaim()}
-		a.chain[s-1], e.folded = nil, true
+		c := coldSlot{id: e.id, ref: e.ref, amount: e.amount, timeMS: e.timeMS, payee: e.payee, claim: e.isClaim()}
+		coldRecord(recs[(s-from)*coldRecLen:], c, b.payeeIndex(e.payee))
+		folded = append(folded, e)
+	}
+	if len(folded) == 0 {
+		return
+	}
+	off, err := b.cold.add(recs)
+	if err != nil {
+		b.cfg.log.Warn("ledger: slots stay in memory, not folded", "payer", payer, "from", from, "to", top, "err", err)
+		return
+	}
+	a.cold = append(a.cold, coldRun{from: from, to: top, off: off})
+	touched := map[string]*account{}
+	for _, e := range folded {
+		a.chain[e.seq-1], e.folded = nil, true
 		a.nCold++
 		b.nCold++
 		pa := b.accounts[e.payee]
 		pa.coldIn++
 		touched[e.payee] = pa
 	}
-	a.foldedTo = max(a.foldedTo, top)
 	a.receipts = dropFolded(a.receipts)
 	for _, pa := range touched {
 		pa.receipts = dropFolded(pa.receipts)
@@ -261,29 +284,47 @@ func (b *Book) thawLocked() error {
 
 // thawAccount makes payer p's cold slots entries again. b.mu held.
 func (b *Book) thawAccount(p string, a *account) error {
-	for i := range a.cold {
-		c := a.cold[i]
-		if c.payee == "" {
-			continue
-		}
-		r, err := b.body(c.bodyRef(p, uint64(i+1)))
-		if err != nil {
+	for len(a.cold) > 0 {
+		r := a.cold[0]
+		recs := make([]byte, int(r.to-r.from)*coldRecLen)
+		if err := b.cold.read(recs, r.off); err != nil {
 			return fmt.Errorf("ledger: thawing the folded slots of payer %s: %w", p, err)
 		}
-		r.Network, r.Payer, r.Payee = b.intern(r.Network), p, c.payee
-		e := newEntry(r, c.id)
-		e.ref = c.ref
-		a.chain[i], a.cold[i] = e, coldSlot{}
-		a.nCold--
-		b.nCold--
-		pa := b.accounts[c.payee]
-		pa.coldIn--
-		a.receipts = append(a.receipts, e)
-		pa.receipts = append(pa.receipts, e)
+		for s := r.from; s < r.to; s++ {
+			c, ok, err := b.decodeCold(recs[(s-r.from)*coldRecLen:])
+			if err == nil && ok {
+				err = b.thawSlot(p, a, s, c)
+			}
+			if err != nil {
+				return fmt.Errorf("ledger: thawing the folded slots of payer %s: %w", p, err)
+			}
+		}
+		a.cold = a.cold[1:]
 	}
-	if a.nCold == 0 {
-		a.cold, a.foldedTo = nil, 1
+	a.cold, a.foldedTo = nil, 1
+	return nil
+}
+
+// thawSlot makes p's cold slot seq, c, an entry again, its body read back
+// and checked. b.mu held.
+func (b *Book) thawSlot(p string, a *account, seq uint64, c coldSlot) error {
+	if a.chain[seq-1] != nil { // thawed already: a run read again after an error
+		return nil
 	}
+	r, err := b.body(c.bodyRef(p, seq))
+	if err != nil {
+		return err
+	}
+	r.Network, r.Payer, r.Payee = b.intern(r.Network), p, c.payee
+	e := newEntry(r, c.id)
+	e.ref = c.ref
+	a.chain[seq-1] = e
+	a.nCold--
+	b.nCold--
+	pa := b.accounts[c.payee]
+	pa.coldIn--
+	a.receipts = append(a.receipts, e)
+	pa.receipts = append(pa.receipts, e)
 	return nil
 }
 
@@ -293,41 +334,74 @@ func (b *Book) slotPay(k seqKey) (amount job.Credits, payee string, ok bool) {
 	if r := b.slot(k); r != nil {
 		return r.amount, r.payee, true
 	}
-	if a := b.accounts[k.payer]; a != nil && !b.forked[k] {
-		if c, ok := a.coldAt(k.seq); ok {
-			return c.amount, c.payee, true
-		}
+	if b.forked[k] {
+		return 0, "", false
 	}
-	return 0, "", false
+	c, ok, err := b.coldSlotOf(k)
+	if err != nil {
+		b.cfg.log.Error("ledger: a folded slot cannot be read: counting stops before it", "payer", k.payer, "seq", k.seq, "err", err)
+	}
+	return c.amount, c.payee, ok
 }
 
 // coldOf appends to out the bodies of peer's cold slots that pick keeps:
 // as payer (own) and as payee (!own). b.mu held.
-func (b *Book) coldOf(peer string, out []listed, pick func(own, claim bool, seq uint64, timeMS int64) bool) []listed {
+func (b *Book) coldOf(peer string, out []listed, pick func(own, claim bool, seq uint64, timeMS int64) bool) ([]listed, error) {
 	if b.nCold == 0 {
-		return out
+		return out, nil
 	}
-	if a := b.accounts[peer]; a != nil && a.nCold > 0 {
-		for i, c := range a.cold {
-			if s := uint64(i + 1); c.payee != "" && pick(true, c.claim, s, c.timeMS) {
+	own := b.accounts[peer]
+	if own != nil && own.nCold > 0 {
+		err := b.eachCold(own, func(s uint64, c coldSlot) {
+			if pick(true, c.claim, s, c.timeMS) {
 				out = append(out, listed{own: true, seq: s, timeMS: c.timeMS, payer: peer, id: c.id, ref: c.bodyRef(peer, s)})
 			}
+		})
+		if err != nil {
+			return out, fmt.Errorf("ledger: listing the folded slots of %s: %w", peer, err)
 		}
 	}
-	if a := b.accounts[peer]; a == nil || a.coldIn == 0 {
-		return out
+	if own == nil || own.coldIn == 0 {
+		return out, nil
 	}
 	for p, a := range b.accounts {
 		if a.nCold == 0 || p == peer {
 			continue
 		}
-		for i, c := range a.cold {
-			if s := uint64(i + 1); c.payee == peer && pick(false, c.claim, s, c.timeMS) {
+		err := b.eachCold(a, func(s uint64, c coldSlot) {
+			if c.payee == peer && pick(false, c.claim, s, c.timeMS) {
 				out = append(out, listed{seq: s, timeMS: c.timeMS, payer: p, id: c.id, ref: c.bodyRef(p, s)})
+			}
+		})
+		if err != nil {
+			return out, fmt.Errorf("ledger: listing the folded slots of %s paying %s: %w", p, peer, err)
+		}
+	}
+	return out, nil
+}
+
+// eachCold calls f with each cold slot of a, a run read at a time. b.mu
+// held.
+func (b *Book) eachCold(a *account, f func(seq uint64, c coldSlot)) error {
+	for _, r := range a.cold {
+		recs := make([]byte, int(r.to-r.from)*coldRecLen)
+		if err := b.cold.read(recs, r.off); err != nil {
+			return err
+		}
+		for s := r.from; s < r.to; s++ {
+			if s <= uint64(len(a.chain)) && a.chain[s-1] != nil {
+				continue // thawed
+			}
+			c, ok, err := b.decodeCold(recs[(s-r.from)*coldRecLen:])
+			if err != nil {
+				return err
+			}
+			if ok {
+				f(s, c)
 			}
 		}
 	}
-	return out
+	return nil
 }
 
 // listed is a receipt in a listing (Records, Receipts), entry or cold.

@@ -1,5 +1,10 @@
 package ledger
 
+import (
+	"errors"
+	"sync/atomic"
+)
+
 // LogFileT is the file interface a Ledger writes through, for tests that
 // make writes fail.
 type LogFileT = logFile
@@ -45,3 +50,33 @@ func ColdSlots(b *Book) int {
 
 // LedgerColdSlots returns how many slots of l's book are cold.
 func LedgerColdSlots(l *Ledger) int { return ColdSlots(l.book) }
+
+// FaultyCold is a cold store (coldstore.go) in memory whose adds or reads
+// fail while told to: a full disk, a failing one.
+type FaultyCold struct {
+	memCold
+	FailAdd, FailRead atomic.Bool
+}
+
+func (f *FaultyCold) add(p []byte) (int64, error) {
+	if f.FailAdd.Load() {
+		return 0, errors.New("no space left on device")
+	}
+	return f.memCold.add(p)
+}
+
+func (f *FaultyCold) read(p []byte, off int64) error {
+	if f.FailRead.Load() {
+		return errors.New("input/output error")
+	}
+	return f.memCold.read(p, off)
+}
+
+// NewBookWithCold is NewBook with c as its cold store.
+func NewBookWithCold(c *FaultyCold, opts ...Option) (*Book, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newBook(cfg, &memStore{}, c), nil
+}

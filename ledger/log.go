@@ -132,13 +132,13 @@ func Open(dir string, opts ...Option) (*Ledger, error) {
 	}
 	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
-		l.store.f.Close()
+		l.closeStore()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	end, err := l.replay(f)
 	if err != nil {
 		f.Close()
-		l.store.f.Close()
+		l.closeStore()
 		return nil, err
 	}
 	l.f, l.size, l.synced = f, end, end
@@ -470,7 +470,7 @@ func (l *Ledger) Close() error {
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
-	if cerr := l.store.f.Close(); err == nil && cerr != nil {
+	if cerr := l.closeStore(); err == nil && cerr != nil {
 		err = fmt.Errorf("ledger %s: %w", l.path, cerr)
 	}
 	return err

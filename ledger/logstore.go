@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 
 	"github.com/computemesh/computemesh/job"
 )
@@ -71,7 +72,11 @@ func (s *logStore) load(ref int64) (*job.Receipt, error) {
 // Receipts is Book.Receipts, read back from the log: an error for a
 // receipt the log no longer holds as it was written.
 func (l *Ledger) Receipts(peer string, n int) ([]job.Receipt, error) {
-	rs, err := l.book.bodies(l.book.recent(peer, n))
+	refs, err := l.book.recent(peer, n)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: the receipts of %s: %w", peer, err)
+	}
+	rs, err := l.book.bodies(refs)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: the receipts of %s: %w", peer, err)
 	}
@@ -86,7 +91,10 @@ func (l *Ledger) Records(peer string, max int) ([]job.Grant, []job.Receipt, erro
 // RecordsSince is Book.RecordsSince, read back from the log (see
 // Receipts): a sync answer.
 func (l *Ledger) RecordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []job.Receipt, error) {
-	gs, refs := l.book.recordsSince(peer, after, sinceMS, max)
+	gs, refs, err := l.book.recordsSince(peer, after, sinceMS, max)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: the records of %s: %w", peer, err)
+	}
 	rs, err := l.book.bodies(refs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ledger: the records of %s: %w", peer, err)
@@ -95,13 +103,28 @@ func (l *Ledger) RecordsSince(peer string, after uint64, sinceMS int64, max int)
 }
 
 // openStore opens the log read-only for reading receipts back and gives
-// the ledger its book. Close closes it.
+// the ledger its book, with a cold store beside the log (coldstore.go).
+// Close closes them.
 func (l *Ledger) openStore() error {
 	f, err := os.Open(l.path)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
+	cold, err := openFileCold(filepath.Dir(l.path))
+	if err != nil {
+		f.Close()
+		return err
+	}
 	l.store = &logStore{path: l.path, f: f}
-	l.book = newBook(l.cfg, l.store)
+	l.book = newBook(l.cfg, l.store, cold)
 	return nil
+}
+
+// closeStore closes what openStore opened.
+func (l *Ledger) closeStore() error {
+	err := l.store.f.Close()
+	if cerr := l.book.cold.close(); err == nil {
+		err = cerr
+	}
+	return err
 }

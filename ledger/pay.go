@@ -109,10 +109,15 @@ func (l *Ledger) held(r *job.Receipt) (*job.Receipt, error) {
 			break
 		}
 	}
-	if c, ok := l.book.coldRef(k); ok && !l.book.accounts[k.payer].cold[k.seq-1].claim {
-		ref = &c
+	c, cold, err := l.book.coldSlotOf(k)
+	if cold && !c.claim {
+		b := c.bodyRef(k.payer, k.seq)
+		ref = &b
 	}
 	l.book.mu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("paying slot %d of %s: %w", r.Seq, r.Payer, err)
+	}
 	if ref == nil {
 		return nil, nil
 	}
@@ -129,9 +134,12 @@ func (l *Ledger) held(r *job.Receipt) (*job.Receipt, error) {
 func (l *Ledger) Void(a *job.Authorization, timeMS int64, sign func([]byte) ([]byte, error)) (*job.Receipt, error) {
 	l.book.mu.RLock()
 	k := seqKey{a.Payer, a.Seq}
-	_, cold := l.book.coldRef(k)
+	_, cold, err := l.book.coldSlotOf(k)
 	filled := cold || len(l.book.slotRecs(k)) > 0
 	l.book.mu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("voiding slot %d of %s: %w", a.Seq, a.Payer, err)
+	}
 	if filled {
 		return nil, nil
 	}

@@ -29,21 +29,21 @@ func (b *Book) Records(peer string, max int) ([]job.Grant, []job.Receipt) {
 // records the judge held; a second receipt in a counted slot is a double
 // spend, which its holders prove to everyone by gossip.)
 func (b *Book) RecordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []job.Receipt) {
-	gs, refs := b.recordsSince(peer, after, sinceMS, max)
-	rs, err := b.bodies(refs)
-	if err != nil { // not with a Book's own store, in memory: see Ledger.RecordsSince
+	gs, refs, err := b.recordsSince(peer, after, sinceMS, max)
+	rs, berr := b.bodies(refs)
+	if err = cmp.Or(err, berr); err != nil { // not with a Book's own stores, in memory: see Ledger.RecordsSince
 		b.cfg.log.Error("ledger: reading receipts back", "peer", peer, "err", err)
 	}
 	return gs, rs
 }
 
 // recordsSince is RecordsSince's grants and where its receipts are.
-func (b *Book) recordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []bodyRef) {
+func (b *Book) recordsSince(peer string, after uint64, sinceMS int64, max int) ([]job.Grant, []bodyRef, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	a := b.accounts[peer]
 	if a == nil || max <= 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var gs []job.Grant
 	for _, g := range a.grants[:min(len(a.grants), max)] {
@@ -60,7 +60,10 @@ func (b *Book) recordsSince(peer string, after uint64, sinceMS int64, max int) (
 			rs = append(rs, r.listed(peer))
 		}
 	}
-	rs = b.coldOf(peer, rs, pick)
+	rs, err := b.coldOf(peer, rs, pick)
+	if err != nil {
+		return nil, nil, err
+	}
 	slices.SortFunc(rs, func(x, y listed) int { // an order that depends on nothing but the records
 		if x.own != y.own { // its own chain first
 			if x.own {
@@ -80,7 +83,7 @@ func (b *Book) recordsSince(peer string, after uint64, sinceMS int64, max int) (
 	for _, r := range rs[:min(len(rs), max-len(gs))] {
 		out = append(out, r.ref)
 	}
-	return gs, out
+	return gs, out, nil
 }
 
 // listed is e in a listing of peer's receipts.
@@ -104,26 +107,30 @@ func (b *Book) CountedChain(peer string) uint64 {
 // memory, cannot fail to give them; a Ledger's reads its log:
 // Ledger.Receipts.)
 func (b *Book) Receipts(peer string, n int) []job.Receipt {
-	rs, err := b.bodies(b.recent(peer, n))
-	if err != nil {
+	refs, err := b.recent(peer, n)
+	rs, berr := b.bodies(refs)
+	if err = cmp.Or(err, berr); err != nil {
 		b.cfg.log.Error("ledger: reading receipts back", "peer", peer, "err", err)
 	}
 	return rs
 }
 
 // recent is where Receipts' receipts are.
-func (b *Book) recent(peer string, n int) []bodyRef {
+func (b *Book) recent(peer string, n int) ([]bodyRef, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	a := b.accounts[peer]
 	if a == nil || n <= 0 {
-		return nil
+		return nil, nil
 	}
 	rs := make([]listed, 0, len(a.receipts))
 	for _, r := range a.receipts {
 		rs = append(rs, r.listed(peer))
 	}
-	rs = b.coldOf(peer, rs, func(bool, bool, uint64, int64) bool { return true })
+	rs, err := b.coldOf(peer, rs, func(bool, bool, uint64, int64) bool { return true })
+	if err != nil {
+		return nil, err
+	}
 	slices.SortFunc(rs, func(x, y listed) int {
 		if c := cmp.Compare(y.timeMS, x.timeMS); c != 0 {
 			return c
@@ -140,5 +147,5 @@ func (b *Book) recent(peer string, n int) []bodyRef {
 	for _, r := range rs[:min(n, len(rs))] {
 		out = append(out, r.ref)
 	}
-	return out
+	return out, nil
 }

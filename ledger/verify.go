@@ -39,7 +39,7 @@ func (l *Ledger) Verify() (Report, error) {
 		return rep, fmt.Errorf("ledger: %w", err)
 	}
 	defer f.Close()
-	fresh := newBook(l.cfg, l.store) // its entries refer to the same log
+	fresh := newBook(l.cfg, l.store, l.book.cold) // its entries refer to the same log; its folds go to the same store
 	s := newScanner(l.path, f, size)
 	for {
 		typ, payload, err := s.next()
