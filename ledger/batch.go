@@ -25,14 +25,19 @@ func (l *Ledger) AddAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*
 
 // addAll is AddAll but the sync. l.mu held.
 func (l *Ledger) addAll(gs []job.Grant, rs []job.Receipt) (added int, frauds []*job.FraudProof, refused []error, err error) {
-	todo, refused, thaw := l.checkAll(gs, rs)
+	todo, refused, thaw, err := l.checkAll(gs, rs)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	if len(thaw) > 0 { // records for cold slots of these payers (cold.go)
 		for _, p := range thaw {
 			if err := l.book.thaw(p); err != nil {
 				return 0, nil, refused, err
 			}
 		}
-		todo, refused, _ = l.checkAll(gs, rs)
+		if todo, refused, _, err = l.checkAll(gs, rs); err != nil {
+			return 0, nil, nil, err
+		}
 	}
 	var buf []byte
 	for i := range todo {
@@ -79,8 +84,9 @@ type checked struct {
 // receipts' signatures at once where a BatchVerifier is set. It returns
 // the new records and the refusals (duplicates are neither), and the
 // payers of receipts whose slot is cold and holds another record (cold.go):
-// the caller thaws them and checks the batch again.
-func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, refused []error, thaw []string) {
+// the caller thaws them and checks the batch again. A failure of the cold
+// store is this node's, not a record's: it is fail.
+func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, refused []error, thaw []string, fail error) {
 	grants := map[[32]byte]bool{}
 	var q *sigQueue
 	if l.cfg.verifyBatch != nil {
@@ -112,6 +118,8 @@ func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, ref
 		case err != nil:
 			if p, ok := thawOf(err); ok {
 				thaw = append(thaw, p)
+			} else if errors.Is(err, errColdStore) {
+				return nil, nil, nil, err
 			} else if !errors.Is(err, ErrDuplicate) {
 				refused = append(refused, err)
 			}
@@ -120,11 +128,11 @@ func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, ref
 		}
 	}
 	if q == nil {
-		return todo, refused, thaw
+		return todo, refused, thaw, nil
 	}
 	bad := l.book.checkQueued(q)
 	if len(bad) == 0 {
-		return todo, refused, thaw
+		return todo, refused, thaw, nil
 	}
 	kept := todo[:0]
 	for i, c := range todo {
@@ -134,5 +142,5 @@ func (l *Ledger) checkAll(gs []job.Grant, rs []job.Receipt) (todo []checked, ref
 		}
 		kept = append(kept, c)
 	}
-	return kept, refused, thaw
+	return kept, refused, thaw, nil
 }

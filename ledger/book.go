@@ -72,6 +72,7 @@ type account struct {
 	nCold, coldIn int
 	foldedTo      uint64
 	dueFold       bool
+	stalled       bool // its count stopped at a cold record that could not be read (slotPay)
 }
 
 type seqKey struct {

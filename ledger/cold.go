@@ -30,11 +30,12 @@ import (
 //     the payer's chain (every cold slot becomes an entry again, its body
 //     read back and checked) before it is checked again (errThaw), so
 //     conflicts are judged on entries as before.
-//   - Book.recount thaws the book first too: a fork below a counted chain
-//     may take credits back from any account, and a cold slot must count.
-//     (Should thawing fail, settle still counts cold slots by their
-//     records; should a record not read back, counting stops before it
-//     and says so.)
+//   - Book.recount (a fork below a counted chain, which may take credits
+//     back from any account) counts cold slots by their records, and
+//     thaws the chains whose count then stops below their folded slots: a
+//     cold slot is a counted one. Should a record not read back, its
+//     payer's count stops before it and the payer can spend nothing
+//     (account.stalled), logged.
 //   - Listings (Balance's counts, Records, Receipts) include cold slots.
 //
 // A Book on its own folds too (its stores keep the bodies and the records
@@ -96,7 +97,7 @@ func (b *Book) coldAt(a *account, seq uint64) (coldSlot, bool, error) {
 	r := a.cold[i]
 	var p [coldRecLen]byte
 	if err := b.cold.read(p[:], r.off+int64(seq-r.from)*coldRecLen); err != nil {
-		return coldSlot{}, false, err
+		return coldSlot{}, false, fmt.Errorf("%w: %w", errColdStore, err)
 	}
 	return b.decodeCold(p[:])
 }
@@ -264,24 +265,6 @@ func (b *Book) thawPayerLocked(payer string) error {
 	return nil
 }
 
-// thawLocked makes every cold slot an entry again, its body read back and
-// checked. On an error the slots thawed so far stay thawed, the others
-// cold. b.mu held.
-func (b *Book) thawLocked() error {
-	if b.nCold == 0 {
-		return nil
-	}
-	for p, a := range b.accounts {
-		if a.nCold == 0 {
-			continue
-		}
-		if err := b.thawAccount(p, a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // thawAccount makes payer p's cold slots entries again. b.mu held.
 func (b *Book) thawAccount(p string, a *account) error {
 	for len(a.cold) > 0 {
@@ -339,7 +322,11 @@ func (b *Book) slotPay(k seqKey) (amount job.Credits, payee string, ok bool) {
 	}
 	c, ok, err := b.coldSlotOf(k)
 	if err != nil {
-		b.cfg.log.Error("ledger: a folded slot cannot be read: counting stops before it", "payer", k.payer, "seq", k.seq, "err", err)
+		// Its payer's later receipts cannot count: it must not look richer
+		// for it (Available), so it can spend nothing until it is counted
+		// again (a recount, the replay of the next Open).
+		b.cfg.log.Error("ledger: a folded slot cannot be read: its payer's count stops before it, and the payer can spend nothing", "payer", k.payer, "seq", k.seq, "err", err)
+		b.accounts[k.payer].stalled = true
 	}
 	return c.amount, c.payee, ok
 }

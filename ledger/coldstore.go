@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -20,8 +21,7 @@ import (
 // memory, 64 bytes a slot.
 
 // coldStore keeps the records of folded slots. Appends run under the
-// book's write lock, reads under its read lock: a store shared by two
-// books (Ledger.Verify's fresh book) orders them itself.
+// book's write lock, reads under its read lock (concurrently).
 type coldStore interface {
 	// add appends p and returns its offset.
 	add(p []byte) (int64, error)
@@ -30,6 +30,10 @@ type coldStore interface {
 	// close releases the store.
 	close() error
 }
+
+// errColdStore marks a failure of the cold store: this node's, not the
+// record's (a batch returns it rather than refuse the record).
+var errColdStore = errors.New("the store of folded slots failed")
 
 // coldRecLen is the length of a folded slot's record: its receipt's ID
 // (32 bytes), where the body is (8), amount (8), time (8), payee (4: an

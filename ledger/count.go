@@ -37,7 +37,12 @@ import (
 func (b *Book) tally() bool { return b.cfg.faucet == "" }
 
 // spendable is a's counted balance.
-func (a *account) spendable() job.Credits { return a.granted + a.earned - a.spent }
+func (a *account) spendable() job.Credits {
+	if a.stalled { // its count stopped at a record that could not be read (slotPay)
+		return min(a.granted+a.earned-a.spent, 0)
+	}
+	return a.granted + a.earned - a.spent
+}
 
 // counted reports whether r, a receipt in the book, counts.
 func (b *Book) counted(r *entry) bool {
@@ -84,18 +89,26 @@ func (b *Book) settle(payer string) {
 }
 
 // recount derives what counts from nothing: after a fork below a payer's
-// counted chain, the only change that takes credits back. b.mu held.
+// counted chain, the only change that takes credits back. Cold slots count
+// by their records (slotPay); a chain whose count now stops below its
+// folded slots is thawed (cold.go: a folded slot is a counted one), the
+// others stay folded — a fork anywhere must not make every holder read
+// every chain back. b.mu held.
 func (b *Book) recount() {
-	if err := b.thawLocked(); err != nil { // cold.go: a cold slot must count
-		b.cfg.log.Error("ledger: counting again with slots still folded", "err", err)
-	}
 	b.counting = 0
 	for _, a := range b.accounts {
 		a.earned, a.spent, a.next = 0, 0, 1
-		a.foldedTo = 1
+		a.stalled = false
 	}
 	for p := range b.accounts { // every one: a receipt of 0 needs no credit
 		b.settle(p)
+	}
+	for p, a := range b.accounts {
+		if a.nCold > 0 && a.next < a.foldedTo && !a.stalled {
+			if err := b.thawAccount(p, a); err != nil {
+				b.cfg.log.Error("ledger: a chain whose count stops below its folded slots stays folded", "payer", p, "err", err)
+			}
+		}
 	}
 }
 

@@ -51,32 +51,47 @@ func ColdSlots(b *Book) int {
 // LedgerColdSlots returns how many slots of l's book are cold.
 func LedgerColdSlots(l *Ledger) int { return ColdSlots(l.book) }
 
-// FaultyCold is a cold store (coldstore.go) in memory whose adds or reads
-// fail while told to: a full disk, a failing one.
+// FaultyCold is a cold store (coldstore.go) whose adds or reads fail
+// while told to: a full disk, a failing one.
 type FaultyCold struct {
-	memCold
+	inner             coldStore
 	FailAdd, FailRead atomic.Bool
+	Added             atomic.Int64 // bytes
 }
 
 func (f *FaultyCold) add(p []byte) (int64, error) {
 	if f.FailAdd.Load() {
 		return 0, errors.New("no space left on device")
 	}
-	return f.memCold.add(p)
+	f.Added.Add(int64(len(p)))
+	return f.inner.add(p)
 }
 
 func (f *FaultyCold) read(p []byte, off int64) error {
 	if f.FailRead.Load() {
 		return errors.New("input/output error")
 	}
-	return f.memCold.read(p, off)
+	return f.inner.read(p, off)
 }
 
-// NewBookWithCold is NewBook with c as its cold store.
-func NewBookWithCold(c *FaultyCold, opts ...Option) (*Book, error) {
+func (f *FaultyCold) close() error { return f.inner.close() }
+
+// NewBookWithFaultyCold is NewBook with a FaultyCold in memory as its
+// cold store.
+func NewBookWithFaultyCold(opts ...Option) (*Book, *FaultyCold, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return newBook(cfg, &memStore{}, c), nil
+	c := &FaultyCold{inner: &memCold{}}
+	return newBook(cfg, &memStore{}, c), c, nil
+}
+
+// FaultLedgerCold makes l's cold store a FaultyCold around it.
+func FaultLedgerCold(l *Ledger) *FaultyCold {
+	l.book.mu.Lock()
+	defer l.book.mu.Unlock()
+	c := &FaultyCold{inner: l.book.cold}
+	l.book.cold = c
+	return c
 }

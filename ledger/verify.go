@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // Problem is one record Verify found wrong.
@@ -39,7 +40,12 @@ func (l *Ledger) Verify() (Report, error) {
 		return rep, fmt.Errorf("ledger: %w", err)
 	}
 	defer f.Close()
-	fresh := newBook(l.cfg, l.store, l.book.cold) // its entries refer to the same log; its folds go to the same store
+	cold, err := openFileCold(filepath.Dir(l.path)) // its own: the live store never grows by a check
+	if err != nil {
+		return rep, err
+	}
+	defer cold.close()
+	fresh := newBook(l.cfg, l.store, cold) // its entries refer to the same log
 	s := newScanner(l.path, f, size)
 	for {
 		typ, payload, err := s.next()
