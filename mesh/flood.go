@@ -74,9 +74,11 @@ func (l *authorLimiter) allowN(author peer.ID, n int, now time.Time) bool {
 // pacer is a node's own sending bucket for its job requests (paced): the
 // rate of its peers' per-author buckets, a burst smaller by a headroom.
 // Tokens are taken before a message is published, one caller at a time in
-// turn, so its peers' buckets for it — same rate, the whole burst, fed the
-// same requests a little later and bunched by the network — keep at least
-// the headroom: they never run dry.
+// turn, the turn held until the message is published, so its peers'
+// buckets for it — same rate, the whole burst, fed the same requests in
+// the same order a little later, bunched only by a stall of the link,
+// which refills them as long — keep at least the headroom: they never run
+// dry.
 type pacer struct {
 	rate, burst float64
 	turn        chan struct{} // held by the caller being served
@@ -93,14 +95,20 @@ func newPacer(rate float64, burst int) *pacer {
 }
 
 // take waits for its turn and for n tokens (at most the burst: a larger
-// message waits for a full bucket and empties it), and takes them.
-func (p *pacer) take(ctx context.Context, n int) error {
+// message waits for a full bucket and empties it) and takes them; it
+// returns with the turn held, and the caller calls done once its message
+// is published. So messages leave in the order, and at the pace, their
+// tokens were taken: a caller descheduled between the two (32 callers at
+// once under the race detector on a loaded machine) had its message reach
+// the peers bunched with later ones, and past the headroom they ignored
+// some.
+func (p *pacer) take(ctx context.Context, n int) (done func(), err error) {
 	select {
 	case p.turn <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	defer func() { <-p.turn }()
+	done = func() { <-p.turn }
 	need := min(float64(n), p.burst)
 	for {
 		now := time.Now()
@@ -110,14 +118,15 @@ func (p *pacer) take(ctx context.Context, n int) error {
 		p.last = now
 		if p.tokens >= need {
 			p.tokens -= need
-			return nil
+			return done, nil
 		}
 		t := time.NewTimer(time.Duration((need - p.tokens) / p.rate * float64(time.Second)))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			done()
+			return nil, ctx.Err()
 		}
 	}
 }

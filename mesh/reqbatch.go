@@ -160,11 +160,13 @@ func (b *requestBatcher) send(batch []*pendingRequest) {
 // takes its turn again.
 func (b *requestBatcher) paced(ctx context.Context, n int, msg []byte) error {
 	for try := 1; ; try++ {
-		if err := b.m.pace.take(ctx, n); err != nil {
+		done, err := b.m.pace.take(ctx, n)
+		if err != nil {
 			return err
 		}
 		over := b.m.limit.over.Load()
-		err := b.topic.Publish(ctx, msg)
+		err = b.topic.Publish(ctx, msg)
+		done()
 		var verr pubsub.ValidationError
 		if !errors.As(err, &verr) || verr.Reason != pubsub.RejectValidationIgnored || b.m.limit.over.Load() == over || try == maxPaceTries {
 			return err // not the rate (or not only): as it is

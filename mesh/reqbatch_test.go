@@ -180,7 +180,7 @@ func bareGossipPeer(t *testing.T, m *Mesh, name string) (peer.ID, *pubsub.Topic)
 
 // A client that submits faster than the per-author rate its peers enforce
 // is slowed down to it, never dropped: with 100 requests a second (burst
-// 50) on both nodes, 400 requests published 64 at a time all succeed, and
+// 100) on both nodes, 400 requests published 64 at a time all succeed, and
 // the provider, whose bucket for the client is as small, hears every one
 // and ignores none. (Before pacing, the client's own validator ignored
 // what went past its bucket: "validation ignored", the jobs unscheduled.)
@@ -198,7 +198,7 @@ func TestRequestsPacedToTheRate(t *testing.T) {
 		{"no linger, 32 at once", []Option{RequestLinger(0)}, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rate := RequestRate(100, 50)
+			rate := RequestRate(100, 100)
 			prov, client, log := providerAndClient(t, fmt.Sprintf("test-pace-%d-%s", tc.par, tc.name[:2]), []Option{rate}, append([]Option{rate}, tc.opts...))
 			const n = 400
 			ids := publishAll(t, client, n, tc.par) // fails on any error
