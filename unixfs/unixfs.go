@@ -1,0 +1,120 @@
+package unixfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/blockstore"
+	chunker "github.com/ipfs/boxo/chunker"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// Import settings: kubo's defaults (doc.go, testdata/kubo.json).
+const (
+	ChunkSize     = 256 << 10 // bytes of a leaf
+	FileLinks     = 174       // links of a file's inner node
+	ShardingSize  = 256 << 10 // a directory's estimated size past which it is a HAMT
+	ShardFanout   = 256       // a HAMT node's width
+	maxBlockBytes = 1 << 20   // the most a block may be (what Bitswap carries)
+)
+
+// prefix is the CID of every block: v1, SHA2-256 (the codec is the
+// block's: raw for leaves, dag-pb for the rest).
+var prefix = cid.Prefix{Version: 1, Codec: cid.DagProtobuf, MhType: mh.SHA2_256, MhLength: -1}
+
+// DAG adds to and reads from a blockstore. It is safe for concurrent use
+// when its blockstore is.
+type DAG struct {
+	bs  blockstore.Blockstore
+	dag ipld.DAGService
+}
+
+// New returns a DAG over bs. Blocks come from bs alone (no exchange).
+func New(bs blockstore.Blockstore) *DAG {
+	return &DAG{bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, nil))}
+}
+
+// Blockstore returns the DAG's blockstore.
+func (d *DAG) Blockstore() blockstore.Blockstore { return d.bs }
+
+// AddFile imports r as a file and returns its CID and size. A file of at
+// most one chunk is a single raw block (its CID is that of its bytes).
+func (d *DAG) AddFile(ctx context.Context, r io.Reader) (cid.Cid, int64, error) {
+	n, size, err := d.addFile(ctx, r)
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	return n.Cid(), size, nil
+}
+
+func (d *DAG) addFile(ctx context.Context, r io.Reader) (ipld.Node, int64, error) {
+	cr := &countingReader{r: r, ctx: ctx}
+	params := helpers.DagBuilderParams{Dagserv: d.dag, Maxlinks: FileLinks, RawLeaves: true, CidBuilder: prefix}
+	db, err := params.New(chunker.NewSizeSplitter(cr, ChunkSize))
+	if err != nil {
+		return nil, 0, fmt.Errorf("unixfs: %w", err)
+	}
+	n, err := balanced.Layout(db)
+	if err != nil {
+		return nil, 0, fmt.Errorf("unixfs: importing a file: %w", err)
+	}
+	return n, cr.n, nil
+}
+
+// countingReader counts what it reads and stops when ctx is done.
+type countingReader struct {
+	r   io.Reader
+	ctx context.Context
+	n   int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// newDirectory returns an empty directory with the import settings.
+func (d *DAG) newDirectory() (uio.Directory, error) {
+	dir, err := uio.NewDirectory(d.dag, uio.WithCidBuilder(prefix), uio.WithMaxHAMTFanout(ShardFanout),
+		uio.WithSizeEstimationMode(uio.SizeEstimationLinks))
+	if err != nil {
+		return nil, fmt.Errorf("unixfs: %w", err)
+	}
+	if b, ok := dir.(interface{ SetHAMTShardingSize(int) }); ok {
+		b.SetHAMTShardingSize(ShardingSize)
+	}
+	return dir, nil
+}
+
+// ErrNotFile is returned by Open for a CID that is not a file.
+var ErrNotFile = errors.New("not a file")
+
+// Open returns a reader of the file c (its blocks read as needed) and its
+// size.
+func (d *DAG) Open(ctx context.Context, c cid.Cid) (uio.DagReader, error) {
+	n, err := d.dag.Get(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("unixfs: %s: %w", c, err)
+	}
+	r, err := uio.NewDagReader(ctx, n, d.dag)
+	if errors.Is(err, uio.ErrIsDir) {
+		return nil, fmt.Errorf("unixfs: %s is a directory: %w", c, ErrNotFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unixfs: %s: %w", c, err)
+	}
+	return r, nil
+}
