@@ -33,20 +33,24 @@ func (d *DAG) AddTree(ctx context.Context, dir string) (cid.Cid, error) {
 		return cid.Undef, fmt.Errorf("unixfs: %w", err)
 	}
 	defer root.Close()
-	n, err := d.addDir(ctx, root, ".")
+	dag := d.batch(ctx)
+	n, err := addDir(ctx, dag, root, ".")
+	if err == nil {
+		err = dag.Commit()
+	}
 	if err != nil {
 		return cid.Undef, err
 	}
 	return n.Cid(), nil
 }
 
-// addDir imports directory p beneath root.
-func (d *DAG) addDir(ctx context.Context, root *os.Root, p string) (ipld.Node, error) {
+// addDir imports directory p beneath root into dag.
+func addDir(ctx context.Context, dag ipld.DAGService, root *os.Root, p string) (ipld.Node, error) {
 	ents, err := fs.ReadDir(root.FS(), p)
 	if err != nil {
 		return nil, fmt.Errorf("unixfs: %w", err)
 	}
-	dir, err := d.newDirectory()
+	dir, err := newDirectory(dag)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +63,9 @@ func (d *DAG) addDir(ctx context.Context, root *os.Root, p string) (ipld.Node, e
 		var n ipld.Node
 		switch {
 		case info.IsDir():
-			n, err = d.addDir(ctx, root, child)
+			n, err = addDir(ctx, dag, root, child)
 		case info.Mode().IsRegular():
-			n, err = d.addTreeFile(ctx, root, child)
+			n, err = addTreeFile(ctx, dag, root, child)
 		default:
 			return nil, fmt.Errorf("unixfs: %s: a %v: %w", child, info.Mode().Type(), ErrUnsupported)
 		}
@@ -76,7 +80,7 @@ func (d *DAG) addDir(ctx context.Context, root *os.Root, p string) (ipld.Node, e
 	if err != nil {
 		return nil, fmt.Errorf("unixfs: %s: %w", p, err)
 	}
-	if err := d.dag.Add(ctx, n); err != nil {
+	if err := dag.Add(ctx, n); err != nil {
 		return nil, fmt.Errorf("unixfs: %s: %w", p, err)
 	}
 	return n, nil
@@ -84,7 +88,7 @@ func (d *DAG) addDir(ctx context.Context, root *os.Root, p string) (ipld.Node, e
 
 // addTreeFile imports the regular file p beneath root; its type is checked
 // again once it is open (it may have been swapped after Lstat).
-func (d *DAG) addTreeFile(ctx context.Context, root *os.Root, p string) (ipld.Node, error) {
+func addTreeFile(ctx context.Context, dag ipld.DAGService, root *os.Root, p string) (ipld.Node, error) {
 	f, err := root.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("unixfs: %w", err)
@@ -93,7 +97,7 @@ func (d *DAG) addTreeFile(ctx context.Context, root *os.Root, p string) (ipld.No
 	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("unixfs: %s: no longer a regular file: %w", p, ErrUnsupported)
 	}
-	n, _, err := d.addFile(ctx, f)
+	n, _, err := addFile(ctx, dag, f)
 	if err != nil {
 		return nil, fmt.Errorf("unixfs: %s: %w", p, err)
 	}
