@@ -3,8 +3,8 @@ package unixfs_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
