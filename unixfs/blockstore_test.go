@@ -95,14 +95,8 @@ func TestBlockstoreVerifiesOnRead(t *testing.T) {
 // then exports it to a file, and reports each way's MB/s and the most the
 // process's RSS grew over what it held before (sampled every 10 ms).
 func BenchmarkLargeFile(b *testing.B) {
-	mib := 256
-	if s := os.Getenv("UNIXFS_BENCH_MIB"); s != "" {
-		var err error
-		if mib, err = strconv.Atoi(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	size := int64(mib) << 20
+	size := benchSize(b)
+	mib := size >> 20
 	for range b.N {
 		dir := b.TempDir()
 		bs, err := unixfs.OpenBlockstore(filepath.Join(dir, "blocks"))
@@ -134,6 +128,18 @@ func BenchmarkLargeFile(b *testing.B) {
 		b.ReportMetric(float64(grew)/(1<<20), "rss-growth-MiB")
 		b.Logf("%d MiB as %s: add %v, export %v, RSS grew by at most %.1f MiB", mib, c, add.Round(time.Millisecond), export.Round(time.Millisecond), float64(grew)/(1<<20))
 	}
+}
+
+// benchSize is UNIXFS_BENCH_MIB MiB, 256 by default.
+func benchSize(b *testing.B) int64 {
+	mib := 256
+	if s := os.Getenv("UNIXFS_BENCH_MIB"); s != "" {
+		var err error
+		if mib, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return int64(mib) << 20
 }
 
 // stream is n bytes of SHA-256 in counter mode, made as they are read,

@@ -9,6 +9,7 @@ import (
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
 	chunker "github.com/ipfs/boxo/chunker"
+	"github.com/ipfs/boxo/exchange"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
 	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
@@ -38,9 +39,27 @@ type DAG struct {
 	dag ipld.DAGService
 }
 
-// New returns a DAG over bs. Blocks come from bs alone (no exchange).
-func New(bs blockstore.Blockstore) *DAG {
-	return &DAG{bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, nil))}
+// New returns a DAG over bs. Blocks come from bs alone unless an exchange
+// is given (WithExchange: a Bitswap, exchange.go).
+func New(bs blockstore.Blockstore, opts ...Option) *DAG {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &DAG{bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, o.exchange))}
+}
+
+// Option configures a DAG.
+type Option func(*options)
+
+type options struct {
+	exchange exchange.Interface
+}
+
+// WithExchange fetches the blocks the blockstore lacks through ex (and
+// keeps them there), e.g. Bitswap from peers (NewBitswap).
+func WithExchange(ex exchange.Interface) Option {
+	return func(o *options) { o.exchange = ex }
 }
 
 // Blockstore returns the DAG's blockstore.
@@ -117,6 +136,19 @@ func newDirectory(dag ipld.DAGService) (uio.Directory, error) {
 	}
 	return dir, nil
 }
+
+// Fetch makes sure the blockstore holds every block of c, fetching what it
+// lacks through the exchange, many at once (a DAG reader alone asks for a
+// few blocks ahead of what it reads).
+func (d *DAG) Fetch(ctx context.Context, c cid.Cid) error {
+	if err := merkledag.FetchGraph(ctx, c, d.dag, merkledag.Concurrency(fetchConcurrency)); err != nil {
+		return fmt.Errorf("unixfs: fetching %s: %w", c, err)
+	}
+	return nil
+}
+
+// fetchConcurrency is how many blocks Fetch asks for at once.
+const fetchConcurrency = 64
 
 // ErrNotFile is returned by Open for a CID that is not a file.
 var ErrNotFile = errors.New("not a file")
