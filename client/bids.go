@@ -132,6 +132,8 @@ func declineHint(code job.DeclineReason) string {
 		return "no provider here offers that executor"
 	case job.DeclineNetwork:
 		return "the providers' owners do not allow network access: drop the job's network need"
+	case job.DeclineURLInputs:
+		return "the providers' owners do not fetch inputs from URLs (start --allow-url-inputs): add the data with meshnode add and give its CID"
 	case job.DeclineCommand:
 		return "the command is not on the providers' allowlists"
 	case job.DeclineClient:

@@ -33,7 +33,9 @@ func recordRefs(r *api.JobRecord) []string {
 		return out
 	}
 	for _, in := range r.Spec.Inputs {
-		out = append(out, in.CID)
+		if in.URL == "" { // a URL input's CID is what the provider checks, not a blob here
+			out = append(out, in.CID)
+		}
 	}
 	for _, t := range r.Tasks { // an unfinished array's tasks that ended
 		if t.Outputs != "" {

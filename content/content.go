@@ -2,6 +2,7 @@ package content
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -27,6 +28,11 @@ type Content struct {
 	// held are a provider's outputs blobs kept for their client, until
 	// when (then collected: see GC).
 	held map[string]time.Time
+
+	// URL inputs (urlinput.go): allowed at all; any address (a test
+	// network); the address check itself (tests).
+	urlInputs, anyAddr bool
+	urlAllow           func(netip.Addr) bool
 }
 
 // Option configures a Content.
@@ -40,6 +46,13 @@ func WithClock(now func() time.Time) Option {
 			c.now = now
 		}
 	}
+}
+
+// WithURLInputs lets jobs' inputs be fetched from URLs (job.Input.URL);
+// testNetwork lets them reach any address, loopback and private ones
+// included (a test network's nodes and servers are local).
+func WithURLInputs(allow, testNetwork bool) Option {
+	return func(c *Content) { c.urlInputs, c.anyAddr = allow, testNetwork }
 }
 
 // New is the content of store s, fetching from peers with f.

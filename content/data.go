@@ -21,6 +21,9 @@ var ErrOutputsOverLimit = errors.New("outputs over the limit")
 func (c *Content) InputBlobs(inputs []job.Input) ([]string, error) {
 	var out []string
 	for _, in := range inputs {
+		if in.URL != "" {
+			continue // the provider fetches it (urlinput.go)
+		}
 		id, err := job.ParseCID(in.CID)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in.Name, err)
@@ -54,11 +57,18 @@ func (c *Content) InputBlobs(inputs []job.Input) ([]string, error) {
 	return out, nil
 }
 
-// StageInputs fetches a job's inputs from its client and lays them out
-// under dir as the guest will see them at /inputs.
+// StageInputs fetches a job's inputs from its client (or, for URL inputs,
+// from their URLs: urlinput.go) and lays them out under dir as the guest
+// will see them at /inputs.
 func (c *Content) StageInputs(ctx context.Context, client peer.ID, inputs []job.Input, dir string) error {
 	budget := InputsBudget()
 	for _, in := range inputs {
+		if in.URL != "" {
+			if err := c.fetchURL(ctx, in, dir, budget); err != nil {
+				return fmt.Errorf("input %s: %w", in.Name, err)
+			}
+			continue
+		}
 		m, err := c.FetchTree(ctx, client, in.CID, budget)
 		if err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)

@@ -93,11 +93,15 @@ func (c *Content) fetchEntry(ctx context.Context, p peer.ID, e store.Entry) erro
 	return err
 }
 
-// InputsSize is the bytes and files of inputs held in the store.
+// InputsSize is the bytes and files of inputs held in the store (URL
+// inputs, fetched by the provider, are counted as they arrive).
 func (c *Content) InputsSize(inputs []job.Input) (int64, int, error) {
 	var bytes int64
 	var files int
 	for _, in := range inputs {
+		if in.URL != "" {
+			continue
+		}
 		id, err := job.ParseCID(in.CID)
 		if err != nil {
 			return 0, 0, err

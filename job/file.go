@@ -182,13 +182,15 @@ func parseWeightsNode(v *yaml.Node, out *Weights) error {
 	return err
 }
 
-// parseInputsNode parses inputs: a list of a name and either a path or a
-// cid each, kept as NAME=PATH or NAME=CID.
+// parseInputsNode parses inputs: a list of a name and either a path, a
+// cid, or a url (with an optional cid) each, kept as NAME=PATH, NAME=CID
+// or NAME=URL#cid=CID.
 func parseInputsNode(v *yaml.Node, f *File) error {
 	var ins []struct {
 		Name string `yaml:"name"`
 		Path string `yaml:"path"`
 		CID  string `yaml:"cid"`
+		URL  string `yaml:"url"`
 	}
 	err := v.Decode(&ins)
 	if err != nil {
@@ -196,8 +198,14 @@ func parseInputsNode(v *yaml.Node, f *File) error {
 	}
 	for i, in := range ins {
 		switch {
+		case in.URL != "" && in.Name != "" && in.Path == "":
+			u := in.URL
+			if in.CID != "" {
+				u += "#cid=" + in.CID
+			}
+			f.Inputs = append(f.Inputs, in.Name+"="+u)
 		case in.Name == "" || (in.Path == "") == (in.CID == ""):
-			err = fmt.Errorf("inputs[%d]: want a name and either a path or a cid", i)
+			err = fmt.Errorf("inputs[%d]: want a name and either a path, a cid, or a url (and optionally the cid it must match)", i)
 		case in.Path != "":
 			f.Inputs = append(f.Inputs, in.Name+"="+in.Path)
 		default:

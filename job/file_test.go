@@ -431,3 +431,26 @@ func FuzzParseFile(f *testing.F) {
 		_, _ = file.Spec(job.ModuleCID(data).String())
 	})
 }
+
+// inputs: in a job file, a URL (with the CID its bytes must match, or
+// none) beside paths and CIDs; an input with neither is refused.
+func TestParseFileURLInputs(t *testing.T) {
+	const src = `executor: wasm
+module: m.wasm
+inputs:
+  - {name: a, path: a.txt}
+  - {name: b, url: "https://example.org/b.csv"}
+  - {name: c, url: "https://example.org/c.csv", cid: bafkreiabc}
+`
+	f, err := job.ParseFile("in.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("ParseFile: %v", err)
+	}
+	want := []string{"a=a.txt", "b=https://example.org/b.csv", "c=https://example.org/c.csv#cid=bafkreiabc"}
+	if !reflect.DeepEqual(f.Inputs, want) {
+		t.Fatalf("inputs %q, want %q", f.Inputs, want)
+	}
+	if _, err := job.ParseFile("bad.yaml", []byte("executor: wasm\nmodule: m.wasm\ninputs:\n  - {name: d}\n")); err == nil || !strings.Contains(err.Error(), "inputs[0]") {
+		t.Fatalf("an input with neither path, cid nor url: %v", err)
+	}
+}

@@ -210,11 +210,18 @@ type Spec struct {
 	Count int `json:"count,omitempty"`
 }
 
-// Input is one piece of a job's data, by CID.
+// Input is one piece of a job's data: by CID (from the client's store),
+// or by URL, fetched by the provider (its owner must allow it: start
+// --allow-url-inputs), CID then being optional, what the fetched bytes
+// must hash to (a raw CID, or a UnixFS file's).
 type Input struct {
 	Name string `json:"name"` // file or directory name under /inputs
-	CID  string `json:"cid"`
+	CID  string `json:"cid,omitempty"`
+	URL  string `json:"url,omitempty"`
 }
+
+// MaxURLLen bounds an input's URL.
+const MaxURLLen = 2048
 
 // MaxInputs bounds the inputs of one job.
 const MaxInputs = 64

@@ -56,6 +56,20 @@ func TestSpecValidate(t *testing.T) {
 		}, ""},
 		{"min cpus and memory", func(s *job.Spec) { s.Resources = job.Resources{CPUMillis: 1, MemoryBytes: 1} }, ""},
 
+		{"url input", func(s *job.Spec) { s.Inputs = []job.Input{{Name: "d", URL: "https://example.org/d.csv"}} }, ""},
+		{"url input with its cid", func(s *job.Spec) {
+			s.Inputs = []job.Input{{Name: "d", URL: "http://example.org/d.csv", CID: job.ModuleCID([]byte("d")).String()}}
+		}, ""},
+		{"url input, other scheme", func(s *job.Spec) { s.Inputs = []job.Input{{Name: "d", URL: "file:///etc/passwd"}} }, "inputs[0].url:"},
+		{"url input, credentials", func(s *job.Spec) { s.Inputs = []job.Input{{Name: "d", URL: "https://u:p@example.org/"}} }, "inputs[0].url:"},
+		{"url input, no host", func(s *job.Spec) { s.Inputs = []job.Input{{Name: "d", URL: "https:///d"}} }, "inputs[0].url:"},
+		{"url input, fragment", func(s *job.Spec) { s.Inputs = []job.Input{{Name: "d", URL: "https://example.org/#cid=x"}} }, "inputs[0].url:"},
+		{"url input, bad cid", func(s *job.Spec) { s.Inputs = []job.Input{{Name: "d", URL: "https://example.org/", CID: "nope"}} }, "inputs[0].cid:"},
+		{"url input, too long", func(s *job.Spec) {
+			s.Inputs = []job.Input{{Name: "d", URL: "https://example.org/" + strings.Repeat("a", job.MaxURLLen)}}
+		}, "inputs[0].url:"},
+		{"input, neither url nor cid", func(s *job.Spec) { s.Inputs = []job.Input{{Name: "d"}} }, "inputs[0].cid:"},
+
 		{"unknown executor", func(s *job.Spec) { s.Executor = "vm" }, "executor:"},
 		{"empty executor", func(s *job.Spec) { s.Executor = "" }, "executor:"},
 		{"missing module", func(s *job.Spec) { s.Module = "" }, "module:"},

@@ -1,7 +1,9 @@
 package job
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 )
@@ -147,11 +149,52 @@ func (s *Spec) checkInputs() error {
 			return fmt.Errorf("inputs[%d].name: %q given twice", i, in.Name)
 		}
 		seen[in.Name] = true
+		if in.URL != "" {
+			if err := checkInputURL(in.URL); err != nil {
+				return fmt.Errorf("inputs[%d].url: %w", i, err)
+			}
+			if in.CID == "" {
+				continue
+			}
+		}
 		if _, err := ParseCID(in.CID); err != nil {
 			return fmt.Errorf("inputs[%d].cid: %w", i, err)
 		}
 	}
 	return nil
+}
+
+// checkInputURL checks an input's URL: http or https, a host, no
+// credentials (a spec travels to providers), at most MaxURLLen bytes.
+func checkInputURL(raw string) error {
+	if len(raw) > MaxURLLen {
+		return fmt.Errorf("%d bytes, limit %d", len(raw), MaxURLLen)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%q: the scheme must be https or http", u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("no host")
+	case u.User != nil:
+		return errors.New("credentials in a URL would travel with the job: not allowed")
+	case u.Fragment != "":
+		return errors.New("a fragment is not sent to the server: leave it out (give an expected CID as the input's cid)")
+	}
+	return nil
+}
+
+// HasURLInputs reports whether a job has inputs a provider fetches from
+// URLs.
+func (s *Spec) HasURLInputs() bool {
+	for _, in := range s.Inputs {
+		if in.URL != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPlacement checks the policy and the regions to avoid.

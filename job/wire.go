@@ -23,15 +23,18 @@ const (
 // the CIDs of spec and module — never args, env or inputs. The mesh checks
 // that Client is the message's signing peer.
 type Request struct {
-	V         int       `json:"v"`
-	Job       string    `json:"job"`    // job ID (CID)
-	Client    string    `json:"client"` // peer ID of the client
-	SpecCID   string    `json:"spec"`
-	Module    string    `json:"module,omitempty"`  // wasm
-	Image     string    `json:"image,omitempty"`   // docker: providers without it decline
-	Command   string    `json:"command,omitempty"` // exec: providers that do not allow it decline
-	Executor  string    `json:"executor"`
-	Network   bool      `json:"network,omitempty"` // the job asks for network access
+	V        int    `json:"v"`
+	Job      string `json:"job"`    // job ID (CID)
+	Client   string `json:"client"` // peer ID of the client
+	SpecCID  string `json:"spec"`
+	Module   string `json:"module,omitempty"`  // wasm
+	Image    string `json:"image,omitempty"`   // docker: providers without it decline
+	Command  string `json:"command,omitempty"` // exec: providers that do not allow it decline
+	Executor string `json:"executor"`
+	Network  bool   `json:"network,omitempty"` // the job asks for network access
+	// URLInputs: the job has inputs the provider fetches from URLs;
+	// providers whose owner does not allow it decline.
+	URLInputs bool      `json:"url_inputs,omitempty"`
 	Resources Resources `json:"resources"`
 	TimeoutMS int64     `json:"timeout_ms"`
 	MaxPrice  Credits   `json:"max_price,omitempty"`
@@ -58,6 +61,7 @@ func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
 		Command: s.Command, Network: s.Network, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
 		MaxPrice: s.MaxPrice, Region: s.Region, NotRegions: s.NotRegions, BidByMS: bidByMS, Count: s.Count,
+		URLInputs: s.HasURLInputs(),
 	}
 }
 
@@ -146,9 +150,10 @@ const (
 	DeclineBusy                    = "busy"
 	DeclineImage                   = "image"
 	DeclineNetwork                 = "network"
-	DeclineClient                  = "client"  // the owner does not serve this client
-	DeclineCommand                 = "command" // exec: the command is not in the provider's allowlist
-	DeclineFunds                   = "funds"   // the client's balance (in the provider's ledger) is below the price, or it double-spent
+	DeclineClient                  = "client"     // the owner does not serve this client
+	DeclineCommand                 = "command"    // exec: the command is not in the provider's allowlist
+	DeclineFunds                   = "funds"      // the client's balance (in the provider's ledger) is below the price, or it double-spent
+	DeclineURLInputs               = "url_inputs" // the owner does not let jobs' inputs be fetched from URLs
 )
 
 // Bid is a provider's offer for a job, gossiped on the bids topic; with

@@ -369,3 +369,25 @@ func FuzzDecodeReply(f *testing.F) {
 		}
 	})
 }
+
+// A request says whether its job has URL inputs (providers whose owner
+// does not fetch them decline), and nothing more of its inputs.
+func TestRequestURLInputs(t *testing.T) {
+	s := &job.Spec{Executor: job.ExecutorWASM, Module: job.ModuleCID([]byte("m")).String(), TimeoutMS: 1000,
+		Resources: job.Resources{CPUMillis: 100, MemoryBytes: 1 << 20}}
+	if job.NewRequest("j", "c", s, 0).URLInputs {
+		t.Fatal("a job without inputs: URLInputs set")
+	}
+	s.Inputs = []job.Input{{Name: "a", CID: job.ModuleCID([]byte("a")).String()}}
+	if job.NewRequest("j", "c", s, 0).URLInputs {
+		t.Fatal("a job with a CID input: URLInputs set")
+	}
+	s.Inputs = append(s.Inputs, job.Input{Name: "b", URL: "https://example.org/b"})
+	r := job.NewRequest("j", "c", s, 0)
+	if !r.URLInputs {
+		t.Fatal("a job with a URL input: URLInputs not set")
+	}
+	if b := job.Encode(r); strings.Contains(string(b), "example.org") {
+		t.Fatalf("the gossiped request carries the URL: %s", b)
+	}
+}

@@ -83,6 +83,9 @@ type Config struct {
 	// AllowJobNetwork lets docker and exec jobs that ask for it have
 	// network access (off: every job runs without a network).
 	AllowJobNetwork bool
+	// AllowURLInputs lets jobs' inputs be fetched from URLs by this
+	// provider (only public addresses, but on test networks).
+	AllowURLInputs bool
 	// DockerPull lets the provider pull a job's image it lacks (where a
 	// registry is reachable); off: it declines such jobs.
 	DockerPull bool

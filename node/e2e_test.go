@@ -89,6 +89,13 @@ func testMesh(t *testing.T, provs []provSpec) (client *Node, providers []*Node) 
 
 func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node) {
 	t.Helper()
+	return testMeshWith(t, provs, nil)
+}
+
+// testMeshWith is testMesh with provider i's configuration changed by
+// configure(i, cfg) (nil: none).
+func testMeshWith(t testing.TB, provs []provSpec, configure func(i int, cfg *Config)) (client *Node, providers []*Node) {
+	t.Helper()
 	ctx := context.Background()
 	var boot []string
 	for i, p := range provs {
@@ -96,11 +103,15 @@ func testMeshTB(t testing.TB, provs []provSpec) (client *Node, providers []*Node
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := New(ctx, Config{
+		cfg := Config{
 			Mode: ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate},
 			Bootstrap: boot, Network: "test", Capacity: job.Resources{CPUMillis: 4000, MemoryBytes: 4 << 30},
 			Hardware: testHardware(t),
-		})
+		}
+		if configure != nil {
+			configure(i, &cfg)
+		}
+		n, err := New(ctx, cfg)
 		if err != nil {
 			t.Fatalf("provider %d: %v", i, err)
 		}

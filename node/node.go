@@ -95,7 +95,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		_ = n.closeProvider()
 		return nil, err
 	}
-	n.content = content.New(n.store, n.mesh, content.WithClock(cfg.Clock))
+	n.content = content.New(n.store, n.mesh, content.WithClock(cfg.Clock),
+		content.WithURLInputs(cfg.AllowURLInputs, SimulationAllowed(cfg.Network)))
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err

@@ -42,7 +42,7 @@ func providerOptions(cfg Config, m *metrics, s *session) provider.Options {
 		Region: cfg.Region, Rates: cfg.Rates, Capacity: cfg.Capacity,
 		Hardware: cfg.Hardware, Simulated: cfg.Simulated, RecordTTL: cfg.RecordTTL,
 		Executors: cfg.Executors, ExecAllow: cfg.ExecAllow, ExecUnconfined: cfg.ExecUnconfined, ExecEnv: cfg.ExecEnv,
-		AllowJobNetwork: cfg.AllowJobNetwork, DockerPull: cfg.DockerPull, WASMCacheDir: cfg.WASMCacheDir,
+		AllowJobNetwork: cfg.AllowJobNetwork, AllowURLInputs: cfg.AllowURLInputs, DockerPull: cfg.DockerPull, WASMCacheDir: cfg.WASMCacheDir,
 		MaxJobs: cfg.MaxJobs, AllowClients: cfg.AllowClients, DenyClients: cfg.DenyClients,
 		PriceFloor: cfg.PriceFloor, GPURates: cfg.GPURates, Surge: cfg.Surge, Queue: cfg.Queue,
 		Balances: cfg.Faucet != "", BidGrace: cfg.BidGrace,

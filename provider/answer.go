@@ -92,6 +92,7 @@ func (p *Provider) admission(from peer.ID, expires int64) scheduler.Admission {
 		Before: []scheduler.AdmitCheck{{Name: "draining", Test: p.admitDraining}},
 		After: []scheduler.AdmitCheck{
 			{Name: "network", Test: p.admitNetwork},
+			{Name: "url inputs", Test: p.admitURLInputs},
 			{Name: "image", Test: p.admitImage},
 			{Name: "command", Test: p.admitCommand},
 			{Name: "standing", Test: func(a *scheduler.Admitting) (job.DeclineReason, string) {
@@ -111,6 +112,13 @@ func (p *Provider) admitDraining(*scheduler.Admitting) (job.DeclineReason, strin
 func (p *Provider) admitNetwork(a *scheduler.Admitting) (job.DeclineReason, string) {
 	if a.Request.Network && !p.opts.AllowJobNetwork {
 		return job.DeclineNetwork, "this provider's owner does not allow jobs network access"
+	}
+	return "", ""
+}
+
+func (p *Provider) admitURLInputs(a *scheduler.Admitting) (job.DeclineReason, string) {
+	if a.Request.URLInputs && !p.opts.AllowURLInputs {
+		return job.DeclineURLInputs, "this provider's owner does not let jobs' inputs be fetched from URLs"
 	}
 	return "", ""
 }

@@ -49,7 +49,11 @@ type Options struct {
 	ExecUnconfined  bool
 	ExecEnv         []string
 	AllowJobNetwork bool
-	DockerPull      bool
+	// AllowURLInputs: jobs whose inputs are fetched from URLs are bid for
+	// (the content fetches them: content.WithURLInputs); without it they
+	// are declined (job.DeclineURLInputs).
+	AllowURLInputs bool
+	DockerPull     bool
 	// WASMCacheDir keeps the WASM executor's compiled code (""; the
 	// environment's WASMCacheEnv, else DataDir/wasm-cache, else memory).
 	WASMCacheDir string

@@ -171,7 +171,15 @@ func parseInputs(s, fallback *store.Store, flags []string) ([]job.Input, error) 
 	for _, f := range flags {
 		name, src, ok := strings.Cut(f, "=")
 		if !ok || name == "" || src == "" {
-			return nil, usageErr("--input %q: want NAME=PATH or NAME=CID", f)
+			return nil, usageErr("--input %q: want NAME=PATH, NAME=CID or NAME=URL[#cid=CID]", f)
+		}
+		if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
+			in, err := urlInput(name, src)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, in)
+			continue
 		}
 		if c, err := cid.Decode(src); err == nil {
 			if !s.Has(c) && fallback != nil && fallback.Has(c) {
@@ -193,4 +201,23 @@ func parseInputs(s, fallback *store.Store, flags []string) ([]job.Input, error) 
 		out = append(out, job.Input{Name: name, CID: c.String()})
 	}
 	return out, nil
+}
+
+// urlInput is the input NAME=URL[#cid=CID]: fetched by the provider, its
+// bytes checked against CID when given (the fragment is the client's:
+// it is not sent to the server).
+func urlInput(name, src string) (job.Input, error) {
+	u, frag, _ := strings.Cut(src, "#")
+	in := job.Input{Name: name, URL: u}
+	if frag != "" {
+		c, ok := strings.CutPrefix(frag, "cid=")
+		if !ok {
+			return job.Input{}, usageErr("--input %s: the URL's fragment %q: want #cid=CID (what the fetched bytes must hash to)", name, frag)
+		}
+		if _, err := cid.Decode(c); err != nil {
+			return job.Input{}, usageErr("--input %s: cid=%s: %v", name, c, err)
+		}
+		in.CID = c
+	}
+	return in, nil
 }

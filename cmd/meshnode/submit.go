@@ -69,7 +69,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f.Bool("json", false, "print one JSON object with the outcome instead of text")
 	f.StringArray("secret", nil, "secret environment variable KEY=VALUE: sent to the winner alone, never gossiped or logged (repeatable)")
 	f.StringArray("secret-env", nil, "secret environment variable KEY taken from this environment (repeatable)")
-	f.StringArray("input", nil, "input NAME=PATH (a file or directory, added to the store) or NAME=CID, seen by the job under /inputs/NAME (repeatable)")
+	f.StringArray("input", nil, "input NAME=PATH (a file or directory, added to the store), NAME=CID, or NAME=URL[#cid=CID] (fetched by the provider, whose owner must allow it; the bytes checked against CID when given), seen by the job under /inputs/NAME (repeatable)")
 	f.StringP("output", "o", "", "directory to write the job's outputs (/outputs) into")
 	f.String("data-dir", "", "data dir of a running node to submit through")
 	f.Bool("detach", false, "through --data-dir: print the job's ID once it is submitted and return; the node goes on with it (meshnode logs -f, cancel, job describe)")
