@@ -9,7 +9,11 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	flatfs "github.com/ipfs/go-ds-flatfs"
+	ipld "github.com/ipfs/go-ipld-format"
+	logging "github.com/ipfs/go-log/v2"
 )
+
+var log = logging.Logger("unixfs")
 
 // Blockstore is a blockstore of files on disk, closed with Close.
 type Blockstore struct {
@@ -33,12 +37,14 @@ func OpenBlockstore(dir string) (*Blockstore, error) {
 // Close releases the blockstore's files.
 func (b *Blockstore) Close() error { return b.ds.Close() }
 
-// ErrDamaged is returned for a block whose bytes no longer hash to its CID
-// (a damaged disk, a file changed behind the node's back).
+// ErrDamaged is what a damaged block (its bytes no longer hash to its CID:
+// a failing disk, a file changed behind the node's back) is logged as.
 var ErrDamaged = errors.New("the block does not match its CID")
 
 // Get returns block c, its bytes checked against c: a block on disk is
-// never trusted as it is.
+// never trusted as it is. A damaged one is deleted, logged, and reported
+// not found, so that it can be fetched or added again (kept, it would
+// stand in the way: the blockstore skips a Put of what it has).
 func (b *Blockstore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	blk, err := b.Blockstore.Get(ctx, c)
 	if err != nil {
@@ -49,7 +55,18 @@ func (b *Blockstore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 		return nil, fmt.Errorf("unixfs: block %s: %w", c, err)
 	}
 	if !sum.Equals(c) {
-		return nil, fmt.Errorf("unixfs: block %s: %w", c, ErrDamaged)
+		log.Errorw("dropping a damaged block", "cid", c, "err", ErrDamaged, "delete", b.Blockstore.DeleteBlock(ctx, c))
+		return nil, ipld.ErrNotFound{Cid: c}
 	}
 	return blk, nil
+}
+
+// GetSize returns the size of block c, checked as Get checks it (Bitswap
+// answers "have" by it: it must not promise a damaged block).
+func (b *Blockstore) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	blk, err := b.Get(ctx, c)
+	if err != nil {
+		return -1, err
+	}
+	return len(blk.RawData()), nil
 }

@@ -3,6 +3,7 @@ package unixfs_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 	"testing"
@@ -134,7 +135,7 @@ func benchBitswap(b *testing.B, addr string) {
 		}
 		connectPeers(b, reader, holder)
 		t0 := time.Now()
-		if err := reader.dag.Fetch(b.Context(), c); err != nil {
+		if err := reader.dag.Fetch(b.Context(), c, unixfs.Limits{Bytes: size, Entries: 1, Depth: 1}); err != nil {
 			b.Fatal(err)
 		}
 		fetched := time.Since(t0)
@@ -150,5 +151,24 @@ func benchBitswap(b *testing.B, addr string) {
 		d := time.Since(t0)
 		b.ReportMetric(float64(size)/fetched.Seconds()/1e6, "fetch-MB/s")
 		b.Logf("%d MiB over Bitswap in %v (then read from the blockstore in %v)", size>>20, fetched.Round(time.Millisecond), (d - fetched).Round(time.Millisecond))
+	}
+}
+
+// A fetch takes no more blocks than exporting its limits can need: a 2 MiB
+// file is refused against a 256 KiB limit (1.25 MiB of blocks).
+func TestFetchLimited(t *testing.T) {
+	holder, reader := newPeer(t, serveAll), newPeer(t, serveAll)
+	c, _, err := holder.dag.AddFile(t.Context(), bytes.NewReader(fixture.Bytes(8, 2<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	connectPeers(t, reader, holder)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := reader.dag.Fetch(ctx, c, unixfs.Limits{Bytes: 256 << 10, Entries: 1, Depth: 1}); !errors.Is(err, unixfs.ErrOverLimit) {
+		t.Fatalf("fetch over the limit: %v, want ErrOverLimit", err)
+	}
+	if err := reader.dag.Fetch(ctx, c, unixfs.Limits{Bytes: 2 << 20, Entries: 1, Depth: 1}); err != nil {
+		t.Fatalf("fetch within the limit: %v", err)
 	}
 }

@@ -21,11 +21,10 @@ import (
 
 // Import settings: kubo's defaults (doc.go, testdata/kubo.json).
 const (
-	ChunkSize     = 256 << 10 // bytes of a leaf
-	FileLinks     = 174       // links of a file's inner node
-	ShardingSize  = 256 << 10 // a directory's estimated size past which it is a HAMT
-	ShardFanout   = 256       // a HAMT node's width
-	maxBlockBytes = 1 << 20   // the most a block may be (what Bitswap carries)
+	ChunkSize    = 256 << 10 // bytes of a leaf
+	FileLinks    = 174       // links of a file's inner node
+	ShardingSize = 256 << 10 // a directory's estimated size past which it is a HAMT
+	ShardFanout  = 256       // a HAMT node's width
 )
 
 // prefix is the CID of every block: v1, SHA2-256 (the codec is the
@@ -46,7 +45,8 @@ func New(bs blockstore.Blockstore, opts ...Option) *DAG {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &DAG{bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, o.exchange))}
+	// Identity CIDs (ipfs add --inline) hold their bytes: no block to get.
+	return &DAG{bs: bs, dag: merkledag.NewDAGService(blockservice.New(blockstore.NewIdStore(bs), o.exchange))}
 }
 
 // Option configures a DAG.
@@ -68,6 +68,8 @@ func (d *DAG) Blockstore() blockstore.Blockstore { return d.bs }
 // AddFile imports r as a file and returns its CID and size. A file of at
 // most one chunk is a single raw block (its CID is that of its bytes).
 func (d *DAG) AddFile(ctx context.Context, r io.Reader) (cid.Cid, int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a failed import's batches stop writing
 	dag := d.batch(ctx)
 	n, size, err := addFile(ctx, dag, r)
 	if err == nil {
@@ -136,19 +138,6 @@ func newDirectory(dag ipld.DAGService) (uio.Directory, error) {
 	}
 	return dir, nil
 }
-
-// Fetch makes sure the blockstore holds every block of c, fetching what it
-// lacks through the exchange, many at once (a DAG reader alone asks for a
-// few blocks ahead of what it reads).
-func (d *DAG) Fetch(ctx context.Context, c cid.Cid) error {
-	if err := merkledag.FetchGraph(ctx, c, d.dag, merkledag.Concurrency(fetchConcurrency)); err != nil {
-		return fmt.Errorf("unixfs: fetching %s: %w", c, err)
-	}
-	return nil
-}
-
-// fetchConcurrency is how many blocks Fetch asks for at once.
-const fetchConcurrency = 64
 
 // ErrNotFile is returned by Open for a CID that is not a file.
 var ErrNotFile = errors.New("not a file")

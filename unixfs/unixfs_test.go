@@ -99,7 +99,7 @@ func TestTreesMatchKubo(t *testing.T) {
 				t.Fatalf("%s: CID %s; kubo: %s", name, c, want)
 			}
 			out := filepath.Join(t.TempDir(), name)
-			if err := d.Export(t.Context(), c, out); err != nil {
+			if err := d.Export(t.Context(), c, out, unixfs.DefaultLimits()); err != nil {
 				t.Fatal(err)
 			}
 			if got, want := listTree(t, out), listTree(t, filepath.Join(src, "trees", name)); got != want {
@@ -167,7 +167,7 @@ func TestExportRefusesHostileEntries(t *testing.T) {
 			}
 			dir := hostileDir(t, d, map[string]cid.Cid{name: leaf})
 			parent := t.TempDir()
-			err = d.Export(ctx, dir, filepath.Join(parent, "out"))
+			err = d.Export(ctx, dir, filepath.Join(parent, "out"), unixfs.DefaultLimits())
 			if !errors.Is(err, unixfs.ErrUnsupported) {
 				t.Fatalf("an entry named %q: %v, want ErrUnsupported", name, err)
 			}
@@ -190,7 +190,7 @@ func TestExportRefusesHostileEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := hostileDir(t, d, map[string]cid.Cid{"passwd": link.Cid()})
-		err = d.Export(t.Context(), dir, filepath.Join(t.TempDir(), "out"))
+		err = d.Export(t.Context(), dir, filepath.Join(t.TempDir(), "out"), unixfs.DefaultLimits())
 		if !errors.Is(err, unixfs.ErrUnsupported) || !strings.Contains(err.Error(), "passwd") {
 			t.Fatalf("a symbolic link: %v, want ErrUnsupported naming it", err)
 		}

@@ -1,0 +1,226 @@
+package unixfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ipfs/boxo/ipld/merkledag"
+	ufs "github.com/ipfs/boxo/ipld/unixfs"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+)
+
+// Limits bound what an export writes and a fetch takes. A DAG from a peer
+// may link one block many times (a file node of 174 links to one leaf, a
+// directory of names all linking to one directory): what it expands to,
+// not what its blocks weigh, is what is counted.
+type Limits struct {
+	Bytes   int64 // file bytes written (Export), block bytes fetched (Fetch)
+	Entries int   // files and directories written, blocks fetched
+	Depth   int   // directories within directories
+}
+
+// DefaultLimits are a job's inputs limits: 1 GiB, 16,384 entries, 64
+// levels.
+func DefaultLimits() Limits { return Limits{Bytes: 1 << 30, Entries: 16384, Depth: 64} }
+
+// ErrOverLimit is returned when a DAG expands past an export's or a
+// fetch's Limits.
+var ErrOverLimit = errors.New("over the limit")
+
+// budget is what is left of a Limits.
+type budget struct{ Limits }
+
+func (b *budget) entry(p string) error {
+	if b.Entries--; b.Entries < 0 {
+		return fmt.Errorf("unixfs: %s: more entries than allowed: %w", p, ErrOverLimit)
+	}
+	return nil
+}
+
+// Export writes the file or tree c at target, which must not exist, within
+// lim. It writes into a temporary name beside target, renamed to target at
+// the end and removed on any error: a refused or failed export leaves
+// nothing. A tree's entries are written beneath an os.Root of their
+// directory; a name that is empty, ".", "..", or holds a "/" or a NUL is
+// refused with ErrUnsupported, as is a symbolic link; a file's bytes are
+// counted as they are written.
+func (d *DAG) Export(ctx context.Context, c cid.Cid, target string, lim Limits) (err error) {
+	n, err := d.dag.Get(ctx, c)
+	if err != nil {
+		return fmt.Errorf("unixfs: %s: %w", c, err)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		return fmt.Errorf("unixfs: %s: %w", target, os.ErrExist)
+	}
+	parent, err := os.OpenRoot(filepath.Dir(target))
+	if err != nil {
+		return fmt.Errorf("unixfs: %w", err)
+	}
+	defer parent.Close()
+	tmp := "." + filepath.Base(target) + ".partial"
+	defer func() {
+		if err != nil {
+			parent.RemoveAll(tmp)
+		}
+	}()
+	b := &budget{lim}
+	if err := b.entry(target); err != nil {
+		return err
+	}
+	if isDir(n) {
+		if err := parent.Mkdir(tmp, 0o755); err != nil {
+			return fmt.Errorf("unixfs: %w", err)
+		}
+		err = d.exportDir(ctx, parent, tmp, target, n, 0, b)
+	} else {
+		err = d.exportFile(ctx, parent, tmp, target, n, b)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(target); err == nil {
+		return fmt.Errorf("unixfs: %s: %w", target, os.ErrExist)
+	}
+	return parent.Rename(tmp, filepath.Base(target))
+}
+
+// isDir reports whether n is a UnixFS directory or HAMT shard.
+func isDir(n ipld.Node) bool {
+	pn, ok := n.(*merkledag.ProtoNode)
+	if !ok {
+		return false
+	}
+	fsn, err := ufs.FSNodeFromBytes(pn.Data())
+	return err == nil && (fsn.Type() == ufs.TDirectory || fsn.Type() == ufs.THAMTShard)
+}
+
+// exportDir writes directory node n as name beneath root (made already),
+// at p in the tree and depth deep.
+func (d *DAG) exportDir(ctx context.Context, root *os.Root, name, p string, n ipld.Node, depth int, b *budget) error {
+	if depth >= b.Depth {
+		return fmt.Errorf("unixfs: %s: more than %d levels: %w", p, b.Depth, ErrOverLimit)
+	}
+	sub, err := root.OpenRoot(name)
+	if err != nil {
+		return fmt.Errorf("unixfs: %w", err)
+	}
+	defer sub.Close()
+	dir, err := uio.NewDirectoryFromNode(d.dag, n)
+	if err != nil {
+		return fmt.Errorf("unixfs: %s: %w", p, err)
+	}
+	return dir.ForEachLink(ctx, func(l *ipld.Link) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if l.Name == "" || l.Name == "." || l.Name == ".." || strings.ContainsAny(l.Name, "/\x00") {
+			return fmt.Errorf("unixfs: %s: an entry named %q: %w", p, l.Name, ErrUnsupported)
+		}
+		child := p + "/" + l.Name
+		if err := b.entry(child); err != nil {
+			return err
+		}
+		cn, err := l.GetNode(ctx, d.dag)
+		if err != nil {
+			return fmt.Errorf("unixfs: %s: %w", child, err)
+		}
+		if isDir(cn) {
+			if err := sub.Mkdir(l.Name, 0o755); err != nil {
+				return fmt.Errorf("unixfs: %w", err)
+			}
+			return d.exportDir(ctx, sub, l.Name, child, cn, depth+1, b)
+		}
+		return d.exportFile(ctx, sub, l.Name, child, cn, b)
+	})
+}
+
+// exportFile writes file node n as name beneath root (p in the tree),
+// refusing it before writing when it declares more than is left of b, and
+// stopping when it turns out to hold more.
+func (d *DAG) exportFile(ctx context.Context, root *os.Root, name, p string, n ipld.Node, b *budget) (err error) {
+	r, err := uio.NewDagReader(ctx, n, d.dag)
+	if errors.Is(err, uio.ErrCantReadSymlinks) {
+		return fmt.Errorf("unixfs: %s: a symbolic link: %w", p, ErrUnsupported)
+	}
+	if err != nil {
+		return fmt.Errorf("unixfs: %s: %w", p, err)
+	}
+	defer r.Close()
+	if int64(r.Size()) > b.Bytes || int64(r.Size()) < 0 {
+		return fmt.Errorf("unixfs: %s: %d bytes, more than the %d left: %w", p, r.Size(), b.Bytes, ErrOverLimit)
+	}
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("unixfs: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("unixfs: %s: %w", p, cerr)
+		}
+	}()
+	k, err := io.Copy(f, io.LimitReader(ctxReader{ctx, r}, b.Bytes+1))
+	if err != nil {
+		return fmt.Errorf("unixfs: %s: %w", p, err)
+	}
+	if b.Bytes -= k; b.Bytes < 0 {
+		return fmt.Errorf("unixfs: %s: holds more than it declares, past the limit: %w", p, ErrOverLimit)
+	}
+	return nil
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Fetch makes sure the blockstore holds every block of c, fetching what it
+// lacks through the exchange a level of the DAG at a time, all of a level
+// at once (a DAG reader alone asks for a few blocks ahead of what it
+// reads), each block once, within what exporting lim can need: lim.Bytes
+// of blocks and 1 MiB more, a block an entry and a chunk, and lim.Depth
+// levels and 16 more (a file's inner levels, a HAMT's).
+func (d *DAG) Fetch(ctx context.Context, c cid.Cid, lim Limits) error {
+	seen := map[cid.Cid]bool{c: true}
+	level := []cid.Cid{c}
+	b := &budget{Limits{Bytes: lim.Bytes + 1<<20, Entries: 2*lim.Entries + int(lim.Bytes/ChunkSize) + 1024, Depth: lim.Depth + 16}}
+	for depth := 0; len(level) > 0; depth++ {
+		if depth > b.Depth {
+			return fmt.Errorf("unixfs: fetching %s: more than %d levels: %w", c, b.Depth, ErrOverLimit)
+		}
+		var next []cid.Cid
+		for opt := range d.dag.GetMany(ctx, level) {
+			if opt.Err != nil {
+				return fmt.Errorf("unixfs: fetching %s: %w", c, opt.Err)
+			}
+			if b.Bytes -= int64(len(opt.Node.RawData())); b.Bytes < 0 {
+				return fmt.Errorf("unixfs: fetching %s: more block bytes than allowed: %w", c, ErrOverLimit)
+			}
+			if err := b.entry(opt.Node.Cid().String()); err != nil {
+				return err
+			}
+			for _, l := range opt.Node.Links() {
+				if !seen[l.Cid] {
+					seen[l.Cid] = true
+					next = append(next, l.Cid)
+				}
+			}
+		}
+		level = next
+	}
+	return nil
+}
