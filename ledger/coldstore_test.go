@@ -17,24 +17,7 @@ import (
 // store works again.
 func TestColdStoreFaults(t *testing.T) {
 	k := keys{}
-	b, cold, err := ledger.NewBookWithFaultyCold(append(opts(), ledger.FoldAfter(4, 4))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := newBook(t)
-	add := func(r *job.Receipt) {
-		t.Helper()
-		for _, bk := range []*ledger.Book{b, plain} {
-			if _, err := bk.AddReceipt(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, bk := range []*ledger.Book{b, plain} {
-		if err := bk.AddGrant(k.grant(testFaucet, "client", 1000, "g")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b, cold, plain, add := faultyAndPlain(t, k)
 	var rs []*job.Receipt
 	for i := uint64(1); i <= 60; i++ {
 		rs = append(rs, k.receipt("client", "prov", 1, i))
@@ -78,6 +61,32 @@ func TestColdStoreFaults(t *testing.T) {
 	if got, want := bookView(t, b), bookView(t, plain); got != want {
 		t.Fatalf("folded:\n%s\nnever folded:\n%s", got, want)
 	}
+}
+
+// faultyAndPlain returns a book folding into a FaultyCold (4 slots behind,
+// 4 at a time), a book that never folds, and add, which adds a receipt to
+// both; "client" has 1000 credits in both.
+func faultyAndPlain(t *testing.T, k keys) (*ledger.Book, *ledger.FaultyCold, *ledger.Book, func(*job.Receipt)) {
+	t.Helper()
+	b, cold, err := ledger.NewBookWithFaultyCold(append(opts(), ledger.FoldAfter(4, 4))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := newBook(t)
+	for _, bk := range []*ledger.Book{b, plain} {
+		if err := bk.AddGrant(k.grant(testFaucet, "client", 1000, "g")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add := func(r *job.Receipt) {
+		t.Helper()
+		for _, bk := range []*ledger.Book{b, plain} {
+			if _, err := bk.AddReceipt(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return b, cold, plain, add
 }
 
 // A Ledger's cold store is a file nobody else sees: unlinked as soon as
@@ -165,24 +174,7 @@ func TestColdStoreUnreadableStallsPayer(t *testing.T) {
 // holder read every chain back (nor write it to the store again).
 func TestRecountKeepsChainsFolded(t *testing.T) {
 	k := keys{}
-	b, cold, err := ledger.NewBookWithFaultyCold(append(opts(), ledger.FoldAfter(4, 4))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := newBook(t)
-	add := func(r *job.Receipt) {
-		t.Helper()
-		for _, bk := range []*ledger.Book{b, plain} {
-			if _, err := bk.AddReceipt(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, bk := range []*ledger.Book{b, plain} {
-		if err := bk.AddGrant(k.grant(testFaucet, "client", 1000, "g")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b, cold, plain, add := faultyAndPlain(t, k)
 	for i := uint64(1); i <= 40; i++ {
 		add(k.receipt("client", "prov", 1, i))
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/computemesh/computemesh/examples/tiny"
 	"github.com/computemesh/computemesh/internal/memnet"
+	"github.com/computemesh/computemesh/internal/procstat"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/libp2p/go-libp2p"
@@ -402,7 +402,7 @@ func sampleMem() memSample {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memSample{heap: ms.HeapInuse, rss: readRSS(), goroutines: runtime.NumGoroutine()}
+	return memSample{heap: ms.HeapInuse, rss: procstat.RSS(), goroutines: runtime.NumGoroutine()}
 }
 
 // cpuTime is the CPU time (user and system) the process has used.
@@ -422,21 +422,6 @@ func loadAvg() string {
 		return ""
 	}
 	return strings.Fields(string(b) + " ?")[0]
-}
-
-// readRSS is VmRSS from /proc/self/status (0 where there is none).
-func readRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseUint(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // TestScale is a small scale run on mocknet: 30 whole nodes (6 clients, 2

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/procstat"
 	"github.com/computemesh/computemesh/unixfs"
 	"github.com/computemesh/computemesh/unixfs/internal/fixture"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -210,7 +211,7 @@ func fileDigest(b *testing.B, p string) string {
 // function is called, which returns the most it grew over the first
 // sample.
 func watchRSS() func() int64 {
-	base := rss()
+	base := int64(procstat.RSS())
 	var most atomic.Int64
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -223,7 +224,7 @@ func watchRSS() func() int64 {
 			case <-done:
 				return
 			case <-t.C:
-				if g := rss() - base; g > most.Load() {
+				if g := int64(procstat.RSS()) - base; g > most.Load() {
 					most.Store(g)
 				}
 			}
@@ -234,19 +235,4 @@ func watchRSS() func() int64 {
 		<-stopped
 		return most.Load()
 	}
-}
-
-// rss is the process's resident set in bytes (0 where /proc is not).
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
