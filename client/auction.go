@@ -89,35 +89,12 @@ func (c *Client) auction(ctx context.Context, t *ticket, out *job.Outcome, emit 
 		return r, nil
 	}
 	emit(job.Event{Kind: job.EventRequest, Message: fmt.Sprintf("window %v", window)})
-	timer := time.NewTimer(window)
-	defer timer.Stop()
-	// A peer that joined the topic a moment ago may miss the first gossip:
-	// if candidates are silent at a third of the window, gossip once more
-	// (a new message; providers answer each request once).
-	regossip := time.NewTimer(window / 3)
-	defer regossip.Stop()
-	closedBy := "deadline"
-wait:
-	for {
-		select {
-		case <-p.auction.Done():
-			closedBy = "every candidate answered"
-			break wait
-		case <-timer.C:
-			break wait
-		case <-regossip.C:
-			// A silent candidate whose connection went (a relay's limit,
-			// the other end's trimming) may still answer by gossip.
-			req.GossipBids = req.GossipBids || c.silentUnconnected(cands, p)
-			r.gossip = req.GossipBids
-			if err := c.mesh.PublishRequest(ctx, req); err != nil {
-				c.log.Debugf("re-gossiping job %s: %v", id, err)
-			}
-		case <-ctx.Done():
-			return r, nil
-		case <-c.ctx.Done():
-			return nil, errClosing
-		}
+	closedBy, err := c.collect(ctx, t, r, p, req, cands, window)
+	if err != nil {
+		return nil, err
+	}
+	if closedBy == "" { // ctx ended
+		return r, nil
 	}
 	r.answers = p.auction.Close()
 	r.arrived = p.arrivals()
@@ -129,6 +106,56 @@ wait:
 	c.evaluate(t, r, records, out, emit)
 	return r, nil
 }
+
+// collect waits for round r's answers: until the window closes, or every
+// candidate has answered — in a widened round (t.widen), widenGrace after
+// that, the rest of the window at most: the round is for the providers
+// that are not candidates, whose answers come by gossip, hops away, and
+// the candidates, who could not take the job a moment ago, answer at once
+// (the provider behind the testnet's NAT lost every such round to them).
+// A third into the window, silent candidates are asked again. It returns
+// what closed the round; "" when ctx ended.
+func (c *Client) collect(ctx context.Context, t *ticket, r *round, p *pending, req *job.Request, cands []peer.ID, window time.Duration) (string, error) {
+	end := time.Now().Add(window)
+	timer := time.NewTimer(window)
+	defer timer.Stop()
+	// A peer that joined the topic a moment ago may miss the first gossip:
+	// if candidates are silent at a third of the window, gossip once more
+	// (a new message; providers answer each request once).
+	regossip := time.NewTimer(window / 3)
+	defer regossip.Stop()
+	allAnswered, closedBy := p.auction.Done(), "deadline"
+	for {
+		select {
+		case <-allAnswered:
+			if !t.widen {
+				return "every candidate answered", nil
+			}
+			allAnswered = nil
+			grace := min(widenGrace, time.Until(end))
+			timer.Reset(grace)
+			closedBy = fmt.Sprintf("every candidate answered, and %v for the others", grace.Round(time.Millisecond))
+		case <-timer.C:
+			return closedBy, nil
+		case <-regossip.C:
+			// A silent candidate whose connection went (a relay's limit,
+			// the other end's trimming) may still answer by gossip.
+			req.GossipBids = req.GossipBids || c.silentUnconnected(cands, p)
+			r.gossip = req.GossipBids
+			if err := c.mesh.PublishRequest(ctx, req); err != nil {
+				c.log.Debugf("re-gossiping job %s: %v", t.id, err)
+			}
+		case <-ctx.Done():
+			return "", nil
+		case <-c.ctx.Done():
+			return "", errClosing
+		}
+	}
+}
+
+// widenGrace is how long a widened round waits for the providers that are
+// not candidates once its candidates have answered.
+const widenGrace = time.Second
 
 // evaluate runs the round's answers through the scheduler's pipeline
 // (checks, fit against the providers' records, reputation; then the
