@@ -16,10 +16,7 @@ import (
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/unixfs"
-	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/go-cid"
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	mh "github.com/multiformats/go-multihash"
 )
 
@@ -83,7 +80,7 @@ func urlClient(allowed func(netip.Addr) bool, plainHTTP bool) *http.Client {
 		return nil
 	}}
 	tr := &http.Transport{Proxy: nil, DialContext: d.DialContext, TLSHandshakeTimeout: 10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second, MaxIdleConns: 1, DisableCompression: true}
+		ResponseHeaderTimeout: 30 * time.Second, DisableKeepAlives: true, DisableCompression: true}
 	return &http.Client{Transport: tr, CheckRedirect: func(r *http.Request, via []*http.Request) error {
 		if len(via) > maxRedirects {
 			return fmt.Errorf("%w: more than %d redirects", ErrURLInputs, maxRedirects)
@@ -175,7 +172,7 @@ func checkInputCID(ctx context.Context, p string, sum []byte, want cid.Cid) erro
 			return err
 		}
 		defer f.Close()
-		if got, _, err = unixfs.New(hashOnly()).AddFile(ctx, f); err != nil {
+		if got, err = unixfs.FileCID(ctx, f); err != nil {
 			return err
 		}
 	default:
@@ -186,21 +183,3 @@ func checkInputCID(ctx context.Context, p string, sum []byte, want cid.Cid) erro
 	}
 	return nil
 }
-
-// hashOnly is a blockstore that keeps nothing: an import only for its CID.
-func hashOnly() blockstore.Blockstore {
-	return blockstore.NewBlockstore(discard{dssync.MutexWrap(ds.NewMapDatastore())})
-}
-
-// discard is a datastore whose writes are dropped.
-type discard struct{ ds.Batching }
-
-func (discard) Put(context.Context, ds.Key, []byte) error { return nil }
-
-func (d discard) Batch(ctx context.Context) (ds.Batch, error) { return discardBatch{}, nil }
-
-type discardBatch struct{}
-
-func (discardBatch) Put(context.Context, ds.Key, []byte) error { return nil }
-func (discardBatch) Delete(context.Context, ds.Key) error      { return nil }
-func (discardBatch) Commit(context.Context) error              { return nil }

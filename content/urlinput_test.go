@@ -55,7 +55,7 @@ func stage(t *testing.T, c *Content, ins ...job.Input) (string, error) {
 func TestURLInputFetched(t *testing.T) {
 	body := bytes.Repeat([]byte("computemesh "), 50_000) // 600 KB: three UnixFS leaves
 	base, _ := serveOn(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
-	ufsCID, _, err := unixfs.New(hashOnly()).AddFile(t.Context(), bytes.NewReader(body))
+	ufsCID, err := unixfs.FileCID(t.Context(), bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -11,34 +10,17 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/computemesh/computemesh/examples/hello"
+	"github.com/computemesh/computemesh/internal/procstat"
 	"github.com/computemesh/computemesh/job"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
-
-// rssMiB is the process's resident memory (VmRSS).
-func rssMiB() float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
 
 // settledMiB collects garbage, returns freed memory to the system and
 // reports RSS and live heap.
@@ -47,7 +29,7 @@ func settledMiB() (rss, heap float64) {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return rssMiB(), float64(ms.HeapAlloc) / (1 << 20)
+	return float64(procstat.RSS()) / (1 << 20), float64(ms.HeapAlloc) / (1 << 20)
 }
 
 // BenchmarkRequestFlood floods a 4-provider mesh (the client, providers and

@@ -15,6 +15,8 @@ import (
 	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	ipld "github.com/ipfs/go-ipld-format"
 	mh "github.com/multiformats/go-multihash"
 )
@@ -109,6 +111,26 @@ func addFile(ctx context.Context, dag ipld.DAGService, r io.Reader) (ipld.Node, 
 	}
 	return n, cr.n, nil
 }
+
+// FileCID returns the CID r would have as a file, keeping nothing (as
+// ipfs add --only-hash): what a fetched input is checked against.
+func FileCID(ctx context.Context, r io.Reader) (cid.Cid, error) {
+	c, _, err := New(blockstore.NewBlockstore(discard{dssync.MutexWrap(ds.NewMapDatastore())})).AddFile(ctx, r)
+	return c, err
+}
+
+// discard is a datastore whose writes are dropped.
+type discard struct{ ds.Batching }
+
+func (discard) Put(context.Context, ds.Key, []byte) error { return nil }
+
+func (discard) Batch(context.Context) (ds.Batch, error) { return discardBatch{}, nil }
+
+type discardBatch struct{}
+
+func (discardBatch) Put(context.Context, ds.Key, []byte) error { return nil }
+func (discardBatch) Delete(context.Context, ds.Key) error      { return nil }
+func (discardBatch) Commit(context.Context) error              { return nil }
 
 // countingReader counts what it reads and stops when ctx is done.
 type countingReader struct {

@@ -61,6 +61,9 @@ func TestFilesMatchKubo(t *testing.T) {
 			if want := k.Files[name]; c.String() != want || size != int64(len(b)) {
 				t.Fatalf("%s: CID %s, size %d; kubo: %s, size %d", name, c, size, want, len(b))
 			}
+			if h, err := unixfs.FileCID(t.Context(), bytes.NewReader(b)); err != nil || !h.Equals(c) {
+				t.Fatalf("%s: FileCID %s (%v), added as %s", name, h, err, c)
+			}
 			r, err := d.Open(t.Context(), c)
 			if err != nil {
 				t.Fatal(err)
