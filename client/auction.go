@@ -113,10 +113,10 @@ func (c *Client) auction(ctx context.Context, t *ticket, out *job.Outcome, emit 
 // collect waits for round r's answers: until the window closes, or every
 // candidate has answered — in a widened round (t.widen, whose window is
 // widenGrace at least), widenGrace after that, the rest of the window at
-// most: the round is for the providers
-// that are not candidates, whose answers come by gossip, hops away, and
-// the candidates, who could not take the job a moment ago, answer at once
-// (the provider behind the testnet's NAT lost every such round to them).
+// most: the round is for the providers that are not candidates, whose
+// answers come by gossip, hops away, and its candidates, who could not
+// take the job a moment ago, answer at once (it closed a few milliseconds
+// in, before any gossiped answer could arrive).
 // A third into the window, silent candidates are asked again. It returns
 // what closed the round; "" when ctx ended.
 func (c *Client) collect(ctx context.Context, t *ticket, r *round, p *pending, req *job.Request, cands []peer.ID, window time.Duration) (string, error) {
@@ -159,8 +159,7 @@ func (c *Client) collect(ctx context.Context, t *ticket, r *round, p *pending, r
 
 // widenGrace is how long a widened round waits for the providers that are
 // not candidates once its candidates have answered, and its shortest
-// window (the testnet's 250 ms window left the provider behind its NAT 244
-// ms, and it lost such rounds).
+// window (the testnet's is 250 ms).
 const widenGrace = time.Second
 
 // evaluate runs the round's answers through the scheduler's pipeline
