@@ -54,6 +54,10 @@ func meshWithClient(t *testing.T, network string, clientCfg Config, cfgs ...Conf
 		}
 		provs = append(provs, n)
 	}
+	// As testMesh: the client's first look-ups find every provider only
+	// once they have announced (a client started before that saw 1 of 3
+	// providers on the jobs topic after 90 s, once, on a loaded CI).
+	awaitAnnounced(t, provs)
 	ccfg := clientCfg
 	ccfg.Mode, ccfg.Bootstrap, ccfg.Network, ccfg.Ephemeral, ccfg.HeartbeatTimeout = ModeClient, boot, network, true, testHeartbeatTimeout
 	client, err := New(ctx, ccfg)
@@ -78,6 +82,23 @@ const testHeartbeatTimeout = 30 * time.Second
 type provSpec struct {
 	region string
 	rate   string // credits per core-hour
+}
+
+// awaitAnnounced waits (a minute at most each) for providers to have
+// announced their capabilities on the DHT; a lone one has nobody to
+// announce to (a client hears of it on the jobs topic).
+func awaitAnnounced(t testing.TB, providers []*Node) {
+	t.Helper()
+	if len(providers) == 1 {
+		return
+	}
+	for i, p := range providers {
+		select {
+		case <-p.Announced():
+		case <-time.After(60 * time.Second):
+			t.Fatalf("provider %d did not announce its capabilities within 60s", i)
+		}
+	}
 }
 
 // testMesh starts providers (the first is the bootstrap node) and a
@@ -121,16 +142,7 @@ func testMeshWith(t testing.TB, provs []provSpec, configure func(i int, cfg *Con
 		}
 		providers = append(providers, n)
 	}
-	for i, p := range providers {
-		if len(providers) == 1 {
-			break // a lone DHT server has nobody to announce to; the client hears of it on the jobs topic
-		}
-		select {
-		case <-p.Announced():
-		case <-time.After(60 * time.Second):
-			t.Fatalf("provider %d did not announce its capabilities within 60s", i)
-		}
-	}
+	awaitAnnounced(t, providers)
 	client, err := New(ctx, Config{Mode: ModeClient, Bootstrap: boot, Network: "test", Ephemeral: true, HeartbeatTimeout: testHeartbeatTimeout})
 	if err != nil {
 		t.Fatalf("client: %v", err)
