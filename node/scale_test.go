@@ -52,7 +52,7 @@ const scaleNetwork = "test-scale"
 // scaleSpec is the shape of a scale run.
 type scaleSpec struct {
 	nodes     int           // every node, joiners included
-	clients   int           // client nodes among them, watchers included; the rest are providers
+	clients   int           // client nodes among them, node 0 and the watchers included; the rest are providers
 	watchers  int           // clients that look providers up from the joiners' start
 	joiners   int           // providers that join the formed mesh, measured
 	joinEvery time.Duration // between two joiners
@@ -77,14 +77,16 @@ type scaleNet struct {
 	opened  atomic.Int64 // connections opened, counted at both ends
 }
 
-// clientAt reports whether node i is a client: the watchers right after
-// node 0 (a provider, everyone's first bootstrap peer), the other clients
-// spread over the mesh before the joiners, who are all providers.
+// clientAt reports whether node i is a client: node 0 (everyone's first
+// bootstrap peer, a client as the testnet's and the devnet's bootstrap
+// nodes are: a member of the capacity topic), the watchers right after it,
+// the other clients spread over the mesh before the joiners, who are all
+// providers.
 func (s scaleSpec) clientAt(i int) bool {
-	if i >= 1 && i <= s.watchers {
+	if i <= s.watchers {
 		return true
 	}
-	rest, formed := s.clients-s.watchers, s.nodes-s.joiners-s.watchers-1
+	rest, formed := s.clients-s.watchers-1, s.nodes-s.joiners-s.watchers-1
 	if rest <= 0 || i <= s.watchers || i >= s.nodes-s.joiners {
 		return false
 	}
@@ -287,7 +289,7 @@ func (s *scaleNet) waitAnnounced(t testing.TB, ns []*Node) {
 // joinEvery, and waits (findWait at most) until the watchers have theirs.
 func (s *scaleNet) join(t testing.TB) []peer.ID {
 	t.Helper()
-	for i, n := range s.clients[:s.spec.watchers] {
+	for i, n := range s.clients[1 : 1+s.spec.watchers] { // after node 0
 		s.watch.run(n, time.Duration(i)*lookEvery/time.Duration(s.spec.watchers))
 	}
 	s.waitFound(s.spec.findWait)
@@ -338,7 +340,7 @@ type jobResult struct {
 // none other) submit the tiny job, spec.parallel at once, spec.jobs in all.
 func (s *scaleNet) submit(t testing.TB) jobResult {
 	t.Helper()
-	subs := s.clients[min(s.spec.watchers, len(s.clients)-1):]
+	subs := slices.Delete(slices.Clone(s.clients), 1, min(1+s.spec.watchers, len(s.clients)-1))
 	sub := Submission{Module: tiny.Module(), Spec: &job.Spec{
 		Executor: job.ExecutorWASM, Module: job.ModuleCID(tiny.Module()).String(), Name: "tiny.wasm",
 		Resources: job.Resources{CPUMillis: 1, MemoryBytes: 64 << 20}, TimeoutMS: 10_000, Policy: job.PolicyCost,
