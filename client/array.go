@@ -310,7 +310,7 @@ func (c *Client) taskEnded(ctx context.Context, arr *arrayRun, provider string, 
 	st, why, outputs := taskState(arr.s, res)
 	keep := true
 	if res.Outputs != "" && st == job.StateCompleted || res.Outputs != "" && res.ExitCode != 0 {
-		if _, err := c.content.FetchTree(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(arr.s.Resources.DiskBytes)); err != nil {
+		if err := c.content.Fetch(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(arr.s.Resources.DiskBytes)); err != nil {
 			st, why, outputs = job.StateFailed, "fetching the outputs: "+err.Error(), ""
 			keep = ctx.Err() == nil && c.ctx.Err() == nil
 		}

@@ -456,7 +456,7 @@ func (c *Client) settle(ctx context.Context, s *job.Spec, provider string, res *
 	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
 	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
 	if res.Outputs != "" {
-		if _, err := c.content.FetchTree(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(s.Resources.DiskBytes)); err != nil {
+		if err := c.content.Fetch(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(s.Resources.DiskBytes)); err != nil {
 			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
 			return
 		}

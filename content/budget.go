@@ -12,14 +12,17 @@ import (
 // client's submission over it is refused before it is published, and a
 // provider stops fetching at it.
 const (
-	MaxInputBytes = 1 << 30
+	MaxInputBytes = 16 << 30
 	MaxInputFiles = 4 * store.MaxEntries
 )
 
-// What a job may leave in /outputs: files and directories, total bytes.
+// What a job may leave in /outputs: files and directories; bytes, at most
+// (resources.disk may reserve up to MaxOutputBytes) and when it reserved
+// nothing.
 const (
-	MaxOutputFiles = 1024
-	MaxOutputBytes = 256 << 20
+	MaxOutputFiles     = 1024
+	MaxOutputBytes     = 16 << 30
+	DefaultOutputBytes = 256 << 20
 )
 
 // ErrOverBudget means a tree a peer offered is larger than what the fetch
@@ -27,12 +30,13 @@ const (
 var ErrOverBudget = errors.New("over the limit")
 
 // OutputLimit is the most bytes a job that reserved disk (0: none) may
-// leave in /outputs: the reservation, at most MaxOutputBytes.
+// leave in /outputs: the reservation, at most MaxOutputBytes;
+// DefaultOutputBytes without one.
 func OutputLimit(disk uint64) int64 {
-	if disk > 0 && disk < MaxOutputBytes {
-		return int64(disk)
+	if disk == 0 {
+		return DefaultOutputBytes
 	}
-	return MaxOutputBytes
+	return int64(min(disk, MaxOutputBytes))
 }
 
 // Budget is what one job's fetches may still bring in: bytes of files and
@@ -52,11 +56,16 @@ func OutputsBudget(disk uint64) *Budget {
 	}
 }
 
-// InputsBudget is what a provider fetches of one job's inputs.
-func InputsBudget() *Budget {
+// InputsBudget is what a provider fetches of one job's inputs (and what a
+// client lets a job's inputs amount to): MaxInputBytes, MaxInputFiles.
+func InputsBudget() *Budget { return inputsBudget(MaxInputBytes) }
+
+// inputsBudget is InputsBudget with bytes instead of MaxInputBytes (a
+// provider's owner may allow less: WithInputLimit).
+func inputsBudget(bytes int64) *Budget {
 	return &Budget{
-		bytes: MaxInputBytes, files: MaxInputFiles,
-		limit: fmt.Sprintf("the inputs limit (%s, %d files)", job.FormatSize(MaxInputBytes), MaxInputFiles),
+		bytes: bytes, files: MaxInputFiles,
+		limit: fmt.Sprintf("the inputs limit (%s, %d files)", job.FormatSize(uint64(bytes)), MaxInputFiles),
 	}
 }
 

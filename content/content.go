@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/store"
+	"github.com/computemesh/computemesh/unixfs"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -20,6 +21,7 @@ type Fetcher interface {
 // concurrent use.
 type Content struct {
 	store *store.Store
+	dag   *unixfs.DAG // the store's UnixFS view (dag.go)
 	fetch Fetcher
 	now   func() time.Time
 
@@ -33,6 +35,9 @@ type Content struct {
 	// network); the address check itself (tests).
 	urlInputs, anyAddr bool
 	urlAllow           func(netip.Addr) bool
+	// inputLimit is the most bytes of one job's inputs this node fetches
+	// as a provider (MaxInputBytes unless its owner allows less).
+	inputLimit int64
 }
 
 // Option configures a Content.
@@ -48,6 +53,17 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithInputLimit makes a provider fetch at most bytes of one job's inputs
+// (0 or more than MaxInputBytes: MaxInputBytes); a job whose inputs are
+// larger fails, naming the limit.
+func WithInputLimit(bytes int64) Option {
+	return func(c *Content) {
+		if bytes > 0 && bytes < MaxInputBytes {
+			c.inputLimit = bytes
+		}
+	}
+}
+
 // WithURLInputs lets jobs' inputs be fetched from URLs (job.Input.URL);
 // testNetwork lets them reach any address, loopback and private ones
 // included (a test network's nodes and servers are local).
@@ -57,7 +73,7 @@ func WithURLInputs(allow, testNetwork bool) Option {
 
 // New is the content of store s, fetching from peers with f.
 func New(s *store.Store, f Fetcher, opts ...Option) *Content {
-	c := &Content{store: s, fetch: f, now: time.Now, grants: map[string]map[peer.ID]time.Time{}, held: map[string]time.Time{}}
+	c := &Content{store: s, dag: unixfs.New(unixfs.StoreBlocks(s)), fetch: f, inputLimit: MaxInputBytes, now: time.Now, grants: map[string]map[peer.ID]time.Time{}, held: map[string]time.Time{}}
 	for _, o := range opts {
 		o(c)
 	}

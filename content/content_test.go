@@ -62,7 +62,7 @@ func TestBudget(t *testing.T) {
 	if err := b.Take(4, 1); err != nil {
 		t.Fatalf("a refused take spent the budget: %v", err)
 	}
-	if err := OutputsBudget(0).Take(MaxOutputBytes, MaxOutputFiles); err != nil {
+	if err := OutputsBudget(0).Take(DefaultOutputBytes, MaxOutputFiles); err != nil {
 		t.Fatalf("no reservation means the default limit: %v", err)
 	}
 	if err := InputsBudget().Take(1, MaxInputFiles+1); !errors.Is(err, ErrOverBudget) {
@@ -79,7 +79,7 @@ func TestHeldOutputsExpire(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "out.txt"), []byte("result"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	root, blobs, err := c.CollectOutputs(dir, 0)
+	root, blobs, err := c.CollectOutputs(context.Background(), dir, 0)
 	if err != nil || root == "" || len(blobs) != 2 {
 		t.Fatalf("collect: %q %v %v", root, blobs, err)
 	}
@@ -153,7 +153,7 @@ func TestCollectOutputsOverLimit(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			id, _, err := c.CollectOutputs(dir, tc.disk)
+			id, _, err := c.CollectOutputs(context.Background(), dir, tc.disk)
 			if got := errors.Is(err, ErrOutputsOverLimit); got != tc.over {
 				t.Fatalf("collect: %q, %v; over the limit: %v, want %v", id, err, got, tc.over)
 			}

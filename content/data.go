@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -15,11 +17,13 @@ import (
 // run is charged, its outputs are not kept.
 var ErrOutputsOverLimit = errors.New("outputs over the limit")
 
-// InputBlobs returns every blob CID the inputs consist of (manifests and
-// their entries), all of which the store must hold, and checks that they
-// are within the inputs limit (InputsBudget).
+// InputBlobs returns every blob CID the inputs consist of (a UnixFS file's
+// or tree's blocks; a manifest of the earlier format and its files), all
+// of which the store must hold, and checks that they are within the inputs
+// limit (InputsBudget).
 func (c *Content) InputBlobs(inputs []job.Input) ([]string, error) {
 	var out []string
+	budget := InputsBudget()
 	for _, in := range inputs {
 		if in.URL != "" {
 			continue // the provider fetches it (urlinput.go)
@@ -31,27 +35,44 @@ func (c *Content) InputBlobs(inputs []job.Input) ([]string, error) {
 		if !c.store.Has(id) {
 			return nil, fmt.Errorf("input %s: %s is not in this node's store (meshnode add it first)", in.Name, id)
 		}
-		out = append(out, id.String())
-		if id.Type() != job.CodecJSON {
+		if id.Type() == job.CodecJSON {
+			blobs, err := c.manifestBlobs(in, id, budget)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, blobs...)
 			continue
 		}
-		m, err := c.store.Manifest(id)
+		st, err := c.Stat(context.Background(), id, budget)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in.Name, err)
 		}
-		for _, e := range m.Entries {
-			ec, err := job.ParseCID(e.CID)
-			if err != nil || !c.store.Has(ec) {
-				return nil, fmt.Errorf("input %s: %s (%s) is not in this node's store", in.Name, e.CID, e.Path)
-			}
-			out = append(out, e.CID)
+		if err := budget.Take(st.Bytes, st.Files); err != nil {
+			return nil, fmt.Errorf("inputs: %w", err)
+		}
+		for _, b := range st.Blocks {
+			out = append(out, b.String())
 		}
 	}
-	bytes, files, err := c.InputsSize(inputs)
+	return out, nil
+}
+
+// manifestBlobs is InputBlobs of an input given as a manifest of the
+// earlier format.
+func (c *Content) manifestBlobs(in job.Input, id cid.Cid, budget *Budget) ([]string, error) {
+	m, err := c.store.Manifest(id)
 	if err != nil {
-		return nil, fmt.Errorf("inputs: %w", err)
+		return nil, fmt.Errorf("input %s: %w", in.Name, err)
 	}
-	if err := InputsBudget().Take(bytes, files); err != nil {
+	out := []string{id.String()}
+	for _, e := range m.Entries {
+		ec, err := job.ParseCID(e.CID)
+		if err != nil || !c.store.Has(ec) {
+			return nil, fmt.Errorf("input %s: %s (%s) is not in this node's store", in.Name, e.CID, e.Path)
+		}
+		out = append(out, e.CID)
+	}
+	if err := budget.Take(m.Size(), len(m.Entries)); err != nil {
 		return nil, fmt.Errorf("inputs: %w", err)
 	}
 	return out, nil
@@ -59,9 +80,10 @@ func (c *Content) InputBlobs(inputs []job.Input) ([]string, error) {
 
 // StageInputs fetches a job's inputs from its client (or, for URL inputs,
 // from their URLs: urlinput.go) and lays them out under dir as the guest
-// will see them at /inputs.
+// will see them at /inputs, within InputsBudget: a file or tree a block at
+// a time, never whole in memory.
 func (c *Content) StageInputs(ctx context.Context, client peer.ID, inputs []job.Input, dir string) error {
-	budget := InputsBudget()
+	budget := inputsBudget(c.inputLimit)
 	for _, in := range inputs {
 		if in.URL != "" {
 			if err := c.fetchURL(ctx, in, dir, budget); err != nil {
@@ -69,34 +91,33 @@ func (c *Content) StageInputs(ctx context.Context, client peer.ID, inputs []job.
 			}
 			continue
 		}
-		m, err := c.FetchTree(ctx, client, in.CID, budget)
+		if err := store.CheckPath(in.Name); err != nil {
+			return fmt.Errorf("input %s: %w", in.Name, err)
+		}
+		id, err := job.ParseCID(in.CID)
 		if err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
 		}
-		if m != nil {
-			if err := c.store.Export(m, filepath.Join(dir, in.Name)); err != nil {
-				return fmt.Errorf("input %s: %w", in.Name, err)
-			}
-			continue
-		}
-		id, _ := job.ParseCID(in.CID)
-		b, err := c.store.Get(id)
-		if err != nil {
+		// What the export may write: what the fetch left of the budget
+		// and what this input took of it.
+		before := *budget
+		if err := c.Fetch(ctx, client, in.CID, budget); err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
 		}
-		if err := store.WriteFileIn(dir, in.Name, b, 0o444); err != nil {
+		if err := c.Export(ctx, id, filepath.Join(dir, filepath.FromSlash(in.Name)), &before); err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
 		}
 	}
 	return nil
 }
 
-// CollectOutputs stores what the job left in dir and returns the manifest's
-// CID and every blob CID of it ("" when the job left nothing). disk is the
-// storage the job reserved (0: the default limit). Outputs over it, or over
-// MaxOutputFiles files and directories, are refused (ErrOutputsOverLimit)
-// before anything is stored; the walk never follows a link.
-func (c *Content) CollectOutputs(dir string, disk uint64) (string, []string, error) {
+// CollectOutputs stores what the job left in dir as a UnixFS tree and
+// returns its CID and every block CID of it ("" when the job left
+// nothing). disk is the storage the job reserved (0: the default limit).
+// Outputs over it, or over MaxOutputFiles files and directories, are
+// refused (ErrOutputsOverLimit) before anything is stored; the walk never
+// follows a link.
+func (c *Content) CollectOutputs(ctx context.Context, dir string, disk uint64) (string, []string, error) {
 	limit := OutputLimit(disk)
 	// No link is followed and none is collected: see store.WalkTree.
 	files, err := store.WalkTree(dir)
@@ -110,13 +131,17 @@ func (c *Content) CollectOutputs(dir string, disk uint64) (string, []string, err
 	if len(files) > MaxOutputFiles || size > limit {
 		return "", nil, fmt.Errorf("%w: more than %d files or %d bytes (resources.disk or the provider's limit)", ErrOutputsOverLimit, MaxOutputFiles, limit)
 	}
-	id, m, err := c.store.AddDir(dir)
+	id, err := c.Add(ctx, dir)
 	if err != nil {
 		return "", nil, err
 	}
-	blobs := []string{id.String()}
-	for _, e := range m.Entries {
-		blobs = append(blobs, e.CID)
+	st, err := c.Stat(ctx, id, OutputsBudget(disk))
+	if err != nil {
+		return "", nil, err
+	}
+	blobs := make([]string, 0, len(st.Blocks))
+	for _, b := range st.Blocks {
+		blobs = append(blobs, b.String())
 	}
 	return id.String(), blobs, nil
 }

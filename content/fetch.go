@@ -92,33 +92,3 @@ func (c *Content) fetchEntry(ctx context.Context, p peer.ID, e store.Entry) erro
 	_, err = c.store.Put(b, 0x55)
 	return err
 }
-
-// InputsSize is the bytes and files of inputs held in the store (URL
-// inputs, fetched by the provider, are counted as they arrive).
-func (c *Content) InputsSize(inputs []job.Input) (int64, int, error) {
-	var bytes int64
-	var files int
-	for _, in := range inputs {
-		if in.URL != "" {
-			continue
-		}
-		id, err := job.ParseCID(in.CID)
-		if err != nil {
-			return 0, 0, err
-		}
-		if id.Type() != job.CodecJSON {
-			size, err := c.store.Size(id)
-			if err != nil {
-				return 0, 0, err
-			}
-			bytes, files = bytes+size, files+1
-			continue
-		}
-		m, err := c.store.Manifest(id)
-		if err != nil {
-			return 0, 0, err
-		}
-		bytes, files = bytes+m.Size(), files+len(m.Entries)
-	}
-	return bytes, files, nil
-}

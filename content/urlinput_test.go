@@ -80,6 +80,7 @@ func TestURLInputFetched(t *testing.T) {
 // anywhere, more bytes than the inputs limit, bytes that do not match the
 // expected CID, an answer that is not 200.
 func TestURLInputRefused(t *testing.T) {
+	const testInputLimit = 8 << 20 // the owner's (MaxInputBytes is 16 GiB)
 	body := []byte("the real data\n")
 	inner, innerHits := serveOn(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
 	outer, _ := serveOn(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +88,7 @@ func TestURLInputRefused(t *testing.T) {
 	})
 	big, _ := serveOn(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
 		chunk := make([]byte, 1<<20)
-		for range MaxInputBytes>>20 + 2 {
+		for range testInputLimit>>20 + 2 {
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
@@ -109,7 +110,7 @@ func TestURLInputRefused(t *testing.T) {
 		{"a name for loopback", []Option{WithURLInputs(true, false)}, nil, job.Input{URL: "http://localhost:" + port, CID: rawCID(body)}, ErrURLInputs, "not a public address"},
 		{"plain http, no CID", []Option{WithURLInputs(true, false)}, nil, job.Input{URL: inner}, ErrURLInputs, "plain http"},
 		{"redirect to a refused address", []Option{WithURLInputs(true, false)}, only2, job.Input{URL: outer, CID: rawCID(body)}, ErrURLInputs, "127.0.0.1 is not a public address"},
-		{"over the inputs limit", []Option{WithURLInputs(true, true)}, nil, job.Input{URL: big}, ErrOverBudget, "inputs limit"},
+		{"over the inputs limit", []Option{WithURLInputs(true, true), WithInputLimit(testInputLimit)}, nil, job.Input{URL: big}, ErrOverBudget, "inputs limit"},
 		{"wrong bytes", []Option{WithURLInputs(true, true)}, nil, job.Input{URL: inner, CID: rawCID([]byte("other"))}, ErrInputCID, "want"},
 		{"not found", []Option{WithURLInputs(true, true)}, nil, job.Input{URL: missing}, nil, "404 Not Found"},
 	} {

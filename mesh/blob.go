@@ -49,8 +49,13 @@ func (m *Mesh) ServeBlobs(get func(c string) ([]byte, bool), allow BlobAccess) {
 			_ = s.Reset()
 			return
 		}
+		// Asked first, so that a peer without a grant costs no read.
+		if !allow(s.Conn().RemotePeer(), req.CID) {
+			_ = WriteMsg(s, blobResp{Error: "not found: " + req.CID})
+			return
+		}
 		b, ok := get(req.CID)
-		if !ok || !allow(s.Conn().RemotePeer(), req.CID) {
+		if !ok {
 			_ = WriteMsg(s, blobResp{Error: "not found: " + req.CID})
 			return
 		}

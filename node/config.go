@@ -86,6 +86,9 @@ type Config struct {
 	// AllowURLInputs lets jobs' inputs be fetched from URLs by this
 	// provider (only public addresses, but on test networks).
 	AllowURLInputs bool
+	// MaxInputBytes is the most a provider fetches of one job's inputs
+	// (0: content.MaxInputBytes).
+	MaxInputBytes int64
 	// DockerPull lets the provider pull a job's image it lacks (where a
 	// registry is reachable); off: it declines such jobs.
 	DockerPull bool

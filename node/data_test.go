@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/content"
+	"github.com/computemesh/computemesh/internal/kubofixture"
 	"github.com/computemesh/computemesh/job"
 	"github.com/ipfs/go-cid"
 )
@@ -32,14 +35,7 @@ func TestEndToEndInputsAndOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := client.Store().Manifest(mc)
-	if err != nil {
-		t.Fatalf("the client's store lacks the outputs: %v", err)
-	}
-	dir := t.TempDir()
-	if err := client.Store().Export(m, dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := exportOutputs(t, client, mc)
 	if b, err := os.ReadFile(filepath.Join(dir, "upper.txt")); err != nil || string(b) != "SHOUT" {
 		t.Fatalf("output upper.txt: %q, %v", b, err)
 	}
@@ -106,5 +102,52 @@ func TestModuleByReference(t *testing.T) {
 	ob.Module = nil
 	if _, err := client.Submit(ctx, ob, nil); !errors.Is(err, ErrBadSubmission) {
 		t.Fatalf("a module whose stored bytes changed: %v; want ErrBadSubmission", err)
+	}
+}
+
+// exportOutputs writes the outputs c, held in n's store, to a new
+// directory and returns it.
+func exportOutputs(t *testing.T, n *Node, c cid.Cid) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "outputs")
+	if err := n.content.Export(context.Background(), c, dir, content.OutputsBudget(0)); err != nil {
+		t.Fatalf("the outputs %s: %v", c, err)
+	}
+	return dir
+}
+
+// A tree of inputs (a file of several chunks, directories, an empty file)
+// goes from the client to the provider as UnixFS, block by block, and
+// comes back, copied by the job, as its outputs, byte for byte.
+func TestEndToEndUnixFSTree(t *testing.T) {
+	t.Parallel()
+	client, _ := testMesh(t, []provSpec{{"eu-west", "0.5"}})
+	dir := t.TempDir()
+	files := map[string][]byte{"big.bin": kubofixture.Bytes(9, 3*kubofixture.ChunkSize+5), "a.txt": []byte("a\n"), "sub/b.txt": []byte("b\n"), "sub/deeper/empty": nil}
+	for p, b := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := client.content.Add(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := guestSpec(t, "copy")
+	sub.Spec.Inputs = []job.Input{{Name: "tree", CID: in.String()}}
+	out := submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || out.Outputs == "" {
+		t.Fatalf("state %s, outputs %q: %s (stderr %q)", out.State, out.Outputs, out.Error, out.Stderr)
+	}
+	got := exportOutputs(t, client, mustCID(t, out.Outputs))
+	for p, want := range files {
+		b, err := os.ReadFile(filepath.Join(got, "tree", filepath.FromSlash(p)))
+		if err != nil || !bytes.Equal(b, want) {
+			t.Errorf("outputs tree/%s: %d bytes, want %d: %v", p, len(b), len(want), err)
+		}
 	}
 }

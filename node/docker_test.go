@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/ipfs/go-cid"
 )
@@ -75,9 +77,9 @@ func TestEndToEndDockerJob(t *testing.T) {
 	if out.Outputs == "" {
 		t.Fatalf("no outputs from the docker job")
 	}
-	m, err := client.Store().Manifest(mustCID(t, out.Outputs))
-	if err != nil || len(m.Entries) != 1 {
-		t.Fatalf("outputs manifest: %v %+v", err, m)
+	st, err := client.content.Stat(context.Background(), mustCID(t, out.Outputs), content.OutputsBudget(0))
+	if err != nil || st.Files != 1 {
+		t.Fatalf("outputs: %v %+v", err, st)
 	}
 	// The job's memory limit is real.
 	spec.Args, spec.Inputs = []string{"alloc", "512"}, nil

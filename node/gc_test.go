@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -28,13 +29,13 @@ func TestProviderDropsExpiredOutputs(t *testing.T) {
 		t.Fatalf("state %s, outputs %q: %s", out.State, out.Outputs, out.Error)
 	}
 	mc, _ := job.ParseCID(out.Outputs)
-	m, err := prov.Store().Manifest(mc)
+	st, err := prov.content.Stat(context.Background(), mc, content.OutputsBudget(0))
 	if err != nil {
 		t.Fatalf("the provider does not hold the outputs: %v", err)
 	}
-	blobs := []string{out.Outputs}
-	for _, e := range m.Entries {
-		blobs = append(blobs, e.CID)
+	var blobs []string
+	for _, c := range st.Blocks {
+		blobs = append(blobs, c.String())
 	}
 	// Past the work-in-flight age, but the grant still runs.
 	hourAgo := time.Now().Add(-time.Hour)

@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.content = content.New(n.store, n.mesh, content.WithClock(cfg.Clock),
-		content.WithURLInputs(cfg.AllowURLInputs, SimulationAllowed(cfg.Network)))
+		content.WithURLInputs(cfg.AllowURLInputs, SimulationAllowed(cfg.Network)), content.WithInputLimit(cfg.MaxInputBytes))
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err
@@ -336,7 +336,8 @@ func (n *Node) openStore() error {
 // Store returns the node's content store.
 func (n *Node) Store() *store.Store { return n.store }
 
-// blob serves a blob by CID string from the module cache or the store.
+// blob serves a blob by CID string from the module cache or the store
+// (unchecked: the peer checks what it gets against the CID).
 func (n *Node) blob(c string) ([]byte, bool) {
 	if b, ok := n.blobs.Get(c); ok {
 		return b, true
@@ -345,7 +346,7 @@ func (n *Node) blob(c string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	b, err := n.store.Get(id)
+	b, err := n.store.Load(id)
 	return b, err == nil
 }
 

@@ -47,14 +47,7 @@ func TestEndToEndURLInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := client.Store().Manifest(mc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := client.Store().Export(m, dir); err != nil {
-		t.Fatal(err)
-	}
+	dir := exportOutputs(t, client, mc)
 	if b, err := os.ReadFile(filepath.Join(dir, "upper.txt")); err != nil || string(b) != "FROM THE WEB" {
 		t.Fatalf("output upper.txt: %q, %v", b, err)
 	}

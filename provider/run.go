@@ -63,7 +63,7 @@ func (p *Provider) run(ctx context.Context, a *job.Award, client peer.ID, rates 
 	var outputs string
 	var blobs []string
 	if !r.DiskExceeded { // stopped for its outputs: they are not kept
-		outputs, blobs, err = p.content.CollectOutputs(outDir, a.Spec.Resources.DiskBytes)
+		outputs, blobs, err = p.content.CollectOutputs(ctx, outDir, a.Spec.Resources.DiskBytes)
 	}
 	switch {
 	case errors.Is(err, content.ErrOutputsOverLimit):

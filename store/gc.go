@@ -241,22 +241,33 @@ func (s *Store) Pins() ([]string, error) {
 	return out, nil
 }
 
-// Closure returns roots and, for each root that is a manifest the store
-// holds, every blob it names: the set a collection keeps for them.
+// Closure returns roots and every blob they lead to that the store holds:
+// for a manifest, the files it names; for a DAG's block (dag-pb), the
+// blocks it links to, down to the leaves: the set a collection keeps for
+// them.
 func (s *Store) Closure(roots []string) map[string]bool {
 	set := make(map[string]bool, len(roots))
-	for _, r := range roots {
-		if r == "" || set[r] {
-			continue
-		}
-		set[r] = true
+	stack := append([]string(nil), roots...)
+	for len(stack) > 0 {
+		r := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
 		c, err := job.ParseCID(r)
-		if err != nil || c.Type() != job.CodecJSON {
+		if err != nil || set[key(c).String()] {
 			continue
 		}
-		if m, err := s.manifest(c, s.read); err == nil {
-			for _, e := range m.Entries {
-				set[e.CID] = true
+		set[key(c).String()] = true
+		switch c.Type() {
+		case job.CodecJSON:
+			if m, err := s.manifest(c, s.read); err == nil {
+				for _, e := range m.Entries {
+					stack = append(stack, e.CID)
+				}
+			}
+		case cid.DagProtobuf:
+			if b, err := s.read(c); err == nil {
+				for _, l := range links(c, b) {
+					stack = append(stack, l.String())
+				}
 			}
 		}
 	}

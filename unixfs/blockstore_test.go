@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/kubofixture"
 	"github.com/computemesh/computemesh/internal/procstat"
 	"github.com/computemesh/computemesh/unixfs"
-	"github.com/computemesh/computemesh/unixfs/internal/fixture"
 	ipld "github.com/ipfs/go-ipld-format"
 )
 
@@ -29,7 +29,7 @@ func TestBlockstorePersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := fixture.Files()["chunk1.bin"]
+	b := kubofixture.Files()["chunk1.bin"]
 	c, _, err := unixfs.New(bs).AddFile(t.Context(), bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)

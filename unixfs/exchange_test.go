@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/kubofixture"
 	"github.com/computemesh/computemesh/unixfs"
-	"github.com/computemesh/computemesh/unixfs/internal/fixture"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -64,7 +64,7 @@ func serveAll(peer.ID, cid.Cid) bool { return true }
 // the blocks.
 func TestBitswapFetch(t *testing.T) {
 	holder, reader := newPeer(t, serveAll), newPeer(t, serveAll)
-	b := fixture.Bytes(7, 5*unixfs.ChunkSize+123)
+	b := kubofixture.Bytes(7, 5*unixfs.ChunkSize+123)
 	c, _, err := holder.dag.AddFile(t.Context(), bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func benchBitswap(b *testing.B, addr string) {
 // file is refused against a 256 KiB limit (1.25 MiB of blocks).
 func TestFetchLimited(t *testing.T) {
 	holder, reader := newPeer(t, serveAll), newPeer(t, serveAll)
-	c, _, err := holder.dag.AddFile(t.Context(), bytes.NewReader(fixture.Bytes(8, 2<<20)))
+	c, _, err := holder.dag.AddFile(t.Context(), bytes.NewReader(kubofixture.Bytes(8, 2<<20)))
 	if err != nil {
 		t.Fatal(err)
 	}

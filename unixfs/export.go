@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ufs "github.com/ipfs/boxo/ipld/unixfs"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 )
@@ -26,7 +28,8 @@ type Limits struct {
 	Depth   int   // directories within directories
 }
 
-// DefaultLimits are a job's inputs limits: 1 GiB, 16,384 entries, 64
+// DefaultLimits are modest limits for a caller without its own (a node
+// derives its from a job's budget): 1 GiB, 16,384 entries, 64
 // levels.
 func DefaultLimits() Limits { return Limits{Bytes: 1 << 30, Entries: 16384, Depth: 64} }
 
@@ -189,12 +192,14 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // Fetch makes sure the blockstore holds every block of c, fetching what it
-// lacks through the exchange a level of the DAG at a time, all of a level
-// at once (a DAG reader alone asks for a few blocks ahead of what it
-// reads), each block once, within what exporting lim can need: lim.Bytes
-// of blocks and 1 MiB more, a block an entry and a chunk, and lim.Depth
-// levels and 16 more (a file's inner levels, a HAMT's).
+// lacks through the exchange a level of the DAG at a time, fetchWorkers
+// blocks at once (a DAG reader alone asks for a few blocks ahead of what
+// it reads), each block once, within what exporting lim can need:
+// lim.Bytes of blocks and 1 MiB more, a block an entry and a chunk, and
+// lim.Depth levels and 16 more (a file's inner levels, a HAMT's).
 func (d *DAG) Fetch(ctx context.Context, c cid.Cid, lim Limits) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a refused DAG's fetches stop
 	seen := map[cid.Cid]bool{c: true}
 	level := []cid.Cid{c}
 	b := &budget{Limits{Bytes: lim.Bytes + 1<<20, Entries: 2*lim.Entries + int(lim.Bytes/ChunkSize) + 1024, Depth: lim.Depth + 16}}
@@ -203,24 +208,93 @@ func (d *DAG) Fetch(ctx context.Context, c cid.Cid, lim Limits) error {
 			return fmt.Errorf("unixfs: fetching %s: more than %d levels: %w", c, b.Depth, ErrOverLimit)
 		}
 		var next []cid.Cid
-		for opt := range d.dag.GetMany(ctx, level) {
-			if opt.Err != nil {
-				return fmt.Errorf("unixfs: fetching %s: %w", c, opt.Err)
+		for got := range d.getLevel(ctx, level) {
+			if got.err != nil {
+				return fmt.Errorf("unixfs: fetching %s: %w", c, got.err)
 			}
-			if b.Bytes -= int64(len(opt.Node.RawData())); b.Bytes < 0 {
+			if b.Bytes -= int64(len(got.blk.RawData())); b.Bytes < 0 {
 				return fmt.Errorf("unixfs: fetching %s: more block bytes than allowed: %w", c, ErrOverLimit)
 			}
-			if err := b.entry(opt.Node.Cid().String()); err != nil {
+			if err := b.entry(got.blk.Cid().String()); err != nil {
 				return err
 			}
-			for _, l := range opt.Node.Links() {
-				if !seen[l.Cid] {
-					seen[l.Cid] = true
-					next = append(next, l.Cid)
+			ls, err := blockLinks(got.blk)
+			if err != nil {
+				return fmt.Errorf("unixfs: fetching %s: block %s: %w", c, got.blk.Cid(), err)
+			}
+			for _, l := range ls {
+				if !seen[l] {
+					seen[l] = true
+					next = append(next, l)
 				}
 			}
 		}
 		level = next
 	}
 	return nil
+}
+
+// fetchWorkers is how many blocks a Fetch asks for at once: each stored by
+// the goroutine that got it, so that writing blocks to disk and fetching
+// them overlap.
+const fetchWorkers = 32
+
+type gotBlock struct {
+	blk blocks.Block
+	err error
+}
+
+// getLevel gets the blocks cs from the blockstore, or through the
+// exchange into it, fetchWorkers at a time, in any order; the channel
+// closes once all are sent, or after the first error, or once ctx is done.
+func (d *DAG) getLevel(ctx context.Context, cs []cid.Cid) <-chan gotBlock {
+	out := make(chan gotBlock, fetchWorkers)
+	next := make(chan cid.Cid)
+	var wg sync.WaitGroup
+	for range min(fetchWorkers, len(cs)) {
+		wg.Go(func() {
+			for c := range next {
+				blk, err := d.bsvc.GetBlock(ctx, c)
+				select {
+				case out <- gotBlock{blk, err}:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(out)
+	feed:
+		for _, c := range cs {
+			select {
+			case next <- c:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		close(next)
+		wg.Wait()
+	}()
+	return out
+}
+
+// blockLinks are the CIDs a block links to: a dag-pb node's links, none
+// for a raw block.
+func blockLinks(blk blocks.Block) ([]cid.Cid, error) {
+	switch blk.Cid().Type() {
+	case cid.Raw:
+		return nil, nil
+	case cid.DagProtobuf:
+		n, err := merkledag.DecodeProtobuf(blk.RawData())
+		if err != nil {
+			return nil, err
+		}
+		out := make([]cid.Cid, 0, len(n.Links()))
+		for _, l := range n.Links() {
+			out = append(out, l.Cid)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("codec 0x%x is not UnixFS's: %w", blk.Cid().Type(), ErrUnsupported)
+	}
 }

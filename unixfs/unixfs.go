@@ -36,8 +36,9 @@ var prefix = cid.Prefix{Version: 1, Codec: cid.DagProtobuf, MhType: mh.SHA2_256,
 // DAG adds to and reads from a blockstore. It is safe for concurrent use
 // when its blockstore is.
 type DAG struct {
-	bs  blockstore.Blockstore
-	dag ipld.DAGService
+	bs   blockstore.Blockstore
+	bsvc blockservice.BlockService
+	dag  ipld.DAGService
 }
 
 // New returns a DAG over bs. Blocks come from bs alone unless an exchange
@@ -48,7 +49,8 @@ func New(bs blockstore.Blockstore, opts ...Option) *DAG {
 		opt(&o)
 	}
 	// Identity CIDs (ipfs add --inline) hold their bytes: no block to get.
-	return &DAG{bs: bs, dag: merkledag.NewDAGService(blockservice.New(blockstore.NewIdStore(bs), o.exchange))}
+	bsvc := blockservice.New(blockstore.NewIdStore(bs), o.exchange)
+	return &DAG{bs: bs, bsvc: bsvc, dag: merkledag.NewDAGService(bsvc)}
 }
 
 // Option configures a DAG.

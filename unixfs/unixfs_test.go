@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/computemesh/computemesh/internal/kubofixture"
 	"github.com/computemesh/computemesh/unixfs"
-	"github.com/computemesh/computemesh/unixfs/internal/fixture"
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
@@ -52,7 +52,7 @@ func loadKubo(t *testing.T) kuboCIDs {
 // (whole, and from an offset: the reader seeks through the tree).
 func TestFilesMatchKubo(t *testing.T) {
 	k, d := loadKubo(t), newDAG(t)
-	for name, b := range fixture.Files() {
+	for name, b := range kubofixture.Files() {
 		t.Run(name, func(t *testing.T) {
 			c, size, err := d.AddFile(t.Context(), bytes.NewReader(b))
 			if err != nil {
@@ -89,10 +89,10 @@ func TestFilesMatchKubo(t *testing.T) {
 func TestTreesMatchKubo(t *testing.T) {
 	k, d := loadKubo(t), newDAG(t)
 	src := t.TempDir()
-	if err := fixture.WriteTrees(src); err != nil {
+	if err := kubofixture.WriteTrees(src); err != nil {
 		t.Fatal(err)
 	}
-	for name := range fixture.Trees() {
+	for name := range kubofixture.Trees() {
 		t.Run(name, func(t *testing.T) {
 			c, err := d.AddTree(t.Context(), filepath.Join(src, "trees", name))
 			if err != nil {

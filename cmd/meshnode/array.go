@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -146,7 +147,7 @@ func describeTasks(w io.Writer, tasks []job.TaskResult, count int) {
 
 // writeTaskOutputs exports each task's outputs of a job array to
 // dir/INDEX, when asked.
-func writeTaskOutputs(s *store.Store, out *job.Outcome, dir string) error {
+func writeTaskOutputs(ctx context.Context, s *store.Store, out *job.Outcome, dir string) error {
 	for _, t := range out.Tasks {
 		if t.Outputs == "" {
 			continue
@@ -155,7 +156,7 @@ func writeTaskOutputs(s *store.Store, out *job.Outcome, dir string) error {
 		if err != nil {
 			return netErr(err)
 		}
-		if _, _, err := exportCID(s, c, filepath.Join(dir, strconv.Itoa(t.Index))); err != nil {
+		if _, _, err := exportCID(ctx, s, c, filepath.Join(dir, strconv.Itoa(t.Index))); err != nil {
 			return err
 		}
 	}

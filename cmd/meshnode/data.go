@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
+	"github.com/computemesh/computemesh/unixfs"
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 )
@@ -25,19 +30,11 @@ func openDataStore(dataDir string) (*store.Store, error) {
 	return s, nil
 }
 
-// addPath stores a file or a directory tree and returns its CID; with pin,
-// pinned: the store's collections keep it (and a tree's files).
-func addPath(s *store.Store, path string, pin bool) (cid.Cid, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return cid.Undef, usageErr("%v", err)
-	}
-	var c cid.Cid
-	if st.IsDir() {
-		c, _, err = s.AddDir(path)
-	} else {
-		c, _, err = s.AddFile(path)
-	}
+// addPath stores a file or a directory tree as UnixFS (the CID `ipfs add
+// --cid-version 1 --raw-leaves` gives it) and returns its CID; with pin,
+// pinned: the store's collections keep it (and every block of it).
+func addPath(ctx context.Context, s *store.Store, path string, pin bool) (cid.Cid, error) {
+	c, err := content.Add(ctx, s, path)
 	if err != nil {
 		return cid.Undef, usageErr("%v", err)
 	}
@@ -63,7 +60,7 @@ func newAdd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := addPath(s, args[0], true)
+			c, err := addPath(cmd.Context(), s, args[0], true)
 			if err != nil {
 				return err
 			}
@@ -97,7 +94,7 @@ func newGet() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			files, size, err := exportCID(s, c, out)
+			files, size, err := exportCID(cmd.Context(), s, c, out)
 			if err != nil {
 				return err
 			}
@@ -110,9 +107,16 @@ func newGet() *cobra.Command {
 	return cmd
 }
 
-// exportCID writes a manifest's tree under out, or a single blob to out,
-// and returns how many files and bytes it wrote.
-func exportCID(s *store.Store, c cid.Cid, out string) (files int, size int64, err error) {
+// getLimits bound what `get` and `-o` write of a file or tree: its bytes,
+// entries and depth (a DAG may link one block many times: what it expands
+// to is counted, not what its blocks weigh).
+func getLimits() unixfs.Limits { return unixfs.Limits{Bytes: 1 << 40, Entries: 1 << 22, Depth: 64} }
+
+// exportCID writes the file or tree c at out, which must not exist or be
+// an empty directory (nothing is overwritten), and returns how many files
+// and bytes it wrote. A manifest of the earlier format is written as
+// before, under out.
+func exportCID(ctx context.Context, s *store.Store, c cid.Cid, out string) (files int, size int64, err error) {
 	if c.Type() == job.CodecJSON {
 		m, err := s.Manifest(c)
 		if err != nil {
@@ -123,50 +127,52 @@ func exportCID(s *store.Store, c cid.Cid, out string) (files int, size int64, er
 		}
 		return len(m.Entries), m.Size(), nil
 	}
-	b, err := s.Get(c)
+	if err := os.Remove(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, usageErr("-o %s: %v (it must not exist, or be an empty directory)", out, err)
+	}
+	dag := unixfs.New(unixfs.StoreBlocks(s))
+	st, err := dag.Stat(ctx, c, getLimits())
 	if err != nil {
 		return 0, 0, netErr(err)
 	}
-	if err := os.WriteFile(out, b, 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return 0, 0, netErr(err)
 	}
-	return 1, int64(len(b)), nil
+	if err := dag.Export(ctx, c, out, getLimits()); err != nil {
+		return 0, 0, netErr(err)
+	}
+	return st.Files, st.Bytes, nil
 }
 
-// copyTree copies the blob c (and, for a manifest, every blob it names)
-// from one store to another.
+// copyTree copies the blob c and every blob it leads to (a DAG's blocks,
+// a manifest's files) from one store to another.
 func copyTree(from, to *store.Store, c cid.Cid) error {
-	b, err := from.Get(c)
-	if err != nil {
-		return err
-	}
-	if _, err := to.Put(b, c.Type()); err != nil {
-		return err
-	}
-	if c.Type() != job.CodecJSON {
-		return nil
-	}
-	m, err := from.Manifest(c)
-	if err != nil {
-		return err
-	}
-	for _, e := range m.Entries {
-		ec, err := job.ParseCID(e.CID)
+	for k := range from.Closure([]string{c.String()}) {
+		id, err := job.ParseCID(k)
 		if err != nil {
 			return err
 		}
-		if err := copyTree(from, to, ec); err != nil {
+		b, err := from.Get(id)
+		if err != nil {
+			return err
+		}
+		if len(b) > store.MaxBlock { // a file of the earlier format
+			_, err = to.Put(b, id.Type())
+		} else {
+			err = to.PutBlock(id, b)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return to.Sync()
 }
 
 // parseInputs turns --input NAME=PATH|CID flags into job inputs, adding
 // local paths to s. A CID that s lacks is taken from the fallback store
 // (the default data dir's, where meshnode add puts content) when that has
 // it.
-func parseInputs(s, fallback *store.Store, flags []string) ([]job.Input, error) {
+func parseInputs(ctx context.Context, s, fallback *store.Store, flags []string) ([]job.Input, error) {
 	var out []job.Input
 	for _, f := range flags {
 		name, src, ok := strings.Cut(f, "=")
@@ -194,7 +200,7 @@ func parseInputs(s, fallback *store.Store, flags []string) ([]job.Input, error) 
 			continue
 		}
 		// Not pinned: the job's record keeps it while the job runs.
-		c, err := addPath(s, src, false)
+		c, err := addPath(ctx, s, src, false)
 		if err != nil {
 			return nil, err
 		}

@@ -73,7 +73,7 @@ func repeated(ctx context.Context, stdout, stderr io.Writer, c *api.Client, s *s
 			continue
 		}
 		if outDir != "" {
-			if err := writeOutputs(s, d.out, filepath.Join(outDir, d.out.Job)); err != nil {
+			if err := writeOutputs(ctx, s, d.out, filepath.Join(outDir, d.out.Job)); err != nil {
 				firstErr = firstOf(firstErr, err)
 			}
 		}

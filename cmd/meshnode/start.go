@@ -12,6 +12,7 @@ import (
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/client"
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/internal/testfaucet"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/mesh"
@@ -64,6 +65,7 @@ YAML file given by --config.`,
 	f.Bool("docker-pull", false, "pull images docker jobs ask for and this host lacks (needs a reachable registry; off: such jobs are declined)")
 	f.Bool("allow-job-network", false, "let docker and exec jobs that ask for it have network access (off by default)")
 	f.Bool("allow-url-inputs", false, "fetch jobs' inputs given as URLs (public addresses only, checked on every connection and redirect; off by default)")
+	f.String("max-input-size", job.FormatSize(content.MaxInputBytes), "the most this provider fetches of one job's inputs, all together (at most the default); a job with more fails, naming the limit")
 	f.StringSlice("exec-allow", nil, "absolute paths of the programs exec jobs may run (the owner's allowlist; exec is off without it)")
 	f.Bool("exec-unconfined", false, "where exec cannot be confined (no Landlock or user namespaces), run commands anyway, as this node's user with its files (identity key included) and network (off: exec is not offered there)")
 	f.StringSlice("exec-env", nil, "environment variables exec jobs may set besides the defaults (names, or prefixes ending in *; LD_* and the like are never allowed)")
@@ -220,6 +222,13 @@ func relayAndStoreConfig(f *pflag.FlagSet, cfg *node.Config) error {
 			return usageErr("--relay-max-data: %s is over 1TiB", v)
 		}
 		cfg.RelayLimit.Data = int64(n)
+	}
+	if v, _ := f.GetString("max-input-size"); v != "" {
+		n, err := job.ParseSize(v)
+		if err != nil || n == 0 || n > content.MaxInputBytes {
+			return usageErr("--max-input-size: %q is not a size between 1B and %s", v, job.FormatSize(content.MaxInputBytes))
+		}
+		cfg.MaxInputBytes = int64(n)
 	}
 	if v, _ := f.GetString("store-max"); v != "" {
 		n, err := job.ParseSize(v)

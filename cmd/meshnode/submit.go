@@ -147,7 +147,7 @@ func runSubmit(cmd *cobra.Command, args []string) error {
 	}
 	var out *job.Outcome
 	if dataDir != "" {
-		c, s, req, err := prepareNodeSubmit(dataDir, sub, modulePath, inputs)
+		c, s, req, err := prepareNodeSubmit(ctx, dataDir, sub, modulePath, inputs)
 		if err != nil {
 			return err
 		}
@@ -214,7 +214,7 @@ func repeatFlags(f *pflag.FlagSet, dataDir string) (repeat, parallel int, err er
 // the module at modulePath (if any, and not held yet) to its store and
 // returns the API request for the submission, which names the module
 // without carrying it.
-func prepareNodeSubmit(dataDir string, sub node.Submission, modulePath string, inputs []string) (*api.Client, *store.Store, api.SubmitRequest, error) {
+func prepareNodeSubmit(ctx context.Context, dataDir string, sub node.Submission, modulePath string, inputs []string) (*api.Client, *store.Store, api.SubmitRequest, error) {
 	c, err := api.Dial(dataDir)
 	if err != nil {
 		return nil, nil, api.SubmitRequest{}, netErr(err)
@@ -223,7 +223,7 @@ func prepareNodeSubmit(dataDir string, sub node.Submission, modulePath string, i
 	if err != nil {
 		return nil, nil, api.SubmitRequest{}, err
 	}
-	if err := resolveInputs(s, &sub, inputs); err != nil {
+	if err := resolveInputs(ctx, s, &sub, inputs); err != nil {
 		return nil, nil, api.SubmitRequest{}, err
 	}
 	if modulePath != "" {
@@ -250,7 +250,7 @@ func submitThroughNode(ctx context.Context, c *api.Client, s *store.Store, req a
 	if err != nil {
 		return nil, netErr(err)
 	}
-	if err := writeOutputs(s, out, outDir); err != nil {
+	if err := writeOutputs(ctx, s, out, outDir); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -268,7 +268,7 @@ func submitEphemeral(ctx context.Context, boot []string, network string, sub nod
 		return nil, err
 	}
 	defer n.Close()
-	if err := resolveInputs(n.Store(), &sub, inputs); err != nil {
+	if err := resolveInputs(ctx, n.Store(), &sub, inputs); err != nil {
 		return nil, err
 	}
 	if err := joinMesh(ctx, n, boot); err != nil {
@@ -281,7 +281,7 @@ func submitEphemeral(ctx context.Context, boot []string, network string, sub nod
 	if err != nil {
 		return nil, netErr(err)
 	}
-	return out, writeOutputs(n.Store(), out, outDir)
+	return out, writeOutputs(ctx, n.Store(), out, outDir)
 }
 
 // secretFlags collects --secret KEY=VALUE and --secret-env KEY.
@@ -315,7 +315,7 @@ func secretFlags(cmd *cobra.Command) (map[string]string, error) {
 
 // resolveInputs adds the inputs (NAME=PATH or NAME=CID) to s and to the
 // submission's spec, validating it again.
-func resolveInputs(s *store.Store, sub *node.Submission, inputs []string) error {
+func resolveInputs(ctx context.Context, s *store.Store, sub *node.Submission, inputs []string) error {
 	if len(inputs) == 0 {
 		return nil
 	}
@@ -325,7 +325,7 @@ func resolveInputs(s *store.Store, sub *node.Submission, inputs []string) error 
 			fallback, _ = store.Open(def)
 		}
 	}
-	ins, err := parseInputs(s, fallback, inputs)
+	ins, err := parseInputs(ctx, s, fallback, inputs)
 	if err != nil {
 		return err
 	}
@@ -337,9 +337,9 @@ func resolveInputs(s *store.Store, sub *node.Submission, inputs []string) error 
 }
 
 // writeOutputs exports a completed job's outputs to dir, when asked.
-func writeOutputs(s *store.Store, out *job.Outcome, dir string) error {
+func writeOutputs(ctx context.Context, s *store.Store, out *job.Outcome, dir string) error {
 	if dir != "" && len(out.Tasks) > 0 {
-		return writeTaskOutputs(s, out, dir)
+		return writeTaskOutputs(ctx, s, out, dir)
 	}
 	if dir == "" || out.Outputs == "" {
 		return nil
@@ -348,6 +348,6 @@ func writeOutputs(s *store.Store, out *job.Outcome, dir string) error {
 	if err != nil {
 		return netErr(err)
 	}
-	_, _, err = exportCID(s, c, dir)
+	_, _, err = exportCID(ctx, s, c, dir)
 	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestURLInputFlag(t *testing.T) {
 		{"https://example.org/d.csv#top", job.Input{}, "want #cid=CID"},
 		{"https://example.org/d.csv#cid=nope", job.Input{}, "cid=nope"},
 	} {
-		got, err := parseInputs(nil, nil, []string{"d=" + tc.src})
+		got, err := parseInputs(context.Background(), nil, nil, []string{"d=" + tc.src})
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "--input d") {
 				t.Errorf("%s: %v, want an error naming the input and %q", tc.src, err, tc.wantErr)

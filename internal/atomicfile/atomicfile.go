@@ -13,6 +13,7 @@ type Option func(*options)
 type options struct {
 	prefix    string
 	noDirSync bool
+	noSync    bool
 }
 
 // NoDirSync leaves the directory unsynced: the caller syncs it itself
@@ -21,6 +22,16 @@ type options struct {
 // still synced before it replaces the old one.
 func NoDirSync() Option {
 	return func(o *options) { o.noDirSync = true }
+}
+
+// NoSync syncs neither the file nor its directory: the caller makes many
+// files durable at once itself (a syncfs of their file system) before it
+// counts on them, and reads them in a way that finds a file a crash left
+// incomplete (a content-addressed store that hashes what it reads). The
+// rename is still atomic: the name never shows a partly written file
+// while the system runs.
+func NoSync() Option {
+	return func(o *options) { o.noSync, o.noDirSync = true, true }
 }
 
 // TempPrefix names the temporary file prefix followed by random characters
@@ -50,7 +61,7 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error, opts ...Op
 		opt(&o)
 	}
 	dir := filepath.Dir(path)
-	tmp, err := writeTemp(dir, o.prefix, perm, fill)
+	tmp, err := writeTemp(dir, o.prefix, perm, !o.noSync, fill)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -68,8 +79,8 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error, opts ...Op
 }
 
 // writeTemp creates a temporary file in dir, sets its mode, fills it,
-// fsyncs and closes it, and returns its name; on failure it removes it.
-func writeTemp(dir, prefix string, perm os.FileMode, fill func(io.Writer) error) (name string, err error) {
+// fsyncs it (with sync) and closes it, and returns its name; on failure it removes it.
+func writeTemp(dir, prefix string, perm os.FileMode, sync bool, fill func(io.Writer) error) (name string, err error) {
 	f, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return "", fmt.Errorf("creating a temporary file: %w", err)
@@ -86,8 +97,10 @@ func writeTemp(dir, prefix string, perm os.FileMode, fill func(io.Writer) error)
 	if err := fill(f); err != nil {
 		return "", err
 	}
-	if err := f.Sync(); err != nil {
-		return "", err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return "", err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return "", err

@@ -93,6 +93,10 @@ func main() {
 		if err := os.WriteFile("/outputs/upper.txt", []byte(strings.ToUpper(string(b))), 0o644); err != nil {
 			fail(err.Error())
 		}
+	case "copy": // copy: /outputs = a copy of the tree under /inputs
+		if err := os.CopyFS("/outputs", os.DirFS("/inputs")); err != nil {
+			fail(err.Error())
+		}
 	case "escape": // escape NAME REL ABS: an attack of hostile.go
 		attack, ok := attacks[arg]
 		if !ok || len(os.Args) < 5 {
