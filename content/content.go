@@ -8,6 +8,7 @@ import (
 
 	"github.com/computemesh/computemesh/store"
 	"github.com/computemesh/computemesh/unixfs"
+	"github.com/ipfs/boxo/exchange"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -30,11 +31,18 @@ type Content struct {
 	// held are a provider's outputs blobs kept for their client, until
 	// when (then collected: see GC).
 	held map[string]time.Time
+	// inflight are the roots of DAGs being fetched (how many fetches):
+	// kept by collections, with what is there of them.
+	inflight map[string]int
 
 	// URL inputs (urlinput.go): allowed at all; any address (a test
 	// network); the address check itself (tests).
 	urlInputs, anyAddr bool
 	urlAllow           func(netip.Addr) bool
+	// ipfs starts (once) and returns the exchange of IPFS inputs (nil:
+	// none are fetched).
+	ipfs      func() (exchange.Interface, error)
+	ipfsStall time.Duration // WithIPFSStall
 	// inputLimit is the most bytes of one job's inputs this node fetches
 	// as a provider (MaxInputBytes unless its owner allows less).
 	inputLimit int64
@@ -73,7 +81,8 @@ func WithURLInputs(allow, testNetwork bool) Option {
 
 // New is the content of store s, fetching from peers with f.
 func New(s *store.Store, f Fetcher, opts ...Option) *Content {
-	c := &Content{store: s, dag: unixfs.New(unixfs.StoreBlocks(s)), fetch: f, inputLimit: MaxInputBytes, now: time.Now, grants: map[string]map[peer.ID]time.Time{}, held: map[string]time.Time{}}
+	c := &Content{store: s, dag: unixfs.New(unixfs.StoreBlocks(s)), fetch: f, inputLimit: MaxInputBytes, ipfsStall: DefaultIPFSStall, now: time.Now, grants: map[string]map[peer.ID]time.Time{}, held: map[string]time.Time{},
+		inflight: map[string]int{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -91,8 +100,9 @@ func (c *Content) Held() int {
 // Store is the content's store.
 func (c *Content) Store() *store.Store { return c.store }
 
-// Grant lets p fetch the blobs cs until the deadline (or withdraws that,
-// with a deadline in the past). Expired grants are dropped as they are met.
+// Grant lets p fetch the blobs cs until the deadline, or a later one it
+// has already, or withdraws that, with a deadline in the past. Expired
+// grants are dropped as they are met, and by every collection (GC).
 func (c *Content) Grant(p peer.ID, until time.Time, cs ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,7 +113,11 @@ func (c *Content) Grant(p peer.ID, until time.Time, cs ...string) {
 			g = map[peer.ID]time.Time{}
 			c.grants[id] = g
 		}
-		g[p] = until
+		if !until.After(now) {
+			delete(g, p) // withdrawn
+		} else if until.After(g[p]) {
+			g[p] = until // a shorter grant (another job's) never cuts a longer one
+		}
 		for q, t := range g {
 			if !t.After(now) {
 				delete(g, q)

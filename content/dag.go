@@ -80,15 +80,18 @@ func (c *Content) Fetch(ctx context.Context, p peer.ID, id string, budget *Budge
 	if err != nil {
 		return err
 	}
-	if root.Type() == job.CodecJSON {
+	if root.Type() == job.CodecJSON || root.Type() == cid.Raw {
+		// A manifest of the earlier format, or a single block: a file of
+		// one chunk, or of the earlier format, whole (up to 64 MiB).
 		_, err := c.FetchTree(ctx, p, id, budget)
 		return err
 	}
-	ex := &peerBlocks{f: c.fetch, p: p, put: c.store.PutBlock}
+	defer c.fetching(root)()
+	ex := &peerBlocks{f: c.fetch, p: p}
 	dag := unixfs.New(unixfs.StoreBlocks(c.store), unixfs.WithExchange(ex))
 	if err := dag.Fetch(ctx, root, budget.Limits()); err != nil {
 		if errors.Is(err, unixfs.ErrOverLimit) {
-			return fmt.Errorf("%w: %s from %s: %v", ErrOverBudget, id, p, err)
+			return fmt.Errorf("%w: %s from %s is more than %s allows: %v", ErrOverBudget, id, p, budget.limit, err)
 		}
 		if first := ex.failure(); first != nil {
 			return first // the Fetcher's: it names the block and the peer
@@ -102,7 +105,23 @@ func (c *Content) Fetch(ctx context.Context, p peer.ID, id string, budget *Budge
 	if err != nil {
 		return err
 	}
-	return budget.Take(st.Bytes, st.Files)
+	return budget.Take(max(st.Bytes, st.BlockBytes), st.Files) // a DAG weighs its blocks too
+}
+
+// fetching notes root as a DAG being fetched until the returned func is
+// called: a collection keeps it and what it has of it (GC).
+func (c *Content) fetching(root cid.Cid) (done func()) {
+	k := root.String()
+	c.mu.Lock()
+	c.inflight[k]++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		if c.inflight[k]--; c.inflight[k] <= 0 {
+			delete(c.inflight, k)
+		}
+		c.mu.Unlock()
+	}
 }
 
 // Export writes the file or tree id, held in the store, at target (which
@@ -133,11 +152,6 @@ const fetchWorkers = 16
 type peerBlocks struct {
 	f Fetcher
 	p peer.ID
-	// put stores a fetched block, in the fetching goroutine: the block
-	// service that asked for it stores what it gets one block after
-	// another, which finds it stored already (a quarter of the time of a
-	// fetch, were it written there).
-	put func(cid.Cid, []byte) error
 
 	mu    sync.Mutex
 	first error
@@ -164,10 +178,6 @@ func (x *peerBlocks) GetBlock(ctx context.Context, c cid.Cid) (blocks.Block, err
 		if ctx.Err() == nil { // not one of those a failure stopped
 			x.fail(err)
 		}
-		return nil, err
-	}
-	if err := x.put(c, b); err != nil {
-		x.fail(err)
 		return nil, err
 	}
 	return blocks.NewBlockWithCid(b, c)

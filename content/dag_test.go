@@ -14,6 +14,7 @@ import (
 
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -135,7 +136,14 @@ func TestFetchTreeFromPeer(t *testing.T) {
 	if err := dst.Fetch(ctx, "client", root.String(), b); err != nil { // held now: nothing fetched
 		t.Fatal(err)
 	}
-	if want := int64(MaxInputBytes - (3<<20 + 12345 + 9)); b.bytes != want || b.files != MaxInputFiles-4 {
+	st, err := dst.Stat(ctx, root, InputsBudget())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes != 3<<20+12345+9 || st.Files != 4 || st.BlockBytes < st.Bytes {
+		t.Fatalf("stat: %d bytes in %d files, %d of blocks", st.Bytes, st.Files, st.BlockBytes)
+	}
+	if want := MaxInputBytes - st.BlockBytes; b.bytes != want || b.files != MaxInputFiles-4 {
 		t.Fatalf("budget left %d bytes and %d files, want %d and %d", b.bytes, b.files, want, MaxInputFiles-4)
 	}
 }
@@ -167,5 +175,34 @@ func TestFetchOverBudget(t *testing.T) {
 	err = dst.Fetch(ctx, "provider", root.String(), OutputsBudget(1<<20))
 	if !errors.Is(err, ErrOverBudget) {
 		t.Fatalf("a 3 MiB tree within a 1 MiB budget: %v, want ErrOverBudget", err)
+	}
+}
+
+// A single file of the earlier format (one raw blob over a block's 2 MiB)
+// still travels whole.
+func TestFetchEarlierFormatBlob(t *testing.T) {
+	t.Parallel()
+	src := newContent(t)
+	big := bytes.Repeat([]byte("earlier "), 3<<20/8)
+	id, err := src.Store().Put(big, cid.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := src.InputBlobs([]job.Input{{Name: "old", CID: id.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Grant("provider", time.Now().Add(time.Minute), blobs...)
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := New(s, storeFetcher{from: src, as: "provider"})
+	dir := t.TempDir()
+	if err := dst.StageInputs(context.Background(), "client", []job.Input{{Name: "old", CID: id.String()}}, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "old")); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("staged %d bytes, want %d: %v", len(got), len(big), err)
 	}
 }

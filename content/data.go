@@ -25,8 +25,8 @@ func (c *Content) InputBlobs(inputs []job.Input) ([]string, error) {
 	var out []string
 	budget := InputsBudget()
 	for _, in := range inputs {
-		if in.URL != "" {
-			continue // the provider fetches it (urlinput.go)
+		if in.URL != "" || in.Source == job.SourceIPFS {
+			continue // the provider fetches it (urlinput.go, ipfs.go)
 		}
 		id, err := job.ParseCID(in.CID)
 		if err != nil {
@@ -93,6 +93,12 @@ func (c *Content) StageInputs(ctx context.Context, client peer.ID, inputs []job.
 		}
 		if err := store.CheckPath(in.Name); err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
+		}
+		if in.Source == job.SourceIPFS {
+			if err := c.fetchIPFS(ctx, in, dir, budget); err != nil {
+				return fmt.Errorf("input %s: %w", in.Name, err)
+			}
+			continue
 		}
 		id, err := job.ParseCID(in.CID)
 		if err != nil {

@@ -210,15 +210,31 @@ type Spec struct {
 	Count int `json:"count,omitempty"`
 }
 
-// Input is one piece of a job's data: by CID (from the client's store),
-// or by URL, fetched by the provider (its owner must allow it: start
-// --allow-url-inputs), CID then being optional, what the fetched bytes
-// must hash to (a raw CID, or a UnixFS file's).
+// Input is one piece of a job's data: by CID, from the client's store
+// (a UnixFS file or tree), or from any IPFS peer that holds it (Source
+// SourceIPFS); or by URL, fetched by the provider (its owner must allow
+// it: start --allow-url-inputs), CID then being optional, what the
+// fetched bytes must hash to (a raw CID, or a UnixFS file's).
 type Input struct {
-	Name string `json:"name"` // file or directory name under /inputs
-	CID  string `json:"cid,omitempty"`
-	URL  string `json:"url,omitempty"`
+	Name   string      `json:"name"` // file or directory name under /inputs
+	CID    string      `json:"cid,omitempty"`
+	URL    string      `json:"url,omitempty"`
+	Source InputSource `json:"source,omitempty"`
 }
+
+// InputSource says where the provider fetches an input by CID from.
+type InputSource string
+
+// The sources of inputs by CID.
+const (
+	// SourceClient: the job's client, which serves it to the provider it
+	// awarded alone (the blob protocol).
+	SourceClient InputSource = ""
+	// SourceIPFS: any peer that holds it — the client, mesh nodes that
+	// announced it, IPFS nodes the provider is connected to — over
+	// Bitswap, which asks every connected peer for it.
+	SourceIPFS InputSource = "ipfs"
+)
 
 // MaxURLLen bounds an input's URL.
 const MaxURLLen = 2048

@@ -149,6 +149,20 @@ func (s *Spec) checkInputs() error {
 			return fmt.Errorf("inputs[%d].name: %q given twice", i, in.Name)
 		}
 		seen[in.Name] = true
+		switch in.Source {
+		case SourceClient:
+		case SourceIPFS:
+			if in.URL != "" {
+				return fmt.Errorf("inputs[%d].source: an ipfs input has a CID, not a URL", i)
+			}
+			if (s.Region != "" && s.Region != "*") || len(s.NotRegions) > 0 {
+				// Bitswap asks every peer the provider is connected to,
+				// wherever they are, for the CID.
+				return fmt.Errorf("inputs[%d].source: an ipfs input's CID is asked of peers in any region: not with region or not_regions", i)
+			}
+		default:
+			return fmt.Errorf("inputs[%d].source: %q is not %q (the client's store) or %q", i, in.Source, SourceClient, SourceIPFS)
+		}
 		if in.URL != "" {
 			if err := checkInputURL(in.URL); err != nil {
 				return fmt.Errorf("inputs[%d].url: %w", i, err)

@@ -87,6 +87,9 @@ func (m *Mesh) FetchBlob(ctx context.Context, p peer.ID, c string, max int64) ([
 	if dl, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(dl)
 	}
+	// A cancelled fetch ends at once, whatever the peer does (a stalled
+	// peer would hold a read without a deadline for ever).
+	defer context.AfterFunc(ctx, func() { _ = s.Reset() })()
 	if err := WriteMsg(s, blobReq{CID: c}); err != nil {
 		return nil, errorf("fetching %s from %s: %w", c, p, err)
 	}

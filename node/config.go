@@ -86,6 +86,10 @@ type Config struct {
 	// AllowURLInputs lets jobs' inputs be fetched from URLs by this
 	// provider (only public addresses, but on test networks).
 	AllowURLInputs bool
+	// IPFSPeers are IPFS nodes (multiaddrs ending in /p2p/ID) that this
+	// node keeps connected to, so that Bitswap finds the blocks of IPFS
+	// inputs they hold.
+	IPFSPeers []string
 	// MaxInputBytes is the most a provider fetches of one job's inputs
 	// (0: content.MaxInputBytes).
 	MaxInputBytes int64
@@ -257,6 +261,9 @@ func (c *Config) checkFields() error {
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = DefaultHeartbeatTimeout
 	}
+	if _, err := c.ipfsPeers(); err != nil {
+		return err
+	}
 	if c.StoreMaxBytes < 0 || c.StoreRetention < 0 {
 		return fmt.Errorf("store-max, store-retention: negative")
 	}
@@ -344,4 +351,17 @@ func (c *Config) checkExecAllow() error {
 		}
 	}
 	return nil
+}
+
+// ipfsPeers parses IPFSPeers.
+func (c *Config) ipfsPeers() ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	for _, s := range c.IPFSPeers {
+		ai, err := peer.AddrInfoFromString(s)
+		if err != nil {
+			return nil, fmt.Errorf("ipfs-peer: %q is not a multiaddr ending in /p2p/PEER-ID: %v", s, err)
+		}
+		out = append(out, *ai)
+	}
+	return out, nil
 }

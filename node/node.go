@@ -59,6 +59,7 @@ type Node struct {
 
 	api     *apiServer
 	metrics *metrics
+	ipfs    ipfs // Bitswap, started when first needed (ipfs.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -96,7 +97,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.content = content.New(n.store, n.mesh, content.WithClock(cfg.Clock),
-		content.WithURLInputs(cfg.AllowURLInputs, SimulationAllowed(cfg.Network)), content.WithInputLimit(cfg.MaxInputBytes))
+		content.WithURLInputs(cfg.AllowURLInputs, SimulationAllowed(cfg.Network)), content.WithInputLimit(cfg.MaxInputBytes),
+		content.WithIPFS(n.bitswap))
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err
@@ -219,6 +221,9 @@ func (n *Node) start() error {
 	if cfg.GCInterval >= 0 {
 		n.spawn(n.collectGarbage)
 	}
+	if peers, _ := cfg.ipfsPeers(); len(peers) > 0 { // checked by cfg.check
+		n.spawn(func() { n.keepIPFSPeers(peers) })
+	}
 	if cfg.Mode == ModeProvider {
 		if err := n.startProvider(); err != nil {
 			return err
@@ -296,7 +301,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.mesh.Close())
 		}
 		n.own.Wait()
-		errs = append(errs, n.closeProvider())
+		errs = append(errs, n.closeIPFS(), n.closeProvider())
 		if n.client != nil {
 			if err := n.client.Close(); err != nil {
 				log.Warnf("%v", err)

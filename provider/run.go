@@ -74,7 +74,7 @@ func (p *Provider) run(ctx context.Context, a *job.Award, client peer.ID, rates 
 	}
 	if outputs != "" {
 		res.Outputs = outputs
-		until := p.now().Add(content.OutputsGrant)
+		until := p.now().Add(content.OutputsGrantFor(len(blobs)))
 		p.content.Grant(client, until, blobs...) // the client alone may fetch them
 		p.content.Hold(until, blobs...)          // and then they go
 	}

@@ -45,10 +45,10 @@ func (s *Store) PutHashedBlock(c cid.Cid, b []byte) error {
 		return fmt.Errorf("store: block %s is %d bytes, limit %d", c, len(b), MaxBlock)
 	}
 	p := s.path(c)
-	if _, err := os.Stat(p); err == nil {
+	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(b)) {
 		s.touch(c)
 		return nil
-	}
+	} // else written (again: a file a crash left short is replaced)
 	if err := atomicfile.WriteFile(p, b, 0o600, atomicfile.TempPrefix(tmpPrefix), deferredSync()); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}

@@ -26,15 +26,26 @@ type Bitswap struct {
 // clients' inputs and outputs, which are theirs, not everyone's.
 type Serve func(p peer.ID, c cid.Cid) bool
 
-// NewBitswap starts Bitswap on h over bs. find may be nil (connected peers
-// only); serve nil serves nothing.
+// NewBitswap starts Bitswap on h over bs, with the peers h is connected
+// to already. find may be nil (connected peers only); serve nil serves
+// nothing.
 func NewBitswap(ctx context.Context, h host.Host, bs blockstore.Blockstore, find routing.ContentDiscovery, serve Serve) *Bitswap {
 	if serve == nil {
 		serve = func(peer.ID, cid.Cid) bool { return false }
 	}
-	return &Bitswap{bitswap.New(ctx, bsnet.NewFromIpfsHost(h), find, bs,
+	b := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), find, bs,
 		bitswap.WithPeerBlockRequestFilter(func(p peer.ID, c cid.Cid) bool { return serve(p, c) }),
-		bitswap.WithServerOption(server.MaxOutstandingBytesPerPeer(outstandingPerPeer)))}
+		bitswap.WithServerOption(server.MaxOutstandingBytesPerPeer(outstandingPerPeer)))
+	// Bitswap learns of peers as they connect; those connected already
+	// (a node starts it when it first needs it) are told now.
+	seen := map[peer.ID]bool{}
+	for _, c := range h.Network().Conns() {
+		if p := c.RemotePeer(); !seen[p] && !c.Stat().Limited {
+			seen[p] = true
+			b.PeerConnected(p)
+		}
+	}
+	return &Bitswap{b}
 }
 
 // outstandingPerPeer is how many bytes of blocks a node has on their way

@@ -2,6 +2,7 @@ package unixfs
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ufs "github.com/ipfs/boxo/ipld/unixfs"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
@@ -67,22 +69,27 @@ func (d *DAG) Export(ctx context.Context, c cid.Cid, target string, lim Limits) 
 		return fmt.Errorf("unixfs: %w", err)
 	}
 	defer parent.Close()
-	tmp := "." + filepath.Base(target) + ".partial"
-	defer func() {
-		if err != nil {
-			parent.RemoveAll(tmp)
-		}
-	}()
 	b := &budget{lim}
 	if err := b.entry(target); err != nil {
 		return err
 	}
+	// A name of its own, removed on failure only once made here: never
+	// anything that was there before.
+	tmp := "." + filepath.Base(target) + ".partial-" + rand.Text()[:12]
+	made := false
+	defer func() {
+		if err != nil && made {
+			parent.RemoveAll(tmp)
+		}
+	}()
 	if isDir(n) {
 		if err := parent.Mkdir(tmp, 0o755); err != nil {
 			return fmt.Errorf("unixfs: %w", err)
 		}
+		made = true
 		err = d.exportDir(ctx, parent, tmp, target, n, 0, b)
 	} else {
+		made = true // exportFile creates it with O_EXCL: nothing there before
 		err = d.exportFile(ctx, parent, tmp, target, n, b)
 	}
 	if err != nil {
@@ -168,13 +175,15 @@ func (d *DAG) exportFile(ctx context.Context, root *os.Root, name, p string, n i
 			err = fmt.Errorf("unixfs: %s: %w", p, cerr)
 		}
 	}()
-	k, err := io.Copy(f, io.LimitReader(ctxReader{ctx, r}, b.Bytes+1))
+	size := int64(r.Size())
+	k, err := io.Copy(f, io.LimitReader(ctxReader{ctx, r}, size+1))
 	if err != nil {
 		return fmt.Errorf("unixfs: %s: %w", p, err)
 	}
-	if b.Bytes -= k; b.Bytes < 0 {
-		return fmt.Errorf("unixfs: %s: holds more than it declares, past the limit: %w", p, ErrOverLimit)
+	if k != size { // its leaves hold more, or less, than it declares
+		return fmt.Errorf("unixfs: %s: declares %d bytes but holds %s: %w", p, size, map[bool]string{true: "more", false: "less"}[k > size], ErrUnsupported)
 	}
+	b.Bytes -= k
 	return nil
 }
 
@@ -203,35 +212,57 @@ func (d *DAG) Fetch(ctx context.Context, c cid.Cid, lim Limits) error {
 	seen := map[cid.Cid]bool{c: true}
 	level := []cid.Cid{c}
 	b := &budget{Limits{Bytes: lim.Bytes + 1<<20, Entries: 2*lim.Entries + int(lim.Bytes/ChunkSize) + 1024, Depth: lim.Depth + 16}}
+	// One session for the whole DAG: Bitswap keeps asking the peers that
+	// had its first blocks, rather than every peer for every block.
+	session := blockservice.NewSession(ctx, d.bsvc)
 	for depth := 0; len(level) > 0; depth++ {
 		if depth > b.Depth {
 			return fmt.Errorf("unixfs: fetching %s: more than %d levels: %w", c, b.Depth, ErrOverLimit)
 		}
-		var next []cid.Cid
-		for got := range d.getLevel(ctx, level) {
-			if got.err != nil {
-				return fmt.Errorf("unixfs: fetching %s: %w", c, got.err)
+		ch := d.getLevel(ctx, session, level)
+		next, err := fetchLevel(c, ch, seen, b)
+		if err != nil {
+			cancel()
+			for range ch { // its workers stop: none writes after Fetch returns
 			}
-			if b.Bytes -= int64(len(got.blk.RawData())); b.Bytes < 0 {
-				return fmt.Errorf("unixfs: fetching %s: more block bytes than allowed: %w", c, ErrOverLimit)
-			}
-			if err := b.entry(got.blk.Cid().String()); err != nil {
-				return err
-			}
-			ls, err := blockLinks(got.blk)
-			if err != nil {
-				return fmt.Errorf("unixfs: fetching %s: block %s: %w", c, got.blk.Cid(), err)
-			}
-			for _, l := range ls {
-				if !seen[l] {
-					seen[l] = true
-					next = append(next, l)
-				}
-			}
+			return err
+		}
+		if err := ctx.Err(); err != nil { // a worker's error may have lost to the cancellation
+			return fmt.Errorf("unixfs: fetching %s: %w", c, err)
 		}
 		level = next
 	}
 	return nil
+}
+
+// fetchLevel takes a level's blocks from ch, counting them against b, and
+// returns the links they name that were not seen.
+func fetchLevel(root cid.Cid, ch <-chan gotBlock, seen map[cid.Cid]bool, b *budget) ([]cid.Cid, error) {
+	var next []cid.Cid
+	for got := range ch {
+		if got.err != nil {
+			return nil, fmt.Errorf("unixfs: fetching %s: %w", root, got.err)
+		}
+		if b.Bytes -= int64(len(got.blk.RawData())); b.Bytes < 0 {
+			return nil, fmt.Errorf("unixfs: fetching %s: more block bytes than allowed: %w", root, ErrOverLimit)
+		}
+		ls, err := blockLinks(got.blk)
+		if err != nil {
+			return nil, fmt.Errorf("unixfs: fetching %s: block %s: %w", root, got.blk.Cid(), err)
+		}
+		for _, l := range ls {
+			if !seen[l] {
+				// Counted as it is queued: a block of 2 MiB may name
+				// 47,000 others.
+				if err := b.entry(got.blk.Cid().String()); err != nil {
+					return nil, err
+				}
+				seen[l] = true
+				next = append(next, l)
+			}
+		}
+	}
+	return next, nil
 }
 
 // fetchWorkers is how many blocks a Fetch asks for at once: each stored by
@@ -247,14 +278,14 @@ type gotBlock struct {
 // getLevel gets the blocks cs from the blockstore, or through the
 // exchange into it, fetchWorkers at a time, in any order; the channel
 // closes once all are sent, or after the first error, or once ctx is done.
-func (d *DAG) getLevel(ctx context.Context, cs []cid.Cid) <-chan gotBlock {
+func (d *DAG) getLevel(ctx context.Context, session *blockservice.Session, cs []cid.Cid) <-chan gotBlock {
 	out := make(chan gotBlock, fetchWorkers)
 	next := make(chan cid.Cid)
 	var wg sync.WaitGroup
 	for range min(fetchWorkers, len(cs)) {
 		wg.Go(func() {
 			for c := range next {
-				blk, err := d.bsvc.GetBlock(ctx, c)
+				blk, err := session.GetBlock(ctx, c)
 				select {
 				case out <- gotBlock{blk, err}:
 				case <-ctx.Done():

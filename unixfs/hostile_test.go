@@ -35,8 +35,8 @@ func exportRefused(t *testing.T, d *unixfs.DAG, ctx context.Context, c cid.Cid, 
 
 // A file node of 174 links to one 256 KiB leaf (two blocks, 262 KB)
 // declares and holds 45.6 MB: refused against a 10 MiB limit before a byte
-// is written; one that declares less than it holds is stopped at the
-// limit.
+// is written; one that declares less than it holds is stopped at what it
+// declares; Stat refuses both by what their leaves hold.
 func TestExportFileBomb(t *testing.T) {
 	d := newDAG(t)
 	ctx := t.Context()
@@ -48,7 +48,10 @@ func TestExportFileBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, declared := range []uint64{unixfs.ChunkSize, 1} { // honest sizes, and a lie
+	for declared, want := range map[uint64]error{
+		unixfs.ChunkSize: unixfs.ErrOverLimit,   // honest sizes: 45.6 MB, over the limit
+		1:                unixfs.ErrUnsupported, // a lie: stopped at what it declares
+	} {
 		fsn := ufs.NewFSNode(ufs.TFile)
 		for range unixfs.FileLinks {
 			fsn.AddBlockSize(declared)
@@ -67,7 +70,11 @@ func TestExportFileBomb(t *testing.T) {
 		if err := dagOf(d).Add(ctx, n); err != nil {
 			t.Fatal(err)
 		}
-		exportRefused(t, d, ctx, n.Cid(), unixfs.Limits{Bytes: 10 << 20, Entries: 10, Depth: 4}, unixfs.ErrOverLimit)
+		exportRefused(t, d, ctx, n.Cid(), unixfs.Limits{Bytes: 10 << 20, Entries: 10, Depth: 4}, want)
+		// Stat counts what the leaves hold, whatever is declared.
+		if _, err := d.Stat(ctx, n.Cid(), unixfs.Limits{Bytes: 10 << 20, Entries: 10, Depth: 4}); !errors.Is(err, unixfs.ErrOverLimit) {
+			t.Errorf("stat of a file node declaring %d a leaf: %v, want %v", declared, err, unixfs.ErrOverLimit)
+		}
 	}
 }
 
@@ -88,7 +95,16 @@ func TestExportDirBomb(t *testing.T) {
 		}
 		return hostileDir(t, d, links)
 	}
-	exportRefused(t, d, ctx, fan(fan(empty)), unixfs.Limits{Bytes: 1 << 20, Entries: 1000, Depth: 8}, unixfs.ErrOverLimit)
+	bomb := fan(fan(empty))
+	exportRefused(t, d, ctx, bomb, unixfs.Limits{Bytes: 1 << 20, Entries: 1000, Depth: 8}, unixfs.ErrOverLimit)
+	// Stat counts what it expands to, reading each of its blocks once.
+	if _, err := d.Stat(ctx, bomb, unixfs.Limits{Bytes: 1 << 20, Entries: 1000, Depth: 8}); !errors.Is(err, unixfs.ErrOverLimit) {
+		t.Fatalf("stat within 1,000 entries: %v, want %v", err, unixfs.ErrOverLimit)
+	}
+	st, err := d.Stat(ctx, bomb, unixfs.Limits{Bytes: 1 << 20, Entries: 50000, Depth: 8})
+	if err != nil || st.Entries != 1+200+200*200 || len(st.Blocks) != 3 || st.Files != 200*200 {
+		t.Fatalf("stat: %+v, %v; want 40,201 entries, 40,000 files, 3 blocks", st, err)
+	}
 }
 
 // A chain of 2,000 nested directories is refused at the depth limit (each

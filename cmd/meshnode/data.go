@@ -38,9 +38,21 @@ func addPath(ctx context.Context, s *store.Store, path string, pin bool) (cid.Ci
 	if err != nil {
 		return cid.Undef, usageErr("%v", err)
 	}
-	if pin {
-		if err := s.Pin(c); err != nil {
-			return cid.Undef, netErr(err)
+	if !pin {
+		return c, nil // a job's record keeps it (and it is fresh: see store.Retention.MinAge)
+	}
+	if err := s.Pin(c); err != nil {
+		return cid.Undef, netErr(err)
+	}
+	// A running node's collection may have taken blocks of a long import
+	// before the pin: what is missing is added again, now protected.
+	dag := unixfs.New(unixfs.StoreBlocks(s))
+	if _, err := dag.Stat(ctx, c, getLimits()); err != nil {
+		if _, err := content.Add(ctx, s, path); err != nil {
+			return cid.Undef, usageErr("%v", err)
+		}
+		if _, err := dag.Stat(ctx, c, getLimits()); err != nil {
+			return cid.Undef, netErr(fmt.Errorf("%s was added as %s but is not whole in the store: %w", path, c, err))
 		}
 	}
 	return c, nil
@@ -127,13 +139,13 @@ func exportCID(ctx context.Context, s *store.Store, c cid.Cid, out string) (file
 		}
 		return len(m.Entries), m.Size(), nil
 	}
-	if err := os.Remove(out); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, usageErr("-o %s: %v (it must not exist, or be an empty directory)", out, err)
-	}
 	dag := unixfs.New(unixfs.StoreBlocks(s))
 	st, err := dag.Stat(ctx, c, getLimits())
 	if err != nil {
 		return 0, 0, netErr(err)
+	}
+	if err := clearTarget(out); err != nil {
+		return 0, 0, err
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return 0, 0, netErr(err)
@@ -142,6 +154,25 @@ func exportCID(ctx context.Context, s *store.Store, c cid.Cid, out string) (file
 		return 0, 0, netErr(err)
 	}
 	return st.Files, st.Bytes, nil
+}
+
+// clearTarget makes way for an export to out: nothing there, or an empty
+// directory (not a link to one), which it removes; anything else is
+// refused, untouched.
+func clearTarget(out string) error {
+	fi, err := os.Lstat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usageErr("-o %s: %v", out, err)
+	}
+	if fi.IsDir() {
+		if ents, err := os.ReadDir(out); err == nil && len(ents) == 0 {
+			return os.Remove(out) // fails, untouched, if filled meanwhile
+		}
+	}
+	return usageErr("-o %s: it exists (it must not, or be an empty directory: nothing is overwritten)", out)
 }
 
 // copyTree copies the blob c and every blob it leads to (a DAG's blocks,
@@ -168,16 +199,25 @@ func copyTree(from, to *store.Store, c cid.Cid) error {
 	return to.Sync()
 }
 
-// parseInputs turns --input NAME=PATH|CID flags into job inputs, adding
-// local paths to s. A CID that s lacks is taken from the fallback store
-// (the default data dir's, where meshnode add puts content) when that has
-// it.
+// parseInputs turns --input NAME=PATH|CID|URL|ipfs://CID flags into job
+// inputs, adding local paths to s. A CID that s lacks is taken from the
+// fallback store (the default data dir's, where meshnode add puts content)
+// when that has it; one neither holds is refused. An ipfs://CID the
+// provider fetches from IPFS (Bitswap).
 func parseInputs(ctx context.Context, s, fallback *store.Store, flags []string) ([]job.Input, error) {
 	var out []job.Input
 	for _, f := range flags {
 		name, src, ok := strings.Cut(f, "=")
 		if !ok || name == "" || src == "" {
-			return nil, usageErr("--input %q: want NAME=PATH, NAME=CID or NAME=URL[#cid=CID]", f)
+			return nil, usageErr("--input %q: want NAME=PATH, NAME=CID, NAME=ipfs://CID or NAME=URL[#cid=CID]", f)
+		}
+		if rest, ok := strings.CutPrefix(src, "ipfs://"); ok {
+			c, err := cid.Decode(rest)
+			if err != nil {
+				return nil, usageErr("--input %s: %s: %v", name, src, err)
+			}
+			out = append(out, job.Input{Name: name, CID: c.String(), Source: job.SourceIPFS})
+			continue
 		}
 		if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
 			in, err := urlInput(name, src)
@@ -194,7 +234,9 @@ func parseInputs(ctx context.Context, s, fallback *store.Store, flags []string) 
 				}
 			}
 			if !s.Has(c) {
-				return nil, usageErr("--input %s: %s is not in the store (meshnode add it first)", name, c)
+				// Most often a typo: refused now, rather than looked for
+				// on the network by provider after provider.
+				return nil, usageErr("--input %s: %s is not in the store (meshnode add it first, or give ipfs://%s to fetch it from IPFS)", name, c, c)
 			}
 			out = append(out, job.Input{Name: name, CID: c.String()})
 			continue

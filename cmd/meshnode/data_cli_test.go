@@ -76,4 +76,17 @@ func TestCLIAddGetUnixFS(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(out, "a.txt")); err != nil || string(got) != "a\n" {
 		t.Fatalf("a refused get changed what was there: %q, %v", got, err)
 	}
+	// Nor a file, even when the CID is not there to write.
+	file := filepath.Join(t.TempDir(), "mine.txt")
+	if err := os.WriteFile(file, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{kubo.Files["hello.txt"], "bafkreie7q3iidccmpvszul7kudcvvuavuo7u6gzlbobczuk5nqk3b4akba"} {
+		if r := meshnode(t, home, "get", c, "-o", file, "--data-dir", dataDir); r.code == 0 {
+			t.Fatalf("get %s over a file: exit 0\n%s", c, r)
+		}
+		if got, err := os.ReadFile(file); err != nil || string(got) != "mine" {
+			t.Fatalf("a refused get of %s changed the file: %q, %v", c, got, err)
+		}
+	}
 }

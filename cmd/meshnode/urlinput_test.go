@@ -10,6 +10,7 @@ import (
 
 // --input NAME=URL[#cid=CID]: the URL without its fragment, the CID from
 // it; a fragment that is not a CID is refused, naming the input.
+// --input NAME=ipfs://CID: an input from IPFS.
 func TestURLInputFlag(t *testing.T) {
 	c := job.ModuleCID([]byte("data")).String()
 	for _, tc := range []struct {
@@ -21,6 +22,8 @@ func TestURLInputFlag(t *testing.T) {
 		{"https://example.org/d.csv#cid=" + c, job.Input{Name: "d", URL: "https://example.org/d.csv", CID: c}, ""},
 		{"https://example.org/d.csv#top", job.Input{}, "want #cid=CID"},
 		{"https://example.org/d.csv#cid=nope", job.Input{}, "cid=nope"},
+		{"ipfs://" + c, job.Input{Name: "d", CID: c, Source: job.SourceIPFS}, ""},
+		{"ipfs://nope", job.Input{}, "ipfs://nope"},
 	} {
 		got, err := parseInputs(context.Background(), nil, nil, []string{"d=" + tc.src})
 		if tc.wantErr != "" {

@@ -1,0 +1,144 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/unixfs"
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/exchange"
+	blocks "github.com/ipfs/go-block-format"
+)
+
+// Inputs from IPFS (job.SourceIPFS): fetched over Bitswap from whichever
+// peer holds them — mesh nodes that announced them, IPFS nodes the
+// provider is connected to (start --ipfs-peer) — each block checked
+// against its CID, within the job's inputs budget like any input.
+
+// ErrIPFSInputs means this node does not fetch inputs from IPFS (no
+// exchange: WithIPFS).
+var ErrIPFSInputs = errors.New("this provider does not fetch inputs from IPFS")
+
+// WithIPFS lets the content fetch inputs from IPFS through the exchange
+// that ex returns (Bitswap), started at the first such input.
+func WithIPFS(ex func() (exchange.Interface, error)) Option {
+	return func(c *Content) { c.ipfs = ex }
+}
+
+// DefaultIPFSStall is how long a fetch from IPFS waits for a block before
+// it gives up: Bitswap asks its peers and the mesh's DHT, and waits for as
+// long as it is let, for blocks no one may hold.
+const DefaultIPFSStall = 30 * time.Second
+
+// WithIPFSStall makes fetches from IPFS give up after d without a block
+// (0: DefaultIPFSStall).
+func WithIPFSStall(d time.Duration) Option {
+	return func(c *Content) {
+		if d > 0 {
+			c.ipfsStall = d
+		}
+	}
+}
+
+// errIPFSStalled is the cause of a fetch from IPFS that went too long
+// without a block.
+var errIPFSStalled = errors.New("no block arrived: no peer found holds it")
+
+// progress is a blockstore that notes when it last stored a block: a
+// block fetched is stored as it arrives (the exchange's sessions fetch
+// past any wrapper of the exchange itself).
+type progress struct {
+	blockstore.Blockstore
+	last atomic.Int64 // unix ns
+}
+
+func (p *progress) Put(ctx context.Context, b blocks.Block) error {
+	err := p.Blockstore.Put(ctx, b)
+	if err == nil {
+		p.last.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+func (p *progress) PutMany(ctx context.Context, bs []blocks.Block) error {
+	err := p.Blockstore.PutMany(ctx, bs)
+	if err == nil {
+		p.last.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+// watch cancels ctx with errIPFSStalled once p has gone stall without a
+// block; stop ends it.
+func (p *progress) watch(ctx context.Context, cancel context.CancelCauseFunc, stall time.Duration) (stop func()) {
+	p.last.Store(time.Now().UnixNano())
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(min(stall/4, time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if since := time.Since(time.Unix(0, p.last.Load())); since > stall {
+					cancel(fmt.Errorf("%w (%v without one)", errIPFSStalled, since.Round(time.Second)))
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// fetchIPFS fetches the IPFS input in over the exchange and lays it out
+// under dir, within budget.
+func (c *Content) fetchIPFS(ctx context.Context, in job.Input, dir string, budget *Budget) error {
+	if c.ipfs == nil {
+		return ErrIPFSInputs
+	}
+	root, err := job.ParseCID(in.CID)
+	if err != nil {
+		return err
+	}
+	ex, err := c.ipfs()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrIPFSInputs, err)
+	}
+	defer c.fetching(root)()
+	before := *budget
+	px := &progress{Blockstore: unixfs.StoreBlocks(c.store)}
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := px.watch(fctx, cancel, c.ipfsStall)
+	dag := unixfs.New(px, unixfs.WithExchange(ex))
+	err = dag.Fetch(fctx, root, budget.Limits())
+	stop()
+	if err != nil {
+		if errors.Is(err, unixfs.ErrOverLimit) {
+			return fmt.Errorf("%w: %s from IPFS is more than %s allows: %v", ErrOverBudget, in.CID, budget.limit, err)
+		}
+		if cause := context.Cause(fctx); errors.Is(cause, errIPFSStalled) {
+			return fmt.Errorf("fetching %s from IPFS: %w", in.CID, cause)
+		}
+		return fmt.Errorf("fetching %s from IPFS: %w", in.CID, err)
+	}
+	if err := c.store.Sync(); err != nil {
+		return err
+	}
+	st, err := c.Stat(ctx, root, budget)
+	if err != nil {
+		return err
+	}
+	if err := budget.Take(max(st.Bytes, st.BlockBytes), st.Files); err != nil { // a DAG weighs its blocks too
+		return err
+	}
+	return c.Export(ctx, root, filepath.Join(dir, in.Name), &before)
+}

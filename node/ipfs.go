@@ -1,0 +1,77 @@
+package node
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/computemesh/computemesh/unixfs"
+	"github.com/ipfs/boxo/exchange"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// ipfs is the node's side of IPFS: Bitswap on its host, started at the
+// first input fetched from IPFS (a node that never fetches one keeps no
+// Bitswap state for its hundreds of peers), and the IPFS peers it keeps
+// connections to (Config.IPFSPeers).
+type ipfs struct {
+	once sync.Once
+	bs   *unixfs.Bitswap
+	err  error
+}
+
+// bitswap starts (once) and returns the node's Bitswap: it finds blocks
+// among the connected peers (IPFS peers included) and, past them, through
+// the mesh's DHT (the providers of a CID that mesh nodes announced); it
+// serves a peer only the blocks granted to it.
+func (n *Node) bitswap() (exchange.Interface, error) {
+	n.ipfs.once.Do(func() {
+		if n.ctx.Err() != nil {
+			n.ipfs.err = fmt.Errorf("the node is closing")
+			return
+		}
+		n.ipfs.bs = unixfs.NewBitswap(n.ctx, n.mesh.Host(), unixfs.StoreBlocks(n.store), n.mesh.DHT(),
+			func(p peer.ID, c cid.Cid) bool { return n.content.Granted(p, c.String()) })
+	})
+	return n.ipfs.bs, n.ipfs.err
+}
+
+// closeIPFS stops Bitswap if it was started.
+func (n *Node) closeIPFS() error {
+	n.ipfs.once.Do(func() { n.ipfs.err = fmt.Errorf("the node is closed") }) // never starts now
+	if n.ipfs.bs != nil {
+		return n.ipfs.bs.Close()
+	}
+	return nil
+}
+
+// ipfsPeerTag protects the connections to the IPFS peers from the
+// connection manager's trimming.
+const ipfsPeerTag = "ipfs-peer"
+
+// keepIPFSPeers connects to the IPFS peers of Config.IPFSPeers and
+// reconnects to any that dropped, every redial, until the node closes.
+func (n *Node) keepIPFSPeers(peers []peer.AddrInfo) {
+	const redial = 10 * time.Second
+	h := n.mesh.Host()
+	for _, ai := range peers {
+		h.ConnManager().Protect(ai.ID, ipfsPeerTag)
+	}
+	for {
+		for _, ai := range peers {
+			if h.Network().Connectedness(ai.ID) == network.Connected {
+				continue
+			}
+			if err := h.Connect(n.ctx, ai); err != nil {
+				log.Warnw("IPFS peer unreachable", "peer", ai.ID, "err", err)
+			}
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-time.After(redial):
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/computemesh/computemesh/internal/kubofixture"
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/unixfs"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// ipfsNode is an IPFS node on 127.0.0.1 outside the mesh: a plain libp2p
+// host with a blockstore in kubo's layout and Bitswap serving every block.
+// It returns the node's address (.../p2p/ID) and the DAG of its blocks.
+func ipfsNode(t *testing.T) (string, *unixfs.DAG) {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := unixfs.OpenBlockstore(filepath.Join(t.TempDir(), "blocks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ex := unixfs.NewBitswap(ctx, h, bs, nil, func(peer.ID, cid.Cid) bool { return true })
+	t.Cleanup(func() {
+		ex.Close()
+		cancel()
+		h.Close()
+		bs.Close()
+	})
+	addr := h.Addrs()[0].Encapsulate(ma.StringCast("/p2p/" + h.ID().String()))
+	return addr.String(), unixfs.New(bs)
+}
+
+// An ipfs:// input (a CID the client does not hold) is fetched by the
+// provider over Bitswap from an IPFS node it keeps connected to
+// (--ipfs-peer), and reaches the job whole (a CID no one holds:
+// content's TestIPFSInputs).
+func TestEndToEndIPFSInput(t *testing.T) {
+	t.Parallel()
+	addr, dag := ipfsNode(t)
+	src := t.TempDir()
+	if err := kubofixture.WriteTrees(src); err != nil {
+		t.Fatal(err)
+	}
+	tree := kubofixture.Trees()["tree"]
+	root, err := dag.AddTree(context.Background(), filepath.Join(src, "trees", "tree"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, provs := meshOf(t, "test-ipfs-input",
+		Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, IPFSPeers: []string{addr}})
+	sub := guestSpec(t, "copy")
+	sub.Spec.Inputs = []job.Input{{Name: "tree", CID: root.String(), Source: job.SourceIPFS}}
+	out := submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || out.Outputs == "" {
+		t.Fatalf("state %s, outputs %q: %s (stderr %q)", out.State, out.Outputs, out.Error, out.Stderr)
+	}
+	if out.Provider != provs[0].ID().String() {
+		t.Fatalf("ran on %s", out.Provider)
+	}
+	got := exportOutputs(t, client, mustCID(t, out.Outputs))
+	for p, want := range tree {
+		if strings.HasSuffix(p, "/") {
+			continue // an empty directory: os.CopyFS makes it, export keeps it
+		}
+		b, err := os.ReadFile(filepath.Join(got, "tree", filepath.FromSlash(p)))
+		if err != nil || !bytes.Equal(b, want) {
+			t.Errorf("outputs tree/%s: %d bytes, want %d: %v", p, len(b), len(want), err)
+		}
+	}
+}
+
+// An ipfs input with a region constraint is refused before it is
+// published: Bitswap would ask peers anywhere for its CID.
+func TestIPFSInputNotWithRegion(t *testing.T) {
+	t.Parallel()
+	s := guestSpec(t, "copy").Spec
+	s.Inputs = []job.Input{{Name: "x", CID: job.ModuleCID([]byte("x")).String(), Source: job.SourceIPFS}}
+	s.Region = "eu-*"
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "inputs[0].source") {
+		t.Fatalf("ipfs input with a region: %v", err)
+	}
+}
