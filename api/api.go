@@ -93,6 +93,9 @@ type Backend interface {
 	// GC collects the node's content store (with dryRun, only reports what
 	// it would free).
 	GC(dryRun bool) (*GCReport, error)
+	// FetchContent brings published content (a file or tree by CID) into
+	// the node's store from whichever peer holds it.
+	FetchContent(ctx context.Context, cid string) (ContentStat, error)
 }
 
 // ErrNotFound means the node has no such thing (a job, a peer it knows)

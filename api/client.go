@@ -183,6 +183,11 @@ func (c *Client) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 	return call[*GCReport](ctx, c, "/v1/gc", GCRequest{DryRun: dryRun})
 }
 
+// FetchContent asks the node to bring published content into its store.
+func (c *Client) FetchContent(ctx context.Context, cid string) (ContentStat, error) {
+	return call[ContentStat](ctx, c, "/v1/content/fetch", ContentRequest{CID: cid})
+}
+
 // Drain asks the node to take no new jobs and stop once its running jobs
 // have finished.
 func (c *Client) Drain(ctx context.Context) error {

@@ -31,3 +31,17 @@ type FreedBlob struct {
 	Used   time.Time `json:"used"`   // last stored or read
 	Reason string    `json:"reason"` // "expired", "age" or "size"
 }
+
+// ContentRequest is the body of POST /v1/content/fetch.
+type ContentRequest struct {
+	CID string `json:"cid"`
+}
+
+// ContentStat is what a file or tree the node fetched amounts to (POST
+// /v1/content/fetch).
+type ContentStat struct {
+	CID    string `json:"cid"`
+	Files  int    `json:"files"`
+	Bytes  int64  `json:"bytes"`
+	Blocks int    `json:"blocks"`
+}

@@ -78,6 +78,13 @@ func routeBodies(mux *http.ServeMux, b Backend) {
 		}
 		reply(w, func() (*GCReport, error) { return b.GC(req.DryRun) })
 	})
+	mux.HandleFunc("POST /v1/content/fetch", func(w http.ResponseWriter, r *http.Request) {
+		var req ContentRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		reply(w, func() (ContentStat, error) { return b.FetchContent(r.Context(), req.CID) })
+	})
 }
 
 // marketHandler serves GET /v1/market?window=DURATION (default 1h).

@@ -70,6 +70,9 @@ func (b *fakeBackend) Credits(recent int) (api.Credits, error) {
 func (b *fakeBackend) VerifyLedger() (ledger.Report, error)       { return b.verify, nil }
 func (b *fakeBackend) AddGrant(context.Context, *job.Grant) error { return nil }
 func (b *fakeBackend) GC(bool) (*api.GCReport, error)             { return b.gc, nil }
+func (b *fakeBackend) FetchContent(_ context.Context, c string) (api.ContentStat, error) {
+	return api.ContentStat{CID: c, Files: 1, Bytes: 5, Blocks: 1}, nil
+}
 
 // filled returns a T with every field set (see fill).
 func filled[T any]() T {
@@ -164,6 +167,9 @@ func typedRoutes(b *fakeBackend) []route {
 		}},
 		{"POST", "/v1/gc", `{"dry_run":true}`, b.gc, func(ctx context.Context, c *api.Client) (any, error) {
 			return c.GC(ctx, true)
+		}},
+		{"POST", "/v1/content/fetch", `{"cid":"bafkq"}`, api.ContentStat{CID: "bafkq", Files: 1, Bytes: 5, Blocks: 1}, func(ctx context.Context, c *api.Client) (any, error) {
+			return c.FetchContent(ctx, "bafkq")
 		}},
 	}
 }

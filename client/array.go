@@ -313,6 +313,8 @@ func (c *Client) taskEnded(ctx context.Context, arr *arrayRun, provider string, 
 		if err := c.content.Fetch(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(arr.s.Resources.DiskBytes)); err != nil {
 			st, why, outputs = job.StateFailed, "fetching the outputs: "+err.Error(), ""
 			keep = ctx.Err() == nil && c.ctx.Err() == nil
+		} else if arr.s.Publish {
+			c.publishOutputs(ctx, arr.s, res.Outputs)
 		}
 	}
 	arr.mu.Lock()

@@ -25,6 +25,7 @@ type Client struct {
 	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
 	metrics  Metrics
 	spend    func(job.Credits)
+	publish  func(root string, blocks []string) // Options.Publish
 	ownScore func() float64
 	now      func() time.Time
 	log      Logger
@@ -58,7 +59,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		cfg: o.Config, mesh: o.Mesh, content: o.Content, store: o.Content.Store(), credits: o.Credits,
+		cfg: o.Config, mesh: o.Mesh, content: o.Content, store: o.Content.Store(), credits: o.Credits, publish: o.Publish,
 		blobs: o.Blobs, metrics: o.Metrics, spend: o.Spend, ownScore: o.OwnScore, now: o.Now, log: o.Log,
 		auctions: map[string]*pending{}, backlog: newBacklog(),
 	}

@@ -104,6 +104,9 @@ type Options struct {
 	OwnScore func() float64
 	// Now is the node's clock (default: time.Now).
 	Now func() time.Time
+	// Publish makes a job's fetched outputs public (job.Spec.Publish):
+	// root and every block of it (default: they are not).
+	Publish func(root string, blocks []string)
 	// Log is where the Client logs (default: go-log's "computemesh/client").
 	Log Logger
 }
@@ -123,6 +126,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Config.FinishedJobsKept <= 0 {
 		o.Config.FinishedJobsKept = FinishedJobsKept
+	}
+	if o.Publish == nil {
+		o.Publish = func(string, []string) {}
 	}
 	if o.Spend == nil {
 		o.Spend = func(job.Credits) {}

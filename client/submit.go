@@ -461,6 +461,9 @@ func (c *Client) settle(ctx context.Context, s *job.Spec, provider string, res *
 			return
 		}
 		out.Outputs = res.Outputs
+		if s.Publish {
+			c.publishOutputs(ctx, s, res.Outputs)
+		}
 	}
 	switch {
 	case res.TimedOut:

@@ -34,6 +34,8 @@ type Content struct {
 	// inflight are the roots of DAGs being fetched (how many fetches):
 	// kept by collections, with what is there of them.
 	inflight map[string]int
+	// public are blocks any peer may fetch (published outputs: Publish).
+	public map[string]bool
 
 	// URL inputs (urlinput.go): allowed at all; any address (a test
 	// network); the address check itself (tests).
@@ -82,7 +84,7 @@ func WithURLInputs(allow, testNetwork bool) Option {
 // New is the content of store s, fetching from peers with f.
 func New(s *store.Store, f Fetcher, opts ...Option) *Content {
 	c := &Content{store: s, dag: unixfs.New(unixfs.StoreBlocks(s)), fetch: f, inputLimit: MaxInputBytes, ipfsStall: DefaultIPFSStall, now: time.Now, grants: map[string]map[peer.ID]time.Time{}, held: map[string]time.Time{},
-		inflight: map[string]int{}}
+		inflight: map[string]int{}, public: map[string]bool{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -131,11 +133,21 @@ func (c *Content) Grant(p peer.ID, until time.Time, cs ...string) {
 
 // Granted says whether p may fetch the blob id: a provider awarded a job
 // that uses it (module, inputs), or the client of a job that produced it
-// (outputs).
+// (outputs); anyone, for a published block (Publish).
 func (c *Content) Granted(p peer.ID, id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.grants[id][p].After(c.now())
+	return c.public[id] || c.grants[id][p].After(c.now())
+}
+
+// Publish lets any peer fetch the blocks (a job's published outputs), for
+// as long as the store holds them.
+func (c *Content) Publish(blocks ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range blocks {
+		c.public[b] = true
+	}
 }
 
 // Hold notes that this provider keeps blobs (a job's outputs) for a client

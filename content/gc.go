@@ -76,6 +76,9 @@ func (c *Content) GC(roots []string, r store.Retention, dryRun bool) (*store.Rep
 			delete(c.held, id)
 		}
 	}
+	for _, d := range rep.Freed {
+		delete(c.public, d.CID) // gone: no longer served
+	}
 	c.mu.Unlock()
 	return rep, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/exchange"
 	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
 )
 
 // Inputs from IPFS (job.SourceIPFS): fetched over Bitswap from whichever
@@ -101,19 +102,34 @@ func (p *progress) watch(ctx context.Context, cancel context.CancelCauseFunc, st
 // fetchIPFS fetches the IPFS input in over the exchange and lays it out
 // under dir, within budget.
 func (c *Content) fetchIPFS(ctx context.Context, in job.Input, dir string, budget *Budget) error {
-	if c.ipfs == nil {
-		return ErrIPFSInputs
-	}
 	root, err := job.ParseCID(in.CID)
 	if err != nil {
 		return err
+	}
+	before := *budget
+	if err := c.FetchIPFS(ctx, root, budget); err != nil {
+		return err
+	}
+	return c.Export(ctx, root, filepath.Join(dir, in.Name), &before)
+}
+
+// FetchBudget is what the node fetches of one file or tree for its owner
+// (meshnode get of published content): its inputs limit.
+func (c *Content) FetchBudget() *Budget { return inputsBudget(c.inputLimit) }
+
+// FetchIPFS brings the file or tree root into the store from whichever
+// peer holds it (Bitswap: WithIPFS), each block checked against its CID,
+// and spends what it weighs from budget; it gives up after the stall time
+// without a block (WithIPFSStall).
+func (c *Content) FetchIPFS(ctx context.Context, root cid.Cid, budget *Budget) error {
+	if c.ipfs == nil {
+		return ErrIPFSInputs
 	}
 	ex, err := c.ipfs()
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrIPFSInputs, err)
 	}
 	defer c.fetching(root)()
-	before := *budget
 	px := &progress{Blockstore: unixfs.StoreBlocks(c.store)}
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -123,12 +139,12 @@ func (c *Content) fetchIPFS(ctx context.Context, in job.Input, dir string, budge
 	stop()
 	if err != nil {
 		if errors.Is(err, unixfs.ErrOverLimit) {
-			return fmt.Errorf("%w: %s from IPFS is more than %s allows: %v", ErrOverBudget, in.CID, budget.limit, err)
+			return fmt.Errorf("%w: %s from IPFS is more than %s allows: %v", ErrOverBudget, root, budget.limit, err)
 		}
 		if cause := context.Cause(fctx); errors.Is(cause, errIPFSStalled) {
-			return fmt.Errorf("fetching %s from IPFS: %w", in.CID, cause)
+			return fmt.Errorf("fetching %s from IPFS: %w", root, cause)
 		}
-		return fmt.Errorf("fetching %s from IPFS: %w", in.CID, err)
+		return fmt.Errorf("fetching %s from IPFS: %w", root, err)
 	}
 	if err := c.store.Sync(); err != nil {
 		return err
@@ -137,8 +153,5 @@ func (c *Content) fetchIPFS(ctx context.Context, in job.Input, dir string, budge
 	if err != nil {
 		return err
 	}
-	if err := budget.Take(max(st.Bytes, st.BlockBytes), st.Files); err != nil { // a DAG weighs its blocks too
-		return err
-	}
-	return c.Export(ctx, root, filepath.Join(dir, in.Name), &before)
+	return budget.Take(max(st.Bytes, st.BlockBytes), st.Files) // a DAG weighs its blocks too
 }

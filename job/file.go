@@ -34,6 +34,7 @@ type File struct {
 	BidWindow     time.Duration
 	Deterministic bool
 	NotRegions    []string
+	Publish       bool // the outputs are public (Spec.Publish)
 	Weights       Weights
 	Auction       string
 	Replicas      int
@@ -129,6 +130,7 @@ var fileFields = map[string]func(f *File, v *yaml.Node) error{
 	"region":         func(f *File, v *yaml.Node) error { return scalar(v, &f.Region) },
 	"deterministic":  func(f *File, v *yaml.Node) error { return v.Decode(&f.Deterministic) },
 	"not_regions":    func(f *File, v *yaml.Node) error { return v.Decode(&f.NotRegions) },
+	"publish":        func(f *File, v *yaml.Node) error { return v.Decode(&f.Publish) },
 	"weights":        func(f *File, v *yaml.Node) error { return parseWeightsNode(v, &f.Weights) },
 	"auction":        func(f *File, v *yaml.Node) error { return scalar(v, &f.Auction) },
 	"replicas":       func(f *File, v *yaml.Node) error { return v.Decode(&f.Replicas) },
@@ -345,7 +347,7 @@ func (f *File) Spec(moduleCID string) (*Spec, error) {
 		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
 		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
 		NotRegions: f.NotRegions, Weights: f.Weights, Auction: f.Auction, Replicas: f.Replicas, Count: f.Count,
-		ExpectedMS: f.Expected.Milliseconds(), MinReputation: f.MinReputation,
+		ExpectedMS: f.Expected.Milliseconds(), MinReputation: f.MinReputation, Publish: f.Publish,
 	}
 	if s.Executor == "" {
 		s.Executor = ExecutorWASM

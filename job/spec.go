@@ -204,6 +204,11 @@ type Spec struct {
 	// Inputs are mounted read-only under /inputs/<name>: a file (raw CID)
 	// or a directory tree (a manifest CID). They travel only to the winner.
 	Inputs []Input `json:"inputs,omitempty"`
+	// Publish makes the outputs public: the provider and the client
+	// announce them on the mesh's DHT and serve them to whoever asks
+	// (meshnode get CID from any node; IPFS nodes connected to them). Not
+	// with Region or NotRegions: DHT records land on peers anywhere.
+	Publish bool `json:"publish,omitempty"`
 	// Count makes the job an array of Count tasks, run from one
 	// submission, each with its index in its environment (TaskIndexEnv);
 	// 0 or 1: an ordinary job. See array.go.

@@ -213,6 +213,9 @@ func (s *Spec) HasURLInputs() bool {
 
 // checkPlacement checks the policy and the regions to avoid.
 func (s *Spec) checkPlacement() error {
+	if s.Publish && ((s.Region != "" && s.Region != "*") || len(s.NotRegions) > 0) {
+		return fmt.Errorf("publish: published outputs are announced on the DHT, whose records land on peers in any region: not with region or not_regions")
+	}
 	if s.Policy != PolicyCost && s.Policy != PolicyLatency && s.Policy != PolicyBalanced {
 		return fmt.Errorf("policy: %q is not one of %s, %s, %s", s.Policy, PolicyCost, PolicyLatency, PolicyBalanced)
 	}

@@ -111,6 +111,14 @@ func (b backend) GC(dryRun bool) (*api.GCReport, error) {
 	return gcReport(rep), err
 }
 
+func (b backend) FetchContent(ctx context.Context, c string) (api.ContentStat, error) {
+	st, err := b.n.FetchPublic(ctx, c)
+	if err != nil {
+		return api.ContentStat{}, err
+	}
+	return api.ContentStat{CID: c, Files: st.Files, Bytes: st.Bytes, Blocks: len(st.Blocks)}, nil
+}
+
 func (b backend) Job(id string) (*api.JobRecord, error) {
 	r, err := b.n.Job(id)
 	return r, notFound(err)

@@ -59,7 +59,7 @@ func (n *Node) openClient() error {
 		Metrics: client.Metrics{
 			Jobs: n.metrics.jobs, Duration: n.metrics.duration, Spent: n.metrics.spent, Unreceipted: n.metrics.unreceipted,
 		},
-		Spend: n.session.spend, OwnScore: n.ownHashScore, Now: cfg.Clock, Log: log,
+		Spend: n.session.spend, OwnScore: n.ownHashScore, Now: cfg.Clock, Log: log, Publish: n.publish,
 	})
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/unixfs"
 	"github.com/ipfs/boxo/exchange"
 	"github.com/ipfs/go-cid"
@@ -74,4 +76,43 @@ func (n *Node) keepIPFSPeers(peers []peer.AddrInfo) {
 		case <-time.After(redial):
 		}
 	}
+}
+
+// publish makes the DAG root public (a job's outputs, job.Spec.Publish):
+// its blocks served to whoever asks, over the blob protocol and Bitswap,
+// and root announced on the mesh's DHT (in the background), so that any
+// node finds it (FetchPublic) and an IPFS node connected to this one can
+// fetch it.
+func (n *Node) publish(root string, blocks []string) {
+	c, err := cid.Decode(root)
+	if err != nil {
+		return
+	}
+	n.content.Publish(blocks...)
+	if _, err := n.bitswap(); err != nil {
+		log.Warnw("publishing: no Bitswap", "cid", root, "err", err)
+	}
+	n.spawn(func() {
+		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
+		defer cancel()
+		if err := n.mesh.DHT().Provide(ctx, c, true); err != nil {
+			log.Warnw("announcing published outputs", "cid", root, "err", err)
+		}
+	})
+}
+
+// FetchPublic brings the file or tree c into the node's store from
+// whichever peer holds it — mesh nodes that published it, IPFS peers —
+// over Bitswap, within the node's inputs limit, and returns what it
+// amounts to.
+func (n *Node) FetchPublic(ctx context.Context, c string) (*unixfs.Stat, error) {
+	root, err := job.ParseCID(c)
+	if err != nil {
+		return nil, err
+	}
+	b := n.content.FetchBudget()
+	if err := n.content.FetchIPFS(ctx, root, b); err != nil {
+		return nil, err
+	}
+	return n.content.Stat(ctx, root, n.content.FetchBudget())
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/computemesh/computemesh/internal/kubofixture"
 	"github.com/computemesh/computemesh/job"
@@ -19,7 +20,8 @@ import (
 
 // ipfsNode is an IPFS node on 127.0.0.1 outside the mesh: a plain libp2p
 // host with a blockstore in kubo's layout and Bitswap serving every block.
-// It returns the node's address (.../p2p/ID) and the DAG of its blocks.
+// It returns the node's address (.../p2p/ID) and the DAG of its blocks
+// (fetching what it lacks over its Bitswap).
 func ipfsNode(t *testing.T) (string, *unixfs.DAG) {
 	t.Helper()
 	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
@@ -39,7 +41,7 @@ func ipfsNode(t *testing.T) (string, *unixfs.DAG) {
 		bs.Close()
 	})
 	addr := h.Addrs()[0].Encapsulate(ma.StringCast("/p2p/" + h.ID().String()))
-	return addr.String(), unixfs.New(bs)
+	return addr.String(), unixfs.New(bs, unixfs.WithExchange(ex))
 }
 
 // An ipfs:// input (a CID the client does not hold) is fetched by the
@@ -90,5 +92,74 @@ func TestIPFSInputNotWithRegion(t *testing.T) {
 	s.Region = "eu-*"
 	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "inputs[0].source") {
 		t.Fatalf("ipfs input with a region: %v", err)
+	}
+}
+
+// Published outputs (--publish): the provider and the client announce
+// them and serve them to anyone, so another mesh node fetches them by CID
+// alone, and so does an IPFS node connected to the provider; outputs not
+// published reach no one but the client.
+func TestEndToEndPublish(t *testing.T) {
+	t.Parallel()
+	client, provs := meshOf(t, "test-publish", Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}})
+	sub := guestSpec(t, "write", "/outputs/out.txt")
+	sub.Spec.Publish = true
+	out := submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || out.Outputs == "" {
+		t.Fatalf("state %s, outputs %q: %s", out.State, out.Outputs, out.Error)
+	}
+	other, err := New(context.Background(), Config{Mode: ModeClient, Network: "test-publish", Ephemeral: true,
+		Bootstrap: []string{provs[0].Mesh().Addrs()[0].String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := other.FetchPublic(ctx, out.Outputs)
+	if err != nil || st.Files != 1 {
+		t.Fatalf("another node fetching the published outputs: %+v, %v", st, err)
+	}
+	got := exportOutputs(t, other, mustCID(t, out.Outputs))
+	if b, err := os.ReadFile(filepath.Join(got, "out.txt")); err != nil || string(b) != "written by guest" {
+		t.Fatalf("published out.txt: %q, %v", b, err)
+	}
+
+	addr, dag := ipfsNode(t)
+	ai, err := peer.AddrInfoFromString(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provs[0].Mesh().Host().Connect(ctx, *ai); err != nil {
+		t.Fatal(err)
+	}
+	if err := dag.Fetch(ctx, mustCID(t, out.Outputs), unixfs.DefaultLimits()); err != nil {
+		t.Fatalf("an IPFS node connected to the provider fetching the outputs: %v", err)
+	}
+
+	// Not published: the client's alone.
+	sub.Spec.Publish, sub.Spec.Args = false, []string{"write", "/outputs/private.txt"}
+	out = submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || out.Outputs == "" {
+		t.Fatalf("state %s, outputs %q: %s", out.State, out.Outputs, out.Error)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 5*time.Second)
+	defer cancelShort()
+	if err := dag.Fetch(short, mustCID(t, out.Outputs), unixfs.DefaultLimits()); err == nil {
+		t.Fatal("an IPFS node fetched outputs that were not published")
+	}
+	if provs[0].content.Granted(other.ID(), out.Outputs) {
+		t.Fatal("outputs not published are granted to another node")
+	}
+}
+
+// Publishing with a region constraint is refused before anything is
+// published: DHT records land on peers in any region.
+func TestPublishNotWithRegion(t *testing.T) {
+	t.Parallel()
+	s := guestSpec(t, "hello").Spec
+	s.Publish, s.NotRegions = true, []string{"us-*"}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "publish") {
+		t.Fatalf("publish with not_regions: %v", err)
 	}
 }

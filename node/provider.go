@@ -70,7 +70,7 @@ func (n *Node) newProvider(ctx context.Context) error {
 // startProvider brings the provider up on the mesh; its work ends with the
 // node's context.
 func (n *Node) startProvider() error {
-	return n.provider.Start(n.ctx, provider.Deps{Mesh: n.mesh, Content: n.content, Credits: n.credits})
+	return n.provider.Start(n.ctx, provider.Deps{Mesh: n.mesh, Content: n.content, Credits: n.credits, Publish: n.publish})
 }
 
 // closeProvider waits for the provider's goroutines and closes its

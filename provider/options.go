@@ -155,6 +155,9 @@ type Deps struct {
 	Mesh    Mesh
 	Content *content.Content
 	Credits Credits
+	// Publish makes a job's outputs public (job.Spec.Publish): root and
+	// every block of it (nil: they are not published).
+	Publish func(root string, blocks []string)
 }
 
 // ErrConfig matches the errors of New that are the owner's configuration's

@@ -53,11 +53,12 @@ type Provider struct {
 	drained   chan struct{}
 
 	// What Start brings.
-	mesh    Mesh
-	content *content.Content
-	credits Credits
-	self    peer.ID
-	selfID  string // self.String(), made once
+	mesh           Mesh
+	publishOutputs func(root string, blocks []string) // Deps.Publish
+	content        *content.Content
+	credits        Credits
+	self           peer.ID
+	selfID         string // self.String(), made once
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -94,7 +95,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 // once it is done the provider's work ends and nothing new starts (Close
 // then waits for what runs). On an error the caller closes the provider.
 func (p *Provider) Start(ctx context.Context, d Deps) error {
-	p.mesh, p.content, p.credits = d.Mesh, d.Content, d.Credits
+	p.mesh, p.content, p.credits, p.publishOutputs = d.Mesh, d.Content, d.Credits, d.Publish
 	p.self = d.Mesh.Host().ID()
 	p.selfID = p.self.String()
 	p.cancel()

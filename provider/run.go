@@ -77,6 +77,9 @@ func (p *Provider) run(ctx context.Context, a *job.Award, client peer.ID, rates 
 		until := p.now().Add(content.OutputsGrantFor(len(blobs)))
 		p.content.Grant(client, until, blobs...) // the client alone may fetch them
 		p.content.Hold(until, blobs...)          // and then they go
+		if a.Spec.Publish && p.publishOutputs != nil {
+			p.publishOutputs(outputs, blobs) // and anyone may, while they are here
+		}
 	}
 	res.ExitCode = r.ExitCode
 	res.Stdout, res.Stderr = truncated(r.Stdout, r.StdoutTruncated), truncated(r.Stderr, r.StderrTruncated)

@@ -713,6 +713,23 @@ func TestCLIMesh(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(got, "upper.txt")); err != nil || string(b) != "SHOUT" {
 			t.Fatalf("get upper.txt: %q, %v", b, err)
 		}
+		// Published outputs: a node that neither submitted nor ran the
+		// job fetches them from the mesh for `get`.
+		r, out = submit(t, home, "--wasm", guest, "--input", "in.txt="+cid, "--data-dir", p0.dataDir, "--bid-window", bidWindow, "--publish", "--", "upper")
+		if r.code != 0 || out.Outputs == "" {
+			t.Fatalf("--publish: want exit 0 with outputs\n%s", r)
+		}
+		third := p1
+		if out.Provider == p1.info.PeerID {
+			third = p2
+		}
+		pub := filepath.Join(t.TempDir(), "pub")
+		if g := meshnode(t, home, "get", out.Outputs, "-o", pub, "--data-dir", third.dataDir); g.code != 0 || !strings.Contains(g.stderr, "from the mesh") {
+			t.Fatalf("get of published outputs through a third node: want exit 0, fetched from the mesh\n%s", g)
+		}
+		if b, err := os.ReadFile(filepath.Join(pub, "upper.txt")); err != nil || string(b) != "SHOUT" {
+			t.Fatalf("published upper.txt: %q, %v", b, err)
+		}
 		// An input that nobody has is refused before anything is sent.
 		missing := meshnode(t, home, "submit", "--wasm", guest, "--input", "x=bafkreidfug74naidp5lpzfwwe6yzvhzzomtpfm6g6siu656f2squgk5aaa", "--bootstrap", bootTCP, "--network", network)
 		if missing.code != 2 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
@@ -87,7 +88,7 @@ func newAdd() *cobra.Command {
 func newGet() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get CID -o PATH",
-		Short: "Write content from the node's store (a job's outputs, an input) to PATH",
+		Short: "Write content (a job's outputs, an input) to PATH: from the node's store, or, published, fetched from the mesh by the running node",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := applyConfig(cmd); err != nil {
@@ -106,6 +107,11 @@ func newGet() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !s.Has(c) {
+				if err := fetchPublished(cmd, dataDir, c); err != nil {
+					return err
+				}
+			}
 			files, size, err := exportCID(cmd.Context(), s, c, out)
 			if err != nil {
 				return err
@@ -117,6 +123,20 @@ func newGet() *cobra.Command {
 	cmd.Flags().String("data-dir", defaultDataDir(), "data dir whose store holds the content")
 	cmd.Flags().StringP("output", "o", "", "where to write it: a directory for a tree, a file for a single blob")
 	return cmd
+}
+
+// fetchPublished has the node running on dataDir bring c, published
+// content it does not hold, into its store from whichever peer holds it.
+func fetchPublished(cmd *cobra.Command, dataDir string, c cid.Cid) error {
+	client, err := api.Dial(dataDir)
+	if err != nil {
+		return usageErr("%s is not in the store, and no node runs on %s to fetch it from the mesh (start one: meshnode start --data-dir %s)", c, dataDir, dataDir)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "fetching %s from the mesh...\n", c)
+	if _, err := client.FetchContent(cmd.Context(), c.String()); err != nil {
+		return netErr(fmt.Errorf("fetching %s: %w", c, err))
+	}
+	return nil
 }
 
 // getLimits bound what `get` and `-o` write of a file or tree: its bytes,

@@ -46,6 +46,7 @@ matched by the deadline); 4 node, API or network error.`,
 	f.String("policy", "", "how to choose among bids: cost (lowest price), latency (lowest RTT + queue wait + estimated run time) or balanced (see --weights); default cost")
 	f.String("weights", "", "policy balanced: weights of price, latency and reputation, e.g. cost=0.6,latency=0.3,reputation=0.1 (default: price and latency equal)")
 	f.StringArray("not-region", nil, "region glob the provider must not be in, e.g. 'us-*' (repeatable)")
+	f.Bool("publish", false, "make the outputs public: the provider and this node announce them on the mesh's DHT and serve them to anyone ('meshnode get CID' from any node); not with --region or --not-region")
 	f.String("auction", "", "auction rule: first-price (default: the winner is paid its bid) or second-price (the runner-up's price)")
 	f.Float64("min-reputation", 0, "leave out providers whose reputation in this node's own history is below this (0 to 1; a newcomer starts at 0.5)")
 	f.Int("replicas", 0, "run the job on this many distinct providers and keep the majority's output (a wasm job needs --deterministic)")

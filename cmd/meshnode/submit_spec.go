@@ -225,6 +225,9 @@ func applyScheduleFlags(f *pflag.FlagSet, file *job.File) error {
 	if f.Changed("not-region") {
 		file.NotRegions, _ = f.GetStringArray("not-region")
 	}
+	if f.Changed("publish") {
+		file.Publish, _ = f.GetBool("publish")
+	}
 	if f.Changed("min-reputation") {
 		file.MinReputation, _ = f.GetFloat64("min-reputation")
 	}

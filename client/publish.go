@@ -1,0 +1,30 @@
+package client
+
+import (
+	"context"
+
+	"github.com/computemesh/computemesh/content"
+	"github.com/computemesh/computemesh/job"
+)
+
+// publishOutputs keeps a job's fetched outputs (pinned) and makes them
+// public (job.Spec.Publish): served to whoever asks, announced.
+func (c *Client) publishOutputs(ctx context.Context, s *job.Spec, root string) {
+	id, err := job.ParseCID(root)
+	if err != nil {
+		return
+	}
+	st, err := c.content.Stat(ctx, id, content.OutputsBudget(s.Resources.DiskBytes))
+	if err == nil {
+		err = c.store.Pin(id)
+	}
+	if err != nil {
+		c.log.Warnf("publishing the outputs %s: %v", root, err)
+		return
+	}
+	blocks := make([]string, 0, len(st.Blocks))
+	for _, b := range st.Blocks {
+		blocks = append(blocks, b.String())
+	}
+	c.publish(root, blocks)
+}
