@@ -47,7 +47,7 @@ func (c *Content) InputBlobs(inputs []job.Input) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in.Name, err)
 		}
-		if err := budget.Take(st.Bytes, st.Files); err != nil {
+		if err := budget.Take(max(st.Bytes, st.BlockBytes), st.Files); err != nil { // as the provider counts it
 			return nil, fmt.Errorf("inputs: %w", err)
 		}
 		for _, b := range st.Blocks {

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/store"
 	"github.com/computemesh/computemesh/unixfs"
-	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/exchange"
-	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 )
 
@@ -50,28 +50,10 @@ func WithIPFSStall(d time.Duration) Option {
 // without a block.
 var errIPFSStalled = errors.New("no block arrived: no peer found holds it")
 
-// progress is a blockstore that notes when it last stored a block: a
-// block fetched is stored as it arrives (the exchange's sessions fetch
-// past any wrapper of the exchange itself).
+// progress notes when a fetch last got a block (from a peer or the
+// store).
 type progress struct {
-	blockstore.Blockstore
 	last atomic.Int64 // unix ns
-}
-
-func (p *progress) Put(ctx context.Context, b blocks.Block) error {
-	err := p.Blockstore.Put(ctx, b)
-	if err == nil {
-		p.last.Store(time.Now().UnixNano())
-	}
-	return err
-}
-
-func (p *progress) PutMany(ctx context.Context, bs []blocks.Block) error {
-	err := p.Blockstore.PutMany(ctx, bs)
-	if err == nil {
-		p.last.Store(time.Now().UnixNano())
-	}
-	return err
 }
 
 // watch cancels ctx with errIPFSStalled once p has gone stall without a
@@ -80,7 +62,7 @@ func (p *progress) watch(ctx context.Context, cancel context.CancelCauseFunc, st
 	p.last.Store(time.Now().UnixNano())
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(min(stall/4, time.Second))
+		t := time.NewTicker(max(min(stall/4, time.Second), 10*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -90,7 +72,7 @@ func (p *progress) watch(ctx context.Context, cancel context.CancelCauseFunc, st
 				return
 			case <-t.C:
 				if since := time.Since(time.Unix(0, p.last.Load())); since > stall {
-					cancel(fmt.Errorf("%w (%v without one)", errIPFSStalled, since.Round(time.Second)))
+					cancel(fmt.Errorf("%w (none for %v)", errIPFSStalled, stall))
 					return
 				}
 			}
@@ -100,28 +82,50 @@ func (p *progress) watch(ctx context.Context, cancel context.CancelCauseFunc, st
 }
 
 // fetchIPFS fetches the IPFS input in over the exchange and lays it out
-// under dir, within budget.
+// under dir, within budget. It fetches into a store of its own (beside the
+// node's, removed after), so that a job naming a CID gets what peers send
+// for it, never blocks this node holds for someone else (another client's
+// inputs or outputs).
 func (c *Content) fetchIPFS(ctx context.Context, in job.Input, dir string, budget *Budget) error {
 	root, err := job.ParseCID(in.CID)
 	if err != nil {
 		return err
 	}
-	before := *budget
-	if err := c.FetchIPFS(ctx, root, budget); err != nil {
+	tmp, err := os.MkdirTemp(filepath.Dir(c.store.Dir()), ".ipfs-input-")
+	if err != nil {
 		return err
 	}
-	return c.Export(ctx, root, filepath.Join(dir, in.Name), &before)
+	defer os.RemoveAll(tmp)
+	s, err := store.Open(tmp)
+	if err != nil {
+		return err
+	}
+	before := *budget
+	if err := c.fetchIPFS1(ctx, s, root, budget); err != nil {
+		return err
+	}
+	target := filepath.Join(dir, in.Name)
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	return unixfs.New(unixfs.StoreBlocks(s)).Export(ctx, root, target, before.Limits())
 }
 
 // FetchBudget is what the node fetches of one file or tree for its owner
 // (meshnode get of published content): its inputs limit.
 func (c *Content) FetchBudget() *Budget { return inputsBudget(c.inputLimit) }
 
-// FetchIPFS brings the file or tree root into the store from whichever
-// peer holds it (Bitswap: WithIPFS), each block checked against its CID,
-// and spends what it weighs from budget; it gives up after the stall time
-// without a block (WithIPFSStall).
+// FetchIPFS brings the file or tree root into the node's store from
+// whichever peer holds it (Bitswap: WithIPFS), each block checked against
+// its CID, and spends what it weighs from budget; it gives up after the
+// stall time without a block (WithIPFSStall).
 func (c *Content) FetchIPFS(ctx context.Context, root cid.Cid, budget *Budget) error {
+	defer c.fetching(root)()
+	return c.fetchIPFS1(ctx, c.store, root, budget)
+}
+
+// fetchIPFS1 is FetchIPFS into the store s.
+func (c *Content) fetchIPFS1(ctx context.Context, s *store.Store, root cid.Cid, budget *Budget) error {
 	if c.ipfs == nil {
 		return ErrIPFSInputs
 	}
@@ -129,13 +133,12 @@ func (c *Content) FetchIPFS(ctx context.Context, root cid.Cid, budget *Budget) e
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrIPFSInputs, err)
 	}
-	defer c.fetching(root)()
-	px := &progress{Blockstore: unixfs.StoreBlocks(c.store)}
+	var px progress
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := px.watch(fctx, cancel, c.ipfsStall)
-	dag := unixfs.New(px, unixfs.WithExchange(ex))
-	err = dag.Fetch(fctx, root, budget.Limits())
+	dag := unixfs.New(unixfs.StoreBlocks(s), unixfs.WithExchange(ex))
+	err = dag.Fetch(unixfs.WithProgress(fctx, func(int64) { px.last.Store(time.Now().UnixNano()) }), root, budget.Limits())
 	stop()
 	if err != nil {
 		if errors.Is(err, unixfs.ErrOverLimit) {
@@ -146,10 +149,10 @@ func (c *Content) FetchIPFS(ctx context.Context, root cid.Cid, budget *Budget) e
 		}
 		return fmt.Errorf("fetching %s from IPFS: %w", root, err)
 	}
-	if err := c.store.Sync(); err != nil {
+	if err := s.Sync(); err != nil {
 		return err
 	}
-	st, err := c.Stat(ctx, root, budget)
+	st, err := unixfs.New(unixfs.StoreBlocks(s)).Stat(ctx, root, budget.Limits())
 	if err != nil {
 		return err
 	}

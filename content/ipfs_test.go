@@ -33,8 +33,9 @@ func (nobody) NotifyNewBlocks(context.Context, ...blocks.Block) error { return n
 func (nobody) Close() error                                           { return nil }
 
 // An IPFS input: refused by a node that does not fetch them; given up on,
-// naming it, when no block comes for the stall time; refused when it
-// expands past the owner's inputs limit; laid out whole otherwise.
+// naming it, when no block comes for the stall time, even when this node
+// holds it for someone else; refused when it expands past the owner's
+// inputs limit; laid out whole otherwise.
 func TestIPFSInputs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -79,6 +80,17 @@ func TestIPFSInputs(t *testing.T) {
 				t.Fatalf("a refused input left %d entries", len(ents))
 			}
 		})
+	}
+
+	// Blocks this node holds for someone else (another client's input,
+	// here its own copy) are never what an IPFS input gets: only what
+	// peers send.
+	private := newContent(t, WithIPFS(func() (exchange.Interface, error) { return nobody{}, nil }), WithIPFSStall(300*time.Millisecond))
+	if _, err := private.Add(ctx, tree); err != nil {
+		t.Fatal(err)
+	}
+	if err := private.StageInputs(ctx, "client", in, t.TempDir()); !errors.Is(err, errIPFSStalled) {
+		t.Fatalf("an IPFS input naming a DAG held here and by no peer: %v, want %v", err, errIPFSStalled)
 	}
 
 	c := newContent(t, WithIPFS(holder))

@@ -390,4 +390,11 @@ func TestRequestURLInputs(t *testing.T) {
 	if b := job.Encode(r); strings.Contains(string(b), "example.org") {
 		t.Fatalf("the gossiped request carries the URL: %s", b)
 	}
+	// Nor any input's CID (issue #17, data residency: a job's CIDs reach
+	// only the provider it awards, in its allowed regions).
+	ipfs := job.ModuleCID([]byte("c")).String()
+	s.Inputs = append(s.Inputs, job.Input{Name: "c", CID: ipfs, Source: job.SourceIPFS})
+	if b := job.Encode(job.NewRequest("j", "c", s, 0)); strings.Contains(string(b), s.Inputs[0].CID) || strings.Contains(string(b), ipfs) {
+		t.Fatalf("the gossiped request carries an input's CID: %s", b)
+	}
 }

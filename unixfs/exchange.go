@@ -2,6 +2,7 @@ package unixfs
 
 import (
 	"context"
+	"sync"
 
 	"github.com/ipfs/boxo/bitswap"
 	"github.com/ipfs/boxo/bitswap/network/bsnet"
@@ -9,6 +10,7 @@ import (
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
 )
@@ -20,6 +22,8 @@ import (
 // Close stops it.
 type Bitswap struct {
 	*bitswap.Bitswap
+	h      host.Host
+	notify *network.NotifyBundle
 }
 
 // Serve says whether a peer may have a block: a node's store holds
@@ -36,16 +40,52 @@ func NewBitswap(ctx context.Context, h host.Host, bs blockstore.Blockstore, find
 	b := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), find, bs,
 		bitswap.WithPeerBlockRequestFilter(func(p peer.ID, c cid.Cid) bool { return serve(p, c) }),
 		bitswap.WithServerOption(server.MaxOutstandingBytesPerPeer(outstandingPerPeer)))
-	// Bitswap learns of peers as they connect; those connected already
-	// (a node starts it when it first needs it) are told now.
-	seen := map[peer.ID]bool{}
-	for _, c := range h.Network().Conns() {
-		if p := c.RemotePeer(); !seen[p] && !c.Stat().Limited {
-			seen[p] = true
-			b.PeerConnected(p)
+	return &Bitswap{Bitswap: b, h: h, notify: replayPeers(h, b)}
+}
+
+// replayPeers tells b of the peers h is connected to already: Bitswap
+// hears of peers as they connect (a node starts it when it first needs
+// it). Its own tracking never saw these connect, so it would not see them
+// go either: the returned notifiee tells b when one does, or b would keep
+// a queue for it and dial it again for every want.
+func replayPeers(h host.Host, b *bitswap.Bitswap) *network.NotifyBundle {
+	var mu sync.Mutex
+	replayed := map[peer.ID]bool{}
+	gone := func(p peer.ID) {
+		if h.Network().Connectedness(p) == network.Connected {
+			return
+		}
+		mu.Lock()
+		was := replayed[p]
+		delete(replayed, p)
+		mu.Unlock()
+		if was {
+			b.PeerDisconnected(p)
 		}
 	}
-	return &Bitswap{b}
+	nb := &network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) { gone(c.RemotePeer()) }}
+	h.Network().Notify(nb) // before the look: no disconnection is missed
+	for _, c := range h.Network().Conns() {
+		if c.Stat().Limited {
+			continue // relayed: not for blocks
+		}
+		p := c.RemotePeer()
+		mu.Lock()
+		seen := replayed[p]
+		replayed[p] = true
+		mu.Unlock()
+		if !seen {
+			b.PeerConnected(p)
+			gone(p) // gone meanwhile
+		}
+	}
+	return nb
+}
+
+// Close stops Bitswap.
+func (b *Bitswap) Close() error {
+	b.h.Network().StopNotify(b.notify)
+	return b.Bitswap.Close()
 }
 
 // outstandingPerPeer is how many bytes of blocks a node has on their way

@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -170,5 +171,47 @@ func TestFetchLimited(t *testing.T) {
 	}
 	if err := reader.dag.Fetch(ctx, c, unixfs.Limits{Bytes: 2 << 20, Entries: 1, Depth: 1}); err != nil {
 		t.Fatalf("fetch within the limit: %v", err)
+	}
+}
+
+// A Bitswap started on a host already connected to a peer hears of the
+// peer (it fetches from it) and of its leaving: a peer gone is not dialled
+// again for the next want.
+func TestBitswapStartedLate(t *testing.T) {
+	ctx := t.Context()
+	holder := newPeer(t, serveAll)
+	c, _, err := holder.dag.AddFile(ctx, bytes.NewReader(kubofixture.Bytes(7, 3000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	if err := h.Connect(ctx, peer.AddrInfo{ID: holder.h.ID(), Addrs: holder.h.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := unixfs.OpenBlockstore(filepath.Join(t.TempDir(), "blocks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bs.Close() })
+	ex := unixfs.NewBitswap(ctx, h, bs, nil, nil)
+	t.Cleanup(func() { ex.Close() })
+	fetch, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := ex.GetBlock(fetch, c); err != nil {
+		t.Fatalf("from the peer connected before Bitswap started: %v", err)
+	}
+	if err := h.Network().ClosePeer(holder.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := cid.V1Builder{Codec: cid.Raw, MhType: 0x12}.Sum([]byte("held by no one"))
+	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelShort()
+	_, _ = ex.GetBlock(short, other)
+	if h.Network().Connectedness(holder.h.ID()) == network.Connected {
+		t.Fatal("the peer that left was dialled again for a want")
 	}
 }

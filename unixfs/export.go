@@ -187,7 +187,8 @@ func (d *DAG) exportFile(ctx context.Context, root *os.Root, name, p string, n i
 	return nil
 }
 
-// ctxReader stops reading once ctx is done.
+// ctxReader stops reading once ctx is done, and reports what it reads to
+// ctx's progress function.
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -197,7 +198,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	progressOf(c.ctx)(int64(n))
+	return n, err
 }
 
 // Fetch makes sure the blockstore holds every block of c, fetching what it
@@ -220,7 +223,7 @@ func (d *DAG) Fetch(ctx context.Context, c cid.Cid, lim Limits) error {
 			return fmt.Errorf("unixfs: fetching %s: more than %d levels: %w", c, b.Depth, ErrOverLimit)
 		}
 		ch := d.getLevel(ctx, session, level)
-		next, err := fetchLevel(c, ch, seen, b)
+		next, err := fetchLevel(c, ch, seen, b, progressOf(ctx))
 		if err != nil {
 			cancel()
 			for range ch { // its workers stop: none writes after Fetch returns
@@ -237,12 +240,13 @@ func (d *DAG) Fetch(ctx context.Context, c cid.Cid, lim Limits) error {
 
 // fetchLevel takes a level's blocks from ch, counting them against b, and
 // returns the links they name that were not seen.
-func fetchLevel(root cid.Cid, ch <-chan gotBlock, seen map[cid.Cid]bool, b *budget) ([]cid.Cid, error) {
+func fetchLevel(root cid.Cid, ch <-chan gotBlock, seen map[cid.Cid]bool, b *budget, progress func(int64)) ([]cid.Cid, error) {
 	var next []cid.Cid
 	for got := range ch {
 		if got.err != nil {
 			return nil, fmt.Errorf("unixfs: fetching %s: %w", root, got.err)
 		}
+		progress(int64(len(got.blk.RawData())))
 		if b.Bytes -= int64(len(got.blk.RawData())); b.Bytes < 0 {
 			return nil, fmt.Errorf("unixfs: fetching %s: more block bytes than allowed: %w", root, ErrOverLimit)
 		}

@@ -33,6 +33,9 @@ func (d *DAG) Stat(ctx context.Context, c cid.Cid, lim Limits) (*Stat, error) {
 		lim: Limits{Bytes: lim.Bytes, Entries: lim.Entries + int(lim.Bytes/ChunkSize) + 1024, Depth: lim.Depth + 16},
 	}
 	sum, err := w.walk(ctx, c, false, 0)
+	if err == nil { // a single block is checked here, not in add
+		err = w.add(c, &statSum{}, sum)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ const (
 
 // addFile imports r as a file into dag.
 func addFile(ctx context.Context, dag ipld.DAGService, r io.Reader) (ipld.Node, int64, error) {
-	cr := &countingReader{r: r, ctx: ctx}
+	cr := &countingReader{r: r, ctx: ctx, progress: progressOf(ctx)}
 	params := helpers.DagBuilderParams{Dagserv: dag, Maxlinks: FileLinks, RawLeaves: true, CidBuilder: prefix}
 	db, err := params.New(chunker.NewSizeSplitter(cr, ChunkSize))
 	if err != nil {
@@ -136,9 +136,10 @@ func (discardBatch) Commit(context.Context) error              { return nil }
 
 // countingReader counts what it reads and stops when ctx is done.
 type countingReader struct {
-	r   io.Reader
-	ctx context.Context
-	n   int64
+	r        io.Reader
+	ctx      context.Context
+	n        int64
+	progress func(int64)
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -147,6 +148,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.progress != nil {
+		c.progress(int64(n))
+	}
 	return n, err
 }
 

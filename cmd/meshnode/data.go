@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/content"
@@ -73,7 +74,9 @@ func newAdd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := addPath(cmd.Context(), s, args[0], true)
+			ctx, done := transferProgress(cmd.Context(), cmd.ErrOrStderr(), "added")
+			c, err := addPath(ctx, s, args[0], true)
+			done()
 			if err != nil {
 				return err
 			}
@@ -112,7 +115,9 @@ func newGet() *cobra.Command {
 					return err
 				}
 			}
-			files, size, err := exportCID(cmd.Context(), s, c, out)
+			ctx, done := transferProgress(cmd.Context(), cmd.ErrOrStderr(), "written")
+			files, size, err := exportCID(ctx, s, c, out)
+			done()
 			if err != nil {
 				return err
 			}
@@ -150,6 +155,9 @@ func getLimits() unixfs.Limits { return unixfs.Limits{Bytes: 1 << 40, Entries: 1
 // before, under out.
 func exportCID(ctx context.Context, s *store.Store, c cid.Cid, out string) (files int, size int64, err error) {
 	if c.Type() == job.CodecJSON {
+		if err := clearTarget(out); err != nil {
+			return 0, 0, err
+		}
 		m, err := s.Manifest(c)
 		if err != nil {
 			return 0, 0, netErr(err)
@@ -189,7 +197,12 @@ func clearTarget(out string) error {
 	}
 	if fi.IsDir() {
 		if ents, err := os.ReadDir(out); err == nil && len(ents) == 0 {
-			return os.Remove(out) // fails, untouched, if filled meanwhile
+			// rmdir: fails, touching nothing, if it was filled or swapped
+			// for a file meanwhile.
+			if err := syscall.Rmdir(out); err != nil {
+				return usageErr("-o %s: %v", out, err)
+			}
+			return nil
 		}
 	}
 	return usageErr("-o %s: it exists (it must not, or be an empty directory: nothing is overwritten)", out)
