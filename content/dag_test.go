@@ -206,3 +206,35 @@ func TestFetchEarlierFormatBlob(t *testing.T) {
 		t.Fatalf("staged %d bytes, want %d: %v", len(got), len(big), err)
 	}
 }
+
+// A client cannot get what the provider holds for someone else by naming
+// its CID: every block of an input comes from the job's client, none from
+// the provider's own store.
+func TestStageInputsTakesNothingFromTheProvidersStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	empty := newContent(t) // the hostile client: holds nothing
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := New(s, storeFetcher{from: empty, as: "provider"})
+	secret, err := prov.Add(ctx, writeTree(t)) // another client's input, kept here
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := prov.Store().Put([]byte("a small secret"), cid.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []cid.Cid{secret, small} {
+		dir := t.TempDir()
+		err := prov.StageInputs(ctx, "hostile", []job.Input{{Name: "x", CID: id.String()}}, dir)
+		if err == nil || !strings.Contains(err.Error(), "input x") {
+			t.Fatalf("staging %s, held only by the provider: %v, want a failed fetch", id, err)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("a hostile client got %d entries of another's input", len(ents))
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/ipfs/go-cid"
@@ -79,42 +80,58 @@ func (c *Content) manifestBlobs(in job.Input, id cid.Cid, budget *Budget) ([]str
 }
 
 // StageInputs fetches a job's inputs from its client (or, for URL inputs,
-// from their URLs: urlinput.go) and lays them out under dir as the guest
-// will see them at /inputs, within InputsBudget: a file or tree a block at
-// a time, never whole in memory.
+// from their URLs: urlinput.go; for IPFS inputs, from whichever peer holds
+// them: ipfs.go) and lays them out under dir as the guest will see them
+// at /inputs, within the node's inputs budget: a file or tree a block at a
+// time, never whole in memory. They are fetched into a store of their own
+// (beside the node's, removed once they are laid out), every block from
+// the peer: a job naming a CID gets what its client (or IPFS) has, never
+// a block this node holds for someone else (another client's inputs or
+// outputs, whose CID a hostile client may have learnt).
 func (c *Content) StageInputs(ctx context.Context, client peer.ID, inputs []job.Input, dir string) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(c.store.Dir()), ".inputs-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	s, err := store.Open(tmp)
+	if err != nil {
+		return err
+	}
+	own := New(s, c.fetch, WithIPFS(c.ipfs), WithIPFSStall(c.ipfsStall))
+	own.urlInputs, own.anyAddr, own.urlAllow = c.urlInputs, c.anyAddr, c.urlAllow
 	budget := inputsBudget(c.inputLimit)
 	for _, in := range inputs {
-		if in.URL != "" {
-			if err := c.fetchURL(ctx, in, dir, budget); err != nil {
-				return fmt.Errorf("input %s: %w", in.Name, err)
-			}
-			continue
-		}
-		if err := store.CheckPath(in.Name); err != nil {
-			return fmt.Errorf("input %s: %w", in.Name, err)
-		}
-		if in.Source == job.SourceIPFS {
-			if err := c.fetchIPFS(ctx, in, dir, budget); err != nil {
-				return fmt.Errorf("input %s: %w", in.Name, err)
-			}
-			continue
-		}
-		id, err := job.ParseCID(in.CID)
-		if err != nil {
-			return fmt.Errorf("input %s: %w", in.Name, err)
-		}
-		// What the export may write: what the fetch left of the budget
-		// and what this input took of it.
-		before := *budget
-		if err := c.Fetch(ctx, client, in.CID, budget); err != nil {
-			return fmt.Errorf("input %s: %w", in.Name, err)
-		}
-		if err := c.Export(ctx, id, filepath.Join(dir, filepath.FromSlash(in.Name)), &before); err != nil {
+		if err := own.stageInput(ctx, client, in, dir, budget); err != nil {
 			return fmt.Errorf("input %s: %w", in.Name, err)
 		}
 	}
 	return nil
+}
+
+// stageInput lays out one input under dir (see StageInputs; c is the
+// job's own content, on its own store).
+func (c *Content) stageInput(ctx context.Context, client peer.ID, in job.Input, dir string, budget *Budget) error {
+	if in.URL != "" {
+		return c.fetchURL(ctx, in, dir, budget)
+	}
+	if err := store.CheckPath(in.Name); err != nil {
+		return err
+	}
+	if in.Source == job.SourceIPFS {
+		return c.fetchIPFS(ctx, in, dir, budget)
+	}
+	id, err := job.ParseCID(in.CID)
+	if err != nil {
+		return err
+	}
+	// What the export may write: what the fetch left of the budget and
+	// what this input took of it.
+	before := *budget
+	if err := c.Fetch(ctx, client, in.CID, budget); err != nil {
+		return err
+	}
+	return c.Export(ctx, id, filepath.Join(dir, filepath.FromSlash(in.Name)), &before)
 }
 
 // CollectOutputs stores what the job left in dir as a UnixFS tree and

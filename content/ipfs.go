@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -82,33 +81,19 @@ func (p *progress) watch(ctx context.Context, cancel context.CancelCauseFunc, st
 }
 
 // fetchIPFS fetches the IPFS input in over the exchange and lays it out
-// under dir, within budget. It fetches into a store of its own (beside the
-// node's, removed after), so that a job naming a CID gets what peers send
-// for it, never blocks this node holds for someone else (another client's
-// inputs or outputs).
+// under dir, within budget. c is a job's own content (StageInputs), on a
+// store of its own: the input is what peers send for its CID, never
+// blocks the node holds for someone else.
 func (c *Content) fetchIPFS(ctx context.Context, in job.Input, dir string, budget *Budget) error {
 	root, err := job.ParseCID(in.CID)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(c.store.Dir()), ".ipfs-input-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	s, err := store.Open(tmp)
-	if err != nil {
-		return err
-	}
 	before := *budget
-	if err := c.fetchIPFS1(ctx, s, root, budget); err != nil {
+	if err := c.fetchIPFS1(ctx, c.store, root, budget); err != nil {
 		return err
 	}
-	target := filepath.Join(dir, in.Name)
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	return unixfs.New(unixfs.StoreBlocks(s)).Export(ctx, root, target, before.Limits())
+	return c.Export(ctx, root, filepath.Join(dir, in.Name), &before)
 }
 
 // FetchBudget is what the node fetches of one file or tree for its owner
