@@ -34,8 +34,10 @@ type Content struct {
 	// inflight are the roots of DAGs being fetched (how many fetches):
 	// kept by collections, with what is there of them.
 	inflight map[string]int
-	// public are blocks any peer may fetch (published outputs: Publish).
-	public map[string]bool
+	// public are blocks any peer may fetch (published outputs: Publish);
+	// publicRoots the roots published whole, with their files' bytes.
+	public      map[string]bool
+	publicRoots map[string]int64
 
 	// URL inputs (urlinput.go): allowed at all; any address (a test
 	// network); the address check itself (tests).
@@ -45,6 +47,9 @@ type Content struct {
 	// none are fetched).
 	ipfs      func() (exchange.Interface, error)
 	ipfsStall time.Duration // WithIPFSStall
+	// parent is the node's content of a job's own (StageInputs): its
+	// public blocks are taken from there (localFirst).
+	parent *Content
 	// inputLimit is the most bytes of one job's inputs this node fetches
 	// as a provider (MaxInputBytes unless its owner allows less).
 	inputLimit int64
@@ -84,7 +89,7 @@ func WithURLInputs(allow, testNetwork bool) Option {
 // New is the content of store s, fetching from peers with f.
 func New(s *store.Store, f Fetcher, opts ...Option) *Content {
 	c := &Content{store: s, dag: unixfs.New(unixfs.StoreBlocks(s)), fetch: f, inputLimit: MaxInputBytes, ipfsStall: DefaultIPFSStall, now: time.Now, grants: map[string]map[peer.ID]time.Time{}, held: map[string]time.Time{},
-		inflight: map[string]int{}, public: map[string]bool{}}
+		inflight: map[string]int{}, public: map[string]bool{}, publicRoots: map[string]int64{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -140,14 +145,36 @@ func (c *Content) Granted(p peer.ID, id string) bool {
 	return c.public[id] || c.grants[id][p].After(c.now())
 }
 
-// Publish lets any peer fetch the blocks (a job's published outputs), for
-// as long as the store holds them.
-func (c *Content) Publish(blocks ...string) {
+// Publish lets any peer fetch the blocks of the DAG root (a job's
+// published outputs: root's files hold bytes), for as long as the store
+// holds them.
+func (c *Content) Publish(root string, bytes int64, blocks ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, b := range blocks {
 		c.public[b] = true
 	}
+	c.publicRoots[root] = bytes
+}
+
+// PublicBytes is how many bytes of the DAGs roots this node holds whole
+// and public (Publish): what a job taking them from IPFS need not fetch
+// here (job.Bid.Held).
+func (c *Content) PublicBytes(roots []string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, r := range roots {
+		n += c.publicRoots[r]
+	}
+	return n
+}
+
+// publicBlock reports whether the block id is public (Publish).
+func (c *Content) publicBlock(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.public[id]
 }
 
 // Hold notes that this provider keeps blobs (a job's outputs) for a client

@@ -99,7 +99,7 @@ func (c *Content) StageInputs(ctx context.Context, client peer.ID, inputs []job.
 		return err
 	}
 	own := New(s, c.fetch, WithIPFS(c.ipfs), WithIPFSStall(c.ipfsStall))
-	own.urlInputs, own.anyAddr, own.urlAllow = c.urlInputs, c.anyAddr, c.urlAllow
+	own.urlInputs, own.anyAddr, own.urlAllow, own.parent = c.urlInputs, c.anyAddr, c.urlAllow, c
 	budget := inputsBudget(c.inputLimit)
 	for _, in := range inputs {
 		if err := own.stageInput(ctx, client, in, dir, budget); err != nil {

@@ -78,6 +78,12 @@ func (c *Content) GC(roots []string, r store.Retention, dryRun bool) (*store.Rep
 	}
 	for _, d := range rep.Freed {
 		delete(c.public, d.CID) // gone: no longer served
+		delete(c.publicRoots, d.CID)
+	}
+	for r := range c.publicRoots {
+		if !c.public[r] {
+			delete(c.publicRoots, r) // its root went
+		}
 	}
 	c.mu.Unlock()
 	return rep, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/computemesh/computemesh/store"
 	"github.com/computemesh/computemesh/unixfs"
 	"github.com/ipfs/boxo/exchange"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 )
 
@@ -118,6 +119,9 @@ func (c *Content) fetchIPFS1(ctx context.Context, s *store.Store, root cid.Cid, 
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrIPFSInputs, err)
 	}
+	if c.parent != nil {
+		ex = localFirst{parent: c.parent, ex: ex} // data locality
+	}
 	var px progress
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -142,4 +146,67 @@ func (c *Content) fetchIPFS1(ctx context.Context, s *store.Store, root cid.Cid, 
 		return err
 	}
 	return budget.Take(max(st.Bytes, st.BlockBytes), st.Files) // a DAG weighs its blocks too
+}
+
+// localFirst is an exchange that takes a block the node holds public
+// (published: anyone may have it) from the node's store, and asks its
+// exchange for the rest: a job's IPFS input published here is not fetched
+// again from peers (data locality), while a block the node holds for one
+// client alone is never what another's job gets.
+type localFirst struct {
+	parent *Content
+	ex     exchange.Interface
+}
+
+func (l localFirst) local(c cid.Cid) (blocks.Block, bool) {
+	if !l.parent.publicBlock(c.String()) {
+		return nil, false
+	}
+	b, err := l.parent.store.Get(c) // checked against c
+	if err != nil {
+		return nil, false
+	}
+	blk, err := blocks.NewBlockWithCid(b, c)
+	return blk, err == nil
+}
+
+func (l localFirst) GetBlock(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	if b, ok := l.local(c); ok {
+		return b, nil
+	}
+	return l.ex.GetBlock(ctx, c)
+}
+
+func (l localFirst) GetBlocks(ctx context.Context, cs []cid.Cid) (<-chan blocks.Block, error) {
+	return l.ex.GetBlocks(ctx, cs)
+}
+
+func (l localFirst) NotifyNewBlocks(ctx context.Context, bs ...blocks.Block) error {
+	return l.ex.NotifyNewBlocks(ctx, bs...)
+}
+
+func (l localFirst) Close() error { return nil } // the node's exchange, not this view's
+
+// NewSession keeps Bitswap's sessions (one for a DAG), local blocks first.
+func (l localFirst) NewSession(ctx context.Context) exchange.Fetcher {
+	if se, ok := l.ex.(exchange.SessionExchange); ok {
+		return localFirstFetcher{l: l, f: se.NewSession(ctx)}
+	}
+	return l
+}
+
+type localFirstFetcher struct {
+	l localFirst
+	f exchange.Fetcher
+}
+
+func (f localFirstFetcher) GetBlock(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	if b, ok := f.l.local(c); ok {
+		return b, nil
+	}
+	return f.f.GetBlock(ctx, c)
+}
+
+func (f localFirstFetcher) GetBlocks(ctx context.Context, cs []cid.Cid) (<-chan blocks.Block, error) {
+	return f.f.GetBlocks(ctx, cs)
 }

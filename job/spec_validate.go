@@ -200,6 +200,17 @@ func checkInputURL(raw string) error {
 	return nil
 }
 
+// IPFSInputs returns the CIDs of the job's inputs from IPFS.
+func (s *Spec) IPFSInputs() []string {
+	var out []string
+	for _, in := range s.Inputs {
+		if in.Source == SourceIPFS {
+			out = append(out, in.CID)
+		}
+	}
+	return out
+}
+
 // HasURLInputs reports whether a job has inputs a provider fetches from
 // URLs.
 func (s *Spec) HasURLInputs() bool {

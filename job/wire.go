@@ -53,6 +53,11 @@ type Request struct {
 	// node of the network a signature check, and the client asks the
 	// candidates it dialled anyway.
 	GossipBids bool `json:"gossip_bids,omitempty"`
+	// IPFSInputs are the root CIDs of the job's inputs from IPFS: public
+	// data (such a job has no region constraint), named so that a
+	// provider says in its bid how much of them it holds (Bid.Held). The
+	// CIDs of inputs from the client's store are never here.
+	IPFSInputs []string `json:"ipfs_inputs,omitempty"`
 }
 
 // NewRequest returns the gossiped form of a job.
@@ -61,7 +66,7 @@ func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
 		Command: s.Command, Network: s.Network, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
 		MaxPrice: s.MaxPrice, Region: s.Region, NotRegions: s.NotRegions, BidByMS: bidByMS, Count: s.Count,
-		URLInputs: s.HasURLInputs(),
+		URLInputs: s.HasURLInputs(), IPFSInputs: s.IPFSInputs(),
 	}
 }
 
@@ -111,6 +116,14 @@ func (r *Request) Validate() error {
 	}
 	if len(r.NotRegions) > MaxNotRegions {
 		return fmt.Errorf("not_regions: %d globs, limit %d", len(r.NotRegions), MaxNotRegions)
+	}
+	if len(r.IPFSInputs) > MaxInputs {
+		return fmt.Errorf("ipfs_inputs: %d, limit %d", len(r.IPFSInputs), MaxInputs)
+	}
+	for i, c := range r.IPFSInputs {
+		if _, err := ParseCID(c); err != nil {
+			return fmt.Errorf("ipfs_inputs[%d]: %w", i, err)
+		}
 	}
 	for i, g := range r.NotRegions {
 		if err := ValidateRegionGlob(g); err != nil {
@@ -177,6 +190,10 @@ type Bid struct {
 	// Tasks is, for a job array, how many of its tasks the provider takes
 	// now (its free slots and queue room); Price is per task. 0 counts as 1.
 	Tasks int `json:"tasks,omitempty"`
+	// Held is how many bytes of the job's IPFS inputs (Request.IPFSInputs)
+	// the provider holds already, whole and public: what it need not
+	// fetch (data locality).
+	Held int64 `json:"held,omitempty"`
 }
 
 // Validate checks every field of b.
@@ -201,6 +218,9 @@ func (b *Bid) Validate() error {
 	}
 	if b.Tasks < 0 || b.Tasks > MaxCount {
 		return fmt.Errorf("tasks: %d is out of range (0 to %d)", b.Tasks, MaxCount)
+	}
+	if b.Held < 0 {
+		return fmt.Errorf("held: negative")
 	}
 	return nil
 }

@@ -390,11 +390,17 @@ func TestRequestURLInputs(t *testing.T) {
 	if b := job.Encode(r); strings.Contains(string(b), "example.org") {
 		t.Fatalf("the gossiped request carries the URL: %s", b)
 	}
-	// Nor any input's CID (issue #17, data residency: a job's CIDs reach
-	// only the provider it awards, in its allowed regions).
+	// Nor the CID of an input from the client's store (issue #17, data
+	// residency: it reaches only the provider awarded, in the job's
+	// regions); an IPFS input's CID, public data of a job without a region
+	// constraint, is named for the providers' bids (Bid.Held).
 	ipfs := job.ModuleCID([]byte("c")).String()
 	s.Inputs = append(s.Inputs, job.Input{Name: "c", CID: ipfs, Source: job.SourceIPFS})
-	if b := job.Encode(job.NewRequest("j", "c", s, 0)); strings.Contains(string(b), s.Inputs[0].CID) || strings.Contains(string(b), ipfs) {
-		t.Fatalf("the gossiped request carries an input's CID: %s", b)
+	r = job.NewRequest("j", "c", s, 0)
+	if b := job.Encode(r); strings.Contains(string(b), s.Inputs[0].CID) {
+		t.Fatalf("the gossiped request carries a client input's CID: %s", b)
+	}
+	if len(r.IPFSInputs) != 1 || r.IPFSInputs[0] != ipfs {
+		t.Fatalf("the request's IPFS inputs: %v, want [%s]", r.IPFSInputs, ipfs)
 	}
 }

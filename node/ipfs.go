@@ -88,7 +88,11 @@ func (n *Node) publish(root string, blocks []string) {
 	if err != nil {
 		return
 	}
-	n.content.Publish(blocks...)
+	var bytes int64 // what a job taking it from IPFS need not fetch here
+	if st, err := n.content.Stat(n.ctx, c, n.content.FetchBudget()); err == nil {
+		bytes = st.Bytes
+	}
+	n.content.Publish(root, bytes, blocks...)
 	if _, err := n.bitswap(); err != nil {
 		log.Warnw("publishing: no Bitswap", "cid", root, "err", err)
 	}

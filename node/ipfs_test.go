@@ -163,3 +163,47 @@ func TestPublishNotWithRegion(t *testing.T) {
 		t.Fatalf("publish with not_regions: %v", err)
 	}
 }
+
+// A job goes to its data: its IPFS input published at one provider, the
+// latency policy picks that provider, farther though it is (10 ms of
+// delay against another's none), for the other would first have to fetch
+// the input (the bids say how much of it each holds); the cost policy
+// picks the cheaper other, which fetches the input from the holder.
+func TestEndToEndJobGoesToItsData(t *testing.T) {
+	t.Parallel()
+	rates := func(nano int64) job.Rates { return job.Rates{CPUHour: job.Credits(nano) * job.Nano} }
+	client, provs := meshOf(t, "test-locality",
+		Config{Region: "eu-west", Rates: rates(1)},
+		Config{Region: "us-east", Rates: rates(3), Delay: 10 * time.Millisecond})
+	near := provs[1]
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "data.bin"), kubofixture.Bytes(11, 12<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := near.content.Add(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := near.content.Stat(context.Background(), root, near.content.FetchBudget())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	for _, b := range st.Blocks {
+		blocks = append(blocks, b.String())
+	}
+	near.publish(root.String(), blocks)
+
+	sub := guestSpec(t, "copy")
+	sub.Spec.Inputs = []job.Input{{Name: "data", CID: root.String(), Source: job.SourceIPFS}}
+	sub.Spec.Policy = job.PolicyLatency
+	out := submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || out.Provider != near.ID().String() {
+		t.Fatalf("latency policy: state %s on %s (%s), want completed on the data's holder %s", out.State, out.Provider, out.Error, near.ID())
+	}
+	sub.Spec.Policy = job.PolicyCost
+	out = submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || out.Provider != provs[0].ID().String() {
+		t.Fatalf("cost policy: state %s on %s (%s), want completed on the cheaper %s", out.State, out.Provider, out.Error, provs[0].ID())
+	}
+}

@@ -67,6 +67,9 @@ func (p *Provider) onRequest(r *job.Request, from peer.ID) {
 	if r.Count > 1 && b.Decline == "" {
 		b.Tasks = p.sliceTakes(r, b.Queue > 0)
 	}
+	if len(r.IPFSInputs) > 0 && b.Decline == "" {
+		b.Held = p.content.PublicBytes(r.IPFSInputs) // data locality
+	}
 	if b.Decline != "" {
 		p.metrics.Answers.WithLabelValues(string(b.Decline)).Inc()
 	} else {

@@ -20,8 +20,9 @@ type Option struct {
 	RTT time.Duration
 	// Wait is how long the job would wait in the provider's queue: its
 	// bid's estimate, plus what the client awarded there since the bid
-	// (Backlog.Wait); Run the job's estimated run time on its hardware.
-	Wait, Run time.Duration
+	// (Backlog.Wait); Run the job's estimated run time on its hardware;
+	// Transfer the time to bring it the inputs it lacks (Transfers).
+	Wait, Run, Transfer time.Duration
 	// Reputation is the client's view of the provider (0 to 1; 0 when
 	// unknown, which counts as a newcomer's 0.5).
 	Reputation float64
@@ -30,12 +31,13 @@ type Option struct {
 }
 
 // Latency is the option's expected time to a result: RTT + queue wait +
-// estimated run time; -1 when the RTT is unknown.
+// transfer of the inputs it lacks + estimated run time; -1 when the RTT
+// is unknown.
 func (o *Option) Latency() time.Duration {
 	if o.RTT <= 0 {
 		return -1
 	}
-	return o.RTT + o.Wait + o.Run
+	return o.RTT + o.Wait + o.Transfer + o.Run
 }
 
 // Estimator fills in what the client knows of a bidder: RTT, queue wait and
@@ -337,10 +339,13 @@ func fmtLatency(o *Option) string {
 		return "unknown"
 	}
 	s := fmtRTT(o.Latency())
-	if o.Wait > 0 || o.Run > 0 {
+	if o.Wait > 0 || o.Run > 0 || o.Transfer > 0 {
 		s += " (RTT " + fmtRTT(o.RTT)
 		if o.Wait > 0 {
 			s += fmt.Sprintf(" + wait %v", o.Wait.Round(time.Millisecond))
+		}
+		if o.Transfer > 0 {
+			s += fmt.Sprintf(" + inputs %v", o.Transfer.Round(time.Millisecond))
 		}
 		if o.Run > 0 {
 			s += fmt.Sprintf(" + run %v", o.Run.Round(time.Millisecond))

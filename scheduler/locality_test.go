@@ -1,0 +1,43 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+
+	"github.com/computemesh/computemesh/job"
+)
+
+// The bidder holding a job's IPFS inputs fetches nothing; the others the
+// inputs' size as far as it is known, at the bandwidth; a lying Held past
+// every other's counts for no more than the most held.
+func TestTransfers(t *testing.T) {
+	bids := []job.Bid{{Provider: "holder", Held: 100 << 20}, {Provider: "half", Held: 50 << 20}, {Provider: "none"},
+		{Provider: "decliner", Decline: job.DeclineRegion, Held: 1 << 40}}
+	tr := Transfers(bids, 50<<20)
+	for i, want := range []time.Duration{0, time.Second, 2 * time.Second, 0} {
+		if got := tr(&bids[i]); got != want {
+			t.Errorf("%s: %v, want %v", bids[i].Provider, got, want)
+		}
+	}
+	if tr(&job.Bid{Held: -5}) != 2*time.Second {
+		t.Error("a negative held counts as none")
+	}
+}
+
+// Under the latency policy the job goes to its data unless another bidder
+// is faster by more than the transfer; the cost policy does not count it.
+func TestLatencyCountsTransfer(t *testing.T) {
+	near := Option{Bid: job.Bid{Provider: "near", Price: 10, Held: 100 << 20}, RTT: 20 * time.Millisecond}
+	far := Option{Bid: job.Bid{Provider: "far", Price: 5}, RTT: time.Millisecond}
+	tr := Transfers([]job.Bid{near.Bid, far.Bid}, DefaultBandwidth)
+	near.Transfer, far.Transfer = tr(&near.Bid), tr(&far.Bid)
+	opts := []Option{far, near}
+	Policy{Name: job.PolicyLatency}.Score(opts)
+	if opts[1].Score >= opts[0].Score {
+		t.Fatalf("latency: near %v, far %v (transfer %v): the data's holder should win", opts[1].Score, opts[0].Score, far.Transfer)
+	}
+	Policy{Name: job.PolicyCost}.Score(opts)
+	if opts[0].Score >= opts[1].Score {
+		t.Fatal("cost: the cheaper bid should win whatever it holds")
+	}
+}
