@@ -140,11 +140,6 @@ func (c *Content) Export(ctx context.Context, id cid.Cid, target string, b *Budg
 	return c.dag.Export(ctx, id, target, b.Limits())
 }
 
-// fetchWorkers is how many blocks a fetch from one peer has in flight: a
-// request and answer a block (the mesh's blob protocol), so enough of them
-// to keep a link busy.
-const fetchWorkers = 16
-
 // peerBlocks is an exchange that fetches blocks from one peer only — a
 // job's client or provider, which serves a peer only the blocks it has
 // granted it — so that a job's CIDs go to no one else (as Bitswap's
@@ -183,41 +178,24 @@ func (x *peerBlocks) GetBlock(ctx context.Context, c cid.Cid) (blocks.Block, err
 	return blocks.NewBlockWithCid(b, c)
 }
 
-// GetBlocks fetches cs, fetchWorkers at a time; the channel closes once all
-// are sent or one fails (failure says which).
+// GetBlocks fetches cs one after another; the channel closes once all are
+// sent or one fails (failure says which). The fetches of this package ask
+// for a block at a time (GetBlock: unixfs.Fetch runs its own workers).
 func (x *peerBlocks) GetBlocks(ctx context.Context, cs []cid.Cid) (<-chan blocks.Block, error) {
-	out := make(chan blocks.Block, fetchWorkers)
-	ctx, cancel := context.WithCancel(ctx)
-	next := make(chan cid.Cid)
-	var wg sync.WaitGroup
-	for range min(fetchWorkers, len(cs)) {
-		wg.Go(func() {
-			for c := range next {
-				b, err := x.GetBlock(ctx, c)
-				if err != nil {
-					cancel()
-					continue
-				}
-				select {
-				case out <- b:
-				case <-ctx.Done():
-				}
-			}
-		})
-	}
+	out := make(chan blocks.Block)
 	go func() {
 		defer close(out)
-		defer cancel()
-	feed:
 		for _, c := range cs {
+			b, err := x.GetBlock(ctx, c)
+			if err != nil {
+				return
+			}
 			select {
-			case next <- c:
+			case out <- b:
 			case <-ctx.Done():
-				break feed
+				return
 			}
 		}
-		close(next)
-		wg.Wait()
 	}()
 	return out, nil
 }

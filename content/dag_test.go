@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/kubofixture"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/store"
 	"github.com/ipfs/go-cid"
@@ -55,14 +56,8 @@ func writeTree(t *testing.T) string {
 		big[i] = byte(r.Uint32())
 	}
 	files := map[string][]byte{"big.bin": big, "a.txt": []byte("alpha"), "sub/b.txt": []byte("beta"), "sub/deeper/c.txt": nil}
-	for p, b := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := kubofixture.WriteTree(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -154,19 +149,7 @@ func TestFetchOverBudget(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	src := newContent(t)
-	root, err := src.Add(ctx, writeTree(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := src.Stat(ctx, root, InputsBudget())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []string
-	for _, c := range st.Blocks {
-		all = append(all, c.String())
-	}
-	src.Grant("client", time.Now().Add(time.Minute), all...)
+	root := addGranted(t, src, writeTree(t), "client")
 	s, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -237,4 +220,25 @@ func TestStageInputsTakesNothingFromTheProvidersStore(t *testing.T) {
 			t.Fatalf("a hostile client got %d entries of another's input", len(ents))
 		}
 	}
+}
+
+// addGranted adds the tree dir to c, grants every block of it to p for a
+// minute, and returns its root.
+func addGranted(t *testing.T, c *Content, dir string, p peer.ID) cid.Cid {
+	t.Helper()
+	ctx := context.Background()
+	root, err := c.Add(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Stat(ctx, root, InputsBudget())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, b := range st.Blocks {
+		all = append(all, b.String())
+	}
+	c.Grant(p, time.Now().Add(time.Minute), all...)
+	return root
 }

@@ -41,19 +41,7 @@ func TestIPFSInputs(t *testing.T) {
 	ctx := context.Background()
 	src := newContent(t)
 	tree := writeTree(t)
-	root, err := src.Add(ctx, tree)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := src.Stat(ctx, root, InputsBudget())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []string
-	for _, c := range st.Blocks {
-		all = append(all, c.String())
-	}
-	src.Grant("provider", time.Now().Add(time.Minute), all...)
+	root := addGranted(t, src, tree, "provider")
 	holder := func() (exchange.Interface, error) { // a peer that holds the tree
 		return &peerBlocks{f: storeFetcher{from: src, as: "provider"}, p: "holder"}, nil
 	}

@@ -124,14 +124,8 @@ func TestEndToEndUnixFSTree(t *testing.T) {
 	client, _ := testMesh(t, []provSpec{{"eu-west", "0.5"}})
 	dir := t.TempDir()
 	files := map[string][]byte{"big.bin": kubofixture.Bytes(9, 3*kubofixture.ChunkSize+5), "a.txt": []byte("a\n"), "sub/b.txt": []byte("b\n"), "sub/deeper/empty": nil}
-	for p, b := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := kubofixture.WriteTree(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	in, err := client.content.Add(context.Background(), dir)
 	if err != nil {
