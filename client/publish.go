@@ -16,7 +16,7 @@ func (c *Client) publishOutputs(ctx context.Context, s *job.Spec, root string) {
 	}
 	st, err := c.content.Stat(ctx, id, content.OutputsBudget(s.Resources.DiskBytes))
 	if err == nil {
-		err = c.store.Pin(id)
+		err = c.store.PinPublished(id) // served and announced again after a restart
 	}
 	if err != nil {
 		c.log.Warnf("publishing the outputs %s: %v", root, err)

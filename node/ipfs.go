@@ -120,3 +120,26 @@ func (n *Node) FetchPublic(ctx context.Context, c string) (*unixfs.Stat, error) 
 	}
 	return n.content.Stat(ctx, root, n.content.FetchBudget())
 }
+
+// republish serves and announces again what this node published before it
+// restarted (store.PinPublished: a client's published outputs; a
+// provider's copies go with their grant).
+func (n *Node) republish() {
+	roots, err := n.store.Published()
+	if err != nil {
+		log.Warnw("published content", "err", err)
+		return
+	}
+	for _, root := range roots {
+		st, err := n.content.Stat(n.ctx, root, n.content.FetchBudget())
+		if err != nil {
+			log.Warnw("published content not whole here: not served", "cid", root, "err", err)
+			continue
+		}
+		blocks := make([]string, 0, len(st.Blocks))
+		for _, b := range st.Blocks {
+			blocks = append(blocks, b.String())
+		}
+		n.publish(root.String(), blocks)
+	}
+}

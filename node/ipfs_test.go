@@ -207,3 +207,52 @@ func TestEndToEndJobGoesToItsData(t *testing.T) {
 		t.Fatalf("cost policy: state %s on %s (%s), want completed on the cheaper %s", out.State, out.Provider, out.Error, provs[0].ID())
 	}
 }
+
+// What a client published is served again after it restarts: its pin says
+// so (store.PinPublished); what it pinned without publishing is not.
+func TestPublishedAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := Config{Mode: ModeClient, Network: "test-republish", DataDir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}}
+	n, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := kubofixture.WriteTree(src, map[string][]byte{"a.txt": []byte("public\n")}); err != nil {
+		t.Fatal(err)
+	}
+	root, err := n.content.Add(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.store.PinPublished(root); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	if err := kubofixture.WriteTree(other, map[string][]byte{"b.txt": []byte("mine\n")}); err != nil {
+		t.Fatal(err)
+	}
+	private, err := n.content.Add(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.store.Pin(private); err != nil { // added, not published
+		t.Fatal(err)
+	}
+	n.Close()
+	n, err = New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	if !n.content.Granted("anyone", root.String()) {
+		t.Fatal("published content not served after a restart")
+	}
+	if n.content.PublicBytes([]string{root.String()}) != int64(len("public\n")) {
+		t.Fatal("published content's bytes not known after a restart")
+	}
+	if n.content.Granted("anyone", private.String()) {
+		t.Fatal("content pinned, not published, is served to anyone after a restart")
+	}
+}

@@ -224,6 +224,7 @@ func (n *Node) start() error {
 	if peers, _ := cfg.ipfsPeers(); len(peers) > 0 { // checked by cfg.check
 		n.spawn(func() { n.keepIPFSPeers(peers) })
 	}
+	n.republish()
 	if cfg.Mode == ModeProvider {
 		if err := n.startProvider(); err != nil {
 			return err

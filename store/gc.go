@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/computemesh/computemesh/internal/atomicfile"
 	"github.com/computemesh/computemesh/job"
 	"github.com/ipfs/go-cid"
 )
@@ -203,15 +204,44 @@ func (s *Store) touch(c cid.Cid) {
 // Pin protects c (and, for a manifest, every blob it names) from
 // collections until Unpin. A pin is a file of its own: pinning beside a
 // running node is safe.
-func (s *Store) Pin(c cid.Cid) error {
+func (s *Store) Pin(c cid.Cid) error { return s.pin(c, nil) }
+
+// publishedMark is what the pin file of a published root holds.
+const publishedMark = "published\n"
+
+// PinPublished pins c as published content: kept like any pin, and listed
+// by Published, so that a node serves and announces it again after a
+// restart.
+func (s *Store) PinPublished(c cid.Cid) error { return s.pin(c, []byte(publishedMark)) }
+
+func (s *Store) pin(c cid.Cid, mark []byte) error {
 	dir := filepath.Join(s.dir, pinsDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, c.String()), nil, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, c.String()), mark, 0o600); err != nil {
 		return fmt.Errorf("store: pin %s: %w", c, err)
 	}
 	return nil
+}
+
+// Published returns the roots pinned as published (PinPublished).
+func (s *Store) Published() ([]cid.Cid, error) {
+	pins, err := s.Pins()
+	if err != nil {
+		return nil, err
+	}
+	var out []cid.Cid
+	for _, p := range pins {
+		b, err := os.ReadFile(filepath.Join(s.dir, pinsDir, p))
+		if err != nil || string(b) != publishedMark {
+			continue
+		}
+		if c, err := cid.Decode(p); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // Unpin removes c's pin; one that is not pinned is not an error.
