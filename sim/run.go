@@ -38,6 +38,12 @@ type Config struct {
 	// (the stream stops).
 	Warmup   float64 `json:"warmup"`
 	Cooldown float64 `json:"cooldown"`
+	// DataBandwidth is how fast a provider fetches a job's input it does
+	// not hold (bytes a second; jobs with Data, locality.go); DataBlind
+	// makes every bid say it holds none, as before bids said (the
+	// comparison).
+	DataBandwidth int64 `json:"data_bandwidth,omitempty"`
+	DataBlind     bool  `json:"data_blind,omitempty"`
 }
 
 // DefaultConfig is the configuration of the quality benchmark.

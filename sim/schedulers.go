@@ -75,6 +75,9 @@ func (w *world) auction(j *Job) {
 		w.loop.After(ow, func() {
 			at := w.loop.Now()
 			b := w.provs[p].answer(req, at)
+			if j.Data > 0 && j.Holders[p] && !w.cfg.DataBlind && b.Decline == "" {
+				b.Held = j.Data // the bid says what the provider holds of the job's input
+			}
 			w.loop.After(ow, func() {
 				if a.Offer(b) {
 					answeredAt[b.Provider] = at
@@ -120,9 +123,10 @@ func (w *world) decide(j *Job, answers []job.Bid, answeredAt map[string]time.Dur
 	}
 	checks := append(scheduler.Checks(j.ID, s, wall(now)), scheduler.Fits(s.Resources.Need(), record),
 		scheduler.MeetsDeadline(deadline, wall(now), waitOf))
+	transfer := scheduler.Transfers(answers, scheduler.DefaultBandwidth)
 	est := func(b *job.Bid) scheduler.Option {
 		p := w.byID[b.Provider]
-		return scheduler.Option{RTT: w.rtt(j, p), Wait: waitOf(b), Run: runOf(p)}
+		return scheduler.Option{RTT: w.rtt(j, p), Wait: waitOf(b), Run: runOf(p), Transfer: transfer(b)}
 	}
 	policy := scheduler.PolicyOf(s)
 	policy.MaxWait = j.MaxWait

@@ -26,6 +26,11 @@ type Job struct {
 	// there. MaxWait is a soft bound on its queue wait (a batch's).
 	Deadline time.Duration
 	MaxWait  time.Duration
+	// Data is the size of the job's input (an IPFS input) and Holders the
+	// providers that hold it already (locality.go); the others fetch it
+	// at Config.DataBandwidth before the job runs. 0: no input.
+	Data    int64
+	Holders map[int]bool
 }
 
 // Workload describes the job stream.

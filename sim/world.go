@@ -82,6 +82,9 @@ func request(j *Job, client string, bidBy time.Duration) *job.Request {
 // omniscient scheduler holds the slot while the job travels).
 func (w *world) newTask(j *Job, p int, hold time.Duration, pay job.Credits) *task {
 	run := w.mesh.RunTime(j, p)
+	if j.Data > 0 && !j.Holders[p] && w.cfg.DataBandwidth > 0 { // it fetches the input first
+		run += time.Duration(float64(j.Data) / float64(w.cfg.DataBandwidth) * float64(time.Second))
+	}
 	prov := &w.mesh.Providers[p]
 	price, _ := market.Price(prov.Offer.Rates, j.Spec.Resources, j.Spec.Timeout())
 	t := &task{job: j, res: j.Spec.Resources, run: run + hold, est: scheduler.RunEstimate(&j.Spec, prov.Record.Score) + hold}
