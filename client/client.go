@@ -17,19 +17,22 @@ import (
 
 // Client is a node's client role. Its methods are safe for concurrent use.
 type Client struct {
-	cfg      Config
-	mesh     Mesh
-	content  *content.Content
-	store    *store.Store
-	credits  *credits.Book
-	blobs    *mesh.BlobCache // modules of this client's jobs, pinned while in flight
-	metrics  Metrics
-	spend    func(job.Credits)
-	publish  func(root string, blocks []string) // Options.Publish
-	ownScore func() float64
-	now      func() time.Time
-	log      Logger
-	slots    chan struct{} // one per auction in flight (MaxAuctions)
+	cfg     Config
+	mesh    Mesh
+	content *content.Content
+	store   *store.Store
+	credits *credits.Book
+	blobs   *mesh.BlobCache // modules of this client's jobs, pinned while in flight
+	metrics Metrics
+	spend   func(job.Credits)
+	publish func(root string, blocks []string) // Options.Publish
+	// bandwidth is what the client measured of its providers' transfer
+	// rates (data locality).
+	bandwidth bandwidths
+	ownScore  func() float64
+	now       func() time.Time
+	log       Logger
+	slots     chan struct{} // one per auction in flight (MaxAuctions)
 
 	mu       sync.Mutex
 	auctions map[string]*pending

@@ -456,10 +456,13 @@ func (c *Client) settle(ctx context.Context, s *job.Spec, provider string, res *
 	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
 	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
 	if res.Outputs != "" {
-		if err := c.content.Fetch(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(s.Resources.DiskBytes)); err != nil {
+		budget, start := content.OutputsBudget(s.Resources.DiskBytes), time.Now()
+		left := budget.Left()
+		if err := c.content.Fetch(ctx, mustPeer(provider), res.Outputs, budget); err != nil {
 			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
 			return
 		}
+		c.bandwidth.note(provider, left-budget.Left(), time.Since(start))
 		out.Outputs = res.Outputs
 		if s.Publish {
 			c.publishOutputs(ctx, s, res.Outputs)

@@ -69,6 +69,9 @@ func inputsBudget(bytes int64) *Budget {
 	}
 }
 
+// Left is how many bytes b has left.
+func (b *Budget) Left() int64 { return b.bytes }
+
 // Take spends bytes and files of b, or fails (spending nothing) when they
 // are more than what is left.
 func (b *Budget) Take(bytes int64, files int) error {

@@ -10,14 +10,18 @@ import (
 // taken to fetch the inputs it lacks when nothing better is known.
 const DefaultBandwidth = 50 << 20
 
+// Bandwidth is how fast, in bytes a second, a provider is taken to fetch
+// (0: DefaultBandwidth).
+type Bandwidth func(provider string) int64
+
 // Transfers returns, for each bid among answers, the time its provider
-// would take to fetch the job's IPFS inputs it lacks at bandwidth bytes a
-// second: what the bid that holds the most of them holds (the inputs'
-// size, as far as any bidder knows it) less what it holds itself
-// (job.Bid.Held). The latency and balanced policies count it (Latency):
-// a job goes to its data unless another bidder is faster, or cheaper, by
-// more than the transfer costs.
-func Transfers(answers []job.Bid, bandwidth int64) func(b *job.Bid) time.Duration {
+// would take to fetch the job's IPFS inputs it lacks at its bandwidth:
+// what the bid that holds the most of them holds (the inputs' size, as
+// far as any bidder knows it) less what it holds itself (job.Bid.Held).
+// The latency and balanced policies count it (Latency): a job goes to its
+// data unless another bidder is faster, or cheaper, by more than the
+// transfer costs.
+func Transfers(answers []job.Bid, bandwidth Bandwidth) func(b *job.Bid) time.Duration {
 	var most int64
 	for _, b := range answers {
 		if b.Decline == "" {
@@ -26,9 +30,16 @@ func Transfers(answers []job.Bid, bandwidth int64) func(b *job.Bid) time.Duratio
 	}
 	return func(b *job.Bid) time.Duration {
 		missing := most - min(max(b.Held, 0), most)
-		if missing <= 0 || bandwidth <= 0 {
+		if missing <= 0 {
 			return 0
 		}
-		return time.Duration(float64(missing) / float64(bandwidth) * float64(time.Second))
+		bw := int64(0)
+		if bandwidth != nil {
+			bw = bandwidth(b.Provider)
+		}
+		if bw <= 0 {
+			bw = DefaultBandwidth
+		}
+		return time.Duration(float64(missing) / float64(bw) * float64(time.Second))
 	}
 }

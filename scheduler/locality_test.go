@@ -13,7 +13,7 @@ import (
 func TestTransfers(t *testing.T) {
 	bids := []job.Bid{{Provider: "holder", Held: 100 << 20}, {Provider: "half", Held: 50 << 20}, {Provider: "none"},
 		{Provider: "decliner", Decline: job.DeclineRegion, Held: 1 << 40}}
-	tr := Transfers(bids, 50<<20)
+	tr := Transfers(bids, func(string) int64 { return 50 << 20 })
 	for i, want := range []time.Duration{0, time.Second, 2 * time.Second, 0} {
 		if got := tr(&bids[i]); got != want {
 			t.Errorf("%s: %v, want %v", bids[i].Provider, got, want)
@@ -29,7 +29,7 @@ func TestTransfers(t *testing.T) {
 func TestLatencyCountsTransfer(t *testing.T) {
 	near := Option{Bid: job.Bid{Provider: "near", Price: 10, Held: 100 << 20}, RTT: 20 * time.Millisecond}
 	far := Option{Bid: job.Bid{Provider: "far", Price: 5}, RTT: time.Millisecond}
-	tr := Transfers([]job.Bid{near.Bid, far.Bid}, DefaultBandwidth)
+	tr := Transfers([]job.Bid{near.Bid, far.Bid}, nil)
 	near.Transfer, far.Transfer = tr(&near.Bid), tr(&far.Bid)
 	opts := []Option{far, near}
 	Policy{Name: job.PolicyLatency}.Score(opts)
@@ -39,5 +39,22 @@ func TestLatencyCountsTransfer(t *testing.T) {
 	Policy{Name: job.PolicyCost}.Score(opts)
 	if opts[0].Score >= opts[1].Score {
 		t.Fatal("cost: the cheaper bid should win whatever it holds")
+	}
+}
+
+// A provider measured faster fetches what it lacks sooner.
+func TestTransfersMeasured(t *testing.T) {
+	bids := []job.Bid{{Provider: "holder", Held: 100 << 20}, {Provider: "fast"}, {Provider: "slow"}}
+	tr := Transfers(bids, func(p string) int64 {
+		if p == "fast" {
+			return 200 << 20
+		}
+		return 0 // not measured: DefaultBandwidth
+	})
+	if got := tr(&bids[1]); got != 500*time.Millisecond {
+		t.Errorf("fast: %v, want 500ms", got)
+	}
+	if got := tr(&bids[2]); got != 2*time.Second {
+		t.Errorf("slow: %v, want 2s", got)
 	}
 }
