@@ -1,8 +1,14 @@
 package client
 
 import (
+	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/unixfs"
 )
 
 // bandwidths is what this client measured of its providers' transfer
@@ -41,4 +47,31 @@ func (b *bandwidths) of(provider string) int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return int64(b.rates[provider])
+}
+
+// transferEvents returns the context under which a job's outputs are
+// fetched from provider, and the func that ends it: once the fetch has run
+// a second, every second, an EventTransfer says how much has come.
+func transferEvents(ctx context.Context, provider string, emit func(job.Event)) (context.Context, func()) {
+	var n atomic.Int64
+	start := time.Now()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				b, secs := n.Load(), time.Since(start).Seconds()
+				emit(job.Event{Kind: job.EventTransfer, Provider: provider,
+					Message: fmt.Sprintf("%s in %.0f s (%.0f MB/s)", job.FormatSize(uint64(b)), secs, float64(b)/secs/1e6)})
+			}
+		}
+	}()
+	return unixfs.WithProgress(ctx, func(b int64) { n.Add(b) }), func() { close(stop); <-done }
 }

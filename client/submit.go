@@ -380,7 +380,9 @@ func (c *Client) runOne(ctx context.Context, t *ticket, ranked []scheduler.Optio
 			continue
 		}
 		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
-		c.settle(ctx, t.sub.Spec, o.Bid.Provider, res, out)
+		fctx, stop := transferEvents(ctx, o.Bid.Provider, emit)
+		c.settle(fctx, t.sub.Spec, o.Bid.Provider, res, out)
+		stop()
 		c.spend(res.Charge)
 		c.metrics.Spent.Add(float64(res.Charge))
 		return true

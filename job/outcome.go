@@ -35,6 +35,7 @@ const (
 	EventWaiting              = "waiting"    // no provider now: the client waits and auctions again (Message says why)
 	EventHeld                 = "held"       // the client holds the job back until one of its auctions ends (Count: auctions in flight)
 	EventReplica              = "replica"    // a replica's result (Verdict: majority or minority; Message: with its output key)
+	EventTransfer             = "transfer"   // the job's outputs are being fetched: Message says how much so far (every second of a long fetch)
 	EventDone                 = "done"
 )
 

@@ -52,6 +52,8 @@ func progressPrinter(w io.Writer) func(job.Event) {
 			fmt.Fprintf(w, "%s  failover %-14s %s\n", t, short(e.Provider), e.Message)
 		case job.EventRunning:
 			fmt.Fprintf(w, "%s  running on %s\n", t, short(e.Provider))
+		case job.EventTransfer:
+			fmt.Fprintf(w, "%s  fetching outputs from %s: %s\n", t, short(e.Provider), e.Message)
 		case job.EventLog:
 			for _, line := range strings.SplitAfter(e.Message, "\n") {
 				if line != "" {
