@@ -310,7 +310,11 @@ func (c *Client) taskEnded(ctx context.Context, arr *arrayRun, provider string, 
 	st, why, outputs := taskState(arr.s, res)
 	keep := true
 	if res.Outputs != "" && st == job.StateCompleted || res.Outputs != "" && res.ExitCode != 0 {
-		if err := c.content.Fetch(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(arr.s.Resources.DiskBytes)); err != nil {
+		fetch := c.content.Fetch
+		if arr.s.Publish {
+			fetch = c.content.FetchFrom // every block from the provider: see publishOutputs
+		}
+		if err := fetch(ctx, mustPeer(provider), res.Outputs, content.OutputsBudget(arr.s.Resources.DiskBytes)); err != nil {
 			st, why, outputs = job.StateFailed, "fetching the outputs: "+err.Error(), ""
 			keep = ctx.Err() == nil && c.ctx.Err() == nil
 		} else if arr.s.Publish {

@@ -8,7 +8,10 @@ import (
 )
 
 // publishOutputs keeps a job's fetched outputs (pinned) and makes them
-// public (job.Spec.Publish): served to whoever asks, announced.
+// public (job.Spec.Publish): served to whoever asks, announced. They were
+// fetched with every block from the provider (Content.FetchFrom): a
+// provider answering with the CID of something this node holds privately
+// fails the fetch, and publishes nothing.
 func (c *Client) publishOutputs(ctx context.Context, s *job.Spec, root string) {
 	id, err := job.ParseCID(root)
 	if err != nil {

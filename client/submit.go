@@ -460,7 +460,11 @@ func (c *Client) settle(ctx context.Context, s *job.Spec, provider string, res *
 	if res.Outputs != "" {
 		budget, start := content.OutputsBudget(s.Resources.DiskBytes), time.Now()
 		left := budget.Left()
-		if err := c.content.Fetch(ctx, mustPeer(provider), res.Outputs, budget); err != nil {
+		fetch := c.content.Fetch
+		if s.Publish {
+			fetch = c.content.FetchFrom // every block from the provider: see publishOutputs
+		}
+		if err := fetch(ctx, mustPeer(provider), res.Outputs, budget); err != nil {
 			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
 			return
 		}

@@ -3,6 +3,8 @@ package content
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -93,6 +95,8 @@ func New(s *store.Store, f Fetcher, opts ...Option) *Content {
 	for _, o := range opts {
 		o(c)
 	}
+	// What a crash left of the stores of its own (staging) goes now.
+	_ = os.RemoveAll(filepath.Join(s.Dir(), stagingDir))
 	return c
 }
 

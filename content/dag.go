@@ -108,6 +108,52 @@ func (c *Content) Fetch(ctx context.Context, p peer.ID, id string, budget *Budge
 	return budget.Take(max(st.Bytes, st.BlockBytes), st.Files) // a DAG weighs its blocks too
 }
 
+// FetchFrom is Fetch with every block from p, none taken from this node's
+// store, then copied there: for outputs the client will publish, which
+// must be what p holds — a hostile provider naming the CID of something
+// this node holds privately must not make it publish that.
+func (c *Content) FetchFrom(ctx context.Context, p peer.ID, id string, budget *Budget) error {
+	root, err := job.ParseCID(id)
+	if err != nil {
+		return err
+	}
+	s, done, err := c.staging()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := New(s, c.fetch).Fetch(ctx, p, id, budget); err != nil {
+		return err
+	}
+	defer c.fetching(root)()
+	return store.CopyDAG(s, c.store, root)
+}
+
+// stagingDir is where a node's stores of their own (a job's inputs,
+// outputs to publish) live while in use: inside its store's directory,
+// which the store's listing skips (a directory), emptied when the node
+// starts (New), so that a crash leaves nothing behind for long.
+const stagingDir = ".staging"
+
+// staging makes a store of its own under the node's store; done removes
+// it.
+func (c *Content) staging() (*store.Store, func(), error) {
+	parent := filepath.Join(c.store.Dir(), stagingDir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp(parent, "stage-")
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := store.Open(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { os.RemoveAll(dir) }, nil
+}
+
 // fetching notes root as a DAG being fetched until the returned func is
 // called: a collection keeps it and what it has of it (GC).
 func (c *Content) fetching(root cid.Cid) (done func()) {

@@ -242,3 +242,36 @@ func addGranted(t *testing.T, c *Content, dir string, p peer.ID) cid.Cid {
 	c.Grant(p, time.Now().Add(time.Minute), all...)
 	return root
 }
+
+// Outputs to publish come whole from the provider (FetchFrom): a provider
+// naming the CID of a tree the client holds privately, without holding it,
+// fails the fetch, so the client publishes nothing of its own; a provider
+// that has them delivers them into the client's store.
+func TestFetchFromTakesNothingLocal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	prov := newContent(t) // holds nothing yet
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := New(s, storeFetcher{from: prov, as: "client"})
+	tree := writeTree(t)
+	private, err := client.Add(ctx, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.FetchFrom(ctx, "provider", private.String(), OutputsBudget(16<<20)); err == nil {
+		t.Fatal("a provider holding nothing delivered the client's private tree as its outputs")
+	}
+	root := addGranted(t, prov, tree, "client") // now the provider has it (the same tree)
+	if root != private {
+		t.Fatalf("the same tree: %s, %s", root, private)
+	}
+	if err := client.FetchFrom(ctx, "provider", root.String(), OutputsBudget(16<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.Dir(), stagingDir)); len(ents) != 0 {
+		t.Fatalf("%d stores of their own left behind", len(ents))
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/ipfs/go-cid"
@@ -89,15 +88,11 @@ func (c *Content) manifestBlobs(in job.Input, id cid.Cid, budget *Budget) ([]str
 // a block this node holds for someone else (another client's inputs or
 // outputs, whose CID a hostile client may have learnt).
 func (c *Content) StageInputs(ctx context.Context, client peer.ID, inputs []job.Input, dir string) error {
-	tmp, err := os.MkdirTemp(filepath.Dir(c.store.Dir()), ".inputs-")
+	s, done, err := c.staging()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	s, err := store.Open(tmp)
-	if err != nil {
-		return err
-	}
+	defer done()
 	own := New(s, c.fetch, WithIPFS(c.ipfs), WithIPFSStall(c.ipfsStall))
 	own.urlInputs, own.anyAddr, own.urlAllow, own.parent = c.urlInputs, c.anyAddr, c.urlAllow, c
 	budget := inputsBudget(c.inputLimit)

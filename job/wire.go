@@ -196,6 +196,9 @@ type Bid struct {
 	Held int64 `json:"held,omitempty"`
 }
 
+// MaxHeld bounds Bid.Held: 64 inputs of 16 GiB (a provider's inputs limit).
+const MaxHeld = MaxInputs << 34
+
 // Validate checks every field of b.
 func (b *Bid) Validate() error {
 	if b.V != Version {
@@ -219,8 +222,8 @@ func (b *Bid) Validate() error {
 	if b.Tasks < 0 || b.Tasks > MaxCount {
 		return fmt.Errorf("tasks: %d is out of range (0 to %d)", b.Tasks, MaxCount)
 	}
-	if b.Held < 0 {
-		return fmt.Errorf("held: negative")
+	if b.Held < 0 || b.Held > MaxHeld {
+		return fmt.Errorf("held: %d is out of range (0 to %d)", b.Held, MaxHeld)
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ type Bandwidth func(provider string) int64
 // would take to fetch the job's IPFS inputs it lacks at its bandwidth:
 // what the bid that holds the most of them holds (the inputs' size, as
 // far as any bidder knows it) less what it holds itself (job.Bid.Held).
+// Give it the answers that pass the checks (Feasible): a bid rejected
+// must not set the others' transfers. A transfer is at most a day.
 // The latency and balanced policies count it (Latency): a job goes to its
 // data unless another bidder is faster, or cheaper, by more than the
 // transfer costs.
@@ -40,6 +42,25 @@ func Transfers(answers []job.Bid, bandwidth Bandwidth) func(b *job.Bid) time.Dur
 		if bw <= 0 {
 			bw = DefaultBandwidth
 		}
-		return time.Duration(float64(missing) / float64(bw) * float64(time.Second))
+		return time.Duration(min(float64(missing)/float64(bw), maxTransfer.Seconds()) * float64(time.Second))
 	}
+}
+
+// maxTransfer bounds a transfer estimate (a Held of petabytes would
+// otherwise overflow a Duration).
+const maxTransfer = 24 * time.Hour
+
+// Feasible returns the bids among answers that pass every check.
+func Feasible(answers []job.Bid, checks []Check) []job.Bid {
+	var out []job.Bid
+next:
+	for i := range answers {
+		for _, c := range checks {
+			if c.Test(&answers[i]) != "" {
+				continue next
+			}
+		}
+		out = append(out, answers[i])
+	}
+	return out
 }

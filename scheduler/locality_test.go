@@ -58,3 +58,25 @@ func TestTransfersMeasured(t *testing.T) {
 		t.Errorf("slow: %v, want 2s", got)
 	}
 }
+
+// A bid that fails the checks sets no one's transfer; a huge Held is no
+// overflow.
+func TestTransfersFeasibleOnly(t *testing.T) {
+	bids := []job.Bid{{Provider: "honest"}, {Provider: "liar", Held: 1 << 40, Decline: "", Price: 1000}}
+	tooDear := []Check{{job.RejectMaxPrice, func(b *job.Bid) string {
+		if b.Price > 10 {
+			return "over the max price"
+		}
+		return ""
+	}}}
+	feasible := Feasible(bids, tooDear)
+	if len(feasible) != 1 || feasible[0].Provider != "honest" {
+		t.Fatalf("feasible: %+v", feasible)
+	}
+	if got := Transfers(feasible, nil)(&bids[0]); got != 0 {
+		t.Fatalf("the honest bid's transfer, set by a rejected bid: %v", got)
+	}
+	if got := Transfers(bids, func(string) int64 { return 1 })(&bids[0]); got != maxTransfer {
+		t.Fatalf("a transfer of a TiB at 1 B/s: %v, want the bound %v", got, maxTransfer)
+	}
+}

@@ -123,7 +123,7 @@ func (w *world) decide(j *Job, answers []job.Bid, answeredAt map[string]time.Dur
 	}
 	checks := append(scheduler.Checks(j.ID, s, wall(now)), scheduler.Fits(s.Resources.Need(), record),
 		scheduler.MeetsDeadline(deadline, wall(now), waitOf))
-	transfer := scheduler.Transfers(answers, nil) // the default estimate, as a client that measured nothing
+	transfer := scheduler.Transfers(scheduler.Feasible(answers, checks), nil) // the default rate, as a client that measured nothing
 	est := func(b *job.Bid) scheduler.Option {
 		p := w.byID[b.Provider]
 		return scheduler.Option{RTT: w.rtt(j, p), Wait: waitOf(b), Run: runOf(p), Transfer: transfer(b)}

@@ -103,3 +103,27 @@ func links(c cid.Cid, b []byte) []cid.Cid {
 	}
 	return out
 }
+
+// CopyDAG copies the blob c and every blob it leads to (a DAG's blocks, a
+// manifest's files: Closure) from one store to another, durably.
+func CopyDAG(from, to *Store, c cid.Cid) error {
+	for k := range from.Closure([]string{c.String()}) {
+		id, err := cid.Decode(k)
+		if err != nil {
+			return err
+		}
+		b, err := from.Get(id)
+		if err != nil {
+			return err
+		}
+		if len(b) > MaxBlock { // a file of the earlier format
+			_, err = to.Put(b, id.Type())
+		} else {
+			err = to.PutHashedBlock(id, b) // checked by Get
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return to.Sync()
+}

@@ -208,30 +208,6 @@ func clearTarget(out string) error {
 	return usageErr("-o %s: it exists (it must not, or be an empty directory: nothing is overwritten)", out)
 }
 
-// copyTree copies the blob c and every blob it leads to (a DAG's blocks,
-// a manifest's files) from one store to another.
-func copyTree(from, to *store.Store, c cid.Cid) error {
-	for k := range from.Closure([]string{c.String()}) {
-		id, err := job.ParseCID(k)
-		if err != nil {
-			return err
-		}
-		b, err := from.Get(id)
-		if err != nil {
-			return err
-		}
-		if len(b) > store.MaxBlock { // a file of the earlier format
-			_, err = to.Put(b, id.Type())
-		} else {
-			err = to.PutBlock(id, b)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return to.Sync()
-}
-
 // parseInputs turns --input NAME=PATH|CID|URL|ipfs://CID flags into job
 // inputs, adding local paths to s. A CID that s lacks is taken from the
 // fallback store (the default data dir's, where meshnode add puts content)
@@ -262,7 +238,7 @@ func parseInputs(ctx context.Context, s, fallback *store.Store, flags []string) 
 		}
 		if c, err := cid.Decode(src); err == nil {
 			if !s.Has(c) && fallback != nil && fallback.Has(c) {
-				if err := copyTree(fallback, s, c); err != nil {
+				if err := store.CopyDAG(fallback, s, c); err != nil {
 					return nil, usageErr("--input %s: %v", name, err)
 				}
 			}
