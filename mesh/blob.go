@@ -39,8 +39,11 @@ type blobResp struct {
 }
 
 // ServeBlobs answers the blob protocol: a peer asks for a CID and gets its
-// bytes, when get has them and allow lets that peer have them.
-func (m *Mesh) ServeBlobs(get func(c string) ([]byte, bool), allow BlobAccess) {
+// bytes, when get has them and allow lets that peer have them. get may
+// hand a func that takes the bytes back once they are sent (a buffer to
+// use again: a node serving gigabytes a block at a time need not allocate
+// each).
+func (m *Mesh) ServeBlobs(get func(c string) (b []byte, release func(), ok bool), allow BlobAccess) {
 	m.host.SetStreamHandler(m.Protocol("blob"), func(s network.Stream) {
 		defer s.Close()
 		_ = s.SetDeadline(time.Now().Add(time.Minute))
@@ -54,10 +57,13 @@ func (m *Mesh) ServeBlobs(get func(c string) ([]byte, bool), allow BlobAccess) {
 			_ = WriteMsg(s, blobResp{Error: "not found: " + req.CID})
 			return
 		}
-		b, ok := get(req.CID)
+		b, release, ok := get(req.CID)
 		if !ok {
 			_ = WriteMsg(s, blobResp{Error: "not found: " + req.CID})
 			return
+		}
+		if release != nil {
+			defer release()
 		}
 		if err := WriteMsg(s, blobResp{Size: int64(len(b))}); err != nil {
 			return

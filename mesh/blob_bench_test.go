@@ -32,7 +32,7 @@ func BenchmarkBlobTransfer(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { client.Close() })
-		server.ServeBlobs(func(string) ([]byte, bool) { return blob, true }, func(peer.ID, string) bool { return true })
+		server.ServeBlobs(func(string) ([]byte, func(), bool) { return blob, nil, true }, func(peer.ID, string) bool { return true })
 		if err := client.Connect(ctx, peer.AddrInfo{ID: server.ID(), Addrs: server.Host().Addrs()}); err != nil {
 			b.Fatal(err)
 		}

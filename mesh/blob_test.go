@@ -33,14 +33,14 @@ func TestFetchBlobVerifiesAndChecksAccess(t *testing.T) {
 	goodCID := job.ModuleCID(good).String()
 	liedCID := job.ModuleCID([]byte("something else")).String()
 	secretCID := job.ModuleCID([]byte("secret")).String()
-	server.ServeBlobs(func(c string) ([]byte, bool) {
+	server.ServeBlobs(func(c string) ([]byte, func(), bool) {
 		switch c {
 		case goodCID, liedCID: // serves the same bytes under a CID they do not hash to
-			return good, true
+			return good, nil, true
 		case secretCID:
-			return []byte("secret"), true
+			return []byte("secret"), nil, true
 		}
-		return nil, false
+		return nil, nil, false
 	}, func(p peer.ID, c string) bool { return c != secretCID })
 	if err := client.Connect(ctx, peer.AddrInfo{ID: server.ID(), Addrs: server.Host().Addrs()}); err != nil {
 		t.Fatal(err)

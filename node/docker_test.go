@@ -104,7 +104,7 @@ func TestEndToEndDockerJob(t *testing.T) {
 	}
 }
 
-func mustCID(t *testing.T, s string) cid.Cid {
+func mustCID(t testing.TB, s string) cid.Cid {
 	t.Helper()
 	c, err := job.ParseCID(s)
 	if err != nil {

@@ -30,7 +30,7 @@ func testHardware(t testing.TB) *hwprobe.Report {
 // meshOf starts providers from cfgs on network (the first is the bootstrap
 // node; Mode, Network, Bootstrap and Hardware are filled in), then an
 // ephemeral client that waits until every provider is on the jobs topic.
-func meshOf(t *testing.T, network string, cfgs ...Config) (client *Node, provs []*Node) {
+func meshOf(t testing.TB, network string, cfgs ...Config) (client *Node, provs []*Node) {
 	t.Helper()
 	return meshWithClient(t, network, Config{}, cfgs...)
 }
@@ -38,7 +38,7 @@ func meshOf(t *testing.T, network string, cfgs ...Config) (client *Node, provs [
 // meshWithClient is meshOf with the client's configuration based on
 // clientCfg (its mode, network, bootstrap, ephemerality and heartbeat
 // timeout are the test mesh's).
-func meshWithClient(t *testing.T, network string, clientCfg Config, cfgs ...Config) (client *Node, provs []*Node) {
+func meshWithClient(t testing.TB, network string, clientCfg Config, cfgs ...Config) (client *Node, provs []*Node) {
 	t.Helper()
 	ctx := context.Background()
 	var boot []string

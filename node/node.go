@@ -19,6 +19,7 @@ import (
 	"github.com/computemesh/computemesh/mesh"
 	"github.com/computemesh/computemesh/provider"
 	"github.com/computemesh/computemesh/store"
+	"github.com/computemesh/computemesh/unixfs"
 	logging "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -60,6 +61,9 @@ type Node struct {
 	api     *apiServer
 	metrics *metrics
 	ipfs    ipfs // Bitswap, started when first needed (ipfs.go)
+	// blockBufs are the buffers blocks are served from (blob): a leaf's
+	// size each (a larger block gets a slice of its own).
+	blockBufs sync.Pool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -77,6 +81,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		blobs:   mesh.NewBlobCache(256 << 20),
 		drained: make(chan struct{}),
 	}
+	n.blockBufs.New = func() any { b := make([]byte, unixfs.ChunkSize+4096); return &b } // a leaf, or less
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.metrics = newMetrics(n)
 	opts, err := meshOptions(cfg, n.metrics)
@@ -343,17 +348,23 @@ func (n *Node) openStore() error {
 func (n *Node) Store() *store.Store { return n.store }
 
 // blob serves a blob by CID string from the module cache or the store
-// (unchecked: the peer checks what it gets against the CID).
-func (n *Node) blob(c string) ([]byte, bool) {
+// (unchecked: the peer checks what it gets against the CID), a block read
+// into a buffer of the node's, taken back once sent.
+func (n *Node) blob(c string) ([]byte, func(), bool) {
 	if b, ok := n.blobs.Get(c); ok {
-		return b, true
+		return b, nil, true
 	}
 	id, err := job.ParseCID(c)
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	b, err := n.store.Load(id)
-	return b, err == nil
+	buf := n.blockBufs.Get().(*[]byte)
+	b, err := n.store.LoadInto(id, *buf)
+	if err != nil {
+		n.blockBufs.Put(buf)
+		return nil, nil, false
+	}
+	return b, func() { n.blockBufs.Put(buf) }, true
 }
 
 // Mesh returns the node's mesh.

@@ -56,13 +56,13 @@ func benchDAGTransfer(b *testing.B, transport string, size int64) {
 			b.Fatal(err)
 		}
 		c := content.New(s, m)
-		m.ServeBlobs(func(id string) ([]byte, bool) {
+		m.ServeBlobs(func(id string) ([]byte, func(), bool) {
 			cid, err := job.ParseCID(id)
 			if err != nil {
-				return nil, false
+				return nil, nil, false
 			}
-			blob, err := s.Load(cid) // as the node serves them
-			return blob, err == nil
+			blob, err := s.Load(cid) // as the node serves them (without its buffers)
+			return blob, nil, err == nil
 		}, c.Granted)
 		return m, c
 	}
@@ -143,4 +143,77 @@ func (r randReader) Read(p []byte) (int, error) {
 		p[i] = byte(r.r.Uint32())
 	}
 	return len(p), nil
+}
+
+// BenchmarkBigJob is a job's whole data path as a user takes it (issue
+// #17): a file of BIGJOB_MIB MiB (2048 by default) added to the client's
+// store, a WASM job that copies its inputs to its outputs on a provider
+// (inputs staged block by block, outputs collected and imported), the
+// outputs fetched back and exported; the process's RSS (client and
+// provider together) sampled every 10 ms, its most above the start.
+func BenchmarkBigJob(b *testing.B) {
+	mib := 2048
+	if v := os.Getenv("BIGJOB_MIB"); v != "" {
+		mib, _ = strconv.Atoi(v)
+	}
+	size := int64(mib) << 20
+	client, _ := meshOf(b, "test-bigjob", Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano},
+		Capacity: job.Resources{CPUMillis: 1000, MemoryBytes: 1 << 30}})
+	dir := filepath.Join(b.TempDir(), "in")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "data.bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.CopyN(f, randReader{rand.New(rand.NewPCG(uint64(size), 3))}, size); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	var peak atomic.Uint64
+	rss0 := procstat.RSS()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			peak.Store(max(peak.Load(), procstat.RSS()))
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	start := time.Now()
+	in, err := client.content.Add(context.Background(), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	added := time.Since(start)
+	sub := guestSpec(b, "copy")
+	sub.Spec.Inputs = []job.Input{{Name: "in", CID: in.String()}}
+	sub.Spec.Resources.DiskBytes = uint64(size) + 64<<20
+	sub.Spec.TimeoutMS = (20 * time.Minute).Milliseconds()
+	b.ResetTimer()
+	start = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	out, err := client.Submit(ctx, sub, nil)
+	if err != nil || out.State != job.StateCompleted {
+		b.Fatalf("the job: %v, %+v", err, out)
+	}
+	ran := time.Since(start)
+	b.StopTimer()
+	start = time.Now()
+	if err := client.content.Export(ctx, mustCID(b, out.Outputs), filepath.Join(b.TempDir(), "out"), content.OutputsBudget(uint64(size)+64<<20)); err != nil {
+		b.Fatal(err)
+	}
+	exported := time.Since(start)
+	close(stop)
+	<-done
+	rise := float64(peak.Load()-min(rss0, peak.Load())) / (1 << 20)
+	b.Logf("%d MiB: add %v, submit → outputs fetched %v (run %v), export %v; RSS at most %.1f MiB above the start (client and provider together)",
+		mib, added.Round(time.Millisecond), ran.Round(time.Millisecond), time.Duration(out.Timings.Run)*time.Millisecond, exported.Round(time.Millisecond), rise)
+	b.ReportMetric(rise, "rss-rise-MiB")
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,6 +90,31 @@ func (s *Store) Load(c cid.Cid) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.touch(c)
+	return b, nil
+}
+
+// LoadInto is Load into buf when the blob fits (else into a new slice).
+func (s *Store) LoadInto(c cid.Cid, buf []byte) ([]byte, error) {
+	f, err := os.Open(s.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", c, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if fi.Size() > int64(cap(buf)) {
+		buf = make([]byte, fi.Size())
+	}
+	b := buf[:fi.Size()]
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", c, err)
 	}
 	s.touch(c)
 	return b, nil

@@ -97,6 +97,10 @@ func main() {
 		if err := os.CopyFS("/outputs", os.DirFS("/inputs")); err != nil {
 			fail(err.Error())
 		}
+	case "invert": // invert NAME: /outputs/NAME = /inputs/NAME with every bit flipped, streamed
+		if err := invert("/inputs/"+arg, "/outputs/"+arg); err != nil {
+			fail(err.Error())
+		}
 	case "escape": // escape NAME REL ABS: an attack of hostile.go
 		attack, ok := attacks[arg]
 		if !ok || len(os.Args) < 5 {
@@ -160,4 +164,34 @@ func atoi(s string) int {
 func fail(msg string) {
 	fmt.Fprintln(os.Stderr, msg)
 	os.Exit(100)
+}
+
+// invert writes to the file out the bytes of in with every bit flipped, a
+// buffer at a time.
+func invert(in, out string) error {
+	r, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		for i := range buf[:n] {
+			buf[i] ^= 0xff
+		}
+		if _, werr := w.Write(buf[:n]); werr != nil {
+			return werr
+		}
+		if err == io.EOF {
+			return w.Close()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
