@@ -55,8 +55,12 @@ func (c *Client) runSlice(ctx context.Context, t *ticket, ranked []scheduler.Opt
 	if ctx.Err() != nil {
 		return
 	}
-	arr.exclude(o.Bid.Provider, err.Error())
 	if !errors.Is(err, award.ErrDeclined) {
+		// A provider that failed its slice (or broke the protocol) gets
+		// no more of the array; one that declined it (busy, its bid gone:
+		// late binding) may bid again in the next round — excluded, a mesh
+		// whose every other provider had failed would have none left.
+		arr.exclude(o.Bid.Provider, err.Error())
 		c.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Failed++ })
 	}
 	if errors.Is(err, award.ErrBreach) {
