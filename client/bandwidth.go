@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
@@ -53,25 +52,9 @@ func (b *bandwidths) of(provider string) int64 {
 // fetched from provider, and the func that ends it: once the fetch has run
 // a second, every second, an EventTransfer says how much has come.
 func transferEvents(ctx context.Context, provider string, emit func(job.Event)) (context.Context, func()) {
-	var n atomic.Int64
-	start := time.Now()
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				b, secs := n.Load(), time.Since(start).Seconds()
-				emit(job.Event{Kind: job.EventTransfer, Provider: provider,
-					Message: fmt.Sprintf("%s in %.0f s (%.0f MB/s)", job.FormatSize(uint64(b)), secs, float64(b)/secs/1e6)})
-			}
-		}
-	}()
-	return unixfs.WithProgress(ctx, func(b int64) { n.Add(b) }), func() { close(stop); <-done }
+	ctx, stop := unixfs.Meter(ctx, time.Second, func(b int64, d time.Duration) {
+		emit(job.Event{Kind: job.EventTransfer, Provider: provider,
+			Message: fmt.Sprintf("%s in %.0f s (%.0f MB/s)", job.FormatSize(uint64(b)), d.Seconds(), float64(b)/d.Seconds()/1e6)})
+	})
+	return ctx, func() { stop() }
 }

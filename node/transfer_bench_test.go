@@ -82,21 +82,7 @@ func benchDAGTransfer(b *testing.B, transport string, size int64) {
 	}
 	f.Close()
 
-	var peak atomic.Uint64
-	rss0 := procstat.RSS()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // the process's RSS, most of it, every 10 ms
-		defer close(done)
-		for {
-			peak.Store(max(peak.Load(), procstat.RSS()))
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
+	riseRSS := peakRSS()
 	start := time.Now()
 	root, err := src.Add(ctx, file)
 	if err != nil {
@@ -125,14 +111,13 @@ func benchDAGTransfer(b *testing.B, transport string, size int64) {
 		b.Fatal(err)
 	}
 	exported := time.Since(start)
-	close(stop)
-	<-done
+	rise := riseRSS()
 	rate := func(d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
 	b.Logf("%s, %d MiB in %d blocks: add %v (%.0f MB/s), fetch %v (%.0f MB/s), export %v (%.0f MB/s); RSS at most %.1f MiB above the start",
 		transport, size>>20, len(st.Blocks), added.Round(time.Millisecond), rate(added), fetched.Round(time.Millisecond), rate(fetched),
-		exported.Round(time.Millisecond), rate(exported), float64(peak.Load()-min(rss0, peak.Load()))/(1<<20))
+		exported.Round(time.Millisecond), rate(exported), rise)
 	b.ReportMetric(rate(fetched), "fetch-MB/s")
-	b.ReportMetric(float64(peak.Load()-min(rss0, peak.Load()))/(1<<20), "rss-rise-MiB")
+	b.ReportMetric(rise, "rss-rise-MiB")
 }
 
 // randReader reads pseudo-random bytes.
@@ -171,20 +156,7 @@ func BenchmarkBigJob(b *testing.B) {
 		b.Fatal(err)
 	}
 	f.Close()
-	var peak atomic.Uint64
-	rss0 := procstat.RSS()
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			peak.Store(max(peak.Load(), procstat.RSS()))
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
+	riseRSS := peakRSS()
 	start := time.Now()
 	in, err := client.content.Add(context.Background(), dir)
 	if err != nil {
@@ -210,10 +182,32 @@ func BenchmarkBigJob(b *testing.B) {
 		b.Fatal(err)
 	}
 	exported := time.Since(start)
-	close(stop)
-	<-done
-	rise := float64(peak.Load()-min(rss0, peak.Load())) / (1 << 20)
+	rise := riseRSS()
 	b.Logf("%d MiB: add %v, submit → outputs fetched %v (run %v), export %v; RSS at most %.1f MiB above the start (client and provider together)",
 		mib, added.Round(time.Millisecond), ran.Round(time.Millisecond), time.Duration(out.Timings.Run)*time.Millisecond, exported.Round(time.Millisecond), rise)
 	b.ReportMetric(rise, "rss-rise-MiB")
+}
+
+// peakRSS samples the process's RSS every 10 ms until the returned func is
+// called, which returns its most above what it was at the start, in MiB.
+func peakRSS() func() float64 {
+	var peak atomic.Uint64
+	rss0 := procstat.RSS()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			peak.Store(max(peak.Load(), procstat.RSS()))
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		<-done
+		return float64(peak.Load()-min(rss0, peak.Load())) / (1 << 20)
+	}
 }

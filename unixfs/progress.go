@@ -1,6 +1,10 @@
 package unixfs
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
 
 type progressKey struct{}
 
@@ -18,4 +22,34 @@ func progressOf(ctx context.Context) func(int64) {
 		return fn
 	}
 	return func(int64) {}
+}
+
+// Meter runs a transfer's progress under the returned context (see
+// WithProgress) and calls report every interval with the bytes so far and
+// the time since the start, until stop, or ctx's end; stop returns the
+// totals, and report is never called after it returns.
+func Meter(ctx context.Context, every time.Duration, report func(bytes int64, elapsed time.Duration)) (context.Context, func() (int64, time.Duration)) {
+	var n atomic.Int64
+	start := time.Now()
+	halt, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-halt:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				report(n.Load(), time.Since(start))
+			}
+		}
+	}()
+	return WithProgress(ctx, func(b int64) { n.Add(b) }), func() (int64, time.Duration) {
+		close(halt)
+		<-done
+		return n.Load(), time.Since(start)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/computemesh/computemesh/job"
@@ -16,33 +15,17 @@ import (
 // the total at the end. A short one prints nothing. It returns the
 // context the transfer runs under and the func that ends the showing.
 func transferProgress(ctx context.Context, w io.Writer, verb string) (context.Context, func()) {
-	var n atomic.Int64
-	start := time.Now()
-	stop, done := make(chan struct{}), make(chan struct{})
-	printed := false
-	line := func(end string) {
-		b, secs := n.Load(), time.Since(start).Seconds()
-		fmt.Fprintf(w, "%s: %s in %.1f s (%.0f MB/s)%s\n", verb, job.FormatSize(uint64(b)), secs, float64(b)/secs/1e6, end)
-		printed = true
+	printed := false // by the meter's goroutine, read after its stop
+	line := func(b int64, d time.Duration, end string) {
+		fmt.Fprintf(w, "%s: %s in %.1f s (%.0f MB/s)%s\n", verb, job.FormatSize(uint64(b)), d.Seconds(), float64(b)/d.Seconds()/1e6, end)
 	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				line("")
-			}
-		}
-	}()
-	return unixfs.WithProgress(ctx, func(b int64) { n.Add(b) }), func() {
-		close(stop)
-		<-done
-		if printed {
-			line(", done")
+	ctx, stop := unixfs.Meter(ctx, time.Second, func(b int64, d time.Duration) {
+		line(b, d, "")
+		printed = true
+	})
+	return ctx, func() {
+		if b, d := stop(); printed {
+			line(b, d, ", done")
 		}
 	}
 }
