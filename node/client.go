@@ -70,6 +70,9 @@ func (n *Node) openClient() error {
 
 // Submit runs one job through the mesh (see client.Client.Submit).
 func (n *Node) Submit(ctx context.Context, sub Submission, progress Progress) (*job.Outcome, error) {
+	if err := n.locateInputs(ctx, &sub); err != nil {
+		return nil, err
+	}
 	out, err := n.client.Submit(ctx, sub, progress)
 	if out != nil && out.State == job.StateUnscheduled && n.provider != nil {
 		out.Error += " (this node is a provider too, and a provider never bids on its own jobs)"

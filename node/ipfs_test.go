@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,5 +255,58 @@ func TestPublishedAfterRestart(t *testing.T) {
 	}
 	if n.content.Granted("anyone", private.String()) {
 		t.Fatal("content pinned, not published, is served to anyone after a restart")
+	}
+}
+
+// An input given by a bare CID that the client does not hold comes from
+// the mesh nodes that announced it (here another client's published
+// outputs), over Bitswap; one that no node announced is refused, and so
+// is one with a region constraint, before anything is looked up.
+func TestEndToEndInputFromTheMesh(t *testing.T) {
+	t.Parallel()
+	client, provs := meshOf(t, "test-mesh-input", Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}})
+	sub := guestSpec(t, "write", "/outputs/out.txt")
+	sub.Spec.Publish = true
+	out := submit(t, client, sub, nil)
+	if out.State != job.StateCompleted || out.Outputs == "" {
+		t.Fatalf("state %s, outputs %q: %s", out.State, out.Outputs, out.Error)
+	}
+	other, err := New(context.Background(), Config{Mode: ModeClient, Network: "test-mesh-input", Ephemeral: true,
+		Bootstrap: []string{provs[0].Mesh().Addrs()[0].String()}, HeartbeatTimeout: testHeartbeatTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	wctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := other.Mesh().WaitProviders(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if other.Store().Has(mustCID(t, out.Outputs)) {
+		t.Fatal("the other client holds the outputs already")
+	}
+
+	use := guestSpec(t, "copy")
+	use.Spec.Inputs = []job.Input{{Name: "pub", CID: out.Outputs}}
+	got := submit(t, other, use, nil)
+	if got.State != job.StateCompleted || got.Outputs == "" {
+		t.Fatalf("a job on another client's published outputs: state %s: %s (stderr %q)", got.State, got.Error, got.Stderr)
+	}
+	dir := exportOutputs(t, other, mustCID(t, got.Outputs))
+	if b, err := os.ReadFile(filepath.Join(dir, "pub", "out.txt")); err != nil || string(b) != "written by guest" {
+		t.Fatalf("pub/out.txt: %q, %v", b, err)
+	}
+	if use.Spec.Inputs[0].Source != job.SourceClient {
+		t.Fatal("the caller's spec was changed")
+	}
+
+	nobody := job.ModuleCID([]byte("held by no one")).String()
+	use.Spec.Inputs = []job.Input{{Name: "x", CID: nobody}}
+	if _, err := other.Submit(wctx, use, nil); !errors.Is(err, ErrBadSubmission) || !strings.Contains(err.Error(), "no mesh node announced it") {
+		t.Fatalf("an input no one holds: %v", err)
+	}
+	use.Spec.Region = "eu-*"
+	if _, err := other.Submit(wctx, use, nil); !errors.Is(err, ErrBadSubmission) || !strings.Contains(err.Error(), "takes its inputs from its client alone") {
+		t.Fatalf("an input not held here, with a region constraint: %v", err)
 	}
 }

@@ -211,8 +211,9 @@ func clearTarget(out string) error {
 // parseInputs turns --input NAME=PATH|CID|URL|ipfs://CID flags into job
 // inputs, adding local paths to s. A CID that s lacks is taken from the
 // fallback store (the default data dir's, where meshnode add puts content)
-// when that has it; one neither holds is refused. An ipfs://CID the
-// provider fetches from IPFS (Bitswap).
+// when that has it; one neither holds the node takes from a mesh node
+// that announced it (Node.Submit), or refuses. An ipfs://CID the provider
+// fetches from IPFS (Bitswap).
 func parseInputs(ctx context.Context, s, fallback *store.Store, flags []string) ([]job.Input, error) {
 	var out []job.Input
 	for _, f := range flags {
@@ -242,11 +243,8 @@ func parseInputs(ctx context.Context, s, fallback *store.Store, flags []string) 
 					return nil, usageErr("--input %s: %v", name, err)
 				}
 			}
-			if !s.Has(c) {
-				// Most often a typo: refused now, rather than looked for
-				// on the network by provider after provider.
-				return nil, usageErr("--input %s: %s is not in the store (meshnode add it first, or give ipfs://%s to fetch it from IPFS)", name, c, c)
-			}
+			// One neither store holds: the node looks for a mesh node
+			// that announced it, and refuses the job if none did.
 			out = append(out, job.Input{Name: name, CID: c.String()})
 			continue
 		}
