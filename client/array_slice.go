@@ -64,7 +64,7 @@ func (c *Client) runSlice(ctx context.Context, t *ticket, ranked []scheduler.Opt
 		c.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Failed++ })
 	}
 	if errors.Is(err, award.ErrBreach) {
-		c.log.Warnf("job %s: %v", t.id, err)
+		c.log.Warnw("array slice: the provider broke the protocol", "job", t.id, "provider", o.Bid.Provider, "err", err)
 	}
 	emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Count: len(missing), Verdict: attemptVerdict(err),
 		Message: fmt.Sprintf("%d tasks of its slice go back to the auction: %v", len(missing), err)})
@@ -114,7 +114,7 @@ func (c *Client) awardSlice(ctx context.Context, a *job.Award, pay job.Credits, 
 		arr.jt.sync()
 		if err := call.Pay(c.ctx, c.credits, sum); err != nil {
 			c.metrics.Unreceipted.Inc()
-			c.log.Warnf("job %s attempt %d (%d tasks): no receipt with %s: %v", a.Job, a.Attempt, len(a.Tasks), a.Bid.Provider, err)
+			c.log.Warnw("no receipt", "job", a.Job, "attempt", a.Attempt, "tasks", len(a.Tasks), "provider", a.Bid.Provider, "err", err)
 		}
 		c.spend(sum)
 		c.metrics.Spent.Add(float64(sum))

@@ -147,7 +147,7 @@ func (c *Client) collect(ctx context.Context, t *ticket, r *round, p *pending, r
 			req.GossipBids = req.GossipBids || c.silentUnconnected(cands, p)
 			r.gossip = req.GossipBids
 			if err := c.mesh.PublishRequest(ctx, req); err != nil {
-				c.log.Debugf("re-gossiping job %s: %v", t.id, err)
+				c.log.Debugw("re-gossiping a job request", "job", t.id, "err", err)
 			}
 		case <-ctx.Done():
 			return "", nil

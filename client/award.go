@@ -48,7 +48,7 @@ func (c *Client) award(ctx context.Context, a *job.Award, emit func(job.Event)) 
 	if res.Error == "" {
 		if err := call.Pay(c.ctx, c.credits, res.Charge); err != nil {
 			c.metrics.Unreceipted.Inc()
-			c.log.Warnf("job %s attempt %d: no receipt with %s: %v", a.Job, a.Attempt, a.Bid.Provider, err)
+			c.log.Warnw("no receipt", "job", a.Job, "attempt", a.Attempt, "provider", a.Bid.Provider, "err", err)
 		}
 	}
 	return res, nil

@@ -195,7 +195,7 @@ func (c *Client) resolve(ai peer.AddrInfo) (*job.Capacity, bool) {
 		cancel()
 		c.endDial(ai.ID)
 		if err != nil {
-			c.log.Debugf("candidate %s unreachable: %v", ai.ID, err)
+			c.log.Debugw("candidate unreachable", "provider", ai.ID, "err", err)
 			c.markUnreachable(ai.ID)
 			return nil, false
 		}
@@ -287,7 +287,7 @@ func (c *Client) noteSilent(expected []peer.ID, answered map[string]time.Time) {
 				c.markUnreachable(p)
 			}
 			if err != nil && c.ctx.Err() == nil {
-				c.log.Infof("candidate %s left %d auctions unanswered and does not answer a ping: disconnected, left out for %v", p, silentRounds, unreachableFor)
+				c.log.Infow("candidate left auctions unanswered and does not answer a ping: disconnected, left out", "provider", p, "auctions", silentRounds, "for", unreachableFor)
 				_ = c.mesh.Host().Network().ClosePeer(p)
 			}
 		})
@@ -369,7 +369,7 @@ func (c *Client) capacityOf(ctx context.Context, p peer.ID) *job.Capacity {
 	e = recordEntry{rec: rec, at: now}
 	if err != nil {
 		e.err = err.Error()
-		c.log.Debugf("capacity record of %s: %v", p, err)
+		c.log.Debugw("reading a capacity record", "provider", p, "err", err)
 	}
 	c.cands.mu.Lock()
 	if c.cands.records == nil {

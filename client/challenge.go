@@ -80,7 +80,7 @@ func (c *Client) Challenge(ctx context.Context, p peer.ID) (api.ChallengeResult,
 		res.Reason = fmt.Sprintf("answered correctly in %v (claimed score promises %v)", res.Measured.Round(time.Millisecond), res.Expected.Round(time.Millisecond))
 	}
 	if !res.Passed {
-		c.log.Warnf("provider %s failed a benchmark challenge: %s", p, res.Reason)
+		c.log.Warnw("provider failed a benchmark challenge", "provider", p, "reason", res.Reason)
 		c.reps.update(p.String(), func(r *api.Reputation) { r.ChallengeFails++ })
 	} else {
 		c.reps.update(p.String(), func(r *api.Reputation) { r.ChallengePass++ })

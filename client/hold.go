@@ -43,12 +43,12 @@ func (c *Client) sendHold(id, provider string) {
 	defer cancel()
 	s, err := c.mesh.Host().NewStream(ctx, p, c.mesh.Protocol(job.ProtocolHold))
 	if err != nil {
-		c.log.Debugf("holding the bid of %s for job %s: %v", provider, id, err)
+		c.log.Debugw("holding a bid", "job", id, "provider", provider, "err", err)
 		return
 	}
 	defer s.Close()
 	_ = s.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if err := mesh.WriteMsg(s, job.Hold{V: job.Version, Job: id}); err != nil {
-		c.log.Debugf("holding the bid of %s for job %s: %v", provider, id, err)
+		c.log.Debugw("holding a bid", "job", id, "provider", provider, "err", err)
 	}
 }

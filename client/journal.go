@@ -161,10 +161,10 @@ func openLog(dir string, log Logger) (*os.File, *logState, error) {
 		var st *logState
 		if st, err = scanLog(f, fi.Size()); err == nil {
 			for _, e := range st.bad {
-				log.Errorf("job records %s: %v: skipped", path, e)
+				log.Errorw("job records: an entry skipped", "path", path, "err", e)
 			}
 			if st.torn > 0 {
-				log.Warnf("job records %s: the last %d bytes are not whole entries (a write cut short by a crash): dropped", path, st.torn)
+				log.Warnw("job records: the last bytes are not whole entries (a write cut short by a crash): dropped", "path", path, "bytes", st.torn)
 				if err = f.Truncate(st.end); err == nil {
 					err = f.Sync()
 				}
@@ -184,11 +184,11 @@ func openLog(dir string, log Logger) (*os.File, *logState, error) {
 func (j *journal) loadLegacy(recs map[string]*api.JobRecord) []*api.JobRecord {
 	files, errs := loadRecordFiles(j.dir)
 	for _, err := range errs {
-		j.log.Errorf("%v: skipped", err)
+		j.log.Errorw("job records: a record skipped", "err", err)
 		var re *RecordError
 		if errors.As(err, &re) {
 			if rerr := os.Rename(re.File, re.File+recordCorrupt); rerr != nil {
-				j.log.Warnf("job record %s: setting it aside: %v", re.File, rerr)
+				j.log.Warnw("job records: setting a record aside", "path", re.File, "err", rerr)
 			}
 		}
 	}

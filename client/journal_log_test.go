@@ -238,16 +238,16 @@ type recordingLog struct {
 	buf strings.Builder
 }
 
-func (l *recordingLog) add(level, format string, args ...any) {
+func (l *recordingLog) add(level, msg string, kv ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(&l.buf, level+": "+format+"\n", args...)
+	fmt.Fprintf(&l.buf, "%s: %s %v\n", level, msg, kv)
 }
 
-func (l *recordingLog) Debugf(format string, args ...any) { l.add("debug", format, args...) }
-func (l *recordingLog) Infof(format string, args ...any)  { l.add("info", format, args...) }
-func (l *recordingLog) Warnf(format string, args ...any)  { l.add("warn", format, args...) }
-func (l *recordingLog) Errorf(format string, args ...any) { l.add("error", format, args...) }
+func (l *recordingLog) Debugw(msg string, kv ...any) { l.add("debug", msg, kv...) }
+func (l *recordingLog) Infow(msg string, kv ...any)  { l.add("info", msg, kv...) }
+func (l *recordingLog) Warnw(msg string, kv ...any)  { l.add("warn", msg, kv...) }
+func (l *recordingLog) Errorw(msg string, kv ...any) { l.add("error", msg, kv...) }
 
 func (l *recordingLog) String() string {
 	l.mu.Lock()

@@ -30,7 +30,7 @@ func (j *journal) writeLoop() {
 		j.mu.Unlock()
 		j.fileMu.Lock()
 		if err := j.file.Close(); err != nil {
-			j.log.Errorf("job records: %v", err)
+			j.log.Errorw("job records: closing", "err", err)
 		}
 		j.file = nil
 		j.fileMu.Unlock()
@@ -85,7 +85,7 @@ func (j *journal) writeBatch() bool {
 	err := j.appendLog(buf, size)
 	j.mu.Lock()
 	if err != nil {
-		j.log.Errorf("job records %s: %v (%d records kept for the next write)", filepath.Join(j.dir, logName), err, len(pending))
+		j.log.Errorw("job records: writing (the records are kept for the next write)", "path", filepath.Join(j.dir, logName), "count", len(pending), "err", err)
 		for id, r := range queued {
 			if _, newer := j.pending[id]; !newer && (j.active[id] != nil || j.hasDone(id)) {
 				j.pending[id] = r
@@ -160,7 +160,7 @@ func (j *journal) compact() {
 	j.mu.Unlock()
 	f, size, moved, err := compactLog(j.dir, j.file, live)
 	if err != nil {
-		j.log.Warnf("job records: compacting %s: %v", filepath.Join(j.dir, logName), err)
+		j.log.Warnw("job records: compacting", "path", filepath.Join(j.dir, logName), "err", err)
 		return
 	}
 	old := j.file

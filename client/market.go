@@ -108,7 +108,7 @@ func (c *Client) observeBid(b *job.Bid, gpuModel string, gpuJob bool) {
 // from the start); a provider that never submits hears none.
 func (c *Client) Market(window time.Duration) []api.Rate {
 	if err := c.mesh.OnBid(c.onBid); err != nil {
-		c.log.Debugf("subscribing to bids for the market view: %v", err)
+		c.log.Debugw("subscribing to bids for the market view", "err", err)
 	}
 	return c.market.rates(c.now(), window)
 }

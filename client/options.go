@@ -35,12 +35,13 @@ type Mesh interface {
 	GetCapacity(ctx context.Context, p peer.ID) (*job.Capacity, error)
 }
 
-// Logger is where a Client logs (go-log's loggers are one).
+// Logger is where a Client logs: a constant message and key-value pairs
+// (docs/ARCHITECTURE.md, Logs); go-log's loggers are one.
 type Logger interface {
-	Debugf(format string, args ...any)
-	Infof(format string, args ...any)
-	Warnf(format string, args ...any)
-	Errorf(format string, args ...any)
+	Debugw(msg string, keysAndValues ...any)
+	Infow(msg string, keysAndValues ...any)
+	Warnw(msg string, keysAndValues ...any)
+	Errorw(msg string, keysAndValues ...any)
 }
 
 // Config is what a Client reads of its node's configuration.

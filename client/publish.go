@@ -22,7 +22,7 @@ func (c *Client) publishOutputs(ctx context.Context, s *job.Spec, root string) {
 		err = c.store.PinPublished(id) // served and announced again after a restart
 	}
 	if err != nil {
-		c.log.Warnf("publishing the outputs %s: %v", root, err)
+		c.log.Warnw("publishing the outputs", "cid", root, "err", err)
 		return
 	}
 	blocks := make([]string, 0, len(st.Blocks))

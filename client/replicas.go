@@ -103,7 +103,7 @@ func (c *Client) runReplicas(ctx context.Context, t *ticket, ranked []scheduler.
 	c.spend(charge)
 	c.metrics.Spent.Add(float64(charge))
 	if len(out.Minority) > 0 {
-		c.log.Warnf("job %s: replicas on %s disagreed with the majority", t.id, strings.Join(out.Minority, ", "))
+		c.log.Warnw("replicas disagreed with the majority", "job", t.id, "providers", out.Minority)
 	}
 	return true
 }

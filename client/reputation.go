@@ -56,13 +56,13 @@ func newReputations(dataDir string, log Logger) *reputations {
 	b, err := os.ReadFile(r.path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			log.Warnf("reading %s: %v (starting without reputations)", r.path, err)
+			log.Warnw("reading the reputations: starting without them", "path", r.path, "err", err)
 		}
 		return r
 	}
 	var list []*api.Reputation
 	if err := json.Unmarshal(b, &list); err != nil {
-		log.Warnf("%s is not a list of reputations: %v (starting without them)", r.path, err)
+		log.Warnw("not a list of reputations: starting without them", "path", r.path, "err", err)
 		return r
 	}
 	now := time.Now()

@@ -61,7 +61,7 @@ func (c *Client) reopen(r *api.JobRecord) bool {
 				r.Outcome.Charge += t.Charge
 			}
 			r.State, r.Finished = job.StateFailed, now
-			c.log.Warnf("job %s: %s", r.ID, why)
+			c.log.Warnw("job failed: it cannot be resumed", "job", r.ID, "reason", why)
 		}
 		return true
 	})
@@ -80,7 +80,7 @@ func (c *Client) Resume() {
 	for _, id := range c.resumable {
 		c.own.Go(func() {
 			if err := c.resume(id); err != nil {
-				c.log.Warnf("resuming job %s: %v", id, err)
+				c.log.Warnw("resuming a job", "job", id, "err", err)
 			}
 		})
 	}
@@ -118,14 +118,14 @@ func (c *Client) resume(id string) error {
 			return nil // closing: the job stays unfinished for the next start
 		}
 		if err != nil {
-			c.log.Infof("resuming job %s: no provider on the jobs topic yet; auctioning anyway", id)
+			c.log.Infow("resuming a job: no provider on the jobs topic yet; auctioning anyway", "job", id)
 		}
 	}
 	if spec.IsArray() {
-		c.log.Infof("resuming job %s after a restart (attempts so far: %d; %d of its %d tasks have their results, the others run)",
-			id, r.Attempted, len(r.Tasks), spec.Count)
+		c.log.Infow("resuming a job after a restart: the tasks without their results run", "job", id, "attempts", r.Attempted,
+			"tasks_done", len(r.Tasks), "tasks", spec.Count)
 	} else {
-		c.log.Infof("resuming job %s after a restart (attempts so far: %d)", id, r.Attempted)
+		c.log.Infow("resuming a job after a restart", "job", id, "attempts", r.Attempted)
 	}
 	t := &ticket{id: r.ID, nonce: r.Nonce, sub: sub, start: r.Submitted, attempts: r.Attempted, done: r.Tasks}
 	_, err = c.dispatch(c.ctx, t, nil)
@@ -169,9 +169,9 @@ func (c *Client) track(t *ticket) *jobTrack {
 		mc, err := c.store.Put(t.sub.Module, cid.Raw)
 		switch {
 		case err != nil:
-			c.log.Warnf("job %s: keeping its module: %v (the job cannot be resumed after a restart)", t.id, err)
+			c.log.Warnw("keeping a job's module: the job cannot be resumed after a restart", "job", t.id, "err", err)
 		case mc.String() != s.Module:
-			c.log.Warnf("job %s: its module is stored as %s, the spec names %s", t.id, mc, s.Module)
+			c.log.Warnw("a job's module is stored under another CID than its spec names", "job", t.id, "cid", mc, "module", s.Module)
 		default:
 			// Put returns once the module is on disk (the store writes
 			// each blob with atomicfile: file and directory synced), or

@@ -179,7 +179,7 @@ func (b *Book) OnLedger(m *mesh.LedgerMsg, from peer.ID) {
 	case errors.Is(err, ledger.ErrDuplicate):
 	case err != nil:
 		b.metrics.Rejected.Inc()
-		b.log.Infof("ledger: refusing a record gossiped by %s: %v", from, err)
+		b.log.Infow("ledger: refusing a gossiped record", "peer", from, "err", err)
 	}
 }
 
@@ -196,12 +196,12 @@ type logHandler struct{ log Logger }
 
 func (h logHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h logHandler) Handle(_ context.Context, r slog.Record) error {
-	msg := r.Message
-	r.Attrs(func(a slog.Attr) bool { msg += " " + a.String(); return true })
+	kv := make([]any, 0, 2*r.NumAttrs())
+	r.Attrs(func(a slog.Attr) bool { kv = append(kv, a.Key, a.Value.Resolve().Any()); return true })
 	if r.Level >= slog.LevelError {
-		h.log.Errorf("%s", msg)
+		h.log.Errorw(r.Message, kv...)
 	} else {
-		h.log.Warnf("%s", msg)
+		h.log.Warnw(r.Message, kv...)
 	}
 	return nil
 }

@@ -8,12 +8,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Logger is where a Book logs (go-log's loggers are one).
+// Logger is where a Book logs: a constant message and key-value pairs
+// (docs/ARCHITECTURE.md, Logs); go-log's loggers are one.
 type Logger interface {
-	Debugf(format string, args ...any)
-	Infof(format string, args ...any)
-	Warnf(format string, args ...any)
-	Errorf(format string, args ...any)
+	Debugw(msg string, keysAndValues ...any)
+	Infow(msg string, keysAndValues ...any)
+	Warnw(msg string, keysAndValues ...any)
+	Errorw(msg string, keysAndValues ...any)
 }
 
 // Counters are the metrics a Book counts on; the caller registers them.

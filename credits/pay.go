@@ -26,13 +26,13 @@ func (b *Book) Claim(a *job.Award, amount job.Credits, why string) {
 		Payee: b.self.String(), Amount: min(amount, auth.Max), Seq: auth.Seq, TimeMS: b.now().UnixMilli(), Auth: auth}
 	sig, err := b.Sign(c.SigningBytes())
 	if err != nil {
-		b.log.Errorf("claiming job %s attempt %d: %v", a.Job, a.Attempt, err)
+		b.log.Errorw("ledger: signing a claim", "job", a.Job, "attempt", a.Attempt, "err", err)
 		return
 	}
 	c.PayeeSig = sig
 	fraud, err := b.book.AddReceipt(c)
 	if err != nil && !errors.Is(err, ledger.ErrDuplicate) {
-		b.log.Errorf("claiming job %s attempt %d: keeping the claim: %v", a.Job, a.Attempt, err)
+		b.log.Errorw("ledger: keeping a claim", "job", a.Job, "attempt", a.Attempt, "err", err)
 		return
 	}
 	if fraud != nil {
@@ -40,7 +40,7 @@ func (b *Book) Claim(a *job.Award, amount job.Credits, why string) {
 	}
 	b.owed.settle(a.Job, a.Attempt)
 	b.metrics.Claims.Inc()
-	b.log.Infof("job %s attempt %d: claimed %s credits from %s on its authorisation (slot %d): %s", a.Job, a.Attempt, c.Amount, auth.Payer, auth.Seq, why)
+	b.log.Infow("ledger: claimed on the authorisation", "job", a.Job, "attempt", a.Attempt, "amount", c.Amount, "payer", auth.Payer, "seq", auth.Seq, "reason", why)
 	b.PushRecord(c)
 }
 
@@ -53,7 +53,7 @@ func (b *Book) VoidUnpaid(auth *job.Authorization) {
 	}
 	r, err := b.book.Void(auth, b.now().UnixMilli(), b.Sign)
 	if err != nil {
-		b.log.Errorf("voiding slot %d (job %s attempt %d): %v", auth.Seq, auth.Job, auth.Attempt, err)
+		b.log.Errorw("ledger: voiding a slot", "job", auth.Job, "attempt", auth.Attempt, "seq", auth.Seq, "err", err)
 		return
 	}
 	if r != nil {
@@ -71,11 +71,11 @@ func (b *Book) voidUnfilled() {
 
 // reportFraud gossips a double spend this node found.
 func (b *Book) reportFraud(p *job.FraudProof) {
-	b.log.Warnf("ledger: payer %s signed two receipts with sequence number %d: refusing its awards from now on", p.A.Payer, p.A.Seq)
+	b.log.Warnw("ledger: a payer signed two receipts with one sequence number: refusing its awards from now on", "payer", p.A.Payer, "seq", p.A.Seq)
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	if err := b.mesh.PublishLedger(ctx, &mesh.LedgerMsg{Fraud: p}); err != nil {
-		b.log.Debugf("gossiping a fraud proof: %v", err)
+		b.log.Debugw("ledger: gossiping a fraud proof", "err", err)
 	}
 }
 

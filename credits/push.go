@@ -44,7 +44,7 @@ func (b *Book) PushRecord(r *job.Receipt) {
 	default:
 		b.pushed(1)
 		b.metrics.Rejected.Inc()
-		b.log.Warnf("ledger: the send queue is full: receipt %d of %s reaches its holders only when they sync", r.Seq, r.Payer)
+		b.log.Warnw("ledger: the send queue is full: the receipt reaches its holders only when they sync", "payer", r.Payer, "seq", r.Seq, "job", r.Job, "attempt", r.Attempt)
 	}
 }
 
@@ -102,7 +102,7 @@ func (b *Book) pushLoop() {
 		for p, rs := range to {
 			wg.Go(func() {
 				if err := b.SendRecords(b.ctx, p, rs); err != nil {
-					b.log.Debugf("ledger: %v", err)
+					b.log.Debugw("ledger: sending records", "peer", p, "err", err)
 				}
 			})
 		}

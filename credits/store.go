@@ -68,7 +68,7 @@ func (b *Book) Holders(ctx context.Context, account string) []peer.ID {
 	defer cancel()
 	ps, err := b.mesh.ClosestPeers(ctx, ledger.AccountKey(b.mesh.NetworkName(), account), ledger.HolderCount)
 	if len(ps) == 0 {
-		b.log.Debugf("ledger: no holders found for %s: %v", account, err)
+		b.log.Debugw("ledger: no holders found", "account", account, "err", err)
 		return nil
 	}
 	c.mu.Lock()
@@ -168,7 +168,7 @@ func (b *Book) serveStore(s network.Stream) {
 	_ = s.SetDeadline(time.Now().Add(syncWait))
 	var req ledger.StoreRequest
 	if err := mesh.ReadMsg(bufio.NewReader(s), ledger.MaxStoreRequest, &req); err != nil {
-		b.log.Debugf("ledger: records from %s: %v", from, err)
+		b.log.Debugw("ledger: reading records", "peer", from, "err", err)
 		_ = s.Reset()
 		return
 	}
@@ -207,7 +207,7 @@ func (b *Book) store(from peer.ID, sent []job.Receipt) (ledger.StoreAnswer, erro
 	}
 	_, frauds, refused, err := b.book.AddAll(nil, keep)
 	if err != nil {
-		b.log.Errorf("ledger: keeping %d records from %s: %v", len(keep), from, err)
+		b.log.Errorw("ledger: keeping records", "peer", from, "count", len(keep), "err", err)
 		return a, fmt.Errorf("keeping %d records from %s: %w", len(keep), from, err)
 	}
 	for _, f := range frauds {
@@ -224,7 +224,7 @@ func (b *Book) store(from peer.ID, sent []job.Receipt) (ledger.StoreAnswer, erro
 	}
 	if a.Refused > 0 {
 		b.metrics.Rejected.Add(float64(a.Refused))
-		b.log.Infof("ledger: refused %d of %d records from %s: %s", a.Refused, len(sent), from, a.Error)
+		b.log.Infow("ledger: records refused", "peer", from, "refused", a.Refused, "count", len(sent), "reason", a.Error)
 	}
 	return a, nil
 }

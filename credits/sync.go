@@ -153,13 +153,13 @@ func (b *Book) serveSync(s network.Stream) {
 		return
 	}
 	if !b.syncLimits.allow(s.Conn().RemotePeer(), 1) {
-		b.log.Debugf("ledger sync: %s asks more than %d times a second: not answered", s.Conn().RemotePeer(), SyncRate)
+		b.log.Debugw("ledger sync: over its rate: not answered", "peer", s.Conn().RemotePeer(), "rate", SyncRate)
 		_ = s.Reset()
 		return
 	}
 	gs, rs, err := b.book.RecordsSince(req.Account, req.After, req.SinceMS, ledger.MaxSyncRecords)
 	if err != nil { // a damaged log: no answer rather than a wrong one
-		b.log.Errorf("ledger sync: answering %s for %s: %v", s.Conn().RemotePeer(), req.Account, err)
+		b.log.Errorw("ledger sync: answering", "peer", s.Conn().RemotePeer(), "account", req.Account, "err", err)
 		_ = s.Reset()
 		return
 	}
@@ -191,7 +191,7 @@ func (b *Book) SyncAccount(ctx context.Context, from peer.ID, account string) (i
 		}
 		if len(refused) > 0 {
 			b.metrics.Rejected.Add(float64(len(refused)))
-			b.log.Infof("ledger sync: %d of the records of %s that %s sent do not verify, refused: %v", len(refused), account, from, refused[0])
+			b.log.Infow("ledger sync: records that do not verify refused", "account", account, "peer", from, "count", len(refused), "err", refused[0])
 		}
 		last := req.After
 		for _, r := range a.Receipts {
@@ -304,7 +304,7 @@ func (b *Book) fetchAccount(ctx context.Context, client peer.ID) {
 	id := client.String()
 	_, _, errs := b.syncFrom(ctx, append(b.Holders(ctx, id), client), id)
 	for _, err := range errs {
-		b.log.Debugf("ledger sync: %v", err)
+		b.log.Debugw("ledger sync", "account", id, "err", err)
 	}
 	for _, payer := range b.book.PendingPayers(id, maxPayersFetched) {
 		if p, err := peer.Decode(payer); err == nil && b.sync.due(payer, b.now()) {

@@ -189,7 +189,7 @@ func (m *Mesh) SendBid(ctx context.Context, b *job.Bid, client peer.ID) error {
 	if sample { // besides going on the client's stream
 		s.counts.Samples.Add(1)
 		if err := m.PublishBid(ctx, b); err != nil {
-			log.Debugf("gossiping a market sample: %v", err)
+			log.Debugw("gossiping a market sample", "job", b.Job, "err", err)
 		}
 	}
 	return nil
@@ -335,9 +335,9 @@ func (s *bidSender) open(client peer.ID) (st network.Stream, w *bufio.Writer, re
 	if err != nil {
 		refused = errors.Is(err, msmux.ErrNotSupported[protocol.ID]{})
 		if refused {
-			log.Debugf("bid stream to %s: %v: sending it no bids for %v", client, err, noDirectFor)
+			log.Debugw("bid stream refused: sending the client no bids for a while", "client", client, "for", noDirectFor, "err", err)
 		} else {
-			log.Debugf("bid stream to %s: %v: gossiping its bids for %v", client, err, noDirectFor)
+			log.Debugw("bid stream failed: gossiping the client's bids for a while", "client", client, "for", noDirectFor, "err", err)
 		}
 		s.noStream(client, refused)
 		return nil, nil, refused
@@ -354,7 +354,7 @@ func (s *bidSender) write(st network.Stream, w *bufio.Writer, batch []*job.Bid) 
 		}
 	}
 	if err := w.Flush(); err != nil {
-		log.Debugf("bid stream to %s: %v", st.Conn().RemotePeer(), err)
+		log.Debugw("bid stream: writing", "client", st.Conn().RemotePeer(), "err", err)
 		return false
 	}
 	return true
@@ -376,7 +376,7 @@ func (s *bidSender) fallback(batch []*job.Bid) {
 		cancel()
 		if err != nil {
 			s.counts.Shed.Add(1)
-			log.Debugf("%v", err)
+			log.Debugw("gossiping a bid", "job", b.Job, "err", err)
 			continue
 		}
 		s.counts.Gossiped.Add(1)
@@ -397,7 +397,7 @@ func (t *topics) serveBids(s network.Stream) {
 				t.drops.add(DropOversize)
 			}
 			if !errors.Is(err, io.EOF) {
-				log.Debugf("bid stream from %s: %v", from, err)
+				log.Debugw("bid stream: reading", "provider", from, "err", err)
 			}
 			_ = s.Reset()
 			return
@@ -405,13 +405,13 @@ func (t *topics) serveBids(s network.Stream) {
 		var b job.Bid
 		if err := job.Decode(frame, job.MaxGossipSize, &b); err != nil {
 			t.drops.add(DropDecode)
-			log.Debugf("dropping bid from %s: %v", from, err)
+			log.Debugw("dropping a bid", "provider", from, "reason", DropDecode, "err", err)
 			_ = s.Reset()
 			return
 		}
 		if b.Provider != from.String() {
 			t.drops.add(DropForged)
-			log.Debugf("dropping bid sent by %s claiming provider %s", from, b.Provider)
+			log.Debugw("dropping a bid", "peer", from, "provider", b.Provider, "job", b.Job, "reason", DropForged)
 			_ = s.Reset()
 			return
 		}

@@ -134,7 +134,7 @@ func (v capacityValidator) open(key string, value []byte) (*job.Capacity, error)
 func (v capacityValidator) Validate(key string, value []byte) error {
 	_, err := v.open(key, value)
 	if err != nil {
-		log.Debugf("refusing capacity record under %q: %v", key, err)
+		log.Debugw("refusing a capacity record", "key", key, "err", err)
 	}
 	return err
 }
@@ -250,7 +250,7 @@ func (m *Mesh) gossipCapacity(b []byte, seq uint64) {
 			}
 		}
 		if err := m.topics.capacity.Publish(m.ctx, b); err != nil {
-			log.Debugf("gossiping capacity record seq %d: %v", seq, err)
+			log.Debugw("gossiping the capacity record", "seq", seq, "err", err)
 		}
 	}()
 }
@@ -296,7 +296,7 @@ func (m *Mesh) dialListeners() {
 		go func() {
 			defer wg.Done()
 			if err := m.host.Connect(ctx, ai); err != nil {
-				log.Debugf("capacity listener %s: %v", ai.ID, err)
+				log.Debugw("capacity listener unreachable", "peer", ai.ID, "err", err)
 			}
 		}()
 	}

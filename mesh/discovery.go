@@ -44,7 +44,7 @@ func (m *Mesh) Announce(capabilities []string, ready chan<- struct{}) {
 				cancel()
 				if err != nil {
 					ok = false
-					log.Debugf("announcing %s: %v (retrying)", c, err)
+					log.Debugw("announcing a capability (retrying)", "capability", c, "err", err)
 				}
 			}
 			wait := reprovideInterval

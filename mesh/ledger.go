@@ -54,7 +54,7 @@ func (t *topics) joinLedger(m *Mesh) error {
 	err := m.ps.RegisterTopicValidator(name, t.validator(nil, nil, func(b []byte, from peer.ID) (any, string) {
 		var msg LedgerMsg
 		if err := job.Decode(b, MaxLedgerMsg, &msg); err != nil {
-			log.Debugf("dropping ledger message from %s: %v", from, err)
+			log.Debugw("dropping a ledger message", "peer", from, "reason", DropDecode, "err", err)
 			return nil, DropDecode
 		}
 		return &msg, ""

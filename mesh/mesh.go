@@ -109,7 +109,7 @@ func New(ctx context.Context, opts ...Option) (*Mesh, error) {
 	}
 	if len(m.cfg.bootstrap) > 0 {
 		if err := m.connectBootstrap(ctx); err != nil {
-			log.Warnf("%v (will keep trying)", err)
+			log.Warnw("bootstrap (will keep trying)", "err", err)
 		}
 	}
 	if err := m.dht.Bootstrap(m.ctx); err != nil {
@@ -355,12 +355,12 @@ func (m *Mesh) keepBootstrapped() {
 			return
 		case <-save.C:
 			if err := m.saveKnownPeers(); err != nil {
-				log.Debugf("%v", err)
+				log.Debugw("saving the known peers", "err", err)
 			}
 		case <-t.C:
 			if len(m.host.Network().Peers()) == 0 && len(m.cfg.bootstrap) > 0 {
 				if err := m.connectBootstrap(m.ctx); err != nil {
-					log.Debugf("%v", err)
+					log.Debugw("bootstrap", "err", err)
 				}
 			}
 		}
@@ -372,7 +372,7 @@ func (m *Mesh) Close() error {
 	var errs []error
 	m.closeOnce.Do(func() {
 		if err := m.saveKnownPeers(); err != nil {
-			log.Warnf("%v", err)
+			log.Warnw("saving the known peers", "err", err)
 		}
 		m.cancel()
 		if m.mdns != nil {
@@ -441,6 +441,6 @@ func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	ctx, cancel := context.WithTimeout(n.m.ctx, 10*time.Second)
 	defer cancel()
 	if err := n.m.Connect(ctx, ai); err != nil {
-		log.Debugf("mDNS peer %s: %v", ai.ID, err)
+		log.Debugw("mDNS peer unreachable", "peer", ai.ID, "err", err)
 	}
 }

@@ -33,13 +33,13 @@ func loadKnownPeers(path string) []peer.AddrInfo {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if !os.IsNotExist(err) {
-			log.Warnf("reading known peers: %v", err)
+			log.Warnw("reading the known peers", "err", err)
 		}
 		return nil
 	}
 	var kps []knownPeer
 	if len(b) > 1<<20 || json.Unmarshal(b, &kps) != nil {
-		log.Warnf("known peers file %s is not valid: ignoring it", path)
+		log.Warnw("known peers file not valid: ignored", "path", path)
 		return nil
 	}
 	var out []peer.AddrInfo

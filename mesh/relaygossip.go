@@ -94,9 +94,9 @@ func (w *relayWatch) attach(m *Mesh) {
 func (w *relayWatch) relay(m *Mesh, p peer.ID) {
 	w.once.Do(func() {
 		if err := m.RelayGossip(); err != nil {
-			log.Warnf("relay service: forwarding gossip for the peers that reserve here: %v", err)
+			log.Warnw("relay service: forwarding gossip for the peers that reserve here", "err", err)
 			return
 		}
-		log.Infof("relay service: first reservation (%s): this node forwards every topic's gossip from now on", p)
+		log.Infow("relay service: first reservation: this node forwards every topic's gossip from now on", "peer", p)
 	})
 }

@@ -184,17 +184,17 @@ const maxPaceTries = 8
 func (t *topics) decodeRequests(b []byte, from peer.ID, class string) (any, string) {
 	rs, err := job.DecodeRequests(b, job.MaxGossipSize)
 	if err != nil {
-		log.Debugf("dropping job request from %s: %v", from, err)
+		log.Debugw("dropping a job request", "client", from, "reason", DropDecode, "err", err)
 		return nil, DropDecode
 	}
 	author := from.String()
 	for _, r := range rs {
 		if r.Client != author {
-			log.Debugf("dropping job request signed by %s claiming client %s", from, r.Client)
+			log.Debugw("dropping a job request", "peer", from, "client", r.Client, "job", r.Job, "reason", DropForged)
 			return nil, DropForged
 		}
 		if c := ClassOf(r); c != class {
-			log.Debugf("dropping %s job request from %s on the %s topic", c, from, class)
+			log.Debugw("dropping a job request on another class's topic", "client", from, "job", r.Job, "class", c, "topic", class, "reason", DropDecode)
 			return nil, DropDecode
 		}
 	}

@@ -151,11 +151,11 @@ func joinTopics(m *Mesh) (*topics, error) {
 	if err = m.ps.RegisterTopicValidator(bidsName, t.validator(nil, nil, func(b []byte, from peer.ID) (any, string) {
 		var bid job.Bid
 		if err := job.Decode(b, job.MaxGossipSize, &bid); err != nil {
-			log.Debugf("dropping bid from %s: %v", from, err)
+			log.Debugw("dropping a bid", "provider", from, "reason", DropDecode, "err", err)
 			return nil, DropDecode
 		}
 		if bid.Provider != from.String() {
-			log.Debugf("dropping bid signed by %s claiming provider %s", from, bid.Provider)
+			log.Debugw("dropping a bid", "peer", from, "provider", bid.Provider, "job", bid.Job, "reason", DropForged)
 			return nil, DropForged
 		}
 		return &bid, ""
@@ -169,7 +169,7 @@ func joinTopics(m *Mesh) (*topics, error) {
 	if err = m.ps.RegisterTopicValidator(capName, t.validator(nil, nil, func(b []byte, from peer.ID) (any, string) {
 		c, err := capacityValidator{network: m.cfg.network, now: time.Now}.open(CapacityKey(from), b)
 		if err != nil {
-			log.Debugf("dropping capacity record from %s: %v", from, err)
+			log.Debugw("dropping a capacity record", "peer", from, "err", err)
 			if errors.Is(err, errForged) {
 				return nil, DropForged
 			}
@@ -198,12 +198,12 @@ func (t *topics) validator(limit func(author peer.ID, v any) bool, gate func(src
 	return func(_ context.Context, src peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if len(msg.Data) > job.MaxGossipSize {
 			t.drops.add(DropOversize)
-			log.Debugf("dropping %d-byte message on %s: over %d bytes", len(msg.Data), msg.GetTopic(), job.MaxGossipSize)
+			log.Debugw("dropping a message", "topic", msg.GetTopic(), "bytes", len(msg.Data), "max_bytes", job.MaxGossipSize, "reason", DropOversize)
 			return pubsub.ValidationReject
 		}
 		if len(msg.Signature) == 0 || len(msg.From) == 0 {
 			t.drops.add(DropUnsigned)
-			log.Debugf("dropping unsigned message on %s", msg.GetTopic())
+			log.Debugw("dropping a message", "topic", msg.GetTopic(), "reason", DropUnsigned)
 			return pubsub.ValidationReject
 		}
 		if gate != nil && !gate(src, msg.GetFrom()) {

@@ -32,7 +32,7 @@ func (n *Node) Credits(recent int) api.Credits {
 	self := n.ID().String()
 	rs, err := n.book.Receipts(self, recent)
 	if err != nil { // a damaged log: the balance and counts, without them
-		log.Errorf("credits: %v", err)
+		log.Errorw("credits: reading the receipts", "err", err)
 	}
 	return api.Credits{Peer: self, Balance: n.book.Balance(self), Receipts: rs, Ledger: n.book.Stats()}
 }

@@ -44,10 +44,10 @@ func (n *Node) GC(dryRun bool) (*store.Report, error) {
 		return rep, err
 	}
 	if len(rep.Freed) > 0 || rep.TempFiles > 0 {
-		log.Infof("store collection: freed %d blobs (%d bytes) and %d temporary files", len(rep.Freed), rep.FreedBytes, rep.TempFiles)
+		log.Infow("store collection: freed", "blobs", len(rep.Freed), "bytes", rep.FreedBytes, "temp_files", rep.TempFiles)
 	}
 	if rep.OverMax {
-		log.Warnf("store: over its size limit of %d bytes with what is pinned, referenced or in use", n.cfg.retention().MaxBytes)
+		log.Warnw("store: over its size limit with what is pinned, referenced or in use", "max_bytes", n.cfg.retention().MaxBytes)
 	}
 	return rep, nil
 }
@@ -67,7 +67,7 @@ func (n *Node) collectGarbage() {
 			return
 		case <-t.C:
 			if _, err := n.GC(false); err != nil {
-				log.Warnf("store collection: %v", err)
+				log.Warnw("store collection", "err", err)
 			}
 		}
 	}

@@ -310,7 +310,7 @@ func (n *Node) Close() error {
 		errs = append(errs, n.closeIPFS(), n.closeProvider())
 		if n.client != nil {
 			if err := n.client.Close(); err != nil {
-				log.Warnf("%v", err)
+				log.Warnw("closing the client", "err", err)
 			}
 		}
 		if n.credits != nil {

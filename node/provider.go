@@ -101,7 +101,7 @@ func (n *Node) Drain() <-chan struct{} {
 		return n.provider.Drain()
 	}
 	n.drainOnce.Do(func() {
-		log.Infof("draining: taking no new jobs, finishing %d running", 0)
+		log.Infow("draining: taking no new jobs", "running", 0)
 		close(n.drained)
 	})
 	return n.drained

@@ -80,7 +80,7 @@ func (p *Provider) onRequest(r *job.Request, from peer.ID) {
 	// from is the request's author, which the jobs topic's validator
 	// checked is its client.
 	if err := p.mesh.SendBid(ctx, &b, from); err != nil {
-		p.log.Debugf("answering job %s from %s: %v", r.Job, from, err)
+		p.log.Debugw("sending a bid", "job", r.Job, "client", from, "err", err)
 	}
 }
 

@@ -169,7 +169,7 @@ func (p *Provider) settleSlice(ss *award.Session, sl *slice) {
 		if sendErr != nil {
 			why += ": " + sendErr.Error()
 		}
-		p.log.Warnf("job %s attempt %d: %s", a.Job, a.Attempt, why)
+		p.log.Warnw("slice not delivered", "job", a.Job, "attempt", a.Attempt, "client", client, "reason", why)
 		if charge > 0 {
 			p.credits.Claim(a, charge, why)
 		} else {
@@ -185,7 +185,7 @@ func (p *Provider) settleSlice(ss *award.Session, sl *slice) {
 	p.metrics.Earned.Add(float64(charge))
 	if err := ss.TakeReceipt(p.credits, charge); err != nil {
 		p.metrics.Unreceipted.Inc()
-		p.log.Warnf("job %s attempt %d (%d tasks): no receipt from %s: %v", a.Job, a.Attempt, len(a.Tasks), client, err)
+		p.log.Warnw("no receipt", "job", a.Job, "attempt", a.Attempt, "tasks", len(a.Tasks), "client", client, "err", err)
 		p.credits.Claim(a, charge, "no receipt: "+err.Error())
 		return
 	}

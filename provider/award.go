@@ -20,14 +20,14 @@ func (p *Provider) handleAward(s network.Stream) {
 	ss, err := award.Serve(s)
 	if err != nil {
 		_ = s.Close()
-		p.log.Debugf("award from %s: %v", s.Conn().RemotePeer(), errors.Unwrap(err))
+		p.log.Debugw("reading an award", "client", s.Conn().RemotePeer(), "err", errors.Unwrap(err))
 		return
 	}
 	defer ss.Close()
 	a, client := ss.Award(), ss.Client()
 	decline := func(format string, args ...any) {
 		reason := fmt.Sprintf(format, args...)
-		p.log.Infof("declining award of job %s from %s: %s", a.Job, client, reason)
+		p.log.Infow("declining an award", "job", a.Job, "attempt", a.Attempt, "client", client, "reason", reason)
 		_ = ss.Decline(reason)
 	}
 	st, why := p.admitAward(a, client)
@@ -44,7 +44,7 @@ func (p *Provider) handleAward(s network.Stream) {
 	runCtx, cancelRun := ss.Begin(p.ctx)
 	defer cancelRun()
 	err = p.reserved.Wait(runCtx, a.Job, a.Spec.Resources, p.opts.Queue, func(pos int) {
-		p.log.Infof("job %s from %s queued at position %d", a.Job, client, pos)
+		p.log.Infow("job queued", "job", a.Job, "attempt", a.Attempt, "client", client, "position", pos)
 		_ = ss.Queued(pos)
 	})
 	if err != nil {
@@ -127,7 +127,7 @@ func (p *Provider) admitAward(a *job.Award, client peer.ID) (standing, string) {
 func (p *Provider) deliver(ss *award.Session, res *job.Result) {
 	a, client := ss.Award(), ss.Client()
 	if err := ss.Result(res); err != nil {
-		p.log.Warnf("returning the result of job %s to %s: %v", a.Job, client, errors.Unwrap(err))
+		p.log.Warnw("returning the result", "job", a.Job, "attempt", a.Attempt, "client", client, "err", errors.Unwrap(err))
 		if res.Error == "" {
 			p.credits.Claim(a, res.Charge, "the client went away before the result")
 		}
@@ -142,7 +142,7 @@ func (p *Provider) deliver(ss *award.Session, res *job.Result) {
 	p.metrics.Earned.Add(float64(res.Charge))
 	if err := ss.TakeReceipt(p.credits, res.Charge); err != nil {
 		p.metrics.Unreceipted.Inc()
-		p.log.Warnf("job %s attempt %d: no receipt from %s: %v", a.Job, a.Attempt, client, err)
+		p.log.Warnw("no receipt", "job", a.Job, "attempt", a.Attempt, "client", client, "err", err)
 		p.credits.Claim(a, res.Charge, "no receipt: "+err.Error())
 		return
 	}

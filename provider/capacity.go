@@ -166,7 +166,7 @@ func (p *Provider) publish() {
 		cancel()
 		next := ttl / 3
 		if err != nil {
-			p.log.Debugf("publishing capacity: %v (retrying)", err)
+			p.log.Debugw("publishing the capacity (retrying)", "err", err)
 			next, retry = retry, min(retry*2, 10*time.Second)
 		} else {
 			retry = 100 * time.Millisecond

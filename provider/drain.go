@@ -10,7 +10,7 @@ import (
 func (p *Provider) Drain() <-chan struct{} {
 	p.drainOnce.Do(func() {
 		p.draining.Store(true)
-		p.log.Infof("draining: taking no new jobs, finishing %d running", p.reserved.Running())
+		p.log.Infow("draining: taking no new jobs", "running", p.reserved.Running())
 		wait := func() {
 			defer close(p.drained)
 			t := time.NewTicker(100 * time.Millisecond)

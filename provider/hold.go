@@ -53,10 +53,10 @@ func (p *Provider) handleHold(s network.Stream) {
 	_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var h job.Hold
 	if err := mesh.ReadMsg(bufio.NewReader(s), maxHoldMsg, &h); err != nil {
-		p.log.Debugf("hold from %s: %v", client, err)
+		p.log.Debugw("reading a hold", "client", client, "err", err)
 		return
 	}
 	if why := p.bids.hold(h.Job, client.String(), p.now()); why != "" {
-		p.log.Debugf("hold of job %s from %s: %s", h.Job, client, why)
+		p.log.Debugw("hold refused", "job", h.Job, "client", client, "reason", why)
 	}
 }

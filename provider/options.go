@@ -100,12 +100,13 @@ type Metrics struct {
 	Unreceipted prometheus.Counter
 }
 
-// Logger is where a Provider logs (go-log's loggers are one).
+// Logger is where a Provider logs: a constant message and key-value pairs
+// (docs/ARCHITECTURE.md, Logs); go-log's loggers are one.
 type Logger interface {
-	Debugf(format string, args ...any)
-	Infof(format string, args ...any)
-	Warnf(format string, args ...any)
-	Errorf(format string, args ...any)
+	Debugw(msg string, keysAndValues ...any)
+	Infow(msg string, keysAndValues ...any)
+	Warnw(msg string, keysAndValues ...any)
+	Errorw(msg string, keysAndValues ...any)
 }
 
 // Mesh is what a provider needs of the node's mesh; *mesh.Mesh is one.

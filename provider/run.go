@@ -93,8 +93,8 @@ func (p *Provider) run(ctx context.Context, a *job.Award, client peer.ID, rates 
 		return res
 	}
 	res.Charge = market.Scale(charge, a.Bid.Price, a.Pay)
-	p.log.Infof("ran %s job %s for %s: exit %d in %.1fms (%.3f CPU s, %.3f GPU s), charge %s credits",
-		a.Spec.Executor, a.Job, client, r.ExitCode, res.RunMS, r.CPUSeconds, r.GPUSeconds, charge)
+	p.log.Infow("ran a job", "job", a.Job, "attempt", a.Attempt, "client", client, "executor", a.Spec.Executor,
+		"exit_code", r.ExitCode, "run_ms", res.RunMS, "cpu_s", r.CPUSeconds, "gpu_s", r.GPUSeconds, "charge", charge)
 	return res
 }
 

@@ -36,7 +36,7 @@ func (p *Provider) setup(ctx context.Context) error {
 		r := hwprobe.Probe(ctx, opts...)
 		rep = &r
 		for _, note := range r.Notes {
-			p.log.Infof("probe: %s", note)
+			p.log.Infow("probe", "note", note)
 		}
 	}
 	c, err := buildCapacity(o, rep)
@@ -114,11 +114,11 @@ func (p *Provider) startExec(ctx context.Context) error {
 		return configError{err}
 	}
 	if err := e.Available(ctx); err != nil {
-		p.log.Warnf("exec executor: %v (not offered)", err)
+		p.log.Warnw("exec executor: not offered", "err", err)
 		_ = e.Close()
 		return nil
 	}
-	p.log.Infof("exec executor: allowed commands %v; %s", e.Commands(), e.Confinement())
+	p.log.Infow("exec executor", "commands", e.Commands(), "confinement", e.Confinement().String())
 	p.exec[job.ExecutorExec], p.cmds = e, e
 	p.confinement = e.Confinement().String()
 	return nil
@@ -142,21 +142,21 @@ func (p *Provider) startDocker(ctx context.Context) {
 	}
 	d, err := executor.NewDocker(executor.WithDockerOwner(owner), executor.WithAllowNetwork(o.AllowJobNetwork), executor.WithAllowPull(o.DockerPull))
 	if err != nil {
-		p.log.Warnf("docker executor: %v (not offered)", err)
+		p.log.Warnw("docker executor: not offered", "err", err)
 		return
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := d.Available(pctx); err != nil {
-		p.log.Warnf("docker executor: the daemon does not answer: %v (not offered)", err)
+		p.log.Warnw("docker executor: the daemon does not answer: not offered", "err", err)
 		_ = d.Close()
 		return
 	}
 	if o.DataDir != "" {
 		if removed, err := d.Janitor(pctx); err != nil {
-			p.log.Warnf("docker executor: removing leftovers: %v", err)
+			p.log.Warnw("docker executor: removing leftovers", "err", err)
 		} else if removed > 0 {
-			p.log.Infof("docker executor: removed %d containers left by an earlier run", removed)
+			p.log.Infow("docker executor: removed containers left by an earlier run", "count", removed)
 		}
 	}
 	p.exec[job.ExecutorDocker], p.docker = d, d

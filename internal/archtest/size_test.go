@@ -3,10 +3,7 @@ package archtest
 import (
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,32 +25,8 @@ var exempt = map[string]int{
 // TestSizes keeps the non-test code in focused files and short functions:
 // no file over maxFileLines, no function over maxFuncLines.
 func TestSizes(t *testing.T) {
-	root := filepath.Join("..", "..")
-	fset := token.NewFileSet()
 	var over []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "vendor") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
+	err := eachGoFile(filepath.Join("..", ".."), func(rel string, fset *token.FileSet, f *ast.File, src []byte) {
 		if n := strings.Count(string(src), "\n"); n > maxFileLines {
 			over = append(over, check(rel, n, maxFileLines)...)
 		}
@@ -67,7 +40,6 @@ func TestSizes(t *testing.T) {
 				over = append(over, check(rel+" "+funcName(fd), n, maxFuncLines)...)
 			}
 		}
-		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
