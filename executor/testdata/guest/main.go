@@ -25,6 +25,17 @@ func main() {
 	switch os.Args[1] {
 	case "hello":
 		fmt.Println("hello")
+	case "tick": // tick N: print "tick 1" to "tick N", 100 ms apart, then write them to /outputs/ticks.txt
+		var all strings.Builder
+		for i := 1; i <= atoi(arg); i++ {
+			line := fmt.Sprintf("tick %d\n", i)
+			fmt.Print(line)
+			all.WriteString(line)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := os.WriteFile("/outputs/ticks.txt", []byte(all.String()), 0o644); err != nil {
+			fail(err.Error())
+		}
 	case "args":
 		fmt.Print(strings.Join(os.Args, "|"))
 	case "env":
