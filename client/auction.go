@@ -62,7 +62,11 @@ func (c *Client) auction(ctx context.Context, t *ticket, out *job.Outcome, emit 
 	emit(job.Event{Kind: job.EventCandidates, Count: len(cands)})
 
 	auctionStart := time.Now()
-	defer func() { out.Timings.Auction += ms(time.Since(auctionStart)) }()
+	defer func() {
+		d := time.Since(auctionStart)
+		out.Timings.Auction += ms(d)
+		c.metrics.Auction.Observe(d.Seconds())
+	}()
 	window := t.sub.BidWindow
 	if window <= 0 {
 		window = c.cfg.BidWindow

@@ -82,6 +82,7 @@ type Config struct {
 type Metrics struct {
 	Jobs        *prometheus.CounterVec // jobs by final state (label "state")
 	Duration    prometheus.Histogram   // submit to result, seconds
+	Auction     prometheus.Histogram   // one auction round, gossip to winner, seconds
 	Spent       prometheus.Counter     // nano-credits paid for jobs
 	Unreceipted prometheus.Counter     // attempts that ended without a signed receipt
 }
@@ -154,6 +155,9 @@ func (m Metrics) withDefaults() Metrics {
 	}
 	if m.Duration == nil {
 		m.Duration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "client_job_seconds"})
+	}
+	if m.Auction == nil {
+		m.Auction = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "client_auction_seconds"})
 	}
 	if m.Spent == nil {
 		m.Spent = prometheus.NewCounter(prometheus.CounterOpts{Name: "spent_nanocredits_total"})

@@ -57,7 +57,7 @@ func (n *Node) openClient() error {
 			MaxAuctions: cfg.MaxAuctions, BusyWait: cfg.BusyWait,
 		},
 		Metrics: client.Metrics{
-			Jobs: n.metrics.jobs, Duration: n.metrics.duration, Spent: n.metrics.spent, Unreceipted: n.metrics.unreceipted,
+			Jobs: n.metrics.jobs, Duration: n.metrics.duration, Auction: n.metrics.auction, Spent: n.metrics.spent, Unreceipted: n.metrics.unreceipted,
 		},
 		Spend: n.session.spend, OwnScore: n.ownHashScore, Now: cfg.Clock, Log: log, Publish: n.publish,
 	})

@@ -47,6 +47,12 @@ type Config struct {
 	// API is the loopback address of the local HTTP API ("" for none;
 	// "127.0.0.1:0" picks a free port).
 	API string
+	// MetricsListen is the address of a listener serving GET /metrics
+	// alone, behind a token of its own (DataDir/metrics.token); "" for
+	// none. A loopback address unless MetricsPublic.
+	MetricsListen string
+	// MetricsPublic lets MetricsListen be any address (the owner's choice).
+	MetricsPublic bool
 
 	// BidWindow is the default deadline of an auction (250ms).
 	BidWindow time.Duration
@@ -231,7 +237,7 @@ var ErrConfig = errors.New("invalid configuration")
 
 func (c *Config) check() error {
 	if err := c.checkFields(); err != nil {
-		return fmt.Errorf("%w: %v", ErrConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
 }
@@ -260,6 +266,9 @@ func (c *Config) checkFields() error {
 	}
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if err := c.checkMetrics(); err != nil {
+		return err
 	}
 	if _, err := c.ipfsPeers(); err != nil {
 		return err

@@ -58,9 +58,10 @@ type Node struct {
 	drainOnce sync.Once
 	drained   chan struct{}
 
-	api     *apiServer
-	metrics *metrics
-	ipfs    ipfs // Bitswap, started when first needed (ipfs.go)
+	api        *apiServer
+	metrics    *metrics
+	metricsSrv *api.MetricsServer // the metrics listener (nil: none)
+	ipfs       ipfs               // Bitswap, started when first needed (ipfs.go)
 	// blockBufs are the buffers blocks are served from (blob): a leaf's
 	// size each (a larger block gets a slice of its own).
 	blockBufs sync.Pool
@@ -209,7 +210,7 @@ func relayOptions(cfg Config) []mesh.Option {
 // start brings the node up on its mesh, in order: blobs, the ledger and
 // its protocols (credits), the client role (its job records, and a client
 // node's bids and capacity records), background work, the provider's
-// handlers, the API, resumes.
+// handlers, the API, the metrics listener, resumes.
 // On an error the caller closes the node.
 func (n *Node) start() error {
 	cfg := n.cfg
@@ -236,6 +237,9 @@ func (n *Node) start() error {
 		}
 	}
 	if err := n.startAPIIfAsked(); err != nil {
+		return err
+	}
+	if err := n.startMetricsIfAsked(); err != nil {
 		return err
 	}
 	n.client.Resume()
@@ -302,6 +306,9 @@ func (n *Node) Close() error {
 		n.cancel()
 		if n.api != nil {
 			errs = append(errs, n.api.close())
+		}
+		if n.metricsSrv != nil {
+			errs = append(errs, n.metricsSrv.Close())
 		}
 		if n.mesh != nil {
 			errs = append(errs, n.mesh.Close())

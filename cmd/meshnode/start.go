@@ -95,6 +95,7 @@ YAML file given by --config.`,
 	f.Bool("cpu-profile", false, "write a CPU profile of the whole run to DATA-DIR/"+cpuProfileFile+" when the node stops (go tool pprof reads it)")
 	f.Bool("heap-profile", false, "write a heap profile to DATA-DIR/"+heapProfilePrefix+"N.pprof (N = 1, 2, …) each time the node gets SIGUSR1 (go tool pprof reads it)")
 	f.Duration("record-ttl", node.DefaultRecordTTL, "lifetime of the provider's signed capacity record (re-signed at a third of it)")
+	addMetricsFlags(f)
 	return cmd
 }
 
@@ -148,6 +149,9 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		if info.API != "" {
 			fmt.Fprintf(out, "api:      http://%s (token in %s/%s)\n", info.API, cfg.DataDir, api.TokenFile)
 		}
+		if a := n.MetricsAddr(); a != "" {
+			fmt.Fprintf(out, "metrics:  http://%s/metrics (token in %s/%s)\n", a, cfg.DataDir, api.MetricsTokenFile)
+		}
 		if info.Mode == node.ModeProvider {
 			fmt.Fprintf(out, "offer:    region %s, %s credits/core-hour, %s\n", info.Region, info.Rates.CPUHour, info.Capacity)
 			if info.ExecConfinement != "" {
@@ -188,6 +192,9 @@ func startConfig(f *pflag.FlagSet) (node.Config, error) {
 	cfg.MDNS, _ = f.GetBool("mdns")
 	cfg.Delay, _ = f.GetDuration("delay")
 	cfg.HeartbeatTimeout, _ = f.GetDuration("heartbeat-timeout")
+	if err := metricsConfig(f, &cfg); err != nil {
+		return cfg, err
+	}
 	if err := relayAndStoreConfig(f, &cfg); err != nil {
 		return cfg, err
 	}
