@@ -114,12 +114,14 @@ type Server struct {
 	dataDir string
 	token   string
 	wg      sync.WaitGroup
+	// sessions are the dashboard's browser sessions (nil without Pages).
+	sessions *sessions
 }
 
 // Listen starts the API on addr, which must be a loopback address, and
 // writes the token and the address into dataDir. metrics, if not nil,
 // serves /metrics.
-func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, error) {
+func Listen(addr, dataDir string, b Backend, metrics http.Handler, opts ...Option) (*Server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("api address %q: %w", addr, err)
@@ -132,6 +134,9 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		return nil, fmt.Errorf("api token: %w", err)
 	}
 	s := &Server{dataDir: dataDir, token: hex.EncodeToString(tok)}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := writeFile(filepath.Join(dataDir, TokenFile), s.token+"\n"); err != nil {
 		return nil, err
 	}
@@ -144,6 +149,7 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler) (*Server, err
 		return nil, err
 	}
 	mux := s.routes(b, metrics)
+	s.routeDashboard(mux)
 	s.srv = &http.Server{Handler: s.auth(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -170,6 +176,9 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			if s.sessions.serve(w, r, next) { // the dashboard's login, or a browser session
+				return
+			}
 			http.Error(w, "missing or wrong API token (see api.token in the node's data dir)", http.StatusUnauthorized)
 			return
 		}

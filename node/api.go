@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/dashboard"
 	"github.com/computemesh/computemesh/internal/idref"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
@@ -18,7 +19,7 @@ type apiServer struct {
 }
 
 func startAPI(n *Node, addr, dataDir string) (*apiServer, error) {
-	srv, err := api.Listen(addr, dataDir, backend{n}, n.metrics.handler())
+	srv, err := api.Listen(addr, dataDir, backend{n}, n.metrics.handler(), api.Pages(dashboard.Handler()))
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().String("log-level", "", "log level (debug, info, warn, error); GOLOG_LOG_LEVEL also works")
 	root.AddCommand(newStart(), newSubmit(), newDemo(), newVersion(), newProviders(), newChallenge(), newProbe(), newAdd(), newGet(), newCancel(), newLogs(), newDrain(), newJobs(), newJob(), newReputation(), newGC(), newMarket(), newIdentity(), newCredits(), newLedger(), newGrant(), newStatus(), newDevnet())
 	root.AddCommand(newSim())
+	root.AddCommand(newDashboard())
 	return root
 }
 
