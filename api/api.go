@@ -52,9 +52,9 @@ type SubmitRequest struct {
 type Line struct {
 	Event   *job.Event   `json:"event,omitempty"`
 	Outcome *job.Outcome `json:"outcome,omitempty"`
-	Error   string       `json:"error,omitempty"`
-	// BadRequest marks an Error about the submission itself (nothing sent).
-	BadRequest bool `json:"bad_request,omitempty"`
+	// Error ends a submission that failed: code bad_request when the
+	// submission itself was refused (nothing was sent).
+	Error *Error `json:"error,omitempty"`
 }
 
 // Backend is what the API serves.
@@ -96,6 +96,10 @@ type Backend interface {
 	// FetchContent brings published content (a file or tree by CID) into
 	// the node's store from whichever peer holds it.
 	FetchContent(ctx context.Context, cid string) (ContentStat, error)
+	// Content returns what path names beneath cid in the node's store: a
+	// directory's listing or a file (an error wrapping ErrNotFound when
+	// the store lacks it or the path names nothing).
+	Content(ctx context.Context, cid, path string) (*Content, error)
 }
 
 // ErrNotFound means the node has no such thing (a job, a peer it knows)
@@ -116,7 +120,13 @@ type Server struct {
 	wg      sync.WaitGroup
 	// sessions are the dashboard's browser sessions (nil without Pages).
 	sessions *sessions
+	// patterns are the routes the server serves (Patterns).
+	patterns []string
 }
+
+// Patterns returns the routes the server serves, as "METHOD /path"
+// patterns (Routes describes each).
+func (s *Server) Patterns() []string { return append([]string(nil), s.patterns...) }
 
 // Listen starts the API on addr, which must be a loopback address, and
 // writes the token and the address into dataDir. metrics, if not nil,
@@ -150,6 +160,7 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler, opts ...Optio
 	}
 	mux := s.routes(b, metrics)
 	s.routeDashboard(mux)
+	s.patterns = mux.patterns
 	s.srv = &http.Server{Handler: s.auth(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -179,7 +190,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			if s.sessions.serve(w, r, next) { // the dashboard's login, or a browser session
 				return
 			}
-			http.Error(w, "missing or wrong API token (see api.token in the node's data dir)", http.StatusUnauthorized)
+			writeError(w, CodeUnauthorized, "missing or wrong API token (see api.token in the node's data dir)")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -191,9 +202,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b Backend) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxSubmitBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(Line{Error: "decoding the submission: " + err.Error(), BadRequest: true})
+		writeError(w, CodeBadRequest, "decoding the submission: %v", err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -214,7 +223,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b Backend) {
 	}
 	out, err := b.Submit(r.Context(), req, progress)
 	if err != nil {
-		write(Line{Error: err.Error(), BadRequest: b.BadRequest(err)})
+		code := CodeUpstream
+		if b.BadRequest(err) {
+			code = CodeBadRequest
+		}
+		write(Line{Error: &Error{Code: code, Message: err.Error()}})
 		return
 	}
 	write(Line{Outcome: out})
@@ -225,7 +238,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		http.Error(w, "decoding the request: "+err.Error(), http.StatusBadRequest)
+		writeError(w, CodeBadRequest, "decoding the request: %v", err)
 		return false
 	}
 	return true
@@ -234,12 +247,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 // reply writes f's result as JSON, or its error as 502 (the mesh failed).
 func reply[T any](w http.ResponseWriter, f func() (T, error)) {
 	v, err := f()
-	if errors.Is(err, ErrNotFound) {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
+		errorOf(w, err, CodeUpstream)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -33,8 +33,25 @@ var ErrNotLoopback = errors.New("the API only binds to loopback (127.0.0.1, ::1)
 // ErrNoNode means no node is running with the data dir.
 var ErrNoNode = errors.New("no running node")
 
+// ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// WithHTTPClient makes the client send its requests with hc (its
+// transport, timeouts) rather than a plain http.Client.
+func WithHTTPClient(hc *http.Client) ClientOption { return func(c *Client) { c.http = hc } }
+
+// New returns a client of the node whose API listens on addr
+// (127.0.0.1:PORT), with its token (<data-dir>/api.token).
+func New(addr, token string, opts ...ClientOption) *Client {
+	c := &Client{base: "http://" + addr, token: token, http: &http.Client{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
 // Dial finds the node running with dataDir from its address and token files.
-func Dial(dataDir string) (*Client, error) {
+func Dial(dataDir string, opts ...ClientOption) (*Client, error) {
 	addr, err := os.ReadFile(filepath.Join(dataDir, AddrFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w with data dir %s: %v (start one with: meshnode start --data-dir %s)", ErrNoNode, dataDir, err, dataDir)
@@ -43,11 +60,7 @@ func Dial(dataDir string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the API token: %w", err)
 	}
-	return &Client{
-		base:  "http://" + strings.TrimSpace(string(addr)),
-		token: strings.TrimSpace(string(tok)),
-		http:  &http.Client{},
-	}, nil
+	return New(strings.TrimSpace(string(addr)), strings.TrimSpace(string(tok)), opts...), nil
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
@@ -60,10 +73,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*htt
 	if err != nil {
 		return nil, fmt.Errorf("%w at %s: %v", ErrNoNode, c.base, err)
 	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		resp.Body.Close()
-		return nil, fmt.Errorf("api %s: %s", c.base, strings.TrimSpace(string(msg)))
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		defer resp.Body.Close()
+		return nil, fmt.Errorf("api %s: %w", c.base, readError(resp))
 	}
 	return resp, nil
 }
@@ -80,16 +92,12 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	return info, err
 }
 
-// expect returns the node's message as an error unless resp has status.
+// expect returns the node's error (an *Error) unless resp has status.
 func expect(resp *http.Response, status int) error {
 	if resp.StatusCode == status {
 		return nil
 	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("%w: %s", ErrNotFound, strings.TrimSpace(string(msg)))
-	}
-	return fmt.Errorf("node: %s", strings.TrimSpace(string(msg)))
+	return readError(resp)
 }
 
 // call POSTs body to path and decodes the JSON answer as a T.
@@ -116,10 +124,6 @@ func get[T any](ctx context.Context, c *Client, path string) (T, error) {
 		return v, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return v, fmt.Errorf("%w: %s", ErrNotFound, strings.TrimSpace(string(msg)))
-	}
 	if err := expect(resp, http.StatusOK); err != nil {
 		return v, err
 	}
@@ -237,11 +241,6 @@ func (c *Client) Events(ctx context.Context, id string, follow bool, each func(j
 	return sc.Err()
 }
 
-// BadRequestError is a submission the node refused before sending anything.
-type BadRequestError struct{ Msg string }
-
-func (e *BadRequestError) Error() string { return e.Msg }
-
 // Submit submits a job through the node and streams its events to progress
 // (nil: the node sends the outcome alone).
 func (c *Client) Submit(ctx context.Context, r SubmitRequest, progress func(job.Event)) (*job.Outcome, error) {
@@ -254,6 +253,9 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest, progress func(job.
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if err := expect(resp, http.StatusOK); err != nil {
+		return nil, err
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 32<<20)
 	for sc.Scan() {
@@ -262,10 +264,8 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest, progress func(job.
 			return nil, fmt.Errorf("api: decoding a response line: %w", err)
 		}
 		switch {
-		case l.Error != "" && l.BadRequest:
-			return nil, &BadRequestError{Msg: l.Error}
-		case l.Error != "":
-			return nil, fmt.Errorf("node: %s", l.Error)
+		case l.Error != nil:
+			return nil, l.Error
 		case l.Outcome != nil:
 			return l.Outcome, nil
 		case l.Event != nil && progress != nil:
@@ -276,4 +276,32 @@ func (c *Client) Submit(ctx context.Context, r SubmitRequest, progress func(job.
 		return nil, fmt.Errorf("api: reading the response: %w", err)
 	}
 	return nil, fmt.Errorf("api: the node ended the response without an outcome")
+}
+
+// OpenAPI returns the node's OpenAPI document (GET /v1/openapi.json).
+func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/openapi.json", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := expect(resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+}
+
+// Logs writes a job's output — the text of its log events — to w as it
+// comes, and with follow until the job ends.
+func (c *Client) Logs(ctx context.Context, id string, follow bool, w io.Writer) error {
+	var werr error
+	err := c.Events(ctx, id, follow, func(e job.Event) {
+		if e.Kind == job.EventLog && werr == nil {
+			_, werr = io.WriteString(w, e.Message)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return werr
 }

@@ -1,28 +1,36 @@
-// Package api is the local HTTP API of a running node and its client. The
-// server binds to loopback only and requires the bearer token the node
-// writes into its data directory (api.token, mode 0600) next to the address
-// it listens on (api.addr), so that commands given the data dir find the
-// node and talk to it.
+// Package api is the local HTTP API of a running node, and its typed Go
+// client.
 //
-//	GET  /v1/info            the node: peer ID, addresses, mode, balance, ... (Info)
-//	POST /v1/jobs            submit a job; the response is NDJSON: {"event":...}
-//	                         lines as the job progresses, then {"outcome":...}
-//	                         (?events=false: the outcome line alone)
-//	GET  /v1/jobs            the jobs the node submitted ([]JobSummary)
-//	GET  /v1/jobs/{id}       one job's record (JobRecord)
-//	GET  /v1/jobs/{id}/events, POST /v1/jobs/{id}/cancel
-//	GET  /v1/reputation      the node's view of each provider ([]Reputation)
-//	GET  /v1/market          the going rates in the bids heard ([]Rate)
-//	GET  /v1/credits         the node's balance and recent receipts (Credits)
-//	POST /v1/ledger/verify   a re-check of the node's ledger (ledger.Report)
-//	POST /v1/grants          a faucet-signed grant to keep and gossip
-//	POST /v1/providers       a search for providers ([]ProviderInfo)
-//	POST /v1/challenge       a provider's benchmark challenged (ChallengeResult)
-//	POST /v1/gc              a collection of the content store (GCReport)
-//	POST /v1/drain           take no new jobs, stop once the running ones end
-//	GET  /metrics            Prometheus metrics
+// The server binds to loopback only and requires the bearer token the
+// node writes into its data directory (api.token, mode 0600) next to the
+// address it listens on (api.addr), so that programs given the data dir
+// find the node and talk to it (Dial). The dashboard's browser sessions
+// are the one other credential (Pages).
 //
-// Backend, the node's side, and Client return these types: what a node
-// answers decodes into them, and a program using the client needs neither
-// the node nor libp2p.
+// # The document
+//
+// Routes lists every operation; Document builds the OpenAPI 3.0 document
+// from it and from the Go types the routes answer with (every object
+// closed: no undeclared field). It is kept in the repository as
+// api/openapi.json and served at GET /v1/openapi.json (OpenAPI); tests
+// hold every answer of the API to it. Every error answers with one shape,
+// Error: a code (ErrorCode) and a message.
+//
+// # The client
+//
+// Client has a method for each operation, each taking a context:
+//
+//	c, err := api.Dial(dataDir)                       // or api.New(addr, token)
+//	sub, err := c.Submit(ctx, api.SubmitRequest{Spec: spec, Module: mod, Detach: true}, nil)
+//	err = c.Events(ctx, sub.Job, true, func(e job.Event) { ... }) // its logs: job.EventLog
+//	rec, err := c.Job(ctx, sub.Job)
+//	err = c.Download(ctx, rec.Outcome.Outputs, "outputs")
+//
+// Submit streams the job's events to its progress function (NDJSON on
+// the wire) until the outcome; Events follows a job submitted earlier;
+// List, Open and Download read the node's content store. An error the
+// node answered is an *Error (errors.Is(err, ErrNotFound) for not_found;
+// BadRequest for a submission refused). Backend, the node's side, and
+// Client share these types: a program using the client needs neither
+// the node nor libp2p. examples/apiclient is a whole program.
 package api

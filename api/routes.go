@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,9 +9,30 @@ import (
 	"github.com/computemesh/computemesh/job"
 )
 
+// routeMux is a ServeMux that keeps the patterns it was given (Patterns:
+// a test holds them to Routes).
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
 // routes maps the API's paths to b (and /metrics to metrics, if not nil).
-func (s *Server) routes(b Backend, metrics http.Handler) *http.ServeMux {
-	mux := http.NewServeMux()
+func (s *Server) routes(b Backend, metrics http.Handler) *routeMux {
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", MediaJSON)
+		_, _ = w.Write(openAPIFile)
+	})
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(b.Info())
@@ -33,16 +52,15 @@ func (s *Server) routes(b Backend, metrics http.Handler) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /v1/jobs/{id}", jobHandler(b))
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
-		if err := b.Cancel(r.PathValue("id")); errors.Is(err, ErrNotFound) {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		} else if err != nil { // it has ended
-			http.Error(w, err.Error(), http.StatusConflict)
+		if err := b.Cancel(r.PathValue("id")); err != nil { // not found, or it has ended
+			errorOf(w, err, CodeConflict)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /v1/jobs/{id}/events", eventsHandler(b))
+	mux.HandleFunc("GET /v1/content/{cid}", contentHandler(b))
+	mux.HandleFunc("GET /v1/content/{cid}/{path...}", contentHandler(b))
 	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {
 		b.Drain()
 		w.WriteHeader(http.StatusAccepted)
@@ -56,7 +74,7 @@ func (s *Server) routes(b Backend, metrics http.Handler) *http.ServeMux {
 
 // routeBodies maps the requests that carry a JSON body and answer with the
 // backend's reply.
-func routeBodies(mux *http.ServeMux, b Backend) {
+func routeBodies(mux *routeMux, b Backend) {
 	mux.HandleFunc("POST /v1/providers", func(w http.ResponseWriter, r *http.Request) {
 		var need job.Need
 		if !decodeBody(w, r, &need) {
@@ -94,7 +112,7 @@ func marketHandler(b Backend) http.HandlerFunc {
 		if v := r.URL.Query().Get("window"); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 || d > 30*24*time.Hour {
-				http.Error(w, fmt.Sprintf("window: %q is not a duration of up to 30 days", v), http.StatusBadRequest)
+				writeError(w, CodeBadRequest, "window: %q is not a duration of up to 30 days", v)
 				return
 			}
 			window = d
@@ -110,7 +128,7 @@ func creditsHandler(b Backend) http.HandlerFunc {
 		if v := r.URL.Query().Get("recent"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 10_000 {
-				http.Error(w, fmt.Sprintf("recent: %q is not a count of 0 to 10000", v), http.StatusBadRequest)
+				writeError(w, CodeBadRequest, "recent: %q is not a count of 0 to 10000", v)
 				return
 			}
 			recent = n
@@ -127,7 +145,7 @@ func grantHandler(b Backend) http.HandlerFunc {
 			return
 		}
 		if err := b.AddGrant(r.Context(), &g); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			writeError(w, CodeBadRequest, "%v", err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -137,12 +155,7 @@ func grantHandler(b Backend) http.HandlerFunc {
 // jobHandler serves GET /v1/jobs/{id}.
 func jobHandler(b Backend) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := b.Job(r.PathValue("id"))
-		if errors.Is(err, ErrNotFound) {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		reply(w, func() (*JobRecord, error) { return v, err })
+		reply(w, func() (*JobRecord, error) { return b.Job(r.PathValue("id")) })
 	}
 }
 
@@ -162,11 +175,7 @@ func eventsHandler(b Backend) http.HandlerFunc {
 			}
 		})
 		if err != nil && !wrote {
-			status := http.StatusBadGateway
-			if errors.Is(err, ErrNotFound) {
-				status = http.StatusNotFound
-			}
-			http.Error(w, err.Error(), status)
+			errorOf(w, err, CodeUpstream)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/internal/openapitest"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/ledger"
 )
@@ -168,6 +169,9 @@ func typedRoutes(b *fakeBackend) []route {
 		{"POST", "/v1/gc", `{"dry_run":true}`, b.gc, func(ctx context.Context, c *api.Client) (any, error) {
 			return c.GC(ctx, true)
 		}},
+		{"GET", "/v1/content/bafkq", "", b.listing(), func(ctx context.Context, c *api.Client) (any, error) {
+			return c.List(ctx, "bafkq", "")
+		}},
 		{"POST", "/v1/content/fetch", `{"cid":"bafkq"}`, api.ContentStat{CID: "bafkq", Files: 1, Bytes: 5, Blocks: 1}, func(ctx context.Context, c *api.Client) (any, error) {
 			return c.FetchContent(ctx, "bafkq")
 		}},
@@ -189,7 +193,8 @@ func TestTypedRoutesDecodeStrictly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := api.Dial(dir)
+	v := openapitest.New(t) // every answer below is held to the OpenAPI document
+	c, err := api.Dial(dir, api.WithHTTPClient(v.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +207,7 @@ func TestTypedRoutesDecodeStrictly(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := v.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,4 +240,28 @@ func TestTypedRoutesDecodeStrictly(t *testing.T) {
 	if _, err := c.Job(ctx, "nosuchjob"); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("an unknown job: %v, want an error wrapping ErrNotFound", err)
 	}
+	var e *api.Error
+	if _, err := c.Market(ctx, 60*24*time.Hour); !errors.As(err, &e) || e.Code != api.CodeBadRequest || !strings.Contains(e.Message, "window") {
+		t.Errorf("a window of 60 days: %v, want a bad_request error naming the window", err)
+	}
+	for _, r := range typedRoutes(b) {
+		op := r.method + " " + strings.Split(r.path, "?")[0]
+		if strings.HasPrefix(op, "GET /v1/jobs/") {
+			op = "GET /v1/jobs/{id}"
+		}
+		if strings.HasPrefix(op, "GET /v1/content/") {
+			op = "GET /v1/content/{cid}"
+		}
+		if v.Seen()[op] < 2 {
+			t.Errorf("%s: %d answers validated against the document, want 2 (raw and the client's)", op, v.Seen()[op])
+		}
+	}
+}
+
+func (b *fakeBackend) Content(context.Context, string, string) (*api.Content, error) {
+	return &api.Content{Listing: b.listing()}, nil
+}
+
+func (b *fakeBackend) listing() *api.ContentListing {
+	return &api.ContentListing{CID: "bafkq", Entries: []api.ContentEntry{{Name: "a", CID: "bafkq", Type: api.EntryFile, Size: 1}}}
 }

@@ -140,6 +140,10 @@ func (l *Local) Nodes() []Node { return l.nodes }
 
 func (l *Local) JobPath(module string) string { return filepath.Join(l.dir, "jobs", module) }
 
+// DataDir is the data dir of the node name (its api.addr and api.token
+// among its files).
+func (l *Local) DataDir(name string) string { return filepath.Join(l.dir, name) }
+
 func (l *Local) node(name string) (Node, bool) {
 	for _, n := range l.nodes {
 		if n.Name == name {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -20,9 +19,8 @@ import (
 // on stdout (or as JSON), with what to do next on stderr.
 func submitDetached(ctx context.Context, stdout, stderr io.Writer, c *api.Client, req api.SubmitRequest, asJSON bool) error {
 	out, err := c.Submit(ctx, req, nil)
-	var bad *api.BadRequestError
-	if errors.As(err, &bad) {
-		return usageErr("%s", bad.Msg)
+	if msg, ok := api.BadRequest(err); ok {
+		return usageErr("%s", msg)
 	}
 	if err != nil {
 		return netErr(err)

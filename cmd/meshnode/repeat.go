@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -63,9 +62,8 @@ func repeated(ctx context.Context, stdout, stderr io.Writer, c *api.Client, s *s
 			continue
 		}
 		if d.err != nil {
-			var bad *api.BadRequestError
-			if errors.As(d.err, &bad) {
-				firstErr = firstOf(firstErr, usageErr("%s", bad.Msg))
+			if msg, ok := api.BadRequest(d.err); ok {
+				firstErr = firstOf(firstErr, usageErr("%s", msg))
 			} else {
 				firstErr = firstOf(firstErr, netErr(d.err))
 			}

@@ -244,9 +244,8 @@ func prepareNodeSubmit(ctx context.Context, dataDir string, sub node.Submission,
 // writes its outputs.
 func submitThroughNode(ctx context.Context, c *api.Client, s *store.Store, req api.SubmitRequest, outDir string, progress func(job.Event)) (*job.Outcome, error) {
 	out, err := c.Submit(ctx, req, progress)
-	var bad *api.BadRequestError
-	if errors.As(err, &bad) {
-		return nil, usageErr("%s", bad.Msg)
+	if msg, ok := api.BadRequest(err); ok {
+		return nil, usageErr("%s", msg)
 	}
 	if err != nil {
 		return nil, netErr(err)
