@@ -77,7 +77,7 @@ func (s *Server) routeDashboard(mux interface {
 	mux.HandleFunc("POST /v1/dashboard/login", func(w http.ResponseWriter, r *http.Request) {
 		code, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes)
 		if err != nil {
-			answerError(w, http.StatusInternalServerError, "upstream", err.Error())
+			writeError(w, CodeUpstream, "%v", err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -138,7 +138,7 @@ func (d *sessions) valid(set map[[32]byte]time.Time, secret string, once bool) b
 // another site: the code, not the site, is what a login is checked by).
 func (d *sessions) login(w http.ResponseWriter, r *http.Request) {
 	if why := d.foreignHost(r); why != "" {
-		answerError(w, http.StatusForbidden, "forbidden", why)
+		writeError(w, CodeForbidden, "%s", why)
 		return
 	}
 	if !d.valid(d.codes, r.URL.Query().Get("code"), true) {
@@ -148,7 +148,7 @@ func (d *sessions) login(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := d.issue(d.live, SessionTTL, maxSessions)
 	if err != nil {
-		answerError(w, http.StatusInternalServerError, "upstream", err.Error())
+		writeError(w, CodeUpstream, "%v", err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: d.cookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
@@ -179,7 +179,7 @@ func (d *sessions) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 		return true
 	}
 	if why := d.refuse(r); why != "" {
-		answerError(w, http.StatusForbidden, "forbidden", why)
+		writeError(w, CodeForbidden, "%s", why)
 		return true
 	}
 	w.Header().Set("X-Frame-Options", "DENY")
@@ -217,18 +217,6 @@ func (d *sessions) foreignHost(r *http.Request) string {
 		}
 	}
 	return fmt.Sprintf("host %q is not this node's API (open http://%s/dashboard/)", r.Host, d.hosts[0])
-}
-
-// answerError answers with status and the API's error shape, {"code",
-// "message"}.
-func answerError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}{code, message})
 }
 
 // page answers with a short HTML page (title and body are trusted HTML).

@@ -102,8 +102,10 @@ func TestDashboardLoginMakesAStrictHttpOnlyCookie(t *testing.T) {
 	if code, body := browserReq(t, srv, "GET", "/dashboard/jobs", nil, "", "", ""); code != http.StatusUnauthorized || !strings.Contains(body, "meshnode dashboard") {
 		t.Fatalf("a page without a cookie: %d %q; want 401 naming meshnode dashboard", code, body)
 	}
-	if code, body := browserReq(t, srv, "GET", "/v1/info", nil, "", "", ""); code != http.StatusUnauthorized {
-		t.Fatalf("the API without a cookie: %d %q; want 401", code, body)
+	code, body := browserReq(t, srv, "GET", "/v1/info", nil, "", "", "")
+	var e api.Error
+	if code != http.StatusUnauthorized || json.Unmarshal([]byte(body), &e) != nil || e.Code != api.CodeUnauthorized {
+		t.Fatalf("the API without a cookie: %d %q; want 401 unauthorized", code, body)
 	}
 	if code, _ := browserReq(t, srv, "POST", "/v1/dashboard/login", nil, "", "", ""); code != http.StatusUnauthorized {
 		t.Fatalf("a login code without the token: %d, want 401", code)
@@ -202,8 +204,8 @@ func TestDashboardSessionChecksHostAndOrigin(t *testing.T) {
 	}
 	for _, r := range refused {
 		code, body := browserReq(t, srv, r.method, r.path, cookie, r.host, r.origin, r.site)
-		var e struct{ Code string }
-		if code != http.StatusForbidden || json.Unmarshal([]byte(body), &e) != nil || e.Code != "forbidden" {
+		var e api.Error
+		if code != http.StatusForbidden || json.Unmarshal([]byte(body), &e) != nil || e.Code != api.CodeForbidden {
 			t.Errorf("%s: %d %q; want 403 forbidden", r.name, code, body)
 		}
 	}
