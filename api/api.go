@@ -38,6 +38,9 @@ type SubmitRequest struct {
 	Secrets     map[string]string `json:"secrets,omitempty"`
 	// DeadlineMS (unix ms): the job may wait for a provider until then.
 	DeadlineMS int64 `json:"deadline_ms,omitempty"`
+	// NotBeforeMS (unix ms): the job starts no earlier; with a deadline, a
+	// job that weighs carbon may wait for a greener hour (issue #19).
+	NotBeforeMS int64 `json:"not_before_ms,omitempty"`
 	// MaxWaitMS is a soft bound on the job's queue wait (a batch's): bids
 	// that would wait longer rank after those within it.
 	MaxWaitMS int64 `json:"max_wait_ms,omitempty"`

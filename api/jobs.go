@@ -15,7 +15,8 @@ const (
 	JobAwarded   job.State = "awarded"
 	JobQueued    job.State = "queued"
 	JobRunning   job.State = "running"
-	JobResumed   job.State = "resumed" // reloaded after a restart, not yet placed again
+	JobResumed   job.State = "resumed"  // reloaded after a restart, not yet placed again
+	JobDeferred  job.State = "deferred" // waiting for a greener hour (or its not-before) before its first auction
 )
 
 // JobRecord is what a client node keeps of one job it submitted (GET
@@ -33,9 +34,13 @@ type JobRecord struct {
 	Finished  time.Time `json:"finished,omitzero"`
 	// Submission options.
 	BidWindowMS int64 `json:"bid_window_ms,omitempty"`
-	DeadlineMS  int64 `json:"deadline_ms,omitempty"` // unix ms
-	MaxWaitMS   int64 `json:"max_wait_ms,omitempty"` // soft bound on the queue wait (a batch's)
-	Secrets     bool  `json:"secrets,omitempty"`     // the submission had secrets (their values are never stored)
+	DeadlineMS  int64 `json:"deadline_ms,omitempty"`   // unix ms
+	MaxWaitMS   int64 `json:"max_wait_ms,omitempty"`   // soft bound on the queue wait (a batch's)
+	NotBeforeMS int64 `json:"not_before_ms,omitempty"` // unix ms: the job starts no earlier
+	// Deferred says why the job waited before its first auction: until
+	// its not-before, or for a greener hour within its deadline (issue #19).
+	Deferred string `json:"deferred,omitempty"`
+	Secrets  bool   `json:"secrets,omitempty"` // the submission had secrets (their values are never stored)
 	// ModuleStored says the module's bytes are in the node's content store
 	// under Spec.Module (needed to resume the job).
 	ModuleStored bool `json:"module_stored,omitempty"`
@@ -77,11 +82,12 @@ type Round struct {
 
 // RoundBid is a bid or a decline.
 type RoundBid struct {
-	Provider string      `json:"provider"`
-	Region   string      `json:"region,omitempty"`
-	Price    job.Credits `json:"price_nano,omitempty"`
-	Queue    int         `json:"queue,omitempty"`   // jobs queued ahead at the provider
-	Decline  string      `json:"decline,omitempty"` // why it declined (a decline)
+	Provider string        `json:"provider"`
+	Region   string        `json:"region,omitempty"`
+	Price    job.Credits   `json:"price_nano,omitempty"`
+	Queue    int           `json:"queue,omitempty"`   // jobs queued ahead at the provider
+	Carbon   job.Intensity `json:"carbon,omitempty"`  // the bid's declared carbon intensity for the run
+	Decline  string        `json:"decline,omitempty"` // why it declined (a decline)
 	// Code is a decline's reason code (records written before it existed
 	// have none).
 	Code job.DeclineReason `json:"code,omitempty"`

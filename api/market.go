@@ -13,4 +13,10 @@ type Rate struct {
 	P10       job.Credits `json:"p10_nano"`
 	Median    job.Credits `json:"median_nano"`
 	P90       job.Credits `json:"p90_nano"`
+	// CarbonP10 and CarbonMedian are percentiles of the carbon intensity
+	// declared in the class's bids (gCO₂e/kWh; 0 when none declares one);
+	// CarbonBids counts the bids that declare one.
+	CarbonBids   int           `json:"carbon_bids,omitempty"`
+	CarbonP10    job.Intensity `json:"carbon_p10,omitempty"`
+	CarbonMedian job.Intensity `json:"carbon_median,omitempty"`
 }

@@ -197,7 +197,7 @@ func (c *Client) evaluate(t *ticket, r *round, records map[peer.ID]*job.Capacity
 	}
 	now := c.now()
 	checks := append(scheduler.Checks(t.id, s, now), scheduler.Fits(r.need, recordOf), scheduler.MinReputation(s.MinReputation, c.reputation),
-		scheduler.MeetsDeadline(t.sub.Deadline, now, waitOf))
+		scheduler.CarbonFollows(recordOf, now, s.CarbonRun()), scheduler.MaxCarbon(s), scheduler.MeetsDeadline(t.sub.Deadline, now, waitOf))
 	transfer := scheduler.Transfers(scheduler.Feasible(r.answers, checks), c.bandwidth.of)
 	est := func(b *job.Bid) scheduler.Option {
 		o := scheduler.Option{RTT: c.rttOf(b.Provider), Wait: waitOf(b), Run: runOf(b.Provider), Transfer: transfer(b)}

@@ -35,7 +35,7 @@ func (c *Client) onBid(b *job.Bid, _ peer.ID) {
 	if !p.auction.Offer(*b) {
 		return
 	}
-	e := job.Event{Kind: job.EventBid, Provider: b.Provider, Region: b.Region, Price: b.Price, Count: b.Queue}
+	e := job.Event{Kind: job.EventBid, Provider: b.Provider, Region: b.Region, Price: b.Price, Count: b.Queue, Carbon: b.Carbon}
 	if b.Decline != "" {
 		e.Kind, e.Decline, e.Message = job.EventDecline, b.Decline, string(b.Decline)+": "+b.Detail
 	}
@@ -77,12 +77,16 @@ func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Reje
 	if s.MaxPrice > 0 {
 		cons = append(cons, "max price "+s.MaxPrice.String())
 	}
+	if s.MaxCarbon > 0 {
+		cons = append(cons, "max carbon "+s.MaxCarbon.String())
+	}
 	cons = append(cons, s.Resources.String())
 	msg := fmt.Sprintf("no bids: %d candidates, %d answered, 0 matched (%s)", cands, len(answers), strings.Join(cons, ", "))
 	type reason struct {
 		n      int
 		detail string
 		code   job.DeclineReason
+		reject job.RejectReason
 	}
 	reasons := map[string]*reason{}
 	for _, r := range rejected {
@@ -91,7 +95,7 @@ func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Reje
 			key, detail = "declined: "+string(r.Bid.Decline), r.Bid.Detail
 		}
 		if reasons[key] == nil {
-			reasons[key] = &reason{detail: detail, code: r.Bid.Decline}
+			reasons[key] = &reason{detail: detail, code: r.Bid.Decline, reject: r.Code}
 		}
 		reasons[key].n++
 	}
@@ -106,6 +110,8 @@ func noBids(s *job.Spec, cands int, answers []job.Bid, rejected []scheduler.Reje
 		}
 		if hint := declineHint(r.code); hint != "" {
 			part += ": " + hint
+		} else if r.reject == job.RejectMaxCarbon {
+			part += ": raise --max-carbon, or give --deadline for a greener hour"
 		}
 		parts = append(parts, part)
 	}

@@ -25,6 +25,7 @@ type marketBid struct {
 	class    string
 	region   string
 	rate     job.Credits
+	carbon   job.Intensity
 }
 
 // marketWatch keeps the rates of the bids this node has seen, the newest
@@ -61,9 +62,13 @@ func (m *marketWatch) rates(now time.Time, window time.Duration) []api.Rate {
 		r := api.Rate{Class: class, Bids: len(bids)}
 		rates := make([]job.Credits, len(bids))
 		provs := map[string]bool{}
+		var carbon []job.Intensity
 		for i, b := range bids {
 			rates[i] = b.rate
 			provs[b.provider] = true
+			if b.carbon > 0 {
+				carbon = append(carbon, b.carbon)
+			}
 			if !slices.Contains(r.Regions, b.region) {
 				r.Regions = append(r.Regions, b.region)
 			}
@@ -72,6 +77,11 @@ func (m *marketWatch) rates(now time.Time, window time.Duration) []api.Rate {
 		slices.Sort(r.Regions)
 		at := func(q float64) job.Credits { return rates[int(q*float64(len(rates)-1)+0.5)] }
 		r.Providers, r.P10, r.Median, r.P90 = len(provs), at(0.1), at(0.5), at(0.9)
+		if len(carbon) > 0 {
+			slices.Sort(carbon)
+			cat := func(q float64) job.Intensity { return carbon[int(q*float64(len(carbon)-1)+0.5)] }
+			r.CarbonBids, r.CarbonP10, r.CarbonMedian = len(carbon), cat(0.1), cat(0.5)
+		}
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b api.Rate) int {
@@ -93,13 +103,13 @@ func (c *Client) observeBid(b *job.Bid, gpuModel string, gpuJob bool) {
 		return
 	}
 	now := c.now()
-	c.market.add(marketBid{at: now, provider: b.Provider, class: MarketCPU, region: b.Region, rate: b.Rates.CPUHour})
+	c.market.add(marketBid{at: now, provider: b.Provider, class: MarketCPU, region: b.Region, rate: b.Rates.CPUHour, carbon: b.Carbon})
 	if gpuJob && b.Rates.GPUHour > 0 {
 		class := MarketGPU
 		if gpuModel != "" {
 			class += ":" + gpuModel
 		}
-		c.market.add(marketBid{at: now, provider: b.Provider, class: class, region: b.Region, rate: b.Rates.GPUHour})
+		c.market.add(marketBid{at: now, provider: b.Provider, class: class, region: b.Region, rate: b.Rates.GPUHour, carbon: b.Carbon})
 	}
 }
 

@@ -101,6 +101,9 @@ func (c *Client) resume(id string) error {
 		sub.Deadline = time.UnixMilli(r.DeadlineMS)
 	}
 	sub.MaxWait = time.Duration(r.MaxWaitMS) * time.Millisecond
+	if r.NotBeforeMS > 0 {
+		sub.NotBefore = time.UnixMilli(r.NotBeforeMS)
+	}
 	if spec.Module != "" {
 		mc, err := job.ParseCID(spec.Module)
 		if err != nil {
@@ -165,6 +168,9 @@ func (c *Client) track(t *ticket) *jobTrack {
 		r.DeadlineMS = t.sub.Deadline.UnixMilli()
 	}
 	r.MaxWaitMS = t.sub.MaxWait.Milliseconds()
+	if !t.sub.NotBefore.IsZero() {
+		r.NotBeforeMS = t.sub.NotBefore.UnixMilli()
+	}
 	if s.Module != "" && len(t.sub.Module) > 0 {
 		mc, err := c.store.Put(t.sub.Module, cid.Raw)
 		switch {
@@ -242,6 +248,12 @@ func applyEvent(r *api.JobRecord, e job.Event, now time.Time, closing bool) bool
 	switch e.Kind {
 	case job.EventCandidates, job.EventBid, job.EventDecline, job.EventClosed, job.EventRejected, job.EventWaiting:
 		return observeRound(r, e, now, closing)
+	case job.EventDeferred:
+		if closing {
+			return false
+		}
+		r.Deferred, r.State = e.Message, api.JobDeferred
+		return true
 	default:
 		return observeAttempt(r, e, now, closing)
 	}
@@ -265,7 +277,7 @@ func observeRound(r *api.JobRecord, e job.Event, now time.Time, closing bool) bo
 		if rd != nil && len(rd.Answers) < recordBidsKept {
 			b := api.RoundBid{Provider: e.Provider, Region: e.Region}
 			if e.Kind == job.EventBid {
-				b.Price, b.Queue = e.Price, e.Count
+				b.Price, b.Queue, b.Carbon = e.Price, e.Count, e.Carbon
 			} else {
 				b.Decline, b.Code = e.Message, e.Decline
 			}

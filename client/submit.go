@@ -11,7 +11,6 @@ import (
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/award"
-	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/scheduler"
 )
@@ -40,6 +39,11 @@ type Submission struct {
 	// start first among them (scheduler.Policy.MaxWait); none is rejected
 	// for it. Zero: none.
 	MaxWait time.Duration
+	// NotBefore is the earliest the job may start: it waits until then
+	// before its first auction. A job that weighs carbon and has a
+	// Deadline may wait longer, for the greenest hour the providers'
+	// forecasts declare before Deadline less its expected run (defer.go).
+	NotBefore time.Time
 }
 
 // Progress receives a job's events as they happen. It must not block.
@@ -111,6 +115,8 @@ type ticket struct {
 	// widen: the next round asks every provider (GossipBids), once, after
 	// a round whose candidates could not take the job; widened: it did.
 	widen, widened bool
+	// deferred: the job's start was planned (defer.go), once a dispatch.
+	deferred bool
 }
 
 // round is one auction of a job and what came of it.
@@ -273,6 +279,14 @@ func (c *Client) busyWait() time.Duration {
 // waits it returns an empty round (the caller sees ctx's end); an error
 // only when the node is closing.
 func (c *Client) slottedAuction(ctx context.Context, t *ticket, out *job.Outcome, emit func(job.Event)) (*round, error) {
+	if !t.deferred {
+		t.deferred = true
+		if err := c.deferStart(ctx, t, emit); errors.Is(err, errClosing) {
+			return nil, err
+		} else if err != nil {
+			return &round{}, nil // ctx ended while the job waited: the caller sees it
+		}
+	}
 	select {
 	case c.slots <- struct{}{}:
 	default:
@@ -379,7 +393,7 @@ func (c *Client) runOne(ctx context.Context, t *ticket, ranked []scheduler.Optio
 			emit(job.Event{Kind: job.EventFailover, Provider: o.Bid.Provider, Message: err.Error(), Verdict: v})
 			continue
 		}
-		out.Provider, out.Region, out.Price, out.Reason = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why
+		out.Provider, out.Region, out.Price, out.Reason, out.Carbon = o.Bid.Provider, o.Bid.Region, o.Bid.Price, why, o.Bid.Carbon
 		fctx, stop := transferEvents(ctx, o.Bid.Provider, emit)
 		c.settle(fctx, t.sub.Spec, o.Bid.Provider, res, out)
 		stop()
@@ -409,7 +423,7 @@ func (c *Client) attempt(ctx context.Context, t *ticket, ranked []scheduler.Opti
 	if pay != o.Bid.Price {
 		why += fmt.Sprintf("; second-price: paid up to the runner-up's %s", pay)
 	}
-	emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why})
+	emit(job.Event{Kind: job.EventWinner, Provider: o.Bid.Provider, Region: o.Bid.Region, Price: o.Bid.Price, RTT: o.RTT, Message: why, Carbon: o.Bid.Carbon})
 	c.mu.Lock()
 	out.Attempts++
 	attempt := out.Attempts
@@ -450,40 +464,4 @@ func (c *Client) attempt(ctx context.Context, t *ticket, ranked []scheduler.Opti
 		c.reps.update(o.Bid.Provider, func(r *api.Reputation) { r.Completed++ })
 	}
 	return res, why, err
-}
-
-// settle turns a provider's result into the job's outcome: the charge, the
-// output, the outputs fetched to this node, and the state.
-func (c *Client) settle(ctx context.Context, s *job.Spec, provider string, res *job.Result, out *job.Outcome) {
-	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
-	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
-	if res.Outputs != "" {
-		budget, start := content.OutputsBudget(s.Resources.DiskBytes), time.Now()
-		left := budget.Left()
-		fetch := c.content.Fetch
-		if s.Publish {
-			fetch = c.content.FetchFrom // every block from the provider: see publishOutputs
-		}
-		if err := fetch(ctx, mustPeer(provider), res.Outputs, budget); err != nil {
-			out.State, out.Error = job.StateFailed, "fetching the outputs: "+err.Error()
-			return
-		}
-		c.bandwidth.note(provider, left-budget.Left(), time.Since(start))
-		out.Outputs = res.Outputs
-		if s.Publish {
-			c.publishOutputs(ctx, s, res.Outputs)
-		}
-	}
-	switch {
-	case res.TimedOut:
-		out.State, out.Error = job.StateTimeout, fmt.Sprintf("the job ran past its timeout of %v", s.Timeout())
-	case res.MemoryExceeded:
-		out.State, out.Error = job.StateFailed, fmt.Sprintf("memory limit exceeded (%s; exit code %d)", job.FormatSize(s.Resources.MemoryBytes), res.ExitCode)
-	case res.DiskExceeded:
-		out.State, out.Error = job.StateFailed, fmt.Sprintf("disk limit exceeded: the job's outputs reached resources.disk (%s) or the provider's limit", job.FormatSize(uint64(content.OutputLimit(s.Resources.DiskBytes))))
-	case res.ExitCode != 0:
-		out.State, out.Error = job.StateFailed, fmt.Sprintf("the job exited with code %d", res.ExitCode)
-	default:
-		out.State, out.Error = job.StateCompleted, ""
-	}
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/computemesh/computemesh/executor"
 	"github.com/computemesh/computemesh/job"
@@ -69,6 +70,9 @@ func (c *Client) checkSubmission(sub *Submission) error {
 	}
 	if err := job.ValidateSecrets(sub.Secrets); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
+	}
+	if !sub.NotBefore.IsZero() && !sub.Deadline.IsZero() && sub.NotBefore.After(sub.Deadline) {
+		return fmt.Errorf("%w: not before: %s is after the deadline %s", ErrBadSubmission, sub.NotBefore.Format(time.RFC3339), sub.Deadline.Format(time.RFC3339))
 	}
 	if sub.MaxWait < 0 {
 		return fmt.Errorf("%w: max wait: %v is negative", ErrBadSubmission, sub.MaxWait)

@@ -61,6 +61,12 @@ type Capacity struct {
 	Simulated bool   `json:"simulated,omitempty"`
 	OS        string `json:"os,omitempty"`
 	Arch      string `json:"arch,omitempty"`
+	// Carbon is the carbon intensity of the provider's power: for the
+	// hours its Forecast does not cover, or all of them (0: not
+	// declared). Forecast is its intensity hour by hour from the current
+	// hour. Both are self-declared, like Region (see carbon.go).
+	Carbon   Intensity `json:"carbon,omitempty"`
+	Forecast *Forecast `json:"forecast,omitempty"`
 }
 
 // Validate checks the record's fields (not its signature or expiry).
@@ -85,6 +91,12 @@ func (c *Capacity) Validate() error {
 	}
 	if c.Rates.CPUHour < 0 || c.Rates.GPUHour < 0 {
 		return fmt.Errorf("rates: negative")
+	}
+	if err := c.Carbon.Validate(); err != nil {
+		return fmt.Errorf("carbon: %w", err)
+	}
+	if c.Forecast != nil {
+		return c.Forecast.Validate()
 	}
 	return nil
 }

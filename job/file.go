@@ -47,6 +47,12 @@ type File struct {
 	// MaxWait is a soft bound on the job's queue wait at a provider
 	// (client-side): bids that would wait longer rank after those within it.
 	MaxWait time.Duration
+	// MaxCarbon filters out bids on which the job's estimated emissions
+	// pass it (Spec.MaxCarbon). NotBefore (client-side) is the earliest
+	// the job may start, as written: an RFC 3339 time or a duration after
+	// the submission (ParseWhen).
+	MaxCarbon Carbon
+	NotBefore string
 	// Inputs are as written: NAME=PATH (relative to the spec file) or
 	// NAME=CID; the command that submits resolves them.
 	Inputs []string
@@ -82,7 +88,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 		}
 		parse, ok := fileFields[field]
 		if !ok {
-			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, count, expected, deadline, max_wait, min_reputation, bid_window, deterministic, inputs)")
+			return nil, errf(k, field, "unknown field (known: executor, module, module_cid, image, command, network, name, args, env, stdin, resources, timeout, policy, max_price, region, not_regions, weights, auction, replicas, count, expected, deadline, not_before, max_wait, min_reputation, max_carbon, bid_window, deterministic, inputs)")
 		}
 		if err := parse(f, v); err != nil {
 			return nil, errf(v, field, "%s", cleanYAMLError(err))
@@ -142,6 +148,21 @@ var fileFields = map[string]func(f *File, v *yaml.Node) error{
 	"expected":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Expected) },
 	"deadline":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.Deadline) },
 	"max_wait":       func(f *File, v *yaml.Node) error { return parseDurationNode(v, &f.MaxWait) },
+	"not_before": func(f *File, v *yaml.Node) error {
+		err := scalar(v, &f.NotBefore)
+		if err == nil {
+			_, err = ParseWhen(f.NotBefore, time.Unix(0, 0))
+		}
+		return err
+	},
+	"max_carbon": func(f *File, v *yaml.Node) error {
+		var s string
+		err := scalar(v, &s)
+		if err == nil {
+			f.MaxCarbon, err = ParseCarbon(s)
+		}
+		return err
+	},
 	"max_price": func(f *File, v *yaml.Node) error {
 		var s string
 		err := scalar(v, &s)
@@ -159,17 +180,18 @@ func parseWeightsNode(v *yaml.Node, out *Weights) error {
 		Cost       *float64 `yaml:"cost"`
 		Latency    *float64 `yaml:"latency"`
 		Reputation *float64 `yaml:"reputation"`
+		Carbon     *float64 `yaml:"carbon"`
 	}
 	if v.Kind != yaml.MappingNode {
-		return fmt.Errorf("want a mapping of cost and latency")
+		return fmt.Errorf("want a mapping of cost, latency, reputation and carbon")
 	}
 	if err := v.Decode(&w); err != nil {
 		return err
 	}
 	var err error
 	for i := 0; i+1 < len(v.Content); i += 2 {
-		if kk := v.Content[i].Value; kk != "cost" && kk != "latency" && kk != "reputation" {
-			err = fmt.Errorf("unknown weight %q (known: cost, latency, reputation)", kk)
+		if kk := v.Content[i].Value; kk != "cost" && kk != "latency" && kk != "reputation" && kk != "carbon" {
+			err = fmt.Errorf("unknown weight %q (known: cost, latency, reputation, carbon)", kk)
 		}
 	}
 	if w.Cost != nil {
@@ -180,6 +202,9 @@ func parseWeightsNode(v *yaml.Node, out *Weights) error {
 	}
 	if w.Reputation != nil {
 		out.Reputation = *w.Reputation
+	}
+	if w.Carbon != nil {
+		out.Carbon = *w.Carbon
 	}
 	return err
 }
@@ -215,6 +240,20 @@ func parseInputsNode(v *yaml.Node, f *File) error {
 		}
 	}
 	return err
+}
+
+// ParseWhen parses a point in time as an RFC 3339 time (e.g.
+// 2026-03-01T14:00:00Z) or a duration from now (e.g. 2h, not negative).
+func ParseWhen(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time (2026-03-01T14:00:00Z) or a duration from now (2h)", s)
+	}
+	return now.Add(d), nil
 }
 
 // parseDurationNode parses a duration of at least 1ms.
@@ -347,7 +386,7 @@ func (f *File) Spec(moduleCID string) (*Spec, error) {
 		Stdin: []byte(f.Stdin), Resources: f.Resources, TimeoutMS: f.Timeout.Milliseconds(),
 		MaxPrice: f.MaxPrice, Region: f.Region, Policy: f.Policy, Deterministic: f.Deterministic,
 		NotRegions: f.NotRegions, Weights: f.Weights, Auction: f.Auction, Replicas: f.Replicas, Count: f.Count,
-		ExpectedMS: f.Expected.Milliseconds(), MinReputation: f.MinReputation, Publish: f.Publish,
+		ExpectedMS: f.Expected.Milliseconds(), MinReputation: f.MinReputation, Publish: f.Publish, MaxCarbon: f.MaxCarbon,
 	}
 	if s.Executor == "" {
 		s.Executor = ExecutorWASM

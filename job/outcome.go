@@ -36,6 +36,7 @@ const (
 	EventHeld                 = "held"       // the client holds the job back until one of its auctions ends (Count: auctions in flight)
 	EventReplica              = "replica"    // a replica's result (Verdict: majority or minority; Message: with its output key)
 	EventTransfer             = "transfer"   // the job's outputs are being fetched: Message says how much so far (every second of a long fetch)
+	EventDeferred             = "deferred"   // the job waits for a greener hour before its first auction (Message says until when and why)
 	EventDone                 = "done"
 )
 
@@ -72,6 +73,8 @@ const (
 	RejectCapacity   RejectReason = "capacity"   // the provider's capacity record says it cannot serve the job
 	RejectReputation RejectReason = "reputation" // the provider's reputation is below the job's minimum
 	RejectDeadline   RejectReason = "deadline"   // the job would wait past its deadline before it starts there
+	RejectCarbon     RejectReason = "carbon"     // the bid's carbon intensity is not what the provider's record declares for the run
+	RejectMaxCarbon  RejectReason = "max_carbon" // the job's estimated emissions there pass its max carbon (or no intensity is declared)
 )
 
 // Event is one step of a job's progress. Its typed codes (Verdict,
@@ -92,6 +95,8 @@ type Event struct {
 	Decline DeclineReason `json:"decline,omitempty"`
 	// Reject is which of the client's checks a bid failed (rejected events).
 	Reject RejectReason `json:"reject,omitempty"`
+	// Carbon is the bid's carbon intensity (bid and winner events).
+	Carbon Intensity `json:"carbon,omitempty"`
 }
 
 // Timings are the phases of a job, in milliseconds.
@@ -132,6 +137,11 @@ type Outcome struct {
 	// Tasks are a job array's tasks, by index (see TaskResult); Charge is
 	// then their sum.
 	Tasks []TaskResult `json:"tasks,omitempty"`
+	// Carbon is the winner's declared intensity for the run, Emissions
+	// the run's estimated emissions at it (the energy model over the run
+	// time; 0 when no intensity was declared).
+	Carbon    Intensity `json:"carbon,omitempty"`
+	Emissions Carbon    `json:"emissions_ug,omitempty"`
 }
 
 // Replica is one run of a replicated job.

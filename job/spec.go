@@ -77,6 +77,9 @@ const (
 	// PolicyBalanced ranks by a weighted sum of price and latency, each as
 	// a ratio to the best bid's (see Weights).
 	PolicyBalanced = "balanced"
+	// PolicyGreen ranks by the job's estimated emissions (its energy at
+	// each bid's carbon intensity), then price (see carbon.go).
+	PolicyGreen = "green"
 )
 
 // Auction rules: what the winner is paid.
@@ -107,17 +110,21 @@ type Weights struct {
 	// Reputation weighs the best reputation over the bidder's (a bidder
 	// the client knows nothing of counts as 0.5).
 	Reputation float64 `json:"reputation,omitempty"`
+	// Carbon weighs the job's estimated emissions there over the least
+	// of any bid's (a bidder that declares no intensity counts as
+	// UndeclaredIntensity, or the worst declared when that is worse).
+	Carbon float64 `json:"carbon,omitempty"`
 }
 
 // Normalized returns w with its weights summing to 1 (cost and latency
 // equal when both are zero).
 func (w Weights) Normalized() Weights {
-	c, l, r := max(w.Cost, 0), max(w.Latency, 0), max(w.Reputation, 0)
+	c, l, r, g := max(w.Cost, 0), max(w.Latency, 0), max(w.Reputation, 0), max(w.Carbon, 0)
 	if c == 0 && l == 0 {
 		c, l = 0.5, 0.5
 	}
-	sum := c + l + r
-	return Weights{Cost: c / sum, Latency: l / sum, Reputation: r / sum}
+	sum := c + l + r + g
+	return Weights{Cost: c / sum, Latency: l / sum, Reputation: r / sum, Carbon: g / sum}
 }
 
 // Resources are what a job asks a provider to reserve for it.
@@ -201,6 +208,10 @@ type Spec struct {
 	// MinReputation filters out providers whose reputation in the client's
 	// own view is known and below it (0 to 1; 0: no filter).
 	MinReputation float64 `json:"min_reputation,omitempty"`
+	// MaxCarbon filters out bids on which the job's estimated emissions
+	// (its energy at the bid's intensity) pass it, and those that declare
+	// no intensity (0: no filter).
+	MaxCarbon Carbon `json:"max_carbon_ug,omitempty"`
 	// Inputs are mounted read-only under /inputs/<name>: a file (raw CID)
 	// or a directory tree (a manifest CID). They travel only to the winner.
 	Inputs []Input `json:"inputs,omitempty"`

@@ -227,8 +227,8 @@ func (s *Spec) checkPlacement() error {
 	if s.Publish && ((s.Region != "" && s.Region != "*") || len(s.NotRegions) > 0) {
 		return fmt.Errorf("publish: published outputs are announced on the DHT, whose records land on peers in any region: not with region or not_regions")
 	}
-	if s.Policy != PolicyCost && s.Policy != PolicyLatency && s.Policy != PolicyBalanced {
-		return fmt.Errorf("policy: %q is not one of %s, %s, %s", s.Policy, PolicyCost, PolicyLatency, PolicyBalanced)
+	if s.Policy != PolicyCost && s.Policy != PolicyLatency && s.Policy != PolicyBalanced && s.Policy != PolicyGreen {
+		return fmt.Errorf("policy: %q is not one of %s, %s, %s, %s", s.Policy, PolicyCost, PolicyLatency, PolicyBalanced, PolicyGreen)
 	}
 	if len(s.NotRegions) > MaxNotRegions {
 		return fmt.Errorf("not_regions: %d globs, limit %d", len(s.NotRegions), MaxNotRegions)
@@ -247,8 +247,8 @@ func (s *Spec) checkPlacement() error {
 // checkChoice checks how the winner is chosen and paid: weights, auction,
 // replicas, reputation and expected run time.
 func (s *Spec) checkChoice() error {
-	if w := s.Weights; w.Cost < 0 || w.Latency < 0 || w.Reputation < 0 || w.Cost > 1000 || w.Latency > 1000 || w.Reputation > 1000 {
-		return fmt.Errorf("weights: cost %g, latency %g, reputation %g: each must be 0 to 1000", w.Cost, w.Latency, w.Reputation)
+	if w := s.Weights; min(w.Cost, w.Latency, w.Reputation, w.Carbon) < 0 || max(w.Cost, w.Latency, w.Reputation, w.Carbon) > 1000 {
+		return fmt.Errorf("weights: cost %g, latency %g, reputation %g, carbon %g: each must be 0 to 1000", w.Cost, w.Latency, w.Reputation, w.Carbon)
 	}
 	if s.Weights != (Weights{}) && s.Policy != PolicyBalanced {
 		return fmt.Errorf("weights: only policy %s takes weights (policy is %s)", PolicyBalanced, s.Policy)
@@ -266,6 +266,9 @@ func (s *Spec) checkChoice() error {
 	}
 	if s.ExpectedMS < 0 || s.ExpectedMS > MaxTimeout.Milliseconds() {
 		return fmt.Errorf("expected_ms: %d is out of range (0 to %d)", s.ExpectedMS, MaxTimeout.Milliseconds())
+	}
+	if s.MaxCarbon < 0 || s.MaxCarbon > MaxCarbon {
+		return fmt.Errorf("max_carbon_ug: %d is out of range (0 to %d)", s.MaxCarbon, MaxCarbon)
 	}
 	return nil
 }

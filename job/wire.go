@@ -58,6 +58,20 @@ type Request struct {
 	// provider says in its bid how much of them it holds (Bid.Held). The
 	// CIDs of inputs from the client's store are never here.
 	IPFSInputs []string `json:"ipfs_inputs,omitempty"`
+	// ExpectedMS is the job's expected run time (Spec.ExpectedMS), for
+	// which providers quote their carbon intensity (Bid.Carbon); set only
+	// for a job that weighs carbon (Spec.WeighsCarbon), so that the
+	// requests of others are what nodes before it decode. 0: the timeout.
+	ExpectedMS int64 `json:"expected_ms,omitempty"`
+}
+
+// Run is the run a provider quotes its carbon intensity for: ExpectedMS,
+// else the timeout.
+func (r *Request) Run() time.Duration {
+	if r.ExpectedMS > 0 {
+		return time.Duration(r.ExpectedMS) * time.Millisecond
+	}
+	return r.Timeout()
 }
 
 // NewRequest returns the gossiped form of a job.
@@ -66,8 +80,17 @@ func NewRequest(id string, client string, s *Spec, bidByMS int64) *Request {
 		V: Version, Job: id, Client: client, SpecCID: s.CID().String(), Module: s.Module, Image: s.Image,
 		Command: s.Command, Network: s.Network, Executor: s.Executor, Resources: s.Resources, TimeoutMS: s.TimeoutMS,
 		MaxPrice: s.MaxPrice, Region: s.Region, NotRegions: s.NotRegions, BidByMS: bidByMS, Count: s.Count,
-		URLInputs: s.HasURLInputs(), IPFSInputs: s.IPFSInputs(),
+		URLInputs: s.HasURLInputs(), IPFSInputs: s.IPFSInputs(), ExpectedMS: carbonRunMS(s),
 	}
+}
+
+// carbonRunMS is Request.ExpectedMS for s: its expected run time when it
+// weighs carbon.
+func carbonRunMS(s *Spec) int64 {
+	if s.WeighsCarbon() {
+		return s.ExpectedMS
+	}
+	return 0
 }
 
 // Validate checks every field of r.
@@ -110,6 +133,9 @@ func (r *Request) Validate() error {
 	}
 	if err := ValidateRegionGlob(r.Region); err != nil {
 		return fmt.Errorf("region: %w", err)
+	}
+	if r.ExpectedMS < 0 || r.ExpectedMS > MaxTimeout.Milliseconds() {
+		return fmt.Errorf("expected_ms: %d is out of range (0 to %d)", r.ExpectedMS, MaxTimeout.Milliseconds())
 	}
 	if r.Count < 0 || r.Count > MaxCount {
 		return fmt.Errorf("count: %d is out of range (0 to %d)", r.Count, MaxCount)
@@ -194,6 +220,10 @@ type Bid struct {
 	// the provider holds already, whole and public: what it need not
 	// fetch (data locality).
 	Held int64 `json:"held,omitempty"`
+	// Carbon is the provider's declared carbon intensity over the job's
+	// run from now (Request.Run): the mean of its forecast's hours the
+	// run spans (Capacity.IntensityOver). 0: not declared.
+	Carbon Intensity `json:"carbon,omitempty"`
 }
 
 // MaxHeld bounds Bid.Held: 64 inputs of 16 GiB (a provider's inputs limit).
@@ -224,6 +254,9 @@ func (b *Bid) Validate() error {
 	}
 	if b.Held < 0 || b.Held > MaxHeld {
 		return fmt.Errorf("held: %d is out of range (0 to %d)", b.Held, MaxHeld)
+	}
+	if err := b.Carbon.Validate(); err != nil {
+		return fmt.Errorf("carbon: %w", err)
 	}
 	return nil
 }

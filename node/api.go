@@ -42,6 +42,9 @@ func (b backend) Submit(ctx context.Context, r api.SubmitRequest, progress func(
 	if r.MaxWaitMS > 0 {
 		sub.MaxWait = time.Duration(r.MaxWaitMS) * time.Millisecond
 	}
+	if r.NotBeforeMS > 0 {
+		sub.NotBefore = time.UnixMilli(r.NotBeforeMS)
+	}
 	return b.n.submitDetachable(ctx, sub, progress, r.Detach)
 }
 

@@ -64,6 +64,12 @@ type Config struct {
 	// RecordTTL is the lifetime of the provider's capacity record
 	// (default DefaultRecordTTL).
 	RecordTTL time.Duration
+	// CarbonIntensity is the carbon intensity of the provider's power in
+	// gCO₂e/kWh (0: not declared); CarbonForecast a file of it hour by
+	// hour (job.ParseForecast) that its owner keeps current. Both go into
+	// the capacity record and each bid (issue #19); self-declared.
+	CarbonIntensity job.Intensity
+	CarbonForecast  string
 	// Executors the owner lets this provider run: "wasm" (default, always
 	// offered), "docker" (offered only when the Docker daemon answers) and
 	// "exec" (programs of this host, named in ExecAllow; offered only when

@@ -45,7 +45,7 @@ func providerOptions(cfg Config, m *metrics, s *session) provider.Options {
 		AllowJobNetwork: cfg.AllowJobNetwork, AllowURLInputs: cfg.AllowURLInputs, DockerPull: cfg.DockerPull, WASMCacheDir: cfg.WASMCacheDir,
 		MaxJobs: cfg.MaxJobs, AllowClients: cfg.AllowClients, DenyClients: cfg.DenyClients,
 		PriceFloor: cfg.PriceFloor, GPURates: cfg.GPURates, Surge: cfg.Surge, Queue: cfg.Queue,
-		Balances: cfg.Faucet != "", BidGrace: cfg.BidGrace,
+		Balances: cfg.Faucet != "", BidGrace: cfg.BidGrace, Carbon: cfg.CarbonIntensity, CarbonForecast: cfg.CarbonForecast,
 		Now:     cfg.Clock,
 		Metrics: provider.Metrics{Answers: m.answers, Runs: m.runs, Earned: m.earned, Unreceipted: m.unreceipted},
 		Earn:    s.earn,

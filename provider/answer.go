@@ -70,6 +70,12 @@ func (p *Provider) onRequest(r *job.Request, from peer.ID) {
 	if len(r.IPFSInputs) > 0 && b.Decline == "" {
 		b.Held = p.content.PublicBytes(r.IPFSInputs) // data locality
 	}
+	if b.Decline == "" {
+		// What its published record declares for the run from now: the
+		// client checks the bid against that record.
+		carbon, forecast := p.declared()
+		b.Carbon = job.IntensityOver(carbon, forecast, now, r.Run())
+	}
 	if b.Decline != "" {
 		p.metrics.Answers.WithLabelValues(string(b.Decline)).Inc()
 	} else {

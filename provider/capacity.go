@@ -159,6 +159,7 @@ func (p *Provider) publish() {
 		p.pub.record.Seq++
 		p.pub.record.ExpiresMS = p.now().Add(ttl).UnixMilli()
 		p.pub.record.Free = p.reserved.Free()
+		p.pub.record.Carbon, p.pub.record.Forecast = p.carbon.declare(p.now())
 		rec := p.pub.record
 		p.pub.mu.Unlock()
 		ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)

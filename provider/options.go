@@ -72,6 +72,12 @@ type Options struct {
 	// BidGrace is how long a losing bid stands after its request's bid
 	// window (0: DefaultBidGrace).
 	BidGrace time.Duration
+	// Carbon is the carbon intensity of the provider's power, gCO₂e/kWh
+	// (0: not declared); CarbonForecast a file of its intensity hour by
+	// hour (job.ParseForecast), which the owner keeps current: it is read
+	// again when it changes. Self-declared, like Region.
+	Carbon         job.Intensity
+	CarbonForecast string
 
 	// Now is the provider's clock for deadlines and expiry: bid windows,
 	// bids' expiry and holds, the record's expiry, output grants (nil:

@@ -47,6 +47,7 @@ type Provider struct {
 	dirs     workDirs      // runs' inputs and outputs directories
 	announce chan struct{} // closed once capabilities are on the DHT
 	pub      *publisher
+	carbon   *carbonSource // its declared carbon intensity
 
 	draining  atomic.Bool
 	drainOnce sync.Once

@@ -47,6 +47,10 @@ func (p *Provider) setup(ctx context.Context) error {
 		return configError{fmt.Errorf("the machine's memory could not be read: set --memory")}
 	}
 	c.Rates.Floor = o.PriceFloor
+	if p.carbon, err = newCarbonSource(o); err != nil {
+		return err
+	}
+	c.Carbon, c.Forecast = p.carbon.declare(o.Now())
 	p.record = c
 	p.offer = scheduler.Offer{
 		Region: o.Region, Rates: c.Rates,

@@ -26,8 +26,11 @@ type Option struct {
 	// Reputation is the client's view of the provider (0 to 1; 0 when
 	// unknown, which counts as a newcomer's 0.5).
 	Reputation float64
-	// Score is the policy's score (lower wins), set by Policy.Score.
-	Score float64
+	// Score is the policy's score (lower wins), set by Policy.Score;
+	// Emissions the job's estimated emissions there (its energy at the
+	// bid's carbon intensity; 0 when it declares none), set with it.
+	Score     float64
+	Emissions job.Carbon
 }
 
 // Latency is the option's expected time to a result: RTT + queue wait +
@@ -170,65 +173,90 @@ type Policy struct {
 	// by the earliest start, then as the policy says. Nothing is rejected
 	// for it (MeetsDeadline is the hard bound).
 	MaxWait time.Duration
+	// Energy is the job's expected energy in watt-hours (job.Spec.Energy),
+	// which each bid's carbon intensity turns into its estimated emissions.
+	Energy float64
 }
 
 // PolicyOf returns the policy a spec asks for.
-func PolicyOf(s *job.Spec) Policy { return Policy{Name: s.Policy, Weights: s.Weights} }
+func PolicyOf(s *job.Spec) Policy {
+	return Policy{Name: s.Policy, Weights: s.Weights, Energy: s.Energy()}
+}
 
 // unknownLatency ranks an option whose RTT is unknown after every known one.
 const unknownLatency = float64(1 << 62)
 
-// Score sets each option's Score under p (lower wins).
+// Score sets each option's Score under p (lower wins), and its Emissions.
 func (p Policy) Score(opts []Option) {
-	lat := func(o *Option) float64 {
-		if l := o.Latency(); l >= 0 {
-			return float64(l)
-		}
-		return unknownLatency
-	}
+	noteEmissions(opts, p.Energy)
 	switch p.Name {
 	case job.PolicyLatency:
 		for i := range opts {
-			opts[i].Score = lat(&opts[i])
+			opts[i].Score = latencyScore(&opts[i])
+		}
+	case job.PolicyGreen:
+		for i := range opts {
+			opts[i].Score = scoreGreen(&opts[i], p.Energy)
 		}
 	case job.PolicyBalanced:
-		w := p.Weights.Normalized()
-		minPrice, minLat, bestRep := unknownLatency, unknownLatency, 0.0
-		rep := func(o *Option) float64 {
-			if o.Reputation <= 0 {
-				return 0.5
-			}
-			return o.Reputation
-		}
-		for i := range opts {
-			minPrice = min(minPrice, float64(opts[i].Bid.Price))
-			minLat = min(minLat, lat(&opts[i]))
-			bestRep = max(bestRep, rep(&opts[i]))
-		}
-		ratio := func(v, best float64) float64 {
-			if best <= 0 {
-				best = 1 // a free bid or a zero latency: compare in units
-			}
-			return v / best
-		}
-		for i := range opts {
-			// A bidder of unknown RTT counts as four times the best known
-			// latency; with none known, latency does not tell them apart.
-			latTerm := 1.0
-			if minLat < unknownLatency {
-				latTerm = 4
-				if l := lat(&opts[i]); l < unknownLatency {
-					latTerm = ratio(l, minLat)
-				}
-			}
-			opts[i].Score = w.Cost*ratio(float64(opts[i].Bid.Price), minPrice) + w.Latency*latTerm
-			if w.Reputation > 0 {
-				opts[i].Score += w.Reputation * bestRep / max(rep(&opts[i]), 0.01)
-			}
-		}
+		p.scoreBalanced(opts)
 	default:
 		for i := range opts {
 			opts[i].Score = float64(opts[i].Bid.Price)
+		}
+	}
+}
+
+// latencyScore is an option's latency as a score: unknown ones last.
+func latencyScore(o *Option) float64 {
+	if l := o.Latency(); l >= 0 {
+		return float64(l)
+	}
+	return unknownLatency
+}
+
+// scoreBalanced is policy balanced's score: the weighted sum of price,
+// latency, reputation and emissions, each over the best option's.
+func (p Policy) scoreBalanced(opts []Option) {
+	w := p.Weights.Normalized()
+	minPrice, minLat, bestRep := unknownLatency, unknownLatency, 0.0
+	rep := func(o *Option) float64 {
+		if o.Reputation <= 0 {
+			return 0.5
+		}
+		return o.Reputation
+	}
+	for i := range opts {
+		minPrice = min(minPrice, float64(opts[i].Bid.Price))
+		minLat = min(minLat, latencyScore(&opts[i]))
+		bestRep = max(bestRep, rep(&opts[i]))
+	}
+	ratio := func(v, best float64) float64 {
+		if best <= 0 {
+			best = 1 // a free bid or a zero latency: compare in units
+		}
+		return v / best
+	}
+	var carbon []float64
+	if w.Carbon > 0 {
+		carbon = carbonTerms(opts)
+	}
+	for i := range opts {
+		// A bidder of unknown RTT counts as four times the best known
+		// latency; with none known, latency does not tell them apart.
+		latTerm := 1.0
+		if minLat < unknownLatency {
+			latTerm = 4
+			if l := latencyScore(&opts[i]); l < unknownLatency {
+				latTerm = ratio(l, minLat)
+			}
+		}
+		opts[i].Score = w.Cost*ratio(float64(opts[i].Bid.Price), minPrice) + w.Latency*latTerm
+		if w.Reputation > 0 {
+			opts[i].Score += w.Reputation * bestRep / max(rep(&opts[i]), 0.01)
+		}
+		if w.Carbon > 0 {
+			opts[i].Score += w.Carbon * carbon[i]
 		}
 	}
 }
@@ -315,8 +343,13 @@ func Why(policy string, ranked []Option, i int) string {
 		if i+1 < len(ranked) {
 			s += " (next " + fmtLatency(&ranked[i+1]) + ")"
 		}
+	case job.PolicyGreen:
+		s = whyGreen(ranked, i)
 	case job.PolicyBalanced:
 		s = fmt.Sprintf("best balanced score %.3f: price %s, latency %s", o.Score, o.Bid.Price, fmtLatency(&o))
+		if o.Bid.Carbon > 0 {
+			s += fmt.Sprintf(", emissions %s at %s", o.Emissions, o.Bid.Carbon)
+		}
 		if i+1 < len(ranked) {
 			s += fmt.Sprintf(" (next %.3f)", ranked[i+1].Score)
 		}

@@ -222,7 +222,7 @@ func TestReservationsPeak(t *testing.T) {
 
 // ---- Ranking ----
 
-var propPolicies = []string{job.PolicyCost, job.PolicyLatency, job.PolicyBalanced}
+var propPolicies = []string{job.PolicyCost, job.PolicyLatency, job.PolicyBalanced, job.PolicyGreen}
 
 // propRates are a few rates, so that prices tie often.
 var propRates = []job.Credits{0, rate1, rate2, rate3}
@@ -241,6 +241,7 @@ func propAnswers(t *rapid.T, now time.Time) []job.Bid {
 			Region: rapid.SampledFrom([]string{"eu-west", "eu-central", "us-east"}).Draw(t, "region"),
 			Rates:  job.Rates{CPUHour: rate}, Price: rate / 360,
 			WaitMS: rapid.SampledFrom([]int64{0, 0, 5, 100}).Draw(t, "wait"),
+			Carbon: rapid.SampledFrom([]job.Intensity{0, 20, 120, 120, 700}).Draw(t, "carbon"),
 		}
 		switch rapid.IntRange(0, 9).Draw(t, "kind") {
 		case 0:
@@ -281,7 +282,9 @@ func propPolicy(t *rapid.T) scheduler.Policy {
 		Weights: job.Weights{
 			Cost:    rapid.Float64Range(-1, 10).Draw(t, "weights.cost"),
 			Latency: rapid.Float64Range(-1, 10).Draw(t, "weights.latency"),
+			Carbon:  rapid.SampledFrom([]float64{0, 0, 1, 5}).Draw(t, "weights.carbon"),
 		},
+		Energy: rapid.SampledFrom([]float64{0, 0.5, 40}).Draw(t, "energy"),
 	}
 }
 
@@ -394,6 +397,12 @@ func TestPropEvaluate(t *testing.T) {
 			for _, o := range ev.Ranked {
 				if o.Bid.Price < win.Bid.Price {
 					t.Fatalf("cost: winner %s at %s, but %s bids %s", win.Bid.Provider, win.Bid.Price, o.Bid.Provider, o.Bid.Price)
+				}
+			}
+		case job.PolicyGreen:
+			for _, o := range ev.Ranked {
+				if o.Bid.Carbon > 0 && (win.Bid.Carbon == 0 || o.Bid.Carbon < win.Bid.Carbon) {
+					t.Fatalf("green: winner %s emits %s at %d, but %s %s at %d", win.Bid.Provider, win.Emissions, win.Bid.Carbon, o.Bid.Provider, o.Emissions, o.Bid.Carbon)
 				}
 			}
 		case job.PolicyLatency:

@@ -225,6 +225,9 @@ func describeHeader(w io.Writer, r *api.JobRecord, now time.Time) {
 	if s.MaxPrice > 0 {
 		spec = append(spec, "max price "+s.MaxPrice.String())
 	}
+	if s.MaxCarbon > 0 {
+		spec = append(spec, "max carbon "+s.MaxCarbon.String())
+	}
 	if s.Auction != "" {
 		spec = append(spec, "auction "+s.Auction)
 	}
@@ -245,11 +248,17 @@ func describeHeader(w io.Writer, r *api.JobRecord, now time.Time) {
 	if r.MaxWaitMS > 0 {
 		opts = append(opts, "max wait "+(time.Duration(r.MaxWaitMS)*time.Millisecond).String())
 	}
+	if r.NotBeforeMS > 0 {
+		opts = append(opts, "not before "+localClock(time.UnixMilli(r.NotBeforeMS)))
+	}
 	if r.Secrets {
 		opts = append(opts, "secrets (never stored)")
 	}
 	if len(opts) > 0 {
 		describeLine(w, "Options", "%s", strings.Join(opts, ", "))
+	}
+	if r.Deferred != "" {
+		describeLine(w, "Deferred", "%s", r.Deferred)
 	}
 }
 
@@ -281,7 +290,11 @@ func describeRounds(w io.Writer, r *api.JobRecord) {
 			if b.Queue > 0 {
 				queue = fmt.Sprintf("queue position %d", b.Queue)
 			}
-			fmt.Fprintf(tw, "    bid\t%s\t%s\t%s credits\t%s\n", short(b.Provider), b.Region, b.Price, queue)
+			carbon := ""
+			if b.Carbon > 0 {
+				carbon = b.Carbon.String()
+			}
+			fmt.Fprintf(tw, "    bid\t%s\t%s\t%s credits\t%s\t%s\n", short(b.Provider), b.Region, b.Price, carbon, queue)
 		}
 		for _, rj := range rd.Rejected {
 			fmt.Fprintf(tw, "    rejected\t%s\t\t%s\n", short(rj.Provider), rj.Reason)
@@ -329,6 +342,9 @@ func describeOutcome(w io.Writer, r *api.JobRecord) {
 		}
 	}
 	describeLine(w, "Charge", "%s credits", o.Charge)
+	if c := describeCarbon(o, &r.Spec); c != "" {
+		describeLine(w, "Carbon", "%s", c)
+	}
 	describeLine(w, "Exit code", "%d", o.ExitCode)
 	if o.Error != "" {
 		describeLine(w, "Error", "%s", o.Error)

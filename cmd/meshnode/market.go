@@ -45,9 +45,10 @@ submitted a job (a client node from its start); asking makes it listen.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLASS\tBIDS\tPROVIDERS\tP10 (credits/h)\tMEDIAN\tP90\tREGIONS")
+			fmt.Fprintln(tw, "CLASS\tBIDS\tPROVIDERS\tP10 (credits/h)\tMEDIAN\tP90\tCARBON P10/MEDIAN (g/kWh)\tREGIONS")
 			for _, r := range rates {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.Class, r.Bids, r.Providers, r.P10, r.Median, r.P90, strings.Join(r.Regions, ","))
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Class, r.Bids, r.Providers, r.P10, r.Median, r.P90,
+					marketCarbon(r), strings.Join(r.Regions, ","))
 			}
 			return tw.Flush()
 		},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/internal/idref"
@@ -123,10 +124,11 @@ func runProviders(cmd *cobra.Command, _ []string) error {
 
 func printProviders(w io.Writer, ps []api.ProviderInfo) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tREGION\tCPU\tMEMORY\tGPUS\tCREDITS/CORE-H\tSCORE (MB/s)\tRTT\tNOTE")
+	fmt.Fprintln(tw, "PEER\tREGION\tCPU\tMEMORY\tGPUS\tCREDITS/CORE-H\tCARBON (g/kWh)\tSCORE (MB/s)\tRTT\tNOTE")
+	now := time.Now()
 	for _, p := range ps {
 		if p.Record == nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t%s\n", short(p.Peer), p.Error)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", short(p.Peer), p.Error)
 			continue
 		}
 		r := p.Record
@@ -141,9 +143,9 @@ func printProviders(w io.Writer, ps []api.ProviderInfo) {
 		if p.RTT > 0 {
 			rtt = fmt.Sprintf("%.2fms", float64(p.RTT)/1e6)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%g\t%s\t%s\t%s\t%s\t%s\t%s\n", short(p.Peer), r.Region,
+		fmt.Fprintf(tw, "%s\t%s\t%g\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", short(p.Peer), r.Region,
 			float64(r.Total.CPUMillis)/1000, job.FormatSize(r.Total.MemoryBytes), gpuSummary(r.GPUs),
-			r.Rates.CPUHour, strconv.FormatFloat(r.Score.HashMBps, 'f', 0, 64), rtt, note)
+			r.Rates.CPUHour, providerCarbon(r, now), strconv.FormatFloat(r.Score.HashMBps, 'f', 0, 64), rtt, note)
 	}
 	tw.Flush()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -62,6 +63,8 @@ YAML file given by --config.`,
 	f.StringSlice("allow-clients", nil, "serve only these client peer IDs (comma-separated; empty: everyone not denied)")
 	f.StringSlice("deny-clients", nil, "never serve these client peer IDs (comma-separated)")
 	f.String("price-floor", "0", "the least a job costs here, in credits, whatever its size")
+	f.Int("carbon-intensity", 0, "carbon intensity of this provider's power in gCO2e/kWh (1 to 5000; 0: not declared), in its capacity record and bids; beside --carbon-forecast, for the hours the forecast does not cover")
+	f.String("carbon-forecast", "", "file of this provider's carbon intensity hour by hour, kept current by its owner (read again when it changes): CSV lines HOUR,INTENSITY, e.g. 2026-03-01T14:00:00Z,120")
 	f.Bool("docker-pull", false, "pull images docker jobs ask for and this host lacks (needs a reachable registry; off: such jobs are declined)")
 	f.Bool("allow-job-network", false, "let docker and exec jobs that ask for it have network access (off by default)")
 	f.Bool("allow-url-inputs", false, "fetch jobs' inputs given as URLs (public addresses only, checked on every connection and redirect; off by default)")
@@ -153,17 +156,7 @@ func runStart(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintf(out, "metrics:  http://%s/metrics (token in %s/%s)\n", a, cfg.DataDir, api.MetricsTokenFile)
 		}
 		if info.Mode == node.ModeProvider {
-			fmt.Fprintf(out, "offer:    region %s, %s credits/core-hour, %s\n", info.Region, info.Rates.CPUHour, info.Capacity)
-			if info.ExecConfinement != "" {
-				fmt.Fprintf(out, "exec:     %s\n", info.ExecConfinement)
-			}
-			if r := info.Record; r != nil && len(r.GPUs) > 0 {
-				sim := ""
-				if r.Simulated {
-					sim = " (simulated)"
-				}
-				fmt.Fprintf(out, "gpus:     %s%s\n", gpuSummary(r.GPUs), sim)
-			}
+			printOffer(out, info)
 		}
 	}
 	select {
@@ -176,6 +169,26 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		return netErr(fmt.Errorf("shutting down: %w", err))
 	}
 	return nil
+}
+
+// printOffer prints what a provider offers: region, price, capacity,
+// exec's confinement, its declared carbon intensity and its GPUs.
+func printOffer(out io.Writer, info api.Info) {
+	fmt.Fprintf(out, "offer:    region %s, %s credits/core-hour, %s\n", info.Region, info.Rates.CPUHour, info.Capacity)
+	if info.ExecConfinement != "" {
+		fmt.Fprintf(out, "exec:     %s\n", info.ExecConfinement)
+	}
+	r := info.Record
+	if r != nil && (r.Carbon > 0 || r.Forecast != nil) {
+		fmt.Fprintf(out, "carbon:   %s\n", carbonSummary(r, time.Now()))
+	}
+	if r != nil && len(r.GPUs) > 0 {
+		sim := ""
+		if r.Simulated {
+			sim = " (simulated)"
+		}
+		fmt.Fprintf(out, "gpus:     %s%s\n", gpuSummary(r.GPUs), sim)
+	}
 }
 
 // startConfig builds the node's configuration from the flags.
@@ -303,6 +316,11 @@ func providerConfig(f *pflag.FlagSet, cfg *node.Config) error {
 		}
 	}
 	cfg.RecordTTL, _ = f.GetDuration("record-ttl")
+	carbon, _ := f.GetInt("carbon-intensity")
+	if cfg.CarbonIntensity = job.Intensity(carbon); cfg.CarbonIntensity.Validate() != nil {
+		return usageErr("--carbon-intensity: %v", cfg.CarbonIntensity.Validate())
+	}
+	cfg.CarbonForecast, _ = f.GetString("carbon-forecast")
 	execs, _ := f.GetStringSlice("executors")
 	cfg.Executors = splitList(execs)
 	allow, _ := f.GetStringSlice("exec-allow")

@@ -43,8 +43,8 @@ matched by the deadline); 4 node, API or network error.`,
 	f.Bool("net", false, "ask for network access (docker jobs; only providers whose owner allows it bid)")
 	f.String("command", "", "absolute path of a program to run with the exec executor (one the provider's owner allows)")
 	f.String("name", "", "argv[0] of the job (default: the module's file name)")
-	f.String("policy", "", "how to choose among bids: cost (lowest price), latency (lowest RTT + queue wait + estimated run time) or balanced (see --weights); default cost")
-	f.String("weights", "", "policy balanced: weights of price, latency and reputation, e.g. cost=0.6,latency=0.3,reputation=0.1 (default: price and latency equal)")
+	f.String("policy", "", "how to choose among bids: cost (lowest price), latency (lowest RTT + queue wait + estimated run time), green (lowest estimated emissions: the job's energy at each bid's declared carbon intensity, then price) or balanced (see --weights); default cost")
+	f.String("weights", "", "policy balanced: weights of price, latency, reputation and carbon, e.g. cost=0.6,latency=0.3,carbon=0.1 (default: price and latency equal)")
 	f.StringArray("not-region", nil, "region glob the provider must not be in, e.g. 'us-*' (repeatable)")
 	f.Bool("publish", false, "make the outputs public: the provider and this node announce them on the mesh's DHT and serve them to anyone ('meshnode get CID' from any node); not with --region or --not-region")
 	f.String("auction", "", "auction rule: first-price (default: the winner is paid its bid) or second-price (the runner-up's price)")
@@ -56,6 +56,8 @@ matched by the deadline); 4 node, API or network error.`,
 	f.Duration("deadline", 0, "how long the job may wait for a provider: bids on which it would start later are rejected; with no bid it waits and auctions again until then (default: one auction)")
 	f.Duration("max-wait", 0, "soft bound on the job's queue wait: bids that would wait longer rank after those within it, none is rejected (default: none; with --repeat and no --deadline 5s, 0 for none)")
 	f.String("max-price", "", "the most the job may cost, in credits (e.g. 0.10)")
+	f.String("max-carbon", "", "the most CO2e the job may emit by estimate (its energy at the bid's declared intensity), e.g. 2g or 500mg; bids over it, or declaring none, are rejected")
+	f.String("not-before", "", "the earliest the job may start: an RFC 3339 time or a duration from now (e.g. 2h); with --deadline, a job that weighs carbon (--policy green, --max-carbon, a carbon weight) may wait for the greenest hour the providers' forecasts declare")
 	f.String("region", "", "region glob the provider must be in, e.g. 'eu-*'")
 	f.String("cpus", "", "cores to reserve (default 1)")
 	f.String("memory", "", "memory limit, e.g. 64MiB (default 64MiB)")
@@ -236,6 +238,9 @@ func prepareNodeSubmit(ctx context.Context, dataDir string, sub node.Submission,
 		MaxWaitMS: sub.MaxWait.Milliseconds()}
 	if !sub.Deadline.IsZero() {
 		req.DeadlineMS = sub.Deadline.UnixMilli()
+	}
+	if !sub.NotBefore.IsZero() {
+		req.NotBeforeMS = sub.NotBefore.UnixMilli()
 	}
 	return c, s, req, nil
 }

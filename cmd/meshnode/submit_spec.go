@@ -146,6 +146,8 @@ var specStringFlags = []specStringFlag{
 	{"auction", func(file *job.File, v string) error { file.Auction = v; return nil }},
 	{"weights", func(file *job.File, v string) (e error) { file.Weights, e = parseWeights(v); return }},
 	{"max-price", func(file *job.File, v string) (e error) { file.MaxPrice, e = job.ParseCredits(v); return }},
+	{"max-carbon", func(file *job.File, v string) (e error) { file.MaxCarbon, e = job.ParseCarbon(v); return }},
+	{"not-before", func(file *job.File, v string) (e error) { file.NotBefore, e = v, checkWhen(v); return }},
 	// Resources.
 	{"cpus", func(file *job.File, v string) (e error) { file.Resources.CPUMillis, e = job.ParseCPUs(v); return }},
 	{"memory", func(file *job.File, v string) (e error) {
@@ -200,8 +202,10 @@ func parseWeights(v string) (job.Weights, error) {
 			w.Latency = x
 		case "reputation":
 			w.Reputation = x
+		case "carbon":
+			w.Carbon = x
 		default:
-			return w, fmt.Errorf("%q: unknown weight (known: cost, latency, reputation)", k)
+			return w, fmt.Errorf("%q: unknown weight (known: cost, latency, reputation, carbon)", k)
 		}
 	}
 	return w, nil
@@ -253,6 +257,22 @@ func applyScheduleFlags(f *pflag.FlagSet, file *job.File) error {
 		}
 	}
 	return positiveDuration(f, "bid-window", &file.BidWindow)
+}
+
+// checkWhen checks a point in time as --not-before takes it.
+func checkWhen(v string) error {
+	_, err := job.ParseWhen(v, time.Now())
+	return err
+}
+
+// notBefore is the time a job's not-before (checked: checkWhen) names, from
+// now; zero for none.
+func notBefore(v string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	t, _ := job.ParseWhen(v, time.Now())
+	return t
 }
 
 // positiveDuration sets *dst from the duration flag name, when given, which
@@ -307,7 +327,8 @@ func programSubmission(file *job.File) (node.Submission, error) {
 	if err != nil {
 		return node.Submission{}, usageErr("%v", err)
 	}
-	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait}, nil
+	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait,
+		NotBefore: notBefore(file.NotBefore)}, nil
 }
 
 // moduleSubmission checks the WASM module and returns the submission that
@@ -329,7 +350,8 @@ func moduleSubmission(file *job.File, modulePath string, specArgs []string) (nod
 		}
 		return node.Submission{}, usageErr("%v", err)
 	}
-	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait}, nil
+	return node.Submission{Spec: spec, BidWindow: file.BidWindow, Deadline: deadline(file.Deadline), MaxWait: file.MaxWait,
+		NotBefore: notBefore(file.NotBefore)}, nil
 }
 
 // moduleCID checks the module at path (a regular file of at most
