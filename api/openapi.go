@@ -66,6 +66,7 @@ func Routes() []Route {
 		{Method: "GET", Path: "/v1/content/{cid}/{path...}", Summary: "The directory or file at a path beneath a CID (names joined by /)", Answer: reflect.TypeFor[ContentListing](), Download: true},
 		{Method: "POST", Path: "/v1/drain", Summary: "Take no new jobs; stop once the running ones have finished", Status: http.StatusAccepted},
 		{Method: "POST", Path: "/v1/dashboard/login", Summary: "A one-time URL that logs a browser into the dashboard (served with the dashboard only)", Answer: reflect.TypeFor[Login]()},
+		{Method: "POST", Path: "/v1/dashboard/logout", Summary: "End the browser session of the request's cookie and clear the cookie (served with the dashboard only)", Status: http.StatusNoContent},
 		{Method: "GET", Path: "/v1/openapi.json", Summary: "This document", Answer: reflect.TypeFor[map[string]any]()},
 		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics (docs/METRICS.md)", Media: MediaText, Answer: reflect.TypeFor[string]()},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,18 +19,25 @@ import (
 // The dashboard's browser sessions. `meshnode dashboard` asks the node,
 // with the API token, for a one-time login URL (POST /v1/dashboard/login);
 // opening it (GET /dashboard/login?code=...) turns the code into an
-// HttpOnly, SameSite=Strict session cookie. A request with the cookie is
-// accepted only when its Host is the API's own address (DNS rebinding), it
+// HttpOnly, SameSite=Strict session cookie and a page key, handed to the
+// page in the URL's fragment (never sent to a server). An API request with
+// the cookie is accepted only with the session's key in KeyHeader (cookies
+// ignore ports: a server on another port of 127.0.0.1 that the browser
+// visits receives the cookie, but only the dashboard's own origin holds
+// the key), when its Host is the API's own address (DNS rebinding), it
 // does not come from another site (Sec-Fetch-Site), and, when it is not a
-// GET or HEAD, its Origin is the API's own (a page on another port of
-// 127.0.0.1 is same-site: the browser sends it the cookie, cookies ignore
-// ports).
+// GET or HEAD, its Origin is the API's own.
 const (
 	LoginCodeTTL  = 2 * time.Minute // a login code is good once, for this long
 	SessionTTL    = 12 * time.Hour  // a browser session lasts this long from its login
 	maxLoginCodes = 16              // unused codes kept; more evict the oldest
 	maxSessions   = 64              // sessions kept; more evict the oldest
 )
+
+// KeyHeader carries a dashboard session's page key: every API request
+// made with the session's cookie must carry it too (the pages under
+// /dashboard/, which hold no data, need the cookie alone).
+const KeyHeader = "X-Meshnode-Key"
 
 // Login is the answer to POST /v1/dashboard/login: a URL that logs a
 // browser into the dashboard, once, within LoginCodeTTL.
@@ -57,8 +65,14 @@ type sessions struct {
 	hosts  []string
 
 	mu    sync.Mutex
-	codes map[[32]byte]time.Time // login code → expiry
-	live  map[[32]byte]time.Time // session ID → expiry
+	codes map[[32]byte]entry // by login code
+	live  map[[32]byte]entry // by session ID (the cookie's value)
+}
+
+// entry is a login code or a session.
+type entry struct {
+	exp time.Time
+	key [32]byte // a session's page key, by its SHA-256 (none for a code)
 }
 
 // routeDashboard adds the dashboard's routes to mux (none without Pages).
@@ -73,9 +87,9 @@ func (s *Server) routeDashboard(mux interface {
 	addr := s.ln.Addr().(*net.TCPAddr)
 	d.cookie = fmt.Sprintf("meshnode_session_%d", addr.Port)
 	d.hosts = []string{addr.String(), fmt.Sprintf("localhost:%d", addr.Port)}
-	d.codes, d.live = map[[32]byte]time.Time{}, map[[32]byte]time.Time{}
+	d.codes, d.live = map[[32]byte]entry{}, map[[32]byte]entry{}
 	mux.HandleFunc("POST /v1/dashboard/login", func(w http.ResponseWriter, r *http.Request) {
-		code, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes)
+		code, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes, [32]byte{})
 		if err != nil {
 			writeError(w, CodeUpstream, "%v", err)
 			return
@@ -83,59 +97,105 @@ func (s *Server) routeDashboard(mux interface {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(Login{URL: "http://" + d.hosts[0] + "/dashboard/login?code=" + code})
 	})
+	mux.HandleFunc("POST /v1/dashboard/logout", d.logout)
 	mux.HandleFunc("GET /dashboard/login", d.login)
 	mux.Handle("/dashboard/", d.pages)
 }
 
-// issue adds a new random secret to set, valid for ttl, and returns it.
-func (d *sessions) issue(set map[[32]byte]time.Time, ttl time.Duration, most int) (string, error) {
+// randomHex is 32 random bytes in hex.
+func randomHex() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("dashboard: a random secret: %w", err)
 	}
-	secret := hex.EncodeToString(b)
+	return hex.EncodeToString(b), nil
+}
+
+// issue adds a new random secret to set, valid for ttl (a session's with
+// the SHA-256 of its page key), and returns it.
+func (d *sessions) issue(set map[[32]byte]entry, ttl time.Duration, most int, key [32]byte) (string, error) {
+	secret, err := randomHex()
+	if err != nil {
+		return "", err
+	}
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for k, exp := range set {
-		if !now.Before(exp) {
+	for k, e := range set {
+		if !now.Before(e.exp) {
 			delete(set, k)
 		}
 	}
 	for len(set) >= most {
 		var oldest [32]byte
 		first := true
-		for k, exp := range set {
-			if first || exp.Before(set[oldest]) {
+		for k, e := range set {
+			if first || e.exp.Before(set[oldest].exp) {
 				oldest, first = k, false
 			}
 		}
 		delete(set, oldest)
 	}
-	set[sha256.Sum256([]byte(secret))] = now.Add(ttl)
+	set[sha256.Sum256([]byte(secret))] = entry{exp: now.Add(ttl), key: key}
 	return secret, nil
 }
 
 // valid reports whether secret is in set and unexpired; with once, it is
 // used up.
-func (d *sessions) valid(set map[[32]byte]time.Time, secret string, once bool) bool {
+func (d *sessions) valid(set map[[32]byte]entry, secret string, once bool) bool {
+	_, ok := d.lookup(set, secret, once)
+	return ok
+}
+
+// lookup returns secret's entry in set when it is there and unexpired;
+// with once, it is used up.
+func (d *sessions) lookup(set map[[32]byte]entry, secret string, once bool) (entry, bool) {
 	if secret == "" {
-		return false
+		return entry{}, false
 	}
 	k := sha256.Sum256([]byte(secret))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	exp, ok := set[k]
-	if once || (ok && !d.now().Before(exp)) {
+	e, ok := set[k]
+	live := ok && d.now().Before(e.exp)
+	if once || (ok && !live) {
 		delete(set, k)
 	}
-	return ok && d.now().Before(exp)
+	return e, live
 }
 
-// login turns a valid one-time code into a session cookie, then sends the
-// browser on to the dashboard (from a page of its own origin, so that the
-// SameSite=Strict cookie goes along even when the link was followed from
-// another site: the code, not the site, is what a login is checked by).
+// session reports whether id is a live session, and whether key is its
+// page key (compared by SHA-256, in constant time).
+func (d *sessions) session(id, key string) (live, keyed bool) {
+	e, live := d.lookup(d.live, id, false)
+	if !live || key == "" {
+		return live, false
+	}
+	h := sha256.Sum256([]byte(key))
+	return true, subtle.ConstantTimeCompare(h[:], e.key[:]) == 1
+}
+
+// logout ends the session of the request's cookie (reached only with its
+// page key, or with the API token) and clears the cookie.
+func (d *sessions) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(d.cookie); err == nil {
+		k := sha256.Sum256([]byte(c.Value))
+		d.mu.Lock()
+		delete(d.live, k)
+		d.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: d.cookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// login turns a valid one-time code into a session cookie and a page key,
+// then sends the browser on to the dashboard with the key in the URL's
+// fragment (which browsers send to no server, nor in a Referer), from a
+// page of its own origin, so that the SameSite=Strict cookie goes along
+// even when the link was followed from another site: the code, not the
+// site, is what a login is checked by. The node keeps only the key's
+// SHA-256.
 func (d *sessions) login(w http.ResponseWriter, r *http.Request) {
 	if why := d.foreignHost(r); why != "" {
 		writeError(w, CodeForbidden, "%s", why)
@@ -146,20 +206,27 @@ func (d *sessions) login(w http.ResponseWriter, r *http.Request) {
 			"A link logs in once, within 2 minutes. Run <code>meshnode dashboard</code> for a new one.")
 		return
 	}
-	id, err := d.issue(d.live, SessionTTL, maxSessions)
+	key, err := randomHex()
+	if err != nil {
+		writeError(w, CodeUpstream, "%v", err)
+		return
+	}
+	id, err := d.issue(d.live, SessionTTL, maxSessions, sha256.Sum256([]byte(key)))
 	if err != nil {
 		writeError(w, CodeUpstream, "%v", err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: d.cookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	w.Header().Set("Refresh", "0; url=/dashboard/")
-	d.page(w, http.StatusOK, "Logged in", `Go on to <a href="/dashboard/">the dashboard</a>.`)
+	next := "/dashboard/#k=" + key // hex: safe in a header and in HTML
+	w.Header().Set("Refresh", "0; url="+next)
+	d.page(w, http.StatusOK, "Logged in", `Go on to <a href="`+next+`">the dashboard</a>.`)
 }
 
 // serve answers r, which has no valid API token, when it is the
-// dashboard's: a login, or a request with a session cookie (checked:
-// host, site, origin). It reports false, answering nothing, for an API
-// request without a session: the caller refuses it.
+// dashboard's: a login, or a request with a session cookie (checked: the
+// page key for all but the pages, host, site, origin). It reports false,
+// answering nothing, for an API request without a session: the caller
+// refuses it.
 func (d *sessions) serve(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
 	if d == nil {
 		return false
@@ -169,13 +236,22 @@ func (d *sessions) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 		next.ServeHTTP(w, r)
 		return true
 	}
-	c, err := r.Cookie(d.cookie)
-	if err != nil || !d.valid(d.live, c.Value, false) || r.URL.Path == "/v1/dashboard/login" {
+	var id string
+	if c, err := r.Cookie(d.cookie); err == nil {
+		id = c.Value
+	}
+	live, keyed := d.session(id, r.Header.Get(KeyHeader))
+	if !live || r.URL.Path == "/v1/dashboard/login" {
 		if !page {
 			return false
 		}
 		d.page(w, http.StatusUnauthorized, "Not logged in",
 			"Run <code>meshnode dashboard</code> (with the node's <code>--data-dir</code>) on this machine: it prints a one-time login link.")
+		return true
+	}
+	if !page && !keyed { // the cookie alone: a server on another port may have it
+		writeError(w, CodeUnauthorized, "a dashboard session's cookie without its page key (%s missing or wrong): "+
+			"log in again with meshnode dashboard", KeyHeader)
 		return true
 	}
 	if why := d.refuse(r); why != "" {
@@ -224,6 +300,7 @@ func (d *sessions) page(w http.ResponseWriter, status int, title, body string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "<!doctype html><meta charset=utf-8><title>%s — meshnode</title><h1>%s</h1><p>%s</p>\n",

@@ -9,16 +9,16 @@ import (
 // is refused, and so is a used code.
 func TestDashboardSecretsExpire(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	d := &sessions{now: func() time.Time { return now }, codes: map[[32]byte]time.Time{}, live: map[[32]byte]time.Time{}}
-	code, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes)
+	d := &sessions{now: func() time.Time { return now }, codes: map[[32]byte]entry{}, live: map[[32]byte]entry{}}
+	code, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes, [32]byte{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	late, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes)
+	late, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes, [32]byte{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := d.issue(d.live, SessionTTL, maxSessions)
+	id, err := d.issue(d.live, SessionTTL, maxSessions, [32]byte{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,10 +41,10 @@ func TestDashboardSecretsExpire(t *testing.T) {
 // Unused codes are bounded: the oldest goes first.
 func TestDashboardCodesBounded(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	d := &sessions{now: func() time.Time { return now }, codes: map[[32]byte]time.Time{}}
+	d := &sessions{now: func() time.Time { return now }, codes: map[[32]byte]entry{}}
 	var first string
 	for i := range maxLoginCodes + 5 {
-		c, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes)
+		c, err := d.issue(d.codes, LoginCodeTTL, maxLoginCodes, [32]byte{})
 		if err != nil {
 			t.Fatal(err)
 		}

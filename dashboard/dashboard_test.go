@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/computemesh/computemesh/api"
 	"github.com/computemesh/computemesh/dashboard"
 )
 
@@ -76,5 +77,46 @@ func TestAssetsStayLocal(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Every API call carries the session's page key: the pages fetch only
+// through core.js's request, which sends it, and link to no API route (a
+// link or a form would carry the cookie alone, which the API refuses).
+func TestAPICallsCarryTheKey(t *testing.T) {
+	fetches := 0
+	err := fs.WalkDir(os.DirFS("static"), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join("static", path))
+		if err != nil {
+			return err
+		}
+		src := string(b)
+		for _, bad := range []string{"XMLHttpRequest", "EventSource", "sendBeacon", "<form", "action:"} {
+			if strings.Contains(src, bad) {
+				t.Errorf("%s uses %s: call the API through core.js (api, lines, apiHead, download)", path, bad)
+			}
+		}
+		if regexp.MustCompile(`(href|src):\s*[^,}]*/v1/`).MatchString(src) {
+			t.Errorf("%s links to an API route: fetch it with download() instead", path)
+		}
+		if n := strings.Count(src, "fetch("); n > 0 && path != "core.js" {
+			t.Errorf("%s calls fetch: call the API through core.js, which sends the page key", path)
+		} else {
+			fetches += n
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := os.ReadFile(filepath.Join("static", "core.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fetches != 1 || !strings.Contains(string(core), "init.headers['"+api.KeyHeader+"'] = key") {
+		t.Fatalf("core.js: %d calls of fetch; want one, in request, which sets %s", fetches, api.KeyHeader)
 	}
 }

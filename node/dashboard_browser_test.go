@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -132,6 +133,45 @@ func (b *browser) wait(t *testing.T, what, expr string) string {
 	body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
 	t.Fatalf("%s: waiting 90s for %s (last error: %v); the page says:\n%s", what, expr, last, body)
 	return ""
+}
+
+// download clicks sel, which must make the page download a file, and
+// returns where the browser downloaded it from and the file as saved
+// under name (the page's CSP and Chromium's download path in earnest).
+func (b *browser) download(t *testing.T, what, sel, name string) (from, content string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	events := true
+	if _, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: &events,
+	}); err != nil {
+		t.Fatalf("%s: allowing downloads: %v", what, err)
+	}
+	begun := chromedp.Events(ctx, cdpbrowser.DownloadWillBegin)
+	b.do(t, what, chromedp.Click(chromedp.CSS(sel)))
+	for ev, err := range begun {
+		if err != nil {
+			t.Fatalf("%s: no download began: %v", what, err)
+		}
+		if ev.SuggestedFilename != name {
+			t.Fatalf("%s: a download of %q (from %s), want %q", what, ev.SuggestedFilename, ev.URL, name)
+		}
+		from = ev.URL
+		break
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			return from, string(b)
+		}
+		select {
+		case <-ctx.Done():
+			entries, _ := os.ReadDir(dir)
+			t.Fatalf("%s: %s not downloaded within 90s (the folder holds %v)", what, name, entries)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // textOf is a JavaScript expression: the text of the first element sel

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -98,12 +100,14 @@ func bidPrice(t *testing.T, rec *api.JobRecord) job.Credits {
 	return 0
 }
 
-// The dashboard in a real headless Chromium: a one-time login, every page
-// without console errors and with real content (the job's ID, a bid and
-// its price, its log lines, the receipt's amount), a job submitted from
-// the submit page, cancel and drain from the pages; and a page on another
-// port of 127.0.0.1, which the browser sends the session cookie, gets the
-// node to do nothing. DASHBOARD_SCREENSHOTS=DIR saves each page there.
+// The dashboard in a real headless Chromium: a one-time login (the page
+// key taken from the URL's fragment into localStorage), every page without
+// console errors and with real content (the job's ID, a bid and its price,
+// its log lines, its outputs downloaded, the receipt's amount), a job
+// submitted from the submit page, cancel and drain from the pages, and
+// logging out; and a page on another port of 127.0.0.1, which the browser
+// sends the session cookie, gets the node to do nothing, nor does its
+// server replaying that cookie. DASHBOARD_SCREENSHOTS=DIR saves each page.
 func TestDashboardInChromium(t *testing.T) {
 	chromium := chromiumPath(t)
 	t.Parallel()
@@ -130,12 +134,19 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	b.do(t, "the login link", chromedp.Navigate(link))
 	b.wait(t, "the overview after logging in", `location.pathname === '/dashboard/' && document.body.dataset.ready === '1' && 'ready'`)
+	// The key left the URL (and the history entry) for localStorage.
+	b.wait(t, "the page key kept", `location.hash === '' && !location.href.includes('k=') && /^[0-9a-f]{64}$/.test(localStorage.getItem('meshnode-key') || '') && 'ok'`)
 
 	visitPages(t, b, base, rec.ID, price, amount.String(), runner.ID().String())
 	submitFromThePage(t, b, d, base)
 	long := runningJob(t, d, c)
-	otherOriginGetsNothing(t, b, d, long)
+	stolen := otherOriginGetsNothing(t, b, d, long)
+	key := replayedCookieGetsNothing(t, b, d, stolen, long)
 	cancelAndDrain(t, b, d, base, long)
+	logOut(t, b, base)
+	if code, body := cookieCall(t, base, stolen, "GET", "/v1/info", key); code != http.StatusUnauthorized {
+		t.Fatalf("the session's cookie and key after logging out: %d %q; want 401", code, body)
+	}
 }
 
 // visitPages loads every page and checks what it shows.
@@ -147,7 +158,7 @@ func visitPages(t *testing.T, b *browser, base, id, price, amount, runner string
 		{"auctions", "/dashboard/auctions", fmt.Sprintf(`document.querySelector('.auction[data-job=%s] li.winner') && %s`,
 			jsString(id), textOf(`.auction[data-job="`+id+`"] li.bid .price`, price))},
 		{"jobs", "/dashboard/jobs", textOf(`#jobs tr[data-job="`+id+`"]`, "completed")},
-		{"job", "/dashboard/jobs/" + id, fmt.Sprintf(`%s && %s && %s && document.querySelector('a[download="ticks.txt"]') && 'ok'`,
+		{"job", "/dashboard/jobs/" + id, fmt.Sprintf(`%s && %s && %s && document.querySelector('button.download[data-file="ticks.txt"]') && 'ok'`,
 			textOf("#job-id", id), textOf(".bids .price", price), textOf("#log", "tick 1\ntick 2\ntick 3\ntick 4\ntick 5"))},
 		{"credits", "/dashboard/credits", `document.querySelector('#balance-chart path.line') && ` +
 			textOf(`#receipts tr[data-job="`+id+`"] .amount`, amount)},
@@ -168,9 +179,10 @@ func visitPages(t *testing.T, b *browser, base, id, price, amount, runner string
 	// The job's page names the winner, and its outputs download.
 	b.do(t, "the job's page", chromedp.Navigate(base+"/dashboard/jobs/"+id))
 	b.wait(t, "the job's winner", fmt.Sprintf(`document.querySelector('#attempts span.id[title=%s]') && 'ok'`, jsString(runner)))
-	got := b.wait(t, "the job's outputs", `fetch(document.querySelector('a[download="ticks.txt"]').href).then(r => r.text())`)
-	if got != "tick 1\ntick 2\ntick 3\ntick 4\ntick 5\n" {
-		t.Fatalf("ticks.txt downloaded from the job's page: %q", got)
+	b.wait(t, "the job's outputs", `document.querySelector('button.download[data-file="ticks.txt"]') && 'ok'`)
+	url, got := b.download(t, "the job's outputs", `button.download[data-file="ticks.txt"]`, "ticks.txt")
+	if got != "tick 1\ntick 2\ntick 3\ntick 4\ntick 5\n" || !strings.HasPrefix(url, "blob:"+base+"/") {
+		t.Fatalf("ticks.txt downloaded from the job's page (from %q): %q; want the ticks, from a Blob URL of the page", url, got)
 	}
 	b.noErrors(t, "the job's page")
 }
@@ -228,15 +240,18 @@ func runningJob(t *testing.T, d *Node, c *api.Client) string {
 // otherOriginGetsNothing loads a page from another port of 127.0.0.1 that
 // posts to the node's API with the browser's credentials (the cookie goes
 // along: cookies ignore ports): cancel, drain, submit, by fetch and by a
-// form. The node must do none of it.
-func otherOriginGetsNothing(t *testing.T, b *browser, d *Node, long string) {
+// form. The node must do none of it, and the page cannot read the page
+// key. It returns the session cookie the page's server received.
+func otherOriginGetsNothing(t *testing.T, b *browser, d *Node, long string) *http.Cookie {
 	t.Helper()
 	before := len(d.Jobs())
 	target := "http://" + d.api.addr
-	var sawCookie atomic.Bool
+	var stolen atomic.Pointer[http.Cookie]
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.Header.Get("Cookie"), "meshnode_session_") {
-			sawCookie.Store(true)
+		for _, c := range r.Cookies() {
+			if strings.HasPrefix(c.Name, "meshnode_session_") {
+				stolen.Store(c)
+			}
 		}
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprintf(w, `<!doctype html><title>attack</title><link rel="icon" href="data:,">
@@ -260,9 +275,11 @@ Promise.allSettled(tries).then(() => { document.title = 'done'; });
 	b.do(t, "the page on another port", chromedp.Navigate(evil.URL+"/"))
 	b.wait(t, "the page on another port", `document.title === 'done' && 'done'`)
 	b.resetErrors() // its refused requests
-	if !sawCookie.Load() {
+	cookie := stolen.Load()
+	if cookie == nil {
 		t.Fatal("the page on another port got no session cookie: the test would prove nothing")
 	}
+	b.wait(t, "the page key out of another origin's reach", `localStorage.getItem('meshnode-key') === null && 'ok'`)
 	rec, err := d.Job(long)
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +288,81 @@ Promise.allSettled(tries).then(() => { document.title = 'done'; });
 		t.Fatalf("a page on another port acted: draining %v, the long job %s, %d jobs (was %d)",
 			d.Info().Draining, rec.State, len(d.Jobs()), before)
 	}
+	return cookie
+}
+
+// replayedCookieGetsNothing calls the API directly, as a server on another
+// local port could with the session cookie the browser sent it, with the
+// API's own Host and Origin: without the page key, which only the
+// dashboard's origin holds, every call gets 401 and the node does
+// nothing. With the key, read from the dashboard's own page, the same
+// cookie is served: it was live, the key alone was missing. It returns the
+// key.
+func replayedCookieGetsNothing(t *testing.T, b *browser, d *Node, cookie *http.Cookie, long string) string {
+	t.Helper()
+	base := "http://" + d.api.addr
+	call := func(method, path, key string) (int, string) { return cookieCall(t, base, cookie, method, path, key) }
+	for _, r := range []struct{ method, path, key string }{
+		{"GET", "/v1/info", ""}, {"GET", "/v1/jobs", ""}, {"POST", "/v1/drain", ""},
+		{"POST", "/v1/jobs/" + long + "/cancel", ""}, {"POST", "/v1/drain", strings.Repeat("0", 64)},
+	} {
+		var e api.Error
+		if code, body := call(r.method, r.path, r.key); code != http.StatusUnauthorized || json.Unmarshal([]byte(body), &e) != nil || e.Code != api.CodeUnauthorized {
+			t.Errorf("the replayed cookie, %s %s (key %q): %d %q; want 401 unauthorized", r.method, r.path, r.key, code, body)
+		}
+	}
+	rec, err := d.Job(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Info().Draining || rec.State != api.JobRunning {
+		t.Fatalf("the replayed cookie acted: draining %v, the long job %s", d.Info().Draining, rec.State)
+	}
+	b.do(t, "the dashboard again", chromedp.Navigate(base+"/dashboard/"))
+	key := b.wait(t, "the page key", `document.body.dataset.ready === '1' && localStorage.getItem('meshnode-key')`)
+	if code, body := call("GET", "/v1/info", key); code != http.StatusOK {
+		t.Fatalf("the same cookie with the page key: %d %q; want 200 (else the replay proved nothing)", code, body)
+	}
+	return key
+}
+
+// cookieCall calls the API at base as a program holding the session's
+// cookie would, with the API's own Host and Origin and, unless empty, the
+// page key.
+func cookieCall(t *testing.T, base string, cookie *http.Cookie, method, path, key string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(cookie)
+	req.Header.Set("Origin", base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if key != "" {
+		req.Header.Set(api.KeyHeader, key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// logOut logs out on a page: the node forgets the session, the page its
+// key, and the pages say how to log in again.
+func logOut(t *testing.T, b *browser, base string) {
+	t.Helper()
+	b.do(t, "the overview", chromedp.Navigate(base+"/dashboard/"))
+	b.wait(t, "the overview", `document.body.dataset.ready === '1' && document.querySelector('#logout') && 'ok'`)
+	b.do(t, "logging out", chromedp.Click(chromedp.CSS("#logout")))
+	b.wait(t, "logged out", `location.pathname === '/dashboard/' && document.body.innerText.includes('Not logged in') && `+
+		`localStorage.getItem('meshnode-key') === null && 'ok'`)
+	b.resetErrors() // the 401 of the page that says so
+	b.do(t, "a page after logging out", chromedp.Navigate(base+"/dashboard/jobs"))
+	b.wait(t, "a page after logging out", textOf("body", "meshnode dashboard"))
+	b.resetErrors()
 }
 
 // cancelAndDrain cancels the long job on its page and drains the node on

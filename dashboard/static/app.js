@@ -1,5 +1,5 @@
 // The dashboard's one page: it draws the page its path names.
-import {h, api, short, failed} from './core.js';
+import {h, api, short, failed, takeKey, logout} from './core.js';
 import overview from './overview.js';
 import auctions from './auctions.js';
 import {jobList, jobPage} from './jobs.js';
@@ -23,13 +23,24 @@ function route(path) {
   return p ? [p[2], p[0]] : null;
 }
 
+// logOut ends the session (also when the node cannot be reached: the key
+// is forgotten all the same) and shows the page that says how to log in.
+async function logOut(button) {
+  button.disabled = true;
+  try { await logout(); } catch (_) { /* the key is gone; the node forgets the session in time */ }
+  location.assign('/dashboard/');
+}
+
 async function main() {
+  takeKey();
   const path = location.pathname === '/dashboard' ? '/dashboard/' : location.pathname;
   const nav = document.getElementById('nav');
   const body = document.getElementById('main');
   const r = route(path);
   nav.replaceChildren(...PAGES.map(([at, name]) =>
     h('a', {href: at, class: r && r[1] === at ? 'active' : null}, name)));
+  const out = h('button', {id: 'logout', class: 'link', title: 'End this browser\'s dashboard session', onclick: () => logOut(out)}, 'Log out');
+  document.getElementById('node').after(out);
   api('/v1/info').then(info => {
     document.getElementById('node').replaceChildren(
       h('span', {title: info.peer_id}, `${info.mode} ${short(info.peer_id)}`),

@@ -44,30 +44,80 @@ async function failure(resp) {
   return new APIError(resp.status, '', text.trim() || `HTTP ${resp.status}`);
 }
 
-// api calls the node's API (same origin: the session cookie goes along)
-// and returns its JSON answer (null for an empty one).
-export async function api(path, {method = 'GET', body, signal} = {}) {
+// The session's page key: the login hands it to the page in the URL's
+// fragment (#k=..., which the browser sends to no server); the page keeps
+// it in this origin's localStorage, which no page on another port can
+// read, and sends it with every API request beside the cookie, which
+// every local port receives. localStorage rather than sessionStorage:
+// the cookie is the browser's, shared by its tabs, and so is the key (a
+// new tab or a later login in another tab goes on working); logging out
+// removes it, and the node forgets the session anyway when it stops or
+// after 12 hours.
+const KEY = 'meshnode-key';
+
+// takeKey moves the key from the URL's fragment into localStorage and
+// takes it out of the URL (and the history).
+export function takeKey() {
+  const m = /^#k=([0-9a-f]{64})$/.exec(location.hash);
+  if (!m) return;
+  localStorage.setItem(KEY, m[1]);
+  history.replaceState(history.state, '', location.pathname + location.search);
+}
+
+// request fetches path from the node's API (same origin: the session
+// cookie goes along) with the page key.
+async function request(path, {method = 'GET', body, signal} = {}) {
   const init = {method, signal, headers: {}};
+  const key = localStorage.getItem(KEY);
+  if (key) init.headers['X-Meshnode-Key'] = key;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers['Content-Type'] = 'application/json';
   }
   const resp = await fetch(path, init);
   if (!resp.ok) throw await failure(resp);
+  return resp;
+}
+
+// logout ends the session on the node and forgets its key.
+export async function logout() {
+  try {
+    await request('/v1/dashboard/logout', {method: 'POST'});
+  } finally {
+    localStorage.removeItem(KEY);
+  }
+}
+
+// apiHead answers a HEAD request of path (its headers).
+export function apiHead(path) {
+  return request(path, {method: 'HEAD'});
+}
+
+// download fetches path (a plain link would carry no key) and saves it as
+// name: a Blob URL clicked through a temporary <a download>, revoked once
+// the download has had time to start.
+export async function download(path, name) {
+  const resp = await request(path);
+  const url = URL.createObjectURL(await resp.blob());
+  const a = h('a', {href: url, download: name, hidden: true});
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// api calls the node's API and returns its JSON answer (null for an empty
+// one).
+export async function api(path, opts) {
+  const resp = await request(path, opts);
   const text = await resp.text();
   return text ? JSON.parse(text) : null;
 }
 
 // lines calls path and hands each line of its NDJSON answer, parsed, to
 // each as it arrives; it ends with the answer (or when signal aborts).
-export async function lines(path, each, {method = 'GET', body, signal} = {}) {
-  const init = {method, signal, headers: {}};
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers['Content-Type'] = 'application/json';
-  }
-  const resp = await fetch(path, init);
-  if (!resp.ok) throw await failure(resp);
+export async function lines(path, each, opts) {
+  const resp = await request(path, opts);
   const reader = resp.body.getReader();
   const dec = new TextDecoder();
   let buf = '';

@@ -1,6 +1,6 @@
 // One job: its state, rounds (bids, declines, rejections), attempts, live
 // log, and outputs to download.
-import {h, api, lines, card, table, idText, stateBadge, when, dur, credits, bytes, finished, failed} from './core.js';
+import {h, api, apiHead, download, lines, card, table, idText, stateBadge, when, dur, credits, bytes, finished, failed} from './core.js';
 
 function text(b64) {
   if (!b64) return '';
@@ -54,12 +54,22 @@ function contentURL(cid, path) {
   return `/v1/content/${encodeURIComponent(cid)}` + path.split('/').filter(Boolean).map(p => `/${encodeURIComponent(p)}`).join('');
 }
 
+// saveButton downloads the file at path beneath cid as name (fetched with
+// the session's key: a plain link to the API would carry none).
+function saveButton(cid, path, name, text) {
+  const b = h('button', {class: 'link download', 'data-file': name, onclick: async () => {
+    b.disabled = true;
+    try { await download(contentURL(cid, path), name); } catch (err) { b.after(failed('Download', err)); }
+    b.disabled = false;
+  }}, text);
+  return b;
+}
+
 // listing shows the directory at path beneath cid, its files as downloads.
 async function listing(cid, path) {
-  const head = await fetch(contentURL(cid, path), {method: 'HEAD'});
-  if (!head.ok) throw new Error(`the node answered ${head.status} for its outputs`);
-  if (!(head.headers.get('Content-Type') || '').startsWith('application/json')) {
-    return h('a', {href: contentURL(cid, path), download: path.split('/').pop() || cid}, `download ${path || cid}`);
+  const resp = await apiHead(contentURL(cid, path));
+  if (!(resp.headers.get('Content-Type') || '').startsWith('application/json')) {
+    return saveButton(cid, path, path.split('/').pop() || cid, `download ${path || cid}`);
   }
   const l = await api(contentURL(cid, path));
   return h('ul', {class: 'files'}, (l.entries || []).map(e => {
@@ -71,7 +81,7 @@ async function listing(cid, path) {
       }}, `${e.name}/`));
       return li;
     }
-    return h('li', {}, h('a', {href: contentURL(cid, p), download: e.name}, e.name), h('span', {class: 'muted'}, ` ${bytes(e.size)}`));
+    return h('li', {}, saveButton(cid, p, e.name, e.name), h('span', {class: 'muted'}, ` ${bytes(e.size)}`));
   }));
 }
 
