@@ -103,6 +103,9 @@ type Backend interface {
 	// directory's listing or a file (an error wrapping ErrNotFound when
 	// the store lacks it or the path names nothing).
 	Content(ctx context.Context, cid, path string) (*Content, error)
+	// ProviderJobs lists the jobs the node runs and has queued as a
+	// provider (none on a node that is not one).
+	ProviderJobs() (ProviderJobs, error)
 }
 
 // ErrNotFound means the node has no such thing (a job, a peer it knows)

@@ -51,6 +51,7 @@ func Routes() []Route {
 		{Method: "POST", Path: "/v1/jobs/{id}/cancel", Summary: "Cancel a job this node submitted", Status: http.StatusNoContent},
 		{Method: "GET", Path: "/v1/jobs/{id}/events", Summary: "A job's events so far (its log lines among them), and with follow=1 those to come until it ends",
 			Query: []Param{{"follow", "string", "1: follow the job until it ends"}}, Answer: reflect.TypeFor[Line](), Media: MediaNDJSON},
+		{Method: "GET", Path: "/v1/provider/jobs", Summary: "The jobs this node runs and has queued as a provider", Answer: reflect.TypeFor[ProviderJobs]()},
 		{Method: "GET", Path: "/v1/market", Summary: "Going rates in the bids heard",
 			Query: []Param{{"window", "string", "a Go duration of up to 30 days (default 1h)"}}, Answer: reflect.TypeFor[[]Rate]()},
 		{Method: "GET", Path: "/v1/credits", Summary: "The node's balance, recent receipts and ledger",

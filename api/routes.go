@@ -59,6 +59,9 @@ func (s *Server) routes(b Backend, metrics http.Handler) *routeMux {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /v1/jobs/{id}/events", eventsHandler(b))
+	mux.HandleFunc("GET /v1/provider/jobs", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, b.ProviderJobs)
+	})
 	mux.HandleFunc("GET /v1/content/{cid}", contentHandler(b))
 	mux.HandleFunc("GET /v1/content/{cid}/{path...}", contentHandler(b))
 	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {

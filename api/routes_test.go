@@ -32,6 +32,7 @@ type fakeBackend struct {
 	credits    api.Credits
 	verify     ledger.Report
 	gc         *api.GCReport
+	provJobs   api.ProviderJobs
 	lastWindow time.Duration
 	lastRecent int
 }
@@ -89,6 +90,7 @@ func filledBackend() *fakeBackend {
 		info: filled[api.Info](), providers: filled[[]api.ProviderInfo](), challenge: filled[api.ChallengeResult](),
 		jobs: filled[[]api.JobSummary](), record: filled[*api.JobRecord](), reps: filled[[]api.Reputation](),
 		rates: filled[[]api.Rate](), credits: filled[api.Credits](), verify: filled[ledger.Report](), gc: filled[*api.GCReport](),
+		provJobs: filled[api.ProviderJobs](),
 	}
 }
 
@@ -156,6 +158,7 @@ func typedRoutes(b *fakeBackend) []route {
 		{"GET", "/v1/jobs/" + b.record.ID, "", b.record, func(ctx context.Context, c *api.Client) (any, error) {
 			return c.Job(ctx, b.record.ID)
 		}},
+		{"GET", "/v1/provider/jobs", "", b.provJobs, func(ctx context.Context, c *api.Client) (any, error) { return c.ProviderJobs(ctx) }},
 		{"GET", "/v1/reputation", "", b.reps, func(ctx context.Context, c *api.Client) (any, error) { return c.Reputations(ctx) }},
 		{"GET", "/v1/market?window=2h0m0s", "", b.rates, func(ctx context.Context, c *api.Client) (any, error) {
 			return c.Market(ctx, 2*time.Hour)
@@ -265,3 +268,5 @@ func (b *fakeBackend) Content(context.Context, string, string) (*api.Content, er
 func (b *fakeBackend) listing() *api.ContentListing {
 	return &api.ContentListing{CID: "bafkq", Entries: []api.ContentEntry{{Name: "a", CID: "bafkq", Type: api.EntryFile, Size: 1}}}
 }
+
+func (b *fakeBackend) ProviderJobs() (api.ProviderJobs, error) { return b.provJobs, nil }

@@ -162,7 +162,7 @@ func visitPages(t *testing.T, b *browser, base, id, price, amount, runner string
 			textOf("#job-id", id), textOf(".bids .price", price), textOf("#log", "tick 1\ntick 2\ntick 3\ntick 4\ntick 5"))},
 		{"credits", "/dashboard/credits", `document.querySelector('#balance-chart path.line') && ` +
 			textOf(`#receipts tr[data-job="`+id+`"] .amount`, amount)},
-		{"owner", "/dashboard/owner", `document.querySelector('#drain') && ` + textOf("#running", "running")},
+		{"owner", "/dashboard/owner", `document.querySelector('#drain') && document.querySelector('#provider-jobs') && ` + textOf("#running", "running")},
 		{"submit", "/dashboard/submit", `document.querySelector('#module') && ` + textOf("#submit", "Submit")},
 	}
 	for _, p := range pages {

@@ -77,6 +77,7 @@ func TestAPIMatchesOpenAPI(t *testing.T) {
 		"gc":         func() error { _, err := c.GC(ctx, true); return err },
 		"fetch":      func() error { _, err := c.FetchContent(ctx, out.Outputs); return err },
 		"openapi":    func() error { _, err := c.OpenAPI(ctx); return err },
+		"provider":   func() error { _, err := c.ProviderJobs(ctx); return err },
 	}
 	for name, call := range calls {
 		if err := call(); err != nil {
@@ -105,6 +106,60 @@ func TestAPIMatchesOpenAPI(t *testing.T) {
 		}
 		if seen[r.Method+" "+strings.ReplaceAll(r.Path, "...}", "}")] == 0 {
 			t.Errorf("%s %s: no answer validated", r.Method, r.Path)
+		}
+	}
+}
+
+// A provider lists the jobs it runs (GET /v1/provider/jobs): the job
+// while it runs, nothing once it has ended.
+func TestProviderJobsListsRunning(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	client, _ := meshOf(t, "test-provider-jobs", Config{Region: "eu-west", Rates: job.Rates{CPUHour: job.Nano}, DataDir: dir, API: "127.0.0.1:0"})
+	v := openapitest.New(t)
+	c, err := api.Dial(dir, api.WithHTTPClient(v.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := make(chan string, 1)
+	done := make(chan *job.Outcome, 1)
+	go func() {
+		done <- submit(t, client, guestSpec(t, "sleep", "4s"), func(e job.Event) {
+			if e.Kind == job.EventRunning {
+				running <- e.Job
+			}
+		})
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var id string
+	select {
+	case id = <-running:
+	case <-ctx.Done():
+		t.Fatal("the job never ran")
+	}
+	pj, err := c.ProviderJobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pj.Running) != 1 || pj.Running[0].Job != id || pj.Running[0].Resources.CPUMillis == 0 {
+		t.Fatalf("while %s runs: %+v", id, pj)
+	}
+	if out := <-done; out.State != job.StateCompleted {
+		t.Fatalf("state %s: %s", out.State, out.Error)
+	}
+	for {
+		pj, err = c.ProviderJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pj.Running) == 0 && len(pj.Queued) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after the job: %+v", pj)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

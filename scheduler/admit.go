@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -252,4 +253,22 @@ func (r *Reservations) Wait(ctx context.Context, id string, res job.Resources, l
 			return ctx.Err()
 		}
 	}
+}
+
+// Held is one job's reservation.
+type Held struct {
+	ID        string
+	Resources job.Resources
+}
+
+// Snapshot lists the reservations held, by ID, and the jobs queued for
+// capacity, first in line first.
+func (r *Reservations) Snapshot() (held []Held, queued []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, res := range r.held {
+		held = append(held, Held{ID: id, Resources: res})
+	}
+	slices.SortFunc(held, func(a, b Held) int { return strings.Compare(a.ID, b.ID) })
+	return held, slices.Clone(r.queue)
 }

@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -277,4 +278,36 @@ func TestReservationsConcurrent(t *testing.T) {
 			t.Fatalf("Free() = %+v after churn, want %+v", free, total)
 		}
 	})
+}
+
+// Snapshot lists the reservations held and, in order, the jobs queued.
+func TestReservationsSnapshot(t *testing.T) {
+	r := scheduler.NewReservations(job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30})
+	one := job.Resources{CPUMillis: 1000, MemoryBytes: 1 << 20}
+	for _, id := range []string{"b", "a"} {
+		if err := r.Reserve(id, one); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	queued := make(chan int, 2)
+	done := make(chan error, 2)
+	for _, id := range []string{"c", "d"} {
+		go func() { done <- r.Wait(ctx, id, one, 4, func(pos int) { queued <- pos }) }()
+		<-queued // c is first in line before d asks
+	}
+	held, q := r.Snapshot()
+	if len(held) != 2 || held[0].ID != "a" || held[1].ID != "b" || held[0].Resources != one {
+		t.Errorf("held %+v, want a and b with %v", held, one)
+	}
+	if len(q) != 2 || q[0] != "c" || q[1] != "d" {
+		t.Errorf("queued %v, want [c d]", q)
+	}
+	cancel()
+	for range 2 {
+		<-done
+	}
+	if _, q := r.Snapshot(); len(q) != 0 {
+		t.Errorf("queued %v after the waiters left", q)
+	}
 }

@@ -117,6 +117,10 @@ class Client:
         """The node's OpenAPI document."""
         return self._json("GET", "/v1/openapi.json")
 
+    def provider_jobs(self):
+        """As a provider: {"running": [{job, resources}], "queued": [job IDs]}."""
+        return self._json("GET", "/v1/provider/jobs")
+
     def drain(self):
         """Take no new jobs; stop once the running ones have finished."""
         self._json("POST", "/v1/drain")

@@ -108,6 +108,7 @@ class ClientTest(unittest.TestCase):
         provs = self.c.providers()
         self.assertTrue(provs, "no providers found")
         self.assertIsInstance(self.c.reputation(), list)
+        self.assertEqual(self.c.provider_jobs(), {"running": [], "queued": []})  # a client runs none
 
 
 if __name__ == "__main__":

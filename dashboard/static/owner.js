@@ -11,7 +11,7 @@ function bar(label, used, total, fmt) {
 }
 
 export default async function owner(main) {
-  const [info, c] = await Promise.all([api('/v1/info'), api('/v1/credits?recent=200')]);
+  const [info, c, jobs] = await Promise.all([api('/v1/info'), api('/v1/credits?recent=200'), api('/v1/provider/jobs')]);
   if (info.mode !== 'provider') {
     main.replaceChildren(h('h1', {}, 'Device'),
       h('p', {id: 'not-provider'}, 'This node is a client: it runs no jobs for others. Start it with --mode provider to sell its capacity.'));
@@ -50,6 +50,11 @@ export default async function owner(main) {
       cap.gpus ? bar('GPUs', cap.gpus - (free.gpus || 0), cap.gpus, n => String(n)) : null,
       h('p', {class: 'muted'}, `Rates: ${credits(info.rates.cpu_hour)} credits per core-hour` +
         (info.rates.gpu_hour ? `, ${credits(info.rates.gpu_hour)} per GPU-hour` : '') + `. Region ${info.region || 'none'}.`)),
+    card('Running and queued jobs', jobs.running.length || jobs.queued.length
+      ? table(['job', 'state', 'cores', 'memory', 'GPUs'], [
+        ...jobs.running.map(j => [idText(j.job), 'running', cores(j.resources.cpu_millis), bytes(j.resources.memory_bytes), String(j.resources.gpus || 0)]),
+        ...jobs.queued.map((id, i) => [idText(id), `queued (#${i + 1})`, '', '', ''])], {id: 'provider-jobs'})
+      : h('p', {class: 'muted', id: 'provider-jobs'}, 'No job running or queued now.')),
     card('Drain', drainState),
     card('Recent earnings', earned.length
       ? table(['time', 'job', 'client', 'amount (credits)'], earned.map(r => [when(r.time_ms), idText(r.job), idText(r.payer), credits(r.amount)]), {id: 'earnings'})

@@ -133,7 +133,12 @@ func (v *Validator) check(req *http.Request, resp *http.Response) {
 	}
 	name = op.method + " " + op.path
 	media, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	o := v.doc.Paths.Value(op.path).GetOperation(op.method)
+	pi := v.doc.Paths.Value(op.path)
+	if pi == nil || pi.GetOperation(op.method) == nil {
+		v.fail("%s: api.Routes has it, the document does not (regenerate api/openapi.json)", name)
+		return
+	}
+	o := pi.GetOperation(op.method)
 	r := o.Responses.Status(resp.StatusCode)
 	if r == nil {
 		r = o.Responses.Default()
