@@ -60,6 +60,9 @@ func (s *provState) answer(r *job.Request, now time.Duration) job.Bid {
 	}
 	b.Provider = s.p.ID
 	b.ExpiresMS = epochMS(now + r.Timeout() + 30*time.Second)
+	if b.Decline == "" {
+		b.Carbon = s.p.Record.IntensityOver(wall(now), r.Run()) // 0 unless its record declares one (green.go)
+	}
 	return b
 }
 

@@ -44,6 +44,10 @@ type Config struct {
 	// comparison).
 	DataBandwidth int64 `json:"data_bandwidth,omitempty"`
 	DataBlind     bool  `json:"data_blind,omitempty"`
+	// Defer makes a job that weighs carbon and has a deadline wait for
+	// its greenest start hour before its first round, as the client does
+	// (green.go).
+	Defer bool `json:"defer,omitempty"`
 }
 
 // DefaultConfig is the configuration of the quality benchmark.

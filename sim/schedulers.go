@@ -122,7 +122,7 @@ func (w *world) decide(j *Job, answers []job.Bid, answeredAt map[string]time.Dur
 		deadline = wall(j.Deadline)
 	}
 	checks := append(scheduler.Checks(j.ID, s, wall(now)), scheduler.Fits(s.Resources.Need(), record),
-		scheduler.MeetsDeadline(deadline, wall(now), waitOf))
+		scheduler.CarbonFollows(record, wall(now), s.CarbonRun()), scheduler.MaxCarbon(s), scheduler.MeetsDeadline(deadline, wall(now), waitOf))
 	transfer := scheduler.Transfers(scheduler.Feasible(answers, checks), nil) // the default rate, as a client that measured nothing
 	est := func(b *job.Bid) scheduler.Option {
 		p := w.byID[b.Provider]

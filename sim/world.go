@@ -28,6 +28,12 @@ type outcome struct {
 	run      time.Duration
 	awards   int // awards sent (a declined award counts)
 	rounds   int // auctions (or placement rounds) it took
+	// emissions of its run: its energy over the real run time at the
+	// intensity its provider's record declares for it (green.go);
+	// deferred how long it waited for a greener hour before its first
+	// round (Config.Defer).
+	emissions job.Carbon
+	deferred  time.Duration
 }
 
 // world is one run: one scheduler over one job stream on a fresh mesh.
@@ -73,9 +79,13 @@ func (w *world) oneWay(j *Job, p int) time.Duration { return w.rtt(j, p) / 2 }
 // in the simulation reads).
 func request(j *Job, client string, bidBy time.Duration) *job.Request {
 	s := &j.Spec
-	return &job.Request{V: job.Version, Job: j.ID, Client: client, Executor: s.Executor, Module: s.Module, Image: s.Image,
+	r := &job.Request{V: job.Version, Job: j.ID, Client: client, Executor: s.Executor, Module: s.Module, Image: s.Image,
 		Resources: s.Resources, TimeoutMS: s.TimeoutMS, MaxPrice: s.MaxPrice, Region: s.Region, NotRegions: s.NotRegions,
 		BidByMS: epochMS(bidBy)}
+	if s.WeighsCarbon() {
+		r.ExpectedMS = s.ExpectedMS
+	}
+	return r
 }
 
 // newTask is job j's task on provider p; hold is added to its run (the
@@ -102,6 +112,7 @@ func (w *world) newTask(j *Job, p int, hold time.Duration, pay job.Credits) *tas
 			charge = job.Credits(float64(charge) * float64(pay) / float64(price))
 		}
 		o.cost = charge
+		o.emissions = job.Emissions(job.Energy(j.Spec.Resources, run), prov.Record.IntensityOver(wall(o.started), run))
 		o.result = finish + w.oneWay(j, p)
 		w.clients.resulted(&w.loop, j, w.oneWay(j, p))
 	}
@@ -161,7 +172,7 @@ func (w *world) run(kind string) {
 	}
 	for i := range w.jobs {
 		j := &w.jobs[i]
-		w.loop.At(j.At, func() { round(j) })
+		w.loop.At(j.At, func() { w.submit(j, round) })
 	}
 	w.loop.Run(0)
 }

@@ -44,6 +44,7 @@ scheduler's. A run repeats exactly for a given seed.`,
 	f.Bool("json", false, "print the report as one JSON object")
 	f.String("plot", "", "write a PNG chart of the ratios to this file")
 	cmd.AddCommand(newSimBurst())
+	cmd.AddCommand(newSimGreen())
 	return cmd
 }
 
