@@ -29,12 +29,14 @@ func newDemo() *cobra.Command {
 		Short: "Run a 5-node mesh on loopback and route jobs through its auction",
 		Long: `Start 1 client and 4 providers in this process, real libp2p hosts on
 127.0.0.1 with different prices, regions, injected delays and (simulated,
-declared on a test network) GPUs; grant the client credits from the test
-network's faucet; and run the bundled hello WASM job five times: with policy
-cost, with policy latency, with a region constraint (eu-*), with a GPU model
-(h100, on the GPU jobs topic), and with policy balanced in a second-price
-auction. Each shows the bids and declines, the winner and why, and the result;
-the end shows the client's ledger: what each job paid, by signed receipts.`,
+declared on a test network) GPUs and carbon intensities (self-declared); grant
+the client credits from the test network's faucet; and run the bundled hello
+WASM job six times: with policy cost, with policy latency, with policy green
+(the lowest estimated emissions), with a region constraint (eu-*), with a GPU
+model (h100, on the GPU jobs topic), and with policy balanced in a
+second-price auction. Each shows the bids and declines with their prices and
+intensities, the winner and why, and the result; the end shows the client's
+ledger: what each job paid, by signed receipts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyConfig(cmd); err != nil {
@@ -54,11 +56,12 @@ var demoProviders = []struct {
 	region, rate string
 	gpus         []job.GPU     // simulated
 	delay        time.Duration // injected at the connection level
+	carbon       job.Intensity // declared, gCO2e/kWh
 }{
-	{"us-east", "1.20", []job.GPU{demoGPU("NVIDIA H100 80GB HBM3", 80), demoGPU("NVIDIA H100 80GB HBM3", 80)}, 12 * time.Millisecond},
-	{"eu-west", "0.90", []job.GPU{demoGPU("NVIDIA A100-SXM4-40GB", 40)}, 2 * time.Millisecond},
-	{"eu-central", "0.70", nil, 5 * time.Millisecond},
-	{"ap-south", "0.50", nil, 25 * time.Millisecond},
+	{"us-east", "1.20", []job.GPU{demoGPU("NVIDIA H100 80GB HBM3", 80), demoGPU("NVIDIA H100 80GB HBM3", 80)}, 12 * time.Millisecond, 380},
+	{"eu-west", "0.90", []job.GPU{demoGPU("NVIDIA A100-SXM4-40GB", 40)}, 2 * time.Millisecond, 240},
+	{"eu-central", "0.70", nil, 5 * time.Millisecond, 60},
+	{"ap-south", "0.50", nil, 25 * time.Millisecond, 650},
 }
 
 func demoGPU(model string, gib uint64) job.GPU {
@@ -122,14 +125,14 @@ func (d *demoMesh) closeProviders() {
 // startProviders starts demoProviders and prints a table of them.
 func (d *demoMesh) startProviders(ctx context.Context, w io.Writer, rep *hwprobe.Report) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tGPUS\tDELAY\tADDRESS")
+	fmt.Fprintln(tw, "PROVIDER\tPEER ID\tREGION\tPRICE/CORE-HOUR\tCARBON\tGPUS\tDELAY\tADDRESS")
 	for i, p := range demoProviders {
 		rate, _ := job.ParseCredits(p.rate)
 		cfg := node.Config{
 			Mode: node.ModeProvider, Region: p.region, Rates: job.Rates{CPUHour: rate, GPUHour: 4 * rate},
 			Network: demoNetwork, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: d.boot,
 			Capacity: job.Resources{CPUMillis: 2000, MemoryBytes: 1 << 30}, Hardware: rep,
-			Delay: p.delay, Faucet: testfaucet.ID,
+			Delay: p.delay, Faucet: testfaucet.ID, CarbonIntensity: p.carbon,
 		}
 		if p.gpus != nil {
 			cfg.Simulated = &node.Simulated{GPUs: p.gpus}
@@ -145,7 +148,8 @@ func (d *demoMesh) startProviders(ctx context.Context, w io.Writer, rep *hwprobe
 		}
 		name := fmt.Sprintf("p%d", i+1)
 		d.names[n.ID().String()] = name
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", name, short(n.ID().String()), p.region, rate, gpuSummary(p.gpus), p.delay, strings.Split(addr, "/p2p/")[0])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", name, short(n.ID().String()), p.region, rate, p.carbon, gpuSummary(p.gpus), p.delay,
+			strings.Split(addr, "/p2p/")[0])
 	}
 	tw.Flush()
 	return nil
@@ -218,6 +222,7 @@ type demoRun struct {
 var demoRuns = []demoRun{
 	{"policy cost: the cheapest provider wins", job.PolicyCost, "", 0, "", ""},
 	{"policy latency: the provider with the lowest measured RTT wins", job.PolicyLatency, "", 0, "", ""},
+	{"policy green: the lowest estimated emissions win (the job's energy at each provider's self-declared carbon intensity)", job.PolicyGreen, "", 0, "", ""},
 	{"policy cost, region eu-*: data stays in the EU", job.PolicyCost, "eu-*", 0, "", ""},
 	{"policy cost, 1 GPU of model h100: only a provider with one may win (GPU jobs gossip on their own topic)", job.PolicyCost, "", 1, "h100", ""},
 	{"policy balanced, second-price auction: price and latency weighed equally; the winner is paid the runner-up's price", job.PolicyBalanced, "", 0, "", job.AuctionSecondPrice},
@@ -252,8 +257,8 @@ func runDemoJob(ctx context.Context, w io.Writer, client *node.Node, names map[s
 		return &exitError{code: exitJobFailed, err: fmt.Errorf("demo job %d %s: %s", i+1, out.State, out.Error)}
 	}
 	fmt.Fprintf(w, "winner: %s (%s) — %s\n", names[out.Provider], out.Region, out.Reason)
-	fmt.Fprintf(w, "result: exit %d, charged %s credits, %.1fms total (discover %.1f, auction %.1f, run %.1f)\n",
-		out.ExitCode, out.Charge, out.Timings.Total, out.Timings.Discover, out.Timings.Auction, out.Timings.Run)
+	fmt.Fprintf(w, "result: exit %d, charged %s credits, emitted %s CO2e by estimate, %.1fms total (discover %.1f, auction %.1f, run %.1f)\n",
+		out.ExitCode, out.Charge, out.Emissions, out.Timings.Total, out.Timings.Discover, out.Timings.Auction, out.Timings.Run)
 	for _, line := range strings.Split(strings.TrimRight(string(out.Stdout), "\n"), "\n") {
 		fmt.Fprintf(w, "  | %s\n", line)
 	}
@@ -263,7 +268,7 @@ func runDemoJob(ctx context.Context, w io.Writer, client *node.Node, names map[s
 func printAnswers(w io.Writer, client *node.Node, names map[string]string, answers []job.Event, out *job.Outcome) {
 	sort.Slice(answers, func(i, j int) bool { return names[answers[i].Provider] < names[answers[j].Provider] })
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  \tPROVIDER\tREGION\tANSWER\tPRICE (credits)\tRTT")
+	fmt.Fprintln(tw, "  \tPROVIDER\tREGION\tANSWER\tPRICE (credits)\tCARBON\tRTT")
 	for _, a := range answers {
 		mark := ""
 		if a.Provider == out.Provider {
@@ -279,7 +284,7 @@ func printAnswers(w io.Writer, client *node.Node, names map[string]string, answe
 		if a.Kind == job.EventDecline {
 			answer, price = "declined ("+a.Message+")", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, names[a.Provider], a.Region, answer, price, rtt)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, names[a.Provider], a.Region, answer, price, a.Carbon, rtt)
 	}
 	tw.Flush()
 }
