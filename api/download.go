@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -26,14 +27,26 @@ func (c *Client) Download(ctx context.Context, cid, target string) error {
 	if err != nil {
 		return err
 	}
-	if v.File != nil {
-		defer v.File.Close()
-		return writeNew(target, v.File)
-	}
-	if err := os.Mkdir(target, 0o755); err != nil {
+	// Made and opened beneath its parent's root: a symbolic link swapped
+	// in for target meanwhile is not followed.
+	parent, err := os.OpenRoot(filepath.Dir(target))
+	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	root, err := os.OpenRoot(target)
+	defer parent.Close()
+	name := filepath.Base(target)
+	if v.File != nil {
+		defer v.File.Close()
+		f, err := parent.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		return copyClose(f, v.File, target)
+	}
+	if err := parent.Mkdir(name, 0o755); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	root, err := parent.OpenRoot(name)
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -90,15 +103,6 @@ func (c *Client) downloadFile(ctx context.Context, dir *os.Root, name, cid, p st
 		return fmt.Errorf("api: %w", err)
 	}
 	return copyClose(f, r, path.Join(cid, p))
-}
-
-// writeNew writes r to the file target, which must not exist.
-func writeNew(target string, r io.Reader) error {
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("api: %w", err)
-	}
-	return copyClose(f, r, target)
 }
 
 // copyClose copies r into f and closes f.

@@ -57,6 +57,10 @@ func (e *Error) Error() string { return e.Message }
 // Is makes errors.Is(err, ErrNotFound) true of a not_found error.
 func (e *Error) Is(target error) bool { return target == ErrNotFound && e.Code == CodeNotFound }
 
+// ErrTooLarge means what a request names is over a limit of the node
+// (the API answers 413, too_large).
+var ErrTooLarge = errors.New("too large")
+
 // writeError answers with e's status and e as JSON.
 func writeError(w http.ResponseWriter, code ErrorCode, format string, args ...any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -69,8 +73,11 @@ func writeError(w http.ResponseWriter, code ErrorCode, format string, args ...an
 // fallback.
 func errorOf(w http.ResponseWriter, err error, fallback ErrorCode) {
 	code := fallback
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		code = CodeNotFound
+	case errors.Is(err, ErrTooLarge):
+		code = CodeTooLarge
 	}
 	writeError(w, code, "%s", err.Error())
 }

@@ -175,14 +175,34 @@ func (d *sessions) session(id, key string) (live, keyed bool) {
 	return true, subtle.ConstantTimeCompare(h[:], e.key[:]) == 1
 }
 
+// sessionOf finds r's session among every cookie of the session's name
+// it carries: a page on another port may have set cookies of that name
+// (cookies ignore ports) with a longer Path, which browsers send first;
+// taking the first would lock the owner out. It reports whether one is
+// live, and whether one is live and keyed by r's page key.
+func (d *sessions) sessionOf(r *http.Request) (live, keyed bool) {
+	key := r.Header.Get(KeyHeader)
+	for _, c := range r.CookiesNamed(d.cookie) {
+		l, k := d.session(c.Value, key)
+		live = live || l
+		if k {
+			return true, true
+		}
+	}
+	return live, false
+}
+
 // logout ends the session of the request's cookie (reached only with its
 // page key, or with the API token) and clears the cookie.
 func (d *sessions) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(d.cookie); err == nil {
-		k := sha256.Sum256([]byte(c.Value))
-		d.mu.Lock()
-		delete(d.live, k)
-		d.mu.Unlock()
+	key := r.Header.Get(KeyHeader)
+	for _, c := range r.CookiesNamed(d.cookie) {
+		if _, keyed := d.session(c.Value, key); keyed || key == "" { // the keyed one (the API token: any)
+			k := sha256.Sum256([]byte(c.Value))
+			d.mu.Lock()
+			delete(d.live, k)
+			d.mu.Unlock()
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: d.cookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.Header().Set("Cache-Control", "no-store")
@@ -236,11 +256,7 @@ func (d *sessions) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 		next.ServeHTTP(w, r)
 		return true
 	}
-	var id string
-	if c, err := r.Cookie(d.cookie); err == nil {
-		id = c.Value
-	}
-	live, keyed := d.session(id, r.Header.Get(KeyHeader))
+	live, keyed := d.sessionOf(r)
 	if !live || r.URL.Path == "/v1/dashboard/login" {
 		if !page {
 			return false

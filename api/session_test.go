@@ -380,3 +380,40 @@ func TestDashboardLogout(t *testing.T) {
 		t.Fatalf("another session after a logout: %d %q", code, body)
 	}
 }
+
+// A page on another port can set cookies of the session's name (cookies
+// ignore ports), which the browser sends before the real one when their
+// Path is longer: the node looks at every cookie of that name, so junk
+// ones lock no one out, and grant nothing.
+func TestDashboardTossedCookiesLockNoOneOut(t *testing.T) {
+	t.Parallel()
+	srv, b, c := dashboardServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u, err := c.DashboardLogin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := login(t, u)
+	self := "http://" + srv.Addr()
+	req, err := http.NewRequest(http.MethodPost, self+"/v1/drain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", s.cookie.Name+"=junk; "+s.cookie.Name+"="+s.cookie.Value+"; "+s.cookie.Name+"=more-junk")
+	req.Header.Set(api.KeyHeader, s.key)
+	req.Header.Set("Origin", self)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || !b.drained.Load() {
+		t.Fatalf("the real cookie after a tossed one: %d, drained %v; want 202", resp.StatusCode, b.drained.Load())
+	}
+	junk := &http.Cookie{Name: s.cookie.Name, Value: "junk"}
+	if code, body := keyedReq(t, srv, "GET", "/v1/info", session{junk, s.key}, "", "", "same-origin"); !unauthorized(code, body) {
+		t.Fatalf("a tossed cookie with the real key: %d %q; want 401", code, body)
+	}
+}

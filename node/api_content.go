@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/computemesh/computemesh/api"
+	"github.com/computemesh/computemesh/content"
 	"github.com/computemesh/computemesh/job"
 	"github.com/computemesh/computemesh/unixfs"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -20,6 +21,12 @@ func (b backend) Content(ctx context.Context, root, path string) (*api.Content, 
 	}
 	if !b.n.store.Has(rc) {
 		return nil, fmt.Errorf("%w: %s is not in this node's store", api.ErrNotFound, rc)
+	}
+	// Whole and within the node's limits (what it expands to, not what
+	// its blocks weigh: a file node can link one leaf a million times),
+	// or not served: a DAG a fetch refused may have left blocks behind.
+	if _, err := b.n.content.Stat(ctx, rc, b.n.content.FetchBudget()); err != nil {
+		return nil, contentErr(err)
 	}
 	dag := b.n.content.DAG()
 	c, err := dag.Resolve(ctx, rc, path)
@@ -53,10 +60,13 @@ func (b backend) Content(ctx context.Context, root, path string) (*api.Content, 
 }
 
 // contentErr marks a path that names nothing, or a block the store lacks,
-// as not found.
+// as not found, and a DAG over the node's limits as too large.
 func contentErr(err error) error {
-	if errors.Is(err, unixfs.ErrNoPath) || ipld.IsNotFound(err) {
+	switch {
+	case errors.Is(err, unixfs.ErrNoPath) || ipld.IsNotFound(err):
 		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
+	case errors.Is(err, unixfs.ErrOverLimit) || errors.Is(err, content.ErrOverBudget):
+		return fmt.Errorf("%w: %w", api.ErrTooLarge, err)
 	}
 	return err
 }

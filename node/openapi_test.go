@@ -88,6 +88,14 @@ func TestAPIMatchesOpenAPI(t *testing.T) {
 	if err := c.Cancel(ctx, out.Job); !errors.As(err, &e) || e.Code != api.CodeConflict {
 		t.Errorf("cancelling a finished job: %v, want a conflict", err)
 	}
+	long := guestSpec(t, "sleep", "60s")
+	running, err := c.Submit(ctx, api.SubmitRequest{Spec: *long.Spec, Module: long.Module, Detach: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Cancel(ctx, running.Job); err != nil {
+		t.Errorf("cancelling a job in flight: %v", err)
+	}
 	if _, err := c.Job(ctx, "zzzz"); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("an unknown job: %v, want not_found", err)
 	}

@@ -23,8 +23,12 @@ type Entry struct {
 	Size int64
 }
 
-// MaxListed bounds the entries List returns from one directory.
-const MaxListed = 100_000
+// Bounds of what List returns from one directory: entries, and the bytes
+// of a name (what file systems allow; export could write no longer one).
+const (
+	MaxListed = 100_000
+	MaxName   = 255
+)
 
 // ErrNoPath means a path does not name an entry of the tree.
 var ErrNoPath = errors.New("no such path")
@@ -95,8 +99,8 @@ func (d *DAG) List(ctx context.Context, c cid.Cid) ([]Entry, error) {
 	}
 	var out []Entry
 	err = dir.ForEachLink(ctx, func(l *ipld.Link) error {
-		if l.Name == "" || l.Name == "." || l.Name == ".." || strings.ContainsAny(l.Name, "/\x00") {
-			return fmt.Errorf("unixfs: %s: an entry named %q: %w", c, l.Name, ErrUnsupported)
+		if l.Name == "" || l.Name == "." || l.Name == ".." || strings.ContainsAny(l.Name, "/\x00") || len(l.Name) > MaxName {
+			return fmt.Errorf("unixfs: %s: an entry named %.300q: %w", c, l.Name, ErrUnsupported)
 		}
 		if len(out) == MaxListed {
 			return fmt.Errorf("unixfs: %s: more than %d entries: %w", c, MaxListed, ErrOverLimit)

@@ -245,9 +245,22 @@ class Client:
         os.mkdir(target)
         for e in listing["entries"]:
             name = e["name"]
-            if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
+            if not _plain_name(name):
                 raise APIError("bad_request", f"the node listed an entry named {name!r}: refused")
             self.download(cid, os.path.join(target, name), _path + "/" + name, _depth + 1)
+
+
+_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
+
+
+def _plain_name(name):
+    """Whether name is a plain file name on every system: not empty, . or
+    .., no separator, NUL or drive colon (C:x is relative to another
+    directory on Windows), no Windows device name, no trailing dot or
+    space, at most 255 bytes."""
+    if name in ("", ".", "..") or any(c in name for c in "/\\\x00:") or len(name.encode()) > 255:
+        return False
+    return name.split(".")[0].upper() not in _RESERVED and not name.endswith((".", " "))
 
 
 def _error(e):

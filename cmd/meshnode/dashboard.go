@@ -2,9 +2,14 @@ package main
 
 import (
 	"fmt"
+	"html"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+
+	"github.com/computemesh/computemesh/internal/atomicfile"
 
 	"github.com/spf13/cobra"
 )
@@ -32,7 +37,8 @@ within 2 minutes; the session lasts 12 hours, or until the node stops.`,
 			fmt.Fprintln(cmd.ErrOrStderr(), "open it in a browser on this machine: it logs in once, within 2 minutes")
 			if noOpen, _ := cmd.Flags().GetBool("no-open"); !noOpen {
 				if opener := browserOpener(); opener != "" {
-					if err := startDetached(opener, u); err != nil {
+					dataDir, _ := cmd.Flags().GetString("data-dir")
+					if err := openLogin(opener, dataDir, u); err != nil {
 						fmt.Fprintf(cmd.ErrOrStderr(), "could not open a browser (%v): open the link yourself\n", err)
 					}
 				}
@@ -61,6 +67,30 @@ func browserOpener() string {
 		return p
 	}
 	return ""
+}
+
+// loginFile is the page, in the node's data dir, that the browser is
+// opened on to log in.
+const loginFile = "dashboard-login.html"
+
+// openLogin opens the login link u in the browser without putting it on
+// a command line, where other local users could read it (/proc/PID/cmdline)
+// and log in first: u goes into a page only the owner can read (0600 in
+// the data dir) that sends the browser on to it, and the browser is
+// opened on that file.
+func openLogin(opener, dataDir, u string) error {
+	abs, err := filepath.Abs(filepath.Join(dataDir, loginFile))
+	if err != nil {
+		return err
+	}
+	esc := html.EscapeString(u)
+	page := "<!doctype html><meta charset=utf-8><meta name=referrer content=no-referrer>" +
+		`<meta http-equiv="refresh" content="0; url=` + esc + `"><title>computemesh</title>` +
+		`<p>Logging in to <a href="` + esc + `">the dashboard</a>…</p>` + "\n"
+	if err := atomicfile.WriteFile(abs, []byte(page), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", abs, err)
+	}
+	return startDetached(opener, (&url.URL{Scheme: "file", Path: abs}).String())
 }
 
 // startDetached starts prog with arg and leaves it running.

@@ -34,7 +34,7 @@ async function providers(el) {
     return;
   }
   ps = ps || [];
-  const counts = {};
+  const counts = Object.create(null); // regions are a peer's strings: "__proto__" is a key like any other
   for (const p of ps) {
     if (!p.record || p.error || p.unreachable) continue;
     const c = counts[p.record.region] || (counts[p.record.region] = {n: 0, title: ''});

@@ -28,7 +28,7 @@ type Validator struct {
 	routes []route
 	mu     sync.Mutex
 	errs   []string
-	seen   map[string]int // responses validated, by operation
+	seen   map[string]int // successful (2xx) responses validated, by operation
 }
 
 type route struct {
@@ -67,8 +67,9 @@ func New(t testing.TB) *Validator {
 	return v
 }
 
-// Seen returns how many responses of each operation ("GET /v1/jobs/{id}")
-// were validated.
+// Seen returns how many successful (2xx) responses of each operation
+// ("GET /v1/jobs/{id}") were validated: an operation that only ever
+// answered errors does not count as seen.
 func (v *Validator) Seen() map[string]int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -148,7 +149,7 @@ func (v *Validator) check(req *http.Request, resp *http.Response) {
 		return
 	}
 	if r.Value.Content == nil || resp.StatusCode == http.StatusNoContent {
-		v.count(name)
+		v.count(name, resp.StatusCode)
 		return
 	}
 	mt := r.Value.Content.Get(media)
@@ -157,13 +158,16 @@ func (v *Validator) check(req *http.Request, resp *http.Response) {
 		return
 	}
 	if media == api.MediaBytes || media == api.MediaText {
-		v.count(name)
+		v.count(name, resp.StatusCode)
 		return
 	}
-	resp.Body = &checked{ReadCloser: resp.Body, v: v, name: name, schema: mt.Schema.Value, ndjson: media == api.MediaNDJSON}
+	resp.Body = &checked{ReadCloser: resp.Body, v: v, name: name, status: resp.StatusCode, schema: mt.Schema.Value, ndjson: media == api.MediaNDJSON}
 }
 
-func (v *Validator) count(name string) {
+func (v *Validator) count(name string, status int) {
+	if status < 200 || status > 299 {
+		return
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.seen[name]++
@@ -175,6 +179,7 @@ type checked struct {
 	io.ReadCloser
 	v      *Validator
 	name   string
+	status int
 	schema *openapi3.Schema
 	ndjson bool
 	buf    bytes.Buffer
@@ -200,7 +205,7 @@ func (c *checked) Read(p []byte) (int, error) {
 		if rest := bytes.TrimSpace(c.buf.Bytes()); len(rest) > 0 || !c.ndjson {
 			c.value(rest)
 		}
-		c.v.count(c.name)
+		c.v.count(c.name, c.status)
 	}
 	return n, err
 }
