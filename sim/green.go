@@ -44,7 +44,7 @@ type GreenConfig struct {
 // DefaultGreenConfig is the scenario of docs/BENCHMARKS.md.
 func DefaultGreenConfig() GreenConfig {
 	return GreenConfig{Providers: 20, Clients: 10, Loads: []float64{0.5, 0.8, 0.95}, Span: 24 * time.Hour,
-		Run: time.Hour, Cores: 4, Defer: 12 * time.Hour, Deferrable: 0.3, Seed: 1}
+		Run: 2 * time.Hour, Cores: 4, Defer: 12 * time.Hour, Deferrable: 0.3, Seed: 1}
 }
 
 // The variants of the green scenario.

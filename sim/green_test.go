@@ -9,9 +9,9 @@ import (
 // Green placement (issue #19) on a day's stream with the regional
 // intensity trace: policy green, and balanced with a carbon weight, emit
 // less than policy cost at every load, what it costs in credits and time
-// in the table (docs/BENCHMARKS.md); every job is done, but for a few
-// deferrable ones at high load whose deadline passed while every client
-// waited for the same green hours (they end unscheduled, as they would).
+// in the table (docs/BENCHMARKS.md); every job is done (of the deferrable
+// ones, a few may miss their deadline while every client waits for the
+// same green hours: they end unscheduled, as they would).
 func TestGreen(t *testing.T) {
 	rs, err := RunGreen(context.Background(), SyntheticTopology(), DefaultGreenConfig()) // docs/BENCHMARKS.md
 	if err != nil {
