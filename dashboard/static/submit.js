@@ -26,7 +26,8 @@ export default async function submit(main) {
     region: h('input', {id: 'region', type: 'text', placeholder: 'e.g. eu-* (empty: anywhere)'}),
     notRegion: h('input', {id: 'not-region', type: 'text', placeholder: 'e.g. us-central, ap-*'}),
     maxPrice: h('input', {id: 'max-price', type: 'number', min: '0', step: 'any', placeholder: 'credits (empty: no limit)'}),
-    policy: h('select', {id: 'policy'}, ['cost', 'latency', 'balanced'].map(p => h('option', {value: p}, p))),
+    policy: h('select', {id: 'policy'}, ['cost', 'latency', 'green', 'balanced'].map(p => h('option', {value: p}, p))),
+    maxCarbon: h('input', {id: 'max-carbon', type: 'number', min: '0', step: 'any', placeholder: 'grams CO2e (empty: no limit)'}),
     auction: h('select', {id: 'auction'}, h('option', {value: ''}, 'first-price'), h('option', {value: 'second-price'}, 'second-price')),
     replicas: h('input', {id: 'replicas', type: 'number', min: '1', value: '1'}),
     deterministic: h('input', {id: 'deterministic', type: 'checkbox'}),
@@ -57,7 +58,8 @@ export default async function submit(main) {
         field('Image', image), field('Name', f.name), field('Arguments', f.args)),
       card('Resources', field('CPU (cores)', f.cpu), field('Memory (MiB)', f.mem), field('Timeout (s)', f.timeout)),
       card('Constraints and policy', field('Region', f.region), field('Not in regions', f.notRegion),
-        field('Max price (credits)', f.maxPrice), field('Policy', f.policy), field('Auction', f.auction),
+        field('Max price (credits)', f.maxPrice), field('Policy', f.policy, 'green: the lowest estimated emissions at the providers\' declared carbon intensity, then price'),
+        field('Max carbon (g CO2e)', f.maxCarbon, 'bids whose estimate is over it, or that declare no intensity, are rejected'), field('Auction', f.auction),
         field('Replicas', f.replicas), field('Deterministic', f.deterministic, 'a fixed clock and seeded randomness (replicas of a WASM job need it)')),
       go),
     status);
@@ -72,6 +74,7 @@ async function send(kind, file, image, f) {
     region: f.region.value.trim() || undefined,
     not_regions: f.notRegion.value.split(',').map(x => x.trim()).filter(Boolean),
     max_price: num(f.maxPrice.value, 1e9) || undefined, auction: f.auction.value || undefined,
+    max_carbon_ug: num(f.maxCarbon.value, 1e6) || undefined,
     replicas: num(f.replicas.value, 1) > 1 ? num(f.replicas.value, 1) : undefined, deterministic: f.deterministic.checked || undefined,
   };
   if (!spec.not_regions.length) delete spec.not_regions;
