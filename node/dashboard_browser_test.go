@@ -150,7 +150,7 @@ func (b *browser) download(t *testing.T, what, sel, name string) (from, content 
 		t.Fatalf("%s: allowing downloads: %v", what, err)
 	}
 	begun := chromedp.Events(ctx, cdpbrowser.DownloadWillBegin)
-	b.do(t, what, chromedp.Click(chromedp.CSS(sel)))
+	b.click(t, what, sel)
 	for ev, err := range begun {
 		if err != nil {
 			t.Fatalf("%s: no download began: %v", what, err)
@@ -172,6 +172,15 @@ func (b *browser) download(t *testing.T, what, sel, name string) (from, content 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// click clicks the first element sel matches, once there is one, inside
+// the page (one step: a live page re-renders, and an element a CDP click
+// had looked up first may be gone by the time it clicks: "Could not find
+// node with given id").
+func (b *browser) click(t *testing.T, what, sel string) {
+	t.Helper()
+	b.wait(t, what, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return false; e.click(); return 'clicked' })()`, jsString(sel)))
 }
 
 // textOf is a JavaScript expression: the text of the first element sel

@@ -200,13 +200,13 @@ func submitFromThePage(t *testing.T, b *browser, d *Node, base string) {
 	b.do(t, "filling in the submit page",
 		chromedp.SetUploadFiles(chromedp.CSS("#module"), []string{mod}),
 		chromedp.SetValue(chromedp.CSS("#args"), "tick 3"),
-		chromedp.SetValue(chromedp.CSS("#region"), "eu-*"),
-		chromedp.Click(chromedp.CSS("#submit")))
+		chromedp.SetValue(chromedp.CSS("#region"), "eu-*"))
+	b.click(t, "submitting", "#submit")
 	id := b.wait(t, "the submitted job's ID", `(() => { const a = document.querySelector('#submitted a'); return a ? a.textContent : false })()`)
 	if rec, err := d.Job(id); err != nil || rec.Spec.Region != "eu-*" || len(rec.Spec.Args) != 2 {
 		t.Fatalf("the job submitted from the page: %+v, %v", rec, err)
 	}
-	b.do(t, "the submitted job's page", chromedp.Click(chromedp.CSS("#submitted a")))
+	b.click(t, "the submitted job's page", "#submitted a")
 	b.wait(t, "the submitted job's live log", textOf("#log", "tick 1\ntick 2\ntick 3"))
 	b.wait(t, "the submitted job's end", textOf("h1 .badge", "completed"))
 	b.do(t, "the jobs page", chromedp.Navigate(base+"/dashboard/jobs"))
@@ -356,7 +356,7 @@ func logOut(t *testing.T, b *browser, base string) {
 	t.Helper()
 	b.do(t, "the overview", chromedp.Navigate(base+"/dashboard/"))
 	b.wait(t, "the overview", `document.body.dataset.ready === '1' && document.querySelector('#logout') && 'ok'`)
-	b.do(t, "logging out", chromedp.Click(chromedp.CSS("#logout")))
+	b.click(t, "logging out", "#logout")
 	b.wait(t, "logged out", `location.pathname === '/dashboard/' && document.body.innerText.includes('Not logged in') && `+
 		`localStorage.getItem('meshnode-key') === null && 'ok'`)
 	b.resetErrors() // the 401 of the page that says so
@@ -371,14 +371,15 @@ func cancelAndDrain(t *testing.T, b *browser, d *Node, base, long string) {
 	t.Helper()
 	b.do(t, "the long job's page", chromedp.Navigate(base+"/dashboard/jobs/"+long))
 	b.wait(t, "the long job's page", `document.querySelector('#cancel') && 'ok'`)
-	b.do(t, "cancelling", chromedp.Click(chromedp.CSS("#cancel")))
+	b.click(t, "cancelling", "#cancel")
 	b.wait(t, "the long job cancelled", textOf("h1 .badge", "cancelled"))
 	if rec, err := d.Job(long); err != nil || rec.State != job.StateCancelled {
 		t.Fatalf("after cancel on its page, the long job: %+v %v", rec, err)
 	}
 	b.do(t, "the owner's page", chromedp.Navigate(base+"/dashboard/owner"))
 	b.wait(t, "the owner's page", `document.querySelector('#drain') && 'ok'`)
-	b.do(t, "draining", chromedp.Click(chromedp.CSS("#drain")), chromedp.Click(chromedp.CSS("#drain-confirm")))
+	b.click(t, "draining", "#drain")
+	b.click(t, "confirming the drain", "#drain-confirm")
 	b.wait(t, "drained", textOf("#drain-state", "Draining"))
 	if !d.Info().Draining {
 		t.Fatal("drain on the owner's page: the node is not draining")
