@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/computemesh/computemesh/job"
+	"github.com/computemesh/computemesh/market"
 	"github.com/computemesh/computemesh/scheduler"
 )
 
@@ -15,8 +16,8 @@ const deferPoll = time.Second
 
 // deferStart holds a job (or a job array) back before its first auction
 // (issue #19; slottedAuction calls it once a dispatch): until
-// its NotBefore, and — for a job that weighs carbon (job.Spec.WeighsCarbon)
-// and has a deadline — until the greenest start hour within [NotBefore or
+// its NotBefore, and — for a job that ranks by carbon (policy green, or
+// a carbon weight) and has a deadline — until the greenest start hour within [NotBefore or
 // now, deadline − its expected run] that the capacity records of the
 // providers able to run it declare (scheduler.GreenestStart). It emits a
 // deferred event saying until when and why (the job's record keeps it:
@@ -51,22 +52,22 @@ func (c *Client) planStart(ctx context.Context, t *ticket) (time.Time, string) {
 		from = t.sub.NotBefore
 		why = "deferred until its not-before " + from.UTC().Format(time.RFC3339)
 	}
-	if !s.WeighsCarbon() || t.sub.Deadline.IsZero() {
+	// Only a job that ranks by carbon waits for a greener hour: a max
+	// carbon alone is a cap, met or not by the bids of now.
+	if (s.Policy != job.PolicyGreen && s.Weights.Carbon <= 0) || t.sub.Deadline.IsZero() {
 		return from, why
 	}
-	latest := t.sub.Deadline.Add(-s.ExpectedRun())
+	// The latest start leaves the auction its time before the deadline
+	// (the window, twice, and a margin: a failover, a queue).
+	window := t.sub.BidWindow
+	if window <= 0 {
+		window = c.cfg.BidWindow
+	}
+	latest := t.sub.Deadline.Add(-max(s.ExpectedRun(), 2*window+deferMargin))
 	if !latest.After(from) {
 		return from, why
 	}
-	need := s.Resources.Need()
-	need.Region, need.Executor = s.Region, s.Executor
-	_, records := c.candidates(ctx, need)
-	var recs []*job.Capacity
-	for _, rec := range records {
-		if rec.Mismatch(need) == "" && s.RegionAllowed(rec.Region) {
-			recs = append(recs, rec)
-		}
-	}
+	recs := c.deferRecords(ctx, s)
 	g := scheduler.GreenestStart(recs, s.CarbonRun(), from, latest)
 	if !g.At.After(from) {
 		return from, why
@@ -75,6 +76,33 @@ func (c *Client) planStart(ctx context.Context, t *ticket) (time.Time, string) {
 	if g.Now > 0 {
 		then = fmt.Sprintf("against %s at %s, %d%% less", g.Now, from.UTC().Format(time.RFC3339), 100-int(100*g.Intensity/g.Now))
 	}
-	return g.At, fmt.Sprintf("deferred until %s for a greener hour: %s declared for the run then (%s's forecast), %s; the latest start is %s (the deadline less the expected run %v)",
-		g.At.UTC().Format(time.RFC3339), g.Intensity, short(g.Provider), then, latest.UTC().Format(time.RFC3339), s.ExpectedRun())
+	return g.At, fmt.Sprintf("deferred until %s for a greener hour: %s declared for the run then (%s's forecast), %s; the latest start is %s (the deadline less %v)",
+		g.At.UTC().Format(time.RFC3339), g.Intensity, short(g.Provider), then, latest.UTC().Format(time.RFC3339), t.sub.Deadline.Sub(latest))
+}
+
+// deferMargin is what a deferred job keeps before its deadline beyond two
+// bid windows.
+const deferMargin = 10 * time.Second
+
+// deferRecords are the capacity records of the providers that could run
+// s: its resources, executor and regions, at a price within its max — a
+// greener hour at a provider whose bid would be rejected is no reason to
+// wait.
+func (c *Client) deferRecords(ctx context.Context, s *job.Spec) []*job.Capacity {
+	need := s.Resources.Need()
+	need.Region, need.Executor = s.Region, s.Executor
+	_, records := c.candidates(ctx, need)
+	var recs []*job.Capacity
+	for _, rec := range records {
+		if rec.Mismatch(need) != "" || !s.RegionAllowed(rec.Region) {
+			continue
+		}
+		if s.MaxPrice > 0 {
+			if p, err := market.Price(rec.Rates, s.Resources, time.Duration(s.TimeoutMS)*time.Millisecond); err != nil || p > s.MaxPrice {
+				continue
+			}
+		}
+		recs = append(recs, rec)
+	}
+	return recs
 }

@@ -14,7 +14,10 @@ import (
 func (c *Client) settle(ctx context.Context, s *job.Spec, provider string, res *job.Result, out *job.Outcome) {
 	out.Charge, out.ExitCode, out.Stdout, out.Stderr = res.Charge, res.ExitCode, res.Stdout, res.Stderr
 	out.CPUSeconds, out.GPUSeconds, out.PeakMemoryBytes = res.CPUSeconds, res.GPUSeconds, res.PeakMemoryBytes
-	out.Emissions = job.Emissions(job.Energy(s.Resources, time.Duration(res.RunMS*float64(time.Millisecond))), out.Carbon)
+	// The provider's run time, at most the job's timeout (a larger one
+	// would be a lie or an overflow).
+	run := time.Duration(min(max(res.RunMS, 0), float64(s.TimeoutMS)) * float64(time.Millisecond))
+	out.Emissions = job.Emissions(job.Energy(s.Resources, run), out.Carbon)
 	if res.Outputs != "" {
 		budget, start := content.OutputsBudget(s.Resources.DiskBytes), time.Now()
 		left := budget.Left()

@@ -71,6 +71,9 @@ func (c *Client) checkSubmission(sub *Submission) error {
 	if err := job.ValidateSecrets(sub.Secrets); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSubmission, err)
 	}
+	if !sub.NotBefore.IsZero() && sub.NotBefore.After(c.now().Add(job.MaxDefer)) {
+		return fmt.Errorf("%w: not before: %s is more than %v from now", ErrBadSubmission, sub.NotBefore.Format(time.RFC3339), job.MaxDefer)
+	}
 	if !sub.NotBefore.IsZero() && !sub.Deadline.IsZero() && sub.NotBefore.After(sub.Deadline) {
 		return fmt.Errorf("%w: not before: %s is after the deadline %s", ErrBadSubmission, sub.NotBefore.Format(time.RFC3339), sub.Deadline.Format(time.RFC3339))
 	}

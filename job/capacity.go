@@ -5,7 +5,13 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
+
+// MaxRecordTTL bounds a capacity record's life: peers refuse one whose
+// expiry is further from their now (and with it, what its forecast may
+// say of hours far ahead).
+const MaxRecordTTL = 24 * time.Hour
 
 // Limits of a capacity record.
 const (
@@ -96,6 +102,13 @@ func (c *Capacity) Validate() error {
 		return fmt.Errorf("carbon: %w", err)
 	}
 	if c.Forecast != nil {
+		// Hours about now, as the record is: a forecast dated far ahead
+		// would hold deferred jobs for days for an hour no one will see.
+		// (A record on the wire has its expiry, and an expired one is
+		// refused; one being made has none yet.)
+		if lo, hi := c.ExpiresMS-MaxForecastLead.Milliseconds(), c.ExpiresMS+time.Hour.Milliseconds(); c.ExpiresMS > 0 && (c.Forecast.StartMS < lo || c.Forecast.StartMS > hi) {
+			return fmt.Errorf("forecast.start_ms: %d is not within %v before the record's expiry (%d) and an hour after", c.Forecast.StartMS, MaxForecastLead, c.ExpiresMS)
+		}
 		return c.Forecast.Validate()
 	}
 	return nil

@@ -3,6 +3,7 @@ package job_test
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/computemesh/computemesh/job"
@@ -348,4 +349,28 @@ func FuzzModelKey(f *testing.F) {
 			t.Fatalf("ModelMatches(%q, %q) = false", s, s)
 		}
 	})
+}
+
+// A record's forecast starts about when the record was made: one dated far
+// ahead (or far back) of its expiry is refused, naming the field.
+func TestCapacityForecastDatedWithItsRecord(t *testing.T) {
+	hour := int64(time.Hour / time.Millisecond)
+	for _, c := range []struct {
+		name  string
+		start int64 // hours from the record's expiry
+		ok    bool
+	}{
+		{"the current hour", -1, true},
+		{"the expiry's hour", 0, true},
+		{"150 hours ahead", 150, false},
+		{"3 days back", -72, false},
+	} {
+		rec := capTestRecord()
+		rec.ExpiresMS = 1000 * hour
+		rec.Forecast = &job.Forecast{StartMS: rec.ExpiresMS + c.start*hour, Hours: []job.Intensity{1}}
+		err := rec.Validate()
+		if c.ok != (err == nil) || (!c.ok && !strings.Contains(err.Error(), "forecast.start_ms")) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
 }

@@ -22,6 +22,13 @@ const (
 	// MaxForecastHours bounds a forecast in a capacity record: two days
 	// from the current hour (a day-ahead forecast fits).
 	MaxForecastHours = 48
+	// MaxForecastLead bounds how long before its record's expiry a
+	// forecast may start (its first hour is the one the record was made
+	// in); it may start at most an hour after.
+	MaxForecastLead = 48 * time.Hour
+	// MaxDefer bounds how far ahead a job's not-before may be (a week:
+	// the furthest a deferral looks for a greener hour).
+	MaxDefer = 7 * 24 * time.Hour
 	// MaxForecastFile bounds a forecast file; MaxForecastFileHours the
 	// hours it may hold (two years).
 	MaxForecastFile      = 1 << 20

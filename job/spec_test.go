@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -100,6 +101,22 @@ func TestSpecValidate(t *testing.T) {
 		{"region too long", func(s *job.Spec) { s.Region = strings.Repeat("r", job.MaxRegionLen+1) }, "region:"},
 		{"unknown policy", func(s *job.Spec) { s.Policy = "fastest" }, "policy:"},
 		{"empty policy", func(s *job.Spec) { s.Policy = "" }, "policy:"},
+	}
+	// Each weight, NaN (which fails every comparison), infinite, negative
+	// or past the bound, is refused naming it.
+	for _, name := range []string{"cost", "latency", "reputation", "carbon"} {
+		for _, v := range []float64{math.NaN(), math.Inf(1), -1, 1001} {
+			tests = append(tests, struct {
+				name   string
+				mutate func(s *job.Spec)
+				// wantPrefix is the field the error must name first; "" means valid.
+				wantPrefix string
+			}{fmt.Sprintf("weight %s %g", name, v), func(s *job.Spec) {
+				s.Policy = job.PolicyBalanced
+				w := map[string]*float64{"cost": &s.Weights.Cost, "latency": &s.Weights.Latency, "reputation": &s.Weights.Reputation, "carbon": &s.Weights.Carbon}
+				*w[name] = v
+			}, "weights." + name + ":"})
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

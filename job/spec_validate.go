@@ -247,8 +247,14 @@ func (s *Spec) checkPlacement() error {
 // checkChoice checks how the winner is chosen and paid: weights, auction,
 // replicas, reputation and expected run time.
 func (s *Spec) checkChoice() error {
-	if w := s.Weights; min(w.Cost, w.Latency, w.Reputation, w.Carbon) < 0 || max(w.Cost, w.Latency, w.Reputation, w.Carbon) > 1000 {
-		return fmt.Errorf("weights: cost %g, latency %g, reputation %g, carbon %g: each must be 0 to 1000", w.Cost, w.Latency, w.Reputation, w.Carbon)
+	w := s.Weights
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"cost", w.Cost}, {"latency", w.Latency}, {"reputation", w.Reputation}, {"carbon", w.Carbon}} {
+		if !(f.v >= 0 && f.v <= 1000) { // NaN fails both comparisons: it must fail this one
+			return fmt.Errorf("weights.%s: %g must be 0 to 1000", f.name, f.v)
+		}
 	}
 	if s.Weights != (Weights{}) && s.Policy != PolicyBalanced {
 		return fmt.Errorf("weights: only policy %s takes weights (policy is %s)", PolicyBalanced, s.Policy)

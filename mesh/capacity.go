@@ -82,10 +82,14 @@ func OpenCapacity(b []byte, now time.Time) (*job.Capacity, error) {
 	return &r.Capacity, nil
 }
 
-// checkExpiry fails when c has expired at now.
+// checkExpiry fails when c has expired at now, or lives longer than any
+// record may (job.MaxRecordTTL, with a minute for clocks).
 func checkExpiry(c *job.Capacity, now time.Time) error {
 	if now.UnixMilli() > c.ExpiresMS {
 		return fmt.Errorf("capacity record of %s (seq %d) expired at %s", c.Peer, c.Seq, time.UnixMilli(c.ExpiresMS).UTC().Format(time.RFC3339))
+	}
+	if c.ExpiresMS > now.Add(job.MaxRecordTTL+time.Minute).UnixMilli() {
+		return fmt.Errorf("capacity record of %s (seq %d) expires at %s: more than %v from now", c.Peer, c.Seq, time.UnixMilli(c.ExpiresMS).UTC().Format(time.RFC3339), job.MaxRecordTTL)
 	}
 	return nil
 }

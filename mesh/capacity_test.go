@@ -183,6 +183,7 @@ func TestOpenCapacity(t *testing.T) {
 		{"valid at expiry", valid, time.UnixMilli(exp), ""},
 		{"expired a millisecond after", valid, time.UnixMilli(exp + 1), "expired"},
 		{"expired long ago", valid, capTestNow.Add(24 * time.Hour), "expired"},
+		{"living longer than any record may", valid, time.UnixMilli(exp).Add(-job.MaxRecordTTL - 2*time.Minute), "more than 24h0m0s from now"},
 		{"signed by another key", forged, capTestNow, "is signed by " + attacker.id.String()},
 		{"tampered", tampered, capTestNow, "capacity record"},
 		{"oversized", big, capTestNow, "exceeds the limit"},

@@ -306,6 +306,9 @@ func (c *Config) checkProvider() error {
 	if c.Rates.CPUHour <= 0 {
 		return fmt.Errorf("price-cpu-hour: a provider must set a positive rate")
 	}
+	if c.RecordTTL < 0 || c.RecordTTL > job.MaxRecordTTL {
+		return fmt.Errorf("record-ttl: %v is out of range (up to %v: peers refuse a record that lives longer)", c.RecordTTL, job.MaxRecordTTL)
+	}
 	if len(c.Executors) == 0 {
 		c.Executors = []string{job.ExecutorWASM}
 	}

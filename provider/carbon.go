@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -54,10 +55,13 @@ func (cs *carbonSource) reload() error {
 	if cs.forecast != nil && st.ModTime().Equal(cs.mod) && st.Size() == cs.size {
 		return nil
 	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", cs.path)
+	}
 	if st.Size() > job.MaxForecastFile {
 		return fmt.Errorf("%s: %d bytes, limit %d", cs.path, st.Size(), job.MaxForecastFile)
 	}
-	b, err := os.ReadFile(cs.path)
+	b, err := readAtMost(cs.path, job.MaxForecastFile)
 	if err != nil {
 		return err
 	}
@@ -113,4 +117,22 @@ func (p *Provider) declared() (job.Intensity, *job.Forecast) {
 	p.pub.mu.Lock()
 	defer p.pub.mu.Unlock()
 	return p.pub.record.Carbon, p.pub.record.Forecast
+}
+
+// readAtMost reads the file at path, refusing one that holds more than
+// limit bytes when read (it may have grown since it was looked at).
+func readAtMost(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: more than %d bytes", path, limit)
+	}
+	return b, nil
 }

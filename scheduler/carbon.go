@@ -15,17 +15,20 @@ import (
 const UndeclaredIntensity job.Intensity = 1000
 
 // carbonSkew is how far from the client's now a provider may have priced
-// its bid's intensity (clocks, the bid's age): CarbonFollows accepts any
-// intensity its record declares for an hour within the run widened by it.
+// its bid's intensity (clocks, the bid's age): CarbonFollows accepts the
+// mean its record gives for a start within it.
 const carbonSkew = 5 * time.Minute
 
 // CarbonFollows is the feasibility check of a bid's carbon intensity
-// against its bidder's signed capacity record (record returns nil for a
-// bidder without a known record, which passes): a provider cannot quote
-// an intensity its record does not declare for the run of run from now —
-// none when the record declares none, else within the least and most of
-// the hours the run spans (give or take carbonSkew). A bid that declares
-// none passes (it only ranks last under policy green).
+// against its bidder's signed capacity record: a provider quotes the mean
+// of the hours the run spans from its now, so a bid must quote a mean its
+// record gives for a start within carbonSkew of the client's now — not
+// any value between the run's cleanest and dirtiest hours, which would let
+// one clean hour stand for a dirty run. A bid that declares none passes
+// (it only ranks last under policy green); so does one from a bidder
+// whose record the client does not hold (record returns nil), but as
+// declaring none: what nothing signed backs counts for nothing (its
+// Carbon is cleared).
 func CarbonFollows(record func(provider string) *job.Capacity, now time.Time, run time.Duration) Check {
 	return Check{job.RejectCarbon, func(b *job.Bid) string {
 		if b.Carbon == 0 {
@@ -33,17 +36,45 @@ func CarbonFollows(record func(provider string) *job.Capacity, now time.Time, ru
 		}
 		rec := record(b.Provider)
 		if rec == nil {
+			b.Carbon = 0
 			return ""
 		}
-		lo, hi := job.IntensityRange(rec.Carbon, rec.Forecast, now.Add(-carbonSkew), now.Add(run+carbonSkew))
+		lo, hi := meansOver(rec, now.Add(-carbonSkew), now.Add(carbonSkew), run)
 		switch {
 		case hi == 0:
 			return fmt.Sprintf("carbon intensity %s, but its capacity record declares none", b.Carbon)
 		case b.Carbon < lo || b.Carbon > hi:
-			return fmt.Sprintf("carbon intensity %s does not follow from its capacity record (%d to %s over the run)", b.Carbon, lo, hi)
+			return fmt.Sprintf("carbon intensity %s does not follow from its capacity record (%s to %s for the run, from a start within %v of now)", b.Carbon, lo, hi, carbonSkew)
 		}
 		return ""
 	}}
+}
+
+// meansOver is the least and most of rec's mean intensity over a run of
+// run starting anywhere from from to to. The mean changes only where the
+// run's start or end crosses an hour, so it is taken at the span's ends
+// and on both sides of each such crossing.
+func meansOver(rec *job.Capacity, from, to time.Time, run time.Duration) (lo, hi job.Intensity) {
+	starts := []time.Time{from, to}
+	for _, shift := range []time.Duration{0, run} { // the start, the end crossing an hour
+		for h := from.Add(shift).Truncate(time.Hour).Add(time.Hour); !h.After(to.Add(shift)); h = h.Add(time.Hour) {
+			starts = append(starts, h.Add(-shift), h.Add(-shift-time.Nanosecond))
+		}
+	}
+	for _, at := range starts {
+		if at.Before(from) || at.After(to) {
+			continue
+		}
+		v := rec.IntensityOver(at, run)
+		if v == 0 {
+			continue
+		}
+		if lo == 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
+	}
+	return lo, hi
 }
 
 // MaxCarbon is the carbon filter of a job with a max carbon (s.MaxCarbon;

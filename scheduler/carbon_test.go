@@ -139,16 +139,21 @@ func TestCarbonFollows(t *testing.T) {
 		{"unknown", 40, time.Minute, ""},
 		{"const", 0, time.Minute, ""},
 		{"const", 120, time.Minute, ""},
-		{"const", 20, time.Minute, "carbon intensity 20 g/kWh does not follow from its capacity record (120 to 120 g/kWh over the run)"},
+		{"const", 20, time.Minute, "carbon intensity 20 g/kWh does not follow from its capacity record (120 g/kWh to 120 g/kWh for the run, from a start within 5m0s of now)"},
 		{"none", 20, time.Minute, "carbon intensity 20 g/kWh, but its capacity record declares none"},
 		{"forecast", 100, time.Minute, ""},
 		{"forecast", 80, time.Hour, ""},
-		{"forecast", 60, time.Minute, "carbon intensity 60 g/kWh does not follow from its capacity record (100 to 100 g/kWh over the run)"},
-		{"forecast", 300, 2 * time.Hour, ""}, // past the forecast: its constant
+		{"forecast", 60, time.Minute, "carbon intensity 60 g/kWh does not follow from its capacity record (100 g/kWh to 100 g/kWh for the run, from a start within 5m0s of now)"},
+		// The run's cleanest hour does not stand for the run: its mean does.
+		{"forecast", 60, time.Hour, "carbon intensity 60 g/kWh does not follow from its capacity record (80 g/kWh to 80 g/kWh for the run, from a start within 5m0s of now)"},
+		{"forecast", 153, 2 * time.Hour, ""}, // 100, 60 and, past the forecast, its constant 300
+		{"forecast", 60, 2 * time.Hour, "carbon intensity 60 g/kWh does not follow from its capacity record (153 g/kWh to 153 g/kWh for the run, from a start within 5m0s of now)"},
 	} {
 		ev := scheduler.Evaluate([]job.Bid{carbonBid(c.provider, rate1, c.carbon)},
 			[]scheduler.Check{scheduler.CarbonFollows(record, now, c.run)}, scheduler.Policy{}, nil)
 		switch {
+		case c.provider == "unknown" && (len(ev.Ranked) != 1 || ev.Ranked[0].Bid.Carbon != 0):
+			t.Errorf("a bid without a record to follow from: %+v; want it kept, declaring none", ev.Ranked)
 		case c.reason == "" && len(ev.Ranked) != 1:
 			t.Errorf("%s at %d for %v: rejected %+v", c.provider, c.carbon, c.run, ev.Rejected)
 		case c.reason != "" && (len(ev.Rejected) != 1 || ev.Rejected[0].Reason != c.reason || ev.Rejected[0].Code != job.RejectCarbon):

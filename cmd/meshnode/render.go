@@ -54,6 +54,8 @@ func progressPrinter(w io.Writer) func(job.Event) {
 			fmt.Fprintf(w, "%s  running on %s\n", t, short(e.Provider))
 		case job.EventTransfer:
 			fmt.Fprintf(w, "%s  fetching outputs from %s: %s\n", t, short(e.Provider), e.Message)
+		case job.EventDeferred:
+			fmt.Fprintf(w, "%s  %s\n", t, e.Message)
 		case job.EventLog:
 			for _, line := range strings.SplitAfter(e.Message, "\n") {
 				if line != "" {
