@@ -63,14 +63,21 @@ func (n *Node) locateInputs(ctx context.Context, sub *Submission) error {
 }
 
 // announced reports whether a mesh node other than this one announces c
-// on the DHT, looking for inputLookup at most.
+// on the DHT, looking again until inputLookup has passed (an
+// announcement made a moment ago may not have reached the DHT yet).
 func (n *Node) announced(ctx context.Context, c cid.Cid) (bool, error) {
 	lctx, cancel := context.WithTimeout(ctx, inputLookup)
 	defer cancel()
-	for ai := range n.mesh.DHT().FindProvidersAsync(lctx, c, 0) {
-		if ai.ID != n.ID() {
-			return true, nil
+	for {
+		for ai := range n.mesh.DHT().FindProvidersAsync(lctx, c, 0) {
+			if ai.ID != n.ID() {
+				return true, nil
+			}
+		}
+		select {
+		case <-lctx.Done():
+			return false, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return false, ctx.Err()
 }

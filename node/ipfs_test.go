@@ -285,6 +285,17 @@ func TestEndToEndInputFromTheMesh(t *testing.T) {
 	if other.Store().Has(mustCID(t, out.Outputs)) {
 		t.Fatal("the other client holds the outputs already")
 	}
+	// The announcement is made in the background: wait until the DHT
+	// has it (a submission looks for 10 s, which a loaded machine may
+	// take to announce).
+	for {
+		if ok, _ := other.announced(wctx, mustCID(t, out.Outputs)); ok {
+			break
+		}
+		if wctx.Err() != nil {
+			t.Fatal("the published outputs were never announced on the DHT")
+		}
+	}
 
 	use := guestSpec(t, "copy")
 	use.Spec.Inputs = []job.Input{{Name: "pub", CID: out.Outputs}}
