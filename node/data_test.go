@@ -51,9 +51,12 @@ func TestEndToEndInputsAndOutputs(t *testing.T) {
 		t.Fatal("another provider fetched the job's outputs from the winner")
 	}
 
-	// An input the client does not hold is refused before anything is sent.
+	// An input the client does not hold, and no mesh node announced, is
+	// refused before anything is sent (once the look-up's 10 s pass).
 	sub.Spec.Inputs = []job.Input{{Name: "missing", CID: job.ModuleCID([]byte("absent")).String()}}
-	if _, err := client.Submit(ctx, sub, nil); !errors.Is(err, ErrBadSubmission) {
+	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer lcancel()
+	if _, err := client.Submit(lctx, sub, nil); !errors.Is(err, ErrBadSubmission) {
 		t.Fatalf("missing input: %v, want ErrBadSubmission", err)
 	}
 }
