@@ -138,12 +138,8 @@ func (s *Server) Patterns() []string { return append([]string(nil), s.patterns..
 // writes the token and the address into dataDir. metrics, if not nil,
 // serves /metrics.
 func Listen(addr, dataDir string, b Backend, metrics http.Handler, opts ...Option) (*Server, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("api address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("api address %q: %w", addr, ErrNotLoopback)
+	if err := loopbackHost("api", addr, ErrNotLoopback); err != nil {
+		return nil, err
 	}
 	tok := make([]byte, 32)
 	if _, err := rand.Read(tok); err != nil {
@@ -156,8 +152,8 @@ func Listen(addr, dataDir string, b Backend, metrics http.Handler, opts ...Optio
 	if err := writeFile(filepath.Join(dataDir, TokenFile), s.token+"\n"); err != nil {
 		return nil, err
 	}
-	s.ln, err = net.Listen("tcp", addr)
-	if err != nil {
+	var err error
+	if s.ln, err = net.Listen("tcp", addr); err != nil {
 		return nil, fmt.Errorf("api: listening on %s: %w", addr, err)
 	}
 	if err := writeFile(filepath.Join(dataDir, AddrFile), s.ln.Addr().String()+"\n"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -14,13 +15,14 @@ type ErrorCode string
 
 // Error codes, one for each HTTP status the API answers errors with.
 const (
-	CodeBadRequest   ErrorCode = "bad_request"  // 400: the request is malformed or refused as it is
-	CodeUnauthorized ErrorCode = "unauthorized" // 401: no credentials, or wrong ones
-	CodeForbidden    ErrorCode = "forbidden"    // 403: credentials, but from the wrong host or origin
-	CodeNotFound     ErrorCode = "not_found"    // 404: no such job, content or route
-	CodeConflict     ErrorCode = "conflict"     // 409: not in a state that allows it (a job that has ended)
-	CodeTooLarge     ErrorCode = "too_large"    // 413: over a size limit
-	CodeUpstream     ErrorCode = "upstream"     // 502: the mesh or the node's store failed
+	CodeBadRequest   ErrorCode = "bad_request"        // 400: the request is malformed or refused as it is
+	CodeUnauthorized ErrorCode = "unauthorized"       // 401: no credentials, or wrong ones
+	CodeForbidden    ErrorCode = "forbidden"          // 403: credentials, but from the wrong host or origin
+	CodeNotFound     ErrorCode = "not_found"          // 404: no such job, content or route
+	CodeNotAllowed   ErrorCode = "method_not_allowed" // 405: a method the route does not take
+	CodeConflict     ErrorCode = "conflict"           // 409: not in a state that allows it (a job that has ended)
+	CodeTooLarge     ErrorCode = "too_large"          // 413: over a size limit
+	CodeUpstream     ErrorCode = "upstream"           // 502: the mesh or the node's store failed
 )
 
 // status is the HTTP status of an error code.
@@ -34,6 +36,8 @@ func (c ErrorCode) status() int {
 		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound
+	case CodeNotAllowed:
+		return http.StatusMethodNotAllowed
 	case CodeConflict:
 		return http.StatusConflict
 	case CodeTooLarge:
@@ -60,6 +64,20 @@ func (e *Error) Is(target error) bool { return target == ErrNotFound && e.Code =
 // ErrTooLarge means what a request names is over a limit of the node
 // (the API answers 413, too_large).
 var ErrTooLarge = errors.New("too large")
+
+// loopbackHost checks that addr is host:port with a loopback host (an IP
+// of 127.0.0.0/8 or ::1, or localhost), wrapping notLoopback when it is
+// not; what names the listener in the error.
+func loopbackHost(what, addr string, notLoopback error) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s address %q: %w", what, addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%s address %q: %w", what, addr, notLoopback)
+	}
+	return nil
+}
 
 // writeError answers with e's status and e as JSON.
 func writeError(w http.ResponseWriter, code ErrorCode, format string, args ...any) {
@@ -91,7 +109,7 @@ func readError(resp *http.Response) *Error {
 		return &e
 	}
 	code := CodeUpstream
-	for _, c := range []ErrorCode{CodeBadRequest, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeTooLarge} {
+	for _, c := range []ErrorCode{CodeBadRequest, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeNotAllowed, CodeConflict, CodeTooLarge} {
 		if c.status() == resp.StatusCode {
 			code = c
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -43,17 +42,13 @@ type MetricsServer struct {
 // CheckMetricsAddr checks a metrics listener's address: host:port, and a
 // loopback host unless public.
 func CheckMetricsAddr(addr string, public bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("metrics address %q: %w", addr, err)
-	}
 	if public {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("metrics address %q: %w", addr, err)
+		}
 		return nil
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("metrics address %q: %w", addr, ErrMetricsNotLoopback)
-	}
-	return nil
+	return loopbackHost("metrics", addr, ErrMetricsNotLoopback)
 }
 
 // ListenMetrics serves metrics at GET /metrics on addr (loopback unless
@@ -138,37 +133,23 @@ func (s *MetricsServer) Close() error {
 }
 
 // serve answers GET /metrics with metrics for the token's holder, and
-// everything else with a JSON error ({"code":..., "message":...}).
+// everything else with the API's one error shape (Error).
 func (s *MetricsServer) serve(metrics http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="computemesh metrics"`)
-			metricsError(w, http.StatusUnauthorized, "unauthorized",
-				"missing or wrong metrics token (see "+MetricsTokenFile+" in the node's data dir)")
+			writeError(w, CodeUnauthorized, "missing or wrong metrics token (see %s in the node's data dir)", MetricsTokenFile)
 			return
 		}
 		switch {
 		case r.URL.Path != "/metrics":
-			metricsError(w, http.StatusNotFound, "not_found", "this listener serves GET /metrics only")
+			writeError(w, CodeNotFound, "this listener serves GET /metrics only")
 		case r.Method != http.MethodGet && r.Method != http.MethodHead:
 			w.Header().Set("Allow", "GET, HEAD")
-			metricsError(w, http.StatusMethodNotAllowed, "method_not_allowed", "this listener serves GET /metrics only")
+			writeError(w, CodeNotAllowed, "this listener serves GET /metrics only")
 		default:
 			metrics.ServeHTTP(w, r)
 		}
 	})
-}
-
-// metricsErrorBody is the JSON body of the metrics listener's errors.
-type metricsErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func metricsError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(metricsErrorBody{Code: code, Message: msg})
 }
